@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run synlab's whole test suite on a fresh Debian machine.
+#
+# As root it first installs what the tests use (tshark for the field
+# cross-check, p0f for OS classification of crafted SYNs, tcpdump, nftables,
+# iproute2 and ethtool for the network-namespace lab), then runs the lints and
+# `cargo test`. Tests that need root and network namespaces skip with a
+# printed reason when not root; under CI (CI=true) they fail instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(tshark tcpdump p0f nftables iproute2 ethtool curl python3 procps)
+
+install_packages() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        return
+    fi
+    echo "scripts/test.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$(id -u)" = 0 ]; then
+    install_packages
+else
+    echo "scripts/test.sh: not root: not installing packages; root-only tests will skip"
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+# Release mode: the integration tests run whole commands on real captures and
+# the lab tests probe live; debug builds make those needlessly slow.
+cargo test --release --all-targets "$@"

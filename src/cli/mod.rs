@@ -1,0 +1,98 @@
+//! The command line: arguments, dispatch, exit codes.
+//!
+//! Exit codes follow diff(1): 0 no (behavioural) difference or success, 1
+//! differences found, 2 trouble. A broken pipe (`synlab … | head`) is not
+//! trouble.
+
+mod args;
+mod commands;
+mod output;
+mod select;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::Cli;
+pub use select::{AttemptSpec, SpecError};
+
+/// What a command asks the process to exit with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Success; for `diff`, no behavioural difference.
+    Ok = 0,
+    /// For `diff`, differences found; for `bisect`, nothing explained.
+    Differ = 1,
+    /// An error.
+    Trouble = 2,
+}
+
+/// Parse the arguments, run the command, and turn the result into an exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_tracing(cli.verbose);
+    let mut out = io::stdout().lock();
+    let status = match commands::dispatch(&cli, &mut out) {
+        Ok(status) => status,
+        Err(e) if is_broken_pipe(&e) => Status::Ok,
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("synlab: {}", error_chain(&e));
+            Status::Trouble
+        }
+    };
+    if let Err(e) = out.flush() {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("synlab: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(status as u8)
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SYNLAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .without_time()
+        .try_init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// One line: the error and its causes, joined as `a: b: c`, without
+/// repeating a cause a message already contains.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}

@@ -1,0 +1,270 @@
+//! Printers: tables a person reads at a glance, and stable JSON for scripts.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+
+use super::select::AttemptSpec;
+use crate::diff::Difference;
+use crate::handshake::{Attempt, Outcome};
+use crate::io::load::Loaded;
+use crate::model::{Attributes, Kind, Value, FIELDS};
+
+/// ANSI styling, on only when asked or when stdout is a terminal.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    pub fn new(color: bool) -> Self {
+        Style { color }
+    }
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    pub fn bold(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+    pub fn red(&self, t: &str) -> String {
+        self.paint("31", t)
+    }
+    pub fn green(&self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    pub fn dim(&self, t: &str) -> String {
+        self.paint("2", t)
+    }
+}
+
+/// One attempt as JSON, the schema of `handshakes --json`.
+pub fn attempt_json(index: usize, a: &Attempt) -> Json {
+    let icmp = match a.outcome {
+        Outcome::Icmp { icmp_type, code } => json!({"type": icmp_type, "code": code,
+            "from": a.icmp_from.map(|ip| ip.to_string())}),
+        _ => Json::Null,
+    };
+    json!({
+        "index": index,
+        "client": a.client.to_string(),
+        "server": a.server.to_string(),
+        "outcome": a.outcome.name(),
+        "icmp": icmp,
+        "established": a.established,
+        "syn_retransmits": a.syn_retransmits,
+        "rtt_ms": a.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "syn_packet": a.syn_packet,
+        "reply_packet": a.reply_packet,
+        "bytes_to_server": a.bytes_to_server,
+        "bytes_to_client": a.bytes_to_client,
+        "end": a.end,
+        "syn": a.syn,
+        "syn_ack": a.syn_ack(),
+        "reply": a.reply,
+    })
+}
+
+pub fn handshakes_json(l: &Loaded, out: &mut dyn Write) -> io::Result<()> {
+    let hs: Vec<Json> = l
+        .attempts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| attempt_json(i, a))
+        .collect();
+    let doc = json!({
+        "file": l.path.display().to_string(),
+        "packets": l.packets,
+        "handshakes": hs,
+        "error": l.error.as_ref().map(|e| e.to_string()),
+    });
+    write_json(&doc, out)
+}
+
+fn write_json<T: Serialize>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)
+}
+
+fn get(a: &Attributes, name: &str) -> String {
+    a.get(name).map_or_else(|| "-".to_owned(), Value::to_string)
+}
+
+/// TTL or hop limit, whichever the packet has.
+fn ttl(a: &Attributes) -> String {
+    a.get("ip.ttl")
+        .or_else(|| a.get("ipv6.hlim"))
+        .map_or_else(|| "-".to_owned(), Value::to_string)
+}
+
+fn outcome_cell(a: &Attempt, style: Style) -> String {
+    let text = format!("{:<9}", a.outcome.to_string());
+    match a.outcome {
+        Outcome::SynAck => style.green(&text),
+        _ => style.red(&text),
+    }
+}
+
+pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    if l.attempts.is_empty() {
+        writeln!(
+            out,
+            "{}: no connection attempts in {} packets",
+            l.path.display(),
+            l.packets
+        )?;
+        return Ok(());
+    }
+    let cw = width(l.attempts.iter().map(|a| a.client.to_string().len()), 6);
+    let sw = width(l.attempts.iter().map(|a| a.server.to_string().len()), 6);
+    let header = format!(
+        "{:>3}  {:<cw$}  {:<sw$}  {:<9}  {:<3}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
+        "#", "client", "server", "outcome", "est", "retx", "rtt", "ttl", "win", "mss", "options"
+    );
+    writeln!(out, "{}", style.bold(&header))?;
+    for (i, a) in l.attempts.iter().enumerate() {
+        let rtt = a.rtt.map_or_else(
+            || "-".into(),
+            |d| format!("{:.3}ms", d.as_secs_f64() * 1000.0),
+        );
+        writeln!(
+            out,
+            "{:>3}  {:<cw$}  {:<sw$}  {}  {:<3}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
+            i,
+            a.client.to_string(),
+            a.server.to_string(),
+            outcome_cell(a, style),
+            if a.established { "yes" } else { "no" },
+            a.syn_retransmits,
+            rtt,
+            ttl(&a.syn),
+            get(&a.syn, "tcp.window_size_value"),
+            get(&a.syn, "tcp.options.mss_val"),
+            get(&a.syn, "synlab.options.layout"),
+        )?;
+    }
+    writeln!(
+        out,
+        "{}",
+        style.dim(&format!(
+            "{} attempts in {} packets ({} not TCP)",
+            l.attempts.len(),
+            l.packets,
+            l.skipped
+        ))
+    )
+}
+
+fn width(lens: impl Iterator<Item = usize>, min: usize) -> usize {
+    lens.max().unwrap_or(0).max(min)
+}
+
+fn side_json(spec: &AttemptSpec, index: usize, a: &Attempt) -> Json {
+    json!({
+        "file": spec.path.display().to_string(),
+        "index": index,
+        "client": a.client.to_string(),
+        "server": a.server.to_string(),
+        "outcome": a.outcome.name(),
+    })
+}
+
+pub fn diff_json(
+    sides: &[(&AttemptSpec, usize, &Attempt); 2],
+    diffs: &[Difference],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let doc = json!({
+        "a": side_json(sides[0].0, sides[0].1, sides[0].2),
+        "b": side_json(sides[1].0, sides[1].1, sides[1].2),
+        "differences": diffs,
+    });
+    write_json(&doc, out)
+}
+
+pub fn diff_table(
+    sides: &[(&AttemptSpec, usize, &Attempt); 2],
+    diffs: &[Difference],
+    hidden: usize,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for (label, (spec, index, a)) in ["A", "B"].iter().zip(sides) {
+        writeln!(
+            out,
+            "{}: {}#{} {} -> {} {}",
+            style.bold(label),
+            spec.path.display(),
+            index,
+            a.client,
+            a.server,
+            a.outcome
+        )?;
+    }
+    writeln!(out)?;
+    if diffs.is_empty() {
+        writeln!(out, "no behavioural differences")?;
+    } else {
+        let cell = |v: &Option<Value>| {
+            v.as_ref()
+                .map_or_else(|| "(absent)".into(), Value::to_string)
+        };
+        let nw = width(diffs.iter().map(|d| d.attribute.len()), 9);
+        let aw = width(diffs.iter().map(|d| cell(&d.a).len()), 1);
+        let head = format!(
+            "{:<7}  {:<nw$}  {:<aw$}  {}",
+            "packet", "attribute", "A", "B"
+        );
+        writeln!(out, "{}", style.bold(&head))?;
+        for d in diffs {
+            let packet = match d.packet {
+                crate::diff::PacketRole::Syn => "syn",
+                crate::diff::PacketRole::SynAck => "syn-ack",
+            };
+            let line = format!(
+                "{packet:<7}  {:<nw$}  {:<aw$}  {}",
+                d.attribute,
+                cell(&d.a),
+                cell(&d.b)
+            );
+            let line = if d.kind == Kind::Volatile {
+                style.dim(&line)
+            } else {
+                style.red(&line)
+            };
+            writeln!(out, "{line}")?;
+        }
+    }
+    let behavioural = diffs.iter().filter(|d| d.kind == Kind::Behavioural).count();
+    let mut summary = format!("\n{behavioural} behavioural differences");
+    if hidden > 0 {
+        summary.push_str(&format!(", {hidden} volatile hidden (--all shows them)"));
+    }
+    writeln!(out, "{}", style.dim(&summary))
+}
+
+pub fn fields(json: bool, out: &mut dyn Write) -> io::Result<()> {
+    if json {
+        let doc: Vec<Json> = FIELDS
+            .iter()
+            .map(|f| json!({"name": f.name, "kind": f.kind, "help": f.help}))
+            .collect();
+        return write_json(&doc, out);
+    }
+    for f in FIELDS {
+        let kind = match f.kind {
+            Kind::Behavioural => "behavioural",
+            Kind::Volatile => "volatile",
+        };
+        writeln!(out, "{:<30} {:<11} {}", f.name, kind, f.help)?;
+    }
+    let other = "synlab.tcp.option.<KIND>";
+    writeln!(
+        out,
+        "{other:<30} behavioural Any other TCP option kind: its data as hex"
+    )
+}

@@ -1,0 +1,95 @@
+//! Field-by-field comparison of two handshakes' packets.
+
+use serde::Serialize;
+
+use crate::handshake::Attempt;
+use crate::model::{catalogue_sort_key, kind_of, Attributes, Kind, Value};
+
+/// Which packet of the handshake a difference is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PacketRole {
+    Syn,
+    SynAck,
+}
+
+/// One attribute that differs (or is present on one side only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub packet: PacketRole,
+    pub attribute: String,
+    pub a: Option<Value>,
+    pub b: Option<Value>,
+    pub kind: Kind,
+}
+
+/// Differences between two attribute sets, behavioural ones first, each
+/// group in catalogue order.
+pub fn diff_attributes(packet: PacketRole, a: &Attributes, b: &Attributes) -> Vec<Difference> {
+    let mut names: Vec<&str> = a.names().chain(b.names()).collect();
+    names.sort_by_key(|n| catalogue_sort_key(n));
+    names.dedup();
+    let mut out: Vec<Difference> = names
+        .into_iter()
+        .filter(|n| a.get(n) != b.get(n))
+        .map(|n| Difference {
+            packet,
+            attribute: n.to_owned(),
+            a: a.get(n).cloned(),
+            b: b.get(n).cloned(),
+            kind: kind_of(n),
+        })
+        .collect();
+    out.sort_by_key(|d| d.kind);
+    out
+}
+
+/// Differences between two attempts: their SYNs, and their SYN-ACKs where
+/// both have one. Behavioural differences lead.
+pub fn diff_attempts(a: &Attempt, b: &Attempt) -> Vec<Difference> {
+    let mut out = diff_attributes(PacketRole::Syn, &a.syn, &b.syn);
+    if let (Some(sa), Some(sb)) = (a.syn_ack(), b.syn_ack()) {
+        out.extend(diff_attributes(PacketRole::SynAck, sa, sb));
+    }
+    out.sort_by_key(|d| (d.kind, d.packet));
+    out
+}
+
+/// True when any difference is behavioural (diff's exit status 1).
+pub fn has_behavioural(diffs: &[Difference]) -> bool {
+    diffs.iter().any(|d| d.kind == Kind::Behavioural)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(items: &[(&str, Value)]) -> Attributes {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn behavioural_first_absent_is_none() {
+        let a = attrs(&[
+            ("ip.ttl", Value::Int(64)),
+            ("ip.id", Value::Int(1)),
+            ("tcp.options.sack_perm", Value::Bool(true)),
+        ]);
+        let b = attrs(&[("ip.ttl", Value::Int(128)), ("ip.id", Value::Int(2))]);
+        let d = diff_attributes(PacketRole::Syn, &a, &b);
+        let names: Vec<_> = d.iter().map(|d| d.attribute.as_str()).collect();
+        assert_eq!(names, ["ip.ttl", "tcp.options.sack_perm", "ip.id"]);
+        assert_eq!(d[1].b, None);
+        assert_eq!(d[2].kind, Kind::Volatile);
+        assert!(has_behavioural(&d));
+    }
+
+    #[test]
+    fn equal_sets_have_no_differences() {
+        let a = attrs(&[("ip.ttl", Value::Int(64))]);
+        assert!(diff_attributes(PacketRole::Syn, &a, &a.clone()).is_empty());
+    }
+}

@@ -1,0 +1,244 @@
+//! Handshake tracking: from a stream of decoded packets to connection
+//! attempts and their outcomes.
+//!
+//! Sans-I/O: the caller feeds packets (with their 1-based number in the
+//! capture and their timestamp) and takes the attempts at the end. Memory
+//! grows with the number of attempts, not packets.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::{Attributes, Decoded, IcmpError, Segment, TcpFlags};
+
+/// How the server (or the path) answered a SYN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum Outcome {
+    SynAck,
+    Reset,
+    Icmp { icmp_type: u8, code: u8 },
+    NoReply,
+}
+
+impl Outcome {
+    /// The outcome's name as in the JSON: `syn-ack`, `reset`, `icmp`, `no-reply`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::SynAck => "syn-ack",
+            Outcome::Reset => "reset",
+            Outcome::Icmp { .. } => "icmp",
+            Outcome::NoReply => "no-reply",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Icmp { icmp_type, code } => write!(f, "icmp {icmp_type}/{code}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// How a flow ended, after its handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowEnd {
+    Fin,
+    Rst,
+    /// Still open when the capture ended.
+    Open,
+}
+
+/// One connection attempt: a client SYN (and its retransmissions), the answer.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub outcome: Outcome,
+    /// The client's ACK of the SYN-ACK was seen.
+    pub established: bool,
+    pub syn_retransmits: u32,
+    pub syn: Attributes,
+    /// The server's answer packet (SYN-ACK or RST), when there was one.
+    pub reply: Option<Attributes>,
+    /// 1-based packet numbers in the capture, as tshark's `frame.number`.
+    pub syn_packet: u64,
+    pub reply_packet: Option<u64>,
+    /// From the first SYN to the answer.
+    pub rtt: Option<Duration>,
+    pub bytes_to_server: u64,
+    pub bytes_to_client: u64,
+    pub end: FlowEnd,
+    pub icmp_from: Option<std::net::IpAddr>,
+    isn: u32,
+    server_isn: Option<u32>,
+    first_syn_at: Duration,
+}
+
+impl Attempt {
+    /// The SYN-ACK's attributes, when the answer was one.
+    pub fn syn_ack(&self) -> Option<&Attributes> {
+        match self.outcome {
+            Outcome::SynAck => self.reply.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Feeds on packets, keeps attempts.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    attempts: Vec<Attempt>,
+    /// Latest attempt for a (client, server) pair.
+    by_flow: HashMap<(SocketAddr, SocketAddr), usize>,
+    skipped: u64,
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Take one decoded packet.
+    pub fn feed(&mut self, number: u64, at: Duration, packet: &Decoded<'_>) {
+        match packet {
+            Decoded::Tcp(seg) => self.segment(number, at, seg),
+            Decoded::Icmp(err) => self.icmp(number, at, err),
+            Decoded::Skipped(_) => self.skipped += 1,
+        }
+    }
+
+    /// Packets that were neither TCP nor an ICMP error quoting TCP.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// The attempts seen so far, in the order of their first SYN.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    pub fn finish(self) -> Vec<Attempt> {
+        self.attempts
+    }
+
+    fn segment(&mut self, number: u64, at: Duration, seg: &Segment<'_>) {
+        if seg.flags.is_syn() {
+            return self.client_syn(number, at, seg);
+        }
+        if let Some(&i) = self.by_flow.get(&(seg.src, seg.dst)) {
+            return self.attempts[i].on_client_segment(seg);
+        }
+        if let Some(&i) = self.by_flow.get(&(seg.dst, seg.src)) {
+            self.attempts[i].on_server_segment(number, at, seg);
+        }
+    }
+
+    fn client_syn(&mut self, number: u64, at: Duration, seg: &Segment<'_>) {
+        let key = (seg.src, seg.dst);
+        if let Some(&i) = self.by_flow.get(&key) {
+            let a = &mut self.attempts[i];
+            if a.isn == seg.seq && a.reply.is_none() {
+                a.syn_retransmits += 1;
+                return;
+            }
+        }
+        self.by_flow.insert(key, self.attempts.len());
+        self.attempts.push(Attempt {
+            client: seg.src,
+            server: seg.dst,
+            outcome: Outcome::NoReply,
+            established: false,
+            syn_retransmits: 0,
+            syn: seg.attributes(),
+            reply: None,
+            syn_packet: number,
+            reply_packet: None,
+            rtt: None,
+            bytes_to_server: 0,
+            bytes_to_client: 0,
+            end: FlowEnd::Open,
+            icmp_from: None,
+            isn: seg.seq,
+            server_isn: None,
+            first_syn_at: at,
+        });
+    }
+
+    fn icmp(&mut self, number: u64, at: Duration, err: &IcmpError) {
+        let q = err.quoted;
+        let Some(&i) = self.by_flow.get(&(q.src, q.dst)) else {
+            return;
+        };
+        let a = &mut self.attempts[i];
+        if a.reply.is_none() && a.outcome == Outcome::NoReply && q.seq == a.isn {
+            a.outcome = Outcome::Icmp {
+                icmp_type: err.icmp_type,
+                code: err.code,
+            };
+            a.reply_packet = Some(number);
+            a.rtt = at.checked_sub(a.first_syn_at);
+            a.icmp_from = Some(err.from);
+        }
+    }
+}
+
+impl Attempt {
+    fn answered(&self) -> bool {
+        self.outcome != Outcome::NoReply
+    }
+
+    fn on_server_segment(&mut self, number: u64, at: Duration, seg: &Segment<'_>) {
+        let f = seg.flags;
+        if !self.answered() {
+            // Only an answer that acknowledges our SYN counts (RFC 9293 3.10.7.3).
+            let acks_syn = f.has(TcpFlags::ACK) && seg.ack == self.isn.wrapping_add(1);
+            if f.is_syn_ack() && acks_syn {
+                self.answer(number, at, seg, Outcome::SynAck);
+                self.server_isn = Some(seg.seq);
+                return;
+            }
+            if f.has(TcpFlags::RST) && (acks_syn || !f.has(TcpFlags::ACK)) {
+                self.answer(number, at, seg, Outcome::Reset);
+                self.end = FlowEnd::Rst;
+                return;
+            }
+        }
+        if f.is_syn_ack() {
+            return; // a retransmitted SYN-ACK
+        }
+        self.bytes_to_client += u64::from(seg.payload_len);
+        self.note_end(f);
+    }
+
+    fn answer(&mut self, number: u64, at: Duration, seg: &Segment<'_>, outcome: Outcome) {
+        self.outcome = outcome;
+        self.reply = Some(seg.attributes());
+        self.reply_packet = Some(number);
+        self.rtt = at.checked_sub(self.first_syn_at);
+    }
+
+    fn on_client_segment(&mut self, seg: &Segment<'_>) {
+        let f = seg.flags;
+        if let Some(server_isn) = self.server_isn {
+            if f.has(TcpFlags::ACK) && seg.ack == server_isn.wrapping_add(1) {
+                self.established = true;
+            }
+        }
+        self.bytes_to_server += u64::from(seg.payload_len);
+        self.note_end(f);
+    }
+
+    fn note_end(&mut self, f: TcpFlags) {
+        if f.has(TcpFlags::RST) {
+            self.end = FlowEnd::Rst;
+        } else if f.has(TcpFlags::FIN) && self.end == FlowEnd::Open {
+            self.end = FlowEnd::Fin;
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! I/O at the edge: capture files in and out.
+
+pub mod capture_file;
+
+pub mod load;
