@@ -5,6 +5,7 @@
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
+pub mod craft;
 pub mod diff;
 pub mod handshake;
 pub mod io;
