@@ -203,7 +203,7 @@ fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
     let sum = Sum16BitWords::new()
         .add_slice(&h)
         .ones_complement()
-        .to_be_bytes();
+        .to_ne_bytes();
     h[10..12].copy_from_slice(&sum);
     Ok(h)
 }
