@@ -1,0 +1,587 @@
+#!/usr/bin/env bash
+# lab.sh - a small, self-contained network lab for synlab.
+#
+# Topology (all inside network namespaces this script creates; nothing is
+# added to the root namespace, so parallel labs cannot collide there):
+#
+#   ${P}-c1 [to-mb] ---- [to-c1]
+#                            ${P}-mb [to-srv] ---- [to-mb] ${P}-srv
+#   ${P}-c2 [to-mb] ---- [to-c2]   (router, nftables)       (HTTP :80)
+#
+# Capture on one interface, never `-i any` in the middlebox (a forwarded
+# packet shows up twice there); see cmd_env. Run `scripts/lab.sh help`
+# for usage. Needs root, iproute2, nftables, ethtool, python3 and curl.
+
+set -euo pipefail
+
+readonly TABLE=synlab_lab           # nft table (family inet) in the middlebox
+readonly CHAIN=forward
+readonly OPEN_PORT=80               # HTTP server listens here
+readonly CLOSED_PORT=81             # nothing listens here -> TCP RST
+readonly STATE_ROOT=/run/synlab-lab
+readonly READY_TIMEOUT_S=5          # how long `up` waits for the HTTP server
+readonly DATA_SIZE=16384            # size of data.bin served over HTTP
+
+PROG=${0##*/}
+
+usage() {
+    cat <<EOF
+Usage: $PROG COMMAND
+
+Commands:
+  up            build the lab (runs 'down' for the same prefix first) and wait
+                until the HTTP server answers c1 and c2 over IPv4 and IPv6
+                (at most ${READY_TIMEOUT_S} s, else it fails and cleans up)
+  down          remove the lab's namespaces, processes and state (idempotent)
+  rule 'EXPR'   append EXPR to the middlebox's forward chain
+                (inet table $TABLE), e.g. $PROG rule 'ip ttl 127 drop'
+  flush         remove all rules from that chain (policy stays accept)
+  status        show namespaces, addresses, the middlebox ruleset and
+                whether the server answers from c1
+  env           print shell-sourceable LAB_* variables: eval "\$($PROG env)"
+  help          show this text
+
+Environment:
+  LAB_PREFIX    namespace name prefix (default sllab): \${LAB_PREFIX}-c1,
+                -c2, -mb, -srv. Letters, digits, '_' and '-'; max 32 chars.
+  LAB_INDEX     0..250 (default 0); picks the lab's subnets, so labs with
+                different prefixes can also use different addresses:
+                  c1  link 198.18.INDEX.0/26    fd00:5ab:INDEX:1::/64
+                  c2  link 198.18.INDEX.64/26   fd00:5ab:INDEX:2::/64
+                  srv link 198.18.INDEX.128/26  fd00:5ab:INDEX:3::/64
+                (middlebox is .1/.65/.129 and ::1; hosts .2/.66/.130 and ::2)
+                Once a lab is up, its index is remembered; other commands
+                use it and refuse a different LAB_INDEX.
+  C1_SYSCTLS    (up only) space-separated key=value sysctls applied inside
+  C2_SYSCTLS    c1 / c2, e.g. C2_SYSCTLS='net.ipv4.ip_default_ttl=128'
+  LAB_KEEP_ON_FAIL=1  (up only) don't tear the lab down if 'up' fails
+
+Needs root. Sends traffic only inside the lab's own namespaces.
+EOF
+}
+
+die() { echo "$PROG: error: $*" >&2; exit 1; }
+log() { echo "$PROG: $*" >&2; }
+
+# ---------------------------------------------------------------------------
+# Configuration derived from the environment
+# ---------------------------------------------------------------------------
+
+load_config() {
+    P=${LAB_PREFIX:-sllab}
+    [[ $P =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$ ]] ||
+        die "LAB_PREFIX '$P' is invalid (letters, digits, '_', '-'; max 32 chars)"
+
+    C1_NS=$P-c1
+    C2_NS=$P-c2
+    MB_NS=$P-mb
+    SRV_NS=$P-srv
+    ALL_NS=("$C1_NS" "$C2_NS" "$MB_NS" "$SRV_NS")
+    STATE_DIR=$STATE_ROOT/$P
+
+    # An existing lab remembers the index it was built with; commands other
+    # than `up` use it so `env`/`status` always describe the lab that exists.
+    local saved=
+    [[ -r $STATE_DIR/index ]] && saved=$(<"$STATE_DIR/index")
+    if [[ -n ${LAB_INDEX+set} ]]; then
+        I=$LAB_INDEX
+        if [[ ${CMD:-} != up && -n $saved && $saved != "$I" ]]; then
+            die "lab '$P' is up with LAB_INDEX=$saved, not $I"
+        fi
+    else
+        I=${saved:-0}
+    fi
+    if ! [[ $I =~ ^(0|[1-9][0-9]{0,2})$ ]] || ((I > 250)); then
+        die "LAB_INDEX '$I' is invalid (integer 0..250)"
+    fi
+
+    # Interface names, as seen inside each namespace.
+    CLIENT_IF=to-mb     # in c1 and in c2
+    SRV_IF=to-mb        # in srv
+    MB_C1_IF=to-c1      # in mb
+    MB_C2_IF=to-c2
+    MB_SRV_IF=to-srv
+
+    # IPv4: one /26 per link inside 198.18.INDEX.0/24 (RFC 2544 benchmark
+    # space, never routed on the Internet).
+    local v4=198.18.$I
+    MB_C1_IP=$v4.1;    C1_IP=$v4.2
+    MB_C2_IP=$v4.65;   C2_IP=$v4.66
+    MB_SRV_IP=$v4.129; SRV_IP=$v4.130
+    # IPv6: one /64 per link inside fd00:5ab:INDEX::/48-ish (ULA). INDEX is
+    # written with its decimal digits, which are also valid hex.
+    local v6=fd00:5ab:$I
+    MB_C1_IP6=$v6:1::1;  C1_IP6=$v6:1::2
+    MB_C2_IP6=$v6:2::1;  C2_IP6=$v6:2::2
+    MB_SRV_IP6=$v6:3::1; SRV_IP6=$v6:3::2
+}
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+need_root() { ((EUID == 0)) || die "must run as root"; }
+
+need_tools() {
+    local t missing=()
+    for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+    ((${#missing[@]} == 0)) ||
+        die "missing tool(s): ${missing[*]} (Debian: apt-get install -y iproute2 nftables ethtool python3 curl)"
+}
+
+# Pick a python for the server: prefer the distro's, so a user-level shim
+# (pyenv & co.) that depends on the caller's environment is not in the way.
+python_bin() {
+    if [[ -x /usr/bin/python3 ]]; then echo /usr/bin/python3
+    else command -v python3
+    fi
+}
+
+ns_exists() { [[ -e /run/netns/$1 ]]; }
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+lab_is_up() { ns_exists "$MB_NS"; }
+
+# One lock per prefix, so concurrent up/down/rule calls for the same lab
+# serialise, while labs with different prefixes run in parallel.
+take_lock() {
+    mkdir -p "$STATE_ROOT"
+    exec 9>"$STATE_ROOT/$P.lock"
+    flock -w 30 9 || die "timed out waiting for the lock of lab '$P'"
+}
+
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# ---------------------------------------------------------------------------
+# up: one function per step
+# ---------------------------------------------------------------------------
+
+create_namespaces() {
+    local ns
+    for ns in "${ALL_NS[@]}"; do
+        ip netns add "$ns"
+        in_ns "$ns" ip link set lo up
+        # Set before any veth appears in the namespace, so new interfaces
+        # inherit them: no DAD (addresses usable at once, no NS probes in
+        # captures) and no router solicitations (less noise in captures).
+        in_ns "$ns" sysctl -qw \
+            net.ipv6.conf.default.accept_dad=0 \
+            net.ipv6.conf.default.router_solicitations=0 \
+            net.ipv6.conf.default.accept_ra=0
+        # The kernel rate-limits ICMP errors (and a global token bucket);
+        # tests that probe in bursts (reject rules, TTL expiry, ...) would
+        # otherwise see errors vanish nondeterministically.
+        in_ns "$ns" sysctl -qw \
+            net.ipv4.icmp_ratelimit=0 \
+            net.ipv4.icmp_msgs_per_sec=100000 \
+            net.ipv4.icmp_msgs_burst=100000 \
+            net.ipv6.icmp.ratelimit=0
+    done
+}
+
+# Each veth pair is created directly between two lab namespaces: the names
+# never exist in the root namespace, so parallel labs can't clash.
+create_links() {
+    ip -n "$MB_NS" link add "$MB_C1_IF" type veth peer name "$CLIENT_IF" netns "$C1_NS"
+    ip -n "$MB_NS" link add "$MB_C2_IF" type veth peer name "$CLIENT_IF" netns "$C2_NS"
+    ip -n "$MB_NS" link add "$MB_SRV_IF" type veth peer name "$SRV_IF" netns "$SRV_NS"
+}
+
+# Offloads off on every veth. With TSO/GSO the stack hands veth 64 KiB
+# "super-segments" and with GRO it merges received ones, so captures and
+# the nftables forward chain would see packets that never exist on a real
+# wire (wrong sizes, merged flags/options). synlab compares packets one by
+# one, so each packet must be a real MTU-sized segment. TX checksum offload
+# is switched off too: otherwise tcpdump on a veth shows locally generated
+# packets with unfilled ("incorrect") checksums in every capture.
+disable_offloads_one() {
+    local ns=$1 dev=$2 out feature state
+    # ethtool exits 0 when a requested feature is [fixed]; a real error
+    # (no such device, ioctl failure, ...) makes it fail and, via set -e,
+    # aborts `up`.
+    in_ns "$ns" ethtool -K "$dev" tso off gso off gro off tx off >/dev/null
+    # Check the result: every listed feature must now be off, or fixed.
+    out=$(in_ns "$ns" ethtool -k "$dev")
+    for feature in tcp-segmentation-offload generic-segmentation-offload \
+        generic-receive-offload tx-checksumming; do
+        state=$(awk -v f="$feature:" '$1 == f { print $2, $3 }' <<<"$out")
+        case $state in
+            off* | *"[fixed]") ;;
+            *) die "$ns/$dev: could not turn off $feature (state: '$state')" ;;
+        esac
+    done
+}
+
+disable_offloads() {
+    disable_offloads_one "$C1_NS" "$CLIENT_IF"
+    disable_offloads_one "$C2_NS" "$CLIENT_IF"
+    disable_offloads_one "$SRV_NS" "$SRV_IF"
+    disable_offloads_one "$MB_NS" "$MB_C1_IF"
+    disable_offloads_one "$MB_NS" "$MB_C2_IF"
+    disable_offloads_one "$MB_NS" "$MB_SRV_IF"
+}
+
+# addr NS DEV IPV4/LEN IPV6/LEN: address a link and bring it up.
+addr() {
+    local ns=$1 dev=$2 v4=$3 v6=$4
+    ip -n "$ns" addr add "$v4" dev "$dev"
+    # nodad: usable at once (no "tentative" phase), so `up` needn't wait.
+    ip -n "$ns" -6 addr add "$v6" dev "$dev" nodad
+    ip -n "$ns" link set "$dev" up
+}
+
+configure_addresses() {
+    addr "$C1_NS" "$CLIENT_IF" "$C1_IP/26" "$C1_IP6/64"
+    addr "$C2_NS" "$CLIENT_IF" "$C2_IP/26" "$C2_IP6/64"
+    addr "$SRV_NS" "$SRV_IF" "$SRV_IP/26" "$SRV_IP6/64"
+    addr "$MB_NS" "$MB_C1_IF" "$MB_C1_IP/26" "$MB_C1_IP6/64"
+    addr "$MB_NS" "$MB_C2_IF" "$MB_C2_IP/26" "$MB_C2_IP6/64"
+    addr "$MB_NS" "$MB_SRV_IF" "$MB_SRV_IP/26" "$MB_SRV_IP6/64"
+}
+
+# Clients and server send everything via the middlebox; the middlebox has
+# connected routes to all three links, so it needs no extra routes.
+configure_routes() {
+    ip -n "$C1_NS" route add default via "$MB_C1_IP"
+    ip -n "$C1_NS" -6 route add default via "$MB_C1_IP6"
+    ip -n "$C2_NS" route add default via "$MB_C2_IP"
+    ip -n "$C2_NS" -6 route add default via "$MB_C2_IP6"
+    ip -n "$SRV_NS" route add default via "$MB_SRV_IP"
+    ip -n "$SRV_NS" -6 route add default via "$MB_SRV_IP6"
+}
+
+enable_forwarding() {
+    in_ns "$MB_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+# apply_sysctls NS "k=v k=v ...": the per-client differences under test.
+apply_sysctls() {
+    local ns=$1 list=$2 kv
+    [[ -n ${list// /} ]] || return 0
+    for kv in $list; do
+        [[ $kv =~ ^[A-Za-z0-9_./-]+=[^=]*$ ]] ||
+            die "bad sysctl '$kv' for $ns (expected key=value)"
+        in_ns "$ns" sysctl -qw "$kv" || die "sysctl '$kv' failed in $ns"
+    done
+    log "$ns sysctls: $list"
+}
+
+# An empty forward chain with policy accept: the middlebox is a plain
+# router until `rule` adds something. Note that IPv4 forwarding decrements
+# the TTL (IPv6: hop limit) *before* the forward hook, so a packet sent
+# with TTL 128 is seen here with TTL 127.
+setup_nft() {
+    in_ns "$MB_NS" nft -f - <<EOF
+table inet $TABLE {
+    chain $CHAIN {
+        type filter hook forward priority 0; policy accept;
+    }
+}
+EOF
+}
+
+# Close all fds above 2 of the current (sub)shell.
+close_inherited_fds() {
+    local f fd
+    for f in /proc/"$BASHPID"/fd/*; do
+        fd=${f##*/}
+        ((fd > 2)) || continue
+        exec {fd}>&- 2>/dev/null || true
+    done
+}
+
+# Real HTTP server on [::]:80 in the server namespace: a few lines on top of
+# Python's http.server (what `python3 -m http.server --bind ::` runs), with
+# - IPV6_V6ONLY cleared, so the one socket serves IPv4 (as ::ffff:a.b.c.d)
+#   and IPv6 (bindv6only is 0 in a new netns anyway);
+# - a listen backlog of 128 instead of socketserver's 5, so bursts of
+#   connections from tests are not dropped by a full accept queue;
+# - no reverse lookup of the bind address at start (HTTPServer.server_bind
+#   calls getfqdn(), and the lab has no DNS).
+# Port $CLOSED_PORT has no listener, so connections there get a TCP RST.
+write_server_script() {
+    cat >"$STATE_DIR/httpd.py" <<'EOF'
+import functools, http.server, socket, socketserver, sys
+
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    request_queue_size = 128
+    daemon_threads = True
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "synlab-srv", self.server_address[1]
+
+directory, port = sys.argv[1], int(sys.argv[2])
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+print(f"serving {directory} on [::]:{port}", flush=True)
+Server(("::", port), handler).serve_forever()
+EOF
+}
+
+start_server() {
+    local www=$STATE_DIR/www py
+    py=$(python_bin)
+    mkdir -p "$www"
+    # Deterministic 16 KiB body: byte i is i mod 251 (no long runs, same
+    # bytes every run, so captures can be compared across runs).
+    "$py" -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(int(sys.argv[1]))))' \
+        "$DATA_SIZE" >"$www/data.bin"
+    write_server_script
+    # In a subshell: close every inherited fd above 2 first. Otherwise the
+    # long-lived server would keep the lab's lock (fd 9) held forever, and
+    # keep open any pipe the caller passed in, so a harness waiting for EOF
+    # on it would hang. setsid: own session, no SIGHUP from the caller's
+    # terminal. setsid and `ip netns exec` both exec, so $! is the server's
+    # own pid.
+    (
+        close_inherited_fds
+        exec setsid ip netns exec "$SRV_NS" "$py" -u "$STATE_DIR/httpd.py" \
+            "$www" "$OPEN_PORT" </dev/null >>"$STATE_DIR/http.log" 2>&1
+    ) &
+    echo $! >"$STATE_DIR/http.pid"
+}
+
+# Links come up asynchronously: the kernel's linkwatch batches carrier
+# events (up to ~1 s apart), and until a veth end is operationally UP it
+# has no IPv6 link-local address yet. Waiting for it keeps that settling
+# out of the tests' traffic and captures.
+links_up() {
+    local ns_dev ns dev
+    for ns_dev in "$C1_NS/$CLIENT_IF" "$C2_NS/$CLIENT_IF" "$SRV_NS/$SRV_IF" \
+        "$MB_NS/$MB_C1_IF" "$MB_NS/$MB_C2_IF" "$MB_NS/$MB_SRV_IF"; do
+        ns=${ns_dev%/*} dev=${ns_dev#*/}
+        [[ $(ip -n "$ns" -o link show dev "$dev") == *" state UP "* ]] || return 1
+    done
+}
+
+# fetch NS URL: one bounded HTTP GET from a namespace.
+fetch() { in_ns "$1" curl -sf --max-time 1 -o /dev/null "$2"; }
+
+# The server answers c1 and c2, over IPv4 and IPv6.
+server_answers() {
+    local ns url
+    for ns in "$C1_NS" "$C2_NS"; do
+        for url in "http://$SRV_IP:$OPEN_PORT/data.bin" \
+            "http://[$SRV_IP6]:$OPEN_PORT/data.bin"; do
+            fetch "$ns" "$url" || return 1
+        done
+    done
+}
+
+# Wait, at most READY_TIMEOUT_S in all, until every link is up and the HTTP
+# server answers both clients over both IP versions.
+wait_ready() {
+    local deadline=$(($(now_ms) + READY_TIMEOUT_S * 1000)) pid
+    pid=$(<"$STATE_DIR/http.pid")
+    until links_up; do
+        (($(now_ms) < deadline)) ||
+            die "lab links did not come up within ${READY_TIMEOUT_S}s"
+        sleep 0.05
+    done
+    until server_answers; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            die "HTTP server in $SRV_NS exited (log: $STATE_DIR/http.log)"
+        fi
+        (($(now_ms) < deadline)) ||
+            die "HTTP server $SRV_IP / [$SRV_IP6] port $OPEN_PORT did not answer from $C1_NS and $C2_NS within ${READY_TIMEOUT_S}s (log: $STATE_DIR/http.log)"
+        sleep 0.1
+    done
+}
+
+cmd_up() {
+    need_root
+    need_tools ip nft ethtool sysctl curl flock setsid python3
+    local t0
+    t0=$(now_ms)
+    take_lock
+    teardown
+    mkdir -p "$STATE_DIR"
+    echo "$I" >"$STATE_DIR/index"
+
+    # From here on, a failure tears the half-built lab down again (unless
+    # LAB_KEEP_ON_FAIL=1), so a failed CI run leaves nothing behind.
+    trap 'on_up_failure' EXIT
+    create_namespaces
+    create_links
+    disable_offloads
+    configure_addresses
+    configure_routes
+    enable_forwarding
+    apply_sysctls "$C1_NS" "${C1_SYSCTLS:-}"
+    apply_sysctls "$C2_NS" "${C2_SYSCTLS:-}"
+    setup_nft
+    start_server
+    wait_ready
+    trap - EXIT
+    log "lab '$P' (index $I) is up in $(($(now_ms) - t0)) ms; server $SRV_IP / [$SRV_IP6]"
+}
+
+on_up_failure() {
+    local rc=$?
+    ((rc == 0)) && return
+    if [[ ${LAB_KEEP_ON_FAIL:-0} == 1 ]]; then
+        log "up failed; leaving lab '$P' in place (LAB_KEEP_ON_FAIL=1)"
+    else
+        # The state dir (and the server log in it) goes away with the lab.
+        if [[ -s $STATE_DIR/http.log ]]; then
+            log "last lines of the HTTP server log:"
+            tail -n 5 "$STATE_DIR/http.log" >&2 || true
+        fi
+        log "up failed; tearing lab '$P' down (LAB_KEEP_ON_FAIL=1 keeps it)"
+        teardown || true
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# down
+# ---------------------------------------------------------------------------
+
+# Stop every process inside one of our namespaces (the HTTP server, and
+# e.g. a tcpdump a test left behind: a live process would keep the netns
+# alive after `ip netns del`). Bounded: TERM, up to 1 s, then KILL.
+kill_ns_processes() {
+    local ns=$1 pids i
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [[ -n $pids ]] || return 0
+    # shellcheck disable=SC2086 # word splitting of the pid list is intended
+    kill -TERM $pids 2>/dev/null || true
+    for ((i = 0; i < 10; i++)); do
+        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        [[ -n $pids ]] || return 0
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+}
+
+teardown() {
+    local ns pid
+    # The recorded server pid, in case it somehow left the namespace list;
+    # only killed if it is still running inside our server namespace.
+    if [[ -r $STATE_DIR/http.pid ]]; then
+        pid=$(<"$STATE_DIR/http.pid")
+        if [[ $pid =~ ^[0-9]+$ ]] && ns_exists "$SRV_NS" &&
+            [[ $(ip netns identify "$pid" 2>/dev/null) == "$SRV_NS" ]]; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    fi
+    for ns in "${ALL_NS[@]}"; do
+        ns_exists "$ns" || continue
+        kill_ns_processes "$ns"
+        # Deleting a namespace also deletes the veth ends inside it (and
+        # with them their peers).
+        ip netns del "$ns"
+    done
+    rm -rf -- "$STATE_DIR"
+}
+
+cmd_down() {
+    need_root
+    local t0
+    t0=$(now_ms)
+    take_lock
+    teardown
+    log "lab '$P' is down ($(($(now_ms) - t0)) ms)"
+}
+
+# ---------------------------------------------------------------------------
+# rule / flush / status / env
+# ---------------------------------------------------------------------------
+
+require_up() { lab_is_up || die "lab '$P' is not up (run: $PROG up)"; }
+
+cmd_rule() {
+    need_root
+    if (($# != 1)) || [[ -z ${1// /} ]]; then
+        die "usage: $PROG rule 'NFT RULE EXPRESSION'"
+    fi
+    take_lock
+    require_up
+    # nft joins its arguments and parses them as one command, so the whole
+    # expression can be passed as a single argument. -e -a echoes the rule
+    # with its handle.
+    in_ns "$MB_NS" nft -e -a add rule inet "$TABLE" "$CHAIN" "$1" |
+        sed -n 's/^add rule /rule added: /p'
+}
+
+cmd_flush() {
+    need_root
+    take_lock
+    require_up
+    in_ns "$MB_NS" nft flush chain inet "$TABLE" "$CHAIN"
+    log "chain inet $TABLE $CHAIN in $MB_NS flushed"
+}
+
+cmd_status() {
+    need_root
+    local ns
+    echo "lab '$P' (index $I), state dir $STATE_DIR"
+    echo "== namespaces"
+    for ns in "${ALL_NS[@]}"; do
+        if ns_exists "$ns"; then echo "  $ns: present"; else echo "  $ns: missing"; fi
+    done
+    lab_is_up || { echo "lab is down"; return 0; }
+    echo "== addresses"
+    for ns in "${ALL_NS[@]}"; do
+        ns_exists "$ns" || continue
+        echo "-- $ns"
+        ip -n "$ns" -br addr show | sed 's/^/  /'
+    done
+    echo "== nft ruleset of $MB_NS"
+    in_ns "$MB_NS" nft list ruleset | sed 's/^/  /'
+    echo "== HTTP server (from $C1_NS, curl --max-time 2)"
+    local url
+    for url in "http://$SRV_IP:$OPEN_PORT/data.bin" "http://[$SRV_IP6]:$OPEN_PORT/data.bin"; do
+        if ns_exists "$C1_NS" &&
+            in_ns "$C1_NS" curl -sf --max-time 2 -o /dev/null "$url"; then
+            echo "  $url: answers"
+        else
+            echo "  $url: NOT answering"
+        fi
+    done
+}
+
+# Shell-sourceable; `eval "$(scripts/lab.sh env)"`.
+cmd_env() {
+    local kv
+    for kv in \
+        "LAB_PREFIX=$P" "LAB_INDEX=$I" \
+        "LAB_C1_NS=$C1_NS" "LAB_C2_NS=$C2_NS" \
+        "LAB_MB_NS=$MB_NS" "LAB_SRV_NS=$SRV_NS" \
+        "LAB_C1_IP=$C1_IP" "LAB_C2_IP=$C2_IP" "LAB_SRV_IP=$SRV_IP" \
+        "LAB_C1_IP6=$C1_IP6" "LAB_C2_IP6=$C2_IP6" "LAB_SRV_IP6=$SRV_IP6" \
+        "LAB_C1_IF=$CLIENT_IF" "LAB_C2_IF=$CLIENT_IF" "LAB_SRV_IF=$SRV_IF" \
+        "LAB_MB_C1_IF=$MB_C1_IF" "LAB_MB_C2_IF=$MB_C2_IF" "LAB_MB_SRV_IF=$MB_SRV_IF" \
+        "LAB_OPEN_PORT=$OPEN_PORT" "LAB_CLOSED_PORT=$CLOSED_PORT"; do
+        printf '%s=%q\n' "${kv%%=*}" "${kv#*=}"
+    done
+    # Capturing: use one interface (e.g. tcpdump -i "$LAB_C1_IF" inside
+    # $LAB_C1_NS, or one of the LAB_MB_*_IF in $LAB_MB_NS), never `-i any`
+    # in the middlebox: a forwarded packet is seen once on the way in and
+    # once on the way out, so every packet would appear twice. (Also, a
+    # pcap taken with -i any records interface *indexes*; read outside the
+    # namespace, tcpdump names them after the root namespace's interfaces.)
+}
+
+# ---------------------------------------------------------------------------
+
+main() {
+    CMD=${1:-}
+    case $CMD in
+        up | down | flush | status | env)
+            (($# == 1)) || die "'$CMD' takes no arguments (see: $PROG help)"
+            ;;
+        rule) ;;
+        help | -h | --help) usage; exit 0 ;;
+        "") usage >&2; exit 2 ;;
+        *) echo "$PROG: unknown command '$CMD'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+    load_config
+    "cmd_$CMD" "$@"
+}
+
+main "$@"
