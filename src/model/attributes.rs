@@ -1,5 +1,6 @@
 //! Attribute values and the ordered set that holds them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -80,7 +81,8 @@ impl From<&str> for Value {
 /// person reads them in header order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Attributes {
-    map: BTreeMap<String, Value>,
+    /// Catalogue names are `&'static str`; only unknown option names allocate.
+    map: BTreeMap<Cow<'static, str>, Value>,
 }
 
 impl Attributes {
@@ -88,7 +90,7 @@ impl Attributes {
         Self::default()
     }
 
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+    pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         self.map.insert(name.into(), value.into());
     }
 
@@ -115,7 +117,7 @@ impl Attributes {
     /// Names and values in catalogue order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         let mut items: Vec<(&str, &Value)> =
-            self.map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            self.map.iter().map(|(k, v)| (k.as_ref(), v)).collect();
         items.sort_by_key(|(k, _)| catalogue::sort_key(k));
         items.into_iter()
     }
@@ -129,7 +131,7 @@ impl Attributes {
 impl FromIterator<(String, Value)> for Attributes {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
         Attributes {
-            map: iter.into_iter().collect(),
+            map: iter.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
         }
     }
 }
@@ -147,6 +149,6 @@ impl Serialize for Attributes {
 impl<'de> Deserialize<'de> for Attributes {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
-        Ok(Attributes { map })
+        Ok(map.into_iter().collect())
     }
 }
