@@ -11,6 +11,8 @@ use crate::model::{catalogue_sort_key, kind_of, Attributes, Kind, Value};
 pub enum PacketRole {
     Syn,
     SynAck,
+    /// What the client's later segments carry (`synlab.flow.*`).
+    Flow,
 }
 
 /// One attribute that differs (or is present on one side only).
@@ -51,6 +53,7 @@ pub fn diff_attempts(a: &Attempt, b: &Attempt) -> Vec<Difference> {
     if let (Some(sa), Some(sb)) = (a.syn_ack(), b.syn_ack()) {
         out.extend(diff_attributes(PacketRole::SynAck, sa, sb));
     }
+    out.extend(diff_attributes(PacketRole::Flow, &a.flow, &b.flow));
     out.sort_by_key(|d| (d.kind, d.packet));
     out
 }

@@ -75,6 +75,11 @@ pub struct Attempt {
     pub bytes_to_client: u64,
     pub end: FlowEnd,
     pub icmp_from: Option<std::net::IpAddr>,
+    /// What the client's later segments carry (`synlab.flow.*`): IP ID
+    /// pattern and the first data segment's TTL, DF, ECN and timestamps.
+    pub flow: Attributes,
+    /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
+    client_ip_ids: Vec<u16>,
     isn: u32,
     server_isn: Option<u32>,
     first_syn_at: Duration,
@@ -88,6 +93,28 @@ impl Attempt {
             _ => None,
         }
     }
+}
+
+/// How many client IP IDs are kept to tell their pattern.
+const IP_IDS_KEPT: usize = 8;
+
+/// The pattern of a client's IP IDs: `zero`, `constant`, `incremental`
+/// (steps of 1 to 64, as a global or per-flow counter gives) or `random`.
+/// Two IDs at least; one tells nothing.
+pub fn ip_id_pattern(ids: &[u16]) -> Option<&'static str> {
+    if ids.len() < 2 {
+        return None;
+    }
+    if ids.iter().all(|&i| i == 0) {
+        return Some("zero");
+    }
+    if ids.windows(2).all(|w| w[0] == w[1]) {
+        return Some("constant");
+    }
+    let small_steps = ids
+        .windows(2)
+        .all(|w| (1..=64).contains(&w[1].wrapping_sub(w[0])));
+    Some(if small_steps { "incremental" } else { "random" })
 }
 
 /// Feeds on packets, keeps attempts.
@@ -123,7 +150,12 @@ impl Tracker {
         &self.attempts
     }
 
-    pub fn finish(self) -> Vec<Attempt> {
+    pub fn finish(mut self) -> Vec<Attempt> {
+        for a in &mut self.attempts {
+            if let Some(pattern) = ip_id_pattern(&a.client_ip_ids) {
+                a.flow.insert("synlab.flow.ipid", pattern);
+            }
+        }
         self.attempts
     }
 
@@ -164,6 +196,8 @@ impl Tracker {
             bytes_to_client: 0,
             end: FlowEnd::Open,
             icmp_from: None,
+            flow: Attributes::new(),
+            client_ip_ids: seg.ip_id().into_iter().collect(),
             isn: seg.seq,
             server_isn: None,
             first_syn_at: at,
@@ -230,8 +264,38 @@ impl Attempt {
                 self.established = true;
             }
         }
+        if seg.payload_len > 0 && !self.flow.contains("synlab.flow.ttl") {
+            self.note_data_segment(&seg.attributes());
+        }
+        if self.client_ip_ids.len() < IP_IDS_KEPT {
+            self.client_ip_ids.extend(seg.ip_id());
+        }
         self.bytes_to_server += u64::from(seg.payload_len);
         self.note_end(f);
+    }
+
+    fn note_data_segment(&mut self, data: &Attributes) {
+        let pairs = [
+            (
+                "synlab.flow.ttl",
+                data.get("ip.ttl").or_else(|| data.get("ipv6.hlim")),
+            ),
+            ("synlab.flow.df", data.get("ip.flags.df")),
+            (
+                "synlab.flow.ecn",
+                data.get("ip.dsfield.ecn")
+                    .or_else(|| data.get("ipv6.tclass.ecn")),
+            ),
+        ];
+        for (name, value) in pairs {
+            if let Some(v) = value {
+                self.flow.insert(name, v.clone());
+            }
+        }
+        self.flow.insert(
+            "synlab.flow.ts",
+            data.contains("tcp.options.timestamp.tsval"),
+        );
     }
 
     fn note_end(&mut self, f: TcpFlags) {
@@ -240,5 +304,19 @@ impl Attempt {
         } else if f.has(TcpFlags::FIN) && self.end == FlowEnd::Open {
             self.end = FlowEnd::Fin;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_id_patterns() {
+        assert_eq!(ip_id_pattern(&[7]), None);
+        assert_eq!(ip_id_pattern(&[0, 0, 0]), Some("zero"));
+        assert_eq!(ip_id_pattern(&[5, 5]), Some("constant"));
+        assert_eq!(ip_id_pattern(&[65535, 0, 1, 3]), Some("incremental"));
+        assert_eq!(ip_id_pattern(&[100, 9000, 7]), Some("random"));
     }
 }

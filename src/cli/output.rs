@@ -57,7 +57,7 @@ pub fn attempt_json(index: usize, a: &Attempt) -> Json {
         "icmp": icmp,
         "established": a.established,
         "syn_retransmits": a.syn_retransmits,
-        "rtt_ms": a.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "rtt_ms": a.rtt.map(|d| d.as_micros() as f64 / 1000.0),
         "syn_packet": a.syn_packet,
         "reply_packet": a.reply_packet,
         "bytes_to_server": a.bytes_to_server,
@@ -66,6 +66,7 @@ pub fn attempt_json(index: usize, a: &Attempt) -> Json {
         "syn": a.syn,
         "syn_ack": a.syn_ack(),
         "reply": a.reply,
+        "flow": a.flow,
     })
 }
 
@@ -224,6 +225,7 @@ pub fn diff_table(
             let packet = match d.packet {
                 crate::diff::PacketRole::Syn => "syn",
                 crate::diff::PacketRole::SynAck => "syn-ack",
+                crate::diff::PacketRole::Flow => "flow",
             };
             let line = format!(
                 "{packet:<7}  {:<nw$}  {:<aw$}  {}",

@@ -359,6 +359,14 @@ fn quoted_tcp(inner: &[u8]) -> Option<QuotedTcp> {
 }
 
 impl Segment<'_> {
+    /// The IPv4 identification field (IPv6 has none outside fragments).
+    pub fn ip_id(&self) -> Option<u16> {
+        match &self.ip {
+            IpLayer::V4 { header, .. } => Some(header.identification),
+            IpLayer::V6 { .. } => None,
+        }
+    }
+
     /// The TCP header's length in bytes, from the data offset.
     pub fn tcp_hdr_len(&self) -> usize {
         usize::from(self.tcp[12] >> 4) * 4
