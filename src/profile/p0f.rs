@@ -95,7 +95,7 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
             u8::try_from(model::p0f::guess_ittl(seen)).unwrap_or(255)
         }
         Some((seen, dist)) => {
-            let total = parse_num::<u16>("ittl", seen)? + parse_num::<u16>("ittl", dist)?;
+            let total = parse_num::<u32>("ittl", seen)?.saturating_add(parse_num("ittl", dist)?);
             u8::try_from(total).map_err(|_| field_err("ittl", ittl, "above 255"))?
         }
         None => parse_num("ittl", ittl.trim_end_matches('-'))?,
@@ -161,9 +161,9 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
     let win: u64 = if wsize == "*" {
         65535
     } else if let Some(n) = wsize.strip_prefix("mss*") {
-        base * parse_num::<u64>("wsize", n)?
+        base.saturating_mul(parse_num::<u64>("wsize", n)?)
     } else if let Some(n) = wsize.strip_prefix("mtu*") {
-        (base + 40) * parse_num::<u64>("wsize", n)?
+        (base + 40).saturating_mul(parse_num::<u64>("wsize", n)?)
     } else if let Some(n) = wsize.strip_prefix('%') {
         parse_num("wsize", n)?
     } else {
@@ -417,6 +417,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn import_never_panics(sig in "[*0-9a-z+?%,:-]{0,60}") {
+            let _ = import(&sig, "fuzz");
+        }
+
+        #[test]
+        fn import_never_panics_on_near_signatures(
+            fields in prop::collection::vec("[*0-9]{1,6}|mss\\*[0-9]{1,9}|mtu\\*[0-9]{1,9}|[0-9]{1,4}\\+[0-9?]{1,5}", 8)
+        ) {
+            let _ = import(&fields.join(":"), "fuzz");
+        }
+
         #[test]
         fn export_then_import_is_the_same_profile(p in profiles()) {
             let sig = signature(&p).unwrap();
