@@ -1,7 +1,7 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `handshake`, `diff`) is sans-I/O: pure functions over
+//! The core (`model`, `handshake`, `diff`, `profile` but for its `store`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
@@ -10,3 +10,4 @@ pub mod diff;
 pub mod handshake;
 pub mod io;
 pub mod model;
+pub mod profile;

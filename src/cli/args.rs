@@ -19,6 +19,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// A directory of profile .toml files (repeatable). Searched before the
+    /// directories in SYNLAB_PROFILES (colon-separated) and the built-ins.
+    #[arg(long = "profiles", global = true, value_name = "DIR")]
+    pub profiles: Vec<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,5 +65,74 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// List OS profiles (name, OS family, p0f signature, description), or
+    /// show, learn or import one.
+    Profiles {
+        #[command(subcommand)]
+        action: Option<ProfilesAction>,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write SYNs crafted from a profile to a pcap file (nothing is sent).
+    ///
+    /// Each SYN is an Ethernet frame with locally administered MACs, correct
+    /// lengths and checksums; source ports and sequence numbers increase.
+    Craft {
+        /// A profile name or a path to a profile .toml file.
+        #[arg(long)]
+        profile: String,
+        /// Source address, with an optional first source port (default 40000).
+        #[arg(long, value_name = "IP[:PORT]")]
+        src: String,
+        /// Destination address and port.
+        #[arg(long, value_name = "IP:PORT")]
+        dst: std::net::SocketAddr,
+        /// The pcap file to write.
+        #[arg(long, value_name = "FILE.pcap")]
+        out: PathBuf,
+        /// How many SYNs.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        count: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// Print one profile: TOML (as it loads), its p0f signature, or JSON.
+    Show {
+        /// A profile name or a path to a profile .toml file.
+        name: String,
+        /// Print the p0f v3 signature (database form: ittl as sent, ver `*`).
+        #[arg(long)]
+        p0f: bool,
+        /// Print JSON.
+        #[arg(long, conflicts_with = "p0f")]
+        json: bool,
+    },
+    /// Make a profile from a captured SYN: FILE (first attempt), FILE#N or FILE@IP.
+    Learn {
+        capture: AttemptSpec,
+        /// The new profile's name.
+        #[arg(long)]
+        name: String,
+        /// Write the TOML here instead of to stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Make a profile from a p0f v3 signature (ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass).
+    ///
+    /// Wildcards take concrete values: MSS * is 1460, window * is 65535,
+    /// scale * is 7; mss*N and mtu*N multiply out.
+    #[command(name = "import-p0f")]
+    ImportP0f {
+        signature: String,
+        /// The new profile's name.
+        #[arg(long, default_value = "p0f-import")]
+        name: String,
+        /// Write the TOML here instead of to stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }

@@ -21,6 +21,20 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             output::fields(*json, out)?;
             Ok(Status::Ok)
         }
+        Command::Profiles { action, json } => {
+            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            super::cmd_profiles::run(action.as_ref(), *json, &dirs, out)
+        }
+        Command::Craft {
+            profile,
+            src,
+            dst,
+            out: path,
+            count,
+        } => {
+            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            super::cmd_craft::run(profile, src, *dst, path, *count, &dirs, out)
+        }
     }
 }
 

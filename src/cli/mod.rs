@@ -5,6 +5,8 @@
 //! trouble.
 
 mod args;
+mod cmd_craft;
+mod cmd_profiles;
 mod commands;
 mod output;
 mod select;

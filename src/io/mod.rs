@@ -3,3 +3,5 @@
 pub mod capture_file;
 
 pub mod load;
+
+pub mod pcap_writer;

@@ -13,7 +13,9 @@ pub mod p0f;
 mod tcp_options;
 
 pub use attributes::{Attributes, Value};
-pub use catalogue::{field, kind_of, sort_key as catalogue_sort_key, Field, Kind, FIELDS};
+pub use catalogue::{
+    field, kind_of, sort_key as catalogue_sort_key, Field, Kind, FIELDS, UNKNOWN_OPTION_PREFIX,
+};
 pub use decode::{
     decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, TcpFlags,
 };

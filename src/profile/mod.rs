@@ -1,0 +1,591 @@
+//! OS profiles: the behavioural attributes of one client stack's SYN, plus
+//! what its later segments carry, stored as TOML with the same attribute
+//! names as everywhere else.
+//!
+//! ```toml
+//! name = "linux"
+//! description = "Linux 6.x, default sysctls"
+//! source = "captured from ..."
+//! os_family = "Linux"
+//! [syn]
+//! "ip.ttl" = 64
+//! "ip.flags.df" = true
+//! "tcp.window_size_value" = 64240
+//! "tcp.options.mss_val" = 1460
+//! "tcp.options.wscale.shift" = 7
+//! "synlab.options.layout" = "mss,sok,ts,nop,ws"
+//! [later]              # optional; defaults follow the SYN
+//! ttl = 64
+//! df = true
+//! ect = false          # data segments marked ECT(0) once ECN is negotiated
+//! timestamps = true
+//! [per_connection]     # optional; how the volatile fields are chosen
+//! ip_id_zero = false   # DF with IP ID 0 (p0f: `df` without `id+`)
+//! ```
+//!
+//! A profile is written with IPv4 names (`ip.ttl`, `ip.dsfield.*`) and applies
+//! to both IP versions: [`Profile::syn_attributes`] maps them to `ipv6.hlim`
+//! and `ipv6.tclass.*` for an IPv6 SYN, where DF and IPv4 options do not exist.
+//!
+//! On load a profile is *normalised*: crafted with dummy volatile values and
+//! decoded again, so its attribute set is exactly what its SYN carries (every
+//! flag and default spelled out), and any attribute the crafter cannot honour
+//! is an error naming it. Parsing is pure; reading files is in [`store`].
+
+pub mod builtin;
+pub mod p0f;
+pub mod store;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::craft::{self, CraftError, Volatile};
+use crate::model::{self, Attributes, Kind, Value};
+
+pub use store::{list, profile_dirs, resolve};
+
+/// One client stack's behaviour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    /// Where the values come from (a capture, p0f.fp, vendor documentation).
+    pub source: String,
+    /// What p0f should classify the SYN as (`Linux`, `Windows`, `Mac OS X`, …).
+    pub os_family: Option<String>,
+    /// The SYN's behavioural attributes, normalised (IPv4 names).
+    pub attributes: Attributes,
+    /// What segments after the SYN carry.
+    pub later: Later,
+    /// How the per-connection (volatile) fields are chosen.
+    pub per_connection: PerConnection,
+}
+
+/// What the stack's segments after the SYN carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Later {
+    /// TTL (hop limit) of later segments.
+    pub ttl: u8,
+    /// DF on later segments (IPv4).
+    pub df: bool,
+    /// Data segments are marked ECT(0) once ECN was negotiated.
+    pub ect: bool,
+    /// Later segments carry the timestamp option (when the peer agreed).
+    pub timestamps: bool,
+}
+
+/// How the per-connection fields of a SYN are chosen. These are the volatile
+/// fields p0f's quirks still look at (`id+`/`id-`, `flow`, `ts1-`, `ts2+`,
+/// `seq-`, `ack+`). Missing keys take the default: non-zero IP ID, a flow
+/// label on IPv6, a clock-driven TSval, zero TSecr, a random sequence number,
+/// zero acknowledgment number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PerConnection {
+    /// The IPv4 ID is 0 (p0f: `df` without `id+`, or `id-`).
+    pub ip_id_zero: bool,
+    /// IPv6 SYNs carry a non-zero flow label (p0f: `flow`).
+    pub flow_label: bool,
+    /// TSval is 0 (p0f: `ts1-`).
+    pub tsval_zero: bool,
+    /// TSecr is non-zero on the SYN (p0f: `ts2+`).
+    pub tsecr_nonzero: bool,
+    /// The sequence number is 0 (p0f: `seq-`).
+    pub seq_zero: bool,
+    /// The acknowledgment number is non-zero without the ACK flag (p0f: `ack+`).
+    pub ack_nonzero: bool,
+}
+
+impl Default for PerConnection {
+    fn default() -> Self {
+        PerConnection {
+            ip_id_zero: false,
+            flow_label: true,
+            tsval_zero: false,
+            tsecr_nonzero: false,
+            seq_zero: false,
+            ack_nonzero: false,
+        }
+    }
+}
+
+/// What is wrong with one attribute of a profile.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AttributeProblem {
+    #[error("unknown attribute (`synlab fields` lists the names; other TCP options are synlab.tcp.option.KIND)")]
+    Unknown,
+    #[error("profiles use IPv4 names and apply to both IP versions: write {0} instead")]
+    Ipv6Name(&'static str),
+    #[error("value {0} is not a boolean, a non-negative integer or a string")]
+    BadType(String),
+    #[error("given {given}, but the crafted SYN carries {crafted}")]
+    NotCrafted { given: Value, crafted: String },
+    #[error("must be {0}: a profile describes a SYN")]
+    NotSyn(bool),
+}
+
+/// Why a profile cannot be loaded. `origin` names the file (or built-in).
+#[derive(Debug, Error)]
+pub enum ProfileError {
+    #[error("{origin}: {source}")]
+    Toml {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{origin}: attribute {name}: {problem}")]
+    Attribute {
+        origin: String,
+        name: String,
+        #[source]
+        problem: AttributeProblem,
+    },
+    #[error("{origin}: the profile does not craft: {source}")]
+    Craft {
+        origin: String,
+        #[source]
+        source: CraftError,
+    },
+    #[error("{origin}: profile name {name:?} must be non-empty letters, digits, '-', '_' or '.'")]
+    BadName { origin: String, name: String },
+}
+
+/// A non-fatal remark made while loading or learning (an ignored attribute).
+pub type Warnings = Vec<String>;
+
+/// Attributes derived from others: never part of a profile.
+const DERIVED: [&str; 4] = [
+    "synlab.ittl",
+    "synlab.quirks",
+    "synlab.p0f",
+    "synlab.truncated",
+];
+
+/// Lengths and header fields the crafter computes: never part of a profile.
+const COMPUTED: [&str; 8] = [
+    "ip.version",
+    "ip.hdr_len",
+    "ip.len",
+    "ip.proto",
+    "tcp.hdr_len",
+    "ipv6.version",
+    "ipv6.plen",
+    "ipv6.nxt",
+];
+
+/// IPv6 names and the IPv4 names a profile uses for them.
+const V6_TO_V4: [(&str, &str); 3] = [
+    ("ipv6.hlim", "ip.ttl"),
+    ("ipv6.tclass.dscp", "ip.dsfield.dscp"),
+    ("ipv6.tclass.ecn", "ip.dsfield.ecn"),
+];
+
+/// IPv4-only attributes, dropped when crafting an IPv6 SYN.
+const V4_ONLY: [&str; 5] = [
+    "ip.flags.rb",
+    "ip.flags.df",
+    "ip.flags.mf",
+    "ip.frag_offset",
+    "synlab.ip.options",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    source: String,
+    os_family: Option<String>,
+    syn: toml::Table,
+    #[serde(default)]
+    later: LaterFile,
+    #[serde(default)]
+    per_connection: PerConnection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LaterFile {
+    ttl: Option<u8>,
+    df: Option<bool>,
+    ect: Option<bool>,
+    timestamps: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct ProfileOut<'a> {
+    name: &'a str,
+    description: &'a str,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    os_family: &'a Option<String>,
+    syn: &'a Attributes,
+    later: &'a Later,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_connection: Option<&'a PerConnection>,
+}
+
+fn attr_err(origin: &str, name: &str, problem: AttributeProblem) -> ProfileError {
+    ProfileError::Attribute {
+        origin: origin.into(),
+        name: name.into(),
+        problem,
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl Profile {
+    /// Parse and validate a profile's TOML. `origin` (a path, or
+    /// `built-in profile NAME`) prefixes every error.
+    pub fn from_toml(text: &str, origin: &str) -> Result<(Profile, Warnings), ProfileError> {
+        let file: ProfileFile = toml::from_str(text).map_err(|source| ProfileError::Toml {
+            origin: origin.into(),
+            source,
+        })?;
+        let mut given = Attributes::new();
+        for (name, value) in &file.syn {
+            let value = match value {
+                toml::Value::Boolean(b) => Value::Bool(*b),
+                toml::Value::Integer(n) if *n >= 0 => Value::Int(n.unsigned_abs()),
+                toml::Value::String(s) => Value::Str(s.clone()),
+                other => {
+                    return Err(attr_err(
+                        origin,
+                        name,
+                        AttributeProblem::BadType(other.to_string()),
+                    ))
+                }
+            };
+            given.insert(name.clone(), value);
+        }
+        let mut p = Profile::from_attributes(&file.name, &given, file.per_connection, origin)?;
+        p.0.description = file.description;
+        p.0.source = file.source;
+        p.0.os_family = file.os_family;
+        let l = file.later;
+        let default = p.0.later;
+        p.0.later = Later {
+            ttl: l.ttl.unwrap_or(default.ttl),
+            df: l.df.unwrap_or(default.df),
+            ect: l.ect.unwrap_or(default.ect),
+            timestamps: l.timestamps.unwrap_or(default.timestamps),
+        };
+        Ok(p)
+    }
+
+    /// A profile from SYN attributes as a person or an importer wrote them:
+    /// names checked, ignorable ones dropped with a warning, then normalised
+    /// by crafting. `later` follows the SYN.
+    pub fn from_attributes(
+        name: &str,
+        given: &Attributes,
+        per_connection: PerConnection,
+        origin: &str,
+    ) -> Result<(Profile, Warnings), ProfileError> {
+        if !valid_name(name) {
+            return Err(ProfileError::BadName {
+                origin: origin.into(),
+                name: name.into(),
+            });
+        }
+        let mut warnings = Vec::new();
+        let mut kept = Attributes::new();
+        for (attr, value) in given.iter() {
+            if let Some((_, v4)) = V6_TO_V4.iter().find(|(v6, _)| *v6 == attr) {
+                return Err(attr_err(origin, attr, AttributeProblem::Ipv6Name(v4)));
+            }
+            let known = model::field(attr).is_some()
+                || attr
+                    .strip_prefix(model::UNKNOWN_OPTION_PREFIX)
+                    .is_some_and(|k| k.parse::<u8>().is_ok());
+            if !known {
+                return Err(attr_err(origin, attr, AttributeProblem::Unknown));
+            }
+            if model::kind_of(attr) == Kind::Volatile {
+                warnings.push(format!(
+                    "{origin}: attribute {attr} is volatile (chosen per connection) and is ignored; [per_connection] says how it is chosen"
+                ));
+            } else if DERIVED.contains(&attr) {
+                warnings.push(format!(
+                    "{origin}: attribute {attr} is derived from the others and is ignored"
+                ));
+            } else if COMPUTED.contains(&attr) || attr.starts_with("ipv6.") {
+                warnings.push(format!(
+                    "{origin}: attribute {attr} is computed when crafting and is ignored"
+                ));
+            } else {
+                kept.insert(attr.to_owned(), value.clone());
+            }
+        }
+        let attributes = normalise(&kept, per_connection, origin)?;
+        let profile = Profile {
+            name: name.into(),
+            description: String::new(),
+            source: String::new(),
+            os_family: None,
+            later: later_from_syn(&attributes),
+            attributes,
+            per_connection,
+        };
+        Ok((profile, warnings))
+    }
+
+    /// A profile learnt from a captured SYN's attributes: the behavioural
+    /// ones minus derived and computed ones (IPv6 names mapped to IPv4
+    /// names), and the per-connection habits its volatile values show.
+    pub fn learn(
+        syn: &Attributes,
+        name: &str,
+        origin: &str,
+    ) -> Result<(Profile, Warnings), ProfileError> {
+        let (attributes, per_connection, mut notes) = learn_attributes(syn);
+        let (profile, warnings) =
+            Profile::from_attributes(name, &attributes, per_connection, origin)?;
+        notes.extend(warnings);
+        Ok((profile, notes))
+    }
+
+    /// The profile as TOML, the format it is loaded from.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        let out = ProfileOut {
+            name: &self.name,
+            description: &self.description,
+            source: &self.source,
+            os_family: &self.os_family,
+            syn: &self.attributes,
+            later: &self.later,
+            per_connection: (self.per_connection != PerConnection::default())
+                .then_some(&self.per_connection),
+        };
+        toml::to_string(&out)
+    }
+
+    /// The same stack behaviour (names and prose aside).
+    pub fn same_behaviour(&self, other: &Profile) -> bool {
+        self.attributes == other.attributes
+            && self.later == other.later
+            && self.per_connection == other.per_connection
+    }
+
+    /// The SYN's attributes for one IP version: IPv6 takes `ipv6.hlim` and
+    /// `ipv6.tclass.*` from the IPv4 names and drops IPv4-only fields.
+    pub fn syn_attributes(&self, ipv6: bool) -> Attributes {
+        if !ipv6 {
+            return self.attributes.clone();
+        }
+        let mut a = Attributes::new();
+        for (name, value) in self.attributes.iter() {
+            if V4_ONLY.contains(&name) {
+                continue;
+            }
+            let name = V6_TO_V4
+                .iter()
+                .find(|(_, v4)| *v4 == name)
+                .map_or(name, |(v6, _)| v6);
+            a.insert(name.to_owned(), value.clone());
+        }
+        a
+    }
+
+    /// Per-connection values for one SYN: the IP ID is 0 when the stack
+    /// sends DF with a zero ID, else derived from `seq` (never 0); TSval
+    /// follows `clock_ms`; IPv6 gets a non-zero flow label when the stack
+    /// sets one; the rest follow [`PerConnection`].
+    pub fn volatile(&self, src: SocketAddr, dst: SocketAddr, seq: u32, clock_ms: u32) -> Volatile {
+        let pc = self.per_connection;
+        let seq = if pc.seq_zero { 0 } else { seq };
+        let mix = seq.rotate_left(13) ^ 0x9e37_79b9 ^ u32::from(src.port()) << 7;
+        let nonzero = |x: u32| if x == 0 { 1 } else { x };
+        let ip_id = if pc.ip_id_zero {
+            0
+        } else {
+            match (seq ^ seq >> 16) as u16 {
+                0 => 1,
+                n => n,
+            }
+        };
+        let flow_label = if pc.flow_label && src.is_ipv6() {
+            nonzero(mix & 0xfffff)
+        } else {
+            0
+        };
+        Volatile {
+            src,
+            dst,
+            seq,
+            ack: if pc.ack_nonzero {
+                nonzero(mix.rotate_left(7))
+            } else {
+                0
+            },
+            ip_id,
+            flow_label,
+            tsval: if pc.tsval_zero { 0 } else { nonzero(clock_ms) },
+            tsecr: if pc.tsecr_nonzero {
+                nonzero(mix.rotate_left(19))
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The bytes of this profile's SYN (an IP packet) for one connection.
+    pub fn craft(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        clock_ms: u32,
+    ) -> Result<Vec<u8>, CraftError> {
+        let a = self.syn_attributes(dst.is_ipv6());
+        craft::build_packet(&a, &self.volatile(src, dst, seq, clock_ms))
+    }
+
+    /// The attributes this profile's SYN carries, decoded from crafted bytes.
+    pub fn crafted_attributes(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        clock_ms: u32,
+    ) -> Result<Attributes, CraftError> {
+        let a = self.syn_attributes(dst.is_ipv6());
+        craft::crafted_attributes(&a, &self.volatile(src, dst, seq, clock_ms))
+    }
+}
+
+/// Dummy endpoints used to validate and normalise (TEST-NET-style benchmark range).
+pub(crate) fn dummy_endpoints() -> (SocketAddr, SocketAddr) {
+    (
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)), 40000),
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)), 80),
+    )
+}
+
+/// Craft the given attributes over IPv4, decode, learn back; every given
+/// attribute must come back with its value.
+fn normalise(
+    given: &Attributes,
+    per_connection: PerConnection,
+    origin: &str,
+) -> Result<Attributes, ProfileError> {
+    let probe = Profile {
+        name: String::new(),
+        description: String::new(),
+        source: String::new(),
+        os_family: None,
+        attributes: given.clone(),
+        later: later_from_syn(given),
+        per_connection,
+    };
+    let (src, dst) = dummy_endpoints();
+    let crafted = probe
+        .crafted_attributes(src, dst, 0x1000_0000, 1000)
+        .map_err(|source| ProfileError::Craft {
+            origin: origin.into(),
+            source,
+        })?;
+    let (learned, _, _) = learn_attributes(&crafted);
+    for (name, value) in given.iter() {
+        let back = learned.get(name);
+        let same = back
+            .is_some_and(|b| b == value || (b.as_u64().is_some() && b.as_u64() == value.as_u64()));
+        if !same {
+            return Err(attr_err(
+                origin,
+                name,
+                AttributeProblem::NotCrafted {
+                    given: value.clone(),
+                    crafted: back.map_or_else(|| "no such attribute".into(), Value::to_string),
+                },
+            ));
+        }
+    }
+    for (name, want) in [("tcp.flags.syn", true), ("tcp.flags.ack", false)] {
+        if learned.get(name) != Some(&Value::Bool(want)) {
+            return Err(attr_err(origin, name, AttributeProblem::NotSyn(want)));
+        }
+    }
+    Ok(learned)
+}
+
+fn num(a: &Attributes, name: &str) -> Option<u64> {
+    a.get(name).and_then(Value::as_u64)
+}
+
+fn flag(a: &Attributes, name: &str) -> bool {
+    num(a, name) == Some(1)
+}
+
+/// Later segments, by default: as the SYN.
+fn later_from_syn(a: &Attributes) -> Later {
+    let layout = match a.get("synlab.options.layout") {
+        Some(Value::Str(s)) => s.as_str(),
+        _ => "",
+    };
+    Later {
+        ttl: num(a, "ip.ttl")
+            .and_then(|t| u8::try_from(t).ok())
+            .unwrap_or(64),
+        df: flag(a, "ip.flags.df"),
+        ect: flag(a, "tcp.flags.ece") && flag(a, "tcp.flags.cwr"),
+        timestamps: layout.split(',').any(|t| t == "ts"),
+    }
+}
+
+/// A captured SYN's attributes as a profile keeps them, the per-connection
+/// habits its volatile values show, and notes on what was dropped.
+pub fn learn_attributes(syn: &Attributes) -> (Attributes, PerConnection, Warnings) {
+    let mut out = Attributes::new();
+    let mut notes = Vec::new();
+    let v6 = syn.contains("ipv6.version");
+    for (name, value) in syn.iter() {
+        if model::kind_of(name) == Kind::Volatile || COMPUTED.contains(&name) {
+            continue;
+        }
+        if DERIVED.contains(&name) {
+            if name == "synlab.truncated" {
+                notes.push("the SYN was cut short by the capture: options may be missing".into());
+            }
+            continue;
+        }
+        if name == "synlab.ipv6.ext" {
+            notes.push(format!(
+                "IPv6 extension headers ({value}) are not crafted and are left out"
+            ));
+            continue;
+        }
+        let name = V6_TO_V4
+            .iter()
+            .find(|(v6, _)| *v6 == name)
+            .map_or(name, |(_, v4)| v4);
+        out.insert(name.to_owned(), value.clone());
+    }
+    let pc = PerConnection {
+        ip_id_zero: !v6 && num(syn, "ip.id") == Some(0),
+        flow_label: if v6 {
+            num(syn, "ipv6.flow").unwrap_or(0) != 0
+        } else {
+            true
+        },
+        tsval_zero: num(syn, "tcp.options.timestamp.tsval") == Some(0),
+        tsecr_nonzero: num(syn, "tcp.options.timestamp.tsecr").unwrap_or(0) != 0,
+        seq_zero: num(syn, "tcp.seq_raw") == Some(0),
+        ack_nonzero: !flag(syn, "tcp.flags.ack") && num(syn, "tcp.ack_raw").unwrap_or(0) != 0,
+    };
+    (out, pc, notes)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,442 @@
+//! p0f v3 signatures in and out of profiles.
+//!
+//! Export: the profile's SYN is crafted over IPv4, `model::p0f::signature`
+//! computes p0f's `raw_sig`, and two fields are put in p0f.fp's database form:
+//! `ver` becomes `*` (a profile applies to both IP versions) and `ittl` is the
+//! profile's TTL as sent (`64`, not `64+0`; an odd TTL such as 60 stays 60).
+//! The signature is the IPv4 form, so IPv6-only quirks (`flow`) never appear.
+//!
+//! Import: wildcards take documented concrete values: `mss` `*` is 1460,
+//! `wsize` `*` is 65535, `scale` `*` is 7, `pclass` `*` is 0; `mss*N` and
+//! `mtu*N` multiply out (MTU = MSS + 40), `%N` is N. `ecn` becomes an RFC 3168
+//! ECN-setup SYN (ECE and CWR), `uptr+` an urgent pointer of 1, a `+` payload
+//! 16 zero bytes, `olen` N bytes of IPv4 NOP options. `opt+` and `bad` cannot
+//! be crafted and are refused. `df` without `id+` means DF with IP ID 0.
+
+use thiserror::Error;
+
+use super::{PerConnection, Profile, ProfileError};
+use crate::craft::CraftError;
+use crate::model::{self, Attributes, Value};
+
+/// Payload length a `+` payload class imports as.
+pub const PLUS_PAYLOAD: u64 = 16;
+
+#[derive(Debug, Error)]
+pub enum P0fError {
+    #[error("p0f signature {sig:?}: expected 8 fields ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass, found {found}")]
+    Fields { sig: String, found: usize },
+    #[error("p0f signature field {field} = {value:?}: {problem}")]
+    Field {
+        field: &'static str,
+        value: String,
+        problem: String,
+    },
+    #[error("p0f quirk {0:?} cannot be crafted into a SYN")]
+    Uncraftable(String),
+    #[error("p0f quirk {0:?} is unknown")]
+    UnknownQuirk(String),
+    #[error("p0f quirks {0}")]
+    Inconsistent(&'static str),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
+fn field_err(field: &'static str, value: &str, problem: impl Into<String>) -> P0fError {
+    P0fError::Field {
+        field,
+        value: value.into(),
+        problem: problem.into(),
+    }
+}
+
+/// The profile's p0f signature in database form.
+pub fn signature(p: &Profile) -> Result<String, CraftError> {
+    let (src, dst) = super::dummy_endpoints();
+    let crafted = p.crafted_attributes(src, dst, 0x1000_0000, 1000)?;
+    let raw = model::p0f::signature(&crafted).ok_or(CraftError::Missing("a p0f signature"))?;
+    let mut fields: Vec<String> = raw.split(':').map(str::to_owned).collect();
+    let ttl = crafted
+        .get("ip.ttl")
+        .map_or_else(|| "64".into(), Value::to_string);
+    if let [ver, ittl, ..] = fields.as_mut_slice() {
+        *ver = "*".into();
+        *ittl = ttl;
+    }
+    Ok(fields.join(":"))
+}
+
+fn parse_num<T: std::str::FromStr>(field: &'static str, s: &str) -> Result<T, P0fError> {
+    s.parse()
+        .map_err(|_| field_err(field, s, "not a number in range"))
+}
+
+/// A profile (not yet named or described beyond the signature) from a p0f v3
+/// signature.
+pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
+    let sig = sig.trim();
+    let f: Vec<&str> = sig.split(':').collect();
+    let [ver, ittl, olen, mss, window, layout, quirks, pclass] = f.as_slice() else {
+        return Err(P0fError::Fields {
+            sig: sig.into(),
+            found: f.len(),
+        });
+    };
+    if !matches!(*ver, "4" | "6" | "*") {
+        return Err(field_err("ver", ver, "must be 4, 6 or *"));
+    }
+    let mut a = Attributes::new();
+    let mut pc = PerConnection::default();
+
+    // ittl: database form `64` or `64-`, raw form `54+10` or `54+?`.
+    let ttl: u8 = match ittl.split_once('+') {
+        Some((seen, "?")) => {
+            let seen: u64 = parse_num("ittl", seen)?;
+            u8::try_from(model::p0f::guess_ittl(seen)).unwrap_or(255)
+        }
+        Some((seen, dist)) => {
+            let total = parse_num::<u32>("ittl", seen)?.saturating_add(parse_num("ittl", dist)?);
+            u8::try_from(total).map_err(|_| field_err("ittl", ittl, "above 255"))?
+        }
+        None => parse_num("ittl", ittl.trim_end_matches('-'))?,
+    };
+    a.insert("ip.ttl", ttl);
+
+    let olen: usize = parse_num("olen", olen)?;
+    if olen % 4 != 0 || olen > 40 {
+        return Err(field_err(
+            "olen",
+            &olen.to_string(),
+            "IPv4 options are a multiple of 4 bytes, at most 40",
+        ));
+    }
+    if olen > 0 {
+        a.insert("synlab.ip.options", "01".repeat(olen));
+    }
+
+    let tokens: Vec<&str> = layout.split(',').filter(|t| !t.is_empty()).collect();
+    for t in &tokens {
+        let ok = matches!(*t, "mss" | "ws" | "sok" | "sack" | "ts" | "nop")
+            || t.strip_prefix("eol+")
+                .is_some_and(|n| n.parse::<u8>().is_ok())
+            || t.strip_prefix('?')
+                .and_then(|n| n.parse::<u8>().ok())
+                .is_some_and(|k| !matches!(k, 0..=5 | 8));
+        if !ok {
+            return Err(field_err(
+                "olayout",
+                t,
+                "not an option p0f names (mss, ws, sok, sack, ts, nop, eol+N, ?N)",
+            ));
+        }
+        if let Some(kind) = t.strip_prefix('?') {
+            a.insert(format!("{}{kind}", model::UNKNOWN_OPTION_PREFIX), "");
+        }
+    }
+    if !layout.is_empty() {
+        a.insert("synlab.options.layout", *layout);
+    }
+    let has = |opt: &str| tokens.contains(&opt);
+
+    let mss_val: Option<u64> = match (*mss, has("mss")) {
+        ("*", true) => Some(1460),
+        ("*", false) => None,
+        (m, true) => Some(parse_num::<u16>("mss", m)?.into()),
+        (m, false) => {
+            return Err(field_err(
+                "mss",
+                m,
+                "an MSS without mss in the option layout",
+            ))
+        }
+    };
+    if let Some(m) = mss_val {
+        a.insert("tcp.options.mss_val", m);
+    }
+
+    let Some((wsize, scale)) = window.split_once(',') else {
+        return Err(field_err("wsize,scale", window, "expected WSIZE,SCALE"));
+    };
+    let base = mss_val.unwrap_or(1460);
+    let win: u64 = if wsize == "*" {
+        65535
+    } else if let Some(n) = wsize.strip_prefix("mss*") {
+        base.saturating_mul(parse_num::<u64>("wsize", n)?)
+    } else if let Some(n) = wsize.strip_prefix("mtu*") {
+        (base + 40).saturating_mul(parse_num::<u64>("wsize", n)?)
+    } else if let Some(n) = wsize.strip_prefix('%') {
+        parse_num("wsize", n)?
+    } else {
+        parse_num("wsize", wsize)?
+    };
+    if win > 0xffff {
+        return Err(field_err(
+            "wsize",
+            wsize,
+            format!("window {win} does not fit 16 bits"),
+        ));
+    }
+    a.insert("tcp.window_size_value", win);
+    match (scale, has("ws")) {
+        ("*", true) => a.insert("tcp.options.wscale.shift", 7u8),
+        (s, true) => a.insert("tcp.options.wscale.shift", parse_num::<u8>("scale", s)?),
+        ("*" | "0", false) => {}
+        (s, false) => {
+            return Err(field_err(
+                "scale",
+                s,
+                "a scale without ws in the option layout",
+            ))
+        }
+    }
+
+    let mut df = false;
+    let mut id_plus = false;
+    let mut id_minus = false;
+    let mut exws = false;
+    for q in quirks.split(',').filter(|q| !q.is_empty()) {
+        match q {
+            "df" => df = true,
+            "id+" => id_plus = true,
+            "id-" => id_minus = true,
+            "ecn" => {
+                a.insert("tcp.flags.ece", true);
+                a.insert("tcp.flags.cwr", true);
+            }
+            "0+" => a.insert("ip.flags.rb", true),
+            "flow" => pc.flow_label = true,
+            "seq-" => pc.seq_zero = true,
+            "ack+" => pc.ack_nonzero = true,
+            "uptr+" => a.insert("tcp.urgent_pointer", 1u16),
+            "urgf+" => a.insert("tcp.flags.urg", true),
+            "pushf+" => a.insert("tcp.flags.push", true),
+            "ts1-" => pc.tsval_zero = true,
+            "ts2+" => pc.tsecr_nonzero = true,
+            "exws" => exws = true,
+            "ack-" | "opt+" | "bad" => return Err(P0fError::Uncraftable(q.into())),
+            other => return Err(P0fError::UnknownQuirk(other.into())),
+        }
+    }
+    if id_plus && !df {
+        return Err(P0fError::Inconsistent("id+ needs df"));
+    }
+    if id_minus && df {
+        return Err(P0fError::Inconsistent("id- excludes df"));
+    }
+    let big_scale = a
+        .get("tcp.options.wscale.shift")
+        .and_then(Value::as_u64)
+        .is_some_and(|s| s > 14);
+    if exws != big_scale {
+        return Err(P0fError::Inconsistent(
+            "exws goes with a window scale above 14, and only with one",
+        ));
+    }
+    if !has("ts") && (pc.tsval_zero || pc.tsecr_nonzero) {
+        return Err(P0fError::Inconsistent(
+            "ts1- and ts2+ need ts in the option layout",
+        ));
+    }
+    if df {
+        a.insert("ip.flags.df", true);
+    }
+    pc.ip_id_zero = (df && !id_plus) || id_minus;
+
+    match *pclass {
+        "0" | "*" => {}
+        "+" => a.insert("tcp.len", PLUS_PAYLOAD),
+        other => return Err(field_err("pclass", other, "must be 0, + or *")),
+    }
+
+    let origin = format!("p0f signature {sig}");
+    let (mut p, _) = Profile::from_attributes(name, &a, pc, &origin)?;
+    p.description = format!("imported from p0f signature {sig}");
+    p.source = format!("p0f signature {sig}");
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn import_ok(sig: &str) -> Profile {
+        import(sig, "t").unwrap_or_else(|e| panic!("{sig}: {e}"))
+    }
+
+    #[test]
+    fn linux_database_signature_imports() {
+        let p = import_ok("*:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0");
+        let a = &p.attributes;
+        assert_eq!(a.get("tcp.window_size_value"), Some(&Value::Int(29200)));
+        assert_eq!(a.get("tcp.options.mss_val"), Some(&Value::Int(1460)));
+        assert_eq!(a.get("tcp.options.wscale.shift"), Some(&Value::Int(10)));
+        assert_eq!(a.get("ip.flags.df"), Some(&Value::Bool(true)));
+        assert!(!p.per_connection.ip_id_zero);
+        assert_eq!(
+            signature(&p).unwrap(),
+            "*:64:0:1460:mss*20,10:mss,sok,ts,nop,ws:df,id+:0"
+        );
+    }
+
+    #[test]
+    fn df_without_id_plus_means_zero_id() {
+        let p = import_ok("4:64:0:1460:mss*4,0:mss:df:0");
+        assert!(p.per_connection.ip_id_zero);
+        assert_eq!(signature(&p).unwrap(), "*:64:0:1460:mss*4,0:mss:df:0");
+    }
+
+    #[test]
+    fn raw_form_ttl_adds_distance() {
+        let p = import_ok("4:54+10:0:1460:65535,6:mss,nop,ws,sok,ts:df,id+:0");
+        assert_eq!(p.attributes.get("ip.ttl"), Some(&Value::Int(64)));
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let e = import("4:64:0:1460:mss*99,0:mss:df:0", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("wsize"), "{e}");
+        let e = import("4:64:0:1460", "t").unwrap_err().to_string();
+        assert!(e.contains("8 fields"), "{e}");
+        let e = import("4:64:0:1460:1,0:mss,bogus::0", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+        let e = import("4:64:0:1460:1,0:mss:bad:0", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad"), "{e}");
+    }
+
+    #[test]
+    fn every_database_request_signature_imports_or_is_refused_cleanly() {
+        let Ok(db) = std::fs::read_to_string("/etc/p0f/p0f.fp") else {
+            eprintln!("skipped: /etc/p0f/p0f.fp not present");
+            return;
+        };
+        let request = db
+            .split("[tcp:request]")
+            .nth(1)
+            .and_then(|s| s.split("[tcp:response]").next())
+            .unwrap_or("");
+        let mut imported = 0;
+        for line in request.lines() {
+            let Some(sig) = line
+                .strip_prefix("sig")
+                .map(|s| s.trim_start_matches([' ', '=']).trim())
+            else {
+                continue;
+            };
+            if let Ok(p) = import(sig, "t") {
+                imported += 1;
+                let again = import(&signature(&p).unwrap(), "t").unwrap();
+                assert!(p.same_behaviour(&again), "{sig}");
+            }
+        }
+        assert!(imported > 50, "{imported}");
+    }
+
+    fn layouts() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just("mss,sok,ts,nop,ws"),
+            Just("mss,nop,ws,nop,nop,sok"),
+            Just("mss,nop,ws,nop,nop,ts,sok,eol+1"),
+            Just("mss,nop,ws,sok,ts"),
+            Just("mss,nop,nop,sok"),
+            Just("mss"),
+            Just("mss,nop,nop,ts"),
+            Just("nop,ws,nop,nop,ts,nop,nop,sok,mss"),
+            Just("mss,sok,ts,ws,eol+0"),
+            Just(""),
+            Just("mss,nop,eol+2"),
+            Just("mss,?30,nop,nop"),
+        ]
+    }
+
+    prop_compose! {
+        fn profiles()(
+            ttl in 1u8..=255,
+            layout in layouts(),
+            mss in 1u16..=9000,
+            window in 1u16..=65535,
+            mul in prop::option::of(1u16..=44),
+            wscale in 0u8..=14,
+            df in any::<bool>(),
+            id_zero in any::<bool>(),
+            ecn in any::<bool>(),
+            rb in any::<bool>(),
+            push in any::<bool>(),
+            urg in 0u8..3,
+            payload in any::<bool>(),
+            tsval_zero in any::<bool>(),
+            tsecr_nonzero in any::<bool>(),
+            seq_zero in any::<bool>(),
+            ack_nonzero in any::<bool>(),
+        ) -> Profile {
+            let tokens: Vec<&str> = layout.split(',').collect();
+            let mut a = Attributes::new();
+            a.insert("ip.ttl", ttl);
+            a.insert("ip.flags.df", df);
+            a.insert("ip.flags.rb", rb);
+            a.insert("tcp.flags.ece", ecn);
+            a.insert("tcp.flags.cwr", ecn);
+            a.insert("tcp.flags.push", push);
+            a.insert("tcp.flags.urg", urg == 1);
+            a.insert("tcp.urgent_pointer", u16::from(urg == 2));
+            a.insert("tcp.len", if payload { PLUS_PAYLOAD } else { 0 });
+            a.insert("synlab.options.layout", layout);
+            let window = match (mul, tokens.contains(&"mss")) {
+                (Some(m), true) if u32::from(mss) * u32::from(m) <= 65535 => mss * m,
+                _ => window,
+            };
+            a.insert("tcp.window_size_value", window);
+            if tokens.contains(&"mss") {
+                a.insert("tcp.options.mss_val", mss);
+            }
+            if tokens.contains(&"ws") {
+                a.insert("tcp.options.wscale.shift", wscale);
+            }
+            if tokens.contains(&"?30") {
+                a.insert("synlab.tcp.option.30", "");
+            }
+            let ts = tokens.contains(&"ts");
+            let pc = PerConnection {
+                ip_id_zero: id_zero,
+                flow_label: true,
+                tsval_zero: ts && tsval_zero,
+                tsecr_nonzero: ts && tsecr_nonzero,
+                seq_zero,
+                ack_nonzero,
+            };
+            Profile::from_attributes("gen", &a, pc, "generated")
+                .unwrap_or_else(|e| panic!("{e}"))
+                .0
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn import_never_panics(sig in "[*0-9a-z+?%,:-]{0,60}") {
+            let _ = import(&sig, "fuzz");
+        }
+
+        #[test]
+        fn import_never_panics_on_near_signatures(
+            fields in prop::collection::vec("[*0-9]{1,6}|mss\\*[0-9]{1,9}|mtu\\*[0-9]{1,9}|[0-9]{1,4}\\+[0-9?]{1,5}", 8)
+        ) {
+            let _ = import(&fields.join(":"), "fuzz");
+        }
+
+        #[test]
+        fn export_then_import_is_the_same_profile(p in profiles()) {
+            let sig = signature(&p).unwrap();
+            let back = import(&sig, "gen").unwrap_or_else(|e| panic!("{sig}: {e}"));
+            prop_assert_eq!(&back.attributes, &p.attributes, "{}", sig);
+            prop_assert_eq!(back.per_connection, p.per_connection, "{}", sig);
+            prop_assert_eq!(back.later, p.later, "{}", sig);
+            prop_assert_eq!(signature(&back).unwrap(), sig);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Finding profiles: user directories (`--profiles DIR`, `SYNLAB_PROFILES`),
+//! then the built-ins. The only part of `profile` that reads files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::{builtin, Profile, Warnings};
+
+/// Environment variable with more profile directories, colon-separated.
+pub const ENV: &str = "SYNLAB_PROFILES";
+
+/// The directories to search, in priority order: `--profiles` options first,
+/// then the entries of `SYNLAB_PROFILES`.
+pub fn profile_dirs(cli_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let env = std::env::var_os(ENV).unwrap_or_default();
+    dirs_from(cli_dirs, &env.to_string_lossy())
+}
+
+fn dirs_from(cli_dirs: &[PathBuf], env: &str) -> Vec<PathBuf> {
+    let mut dirs = cli_dirs.to_vec();
+    dirs.extend(env.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+    dirs
+}
+
+fn report(warnings: Warnings) {
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+}
+
+/// Load one profile file.
+pub fn load_file(path: &Path) -> Result<Profile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read profile", path.display()))?;
+    let (profile, warnings) = Profile::from_toml(&text, &path.display().to_string())?;
+    report(warnings);
+    Ok(profile)
+}
+
+/// A built-in profile by name.
+pub fn builtin(name: &str) -> Option<Result<Profile>> {
+    let text = builtin::get(name)?;
+    Some(
+        Profile::from_toml(text, &format!("built-in profile {name}"))
+            .map(|(p, w)| {
+                report(w);
+                p
+            })
+            .map_err(Into::into),
+    )
+}
+
+/// A profile by name (`DIR/NAME.toml` in the first directory that has it,
+/// else the built-in) or by path (anything ending in `.toml` or holding a `/`).
+pub fn resolve(spec: &str, dirs: &[PathBuf]) -> Result<Profile> {
+    if spec.ends_with(".toml") || spec.contains('/') {
+        return load_file(Path::new(spec));
+    }
+    for dir in dirs {
+        let path = dir.join(format!("{spec}.toml"));
+        if path.is_file() {
+            let p = load_file(&path)?;
+            if p.name != spec {
+                tracing::warn!(
+                    "{}: file name says {spec}, name says {}",
+                    path.display(),
+                    p.name
+                );
+            }
+            return Ok(p);
+        }
+    }
+    if let Some(p) = builtin(spec) {
+        return p;
+    }
+    let names: Vec<String> = list(dirs)
+        .map(|ps| ps.into_iter().map(|p| p.name).collect())
+        .unwrap_or_default();
+    bail!(
+        "no profile named {spec:?} (known: {}); a path to a .toml file works too",
+        names.join(", ")
+    )
+}
+
+/// Every profile: the built-ins, overridden by name by the user directories'
+/// `*.toml` files (an earlier directory wins over a later one).
+pub fn list(dirs: &[PathBuf]) -> Result<Vec<Profile>> {
+    let mut by_name = BTreeMap::new();
+    for (name, _) in builtin::BUILTIN {
+        if let Some(p) = builtin(name) {
+            let p = p?;
+            by_name.insert(p.name.clone(), p);
+        }
+    }
+    for dir in dirs.iter().rev() {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot read profile directory", dir.display()))?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("{}: cannot read profile directory", dir.display()))?
+                .path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        for path in paths {
+            let p = load_file(&path)?;
+            by_name.insert(p.name.clone(), p);
+        }
+    }
+    Ok(by_name.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_dirs_come_before_env_dirs() {
+        let dirs = dirs_from(&[PathBuf::from("/a")], "/b::/c");
+        assert_eq!(
+            dirs,
+            [
+                PathBuf::from("/a"),
+                PathBuf::from("/b"),
+                PathBuf::from("/c")
+            ]
+        );
+    }
+
+    #[test]
+    fn user_directory_overrides_a_builtin_by_name() {
+        let dir = std::env::temp_dir().join(format!("synlab-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = builtin::get("linux")
+            .unwrap()
+            .replace("ip.ttl\" = 64", "ip.ttl\" = 60");
+        std::fs::write(dir.join("linux.toml"), text).unwrap();
+        let dirs = [dir.clone()];
+        let p = resolve("linux", &dirs).unwrap();
+        assert_eq!(
+            p.attributes.get("ip.ttl"),
+            Some(&crate::model::Value::Int(60))
+        );
+        let all = list(&dirs).unwrap();
+        let linux: Vec<_> = all.iter().filter(|p| p.name == "linux").collect();
+        assert_eq!(linux.len(), 1);
+        assert_eq!(
+            linux[0].attributes.get("ip.ttl"),
+            Some(&crate::model::Value::Int(60))
+        );
+        assert!(all.len() >= builtin::BUILTIN.len());
+        assert!(resolve("no-such-profile", &dirs).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,184 @@
+use super::*;
+use crate::model::{decode_frame, Decoded};
+
+fn parse(text: &str) -> Result<(Profile, Warnings), ProfileError> {
+    Profile::from_toml(text, "test.toml")
+}
+
+const MINIMAL: &str = r#"
+name = "t"
+[syn]
+"ip.ttl" = 64
+"ip.flags.df" = true
+"tcp.window_size_value" = 64240
+"tcp.options.mss_val" = 1460
+"tcp.options.wscale.shift" = 7
+"synlab.options.layout" = "mss,sok,ts,nop,ws"
+"#;
+
+#[test]
+fn every_builtin_loads_without_warnings_and_crafts() {
+    for (name, text) in builtin::BUILTIN {
+        let (p, w) = Profile::from_toml(text, name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&p.name, name);
+        assert!(w.is_empty(), "{name}: {w:?}");
+        assert!(!p.source.is_empty() && !p.description.is_empty(), "{name}");
+        p0f::signature(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn minimal_profile_is_normalised_with_every_field() {
+    let (p, w) = parse(MINIMAL).unwrap();
+    assert!(w.is_empty());
+    let a = &p.attributes;
+    assert_eq!(a.get("tcp.flags.syn"), Some(&Value::Bool(true)));
+    assert_eq!(a.get("tcp.flags.fin"), Some(&Value::Bool(false)));
+    assert_eq!(a.get("tcp.options.sack_perm"), Some(&Value::Bool(true)));
+    assert_eq!(a.get("tcp.len"), Some(&Value::Int(0)));
+    assert!(!a.contains("ip.len") && !a.contains("ip.version") && !a.contains("synlab.quirks"));
+    assert_eq!(
+        p.later,
+        Later {
+            ttl: 64,
+            df: true,
+            ect: false,
+            timestamps: true
+        }
+    );
+    // normalising is idempotent: the printed TOML loads to the same profile
+    let again = parse(&p.to_toml().unwrap()).unwrap().0;
+    assert_eq!(again, p);
+}
+
+#[test]
+fn errors_name_the_file_and_the_attribute() {
+    let cases = [
+        (r#""ip.tll" = 64"#, "ip.tll"),
+        (r#""ip.ttl" = 300"#, "ip.ttl"),
+        (r#""ip.ttl" = -1"#, "ip.ttl"),
+        (r#""ip.ttl" = 6.4"#, "ip.ttl"),
+        (r#""ip.flags.df" = "yes""#, "ip.flags.df"),
+        (r#""ipv6.hlim" = 64"#, "ipv6.hlim"),
+        (r#""ip.flags.mf" = true"#, "ip.flags.mf"),
+        (r#""tcp.flags.syn" = false"#, "tcp.flags.syn"),
+        (
+            r#""synlab.options.layout" = "mss,sok,ts,ws""#,
+            "TCP options",
+        ),
+        (r#""synlab.options.layout" = "mss,bogus""#, "bogus"),
+    ];
+    for (line, name) in cases {
+        let text = format!("{MINIMAL}{line}\n").replace(
+            "\"ip.ttl\" = 64\n\"ip.flags.df\"",
+            if line.starts_with("\"ip.ttl\"") {
+                "\"ip.flags.df\""
+            } else {
+                "\"ip.ttl\" = 64\n\"ip.flags.df\""
+            },
+        );
+        let text = if line.contains("ip.flags.df") {
+            text.replacen("\"ip.flags.df\" = true\n", "", 1)
+        } else if line.contains("layout") {
+            text.replacen("\"synlab.options.layout\" = \"mss,sok,ts,nop,ws\"\n", "", 1)
+        } else {
+            text
+        };
+        let e = parse(&text).map(|_| ()).unwrap_err().to_string();
+        assert!(e.starts_with("test.toml: "), "{e}");
+        assert!(e.contains(name), "{line}: {e}");
+    }
+}
+
+#[test]
+fn bad_toml_names_the_file() {
+    let e = parse("name = \"t\"\n[syn\n").unwrap_err().to_string();
+    assert!(e.starts_with("test.toml: "), "{e}");
+    let e = parse("name = \"t\"\ncolour = 1\n[syn]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("colour"), "{e}");
+}
+
+#[test]
+fn volatile_and_derived_attributes_are_ignored_with_a_warning() {
+    let text = format!("{MINIMAL}\"ip.id\" = 7\n\"synlab.quirks\" = \"df,id+\"\n\"ip.len\" = 60\n");
+    let (p, w) = parse(&text).unwrap();
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w
+        .iter()
+        .any(|m| m.contains("ip.id") && m.contains("volatile")));
+    assert!(!p.attributes.contains("ip.id"));
+}
+
+fn decode_syn(bytes: &[u8], linktype: u32) -> Attributes {
+    match decode_frame(linktype, bytes) {
+        Ok(Decoded::Tcp(seg)) => seg.attributes(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The first packet of the netns capture, a Linux 6.18 SYN.
+fn captured_linux_syn() -> Attributes {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/linux-6.18-netns.pcap"
+    ))
+    .unwrap();
+    // pcap: 24-byte file header, 16-byte record header, Ethernet frame
+    let caplen = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+    decode_syn(&bytes[40..40 + caplen], 1)
+}
+
+fn behavioural(a: &Attributes) -> Attributes {
+    a.iter()
+        .filter(|(k, _)| model::kind_of(k) == Kind::Behavioural)
+        .map(|(k, v)| (k.to_owned(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn learnt_from_a_capture_crafts_back_to_the_same_syn() {
+    let syn = captured_linux_syn();
+    let (p, notes) = Profile::learn(&syn, "learnt", "capture").unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    let builtin = store::builtin("linux").unwrap().unwrap();
+    assert!(p.same_behaviour(&builtin), "{:#?}", p.attributes);
+    let src = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, 5, 1)), 41936);
+    let dst = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, 5, 2)), 8080);
+    let crafted = p.crafted_attributes(src, dst, 1, 1).unwrap();
+    assert_eq!(behavioural(&crafted), behavioural(&syn));
+}
+
+#[test]
+fn ipv6_syn_uses_ipv6_names_and_learns_back() {
+    let p = store::builtin("linux").unwrap().unwrap();
+    let src: SocketAddr = "[fd00::1]:40000".parse().unwrap();
+    let dst: SocketAddr = "[fd00::2]:443".parse().unwrap();
+    let a = p.crafted_attributes(src, dst, 5, 9).unwrap();
+    assert_eq!(a.get("ipv6.hlim"), Some(&Value::Int(64)));
+    assert_ne!(a.get("ipv6.flow"), Some(&Value::Int(0)));
+    let (learnt, pc, _) = learn_attributes(&a);
+    assert!(pc.flow_label);
+    let mut want = p.attributes.clone();
+    for name in V4_ONLY {
+        want.remove(name);
+    }
+    assert_eq!(learnt, want);
+}
+
+#[test]
+fn volatile_follows_per_connection() {
+    let mut p = store::builtin("linux").unwrap().unwrap();
+    let (src, dst) = dummy_endpoints();
+    let v = p.volatile(src, dst, 0x0001_0001, 0);
+    assert_ne!(v.ip_id, 0);
+    assert_eq!(v.tsval, 1);
+    assert_eq!((v.ack, v.tsecr, v.flow_label), (0, 0, 0));
+    p.per_connection.ip_id_zero = true;
+    p.per_connection.seq_zero = true;
+    let v = p.volatile(src, dst, 77, 5);
+    assert_eq!((v.ip_id, v.seq, v.tsval), (0, 0, 5));
+    let q = model::p0f::signature(&p.crafted_attributes(src, dst, 77, 5).unwrap()).unwrap();
+    assert!(q.contains(":df,seq-:"), "{q}");
+}
