@@ -53,10 +53,11 @@ fn use_color(choice: ColorChoice) -> bool {
 fn finish(loaded: &Loaded, status: Status) -> Status {
     match &loaded.error {
         Some(e) => {
-            eprintln!(
-                "synlab: {e} (the {} packets before it were read)",
-                loaded.packets
-            );
+            match loaded.packets {
+                0 => eprintln!("synlab: {e}"),
+                1 => eprintln!("synlab: {e} (the packet before it was read)"),
+                n => eprintln!("synlab: {e} (the {n} packets before it were read)"),
+            }
             Status::Trouble
         }
         None => status,

@@ -110,14 +110,30 @@ fn outcome_cell(a: &Attempt, style: Style) -> String {
     }
 }
 
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The option layout, marked when snaplen cut the SYN inside its options.
+fn options_cell(a: &Attributes) -> String {
+    let layout = get(a, "synlab.options.layout");
+    if a.contains("synlab.truncated") {
+        format!("{layout} [cut by snaplen]")
+    } else {
+        layout
+    }
+}
+
 pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Result<()> {
     if l.attempts.is_empty() {
-        writeln!(
-            out,
-            "{}: no connection attempts in {} packets",
-            l.path.display(),
-            l.packets
-        )?;
+        if l.error.is_none() || l.packets > 0 {
+            let packets = plural(l.packets, "packet", "packets");
+            writeln!(
+                out,
+                "{}: no connection attempts in {packets}",
+                l.path.display()
+            )?;
+        }
         return Ok(());
     }
     let cw = width(l.attempts.iter().map(|a| a.client.to_string().len()), 6);
@@ -145,16 +161,16 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
             ttl(&a.syn),
             get(&a.syn, "tcp.window_size_value"),
             get(&a.syn, "tcp.options.mss_val"),
-            get(&a.syn, "synlab.options.layout"),
+            options_cell(&a.syn),
         )?;
     }
     writeln!(
         out,
         "{}",
         style.dim(&format!(
-            "{} attempts in {} packets ({} not TCP)",
-            l.attempts.len(),
-            l.packets,
+            "{} in {} ({} not TCP)",
+            plural(l.attempts.len() as u64, "attempt", "attempts"),
+            plural(l.packets, "packet", "packets"),
             l.skipped
         ))
     )

@@ -50,9 +50,11 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
                 break;
             }
         };
-        packets += 1;
         match decode_frame(frame.linktype, frame.data) {
-            Ok(decoded) => tracker.feed(frame.number, frame.timestamp, &decoded),
+            Ok(decoded) => {
+                packets += 1;
+                tracker.feed(frame.number, frame.timestamp, &decoded);
+            }
             Err(source) => {
                 error = Some(LoadError::Decode {
                     path: path.to_owned(),

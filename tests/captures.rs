@@ -1,0 +1,285 @@
+//! The built binary on the bundled captures: outcomes, link types, the JSON
+//! schema, diff's exit codes, and the exact error for every broken file.
+
+mod util;
+
+use serde_json::Value;
+use util::{assert_text_eq, json, stderr, stdout, synlab};
+
+fn handshakes(file: &str) -> Value {
+    let out = synlab(&["handshakes", file, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    json(&out)
+}
+
+fn first(file: &str) -> Value {
+    handshakes(file)["handshakes"][0].clone()
+}
+
+#[test]
+fn outcomes_of_the_bundled_captures() {
+    let cases = [
+        ("captures/linux-default.pcap", "syn-ack", true),
+        ("captures/reset.pcap", "reset", false),
+        ("captures/icmp.pcap", "icmp", false),
+        ("captures/no-reply.pcap", "no-reply", false),
+    ];
+    for (file, outcome, established) in cases {
+        let h = first(file);
+        assert_eq!(h["outcome"], outcome, "{file}");
+        assert_eq!(h["established"], established, "{file}");
+    }
+    let icmp = first("captures/icmp.pcap");
+    assert_eq!(icmp["icmp"]["type"], 3);
+    assert_eq!(icmp["icmp"]["code"], 13, "admin-prohibited");
+    let silent = first("captures/no-reply.pcap");
+    assert_eq!(silent["syn_retransmits"], 2);
+    assert_eq!(silent["syn_ack"], Value::Null);
+}
+
+#[test]
+fn a_full_download_is_tracked_to_its_end() {
+    let h = first("captures/linux-default.pcap");
+    assert_eq!(h["end"], "fin");
+    assert!(h["bytes_to_client"].as_u64().unwrap_or(0) > 16384, "{h}");
+    assert!(h["bytes_to_server"].as_u64().unwrap_or(0) > 50, "{h}");
+    assert_eq!(h["flow"]["synlab.flow.ts"], true);
+    assert_eq!(h["syn"]["synlab.options.layout"], "mss,sok,ts,nop,ws");
+    assert_eq!(h["syn"]["tcp.flags.syn"], true);
+    assert_eq!(h["syn"]["ip.flags.df"], true);
+    assert!(h["syn"].get("tcp.options.timestamp.tsval").is_some());
+}
+
+/// The same download seen through every link type reads the same.
+#[test]
+fn link_types_give_the_same_syn() {
+    let reference = first("captures/linux-default.pcap");
+    let behavioural = [
+        "ip.ttl",
+        "tcp.window_size_value",
+        "tcp.options.mss_val",
+        "synlab.options.layout",
+        "synlab.quirks",
+    ];
+    for file in [
+        "captures/linux-default.pcapng",
+        "captures/linux-sll.pcap",
+        "captures/linux-sll2.pcap",
+        "captures/raw-ip.pcap",
+        "captures/vlan.pcap",
+    ] {
+        let h = first(file);
+        assert_eq!(h["outcome"], "syn-ack", "{file}");
+        for name in behavioural {
+            assert_eq!(h["syn"][name], reference["syn"][name], "{file}: {name}");
+        }
+    }
+}
+
+#[test]
+fn ipv6_uses_ipv6_fields() {
+    let h = first("captures/ipv6-default.pcap");
+    assert_eq!(h["outcome"], "syn-ack");
+    assert_eq!(h["syn"]["ipv6.hlim"], 64);
+    assert!(h["syn"].get("ip.ttl").is_none(), "absent, not zero");
+    assert_eq!(h["syn"]["synlab.options.layout"], "mss,sok,ts,nop,ws");
+}
+
+#[test]
+fn many_attempts_are_separate() {
+    let doc = handshakes("captures/many-attempts.pcap");
+    let hs = doc["handshakes"].as_array().expect("array");
+    assert_eq!(hs.len(), 10);
+    for (i, h) in hs.iter().enumerate() {
+        assert_eq!(h["index"], i);
+        assert_eq!(h["outcome"], "syn-ack");
+    }
+}
+
+#[test]
+fn snaplen_cut_packets_are_parsed_as_far_as_they_go() {
+    let h = first("captures/snaplen-64.pcap");
+    assert_eq!(h["syn"]["synlab.truncated"], true);
+    assert_eq!(h["syn"]["synlab.options.layout"], "mss,sok");
+    assert_eq!(h["syn"]["tcp.options.mss_val"], 1460);
+    assert!(h["syn"].get("tcp.options.wscale.shift").is_none());
+    assert_eq!(h["outcome"], "syn-ack");
+}
+
+#[test]
+fn diff_of_two_stacks_exits_1_and_leads_with_behaviour() {
+    let out = synlab(&[
+        "diff",
+        "captures/linux-default.pcap",
+        "captures/linux-tuned.pcap",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    let diffs = doc["differences"].as_array().expect("differences");
+    let syn = |attr: &str| {
+        diffs
+            .iter()
+            .find(|d| d["packet"] == "syn" && d["attribute"] == attr)
+            .unwrap_or_else(|| panic!("no syn difference for {attr}: {doc}"))
+            .clone()
+    };
+    assert_eq!(syn("ip.ttl")["a"], 64);
+    assert_eq!(syn("ip.ttl")["b"], 128);
+    assert_eq!(syn("tcp.options.sack_perm")["b"], Value::Null);
+    assert_eq!(syn("tcp.flags.ece")["b"], true);
+    assert_eq!(syn("synlab.options.layout")["b"], "mss");
+    assert!(
+        diffs.iter().all(|d| d["kind"] == "behavioural"),
+        "no --all: behavioural only"
+    );
+    assert_eq!(doc["a"]["file"], "captures/linux-default.pcap");
+}
+
+#[test]
+fn diff_all_shows_volatile_after_behavioural() {
+    let out = synlab(&[
+        "diff",
+        "captures/linux-default.pcap",
+        "captures/linux-tuned.pcap",
+        "--json",
+        "--all",
+    ]);
+    let doc = json(&out);
+    let kinds: Vec<&str> = doc["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or(""))
+        .collect();
+    let first_volatile = kinds
+        .iter()
+        .position(|k| *k == "volatile")
+        .expect("some volatile");
+    assert!(
+        kinds[first_volatile..].iter().all(|k| *k == "volatile"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn diff_of_a_handshake_with_itself_exits_0() {
+    let out = synlab(&[
+        "diff",
+        "captures/many-attempts.pcap#0",
+        "captures/many-attempts.pcap@198.18.0.2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = synlab(&[
+        "diff",
+        "captures/many-attempts.pcap#0",
+        "captures/many-attempts.pcap#2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "same client stack: {}",
+        stdout(&out)
+    );
+    let out = synlab(&[
+        "diff",
+        "captures/many-attempts.pcap#0",
+        "captures/many-attempts.pcap@198.18.0.3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the tuned client differs");
+}
+
+/// Every broken file: exactly one error line naming the file (and packet),
+/// exit 2, and whatever came before the damage still reported.
+#[test]
+fn broken_files_give_one_clear_error_and_exit_2() {
+    let cases = [
+        ("captures/bad/empty.pcap", "synlab: captures/bad/empty.pcap: empty file, not a capture\n", false),
+        (
+            "captures/bad/truncated-header.pcap",
+            "synlab: captures/bad/truncated-header.pcap: file header truncated (10 bytes)\n",
+            false,
+        ),
+        (
+            "captures/bad/bad-magic.pcap",
+            "synlab: captures/bad/bad-magic.pcap: not a pcap or pcapng file (magic number 0xefbeadde)\n",
+            false,
+        ),
+        (
+            "captures/bad/garbage.bin",
+            "synlab: captures/bad/garbage.bin: not a pcap or pcapng file (magic number 0x1337c0de)\n",
+            false,
+        ),
+        (
+            "captures/bad/record-longer-than-file.pcap",
+            "synlab: captures/bad/record-longer-than-file.pcap: packet 5: record truncated: the file ends 33 bytes short of it (the 4 packets before it were read)\n",
+            true,
+        ),
+        (
+            "captures/bad/caplen-over-snaplen.pcap",
+            "synlab: captures/bad/caplen-over-snaplen.pcap: packet 4: captured length 300000 is larger than the snapshot length 262144 (the 3 packets before it were read)\n",
+            true,
+        ),
+        (
+            "captures/bad/truncated.pcapng",
+            "synlab: captures/bad/truncated.pcapng: packet 4: record truncated: the file ends 96 bytes short of it (the 3 packets before it were read)\n",
+            true,
+        ),
+        (
+            "captures/bad/unsupported-linktype.pcap",
+            "synlab: captures/bad/unsupported-linktype.pcap: packet 1: unsupported link type 147 (synlab reads Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)\n",
+            false,
+        ),
+        (
+            "captures/does-not-exist.pcap",
+            "synlab: captures/does-not-exist.pcap: cannot open: No such file or directory (os error 2)\n",
+            false,
+        ),
+    ];
+    for (file, want, keeps_data) in cases {
+        for json_flag in [false, true] {
+            let mut args = vec!["handshakes", file];
+            if json_flag {
+                args.push("--json");
+            }
+            let out = synlab(&args);
+            assert_eq!(out.status.code(), Some(2), "{file}");
+            assert_text_eq(&stderr(&out), want, file);
+            if keeps_data {
+                let text = stdout(&out);
+                assert!(
+                    text.contains("198.18.0.2:4000"),
+                    "{file}: data before the damage is reported:\n{text}"
+                );
+                if json_flag {
+                    let doc = json(&out);
+                    assert_eq!(doc["handshakes"][0]["outcome"], "syn-ack");
+                    assert!(
+                        doc["error"].as_str().is_some_and(|e| e.contains("packet")),
+                        "{doc}"
+                    );
+                }
+            }
+        }
+        let out = synlab(&["diff", file, "captures/linux-default.pcap"]);
+        assert_eq!(out.status.code(), Some(2), "diff with {file}");
+    }
+}
+
+#[test]
+fn table_output_is_stable() {
+    let out = synlab(&["handshakes", "captures/reset.pcap"]);
+    assert_text_eq(
+        &stdout(&out),
+        "  #  client            server           outcome    est  retx        rtt  ttl    win    mss  options\n\
+         \x20 0  198.18.0.2:40005  198.18.0.1:8081  reset      no      0    0.035ms   64  64240   1460  mss,sok,ts,nop,ws\n\
+         1 attempt in 2 packets (0 not TCP)\n",
+        "handshakes table",
+    );
+}

@@ -1,0 +1,139 @@
+//! Cross-check against tshark: for every SYN and server answer in
+//! `captures/`, each attribute synlab reports under a Wireshark field name
+//! equals what `tshark -T fields -e NAME` prints for that frame.
+
+mod util;
+
+use std::collections::{BTreeMap, HashSet};
+use std::process::Command;
+
+use serde_json::Value;
+use util::{all_captures, json, path_str, require_tool, synlab};
+
+/// Field names this tshark knows (`tshark -G fields`).
+fn tshark_fields() -> HashSet<String> {
+    let out = Command::new("tshark")
+        .args(["-G", "fields"])
+        .output()
+        .expect("tshark -G fields");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2).map(str::to_owned))
+        .collect()
+}
+
+/// tshark's value for a frame and field: text as printed (first occurrence).
+fn tshark_values(file: &str, names: &[String]) -> BTreeMap<u64, Vec<String>> {
+    let mut args = vec![
+        "-r".to_string(),
+        file.to_string(),
+        "-T".into(),
+        "fields".into(),
+        "-E".into(),
+        "occurrence=f".into(),
+        "-e".into(),
+        "frame.number".into(),
+    ];
+    for n in names {
+        args.push("-e".into());
+        args.push(n.clone());
+    }
+    let out = Command::new("tshark")
+        .args(&args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut cols = line.split('\t');
+            let frame = cols.next()?.parse().ok()?;
+            Some((frame, cols.map(str::to_owned).collect()))
+        })
+        .collect()
+}
+
+/// Do synlab's JSON value and tshark's text mean the same thing?
+fn same(ours: Option<&Value>, theirs: &str) -> bool {
+    match (ours, theirs) {
+        (None, "") => true,
+        (None, _) | (Some(_), "") => false,
+        (Some(Value::Bool(b)), t) => match t {
+            "1" | "True" => *b,
+            "0" | "False" => !*b,
+            // FT_NONE-like options (tcp.options.sack_perm) print their bytes.
+            _ => *b,
+        },
+        (Some(Value::Number(n)), t) => {
+            let parsed = match t.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                None => t.parse().ok(),
+            };
+            parsed == n.as_u64()
+        }
+        (Some(Value::String(s)), t) => s == t,
+        _ => false,
+    }
+}
+
+#[test]
+fn every_wireshark_named_attribute_matches_tshark() {
+    if !require_tool("tshark") {
+        return;
+    }
+    let known = tshark_fields();
+    let mut checked = 0;
+    let mut unknown_to_tshark = HashSet::new();
+    for file in all_captures() {
+        let file = path_str(&file);
+        let doc = json(&synlab(&["handshakes", file, "--json"]));
+        // (frame number, attributes) of every SYN and answer.
+        let mut packets = Vec::new();
+        for h in doc["handshakes"].as_array().expect("handshakes") {
+            packets.push((h["syn_packet"].as_u64().expect("syn_packet"), &h["syn"]));
+            if let Some(n) = h["reply_packet"].as_u64() {
+                if h["reply"].is_object() {
+                    packets.push((n, &h["reply"]));
+                }
+            }
+        }
+        let mut names: Vec<String> = packets
+            .iter()
+            .flat_map(|(_, a)| a.as_object().expect("attributes").keys().cloned())
+            .filter(|n| !n.starts_with("synlab."))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        names.retain(|n| {
+            let ok = known.contains(n);
+            if !ok {
+                unknown_to_tshark.insert(n.clone());
+            }
+            ok
+        });
+        let table = tshark_values(file, &names);
+        for (frame, attrs) in &packets {
+            let row = table
+                .get(frame)
+                .unwrap_or_else(|| panic!("{file}: tshark has no frame {frame}"));
+            for (i, name) in names.iter().enumerate() {
+                let theirs = row.get(i).map_or("", String::as_str);
+                let ours = attrs.get(name);
+                assert!(
+                    same(ours, theirs),
+                    "{file} frame {frame}: {name}: synlab says {ours:?}, tshark says {theirs:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("checked {checked} attribute values against tshark");
+    if !unknown_to_tshark.is_empty() {
+        eprintln!("not in this tshark's field list (not compared): {unknown_to_tshark:?}");
+    }
+    assert!(checked > 100, "only {checked} values compared");
+}
