@@ -496,3 +496,119 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
             s
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal IPv4 SYN: 20-byte IP header, 24-byte TCP header with an MSS option.
+    fn ipv4_syn() -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 44, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 2, 198, 18, 0, 1,
+        ];
+        p.extend_from_slice(&[
+            0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xfa, 0xf0, 0, 0, 0, 0, 2, 4,
+            0x05, 0xb4,
+        ]);
+        p
+    }
+
+    fn segment(d: Decoded<'_>) -> Segment<'_> {
+        match d {
+            Decoded::Tcp(s) => s,
+            other => panic!("not TCP: {other:?}"),
+        }
+    }
+
+    fn ethernet(tags: &[[u8; 4]], ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        for t in tags {
+            f.extend_from_slice(t);
+        }
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(ip);
+        f
+    }
+
+    #[test]
+    fn qinq_vlan_tags_are_skipped() {
+        let frame = ethernet(&[[0x88, 0xa8, 0, 10], [0x81, 0x00, 0, 100]], &ipv4_syn());
+        let seg = segment(decode_frame(1, &frame).unwrap_or_else(|e| panic!("{e}")));
+        assert!(seg.flags.is_syn());
+        assert_eq!(seg.src.to_string(), "198.18.0.2:40000");
+        let a = seg.attributes();
+        assert_eq!(a.get("tcp.options.mss_val"), Some(&1460u16.into()));
+        assert_eq!(a.get("synlab.options.layout"), Some(&"mss".into()));
+    }
+
+    #[test]
+    fn linux_cooked_and_loopback_headers() {
+        let ip = ipv4_syn();
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(&ip);
+        assert!(
+            segment(decode_frame(113, &sll).unwrap_or_else(|e| panic!("{e}")))
+                .flags
+                .is_syn()
+        );
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+        ];
+        sll2.extend_from_slice(&ip);
+        assert!(
+            segment(decode_frame(276, &sll2).unwrap_or_else(|e| panic!("{e}")))
+                .flags
+                .is_syn()
+        );
+        for family in [2u32.to_le_bytes(), 2u32.to_be_bytes()] {
+            let mut null = family.to_vec();
+            null.extend_from_slice(&ip);
+            assert!(
+                segment(decode_frame(0, &null).unwrap_or_else(|e| panic!("{e}")))
+                    .flags
+                    .is_syn()
+            );
+        }
+    }
+
+    #[test]
+    fn icmp_error_quoting_a_syn_is_matched_to_it() {
+        let syn = ipv4_syn();
+        let mut icmp = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2, 3, 13, 0, 0, 0,
+            0, 0, 0,
+        ];
+        icmp.extend_from_slice(&syn[..28]);
+        let total = icmp.len() as u16;
+        icmp[2..4].copy_from_slice(&total.to_be_bytes());
+        match decode_frame(101, &icmp) {
+            Ok(Decoded::Icmp(e)) => {
+                assert_eq!((e.icmp_type, e.code), (3, 13));
+                assert_eq!(e.quoted.src.to_string(), "198.18.0.2:40000");
+                assert_eq!(e.quoted.seq, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cut_inside_the_tcp_header_is_skipped_not_a_panic() {
+        let ip = ipv4_syn();
+        for cut in 0..ip.len() {
+            let d = decode_frame(101, &ip[..cut]).unwrap_or_else(|e| panic!("{e}"));
+            if cut >= 40 {
+                let seg = segment(d);
+                assert!(seg.truncated);
+                assert_eq!(seg.attributes().get("synlab.truncated"), Some(&true.into()));
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_link_type_is_an_error() {
+        assert_eq!(
+            decode_frame(147, &[]).err(),
+            Some(DecodeError::UnsupportedLinkType(147))
+        );
+    }
+}
