@@ -1,5 +1,11 @@
-//! I/O at the edge: capture files in and out.
+//! I/O at the edge: capture files in and out, raw sockets, privileges,
+//! nftables, and the live probe driver.
 
 pub mod capture_file;
 
+pub mod live;
 pub mod load;
+pub mod nft;
+pub mod privilege;
+pub mod probe_pcap;
+pub mod raw;

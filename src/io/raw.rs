@@ -1,0 +1,190 @@
+//! Raw sockets behind two small traits, so the driver runs against a fake
+//! network in tests (trippy's model).
+//!
+//! Sending: pnet transport channels on `IPPROTO_RAW` sockets. For IPv4
+//! that is `IP_HDRINCL`; for IPv6 Linux sets `IPV6_HDRINCL` itself on an
+//! `AF_INET6`/`IPPROTO_RAW` socket (since 4.5). Either way the kernel sends
+//! the IP header synlab built: TTL/hop limit, DF, ID, traffic class, flow
+//! label, IP options. (On IPv4 the kernel still fills in the total length
+//! and header checksum, which synlab sets correctly anyway, and replaces an
+//! IP ID of 0, which synlab never uses.) `IPPROTO_RAW` sockets receive
+//! nothing, so no unread copies of incoming traffic pile up in them.
+//!
+//! Receiving: a pnet datalink (`AF_PACKET`) channel on one interface, which
+//! also shows our own SYNs leaving (their timestamps start the RTT) and the
+//! kernel's RSTs.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use pnet::datalink::{self, Channel, DataLinkReceiver, NetworkInterface};
+use pnet::packet::ip::IpNextHeaderProtocol;
+use pnet::packet::ipv4::Ipv4Packet;
+use pnet::packet::ipv6::Ipv6Packet;
+use pnet::transport::{
+    transport_channel, TransportChannelType, TransportProtocol, TransportSender,
+};
+
+/// Sends whole IP packets (header included).
+pub trait PacketSender: Send {
+    fn send(&mut self, packet: &[u8], dst: IpAddr) -> io::Result<()>;
+}
+
+/// Yields captured link-layer frames (LINKTYPE_ETHERNET); `Ok(None)` when
+/// the read timed out with nothing to read.
+pub trait FrameSource: Send {
+    fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>>;
+}
+
+const IPPROTO_RAW: u8 = 255;
+
+/// Header-including raw sockets, one per IP version needed.
+pub struct RawSender {
+    v4: Option<TransportSender>,
+    v6: Option<TransportSender>,
+}
+
+impl RawSender {
+    /// Open the socket for the target's IP version. Needs CAP_NET_RAW.
+    pub fn open(v6: bool) -> io::Result<Self> {
+        let proto = IpNextHeaderProtocol::new(IPPROTO_RAW);
+        if v6 {
+            let kind = TransportChannelType::Layer4(TransportProtocol::Ipv6(proto));
+            let (tx, _rx) = transport_channel(0, kind)?;
+            Ok(RawSender {
+                v4: None,
+                v6: Some(tx),
+            })
+        } else {
+            let (tx, _rx) = transport_channel(0, TransportChannelType::Layer3(proto))?;
+            Ok(RawSender {
+                v4: Some(tx),
+                v6: None,
+            })
+        }
+    }
+}
+
+fn bad_packet(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_owned())
+}
+
+impl PacketSender for RawSender {
+    fn send(&mut self, packet: &[u8], dst: IpAddr) -> io::Result<()> {
+        let n = match (dst, self.v4.as_mut(), self.v6.as_mut()) {
+            (IpAddr::V4(_), Some(tx), _) => {
+                let p = Ipv4Packet::new(packet).ok_or_else(|| bad_packet("short IPv4 packet"))?;
+                tx.send_to(p, dst)?
+            }
+            (IpAddr::V6(_), _, Some(tx)) => {
+                let p = Ipv6Packet::new(packet).ok_or_else(|| bad_packet("short IPv6 packet"))?;
+                tx.send_to(p, dst)?
+            }
+            _ => return Err(bad_packet("no raw socket open for this IP version")),
+        };
+        if n != packet.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("sent {n} of {} bytes", packet.len()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A pnet datalink receiver on one interface.
+pub struct DatalinkSource {
+    rx: Box<dyn DataLinkReceiver>,
+    /// On loopback every packet is seen twice (leaving and arriving); the
+    /// second, identical copy is dropped, as libpcap does.
+    loopback: bool,
+    last: Vec<u8>,
+}
+
+impl DatalinkSource {
+    /// Open a packet socket on `iface`; reads return after at most
+    /// `read_timeout`. Needs CAP_NET_RAW.
+    pub fn open(iface: &NetworkInterface, read_timeout: Duration) -> io::Result<Self> {
+        let config = datalink::Config {
+            read_timeout: Some(read_timeout),
+            read_buffer_size: 65536,
+            promiscuous: false,
+            ..Default::default()
+        };
+        match datalink::channel(iface, config)? {
+            Channel::Ethernet(_tx, rx) => Ok(DatalinkSource {
+                rx,
+                loopback: iface.is_loopback(),
+                last: Vec::new(),
+            }),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{}: not an Ethernet-like interface", iface.name),
+            )),
+        }
+    }
+}
+
+impl FrameSource for DatalinkSource {
+    fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
+        match self.rx.next() {
+            Ok(frame) => {
+                if self.loopback && frame == self.last.as_slice() {
+                    self.last.clear();
+                    return Ok(None);
+                }
+                if self.loopback {
+                    self.last = frame.to_vec();
+                }
+                Ok(Some(frame.to_vec()))
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The source address the kernel would use towards `target`: a connected
+/// UDP socket does the route lookup without sending anything.
+pub fn source_for(target: IpAddr) -> io::Result<IpAddr> {
+    let any: SocketAddr = if target.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = UdpSocket::bind(any)?;
+    sock.connect(SocketAddr::new(target, 9))?;
+    Ok(sock.local_addr()?.ip())
+}
+
+/// An interface by name, or the one that holds `src` (for a loopback
+/// source, the loopback interface).
+pub fn find_interface(name: Option<&str>, src: IpAddr) -> io::Result<NetworkInterface> {
+    let all = datalink::interfaces();
+    let found = match name {
+        Some(n) => all.into_iter().find(|i| i.name == n),
+        None => all.into_iter().find(|i| {
+            i.ips.iter().any(|net| net.ip() == src) || (src.is_loopback() && i.is_loopback())
+        }),
+    };
+    found.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            match name {
+                Some(n) => format!("no interface named {n}"),
+                None => format!("no interface holds the source address {src}; pass --iface"),
+            },
+        )
+    })
+}
+
+/// Whether this process runs in the initial network namespace (the one of
+/// PID 1), by comparing namespace inodes. None when that cannot be read.
+pub fn in_initial_netns() -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self/ns/net").ok()?;
+    let init = std::fs::metadata("/proc/1/ns/net").ok()?;
+    Some(me.ino() == init.ino() && me.dev() == init.dev())
+}
