@@ -5,6 +5,8 @@
 //! trouble.
 
 mod args;
+mod cmd_capture;
+mod cmd_probe;
 mod commands;
 mod output;
 mod select;

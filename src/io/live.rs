@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::nft::{NftError, RstSuppressor};
 use super::privilege::{self, Needs, PrivilegeError};
-use super::raw::{self, DatalinkSource, FrameSource, PacketSender, RawSender};
+use super::raw::{self, DatalinkSource, Frame, FrameSource, PacketSender, RawSender};
 use crate::model::{decode_frame, Attributes};
 use crate::probe::{
     check_target, plan, send_offset, Matcher, PlanError, Planned, PortRange, ProbeResult,
@@ -165,7 +165,7 @@ pub fn run(
         net_raw: true,
         net_admin: opts.suppress_rst,
     };
-    privilege::validate_privilege("synlab probe", privilege::current(), needs)?;
+    privilege::validate_privilege("probe", privilege::current(), needs)?;
     let src = match opts.src {
         Some(s) => s,
         None => {
@@ -186,7 +186,7 @@ pub fn run(
         rand::random(),
         clock_ms,
     )?;
-    let opened = privilege::with_net_raw("synlab probe", needs, || -> io::Result<_> {
+    let opened = privilege::with_net_raw("probe", needs, || -> io::Result<_> {
         let source = DatalinkSource::open(&iface, Duration::from_millis(20))?;
         let sender = RawSender::open(target.is_ipv6())?;
         Ok((sender, source))
@@ -277,8 +277,12 @@ async fn drive_async<S: PacketSender, R: FrameSource + 'static>(
         let mut source = source;
         tokio::task::spawn_blocking(move || -> io::Result<()> {
             while !stop.load(Ordering::Relaxed) && Instant::now() < hard_stop {
-                if let Some(frame) = source.next_frame()? {
-                    if tx.send((start.elapsed(), frame)).is_err() {
+                if let Some(Frame { data, ts }) = source.next_frame()? {
+                    // The kernel's receive time, on the run's clock; else now.
+                    let at = ts
+                        .and_then(|t| t.checked_sub(epoch))
+                        .unwrap_or_else(|| start.elapsed());
+                    if tx.send((at, data)).is_err() {
                         break;
                     }
                 }
@@ -427,10 +431,10 @@ mod tests {
     }
 
     impl FrameSource for FakeWire {
-        fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
-            if let Some(f) = self.pending.pop() {
+        fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+            if let Some(data) = self.pending.pop() {
                 std::thread::sleep(Duration::from_millis(1));
-                return Ok(Some(f));
+                return Ok(Some(Frame { data, ts: None }));
             }
             match self.rx.recv_timeout(Duration::from_millis(10)) {
                 Ok(ip) => {
@@ -439,7 +443,10 @@ mod tests {
                             self.pending.push(ethernet_frame(&r, [2; 6], [1; 6]));
                         }
                     }
-                    Ok(Some(ethernet_frame(&ip, [1; 6], [2; 6])))
+                    Ok(Some(Frame {
+                        data: ethernet_frame(&ip, [1; 6], [2; 6]),
+                        ts: None,
+                    }))
                 }
                 Err(_) => Ok(None),
             }

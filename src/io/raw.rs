@@ -31,10 +31,18 @@ pub trait PacketSender: Send {
     fn send(&mut self, packet: &[u8], dst: IpAddr) -> io::Result<()>;
 }
 
-/// Yields captured link-layer frames (LINKTYPE_ETHERNET); `Ok(None)` when
-/// the read timed out with nothing to read.
+/// A captured link-layer frame (LINKTYPE_ETHERNET).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub data: Vec<u8>,
+    /// The kernel's receive timestamp, since the Unix epoch, when known.
+    pub ts: Option<Duration>,
+}
+
+/// Yields captured frames; `Ok(None)` when the read timed out with nothing
+/// to read.
 pub trait FrameSource: Send {
-    fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>>;
+    fn next_frame(&mut self) -> io::Result<Option<Frame>>;
 }
 
 const IPPROTO_RAW: u8 = 255;
@@ -93,9 +101,17 @@ impl PacketSender for RawSender {
     }
 }
 
-/// A pnet datalink receiver on one interface.
+/// `SIOCGSTAMPNS`: the kernel timestamp of the last packet read from a
+/// socket (the 64-bit `time_t` layout, as on x86_64 and aarch64).
+const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
+
+/// A pnet datalink receiver on one interface. synlab opens the packet
+/// socket itself (and hands it to pnet) so it can ask the kernel for each
+/// frame's receive timestamp: timestamps taken in user space after the
+/// read would measure the read loop, not the network.
 pub struct DatalinkSource {
     rx: Box<dyn DataLinkReceiver>,
+    fd: libc::c_int,
     /// On loopback every packet is seen twice (leaving and arriving); the
     /// second, identical copy is dropped, as libpcap does.
     loopback: bool,
@@ -106,15 +122,37 @@ impl DatalinkSource {
     /// Open a packet socket on `iface`; reads return after at most
     /// `read_timeout`. Needs CAP_NET_RAW.
     pub fn open(iface: &NetworkInterface, read_timeout: Duration) -> io::Result<Self> {
+        let proto = (libc::ETH_P_ALL as u16).to_be() as libc::c_int;
+        // SAFETY: plain socket(2); the result is checked.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, proto) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt(2) with a pointer to a live c_int and its size.
+        // Best effort: without it the kernel stamps packets once asked.
+        let _ = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
         let config = datalink::Config {
             read_timeout: Some(read_timeout),
             read_buffer_size: 65536,
             promiscuous: false,
+            socket_fd: Some(fd),
             ..Default::default()
         };
+        // pnet owns the socket from here on (it binds it to the interface
+        // and closes it when the receiver is dropped).
         match datalink::channel(iface, config)? {
             Channel::Ethernet(_tx, rx) => Ok(DatalinkSource {
                 rx,
+                fd,
                 loopback: iface.is_loopback(),
                 last: Vec::new(),
             }),
@@ -126,18 +164,35 @@ impl DatalinkSource {
     }
 }
 
+impl DatalinkSource {
+    /// The kernel's timestamp of the frame read last.
+    fn last_timestamp(&self) -> Option<Duration> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ioctl(2) on our open packet socket (kept open by `rx`),
+        // writing one timespec into `ts`.
+        let rc = unsafe { libc::ioctl(self.fd, SIOCGSTAMPNS as _, &mut ts as *mut libc::timespec) };
+        (rc == 0 && ts.tv_sec > 0)
+            .then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32))
+    }
+}
+
 impl FrameSource for DatalinkSource {
-    fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
+    fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         match self.rx.next() {
             Ok(frame) => {
                 if self.loopback && frame == self.last.as_slice() {
                     self.last.clear();
                     return Ok(None);
                 }
+                let data = frame.to_vec();
                 if self.loopback {
-                    self.last = frame.to_vec();
+                    self.last.clone_from(&data);
                 }
-                Ok(Some(frame.to_vec()))
+                let ts = self.last_timestamp();
+                Ok(Some(Frame { data, ts }))
             }
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
@@ -180,11 +235,27 @@ pub fn find_interface(name: Option<&str>, src: IpAddr) -> io::Result<NetworkInte
     })
 }
 
-/// Whether this process runs in the initial network namespace (the one of
-/// PID 1), by comparing namespace inodes. None when that cannot be read.
+/// The inode number Linux gives the initial network namespace
+/// (`PROC_NET_INIT_INO`, fixed since Linux 5.8).
+const INIT_NET_INO: u64 = 0xEFFF_FFF9;
+
+/// Whether this process runs in the initial network namespace. In order:
+/// compare with PID 1's namespace (when readable); a namespace named by
+/// `ip netns add` (a file in /run/netns) is not the initial one; compare
+/// with the fixed inode of the initial namespace. None when none applies.
 pub fn in_initial_netns() -> Option<bool> {
     use std::os::unix::fs::MetadataExt;
     let me = std::fs::metadata("/proc/self/ns/net").ok()?;
-    let init = std::fs::metadata("/proc/1/ns/net").ok()?;
-    Some(me.ino() == init.ino() && me.dev() == init.dev())
+    if let Ok(init) = std::fs::metadata("/proc/1/ns/net") {
+        return Some(me.ino() == init.ino() && me.dev() == init.dev());
+    }
+    let named = std::fs::read_dir("/run/netns").ok().is_some_and(|dir| {
+        dir.flatten().any(|e| {
+            std::fs::metadata(e.path()).is_ok_and(|m| m.ino() == me.ino() && m.dev() == me.dev())
+        })
+    });
+    if named {
+        return Some(false);
+    }
+    (me.ino() == INIT_NET_INO).then_some(true)
 }
