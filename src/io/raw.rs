@@ -128,18 +128,6 @@ impl DatalinkSource {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        let one: libc::c_int = 1;
-        // SAFETY: setsockopt(2) with a pointer to a live c_int and its size.
-        // Best effort: without it the kernel stamps packets once asked.
-        let _ = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
         let config = datalink::Config {
             read_timeout: Some(read_timeout),
             read_buffer_size: 65536,
@@ -150,12 +138,24 @@ impl DatalinkSource {
         // pnet owns the socket from here on (it binds it to the interface
         // and closes it when the receiver is dropped).
         match datalink::channel(iface, config)? {
-            Channel::Ethernet(_tx, rx) => Ok(DatalinkSource {
-                rx,
-                fd,
-                loopback: iface.is_loopback(),
-                last: Vec::new(),
-            }),
+            Channel::Ethernet(_tx, rx) => {
+                let source = DatalinkSource {
+                    rx,
+                    fd,
+                    loopback: iface.is_loopback(),
+                    last: Vec::new(),
+                };
+                // The first SIOCGSTAMPNS switches the kernel's receive
+                // timestamping on (its answer now means nothing). Not
+                // SO_TIMESTAMPNS: with it, the kernel reports timestamps
+                // in control messages, which pnet does not read, and the
+                // ioctl no longer sees them.
+                // The kernel turns it on in deferred work; give that a
+                // moment, so the first probe's frames are stamped too.
+                let _ = source.last_timestamp();
+                std::thread::sleep(Duration::from_millis(20));
+                Ok(source)
+            }
             _ => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("{}: not an Ethernet-like interface", iface.name),
