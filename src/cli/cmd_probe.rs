@@ -270,15 +270,15 @@ fn print_table(
             || "-".into(),
             |d| format!("{:.3}", d.as_secs_f64() * 1000.0),
         );
-        writeln!(
-            out,
+        let line = format!(
             "{:>5}  {:>5}  {}  {:>8}  {}",
             r.index,
             r.src_port,
             outcome,
             rtt,
             reply_cell(r)
-        )?;
+        );
+        writeln!(out, "{}", line.trim_end())?;
     }
     let mut summary = format!(
         "{} syn-ack, {} reset, {} icmp, {} no-reply",
