@@ -10,4 +10,5 @@ pub mod diff;
 pub mod handshake;
 pub mod io;
 pub mod model;
+pub mod probe;
 pub mod profile;

@@ -96,6 +96,20 @@ pub enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         count: u16,
     },
+    /// Send profile-crafted SYNs to a target and report each answer.
+    ///
+    /// Needs CAP_NET_RAW (root, or `setcap cap_net_raw+ep`). Sends only to
+    /// loopback, or from inside a network namespace other than the initial
+    /// one (a lab: `ip netns exec NS synlab probe ...`), unless
+    /// --i-own-this-network. The kernel, having no socket for a probe,
+    /// answers each SYN-ACK with a RST; --suppress-rst drops those with a
+    /// temporary nftables rule scoped to the probes' source ports.
+    Probe(super::cmd_probe::ProbeArgs),
+    /// Capture packets on an interface into a pcap file (Ethernet frames).
+    ///
+    /// Needs CAP_NET_RAW. Always bounded: stops after --count packets or
+    /// --duration seconds (default 10), or on Ctrl-C.
+    Capture(super::cmd_capture::CaptureArgs),
 }
 
 #[derive(Debug, Subcommand)]

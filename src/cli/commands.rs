@@ -17,6 +17,11 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     match &cli.command {
         Command::Handshakes { file, json } => handshakes(file, *json, style, out),
         Command::Diff { a, b, json, all } => diff(a, b, *json, *all, style, out),
+        Command::Probe(args) => {
+            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            super::cmd_probe::run(args, &dirs, style, out)
+        }
+        Command::Capture(args) => super::cmd_capture::run(args, out),
         Command::Fields { json } => {
             output::fields(*json, out)?;
             Ok(Status::Ok)

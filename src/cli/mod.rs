@@ -5,7 +5,9 @@
 //! trouble.
 
 mod args;
+mod cmd_capture;
 mod cmd_craft;
+mod cmd_probe;
 mod cmd_profiles;
 mod commands;
 mod output;

@@ -1,7 +1,13 @@
-//! I/O at the edge: capture files in and out.
+//! I/O at the edge: capture files in and out, raw sockets, privileges,
+//! nftables, and the live probe driver.
 
 pub mod capture_file;
 
+pub mod live;
 pub mod load;
 
+pub mod nft;
 pub mod pcap_writer;
+pub mod privilege;
+pub mod probe_pcap;
+pub mod raw;

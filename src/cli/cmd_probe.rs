@@ -1,0 +1,380 @@
+//! `synlab probe`: live SYNs from a profile, one result line per probe.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+
+use super::output::Style;
+use super::Status;
+use crate::handshake::Outcome;
+use crate::io::live::{self, LiveOptions, LiveRun};
+use crate::io::probe_pcap::PcapOut;
+use crate::model::{Attributes, Value};
+use crate::probe::ProbeResult;
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The profile whose SYN to send (e.g. linux, windows-10, macos-14).
+    #[arg(long)]
+    pub profile: String,
+    /// Where to send: IP:PORT, [IPv6]:PORT.
+    #[arg(long)]
+    pub target: SocketAddr,
+    /// Interface to capture answers on (default: the one holding the source address).
+    #[arg(long)]
+    pub iface: Option<String>,
+    /// Source address (default: the one the kernel routes from towards the target).
+    #[arg(long)]
+    pub src: Option<IpAddr>,
+    /// Number of probes, each from its own source port.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub count: u16,
+    /// Seconds to wait for each probe's answer (0.05 to 60).
+    #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Probes per second (1 to 10000).
+    #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// Write every packet of the probes (sent and received) to this pcap file.
+    #[arg(long)]
+    pub pcap: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Change one of the profile's attributes (NAME=VALUE; repeatable), e.g.
+    /// --set ip.ttl=128 --set tcp.flags.ece=true.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, Value)>,
+    /// Remove one of the profile's attributes (repeatable).
+    #[arg(long = "unset", value_name = "NAME")]
+    pub unset: Vec<String>,
+    /// Drop the kernel's RSTs to our SYN-ACKs with a temporary nftables rule
+    /// (table inet synlab_probe_PID, our source ports only; needs CAP_NET_ADMIN).
+    #[arg(long)]
+    pub suppress_rst: bool,
+    /// Allow a target other than loopback outside a lab network namespace.
+    /// Only for networks you own.
+    #[arg(long)]
+    pub i_own_this_network: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.05..=60.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 0.05 and 60 seconds".into())
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (1.0..=10000.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 1 and 10000 probes per second".into())
+    }
+}
+
+/// NAME=VALUE: true/false are booleans, digits numbers, the rest strings.
+pub fn parse_set(s: &str) -> Result<(String, Value), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
+    if name.is_empty() {
+        return Err(format!("{s:?} has no attribute name"));
+    }
+    let value = match value {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        v => v.parse().map_or_else(|_| Value::from(v), Value::Int),
+    };
+    Ok((name.to_owned(), value))
+}
+
+/// RTT statistics in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RttStats {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+pub fn rtt_stats(results: &[ProbeResult]) -> Option<RttStats> {
+    let mut ms: Vec<f64> = results
+        .iter()
+        .filter_map(|r| r.rtt)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
+    if ms.is_empty() {
+        return None;
+    }
+    ms.sort_by(f64::total_cmp);
+    let mid = ms.len() / 2;
+    let median = if ms.len() % 2 == 1 {
+        ms[mid]
+    } else {
+        (ms[mid - 1] + ms[mid]) / 2.0
+    };
+    Some(RttStats {
+        min: ms[0],
+        median,
+        max: ms[ms.len() - 1],
+    })
+}
+
+pub fn run(
+    args: &ProbeArgs,
+    dirs: &[std::path::PathBuf],
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let profile = crate::profile::resolve(&args.profile, dirs)?;
+    let mut attrs = profile.attributes.clone();
+    for name in &args.unset {
+        attrs.remove(name);
+    }
+    for (name, value) in &args.set {
+        attrs.insert(name.clone(), value.clone());
+    }
+    let opts = LiveOptions {
+        iface: args.iface.clone(),
+        src: args.src,
+        timeout: Duration::from_secs_f64(args.timeout),
+        rate: args.rate,
+        suppress_rst: args.suppress_rst,
+        keep_frames: args.pcap.is_some(),
+        i_own_this_network: args.i_own_this_network,
+        ..LiveOptions::default()
+    };
+    let requests = vec![attrs; usize::from(args.count)];
+    let run = live::run(&requests, args.target, &opts)?;
+    let mut pcap_packets = None;
+    if let Some(path) = &args.pcap {
+        let mut pcap = PcapOut::create(path)?;
+        for f in &run.frames {
+            pcap.write(f.ts, &f.data)?;
+        }
+        pcap_packets = Some(pcap.finish()?);
+    }
+    if args.json {
+        print_json(args, &profile.name, &run, pcap_packets, out)?;
+    } else {
+        print_table(args, &profile.name, &run, pcap_packets, style, out)?;
+    }
+    Ok(Status::Ok)
+}
+
+fn count(results: &[ProbeResult], name: &str) -> usize {
+    results.iter().filter(|r| r.outcome.name() == name).count()
+}
+
+fn print_json(
+    args: &ProbeArgs,
+    profile: &str,
+    run: &LiveRun,
+    pcap_packets: Option<u64>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let rtt =
+        rtt_stats(&run.results).map(|s| json!({"min": s.min, "median": s.median, "max": s.max}));
+    let doc = json!({
+        "profile": profile,
+        "target": run.target.to_string(),
+        "src": run.src.to_string(),
+        "iface": run.iface,
+        "count": run.results.len(),
+        "timeout_s": args.timeout,
+        "rate_requested": args.rate,
+        "rate_achieved": run.rate(),
+        "elapsed_s": run.elapsed.as_secs_f64(),
+        "rst_suppressed_by": run.rst_table.as_ref().map(|t| format!("table inet {t}")),
+        "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
+        "pcap_packets": pcap_packets,
+        "outcomes": {
+            "syn-ack": count(&run.results, "syn-ack"),
+            "reset": count(&run.results, "reset"),
+            "icmp": count(&run.results, "icmp"),
+            "no-reply": count(&run.results, "no-reply"),
+        },
+        "rtt_ms": rtt,
+        "probes": run.results,
+    });
+    // As io::Error, so a closed pipe is recognised as one.
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn get(a: &Attributes, name: &str) -> String {
+    a.get(name).map_or_else(|| "-".to_owned(), Value::to_string)
+}
+
+/// A short description of the answer.
+fn reply_cell(r: &ProbeResult) -> String {
+    match (&r.outcome, &r.reply) {
+        (Outcome::Icmp { .. }, _) => r
+            .icmp_from
+            .map_or_else(String::new, |ip| format!("from {ip}")),
+        (_, Some(a)) => {
+            let ttl = a.get("ip.ttl").or_else(|| a.get("ipv6.hlim"));
+            let mut s = format!(
+                "ttl {} win {}",
+                ttl.map_or_else(|| "-".into(), Value::to_string),
+                get(a, "tcp.window_size_value")
+            );
+            if r.outcome == Outcome::SynAck {
+                s.push_str(&format!(
+                    " mss {} ws {} options {}",
+                    get(a, "tcp.options.mss_val"),
+                    get(a, "tcp.options.wscale.shift"),
+                    get(a, "synlab.options.layout")
+                ));
+            }
+            s
+        }
+        _ => String::new(),
+    }
+}
+
+fn print_table(
+    args: &ProbeArgs,
+    profile: &str,
+    run: &LiveRun,
+    pcap_packets: Option<u64>,
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<()> {
+    writeln!(
+        out,
+        "probe {profile} -> {} from {} on {}: {} probes at {}/s, timeout {} s",
+        run.target,
+        run.src,
+        run.iface,
+        run.results.len(),
+        args.rate,
+        args.timeout
+    )?;
+    let header = format!(
+        "{:>5}  {:>5}  {:<10}  {:>8}  {}",
+        "#", "sport", "outcome", "rtt_ms", "reply"
+    );
+    writeln!(out, "{}", style.bold(&header))?;
+    for r in &run.results {
+        let outcome = format!("{:<10}", r.outcome.to_string());
+        let outcome = match r.outcome {
+            Outcome::SynAck => style.green(&outcome),
+            _ => style.red(&outcome),
+        };
+        let rtt = r.rtt.map_or_else(
+            || "-".into(),
+            |d| format!("{:.3}", d.as_secs_f64() * 1000.0),
+        );
+        let line = format!(
+            "{:>5}  {:>5}  {}  {:>8}  {}",
+            r.index,
+            r.src_port,
+            outcome,
+            rtt,
+            reply_cell(r)
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    let mut summary = format!(
+        "{} syn-ack, {} reset, {} icmp, {} no-reply",
+        count(&run.results, "syn-ack"),
+        count(&run.results, "reset"),
+        count(&run.results, "icmp"),
+        count(&run.results, "no-reply"),
+    );
+    if let Some(rate) = run.rate() {
+        summary.push_str(&format!("; {rate:.1} probes/s"));
+    }
+    if let Some(s) = rtt_stats(&run.results) {
+        summary.push_str(&format!(
+            "; rtt min {:.3} / median {:.3} / max {:.3} ms",
+            s.min, s.median, s.max
+        ));
+    }
+    writeln!(out, "{}", style.dim(&summary))?;
+    if let (Some(path), Some(n)) = (&args.pcap, pcap_packets) {
+        writeln!(
+            out,
+            "{}",
+            style.dim(&format!("wrote {n} packets to {}", path.display()))
+        )?;
+    }
+    if run.rst_table.is_none() && count(&run.results, "syn-ack") > 0 {
+        writeln!(
+            out,
+            "{}",
+            style.dim(
+                "note: the kernel answered each SYN-ACK with a RST (no socket of its own sent the SYN); \
+                 --suppress-rst drops those"
+            )
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_values_are_typed() {
+        assert_eq!(
+            parse_set("ip.ttl=128"),
+            Ok(("ip.ttl".into(), Value::Int(128)))
+        );
+        assert_eq!(
+            parse_set("tcp.flags.ece=true"),
+            Ok(("tcp.flags.ece".into(), Value::Bool(true)))
+        );
+        assert_eq!(
+            parse_set("synlab.options.layout=mss,nop,ws"),
+            Ok(("synlab.options.layout".into(), Value::from("mss,nop,ws")))
+        );
+        assert!(parse_set("nothing").is_err());
+        assert!(parse_set("=1").is_err());
+    }
+
+    fn result(rtt_ms: Option<u64>) -> ProbeResult {
+        ProbeResult {
+            index: 0,
+            src_port: 1,
+            seq: 0,
+            outcome: Outcome::NoReply,
+            rtt: rtt_ms.map(Duration::from_millis),
+            syn: Attributes::new(),
+            reply: None,
+            icmp_from: None,
+        }
+    }
+
+    #[test]
+    fn rtt_statistics() {
+        let rs = [
+            result(Some(3)),
+            result(None),
+            result(Some(1)),
+            result(Some(2)),
+        ];
+        assert_eq!(
+            rtt_stats(&rs),
+            Some(RttStats {
+                min: 1.0,
+                median: 2.0,
+                max: 3.0
+            })
+        );
+        let even = [result(Some(1)), result(Some(2))];
+        assert_eq!(rtt_stats(&even).map(|s| s.median), Some(1.5));
+        assert_eq!(rtt_stats(&[result(None)]), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! Live probes, sans-I/O: planning SYNs (source ports, sequence numbers,
+//! bytes), pacing them, and matching what comes back to the probe it answers.
+//!
+//! Nothing here sends, receives or reads a clock: the driver in
+//! `io::live` passes time in (as a `Duration` since the run started) and
+//! feeds decoded frames, so the whole state machine runs on virtual time in
+//! unit tests, without root.
+
+mod guard;
+mod matcher;
+mod plan;
+
+pub use guard::{check_target, TargetRefused};
+pub use matcher::{Matcher, ProbeResult, Relation};
+pub use plan::{for_family, plan, send_offset, PlanError, Planned, PortRange};

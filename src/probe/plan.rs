@@ -1,0 +1,303 @@
+//! Planning a batch: one SYN per request, each from its own source port,
+//! with its own random initial sequence number, crafted to bytes up front so
+//! that a request that cannot be built fails the batch before anything is sent.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use thiserror::Error;
+
+use crate::craft::{self, CraftError, Volatile};
+#[cfg(test)]
+use crate::model::Value;
+use crate::model::{decode_frame, Attributes, Decoded};
+
+/// Source ports the probes use, inclusive. The default, 40000-59999, is
+/// large so that a port comes round again only after 20000 probes, long
+/// after the server forgot the last connection attempt from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl Default for PortRange {
+    fn default() -> Self {
+        PortRange {
+            first: 40000,
+            last: 59999,
+        }
+    }
+}
+
+impl PortRange {
+    pub fn len(&self) -> usize {
+        usize::from(self.last.saturating_sub(self.first)) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last < self.first
+    }
+
+    /// `n` distinct ports, consecutive from `cursor` (taken modulo the range),
+    /// wrapping at the end of the range.
+    pub fn take(&self, cursor: usize, n: usize) -> Result<Vec<u16>, PlanError> {
+        if self.is_empty() || n > self.len() {
+            return Err(PlanError::TooManyProbes {
+                requested: n,
+                available: if self.is_empty() { 0 } else { self.len() },
+            });
+        }
+        let len = self.len();
+        Ok((0..n)
+            .map(|i| self.first + ((cursor + i) % len) as u16)
+            .collect())
+    }
+}
+
+/// Why a batch cannot be planned; nothing was sent.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("{requested} probes need as many distinct source ports, but only {available} are in the port range")]
+    TooManyProbes { requested: usize, available: usize },
+    #[error("probe {index}: cannot build its SYN: {source}")]
+    Craft {
+        index: usize,
+        #[source]
+        source: CraftError,
+    },
+}
+
+/// One probe, ready to go.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub index: usize,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    /// The IP packet (header included) to send.
+    pub packet: Vec<u8>,
+    /// The attributes of that packet, as `handshakes` would show its SYN.
+    pub syn: Attributes,
+}
+
+/// The attributes for a SYN of the given IP version. Profiles are written
+/// with IPv4 names; for IPv6 the TTL becomes the hop limit and the DSCP/ECN
+/// bits move to the traffic class, and IPv4-only attributes (DF, the
+/// reserved bit, IP options, the IP ID) are dropped. The reverse for IPv4.
+pub fn for_family(a: &Attributes, v6: bool) -> Attributes {
+    let pairs = [
+        ("ip.ttl", "ipv6.hlim"),
+        ("ip.dsfield.dscp", "ipv6.tclass.dscp"),
+        ("ip.dsfield.ecn", "ipv6.tclass.ecn"),
+    ];
+    let mut out = a.clone();
+    for (v4_name, v6_name) in pairs {
+        let (from, to) = if v6 {
+            (v4_name, v6_name)
+        } else {
+            (v6_name, v4_name)
+        };
+        if let Some(v) = out.remove(from) {
+            if !out.contains(to) {
+                out.insert(to, v);
+            }
+        }
+    }
+    let names: Vec<String> = out.names().map(str::to_owned).collect();
+    for name in names {
+        let foreign = if v6 {
+            name.starts_with("ip.") || name == "synlab.ip.options"
+        } else {
+            name.starts_with("ipv6.") || name == "synlab.ipv6.ext"
+        };
+        if foreign {
+            out.remove(&name);
+        }
+    }
+    out
+}
+
+/// The per-connection values of probe `seq`: the IP ID is derived from the
+/// sequence number and never 0 (on a header-including raw socket the kernel
+/// replaces a zero ID with its own), TSval is the clock in milliseconds.
+fn volatile(src: SocketAddr, dst: SocketAddr, seq: u32, clock_ms: u64) -> Volatile {
+    let id = (seq >> 16) as u16 ^ seq as u16;
+    Volatile {
+        src,
+        dst,
+        seq,
+        ack: 0,
+        ip_id: if id == 0 { 1 } else { id },
+        flow_label: seq & 0xfffff,
+        tsval: clock_ms as u32,
+        tsecr: 0,
+    }
+}
+
+/// Plan one probe per request: source ports consecutive from `port_cursor`
+/// in `ports`, sequence numbers from a generator seeded with `seed`.
+pub fn plan(
+    requests: &[Attributes],
+    src: IpAddr,
+    target: SocketAddr,
+    ports: PortRange,
+    port_cursor: usize,
+    seed: u64,
+    clock_ms: u64,
+) -> Result<Vec<Planned>, PlanError> {
+    let src_ports = ports.take(port_cursor, requests.len())?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let v6 = target.is_ipv6();
+    requests
+        .iter()
+        .zip(src_ports)
+        .enumerate()
+        .map(|(index, (request, port))| {
+            let seq: u32 = rng.gen();
+            let src = SocketAddr::new(src, port);
+            let attrs = for_family(request, v6);
+            let vol = volatile(src, target, seq, clock_ms);
+            let packet = craft::build_packet(&attrs, &vol)
+                .map_err(|source| PlanError::Craft { index, source })?;
+            let syn = match decode_frame(101, &packet) {
+                Ok(Decoded::Tcp(seg)) => seg.attributes(),
+                _ => {
+                    return Err(PlanError::Craft {
+                        index,
+                        source: CraftError::Missing("a decodable packet"),
+                    })
+                }
+            };
+            Ok(Planned {
+                index,
+                src,
+                dst: target,
+                seq,
+                packet,
+                syn,
+            })
+        })
+        .collect()
+}
+
+/// When probe `index` goes out, from the start of the run, at `rate`
+/// probes per second (a rate of 0 or below, or not finite, sends at once).
+pub fn send_offset(index: usize, rate: f64) -> Duration {
+    if !(rate.is_finite() && rate > 0.0) {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(index as f64 / rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(a: &Attributes, name: &str) -> Option<u64> {
+        a.get(name).and_then(Value::as_u64)
+    }
+
+    fn linux() -> Attributes {
+        let mut a = Attributes::new();
+        a.insert("ip.ttl", 64u8);
+        a.insert("ip.flags.df", true);
+        a.insert("tcp.window_size_value", 64240u16);
+        a.insert("tcp.options.mss_val", 1460u16);
+        a.insert("tcp.options.sack_perm", true);
+        a.insert("tcp.options.wscale.shift", 7u8);
+        a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
+        a
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn ports_are_distinct_and_wrap() {
+        let r = PortRange {
+            first: 100,
+            last: 104,
+        };
+        assert_eq!(r.take(3, 5), Ok(vec![103, 104, 100, 101, 102]));
+        assert_eq!(
+            r.take(0, 6),
+            Err(PlanError::TooManyProbes {
+                requested: 6,
+                available: 5
+            })
+        );
+    }
+
+    #[test]
+    fn plan_assigns_ports_seqs_and_bytes() {
+        let reqs = vec![linux(), linux(), linux()];
+        let p = plan(
+            &reqs,
+            "198.18.0.2".parse().unwrap_or_else(|_| unreachable!()),
+            addr("198.18.0.130:80"),
+            PortRange::default(),
+            19999,
+            7,
+            1000,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ports: Vec<u16> = p.iter().map(|x| x.src.port()).collect();
+        assert_eq!(ports, vec![59999, 40000, 40001]);
+        assert_ne!(p[0].seq, p[1].seq);
+        for x in &p {
+            assert_eq!(x.syn.get("tcp.seq_raw"), Some(&Value::Int(x.seq.into())));
+            assert_eq!(x.syn.get("ip.ttl"), Some(&Value::Int(64)));
+            assert_eq!(
+                x.syn.get("synlab.options.layout"),
+                Some(&Value::from("mss,sok,ts,nop,ws"))
+            );
+            assert_eq!(num(&x.syn, "tcp.dstport"), Some(80));
+        }
+    }
+
+    #[test]
+    fn v6_plan_moves_ttl_to_hop_limit() {
+        let p = plan(
+            &[linux()],
+            "fd00::2".parse().unwrap_or_else(|_| unreachable!()),
+            addr("[fd00::1]:80"),
+            PortRange::default(),
+            0,
+            1,
+            0,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p[0].syn.get("ipv6.hlim"), Some(&Value::Int(64)));
+        assert!(!p[0].syn.contains("ip.ttl"));
+    }
+
+    #[test]
+    fn unbuildable_request_fails_the_plan() {
+        let mut bad = linux();
+        bad.insert("synlab.options.layout", "mss,bogus");
+        let err = plan(
+            &[linux(), bad],
+            "198.18.0.2".parse().unwrap_or_else(|_| unreachable!()),
+            addr("198.18.0.130:80"),
+            PortRange::default(),
+            0,
+            1,
+            0,
+        );
+        assert!(
+            matches!(err, Err(PlanError::Craft { index: 1, .. })),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn pacing() {
+        assert_eq!(send_offset(0, 100.0), Duration::ZERO);
+        assert_eq!(send_offset(50, 100.0), Duration::from_millis(500));
+        assert_eq!(send_offset(50, 0.0), Duration::ZERO);
+    }
+}

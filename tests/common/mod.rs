@@ -1,0 +1,216 @@
+//! The network lab for integration tests: `scripts/lab.sh` under a guard.
+//!
+//! Every test builds its own lab with its own prefix (`sltest-NAME`) and
+//! index (subnets 198.18.INDEX.0/24, fd00:5ab:INDEX::/48), so tests run in
+//! parallel. `up` first removes leftovers of the same prefix (a run that was
+//! killed); `Drop` runs `down`, also when the test panics.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SKIP: &str = "skipping: needs root and network namespaces";
+
+fn root_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_synlab")
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Whether root-only tests can run here. Not root: print why and skip,
+/// except under CI, where a skipped lab test would hide a failure.
+pub fn can_run_lab(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: CI is set but not running as root; the lab tests must run as root in CI");
+    }
+    eprintln!("{test}: {SKIP}");
+    false
+}
+
+pub struct Lab {
+    pub prefix: String,
+    pub index: u8,
+    pub vars: HashMap<String, String>,
+}
+
+fn lab_sh(prefix: &str, index: u8, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("60")
+        .arg(root_dir().join("scripts/lab.sh"))
+        .args(args)
+        .env("LAB_PREFIX", prefix)
+        .env("LAB_INDEX", index.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scripts/lab.sh: {e}"))
+}
+
+fn check(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Lab {
+    /// Build lab `sltest-NAME` with index `index`, or None (skip) when not root.
+    pub fn up(name: &str, index: u8) -> Option<Lab> {
+        if !can_run_lab(name) {
+            return None;
+        }
+        let prefix = format!("sltest-{name}");
+        // Leftovers of an earlier, killed run of this test.
+        let _ = lab_sh(&prefix, index, &["down"]);
+        let mut lab = Lab {
+            prefix,
+            index,
+            vars: HashMap::new(),
+        };
+        let out = lab_sh(&lab.prefix, index, &["up"]);
+        check("lab.sh up", &out);
+        let env = lab_sh(&lab.prefix, index, &["env"]);
+        check("lab.sh env", &env);
+        for line in String::from_utf8_lossy(&env.stdout).lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                lab.vars.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Some(lab)
+    }
+
+    pub fn var(&self, key: &str) -> &str {
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("lab.sh env has no {key}"))
+    }
+
+    pub fn c1(&self) -> &str {
+        self.var("LAB_C1_NS")
+    }
+
+    /// The server's address for `port`, IPv4 or IPv6.
+    pub fn srv(&self, v6: bool, port: u16) -> String {
+        if v6 {
+            format!("[{}]:{port}", self.var("LAB_SRV_IP6"))
+        } else {
+            format!("{}:{port}", self.var("LAB_SRV_IP"))
+        }
+    }
+
+    pub fn rule(&self, expr: &str) {
+        let out = lab_sh(&self.prefix, self.index, &["rule", expr]);
+        check(&format!("lab.sh rule '{expr}'"), &out);
+    }
+
+    pub fn flush(&self) {
+        let out = lab_sh(&self.prefix, self.index, &["flush"]);
+        check("lab.sh flush", &out);
+    }
+
+    /// A command inside namespace `ns`, bounded by `timeout` (seconds).
+    pub fn in_ns(&self, ns: &str, timeout_s: u32, program: &str, args: &[&str]) -> Output {
+        Command::new("timeout")
+            .arg(timeout_s.to_string())
+            .args(["ip", "netns", "exec", ns, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program} in {ns}: {e}"))
+    }
+
+    /// synlab inside client 1's namespace, bounded to 60 s.
+    pub fn synlab(&self, args: &[&str]) -> Output {
+        self.in_ns(self.c1(), 60, bin(), args)
+    }
+
+    /// `synlab probe ... --json` in client 1; the parsed document.
+    pub fn probe_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["probe", "--json"];
+        all.extend_from_slice(args);
+        let out = self.synlab(&all);
+        check(&format!("synlab {}", all.join(" ")), &out);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "probe output is not JSON ({e}):\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// The nftables tables in client 1's namespace.
+    pub fn c1_tables(&self) -> String {
+        let out = self.in_ns(self.c1(), 10, "nft", &["list", "tables"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let out = lab_sh(&self.prefix, self.index, &["down"]);
+        if !out.status.success() {
+            eprintln!(
+                "lab.sh down for {} failed: {}",
+                self.prefix,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Wait until `cond` holds, polling, at most `limit`.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+/// A scratch directory for one test, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("synlab-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        TempDir(p)
+    }
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 path {}", p.display()))
+}
