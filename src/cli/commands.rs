@@ -81,6 +81,7 @@ fn handshakes(
     } else {
         output::handshakes_table(&loaded, style, out)?;
     }
+    out.flush()?; // the data first, then the error that ended it
     Ok(finish(&loaded, Status::Ok))
 }
 
@@ -111,6 +112,7 @@ fn diff(
     } else {
         output::diff_table(&sides, &diffs, hidden, style, out)?;
     }
+    out.flush()?;
     let status = if differ { Status::Differ } else { Status::Ok };
     let worst = [finish(&la, status), finish(&lb, status)];
     Ok(if worst.contains(&Status::Trouble) {

@@ -42,7 +42,8 @@ pub fn run() -> ExitCode {
         }
     };
     init_tracing(cli.verbose);
-    let mut out = io::stdout().lock();
+    // Buffered: a JSON document of a large capture is millions of small writes.
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let status = match commands::dispatch(&cli, &mut out) {
         Ok(status) => status,
         Err(e) if is_broken_pipe(&e) => Status::Ok,
