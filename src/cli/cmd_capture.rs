@@ -13,7 +13,7 @@ use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use super::Status;
 use crate::io::privilege::{self, Needs};
-use crate::io::probe_pcap::PcapOut;
+use crate::io::pcap_writer::PcapOut;
 use crate::io::raw::{find_interface, DatalinkSource, FrameSource};
 use crate::model::{decode_frame, Decoded};
 
@@ -121,7 +121,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
         DatalinkSource::open(&iface, Duration::from_millis(50))
     })?
     .with_context(|| format!("opening a packet socket on {}", iface.name))?;
-    let pcap = PcapOut::create(&args.out)?;
+    let pcap = PcapOut::create(&args.out, 1)?;
     let duration = Duration::from_secs_f64(args.duration);
     let limit = args.count;
     let (port, host) = (args.port, args.host);

@@ -13,7 +13,7 @@ use super::output::Style;
 use super::Status;
 use crate::handshake::Outcome;
 use crate::io::live::{self, LiveOptions, LiveRun};
-use crate::io::probe_pcap::PcapOut;
+use crate::io::pcap_writer::PcapOut;
 use crate::model::{Attributes, Value};
 use crate::probe::ProbeResult;
 
@@ -156,7 +156,7 @@ pub fn run(
     let run = live::run(&requests, args.target, &opts)?;
     let mut pcap_packets = None;
     if let Some(path) = &args.pcap {
-        let mut pcap = PcapOut::create(path)?;
+        let mut pcap = PcapOut::create(path, 1)?;
         for f in &run.frames {
             pcap.write(f.ts, &f.data)?;
         }

@@ -9,5 +9,4 @@ pub mod load;
 pub mod nft;
 pub mod pcap_writer;
 pub mod privilege;
-pub mod probe_pcap;
 pub mod raw;

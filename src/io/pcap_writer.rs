@@ -1,5 +1,6 @@
-//! Writing frames to a pcap file (pcap-file's `PcapWriter`), for crafted SYNs
-//! and, later, the probe engine's `--pcap`.
+//! Writing frames to a pcap file (pcap-file's `PcapWriter`): crafted SYNs,
+//! `probe --pcap` and `capture`. Nanosecond timestamps, so the kernel's
+//! receive times of probe answers keep their precision.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::{DataLink, PcapError};
+use pcap_file::{DataLink, PcapError, TsResolution};
 use thiserror::Error;
 
 /// Snapshot length written in the file header.
@@ -40,6 +41,7 @@ pub enum PcapOutError {
 pub struct PcapOut {
     path: PathBuf,
     writer: PcapWriter<BufWriter<File>>,
+    packets: u64,
 }
 
 impl PcapOut {
@@ -53,6 +55,7 @@ impl PcapOut {
         let header = PcapHeader {
             snaplen: SNAPLEN,
             datalink: DataLink::from(linktype),
+            ts_resolution: TsResolution::NanoSecond,
             ..PcapHeader::default()
         };
         let writer = PcapWriter::with_header(BufWriter::new(file), header).map_err(|source| {
@@ -64,6 +67,7 @@ impl PcapOut {
         Ok(PcapOut {
             path: path.to_owned(),
             writer,
+            packets: 0,
         })
     }
 
@@ -74,20 +78,27 @@ impl PcapOut {
         let packet = PcapPacket::new(ts, len, &frame[..caplen]);
         self.writer
             .write_packet(&packet)
-            .map(|_| ())
             .map_err(|source| PcapOutError::Write {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        self.packets += 1;
+        Ok(())
     }
 
-    /// Flush everything written to the file.
-    pub fn finish(self) -> Result<(), PcapOutError> {
-        let path = self.path;
+    /// Frames written so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// Flush everything written to the file; returns how many frames it holds.
+    pub fn finish(self) -> Result<u64, PcapOutError> {
+        let (path, packets) = (self.path, self.packets);
         self.writer
             .into_writer()
             .flush()
-            .map_err(|source| PcapOutError::Flush { path, source })
+            .map_err(|source| PcapOutError::Flush { path, source })?;
+        Ok(packets)
     }
 }
 
@@ -105,7 +116,7 @@ mod tests {
         out.write(Duration::from_millis(1500), &[1, 2, 3, 4])
             .unwrap();
         out.write(Duration::from_millis(1501), &[5; 60]).unwrap();
-        out.finish().unwrap();
+        assert_eq!(out.finish().unwrap(), 2);
         let mut r = CaptureReader::open(&path).unwrap();
         let f = r.next_frame().unwrap().unwrap();
         assert_eq!(f.linktype, 1);
