@@ -22,7 +22,7 @@ cmds=(
   "$synlab handshakes $pcap > /dev/null"
   "$synlab handshakes --json $pcap > /dev/null"
   "tshark -r $pcap -T fields ${fields[*]} -Y 'tcp.flags.syn==1' > /dev/null"
-  "p0f -r $pcap -o /dev/null > /dev/null"
+  "p0f -r $pcap > /dev/null"
 )
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 1 --runs 3 --export-markdown "${TMPDIR:-/tmp}/synlab-bench.md" "${cmds[@]}"
