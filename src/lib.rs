@@ -10,3 +10,7 @@ pub mod diff;
 pub mod handshake;
 pub mod io;
 pub mod model;
+pub mod oracle;
+pub mod profile;
+pub mod rule;
+pub mod search;
