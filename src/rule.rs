@@ -264,7 +264,10 @@ fn compare(v: &Value, op: Cmp, lit: &Literal) -> bool {
     let ord: Option<Ordering> = match lit {
         Literal::Int(n) => v.as_u64().map(|x| x.cmp(n)),
         Literal::Bool(b) => v.as_u64().map(|x| x.cmp(&u64::from(*b))),
-        Literal::Str(s) => Some(v.to_string().as_str().cmp(s.as_str())),
+        Literal::Str(s) => Some(match v {
+            Value::Str(x) => x.as_str().cmp(s.as_str()),
+            other => other.to_string().as_str().cmp(s.as_str()),
+        }),
     };
     let Some(ord) = ord else {
         return false;
@@ -698,6 +701,13 @@ mod tests {
             shown,
             "column 10: expected a value, found end of rule\n  ip.ttl ==\n           ^"
         );
+    }
+
+    #[test]
+    fn empty_string_is_the_empty_layout() {
+        let mut a = Attributes::new();
+        a.insert("synlab.options.layout", "");
+        assert!(eval_str("synlab.options.layout == \"\"", &a));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     match &cli.command {
         Command::Handshakes { file, json } => handshakes(file, *json, style, out),
         Command::Diff { a, b, json, all } => diff(a, b, *json, *all, style, out),
+        Command::Bisect(args) => super::cmd_bisect::bisect(args, style, out),
         Command::Fields { json } => {
             output::fields(*json, out)?;
             Ok(Status::Ok)

@@ -5,6 +5,7 @@
 //! trouble.
 
 mod args;
+mod cmd_bisect;
 mod commands;
 mod output;
 mod select;

@@ -445,7 +445,7 @@ impl Search {
                         return self.finish(Conclusion::Culprits, None);
                     }
                     if !self.culprits.is_empty() {
-                        let need = self.pending(&[remaining.clone()]);
+                        let need = self.pending(std::slice::from_ref(&remaining));
                         if !need.is_empty() {
                             return need;
                         }
