@@ -71,13 +71,14 @@ fn measure(label: &str, rules: &[String], loss: f64, single: bool) {
             let r = one(&g, &b, expr, loss, seed * 100 + i as u64, single);
             probes += r.probes;
             iso += r.probes_by_phase.get("isolation").copied().unwrap_or(0);
-            rounds += r.rounds;
-            worst = worst.max(r.rounds);
+            let r_iso = r.rounds_by_phase.get("isolation").copied().unwrap_or(0);
+            rounds += r_iso;
+            worst = worst.max(r_iso);
         }
     }
     let n = (rules.len() as u64 * runs) as f64;
     println!(
-        "{label:<44} loss {loss:.1}  single table {:<3}  probes {:>6.1} (isolation {:>5.1})  rounds {:>4.1} (worst {worst})",
+        "{label:<44} loss {loss:.1}  single table {:<3}  probes {:>6.1} (isolation {:>5.1})  isolation rounds {:>4.1} (worst {worst})",
         if single { "yes" } else { "no" },
         probes as f64 / n,
         iso as f64 / n,

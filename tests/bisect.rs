@@ -526,8 +526,7 @@ fn one_culprit_among_sixteen_within_dd_bounds() {
             let r = search(&g, &b, opts, &mut oracle);
             assert_eq!(r.culprit_units, [[name.clone()]], "{expr}, loss {loss}");
             let iso = r.probes_by_phase.get("isolation").copied().unwrap_or(0);
-            let baseline_rounds = 2; // good: 3 probes; bad: 3, then 4 more
-            let iso_rounds = r.rounds.saturating_sub(baseline_rounds);
+            let iso_rounds = r.rounds_by_phase.get("isolation").copied().unwrap_or(0);
             worst_rounds = worst_rounds.max(iso_rounds);
             total_rounds += iso_rounds;
             total_probes += iso;

@@ -149,6 +149,7 @@ pub struct Search {
     probes: u64,
     rounds: u32,
     by_phase: BTreeMap<&'static str, u64>,
+    rounds_by_phase: BTreeMap<&'static str, u32>,
     culprits: Vec<Vec<usize>>,
     conclusion: Conclusion,
     note: Option<String>,
@@ -204,6 +205,7 @@ impl Search {
             probes: 0,
             rounds: 0,
             by_phase: BTreeMap::new(),
+            rounds_by_phase: BTreeMap::new(),
             culprits: Vec::new(),
             conclusion: Conclusion::Running,
             note: None,
@@ -267,6 +269,7 @@ impl Search {
         self.probes += batch.len() as u64;
         *self.by_phase.entry(phase).or_default() += batch.len() as u64;
         self.rounds += 1;
+        *self.rounds_by_phase.entry(phase).or_default() += 1;
         Some(batch)
     }
 
@@ -531,6 +534,11 @@ impl Search {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
+            rounds_by_phase: self
+                .rounds_by_phase
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
             unresolved: self
                 .variants
                 .iter()
@@ -681,7 +689,10 @@ pub struct Report {
     pub probes: u64,
     /// Batches (oracle round trips).
     pub rounds: u32,
+    /// Probes by phase: `baseline`, `single`, `isolation`.
     pub probes_by_phase: BTreeMap<String, u64>,
+    /// Rounds by phase.
+    pub rounds_by_phase: BTreeMap<String, u32>,
     /// Variants that could not be built or gave no consistent answer.
     pub unresolved: usize,
     pub confidence: f64,
