@@ -195,7 +195,7 @@ pub fn bisect(args: &BisectArgs, style: Style, out: &mut dyn Write) -> Result<St
             bad: &bad.label,
             report: &report,
         };
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
         table(&good.label, &bad.label, &report, style, out)?;
