@@ -10,5 +10,8 @@ pub mod diff;
 pub mod handshake;
 pub mod io;
 pub mod model;
+pub mod oracle;
 pub mod probe;
 pub mod profile;
+pub mod rule;
+pub mod search;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use super::cmd_bisect::BisectArgs;
 use super::select::AttemptSpec;
 
 /// synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and
@@ -60,6 +61,14 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Find which attribute differences between a passing SYN (--good) and a
+    /// failing one (--bad) change the outcome.
+    ///
+    /// The oracle answers probes: --rule EXPR (a simulated middlebox),
+    /// --recorded FILE (a capture of many attempts) or --target IP:PORT (live).
+    /// Exit status: 0 culprits found, 1 nothing to explain or no set explains
+    /// it, 2 trouble.
+    Bisect(Box<BisectArgs>),
     /// List every attribute name synlab knows, with its kind.
     Fields {
         /// Print JSON instead of a table.

@@ -12,8 +12,8 @@ use clap::Args;
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use super::Status;
-use crate::io::privilege::{self, Needs};
 use crate::io::pcap_writer::PcapOut;
+use crate::io::privilege::{self, Needs};
 use crate::io::raw::{find_interface, DatalinkSource, FrameSource};
 use crate::model::{decode_frame, Decoded};
 

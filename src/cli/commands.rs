@@ -22,6 +22,10 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             super::cmd_probe::run(args, &dirs, style, out)
         }
         Command::Capture(args) => super::cmd_capture::run(args, out),
+        Command::Bisect(args) => {
+            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            super::cmd_bisect::bisect(args, &dirs, style, out)
+        }
         Command::Fields { json } => {
             output::fields(*json, out)?;
             Ok(Status::Ok)

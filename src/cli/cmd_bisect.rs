@@ -1,0 +1,374 @@
+//! `synlab bisect`: which attribute differences change the outcome.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{ArgGroup, Args, ValueEnum};
+use serde::Serialize;
+
+use super::output::Style;
+use super::select::AttemptSpec;
+use super::Status;
+use crate::io::capture_file::CaptureError;
+use crate::io::load::{load, LoadError};
+use crate::model::Attributes;
+use crate::oracle::{self, Action, Oracle, RecordedOracle, RuleOracle};
+use crate::rule::Rule;
+use crate::search::{Conclusion, Report, Search, SearchOptions, VerdictReport};
+
+/// `synlab bisect` arguments.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("oracle").required(true).args(["target", "rule", "recorded"])))]
+pub struct BisectArgs {
+    /// The passing side: a profile name or file, or a captured handshake (FILE, FILE#N, FILE@IP).
+    #[arg(long, value_name = "A")]
+    pub good: String,
+    /// The failing side, in the same forms.
+    #[arg(long, value_name = "B")]
+    pub bad: String,
+
+    /// Oracle: live probes to this server (needs root).
+    #[arg(long, value_name = "IP:PORT")]
+    pub target: Option<String>,
+    /// Interface for live probes.
+    #[arg(long, value_name = "IF", requires = "target")]
+    pub iface: Option<String>,
+
+    /// Oracle: a simulated middlebox that acts on SYNs matching EXPR
+    /// (e.g. 'ip.ttl == 128 && !tcp.options.sack_perm') and answers syn-ack otherwise.
+    #[arg(long, value_name = "EXPR")]
+    pub rule: Option<String>,
+    /// What the simulated middlebox does to a matching SYN.
+    #[arg(long, value_enum, default_value_t = ActionArg::Drop, requires = "rule")]
+    pub action: ActionArg,
+    /// Fraction of probes the simulated path loses at random (0 ≤ P < 1).
+    #[arg(long, value_name = "P", default_value_t = 0.0, requires = "rule")]
+    pub loss: f64,
+    /// Seed of the simulated loss.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Oracle: outcomes looked up in a capture holding many attempts.
+    #[arg(long, value_name = "FILE")]
+    pub recorded: Option<PathBuf>,
+
+    /// Probes of each baseline (good and bad) at least.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub repeat: u32,
+    /// Probes of any one variant at most.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_probes: u32,
+    /// Worst loss rate to allow for when concluding no-reply
+    /// [default: 0.5, or --loss if higher].
+    #[arg(long, value_name = "P")]
+    pub max_loss: Option<f64>,
+    /// Skip the one-at-a-time table (fewer probes).
+    #[arg(long)]
+    pub no_single: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ActionArg {
+    Drop,
+    Reset,
+    Icmp,
+}
+
+impl From<ActionArg> for Action {
+    fn from(a: ActionArg) -> Self {
+        match a {
+            ActionArg::Drop => Action::Drop,
+            ActionArg::Reset => Action::Reset,
+            ActionArg::Icmp => Action::Icmp,
+        }
+    }
+}
+
+/// One side of the comparison, resolved.
+struct Side {
+    label: String,
+    attributes: Attributes,
+}
+
+/// A captured handshake (when the spec names a capture file) or a profile.
+fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
+    let parsed: AttemptSpec = spec.parse().unwrap_or_else(|e| match e {});
+    if parsed.path.is_file() {
+        match load(&parsed.path) {
+            Ok(loaded) => {
+                let (index, attempt) = parsed.pick(&loaded.attempts)?;
+                return Ok(Side {
+                    label: format!("{}#{index}", parsed.path.display()),
+                    attributes: attempt.syn.clone(),
+                });
+            }
+            // Not a capture: a profile file.
+            Err(LoadError::Capture(CaptureError::BadMagic { .. } | CaptureError::Empty { .. })) => {
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let profile = crate::profile::resolve(spec, dirs)?;
+    Ok(Side {
+        label: profile.name,
+        attributes: profile.attributes,
+    })
+}
+
+/// The oracle the arguments ask for. The seam for live probes: `--target`
+/// is wired in here when the live probe engine lands.
+pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
+    if let Some(target) = &args.target {
+        bail!(
+            "live oracle not available in this build (--target {target}); use --rule or --recorded"
+        );
+    }
+    if let Some(expr) = &args.rule {
+        let rule =
+            Rule::parse(expr).map_err(|e| anyhow::anyhow!("invalid --rule: {}", e.render(expr)))?;
+        if !(0.0..1.0).contains(&args.loss) {
+            bail!("--loss must be at least 0 and below 1, not {}", args.loss);
+        }
+        return Ok(Box::new(RuleOracle::new(
+            rule,
+            args.action.into(),
+            args.loss,
+            args.seed,
+        )));
+    }
+    if let Some(path) = &args.recorded {
+        let loaded = load(path)?;
+        if let Some(e) = &loaded.error {
+            eprintln!(
+                "synlab: {e} (the {} packets before it are used)",
+                loaded.packets
+            );
+        }
+        if loaded.attempts.is_empty() {
+            bail!("{}: holds no connection attempt", path.display());
+        }
+        return Ok(Box::new(RecordedOracle::from_attempts(&loaded.attempts)));
+    }
+    bail!("no oracle: give --target, --rule or --recorded")
+}
+
+fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
+    let simulated = if args.rule.is_some() { args.loss } else { 0.0 };
+    let max_loss = args.max_loss.unwrap_or(simulated.max(0.5));
+    if !(0.0..1.0).contains(&max_loss) {
+        bail!("--max-loss must be at least 0 and below 1, not {max_loss}");
+    }
+    Ok(SearchOptions {
+        max_loss,
+        baseline_probes: args.repeat.max(1),
+        max_probes: args.max_probes.max(1),
+        single: !args.no_single,
+        ..SearchOptions::default()
+    })
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    good: &'a str,
+    bad: &'a str,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+pub fn bisect(
+    args: &BisectArgs,
+    dirs: &[PathBuf],
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let good = resolve_side(&args.good, dirs).context("--good")?;
+    let bad = resolve_side(&args.bad, dirs).context("--bad")?;
+    let mut oracle = make_oracle(args)?;
+    let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;
+    let report = oracle::run(&mut search, &mut oracle);
+    if args.json {
+        let doc = Doc {
+            good: &good.label,
+            bad: &bad.label,
+            report: &report,
+        };
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        table(&good.label, &bad.label, &report, style, out)?;
+    }
+    Ok(match report.conclusion {
+        Conclusion::Culprits => Status::Ok,
+        _ => Status::Differ,
+    })
+}
+
+/// `no-reply 7/7`: the verdict, and how many of the probes saw it.
+fn cell(v: &VerdictReport) -> String {
+    match v.verdict.as_str() {
+        "pending" => "-".into(),
+        "unresolved" | "unknown" => v.verdict.clone(),
+        _ => {
+            let seen = v.counts.get(&v.text()).copied().unwrap_or(0);
+            format!("{} {seen}/{}", v.text(), v.probes)
+        }
+    }
+}
+
+fn paint(v: &VerdictReport, text: &str, style: Style) -> String {
+    match v.class {
+        "pass" => style.green(text),
+        "fail" => style.red(text),
+        _ => style.dim(text),
+    }
+}
+
+fn value(v: &Option<crate::model::Value>) -> String {
+    v.as_ref()
+        .map_or_else(|| "(absent)".into(), ToString::to_string)
+}
+
+fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    if r.differences.is_empty() {
+        return writeln!(
+            out,
+            "{good} and {bad}: no behavioural SYN difference, nothing to bisect"
+        );
+    }
+    let lw = good.len().max(bad.len());
+    for (label, name, v) in [
+        ("good", good, &r.baseline.good),
+        ("bad ", bad, &r.baseline.bad),
+    ] {
+        let c = format!("{:<14}", cell(v));
+        writeln!(
+            out,
+            "{}  {name:<lw$}  {}  confidence {:.3}",
+            style.bold(label),
+            paint(v, &c, style),
+            v.confidence
+        )?;
+    }
+    writeln!(out)?;
+    {
+        let culprit_units: Vec<&String> = r.culprits.iter().flatten().collect();
+        let nw = r
+            .differences
+            .iter()
+            .map(|d| d.attribute.len() + 2)
+            .max()
+            .unwrap_or(0)
+            .max(9);
+        let gw = r
+            .differences
+            .iter()
+            .map(|d| value(&d.good).len())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let bw = r
+            .differences
+            .iter()
+            .map(|d| value(&d.bad).len())
+            .max()
+            .unwrap_or(0)
+            .max(3);
+        let head = format!(
+            "   {:<nw$}  {:<gw$}  {:<bw$}  {:<16}  {}",
+            "attribute", "good", "bad", "applied to good", "reverted on bad"
+        );
+        writeln!(out, "{}", style.bold(&head))?;
+        let mut last_unit = usize::MAX;
+        for d in &r.differences {
+            let first = d.unit != last_unit;
+            last_unit = d.unit;
+            let mark = if culprit_units.contains(&&d.attribute) {
+                "*"
+            } else {
+                " "
+            };
+            let name = if first {
+                d.attribute.clone()
+            } else {
+                format!("+ {}", d.attribute)
+            };
+            let mut line = format!(
+                " {mark} {name:<nw$}  {:<gw$}  {:<bw$}",
+                value(&d.good),
+                value(&d.bad)
+            );
+            let line_text = if mark == "*" {
+                style.bold(&line)
+            } else {
+                line.clone()
+            };
+            line = line_text;
+            if let (true, Some(row)) = (first, r.single.get(d.unit)) {
+                let a = format!("{:<16}", cell(&row.applied_to_good));
+                let b = cell(&row.reverted_on_bad);
+                line = format!(
+                    "{line}  {}  {}",
+                    paint(&row.applied_to_good, &a, style),
+                    paint(&row.reverted_on_bad, &b, style)
+                );
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    writeln!(out)?;
+    match r.culprits.len() {
+        0 => {}
+        1 if r.culprits[0].len() == 1 => writeln!(
+            out,
+            "{} {}",
+            style.bold("culprit:"),
+            style.red(&r.culprits[0][0])
+        )?,
+        1 => writeln!(
+            out,
+            "{} {}",
+            style.bold("culprits, together:"),
+            style.red(&r.culprits[0].join(" + "))
+        )?,
+        n => {
+            writeln!(
+                out,
+                "{}",
+                style.bold(&format!(
+                    "culprits, {n} sets (each one alone flips the outcome):"
+                ))
+            )?;
+            for c in &r.culprits {
+                writeln!(out, "  {}", style.red(&c.join(" + ")))?;
+            }
+        }
+    }
+    if let Some(note) = &r.note {
+        writeln!(out, "{note}")?;
+    }
+    let phases: Vec<String> = [
+        ("baseline", "baseline"),
+        ("single", "one-at-a-time"),
+        ("isolation", "isolation"),
+    ]
+    .iter()
+    .filter_map(|(k, label)| r.probes_by_phase.get(*k).map(|n| format!("{label} {n}")))
+    .collect();
+    let mut summary = format!(
+        "probes: {} in {} rounds ({})",
+        r.probes,
+        r.rounds,
+        phases.join(", ")
+    );
+    if r.unresolved > 0 {
+        summary.push_str(&format!("; {} variants unresolved", r.unresolved));
+    }
+    if r.conclusion == Conclusion::Culprits {
+        summary.push_str(&format!("; confidence {:.3}", r.confidence));
+    }
+    writeln!(out, "{}", style.dim(&summary))
+}

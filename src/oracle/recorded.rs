@@ -1,0 +1,66 @@
+//! Outcomes looked up in a capture that holds many attempts.
+
+use std::collections::HashMap;
+
+use super::{Oracle, OracleError, ProbeRequest};
+use crate::handshake::{Attempt, Outcome};
+use crate::model::{Attributes, Value};
+use crate::search::units::bisectable;
+
+type Key = Vec<(String, Value)>;
+
+fn key(a: &Attributes) -> Key {
+    bisectable(a)
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.clone()))
+        .collect()
+}
+
+/// Answers a probe with the outcome of a recorded attempt whose SYN has the
+/// same behavioural attributes (derived and volatile ones aside). When
+/// several attempts match, successive probes get their outcomes in turn, so
+/// repeated probes see what repeated attempts saw. A SYN the capture does
+/// not hold is [`OracleError::Unknown`].
+#[derive(Debug, Default)]
+pub struct RecordedOracle {
+    outcomes: HashMap<Key, Vec<Outcome>>,
+    next: HashMap<Key, usize>,
+}
+
+impl RecordedOracle {
+    pub fn from_attempts(attempts: &[Attempt]) -> Self {
+        let mut outcomes: HashMap<Key, Vec<Outcome>> = HashMap::new();
+        for a in attempts {
+            outcomes.entry(key(&a.syn)).or_default().push(a.outcome);
+        }
+        RecordedOracle {
+            outcomes,
+            next: HashMap::new(),
+        }
+    }
+
+    /// Distinct SYNs in the recording.
+    pub fn len(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.outcomes.is_empty()
+    }
+}
+
+impl Oracle for RecordedOracle {
+    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> Vec<Result<Outcome, OracleError>> {
+        batch
+            .iter()
+            .map(|req| {
+                let k = key(&req.crafted);
+                let list = self.outcomes.get(&k).ok_or(OracleError::Unknown)?;
+                let i = self.next.entry(k).or_default();
+                let o = list.get(*i % list.len().max(1)).copied();
+                *i += 1;
+                o.ok_or(OracleError::Unknown)
+            })
+            .collect()
+    }
+}

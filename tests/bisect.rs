@@ -1,0 +1,673 @@
+//! `synlab bisect`: the built binary on simulated and recorded oracles, and
+//! the search itself in-process (property tests, loss, probe bounds).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use proptest::prelude::*;
+use serde_json::Value as Json;
+
+use synlab::craft::{build_packet, Volatile};
+use synlab::handshake::Outcome;
+use synlab::model::{Attributes, Value};
+use synlab::oracle::{run, Action, Oracle, RuleOracle};
+use synlab::rule::Rule;
+use synlab::search::units::{normalise, units};
+use synlab::search::{Conclusion, Report, Search, SearchOptions};
+
+// ------------------------------------------------------------ helpers
+
+fn synlab(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_synlab"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output();
+    out.unwrap_or_else(|e| panic!("cannot run synlab: {e}"))
+}
+
+fn json_of(out: &Output) -> Json {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn culprits(doc: &Json) -> Vec<Vec<String>> {
+    serde_json::from_value(doc["culprits"].clone()).unwrap_or_else(|e| panic!("{e}: {doc}"))
+}
+
+fn linux() -> Attributes {
+    let mut a = Attributes::new();
+    a.insert("ip.ttl", 64u8);
+    a.insert("ip.flags.df", true);
+    a.insert("tcp.window_size_value", 64240u16);
+    a.insert("tcp.options.mss_val", 1460u16);
+    a.insert("tcp.options.sack_perm", true);
+    a.insert("tcp.options.wscale.shift", 7u8);
+    a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
+    a
+}
+
+fn windows() -> Attributes {
+    let mut a = Attributes::new();
+    a.insert("ip.ttl", 128u8);
+    a.insert("ip.flags.df", true);
+    a.insert("tcp.window_size_value", 64240u16);
+    a.insert("tcp.options.mss_val", 1460u16);
+    a.insert("tcp.options.sack_perm", true);
+    a.insert("tcp.options.wscale.shift", 8u8);
+    a.insert("synlab.options.layout", "mss,nop,ws,nop,nop,sok");
+    a
+}
+
+fn search(
+    good: &Attributes,
+    bad: &Attributes,
+    opts: SearchOptions,
+    oracle: &mut dyn Oracle,
+) -> Report {
+    let mut s = Search::new(good, bad, opts).unwrap_or_else(|e| panic!("{e}"));
+    run(&mut s, oracle)
+}
+
+fn rule_oracle(expr: &str, action: Action, loss: f64, seed: u64) -> RuleOracle {
+    let rule = Rule::parse(expr).unwrap_or_else(|e| panic!("{}", e.render(expr)));
+    RuleOracle::new(rule, action, loss, seed)
+}
+
+// ------------------------------------------------------------ the binary
+
+#[test]
+fn cli_single_culprit_between_profiles_json() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_of(&out);
+    assert_eq!(doc["good"], "linux");
+    assert_eq!(doc["bad"], "windows-10");
+    assert_eq!(doc["baseline"]["good"]["verdict"], "syn-ack");
+    assert_eq!(doc["baseline"]["bad"]["verdict"], "no-reply");
+    assert_eq!(culprits(&doc), [["ip.ttl"]]);
+    let diffs: Vec<&str> = doc["differences"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["attribute"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        diffs,
+        [
+            "ip.ttl",
+            "tcp.options.wscale.shift",
+            "synlab.options.layout"
+        ]
+    );
+    let single = &doc["single"][0];
+    assert_eq!(single["attribute"], "ip.ttl");
+    assert_eq!(single["applied_to_good"]["verdict"], "no-reply");
+    assert_eq!(single["reverted_on_bad"]["verdict"], "syn-ack");
+    assert!(doc["probes"].as_u64().is_some_and(|n| n > 0));
+    let c = doc["confidence"].as_f64().unwrap_or(0.0);
+    assert!(c > 0.95 && c <= 1.0, "{c}");
+}
+
+#[test]
+fn cli_table_marks_the_culprit() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(" * ip.ttl "), "{text}");
+    assert!(text.contains("culprit: ip.ttl"), "{text}");
+    assert!(text.contains("confidence"), "{text}");
+}
+
+#[test]
+fn cli_interaction_needs_both() {
+    // Neither attribute alone flips the outcome: the one-at-a-time table
+    // shows nothing on the applied side; isolation finds the pair.
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl > 100 and tcp.options.wscale.shift eq 8",
+        "--action",
+        "reset",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json_of(&out);
+    assert_eq!(culprits(&doc), [["ip.ttl", "tcp.options.wscale.shift"]]);
+    for row in doc["single"].as_array().into_iter().flatten() {
+        assert_eq!(row["applied_to_good"]["verdict"], "syn-ack", "{row}");
+    }
+}
+
+#[test]
+fn cli_rule_syntax_error_points_at_the_column() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128 &&",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = "synlab: invalid --rule: column 17: expected an attribute name, \"!\" or \"(\", found end of rule\n  ip.ttl == 128 &&\n                  ^\n";
+    assert_eq!(err, want);
+}
+
+#[test]
+fn cli_live_target_is_a_clear_error_for_now() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--target",
+        "192.0.2.1:80",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("live oracle not available in this build"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_needs_exactly_one_oracle() {
+    let out = synlab(&["bisect", "--good", "linux", "--bad", "windows-10"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 1",
+        "--recorded",
+        "x.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn cli_nothing_to_explain_exits_1() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    assert_eq!(doc["conclusion"], "nothing_to_explain");
+    assert_eq!(culprits(&doc), Vec::<Vec<String>>::new());
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "linux",
+        "--rule",
+        "ip.ttl == 1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn cli_unknown_profile_is_an_error() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "plan9",
+        "--bad",
+        "linux",
+        "--rule",
+        "ip.ttl == 1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--good"));
+}
+
+// ------------------------------------------------------------ recorded oracle
+
+/// A raw-IP pcap with one attempt per (SYN attributes, outcome).
+fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
+    let mut f: Vec<u8> = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&101u32.to_le_bytes());
+    let mut t = 0u32;
+    let mut record = |f: &mut Vec<u8>, data: &[u8]| {
+        t += 1;
+        f.extend_from_slice(&t.to_le_bytes());
+        f.extend_from_slice(&0u32.to_le_bytes());
+        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        f.extend_from_slice(data);
+    };
+    for (i, (syn, outcome)) in attempts.iter().enumerate() {
+        let client = format!("198.51.100.7:{}", 40000 + i);
+        let v = Volatile {
+            src: client.parse().unwrap_or_else(|_| unreachable!()),
+            dst: "203.0.113.1:80".parse().unwrap_or_else(|_| unreachable!()),
+            seq: 1000 * i as u32,
+            ack: 0,
+            ip_id: 7,
+            flow_label: 0,
+            tsval: 5,
+            tsecr: 0,
+        };
+        let bytes = build_packet(syn, &v).unwrap_or_else(|e| panic!("{e}"));
+        record(&mut f, &bytes);
+        let mut reply = Attributes::new();
+        reply.insert("tcp.window_size_value", 65535u16);
+        reply.insert("tcp.flags.ack", true);
+        match outcome {
+            Outcome::SynAck => {}
+            Outcome::Reset => {
+                reply.insert("tcp.flags.syn", false);
+                reply.insert("tcp.flags.reset", true);
+            }
+            _ => continue,
+        }
+        let back = Volatile {
+            src: v.dst,
+            dst: v.src,
+            seq: 5555,
+            ack: v.seq.wrapping_add(1),
+            ..v
+        };
+        let bytes = build_packet(&reply, &back).unwrap_or_else(|e| panic!("{e}"));
+        record(&mut f, &bytes);
+    }
+    std::fs::write(path, f).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("synlab-bisect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir.join(name)
+}
+
+#[test]
+fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
+    // Every combination of the three linux/windows-10 units, answered as a
+    // middlebox resetting TTL 128 would, except one combination that was
+    // never recorded.
+    let (g, _) = normalise(&linux(), false).unwrap_or_else(|e| panic!("{e}"));
+    let (b, _) = normalise(&windows(), false).unwrap_or_else(|e| panic!("{e}"));
+    let (_, us) = units(&g, &b);
+    assert_eq!(us.len(), 3);
+    let mut attempts = Vec::new();
+    for mask in 0u32..8 {
+        if mask == 0b110 {
+            continue; // not recorded
+        }
+        let which: Vec<usize> = (0..3).filter(|i| mask & (1 << i) != 0).collect();
+        let syn = synlab::search::units::apply(&g, &b, &us, &which);
+        let outcome = if syn.get("ip.ttl") == Some(&Value::Int(128)) {
+            Outcome::Reset
+        } else {
+            Outcome::SynAck
+        };
+        attempts.push((syn, outcome));
+    }
+    let path = scratch("recorded.pcap");
+    write_capture(&path, &attempts);
+    let file = path.display().to_string();
+    let hs = synlab(&["handshakes", &file]);
+    assert_eq!(
+        hs.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&hs.stderr)
+    );
+    // attempt 0 is mask 0 (good), the last one is mask 7 (bad).
+    let good = format!("{file}#0");
+    let bad = format!("{file}#6");
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        &good,
+        "--bad",
+        &bad,
+        "--recorded",
+        &file,
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_of(&out);
+    assert_eq!(culprits(&doc), [["ip.ttl"]]);
+    assert_eq!(doc["baseline"]["bad"]["verdict"], "reset");
+    // Reverting ip.ttl on bad = units {1, 2} = mask 0b110: not recorded.
+    assert_eq!(
+        doc["single"][0]["reverted_on_bad"]["verdict"], "unknown",
+        "{}",
+        doc["single"]
+    );
+}
+
+#[test]
+fn cli_captures_linux_default_vs_tuned() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let (a, b) = (dir.join("linux-default.pcap"), dir.join("linux-tuned.pcap"));
+    if !a.is_file() || !b.is_file() {
+        eprintln!("skipping: captures/linux-default.pcap and linux-tuned.pcap are not here");
+        return;
+    }
+    let (a, b) = (a.display().to_string(), b.display().to_string());
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        &a,
+        "--bad",
+        &b,
+        "--rule",
+        "ip.dsfield.ecn != 0 || tcp.flags.ece == 1",
+        "--json",
+    ]);
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    let found = culprits(&doc);
+    assert!(!found.is_empty(), "{doc}");
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        &a,
+        "--bad",
+        &b,
+        "--rule",
+        "ip.ttl == 128",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+// ------------------------------------------------------------ noise
+
+#[test]
+fn loss_0_3_right_in_at_least_95_of_100_seeds() {
+    let (mut right, mut probes) = (0, 0);
+    for seed in 0..100 {
+        let mut oracle = rule_oracle("ip.ttl == 128", Action::Drop, 0.3, seed);
+        let r = search(&linux(), &windows(), SearchOptions::default(), &mut oracle);
+        probes += r.probes;
+        if r.conclusion == Conclusion::Culprits && r.culprits == [["ip.ttl"]] {
+            right += 1;
+        }
+    }
+    println!("loss 0.3, drop rule on ip.ttl, linux vs windows-10: {right}/100 right, {:.1} probes on average", probes as f64 / 100.0);
+    assert!(right >= 95, "{right}/100");
+}
+
+#[test]
+fn loss_0_3_with_reset_and_interaction() {
+    let mut right = 0;
+    for seed in 0..100 {
+        let mut oracle = rule_oracle(
+            "ip.ttl == 128 && synlab.options.layout == \"mss,nop,ws,nop,nop,sok\"",
+            Action::Reset,
+            0.3,
+            seed,
+        );
+        let r = search(&linux(), &windows(), SearchOptions::default(), &mut oracle);
+        if r.culprits == [["ip.ttl", "synlab.options.layout"]] {
+            right += 1;
+        }
+    }
+    assert!(right >= 95, "{right}/100");
+}
+
+// ------------------------------------------------------------ probe bounds
+
+/// Sixteen attributes that differ, each on its own unit.
+fn sixteen() -> (Attributes, Attributes) {
+    let mut g = linux();
+    let mut b = linux();
+    let pairs: [(&str, Value, Value); 16] = [
+        ("ip.ttl", 64u64.into(), 128u64.into()),
+        ("ip.flags.df", true.into(), false.into()),
+        ("ip.flags.rb", false.into(), true.into()),
+        ("ip.dsfield.dscp", 0u64.into(), 10u64.into()),
+        ("ip.dsfield.ecn", 0u64.into(), 2u64.into()),
+        ("tcp.window_size_value", 64240u64.into(), 8192u64.into()),
+        ("tcp.flags.ece", false.into(), true.into()),
+        ("tcp.flags.cwr", false.into(), true.into()),
+        ("tcp.flags.ae", false.into(), true.into()),
+        ("tcp.flags.push", false.into(), true.into()),
+        ("tcp.flags.urg", false.into(), true.into()),
+        ("tcp.urgent_pointer", 0u64.into(), 1u64.into()),
+        ("tcp.options.mss_val", 1460u64.into(), 1380u64.into()),
+        ("tcp.options.wscale.shift", 7u64.into(), 2u64.into()),
+        (
+            "synlab.options.layout",
+            "mss,sok,ts,nop,ws".into(),
+            "mss,nop,ws,sok,ts".into(),
+        ),
+        ("tcp.len", 0u64.into(), 10u64.into()),
+    ];
+    for (k, gv, bv) in pairs {
+        g.insert(k, gv);
+        b.insert(k, bv);
+    }
+    (g, b)
+}
+
+/// Measured probe counts for one culprit among sixteen (printed; run with
+/// `--nocapture` to see them). Isolation alone must take at most 10 rounds.
+#[test]
+fn one_culprit_among_sixteen_within_dd_bounds() {
+    let (g, b) = sixteen();
+    let s = Search::new(&g, &b, SearchOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = s.units().iter().map(|u| u.name()).collect();
+    assert_eq!(names.len(), 16, "{names:?}");
+    for loss in [0.0, 0.3] {
+        let (mut worst_rounds, mut total_probes, mut total_rounds) = (0, 0, 0);
+        for (i, name) in names.iter().enumerate() {
+            let (gv, bv) = (g.get(name).cloned(), b.get(name).cloned());
+            let expr = match (&gv, &bv) {
+                (_, Some(Value::Str(s))) => format!("{name} == \"{s}\""),
+                (_, Some(v)) => format!("{name} == {v}"),
+                _ => format!("!{name}"),
+            };
+            let opts = SearchOptions {
+                single: false,
+                ..SearchOptions::default()
+            };
+            let mut oracle = rule_oracle(&expr, Action::Drop, loss, i as u64);
+            let r = search(&g, &b, opts, &mut oracle);
+            assert_eq!(r.culprit_units, [[name.clone()]], "{expr}, loss {loss}");
+            let iso = r.probes_by_phase.get("isolation").copied().unwrap_or(0);
+            let iso_rounds = r.rounds_by_phase.get("isolation").copied().unwrap_or(0);
+            worst_rounds = worst_rounds.max(iso_rounds);
+            total_rounds += iso_rounds;
+            total_probes += iso;
+        }
+        println!(
+            "1 culprit among 16, drop rule, loss {loss}: isolation {:.1} rounds on average (worst {worst_rounds}), {:.1} probes on average",
+            f64::from(total_rounds) / 16.0,
+            total_probes as f64 / 16.0
+        );
+        assert!(worst_rounds <= 10, "{worst_rounds} rounds");
+    }
+}
+
+// ------------------------------------------------------------ properties
+
+/// A random SYN profile that crafts: options in a random order, each
+/// padded with NOPs to a 4-byte boundary.
+fn profile() -> impl Strategy<Value = Attributes> {
+    (
+        (
+            prop::sample::select(vec![32u64, 64, 128, 255]),
+            any::<bool>(),
+            prop::sample::select(vec![1024u64, 8192, 29200, 64240, 65535]),
+            0u64..4,
+            prop::sample::select(vec![0u64, 10, 46]),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        (
+            prop::option::of(prop::sample::select(vec![536u64, 1380, 1440, 1460])),
+            prop::option::of(0u64..15),
+            any::<bool>(),
+            any::<bool>(),
+            Just(vec!["mss", "ws", "sok", "ts"]).prop_shuffle(),
+        ),
+    )
+        .prop_map(
+            |((ttl, df, win, ecn, dscp, ece, cwr), (mss, ws, sok, ts, order))| {
+                let mut a = Attributes::new();
+                a.insert("ip.ttl", ttl);
+                a.insert("ip.flags.df", df);
+                a.insert("tcp.window_size_value", win);
+                a.insert("ip.dsfield.ecn", ecn);
+                a.insert("ip.dsfield.dscp", dscp);
+                a.insert("tcp.flags.ece", ece);
+                a.insert("tcp.flags.cwr", cwr);
+                let mut layout: Vec<&str> = Vec::new();
+                for o in order {
+                    match o {
+                        "mss" => {
+                            if let Some(m) = mss {
+                                a.insert("tcp.options.mss_val", m);
+                                layout.push("mss");
+                            }
+                        }
+                        "ws" => {
+                            if let Some(w) = ws {
+                                a.insert("tcp.options.wscale.shift", w);
+                                layout.extend(["nop", "ws"]);
+                            }
+                        }
+                        "sok" if sok => {
+                            a.insert("tcp.options.sack_perm", true);
+                            layout.extend(["nop", "nop", "sok"]);
+                        }
+                        "ts" if ts => layout.extend(["nop", "nop", "ts"]),
+                        _ => {}
+                    }
+                }
+                a.insert("synlab.options.layout", layout.join(","));
+                a
+            },
+        )
+}
+
+/// A conjunct true exactly when `name` has bad's value.
+fn has_bad_value(name: &str, bad: &Attributes) -> String {
+    match bad.get(name) {
+        None => format!("!{name}"),
+        Some(Value::Str(s)) => format!("{name} == \"{s}\""),
+        Some(v) => format!("{name} == {v}"),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    One,
+    TwoTogether,
+    ThreeTogether,
+    EitherOfTwo,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The culprit sets are exactly the units the rule depends on, among
+    /// the differences; with loss 0 and no flakiness the answer is exact.
+    #[test]
+    fn culprits_are_what_the_rule_depends_on(
+        good in profile(),
+        bad in profile(),
+        shape in prop::sample::select(vec![Shape::One, Shape::TwoTogether, Shape::ThreeTogether, Shape::EitherOfTwo]),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 3),
+        loss in prop::sample::select(vec![0.0, 0.2]),
+        seed in any::<u64>(),
+    ) {
+        let (g, _) = normalise(&good, false).unwrap_or_else(|e| panic!("{e}"));
+        let (b, _) = normalise(&bad, false).unwrap_or_else(|e| panic!("{e}"));
+        let (_, us) = units(&g, &b);
+        let k = match shape { Shape::One => 1, Shape::TwoTogether | Shape::EitherOfTwo => 2, Shape::ThreeTogether => 3 };
+        prop_assume!(us.len() >= k);
+        let mut chosen: Vec<usize> = Vec::new();
+        for p in picks.iter().take(k) {
+            let mut i = p.index(us.len());
+            while chosen.contains(&i) {
+                i = (i + 1) % us.len();
+            }
+            chosen.push(i);
+        }
+        chosen.sort_unstable();
+        // One attribute of each chosen unit (the unit's first: for the
+        // layout unit, the layout itself).
+        let conjuncts: Vec<String> = chosen.iter().map(|&u| has_bad_value(&us[u].attributes[0], &b)).collect();
+        let joiner = match shape { Shape::EitherOfTwo => " || ", _ => " && " };
+        let expr = conjuncts.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(joiner);
+        let mut oracle = rule_oracle(&expr, Action::Drop, loss, seed);
+        let r = search(&good, &bad, SearchOptions::default(), &mut oracle);
+        let name = |u: usize| us[u].name();
+        let mut got = r.culprit_units.clone();
+        got.sort();
+        let mut want: Vec<Vec<String>> = match shape {
+            Shape::EitherOfTwo => chosen.iter().map(|&u| vec![name(u)]).collect(),
+            _ => vec![chosen.iter().map(|&u| name(u)).collect()],
+        };
+        want.sort();
+        prop_assert_eq!(r.conclusion, Conclusion::Culprits, "{} {:?}", expr, r.note);
+        prop_assert_eq!(got, want, "rule {}", expr);
+        // Probes stay within dd's bounds: ddmin tests at most n² sets
+        // (every subset and complement at every granularity), each with at
+        // most max_probes probes.
+        let n = us.len() as u64;
+        prop_assert!(r.probes_by_phase.get("isolation").copied().unwrap_or(0) <= n * n * 20);
+    }
+}
