@@ -185,7 +185,9 @@ fn cli_rule_syntax_error_points_at_the_column() {
 }
 
 #[test]
-fn cli_live_target_is_a_clear_error_for_now() {
+/// A live target outside a lab namespace is refused before anything is
+/// sent (or, without CAP_NET_RAW, the missing privilege is named): one line, exit 2.
+fn cli_live_target_outside_a_lab_is_refused_before_probing() {
     let out = synlab(&[
         "bisect",
         "--good",
@@ -198,9 +200,11 @@ fn cli_live_target_is_a_clear_error_for_now() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("live oracle not available in this build"),
+        err.contains("refusing to probe 192.0.2.1") || err.contains("CAP_NET_RAW"),
         "{err}"
     );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

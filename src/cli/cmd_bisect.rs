@@ -3,6 +3,11 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::io::live::LiveOptions;
+use crate::io::live_oracle::LiveOracle;
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
@@ -28,12 +33,28 @@ pub struct BisectArgs {
     #[arg(long, value_name = "B")]
     pub bad: String,
 
-    /// Oracle: live probes to this server (needs root).
+    /// Oracle: live probes to this server (needs CAP_NET_RAW; only to
+    /// loopback or from inside a lab namespace, as `synlab probe`).
     #[arg(long, value_name = "IP:PORT")]
-    pub target: Option<String>,
-    /// Interface for live probes.
+    pub target: Option<SocketAddr>,
+    /// Interface for live probes (default: the one routing to the target).
     #[arg(long, value_name = "IF", requires = "target")]
     pub iface: Option<String>,
+    /// Source address for live probes (default: the kernel's choice).
+    #[arg(long, value_name = "IP", requires = "target")]
+    pub src: Option<std::net::IpAddr>,
+    /// Seconds to wait for each live probe's answer.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, requires = "target")]
+    pub timeout: f64,
+    /// Live probes per second (1..=10000).
+    #[arg(long, value_name = "R", default_value_t = 100.0, requires = "target")]
+    pub rate: f64,
+    /// Drop the kernel's RSTs to SYN-ACKs of live probes (scoped nftables rule).
+    #[arg(long, requires = "target")]
+    pub suppress_rst: bool,
+    /// Allow a target that is not loopback outside a lab namespace.
+    #[arg(long, requires = "target")]
+    pub i_own_this_network: bool,
 
     /// Oracle: a simulated middlebox that acts on SYNs matching EXPR
     /// (e.g. 'ip.ttl == 128 && !tcp.options.sack_perm') and answers syn-ack otherwise.
@@ -122,10 +143,29 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
 /// The oracle the arguments ask for. The seam for live probes: `--target`
 /// is wired in here when the live probe engine lands.
 pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
-    if let Some(target) = &args.target {
-        bail!(
-            "live oracle not available in this build (--target {target}); use --rule or --recorded"
-        );
+    if let Some(target) = args.target {
+        if !(0.05..=60.0).contains(&args.timeout) {
+            bail!(
+                "--timeout must be between 0.05 and 60 seconds, not {}",
+                args.timeout
+            );
+        }
+        if !(1.0..=10_000.0).contains(&args.rate) {
+            bail!(
+                "--rate must be between 1 and 10000 probes per second, not {}",
+                args.rate
+            );
+        }
+        let opts = LiveOptions {
+            iface: args.iface.clone(),
+            src: args.src,
+            timeout: Duration::from_secs_f64(args.timeout),
+            rate: args.rate,
+            suppress_rst: args.suppress_rst,
+            i_own_this_network: args.i_own_this_network,
+            ..LiveOptions::default()
+        };
+        return Ok(Box::new(LiveOracle::new(target, opts)?));
     }
     if let Some(expr) = &args.rule {
         let rule =

@@ -150,12 +150,11 @@ pub fn run_batch(
     Ok(run(requests, target, opts)?.results)
 }
 
-/// Probe `target` once per request, with the full record of the run.
-pub fn run(
-    requests: &[Attributes],
-    target: SocketAddr,
-    opts: &LiveOptions,
-) -> Result<LiveRun, LiveError> {
+/// The checks made before anything is opened or sent: the target is one
+/// synlab may probe from here, and the process has the privileges the
+/// options need. Callers that probe in many batches (bisect) run it once
+/// up front, so a missing privilege is one clear line, not a failed batch.
+pub fn preflight(target: SocketAddr, opts: &LiveOptions) -> Result<Needs, LiveError> {
     check_target(
         target.ip(),
         raw::in_initial_netns(),
@@ -166,6 +165,16 @@ pub fn run(
         net_admin: opts.suppress_rst,
     };
     privilege::validate_privilege("probe", privilege::current(), needs)?;
+    Ok(needs)
+}
+
+/// Probe `target` once per request, with the full record of the run.
+pub fn run(
+    requests: &[Attributes],
+    target: SocketAddr,
+    opts: &LiveOptions,
+) -> Result<LiveRun, LiveError> {
+    let needs = preflight(target, opts)?;
     let src = match opts.src {
         Some(s) => s,
         None => {

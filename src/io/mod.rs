@@ -4,6 +4,7 @@
 pub mod capture_file;
 
 pub mod live;
+pub mod live_oracle;
 pub mod load;
 
 pub mod nft;
