@@ -42,47 +42,91 @@ impl Style {
     }
 }
 
-/// One attempt as JSON, the schema of `handshakes --json`.
-pub fn attempt_json(index: usize, a: &Attempt) -> Json {
-    let icmp = match a.outcome {
-        Outcome::Icmp { icmp_type, code } => json!({"type": icmp_type, "code": code,
-            "from": a.icmp_from.map(|ip| ip.to_string())}),
-        _ => Json::Null,
-    };
-    json!({
-        "index": index,
-        "client": a.client.to_string(),
-        "server": a.server.to_string(),
-        "outcome": a.outcome.name(),
-        "icmp": icmp,
-        "established": a.established,
-        "syn_retransmits": a.syn_retransmits,
-        "rtt_ms": a.rtt.map(|d| d.as_micros() as f64 / 1000.0),
-        "syn_packet": a.syn_packet,
-        "reply_packet": a.reply_packet,
-        "bytes_to_server": a.bytes_to_server,
-        "bytes_to_client": a.bytes_to_client,
-        "end": a.end,
-        "syn": a.syn,
-        "syn_ack": a.syn_ack(),
-        "reply": a.reply,
-        "flow": a.flow,
-    })
+/// ICMP details of an `icmp` outcome.
+#[derive(Serialize)]
+struct IcmpJson {
+    #[serde(rename = "type")]
+    icmp_type: u8,
+    code: u8,
+    from: Option<String>,
+}
+
+/// One attempt as JSON, the schema of `handshakes --json`. Borrows the
+/// attempt's attributes rather than copying them into a `serde_json::Value`
+/// tree: a large capture has hundreds of thousands of attempts.
+#[derive(Serialize)]
+struct AttemptJson<'a> {
+    index: usize,
+    client: String,
+    server: String,
+    outcome: &'static str,
+    icmp: Option<IcmpJson>,
+    established: bool,
+    syn_retransmits: u32,
+    rtt_ms: Option<f64>,
+    syn_packet: u64,
+    reply_packet: Option<u64>,
+    bytes_to_server: u64,
+    bytes_to_client: u64,
+    end: crate::handshake::FlowEnd,
+    syn: &'a Attributes,
+    syn_ack: Option<&'a Attributes>,
+    reply: Option<&'a Attributes>,
+    flow: &'a Attributes,
+}
+
+impl<'a> AttemptJson<'a> {
+    fn new(index: usize, a: &'a Attempt) -> Self {
+        let icmp = match a.outcome {
+            Outcome::Icmp { icmp_type, code } => Some(IcmpJson {
+                icmp_type,
+                code,
+                from: a.icmp_from.map(|ip| ip.to_string()),
+            }),
+            _ => None,
+        };
+        AttemptJson {
+            index,
+            client: a.client.to_string(),
+            server: a.server.to_string(),
+            outcome: a.outcome.name(),
+            icmp,
+            established: a.established,
+            syn_retransmits: a.syn_retransmits,
+            rtt_ms: a.rtt.map(|d| d.as_micros() as f64 / 1000.0),
+            syn_packet: a.syn_packet,
+            reply_packet: a.reply_packet,
+            bytes_to_server: a.bytes_to_server,
+            bytes_to_client: a.bytes_to_client,
+            end: a.end,
+            syn: &a.syn,
+            syn_ack: a.syn_ack(),
+            reply: a.reply.as_ref(),
+            flow: &a.flow,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HandshakesJson<'a> {
+    file: String,
+    packets: u64,
+    handshakes: Vec<AttemptJson<'a>>,
+    error: Option<String>,
 }
 
 pub fn handshakes_json(l: &Loaded, out: &mut dyn Write) -> io::Result<()> {
-    let hs: Vec<Json> = l
-        .attempts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| attempt_json(i, a))
-        .collect();
-    let doc = json!({
-        "file": l.path.display().to_string(),
-        "packets": l.packets,
-        "handshakes": hs,
-        "error": l.error.as_ref().map(|e| e.to_string()),
-    });
+    let doc = HandshakesJson {
+        file: l.path.display().to_string(),
+        packets: l.packets,
+        handshakes: l
+            .attempts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| AttemptJson::new(i, a))
+            .collect(),
+        error: l.error.as_ref().map(|e| e.to_string()),
+    };
     write_json(&doc, out)
 }
 

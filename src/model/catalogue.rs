@@ -2,6 +2,9 @@
 //! property of the sending stack (behavioural) or of the one connection
 //! (volatile).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde::Serialize;
 
 /// Whether an attribute describes the sending stack or only this connection.
@@ -118,9 +121,22 @@ pub static FIELDS: &[Field] = &[
 /// `synlab.tcp.option.<kind>` holds the option's data as hex.
 pub const UNKNOWN_OPTION_PREFIX: &str = "synlab.tcp.option.";
 
+/// Each catalogue name's position, built once: output sorts every
+/// attribute set by it.
+fn positions() -> &'static HashMap<&'static str, usize> {
+    static POSITIONS: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    POSITIONS.get_or_init(|| {
+        FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name, i))
+            .collect()
+    })
+}
+
 /// The catalogue entry for a name, if it has one.
 pub fn field(name: &str) -> Option<&'static Field> {
-    FIELDS.iter().find(|f| f.name == name)
+    positions().get(name).map(|&i| &FIELDS[i])
 }
 
 /// Whether an attribute is behavioural or volatile. Names outside the
@@ -132,13 +148,11 @@ pub fn kind_of(name: &str) -> Kind {
 /// Sort key that puts catalogue names in catalogue order and unknown option
 /// attributes between the known options and `tcp.len`, by kind number.
 pub fn sort_key(name: &str) -> (usize, u32, &str) {
-    if let Some(i) = FIELDS.iter().position(|f| f.name == name) {
+    let positions = positions();
+    if let Some(&i) = positions.get(name) {
         return (2 * i + 1, 0, name);
     }
-    let after_options = FIELDS
-        .iter()
-        .position(|f| f.name == "tcp.len")
-        .unwrap_or(FIELDS.len());
+    let after_options = positions.get("tcp.len").copied().unwrap_or(FIELDS.len());
     let kind = name
         .strip_prefix(UNKNOWN_OPTION_PREFIX)
         .and_then(|k| k.parse().ok())
