@@ -78,8 +78,19 @@ pub struct Attempt {
     /// What the client's later segments carry (`synlab.flow.*`): IP ID
     /// pattern and the first data segment's TTL, DF, ECN and timestamps.
     pub flow: Attributes,
+    /// Data segments sent again (their bytes were seen before), each way.
+    pub retransmits_to_server: u32,
+    pub retransmits_to_client: u32,
+    /// The longest time the established flow went without new data either
+    /// way (until it ended, or until the capture did): a download that
+    /// hangs shows as seconds here, a healthy one as milliseconds.
+    pub longest_stall: Option<Duration>,
     /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
     client_ip_ids: Vec<u16>,
+    /// Next expected sequence number each way (client→server, server→client).
+    next_seq: [Option<u32>; 2],
+    /// When the flow last made progress (new data, or the handshake).
+    last_progress: Option<Duration>,
     isn: u32,
     server_isn: Option<u32>,
     first_syn_at: Duration,
@@ -94,6 +105,9 @@ impl Attempt {
         }
     }
 }
+
+/// A gap without new data this long counts as a hang (`stalled`).
+pub const STALL: Duration = Duration::from_secs(1);
 
 /// How many client IP IDs are kept to tell their pattern.
 const IP_IDS_KEPT: usize = 8;
@@ -124,6 +138,8 @@ pub struct Tracker {
     /// Latest attempt for a (client, server) pair.
     by_flow: HashMap<(SocketAddr, SocketAddr), usize>,
     skipped: u64,
+    /// Time of the latest packet fed: the end of the capture, at the end.
+    last_at: Duration,
 }
 
 impl Tracker {
@@ -133,6 +149,7 @@ impl Tracker {
 
     /// Take one decoded packet.
     pub fn feed(&mut self, number: u64, at: Duration, packet: &Decoded<'_>) {
+        self.last_at = self.last_at.max(at);
         match packet {
             Decoded::Tcp(seg) => self.segment(number, at, seg),
             Decoded::Icmp(err) => self.icmp(number, at, err),
@@ -155,6 +172,9 @@ impl Tracker {
             if let Some(pattern) = ip_id_pattern(&a.client_ip_ids) {
                 a.flow.insert("synlab.flow.ipid", pattern);
             }
+            if a.end == FlowEnd::Open {
+                a.note_stall(self.last_at);
+            }
         }
         self.attempts
     }
@@ -164,7 +184,7 @@ impl Tracker {
             return self.client_syn(number, at, seg);
         }
         if let Some(&i) = self.by_flow.get(&(seg.src, seg.dst)) {
-            return self.attempts[i].on_client_segment(seg);
+            return self.attempts[i].on_client_segment(at, seg);
         }
         if let Some(&i) = self.by_flow.get(&(seg.dst, seg.src)) {
             self.attempts[i].on_server_segment(number, at, seg);
@@ -198,6 +218,11 @@ impl Tracker {
             icmp_from: None,
             flow: Attributes::new(),
             client_ip_ids: seg.ip_id().into_iter().collect(),
+            retransmits_to_server: 0,
+            retransmits_to_client: 0,
+            longest_stall: None,
+            next_seq: [Some(seg.seq.wrapping_add(1)), None],
+            last_progress: None,
             isn: seg.seq,
             server_isn: None,
             first_syn_at: at,
@@ -235,6 +260,8 @@ impl Attempt {
             if f.is_syn_ack() && acks_syn {
                 self.answer(number, at, seg, Outcome::SynAck);
                 self.server_isn = Some(seg.seq);
+                self.next_seq[1] = Some(seg.seq.wrapping_add(1));
+                self.last_progress = Some(at);
                 return;
             }
             if f.has(TcpFlags::RST) && (acks_syn || !f.has(TcpFlags::ACK)) {
@@ -247,7 +274,8 @@ impl Attempt {
             return; // a retransmitted SYN-ACK
         }
         self.bytes_to_client += u64::from(seg.payload_len);
-        self.note_end(f);
+        self.note_data(1, at, seg);
+        self.note_end(at, f);
     }
 
     fn answer(&mut self, number: u64, at: Duration, seg: &Segment<'_>, outcome: Outcome) {
@@ -257,7 +285,7 @@ impl Attempt {
         self.rtt = at.checked_sub(self.first_syn_at);
     }
 
-    fn on_client_segment(&mut self, seg: &Segment<'_>) {
+    fn on_client_segment(&mut self, at: Duration, seg: &Segment<'_>) {
         let f = seg.flags;
         if let Some(server_isn) = self.server_isn {
             if f.has(TcpFlags::ACK) && seg.ack == server_isn.wrapping_add(1) {
@@ -271,7 +299,47 @@ impl Attempt {
             self.client_ip_ids.extend(seg.ip_id());
         }
         self.bytes_to_server += u64::from(seg.payload_len);
-        self.note_end(f);
+        self.note_data(0, at, seg);
+        self.note_end(at, f);
+    }
+
+    /// New data moves the flow on; data already seen is a retransmission.
+    /// `dir` 0 is client→server, 1 server→client.
+    fn note_data(&mut self, dir: usize, at: Duration, seg: &Segment<'_>) {
+        if seg.payload_len == 0 {
+            return;
+        }
+        let end = seg.seq.wrapping_add(seg.payload_len);
+        let advances = match self.next_seq[dir] {
+            // Sequence space wraps: "after" is a positive signed distance.
+            Some(next) => (end.wrapping_sub(next) as i32) > 0,
+            None => true,
+        };
+        if advances {
+            self.note_stall(at);
+            self.next_seq[dir] = Some(end);
+        } else if dir == 0 {
+            self.retransmits_to_server += 1;
+        } else {
+            self.retransmits_to_client += 1;
+        }
+    }
+
+    /// Progress (or the end) at `at`: the gap since the last progress is a stall.
+    fn note_stall(&mut self, at: Duration) {
+        if let Some(last) = self.last_progress {
+            let gap = at.saturating_sub(last);
+            if self.longest_stall.is_none_or(|g| gap > g) {
+                self.longest_stall = Some(gap);
+            }
+            self.last_progress = Some(at);
+        }
+    }
+
+    /// Whether the established flow stalled for at least [`STALL`]: the
+    /// client saw a hang, whatever the handshake's outcome said.
+    pub fn stalled(&self) -> bool {
+        self.established && self.longest_stall.is_some_and(|g| g >= STALL)
     }
 
     fn note_data_segment(&mut self, data: &Attributes) {
@@ -298,11 +366,16 @@ impl Attempt {
         );
     }
 
-    fn note_end(&mut self, f: TcpFlags) {
+    fn note_end(&mut self, at: Duration, f: TcpFlags) {
+        let was_open = self.end == FlowEnd::Open;
         if f.has(TcpFlags::RST) {
             self.end = FlowEnd::Rst;
-        } else if f.has(TcpFlags::FIN) && self.end == FlowEnd::Open {
+        } else if f.has(TcpFlags::FIN) && was_open {
             self.end = FlowEnd::Fin;
+        }
+        if was_open && self.end != FlowEnd::Open {
+            // A side giving up ends a stall too (a client's timeout).
+            self.note_stall(at);
         }
     }
 }
@@ -310,6 +383,75 @@ impl Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::craft::{build_packet, Volatile};
+    use crate::model::decode_frame;
+
+    /// Feed one crafted segment: `flags` by name, `len` payload bytes.
+    fn feed(
+        t: &mut Tracker,
+        n: u64,
+        ms: u64,
+        from_client: bool,
+        (seq, ack): (u32, u32),
+        flags: &[&str],
+        len: u32,
+    ) {
+        let (c, s) = ("198.18.0.2:40000", "198.18.0.1:80");
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        let mut a = Attributes::new();
+        a.insert("tcp.window_size_value", 1000u16);
+        a.insert("tcp.len", len);
+        for f in ["syn", "ack", "fin", "reset"] {
+            let name = format!("tcp.flags.{f}");
+            a.insert(name.clone(), flags.contains(&f));
+        }
+        let v = Volatile {
+            src: src.parse().unwrap_or_else(|_| unreachable!()),
+            dst: dst.parse().unwrap_or_else(|_| unreachable!()),
+            seq,
+            ack,
+            ip_id: n as u16,
+            flow_label: 0,
+            tsval: 0,
+            tsecr: 0,
+        };
+        let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
+        let d = decode_frame(101, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        t.feed(n, Duration::from_millis(ms), &d);
+    }
+
+    #[test]
+    fn stalls_and_retransmissions_are_measured() {
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (100, 0), &["syn"], 0);
+        feed(&mut t, 2, 1, false, (500, 101), &["syn", "ack"], 0);
+        feed(&mut t, 3, 2, true, (101, 501), &["ack"], 0);
+        feed(&mut t, 4, 2, true, (101, 501), &["ack"], 50);
+        feed(&mut t, 5, 3, false, (501, 151), &["ack"], 1000);
+        feed(&mut t, 6, 2500, false, (501, 151), &["ack"], 1000);
+        feed(&mut t, 7, 3000, false, (1501, 151), &["ack"], 1000);
+        let a = &t.finish()[0];
+        assert!(a.established);
+        assert_eq!(a.retransmits_to_client, 1);
+        assert_eq!(a.retransmits_to_server, 0);
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(2997)));
+        assert!(a.stalled());
+        assert_eq!(a.bytes_to_client, 3000);
+    }
+
+    #[test]
+    fn an_open_flow_stalls_until_the_capture_ends() {
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (100, 0), &["syn"], 0);
+        feed(&mut t, 2, 1, false, (500, 101), &["syn", "ack"], 0);
+        feed(&mut t, 3, 2, true, (101, 501), &["ack"], 10);
+        // Another flow's packet marks the end of the capture.
+        feed(&mut t, 4, 1500, true, (9, 0), &["syn"], 0);
+        let a = &t.finish()[0];
+        assert_eq!(a.end, FlowEnd::Open);
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(1498)));
+        assert!(a.stalled());
+    }
 
     #[test]
     fn ip_id_patterns() {

@@ -277,9 +277,34 @@ fn table_output_is_stable() {
     let out = synlab(&["handshakes", "captures/reset.pcap"]);
     assert_text_eq(
         &stdout(&out),
-        "  #  client            server           outcome    est  retx        rtt  ttl    win    mss  options\n\
-         \x20 0  198.18.0.2:40005  198.18.0.1:8081  reset      no      0    0.035ms   64  64240   1460  mss,sok,ts,nop,ws\n\
+        "  #  client            server           outcome    est   retx        rtt  ttl    win    mss  options\n\
+         \x20 0  198.18.0.2:40005  198.18.0.1:8081  reset      no       0    0.035ms   64  64240   1460  mss,sok,ts,nop,ws\n\
          1 attempt in 2 packets (0 not TCP)\n",
         "handshakes table",
     );
+}
+
+/// A download whose data a middlebox drops: the handshake says syn-ack,
+/// the flow says hang (captures/hang.pcap, scripts/capture-hang.sh).
+#[test]
+fn a_hung_download_is_flagged_stalled() {
+    let h = first("captures/hang.pcap");
+    assert_eq!(h["outcome"], "syn-ack");
+    assert_eq!(h["established"], true);
+    assert_eq!(h["stalled"], true, "{h}");
+    assert!(
+        h["longest_stall_ms"].as_f64().unwrap_or(0.0) > 2900.0,
+        "{h}"
+    );
+    assert!(h["bytes_to_client"].as_u64().unwrap_or(0) < 1000, "{h}");
+    let table = stdout(&synlab(&["handshakes", "captures/hang.pcap"]));
+    assert!(table.contains("syn-ack    hang"), "{table}");
+    for healthy in ["captures/linux-default.pcap", "captures/ipv6-default.pcap"] {
+        let h = first(healthy);
+        assert_eq!(h["stalled"], false, "{healthy}: {h}");
+        assert!(
+            h["longest_stall_ms"].as_f64().unwrap_or(1e9) < 100.0,
+            "{healthy}: {h}"
+        );
+    }
 }

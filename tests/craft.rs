@@ -52,7 +52,7 @@ fn crafted_syns_read_back_with_exactly_the_profile_attributes() {
             }
             let seq = syn.get("tcp.seq_raw").and_then(|v| v.as_u64()).unwrap();
             assert!(
-                last_seq.map_or(true, |l| seq > l),
+                last_seq.is_none_or(|l| seq > l),
                 "{name}: sequence numbers increase"
             );
             last_seq = Some(seq);

@@ -100,7 +100,7 @@ trait NoneOrContained<T> {
 
 impl<T: PartialEq> NoneOrContained<T> for Option<T> {
     fn is_none_or_contained(&self, list: &[T]) -> bool {
-        self.as_ref().map_or(true, |x| list.contains(x))
+        self.as_ref().is_none_or(|x| list.contains(x))
     }
 }
 
@@ -146,7 +146,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
                 };
                 while !stop.load(Ordering::Relaxed)
                     && Instant::now() < end
-                    && limit.map_or(true, |n| c.written < n)
+                    && limit.is_none_or(|n| c.written < n)
                 {
                     let Some(frame) = source.next_frame()? else {
                         continue;

@@ -68,6 +68,10 @@ struct AttemptJson<'a> {
     reply_packet: Option<u64>,
     bytes_to_server: u64,
     bytes_to_client: u64,
+    retransmits_to_server: u32,
+    retransmits_to_client: u32,
+    longest_stall_ms: Option<f64>,
+    stalled: bool,
     end: crate::handshake::FlowEnd,
     syn: &'a Attributes,
     syn_ack: Option<&'a Attributes>,
@@ -98,6 +102,10 @@ impl<'a> AttemptJson<'a> {
             reply_packet: a.reply_packet,
             bytes_to_server: a.bytes_to_server,
             bytes_to_client: a.bytes_to_client,
+            retransmits_to_server: a.retransmits_to_server,
+            retransmits_to_client: a.retransmits_to_client,
+            longest_stall_ms: a.longest_stall.map(|d| d.as_micros() as f64 / 1000.0),
+            stalled: a.stalled(),
             end: a.end,
             syn: &a.syn,
             syn_ack: a.syn_ack(),
@@ -183,7 +191,7 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
     let cw = width(l.attempts.iter().map(|a| a.client.to_string().len()), 6);
     let sw = width(l.attempts.iter().map(|a| a.server.to_string().len()), 6);
     let header = format!(
-        "{:>3}  {:<cw$}  {:<sw$}  {:<9}  {:<3}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
+        "{:>3}  {:<cw$}  {:<sw$}  {:<9}  {:<4}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
         "#", "client", "server", "outcome", "est", "retx", "rtt", "ttl", "win", "mss", "options"
     );
     writeln!(out, "{}", style.bold(&header))?;
@@ -194,12 +202,16 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
         );
         writeln!(
             out,
-            "{:>3}  {:<cw$}  {:<sw$}  {}  {:<3}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
+            "{:>3}  {:<cw$}  {:<sw$}  {}  {:<4}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
             i,
             a.client.to_string(),
             a.server.to_string(),
             outcome_cell(a, style),
-            if a.established { "yes" } else { "no" },
+            match (a.established, a.stalled()) {
+                (true, true) => "hang",
+                (true, false) => "yes",
+                (false, _) => "no",
+            },
             a.syn_retransmits,
             rtt,
             ttl(&a.syn),

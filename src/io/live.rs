@@ -323,7 +323,7 @@ async fn drive_async<S: PacketSender, R: FrameSource + 'static>(
             continue;
         }
         if next == n {
-            let expired = batch.matcher.deadline().map_or(true, |d| now >= d);
+            let expired = batch.matcher.deadline().is_none_or(|d| now >= d);
             if batch.matcher.all_answered() || expired {
                 break Ok(());
             }
