@@ -81,8 +81,17 @@ impl From<&str> for Value {
 /// person reads them in header order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Attributes {
-    /// Catalogue names are `&'static str`; only unknown option names allocate.
-    map: BTreeMap<Cow<'static, str>, Value>,
+    /// Kept sorted by catalogue position (then name): iteration and output
+    /// need no sort, and lookups are a binary search. Catalogue names are
+    /// `&'static str`; only unknown option names allocate.
+    entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    order: (usize, u32),
+    name: Cow<'static, str>,
+    value: Value,
 }
 
 impl Attributes {
@@ -90,36 +99,54 @@ impl Attributes {
         Self::default()
     }
 
+    fn order(name: &str) -> (usize, u32) {
+        let (a, b, _) = catalogue::sort_key(name);
+        (a, b)
+    }
+
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.find_at(Self::order(name), name)
+    }
+
+    fn find_at(&self, order: (usize, u32), name: &str) -> Result<usize, usize> {
+        self.entries
+            .binary_search_by(|e| (e.order, e.name.as_ref()).cmp(&(order, name)))
+    }
+
     pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        self.map.insert(name.into(), value.into());
+        let name = name.into();
+        let value = value.into();
+        let order = Self::order(&name);
+        match self.find_at(order, &name) {
+            Ok(i) => self.entries[i].value = value,
+            Err(i) => self.entries.insert(i, Entry { order, name, value }),
+        }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        self.map.remove(name)
+        let i = self.find(name).ok()?;
+        Some(self.entries.remove(i).value)
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.map.get(name)
+        self.find(name).ok().map(|i| &self.entries[i].value)
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.map.contains_key(name)
+        self.find(name).is_ok()
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 
     /// Names and values in catalogue order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        let mut items: Vec<(&str, &Value)> =
-            self.map.iter().map(|(k, v)| (k.as_ref(), v)).collect();
-        items.sort_by_key(|(k, _)| catalogue::sort_key(k));
-        items.into_iter()
+        self.entries.iter().map(|e| (e.name.as_ref(), &e.value))
     }
 
     /// Names in catalogue order.
@@ -130,15 +157,17 @@ impl Attributes {
 
 impl FromIterator<(String, Value)> for Attributes {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        Attributes {
-            map: iter.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
+        let mut a = Attributes::new();
+        for (k, v) in iter {
+            a.insert(k, v);
         }
+        a
     }
 }
 
 impl Serialize for Attributes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.map.len()))?;
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
         for (k, v) in self.iter() {
             map.serialize_entry(k, v)?;
         }
@@ -150,5 +179,37 @@ impl<'de> Deserialize<'de> for Attributes {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
         Ok(map.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_in_catalogue_order_whatever_the_insertion_order() {
+        let mut a = Attributes::new();
+        a.insert("tcp.len", 0u32);
+        a.insert("synlab.tcp.option.30", "ab");
+        a.insert("ip.ttl", 64u8);
+        a.insert("synlab.tcp.option.254", "");
+        a.insert("ip.version", 4u8);
+        a.insert("ip.ttl", 63u8);
+        let names: Vec<&str> = a.names().collect();
+        assert_eq!(
+            names,
+            [
+                "ip.version",
+                "ip.ttl",
+                "synlab.tcp.option.30",
+                "synlab.tcp.option.254",
+                "tcp.len"
+            ]
+        );
+        assert_eq!(a.get("ip.ttl"), Some(&Value::Int(63)));
+        assert_eq!(a.remove("synlab.tcp.option.30"), Some(Value::from("ab")));
+        assert!(!a.contains("synlab.tcp.option.30"));
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.get("no.such"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! (volatile).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -121,10 +122,12 @@ pub static FIELDS: &[Field] = &[
 /// `synlab.tcp.option.<kind>` holds the option's data as hex.
 pub const UNKNOWN_OPTION_PREFIX: &str = "synlab.tcp.option.";
 
-/// Each catalogue name's position, built once: output sorts every
-/// attribute set by it.
-fn positions() -> &'static HashMap<&'static str, usize> {
-    static POSITIONS: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+/// Each catalogue name's position, built once: attribute sets are kept
+/// sorted by it.
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+fn positions() -> &'static FastMap<&'static str, usize> {
+    static POSITIONS: OnceLock<FastMap<&'static str, usize>> = OnceLock::new();
     POSITIONS.get_or_init(|| {
         FIELDS
             .iter()
@@ -132,6 +135,29 @@ fn positions() -> &'static HashMap<&'static str, usize> {
             .map(|(i, f)| (f.name, i))
             .collect()
     })
+}
+
+/// FNV-1a: the catalogue's keys are short, fixed and not attacker-chosen,
+/// so a fast non-cryptographic hash is right (every attribute insert and
+/// lookup hashes its name once).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// The catalogue entry for a name, if it has one.
