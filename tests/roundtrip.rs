@@ -130,3 +130,50 @@ proptest! {
         }
     }
 }
+
+/// Every prefix of every bundled capture (cut every 37 bytes) reads without
+/// a panic: the packets before the cut, then at most one error naming the
+/// packet that was cut.
+#[test]
+fn every_truncation_of_the_bundled_captures_is_handled() {
+    use synlab::handshake::Tracker;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("captures/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 10);
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read capture");
+        for cut in (0..bytes.len()).step_by(37) {
+            let Ok(mut r) = CaptureReader::new(&file, Cursor::new(bytes[..cut].to_vec())) else {
+                continue;
+            };
+            let mut tracker = Tracker::new();
+            let mut errors = 0;
+            while let Some(frame) = r.next_frame() {
+                match frame {
+                    Ok(f) => {
+                        if let Ok(d) = decode_frame(f.linktype, f.data) {
+                            tracker.feed(f.number, f.timestamp, &d);
+                        }
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        let text = e.to_string();
+                        assert!(
+                            text.contains("packet"),
+                            "{}: cut at {cut}: {text}",
+                            file.display()
+                        );
+                        break;
+                    }
+                }
+            }
+            assert!(errors <= 1);
+            let _ = tracker.finish();
+        }
+    }
+}

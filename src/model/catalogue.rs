@@ -116,6 +116,23 @@ pub static FIELDS: &[Field] = &[
         "synlab.truncated",
         "The capture cut this packet short (snaplen)",
     ),
+    b(
+        "synlab.flow.ipid",
+        "Client IP ID over the flow: zero, constant, incremental or random",
+    ),
+    b(
+        "synlab.flow.ttl",
+        "TTL (or hop limit) of the client's first data segment",
+    ),
+    b("synlab.flow.df", "DF on the client's first data segment"),
+    b(
+        "synlab.flow.ecn",
+        "IP ECN field of the client's first data segment",
+    ),
+    b(
+        "synlab.flow.ts",
+        "Timestamps option on the client's first data segment",
+    ),
 ];
 
 /// Prefix of attributes for TCP option kinds without a name of their own:

@@ -1,0 +1,78 @@
+//! The command line itself: help lists every command, usage errors exit 2,
+//! help and version exit 0.
+
+mod util;
+
+use util::{stderr, stdout, synlab};
+
+#[test]
+fn help_lists_every_command() {
+    let out = synlab(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    for cmd in [
+        "handshakes",
+        "diff",
+        "fields",
+        "profiles",
+        "craft",
+        "probe",
+        "capture",
+        "bisect",
+    ] {
+        assert!(
+            text.contains(&format!("  {cmd} ")),
+            "--help lacks {cmd}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_usage_on_stderr() {
+    for args in [
+        &["diff", "captures/reset.pcap"][..],
+        &["frobnicate"],
+        &["handshakes"],
+    ] {
+        let out = synlab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("Usage:"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn version_exits_0() {
+    let out = synlab(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).starts_with("synlab "));
+}
+
+#[test]
+fn fields_json_lists_the_catalogue() {
+    let out = synlab(&["fields", "--json"]);
+    let doc = util::json(&out);
+    let names: Vec<&str> = doc
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    for name in [
+        "ip.ttl",
+        "tcp.options.mss_val",
+        "synlab.options.layout",
+        "synlab.flow.ipid",
+    ] {
+        assert!(names.contains(&name), "{name}");
+    }
+    assert!(doc
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|f| f["kind"] == "behavioural" || f["kind"] == "volatile"));
+}
