@@ -46,16 +46,42 @@ pub fn diff_attributes(packet: PacketRole, a: &Attributes, b: &Attributes) -> Ve
     out
 }
 
-/// Differences between two attempts: their SYNs, and their SYN-ACKs where
-/// both have one. Behavioural differences lead.
-pub fn diff_attempts(a: &Attempt, b: &Attempt) -> Vec<Difference> {
-    let mut out = diff_attributes(PacketRole::Syn, &a.syn, &b.syn);
-    if let (Some(sa), Some(sb)) = (a.syn_ack(), b.syn_ack()) {
+/// What one side of a diff has: a SYN, and a SYN-ACK and flow attributes
+/// when it is a captured handshake (a profile has only its SYN).
+#[derive(Clone, Copy, Debug)]
+pub struct Packets<'a> {
+    pub syn: &'a Attributes,
+    pub syn_ack: Option<&'a Attributes>,
+    pub flow: Option<&'a Attributes>,
+}
+
+impl<'a> From<&'a Attempt> for Packets<'a> {
+    fn from(a: &'a Attempt) -> Self {
+        Packets {
+            syn: &a.syn,
+            syn_ack: a.syn_ack(),
+            flow: Some(&a.flow),
+        }
+    }
+}
+
+/// Differences between two sides: their SYNs, and their SYN-ACKs and flow
+/// attributes where both have them. Behavioural differences lead.
+pub fn diff_packets(a: Packets<'_>, b: Packets<'_>) -> Vec<Difference> {
+    let mut out = diff_attributes(PacketRole::Syn, a.syn, b.syn);
+    if let (Some(sa), Some(sb)) = (a.syn_ack, b.syn_ack) {
         out.extend(diff_attributes(PacketRole::SynAck, sa, sb));
     }
-    out.extend(diff_attributes(PacketRole::Flow, &a.flow, &b.flow));
+    if let (Some(fa), Some(fb)) = (a.flow, b.flow) {
+        out.extend(diff_attributes(PacketRole::Flow, fa, fb));
+    }
     out.sort_by_key(|d| (d.kind, d.packet));
     out
+}
+
+/// Differences between two captured attempts.
+pub fn diff_attempts(a: &Attempt, b: &Attempt) -> Vec<Difference> {
+    diff_packets(a.into(), b.into())
 }
 
 /// True when any difference is behavioural (diff's exit status 1).

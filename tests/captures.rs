@@ -308,3 +308,35 @@ fn a_hung_download_is_flagged_stalled() {
         );
     }
 }
+
+/// Profiles are diff sides too: a name or a .toml file stands for the
+/// profile's crafted SYN.
+#[test]
+fn diff_takes_profiles() {
+    let out = synlab(&["diff", "linux", "windows-10", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["a"]["profile"], "linux");
+    let ttl = doc["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .find(|d| d["attribute"] == "ip.ttl")
+        .cloned()
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(
+        (ttl["a"].clone(), ttl["b"].clone()),
+        (64.into(), 128.into())
+    );
+    // The built-in linux profile was learnt from this kernel's SYN: the
+    // captured default download and the profile agree.
+    let out = synlab(&["diff", "captures/linux-default.pcap", "linux"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = synlab(&["diff", "nosuchprofile", "linux"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_text_eq(
+        &stderr(&out),
+        "synlab: nosuchprofile: no such capture file or profile\n",
+        "missing side",
+    );
+}

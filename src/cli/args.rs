@@ -49,8 +49,9 @@ pub enum Command {
     /// Compare two handshakes attribute by attribute.
     ///
     /// A and B are each FILE (its first attempt), FILE#N (attempt N, from 0)
-    /// or FILE@IP (the first attempt from that client). Exit status: 0 no
-    /// behavioural difference, 1 differences, 2 trouble.
+    /// or FILE@IP (the first attempt from that client), or a profile (a name
+    /// or a .toml file: its crafted SYN). Exit status: 0 no behavioural
+    /// difference, 1 differences, 2 trouble.
     Diff {
         a: AttemptSpec,
         b: AttemptSpec,

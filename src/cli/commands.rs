@@ -5,18 +5,21 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 
 use super::args::{Cli, ColorChoice, Command};
-use super::output::{self, Style};
-use super::select::AttemptSpec;
+use super::output::{self, DiffSide, Style};
+use super::select::{AttemptSpec, Which};
 use super::Status;
-use crate::diff::{diff_attempts, has_behavioural};
+use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::io::load::{load, Loaded};
-use crate::model::Kind;
+use crate::model::{Attributes, Kind};
 
 pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let style = Style::new(use_color(cli.color));
     match &cli.command {
         Command::Handshakes { file, json } => handshakes(file, *json, style, out),
-        Command::Diff { a, b, json, all } => diff(a, b, *json, *all, style, out),
+        Command::Diff { a, b, json, all } => {
+            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            diff(a, b, &dirs, *json, *all, style, out)
+        }
         Command::Probe(args) => {
             let dirs = crate::profile::profile_dirs(&cli.profiles);
             super::cmd_probe::run(args, &dirs, style, out)
@@ -89,19 +92,99 @@ fn handshakes(
     Ok(finish(&loaded, Status::Ok))
 }
 
+/// One side of a diff: a captured attempt, or a profile's crafted SYN.
+enum Side {
+    Capture {
+        spec: AttemptSpec,
+        loaded: Loaded,
+        index: usize,
+    },
+    Profile {
+        name: String,
+        file: Option<std::path::PathBuf>,
+        syn: Attributes,
+    },
+}
+
+impl Side {
+    /// A profile when the spec is a `.toml` file or a bare name that is no
+    /// file (`linux`); otherwise a capture, with the capture's errors.
+    fn resolve(spec: &AttemptSpec, dirs: &[std::path::PathBuf]) -> Result<Side> {
+        let path = &spec.path;
+        let text = path.to_string_lossy();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let toml = ext == "toml";
+        let bare_name =
+            !path.exists() && !text.contains('/') && !matches!(ext, "pcap" | "pcapng" | "cap");
+        if spec.which == Which::First && (toml || bare_name) {
+            let profile = crate::profile::resolve(&text, dirs).map_err(|e| {
+                if bare_name {
+                    anyhow::anyhow!("{text}: no such capture file or profile")
+                } else {
+                    e
+                }
+            })?;
+            let src = "198.18.0.2:40000".parse()?;
+            let dst = "198.18.0.1:80".parse()?;
+            let syn = profile.crafted_attributes(src, dst, 1, 1)?;
+            return Ok(Side::Profile {
+                file: toml.then(|| path.clone()),
+                name: profile.name,
+                syn,
+            });
+        }
+        let loaded = load(path)?;
+        let (index, _) = spec.pick(&loaded.attempts)?;
+        Ok(Side::Capture {
+            spec: spec.clone(),
+            loaded,
+            index,
+        })
+    }
+
+    fn packets(&self) -> Packets<'_> {
+        match self {
+            Side::Capture { loaded, index, .. } => (&loaded.attempts[*index]).into(),
+            Side::Profile { syn, .. } => Packets {
+                syn,
+                syn_ack: None,
+                flow: None,
+            },
+        }
+    }
+
+    fn header(&self) -> DiffSide {
+        match self {
+            Side::Capture {
+                spec,
+                loaded,
+                index,
+            } => DiffSide::attempt(spec, *index, &loaded.attempts[*index]),
+            Side::Profile { name, file, .. } => DiffSide::profile(name, file.as_deref()),
+        }
+    }
+
+    /// Trouble when reading the capture stopped at an error.
+    fn finish(&self, status: Status) -> Status {
+        match self {
+            Side::Capture { loaded, .. } => finish(loaded, status),
+            Side::Profile { .. } => status,
+        }
+    }
+}
+
 fn diff(
     a: &AttemptSpec,
     b: &AttemptSpec,
+    dirs: &[std::path::PathBuf],
     json: bool,
     all: bool,
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let la = load(&a.path)?;
-    let lb = load(&b.path)?;
-    let (ia, attempt_a) = a.pick(&la.attempts)?;
-    let (ib, attempt_b) = b.pick(&lb.attempts)?;
-    let mut diffs = diff_attempts(attempt_a, attempt_b);
+    let sa = Side::resolve(a, dirs)?;
+    let sb = Side::resolve(b, dirs)?;
+    let mut diffs = diff_packets(sa.packets(), sb.packets());
     let differ = has_behavioural(&diffs);
     let hidden = if all {
         0
@@ -110,7 +193,7 @@ fn diff(
         diffs.retain(|d| d.kind == Kind::Behavioural);
         before - diffs.len()
     };
-    let sides = [(a, ia, attempt_a), (b, ib, attempt_b)];
+    let sides = [sa.header(), sb.header()];
     if json {
         output::diff_json(&sides, &diffs, out)?;
     } else {
@@ -118,7 +201,7 @@ fn diff(
     }
     out.flush()?;
     let status = if differ { Status::Differ } else { Status::Ok };
-    let worst = [finish(&la, status), finish(&lb, status)];
+    let worst = [sa.finish(status), sb.finish(status)];
     Ok(if worst.contains(&Status::Trouble) {
         Status::Trouble
     } else {

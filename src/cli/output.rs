@@ -236,47 +236,66 @@ fn width(lens: impl Iterator<Item = usize>, min: usize) -> usize {
     lens.max().unwrap_or(0).max(min)
 }
 
-fn side_json(spec: &AttemptSpec, index: usize, a: &Attempt) -> Json {
-    json!({
-        "file": spec.path.display().to_string(),
-        "index": index,
-        "client": a.client.to_string(),
-        "server": a.server.to_string(),
-        "outcome": a.outcome.name(),
-    })
+/// One side of a diff as the header shows it: what it is, and its JSON.
+pub struct DiffSide {
+    /// e.g. `captures/a.pcap#0 198.18.0.2:40001 -> 198.18.0.1:8080 syn-ack`, or `profile linux`.
+    pub label: String,
+    pub json: Json,
+}
+
+impl DiffSide {
+    pub fn attempt(spec: &AttemptSpec, index: usize, a: &Attempt) -> Self {
+        DiffSide {
+            label: format!(
+                "{}#{index} {} -> {} {}",
+                spec.path.display(),
+                a.client,
+                a.server,
+                a.outcome
+            ),
+            json: json!({
+                "file": spec.path.display().to_string(),
+                "index": index,
+                "client": a.client.to_string(),
+                "server": a.server.to_string(),
+                "outcome": a.outcome.name(),
+            }),
+        }
+    }
+
+    pub fn profile(name: &str, source: Option<&std::path::Path>) -> Self {
+        DiffSide {
+            label: format!("profile {name} (its crafted SYN)"),
+            json: json!({
+                "profile": name,
+                "file": source.map(|p| p.display().to_string()),
+            }),
+        }
+    }
 }
 
 pub fn diff_json(
-    sides: &[(&AttemptSpec, usize, &Attempt); 2],
+    sides: &[DiffSide; 2],
     diffs: &[Difference],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let doc = json!({
-        "a": side_json(sides[0].0, sides[0].1, sides[0].2),
-        "b": side_json(sides[1].0, sides[1].1, sides[1].2),
+        "a": sides[0].json,
+        "b": sides[1].json,
         "differences": diffs,
     });
     write_json(&doc, out)
 }
 
 pub fn diff_table(
-    sides: &[(&AttemptSpec, usize, &Attempt); 2],
+    sides: &[DiffSide; 2],
     diffs: &[Difference],
     hidden: usize,
     style: Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    for (label, (spec, index, a)) in ["A", "B"].iter().zip(sides) {
-        writeln!(
-            out,
-            "{}: {}#{} {} -> {} {}",
-            style.bold(label),
-            spec.path.display(),
-            index,
-            a.client,
-            a.server,
-            a.outcome
-        )?;
+    for (label, side) in ["A", "B"].iter().zip(sides) {
+        writeln!(out, "{}: {}", style.bold(label), side.label)?;
     }
     writeln!(out)?;
     if diffs.is_empty() {
@@ -314,9 +333,17 @@ pub fn diff_table(
         }
     }
     let behavioural = diffs.iter().filter(|d| d.kind == Kind::Behavioural).count();
-    let mut summary = format!("\n{behavioural} behavioural differences");
+    let noun = if behavioural == 1 {
+        "difference"
+    } else {
+        "differences"
+    };
+    let mut summary = format!("\n{behavioural} behavioural {noun}");
     if hidden > 0 {
         summary.push_str(&format!(", {hidden} volatile hidden (--all shows them)"));
+    }
+    if diffs.is_empty() && hidden == 0 {
+        return Ok(()); // "no behavioural differences" said it all
     }
     writeln!(out, "{}", style.dim(&summary))
 }
