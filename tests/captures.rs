@@ -340,3 +340,45 @@ fn diff_takes_profiles() {
         "missing side",
     );
 }
+
+/// `--where` filters attempts with the rule language; indexes stay the
+/// file's, and a filter that matches nothing exits 1, like grep.
+#[test]
+fn handshakes_where_filters_by_rule() {
+    let out = synlab(&[
+        "handshakes",
+        "captures/many-attempts.pcap",
+        "--where",
+        "ip.ttl > 100",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    let idx: Vec<u64> = doc["handshakes"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|h| h["index"].as_u64())
+        .collect();
+    assert_eq!(idx, [1, 3, 5, 7, 9]);
+    let out = synlab(&[
+        "handshakes",
+        "captures/many-attempts.pcap",
+        "--where",
+        "ip.ttl > 200",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_text_eq(
+        &stdout(&out),
+        "captures/many-attempts.pcap: none of 10 attempts matches, in 120 packets\n",
+        "no match",
+    );
+    let out = synlab(&[
+        "handshakes",
+        "captures/many-attempts.pcap",
+        "--where",
+        "ip.ttl >",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("column 9"), "{}", stderr(&out));
+}

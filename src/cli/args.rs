@@ -45,6 +45,10 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only the attempts whose SYN matches this rule (the `bisect --rule`
+        /// language), e.g. 'ip.ttl > 100 && !tcp.options.sack_perm'.
+        #[arg(long, value_name = "EXPR")]
+        r#where: Option<String>,
     },
     /// Compare two handshakes attribute by attribute.
     ///

@@ -15,7 +15,11 @@ use crate::model::{Attributes, Kind};
 pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let style = Style::new(use_color(cli.color));
     match &cli.command {
-        Command::Handshakes { file, json } => handshakes(file, *json, style, out),
+        Command::Handshakes {
+            file,
+            json,
+            r#where,
+        } => handshakes(file, *json, r#where.as_deref(), style, out),
         Command::Diff { a, b, json, all } => {
             let dirs = crate::profile::profile_dirs(&cli.profiles);
             diff(a, b, &dirs, *json, *all, style, out)
@@ -79,17 +83,34 @@ fn finish(loaded: &Loaded, status: Status) -> Status {
 fn handshakes(
     file: &std::path::Path,
     json: bool,
+    filter: Option<&str>,
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let loaded = load(file)?;
+    let rule = filter
+        .map(|expr| {
+            crate::rule::Rule::parse(expr)
+                .map_err(|e| anyhow::anyhow!("invalid --where: {}", e.render(expr)))
+        })
+        .transpose()?;
+    let mut loaded = load(file)?;
+    if let Some(rule) = &rule {
+        // Indexes stay those of the whole file, so FILE#N still names the attempt.
+        loaded.keep(|a| rule.eval(&a.syn));
+    }
     if json {
         output::handshakes_json(&loaded, out)?;
     } else {
         output::handshakes_table(&loaded, style, out)?;
     }
     out.flush()?; // the data first, then the error that ended it
-    Ok(finish(&loaded, Status::Ok))
+                  // Like grep: a filter that matches nothing exits 1.
+    let status = if rule.is_some() && loaded.attempts.is_empty() {
+        Status::Differ
+    } else {
+        Status::Ok
+    };
+    Ok(finish(&loaded, status))
 }
 
 /// One side of a diff: a captured attempt, or a profile's crafted SYN.

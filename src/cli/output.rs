@@ -127,12 +127,7 @@ pub fn handshakes_json(l: &Loaded, out: &mut dyn Write) -> io::Result<()> {
     let doc = HandshakesJson {
         file: l.path.display().to_string(),
         packets: l.packets,
-        handshakes: l
-            .attempts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| AttemptJson::new(i, a))
-            .collect(),
+        handshakes: l.numbered().map(|(i, a)| AttemptJson::new(i, a)).collect(),
         error: l.error.as_ref().map(|e| e.to_string()),
     };
     write_json(&doc, out)
@@ -178,8 +173,15 @@ fn options_cell(a: &Attributes) -> String {
 
 pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Result<()> {
     if l.attempts.is_empty() {
-        if l.error.is_none() || l.packets > 0 {
-            let packets = plural(l.packets, "packet", "packets");
+        let packets = plural(l.packets, "packet", "packets");
+        if l.total_attempts > 0 {
+            let total = plural(l.total_attempts as u64, "attempt", "attempts");
+            writeln!(
+                out,
+                "{}: none of {total} matches, in {packets}",
+                l.path.display()
+            )?;
+        } else if l.error.is_none() || l.packets > 0 {
             writeln!(
                 out,
                 "{}: no connection attempts in {packets}",
@@ -195,7 +197,7 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
         "#", "client", "server", "outcome", "est", "retx", "rtt", "ttl", "win", "mss", "options"
     );
     writeln!(out, "{}", style.bold(&header))?;
-    for (i, a) in l.attempts.iter().enumerate() {
+    for (i, a) in l.numbered() {
         let rtt = a.rtt.map_or_else(
             || "-".into(),
             |d| format!("{:.3}ms", d.as_secs_f64() * 1000.0),
@@ -220,16 +222,14 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
             options_cell(&a.syn),
         )?;
     }
-    writeln!(
-        out,
-        "{}",
-        style.dim(&format!(
-            "{} in {} ({} not TCP)",
-            plural(l.attempts.len() as u64, "attempt", "attempts"),
-            plural(l.packets, "packet", "packets"),
-            l.skipped
-        ))
-    )
+    let attempts = if l.attempts.len() == l.total_attempts {
+        plural(l.total_attempts as u64, "attempt", "attempts")
+    } else {
+        format!("{} of {} attempts", l.attempts.len(), l.total_attempts)
+    };
+    let packets = plural(l.packets, "packet", "packets");
+    let summary = format!("{attempts} in {packets} ({} not TCP)", l.skipped);
+    writeln!(out, "{}", style.dim(&summary))
 }
 
 fn width(lens: impl Iterator<Item = usize>, min: usize) -> usize {

@@ -32,6 +32,32 @@ pub struct Loaded {
     /// Packets that were neither TCP nor an ICMP error quoting TCP.
     pub skipped: u64,
     pub error: Option<LoadError>,
+    /// Each attempt's index in the whole file (differs from its position
+    /// once [`Loaded::keep`] has filtered).
+    pub numbers: Vec<usize>,
+    /// How many attempts the file holds, filtered or not.
+    pub total_attempts: usize,
+}
+
+impl Loaded {
+    /// Keep only the attempts `pred` accepts; their file indexes are kept.
+    pub fn keep(&mut self, mut pred: impl FnMut(&Attempt) -> bool) {
+        let mut numbers = Vec::new();
+        let mut attempts = Vec::new();
+        for (n, a) in self.numbers.iter().zip(std::mem::take(&mut self.attempts)) {
+            if pred(&a) {
+                numbers.push(*n);
+                attempts.push(a);
+            }
+        }
+        self.numbers = numbers;
+        self.attempts = attempts;
+    }
+
+    /// Attempts with their index in the file.
+    pub fn numbered(&self) -> impl Iterator<Item = (usize, &Attempt)> {
+        self.numbers.iter().copied().zip(&self.attempts)
+    }
 }
 
 /// Read a whole capture. Opening errors (missing file, bad magic, bad file
@@ -66,9 +92,12 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
         }
     }
     let skipped = tracker.skipped();
+    let attempts = tracker.finish();
     Ok(Loaded {
         path: path.to_owned(),
-        attempts: tracker.finish(),
+        numbers: (0..attempts.len()).collect(),
+        total_attempts: attempts.len(),
+        attempts,
         packets,
         skipped,
         error,
