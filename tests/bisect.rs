@@ -675,3 +675,30 @@ proptest! {
         prop_assert!(r.probes_by_phase.get("isolation").copied().unwrap_or(0) <= n * n * 20);
     }
 }
+
+/// Every search is bounded: at the probe budget it stops, says so, and
+/// exits 1 (nothing explained yet).
+#[test]
+fn cli_stops_at_the_probe_budget() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128",
+        "--max-total-probes",
+        "12",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(doc["probes"].as_u64().unwrap_or(99) <= 12, "{doc}");
+    assert!(
+        doc["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("probe budget")),
+        "{doc}"
+    );
+}

@@ -80,6 +80,10 @@ pub struct BisectArgs {
     /// Probes of any one variant at most.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_probes: u32,
+    /// Probes of the whole search at most; it stops there and reports what
+    /// it has.
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    pub max_total_probes: u64,
     /// Worst loss rate to allow for when concluding no-reply
     /// [default: 0.5, or --loss if higher].
     #[arg(long, value_name = "P")]
@@ -207,6 +211,7 @@ fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
         baseline_probes: args.repeat.max(1),
         max_probes: args.max_probes.max(1),
         single: !args.no_single,
+        max_total_probes: args.max_total_probes,
         ..SearchOptions::default()
     })
 }

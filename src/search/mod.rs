@@ -58,6 +58,9 @@ pub struct SearchOptions {
     pub max_probes: u32,
     /// Fill the one-at-a-time table (phase 2).
     pub single: bool,
+    /// Probes of the whole search at most: a bound on any probe loop,
+    /// live or simulated, whatever the number of differences.
+    pub max_total_probes: u64,
 }
 
 impl Default for SearchOptions {
@@ -68,6 +71,7 @@ impl Default for SearchOptions {
             baseline_probes: 3,
             max_probes: 20,
             single: true,
+            max_total_probes: 5000,
         }
     }
 }
@@ -242,6 +246,20 @@ impl Search {
         }
         let needed = self.advance();
         if self.phase == Phase::Done {
+            return None;
+        }
+        let asked: u64 = needed.iter().map(|&(_, n)| u64::from(n)).sum();
+        if self.probes + asked > self.opts.max_total_probes {
+            let conclusion = if self.culprits.is_empty() {
+                Conclusion::Unexplained
+            } else {
+                Conclusion::Culprits
+            };
+            let note = format!(
+                "stopped at the probe budget ({} probes; --max-total-probes)",
+                self.opts.max_total_probes
+            );
+            self.finish(conclusion, Some(note));
             return None;
         }
         let phase = match self.phase {
