@@ -403,8 +403,9 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
     .iter()
     .filter_map(|(k, label)| r.probes_by_phase.get(*k).map(|n| format!("{label} {n}")))
     .collect();
+    let rounds = if r.rounds == 1 { "round" } else { "rounds" };
     let mut summary = format!(
-        "probes: {} in {} rounds ({})",
+        "probes: {} in {} {rounds} ({})",
         r.probes,
         r.rounds,
         phases.join(", ")
