@@ -76,3 +76,23 @@ fn fields_json_lists_the_catalogue() {
         .iter()
         .all(|f| f["kind"] == "behavioural" || f["kind"] == "volatile"));
 }
+
+/// Differences are highlighted with color when asked (or on a terminal),
+/// and never when NO_COLOR is set or output is piped (the default here).
+#[test]
+fn color_only_when_asked() {
+    let args = [
+        "diff",
+        "captures/linux-default.pcap",
+        "captures/linux-tuned.pcap",
+    ];
+    let plain = stdout(&synlab(&args));
+    assert!(!plain.contains('\x1b'), "piped output has no escapes");
+    let mut colored_args = vec!["--color", "always"];
+    colored_args.extend(args);
+    let colored = stdout(&synlab(&colored_args));
+    assert!(
+        colored.contains("\x1b[31m"),
+        "differences in red:\n{colored}"
+    );
+}
