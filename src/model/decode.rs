@@ -605,6 +605,27 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_extension_headers_are_named_and_skipped() {
+        let tcp = &ipv4_syn()[20..];
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&((8 + tcp.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 64]); // next header: hop-by-hop; hop limit 64
+        p.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        p.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        p.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop: next TCP, PadN
+        p.extend_from_slice(tcp);
+        let seg = segment(decode_frame(101, &p).unwrap_or_else(|e| panic!("{e}")));
+        assert!(seg.flags.is_syn());
+        assert_eq!(seg.src.to_string(), "[fd00::2]:40000");
+        let a = seg.attributes();
+        assert_eq!(a.get("synlab.ipv6.ext"), Some(&"hop".into()));
+        assert_eq!(a.get("ipv6.nxt"), Some(&0u8.into()));
+        assert_eq!(a.get("ipv6.hlim"), Some(&64u8.into()));
+        assert_eq!(a.get("tcp.options.mss_val"), Some(&1460u16.into()));
+        assert!(a.get("ip.ttl").is_none());
+    }
+
+    #[test]
     fn unknown_link_type_is_an_error() {
         assert_eq!(
             decode_frame(147, &[]).err(),
