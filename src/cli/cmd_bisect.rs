@@ -43,11 +43,13 @@ pub struct BisectArgs {
     /// Source address for live probes (default: the kernel's choice).
     #[arg(long, value_name = "IP", requires = "target")]
     pub src: Option<std::net::IpAddr>,
-    /// Seconds to wait for each live probe's answer.
-    #[arg(long, value_name = "SECS", default_value_t = 1.0, requires = "target")]
+    /// Seconds to wait for each live probe's answer (0.05 to 60).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, requires = "target",
+          value_parser = super::cmd_probe::parse_timeout)]
     pub timeout: f64,
     /// Live probes per second (1..=10000).
-    #[arg(long, value_name = "R", default_value_t = 100.0, requires = "target")]
+    #[arg(long, value_name = "R", default_value_t = 100.0, requires = "target",
+          value_parser = super::cmd_probe::parse_rate)]
     pub rate: f64,
     /// Drop the kernel's RSTs to SYN-ACKs of live probes (scoped nftables rule).
     #[arg(long, requires = "target")]
@@ -148,18 +150,6 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
 /// is wired in here when the live probe engine lands.
 pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
     if let Some(target) = args.target {
-        if !(0.05..=60.0).contains(&args.timeout) {
-            bail!(
-                "--timeout must be between 0.05 and 60 seconds, not {}",
-                args.timeout
-            );
-        }
-        if !(1.0..=10_000.0).contains(&args.rate) {
-            bail!(
-                "--rate must be between 1 and 10000 probes per second, not {}",
-                args.rate
-            );
-        }
         let opts = LiveOptions {
             iface: args.iface.clone(),
             src: args.src,

@@ -63,7 +63,7 @@ pub struct ProbeArgs {
     pub i_own_this_network: bool,
 }
 
-fn parse_timeout(s: &str) -> Result<f64, String> {
+pub(super) fn parse_timeout(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
     if (0.05..=60.0).contains(&v) {
         Ok(v)
@@ -72,7 +72,7 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
+pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
     if (1.0..=10000.0).contains(&v) {
         Ok(v)
