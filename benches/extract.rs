@@ -2,19 +2,12 @@
 //! of a SYN (what `handshakes` computes for every SYN and answer).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use synlab::craft::{build_packet, ethernet_frame, Volatile};
+use synlab::craft::{build_packet, ethernet_frame, linux_example, Volatile};
 use synlab::handshake::Tracker;
-use synlab::model::{decode_frame, Attributes, Decoded};
+use synlab::model::{decode_frame, Decoded};
 
 fn linux_syn() -> Vec<u8> {
-    let mut a = Attributes::new();
-    a.insert("ip.ttl", 64u8);
-    a.insert("ip.flags.df", true);
-    a.insert("tcp.window_size_value", 64240u16);
-    a.insert("tcp.options.mss_val", 1460u16);
-    a.insert("tcp.options.sack_perm", true);
-    a.insert("tcp.options.wscale.shift", 7u8);
-    a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
+    let a = linux_example();
     let v = Volatile {
         src: "198.18.0.2:40000".parse().expect("addr"),
         dst: "198.18.0.130:80".parse().expect("addr"),

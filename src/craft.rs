@@ -369,6 +369,21 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The behavioural SYN attributes of a Linux stack with default sysctls
+/// (window scale 7, timestamps, SACK): the one example that unit tests,
+/// integration tests and benchmarks craft from.
+pub fn linux_example() -> Attributes {
+    let mut a = Attributes::new();
+    a.insert("ip.ttl", 64u8);
+    a.insert("ip.flags.df", true);
+    a.insert("tcp.window_size_value", 64240u16);
+    a.insert("tcp.options.mss_val", 1460u16);
+    a.insert("tcp.options.sack_perm", true);
+    a.insert("tcp.options.wscale.shift", 7u8);
+    a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
+    a
+}
+
 /// Wrap an IP packet in an Ethernet II frame (for pcap files).
 pub fn ethernet_frame(ip: &[u8], src_mac: [u8; 6], dst_mac: [u8; 6]) -> Vec<u8> {
     let ethertype: u16 = if ip.first().map(|b| b >> 4) == Some(6) {
@@ -411,17 +426,7 @@ mod tests {
         }
     }
 
-    fn linux() -> Attributes {
-        let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("ip.flags.df", true);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("tcp.options.sack_perm", true);
-        a.insert("tcp.options.wscale.shift", 7u8);
-        a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
-        a
-    }
+    use super::linux_example as linux;
 
     #[test]
     fn linux_syn_round_trips() {

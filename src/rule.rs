@@ -592,15 +592,8 @@ mod tests {
     use super::*;
 
     fn linux() -> Attributes {
-        let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("ip.flags.df", true);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("tcp.options.sack_perm", true);
-        a.insert("tcp.options.wscale.shift", 7u8);
+        let mut a = crate::craft::linux_example();
         a.insert("tcp.options.timestamp.tsval", 77u32);
-        a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
         a
     }
 

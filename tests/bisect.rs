@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
-use synlab::craft::{build_packet, Volatile};
+use synlab::craft::{build_packet, linux_example as linux, Volatile};
 use synlab::handshake::Outcome;
 use synlab::model::{Attributes, Value};
 use synlab::oracle::{run, Action, Oracle, RuleOracle};
@@ -37,18 +37,6 @@ fn json_of(out: &Output) -> Json {
 
 fn culprits(doc: &Json) -> Vec<Vec<String>> {
     serde_json::from_value(doc["culprits"].clone()).unwrap_or_else(|e| panic!("{e}: {doc}"))
-}
-
-fn linux() -> Attributes {
-    let mut a = Attributes::new();
-    a.insert("ip.ttl", 64u8);
-    a.insert("ip.flags.df", true);
-    a.insert("tcp.window_size_value", 64240u16);
-    a.insert("tcp.options.mss_val", 1460u16);
-    a.insert("tcp.options.sack_perm", true);
-    a.insert("tcp.options.wscale.shift", 7u8);
-    a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
-    a
 }
 
 fn windows() -> Attributes {

@@ -200,17 +200,7 @@ mod tests {
         a.get(name).and_then(Value::as_u64)
     }
 
-    fn linux() -> Attributes {
-        let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("ip.flags.df", true);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("tcp.options.sack_perm", true);
-        a.insert("tcp.options.wscale.shift", 7u8);
-        a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
-        a
-    }
+    use crate::craft::linux_example as linux;
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -184,17 +184,7 @@ pub fn apply(good: &Attributes, bad: &Attributes, units: &[Unit], which: &[usize
 mod tests {
     use super::*;
 
-    fn linux() -> Attributes {
-        let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("ip.flags.df", true);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("tcp.options.sack_perm", true);
-        a.insert("tcp.options.wscale.shift", 7u8);
-        a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
-        a
-    }
+    use crate::craft::linux_example as linux;
 
     #[test]
     fn layout_takes_options_present_on_one_side() {
