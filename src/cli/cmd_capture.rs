@@ -117,11 +117,13 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
     privilege::validate_privilege("capture", privilege::current(), needs)?;
     let any = IpAddr::from([0, 0, 0, 0]);
     let iface = find_interface(Some(&args.iface), any)?;
+    // Before the socket: afterwards synlab holds no capability, and root
+    // without CAP_DAC_OVERRIDE cannot create a file in another user's directory.
+    let pcap = PcapOut::create(&args.out, 1)?;
     let source = privilege::with_net_raw("capture", needs, || {
         DatalinkSource::open(&iface, Duration::from_millis(50))
     })?
     .with_context(|| format!("opening a packet socket on {}", iface.name))?;
-    let pcap = PcapOut::create(&args.out, 1)?;
     let duration = Duration::from_secs_f64(args.duration);
     let limit = args.count;
     let (port, host) = (args.port, args.host);

@@ -153,10 +153,17 @@ pub fn run(
         ..LiveOptions::default()
     };
     let requests = vec![attrs; usize::from(args.count)];
+    // Created before the run: once its sockets are open synlab holds no
+    // capability, and root without CAP_DAC_OVERRIDE cannot create a file in
+    // another user's directory (`sudo synlab probe --pcap out.pcap` in $HOME).
+    let pcap = args
+        .pcap
+        .as_deref()
+        .map(|path| PcapOut::create(path, 1))
+        .transpose()?;
     let run = live::run(&requests, args.target, &opts)?;
     let mut pcap_packets = None;
-    if let Some(path) = &args.pcap {
-        let mut pcap = PcapOut::create(path, 1)?;
+    if let Some(mut pcap) = pcap {
         for f in &run.frames {
             pcap.write(f.ts, &f.data)?;
         }

@@ -18,7 +18,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use super::nft::{NftError, RstSuppressor};
-use super::privilege::{self, Needs, PrivilegeError};
+use super::privilege::{self, Needs, PrivilegeError, Reopen};
 use super::raw::{self, DatalinkSource, Frame, FrameSource, PacketSender, RawSender};
 use crate::model::{decode_frame, Attributes};
 use crate::probe::{
@@ -42,8 +42,11 @@ pub struct LiveOptions {
     pub suppress_rst: bool,
     /// Keep the batch's frames (for `--pcap`).
     pub keep_frames: bool,
-    /// Allow targets other than loopback outside a lab namespace.
+    /// Allow targets other than loopback and the lab's ranges.
     pub i_own_this_network: bool,
+    /// Whether raw sockets are opened again after this run (bisect opens
+    /// them per batch), so CAP_NET_RAW stays permitted between runs.
+    pub reopen: Reopen,
 }
 
 impl Default for LiveOptions {
@@ -57,6 +60,7 @@ impl Default for LiveOptions {
             suppress_rst: false,
             keep_frames: false,
             i_own_this_network: false,
+            reopen: Reopen::Never,
         }
     }
 }
@@ -195,7 +199,10 @@ pub fn run(
         rand::random(),
         clock_ms,
     )?;
-    let opened = privilege::with_net_raw("probe", needs, || -> io::Result<_> {
+    // The sockets are opened, then the process is lowered to what the
+    // nftables table needs, before the runtime starts its threads and the
+    // first frame is parsed.
+    let opened = privilege::open_then_lower("probe", needs, opts.reopen, || -> io::Result<_> {
         let source = DatalinkSource::open(&iface, Duration::from_millis(20))?;
         let sender = RawSender::open(target.is_ipv6())?;
         Ok((sender, source))

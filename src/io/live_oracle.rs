@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use super::live::{self, LiveError, LiveOptions};
+use super::privilege::Reopen;
 use crate::handshake::Outcome;
 use crate::model::Attributes;
 use crate::oracle::{Oracle, OracleError, ProbeRequest};
@@ -18,8 +19,11 @@ pub struct LiveOracle {
 impl LiveOracle {
     /// Checks the target and privileges now, so that a search that cannot
     /// probe fails before its first batch.
-    pub fn new(target: SocketAddr, opts: LiveOptions) -> Result<Self, LiveError> {
+    pub fn new(target: SocketAddr, mut opts: LiveOptions) -> Result<Self, LiveError> {
         live::preflight(target, &opts)?;
+        // Each batch opens its own sockets, so CAP_NET_RAW stays permitted
+        // (never effective) between batches.
+        opts.reopen = Reopen::PerBatch;
         Ok(LiveOracle { target, opts })
     }
 }

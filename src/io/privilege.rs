@@ -1,6 +1,24 @@
 //! Privileges in one place (trippy's model): a pure check that turns what
 //! the process has and what a command needs into a hint a person can act
-//! on, and a helper that raises CAP_NET_RAW only while sockets are opened.
+//! on, and the one privileged window: raise what opening the sockets needs,
+//! open them, then lower the process to what the cleanup needs before the
+//! first packet from the wire is parsed.
+//!
+//! "Lowered" means, on the calling thread (capabilities are per thread, so
+//! this runs before any other thread starts, and is checked on every
+//! thread afterwards):
+//! - effective: nothing. synlab itself never needs a capability again: the
+//!   sockets are open, and nftables changes run in an `nft` child;
+//! - permitted and inheritable: CAP_NET_ADMIN when an nftables table is to
+//!   be installed and removed (`--suppress-rst`), else nothing. CAP_NET_RAW
+//!   leaves the permitted set too, so it can never be raised again; only a
+//!   caller that opens sockets once per batch keeps it there
+//!   ([`Reopen::PerBatch`]);
+//! - ambient: CAP_NET_ADMIN when kept, so the `nft` child of a setcap'd
+//!   binary run by a user gets it (without ambient it would get nothing);
+//! - bounding (root only, which holds CAP_SETPCAP to change it): the same,
+//!   so a child that root execs (`nft`) gets CAP_NET_ADMIN at most, not
+//!   every capability uid 0 would otherwise bring.
 
 use caps::{CapSet, Capability};
 use thiserror::Error;
@@ -41,6 +59,7 @@ pub fn validate_privilege(command: &str, has: Has, needs: Needs) -> Result<(), P
         ),
         (false, true) => format!(
             "{command} --suppress-rst needs CAP_NET_ADMIN to add its nftables rule: run it as root (sudo), \
+             grant it with: sudo setcap cap_net_raw,cap_net_admin+ep \"$(command -v synlab)\", \
              or leave out --suppress-rst"
         ),
         (true, true) => format!(
@@ -60,26 +79,206 @@ pub fn current() -> Has {
     }
 }
 
-/// Check, then run `open` with CAP_NET_RAW in the effective set, and drop
-/// it from the effective set afterwards, whether `open` succeeded or not.
-/// Sockets opened inside keep working; nothing opened later gets the
-/// privilege.
+/// Whether the caller will open raw sockets again after this window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reopen {
+    /// Never: CAP_NET_RAW leaves the permitted set for good (probe, capture).
+    #[default]
+    Never,
+    /// Once per batch (today's `bisect --target`): CAP_NET_RAW stays
+    /// permitted, never effective, between batches.
+    PerBatch,
+}
+
+/// A set of capabilities as the kernel writes it in /proc/PID/status: one
+/// bit per capability number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapMask(pub u64);
+
+impl CapMask {
+    pub const NONE: CapMask = CapMask(0);
+
+    pub fn of(caps: &[Capability]) -> CapMask {
+        CapMask(caps.iter().fold(0, |m, c| m | c.bitmask()))
+    }
+
+    /// Whether every capability in `self` is also in `allowed`.
+    pub fn within(self, allowed: CapMask) -> bool {
+        self.0 & !allowed.0 == 0
+    }
+
+    /// The capabilities of `self`, lowercase as `capsh` prints them.
+    pub fn names(self) -> String {
+        let names: Vec<String> = caps::all()
+            .into_iter()
+            .filter(|c| self.0 & c.bitmask() != 0)
+            .map(|c| c.to_string().to_lowercase())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        match names.is_empty() {
+            true => "(none)".to_owned(),
+            false => names.join(","),
+        }
+    }
+}
+
+/// The five capability sets of one thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub inheritable: CapMask,
+    pub permitted: CapMask,
+    pub effective: CapMask,
+    pub bounding: CapMask,
+    pub ambient: CapMask,
+}
+
+/// Pure: the capability sets in the text of /proc/PID/status (None when a
+/// line is missing or not hex).
+pub fn parse_status(status: &str) -> Option<CapSets> {
+    let field = |name: &str| -> Option<CapMask> {
+        let line = status.lines().find_map(|l| l.strip_prefix(name))?;
+        let hex = line.strip_prefix(':')?.trim();
+        u64::from_str_radix(hex, 16).ok().map(CapMask)
+    };
+    Some(CapSets {
+        inheritable: field("CapInh")?,
+        permitted: field("CapPrm")?,
+        effective: field("CapEff")?,
+        bounding: field("CapBnd")?,
+        ambient: field("CapAmb")?,
+    })
+}
+
+/// Pure: what the process may still hold once lowered. The effective set
+/// is always empty; `permitted` bounds the permitted, inheritable and
+/// ambient sets.
+pub fn lowered_permitted(needs: Needs, reopen: Reopen) -> CapMask {
+    let mut keep = Vec::new();
+    if needs.net_admin {
+        keep.push(Capability::CAP_NET_ADMIN);
+    }
+    if reopen == Reopen::PerBatch && needs.net_raw {
+        keep.push(Capability::CAP_NET_RAW);
+    }
+    CapMask::of(&keep)
+}
+
+/// Pure: the first thread (by id) whose sets exceed what a lowered
+/// process may hold, with a message saying what it still holds.
+pub fn check_lowered(threads: &[(u32, CapSets)], permitted: CapMask) -> Result<(), String> {
+    for (tid, sets) in threads {
+        let excess = [
+            ("effective", sets.effective, CapMask::NONE),
+            ("permitted", sets.permitted, permitted),
+            ("inheritable", sets.inheritable, permitted),
+            ("ambient", sets.ambient, permitted),
+        ]
+        .into_iter()
+        .find(|(_, has, allowed)| !has.within(*allowed));
+        if let Some((set, has, allowed)) = excess {
+            return Err(format!(
+                "thread {tid} still holds {} in its {set} set (allowed: {})",
+                CapMask(has.0 & !allowed.0).names(),
+                allowed.names()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check, then run `open` with what `needs` asks for in the effective set,
+/// then lower the process (see the module doc) whether `open` succeeded or
+/// not, and check every thread. Sockets opened inside keep working.
+///
+/// Call it before starting any thread (a tokio runtime included): a thread
+/// started earlier keeps the capabilities it was born with, and the check
+/// afterwards refuses to go on.
+pub fn open_then_lower<T, E>(
+    command: &str,
+    needs: Needs,
+    reopen: Reopen,
+    open: impl FnOnce() -> Result<T, E>,
+) -> Result<Result<T, E>, PrivilegeError> {
+    validate_privilege(command, current(), needs)?;
+    let fail = |what: &str, e: &dyn std::fmt::Display| PrivilegeError {
+        hint: format!("{command}: cannot {what}: {e}"),
+    };
+    if needs.net_raw {
+        caps::raise(None, CapSet::Effective, Capability::CAP_NET_RAW)
+            .map_err(|e| fail("raise CAP_NET_RAW", &e))?;
+    }
+    let result = open();
+    let permitted = lowered_permitted(needs, reopen);
+    lower(permitted).map_err(|e| fail("drop capabilities", &e))?;
+    let threads = thread_cap_sets().map_err(|e| fail("read the threads' capabilities", &e))?;
+    check_lowered(&threads, permitted).map_err(|e| fail("drop capabilities", &e))?;
+    Ok(result)
+}
+
+/// The old name of [`open_then_lower`] for callers that open their sockets
+/// once ([`Reopen::Never`]).
 pub fn with_net_raw<T, E>(
     command: &str,
     needs: Needs,
     open: impl FnOnce() -> Result<T, E>,
 ) -> Result<Result<T, E>, PrivilegeError> {
-    validate_privilege(command, current(), needs)?;
-    caps::raise(None, CapSet::Effective, Capability::CAP_NET_RAW).map_err(|e| PrivilegeError {
-        hint: format!("{command}: cannot raise CAP_NET_RAW: {e}"),
-    })?;
-    let result = open();
-    // Best effort: failing to drop leaves the process as privileged as it
-    // started, which is not worse than before.
-    if let Err(e) = caps::drop(None, CapSet::Effective, Capability::CAP_NET_RAW) {
-        tracing::warn!("could not drop CAP_NET_RAW: {e}");
+    open_then_lower(command, needs, Reopen::Never, open)
+}
+
+/// Lower the calling thread to `permitted` (see the module doc). The order
+/// matters: the bounding set needs CAP_SETPCAP in the effective set, and
+/// the kernel wants effective within permitted, and inheritable within
+/// permitted (without CAP_SETPCAP), at every step.
+fn lower(permitted: CapMask) -> Result<(), caps::errors::CapsError> {
+    let keep: caps::CapsHashSet = caps::all()
+        .into_iter()
+        .filter(|c| permitted.0 & c.bitmask() != 0)
+        .collect();
+    if caps::has_cap(None, CapSet::Permitted, Capability::CAP_SETPCAP)? {
+        caps::raise(None, CapSet::Effective, Capability::CAP_SETPCAP)?;
+        for cap in caps::all() {
+            // A capability this kernel does not know reads as an error: skip it.
+            let bounded = caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false);
+            if !keep.contains(&cap) && bounded {
+                caps::drop(None, CapSet::Bounding, cap)?;
+            }
+        }
     }
-    Ok(result)
+    caps::clear(None, CapSet::Effective)?;
+    caps::set(None, CapSet::Inheritable, &keep)?;
+    caps::set(None, CapSet::Permitted, &keep)?;
+    // Ambient for the kept CAP_NET_ADMIN only: CAP_NET_RAW kept for a
+    // later batch must not reach the `nft` child.
+    caps::clear(None, CapSet::Ambient)?;
+    if keep.contains(&Capability::CAP_NET_ADMIN) {
+        caps::raise(None, CapSet::Ambient, Capability::CAP_NET_ADMIN)?;
+    }
+    Ok(())
+}
+
+/// Every thread of this process with its capability sets, from
+/// /proc/self/task.
+pub fn thread_cap_sets() -> std::io::Result<Vec<(u32, CapSets)>> {
+    let mut threads = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let entry = entry?;
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let status = match std::fs::read_to_string(entry.path().join("status")) {
+            Ok(s) => s,
+            // The thread ended between the listing and the read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let sets = parse_status(&status).ok_or_else(|| {
+            std::io::Error::other(format!("/proc/self/task/{tid}/status has no Cap* lines"))
+        })?;
+        threads.push((tid, sets));
+    }
+    threads.sort_by_key(|(tid, _)| *tid);
+    Ok(threads)
 }
 
 #[cfg(test)]
@@ -137,5 +336,77 @@ mod tests {
             .map(|e| e.hint)
             .unwrap_or_default();
         assert!(hint.contains("--suppress-rst"), "{hint}");
+    }
+
+    const STATUS: &str = "Name:\tsynlab\nCapInh:\t0000000000001000\nCapPrm:\t0000000000001000\n\
+                          CapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000001000\n";
+
+    #[test]
+    fn status_lines_become_sets() {
+        let sets = parse_status(STATUS);
+        let admin = CapMask::of(&[Capability::CAP_NET_ADMIN]);
+        assert_eq!(
+            sets,
+            Some(CapSets {
+                inheritable: admin,
+                permitted: admin,
+                effective: CapMask::NONE,
+                bounding: CapMask(0x1ff_ffff_ffff),
+                ambient: admin,
+            })
+        );
+        assert_eq!(admin.names(), "cap_net_admin");
+        assert_eq!(CapMask::NONE.names(), "(none)");
+        assert_eq!(parse_status("CapInh:\tzz\n"), None);
+        assert_eq!(parse_status(""), None);
+    }
+
+    #[test]
+    fn lowered_keeps_net_admin_only_for_the_table() {
+        let raw_only = Needs {
+            net_raw: true,
+            net_admin: false,
+        };
+        let both = Needs {
+            net_raw: true,
+            net_admin: true,
+        };
+        let admin = CapMask::of(&[Capability::CAP_NET_ADMIN]);
+        let raw = CapMask::of(&[Capability::CAP_NET_RAW]);
+        assert_eq!(lowered_permitted(raw_only, Reopen::Never), CapMask::NONE);
+        assert_eq!(lowered_permitted(both, Reopen::Never), admin);
+        assert_eq!(lowered_permitted(raw_only, Reopen::PerBatch), raw);
+        assert_eq!(
+            lowered_permitted(both, Reopen::PerBatch),
+            CapMask(admin.0 | raw.0)
+        );
+    }
+
+    /// The issue's finding: as root only CAP_NET_RAW left the effective set.
+    #[test]
+    fn a_thread_that_kept_more_is_named() {
+        let admin = CapMask::of(&[Capability::CAP_NET_ADMIN]);
+        let lowered = parse_status(STATUS).unwrap_or_default();
+        assert_eq!(check_lowered(&[(7, lowered)], admin), Ok(()));
+        let root_minus_raw = CapSets {
+            effective: CapMask(0x1ff_ffff_ffff & !CapMask::of(&[Capability::CAP_NET_RAW]).0),
+            ..lowered
+        };
+        let e = check_lowered(&[(7, lowered), (8, root_minus_raw)], admin).err();
+        let e = e.unwrap_or_default();
+        assert!(e.starts_with("thread 8 still holds "), "{e}");
+        assert!(
+            e.contains("cap_sys_admin") && e.contains("effective"),
+            "{e}"
+        );
+        // CAP_NET_RAW still permitted after a final drop is refused too.
+        let raw_kept = CapSets {
+            permitted: CapMask(admin.0 | CapMask::of(&[Capability::CAP_NET_RAW]).0),
+            ..lowered
+        };
+        let e = check_lowered(&[(9, raw_kept)], admin)
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("cap_net_raw in its permitted set"), "{e}");
     }
 }
