@@ -120,6 +120,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
     // Before the socket: afterwards synlab holds no capability, and root
     // without CAP_DAC_OVERRIDE cannot create a file in another user's directory.
     let pcap = PcapOut::create(&args.out, 1)?;
+    crate::io::nft::sweep_stale_tables();
     let source = privilege::with_net_raw("capture", needs, || {
         DatalinkSource::open(&iface, Duration::from_millis(50))
     })?

@@ -199,6 +199,7 @@ pub fn run(
         rand::random(),
         clock_ms,
     )?;
+    super::nft::sweep_stale_tables();
     // The sockets are opened, then the process is lowered to what the
     // nftables table needs, before the runtime starts its threads and the
     // first frame is parsed.

@@ -2,25 +2,183 @@
 //! sends when a SYN-ACK answers a SYN no socket of its own sent (every
 //! probe's SYN-ACK, since probes go out on raw sockets).
 //!
-//! The rule lives in its own table, `inet synlab_probe_<pid>`, matches only
-//! the batch's source ports, and goes away when the guard is dropped: on
-//! success, on error, and on Ctrl-C (the driver turns SIGINT/SIGTERM into an
-//! error, so the guard's `Drop` runs). Tables left by a process that was
-//! killed outright are removed the next time a guard is installed.
+//! The rule lives in its own table, `inet synlab_probe_<token>`, matches
+//! only the batch's source ports, and goes away when the guard is dropped:
+//! on success, on error, and on Ctrl-C (the driver turns SIGINT/SIGTERM into
+//! an error, so the guard's `Drop` runs). Tables left by a process that was
+//! killed outright are removed by the next run ([`remove_stale_tables`]).
+//!
+//! The token names the run more firmly than a PID: the PID, the process's
+//! start time (/proc/PID/stat field 22, clock ticks since boot) and its PID
+//! namespace (the inode of /proc/PID/ns/pid). A reused PID has another start
+//! time, so it cannot keep a dead run's table alive; a table made in another
+//! PID namespace, whose PIDs mean nothing here, is left alone rather than
+//! judged by a stranger's PID.
+//!
+//! `nft` is run by absolute path, never looked up in PATH (synlab may run as
+//! root), and only if the file and every directory above it belong to root
+//! and are writable by no one else.
 
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use thiserror::Error;
 
 const TABLE_PREFIX: &str = "synlab_probe_";
 
+/// Where nftables installs `nft`, in the order tried.
+pub const NFT_PATHS: &[&str] = &["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft"];
+
 #[derive(Debug, Error)]
 pub enum NftError {
-    #[error("cannot run nft (is nftables installed?): {0}")]
-    Spawn(#[source] std::io::Error),
+    #[error("cannot run {path}: {source}")]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("nft {action} failed: {stderr}")]
     Failed { action: String, stderr: String },
+    #[error("nft not found in {} (is nftables installed? apt-get install nftables)", NFT_PATHS.join(", "))]
+    NotFound,
+    #[error("refusing to run {path}: {problem} is {why}; a root process runs only an nft that only root can change")]
+    Insecure {
+        path: PathBuf,
+        /// The file or directory at fault.
+        problem: PathBuf,
+        why: Insecurity,
+    },
+}
+
+/// Why a file on the way to `nft` could be changed by someone else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Insecurity {
+    NotOwnedByRoot { uid: u32 },
+    WritableByOthers { mode: u32 },
+}
+
+impl std::fmt::Display for Insecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Insecurity::NotOwnedByRoot { uid } => write!(f, "owned by uid {uid}, not root"),
+            Insecurity::WritableByOthers { mode } => {
+                write!(f, "writable by group or others (mode {:o})", mode & 0o7777)
+            }
+        }
+    }
+}
+
+/// Pure: whether a file or directory with this owner and mode is safe to
+/// trust: owned by root, and not writable by group or others.
+pub fn insecurity(uid: u32, mode: u32) -> Option<Insecurity> {
+    if uid != 0 {
+        Some(Insecurity::NotOwnedByRoot { uid })
+    } else if mode & 0o022 != 0 {
+        Some(Insecurity::WritableByOthers { mode })
+    } else {
+        None
+    }
+}
+
+/// The `nft` to run: the first of [`NFT_PATHS`] that exists, with its
+/// symlinks resolved, checked to be root's alone along its whole path.
+pub fn nft_path() -> Result<PathBuf, NftError> {
+    let found = NFT_PATHS
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .ok_or(NftError::NotFound)?;
+    let real = found.canonicalize().map_err(|source| NftError::Spawn {
+        path: found.to_owned(),
+        source,
+    })?;
+    for part in real.ancestors() {
+        let meta = std::fs::metadata(part).map_err(|source| NftError::Spawn {
+            path: part.to_owned(),
+            source,
+        })?;
+        if let Some(why) = insecurity(meta.uid(), meta.mode()) {
+            return Err(NftError::Insecure {
+                path: found.to_owned(),
+                problem: part.to_owned(),
+                why,
+            });
+        }
+    }
+    Ok(real)
+}
+
+/// Who made a synlab table, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// `synlab_probe_<pid>_<start>_<pidns>`.
+    Run(RunToken),
+    /// `synlab_probe_<pid>`, from synlab versions before the token.
+    Legacy { pid: u32 },
+}
+
+/// A run of synlab: PID, start time and PID namespace (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunToken {
+    pub pid: u32,
+    /// Clock ticks after boot, /proc/PID/stat field 22.
+    pub start: u64,
+    /// The inode of /proc/PID/ns/pid.
+    pub pid_ns: u64,
+}
+
+impl RunToken {
+    /// This process's token.
+    pub fn current() -> std::io::Result<RunToken> {
+        let stat = std::fs::read_to_string("/proc/self/stat")?;
+        let start = start_time(&stat)
+            .ok_or_else(|| std::io::Error::other("/proc/self/stat has no start time"))?;
+        let pid_ns = std::fs::metadata("/proc/self/ns/pid")?.ino();
+        Ok(RunToken {
+            pid: std::process::id(),
+            start,
+            pid_ns,
+        })
+    }
+
+    pub fn table_name(&self) -> String {
+        format!("{TABLE_PREFIX}{}_{}_{}", self.pid, self.start, self.pid_ns)
+    }
+}
+
+/// Pure: field 22 (start time) of a /proc/PID/stat line. The command name
+/// (field 2) is in parentheses and may hold spaces and ')', so fields are
+/// counted from the last ')'.
+pub fn start_time(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After ')' come fields 3, 4, ...: field 22 is the 20th.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Pure: the owner named by a table name, if it is one of synlab's.
+pub fn parse_table(name: &str) -> Option<Owner> {
+    let rest = name.strip_prefix(TABLE_PREFIX)?;
+    let mut parts = rest.split('_');
+    let pid = parts.next()?.parse().ok()?;
+    let (start, pid_ns) = match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => return Some(Owner::Legacy { pid }),
+        (Some(start), Some(ns), None) => (start.parse().ok()?, ns.parse().ok()?),
+        _ => return None,
+    };
+    Some(Owner::Run(RunToken { pid, start, pid_ns }))
+}
+
+/// Pure: whether the run that made a table is gone. `start_of(pid)` is the
+/// start time of the process with that PID in our PID namespace, if one runs.
+pub fn is_stale(owner: Owner, our_pid_ns: u64, start_of: impl Fn(u32) -> Option<u64>) -> bool {
+    match owner {
+        // Another PID namespace's PIDs cannot be looked up here.
+        Owner::Run(t) if t.pid_ns != our_pid_ns => false,
+        Owner::Run(t) => start_of(t.pid) != Some(t.start),
+        Owner::Legacy { pid } => start_of(pid).is_none(),
+    }
 }
 
 /// nft set elements for the ports: consecutive runs become ranges.
@@ -60,20 +218,70 @@ pub fn rule_script(table: &str, ports: &[u16]) -> String {
     )
 }
 
-/// Tables named after processes that no longer run, from `nft list tables`.
-pub fn stale_tables(listing: &str, alive: impl Fn(u32) -> bool) -> Vec<String> {
+/// Pure: the tables of runs that no longer exist, from `nft list tables`.
+pub fn stale_tables(
+    listing: &str,
+    our_pid_ns: u64,
+    start_of: impl Fn(u32) -> Option<u64>,
+) -> Vec<String> {
     listing
         .lines()
         .filter_map(|l| l.trim().strip_prefix("table inet "))
-        .filter_map(|name| {
-            let pid: u32 = name.strip_prefix(TABLE_PREFIX)?.parse().ok()?;
-            (!alive(pid)).then(|| name.to_owned())
-        })
+        .filter(|name| parse_table(name).is_some_and(|o| is_stale(o, our_pid_ns, &start_of)))
+        .map(str::to_owned)
         .collect()
 }
 
+/// The start time of process `pid` in our PID namespace, if it runs.
+fn start_of(pid: u32) -> Option<u64> {
+    start_time(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Remove the tables of synlab runs that no longer exist; the names
+/// removed. Needs CAP_NET_ADMIN (root): live commands call it before they
+/// lower their privileges, and [`RstSuppressor::install`] again.
+pub fn remove_stale_tables() -> Result<Vec<String>, NftError> {
+    let me = RunToken::current().map_err(|source| NftError::Spawn {
+        path: PathBuf::from("/proc/self"),
+        source,
+    })?;
+    let listing = nft(&["list", "tables", "inet"], None, "list tables")?;
+    let mut removed = Vec::new();
+    for table in stale_tables(&listing, me.pid_ns, start_of) {
+        // Another run may have removed it in the meantime: not an error.
+        match nft(&["delete", "table", "inet", &table], None, "delete") {
+            Ok(_) => {
+                tracing::info!("nftables: removed stale table inet {table}");
+                removed.push(table);
+            }
+            Err(e) => tracing::warn!("could not remove stale table inet {table}: {e}"),
+        }
+    }
+    Ok(removed)
+}
+
+/// What every live run does first, while it still may: remove the tables
+/// of runs that no longer exist, so a crash or SIGKILL leaves a table only
+/// until the next run. Only as root (euid 0, where an `nft` child gets
+/// CAP_NET_ADMIN); otherwise, and on failure, it says so in the log.
+pub fn sweep_stale_tables() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        tracing::debug!("not root: stale synlab nftables tables are not looked for");
+        return;
+    }
+    if let Err(e) = remove_stale_tables() {
+        tracing::warn!("could not look for stale synlab nftables tables: {e}");
+    }
+}
+
 fn nft(args: &[&str], stdin: Option<&str>, action: &str) -> Result<String, NftError> {
-    let mut child = Command::new("nft")
+    let path = nft_path()?;
+    let spawn_err = |source| NftError::Spawn {
+        path: path.clone(),
+        source,
+    };
+    let mut child = Command::new(&path)
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -83,11 +291,11 @@ fn nft(args: &[&str], stdin: Option<&str>, action: &str) -> Result<String, NftEr
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(NftError::Spawn)?;
+        .map_err(spawn_err)?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(NftError::Spawn)?;
+        pipe.write_all(text.as_bytes()).map_err(spawn_err)?;
     }
-    let out = child.wait_with_output().map_err(NftError::Spawn)?;
+    let out = child.wait_with_output().map_err(spawn_err)?;
     if !out.status.success() {
         return Err(NftError::Failed {
             action: action.to_owned(),
@@ -107,13 +315,15 @@ pub struct RstSuppressor {
 impl RstSuppressor {
     /// Add the table for these source ports (after removing stale ones).
     pub fn install(ports: &[u16]) -> Result<Self, NftError> {
-        if let Ok(listing) = nft(&["list", "tables", "inet"], None, "list tables") {
-            let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
-            for table in stale_tables(&listing, alive) {
-                let _ = nft(&["delete", "table", "inet", &table], None, "delete");
-            }
+        // A failure here only leaves old tables: say so and go on.
+        if let Err(e) = remove_stale_tables() {
+            tracing::warn!("could not look for stale synlab tables: {e}");
         }
-        let table = format!("{TABLE_PREFIX}{}", std::process::id());
+        let token = RunToken::current().map_err(|source| NftError::Spawn {
+            path: PathBuf::from("/proc/self"),
+            source,
+        })?;
+        let table = token.table_name();
         let script = rule_script(&table, ports);
         nft(
             &["-f", "-"],
@@ -175,9 +385,81 @@ mod tests {
     #[test]
     fn only_dead_owners_are_stale() {
         let listing = "table inet synlab_lab\ntable inet synlab_probe_12\ntable inet synlab_probe_34\ntable inet synlab_probe_x\n";
+        let start_of = |pid| (pid == 34).then_some(1);
+        assert_eq!(stale_tables(listing, 9, start_of), vec!["synlab_probe_12"]);
+    }
+
+    /// The finding: a table was judged by whether its PID existed,
+    /// so a reused PID kept a dead run's table alive.
+    #[test]
+    fn a_reused_pid_does_not_keep_a_table_alive() {
+        let token = RunToken {
+            pid: 4242,
+            start: 1000,
+            pid_ns: 9,
+        };
+        let name = token.table_name();
+        assert_eq!(name, "synlab_probe_4242_1000_9");
+        assert_eq!(parse_table(&name), Some(Owner::Run(token)));
+        let listing = format!("table inet {name}\n");
+        // The run itself is alive: kept.
+        assert!(stale_tables(&listing, 9, |_| Some(1000)).is_empty());
+        // PID 4242 now belongs to a process started later: stale.
         assert_eq!(
-            stale_tables(listing, |pid| pid == 34),
-            vec!["synlab_probe_12"]
+            stale_tables(&listing, 9, |_| Some(5000)),
+            vec![name.clone()]
         );
+        // No such PID: stale.
+        assert_eq!(stale_tables(&listing, 9, |_| None), vec![name.clone()]);
+        // Made in another PID namespace: its PID means nothing here, so
+        // neither a live stranger nor a missing PID decides; left alone.
+        assert!(stale_tables(&listing, 10, |_| None).is_empty());
+        assert!(stale_tables(&listing, 10, |_| Some(5000)).is_empty());
+    }
+
+    #[test]
+    fn table_names_parse_strictly() {
+        assert_eq!(
+            parse_table("synlab_probe_7"),
+            Some(Owner::Legacy { pid: 7 })
+        );
+        assert_eq!(parse_table("synlab_probe_7_8"), None);
+        assert_eq!(parse_table("synlab_probe_7_8_9_10"), None);
+        assert_eq!(parse_table("synlab_probe_7_x_9"), None);
+        assert_eq!(parse_table("synlab_lab"), None);
+    }
+
+    #[test]
+    fn start_time_is_field_22_even_with_odd_names() {
+        let stat = "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 98765 1000 200 18446744073709551615";
+        assert_eq!(start_time(stat), Some(98765));
+        assert_eq!(start_time("1 (x) S 1"), None);
+        assert_eq!(start_time("no parens"), None);
+        // This process: a start time, and a table name that parses back.
+        let me = RunToken::current().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parse_table(&me.table_name()), Some(Owner::Run(me)));
+    }
+
+    /// The finding: `nft` was looked up in PATH by a root process.
+    #[test]
+    fn only_root_owned_unwritable_files_are_trusted() {
+        assert_eq!(insecurity(0, 0o100755), None);
+        assert_eq!(insecurity(0, 0o40755), None);
+        assert_eq!(
+            insecurity(1000, 0o100755),
+            Some(Insecurity::NotOwnedByRoot { uid: 1000 })
+        );
+        assert_eq!(
+            insecurity(0, 0o41777),
+            Some(Insecurity::WritableByOthers { mode: 0o41777 })
+        );
+        assert_eq!(
+            insecurity(0, 0o100775),
+            Some(Insecurity::WritableByOthers { mode: 0o100775 })
+        );
+        // Whatever is installed here is absolute and checked.
+        if let Ok(p) = nft_path() {
+            assert!(p.is_absolute(), "{}", p.display());
+        }
     }
 }
