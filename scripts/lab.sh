@@ -46,10 +46,14 @@ Environment:
                 -c2, -mb, -srv. Letters, digits, '_' and '-'; max 32 chars.
   LAB_INDEX     0..250 (default 0); picks the lab's subnets, so labs with
                 different prefixes can also use different addresses:
-                  c1  link 198.18.INDEX.0/26    fd00:5ab:INDEX:1::/64
-                  c2  link 198.18.INDEX.64/26   fd00:5ab:INDEX:2::/64
-                  srv link 198.18.INDEX.128/26  fd00:5ab:INDEX:3::/64
-                (middlebox is .1/.65/.129 and ::1; hosts .2/.66/.130 and ::2)
+                  c1  link 198.18.INDEX.0/26    2001:2:0:INDEX1::/64
+                  c2  link 198.18.INDEX.64/26   2001:2:0:INDEX2::/64
+                  srv link 198.18.INDEX.128/26  2001:2:0:INDEX3::/64
+                (middlebox is .1/.65/.129 and ::1; hosts .2/.66/.130 and ::2;
+                INDEX1 is INDEX's digits then 1: index 7 -> 2001:2:0:71::/64)
+                These are the benchmarking ranges 198.18.0.0/15 and
+                2001:2::/48 (RFC 2544, RFC 5180): synlab probes them without
+                --i-own-this-network, from inside a namespace.
                 Once a lab is up, its index is remembered; other commands
                 use it and refuse a different LAB_INDEX.
   C1_SYSCTLS    (up only) space-separated key=value sysctls applied inside
@@ -108,12 +112,15 @@ load_config() {
     MB_C1_IP=$v4.1;    C1_IP=$v4.2
     MB_C2_IP=$v4.65;   C2_IP=$v4.66
     MB_SRV_IP=$v4.129; SRV_IP=$v4.130
-    # IPv6: one /64 per link inside fd00:5ab:INDEX::/48-ish (ULA). INDEX is
-    # written with its decimal digits, which are also valid hex.
-    local v6=fd00:5ab:$I
-    MB_C1_IP6=$v6:1::1;  C1_IP6=$v6:1::2
-    MB_C2_IP6=$v6:2::1;  C2_IP6=$v6:2::2
-    MB_SRV_IP6=$v6:3::1; SRV_IP6=$v6:3::2
+    # IPv6: one /64 per link inside 2001:2::/48 (RFC 5180 benchmark space,
+    # the only IPv6 range synlab's guard probes without
+    # --i-own-this-network). The fourth group is INDEX's decimal digits and
+    # then the link number, read as hex: unique per (INDEX, link), and
+    # written without leading zeros, as `ip` and synlab print it.
+    local v6=2001:2:0
+    MB_C1_IP6=$v6:$((I * 10 + 1))::1;  C1_IP6=$v6:$((I * 10 + 1))::2
+    MB_C2_IP6=$v6:$((I * 10 + 2))::1;  C2_IP6=$v6:$((I * 10 + 2))::2
+    MB_SRV_IP6=$v6:$((I * 10 + 3))::1; SRV_IP6=$v6:$((I * 10 + 3))::2
 }
 
 # ---------------------------------------------------------------------------

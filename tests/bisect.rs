@@ -173,7 +173,7 @@ fn cli_rule_syntax_error_points_at_the_column() {
 }
 
 #[test]
-/// A live target outside a lab namespace is refused before anything is
+/// A live target outside the lab's ranges is refused before anything is
 /// sent (or, without CAP_NET_RAW, the missing privilege is named): one line, exit 2.
 fn cli_live_target_outside_a_lab_is_refused_before_probing() {
     let out = synlab(&[

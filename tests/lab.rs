@@ -164,7 +164,7 @@ fn closed_port_resets_and_reject_rule_icmp() {
         );
         let from = p["icmp_from"].as_str().unwrap_or("");
         let mb = if v6 {
-            "fd00:5ab:203:1::1"
+            "2001:2:0:2031::1"
         } else {
             "198.18.203.1"
         };
@@ -532,7 +532,7 @@ fn probe_without_privileges_exits_2() {
     assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
 }
 
-/// Outside a lab namespace, a target that is not loopback is refused before
+/// Outside a lab namespace, a lab-range target is refused before
 /// anything is sent. Runs only where synlab can tell it is in the initial
 /// namespace (else the refusal is for another reason, also tested in unit tests).
 #[test]

@@ -112,10 +112,11 @@ pub enum Command {
     },
     /// Send profile-crafted SYNs to a target and report each answer.
     ///
-    /// Needs CAP_NET_RAW (root, or `setcap cap_net_raw+ep`). Sends only to
-    /// loopback, or from inside a network namespace other than the initial
-    /// one (a lab: `ip netns exec NS synlab probe ...`), unless
-    /// --i-own-this-network. The kernel, having no socket for a probe,
+    /// Needs CAP_NET_RAW (root, or `setcap cap_net_raw+ep`), and holds no
+    /// capability once its sockets are open. Sends only to loopback, or to
+    /// the lab's benchmarking ranges 198.18.0.0/15 and 2001:2::/48 from
+    /// inside a network namespace (`ip netns exec NS synlab probe ...`, see
+    /// scripts/lab.sh), unless --i-own-this-network. The kernel, having no socket for a probe,
     /// answers each SYN-ACK with a RST; --suppress-rst drops those with a
     /// temporary nftables rule scoped to the probes' source ports.
     Probe(super::cmd_probe::ProbeArgs),

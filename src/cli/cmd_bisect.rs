@@ -34,7 +34,7 @@ pub struct BisectArgs {
     pub bad: String,
 
     /// Oracle: live probes to this server (needs CAP_NET_RAW; only to
-    /// loopback or from inside a lab namespace, as `synlab probe`).
+    /// loopback or the lab's ranges from inside its namespace, as `synlab probe`).
     #[arg(long, value_name = "IP:PORT")]
     pub target: Option<SocketAddr>,
     /// Interface for live probes (default: the one routing to the target).
@@ -54,7 +54,7 @@ pub struct BisectArgs {
     /// Drop the kernel's RSTs to SYN-ACKs of live probes (scoped nftables rule).
     #[arg(long, requires = "target")]
     pub suppress_rst: bool,
-    /// Allow a target that is not loopback outside a lab namespace.
+    /// Allow a target that is neither loopback nor in the lab (your own network).
     #[arg(long, requires = "target")]
     pub i_own_this_network: bool,
 

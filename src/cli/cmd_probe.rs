@@ -57,8 +57,9 @@ pub struct ProbeArgs {
     /// (table inet synlab_probe_PID, our source ports only; needs CAP_NET_ADMIN).
     #[arg(long)]
     pub suppress_rst: bool,
-    /// Allow a target other than loopback outside a lab network namespace.
-    /// Only for networks you own.
+    /// Allow a target that is neither loopback nor in the lab's ranges
+    /// (198.18.0.0/15, 2001:2::/48, from inside a namespace). Only for
+    /// networks you own.
     #[arg(long)]
     pub i_own_this_network: bool,
 }

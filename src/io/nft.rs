@@ -262,12 +262,16 @@ pub fn remove_stale_tables() -> Result<Vec<String>, NftError> {
 
 /// What every live run does first, while it still may: remove the tables
 /// of runs that no longer exist, so a crash or SIGKILL leaves a table only
-/// until the next run. Only as root (euid 0, where an `nft` child gets
-/// CAP_NET_ADMIN); otherwise, and on failure, it says so in the log.
+/// until the next run. Only as root with CAP_NET_ADMIN permitted (then an
+/// `nft` child gets it; a later batch of a lowered bisect without a table
+/// has not); otherwise, and on failure, it says so in the log.
 pub fn sweep_stale_tables() {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        tracing::debug!("not root: stale synlab nftables tables are not looked for");
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !super::privilege::current().net_admin {
+        tracing::debug!(
+            "no CAP_NET_ADMIN as root: stale synlab nftables tables are not looked for"
+        );
         return;
     }
     if let Err(e) = remove_stale_tables() {

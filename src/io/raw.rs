@@ -235,19 +235,25 @@ pub fn find_interface(name: Option<&str>, src: IpAddr) -> io::Result<NetworkInte
     })
 }
 
-/// The inode number Linux gives the initial network namespace
-/// (`PROC_NET_INIT_INO`, fixed since Linux 5.8).
+/// The inode numbers Linux gives the initial network and PID namespaces
+/// (`PROC_NET_INIT_INO`, `PROC_PID_INIT_INO`; other namespaces get inodes
+/// from 0xF0000000 up, so they never collide with these).
 const INIT_NET_INO: u64 = 0xEFFF_FFF9;
+const INIT_PID_INO: u64 = 0xEFFF_FFFC;
 
 /// Whether this process runs in the initial network namespace. In order:
-/// compare with PID 1's namespace (when readable); a namespace named by
-/// `ip netns add` (a file in /run/netns) is not the initial one; compare
-/// with the fixed inode of the initial namespace. None when none applies.
+/// the fixed inode of the initial namespace says yes; a namespace named by
+/// `ip netns add` (a file in /run/netns) is not the initial one; in the
+/// initial PID namespace, compare with PID 1's. None when none applies.
+///
+/// PID 1 is asked only in the initial PID namespace: in another (a
+/// container, `unshare --pid`) PID 1 is that namespace's init, or synlab
+/// itself, and shares its network namespace, whatever that is.
 pub fn in_initial_netns() -> Option<bool> {
     use std::os::unix::fs::MetadataExt;
     let me = std::fs::metadata("/proc/self/ns/net").ok()?;
-    if let Ok(init) = std::fs::metadata("/proc/1/ns/net") {
-        return Some(me.ino() == init.ino() && me.dev() == init.dev());
+    if me.ino() == INIT_NET_INO {
+        return Some(true);
     }
     let named = std::fs::read_dir("/run/netns").ok().is_some_and(|dir| {
         dir.flatten().any(|e| {
@@ -257,5 +263,8 @@ pub fn in_initial_netns() -> Option<bool> {
     if named {
         return Some(false);
     }
-    (me.ino() == INIT_NET_INO).then_some(true)
+    let initial_pid_ns =
+        std::fs::metadata("/proc/self/ns/pid").is_ok_and(|m| m.ino() == INIT_PID_INO);
+    let init = std::fs::metadata("/proc/1/ns/net").ok()?;
+    initial_pid_ns.then(|| me.ino() == init.ino() && me.dev() == init.dev())
 }

@@ -10,6 +10,6 @@ mod guard;
 mod matcher;
 mod plan;
 
-pub use guard::{check_target, TargetRefused};
+pub use guard::{check_target, in_lab_ranges, Refusal, TargetRefused};
 pub use matcher::{Matcher, ProbeResult, Relation};
 pub use plan::{for_family, plan, send_offset, PlanError, Planned, PortRange};

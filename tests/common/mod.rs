@@ -1,7 +1,7 @@
 //! The network lab for integration tests: `scripts/lab.sh` under a guard.
 //!
 //! Every test builds its own lab with its own prefix (`sltest-NAME`) and
-//! index (subnets 198.18.INDEX.0/24, fd00:5ab:INDEX::/48), so tests run in
+//! index (subnets 198.18.INDEX.0/24 and 2001:2:0:INDEX{1,2,3}::/64), so tests run in
 //! parallel. `up` first removes leftovers of the same prefix (a run that was
 //! killed); `Drop` runs `down`, also when the test panics.
 
