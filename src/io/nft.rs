@@ -41,6 +41,8 @@ pub enum NftError {
     },
     #[error("nft {action} failed: {stderr}")]
     Failed { action: String, stderr: String },
+    #[error("cannot name this run's table from /proc/self/stat and /proc/self/ns/pid")]
+    Token(#[source] std::io::Error),
     #[error("nft not found in {} (is nftables installed? apt-get install nftables)", NFT_PATHS.join(", "))]
     NotFound,
     #[error("refusing to run {path}: {problem} is {why}; a root process runs only an nft that only root can change")]
@@ -241,10 +243,7 @@ fn start_of(pid: u32) -> Option<u64> {
 /// removed. Needs CAP_NET_ADMIN (root): live commands call it before they
 /// lower their privileges, and [`RstSuppressor::install`] again.
 pub fn remove_stale_tables() -> Result<Vec<String>, NftError> {
-    let me = RunToken::current().map_err(|source| NftError::Spawn {
-        path: PathBuf::from("/proc/self"),
-        source,
-    })?;
+    let me = RunToken::current().map_err(NftError::Token)?;
     let listing = nft(&["list", "tables", "inet"], None, "list tables")?;
     let mut removed = Vec::new();
     for table in stale_tables(&listing, me.pid_ns, start_of) {
@@ -323,10 +322,7 @@ impl RstSuppressor {
         if let Err(e) = remove_stale_tables() {
             tracing::warn!("could not look for stale synlab tables: {e}");
         }
-        let token = RunToken::current().map_err(|source| NftError::Spawn {
-            path: PathBuf::from("/proc/self"),
-            source,
-        })?;
+        let token = RunToken::current().map_err(NftError::Token)?;
         let table = token.table_name();
         let script = rule_script(&table, ports);
         nft(

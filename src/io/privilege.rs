@@ -39,11 +39,52 @@ pub struct Has {
     pub net_admin: bool,
 }
 
-/// The process lacks a privilege; the message says how to get it.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{hint}")]
-pub struct PrivilegeError {
-    pub hint: String,
+/// The process lacks a privilege (the message says how to get it), or
+/// could not take or give one up.
+#[derive(Debug, Error)]
+pub enum PrivilegeError {
+    #[error("{hint}")]
+    Missing { hint: String },
+    #[error("{command}: cannot raise {cap}")]
+    Raise {
+        command: String,
+        cap: Capability,
+        #[source]
+        source: caps::errors::CapsError,
+    },
+    #[error("{command}: cannot lower its capabilities")]
+    Lower {
+        command: String,
+        #[source]
+        source: caps::errors::CapsError,
+    },
+    #[error("{command}: cannot read its threads' capabilities")]
+    Threads {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command}: its capabilities were not all dropped")]
+    Kept {
+        command: String,
+        #[source]
+        kept: ThreadKept,
+    },
+}
+
+/// A thread that holds more than a lowered process may.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[error(
+    "thread {thread} still holds {} in its {set} set (allowed: {}); capabilities \
+     belong to threads, so they must be lowered before any thread starts",
+    CapMask(.held.0 & !.allowed.0).names(),
+    .allowed.names()
+)]
+pub struct ThreadKept {
+    pub thread: u32,
+    pub set: &'static str,
+    pub held: CapMask,
+    pub allowed: CapMask,
 }
 
 /// Pure: does the process have what the command needs? If not, one line
@@ -67,7 +108,7 @@ pub fn validate_privilege(command: &str, has: Has, needs: Needs) -> Result<(), P
              or leave out --suppress-rst and grant raw sockets with: sudo setcap cap_net_raw+ep \"$(command -v synlab)\""
         ),
     };
-    Err(PrivilegeError { hint })
+    Err(PrivilegeError::Missing { hint })
 }
 
 /// What this process may raise.
@@ -164,9 +205,9 @@ pub fn lowered_permitted(needs: Needs, reopen: Reopen) -> CapMask {
     CapMask::of(&keep)
 }
 
-/// Pure: the first thread (by id) whose sets exceed what a lowered
-/// process may hold, with a message saying what it still holds.
-pub fn check_lowered(threads: &[(u32, CapSets)], permitted: CapMask) -> Result<(), String> {
+/// Pure: the first thread (in the order given) whose sets exceed what a
+/// lowered process may hold.
+pub fn check_lowered(threads: &[(u32, CapSets)], permitted: CapMask) -> Result<(), ThreadKept> {
     for (tid, sets) in threads {
         let excess = [
             ("effective", sets.effective, CapMask::NONE),
@@ -176,12 +217,13 @@ pub fn check_lowered(threads: &[(u32, CapSets)], permitted: CapMask) -> Result<(
         ]
         .into_iter()
         .find(|(_, has, allowed)| !has.within(*allowed));
-        if let Some((set, has, allowed)) = excess {
-            return Err(format!(
-                "thread {tid} still holds {} in its {set} set (allowed: {})",
-                CapMask(has.0 & !allowed.0).names(),
-                allowed.names()
-            ));
+        if let Some((set, held, allowed)) = excess {
+            return Err(ThreadKept {
+                thread: *tid,
+                set,
+                held,
+                allowed,
+            });
         }
     }
     Ok(())
@@ -201,18 +243,26 @@ pub fn open_then_lower<T, E>(
     open: impl FnOnce() -> Result<T, E>,
 ) -> Result<Result<T, E>, PrivilegeError> {
     validate_privilege(command, current(), needs)?;
-    let fail = |what: &str, e: &dyn std::fmt::Display| PrivilegeError {
-        hint: format!("{command}: cannot {what}: {e}"),
-    };
+    let command = command.to_owned();
     if needs.net_raw {
-        caps::raise(None, CapSet::Effective, Capability::CAP_NET_RAW)
-            .map_err(|e| fail("raise CAP_NET_RAW", &e))?;
+        let cap = Capability::CAP_NET_RAW;
+        caps::raise(None, CapSet::Effective, cap).map_err(|source| PrivilegeError::Raise {
+            command: command.clone(),
+            cap,
+            source,
+        })?;
     }
     let result = open();
     let permitted = lowered_permitted(needs, reopen);
-    lower(permitted).map_err(|e| fail("drop capabilities", &e))?;
-    let threads = thread_cap_sets().map_err(|e| fail("read the threads' capabilities", &e))?;
-    check_lowered(&threads, permitted).map_err(|e| fail("drop capabilities", &e))?;
+    lower(permitted).map_err(|source| PrivilegeError::Lower {
+        command: command.clone(),
+        source,
+    })?;
+    let threads = thread_cap_sets().map_err(|source| PrivilegeError::Threads {
+        command: command.clone(),
+        source,
+    })?;
+    check_lowered(&threads, permitted).map_err(|kept| PrivilegeError::Kept { command, kept })?;
     Ok(result)
 }
 
@@ -319,7 +369,7 @@ mod tests {
             net_admin: false,
         };
         let e = validate_privilege("probe", NONE, needs).err();
-        let hint = e.map(|e| e.hint).unwrap_or_default();
+        let hint = e.map(|e| e.to_string()).unwrap_or_default();
         assert!(hint.contains("CAP_NET_RAW"), "{hint}");
         assert!(hint.contains("setcap cap_net_raw+ep"), "{hint}");
         assert!(!hint.contains('\n'));
@@ -333,7 +383,7 @@ mod tests {
         };
         let hint = validate_privilege("probe", has, needs)
             .err()
-            .map(|e| e.hint)
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(hint.contains("--suppress-rst"), "{hint}");
     }
@@ -392,11 +442,12 @@ mod tests {
             effective: CapMask(0x1ff_ffff_ffff & !CapMask::of(&[Capability::CAP_NET_RAW]).0),
             ..lowered
         };
-        let e = check_lowered(&[(7, lowered), (8, root_minus_raw)], admin).err();
-        let e = e.unwrap_or_default();
+        let kept = check_lowered(&[(7, lowered), (8, root_minus_raw)], admin).err();
+        assert_eq!(kept.map(|k| (k.thread, k.set)), Some((8, "effective")));
+        let e = kept.map(|k| k.to_string()).unwrap_or_default();
         assert!(e.starts_with("thread 8 still holds "), "{e}");
         assert!(
-            e.contains("cap_sys_admin") && e.contains("effective"),
+            e.contains("cap_sys_admin") && !e.contains("cap_net_raw"),
             "{e}"
         );
         // CAP_NET_RAW still permitted after a final drop is refused too.
@@ -406,6 +457,7 @@ mod tests {
         };
         let e = check_lowered(&[(9, raw_kept)], admin)
             .err()
+            .map(|k| k.to_string())
             .unwrap_or_default();
         assert!(e.contains("cap_net_raw in its permitted set"), "{e}");
     }
