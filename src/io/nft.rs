@@ -263,8 +263,13 @@ pub fn remove_stale_tables() -> Result<Vec<String>, NftError> {
 /// of runs that no longer exist, so a crash or SIGKILL leaves a table only
 /// until the next run. Only as root with CAP_NET_ADMIN permitted (then an
 /// `nft` child gets it; a later batch of a lowered bisect without a table
-/// has not); otherwise, and on failure, it says so in the log.
+/// has not); otherwise, and on failure, it says so in the log. Once per
+/// process: a bisect's later batches do not list the tables again.
 pub fn sweep_stale_tables() {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if !root || !super::privilege::current().net_admin {
