@@ -467,7 +467,9 @@ impl LiveSession {
             clock_ms,
         )?;
         self.cursor = self.cursor.wrapping_add(requests.len());
-        let batch = self.rt.block_on(self.io.drive(planned, self.rate));
+        let batch = self
+            .rt
+            .block_on(self.io.drive(planned, self.rate, self.keep_frames));
         let mut run = batch?;
         if !self.keep_frames {
             run.frames.clear();
@@ -538,7 +540,12 @@ impl SessionIo {
         }
     }
 
-    async fn drive(&mut self, planned: Vec<Planned>, rate: f64) -> Result<LiveRun, LiveError> {
+    async fn drive(
+        &mut self,
+        planned: Vec<Planned>,
+        rate: f64,
+        keep_frames: bool,
+    ) -> Result<LiveRun, LiveError> {
         self.forget_earlier_frames();
         let n = planned.len();
         let start = self.clock.now();
@@ -549,6 +556,7 @@ impl SessionIo {
         };
         let mut next = 0;
         let (mut first_sent, mut last_sent) = (None, None);
+        let mut answered_at = None;
         loop {
             if let Some(reason) = &self.capture_failed {
                 return Err(LiveError::Capture {
@@ -568,19 +576,25 @@ impl SessionIo {
                 next += 1;
                 continue;
             }
-            let wake = match (next < n, batch.matcher.deadline()) {
-                (true, _) => start + send_offset(next, rate),
-                (false, None) => break,
-                (false, Some(_)) if batch.matcher.all_answered() => break,
-                (false, Some(deadline)) if now < deadline => deadline,
-                (false, Some(deadline)) => {
-                    if self.receiver.caught_up(deadline) {
-                        break;
-                    }
-                    if now >= deadline + RECEIVER_GRACE {
-                        tracing::warn!("the receive thread lags; ending the batch without it");
-                        break;
-                    }
+            let wake = if next < n {
+                start + send_offset(next, rate)
+            } else {
+                // Every probe sent: the batch ends at its deadline, or once
+                // all are answered; for --pcap, once the frames that
+                // followed the answers (the kernel's RSTs) were read too.
+                let end = match batch.matcher.deadline() {
+                    Some(deadline) if !batch.matcher.all_answered() => deadline,
+                    _ if !keep_frames => break,
+                    _ => *answered_at.get_or_insert(now),
+                };
+                if now < end {
+                    end
+                } else if self.receiver.caught_up(end) {
+                    break;
+                } else if now >= end + RECEIVER_GRACE {
+                    tracing::warn!("the receive thread lags; ending the batch without it");
+                    break;
+                } else {
                     now + READ_TIMEOUT / 2
                 }
             };
