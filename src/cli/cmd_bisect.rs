@@ -43,7 +43,8 @@ pub struct BisectArgs {
     /// Source address for live probes (default: the kernel's choice).
     #[arg(long, value_name = "IP", requires = "target")]
     pub src: Option<std::net::IpAddr>,
-    /// Seconds to wait for each live probe's answer (0.05 to 60).
+    /// Seconds to wait for each live probe's answer at most (0.05 to 60);
+    /// less once answers show the round-trip time (SRTT + 4 RTTVAR, at least 0.1).
     #[arg(long, value_name = "SECS", default_value_t = 1.0, requires = "target",
           value_parser = super::cmd_probe::parse_timeout)]
     pub timeout: f64,

@@ -237,9 +237,17 @@ impl Clock {
         self.start.elapsed()
     }
 
-    /// A kernel timestamp on the session clock (None before the session).
-    fn on_session_clock(&self, ts: Duration) -> Option<Duration> {
-        ts.checked_sub(self.epoch)
+    /// When a frame read at `read_at` arrived: its kernel timestamp on the
+    /// session clock, unless that is not plausible (after the read, or a
+    /// second before it: the wall clock was stepped), then the read time.
+    fn arrival(&self, ts: Option<Duration>, read_at: Duration) -> Duration {
+        self.kernel_arrival(ts, read_at).unwrap_or(read_at)
+    }
+
+    /// The kernel timestamp part of [`Clock::arrival`], when plausible.
+    fn kernel_arrival(&self, ts: Option<Duration>, read_at: Duration) -> Option<Duration> {
+        ts.and_then(|t| t.checked_sub(self.epoch))
+            .filter(|&at| at <= read_at && read_at - at < Duration::from_secs(1))
     }
 }
 
@@ -272,13 +280,13 @@ impl Receiver {
                 while !stop2.load(Ordering::Relaxed) {
                     let msg = match source.next_frame() {
                         Ok(Some(frame)) => {
-                            if let Some(at) = frame.ts.and_then(|t| clock.on_session_clock(t)) {
+                            let read_at = clock.now();
+                            // Frames are read in arrival order: all that
+                            // arrived before this one were read.
+                            if let Some(at) = clock.kernel_arrival(frame.ts, read_at) {
                                 mark(at);
                             }
-                            Rx::Frame {
-                                frame,
-                                read_at: clock.now(),
-                            }
+                            Rx::Frame { frame, read_at }
                         }
                         Ok(None) => {
                             mark(clock.now());
@@ -514,10 +522,7 @@ impl SessionIo {
     /// Take one frame; a newly answered probe's round trip updates the
     /// estimate and the batch's wait.
     fn absorb(&mut self, batch: &mut Batch, frame: Frame, read_at: Duration) {
-        let at = frame
-            .ts
-            .and_then(|t| self.clock.on_session_clock(t))
-            .unwrap_or(read_at);
+        let at = self.clock.arrival(frame.ts, read_at);
         let Ok(decoded) = decode_frame(1, &frame.data) else {
             return;
         };
@@ -817,6 +822,38 @@ mod tests {
             t1.elapsed() < Duration::from_millis(1000),
             "{:?}",
             t1.elapsed()
+        );
+    }
+
+    /// Kernel timestamps place frames on the session clock, unless the
+    /// wall clock was stepped (a timestamp after the read, or long before).
+    #[test]
+    fn arrival_times_trust_plausible_kernel_stamps() {
+        let clock = Clock {
+            start: Instant::now(),
+            epoch: Duration::from_secs(1000),
+        };
+        let ms = Duration::from_millis;
+        let read_at = ms(500);
+        let ts = |at: Duration| Some(Duration::from_secs(1000) + at);
+        assert_eq!(clock.arrival(ts(ms(499)), read_at), ms(499));
+        assert_eq!(clock.arrival(None, read_at), read_at);
+        assert_eq!(
+            clock.arrival(ts(ms(600)), read_at),
+            read_at,
+            "after the read"
+        );
+        assert_eq!(
+            clock.arrival(Some(ms(5)), read_at),
+            read_at,
+            "before the session"
+        );
+        assert_eq!(clock.kernel_arrival(ts(ms(600)), read_at), None);
+        let late = Duration::from_secs(5);
+        assert_eq!(
+            clock.arrival(ts(ms(100)), late),
+            late,
+            "4.9 s before the read"
         );
     }
 
