@@ -825,6 +825,45 @@ mod tests {
         );
     }
 
+    /// A capture socket that fails.
+    struct BrokenWire;
+
+    impl FrameSource for BrokenWire {
+        fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+            Err(io::Error::other("interface went away"))
+        }
+    }
+
+    /// A failed capture ends the session: the batch fails with an error
+    /// that says so (the oracle halts the search on it instead of retrying),
+    /// and so does every later batch.
+    #[test]
+    fn a_failed_capture_ends_the_session() {
+        let (wire, _rx) = std_mpsc::channel();
+        let parts = Parts {
+            target: SocketAddr::from(([10, 0, 0, 2], 80)),
+            src: IpAddr::from([10, 0, 0, 1]),
+            iface: "fake0".into(),
+            opts: LiveOptions {
+                timeout: Duration::from_millis(200),
+                rate: 1000.0,
+                ..LiveOptions::default()
+            },
+            budget: 10,
+        };
+        let mut s = LiveSession::with_io(parts, Box::new(FakeSender { wire }), BrokenWire)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let err = s.run_batch(&[syn(64)]).err();
+            assert!(
+                matches!(&err, Some(e @ LiveError::Capture { .. }) if e.ends_session()),
+                "{err:?}"
+            );
+            let text = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains("fake0"), "{text}");
+        }
+    }
+
     /// Kernel timestamps place frames on the session clock, unless the
     /// wall clock was stepped (a timestamp after the read, or long before).
     #[test]
