@@ -58,7 +58,7 @@ fn one(g: &Attributes, b: &Attributes, expr: &str, loss: f64, seed: u64, single:
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };
-    run(&mut s, &mut oracle)
+    run(&mut s, &mut oracle).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Average probes and rounds over every position of the culprit(s).

@@ -58,7 +58,7 @@ fn search(
     oracle: &mut dyn Oracle,
 ) -> Report {
     let mut s = Search::new(good, bad, opts).unwrap_or_else(|e| panic!("{e}"));
-    run(&mut s, oracle)
+    run(&mut s, oracle).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn rule_oracle(expr: &str, action: Action, loss: f64, seed: u64) -> RuleOracle {

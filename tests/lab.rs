@@ -385,7 +385,7 @@ fn suppress_rst_is_scoped_and_removed() {
     assert!(installed, "the nft table never appeared");
     assert_eq!(sent, 0);
     assert!(exited, "probe did not stop on SIGINT");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(130), "128 + SIGINT");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
     assert!(

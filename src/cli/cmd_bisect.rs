@@ -43,7 +43,8 @@ pub struct BisectArgs {
     /// Source address for live probes (default: the kernel's choice).
     #[arg(long, value_name = "IP", requires = "target")]
     pub src: Option<std::net::IpAddr>,
-    /// Seconds to wait for each live probe's answer (0.05 to 60).
+    /// Seconds to wait for each live probe's answer at most (0.05 to 60);
+    /// less once answers show the round-trip time (SRTT + 4 RTTVAR, at least 0.1).
     #[arg(long, value_name = "SECS", default_value_t = 1.0, requires = "target",
           value_parser = super::cmd_probe::parse_timeout)]
     pub timeout: f64,
@@ -146,21 +147,22 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
     })
 }
 
-/// The oracle the arguments ask for. The seam for live probes: `--target`
-/// is wired in here when the live probe engine lands.
-pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
-    if let Some(target) = args.target {
-        let opts = LiveOptions {
-            iface: args.iface.clone(),
-            src: args.src,
-            timeout: Duration::from_secs_f64(args.timeout),
-            rate: args.rate,
-            suppress_rst: args.suppress_rst,
-            i_own_this_network: args.i_own_this_network,
-            ..LiveOptions::default()
-        };
-        return Ok(Box::new(LiveOracle::new(target, opts)?));
+/// The live session's options from the arguments.
+fn live_options(args: &BisectArgs) -> LiveOptions {
+    LiveOptions {
+        iface: args.iface.clone(),
+        src: args.src,
+        timeout: Duration::from_secs_f64(args.timeout),
+        rate: args.rate,
+        suppress_rst: args.suppress_rst,
+        i_own_this_network: args.i_own_this_network,
+        ..LiveOptions::default()
     }
+}
+
+/// The simulated or recorded oracle the arguments ask for (`--target` is
+/// run by [`run_live`], which owns its session).
+pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
     if let Some(expr) = &args.rule {
         let rule =
             Rule::parse(expr).map_err(|e| anyhow::anyhow!("invalid --rule: {}", e.render(expr)))?;
@@ -188,6 +190,34 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
         return Ok(Box::new(RecordedOracle::from_attempts(&loaded.attempts)));
     }
     bail!("no oracle: give --target, --rule or --recorded")
+}
+
+/// The search against a live target, in one session: opened before the
+/// first batch, closed (its RST rule removed, a failure reported) after
+/// the last, also when the search was halted.
+fn run_live(args: &BisectArgs, target: SocketAddr, search: &mut Search) -> Result<Report> {
+    let budget = usize::try_from(args.max_total_probes).unwrap_or(usize::MAX);
+    let mut live = LiveOracle::new(target, &live_options(args), budget)?;
+    let report = oracle::run(search, &mut live);
+    let rtt = live.rtt();
+    tracing::info!(
+        "live session: {} round trips measured, srtt {:?}, rttvar {:?}, final wait {:?}",
+        rtt.samples(),
+        rtt.srtt(),
+        rtt.rttvar(),
+        rtt.timeout()
+    );
+    live.close()?;
+    report.map_err(|halted| stopped(search, halted))
+}
+
+/// A halted search: what it did, and why it stopped; never a conclusion.
+fn stopped(search: &Search, halted: oracle::Halted) -> anyhow::Error {
+    anyhow::Error::new(halted).context(format!(
+        "bisect stopped in round {} ({} probes asked), without a conclusion",
+        search.rounds(),
+        search.probes()
+    ))
 }
 
 fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
@@ -222,9 +252,14 @@ pub fn bisect(
 ) -> Result<Status> {
     let good = resolve_side(&args.good, dirs).context("--good")?;
     let bad = resolve_side(&args.bad, dirs).context("--bad")?;
-    let mut oracle = make_oracle(args)?;
     let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;
-    let report = oracle::run(&mut search, &mut oracle);
+    let report = match args.target {
+        Some(target) => run_live(args, target, &mut search)?,
+        None => {
+            let mut oracle = make_oracle(args)?;
+            oracle::run(&mut search, &mut oracle).map_err(|h| stopped(&search, h))?
+        }
+    };
     if args.json {
         let doc = Doc {
             good: &good.label,

@@ -12,6 +12,7 @@ use clap::Args;
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use super::Status;
+use crate::io::interrupt::{Interrupted, Signals};
 use crate::io::pcap_writer::PcapOut;
 use crate::io::privilege::{self, Needs};
 use crate::io::raw::{find_interface, DatalinkSource, FrameSource};
@@ -115,6 +116,15 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
         net_admin: false,
     };
     privilege::validate_privilege("capture", privilege::current(), needs)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Before the file exists: from here a stop signal ends the capture
+    // with a complete pcap, not the process with a truncated one.
+    let mut signals = {
+        let _in_rt = rt.enter();
+        Signals::watch().context("watching SIGINT, SIGTERM and SIGHUP")?
+    };
     let any = IpAddr::from([0, 0, 0, 0]);
     let iface = find_interface(Some(&args.iface), any)?;
     // Before the socket: afterwards synlab holds no capability, and root
@@ -129,13 +139,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
     let limit = args.count;
     let (port, host) = (args.port, args.host);
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (pcap, captured) = rt.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut sigint = signal(SignalKind::interrupt())?;
-        let mut sigterm = signal(SignalKind::terminate())?;
+    let (pcap, captured, signal) = rt.block_on(async move {
         let stop = Arc::new(AtomicBool::new(false));
         let task = {
             let stop = stop.clone();
@@ -169,12 +173,16 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
             })
         };
         tokio::pin!(task);
-        let joined = tokio::select! {
-            r = &mut task => r,
-            _ = sigint.recv() => { stop.store(true, Ordering::Relaxed); (&mut task).await }
-            _ = sigterm.recv() => { stop.store(true, Ordering::Relaxed); (&mut task).await }
+        // The reader stops within one read timeout (50 ms) of the flag.
+        let (joined, signal) = tokio::select! {
+            r = &mut task => (r, None),
+            s = signals.recv() => {
+                stop.store(true, Ordering::Relaxed);
+                ((&mut task).await, Some(s))
+            }
         };
-        joined.map_err(|e| anyhow!("capture task: {e}"))?
+        let (pcap, captured) = joined.map_err(|e| anyhow!("capture task: {e}"))??;
+        Ok::<_, anyhow::Error>((pcap, captured, signal))
     })?;
     let written = pcap.finish()?;
     writeln!(
@@ -184,7 +192,12 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
         args.out.display(),
         captured.seen
     )?;
-    Ok(Status::Ok)
+    match signal {
+        // The pcap is complete; the exit status still says the capture
+        // was cut short.
+        Some(s) => Err(anyhow::Error::new(Interrupted(s)).context("capture stopped")),
+        None => Ok(Status::Ok),
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub struct ProbeArgs {
     /// Number of probes, each from its own source port.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10000))]
     pub count: u16,
-    /// Seconds to wait for each probe's answer (0.05 to 60).
+    /// Seconds to wait for each probe's answer at most (0.05 to 60); less
+    /// once answers show the round-trip time (SRTT + 4 RTTVAR, at least 0.1).
     #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
     pub timeout: f64,
     /// Probes per second (1 to 10000).
@@ -198,6 +199,7 @@ fn print_json(
         "iface": run.iface,
         "count": run.results.len(),
         "timeout_s": args.timeout,
+        "final_wait_s": run.timeout.as_secs_f64(),
         "rate_requested": args.rate,
         "rate_achieved": run.rate(),
         "elapsed_s": run.elapsed.as_secs_f64(),
@@ -260,7 +262,7 @@ fn print_table(
 ) -> Result<()> {
     writeln!(
         out,
-        "probe {profile} -> {} from {} on {}: {} probes at {}/s, timeout {} s",
+        "probe {profile} -> {} from {} on {}: {} probes at {}/s, timeout up to {} s",
         run.target,
         run.src,
         run.iface,

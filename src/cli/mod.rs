@@ -51,6 +51,11 @@ pub fn run() -> ExitCode {
         Err(e) => {
             let _ = out.flush();
             eprintln!("synlab: {}", error_chain(&e));
+            // Stopped by a signal: the status a shell gives a process the
+            // signal killed (130, 143, 129), once the cleanup is done.
+            if let Some(signal) = crate::io::interrupt::interrupted_by(&e) {
+                return ExitCode::from(signal.exit_code());
+            }
             Status::Trouble
         }
     };

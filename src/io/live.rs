@@ -1,40 +1,59 @@
-//! The live driver: plan a batch, open the sockets (privileged, briefly),
-//! send at a bounded rate and match answers until every probe is answered
-//! or timed out, on a tokio runtime.
+//! The live driver: one session per command or search, many batches.
 //!
-//! Tasks: the receive loop runs in `spawn_blocking` (pnet's datalink read
-//! blocks, up to its read timeout) and passes frames over a channel; the
-//! main task sends on schedule, feeds frames to the `Matcher` and watches
-//! for SIGINT/SIGTERM. Everything stops by the last probe's deadline; the
-//! receive loop has its own hard stop besides.
+//! [`LiveSession::open`] does the expensive and privileged work once: it
+//! checks the target and privileges, starts a tokio runtime, starts
+//! watching SIGINT/SIGTERM/SIGHUP, opens the raw sockets (raising
+//! CAP_NET_RAW only for that), reserves a block of source ports and, with
+//! `--suppress-rst`, installs the nftables rule for that block. Each
+//! [`LiveSession::run_batch`] then plans a batch, sends it at a bounded
+//! rate (every probe of a batch outstanding at once) and matches answers
+//! until each probe is answered or timed out. A search of many batches
+//! reuses all of it; before, each batch paid for its own sockets, runtime,
+//! privilege raise and nftables table.
+//!
+//! How long silence is waited for comes from the round trips measured so
+//! far ([`RttEstimator`]: SRTT + 4 RTTVAR, at least `min_timeout`, at most
+//! the user's `--timeout`), updated as answers arrive.
+//!
+//! Threads: one receive thread per session reads the packet socket (pnet's
+//! read blocks, up to its read timeout) and passes frames over a channel;
+//! the batch driver sends on schedule, feeds frames to the `Matcher` and
+//! stops at once on a stop signal. A batch ends by its deadline (plus a
+//! bounded grace for a lagging receive thread); the session's drop stops
+//! the thread and removes the nftables table, also when a panic unwinds.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use super::interrupt::{Interrupted, Signals, StopSignal};
 use super::nft::{NftError, RstSuppressor};
-use super::privilege::{self, Needs, PrivilegeError, Reopen};
+use super::privilege::{self, Needs, PrivilegeError};
 use super::raw::{self, DatalinkSource, Frame, FrameSource, PacketSender, RawSender};
 use crate::model::{decode_frame, Attributes};
 use crate::probe::{
-    check_target, plan, send_offset, Matcher, PlanError, Planned, PortRange, ProbeResult,
-    TargetRefused,
+    check_target, plan, send_offset, Matcher, PlanError, Planned, PortRange, ProbeResult, Relation,
+    RttEstimator, TargetRefused, DEFAULT_MIN_TIMEOUT,
 };
 
-/// How a live batch runs.
+/// How a live session runs.
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
     /// Interface to capture answers on; default: the one holding the source address.
     pub iface: Option<String>,
     /// Source address; default: the one the kernel routes from towards the target.
     pub src: Option<IpAddr>,
-    /// How long to wait for each probe's answer after sending it.
+    /// The longest wait for a probe's answer after sending it; also the
+    /// wait before any round trip was measured.
     pub timeout: Duration,
+    /// The shortest wait, however fast the measured round trips.
+    pub min_timeout: Duration,
     /// Probes per second.
     pub rate: f64,
     pub ports: PortRange,
@@ -44,9 +63,6 @@ pub struct LiveOptions {
     pub keep_frames: bool,
     /// Allow targets other than loopback and the lab's ranges.
     pub i_own_this_network: bool,
-    /// Whether raw sockets are opened again after this run (bisect opens
-    /// them per batch), so CAP_NET_RAW stays permitted between runs.
-    pub reopen: Reopen,
 }
 
 impl Default for LiveOptions {
@@ -55,12 +71,12 @@ impl Default for LiveOptions {
             iface: None,
             src: None,
             timeout: Duration::from_secs(2),
+            min_timeout: DEFAULT_MIN_TIMEOUT,
             rate: 100.0,
             ports: PortRange::default(),
             suppress_rst: false,
             keep_frames: false,
             i_own_this_network: false,
-            reopen: Reopen::Never,
         }
     }
 }
@@ -88,6 +104,8 @@ pub struct LiveRun {
     pub send_span: Duration,
     /// From the first send to the end of the run.
     pub elapsed: Duration,
+    /// The wait for answers in force at the end of the batch.
+    pub timeout: Duration,
     /// The nftables table that suppressed RSTs, if one did.
     pub rst_table: Option<String>,
 }
@@ -117,8 +135,23 @@ pub enum LiveError {
         #[source]
         source: io::Error,
     },
-    #[error("interrupted by {0}; the probes stopped and the RST rule (if any) was removed")]
-    Interrupted(&'static str),
+    /// The receive thread ended (its socket failed): no answer can be
+    /// matched any more in this session.
+    #[error("capturing answers on {iface} failed: {source}")]
+    Capture {
+        iface: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}; the probes stopped and the RST rule (if any) was removed")]
+    Interrupted(#[source] Interrupted),
+}
+
+impl LiveError {
+    /// Whether later batches of the session cannot succeed either.
+    pub fn ends_session(&self) -> bool {
+        matches!(self, LiveError::Interrupted(_) | LiveError::Capture { .. })
+    }
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> LiveError {
@@ -126,17 +159,8 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> LiveError {
     move |source| LiveError::Io { what, source }
 }
 
-/// How the driver runs; `run` fills it from `LiveOptions`.
-#[derive(Clone, Copy, Debug)]
-pub struct DriveOptions {
-    pub timeout: Duration,
-    pub rate: f64,
-    pub keep_frames: bool,
-    pub suppress_rst: bool,
-}
-
-/// Where the next batch's source ports start: random once per process,
-/// then consecutive, so batches in one process do not reuse ports soon.
+/// Where the next session's port block is placed: random once per
+/// process, then moving on, so sessions in one process do not reuse ports soon.
 fn next_port_cursor(n: usize) -> usize {
     static CURSOR: OnceLock<AtomicUsize> = OnceLock::new();
     CURSOR
@@ -144,20 +168,23 @@ fn next_port_cursor(n: usize) -> usize {
         .fetch_add(n, Ordering::Relaxed)
 }
 
-/// Probe `target` once per request. Blocking; runs its own tokio runtime.
-/// For the bisect oracle: results in request order.
-pub fn run_batch(
+/// Probe `target` once per request in a session of its own; the full
+/// record of the run. For `probe`; a search opens one session for all its
+/// batches instead.
+pub fn run(
     requests: &[Attributes],
     target: SocketAddr,
     opts: &LiveOptions,
-) -> anyhow::Result<Vec<ProbeResult>> {
-    Ok(run(requests, target, opts)?.results)
+) -> Result<LiveRun, LiveError> {
+    let mut session = LiveSession::open(target, opts, requests.len())?;
+    let run = session.run_batch(requests)?;
+    session.close()?;
+    Ok(run)
 }
 
 /// The checks made before anything is opened or sent: the target is one
 /// synlab may probe from here, and the process has the privileges the
-/// options need. Callers that probe in many batches (bisect) run it once
-/// up front, so a missing privilege is one clear line, not a failed batch.
+/// options need, so a missing privilege is one clear line.
 pub fn preflight(target: SocketAddr, opts: &LiveOptions) -> Result<Needs, LiveError> {
     check_target(
         target.ip(),
@@ -172,222 +199,446 @@ pub fn preflight(target: SocketAddr, opts: &LiveOptions) -> Result<Needs, LiveEr
     Ok(needs)
 }
 
-/// Probe `target` once per request, with the full record of the run.
-pub fn run(
-    requests: &[Attributes],
-    target: SocketAddr,
-    opts: &LiveOptions,
-) -> Result<LiveRun, LiveError> {
-    let needs = preflight(target, opts)?;
-    let src = match opts.src {
-        Some(s) => s,
-        None => {
-            raw::source_for(target.ip()).map_err(io_err(format!("no route to {}", target.ip())))?
-        }
-    };
-    let iface = raw::find_interface(opts.iface.as_deref(), src)
-        .map_err(io_err("choosing the capture interface"))?;
-    let clock_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let planned = plan(
-        requests,
-        src,
-        target,
-        opts.ports,
-        next_port_cursor(requests.len()),
-        rand::random(),
-        clock_ms,
-    )?;
-    super::nft::sweep_stale_tables();
-    // The sockets are opened, then the process is lowered to what the
-    // nftables table needs, before the runtime starts its threads and the
-    // first frame is parsed.
-    let opened = privilege::open_then_lower("probe", needs, opts.reopen, || -> io::Result<_> {
-        let source = DatalinkSource::open(&iface, Duration::from_millis(20))?;
-        let sender = RawSender::open(target.is_ipv6())?;
-        Ok((sender, source))
-    })?;
-    let (sender, source) = opened.map_err(io_err(format!(
-        "opening raw sockets (capture on {})",
-        iface.name
-    )))?;
-    let drive_opts = DriveOptions {
-        timeout: opts.timeout,
-        rate: opts.rate,
-        keep_frames: opts.keep_frames,
-        suppress_rst: opts.suppress_rst,
-    };
-    let mut run = drive(planned, sender, source, drive_opts)?;
-    run.src = src;
-    run.iface = iface.name;
-    Ok(run)
+/// How long a batch waits, after its deadline, for a receive thread that
+/// has not yet read the frames the kernel holds (a loaded machine).
+const RECEIVER_GRACE: Duration = Duration::from_millis(500);
+
+/// The packet socket's read timeout: how often the receive thread looks at
+/// its stop flag and reports the queue empty.
+const READ_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// What the receive thread passes on.
+enum Rx {
+    /// A frame; `read_at` on the session clock.
+    Frame { frame: Frame, read_at: Duration },
+    /// The socket failed; the thread ended.
+    Failed(io::Error),
 }
 
-/// Run a planned batch over any sender and frame source.
-pub fn drive<S: PacketSender, R: FrameSource + 'static>(
-    planned: Vec<Planned>,
-    sender: S,
-    source: R,
-    opts: DriveOptions,
-) -> Result<LiveRun, LiveError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(io_err("starting the tokio runtime"))?;
-    rt.block_on(drive_async(planned, sender, source, opts))
-}
-
-struct Batch {
-    matcher: Matcher,
-    frames: Vec<CapturedFrame>,
-    keep_frames: bool,
+/// The session's clock: a monotonic start, and the wall-clock time of it
+/// (kernel timestamps are wall-clock).
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    start: Instant,
     epoch: Duration,
 }
 
-impl Batch {
-    fn absorb(&mut self, at: Duration, data: Vec<u8>) {
-        let Ok(decoded) = decode_frame(1, &data) else {
-            return;
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            start: Instant::now(),
+            epoch: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// When a frame read at `read_at` arrived: its kernel timestamp on the
+    /// session clock, unless that is not plausible (after the read, or a
+    /// second before it: the wall clock was stepped), then the read time.
+    fn arrival(&self, ts: Option<Duration>, read_at: Duration) -> Duration {
+        self.kernel_arrival(ts, read_at).unwrap_or(read_at)
+    }
+
+    /// The kernel timestamp part of [`Clock::arrival`], when plausible.
+    fn kernel_arrival(&self, ts: Option<Duration>, read_at: Duration) -> Option<Duration> {
+        ts.and_then(|t| t.checked_sub(self.epoch))
+            .filter(|&at| at <= read_at && read_at - at < Duration::from_secs(1))
+    }
+}
+
+/// The receive thread and what it shares.
+struct Receiver {
+    stop: Arc<AtomicBool>,
+    /// On the session clock, in nanoseconds: a time by which every frame
+    /// the kernel had was read (an empty read, or a frame's own kernel
+    /// timestamp). Silence is only concluded behind it.
+    caught_up: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn spawn<R: FrameSource + 'static>(
+        mut source: R,
+        clock: Clock,
+        tx: mpsc::UnboundedSender<Rx>,
+    ) -> io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let caught_up = Arc::new(AtomicU64::new(0));
+        let (stop2, caught2) = (stop.clone(), caught_up.clone());
+        let mark = move |at: Duration| {
+            let nanos = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+            caught2.fetch_max(nanos, Ordering::Relaxed);
         };
-        let related = self.matcher.feed(at, &decoded).is_related();
-        if related && self.keep_frames {
-            self.frames.push(CapturedFrame {
-                ts: self.epoch + at,
-                data,
-            });
+        let thread = std::thread::Builder::new()
+            .name("synlab-rx".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    let msg = match source.next_frame() {
+                        Ok(Some(frame)) => {
+                            let read_at = clock.now();
+                            // Frames are read in arrival order: all that
+                            // arrived before this one were read.
+                            if let Some(at) = clock.kernel_arrival(frame.ts, read_at) {
+                                mark(at);
+                            }
+                            Rx::Frame { frame, read_at }
+                        }
+                        Ok(None) => {
+                            mark(clock.now());
+                            continue;
+                        }
+                        Err(e) => Rx::Failed(e),
+                    };
+                    let failed = matches!(msg, Rx::Failed(_));
+                    if tx.send(msg).is_err() || failed {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Receiver {
+            stop,
+            caught_up,
+            thread: Some(thread),
+        })
+    }
+
+    /// Every frame the kernel received by `at` was read.
+    fn caught_up(&self, at: Duration) -> bool {
+        Duration::from_nanos(self.caught_up.load(Ordering::Relaxed)) >= at
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            // Ends within one read timeout; a panic in it was reported.
+            let _ = t.join();
         }
     }
 }
 
-async fn drive_async<S: PacketSender, R: FrameSource + 'static>(
-    planned: Vec<Planned>,
-    mut sender: S,
-    source: R,
-    opts: DriveOptions,
-) -> Result<LiveRun, LiveError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut sigint = signal(SignalKind::interrupt()).map_err(io_err("watching SIGINT"))?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(io_err("watching SIGTERM"))?;
-    let n = planned.len();
-    let target = planned
-        .first()
-        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |p| p.dst);
-    let src = planned.first().map_or(target.ip(), |p| p.src.ip());
-    let ports: Vec<u16> = planned.iter().map(|p| p.src.port()).collect();
-    // From here on the guard removes the rule whichever way this returns.
-    let guard = match opts.suppress_rst && n > 0 {
-        true => Some(RstSuppressor::install(&ports)?),
-        false => None,
-    };
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
-    let epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let start = Instant::now();
-    let schedule_end = send_offset(n.saturating_sub(1), opts.rate) + opts.timeout;
-    let hard_stop = start + schedule_end + Duration::from_secs(10);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Duration, Vec<u8>)>();
-    let receiver = {
-        let stop = stop.clone();
-        let mut source = source;
-        tokio::task::spawn_blocking(move || -> io::Result<()> {
-            while !stop.load(Ordering::Relaxed) && Instant::now() < hard_stop {
-                if let Some(Frame { data, ts }) = source.next_frame()? {
-                    // The kernel's receive time, on the run's clock; else now.
-                    let at = ts
-                        .and_then(|t| t.checked_sub(epoch))
-                        .unwrap_or_else(|| start.elapsed());
-                    if tx.send((at, data)).is_err() {
-                        break;
-                    }
-                }
-            }
-            Ok(())
-        })
-    };
+/// The I/O of a session, apart from the runtime that drives it.
+struct SessionIo {
+    sender: Box<dyn PacketSender>,
+    rx: mpsc::UnboundedReceiver<Rx>,
+    receiver: Receiver,
+    clock: Clock,
+    signals: Signals,
+    /// The first stop signal seen; every later batch fails with it.
+    interrupted: Option<StopSignal>,
+    /// The receive thread's failure, once it happened.
+    capture_failed: Option<String>,
+    iface: String,
+    rtt: RttEstimator,
+}
 
-    let mut batch = Batch {
-        matcher: Matcher::new(&planned, opts.timeout),
-        frames: Vec::new(),
-        keep_frames: opts.keep_frames,
-        epoch,
-    };
-    let mut next = 0;
-    let (mut first_sent, mut last_sent) = (None, None);
-    let outcome: Result<(), LiveError> = loop {
-        let now = start.elapsed();
-        if next < n && now >= send_offset(next, opts.rate) {
-            let p = &planned[next];
-            let at = start.elapsed();
-            if let Err(e) = sender.send(&p.packet, p.dst.ip()) {
-                break Err(io_err(format!("sending probe {next} to {}", p.dst))(e));
-            }
-            batch.matcher.sent(next, at);
-            first_sent.get_or_insert(at);
-            last_sent = Some(at);
-            next += 1;
-            continue;
-        }
-        if next == n {
-            let expired = batch.matcher.deadline().is_none_or(|d| now >= d);
-            if batch.matcher.all_answered() || expired {
-                break Ok(());
-            }
-        }
-        let wake = if next < n {
-            send_offset(next, opts.rate)
-        } else {
-            batch.matcher.deadline().unwrap_or(now)
+/// One live session: sockets, runtime, port block, RST rule and RTT
+/// estimate, shared by every batch.
+pub struct LiveSession {
+    target: SocketAddr,
+    src: IpAddr,
+    iface: String,
+    rate: f64,
+    keep_frames: bool,
+    ports: PortRange,
+    cursor: usize,
+    // Field order is drop order: the I/O (receive thread) goes before the
+    // RST rule, and the runtime last.
+    io: SessionIo,
+    rst: Option<RstSuppressor>,
+    rt: tokio::runtime::Runtime,
+}
+
+/// What a session is made of, opened or faked.
+struct Parts {
+    target: SocketAddr,
+    src: IpAddr,
+    iface: String,
+    opts: LiveOptions,
+    budget: usize,
+}
+
+impl LiveSession {
+    /// Check, then open everything the session needs, once. `budget`: the
+    /// most probes the session will send (the size of its port block).
+    pub fn open(target: SocketAddr, opts: &LiveOptions, budget: usize) -> Result<Self, LiveError> {
+        let needs = preflight(target, opts)?;
+        let src = match opts.src {
+            Some(s) => s,
+            None => raw::source_for(target.ip())
+                .map_err(io_err(format!("no route to {}", target.ip())))?,
         };
-        tokio::select! {
-            frame = rx.recv() => match frame {
-                Some((at, data)) => batch.absorb(at, data),
-                None => break Ok(()), // the receiver stopped; its result says why
+        let iface = raw::find_interface(opts.iface.as_deref(), src)
+            .map_err(io_err("choosing the capture interface"))?;
+        super::nft::sweep_stale_tables();
+        // The sockets are opened, then the process is lowered to what the
+        // nftables table needs, before the runtime starts and the receive
+        // thread parses the first frame.
+        let opened = privilege::with_net_raw("probe", needs, || -> io::Result<_> {
+            let source = DatalinkSource::open(&iface, READ_TIMEOUT)?;
+            let sender = RawSender::open(target.is_ipv6())?;
+            Ok((sender, source))
+        })?;
+        let (sender, source) = opened.map_err(io_err(format!(
+            "opening raw sockets (capture on {})",
+            iface.name
+        )))?;
+        let parts = Parts {
+            target,
+            src,
+            iface: iface.name,
+            opts: opts.clone(),
+            budget,
+        };
+        LiveSession::with_io(parts, Box::new(sender), source)
+    }
+
+    /// A session over any sender and frame source (fakes in tests).
+    fn with_io<R: FrameSource + 'static>(
+        parts: Parts,
+        sender: Box<dyn PacketSender>,
+        source: R,
+    ) -> Result<Self, LiveError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(io_err("starting the tokio runtime"))?;
+        // Watched before the RST rule exists, so that no stop signal can
+        // end the process while it does.
+        let signals = {
+            let _in_rt = rt.enter();
+            Signals::watch().map_err(io_err("watching SIGINT, SIGTERM and SIGHUP"))?
+        };
+        let opts = &parts.opts;
+        let ports = opts
+            .ports
+            .block(next_port_cursor(parts.budget), parts.budget);
+        let rst = match opts.suppress_rst {
+            true => Some(RstSuppressor::install(&ports.ports().collect::<Vec<_>>())?),
+            false => None,
+        };
+        let clock = Clock::new();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let receiver =
+            Receiver::spawn(source, clock, tx).map_err(io_err("starting the receive thread"))?;
+        Ok(LiveSession {
+            target: parts.target,
+            src: parts.src,
+            iface: parts.iface.clone(),
+            rate: opts.rate,
+            keep_frames: opts.keep_frames,
+            ports,
+            cursor: 0,
+            io: SessionIo {
+                sender,
+                rx,
+                receiver,
+                clock,
+                signals,
+                interrupted: None,
+                capture_failed: None,
+                iface: parts.iface,
+                rtt: RttEstimator::new(opts.min_timeout, opts.timeout),
             },
-            _ = tokio::time::sleep_until((start + wake).into()) => {}
-            _ = sigint.recv() => break Err(LiveError::Interrupted("SIGINT")),
-            _ = sigterm.recv() => break Err(LiveError::Interrupted("SIGTERM")),
+            rst,
+            rt,
+        })
+    }
+
+    /// The round-trip estimate so far.
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.io.rtt
+    }
+
+    /// Probe the target once per request, all outstanding at once; the
+    /// results in request order.
+    pub fn run_batch(&mut self, requests: &[Attributes]) -> Result<LiveRun, LiveError> {
+        if let Some(s) = self.io.interrupted {
+            return Err(LiveError::Interrupted(Interrupted(s)));
         }
-    };
-    stop.store(true, Ordering::Relaxed);
-    let received = receiver.await;
-    while let Ok((at, data)) = rx.try_recv() {
-        batch.absorb(at, data);
+        let clock_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let planned = plan(
+            requests,
+            self.src,
+            self.target,
+            self.ports,
+            self.cursor,
+            rand::random(),
+            clock_ms,
+        )?;
+        self.cursor = self.cursor.wrapping_add(requests.len());
+        let batch = self
+            .rt
+            .block_on(self.io.drive(planned, self.rate, self.keep_frames));
+        let mut run = batch?;
+        if !self.keep_frames {
+            run.frames.clear();
+        }
+        run.target = self.target;
+        run.src = self.src;
+        run.iface.clone_from(&self.iface);
+        run.rst_table = self.rst.as_ref().map(|g| g.table().to_owned());
+        Ok(run)
     }
-    let rst_table = guard.as_ref().map(|g| g.table().to_owned());
-    if let Some(g) = guard {
-        g.remove()?;
+
+    /// End the session: stop the receive thread and remove the RST rule,
+    /// reporting a failure to remove it (dropping removes it too, but can
+    /// only warn).
+    pub fn close(mut self) -> Result<(), LiveError> {
+        self.io.receiver.stop();
+        if let Some(g) = self.rst.take() {
+            g.remove()?;
+        }
+        Ok(())
     }
-    outcome?;
-    match received {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(io_err("capturing answers")(e)),
-        Err(e) => {
-            return Err(LiveError::Io {
-                what: "the receive task".into(),
-                source: io::Error::other(e.to_string()),
-            })
+}
+
+/// One batch in flight.
+struct Batch {
+    matcher: Matcher,
+    frames: Vec<CapturedFrame>,
+    epoch: Duration,
+}
+
+impl SessionIo {
+    /// Frames read between batches answer nothing of this one (its ports
+    /// are new); drop them, noting a receive failure.
+    fn forget_earlier_frames(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Rx::Failed(e) = msg {
+                self.capture_failed = Some(e.to_string());
+            }
         }
     }
-    if next < n {
-        return Err(LiveError::Io {
-            what: format!("the capture stopped after {next} of {n} probes were sent"),
-            source: io::Error::other("receiver ended early"),
-        });
+
+    /// Take one frame; a newly answered probe's round trip updates the
+    /// estimate and the batch's wait.
+    fn absorb(&mut self, batch: &mut Batch, frame: Frame, read_at: Duration) {
+        let at = self.clock.arrival(frame.ts, read_at);
+        let Ok(decoded) = decode_frame(1, &frame.data) else {
+            return;
+        };
+        let relation = batch.matcher.feed(at, &decoded);
+        if let Relation::ToProbe {
+            index,
+            answer: true,
+        } = relation
+        {
+            if let Some(rtt) = batch.matcher.rtt(index) {
+                self.rtt.sample(rtt);
+                batch.matcher.set_timeout(self.rtt.timeout());
+            }
+        }
+        if relation.is_related() {
+            batch.frames.push(CapturedFrame {
+                ts: batch.epoch + at,
+                data: frame.data,
+            });
+        }
     }
-    let first = first_sent.unwrap_or_default();
-    Ok(LiveRun {
-        target,
-        src,
-        iface: String::new(),
-        results: batch.matcher.finish(),
-        frames: batch.frames,
-        send_span: last_sent.unwrap_or_default().saturating_sub(first),
-        elapsed: start.elapsed().saturating_sub(first),
-        rst_table,
-    })
+
+    async fn drive(
+        &mut self,
+        planned: Vec<Planned>,
+        rate: f64,
+        keep_frames: bool,
+    ) -> Result<LiveRun, LiveError> {
+        self.forget_earlier_frames();
+        let n = planned.len();
+        let start = self.clock.now();
+        let mut batch = Batch {
+            matcher: Matcher::new(&planned, self.rtt.timeout()),
+            frames: Vec::new(),
+            epoch: self.clock.epoch,
+        };
+        let mut next = 0;
+        let (mut first_sent, mut last_sent) = (None, None);
+        let mut answered_at = None;
+        loop {
+            if let Some(reason) = &self.capture_failed {
+                return Err(LiveError::Capture {
+                    iface: self.iface.clone(),
+                    source: io::Error::other(reason.clone()),
+                });
+            }
+            let now = self.clock.now();
+            if next < n && now >= start + send_offset(next, rate) {
+                let p = &planned[next];
+                self.sender
+                    .send(&p.packet, p.dst.ip())
+                    .map_err(io_err(format!("sending probe {next} to {}", p.dst)))?;
+                batch.matcher.sent(next, now);
+                first_sent.get_or_insert(now);
+                last_sent = Some(now);
+                next += 1;
+                continue;
+            }
+            let wake = if next < n {
+                start + send_offset(next, rate)
+            } else {
+                // Every probe sent: the batch ends at its deadline, or once
+                // all are answered; for --pcap, once the frames that
+                // followed the answers (the kernel's RSTs) were read too.
+                let end = match batch.matcher.deadline() {
+                    Some(deadline) if !batch.matcher.all_answered() => deadline,
+                    _ if !keep_frames => break,
+                    _ => *answered_at.get_or_insert(now),
+                };
+                if now < end {
+                    end
+                } else if self.receiver.caught_up(end) {
+                    break;
+                } else if now >= end + RECEIVER_GRACE {
+                    tracing::warn!("the receive thread lags; ending the batch without it");
+                    break;
+                } else {
+                    now + READ_TIMEOUT / 2
+                }
+            };
+            let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
+            tokio::select! {
+                biased;
+                s = self.signals.recv() => {
+                    self.interrupted = Some(s);
+                    return Err(LiveError::Interrupted(Interrupted(s)));
+                }
+                msg = self.rx.recv() => match msg {
+                    Some(Rx::Frame { frame, read_at }) => self.absorb(&mut batch, frame, read_at),
+                    Some(Rx::Failed(e)) => self.capture_failed = Some(e.to_string()),
+                    None => self.capture_failed = Some("the receive thread ended".into()),
+                },
+                () = sleep => {}
+            }
+        }
+        let first = first_sent.unwrap_or(start);
+        Ok(LiveRun {
+            target: planned
+                .first()
+                .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |p| p.dst),
+            src: planned
+                .first()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |p| p.src.ip()),
+            iface: String::new(),
+            timeout: batch.matcher.timeout(),
+            results: batch.matcher.finish(),
+            frames: batch.frames,
+            send_span: last_sent.unwrap_or(first).saturating_sub(first),
+            elapsed: self.clock.now().saturating_sub(first),
+            rst_table: None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -395,11 +646,12 @@ mod tests {
     use super::*;
     use crate::craft::{build_packet, ethernet_frame, Volatile};
     use crate::handshake::Outcome;
-    use crate::model::{Decoded, Segment};
+    use crate::model::{Decoded, Segment, Value};
     use std::sync::mpsc as std_mpsc;
 
     /// A fake network: every sent SYN is seen leaving, then answered by a
-    /// "server" after 1 ms: port 80 SYN-ACK, port 81 RST, port 82 silence.
+    /// "server" after 1 ms, by the SYN's TTL: 64 SYN-ACK, 65 RST, anything
+    /// else silence (a middlebox dropping it).
     struct FakeSender {
         wire: std_mpsc::Sender<Vec<u8>>,
     }
@@ -421,13 +673,13 @@ mod tests {
         let mut a = Attributes::new();
         a.insert("ip.ttl", 64u8);
         a.insert("tcp.window_size_value", 65160u16);
-        match seg.dst.port() {
-            80 => {
+        match seg.attributes().get("ip.ttl") {
+            Some(Value::Int(64)) => {
                 a.insert("tcp.flags.ack", true);
                 a.insert("tcp.options.mss_val", 1460u16);
                 a.insert("synlab.options.layout", "mss");
             }
-            81 => {
+            Some(Value::Int(65)) => {
                 a.insert("tcp.flags.syn", false);
                 a.insert("tcp.flags.reset", true);
                 a.insert("tcp.flags.ack", true);
@@ -470,53 +722,53 @@ mod tests {
         }
     }
 
-    fn linux() -> Attributes {
+    fn syn(ttl: u8) -> Attributes {
         let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
+        a.insert("ip.ttl", ttl);
         a.insert("tcp.window_size_value", 64240u16);
         a.insert("tcp.options.mss_val", 1460u16);
         a.insert("synlab.options.layout", "mss");
         a
     }
 
-    fn run_fake(port: u16, n: usize, timeout_ms: u64) -> LiveRun {
-        let planned = plan(
-            &vec![linux(); n],
-            "10.0.0.1".parse().unwrap_or_else(|_| unreachable!()),
-            SocketAddr::from(([10, 0, 0, 2], port)),
-            PortRange::default(),
-            0,
-            3,
-            0,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    fn session(timeout_ms: u64, min_timeout_ms: u64) -> LiveSession {
         let (wire, rx) = std_mpsc::channel();
-        let opts = DriveOptions {
-            timeout: Duration::from_millis(timeout_ms),
-            rate: 1000.0,
-            keep_frames: true,
-            suppress_rst: false,
-        };
-        drive(
-            planned,
-            FakeSender { wire },
-            FakeWire {
-                rx,
-                pending: Vec::new(),
+        let parts = Parts {
+            target: SocketAddr::from(([10, 0, 0, 2], 80)),
+            src: IpAddr::from([10, 0, 0, 1]),
+            iface: "fake0".into(),
+            opts: LiveOptions {
+                timeout: Duration::from_millis(timeout_ms),
+                min_timeout: Duration::from_millis(min_timeout_ms),
+                rate: 1000.0,
+                keep_frames: true,
+                ..LiveOptions::default()
             },
-            opts,
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
+            budget: 100,
+        };
+        let source = FakeWire {
+            rx,
+            pending: Vec::new(),
+        };
+        LiveSession::with_io(parts, Box::new(FakeSender { wire }), source)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn batch(s: &mut LiveSession, ttls: &[u8]) -> LiveRun {
+        let requests: Vec<Attributes> = ttls.iter().map(|&t| syn(t)).collect();
+        s.run_batch(&requests).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn outcomes(run: &LiveRun) -> Vec<Outcome> {
+        run.results.iter().map(|r| r.outcome).collect()
     }
 
     #[test]
     fn fake_server_answers_every_probe() {
-        let run = run_fake(80, 5, 1000);
-        assert_eq!(run.results.len(), 5);
-        for r in &run.results {
-            assert_eq!(r.outcome, Outcome::SynAck, "{r:?}");
-            assert!(r.rtt.is_some());
-        }
+        let mut s = session(1000, 50);
+        let run = batch(&mut s, &[64; 5]);
+        assert_eq!(outcomes(&run), vec![Outcome::SynAck; 5]);
+        assert!(run.results.iter().all(|r| r.rtt.is_some()));
         // Five SYNs and five SYN-ACKs were kept for the pcap.
         assert_eq!(run.frames.len(), 10);
         // All answered: the run did not wait for the timeout.
@@ -525,16 +777,145 @@ mod tests {
             "{:?}",
             run.elapsed
         );
+        assert_eq!(s.rtt().samples(), 5);
+        assert_eq!(run.iface, "fake0");
     }
 
     #[test]
-    fn fake_closed_and_silent_ports() {
-        let run = run_fake(81, 2, 500);
-        assert!(run.results.iter().all(|r| r.outcome == Outcome::Reset));
+    fn resets_and_bounded_silence() {
+        let mut s = session(200, 50);
+        assert_eq!(outcomes(&batch(&mut s, &[65, 65])), vec![Outcome::Reset; 2]);
         let t0 = Instant::now();
-        let run = run_fake(82, 2, 200);
-        assert!(run.results.iter().all(|r| r.outcome == Outcome::NoReply));
+        let run = batch(&mut s, &[128, 128]);
+        assert_eq!(outcomes(&run), vec![Outcome::NoReply; 2]);
         // Bounded: the timeout after the last send, not more.
-        assert!(t0.elapsed() < Duration::from_millis(1500));
+        assert!(
+            t0.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    /// Silence is waited for as long as the measured round trips say (here
+    /// the floor), not the ceiling: the answered probes of a batch shorten
+    /// the wait for its silent ones.
+    #[test]
+    fn measured_rtt_shortens_the_wait_for_silence() {
+        let mut s = session(3000, 100);
+        let t0 = Instant::now();
+        let run = batch(&mut s, &[64, 64, 64, 128]);
+        let first = t0.elapsed();
+        assert_eq!(
+            outcomes(&run),
+            vec![
+                Outcome::SynAck,
+                Outcome::SynAck,
+                Outcome::SynAck,
+                Outcome::NoReply
+            ]
+        );
+        assert_eq!(run.timeout, Duration::from_millis(100), "the floor");
+        assert!(
+            first < Duration::from_millis(1500),
+            "waited {first:?} of a 3 s ceiling"
+        );
+        let t1 = Instant::now();
+        let run = batch(&mut s, &[128, 128]);
+        assert_eq!(outcomes(&run), vec![Outcome::NoReply; 2]);
+        assert!(
+            t1.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            t1.elapsed()
+        );
+    }
+
+    /// A capture socket that fails.
+    struct BrokenWire;
+
+    impl FrameSource for BrokenWire {
+        fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+            Err(io::Error::other("interface went away"))
+        }
+    }
+
+    /// A failed capture ends the session: the batch fails with an error
+    /// that says so (the oracle halts the search on it instead of retrying),
+    /// and so does every later batch.
+    #[test]
+    fn a_failed_capture_ends_the_session() {
+        let (wire, _rx) = std_mpsc::channel();
+        let parts = Parts {
+            target: SocketAddr::from(([10, 0, 0, 2], 80)),
+            src: IpAddr::from([10, 0, 0, 1]),
+            iface: "fake0".into(),
+            opts: LiveOptions {
+                timeout: Duration::from_millis(200),
+                rate: 1000.0,
+                ..LiveOptions::default()
+            },
+            budget: 10,
+        };
+        let mut s = LiveSession::with_io(parts, Box::new(FakeSender { wire }), BrokenWire)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let err = s.run_batch(&[syn(64)]).err();
+            assert!(
+                matches!(&err, Some(e @ LiveError::Capture { .. }) if e.ends_session()),
+                "{err:?}"
+            );
+            let text = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains("fake0"), "{text}");
+        }
+    }
+
+    /// Kernel timestamps place frames on the session clock, unless the
+    /// wall clock was stepped (a timestamp after the read, or long before).
+    #[test]
+    fn arrival_times_trust_plausible_kernel_stamps() {
+        let clock = Clock {
+            start: Instant::now(),
+            epoch: Duration::from_secs(1000),
+        };
+        let ms = Duration::from_millis;
+        let read_at = ms(500);
+        let ts = |at: Duration| Some(Duration::from_secs(1000) + at);
+        assert_eq!(clock.arrival(ts(ms(499)), read_at), ms(499));
+        assert_eq!(clock.arrival(None, read_at), read_at);
+        assert_eq!(
+            clock.arrival(ts(ms(600)), read_at),
+            read_at,
+            "after the read"
+        );
+        assert_eq!(
+            clock.arrival(Some(ms(5)), read_at),
+            read_at,
+            "before the session"
+        );
+        assert_eq!(clock.kernel_arrival(ts(ms(600)), read_at), None);
+        let late = Duration::from_secs(5);
+        assert_eq!(
+            clock.arrival(ts(ms(100)), late),
+            late,
+            "4.9 s before the read"
+        );
+    }
+
+    /// One session, many batches: each batch's probes get new source ports
+    /// from the session's block, so no answer is matched to a stale probe.
+    #[test]
+    fn batches_share_the_session_with_fresh_ports() {
+        let mut s = session(500, 50);
+        let mut ports = Vec::new();
+        for _ in 0..4 {
+            let run = batch(&mut s, &[64, 64]);
+            assert_eq!(outcomes(&run), vec![Outcome::SynAck; 2]);
+            ports.extend(run.results.iter().map(|r| r.src_port));
+        }
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "{ports:?}");
+        assert!(ports.windows(2).all(|w| w[1] == w[0] + 1), "{ports:?}");
+        assert!(s.close().is_ok());
     }
 }

@@ -1,60 +1,71 @@
-//! The live oracle for `bisect --target`: each batch of the search goes out
-//! as one concurrent probe run (distinct source ports, rate-bounded), and
-//! each probe's outcome comes back in order.
+//! The live oracle for `bisect --target`: one live session for the whole
+//! search (sockets, runtime, privileges, port block and RST rule opened
+//! once), each batch of the search sent as one concurrent probe run, each
+//! probe's outcome coming back in order.
 
 use std::net::SocketAddr;
 
-use super::live::{self, LiveError, LiveOptions};
-use super::privilege::Reopen;
-use crate::handshake::Outcome;
+use super::live::{LiveError, LiveOptions, LiveSession};
 use crate::model::Attributes;
-use crate::oracle::{Oracle, OracleError, ProbeRequest};
+use crate::oracle::{BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
+use crate::probe::RttEstimator;
 
 /// Probes a real endpoint.
 pub struct LiveOracle {
-    target: SocketAddr,
-    opts: LiveOptions,
+    session: LiveSession,
 }
 
 impl LiveOracle {
-    /// Checks the target and privileges now, so that a search that cannot
-    /// probe fails before its first batch.
-    pub fn new(target: SocketAddr, mut opts: LiveOptions) -> Result<Self, LiveError> {
-        live::preflight(target, &opts)?;
-        // Each batch opens its own sockets, so CAP_NET_RAW stays permitted
-        // (never effective) between batches.
-        opts.reopen = Reopen::PerBatch;
-        Ok(LiveOracle { target, opts })
+    /// Checks the target and privileges and opens the session now, so
+    /// that a search that cannot probe fails before its first batch.
+    /// `budget`: the most probes the search will make.
+    pub fn new(target: SocketAddr, opts: &LiveOptions, budget: usize) -> Result<Self, LiveError> {
+        Ok(LiveOracle {
+            session: LiveSession::open(target, opts, budget)?,
+        })
+    }
+
+    /// The round-trip estimate so far.
+    pub fn rtt(&self) -> &RttEstimator {
+        self.session.rtt()
+    }
+
+    /// End the session, removing the RST rule (reporting a failure to).
+    pub fn close(self) -> Result<(), LiveError> {
+        self.session.close()
     }
 }
 
 impl Oracle for LiveOracle {
-    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> Vec<Result<Outcome, OracleError>> {
+    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
         let specs: Vec<Attributes> = batch.iter().map(|r| r.spec.clone()).collect();
-        match live::run_batch(&specs, self.target, &self.opts) {
-            Ok(results) => {
+        match self.session.run_batch(&specs) {
+            Ok(run) => {
                 let missing = Err(OracleError::Failed {
                     reason: "no result for this probe".into(),
                 });
                 let mut outcomes = vec![missing; batch.len()];
-                for r in results {
+                for r in run.results {
                     if let Some(slot) = outcomes.get_mut(r.index) {
                         *slot = Ok(r.outcome);
                     }
                 }
-                outcomes
+                Ok(outcomes)
             }
+            Err(e) if e.ends_session() => Err(Halted { cause: Box::new(e) }),
             Err(e) => {
-                let reason = format!("{e:#}");
+                // A send error and the like: the search retries these
+                // probes a few times, then calls the variant unresolved.
+                let reason = e.to_string();
                 tracing::warn!("live batch failed: {reason}");
-                batch
+                Ok(batch
                     .iter()
                     .map(|_| {
                         Err(OracleError::Failed {
                             reason: reason.clone(),
                         })
                     })
-                    .collect()
+                    .collect())
             }
         }
     }

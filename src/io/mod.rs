@@ -3,6 +3,7 @@
 
 pub mod capture_file;
 
+pub mod interrupt;
 pub mod live;
 pub mod live_oracle;
 pub mod load;

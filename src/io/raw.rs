@@ -180,23 +180,28 @@ impl DatalinkSource {
 }
 
 impl FrameSource for DatalinkSource {
+    /// `Ok(None)` only when the read timed out: the live driver takes it
+    /// as "nothing was waiting", so a skipped loopback copy or an
+    /// interrupted read reads on.
     fn next_frame(&mut self) -> io::Result<Option<Frame>> {
-        match self.rx.next() {
-            Ok(frame) => {
-                if self.loopback && frame == self.last.as_slice() {
-                    self.last.clear();
-                    return Ok(None);
+        loop {
+            match self.rx.next() {
+                Ok(frame) => {
+                    if self.loopback && frame == self.last.as_slice() {
+                        self.last.clear();
+                        continue;
+                    }
+                    let data = frame.to_vec();
+                    if self.loopback {
+                        self.last.clone_from(&data);
+                    }
+                    let ts = self.last_timestamp();
+                    return Ok(Some(Frame { data, ts }));
                 }
-                let data = frame.to_vec();
-                if self.loopback {
-                    self.last.clone_from(&data);
-                }
-                let ts = self.last_timestamp();
-                Ok(Some(Frame { data, ts }))
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            Err(e) => Err(e),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{Oracle, OracleError, ProbeRequest};
+use super::{BatchAnswers, Oracle, OracleError, ProbeRequest};
 use crate::handshake::{Attempt, Outcome};
 use crate::model::{Attributes, Value};
 use crate::search::units::bisectable;
@@ -50,8 +50,8 @@ impl RecordedOracle {
 }
 
 impl Oracle for RecordedOracle {
-    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> Vec<Result<Outcome, OracleError>> {
-        batch
+    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
+        Ok(batch
             .iter()
             .map(|req| {
                 let k = key(&req.crafted);
@@ -61,6 +61,6 @@ impl Oracle for RecordedOracle {
                 *i += 1;
                 o.ok_or(OracleError::Unknown)
             })
-            .collect()
+            .collect())
     }
 }

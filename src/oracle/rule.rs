@@ -3,7 +3,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Oracle, OracleError, ProbeRequest};
+use super::{BatchAnswers, Oracle, ProbeRequest};
 use crate::handshake::Outcome;
 use crate::rule::Rule;
 
@@ -64,8 +64,8 @@ impl RuleOracle {
 }
 
 impl Oracle for RuleOracle {
-    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> Vec<Result<Outcome, OracleError>> {
-        batch
+    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
+        Ok(batch
             .iter()
             .map(|req| {
                 let lost = self.rng.gen::<f64>() < self.loss;
@@ -75,6 +75,6 @@ impl Oracle for RuleOracle {
                     self.truth(req)
                 })
             })
-            .collect()
+            .collect())
     }
 }

@@ -130,6 +130,17 @@ impl Matcher {
         }
     }
 
+    /// Change the wait for answers (the driver shortens it once answers
+    /// show the round-trip time). It applies to every probe from now on:
+    /// an answer later than the new timeout after its probe is not counted.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -143,6 +154,12 @@ impl Matcher {
         if let Some(s) = self.slots.get_mut(index) {
             s.sent_at.get_or_insert(at);
         }
+    }
+
+    /// Probe `index`'s round trip, once answered: from its SYN (as seen
+    /// leaving, else as handed to the kernel) to the answer.
+    pub fn rtt(&self, index: usize) -> Option<Duration> {
+        self.slots.get(index)?.rtt()
     }
 
     /// Every probe was sent and has its answer.

@@ -41,6 +41,27 @@ impl PortRange {
         self.last < self.first
     }
 
+    /// A sub-range of `n` ports (at least one, at most all) for one live
+    /// session, placed by `cursor` (taken modulo the places it fits), so
+    /// that a session's probes, and the nftables rule scoped to them, stay
+    /// within a block of their own that does not wrap.
+    pub fn block(&self, cursor: usize, n: usize) -> PortRange {
+        if self.is_empty() {
+            return *self;
+        }
+        let n = n.clamp(1, self.len());
+        let start = self.first + (cursor % (self.len() - n + 1)) as u16;
+        PortRange {
+            first: start,
+            last: start + (n - 1) as u16,
+        }
+    }
+
+    /// Every port of the range, in order.
+    pub fn ports(&self) -> impl Iterator<Item = u16> {
+        self.first..=self.last
+    }
+
     /// `n` distinct ports, consecutive from `cursor` (taken modulo the range),
     /// wrapping at the end of the range.
     pub fn take(&self, cursor: usize, n: usize) -> Result<Vec<u16>, PlanError> {
@@ -219,6 +240,37 @@ mod tests {
                 requested: 6,
                 available: 5
             })
+        );
+    }
+
+    #[test]
+    fn session_blocks_fit_in_the_range() {
+        let r = PortRange::default();
+        let b = r.block(0, 50);
+        assert_eq!((b.first, b.last), (40000, 40049));
+        // Placed by the cursor, never past the end.
+        let b = r.block(usize::MAX, 5000);
+        assert!(
+            b.first >= 40000 && b.last <= 59999 && b.len() == 5000,
+            "{b:?}"
+        );
+        // More than the range: all of it; none: one port.
+        assert_eq!(r.block(7, 1_000_000), r);
+        assert_eq!(r.block(3, 0).len(), 1);
+        let small = PortRange {
+            first: 100,
+            last: 104,
+        };
+        assert_eq!(
+            small.block(9, 2),
+            PortRange {
+                first: 101,
+                last: 102
+            }
+        );
+        assert_eq!(
+            small.block(9, 2).ports().collect::<Vec<_>>(),
+            vec![101, 102]
         );
     }
 
