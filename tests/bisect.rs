@@ -1,12 +1,15 @@
 //! `synlab bisect`: the built binary on simulated and recorded oracles, and
 //! the search itself in-process (property tests, loss, probe bounds).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::Path;
 
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
+use support::fixtures::builtin_syn;
+use support::{json, synlab, TempDir};
 use synlab::craft::{build_packet, linux_example as linux, Volatile};
 use synlab::handshake::Outcome;
 use synlab::model::{Attributes, Value};
@@ -17,38 +20,13 @@ use synlab::search::{Conclusion, Report, Search, SearchOptions};
 
 // ------------------------------------------------------------ helpers
 
-fn synlab(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_synlab"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output();
-    out.unwrap_or_else(|e| panic!("cannot run synlab: {e}"))
-}
-
-fn json_of(out: &Output) -> Json {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 fn culprits(doc: &Json) -> Vec<Vec<String>> {
     serde_json::from_value(doc["culprits"].clone()).unwrap_or_else(|e| panic!("{e}: {doc}"))
 }
 
+/// The Windows 10 SYN as the built-in profile states it.
 fn windows() -> Attributes {
-    let mut a = Attributes::new();
-    a.insert("ip.ttl", 128u8);
-    a.insert("ip.flags.df", true);
-    a.insert("tcp.window_size_value", 64240u16);
-    a.insert("tcp.options.mss_val", 1460u16);
-    a.insert("tcp.options.sack_perm", true);
-    a.insert("tcp.options.wscale.shift", 8u8);
-    a.insert("synlab.options.layout", "mss,nop,ws,nop,nop,sok");
-    a
+    builtin_syn("windows-10")
 }
 
 fn search(
@@ -86,7 +64,7 @@ fn cli_single_culprit_between_profiles_json() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(doc["good"], "linux");
     assert_eq!(doc["bad"], "windows-10");
     assert_eq!(doc["baseline"]["good"]["verdict"], "syn-ack");
@@ -148,7 +126,7 @@ fn cli_interaction_needs_both() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(culprits(&doc), [["ip.ttl", "tcp.options.wscale.shift"]]);
     for row in doc["single"].as_array().into_iter().flatten() {
         assert_eq!(row["applied_to_good"]["verdict"], "syn-ack", "{row}");
@@ -226,7 +204,7 @@ fn cli_nothing_to_explain_exits_1() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(doc["conclusion"], "nothing_to_explain");
     assert_eq!(culprits(&doc), Vec::<Vec<String>>::new());
     let out = synlab(&[
@@ -314,12 +292,6 @@ fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
     std::fs::write(path, f).unwrap_or_else(|e| panic!("{e}"));
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synlab-bisect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir.join(name)
-}
-
 #[test]
 fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
     // Every combination of the three linux/windows-10 units, answered as a
@@ -343,7 +315,8 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
         };
         attempts.push((syn, outcome));
     }
-    let path = scratch("recorded.pcap");
+    let tmp = TempDir::new("bisect-recorded");
+    let path = tmp.join("recorded.pcap");
     write_capture(&path, &attempts);
     let file = path.display().to_string();
     let hs = synlab(&["handshakes", &file]);
@@ -372,7 +345,7 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(culprits(&doc), [["ip.ttl"]]);
     assert_eq!(doc["baseline"]["bad"]["verdict"], "reset");
     // Reverting ip.ttl on bad = units {1, 2} = mask 0b110: not recorded.
@@ -385,8 +358,10 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
 
 #[test]
 fn cli_captures_linux_default_vs_tuned() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let (a, b) = (dir.join("linux-default.pcap"), dir.join("linux-tuned.pcap"));
+    let (a, b) = (
+        support::capture("linux-default.pcap"),
+        support::capture("linux-tuned.pcap"),
+    );
     if !a.is_file() || !b.is_file() {
         eprintln!("skipping: captures/linux-default.pcap and linux-tuned.pcap are not here");
         return;
@@ -402,7 +377,7 @@ fn cli_captures_linux_default_vs_tuned() {
         "ip.dsfield.ecn != 0 || tcp.flags.ece == 1",
         "--json",
     ]);
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(out.status.code(), Some(0), "{doc}");
     let found = culprits(&doc);
     assert!(!found.is_empty(), "{doc}");

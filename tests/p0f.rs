@@ -2,13 +2,13 @@
 //! profile's `os_family`. Needs Debian's p0f (scripts/test.sh installs it);
 //! without it the test skips with a reason, or fails when `CI` is set.
 
-mod util;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 
+use support::{synlab_ok, TempDir};
 use synlab::profile::builtin::BUILTIN;
-use util::{synlab_ok, TempDir};
 
 const DB: &str = "/etc/p0f/p0f.fp";
 
