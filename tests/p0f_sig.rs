@@ -13,8 +13,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::time::Duration;
+
 use serde_json::Value;
 use support::{all_captures, file_name, path_str, require_tool, synlab, TempDir};
+use synlab::craft::{build_packet, ethernet_frame, linux_example, Volatile};
+use synlab::io::pcap_writer::PcapOut;
+use synlab::model::Attributes;
 
 /// Bundled captures p0f prints nothing for, and why: the check makes sure
 /// they stay silent, so the list cannot hide a new gap.
@@ -225,6 +230,185 @@ fn synlab_p0f_is_p0f_raw_sig_on_every_bundled_capture() {
     assert!(
         tally.agree >= 20,
         "too few signatures compared: {}",
+        tally.report()
+    );
+}
+
+/// One crafted exchange: a SYN, and maybe a SYN+ACK answering it.
+struct Exchange {
+    what: &'static str,
+    syn: Attributes,
+    ack: u32,
+    tsval: u32,
+    reply: Option<Attributes>,
+}
+
+fn exchange(what: &'static str, change: &[(&'static str, u64)]) -> Exchange {
+    let mut syn = linux_example();
+    for (name, value) in change {
+        syn.insert(*name, *value);
+    }
+    Exchange {
+        what,
+        syn,
+        ack: 0,
+        tsval: 77,
+        reply: None,
+    }
+}
+
+/// SYNs and SYN+ACKs on the edges of p0f's rules (distance, MSS, window
+/// multiples, quirks), each on its own client port.
+fn edge_exchanges() -> Vec<Exchange> {
+    let mut no_mss = exchange("no MSS option: 0", &[]);
+    no_mss.syn.remove("tcp.options.mss_val");
+    no_mss.syn.insert("synlab.options.layout", "sok,ts,nop,ws");
+    let mut ack_low = exchange("ack without bit 24: no ack+", &[]);
+    ack_low.ack = 1;
+    let mut ack_high = exchange("ack with bit 24: ack+", &[]);
+    ack_high.ack = 0x0100_0000;
+    let mut ts_zero = exchange(
+        "TSval 0: ts1-, no MSS - 12",
+        &[("tcp.window_size_value", 1448 * 3)],
+    );
+    ts_zero.tsval = 0;
+    let mut syn_mss = exchange(
+        "SYN+ACK window a multiple of the SYN's MSS",
+        &[("tcp.options.mss_val", 1100)],
+    );
+    let mut reply = linux_example();
+    reply.insert("tcp.flags.ack", true);
+    reply.insert("tcp.options.mss_val", 1400u16);
+    reply.insert("tcp.window_size_value", 11000u16);
+    syn_mss.reply = Some(reply.clone());
+    let mut echo = exchange("SYN+ACK echoing p0f-sendsyn's MSS: *", &[]);
+    reply.insert("tcp.options.mss_val", 1331u16);
+    echo.reply = Some(reply);
+    let mut v6 = exchange(
+        "IPv6 MSS 1440 multiple",
+        &[
+            ("tcp.options.mss_val", 1220),
+            ("tcp.window_size_value", 14400),
+        ],
+    );
+    v6.syn.insert("ipv6.hlim", 57u8);
+    vec![
+        exchange("Linux, one hop", &[("ip.ttl", 63)]),
+        exchange("distance beyond 35: +?", &[("ip.ttl", 70)]),
+        exchange(
+            "window 65160 with timestamps: mss*45",
+            &[("tcp.window_size_value", 65160)],
+        ),
+        exchange("window 1500 x 3: mtu*3", &[("tcp.window_size_value", 4500)]),
+        exchange(
+            "window (MSS + headers) x 2: mtu*2",
+            &[
+                ("tcp.options.mss_val", 1000),
+                ("tcp.window_size_value", 2120),
+            ],
+        ),
+        exchange("window 0", &[("tcp.window_size_value", 0)]),
+        exchange(
+            "MSS below 100: no multiple",
+            &[("tcp.options.mss_val", 99), ("tcp.window_size_value", 990)],
+        ),
+        exchange(
+            "urgent pointer and push",
+            &[("tcp.urgent_pointer", 5), ("tcp.flags.push", 1)],
+        ),
+        exchange(
+            "ECN and reserved bit",
+            &[
+                ("tcp.flags.ece", 1),
+                ("tcp.flags.cwr", 1),
+                ("ip.flags.rb", 1),
+            ],
+        ),
+        no_mss,
+        ack_low,
+        ack_high,
+        ts_zero,
+        syn_mss,
+        echo,
+        v6,
+    ]
+}
+
+/// Write the exchanges to an Ethernet pcap; how many signatures p0f should print.
+fn write_exchanges(path: &Path, exchanges: &[Exchange]) -> usize {
+    let mut out = PcapOut::create(path, 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut at = Duration::ZERO;
+    let mut signed = 0;
+    for (i, x) in exchanges.iter().enumerate() {
+        let (client, server) = if x.syn.contains("ipv6.hlim") {
+            (
+                format!("[fd00:5ab::2]:{}", 41000 + i),
+                "[fd00:5ab::1]:80".to_owned(),
+            )
+        } else {
+            (
+                format!("198.18.7.2:{}", 41000 + i),
+                "198.18.7.1:80".to_owned(),
+            )
+        };
+        let v = Volatile {
+            src: client.parse().unwrap_or_else(|e| panic!("{client}: {e}")),
+            dst: server.parse().unwrap_or_else(|e| panic!("{server}: {e}")),
+            seq: 1000 + i as u32,
+            ack: x.ack,
+            ip_id: 0x4242,
+            flow_label: 0,
+            tsval: x.tsval,
+            tsecr: 0,
+        };
+        let mut packets = vec![(x.syn.clone(), v)];
+        if let Some(reply) = &x.reply {
+            let back = Volatile {
+                src: v.dst,
+                dst: v.src,
+                seq: 9000,
+                ack: v.seq.wrapping_add(1),
+                ..v
+            };
+            packets.push((reply.clone(), back));
+        }
+        for (attrs, v) in packets {
+            let ip = build_packet(&attrs, &v).unwrap_or_else(|e| panic!("{}: {e}", x.what));
+            at += Duration::from_millis(1);
+            out.write(
+                at,
+                &ethernet_frame(&ip, [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            signed += 1;
+        }
+    }
+    out.finish().unwrap_or_else(|e| panic!("{e}"));
+    signed
+}
+
+#[test]
+fn synlab_p0f_is_p0f_raw_sig_on_the_edges_of_p0f_rules() {
+    if !require_tool("p0f") {
+        return;
+    }
+    let tmp = TempDir::new("p0f-edges");
+    let pcap = tmp.join("edges.pcap");
+    let exchanges = edge_exchanges();
+    let expected = write_exchanges(&pcap, &exchanges);
+    let theirs = p0f_sigs(&pcap, &tmp);
+    let (ours, complaint) = synlab_sigs(&pcap);
+    for x in &exchanges {
+        eprintln!("crafted: {}", x.what);
+    }
+    for sig in &ours {
+        eprintln!("synlab: {sig}");
+    }
+    let mut tally = Tally::default();
+    tally.add("edges.pcap", ours, theirs, complaint.as_deref());
+    assert!(
+        tally.agree == expected && tally.differ.is_empty() && tally.p0f_only.is_empty(),
+        "{expected} crafted packets: {}",
         tally.report()
     );
 }
