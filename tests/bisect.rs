@@ -4,6 +4,7 @@
 mod support;
 
 use std::path::Path;
+use std::time::Duration;
 
 use proptest::prelude::*;
 use serde_json::Value as Json;
@@ -12,6 +13,7 @@ use support::fixtures::builtin_syn;
 use support::{json, synlab, TempDir};
 use synlab::craft::{build_packet, linux_example as linux, Volatile};
 use synlab::handshake::Outcome;
+use synlab::io::pcap_writer::PcapOut;
 use synlab::model::{Attributes, Value};
 use synlab::oracle::{run, Action, Oracle, RuleOracle};
 use synlab::rule::Rule;
@@ -238,21 +240,11 @@ fn cli_unknown_profile_is_an_error() {
 
 /// A raw-IP pcap with one attempt per (SYN attributes, outcome).
 fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
-    let mut f: Vec<u8> = Vec::new();
-    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    f.extend_from_slice(&2u16.to_le_bytes());
-    f.extend_from_slice(&4u16.to_le_bytes());
-    f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&65535u32.to_le_bytes());
-    f.extend_from_slice(&101u32.to_le_bytes());
-    let mut t = 0u32;
-    let mut record = |f: &mut Vec<u8>, data: &[u8]| {
-        t += 1;
-        f.extend_from_slice(&t.to_le_bytes());
-        f.extend_from_slice(&0u32.to_le_bytes());
-        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        f.extend_from_slice(data);
+    let mut out = PcapOut::create(path, 101).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = Duration::ZERO;
+    let mut record = |data: &[u8]| {
+        t += Duration::from_secs(1);
+        out.write(t, data).unwrap_or_else(|e| panic!("{e}"));
     };
     for (i, (syn, outcome)) in attempts.iter().enumerate() {
         let client = format!("198.51.100.7:{}", 40000 + i);
@@ -267,7 +259,7 @@ fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
             tsecr: 0,
         };
         let bytes = build_packet(syn, &v).unwrap_or_else(|e| panic!("{e}"));
-        record(&mut f, &bytes);
+        record(&bytes);
         let mut reply = Attributes::new();
         reply.insert("tcp.window_size_value", 65535u16);
         reply.insert("tcp.flags.ack", true);
@@ -287,9 +279,9 @@ fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
             ..v
         };
         let bytes = build_packet(&reply, &back).unwrap_or_else(|e| panic!("{e}"));
-        record(&mut f, &bytes);
+        record(&bytes);
     }
-    std::fs::write(path, f).unwrap_or_else(|e| panic!("{e}"));
+    out.finish().unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
