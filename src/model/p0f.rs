@@ -15,6 +15,8 @@
 //! N times the MSS, so importing it gives the same SYN back.
 //! See p0f's README section 5 ("Signature format").
 
+use std::fmt::Write;
+
 use super::attributes::{Attributes, Value};
 use super::tcp_options::OptionsParse;
 
@@ -32,13 +34,6 @@ fn num(a: &Attributes, name: &str) -> Option<u64> {
 
 fn flag(a: &Attributes, name: &str) -> bool {
     matches!(a.get(name), Some(Value::Bool(true)))
-}
-
-fn text(a: &Attributes, name: &str) -> String {
-    match a.get(name) {
-        Some(Value::Str(s)) => s.clone(),
-        _ => String::new(),
-    }
 }
 
 /// The TTL or hop limit as seen.
@@ -143,12 +138,14 @@ pub fn p0f_sees_nonzero_ack(ack: u64) -> bool {
     ack & (1 << 24) != 0
 }
 
-/// What p0f's signature reads of a packet (its `packet_data`).
-struct Packet {
+/// What p0f's signature reads of a packet (its `packet_data`). Read once,
+/// with as few name lookups as the signature needs: it is computed for
+/// every SYN and answer a capture holds.
+struct Packet<'a> {
     v4: bool,
     ttl: u64,
     /// IPv4 option bytes.
-    olen: usize,
+    olen: u64,
     /// 0 without an MSS option, as in p0f.
     mss: u64,
     win: u64,
@@ -158,16 +155,21 @@ struct Packet {
     tsval: u64,
     /// IP header (with options) plus TCP header (with options), in bytes.
     tot_hdr: u64,
-    syn_ack: bool,
+    attrs: &'a Attributes,
 }
 
-impl Packet {
-    fn of(a: &Attributes) -> Option<Packet> {
+impl<'a> Packet<'a> {
+    fn of(a: &'a Attributes) -> Option<Packet<'a>> {
         let v4 = a.contains("ip.version");
-        let ip_hdr = if v4 { num(a, "ip.hdr_len")? } else { 40 };
-        let olen = match a.get("synlab.ip.options") {
-            Some(Value::Str(h)) => h.len() / 2,
-            _ => 0,
+        let (ip_hdr, olen) = if v4 {
+            let hdr = num(a, "ip.hdr_len")?;
+            (hdr, hdr.saturating_sub(20))
+        } else if a.contains("synlab.ipv6.ext") {
+            // p0f reads TCP only right after the IPv6 header: it signs no
+            // packet with extension headers.
+            return None;
+        } else {
+            (40, 0)
         };
         Some(Packet {
             v4,
@@ -178,11 +180,24 @@ impl Packet {
             wscale: num(a, "tcp.options.wscale.shift").unwrap_or(0),
             tsval: num(a, "tcp.options.timestamp.tsval").unwrap_or(0),
             tot_hdr: ip_hdr + num(a, "tcp.hdr_len")?,
-            syn_ack: flag(a, "tcp.flags.syn")
-                && flag(a, "tcp.flags.ack")
-                && !flag(a, "tcp.flags.fin")
-                && !flag(a, "tcp.flags.reset"),
+            attrs: a,
         })
+    }
+
+    /// A SYN+ACK (p0f's `tcp_type`: of SYN, ACK, FIN, RST exactly the first two).
+    fn is_syn_ack(&self) -> bool {
+        let a = self.attrs;
+        flag(a, "tcp.flags.syn")
+            && flag(a, "tcp.flags.ack")
+            && !flag(a, "tcp.flags.fin")
+            && !flag(a, "tcp.flags.reset")
+    }
+
+    fn str(&self, name: &str) -> &'a str {
+        match self.attrs.get(name) {
+            Some(Value::Str(s)) => s,
+            _ => "",
+        }
     }
 }
 
@@ -198,7 +213,8 @@ enum WinUnit {
 /// SYN+ACK answers (0 for a SYN). p0f's arithmetic is kept: the multiple is
 /// truncated to 16 bits and only a positive one is written, and a divisor of
 /// 0 (a peer MSS of 12, where p0f itself would fault) ends the search.
-fn window_multiple(p: &Packet, syn_mss: u64) -> Option<(WinUnit, i16)> {
+fn window_multiple(p: &Packet<'_>, syn_mss: u64) -> Option<(WinUnit, i16)> {
+    use WinUnit::{Mss, Mtu};
     let win = i32::try_from(p.win).ok()?;
     let mss = i32::try_from(p.mss).ok()?;
     if win == 0 || mss < 100 {
@@ -206,95 +222,92 @@ fn window_multiple(p: &Packet, syn_mss: u64) -> Option<(WinUnit, i16)> {
     }
     let tot_hdr = i32::try_from(p.tot_hdr).ok()?;
     let syn_mss = i32::try_from(syn_mss).ok()?;
-    let mut divisors = vec![(mss, WinUnit::Mss)];
-    if p.tsval != 0 {
-        divisors.push((mss - 12, WinUnit::Mss));
-    }
-    divisors.extend([
-        (1500 - MIN_TCP4, WinUnit::Mss),
-        (1500 - MIN_TCP4 - 12, WinUnit::Mss),
-    ]);
-    if !p.v4 {
-        divisors.extend([
-            (1500 - MIN_TCP6, WinUnit::Mss),
-            (1500 - MIN_TCP6 - 12, WinUnit::Mss),
-        ]);
-    }
-    divisors.extend([
-        (mss + MIN_TCP4, WinUnit::Mtu),
-        (mss + tot_hdr, WinUnit::Mtu),
-    ]);
-    if !p.v4 {
-        divisors.push((mss + MIN_TCP6, WinUnit::Mtu));
-    }
-    divisors.push((1500, WinUnit::Mtu));
-    if syn_mss != 0 {
-        divisors.extend([(syn_mss, WinUnit::Mss), (syn_mss - 12, WinUnit::Mss)]);
-    }
-    let (div, unit) = divisors
+    let (ts, v6, peer) = (p.tsval != 0, !p.v4, syn_mss != 0);
+    // (divisor, unit, whether p0f tries it for this packet), in p0f's order.
+    let divisors = [
+        (mss, Mss, true),
+        (mss - 12, Mss, ts),
+        (1500 - MIN_TCP4, Mss, true),
+        (1500 - MIN_TCP4 - 12, Mss, true),
+        (1500 - MIN_TCP6, Mss, v6),
+        (1500 - MIN_TCP6 - 12, Mss, v6),
+        (mss + MIN_TCP4, Mtu, true),
+        (mss + tot_hdr, Mtu, true),
+        (mss + MIN_TCP6, Mtu, v6),
+        (1500, Mtu, true),
+        (syn_mss, Mss, peer),
+        (syn_mss - 12, Mss, peer),
+    ];
+    let (div, unit, _) = divisors
         .into_iter()
-        .take_while(|(div, _)| *div != 0)
-        .find(|(div, _)| win % div == 0)?;
+        .filter(|(_, _, tried)| *tried)
+        .take_while(|(div, _, _)| *div != 0)
+        .find(|(div, _, _)| win % div == 0)?;
     // As p0f: the quotient is stored in an s16.
     let multiple = (win / div) as i16;
     (multiple > 0).then_some((unit, multiple))
 }
 
-fn ttl_field(ttl: u64) -> String {
-    let dist = guess_ittl(ttl) - ttl;
-    if dist > MAX_DIST {
-        format!("{ttl}+?")
+/// `WINDOW,SCALE:OLAYOUT:QUIRKS:PCLASS`, the fields both forms share, after `window`.
+fn write_tail(out: &mut String, p: &Packet<'_>) {
+    let pclass = if num(p.attrs, "tcp.len").unwrap_or(0) == 0 {
+        '0'
     } else {
-        format!("{ttl}+{dist}")
-    }
-}
-
-/// The fields after `ver:ittl:olen:mss:`, shared by both forms.
-fn tail(a: &Attributes, p: &Packet, window: String) -> String {
-    let pclass = if num(a, "tcp.len").unwrap_or(0) == 0 {
-        "0"
-    } else {
-        "+"
+        '+'
     };
-    format!(
-        "{window},{scale}:{layout}:{quirks}:{pclass}",
-        scale = p.wscale,
-        layout = text(a, "synlab.options.layout"),
-        quirks = text(a, "synlab.quirks"),
-    )
+    let _ = write!(
+        out,
+        ",{}:{}:{}:{pclass}",
+        p.wscale,
+        p.str("synlab.options.layout"),
+        p.str("synlab.quirks")
+    );
 }
 
-fn raw_signature(a: &Attributes, syn_mss: u64) -> Option<String> {
-    let p = Packet::of(a)?;
+fn raw_signature(p: &Packet<'_>, window: Option<(WinUnit, i16)>) -> String {
+    let mut out = String::with_capacity(64);
     let ver = if p.v4 { 4 } else { 6 };
-    let mss = if p.syn_ack && p.mss == SPECIAL_MSS {
-        "*".to_string()
+    let dist = guess_ittl(p.ttl) - p.ttl;
+    let _ = if dist > MAX_DIST {
+        write!(out, "{ver}:{}+?:{}:", p.ttl, p.olen)
     } else {
-        p.mss.to_string()
+        write!(out, "{ver}:{}+{dist}:{}:", p.ttl, p.olen)
     };
-    let window = match window_multiple(&p, syn_mss) {
-        Some((WinUnit::Mss, n)) => format!("mss*{n}"),
-        Some((WinUnit::Mtu, n)) => format!("mtu*{n}"),
-        None => p.win.to_string(),
+    let _ = if p.mss == SPECIAL_MSS && p.is_syn_ack() {
+        write!(out, "*:")
+    } else {
+        write!(out, "{}:", p.mss)
     };
-    Some(format!(
-        "{ver}:{ttl}:{olen}:{mss}:{tail}",
-        ttl = ttl_field(p.ttl),
-        olen = p.olen,
-        tail = tail(a, &p, window),
-    ))
+    let _ = match window {
+        Some((WinUnit::Mss, n)) => write!(out, "mss*{n}"),
+        Some((WinUnit::Mtu, n)) => write!(out, "mtu*{n}"),
+        None => write!(out, "{}", p.win),
+    };
+    write_tail(&mut out, p);
+    out
 }
 
 /// The packet's p0f v3 signature as p0f's `raw_sig` prints it for a SYN (or
 /// for any packet taken on its own, with no SYN before it).
 pub fn signature(a: &Attributes) -> Option<String> {
-    raw_signature(a, 0)
+    let p = Packet::of(a)?;
+    Some(raw_signature(&p, window_multiple(&p, 0)))
 }
 
-/// A SYN+ACK's `raw_sig`: p0f also tries the window as a multiple of the
-/// MSS the SYN announced (0 when it had none).
+/// A SYN+ACK's `raw_sig` where it differs from [`signature`]'s: p0f also
+/// tries the window as a multiple of the MSS the SYN announced, after every
+/// other divisor. None when that changes nothing (the common case).
 pub fn syn_ack_signature(reply: &Attributes, syn: &Attributes) -> Option<String> {
-    raw_signature(reply, num(syn, "tcp.options.mss_val").unwrap_or(0))
+    let syn_mss = num(syn, "tcp.options.mss_val").unwrap_or(0);
+    if syn_mss == 0 {
+        return None;
+    }
+    let p = Packet::of(reply)?;
+    if window_multiple(&p, 0).is_some() {
+        return None;
+    }
+    let window = window_multiple(&p, syn_mss)?;
+    Some(raw_signature(&p, Some(window)))
 }
 
 /// The signature as a p0f.fp database line writes it for a profile: `ver`
@@ -304,18 +317,15 @@ pub fn syn_ack_signature(reply: &Attributes, syn: &Attributes) -> Option<String>
 /// importing it (`profile::p0f::import`) gives the same SYN back.
 pub fn database_signature(a: &Attributes) -> Option<String> {
     let p = Packet::of(a)?;
-    let mss = num(a, "tcp.options.mss_val");
-    let window = match mss {
-        Some(m) if m > 0 && p.win > 0 && p.win % m == 0 => format!("mss*{}", p.win / m),
-        _ => p.win.to_string(),
+    let mut out = String::with_capacity(64);
+    let _ = write!(out, "*:{}:{}:", p.ttl, p.olen);
+    let _ = match p.mss {
+        0 => write!(out, "*:{}", p.win),
+        m if p.win > 0 && p.win % m == 0 => write!(out, "{m}:mss*{}", p.win / m),
+        m => write!(out, "{m}:{}", p.win),
     };
-    let mss = mss.map_or("*".to_string(), |m| m.to_string());
-    Some(format!(
-        "*:{ttl}:{olen}:{mss}:{tail}",
-        ttl = p.ttl,
-        olen = p.olen,
-        tail = tail(a, &p, window),
-    ))
+    write_tail(&mut out, &p);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -419,6 +429,24 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_has_no_option_length_and_no_signature_behind_extension_headers() {
+        let mut a = linux_syn();
+        for v4_only in ["ip.version", "ip.hdr_len", "ip.ttl", "ip.flags.df", "ip.id"] {
+            a.remove(v4_only);
+        }
+        a.insert("ipv6.version", 6u8);
+        a.insert("ipv6.hlim", 64u8);
+        let a = with_quirks(a);
+        assert_eq!(
+            signature(&a).as_deref(),
+            Some("6:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws::0")
+        );
+        let mut ext = a.clone();
+        ext.insert("synlab.ipv6.ext", "hop");
+        assert_eq!(signature(&ext), None);
+    }
+
+    #[test]
     fn a_distance_beyond_35_hops_is_a_question_mark() {
         let mut a = linux_syn();
         a.insert("ip.ttl", 70u8);
@@ -437,9 +465,11 @@ mod tests {
         let reply = with_quirks(reply);
         let syn = linux_syn();
         assert!(signature(&reply).unwrap().contains(":1400:11000,7:"));
-        assert!(syn_ack_signature(&reply, &syn)
-            .unwrap()
-            .contains(":1400:11000,7:"));
+        assert_eq!(
+            syn_ack_signature(&reply, &syn),
+            None,
+            "1460 divides nothing"
+        );
         let mut syn = syn;
         syn.insert("tcp.options.mss_val", 1100u16);
         assert!(syn_ack_signature(&reply, &syn)
