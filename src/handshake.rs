@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::{Attributes, Decoded, IcmpError, Segment, TcpFlags};
+use crate::model::{p0f, Attributes, Decoded, IcmpError, Segment, TcpFlags};
 
 /// How the server (or the path) answered a SYN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -280,7 +280,14 @@ impl Attempt {
 
     fn answer(&mut self, number: u64, at: Duration, seg: &Segment<'_>, outcome: Outcome) {
         self.outcome = outcome;
-        self.reply = Some(seg.attributes());
+        let mut reply = seg.attributes();
+        if outcome == Outcome::SynAck && reply.contains("synlab.p0f") {
+            // p0f reads a SYN+ACK's window against the SYN's MSS too.
+            if let Some(sig) = p0f::syn_ack_signature(&reply, &self.syn) {
+                reply.insert("synlab.p0f", sig);
+            }
+        }
+        self.reply = Some(reply);
         self.reply_packet = Some(number);
         self.rtt = at.checked_sub(self.first_syn_at);
     }

@@ -1,14 +1,19 @@
 //! `synlab bisect`: the built binary on simulated and recorded oracles, and
 //! the search itself in-process (property tests, loss, probe bounds).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
 
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
+use support::fixtures::builtin_syn;
+use support::{json, synlab, TempDir};
 use synlab::craft::{build_packet, linux_example as linux, Volatile};
 use synlab::handshake::Outcome;
+use synlab::io::pcap_writer::PcapOut;
 use synlab::model::{Attributes, Value};
 use synlab::oracle::{run, Action, Oracle, RuleOracle};
 use synlab::rule::Rule;
@@ -17,38 +22,13 @@ use synlab::search::{Conclusion, Report, Search, SearchOptions};
 
 // ------------------------------------------------------------ helpers
 
-fn synlab(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_synlab"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output();
-    out.unwrap_or_else(|e| panic!("cannot run synlab: {e}"))
-}
-
-fn json_of(out: &Output) -> Json {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 fn culprits(doc: &Json) -> Vec<Vec<String>> {
     serde_json::from_value(doc["culprits"].clone()).unwrap_or_else(|e| panic!("{e}: {doc}"))
 }
 
+/// The Windows 10 SYN as the built-in profile states it.
 fn windows() -> Attributes {
-    let mut a = Attributes::new();
-    a.insert("ip.ttl", 128u8);
-    a.insert("ip.flags.df", true);
-    a.insert("tcp.window_size_value", 64240u16);
-    a.insert("tcp.options.mss_val", 1460u16);
-    a.insert("tcp.options.sack_perm", true);
-    a.insert("tcp.options.wscale.shift", 8u8);
-    a.insert("synlab.options.layout", "mss,nop,ws,nop,nop,sok");
-    a
+    builtin_syn("windows-10")
 }
 
 fn search(
@@ -86,7 +66,7 @@ fn cli_single_culprit_between_profiles_json() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(doc["good"], "linux");
     assert_eq!(doc["bad"], "windows-10");
     assert_eq!(doc["baseline"]["good"]["verdict"], "syn-ack");
@@ -148,7 +128,7 @@ fn cli_interaction_needs_both() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(culprits(&doc), [["ip.ttl", "tcp.options.wscale.shift"]]);
     for row in doc["single"].as_array().into_iter().flatten() {
         assert_eq!(row["applied_to_good"]["verdict"], "syn-ack", "{row}");
@@ -226,7 +206,7 @@ fn cli_nothing_to_explain_exits_1() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(doc["conclusion"], "nothing_to_explain");
     assert_eq!(culprits(&doc), Vec::<Vec<String>>::new());
     let out = synlab(&[
@@ -260,21 +240,11 @@ fn cli_unknown_profile_is_an_error() {
 
 /// A raw-IP pcap with one attempt per (SYN attributes, outcome).
 fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
-    let mut f: Vec<u8> = Vec::new();
-    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    f.extend_from_slice(&2u16.to_le_bytes());
-    f.extend_from_slice(&4u16.to_le_bytes());
-    f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&65535u32.to_le_bytes());
-    f.extend_from_slice(&101u32.to_le_bytes());
-    let mut t = 0u32;
-    let mut record = |f: &mut Vec<u8>, data: &[u8]| {
-        t += 1;
-        f.extend_from_slice(&t.to_le_bytes());
-        f.extend_from_slice(&0u32.to_le_bytes());
-        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        f.extend_from_slice(data);
+    let mut out = PcapOut::create(path, 101).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = Duration::ZERO;
+    let mut record = |data: &[u8]| {
+        t += Duration::from_secs(1);
+        out.write(t, data).unwrap_or_else(|e| panic!("{e}"));
     };
     for (i, (syn, outcome)) in attempts.iter().enumerate() {
         let client = format!("198.51.100.7:{}", 40000 + i);
@@ -289,7 +259,7 @@ fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
             tsecr: 0,
         };
         let bytes = build_packet(syn, &v).unwrap_or_else(|e| panic!("{e}"));
-        record(&mut f, &bytes);
+        record(&bytes);
         let mut reply = Attributes::new();
         reply.insert("tcp.window_size_value", 65535u16);
         reply.insert("tcp.flags.ack", true);
@@ -309,15 +279,9 @@ fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
             ..v
         };
         let bytes = build_packet(&reply, &back).unwrap_or_else(|e| panic!("{e}"));
-        record(&mut f, &bytes);
+        record(&bytes);
     }
-    std::fs::write(path, f).unwrap_or_else(|e| panic!("{e}"));
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synlab-bisect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir.join(name)
+    out.finish().unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -343,7 +307,8 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
         };
         attempts.push((syn, outcome));
     }
-    let path = scratch("recorded.pcap");
+    let tmp = TempDir::new("bisect-recorded");
+    let path = tmp.join("recorded.pcap");
     write_capture(&path, &attempts);
     let file = path.display().to_string();
     let hs = synlab(&["handshakes", &file]);
@@ -372,7 +337,7 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(culprits(&doc), [["ip.ttl"]]);
     assert_eq!(doc["baseline"]["bad"]["verdict"], "reset");
     // Reverting ip.ttl on bad = units {1, 2} = mask 0b110: not recorded.
@@ -385,8 +350,10 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
 
 #[test]
 fn cli_captures_linux_default_vs_tuned() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let (a, b) = (dir.join("linux-default.pcap"), dir.join("linux-tuned.pcap"));
+    let (a, b) = (
+        support::capture("linux-default.pcap"),
+        support::capture("linux-tuned.pcap"),
+    );
     if !a.is_file() || !b.is_file() {
         eprintln!("skipping: captures/linux-default.pcap and linux-tuned.pcap are not here");
         return;
@@ -402,7 +369,7 @@ fn cli_captures_linux_default_vs_tuned() {
         "ip.dsfield.ecn != 0 || tcp.flags.ece == 1",
         "--json",
     ]);
-    let doc = json_of(&out);
+    let doc = json(&out);
     assert_eq!(out.status.code(), Some(0), "{doc}");
     let found = culprits(&doc);
     assert!(!found.is_empty(), "{doc}");

@@ -1,10 +1,10 @@
 //! The built binary on the bundled captures: outcomes, link types, the JSON
 //! schema, diff's exit codes, and the exact error for every broken file.
 
-mod util;
+mod support;
 
 use serde_json::Value;
-use util::{assert_text_eq, json, stderr, stdout, synlab};
+use support::{assert_text_eq, json, stderr, stdout, synlab};
 
 fn handshakes(file: &str) -> Value {
     let out = synlab(&["handshakes", file, "--json"]);

@@ -1,9 +1,9 @@
 //! The command line itself: help lists every command, usage errors exit 2,
 //! help and version exit 0.
 
-mod util;
+mod support;
 
-use util::{stderr, stdout, synlab};
+use support::{stderr, stdout, synlab};
 
 #[test]
 fn help_lists_every_command() {
@@ -55,7 +55,7 @@ fn version_exits_0() {
 #[test]
 fn fields_json_lists_the_catalogue() {
     let out = synlab(&["fields", "--json"]);
-    let doc = util::json(&out);
+    let doc = support::json(&out);
     let names: Vec<&str> = doc
         .as_array()
         .expect("array")

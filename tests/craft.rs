@@ -1,12 +1,12 @@
 //! `synlab craft` and `synlab profiles`, run as the built binary.
 
-mod util;
+mod support;
 
 use serde_json::Value as Json;
+use support::{synlab, synlab_ok, TempDir};
 use synlab::model::Attributes;
 use synlab::profile::builtin::BUILTIN;
 use synlab::profile::learn_attributes;
-use util::{synlab, synlab_ok, TempDir};
 
 fn profile_attributes(spec: &str) -> Attributes {
     let doc: Json =

@@ -6,21 +6,17 @@
 //! parallel) and removes it afterwards, also when it fails. Probes go only
 //! to the lab's server, from inside the lab's client namespace.
 
-mod common;
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{bin, can_run_lab, path_str, wait_for, Lab, TempDir};
 use serde_json::Value as Json;
+use support::fixtures::builtin_profiles as profiles;
+use support::lab::{can_run_lab, wait_for, Lab};
+use support::{bin, path_str, TempDir};
 use synlab::model::{Attributes, Value};
-use synlab::profile::{self, Profile};
-
-fn profiles() -> Vec<Profile> {
-    let all = profile::list(&[]).unwrap_or_else(|e| panic!("profile::list: {e}"));
-    assert!(!all.is_empty(), "no built-in profiles");
-    all
-}
+use synlab::profile::Profile;
 
 fn outcomes(doc: &Json) -> Vec<String> {
     doc["probes"]
@@ -63,7 +59,7 @@ fn every_profile_gets(lab: &Lab, target: &str, want: &str, count: &str) {
 fn open_port_syn_ack_and_pcap(lab: &Lab, v6: bool, tmp: &TempDir) {
     let target = lab.srv(v6, 80);
     for p in profiles() {
-        let pcap = tmp.path(&format!("{}-{}.pcap", p.name, if v6 { 6 } else { 4 }));
+        let pcap = tmp.join(&format!("{}-{}.pcap", p.name, if v6 { 6 } else { 4 }));
         let doc = lab.probe_json(&[
             "--profile",
             &p.name,
@@ -324,7 +320,7 @@ fn suppress_rst_is_scoped_and_removed() {
             .filter(|a| a.end == synlab::handshake::FlowEnd::Rst)
             .count()
     };
-    let plain = tmp.path("plain.pcap");
+    let plain = tmp.join("plain.pcap");
     let doc = lab.probe_json(&[
         "--profile",
         "linux",
@@ -338,7 +334,7 @@ fn suppress_rst_is_scoped_and_removed() {
     assert_eq!(outcomes(&doc), vec!["syn-ack"; 3]);
     assert_eq!(rsts_from_us(&plain), 3, "the kernel's RSTs are in the pcap");
 
-    let quiet = tmp.path("quiet.pcap");
+    let quiet = tmp.join("quiet.pcap");
     let doc = lab.probe_json(&[
         "--profile",
         "linux",
@@ -400,7 +396,7 @@ fn capture_writes_a_pcap_that_tshark_reads() {
         return;
     };
     let tmp = TempDir::new("cap");
-    let pcap = tmp.path("cap.pcap");
+    let pcap = tmp.join("cap.pcap");
     let child = Command::new("timeout")
         .args(["20", "ip", "netns", "exec", lab.c1(), bin(), "capture"])
         .args(["--iface", lab.var("LAB_C1_IF"), "--port", "80"])
@@ -445,7 +441,7 @@ fn capture_writes_a_pcap_that_tshark_reads() {
     }
 
     // --count stops early.
-    let pcap2 = tmp.path("count.pcap");
+    let pcap2 = tmp.join("count.pcap");
     let pinger = std::thread::spawn({
         let ns = lab.c1().to_owned();
         let url = url.clone();
@@ -504,7 +500,7 @@ fn probe_without_privileges_exits_2() {
         "--timeout",
         "0.1",
     ];
-    let out = if common::is_root() {
+    let out = if support::lab::is_root() {
         Command::new("setpriv")
             .args([
                 "--bounding-set",

@@ -6,13 +6,13 @@
 //! fail instead. Each test builds its own lab (`sltest-b*`, indexes 210+)
 //! and removes it afterwards, also on failure.
 
-mod common;
+mod support;
 
-use common::Lab;
 use serde_json::Value as Json;
+use support::lab::Lab;
 
 fn capture(name: &str) -> String {
-    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+    support::capture(name).display().to_string()
 }
 
 /// Bisect `good` against `bad` live from client 1 to the open port; the JSON report.

@@ -2,13 +2,13 @@
 //! profile's `os_family`. Needs Debian's p0f (scripts/test.sh installs it);
 //! without it the test skips with a reason, or fails when `CI` is set.
 
-mod util;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 
+use support::{require_tool, synlab_ok, TempDir};
 use synlab::profile::builtin::BUILTIN;
-use util::{synlab_ok, TempDir};
 
 const DB: &str = "/etc/p0f/p0f.fp";
 
@@ -18,10 +18,6 @@ fn norm(s: &str) -> String {
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-fn p0f_available() -> bool {
-    Command::new("p0f").arg("-L").output().is_ok()
 }
 
 /// The `os = …` line of the first `(syn)` record p0f prints.
@@ -65,11 +61,7 @@ fn p0f_os(pcap: &str) -> (String, String) {
 
 #[test]
 fn p0f_classifies_every_builtin_profile_as_its_os_family() {
-    if !p0f_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("p0f is not installed, and CI is set: scripts/test.sh installs it");
-        }
-        eprintln!("skipped: p0f is not installed (apt-get install p0f)");
+    if !require_tool("p0f") {
         return;
     }
     let db = std::fs::read_to_string(DB).unwrap_or_default();

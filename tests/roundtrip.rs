@@ -1,6 +1,8 @@
 //! Property tests: what is written is read back the same, and no input
 //! makes the decoder or the capture reader panic.
 
+mod support;
+
 use std::io::Cursor;
 use std::path::Path;
 
@@ -137,13 +139,7 @@ proptest! {
 #[test]
 fn every_truncation_of_the_bundled_captures_is_handled() {
     use synlab::handshake::Tracker;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("captures/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    files.sort();
+    let files = support::all_captures();
     assert!(files.len() > 10);
     for file in files {
         let bytes = std::fs::read(&file).expect("read capture");

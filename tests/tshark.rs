@@ -2,13 +2,13 @@
 //! `captures/`, each attribute synlab reports under a Wireshark field name
 //! equals what `tshark -T fields -e NAME` prints for that frame.
 
-mod util;
+mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::Command;
 
 use serde_json::Value;
-use util::{all_captures, json, path_str, require_tool, synlab};
+use support::{all_captures, json, path_str, require_tool, synlab};
 
 /// Field names this tshark knows (`tshark -G fields`).
 fn tshark_fields() -> HashSet<String> {

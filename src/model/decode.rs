@@ -391,10 +391,14 @@ impl Segment<'_> {
         if let Some(ittl) = p0f::initial_ttl(&a) {
             a.insert("synlab.ittl", ittl);
         }
-        if let Some(sig) = p0f::signature(&a) {
-            a.insert("synlab.p0f", sig);
+        let truncated = self.truncated || opts.truncated;
+        // p0f signs no packet the capture cut (it may lack options or payload).
+        if !truncated {
+            if let Some(sig) = p0f::signature(&a) {
+                a.insert("synlab.p0f", sig);
+            }
         }
-        if self.truncated || opts.truncated {
+        if truncated {
             a.insert("synlab.truncated", true);
         }
         a

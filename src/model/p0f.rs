@@ -1,9 +1,32 @@
 //! p0f v3 notions derived from a packet's attributes: the initial TTL guess,
-//! the quirks, and the signature string (`ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass`).
+//! the quirks, and the signature (`ver:ttl+dist:olen:mss:wsize,scale:olayout:quirks:pclass`).
+//!
+//! [`signature`] is p0f's `raw_sig` byte for byte (Debian's p0f 3.09b,
+//! `fp_tcp.c` `dump_sig`; `tests/p0f_sig.rs` checks it against `p0f -r`):
+//! the TTL as seen plus the guessed distance (`63+1`, or `70+?` when the guess
+//! is more than 35 hops), the MSS (`0` without an MSS option), and the window
+//! as a multiple of an MSS or MTU when p0f finds one (`mss*45` for 65160 with
+//! MSS 1460 and timestamps: a multiple of MSS - 12). A SYN+ACK's window may be
+//! a multiple of the SYN's MSS, so its signature comes from
+//! [`syn_ack_signature`], which the handshake tracker calls with the SYN.
+//!
+//! [`database_signature`] is the form a p0f.fp `sig =` line takes for a
+//! profile: no distance, and a window written `mss*N` only when it is exactly
+//! N times the MSS, so importing it gives the same SYN back.
 //! See p0f's README section 5 ("Signature format").
+
+use std::fmt::Write;
 
 use super::attributes::{Attributes, Value};
 use super::tcp_options::OptionsParse;
+
+/// p0f's `MAX_DIST`: a guessed distance above this prints as `?`.
+const MAX_DIST: u64 = 35;
+/// p0f-sendsyn's MSS; a SYN+ACK echoing it gets `*` as its MSS.
+const SPECIAL_MSS: u64 = 1331;
+/// IPv4 + TCP minimal headers (p0f's `MIN_TCP4`), and IPv6 + TCP (`MIN_TCP6`).
+const MIN_TCP4: i32 = 40;
+const MIN_TCP6: i32 = 60;
 
 fn num(a: &Attributes, name: &str) -> Option<u64> {
     a.get(name).and_then(Value::as_u64)
@@ -33,7 +56,7 @@ pub fn guess_ittl(ttl: u64) -> u64 {
     }
 }
 
-/// p0f v3 quirks of a packet, in p0f's order.
+/// p0f v3 quirks of a packet, in p0f's order (`process.c` `parse_packet`).
 pub fn quirks(a: &Attributes, opts: &OptionsParse<'_>) -> Vec<&'static str> {
     let mut q = Vec::new();
     let v4 = a.contains("ip.version");
@@ -74,7 +97,7 @@ pub fn quirks(a: &Attributes, opts: &OptionsParse<'_>) -> Vec<&'static str> {
         if ack == 0 {
             q.push("ack-");
         }
-    } else if ack != 0 {
+    } else if p0f_sees_nonzero_ack(ack) && !flag(a, "tcp.flags.reset") {
         q.push("ack+");
     }
     let urg = flag(a, "tcp.flags.urg");
@@ -105,42 +128,204 @@ pub fn quirks(a: &Attributes, opts: &OptionsParse<'_>) -> Vec<&'static str> {
     q
 }
 
-/// The packet's p0f v3 signature, as p0f's `raw_sig`: the observed TTL
-/// appears as `ITTL+DISTANCE`, the window as `mss*N` when it is a multiple of
-/// the MSS.
-pub fn signature(a: &Attributes) -> Option<String> {
-    let ver = if a.contains("ip.version") { 4 } else { 6 };
-    let ttl = seen_ttl(a)?;
-    let ittl = guess_ittl(ttl);
-    let olen = match a.get("synlab.ip.options") {
-        Some(Value::Str(h)) => h.len() / 2,
-        _ => 0,
-    };
-    let mss = num(a, "tcp.options.mss_val");
-    let win = num(a, "tcp.window_size_value")?;
-    let wsize = match mss {
-        Some(m) if m > 0 && win > 0 && win % m == 0 => format!("mss*{}", win / m),
-        _ => win.to_string(),
-    };
-    let scale = num(a, "tcp.options.wscale.shift").unwrap_or(0);
-    let layout = match a.get("synlab.options.layout") {
-        Some(Value::Str(s)) => s.clone(),
-        _ => String::new(),
-    };
-    let quirks = match a.get("synlab.quirks") {
-        Some(Value::Str(s)) => s.clone(),
-        _ => String::new(),
-    };
-    let pclass = if num(a, "tcp.len").unwrap_or(0) == 0 {
-        "0"
+/// Whether p0f reports `ack+` for this acknowledgment number on a packet
+/// without ACK. p0f tests `RD32(tcp->ack) & !(flags & RST)`: a bitwise AND of
+/// the number as read in host order with 1, which on the little-endian hosts
+/// p0f runs on is bit 0 of the first byte on the wire, bit 24 of the number.
+/// synlab reports what p0f reports, so `ack+` means "bit 24 set"; profiles
+/// craft their non-zero acknowledgment numbers with that bit set.
+pub fn p0f_sees_nonzero_ack(ack: u64) -> bool {
+    ack & (1 << 24) != 0
+}
+
+/// What p0f's signature reads of a packet (its `packet_data`). Read once,
+/// with as few name lookups as the signature needs: it is computed for
+/// every SYN and answer a capture holds.
+struct Packet<'a> {
+    v4: bool,
+    ttl: u64,
+    /// IPv4 option bytes.
+    olen: u64,
+    /// 0 without an MSS option, as in p0f.
+    mss: u64,
+    win: u64,
+    /// 0 without a window scale option.
+    wscale: u64,
+    /// The TSval, 0 without a timestamps option.
+    tsval: u64,
+    /// IP header (with options) plus TCP header (with options), in bytes.
+    tot_hdr: u64,
+    attrs: &'a Attributes,
+}
+
+impl<'a> Packet<'a> {
+    fn of(a: &'a Attributes) -> Option<Packet<'a>> {
+        let v4 = a.contains("ip.version");
+        let (ip_hdr, olen) = if v4 {
+            let hdr = num(a, "ip.hdr_len")?;
+            (hdr, hdr.saturating_sub(20))
+        } else if a.contains("synlab.ipv6.ext") {
+            // p0f reads TCP only right after the IPv6 header: it signs no
+            // packet with extension headers.
+            return None;
+        } else {
+            (40, 0)
+        };
+        Some(Packet {
+            v4,
+            ttl: seen_ttl(a)?,
+            olen,
+            mss: num(a, "tcp.options.mss_val").unwrap_or(0),
+            win: num(a, "tcp.window_size_value")?,
+            wscale: num(a, "tcp.options.wscale.shift").unwrap_or(0),
+            tsval: num(a, "tcp.options.timestamp.tsval").unwrap_or(0),
+            tot_hdr: ip_hdr + num(a, "tcp.hdr_len")?,
+            attrs: a,
+        })
+    }
+
+    /// A SYN+ACK (p0f's `tcp_type`: of SYN, ACK, FIN, RST exactly the first two).
+    fn is_syn_ack(&self) -> bool {
+        let a = self.attrs;
+        flag(a, "tcp.flags.syn")
+            && flag(a, "tcp.flags.ack")
+            && !flag(a, "tcp.flags.fin")
+            && !flag(a, "tcp.flags.reset")
+    }
+
+    fn str(&self, name: &str) -> &'a str {
+        match self.attrs.get(name) {
+            Some(Value::Str(s)) => s,
+            _ => "",
+        }
+    }
+}
+
+/// The unit a window is a multiple of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WinUnit {
+    Mss,
+    Mtu,
+}
+
+/// p0f's `detect_win_multi`: the first of its candidate divisors that divides
+/// the window, as `(unit, multiple)`. `syn_mss` is the MSS of the SYN a
+/// SYN+ACK answers (0 for a SYN). p0f's arithmetic is kept: the multiple is
+/// truncated to 16 bits and only a positive one is written, and a divisor of
+/// 0 (a peer MSS of 12, where p0f itself would fault) ends the search.
+fn window_multiple(p: &Packet<'_>, syn_mss: u64) -> Option<(WinUnit, i16)> {
+    use WinUnit::{Mss, Mtu};
+    let win = i32::try_from(p.win).ok()?;
+    let mss = i32::try_from(p.mss).ok()?;
+    if win == 0 || mss < 100 {
+        return None;
+    }
+    let tot_hdr = i32::try_from(p.tot_hdr).ok()?;
+    let syn_mss = i32::try_from(syn_mss).ok()?;
+    let (ts, v6, peer) = (p.tsval != 0, !p.v4, syn_mss != 0);
+    // (divisor, unit, whether p0f tries it for this packet), in p0f's order.
+    let divisors = [
+        (mss, Mss, true),
+        (mss - 12, Mss, ts),
+        (1500 - MIN_TCP4, Mss, true),
+        (1500 - MIN_TCP4 - 12, Mss, true),
+        (1500 - MIN_TCP6, Mss, v6),
+        (1500 - MIN_TCP6 - 12, Mss, v6),
+        (mss + MIN_TCP4, Mtu, true),
+        (mss + tot_hdr, Mtu, true),
+        (mss + MIN_TCP6, Mtu, v6),
+        (1500, Mtu, true),
+        (syn_mss, Mss, peer),
+        (syn_mss - 12, Mss, peer),
+    ];
+    let (div, unit, _) = divisors
+        .into_iter()
+        .filter(|(_, _, tried)| *tried)
+        .take_while(|(div, _, _)| *div != 0)
+        .find(|(div, _, _)| win % div == 0)?;
+    // As p0f: the quotient is stored in an s16.
+    let multiple = (win / div) as i16;
+    (multiple > 0).then_some((unit, multiple))
+}
+
+/// `WINDOW,SCALE:OLAYOUT:QUIRKS:PCLASS`, the fields both forms share, after `window`.
+fn write_tail(out: &mut String, p: &Packet<'_>) {
+    let pclass = if num(p.attrs, "tcp.len").unwrap_or(0) == 0 {
+        '0'
     } else {
-        "+"
+        '+'
     };
-    let mss = mss.map_or("*".to_string(), |m| m.to_string());
-    Some(format!(
-        "{ver}:{ittl}+{dist}:{olen}:{mss}:{wsize},{scale}:{layout}:{quirks}:{pclass}",
-        dist = ittl - ttl
-    ))
+    let _ = write!(
+        out,
+        ",{}:{}:{}:{pclass}",
+        p.wscale,
+        p.str("synlab.options.layout"),
+        p.str("synlab.quirks")
+    );
+}
+
+fn raw_signature(p: &Packet<'_>, window: Option<(WinUnit, i16)>) -> String {
+    let mut out = String::with_capacity(64);
+    let ver = if p.v4 { 4 } else { 6 };
+    let dist = guess_ittl(p.ttl) - p.ttl;
+    let _ = if dist > MAX_DIST {
+        write!(out, "{ver}:{}+?:{}:", p.ttl, p.olen)
+    } else {
+        write!(out, "{ver}:{}+{dist}:{}:", p.ttl, p.olen)
+    };
+    let _ = if p.mss == SPECIAL_MSS && p.is_syn_ack() {
+        write!(out, "*:")
+    } else {
+        write!(out, "{}:", p.mss)
+    };
+    let _ = match window {
+        Some((WinUnit::Mss, n)) => write!(out, "mss*{n}"),
+        Some((WinUnit::Mtu, n)) => write!(out, "mtu*{n}"),
+        None => write!(out, "{}", p.win),
+    };
+    write_tail(&mut out, p);
+    out
+}
+
+/// The packet's p0f v3 signature as p0f's `raw_sig` prints it for a SYN (or
+/// for any packet taken on its own, with no SYN before it).
+pub fn signature(a: &Attributes) -> Option<String> {
+    let p = Packet::of(a)?;
+    Some(raw_signature(&p, window_multiple(&p, 0)))
+}
+
+/// A SYN+ACK's `raw_sig` where it differs from [`signature`]'s: p0f also
+/// tries the window as a multiple of the MSS the SYN announced, after every
+/// other divisor. None when that changes nothing (the common case).
+pub fn syn_ack_signature(reply: &Attributes, syn: &Attributes) -> Option<String> {
+    let syn_mss = num(syn, "tcp.options.mss_val").unwrap_or(0);
+    if syn_mss == 0 {
+        return None;
+    }
+    let p = Packet::of(reply)?;
+    if window_multiple(&p, 0).is_some() {
+        return None;
+    }
+    let window = window_multiple(&p, syn_mss)?;
+    Some(raw_signature(&p, Some(window)))
+}
+
+/// The signature as a p0f.fp database line writes it for a profile: `ver`
+/// `*` (a profile applies to both IP versions), the TTL as sent without a
+/// distance, `*` for the MSS without an MSS option, and the window as `mss*N`
+/// only when it is exactly N times the MSS, else the number; so that
+/// importing it (`profile::p0f::import`) gives the same SYN back.
+pub fn database_signature(a: &Attributes) -> Option<String> {
+    let p = Packet::of(a)?;
+    let mut out = String::with_capacity(64);
+    let _ = write!(out, "*:{}:{}:", p.ttl, p.olen);
+    let _ = match p.mss {
+        0 => write!(out, "*:{}", p.win),
+        m if p.win > 0 && p.win % m == 0 => write!(out, "{m}:mss*{}", p.win / m),
+        m => write!(out, "{m}:{}", p.win),
+    };
+    write_tail(&mut out, &p);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -155,13 +340,15 @@ mod tests {
         assert_eq!(guess_ittl(200), 255);
     }
 
-    #[test]
-    fn linux_signature() {
+    /// A Linux SYN one hop away, as decoded (with its quirks).
+    fn linux_syn() -> Attributes {
         let mut a = Attributes::new();
         a.insert("ip.version", 4u8);
+        a.insert("ip.hdr_len", 20u8);
         a.insert("ip.ttl", 63u8);
         a.insert("ip.flags.df", true);
         a.insert("ip.id", 0x1234u16);
+        a.insert("tcp.hdr_len", 40u8);
         a.insert("tcp.flags.syn", true);
         a.insert("tcp.seq_raw", 99u32);
         a.insert("tcp.ack_raw", 0u32);
@@ -172,12 +359,143 @@ mod tests {
         a.insert("tcp.options.timestamp.tsecr", 0u32);
         a.insert("tcp.len", 0u32);
         a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
+        with_quirks(a)
+    }
+
+    fn with_quirks(mut a: Attributes) -> Attributes {
         let q = quirks(&a, &OptionsParse::default());
-        assert_eq!(q, vec!["df", "id+"]);
         a.insert("synlab.quirks", q.join(","));
+        a
+    }
+
+    #[test]
+    fn linux_signature_has_the_ttl_seen_and_the_distance() {
+        let a = linux_syn();
+        assert_eq!(a.get("synlab.quirks"), Some(&Value::from("df,id+")));
         assert_eq!(
             signature(&a).as_deref(),
-            Some("4:64+1:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0")
+            Some("4:63+1:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0")
+        );
+        assert_eq!(
+            database_signature(&a).as_deref(),
+            Some("*:63:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0")
+        );
+    }
+
+    /// Issue 15: synlab wrote 65160 and 5792 where p0f writes multiples of
+    /// MSS - 12 (the timestamps option's room).
+    #[test]
+    fn window_is_a_multiple_of_mss_minus_12_with_timestamps() {
+        let mut a = linux_syn();
+        a.insert("tcp.window_size_value", 65160u16);
+        assert!(signature(&a).unwrap().contains(":mss*45,7:"));
+        a.insert("tcp.window_size_value", 5792u16);
+        assert!(signature(&a).unwrap().contains(":mss*4,7:"));
+        // without a TSval p0f does not try MSS - 12 (but still 1448, MTU 1500 - 52)
+        a.insert("tcp.options.timestamp.tsval", 0u32);
+        a.insert("tcp.window_size_value", 88u16 * 7);
+        assert!(signature(&a).unwrap().contains(":616,7:"));
+        // the database form keeps the number unless it is an exact MSS multiple
+        a.insert("tcp.window_size_value", 65160u16);
+        assert!(database_signature(&a).unwrap().contains(":65160,7:"));
+    }
+
+    #[test]
+    fn window_multiples_of_an_mtu() {
+        let mut a = linux_syn();
+        a.insert("tcp.window_size_value", 1500u16 * 3);
+        assert!(signature(&a).unwrap().contains(":mtu*3,7:"));
+        a.insert("tcp.options.mss_val", 1000u16);
+        a.insert("tcp.window_size_value", 1060u16 * 2);
+        assert!(
+            signature(&a).unwrap().contains(":mtu*2,7:"),
+            "mss + headers"
+        );
+    }
+
+    /// Issue 15: without an MSS option p0f prints 0, synlab printed `*`.
+    #[test]
+    fn no_mss_option_is_0_and_the_window_a_number() {
+        let mut a = linux_syn();
+        a.remove("tcp.options.mss_val");
+        a.insert("synlab.options.layout", "sok,ts,nop,ws");
+        assert_eq!(
+            signature(&a).as_deref(),
+            Some("4:63+1:0:0:64240,7:sok,ts,nop,ws:df,id+:0")
+        );
+        assert!(database_signature(&a)
+            .unwrap()
+            .starts_with("*:63:0:*:64240,7:"));
+    }
+
+    #[test]
+    fn ipv6_has_no_option_length_and_no_signature_behind_extension_headers() {
+        let mut a = linux_syn();
+        for v4_only in ["ip.version", "ip.hdr_len", "ip.ttl", "ip.flags.df", "ip.id"] {
+            a.remove(v4_only);
+        }
+        a.insert("ipv6.version", 6u8);
+        a.insert("ipv6.hlim", 64u8);
+        let a = with_quirks(a);
+        assert_eq!(
+            signature(&a).as_deref(),
+            Some("6:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws::0")
+        );
+        let mut ext = a.clone();
+        ext.insert("synlab.ipv6.ext", "hop");
+        assert_eq!(signature(&ext), None);
+    }
+
+    #[test]
+    fn a_distance_beyond_35_hops_is_a_question_mark() {
+        let mut a = linux_syn();
+        a.insert("ip.ttl", 70u8);
+        assert!(signature(&a).unwrap().starts_with("4:70+?:"));
+        a.insert("ip.ttl", 93u8);
+        assert!(signature(&a).unwrap().starts_with("4:93+35:"));
+    }
+
+    #[test]
+    fn a_syn_ack_window_may_be_a_multiple_of_the_syn_mss() {
+        let mut reply = linux_syn();
+        reply.insert("tcp.flags.ack", true);
+        reply.insert("tcp.ack_raw", 100u32);
+        reply.insert("tcp.options.mss_val", 1400u16);
+        reply.insert("tcp.window_size_value", 1100u16 * 10);
+        let reply = with_quirks(reply);
+        let syn = linux_syn();
+        assert!(signature(&reply).unwrap().contains(":1400:11000,7:"));
+        assert_eq!(
+            syn_ack_signature(&reply, &syn),
+            None,
+            "1460 divides nothing"
+        );
+        let mut syn = syn;
+        syn.insert("tcp.options.mss_val", 1100u16);
+        assert!(syn_ack_signature(&reply, &syn)
+            .unwrap()
+            .contains(":1400:mss*10,7:"));
+        // p0f-sendsyn's MSS echoed back is a wildcard
+        let mut echo = reply.clone();
+        echo.insert("tcp.options.mss_val", 1331u16);
+        assert!(signature(&echo).unwrap().contains(":*:"));
+    }
+
+    /// p0f reads the acknowledgment number in host order and tests bit 0:
+    /// bit 24 of the number on a little-endian host.
+    #[test]
+    fn ack_plus_follows_p0f() {
+        let mut a = linux_syn();
+        a.insert("tcp.ack_raw", 1u32);
+        assert!(!with_quirks(a.clone())
+            .get("synlab.quirks")
+            .unwrap()
+            .to_string()
+            .contains("ack+"));
+        a.insert("tcp.ack_raw", 0x0100_0000u32);
+        assert_eq!(
+            with_quirks(a).get("synlab.quirks"),
+            Some(&Value::from("df,id+,ack+"))
         );
     }
 }

@@ -424,8 +424,9 @@ impl Profile {
             src,
             dst,
             seq,
+            // Bit 24 set: the bit p0f tests for `ack+` (see `model::p0f::p0f_sees_nonzero_ack`).
             ack: if pc.ack_nonzero {
-                nonzero(mix.rotate_left(7))
+                mix.rotate_left(7) | 1 << 24
             } else {
                 0
             },

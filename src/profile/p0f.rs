@@ -1,9 +1,10 @@
 //! p0f v3 signatures in and out of profiles.
 //!
-//! Export: the profile's SYN is crafted over IPv4, `model::p0f::signature`
-//! computes p0f's `raw_sig`, and two fields are put in p0f.fp's database form:
-//! `ver` becomes `*` (a profile applies to both IP versions) and `ittl` is the
-//! profile's TTL as sent (`64`, not `64+0`; an odd TTL such as 60 stays 60).
+//! Export: the profile's SYN is crafted over IPv4 and
+//! `model::p0f::database_signature` writes it in p0f.fp's database form:
+//! `ver` is `*` (a profile applies to both IP versions), `ittl` is the
+//! profile's TTL as sent (`64`, not `64+0`; an odd TTL such as 60 stays 60),
+//! and the window is `mss*N` only when it is exactly N times the MSS.
 //! The signature is the IPv4 form, so IPv6-only quirks (`flow`) never appear.
 //!
 //! Import: wildcards take documented concrete values: `mss` `*` is 1460,
@@ -50,20 +51,12 @@ fn field_err(field: &'static str, value: &str, problem: impl Into<String>) -> P0
     }
 }
 
-/// The profile's p0f signature in database form.
+/// The profile's p0f signature in database form (see
+/// `model::p0f::database_signature`).
 pub fn signature(p: &Profile) -> Result<String, CraftError> {
     let (src, dst) = super::dummy_endpoints();
     let crafted = p.crafted_attributes(src, dst, 0x1000_0000, 1000)?;
-    let raw = model::p0f::signature(&crafted).ok_or(CraftError::Missing("a p0f signature"))?;
-    let mut fields: Vec<String> = raw.split(':').map(str::to_owned).collect();
-    let ttl = crafted
-        .get("ip.ttl")
-        .map_or_else(|| "64".into(), Value::to_string);
-    if let [ver, ittl, ..] = fields.as_mut_slice() {
-        *ver = "*".into();
-        *ittl = ttl;
-    }
-    Ok(fields.join(":"))
+    model::p0f::database_signature(&crafted).ok_or(CraftError::Missing("a p0f signature"))
 }
 
 fn parse_num<T: std::str::FromStr>(field: &'static str, s: &str) -> Result<T, P0fError> {
@@ -140,7 +133,8 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
 
     let mss_val: Option<u64> = match (*mss, has("mss")) {
         ("*", true) => Some(1460),
-        ("*", false) => None,
+        // p0f's raw_sig prints 0 for a SYN without an MSS option.
+        ("*" | "0", false) => None,
         (m, true) => Some(parse_num::<u16>("mss", m)?.into()),
         (m, false) => {
             return Err(field_err(
@@ -284,6 +278,14 @@ mod tests {
         let p = import_ok("4:64:0:1460:mss*4,0:mss:df:0");
         assert!(p.per_connection.ip_id_zero);
         assert_eq!(signature(&p).unwrap(), "*:64:0:1460:mss*4,0:mss:df:0");
+    }
+
+    /// p0f's raw_sig writes 0 for a SYN without an MSS option.
+    #[test]
+    fn raw_form_mss_0_without_an_mss_option_imports() {
+        let p = import_ok("4:63+1:0:0:8192,0:::0");
+        assert!(!p.attributes.contains("tcp.options.mss_val"));
+        assert_eq!(signature(&p).unwrap(), "*:64:0:*:8192,0:::0");
     }
 
     #[test]

@@ -5,22 +5,13 @@
 //! parallel. `up` first removes leftovers of the same prefix (a run that was
 //! killed); `Drop` runs `down`, also when the test panics.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::{bin, root};
+
 pub const SKIP: &str = "skipping: needs root and network namespaces";
-
-fn root_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_synlab")
-}
 
 pub fn is_root() -> bool {
     Command::new("id")
@@ -52,7 +43,7 @@ pub struct Lab {
 fn lab_sh(prefix: &str, index: u8, args: &[&str]) -> Output {
     Command::new("timeout")
         .arg("60")
-        .arg(root_dir().join("scripts/lab.sh"))
+        .arg(root().join("scripts/lab.sh"))
         .args(args)
         .env("LAB_PREFIX", prefix)
         .env("LAB_INDEX", index.to_string())
@@ -187,30 +178,4 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     cond()
-}
-
-/// A scratch directory for one test, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("synlab-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        TempDir(p)
-    }
-    pub fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn path_str(p: &Path) -> &str {
-    p.to_str()
-        .unwrap_or_else(|| panic!("non-UTF-8 path {}", p.display()))
 }

@@ -1,0 +1,51 @@
+//! Whole JSON outputs pinned under `tests/golden/`: `handshakes --json` of
+//! every bundled capture, `fields --json`, and one `diff --json`. Any change
+//! to a name, a value or the order shows up here as a diff; a deliberate one
+//! is accepted with `SYNLAB_BLESS=1 scripts/bless.sh` and reviewed in git.
+
+mod support;
+
+use support::{all_captures, file_name, golden, stderr, stdout, synlab};
+
+/// stdout of `synlab ARGS`, insisting on exit status `code`.
+fn output(args: &[&str], code: i32) -> String {
+    let out = synlab(args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "synlab {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn handshakes_json_of_every_bundled_capture() {
+    for file in all_captures() {
+        let name = file_name(&file);
+        let rel = format!("captures/{name}");
+        let got = output(&["handshakes", &rel, "--json"], 0);
+        golden::check(&format!("handshakes/{name}.json"), &got);
+    }
+}
+
+#[test]
+fn fields_json() {
+    golden::check("fields.json", &output(&["fields", "--json"], 0));
+}
+
+#[test]
+fn diff_json_of_two_linux_stacks() {
+    let got = output(
+        &[
+            "diff",
+            "captures/linux-default.pcap",
+            "captures/linux-tuned.pcap",
+            "--json",
+        ],
+        1,
+    );
+    golden::check("diff/linux-default-vs-linux-tuned.json", &got);
+}
