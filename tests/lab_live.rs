@@ -6,13 +6,14 @@
 //! and removes it afterwards, also on failure. Probes go only to the lab's
 //! server, from inside the lab's client namespace.
 
-mod common;
+mod support;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, path_str, wait_for, Lab, TempDir};
 use serde_json::Value as Json;
+use support::lab::{wait_for, Lab};
+use support::{bin, path_str, TempDir};
 
 /// The three stop signals and the exit status each must give.
 const SIGNALS: [(libc::c_int, &str, i32); 3] = [
@@ -155,7 +156,7 @@ fn stop_signals_end_live_commands_cleanly() {
         assert!(stderr.contains("without a conclusion"), "{stderr}");
 
         // capture: 30 s unless stopped; the pcap is still complete.
-        let pcap = tmp.path(&format!("{name}.pcap"));
+        let pcap = tmp.join(&format!("{name}.pcap"));
         let child = spawn(
             &lab,
             &[

@@ -7,14 +7,15 @@
 //! the refusal tests also run without CAP_NET_RAW, so a regression of the
 //! guard could not send anything either.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{bin, path_str, wait_for, Lab, TempDir};
+use support::lab::{wait_for, Lab};
+use support::{bin, path_str, TempDir};
 use synlab::io::privilege::{parse_status, CapMask, CapSets};
 
 /// CAP_NET_ADMIN's bit in /proc/PID/status.
@@ -82,7 +83,7 @@ fn a_namespace_with_a_default_route_is_not_a_lab() {
 /// namespace and forward to the real destination.
 #[test]
 fn lab_ranges_are_refused_in_the_initial_namespace() {
-    if !common::can_run_lab("lab_ranges_are_refused_in_the_initial_namespace") {
+    if !support::lab::can_run_lab("lab_ranges_are_refused_in_the_initial_namespace") {
         return;
     }
     if synlab::io::raw::in_initial_netns() != Some(true) {
@@ -260,7 +261,7 @@ fn a_setcap_binary_run_by_a_user_cannot_raise_net_raw_again() {
     };
     lab.rule("tcp dport 82 drop");
     let tmp = TempDir::new("privcap");
-    let copy = tmp.path("synlab");
+    let copy = tmp.join("synlab");
     std::fs::copy(bin(), &copy).unwrap_or_else(|e| panic!("copy: {e}"));
     let setcap = Command::new("setcap")
         .args(["cap_net_raw,cap_net_admin+ep", path_str(&copy)])
@@ -300,15 +301,15 @@ fn nft_is_never_taken_from_path() {
         return;
     };
     let tmp = TempDir::new("nftpath");
-    let marker = tmp.path("fake-nft-ran");
-    let fake = tmp.path("nft");
+    let marker = tmp.join("fake-nft-ran");
+    let fake = tmp.join("nft");
     let script = format!("#!/bin/sh\ntouch '{}'\nexit 1\n", path_str(&marker));
     std::fs::write(&fake, script).unwrap_or_else(|e| panic!("{e}"));
     let chmod = Command::new("chmod")
         .args(["755", path_str(&fake)])
         .status();
     assert!(chmod.is_ok_and(|s| s.success()));
-    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", path_str(&tmp.0));
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", path_str(tmp.path()));
     let target = lab.srv(false, 80);
     let out = lab.in_ns(
         lab.c1(),
@@ -481,7 +482,7 @@ fn the_pcap_is_created_before_privileges_are_dropped() {
         return;
     };
     let tmp = TempDir::new("privpcap");
-    let dir = tmp.path("users-dir");
+    let dir = tmp.join("users-dir");
     std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
     let chown = Command::new("chown")
         .args([&format!("{NOBODY}:{NOBODY}"), path_str(&dir)])
