@@ -186,48 +186,35 @@ fn stop_signals_end_live_commands_cleanly() {
     }
 }
 
-/// Run in the child: open a live session that installs the RST table,
-/// show the table exists, then panic.
-fn panic_child(target: &str) {
-    let target = target
-        .parse()
-        .unwrap_or_else(|e| panic!("bad target {target}: {e}"));
-    let opts = synlab::io::live::LiveOptions {
-        suppress_rst: true,
-        ..Default::default()
-    };
-    let _session = synlab::io::live::LiveSession::open(target, &opts, 10)
-        .unwrap_or_else(|e| panic!("open: {e}"));
-    let tables = Command::new("nft")
-        .args(["list", "tables"])
-        .output()
-        .map(|o| text(&o.stdout))
-        .unwrap_or_default();
-    println!("tables while open: {}", tables.trim());
-    panic!("deliberate panic with the session open");
+/// The example program `panic_with_session`, built beside this test
+/// (`cargo test` builds the examples into target/PROFILE/examples).
+fn panic_child_exe() -> std::path::PathBuf {
+    let me = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    // target/PROFILE/deps/lab_live-HASH -> target/PROFILE/examples/
+    let profile_dir = me
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap_or_else(|| panic!("no profile directory above {}", me.display()));
+    profile_dir.join("examples").join("panic_with_session")
 }
 
 /// A panic while a session holds its RST table: unwinding drops the
-/// session, and the drop removes the table. The test re-runs itself inside
-/// the lab namespace (env SYNLAB_PANIC_CHILD) to panic there.
+/// session, and the drop removes the table. The panicking program is the
+/// example `panic_with_session`, run inside the lab namespace.
 #[test]
 fn a_panic_removes_the_table() {
-    if let Ok(target) = std::env::var("SYNLAB_PANIC_CHILD") {
-        panic_child(&target);
-        return;
-    }
     let Some(lab) = Lab::up("lpanic", 221) else {
         return;
     };
-    let me = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let child = panic_child_exe();
+    assert!(child.exists(), "{} is not built", child.display());
     let out = Command::new("timeout")
         .args(["30", "ip", "netns", "exec", lab.c1()])
-        .arg(&me)
-        .args(["--exact", "a_panic_removes_the_table", "--nocapture"])
-        .env("SYNLAB_PANIC_CHILD", lab.srv(false, 80))
+        .arg(&child)
+        .arg(lab.srv(false, 80))
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("re-running {}: {e}", me.display()));
+        .unwrap_or_else(|e| panic!("running {}: {e}", child.display()));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(!out.status.success(), "the child did not panic: {stdout}");
     assert!(
