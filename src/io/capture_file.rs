@@ -114,6 +114,8 @@ pub enum BlockProblem {
     TrailerMismatch { len: u32, trailer: u32 },
     #[error("byte-order magic 0x{0:08x} is neither 0x1a2b3c4d nor 0x4d3c2b1a")]
     BadByteOrder(u32),
+    #[error("option {code} of {len} bytes runs past its end")]
+    OptionPastEnd { code: u16, len: u16 },
 }
 
 /// One captured frame.
@@ -608,7 +610,10 @@ impl<R: Read> CaptureReader<R> {
     fn interface_description(&mut self, order: Order, len: u32) -> Result<(), Bad> {
         self.description_block(order, IDB, len)?;
         let block = &self.input.avail()[..len as usize];
-        let interface = parse_interface(order, block);
+        let interface = parse_interface(order, block).map_err(|problem| Bad::Corrupt {
+            block_type: IDB,
+            problem,
+        })?;
         if let Format::PcapNg { interfaces, .. } = &mut self.format {
             interfaces.push(interface);
         }
@@ -729,8 +734,8 @@ fn check_block_len(block_type: u32, len: u32) -> Result<(), Bad> {
 
 /// An interface description: link type, and the options that change how
 /// its timestamps read (`if_tsresol` 9, `if_tsoffset` 14). An option that
-/// runs past the block ends the walk; what came before it is kept.
-fn parse_interface(order: Order, block: &[u8]) -> Interface {
+/// runs past the block makes it corrupt, as tshark judges it.
+fn parse_interface(order: Order, block: &[u8]) -> Result<Interface, BlockProblem> {
     let mut iface = Interface {
         linktype: u32::from(order.u16(block, 8)),
         resolution: TsResolution::Decimal(6),
@@ -739,9 +744,13 @@ fn parse_interface(order: Order, block: &[u8]) -> Interface {
     let options = &block[16..block.len() - 4];
     let mut at = 0;
     while let Some(h) = options.get(at..at + 4) {
-        let (code, len) = (order.u16(h, 0), usize::from(order.u16(h, 2)));
+        let (code, declared) = (order.u16(h, 0), order.u16(h, 2));
+        let len = usize::from(declared);
         let Some(value) = options.get(at + 4..at + 4 + len) else {
-            break;
+            return Err(BlockProblem::OptionPastEnd {
+                code,
+                len: declared,
+            });
         };
         match (code, value) {
             (0, _) => break,
@@ -759,7 +768,7 @@ fn parse_interface(order: Order, block: &[u8]) -> Interface {
         }
         at += 4 + len.next_multiple_of(4);
     }
-    iface
+    Ok(iface)
 }
 
 /// The file header: a 24-byte pcap header (its magic tells byte order and

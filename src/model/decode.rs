@@ -168,6 +168,10 @@ pub enum Skip {
     TooManyVlanTags,
     #[error("TCP header cut short by the capture")]
     TcpCut,
+    #[error("the IP header leaves {0} bytes for the segment, less than a TCP header")]
+    TcpPastIpLength(usize),
+    #[error("IPv4 total length {total} is less than the header length {header}")]
+    Ipv4TotalBelowHeader { total: u16, header: usize },
     #[error("TCP data offset {0} is below 5")]
     TcpOffsetBelow5(u8),
     #[error("TCP data offset says {header} header bytes, the IP header leaves {segment} for the segment")]
@@ -277,6 +281,12 @@ fn from_net(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
     let (ip, payload) = match sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
+            // etherparse falls back to the captured length; tshark calls it
+            // a bogus length. Zero is TCP segmentation offload, kept.
+            let (total, header) = (h.total_len(), h.slice().len());
+            if total != 0 && usize::from(total) < header {
+                return Decoded::Skipped(Skip::Ipv4TotalBelowHeader { total, header });
+            }
             let ip = IpLayer::V4 {
                 header: Box::new(h.to_header()),
                 rb: h.slice()[6] & 0x80 != 0,
@@ -382,7 +392,11 @@ fn be32(b: &[u8], at: usize) -> u32 {
 fn tcp_segment<'a>(ip: IpLayer<'a>, payload: &LaxIpPayloadSlice<'a>) -> Decoded<'a> {
     let tcp = payload.payload;
     if tcp.len() < 20 {
-        return Decoded::Skipped(Skip::TcpCut);
+        return Decoded::Skipped(if payload.incomplete {
+            Skip::TcpCut
+        } else {
+            Skip::TcpPastIpLength(tcp.len())
+        });
     }
     let offset = tcp[12] >> 4;
     let hdr_len = usize::from(offset) * 4;
