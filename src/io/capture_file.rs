@@ -824,3 +824,96 @@ fn read_file_header<R: Read>(path: &Path, input: &mut Input<R>) -> Result<Format
         nanos,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{decode_frame, Decoded};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    use std::io::Cursor;
+
+    #[test]
+    fn timestamp_resolutions_convert_to_the_same_instant() {
+        let at = Duration::new(1_700_000_003, 500_000_000);
+        let cases = [
+            (TsResolution::Decimal(6), 1_700_000_003_500_000u64),
+            (TsResolution::Decimal(9), 1_700_000_003_500_000_000),
+            (TsResolution::Decimal(3), 1_700_000_003_500),
+            (TsResolution::Decimal(1), 17_000_000_035),
+            (
+                TsResolution::Binary(20),
+                (1_700_000_003u64 << 20) | (1 << 19),
+            ),
+        ];
+        for (resolution, units) in cases {
+            assert_eq!(resolution.to_duration(units, 0), at, "{resolution:?}");
+        }
+        assert_eq!(
+            TsResolution::Decimal(6).to_duration(0, 1_700_000_003),
+            Duration::from_secs(1_700_000_003)
+        );
+    }
+
+    #[test]
+    fn absurd_resolutions_and_offsets_saturate_instead_of_overflowing() {
+        for resolution in [
+            TsResolution::Decimal(0),
+            TsResolution::Decimal(127),
+            TsResolution::Decimal(255),
+            TsResolution::Binary(0),
+            TsResolution::Binary(127),
+        ] {
+            for offset in [i64::MIN, 0, i64::MAX] {
+                let _ = resolution.to_duration(u64::MAX, offset);
+            }
+        }
+        assert_eq!(
+            TsResolution::Decimal(0)
+                .to_duration(u64::MAX, i64::MAX)
+                .as_secs(),
+            u64::MAX
+        );
+    }
+
+    /// Read every frame of `bytes` and decode it, as `load` does; count them.
+    fn read_all(bytes: &[u8]) -> u64 {
+        let Ok(mut r) = CaptureReader::new(Path::new("mutant"), Cursor::new(bytes)) else {
+            return 0;
+        };
+        let mut n = 0;
+        while let Some(Ok(frame)) = r.next_frame() {
+            n += 1;
+            if let Ok(Decoded::Tcp(seg)) = decode_frame(frame.linktype, frame.data) {
+                let _ = seg.attributes();
+            }
+        }
+        n
+    }
+
+    /// Random byte edits of real captures: never a panic, never an endless
+    /// loop (each file is at most its bytes' worth of frames).
+    #[test]
+    fn mutated_captures_never_panic_or_loop() {
+        let seeds: [&[u8]; 2] = [
+            include_bytes!("../../captures/linux-default.pcap"),
+            include_bytes!("../../captures/linux-default.pcapng"),
+        ];
+        let mut rng = StdRng::seed_from_u64(10);
+        for good in seeds {
+            assert!(read_all(good) > 30);
+            for _ in 0..1500 {
+                let mut bytes = good.to_vec();
+                for _ in 0..rng.gen_range(1..8) {
+                    let at = rng.gen_range(0..bytes.len());
+                    bytes[at] = match rng.gen_range(0..3) {
+                        0 => rng.gen(),
+                        1 => 0xff,
+                        _ => 0,
+                    };
+                }
+                bytes.truncate(rng.gen_range(1..=bytes.len()));
+                assert!(read_all(&bytes) <= bytes.len() as u64 / 12);
+            }
+        }
+    }
+}
