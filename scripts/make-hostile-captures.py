@@ -245,6 +245,15 @@ def main():
         shb("<") + idb(1, "<") + epbs(0, handshake4(7000), T0, "<")
         + shb(">") + idb(101, ">") + epbs(0, handshake_raw(7001), T0 + 5, ">")
     )
+    # Simple packet blocks (no timestamp, interface 0) and the obsolete
+    # packet block (16-bit interface id) carry packets too.
+    spb = lambda data: block(3, struct.pack("<I", len(data)) + data)
+    pb = lambda iface, units, data: block(2, struct.pack(
+        "<HHIIII", iface, 0, units >> 32, units & 0xFFFFFFFF, len(data), len(data)) + data)
+    files["simple-and-obsolete-packet-blocks.pcapng"] = (
+        shb() + idb(1) + b"".join(spb(f) for f in handshake4(5004))
+        + b"".join(pb(0, us(T0 + i), f) for i, f in enumerate(handshake4(5005)))
+    )
     files["epb-unknown-interface.pcapng"] = (
         shb() + idb(1) + epbs(0, hs0, T0) + epbs(3, handshake4(5002), T0 + 2)
     )

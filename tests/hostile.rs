@@ -105,6 +105,7 @@ const CASES: &[Case] = &[
         ..case("interfaces-and-link-types.pcapng", 6, 2)
     },
     case("idb-after-epbs.pcapng", 4, 2),
+    case("simple-and-obsolete-packet-blocks.pcapng", 4, 2),
     case("timestamp-resolutions.pcapng", 8, 4),
     case("byte-order-change.pcapng", 4, 2),
     error("epb-unknown-interface.pcapng", 2, 1, "packet 3: refers to interface 3, which the file does not describe"),
