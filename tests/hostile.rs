@@ -396,3 +396,17 @@ fn a_large_unknown_block_is_skipped_in_constant_memory() {
     assert_eq!(doc["packets"], 2);
     assert_eq!(doc["handshakes"][0]["outcome"], "syn-ack");
 }
+
+/// The bundled captures are clean: no warning on stderr and no `warnings`
+/// key in their JSON, which therefore stays as it was before warnings.
+#[test]
+fn clean_captures_give_no_warnings() {
+    for path in util::all_captures() {
+        let run = handshakes(path_str(&path));
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.code, Some(0), "{}: {stderr}", path.display());
+        assert!(stderr.is_empty(), "{}: {stderr}", path.display());
+        let doc: Value = serde_json::from_slice(&run.stdout).expect("JSON");
+        assert!(doc.get("warnings").is_none(), "{}", path.display());
+    }
+}
