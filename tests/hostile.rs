@@ -410,3 +410,34 @@ fn clean_captures_give_no_warnings() {
         assert!(doc.get("warnings").is_none(), "{}", path.display());
     }
 }
+
+/// A file of many bad packets keeps at most 100 warnings, then counts: the
+/// warnings cannot grow without bound.
+#[test]
+fn warnings_are_capped_and_counted() {
+    let bytes = std::fs::read(root().join("tests/hostile/ihl-below-5.pcap")).expect("read");
+    let caplen_at =
+        |at: usize| u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4")) as usize;
+    let mut at = 24;
+    for _ in 0..2 {
+        at += 16 + caplen_at(at);
+    }
+    let bad = &bytes[at..at + 16 + caplen_at(at)];
+    let mut file = bytes[..24].to_vec();
+    for _ in 0..150 {
+        file.extend_from_slice(bad);
+    }
+    let dir = TempDir::new("hostile-warnings");
+    let path = dir.file("many.pcap");
+    std::fs::write(&path, file).expect("write");
+    let run = handshakes(&path);
+    assert_eq!(run.code, Some(0));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 101, "{stderr}");
+    assert!(lines[99].starts_with(&format!("synlab: {path}: packet 100: skipped: ")));
+    assert_eq!(
+        lines[100],
+        format!("synlab: {path}: 50 more packets skipped with warnings")
+    );
+}
