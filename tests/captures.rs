@@ -223,7 +223,7 @@ fn broken_files_give_one_clear_error_and_exit_2() {
         ),
         (
             "captures/bad/caplen-over-snaplen.pcap",
-            "synlab: captures/bad/caplen-over-snaplen.pcap: packet 4: captured length 300000 is larger than the snapshot length 262144 (the 3 packets before it were read)\n",
+            "synlab: captures/bad/caplen-over-snaplen.pcap: packet 4: captured length 300000 is over the 262144-byte limit for one packet (the 3 packets before it were read)\n",
             true,
         ),
         (

@@ -128,6 +128,7 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
     if parsed.path.is_file() {
         match load(&parsed.path) {
             Ok(loaded) => {
+                super::commands::print_warnings(&loaded);
                 let (index, attempt) = parsed.pick(&loaded.attempts)?;
                 return Ok(Side {
                     label: format!("{}#{index}", parsed.path.display()),
@@ -178,6 +179,7 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
     }
     if let Some(path) = &args.recorded {
         let loaded = load(path)?;
+        super::commands::print_warnings(&loaded);
         if let Some(e) = &loaded.error {
             eprintln!(
                 "synlab: {e} (the {} packets before it are used)",

@@ -115,6 +115,7 @@ fn learn(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let loaded = load(&spec.path)?;
+    super::commands::print_warnings(&loaded);
     let (index, attempt) = spec.pick(&loaded.attempts)?;
     let origin = format!("{spec}");
     let (mut p, notes) = Profile::learn(&attempt.syn, name, &origin)?;

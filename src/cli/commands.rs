@@ -66,7 +66,23 @@ fn use_color(choice: ColorChoice) -> bool {
 
 /// Report a load error that came after some data: the data was printed, the
 /// error goes to stderr and the exit status says trouble.
+/// Print the packets a capture skipped with a warning, one line each
+/// (`synlab: FILE: packet N: skipped: WHY`), then how many more there were.
+pub(super) fn print_warnings(loaded: &Loaded) {
+    for w in &loaded.warnings {
+        eprintln!("synlab: {w}");
+    }
+    if loaded.more_warnings > 0 {
+        eprintln!(
+            "synlab: {}: {} more packets skipped with warnings",
+            loaded.path.display(),
+            loaded.more_warnings
+        );
+    }
+}
+
 fn finish(loaded: &Loaded, status: Status) -> Status {
+    print_warnings(loaded);
     match &loaded.error {
         Some(e) => {
             match loaded.packets {

@@ -121,6 +121,10 @@ struct HandshakesJson<'a> {
     packets: u64,
     handshakes: Vec<AttemptJson<'a>>,
     error: Option<String>,
+    /// Packets skipped with a warning; absent when none, so the JSON of a
+    /// clean capture is unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 pub fn handshakes_json(l: &Loaded, out: &mut dyn Write) -> io::Result<()> {
@@ -129,6 +133,7 @@ pub fn handshakes_json(l: &Loaded, out: &mut dyn Write) -> io::Result<()> {
         packets: l.packets,
         handshakes: l.numbered().map(|(i, a)| AttemptJson::new(i, a)).collect(),
         error: l.error.as_ref().map(|e| e.to_string()),
+        warnings: l.warnings.iter().map(|w| w.to_string()).collect(),
     };
     write_json(&doc, out)
 }

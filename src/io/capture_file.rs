@@ -1,25 +1,44 @@
 //! Reading pcap and pcapng files, streamed in constant memory.
 //!
-//! pcap-file parses the headers and records; this module owns the read
-//! buffer so that a bad record can be diagnosed precisely (which packet, what
-//! is wrong) instead of surfacing as a bare end-of-file, and so that packets
-//! cut by snaplen (original length above the snapshot length) are accepted,
-//! as libpcap accepts them.
+//! The record and block framing is parsed here, by hand, so that every
+//! length a file declares is checked before it is trusted: a record is
+//! buffered only once it is known to be at most [`MAX_RECORD`] bytes, a
+//! pcapng block over [`MAX_BLOCK`] is refused at once, and blocks synlab has
+//! no use for are skipped by reading past them, never by buffering them.
+//! Where tshark reads past an oddity (a captured length above the snapshot
+//! length or the original length, FCS bits in the link-type word, a second
+//! section in the other byte order, per-interface timestamp resolutions),
+//! so does this reader; where tshark refuses a file, this reader returns an
+//! error naming the file, the packet and what is wrong.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pcap_file::pcap::PcapParser;
-use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{Endianness, PcapError, TsResolution};
 use thiserror::Error;
 
-/// Largest record synlab accepts when a file declares no snapshot length
-/// (libpcap's maximum snapshot length).
-const MAX_SNAPLEN: u32 = 262_144;
-const CHUNK: usize = 1 << 20;
+/// The largest packet record accepted (tshark's and libpcap's maximum
+/// snapshot length, 256 KiB). A record declaring more is an error: the
+/// file is corrupt or hostile, and buffering it would let a file choose how
+/// much memory synlab takes.
+pub const MAX_RECORD: u32 = 262_144;
+/// The largest pcapng block accepted (tshark's limit, 128 MiB). Blocks that
+/// synlab does not read are skipped without being buffered, so this bounds
+/// what a file may declare, not the memory used.
+pub const MAX_BLOCK: u32 = 128 * 1024 * 1024;
+/// The largest section header or interface description block buffered to
+/// read its options (real ones are well under 1 KiB).
+pub const MAX_DESCRIPTION_BLOCK: u32 = 1024 * 1024;
+const CHUNK: usize = 1 << 16;
+
+/// pcapng block types.
+const SHB: u32 = 0x0a0d_0d0a;
+const IDB: u32 = 1;
+const PB: u32 = 2;
+const SPB: u32 = 3;
+const EPB: u32 = 6;
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 
 /// What went wrong reading a capture, with the file and packet it concerns.
 #[derive(Debug, Error)]
@@ -43,40 +62,36 @@ pub enum CaptureError {
     BadMagic { path: PathBuf, magic: u32 },
     #[error("{path}: file header truncated ({len} bytes)")]
     TruncatedHeader { path: PathBuf, len: usize },
-    #[error("{path}: bad file header: {source}")]
-    BadHeader {
-        path: PathBuf,
-        #[source]
-        source: PcapError,
-    },
     #[error(
         "{path}: packet {number}: record truncated: the file ends {missing} bytes short of it"
     )]
     TruncatedRecord {
         path: PathBuf,
         number: u64,
-        missing: usize,
+        missing: u64,
     },
-    #[error("{path}: packet {number}: captured length {caplen} is larger than the snapshot length {snaplen}")]
-    CaplenOverSnaplen {
+    #[error("{path}: packet {number}: captured length {caplen} is over the {MAX_RECORD}-byte limit for one packet")]
+    RecordTooLarge {
         path: PathBuf,
         number: u64,
         caplen: u32,
-        snaplen: u32,
     },
-    #[error("{path}: packet {number}: captured length {caplen} is larger than the original length {orig_len}")]
-    CaplenOverOrigLen {
+    #[error("{path}: packet {number}: pcapng block of type 0x{block_type:x} at byte {offset} declares {len} bytes, over the {limit}-byte limit")]
+    BlockTooLarge {
         path: PathBuf,
         number: u64,
-        caplen: u32,
-        orig_len: u32,
+        block_type: u32,
+        offset: u64,
+        len: u32,
+        limit: u32,
     },
-    #[error("{path}: packet {number}: corrupt pcapng block: {source}")]
+    #[error("{path}: packet {number}: corrupt pcapng block of type 0x{block_type:x} at byte {offset}: {problem}")]
     CorruptBlock {
         path: PathBuf,
         number: u64,
-        #[source]
-        source: PcapError,
+        block_type: u32,
+        offset: u64,
+        problem: BlockProblem,
     },
     #[error("{path}: packet {number}: refers to interface {interface}, which the file does not describe")]
     UnknownInterface {
@@ -84,6 +99,23 @@ pub enum CaptureError {
         number: u64,
         interface: u32,
     },
+}
+
+/// What is wrong with a pcapng block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum BlockProblem {
+    #[error("its length {0} is not a multiple of 4")]
+    Unaligned(u32),
+    #[error("its length {len} is below the {min} bytes its type needs")]
+    TooShort { len: u32, min: u32 },
+    #[error("its captured length {caplen} does not fit in it ({len} bytes)")]
+    DataPastEnd { caplen: u32, len: u32 },
+    #[error("the length at its end ({trailer}) differs from the one at its start ({len})")]
+    TrailerMismatch { len: u32, trailer: u32 },
+    #[error("byte-order magic 0x{0:08x} is neither 0x1a2b3c4d nor 0x4d3c2b1a")]
+    BadByteOrder(u32),
+    #[error("option {code} of {len} bytes runs past its end")]
+    OptionPastEnd { code: u16, len: u16 },
 }
 
 /// One captured frame.
@@ -100,24 +132,169 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
 }
 
-enum Format {
-    Pcap {
-        parser: PcapParser,
-        linktype: u32,
-        snaplen: u32,
-        big_endian: bool,
-        nanos: bool,
-    },
-    PcapNg(Box<PcapNgParser>),
+/// Byte order of a pcap file or of one pcapng section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    Little,
+    Big,
 }
 
-/// The read buffer: unread bytes are `buf[start..end]`.
+impl Order {
+    fn u16(self, b: &[u8], at: usize) -> u16 {
+        let v = [b[at], b[at + 1]];
+        match self {
+            Order::Little => u16::from_le_bytes(v),
+            Order::Big => u16::from_be_bytes(v),
+        }
+    }
+    fn u32(self, b: &[u8], at: usize) -> u32 {
+        let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        match self {
+            Order::Little => u32::from_le_bytes(v),
+            Order::Big => u32::from_be_bytes(v),
+        }
+    }
+}
+
+/// How a timestamp's units relate to seconds (pcapng `if_tsresol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsResolution {
+    /// Units of 10^-n seconds (microseconds: 6, the default).
+    Decimal(u8),
+    /// Units of 2^-n seconds.
+    Binary(u8),
+}
+
+impl TsResolution {
+    /// The `if_tsresol` option byte: the high bit picks base 2.
+    fn from_option(byte: u8) -> TsResolution {
+        if byte & 0x80 != 0 {
+            TsResolution::Binary(byte & 0x7f)
+        } else {
+            TsResolution::Decimal(byte)
+        }
+    }
+
+    /// A raw timestamp in these units, plus whole seconds of offset
+    /// (`if_tsoffset`), as a duration since the epoch. Saturates instead of
+    /// overflowing on absurd values.
+    pub fn to_duration(self, units: u64, offset_secs: i64) -> Duration {
+        const NANOS: u128 = 1_000_000_000;
+        let units = u128::from(units);
+        let nanos = match self {
+            TsResolution::Decimal(n) if n <= 9 => units * 10u128.pow(9 - u32::from(n)),
+            TsResolution::Decimal(n) => 10u128
+                .checked_pow(u32::from(n) - 9)
+                .map_or(0, |div| units / div),
+            // units * 10^9 < 2^94: no overflow; a shift of 128 or more is 0.
+            TsResolution::Binary(n) => (units * NANOS).checked_shr(u32::from(n)).unwrap_or(0),
+        };
+        let secs = u64::try_from(nanos / NANOS).unwrap_or(u64::MAX);
+        let secs = secs.saturating_add_signed(offset_secs);
+        Duration::new(secs, (nanos % NANOS) as u32)
+    }
+}
+
+/// One pcapng interface description, as far as synlab needs it.
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: u32,
+    resolution: TsResolution,
+    offset_secs: i64,
+}
+
+enum Format {
+    Pcap {
+        linktype: u32,
+        order: Order,
+        nanos: bool,
+    },
+    PcapNg {
+        order: Order,
+        interfaces: Vec<Interface>,
+    },
+}
+
+/// The read buffer: unread bytes are `buf[start..end]`. It grows only to
+/// hold one record (at most [`MAX_RECORD`] plus its header) or one
+/// description block (at most [`MAX_DESCRIPTION_BLOCK`]).
 struct Input<R> {
     source: R,
     buf: Vec<u8>,
     start: usize,
     end: usize,
     eof: bool,
+    /// File offset of `buf[start]`.
+    offset: u64,
+}
+
+impl<R: Read> Input<R> {
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Make at least `n` unread bytes available; `Ok(false)` when the file
+    /// ends first. Callers bound `n`.
+    fn ensure(&mut self, n: usize) -> io::Result<bool> {
+        while self.end - self.start < n {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.buf.len() - self.start < n {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if self.buf.len() < n {
+                    self.buf.resize(n.max(CHUNK), 0);
+                }
+            }
+            self.read_more()?;
+        }
+        Ok(true)
+    }
+
+    /// Read once into the free space (the caller made some).
+    fn read_more(&mut self) -> io::Result<()> {
+        if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        loop {
+            match self.source.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Drop `n` bytes, buffered or not, without buffering them; returns how
+    /// many were missing when the file ended first.
+    fn skip(&mut self, mut n: u64) -> io::Result<u64> {
+        loop {
+            let here = (self.end - self.start).min(usize::try_from(n).unwrap_or(usize::MAX));
+            self.start += here;
+            self.offset += here as u64;
+            n -= here as u64;
+            if n == 0 {
+                return Ok(0);
+            }
+            if self.eof {
+                return Ok(n);
+            }
+            self.start = 0;
+            self.end = 0;
+            self.read_more()?;
+        }
+    }
 }
 
 /// A streaming reader over a pcap or pcapng file.
@@ -126,6 +303,9 @@ pub struct CaptureReader<R = File> {
     input: Input<R>,
     format: Format,
     number: u64,
+    /// What the frame last returned still occupies: bytes to drop from the
+    /// buffer, then bytes to skip after them (a pcapng block's options).
+    pending: (usize, u64),
 }
 
 impl CaptureReader<File> {
@@ -139,6 +319,41 @@ impl CaptureReader<File> {
     }
 }
 
+/// A problem found inside a record or block, before the path and packet
+/// number are attached.
+enum Bad {
+    Io(io::Error),
+    Truncated(u64),
+    TooLarge(u32),
+    BlockTooLarge {
+        block_type: u32,
+        len: u32,
+        limit: u32,
+    },
+    Corrupt {
+        block_type: u32,
+        problem: BlockProblem,
+    },
+    UnknownInterface(u32),
+}
+
+impl From<io::Error> for Bad {
+    fn from(e: io::Error) -> Bad {
+        Bad::Io(e)
+    }
+}
+
+/// One packet found: where its bytes sit in the unread buffer.
+struct Record {
+    timestamp: Duration,
+    linktype: u32,
+    orig_len: u32,
+    caplen: usize,
+    header: usize,
+    /// Bytes of the block after the data (pcapng padding and options).
+    trailer: u64,
+}
+
 impl<R: Read> CaptureReader<R> {
     /// Read a capture from any byte source; `path` names it in errors.
     pub fn new(path: &Path, source: R) -> Result<Self, CaptureError> {
@@ -148,18 +363,21 @@ impl<R: Read> CaptureReader<R> {
             start: 0,
             end: 0,
             eof: false,
+            offset: 0,
         };
-        input.fill().map_err(|source| CaptureError::Read {
+        let read_error = |source| CaptureError::Read {
             path: path.to_owned(),
             number: 1,
             source,
-        })?;
+        };
+        input.ensure(24).map_err(read_error)?;
         let format = read_file_header(path, &mut input)?;
         Ok(CaptureReader {
             path: path.to_owned(),
             input,
             format,
             number: 0,
+            pending: (0, 0),
         })
     }
 
@@ -168,85 +386,395 @@ impl<R: Read> CaptureReader<R> {
         &self.path
     }
 
+    /// Whether the file may describe several interfaces (pcapng), each with
+    /// its own link type; a pcap file has one link type for every packet.
+    pub fn is_pcapng(&self) -> bool {
+        matches!(self.format, Format::PcapNg { .. })
+    }
+
     /// The next frame, `None` at the end of the file. After an error the
     /// reader should not be used again.
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
-        loop {
-            if self.input.start == self.input.end {
-                match self.fill() {
-                    Ok(0) => return None,
-                    Ok(_) => {}
-                    Err(e) => return Some(Err(e)),
-                }
+        let number = self.number + 1;
+        let (used, then_skip) = std::mem::take(&mut self.pending);
+        self.input.start += used;
+        self.input.offset += used as u64;
+        let result = match self.input.skip(then_skip) {
+            Ok(0) => self.next_record(),
+            Ok(missing) => Err(Bad::Truncated(missing)),
+            Err(e) => Err(Bad::Io(e)),
+        };
+        match result {
+            Ok(None) => None,
+            Ok(Some(r)) => {
+                self.number = number;
+                self.pending = (r.header + r.caplen, r.trailer);
+                let data = &self.input.avail()[r.header..r.header + r.caplen];
+                Some(Ok(Frame {
+                    number,
+                    timestamp: r.timestamp,
+                    linktype: r.linktype,
+                    orig_len: r.orig_len,
+                    data,
+                }))
             }
-            match self.try_record() {
-                Ok(Some(range)) => return Some(Ok(self.frame_at(range))),
-                Ok(None) => continue,
-                Err(Incomplete::Need(missing)) => match self.fill() {
-                    Err(e) => return Some(Err(e)),
-                    Ok(0) => {
-                        return Some(Err(CaptureError::TruncatedRecord {
-                            path: self.path.clone(),
-                            number: self.number + 1,
-                            missing,
-                        }))
-                    }
-                    Ok(_) => continue,
+            Err(bad) => Some(Err(self.error(bad, number))),
+        }
+    }
+
+    /// The error for a problem in the block that starts at the current
+    /// offset.
+    fn error(&self, bad: Bad, number: u64) -> CaptureError {
+        let path = self.path.clone();
+        let offset = self.input.offset;
+        match bad {
+            Bad::Io(source) => CaptureError::Read {
+                path,
+                number,
+                source,
+            },
+            Bad::Truncated(missing) => CaptureError::TruncatedRecord {
+                path,
+                number,
+                missing,
+            },
+            Bad::TooLarge(caplen) => CaptureError::RecordTooLarge {
+                path,
+                number,
+                caplen,
+            },
+            Bad::BlockTooLarge {
+                block_type,
+                len,
+                limit,
+            } => CaptureError::BlockTooLarge {
+                path,
+                number,
+                block_type,
+                offset,
+                len,
+                limit,
+            },
+            Bad::Corrupt {
+                block_type,
+                problem,
+            } => CaptureError::CorruptBlock {
+                path,
+                number,
+                block_type,
+                offset,
+                problem,
+            },
+            Bad::UnknownInterface(interface) => CaptureError::UnknownInterface {
+                path,
+                number,
+                interface,
+            },
+        }
+    }
+
+    /// Bytes that must be there: `Ok(false)` at a clean end of file (no
+    /// byte of a new record), an error when the file ends inside one.
+    fn need(&mut self, n: usize) -> Result<bool, Bad> {
+        if self.input.ensure(n)? {
+            return Ok(true);
+        }
+        match self.input.avail().len() {
+            0 => Ok(false),
+            have => Err(Bad::Truncated((n - have) as u64)),
+        }
+    }
+
+    /// The first `n` bytes of a block of `len` bytes whose start is
+    /// buffered; when the file ends first, says how short of the whole
+    /// block it is.
+    fn need_in_block(&mut self, n: usize, len: u32) -> Result<(), Bad> {
+        if self.input.ensure(n)? {
+            return Ok(());
+        }
+        let have = self.input.avail().len() as u64;
+        Err(Bad::Truncated(u64::from(len).saturating_sub(have)))
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>, Bad> {
+        match self.format {
+            Format::Pcap {
+                linktype,
+                order,
+                nanos,
+            } => self.pcap_record(linktype, order, nanos),
+            Format::PcapNg { .. } => self.pcapng_record(),
+        }
+    }
+
+    /// A pcap record: a 16-byte header, then the captured bytes. A
+    /// captured length above the snapshot length or the original length is
+    /// read as tshark reads it; one above [`MAX_RECORD`] is refused before
+    /// anything is buffered.
+    fn pcap_record(
+        &mut self,
+        linktype: u32,
+        order: Order,
+        nanos: bool,
+    ) -> Result<Option<Record>, Bad> {
+        if !self.need(16)? {
+            return Ok(None);
+        }
+        let h = &self.input.avail()[..16];
+        let (secs, frac) = (order.u32(h, 0), order.u32(h, 4));
+        let (caplen, orig_len) = (order.u32(h, 8), order.u32(h, 12));
+        if caplen > MAX_RECORD {
+            return Err(Bad::TooLarge(caplen));
+        }
+        if !self.need(16 + caplen as usize)? {
+            return Err(Bad::Truncated(16 + u64::from(caplen)));
+        }
+        let resolution = TsResolution::Decimal(if nanos { 9 } else { 6 });
+        Ok(Some(Record {
+            timestamp: Duration::from_secs(u64::from(secs))
+                + resolution.to_duration(u64::from(frac), 0),
+            linktype,
+            orig_len,
+            caplen: caplen as usize,
+            header: 16,
+            trailer: 0,
+        }))
+    }
+
+    /// pcapng blocks up to the next packet. Section headers switch the byte
+    /// order and forget the interfaces; interface descriptions are kept;
+    /// every other block is skipped unread.
+    fn pcapng_record(&mut self) -> Result<Option<Record>, Bad> {
+        loop {
+            if !self.need(12)? {
+                return Ok(None);
+            }
+            let order = match self.format {
+                Format::PcapNg { order, .. } => order,
+                Format::Pcap { order, .. } => order,
+            };
+            let head = &self.input.avail()[..12];
+            let block_type = order.u32(head, 0);
+            let order = if block_type == SHB {
+                section_order(head)?
+            } else {
+                order
+            };
+            let len = order.u32(head, 4);
+            check_block_len(block_type, len)?;
+            match block_type {
+                SHB => self.section_header(order, len)?,
+                IDB => self.interface_description(order, len)?,
+                EPB | PB => return self.packet_block(order, block_type, len).map(Some),
+                SPB => return self.simple_packet_block(order, len).map(Some),
+                _ => match self.input.skip(u64::from(len))? {
+                    0 => {}
+                    missing => return Err(Bad::Truncated(missing)),
                 },
-                Err(Incomplete::Fatal(e)) => return Some(Err(e)),
             }
         }
     }
 
-    fn fill(&mut self) -> Result<usize, CaptureError> {
-        self.input.fill().map_err(|source| CaptureError::Read {
-            path: self.path.clone(),
-            number: self.number + 1,
-            source,
+    /// Buffer a whole description block (section header, interface) and
+    /// check its trailing length.
+    fn description_block(&mut self, order: Order, block_type: u32, len: u32) -> Result<(), Bad> {
+        if len > MAX_DESCRIPTION_BLOCK {
+            return Err(Bad::BlockTooLarge {
+                block_type,
+                len,
+                limit: MAX_DESCRIPTION_BLOCK,
+            });
+        }
+        self.need_in_block(len as usize, len)?;
+        let trailer = order.u32(self.input.avail(), len as usize - 4);
+        if trailer != len {
+            let problem = BlockProblem::TrailerMismatch { len, trailer };
+            return Err(Bad::Corrupt {
+                block_type,
+                problem,
+            });
+        }
+        Ok(())
+    }
+
+    fn section_header(&mut self, order: Order, len: u32) -> Result<(), Bad> {
+        self.description_block(order, SHB, len)?;
+        self.format = Format::PcapNg {
+            order,
+            interfaces: Vec::new(),
+        };
+        self.consume(len as usize);
+        Ok(())
+    }
+
+    fn interface_description(&mut self, order: Order, len: u32) -> Result<(), Bad> {
+        self.description_block(order, IDB, len)?;
+        let block = &self.input.avail()[..len as usize];
+        let interface = parse_interface(order, block).map_err(|problem| Bad::Corrupt {
+            block_type: IDB,
+            problem,
+        })?;
+        if let Format::PcapNg { interfaces, .. } = &mut self.format {
+            interfaces.push(interface);
+        }
+        self.consume(len as usize);
+        Ok(())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.input.start += n;
+        self.input.offset += n as u64;
+    }
+
+    fn interface(&self, id: u32) -> Result<Interface, Bad> {
+        match &self.format {
+            Format::PcapNg { interfaces, .. } => interfaces.get(id as usize).copied(),
+            Format::Pcap { .. } => None,
+        }
+        .ok_or(Bad::UnknownInterface(id))
+    }
+
+    /// Enhanced (6) and obsolete (2) packet blocks share a layout: interface,
+    /// 64-bit timestamp, captured and original lengths, data, options.
+    fn packet_block(&mut self, order: Order, block_type: u32, len: u32) -> Result<Record, Bad> {
+        self.need_in_block(28, len)?;
+        let h = &self.input.avail()[..28];
+        let interface = if block_type == EPB {
+            order.u32(h, 8)
+        } else {
+            u32::from(order.u16(h, 8))
+        };
+        let units = u64::from(order.u32(h, 12)) << 32 | u64::from(order.u32(h, 16));
+        let (caplen, orig_len) = (order.u32(h, 20), order.u32(h, 24));
+        if caplen > MAX_RECORD {
+            return Err(Bad::TooLarge(caplen));
+        }
+        if u64::from(caplen) + 32 > u64::from(len) {
+            let problem = BlockProblem::DataPastEnd { caplen, len };
+            return Err(Bad::Corrupt {
+                block_type,
+                problem,
+            });
+        }
+        let iface = self.interface(interface)?;
+        self.need_in_block(28 + caplen as usize, len)?;
+        Ok(Record {
+            timestamp: iface.resolution.to_duration(units, iface.offset_secs),
+            linktype: iface.linktype,
+            orig_len,
+            caplen: caplen as usize,
+            header: 28,
+            trailer: u64::from(len - 28 - caplen),
         })
     }
 
-    fn frame_at(&self, r: RecordRange) -> Frame<'_> {
-        Frame {
-            number: self.number,
-            timestamp: r.timestamp,
-            linktype: r.linktype,
-            orig_len: r.orig_len,
-            data: &self.input.buf[r.data.0..r.data.1],
+    /// A simple packet block: original length, then data cut to the
+    /// interface's snapshot length (the block length tells how much).
+    fn simple_packet_block(&mut self, order: Order, len: u32) -> Result<Record, Bad> {
+        self.need_in_block(12, len)?;
+        let orig_len = order.u32(self.input.avail(), 8);
+        let caplen = orig_len.min(len - 16);
+        if caplen > MAX_RECORD {
+            return Err(Bad::TooLarge(caplen));
         }
-    }
-
-    /// Parse one record from the buffer. `Ok(None)` is a block that is not a
-    /// packet (pcapng interface descriptions, statistics, …).
-    fn try_record(&mut self) -> Result<Option<RecordRange>, Incomplete> {
-        let base = self.input.start;
-        let avail = &self.input.buf[self.input.start..self.input.end];
-        let number = self.number + 1;
-        let path = &self.path;
-        let parsed = match &mut self.format {
-            Format::Pcap {
-                parser,
-                linktype,
-                snaplen,
-                big_endian,
-                nanos,
-            } => pcap_record(parser, avail, *linktype, *snaplen, *big_endian, *nanos)
-                .map_err(|e| e.with(path, number))?,
-            Format::PcapNg(parser) => {
-                pcapng_record(parser, avail).map_err(|e| e.with(path, number))?
-            }
-        };
-        self.input.start += parsed.consumed;
-        Ok(parsed.packet.map(|mut p| {
-            self.number = number;
-            p.data = (base + p.data.0, base + p.data.1);
-            p
-        }))
+        let iface = self.interface(0)?;
+        self.need_in_block(12 + caplen as usize, len)?;
+        Ok(Record {
+            timestamp: Duration::ZERO,
+            linktype: iface.linktype,
+            orig_len,
+            caplen: caplen as usize,
+            header: 12,
+            trailer: u64::from(len - 12 - caplen),
+        })
     }
 }
 
-fn read_file_header<R>(path: &Path, input: &mut Input<R>) -> Result<Format, CaptureError> {
-    let head = &input.buf[..input.end];
+/// A section header's byte order, from its byte-order magic.
+fn section_order(head: &[u8]) -> Result<Order, Bad> {
+    let magic = u32::from_be_bytes([head[8], head[9], head[10], head[11]]);
+    match magic {
+        BYTE_ORDER_MAGIC => Ok(Order::Big),
+        m if m.swap_bytes() == BYTE_ORDER_MAGIC => Ok(Order::Little),
+        m => Err(Bad::Corrupt {
+            block_type: SHB,
+            problem: BlockProblem::BadByteOrder(m),
+        }),
+    }
+}
+
+/// A block's total length: aligned, at least its type's fixed part, at
+/// most [`MAX_BLOCK`].
+fn check_block_len(block_type: u32, len: u32) -> Result<(), Bad> {
+    let min = match block_type {
+        SHB => 28,
+        IDB => 20,
+        EPB | PB => 32,
+        SPB => 16,
+        _ => 12,
+    };
+    let problem = if len % 4 != 0 {
+        BlockProblem::Unaligned(len)
+    } else if len < min {
+        BlockProblem::TooShort { len, min }
+    } else if len > MAX_BLOCK {
+        return Err(Bad::BlockTooLarge {
+            block_type,
+            len,
+            limit: MAX_BLOCK,
+        });
+    } else {
+        return Ok(());
+    };
+    Err(Bad::Corrupt {
+        block_type,
+        problem,
+    })
+}
+
+/// An interface description: link type, and the options that change how
+/// its timestamps read (`if_tsresol` 9, `if_tsoffset` 14). An option that
+/// runs past the block makes it corrupt, as tshark judges it.
+fn parse_interface(order: Order, block: &[u8]) -> Result<Interface, BlockProblem> {
+    let mut iface = Interface {
+        linktype: u32::from(order.u16(block, 8)),
+        resolution: TsResolution::Decimal(6),
+        offset_secs: 0,
+    };
+    let options = &block[16..block.len() - 4];
+    let mut at = 0;
+    while let Some(h) = options.get(at..at + 4) {
+        let (code, declared) = (order.u16(h, 0), order.u16(h, 2));
+        let len = usize::from(declared);
+        let Some(value) = options.get(at + 4..at + 4 + len) else {
+            return Err(BlockProblem::OptionPastEnd {
+                code,
+                len: declared,
+            });
+        };
+        match (code, value) {
+            (0, _) => break,
+            (9, &[byte]) => iface.resolution = TsResolution::from_option(byte),
+            (14, v) if v.len() == 8 => {
+                let hi = order.u32(v, 0);
+                let lo = order.u32(v, 4);
+                let offset = match order {
+                    Order::Big => u64::from(hi) << 32 | u64::from(lo),
+                    Order::Little => u64::from(lo) << 32 | u64::from(hi),
+                };
+                iface.offset_secs = offset as i64;
+            }
+            _ => {}
+        }
+        at += 4 + len.next_multiple_of(4);
+    }
+    Ok(iface)
+}
+
+/// The file header: a 24-byte pcap header (its magic tells byte order and
+/// timestamp resolution) or a pcapng section header, read as a block.
+fn read_file_header<R: Read>(path: &Path, input: &mut Input<R>) -> Result<Format, CaptureError> {
+    let head = input.avail();
     let truncated = || CaptureError::TruncatedHeader {
         path: path.to_owned(),
         len: head.len(),
@@ -259,34 +787,21 @@ fn read_file_header<R>(path: &Path, input: &mut Input<R>) -> Result<Format, Capt
     if head.len() < 4 {
         return Err(truncated());
     }
-    let bad_header = |source| match source {
-        PcapError::IncompleteBuffer => truncated(),
-        source => CaptureError::BadHeader {
-            path: path.to_owned(),
-            source,
-        },
-    };
     let magic = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-    let (rem_len, format) = match magic {
-        0xa1b2c3d4 | 0xd4c3b2a1 | 0xa1b23c4d | 0x4d3cb2a1 => {
-            let (rem, parser) = PcapParser::new(head).map_err(bad_header)?;
-            let h = parser.header();
-            let format = Format::Pcap {
-                linktype: u32::from(h.datalink),
-                snaplen: if h.snaplen == 0 {
-                    MAX_SNAPLEN
-                } else {
-                    h.snaplen
-                },
-                big_endian: h.endianness == Endianness::Big,
-                nanos: h.ts_resolution == TsResolution::NanoSecond,
-                parser,
-            };
-            (rem.len(), format)
-        }
-        0x0a0d0d0a => {
-            let (rem, parser) = PcapNgParser::new(head).map_err(bad_header)?;
-            (rem.len(), Format::PcapNg(Box::new(parser)))
+    let (order, nanos) = match magic {
+        0xa1b2c3d4 => (Order::Big, false),
+        0xd4c3b2a1 => (Order::Little, false),
+        0xa1b23c4d => (Order::Big, true),
+        0x4d3cb2a1 => (Order::Little, true),
+        SHB => {
+            if head.len() < 12 {
+                return Err(truncated());
+            }
+            // The section header is read as the first block.
+            return Ok(Format::PcapNg {
+                order: Order::Big,
+                interfaces: Vec::new(),
+            });
         }
         _ => {
             return Err(CaptureError::BadMagic {
@@ -295,220 +810,110 @@ fn read_file_header<R>(path: &Path, input: &mut Input<R>) -> Result<Format, Capt
             })
         }
     };
-    input.start = input.end - rem_len;
-    Ok(format)
-}
-
-impl<R: Read> Input<R> {
-    /// Move unread bytes to the front and read more; grow the buffer when a
-    /// single record does not fit. Returns how many bytes were read.
-    fn fill(&mut self) -> io::Result<usize> {
-        if self.eof {
-            return Ok(0);
-        }
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        if self.end == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
-        }
-        let mut total = 0;
-        while self.end < self.buf.len() {
-            match self.source.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    self.end += n;
-                    total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
+    if head.len() < 24 {
+        return Err(truncated());
     }
-}
-
-/// Where a parsed record's data sits in the buffer, and its metadata.
-struct RecordRange {
-    timestamp: Duration,
-    linktype: u32,
-    orig_len: u32,
-    data: (usize, usize),
-}
-
-struct Parsed {
-    consumed: usize,
-    packet: Option<RecordRange>,
-}
-
-enum Incomplete {
-    /// More bytes needed (how many are known to be missing, 0 if unknown).
-    Need(usize),
-    Fatal(CaptureError),
-}
-
-/// A record-level problem before the file path and packet number are known.
-enum RecordError {
-    Need(usize),
-    CaplenOverSnaplen { caplen: u32, snaplen: u32 },
-    CaplenOverOrigLen { caplen: u32, orig_len: u32 },
-    Corrupt(PcapError),
-    UnknownInterface(u32),
-}
-
-impl RecordError {
-    fn with(self, path: &Path, number: u64) -> Incomplete {
-        let path = path.to_owned();
-        Incomplete::Fatal(match self {
-            RecordError::Need(n) => return Incomplete::Need(n),
-            RecordError::CaplenOverSnaplen { caplen, snaplen } => CaptureError::CaplenOverSnaplen {
-                path,
-                number,
-                caplen,
-                snaplen,
-            },
-            RecordError::CaplenOverOrigLen { caplen, orig_len } => {
-                CaptureError::CaplenOverOrigLen {
-                    path,
-                    number,
-                    caplen,
-                    orig_len,
-                }
-            }
-            RecordError::Corrupt(source) => CaptureError::CorruptBlock {
-                path,
-                number,
-                source,
-            },
-            RecordError::UnknownInterface(interface) => CaptureError::UnknownInterface {
-                path,
-                number,
-                interface,
-            },
-        })
-    }
-}
-
-fn pcap_record(
-    parser: &PcapParser,
-    avail: &[u8],
-    linktype: u32,
-    snaplen: u32,
-    big_endian: bool,
-    nanos: bool,
-) -> Result<Parsed, RecordError> {
-    // Check the lengths in the record header before asking for the data, so
-    // a corrupt length is named as such rather than as a short file.
-    if avail.len() >= 16 {
-        let word = |at: usize| {
-            let b = [avail[at], avail[at + 1], avail[at + 2], avail[at + 3]];
-            if big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
-        let (caplen, orig_len) = (word(8), word(12));
-        if caplen > snaplen {
-            return Err(RecordError::CaplenOverSnaplen { caplen, snaplen });
-        }
-        if caplen > orig_len {
-            return Err(RecordError::CaplenOverOrigLen { caplen, orig_len });
-        }
-        if avail.len() < 16 + caplen as usize {
-            return Err(RecordError::Need(16 + caplen as usize - avail.len()));
-        }
-    }
-    let (rem, raw) = match parser.next_raw_packet(avail) {
-        Ok(ok) => ok,
-        Err(PcapError::IncompleteBuffer) => {
-            return Err(RecordError::Need(16 - avail.len().min(16)))
-        }
-        Err(e) => return Err(RecordError::Corrupt(e)),
-    };
-    let consumed = avail.len() - rem.len();
-    let frac = if nanos {
-        raw.ts_frac
-    } else {
-        raw.ts_frac.saturating_mul(1000)
-    };
-    let timestamp =
-        Duration::from_secs(u64::from(raw.ts_sec)) + Duration::from_nanos(u64::from(frac));
-    Ok(Parsed {
-        consumed,
-        packet: Some(RecordRange {
-            timestamp,
-            linktype,
-            orig_len: raw.orig_len,
-            data: (16, consumed),
-        }),
+    // libpcap: the link type is the low 16 bits; the bits above may say an
+    // FCS length, which tshark reads past (the decoder ignores trailers).
+    let linktype = order.u32(head, 20) & 0xffff;
+    input.start += 24;
+    input.offset = 24;
+    Ok(Format::Pcap {
+        linktype,
+        order,
+        nanos,
     })
 }
 
-fn pcapng_record(parser: &mut PcapNgParser, avail: &[u8]) -> Result<Parsed, RecordError> {
-    if avail.len() >= 8 {
-        // The block's total length (its endianness is the section's; a
-        // length below 12 or not a multiple of 4 is corrupt either way).
-        let le = u32::from_le_bytes([avail[4], avail[5], avail[6], avail[7]]) as usize;
-        let be = u32::from_be_bytes([avail[4], avail[5], avail[6], avail[7]]) as usize;
-        let len = if parser.section().endianness == Endianness::Big {
-            be
-        } else {
-            le
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{decode_frame, Decoded};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    use std::io::Cursor;
+
+    #[test]
+    fn timestamp_resolutions_convert_to_the_same_instant() {
+        let at = Duration::new(1_700_000_003, 500_000_000);
+        let cases = [
+            (TsResolution::Decimal(6), 1_700_000_003_500_000u64),
+            (TsResolution::Decimal(9), 1_700_000_003_500_000_000),
+            (TsResolution::Decimal(3), 1_700_000_003_500),
+            (TsResolution::Decimal(1), 17_000_000_035),
+            (
+                TsResolution::Binary(20),
+                (1_700_000_003u64 << 20) | (1 << 19),
+            ),
+        ];
+        for (resolution, units) in cases {
+            assert_eq!(resolution.to_duration(units, 0), at, "{resolution:?}");
+        }
+        assert_eq!(
+            TsResolution::Decimal(6).to_duration(0, 1_700_000_003),
+            Duration::from_secs(1_700_000_003)
+        );
+    }
+
+    #[test]
+    fn absurd_resolutions_and_offsets_saturate_instead_of_overflowing() {
+        for resolution in [
+            TsResolution::Decimal(0),
+            TsResolution::Decimal(127),
+            TsResolution::Decimal(255),
+            TsResolution::Binary(0),
+            TsResolution::Binary(127),
+        ] {
+            for offset in [i64::MIN, 0, i64::MAX] {
+                let _ = resolution.to_duration(u64::MAX, offset);
+            }
+        }
+        assert_eq!(
+            TsResolution::Decimal(0)
+                .to_duration(u64::MAX, i64::MAX)
+                .as_secs(),
+            u64::MAX
+        );
+    }
+
+    /// Read every frame of `bytes` and decode it, as `load` does; count them.
+    fn read_all(bytes: &[u8]) -> u64 {
+        let Ok(mut r) = CaptureReader::new(Path::new("mutant"), Cursor::new(bytes)) else {
+            return 0;
         };
-        if len >= 12 && len % 4 == 0 && avail.len() < len {
-            return Err(RecordError::Need(len - avail.len()));
+        let mut n = 0;
+        while let Some(Ok(frame)) = r.next_frame() {
+            n += 1;
+            if let Ok(Decoded::Tcp(seg)) = decode_frame(frame.linktype, frame.data) {
+                let _ = seg.attributes();
+            }
+        }
+        n
+    }
+
+    /// Random byte edits of real captures: never a panic, never an endless
+    /// loop (each file is at most its bytes' worth of frames).
+    #[test]
+    fn mutated_captures_never_panic_or_loop() {
+        let seeds: [&[u8]; 2] = [
+            include_bytes!("../../captures/linux-default.pcap"),
+            include_bytes!("../../captures/linux-default.pcapng"),
+        ];
+        let mut rng = StdRng::seed_from_u64(10);
+        for good in seeds {
+            assert!(read_all(good) > 30);
+            for _ in 0..1500 {
+                let mut bytes = good.to_vec();
+                for _ in 0..rng.gen_range(1..8) {
+                    let at = rng.gen_range(0..bytes.len());
+                    bytes[at] = match rng.gen_range(0..3) {
+                        0 => rng.gen(),
+                        1 => 0xff,
+                        _ => 0,
+                    };
+                }
+                bytes.truncate(rng.gen_range(1..=bytes.len()));
+                assert!(read_all(&bytes) <= bytes.len() as u64 / 12);
+            }
         }
     }
-    let (rem, block) = match parser.next_block(avail) {
-        Ok(ok) => ok,
-        Err(PcapError::IncompleteBuffer) => return Err(RecordError::Need(0)),
-        Err(e) => return Err(RecordError::Corrupt(e)),
-    };
-    let consumed = avail.len() - rem.len();
-    let data_range = |data: &[u8]| {
-        let off = data.as_ptr() as usize - avail.as_ptr() as usize;
-        (off, off + data.len())
-    };
-    let interface_linktype = |parser: &PcapNgParser, id: u32| {
-        parser
-            .interfaces()
-            .get(id as usize)
-            .map(|i| u32::from(i.linktype))
-            .ok_or(RecordError::UnknownInterface(id))
-    };
-    let packet = match &block {
-        Block::EnhancedPacket(epb) => {
-            let caplen = epb.data.len() as u32;
-            if caplen > epb.original_len {
-                return Err(RecordError::CaplenOverOrigLen {
-                    caplen,
-                    orig_len: epb.original_len,
-                });
-            }
-            Some(RecordRange {
-                timestamp: epb.timestamp,
-                linktype: interface_linktype(parser, epb.interface_id)?,
-                orig_len: epb.original_len,
-                data: data_range(&epb.data),
-            })
-        }
-        Block::SimplePacket(spb) => Some(RecordRange {
-            timestamp: Duration::ZERO,
-            linktype: interface_linktype(parser, 0)?,
-            orig_len: spb.original_len,
-            data: data_range(&spb.data),
-        }),
-        Block::Packet(pb) => Some(RecordRange {
-            timestamp: Duration::from_micros(pb.timestamp),
-            linktype: interface_linktype(parser, u32::from(pb.interface_id))?,
-            orig_len: pb.original_len,
-            data: data_range(&pb.data),
-        }),
-        _ => None,
-    };
-    Ok(Parsed { consumed, packet })
 }

@@ -7,7 +7,31 @@ use thiserror::Error;
 
 use super::capture_file::{CaptureError, CaptureReader};
 use crate::handshake::{Attempt, Tracker};
-use crate::model::{decode_frame, DecodeError};
+use crate::model::{decode_frame, DecodeError, Decoded, Skip};
+
+/// Warnings kept per file; past this they are only counted, so a file of
+/// millions of bad packets cannot grow memory through its warnings.
+pub const MAX_WARNINGS: usize = 100;
+
+/// A packet skipped because its headers could not be read.
+#[derive(Debug, Error)]
+#[error("{path}: packet {number}: skipped: {why}")]
+pub struct Warning {
+    pub path: PathBuf,
+    pub number: u64,
+    pub why: SkipReason,
+}
+
+/// Why a packet was skipped with a warning.
+#[derive(Debug, Error)]
+pub enum SkipReason {
+    /// Its interface's link type is not one synlab reads.
+    #[error(transparent)]
+    Link(DecodeError),
+    /// Its headers contradict themselves or the bytes captured.
+    #[error("{0}")]
+    Malformed(Skip),
+}
 
 #[derive(Debug, Error)]
 pub enum LoadError {
@@ -37,6 +61,10 @@ pub struct Loaded {
     pub numbers: Vec<usize>,
     /// How many attempts the file holds, filtered or not.
     pub total_attempts: usize,
+    /// Packets skipped because they could not be read (at most
+    /// [`MAX_WARNINGS`]; the rest are counted in `more_warnings`).
+    pub warnings: Vec<Warning>,
+    pub more_warnings: u64,
 }
 
 impl Loaded {
@@ -68,6 +96,20 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let mut tracker = Tracker::new();
     let mut packets = 0;
     let mut error = None;
+    let mut warnings = Vec::new();
+    let mut more_warnings = 0;
+    let mut warn = |number, why| {
+        if warnings.len() < MAX_WARNINGS {
+            warnings.push(Warning {
+                path: path.to_owned(),
+                number,
+                why,
+            });
+        } else {
+            more_warnings += 1;
+        }
+    };
+    let pcapng = reader.is_pcapng();
     while let Some(frame) = reader.next_frame() {
         let frame = match frame {
             Ok(f) => f,
@@ -76,10 +118,29 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
                 break;
             }
         };
+        // A snaplen cut explains a header cut short; only a packet captured
+        // whole can lie about its own lengths.
+        let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
         match decode_frame(frame.linktype, frame.data) {
             Ok(decoded) => {
                 packets += 1;
+                if let Decoded::Skipped(why) = &decoded {
+                    if whole && why.is_malformed() {
+                        warn(frame.number, SkipReason::Malformed(why.clone()));
+                    }
+                }
                 tracker.feed(frame.number, frame.timestamp, &decoded);
+            }
+            // In pcapng each interface has its own link type: a packet on
+            // one synlab cannot read is skipped, as tshark reads on.
+            Err(source) if pcapng => {
+                packets += 1;
+                tracker.feed(
+                    frame.number,
+                    frame.timestamp,
+                    &Decoded::Skipped(Skip::NotIp),
+                );
+                warn(frame.number, SkipReason::Link(source));
             }
             Err(source) => {
                 error = Some(LoadError::Decode {
@@ -101,5 +162,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
         packets,
         skipped,
         error,
+        warnings,
+        more_warnings,
     })
 }

@@ -5,9 +5,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use etherparse::err::packet::SliceError;
 use etherparse::{
-    EtherType, IpNumber, Ipv4Header, Ipv4HeaderSlice, Ipv6ExtensionSlice, Ipv6HeaderSlice,
-    LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket,
+    EtherType, IpAuthHeaderSlice, IpNumber, Ipv4Header, Ipv4HeaderSlice, Ipv6ExtensionsSlice,
+    Ipv6FragmentHeaderSlice, Ipv6HeaderSlice, Ipv6RawExtHeaderSlice, LaxIpPayloadSlice,
+    LaxNetSlice, LaxSlicedPacket,
 };
 use thiserror::Error;
 
@@ -140,27 +142,111 @@ pub enum Decoded<'a> {
     Tcp(Segment<'a>),
     Icmp(IcmpError),
     /// Not TCP, or cut too short to be used; the reason says which.
-    Skipped(&'static str),
+    Skipped(Skip),
 }
+
+/// Why a frame was skipped. Some reasons are ordinary traffic (ARP, UDP,
+/// an ICMP echo); the others mean the packet's own headers lie, which a
+/// reader reports as a warning ([`Skip::is_malformed`]).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum Skip {
+    #[error("not IP")]
+    NotIp,
+    #[error("not TCP")]
+    NotTcp,
+    #[error("non-first IP fragment")]
+    LaterFragment,
+    #[error("ICMP, not an error")]
+    IcmpNotError,
+    #[error("ICMP error not quoting TCP")]
+    IcmpNotQuotingTcp,
+    #[error("ICMP header cut short")]
+    IcmpCut,
+    #[error("frame too short for its link-layer header")]
+    LinkCut,
+    #[error("more than {MAX_VLAN_TAGS} stacked VLAN tags")]
+    TooManyVlanTags,
+    #[error("TCP header cut short by the capture")]
+    TcpCut,
+    #[error("the IP header leaves {0} bytes for the segment, less than a TCP header")]
+    TcpPastIpLength(usize),
+    #[error("IPv4 total length {total} is less than the header length {header}")]
+    Ipv4TotalBelowHeader { total: u16, header: usize },
+    #[error("TCP data offset {0} is below 5")]
+    TcpOffsetBelow5(u8),
+    #[error("TCP data offset says {header} header bytes, the IP header leaves {segment} for the segment")]
+    TcpOffsetPastEnd { header: usize, segment: usize },
+    /// etherparse stopped on the IP layer or its extension headers.
+    #[error("{0}")]
+    BadIp(SliceError),
+}
+
+impl Skip {
+    /// The packet's headers contradict themselves or the bytes captured
+    /// (as opposed to traffic synlab has no use for).
+    pub fn is_malformed(&self) -> bool {
+        !matches!(
+            self,
+            Skip::NotIp
+                | Skip::NotTcp
+                | Skip::LaterFragment
+                | Skip::IcmpNotError
+                | Skip::IcmpNotQuotingTcp
+        )
+    }
+}
+
+/// Stacked 802.1Q/802.1ad tags walked before giving up on a frame; tshark
+/// has no limit, but more than a handful is never seen on a real link.
+pub const MAX_VLAN_TAGS: usize = 16;
 
 /// Decode one captured frame of the given LINKTYPE_.
 pub fn decode_frame(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let link =
         LinkType::from_linktype(linktype).ok_or(DecodeError::UnsupportedLinkType(linktype))?;
     let sliced = match link {
-        LinkType::Ethernet => LaxSlicedPacket::from_ethernet(data).ok(),
-        LinkType::LinuxSll => ether_typed(data, 16, 14),
-        LinkType::LinuxSll2 => ether_typed(data, 20, 0),
-        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => LaxSlicedPacket::from_ip(data).ok(),
+        LinkType::Ethernet => ethernet(data),
+        LinkType::LinuxSll => ether_typed(data, 16, 14).ok_or(Skip::LinkCut),
+        LinkType::LinuxSll2 => ether_typed(data, 20, 0).ok_or(Skip::LinkCut),
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => from_ip(data),
         LinkType::Null => loopback(data, u32::from_ne_bytes),
         LinkType::Loop => loopback(data, u32::from_be_bytes),
     };
-    let Some(sliced) = sliced else {
-        return Ok(Decoded::Skipped(
-            "frame too short for its link-layer header",
-        ));
-    };
-    Ok(from_net(sliced.net))
+    Ok(match sliced {
+        Ok(sliced) => from_net(sliced),
+        Err(why) => Decoded::Skipped(why),
+    })
+}
+
+/// An IP packet with no link header; a header etherparse refuses (an IHL
+/// below 5, a version that is neither 4 nor 6) is named.
+fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    use etherparse::err::ip::LaxHeaderSliceError;
+    LaxSlicedPacket::from_ip(data).map_err(|e| {
+        Skip::BadIp(match e {
+            LaxHeaderSliceError::Len(len) => SliceError::Len(len),
+            LaxHeaderSliceError::Content(content) => SliceError::Ip(content),
+        })
+    })
+}
+
+/// Ethernet II, with any number of stacked 802.1Q / 802.1ad / QinQ tags up
+/// to [`MAX_VLAN_TAGS`] (etherparse keeps at most three), walked here so
+/// that a SYN behind a deep stack of tags is still found.
+fn ethernet(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let mut at = 12;
+    for _ in 0..=MAX_VLAN_TAGS {
+        let ether_type = data.get(at..at + 2).ok_or(Skip::LinkCut)?;
+        let ether_type = EtherType(u16::from_be_bytes([ether_type[0], ether_type[1]]));
+        let rest = data.get(at + 2..).ok_or(Skip::LinkCut)?;
+        match ether_type {
+            EtherType::VLAN_TAGGED_FRAME
+            | EtherType::PROVIDER_BRIDGING
+            | EtherType::VLAN_DOUBLE_TAGGED_FRAME => at += 4,
+            _ => return Ok(LaxSlicedPacket::from_ether_type(ether_type, rest)),
+        }
+    }
+    Err(Skip::TooManyVlanTags)
 }
 
 /// Linux cooked headers: a fixed header with the EtherType at `proto_at`.
@@ -176,22 +262,31 @@ fn ether_typed(data: &[u8], header_len: usize, proto_at: usize) -> Option<LaxSli
 /// BSD loopback: the address family in a 4-byte header (2 is IPv4; 24, 28
 /// and 30 are IPv6 on the BSDs and macOS). The byte order is the capturing
 /// host's, so both orders are tried.
-fn loopback(data: &[u8], order: fn([u8; 4]) -> u32) -> Option<LaxSlicedPacket<'_>> {
-    let family: [u8; 4] = data.get(..4)?.try_into().ok()?;
+fn loopback(data: &[u8], order: fn([u8; 4]) -> u32) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let (family, ip) = data.split_first_chunk::<4>().ok_or(Skip::LinkCut)?;
     let known = |f: u32| matches!(f, 2 | 24 | 28 | 30);
-    let ok = known(order(family))
-        || known(u32::from_le_bytes(family))
-        || known(u32::from_be_bytes(family));
+    let ok = known(order(*family))
+        || known(u32::from_le_bytes(*family))
+        || known(u32::from_be_bytes(*family));
     if !ok {
-        return None;
+        return Err(Skip::NotIp);
     }
-    LaxSlicedPacket::from_ip(&data[4..]).ok()
+    from_ip(ip)
 }
 
-fn from_net(net: Option<LaxNetSlice<'_>>) -> Decoded<'_> {
-    let (ip, payload) = match net {
+fn from_net(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
+    // Where the lax parse stopped, if it stopped on an error (the layers
+    // before it are valid and kept).
+    let stop = sliced.stop_err.map(|(e, _layer)| e);
+    let (ip, payload) = match sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
+            // etherparse falls back to the captured length; tshark calls it
+            // a bogus length. Zero is TCP segmentation offload, kept.
+            let (total, header) = (h.total_len(), h.slice().len());
+            if total != 0 && usize::from(total) < header {
+                return Decoded::Skipped(Skip::Ipv4TotalBelowHeader { total, header });
+            }
             let ip = IpLayer::V4 {
                 header: Box::new(h.to_header()),
                 rb: h.slice()[6] & 0x80 != 0,
@@ -199,7 +294,7 @@ fn from_net(net: Option<LaxNetSlice<'_>>) -> Decoded<'_> {
             (ip, v4.payload().clone())
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
-            let exts = v6.extensions().clone().into_iter().map(ext_name).collect();
+            let exts = ext_names(v6.extensions());
             (
                 IpLayer::V6 {
                     header: v6.header(),
@@ -208,15 +303,17 @@ fn from_net(net: Option<LaxNetSlice<'_>>) -> Decoded<'_> {
                 v6.payload().clone(),
             )
         }
-        _ => return Decoded::Skipped("not IP"),
+        _ => return Decoded::Skipped(stop.map_or(Skip::NotIp, Skip::BadIp)),
     };
     if payload.fragmented && !first_fragment(&ip) {
-        return Decoded::Skipped("non-first IP fragment");
+        return Decoded::Skipped(Skip::LaterFragment);
     }
     match payload.ip_number {
         IpNumber::TCP => tcp_segment(ip, &payload),
         IpNumber::ICMP | IpNumber::IPV6_ICMP => icmp_error(&ip, payload.payload),
-        _ => Decoded::Skipped("not TCP"),
+        // An error here is in the IP layer (an IPv6 extension chain that is
+        // cut, loops back to hop-by-hop, …): the payload was never reached.
+        _ => Decoded::Skipped(stop.map_or(Skip::NotTcp, Skip::BadIp)),
     }
 }
 
@@ -227,13 +324,50 @@ fn first_fragment(ip: &IpLayer<'_>) -> bool {
     }
 }
 
-fn ext_name(ext: Ipv6ExtensionSlice<'_>) -> &'static str {
-    match ext {
-        Ipv6ExtensionSlice::HopByHop(_) => "hop",
-        Ipv6ExtensionSlice::Routing(_) => "route",
-        Ipv6ExtensionSlice::Fragment(_) => "frag",
-        Ipv6ExtensionSlice::DestinationOptions(_) => "dest",
-        Ipv6ExtensionSlice::Authentication(_) => "auth",
+/// The names of the IPv6 extension headers the lax parse validated, in
+/// order.
+///
+/// etherparse 0.21's own iterator (`Ipv6ExtensionsSlice::into_iter`) stops
+/// only on a next-header value that is no extension, reading each header
+/// unchecked; when the lax parse stopped on an error (a second hop-by-hop
+/// header, a header cut short) the last valid header still names another
+/// extension, and the iterator reads past the validated slice (issue 10:
+/// an out-of-bounds read from one 62-byte frame). So the walk is ours,
+/// bounded by the validated bytes, with checked slices only.
+fn ext_names(exts: &Ipv6ExtensionsSlice<'_>) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let mut rest = exts.slice();
+    let mut next = exts.first_header();
+    while let (false, Some(ip_number)) = (rest.is_empty(), next) {
+        let Some((name, len, after)) = ext_header(ip_number, rest) else {
+            break;
+        };
+        names.push(name);
+        rest = rest.get(len..).unwrap_or_default();
+        next = Some(after);
+    }
+    names
+}
+
+/// One extension header at the start of `bytes`: its name, length and the
+/// next header's number; `None` when it is not one or does not fit.
+fn ext_header(ip_number: IpNumber, bytes: &[u8]) -> Option<(&'static str, usize, IpNumber)> {
+    let raw = |name| {
+        Ipv6RawExtHeaderSlice::from_slice(bytes)
+            .ok()
+            .map(|h| (name, h.slice().len(), h.next_header()))
+    };
+    match ip_number {
+        IpNumber::IPV6_HEADER_HOP_BY_HOP => raw("hop"),
+        IpNumber::IPV6_ROUTE_HEADER => raw("route"),
+        IpNumber::IPV6_DESTINATION_OPTIONS => raw("dest"),
+        IpNumber::IPV6_FRAGMENTATION_HEADER => Ipv6FragmentHeaderSlice::from_slice(bytes)
+            .ok()
+            .map(|h| ("frag", h.slice().len(), h.next_header())),
+        IpNumber::AUTHENTICATION_HEADER => IpAuthHeaderSlice::from_slice(bytes)
+            .ok()
+            .map(|h| ("auth", h.slice().len(), h.next_header())),
+        _ => None,
     }
 }
 
@@ -258,13 +392,27 @@ fn be32(b: &[u8], at: usize) -> u32 {
 fn tcp_segment<'a>(ip: IpLayer<'a>, payload: &LaxIpPayloadSlice<'a>) -> Decoded<'a> {
     let tcp = payload.payload;
     if tcp.len() < 20 {
-        return Decoded::Skipped("TCP header cut short by the capture");
+        return Decoded::Skipped(if payload.incomplete {
+            Skip::TcpCut
+        } else {
+            Skip::TcpPastIpLength(tcp.len())
+        });
     }
-    let hdr_len = usize::from(tcp[12] >> 4) * 4;
+    let offset = tcp[12] >> 4;
+    let hdr_len = usize::from(offset) * 4;
     if hdr_len < 20 {
-        return Decoded::Skipped("TCP data offset below 5");
+        return Decoded::Skipped(Skip::TcpOffsetBelow5(offset));
     }
     let declared = declared_ip_payload(&ip, payload);
+    if hdr_len > declared {
+        // The segment the IP header declares cannot hold the TCP header
+        // (tshark: "bogus TCP header length"); a capture cut is not this,
+        // since the declared length does not depend on what was captured.
+        return Decoded::Skipped(Skip::TcpOffsetPastEnd {
+            header: hdr_len,
+            segment: declared,
+        });
+    }
     let (src_ip, dst_ip) = addrs(&ip);
     let seg = Segment {
         src: SocketAddr::new(src_ip, be16(tcp, 0)),
@@ -300,7 +448,7 @@ fn declared_ip_payload(ip: &IpLayer<'_>, payload: &LaxIpPayloadSlice<'_>) -> usi
 fn icmp_error<'a>(ip: &IpLayer<'a>, icmp: &'a [u8]) -> Decoded<'a> {
     let v6 = matches!(ip, IpLayer::V6 { .. });
     let Some(&[icmp_type, code]) = icmp.get(..2) else {
-        return Decoded::Skipped("ICMP header cut short");
+        return Decoded::Skipped(Skip::IcmpCut);
     };
     let is_error = if v6 {
         (1..=4).contains(&icmp_type)
@@ -308,10 +456,10 @@ fn icmp_error<'a>(ip: &IpLayer<'a>, icmp: &'a [u8]) -> Decoded<'a> {
         matches!(icmp_type, 3 | 11 | 12)
     };
     if !is_error {
-        return Decoded::Skipped("ICMP, not an error");
+        return Decoded::Skipped(Skip::IcmpNotError);
     }
     let Some(quoted) = icmp.get(8..).and_then(quoted_tcp) else {
-        return Decoded::Skipped("ICMP error not quoting TCP");
+        return Decoded::Skipped(Skip::IcmpNotQuotingTcp);
     };
     Decoded::Icmp(IcmpError {
         from: addrs(ip).0,
@@ -627,6 +775,100 @@ mod tests {
         assert_eq!(a.get("ipv6.hlim"), Some(&64u8.into()));
         assert_eq!(a.get("tcp.options.mss_val"), Some(&1460u16.into()));
         assert!(a.get("ip.ttl").is_none());
+    }
+
+    /// An IPv6 SYN (raw IP) behind 8-byte extension headers of the given
+    /// kinds (IP numbers), in order, the last one naming TCP.
+    fn ipv6_with_exts(kinds: &[u8]) -> Vec<u8> {
+        let tcp = &ipv4_syn()[20..];
+        let nexts: Vec<u8> = kinds.iter().copied().skip(1).chain([6]).collect();
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&((8 * kinds.len() + tcp.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[kinds.first().copied().unwrap_or(6), 64]);
+        p.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        p.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        for next in nexts {
+            p.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        p.extend_from_slice(tcp);
+        p
+    }
+
+    /// Issue 10, item 1: a hop-by-hop header followed by a second one made
+    /// etherparse's extension iterator read past the validated slice (an
+    /// out-of-bounds read valgrind saw from one 62-byte frame).
+    #[test]
+    fn second_hop_by_hop_is_skipped_without_reading_past_the_checked_slice() {
+        let p = ipv6_with_exts(&[0, 0]);
+        let (exts, _, _, err) = Ipv6ExtensionsSlice::from_slice_lax(IpNumber(0), &p[40..]);
+        assert!(err.is_some(), "etherparse stops at the second hop-by-hop");
+        assert_eq!(exts.slice().len(), 8);
+        assert_eq!(ext_names(&exts), ["hop"]);
+        match decode_frame(101, &p) {
+            Ok(Decoded::Skipped(why @ Skip::BadIp(_))) => assert!(why.is_malformed()),
+            other => panic!("{other:?}"),
+        }
+        // The 62-byte frame of the report: the packet ends after the first
+        // hop-by-hop header, which names another one.
+        let cut = &p[..48];
+        assert!(matches!(decode_frame(101, cut), Ok(Decoded::Skipped(_))));
+    }
+
+    #[test]
+    fn extension_chains_are_walked_to_tcp_and_cuts_are_named() {
+        let p = ipv6_with_exts(&[0, 60, 43, 60]);
+        let seg = segment(decode_frame(101, &p).unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(
+            seg.attributes().get("synlab.ipv6.ext"),
+            Some(&"hop,dest,route,dest".into())
+        );
+        // Cut inside the third header: a malformed skip at every length.
+        for cut in 40..p.len() {
+            let d = decode_frame(101, &p[..cut]).unwrap_or_else(|e| panic!("{e}"));
+            if cut < 72 {
+                assert!(matches!(d, Decoded::Skipped(_)), "cut {cut}: {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn syn_behind_eight_vlan_tags_is_found_and_too_many_are_named() {
+        let tags = [[0x81, 0x00, 0, 7]; 8];
+        let frame = ethernet(&tags, &ipv4_syn());
+        let seg = segment(decode_frame(1, &frame).unwrap_or_else(|e| panic!("{e}")));
+        assert!(seg.flags.is_syn());
+        let tags = vec![[0x88, 0xa8, 0, 7]; MAX_VLAN_TAGS + 1];
+        let frame = ethernet(&tags, &ipv4_syn());
+        match decode_frame(1, &frame) {
+            Ok(Decoded::Skipped(Skip::TooManyVlanTags)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_lies_are_malformed_skips() {
+        let mut ihl_4 = ipv4_syn();
+        ihl_4[0] = 0x44;
+        let mut offset_past_end = ipv4_syn();
+        offset_past_end[32] = 0xf0; // 60 header bytes in a 24-byte segment
+        let mut offset_4 = ipv4_syn();
+        offset_4[32] = 0x40;
+        for (name, p) in [
+            ("ihl 4", ihl_4),
+            ("offset past end", offset_past_end),
+            ("offset 4", offset_4),
+        ] {
+            match decode_frame(101, &p) {
+                Ok(Decoded::Skipped(why)) => assert!(why.is_malformed(), "{name}: {why}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let mut udp = ipv4_syn();
+        udp[9] = 17;
+        match decode_frame(101, &udp) {
+            Ok(Decoded::Skipped(why)) => assert!(!why.is_malformed(), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub use catalogue::{
     field, kind_of, sort_key as catalogue_sort_key, Field, Kind, FIELDS, UNKNOWN_OPTION_PREFIX,
 };
 pub use decode::{
-    decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, TcpFlags,
+    decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip, TcpFlags,
+    MAX_VLAN_TAGS,
 };
 pub use tcp_options::{parse_options, OptionsParse, TcpOption};
