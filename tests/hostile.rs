@@ -5,14 +5,14 @@
 //! report the good handshakes around it (issue 10). Where tshark reads a
 //! file, synlab reads as many packets.
 
-mod util;
+mod support;
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use util::{have, path_str, root, TempDir};
+use support::{have, path_str, root, TempDir};
 
 /// What reading one corpus file must give.
 struct Case {
@@ -401,7 +401,7 @@ fn a_large_unknown_block_is_skipped_in_constant_memory() {
 /// key in their JSON, which therefore stays as it was before warnings.
 #[test]
 fn clean_captures_give_no_warnings() {
-    for path in util::all_captures() {
+    for path in support::all_captures() {
         let run = handshakes(path_str(&path));
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.code, Some(0), "{}: {stderr}", path.display());
