@@ -13,11 +13,13 @@ use std::time::Duration;
 
 use common::{bin, can_run_lab, path_str, wait_for, Lab, TempDir};
 use serde_json::Value as Json;
+use synlab::model::Field;
 use synlab::model::{Attributes, Value};
-use synlab::profile::{self, Profile};
+use synlab::profile::Profile;
 
 fn profiles() -> Vec<Profile> {
-    let all = profile::list(&[]).unwrap_or_else(|e| panic!("profile::list: {e}"));
+    let all =
+        synlab::io::profile_store::list(&[]).unwrap_or_else(|e| panic!("profile_store::list: {e}"));
     assert!(!all.is_empty(), "no built-in profiles");
     all
 }
@@ -183,12 +185,12 @@ struct DropCase {
     variant: &'static [&'static str],
 }
 
-fn num(a: &Attributes, name: &str) -> Option<u64> {
+fn num(a: &Attributes, name: Field) -> Option<u64> {
     a.get(name).and_then(Value::as_u64)
 }
 
 fn layout_has(a: &Attributes, token: &str) -> bool {
-    match a.get("synlab.options.layout") {
+    match a.get(Field::SynlabOptionsLayout) {
         Some(Value::Str(l)) => l.split(',').any(|t| t == token),
         _ => false,
     }
@@ -203,7 +205,7 @@ fn drop_cases() -> Vec<DropCase> {
             name: "ttl 128",
             // The forward chain sees the TTL after the middlebox's decrement.
             rule: "ip ttl 127 tcp flags & (syn | ack) == syn drop",
-            carries: |a| num(a, "ip.ttl") == Some(128),
+            carries: |a| num(a, Field::IpTtl) == Some(128),
             variant: &["--set", "ip.ttl=128"],
         },
         DropCase {
@@ -226,13 +228,15 @@ fn drop_cases() -> Vec<DropCase> {
         DropCase {
             name: "window 65535",
             rule: "tcp flags & (syn | ack) == syn tcp window 65535 drop",
-            carries: |a| num(a, "tcp.window_size_value") == Some(65535),
+            carries: |a| num(a, Field::TcpWindowSizeValue) == Some(65535),
             variant: &["--set", "tcp.window_size_value=65535"],
         },
         DropCase {
             name: "ECE+CWR",
             rule: "tcp flags & (syn | ack) == syn tcp flags & (ecn | cwr) == ecn | cwr drop",
-            carries: |a| num(a, "tcp.flags.ece") == Some(1) && num(a, "tcp.flags.cwr") == Some(1),
+            carries: |a| {
+                num(a, Field::TcpFlagsEce) == Some(1) && num(a, Field::TcpFlagsCwr) == Some(1)
+            },
             variant: &["--set", "tcp.flags.ece=true", "--set", "tcp.flags.cwr=true"],
         },
     ]
@@ -253,7 +257,8 @@ fn requested(p: &Profile, variant: &[&str]) -> Attributes {
                     "false" => Value::Bool(false),
                     v => v.parse().map_or_else(|_| Value::from(v), Value::Int),
                 };
-                a.insert(k.to_owned(), v);
+                let k: synlab::model::Attr = k.parse().unwrap_or_else(|e| panic!("{e}"));
+                a.insert(k, v);
             }
             _ => unreachable!("bad variant {pair:?}"),
         }

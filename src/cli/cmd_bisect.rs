@@ -17,9 +17,9 @@ use super::select::AttemptSpec;
 use super::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{load, LoadError};
-use crate::model::Attributes;
+use crate::model::rule::Rule;
+use crate::model::{Attr, Attributes};
 use crate::oracle::{self, Action, Oracle, RecordedOracle, RuleOracle};
-use crate::rule::Rule;
 use crate::search::{Conclusion, Report, Search, SearchOptions, VerdictReport};
 
 /// `synlab bisect` arguments.
@@ -139,7 +139,7 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
             Err(e) => return Err(e.into()),
         }
     }
-    let profile = crate::profile::resolve(spec, dirs)?;
+    let profile = crate::io::profile_store::resolve(spec, dirs)?;
     Ok(Side {
         label: profile.name,
         attributes: profile.attributes,
@@ -290,11 +290,11 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
     }
     writeln!(out)?;
     {
-        let culprit_units: Vec<&String> = r.culprits.iter().flatten().collect();
+        let culprit_units: Vec<&Attr> = r.culprits.iter().flatten().collect();
         let nw = r
             .differences
             .iter()
-            .map(|d| d.attribute.len() + 2)
+            .map(|d| d.attribute.name().len() + 2)
             .max()
             .unwrap_or(0)
             .max(9);
@@ -327,7 +327,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
                 " "
             };
             let name = if first {
-                d.attribute.clone()
+                d.attribute.to_string()
             } else {
                 format!("+ {}", d.attribute)
             };
@@ -361,13 +361,13 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
             out,
             "{} {}",
             style.bold("culprit:"),
-            style.red(&r.culprits[0][0])
+            style.red(r.culprits[0][0].name())
         )?,
         1 => writeln!(
             out,
             "{} {}",
             style.bold("culprits, together:"),
-            style.red(&r.culprits[0].join(" + "))
+            style.red(&joined(&r.culprits[0]))
         )?,
         n => {
             writeln!(
@@ -378,7 +378,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
                 ))
             )?;
             for c in &r.culprits {
-                writeln!(out, "  {}", style.red(&c.join(" + ")))?;
+                writeln!(out, "  {}", style.red(&joined(c)))?;
             }
         }
     }
@@ -407,4 +407,9 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
         summary.push_str(&format!("; confidence {:.3}", r.confidence));
     }
     writeln!(out, "{}", style.dim(&summary))
+}
+/// A culprit set's names joined with ` + `.
+fn joined(set: &[Attr]) -> String {
+    let names: Vec<&str> = set.iter().map(|a| a.name()).collect();
+    names.join(" + ")
 }

@@ -14,7 +14,7 @@ use super::Status;
 use crate::handshake::Outcome;
 use crate::io::live::{self, LiveOptions, LiveRun};
 use crate::io::pcap_writer::PcapOut;
-use crate::model::{Attributes, Value};
+use crate::model::{Attr, Attributes, Field, Value};
 use crate::probe::ProbeResult;
 
 #[derive(Debug, Args)]
@@ -49,10 +49,10 @@ pub struct ProbeArgs {
     /// Change one of the profile's attributes (NAME=VALUE; repeatable), e.g.
     /// --set ip.ttl=128 --set tcp.flags.ece=true.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-    pub set: Vec<(String, Value)>,
+    pub set: Vec<(Attr, Value)>,
     /// Remove one of the profile's attributes (repeatable).
-    #[arg(long = "unset", value_name = "NAME")]
-    pub unset: Vec<String>,
+    #[arg(long = "unset", value_name = "NAME", value_parser = parse_attr)]
+    pub unset: Vec<Attr>,
     /// Drop the kernel's RSTs to our SYN-ACKs with a temporary nftables rule
     /// (table inet synlab_probe_PID, our source ports only; needs CAP_NET_ADMIN).
     #[arg(long)]
@@ -81,8 +81,15 @@ pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// An attribute name, checked against the vocabulary (a typo is an error
+/// with a suggestion, before anything is sent).
+pub fn parse_attr(s: &str) -> Result<Attr, String> {
+    s.parse()
+        .map_err(|e: crate::model::UnknownAttribute| e.to_string())
+}
+
 /// NAME=VALUE: true/false are booleans, digits numbers, the rest strings.
-pub fn parse_set(s: &str) -> Result<(String, Value), String> {
+pub fn parse_set(s: &str) -> Result<(Attr, Value), String> {
     let (name, value) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
@@ -94,7 +101,7 @@ pub fn parse_set(s: &str) -> Result<(String, Value), String> {
         "false" => Value::Bool(false),
         v => v.parse().map_or_else(|_| Value::from(v), Value::Int),
     };
-    Ok((name.to_owned(), value))
+    Ok((parse_attr(name)?, value))
 }
 
 /// RTT statistics in milliseconds.
@@ -134,13 +141,13 @@ pub fn run(
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let profile = crate::profile::resolve(&args.profile, dirs)?;
+    let profile = crate::io::profile_store::resolve(&args.profile, dirs)?;
     let mut attrs = profile.attributes.clone();
     for name in &args.unset {
         attrs.remove(name);
     }
     for (name, value) in &args.set {
-        attrs.insert(name.clone(), value.clone());
+        attrs.insert(*name, value.clone());
     }
     let opts = LiveOptions {
         iface: args.iface.clone(),
@@ -211,7 +218,7 @@ fn print_json(
     Ok(())
 }
 
-fn get(a: &Attributes, name: &str) -> String {
+fn get(a: &Attributes, name: Field) -> String {
     a.get(name).map_or_else(|| "-".to_owned(), Value::to_string)
 }
 
@@ -222,18 +229,18 @@ fn reply_cell(r: &ProbeResult) -> String {
             .icmp_from
             .map_or_else(String::new, |ip| format!("from {ip}")),
         (_, Some(a)) => {
-            let ttl = a.get("ip.ttl").or_else(|| a.get("ipv6.hlim"));
+            let ttl = a.get(Field::IpTtl).or_else(|| a.get(Field::Ipv6Hlim));
             let mut s = format!(
                 "ttl {} win {}",
                 ttl.map_or_else(|| "-".into(), Value::to_string),
-                get(a, "tcp.window_size_value")
+                get(a, Field::TcpWindowSizeValue)
             );
             if r.outcome == Outcome::SynAck {
                 s.push_str(&format!(
                     " mss {} ws {} options {}",
-                    get(a, "tcp.options.mss_val"),
-                    get(a, "tcp.options.wscale.shift"),
-                    get(a, "synlab.options.layout")
+                    get(a, Field::TcpOptionsMssVal),
+                    get(a, Field::TcpOptionsWscaleShift),
+                    get(a, Field::SynlabOptionsLayout)
                 ));
             }
             s
@@ -330,18 +337,20 @@ mod tests {
     fn set_values_are_typed() {
         assert_eq!(
             parse_set("ip.ttl=128"),
-            Ok(("ip.ttl".into(), Value::Int(128)))
+            Ok((Field::IpTtl.into(), Value::Int(128)))
         );
         assert_eq!(
             parse_set("tcp.flags.ece=true"),
-            Ok(("tcp.flags.ece".into(), Value::Bool(true)))
+            Ok((Field::TcpFlagsEce.into(), Value::Bool(true)))
         );
         assert_eq!(
             parse_set("synlab.options.layout=mss,nop,ws"),
-            Ok(("synlab.options.layout".into(), Value::from("mss,nop,ws")))
+            Ok((Field::SynlabOptionsLayout.into(), Value::from("mss,nop,ws")))
         );
         assert!(parse_set("nothing").is_err());
         assert!(parse_set("=1").is_err());
+        let typo = parse_set("ip.tll=128").unwrap_err();
+        assert!(typo.contains("did you mean ip.ttl?"), "{typo}");
     }
 
     fn result(rtt_ms: Option<u64>) -> ProbeResult {

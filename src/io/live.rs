@@ -385,8 +385,9 @@ async fn drive_async<S: PacketSender, R: FrameSource + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::craft::{build_packet, ethernet_frame, Volatile};
     use crate::handshake::Outcome;
+    use crate::model::craft::{build_packet, ethernet_frame, Volatile};
+    use crate::model::Field;
     use crate::model::{Decoded, Segment};
     use std::sync::mpsc as std_mpsc;
 
@@ -411,18 +412,18 @@ mod tests {
 
     fn reply_to(seg: &Segment<'_>) -> Option<Vec<u8>> {
         let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("tcp.window_size_value", 65160u16);
+        a.insert(Field::IpTtl, 64u8);
+        a.insert(Field::TcpWindowSizeValue, 65160u16);
         match seg.dst.port() {
             80 => {
-                a.insert("tcp.flags.ack", true);
-                a.insert("tcp.options.mss_val", 1460u16);
-                a.insert("synlab.options.layout", "mss");
+                a.insert(Field::TcpFlagsAck, true);
+                a.insert(Field::TcpOptionsMssVal, 1460u16);
+                a.insert(Field::SynlabOptionsLayout, "mss");
             }
             81 => {
-                a.insert("tcp.flags.syn", false);
-                a.insert("tcp.flags.reset", true);
-                a.insert("tcp.flags.ack", true);
+                a.insert(Field::TcpFlagsSyn, false);
+                a.insert(Field::TcpFlagsReset, true);
+                a.insert(Field::TcpFlagsAck, true);
             }
             _ => return None,
         }
@@ -464,10 +465,10 @@ mod tests {
 
     fn linux() -> Attributes {
         let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("synlab.options.layout", "mss");
+        a.insert(Field::IpTtl, 64u8);
+        a.insert(Field::TcpWindowSizeValue, 64240u16);
+        a.insert(Field::TcpOptionsMssVal, 1460u16);
+        a.insert(Field::SynlabOptionsLayout, "mss");
         a
     }
 

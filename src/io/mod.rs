@@ -6,6 +6,7 @@ pub mod capture_file;
 pub mod live;
 pub mod live_oracle;
 pub mod load;
+pub mod profile_store;
 
 pub mod nft;
 pub mod pcap_writer;

@@ -5,7 +5,7 @@
 //! batch of probes, has an oracle answer them (concurrently, if it can: the
 //! probes of a batch are independent), hands each answer to
 //! [`Search::record`], and repeats until `next_batch` returns `None`; then
-//! [`Search::report`] says what was found. [`crate::oracle::run`] is that
+//! [`Search::report`] says what was found. [`run`] is that
 //! loop.
 //!
 //! Phases:
@@ -31,6 +31,7 @@
 //! set, the remaining units passing.
 
 pub mod ddmin;
+mod oracle;
 pub mod units;
 pub mod verdict;
 
@@ -39,9 +40,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::handshake::Outcome;
-use crate::model::Attributes;
-use crate::oracle::OracleError;
+use crate::model::{Attr, Attributes, Field};
 use ddmin::{Class, Step};
+pub use oracle::{run, Oracle, OracleError};
 pub use units::{is_bisectable, DiffRow, Unit};
 use verdict::{decide, Decision, Tally, TestParams, Verdict};
 
@@ -83,7 +84,7 @@ pub enum SearchError {
     Craft {
         side: &'static str,
         #[source]
-        source: crate::craft::CraftError,
+        source: crate::model::craft::CraftError,
     },
     #[error("good is IPv{good} and bad is IPv{bad}: bisect compares SYNs of one IP version")]
     MixedFamilies { good: u8, bad: u8 },
@@ -174,7 +175,7 @@ impl Search {
             return Err(SearchError::Options("alpha must be in (0, 1)"));
         }
         let family = |a: &Attributes| {
-            if a.contains("ipv6.version") || a.contains("ipv6.hlim") {
+            if a.contains(Field::Ipv6Version) || a.contains(Field::Ipv6Hlim) {
                 6
             } else {
                 4
@@ -689,7 +690,7 @@ pub struct BaselineReport {
 pub struct SingleRow {
     /// The unit's name: its attributes joined with ` + `.
     pub attribute: String,
-    pub attributes: Vec<String>,
+    pub attributes: Vec<Attr>,
     pub applied_to_good: VerdictReport,
     pub reverted_on_bad: VerdictReport,
 }
@@ -701,7 +702,7 @@ pub struct Report {
     pub differences: Vec<DiffRow>,
     pub single: Vec<SingleRow>,
     /// Each culprit set as attribute names.
-    pub culprits: Vec<Vec<String>>,
+    pub culprits: Vec<Vec<Attr>>,
     /// Each culprit set as unit names.
     pub culprit_units: Vec<Vec<String>>,
     pub probes: u64,
