@@ -13,7 +13,7 @@ use synlab::model::rule::Rule;
 use synlab::model::{Attr, Attributes, Field, Value};
 use synlab::oracle::{run, Action, Oracle, RuleOracle};
 use synlab::search::units::{normalise, units};
-use synlab::search::{Conclusion, Report, Search, SearchOptions};
+use synlab::search::{Conclusion, ProbePhase, Report, Search, SearchOptions};
 
 // ------------------------------------------------------------ helpers
 
@@ -518,8 +518,16 @@ fn one_culprit_among_sixteen_within_dd_bounds() {
             let mut oracle = rule_oracle(&expr, Action::Drop, loss, i as u64);
             let r = search(&g, &b, opts, &mut oracle);
             assert_eq!(r.culprit_units, [[name.clone()]], "{expr}, loss {loss}");
-            let iso = r.probes_by_phase.get("isolation").copied().unwrap_or(0);
-            let iso_rounds = r.rounds_by_phase.get("isolation").copied().unwrap_or(0);
+            let iso = r
+                .probes_by_phase
+                .get(&ProbePhase::Isolation)
+                .copied()
+                .unwrap_or(0);
+            let iso_rounds = r
+                .rounds_by_phase
+                .get(&ProbePhase::Isolation)
+                .copied()
+                .unwrap_or(0);
             worst_rounds = worst_rounds.max(iso_rounds);
             total_rounds += iso_rounds;
             total_probes += iso;
@@ -661,7 +669,7 @@ proptest! {
         // (every subset and complement at every granularity), each with at
         // most max_probes probes.
         let n = us.len() as u64;
-        prop_assert!(r.probes_by_phase.get("isolation").copied().unwrap_or(0) <= n * n * 20);
+        prop_assert!(r.probes_by_phase.get(&ProbePhase::Isolation).copied().unwrap_or(0) <= n * n * 20);
     }
 }
 

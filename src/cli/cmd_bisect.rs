@@ -20,7 +20,9 @@ use crate::io::load::{load, LoadError};
 use crate::model::rule::Rule;
 use crate::model::{Attr, Attributes};
 use crate::oracle::{self, Action, Oracle, RecordedOracle, RuleOracle};
-use crate::search::{Conclusion, Report, Search, SearchOptions, VerdictReport};
+use crate::search::{
+    Conclusion, ProbePhase, Report, Search, SearchOptions, VerdictClass, VerdictReport,
+};
 
 /// `synlab bisect` arguments.
 #[derive(Debug, Args)]
@@ -256,9 +258,9 @@ fn cell(v: &VerdictReport) -> String {
 
 fn paint(v: &VerdictReport, text: &str, style: Style) -> String {
     match v.class {
-        "pass" => style.green(text),
-        "fail" => style.red(text),
-        _ => style.dim(text),
+        VerdictClass::Pass => style.green(text),
+        VerdictClass::Fail => style.red(text),
+        VerdictClass::Other => style.dim(text),
     }
 }
 
@@ -386,12 +388,12 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
         writeln!(out, "{note}")?;
     }
     let phases: Vec<String> = [
-        ("baseline", "baseline"),
-        ("single", "one-at-a-time"),
-        ("isolation", "isolation"),
+        (ProbePhase::Baseline, "baseline"),
+        (ProbePhase::Single, "one-at-a-time"),
+        (ProbePhase::Isolation, "isolation"),
     ]
     .iter()
-    .filter_map(|(k, label)| r.probes_by_phase.get(*k).map(|n| format!("{label} {n}")))
+    .filter_map(|(k, label)| r.probes_by_phase.get(k).map(|n| format!("{label} {n}")))
     .collect();
     let rounds = if r.rounds == 1 { "round" } else { "rounds" };
     let mut summary = format!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use serde::Serialize;
 use serde_json::json;
 
 use super::output::Style;
@@ -177,8 +178,29 @@ pub fn run(
     Ok(Status::Ok)
 }
 
-fn count(results: &[ProbeResult], name: &str) -> usize {
-    results.iter().filter(|r| r.outcome.name() == name).count()
+/// How many probes saw each outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct OutcomeCounts {
+    syn_ack: usize,
+    reset: usize,
+    icmp: usize,
+    no_reply: usize,
+}
+
+impl OutcomeCounts {
+    fn of(results: &[ProbeResult]) -> Self {
+        let mut c = OutcomeCounts::default();
+        for r in results {
+            match r.outcome {
+                Outcome::SynAck => c.syn_ack += 1,
+                Outcome::Reset => c.reset += 1,
+                Outcome::Icmp { .. } => c.icmp += 1,
+                Outcome::NoReply => c.no_reply += 1,
+            }
+        }
+        c
+    }
 }
 
 fn print_json(
@@ -203,12 +225,7 @@ fn print_json(
         "rst_suppressed_by": run.rst_table.as_ref().map(|t| format!("table inet {t}")),
         "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
         "pcap_packets": pcap_packets,
-        "outcomes": {
-            "syn-ack": count(&run.results, "syn-ack"),
-            "reset": count(&run.results, "reset"),
-            "icmp": count(&run.results, "icmp"),
-            "no-reply": count(&run.results, "no-reply"),
-        },
+        "outcomes": OutcomeCounts::of(&run.results),
         "rtt_ms": rtt,
         "probes": run.results,
     });
@@ -292,12 +309,10 @@ fn print_table(
         );
         writeln!(out, "{}", line.trim_end())?;
     }
+    let counts = OutcomeCounts::of(&run.results);
     let mut summary = format!(
         "{} syn-ack, {} reset, {} icmp, {} no-reply",
-        count(&run.results, "syn-ack"),
-        count(&run.results, "reset"),
-        count(&run.results, "icmp"),
-        count(&run.results, "no-reply"),
+        counts.syn_ack, counts.reset, counts.icmp, counts.no_reply,
     );
     if let Some(rate) = run.rate() {
         summary.push_str(&format!("; {rate:.1} probes/s"));
@@ -316,7 +331,7 @@ fn print_table(
             style.dim(&format!("wrote {n} packets to {}", path.display()))
         )?;
     }
-    if run.rst_table.is_none() && count(&run.results, "syn-ack") > 0 {
+    if run.rst_table.is_none() && counts.syn_ack > 0 {
         writeln!(
             out,
             "{}",

@@ -115,6 +115,30 @@ struct Variant {
     baseline: bool,
 }
 
+/// The phase a probe was sent in, as the report counts them. Declared in
+/// the alphabetical order of the names, the order of the JSON's keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbePhase {
+    Baseline,
+    /// Minimising the culprit sets (ddmin).
+    Isolation,
+    /// The one-at-a-time table.
+    Single,
+}
+
+/// How a variant's verdict compares with the two sides'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictClass {
+    /// The good side's outcome.
+    Pass,
+    /// The bad side's outcome.
+    Fail,
+    /// Anything else (another outcome, unresolved, not yet known).
+    Other,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Baseline,
@@ -153,8 +177,8 @@ pub struct Search {
     next_id: u64,
     probes: u64,
     rounds: u32,
-    by_phase: BTreeMap<&'static str, u64>,
-    rounds_by_phase: BTreeMap<&'static str, u32>,
+    by_phase: BTreeMap<ProbePhase, u64>,
+    rounds_by_phase: BTreeMap<ProbePhase, u32>,
     culprits: Vec<Vec<usize>>,
     conclusion: Conclusion,
     note: Option<String>,
@@ -264,9 +288,9 @@ impl Search {
             return None;
         }
         let phase = match self.phase {
-            Phase::Baseline => "baseline",
-            Phase::Single => "single",
-            _ => "isolation",
+            Phase::Baseline => ProbePhase::Baseline,
+            Phase::Single => ProbePhase::Single,
+            Phase::Isolate | Phase::Done => ProbePhase::Isolation,
         };
         let mut batch = Vec::new();
         for (v, count) in needed {
@@ -548,16 +572,8 @@ impl Search {
             culprit_units,
             probes: self.probes,
             rounds: self.rounds,
-            probes_by_phase: self
-                .by_phase
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
-            rounds_by_phase: self
-                .rounds_by_phase
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
+            probes_by_phase: self.by_phase.clone(),
+            rounds_by_phase: self.rounds_by_phase.clone(),
             unresolved: self
                 .variants
                 .iter()
@@ -601,9 +617,9 @@ impl Search {
             return VerdictReport::pending();
         };
         let class = match self.class_of(&key) {
-            Some(Class::Pass) => "pass",
-            Some(Class::Fail) => "fail",
-            Some(Class::Unresolved) | None => "other",
+            Some(Class::Pass) => VerdictClass::Pass,
+            Some(Class::Fail) => VerdictClass::Fail,
+            Some(Class::Unresolved) | None => VerdictClass::Other,
         };
         let (verdict, icmp, reason) = match &v.verdict {
             None => ("pending".to_owned(), None, None),
@@ -642,7 +658,7 @@ pub struct VerdictReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp: Option<IcmpReport>,
     /// `pass` (good's outcome), `fail` (bad's) or `other`.
-    pub class: &'static str,
+    pub class: VerdictClass,
     /// Probes by outcome.
     pub counts: BTreeMap<String, u32>,
     pub probes: u32,
@@ -656,7 +672,7 @@ impl VerdictReport {
         VerdictReport {
             verdict: "pending".into(),
             icmp: None,
-            class: "other",
+            class: VerdictClass::Other,
             counts: BTreeMap::new(),
             probes: 0,
             confidence: 0.0,
@@ -709,9 +725,9 @@ pub struct Report {
     /// Batches (oracle round trips).
     pub rounds: u32,
     /// Probes by phase: `baseline`, `single`, `isolation`.
-    pub probes_by_phase: BTreeMap<String, u64>,
+    pub probes_by_phase: BTreeMap<ProbePhase, u64>,
     /// Rounds by phase.
-    pub rounds_by_phase: BTreeMap<String, u32>,
+    pub rounds_by_phase: BTreeMap<ProbePhase, u32>,
     /// Variants that could not be built or gave no consistent answer.
     pub unresolved: usize,
     pub confidence: f64,
