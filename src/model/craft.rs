@@ -449,6 +449,38 @@ mod tests {
     }
 
     #[test]
+    fn unknown_option_data_without_its_token_is_refused() {
+        let mut a = linux();
+        a.insert(Attr::UnknownOption(30), "abcd");
+        let err = build_packet(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
+        assert!(
+            matches!(
+                err,
+                Err(CraftError::OptionNotInLayout {
+                    option: LayoutToken::Unknown(30),
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        a.insert(Field::SynlabOptionsLayout, "mss,sok,ts,nop,ws,?30");
+        let got = crafted_attributes(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
+        let got = got.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.get(Attr::UnknownOption(30)), Some(&Value::from("abcd")));
+    }
+
+    #[test]
+    fn a_value_out_of_its_type_range_is_refused() {
+        let mut a = linux();
+        a.insert(Field::IpDsfieldEcn, 4u8);
+        let err = build_packet(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
+        assert_eq!(
+            err.err().map(|e| e.to_string()).as_deref(),
+            Some("attribute ip.dsfield.ecn has value 4, which does not fit an integer up to 3")
+        );
+    }
+
+    #[test]
     fn unaligned_options_are_refused() {
         let mut a = linux();
         a.insert(Field::SynlabOptionsLayout, "mss,sok,ts,ws");

@@ -95,6 +95,16 @@ fn errors_name_the_file_and_the_attribute() {
 }
 
 #[test]
+fn a_misspelt_attribute_gets_a_suggestion() {
+    let text = MINIMAL.replace("\"ip.ttl\" = 64", "\"ip.tll\" = 64");
+    let e = parse(&text).map(|_| ()).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "test.toml: attribute ip.tll: unknown attribute (did you mean ip.ttl?)"
+    );
+}
+
+#[test]
 fn bad_toml_names_the_file() {
     let e = parse("name = \"t\"\n[syn\n").unwrap_err().to_string();
     assert!(e.starts_with("test.toml: "), "{e}");
