@@ -2,8 +2,8 @@
 //! of a SYN (what `handshakes` computes for every SYN and answer).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use synlab::craft::{build_packet, ethernet_frame, linux_example, Volatile};
 use synlab::handshake::Tracker;
+use synlab::model::craft::{build_packet, ethernet_frame, linux_example, Volatile};
 use synlab::model::{decode_frame, Decoded};
 
 fn linux_syn() -> Vec<u8> {

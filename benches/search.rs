@@ -5,15 +5,15 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use synlab::model::{Attributes, Value};
+use synlab::model::rule::Rule;
+use synlab::model::{Attr, Attributes, Field, Value};
 use synlab::oracle::{run, Action, RuleOracle};
-use synlab::rule::Rule;
-use synlab::search::{Report, Search, SearchOptions};
+use synlab::search::{ProbePhase, Report, Search, SearchOptions};
 
 /// Two SYNs that differ in sixteen attributes, one unit each.
 fn sixteen() -> (Attributes, Attributes) {
     let mut g = Attributes::new();
-    g.insert("tcp.options.sack_perm", true);
+    g.insert(Field::TcpOptionsSackPerm, true);
     let mut b = g.clone();
     let pairs: [(&str, Value, Value); 16] = [
         ("ip.ttl", 64u64.into(), 128u64.into()),
@@ -38,6 +38,7 @@ fn sixteen() -> (Attributes, Attributes) {
         ("tcp.len", 0u64.into(), 10u64.into()),
     ];
     for (k, gv, bv) in pairs {
+        let k: Attr = k.parse().expect("a known name");
         g.insert(k, gv);
         b.insert(k, bv);
     }
@@ -70,8 +71,16 @@ fn measure(label: &str, rules: &[String], loss: f64, single: bool) {
         for seed in 0..runs {
             let r = one(&g, &b, expr, loss, seed * 100 + i as u64, single);
             probes += r.probes;
-            iso += r.probes_by_phase.get("isolation").copied().unwrap_or(0);
-            let r_iso = r.rounds_by_phase.get("isolation").copied().unwrap_or(0);
+            iso += r
+                .probes_by_phase
+                .get(&ProbePhase::Isolation)
+                .copied()
+                .unwrap_or(0);
+            let r_iso = r
+                .rounds_by_phase
+                .get(&ProbePhase::Isolation)
+                .copied()
+                .unwrap_or(0);
             rounds += r_iso;
             worst = worst.max(r_iso);
         }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::handshake::Attempt;
-use crate::model::{catalogue_sort_key, kind_of, Attributes, Kind, Value};
+use crate::model::{Attr, Attributes, Kind, Value};
 
 /// Which packet of the handshake a difference is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -19,7 +19,7 @@ pub enum PacketRole {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Difference {
     pub packet: PacketRole,
-    pub attribute: String,
+    pub attribute: Attr,
     pub a: Option<Value>,
     pub b: Option<Value>,
     pub kind: Kind,
@@ -28,18 +28,18 @@ pub struct Difference {
 /// Differences between two attribute sets, behavioural ones first, each
 /// group in catalogue order.
 pub fn diff_attributes(packet: PacketRole, a: &Attributes, b: &Attributes) -> Vec<Difference> {
-    let mut names: Vec<&str> = a.names().chain(b.names()).collect();
-    names.sort_by_key(|n| catalogue_sort_key(n));
-    names.dedup();
-    let mut out: Vec<Difference> = names
+    let mut keys: Vec<Attr> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out: Vec<Difference> = keys
         .into_iter()
-        .filter(|n| a.get(n) != b.get(n))
-        .map(|n| Difference {
+        .filter(|&k| a.get(k) != b.get(k))
+        .map(|k| Difference {
             packet,
-            attribute: n.to_owned(),
-            a: a.get(n).cloned(),
-            b: b.get(n).cloned(),
-            kind: kind_of(n),
+            attribute: k,
+            a: a.get(k).cloned(),
+            b: b.get(k).cloned(),
+            kind: k.kind(),
         })
         .collect();
     out.sort_by_key(|d| d.kind);
@@ -96,7 +96,7 @@ mod tests {
     fn attrs(items: &[(&str, Value)]) -> Attributes {
         items
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (k.parse().unwrap_or_else(|e| panic!("{e}")), v.clone()))
             .collect()
     }
 
@@ -109,7 +109,7 @@ mod tests {
         ]);
         let b = attrs(&[("ip.ttl", Value::Int(128)), ("ip.id", Value::Int(2))]);
         let d = diff_attributes(PacketRole::Syn, &a, &b);
-        let names: Vec<_> = d.iter().map(|d| d.attribute.as_str()).collect();
+        let names: Vec<_> = d.iter().map(|d| d.attribute.name()).collect();
         assert_eq!(names, ["ip.ttl", "tcp.options.sack_perm", "ip.id"]);
         assert_eq!(d[1].b, None);
         assert_eq!(d[2].kind, Kind::Volatile);

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::model::Field;
 use crate::model::{p0f, Attributes, Decoded, IcmpError, Segment, TcpFlags};
 
 /// How the server (or the path) answered a SYN.
@@ -170,7 +171,7 @@ impl Tracker {
     pub fn finish(mut self) -> Vec<Attempt> {
         for a in &mut self.attempts {
             if let Some(pattern) = ip_id_pattern(&a.client_ip_ids) {
-                a.flow.insert("synlab.flow.ipid", pattern);
+                a.flow.insert(Field::SynlabFlowIpid, pattern);
             }
             if a.end == FlowEnd::Open {
                 a.note_stall(self.last_at);
@@ -281,10 +282,10 @@ impl Attempt {
     fn answer(&mut self, number: u64, at: Duration, seg: &Segment<'_>, outcome: Outcome) {
         self.outcome = outcome;
         let mut reply = seg.attributes();
-        if outcome == Outcome::SynAck && reply.contains("synlab.p0f") {
+        if outcome == Outcome::SynAck && reply.contains(Field::SynlabP0f) {
             // p0f reads a SYN+ACK's window against the SYN's MSS too.
             if let Some(sig) = p0f::syn_ack_signature(&reply, &self.syn) {
-                reply.insert("synlab.p0f", sig);
+                reply.insert(Field::SynlabP0f, sig);
             }
         }
         self.reply = Some(reply);
@@ -299,7 +300,7 @@ impl Attempt {
                 self.established = true;
             }
         }
-        if seg.payload_len > 0 && !self.flow.contains("synlab.flow.ttl") {
+        if seg.payload_len > 0 && !self.flow.contains(Field::SynlabFlowTtl) {
             self.note_data_segment(&seg.attributes());
         }
         if self.client_ip_ids.len() < IP_IDS_KEPT {
@@ -352,14 +353,14 @@ impl Attempt {
     fn note_data_segment(&mut self, data: &Attributes) {
         let pairs = [
             (
-                "synlab.flow.ttl",
-                data.get("ip.ttl").or_else(|| data.get("ipv6.hlim")),
+                Field::SynlabFlowTtl,
+                data.get(Field::IpTtl).or_else(|| data.get(Field::Ipv6Hlim)),
             ),
-            ("synlab.flow.df", data.get("ip.flags.df")),
+            (Field::SynlabFlowDf, data.get(Field::IpFlagsDf)),
             (
-                "synlab.flow.ecn",
-                data.get("ip.dsfield.ecn")
-                    .or_else(|| data.get("ipv6.tclass.ecn")),
+                Field::SynlabFlowEcn,
+                data.get(Field::IpDsfieldEcn)
+                    .or_else(|| data.get(Field::Ipv6TclassEcn)),
             ),
         ];
         for (name, value) in pairs {
@@ -368,8 +369,8 @@ impl Attempt {
             }
         }
         self.flow.insert(
-            "synlab.flow.ts",
-            data.contains("tcp.options.timestamp.tsval"),
+            Field::SynlabFlowTs,
+            data.contains(Field::TcpOptionsTimestampTsval),
         );
     }
 
@@ -390,8 +391,9 @@ impl Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::craft::{build_packet, Volatile};
+    use crate::model::craft::{build_packet, Volatile};
     use crate::model::decode_frame;
+    use crate::model::Field;
 
     /// Feed one crafted segment: `flags` by name, `len` payload bytes.
     fn feed(
@@ -406,11 +408,13 @@ mod tests {
         let (c, s) = ("198.18.0.2:40000", "198.18.0.1:80");
         let (src, dst) = if from_client { (c, s) } else { (s, c) };
         let mut a = Attributes::new();
-        a.insert("tcp.window_size_value", 1000u16);
-        a.insert("tcp.len", len);
+        a.insert(Field::TcpWindowSizeValue, 1000u16);
+        a.insert(Field::TcpLen, len);
         for f in ["syn", "ack", "fin", "reset"] {
-            let name = format!("tcp.flags.{f}");
-            a.insert(name.clone(), flags.contains(&f));
+            let name: crate::model::Attr = format!("tcp.flags.{f}")
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}"));
+            a.insert(name, flags.contains(&f));
         }
         let v = Volatile {
             src: src.parse().unwrap_or_else(|_| unreachable!()),

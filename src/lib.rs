@@ -1,11 +1,10 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `handshake`, `diff`, `profile` but for its `store`) is sans-I/O: pure functions over
+//! The core (`model`, `handshake`, `diff`, `profile`, `search`, `oracle`, `probe`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
-pub mod craft;
 pub mod diff;
 pub mod handshake;
 pub mod io;
@@ -13,5 +12,4 @@ pub mod model;
 pub mod oracle;
 pub mod probe;
 pub mod profile;
-pub mod rule;
 pub mod search;

@@ -11,14 +11,14 @@ use serde_json::Value as Json;
 
 use support::fixtures::builtin_syn;
 use support::{json, synlab, TempDir};
-use synlab::craft::{build_packet, linux_example as linux, Volatile};
 use synlab::handshake::Outcome;
 use synlab::io::pcap_writer::PcapOut;
-use synlab::model::{Attributes, Value};
+use synlab::model::craft::{build_packet, linux_example as linux, Volatile};
+use synlab::model::rule::Rule;
+use synlab::model::{Attr, Attributes, Field, Value};
 use synlab::oracle::{run, Action, Oracle, RuleOracle};
-use synlab::rule::Rule;
 use synlab::search::units::{normalise, units};
-use synlab::search::{Conclusion, Report, Search, SearchOptions};
+use synlab::search::{Conclusion, ProbePhase, Report, Search, SearchOptions};
 
 // ------------------------------------------------------------ helpers
 
@@ -261,13 +261,13 @@ fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
         let bytes = build_packet(syn, &v).unwrap_or_else(|e| panic!("{e}"));
         record(&bytes);
         let mut reply = Attributes::new();
-        reply.insert("tcp.window_size_value", 65535u16);
-        reply.insert("tcp.flags.ack", true);
+        reply.insert(Field::TcpWindowSizeValue, 65535u16);
+        reply.insert(Field::TcpFlagsAck, true);
         match outcome {
             Outcome::SynAck => {}
             Outcome::Reset => {
-                reply.insert("tcp.flags.syn", false);
-                reply.insert("tcp.flags.reset", true);
+                reply.insert(Field::TcpFlagsSyn, false);
+                reply.insert(Field::TcpFlagsReset, true);
             }
             _ => continue,
         }
@@ -300,7 +300,7 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
         }
         let which: Vec<usize> = (0..3).filter(|i| mask & (1 << i) != 0).collect();
         let syn = synlab::search::units::apply(&g, &b, &us, &which);
-        let outcome = if syn.get("ip.ttl") == Some(&Value::Int(128)) {
+        let outcome = if syn.get(Field::IpTtl) == Some(&Value::Int(128)) {
             Outcome::Reset
         } else {
             Outcome::SynAck
@@ -454,6 +454,7 @@ fn sixteen() -> (Attributes, Attributes) {
         ("tcp.len", 0u64.into(), 10u64.into()),
     ];
     for (k, gv, bv) in pairs {
+        let k: Attr = k.parse().unwrap_or_else(|e| panic!("{e}"));
         g.insert(k, gv);
         b.insert(k, bv);
     }
@@ -484,8 +485,16 @@ fn one_culprit_among_sixteen_within_dd_bounds() {
             let mut oracle = rule_oracle(&expr, Action::Drop, loss, i as u64);
             let r = search(&g, &b, opts, &mut oracle);
             assert_eq!(r.culprit_units, [[name.clone()]], "{expr}, loss {loss}");
-            let iso = r.probes_by_phase.get("isolation").copied().unwrap_or(0);
-            let iso_rounds = r.rounds_by_phase.get("isolation").copied().unwrap_or(0);
+            let iso = r
+                .probes_by_phase
+                .get(&ProbePhase::Isolation)
+                .copied()
+                .unwrap_or(0);
+            let iso_rounds = r
+                .rounds_by_phase
+                .get(&ProbePhase::Isolation)
+                .copied()
+                .unwrap_or(0);
             worst_rounds = worst_rounds.max(iso_rounds);
             total_rounds += iso_rounds;
             total_probes += iso;
@@ -525,37 +534,37 @@ fn profile() -> impl Strategy<Value = Attributes> {
         .prop_map(
             |((ttl, df, win, ecn, dscp, ece, cwr), (mss, ws, sok, ts, order))| {
                 let mut a = Attributes::new();
-                a.insert("ip.ttl", ttl);
-                a.insert("ip.flags.df", df);
-                a.insert("tcp.window_size_value", win);
-                a.insert("ip.dsfield.ecn", ecn);
-                a.insert("ip.dsfield.dscp", dscp);
-                a.insert("tcp.flags.ece", ece);
-                a.insert("tcp.flags.cwr", cwr);
+                a.insert(Field::IpTtl, ttl);
+                a.insert(Field::IpFlagsDf, df);
+                a.insert(Field::TcpWindowSizeValue, win);
+                a.insert(Field::IpDsfieldEcn, ecn);
+                a.insert(Field::IpDsfieldDscp, dscp);
+                a.insert(Field::TcpFlagsEce, ece);
+                a.insert(Field::TcpFlagsCwr, cwr);
                 let mut layout: Vec<&str> = Vec::new();
                 for o in order {
                     match o {
                         "mss" => {
                             if let Some(m) = mss {
-                                a.insert("tcp.options.mss_val", m);
+                                a.insert(Field::TcpOptionsMssVal, m);
                                 layout.push("mss");
                             }
                         }
                         "ws" => {
                             if let Some(w) = ws {
-                                a.insert("tcp.options.wscale.shift", w);
+                                a.insert(Field::TcpOptionsWscaleShift, w);
                                 layout.extend(["nop", "ws"]);
                             }
                         }
                         "sok" if sok => {
-                            a.insert("tcp.options.sack_perm", true);
+                            a.insert(Field::TcpOptionsSackPerm, true);
                             layout.extend(["nop", "nop", "sok"]);
                         }
                         "ts" if ts => layout.extend(["nop", "nop", "ts"]),
                         _ => {}
                     }
                 }
-                a.insert("synlab.options.layout", layout.join(","));
+                a.insert(Field::SynlabOptionsLayout, layout.join(","));
                 a
             },
         )
@@ -608,7 +617,7 @@ proptest! {
         chosen.sort_unstable();
         // One attribute of each chosen unit (the unit's first: for the
         // layout unit, the layout itself).
-        let conjuncts: Vec<String> = chosen.iter().map(|&u| has_bad_value(&us[u].attributes[0], &b)).collect();
+        let conjuncts: Vec<String> = chosen.iter().map(|&u| has_bad_value(us[u].attributes[0].name(), &b)).collect();
         let joiner = match shape { Shape::EitherOfTwo => " || ", _ => " && " };
         let expr = conjuncts.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(joiner);
         let mut oracle = rule_oracle(&expr, Action::Drop, loss, seed);
@@ -627,7 +636,7 @@ proptest! {
         // (every subset and complement at every granularity), each with at
         // most max_probes probes.
         let n = us.len() as u64;
-        prop_assert!(r.probes_by_phase.get("isolation").copied().unwrap_or(0) <= n * n * 20);
+        prop_assert!(r.probes_by_phase.get(&ProbePhase::Isolation).copied().unwrap_or(0) <= n * n * 20);
     }
 }
 

@@ -96,3 +96,45 @@ fn color_only_when_asked() {
         "differences in red:\n{colored}"
     );
 }
+
+/// issue 8: `probe --set ip.tll=128` (a typo) sent TTL 64 and exited 0. The
+/// name is now checked by the vocabulary before anything is sent.
+#[test]
+fn a_misspelt_attribute_name_is_a_usage_error_with_a_suggestion() {
+    for args in [
+        &[
+            "probe",
+            "--profile",
+            "linux",
+            "--target",
+            "127.0.0.1:9",
+            "--set",
+            "ip.tll=128",
+        ][..],
+        &[
+            "probe",
+            "--profile",
+            "linux",
+            "--target",
+            "127.0.0.1:9",
+            "--unset",
+            "tcp.options.sackperm",
+        ],
+    ] {
+        let out = synlab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("did you mean"), "{}", stderr(&out));
+    }
+    let out = synlab(&[
+        "handshakes",
+        "captures/reset.pcap",
+        "--where",
+        "ip.tll == 64",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean ip.ttl?"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -5,6 +5,7 @@ mod support;
 use serde_json::Value as Json;
 use support::{synlab, synlab_ok, TempDir};
 use synlab::model::Attributes;
+use synlab::model::Field;
 use synlab::profile::builtin::BUILTIN;
 use synlab::profile::learn_attributes;
 
@@ -50,7 +51,7 @@ fn crafted_syns_read_back_with_exactly_the_profile_attributes() {
             if learnt != want {
                 panic!("{name}:\n crafted {learnt:#?}\n profile {want:#?}");
             }
-            let seq = syn.get("tcp.seq_raw").and_then(|v| v.as_u64()).unwrap();
+            let seq = syn.get(Field::TcpSeqRaw).and_then(|v| v.as_u64()).unwrap();
             assert!(
                 last_seq.is_none_or(|l| seq > l),
                 "{name}: sequence numbers increase"

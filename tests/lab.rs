@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use support::fixtures::builtin_profiles as profiles;
 use support::lab::{can_run_lab, wait_for, Lab};
 use support::{bin, path_str, TempDir};
-use synlab::model::{Attributes, Value};
+use synlab::model::{Attributes, Field, Value};
 use synlab::profile::Profile;
 
 fn outcomes(doc: &Json) -> Vec<String> {
@@ -179,12 +179,12 @@ struct DropCase {
     variant: &'static [&'static str],
 }
 
-fn num(a: &Attributes, name: &str) -> Option<u64> {
+fn num(a: &Attributes, name: Field) -> Option<u64> {
     a.get(name).and_then(Value::as_u64)
 }
 
 fn layout_has(a: &Attributes, token: &str) -> bool {
-    match a.get("synlab.options.layout") {
+    match a.get(Field::SynlabOptionsLayout) {
         Some(Value::Str(l)) => l.split(',').any(|t| t == token),
         _ => false,
     }
@@ -199,7 +199,7 @@ fn drop_cases() -> Vec<DropCase> {
             name: "ttl 128",
             // The forward chain sees the TTL after the middlebox's decrement.
             rule: "ip ttl 127 tcp flags & (syn | ack) == syn drop",
-            carries: |a| num(a, "ip.ttl") == Some(128),
+            carries: |a| num(a, Field::IpTtl) == Some(128),
             variant: &["--set", "ip.ttl=128"],
         },
         DropCase {
@@ -222,13 +222,15 @@ fn drop_cases() -> Vec<DropCase> {
         DropCase {
             name: "window 65535",
             rule: "tcp flags & (syn | ack) == syn tcp window 65535 drop",
-            carries: |a| num(a, "tcp.window_size_value") == Some(65535),
+            carries: |a| num(a, Field::TcpWindowSizeValue) == Some(65535),
             variant: &["--set", "tcp.window_size_value=65535"],
         },
         DropCase {
             name: "ECE+CWR",
             rule: "tcp flags & (syn | ack) == syn tcp flags & (ecn | cwr) == ecn | cwr drop",
-            carries: |a| num(a, "tcp.flags.ece") == Some(1) && num(a, "tcp.flags.cwr") == Some(1),
+            carries: |a| {
+                num(a, Field::TcpFlagsEce) == Some(1) && num(a, Field::TcpFlagsCwr) == Some(1)
+            },
             variant: &["--set", "tcp.flags.ece=true", "--set", "tcp.flags.cwr=true"],
         },
     ]
@@ -249,7 +251,8 @@ fn requested(p: &Profile, variant: &[&str]) -> Attributes {
                     "false" => Value::Bool(false),
                     v => v.parse().map_or_else(|_| Value::from(v), Value::Int),
                 };
-                a.insert(k.to_owned(), v);
+                let k: synlab::model::Attr = k.parse().unwrap_or_else(|e| panic!("{e}"));
+                a.insert(k, v);
             }
             _ => unreachable!("bad variant {pair:?}"),
         }

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{all_captures, file_name, path_str, require_tool, synlab, TempDir};
-use synlab::craft::{build_packet, ethernet_frame, linux_example, Volatile};
 use synlab::io::pcap_writer::PcapOut;
-use synlab::model::Attributes;
+use synlab::model::craft::{build_packet, ethernet_frame, linux_example, Volatile};
+use synlab::model::{Attributes, Field};
 
 /// Bundled captures p0f prints nothing for, and why: the check makes sure
 /// they stay silent, so the list cannot hide a new gap.
@@ -243,7 +243,7 @@ struct Exchange {
     reply: Option<Attributes>,
 }
 
-fn exchange(what: &'static str, change: &[(&'static str, u64)]) -> Exchange {
+fn exchange(what: &'static str, change: &[(Field, u64)]) -> Exchange {
     let mut syn = linux_example();
     for (name, value) in change {
         syn.insert(*name, *value);
@@ -261,67 +261,75 @@ fn exchange(what: &'static str, change: &[(&'static str, u64)]) -> Exchange {
 /// multiples, quirks), each on its own client port.
 fn edge_exchanges() -> Vec<Exchange> {
     let mut no_mss = exchange("no MSS option: 0", &[]);
-    no_mss.syn.remove("tcp.options.mss_val");
-    no_mss.syn.insert("synlab.options.layout", "sok,ts,nop,ws");
+    no_mss.syn.remove(Field::TcpOptionsMssVal);
+    no_mss
+        .syn
+        .insert(Field::SynlabOptionsLayout, "sok,ts,nop,ws");
     let mut ack_low = exchange("ack without bit 24: no ack+", &[]);
     ack_low.ack = 1;
     let mut ack_high = exchange("ack with bit 24: ack+", &[]);
     ack_high.ack = 0x0100_0000;
     let mut ts_zero = exchange(
         "TSval 0: ts1-, no MSS - 12",
-        &[("tcp.window_size_value", 1448 * 3)],
+        &[(Field::TcpWindowSizeValue, 1448 * 3)],
     );
     ts_zero.tsval = 0;
     let mut syn_mss = exchange(
         "SYN+ACK window a multiple of the SYN's MSS",
-        &[("tcp.options.mss_val", 1100)],
+        &[(Field::TcpOptionsMssVal, 1100)],
     );
     let mut reply = linux_example();
-    reply.insert("tcp.flags.ack", true);
-    reply.insert("tcp.options.mss_val", 1400u16);
-    reply.insert("tcp.window_size_value", 11000u16);
+    reply.insert(Field::TcpFlagsAck, true);
+    reply.insert(Field::TcpOptionsMssVal, 1400u16);
+    reply.insert(Field::TcpWindowSizeValue, 11000u16);
     syn_mss.reply = Some(reply.clone());
     let mut echo = exchange("SYN+ACK echoing p0f-sendsyn's MSS: *", &[]);
-    reply.insert("tcp.options.mss_val", 1331u16);
+    reply.insert(Field::TcpOptionsMssVal, 1331u16);
     echo.reply = Some(reply);
     let mut v6 = exchange(
         "IPv6 MSS 1440 multiple",
         &[
-            ("tcp.options.mss_val", 1220),
-            ("tcp.window_size_value", 14400),
+            (Field::TcpOptionsMssVal, 1220),
+            (Field::TcpWindowSizeValue, 14400),
         ],
     );
-    v6.syn.insert("ipv6.hlim", 57u8);
+    v6.syn.insert(Field::Ipv6Hlim, 57u8);
     vec![
-        exchange("Linux, one hop", &[("ip.ttl", 63)]),
-        exchange("distance beyond 35: +?", &[("ip.ttl", 70)]),
+        exchange("Linux, one hop", &[(Field::IpTtl, 63)]),
+        exchange("distance beyond 35: +?", &[(Field::IpTtl, 70)]),
         exchange(
             "window 65160 with timestamps: mss*45",
-            &[("tcp.window_size_value", 65160)],
+            &[(Field::TcpWindowSizeValue, 65160)],
         ),
-        exchange("window 1500 x 3: mtu*3", &[("tcp.window_size_value", 4500)]),
+        exchange(
+            "window 1500 x 3: mtu*3",
+            &[(Field::TcpWindowSizeValue, 4500)],
+        ),
         exchange(
             "window (MSS + headers) x 2: mtu*2",
             &[
-                ("tcp.options.mss_val", 1000),
-                ("tcp.window_size_value", 2120),
+                (Field::TcpOptionsMssVal, 1000),
+                (Field::TcpWindowSizeValue, 2120),
             ],
         ),
-        exchange("window 0", &[("tcp.window_size_value", 0)]),
+        exchange("window 0", &[(Field::TcpWindowSizeValue, 0)]),
         exchange(
             "MSS below 100: no multiple",
-            &[("tcp.options.mss_val", 99), ("tcp.window_size_value", 990)],
+            &[
+                (Field::TcpOptionsMssVal, 99),
+                (Field::TcpWindowSizeValue, 990),
+            ],
         ),
         exchange(
             "urgent pointer and push",
-            &[("tcp.urgent_pointer", 5), ("tcp.flags.push", 1)],
+            &[(Field::TcpUrgentPointer, 5), (Field::TcpFlagsPush, 1)],
         ),
         exchange(
             "ECN and reserved bit",
             &[
-                ("tcp.flags.ece", 1),
-                ("tcp.flags.cwr", 1),
-                ("ip.flags.rb", 1),
+                (Field::TcpFlagsEce, 1),
+                (Field::TcpFlagsCwr, 1),
+                (Field::IpFlagsRb, 1),
             ],
         ),
         no_mss,
@@ -340,7 +348,7 @@ fn write_exchanges(path: &Path, exchanges: &[Exchange]) -> usize {
     let mut at = Duration::ZERO;
     let mut signed = 0;
     for (i, x) in exchanges.iter().enumerate() {
-        let (client, server) = if x.syn.contains("ipv6.hlim") {
+        let (client, server) = if x.syn.contains(Field::Ipv6Hlim) {
             (
                 format!("[fd00:5ab::2]:{}", 41000 + i),
                 "[fd00:5ab::1]:80".to_owned(),

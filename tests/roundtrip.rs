@@ -7,8 +7,9 @@ use std::io::Cursor;
 use std::path::Path;
 
 use proptest::prelude::*;
-use synlab::craft::{build_packet, crafted_attributes, Volatile};
 use synlab::io::capture_file::CaptureReader;
+use synlab::model::craft::{build_packet, crafted_attributes, Volatile};
+use synlab::model::Field;
 use synlab::model::{decode_frame, Attributes, Value};
 
 /// Option layouts made of whole tokens that always total a multiple of 4.
@@ -47,22 +48,22 @@ prop_compose! {
     ) -> (bool, Attributes) {
         let mut a = Attributes::new();
         if v6 {
-            a.insert("ipv6.hlim", ttl);
-            a.insert("ipv6.tclass.ecn", ecn);
-            a.insert("ipv6.tclass.dscp", dscp);
+            a.insert(Field::Ipv6Hlim, ttl);
+            a.insert(Field::Ipv6TclassEcn, ecn);
+            a.insert(Field::Ipv6TclassDscp, dscp);
         } else {
-            a.insert("ip.ttl", ttl);
-            a.insert("ip.flags.df", df);
-            a.insert("ip.dsfield.ecn", ecn);
-            a.insert("ip.dsfield.dscp", dscp);
+            a.insert(Field::IpTtl, ttl);
+            a.insert(Field::IpFlagsDf, df);
+            a.insert(Field::IpDsfieldEcn, ecn);
+            a.insert(Field::IpDsfieldDscp, dscp);
         }
-        a.insert("tcp.window_size_value", window);
-        a.insert("tcp.flags.ece", ece);
-        a.insert("tcp.flags.cwr", cwr);
-        if layout.contains(&"mss") { a.insert("tcp.options.mss_val", mss); }
-        if layout.contains(&"ws") { a.insert("tcp.options.wscale.shift", ws); }
-        if layout.contains(&"sok") { a.insert("tcp.options.sack_perm", true); }
-        a.insert("synlab.options.layout", layout.join(","));
+        a.insert(Field::TcpWindowSizeValue, window);
+        a.insert(Field::TcpFlagsEce, ece);
+        a.insert(Field::TcpFlagsCwr, cwr);
+        if layout.contains(&"mss") { a.insert(Field::TcpOptionsMssVal, mss); }
+        if layout.contains(&"ws") { a.insert(Field::TcpOptionsWscaleShift, ws); }
+        if layout.contains(&"sok") { a.insert(Field::TcpOptionsSackPerm, true); }
+        a.insert(Field::SynlabOptionsLayout, layout.join(","));
         (v6, a)
     }
 }
@@ -100,7 +101,7 @@ proptest! {
                 prop_assert_eq!(got.get(name), Some(want), "{}", name);
             }
         }
-        prop_assert_eq!(got.get("tcp.seq_raw"), Some(&Value::Int(seq.into())));
+        prop_assert_eq!(got.get(Field::TcpSeqRaw), Some(&Value::Int(seq.into())));
     }
 
     /// Any prefix of a crafted packet decodes without panicking, and a

@@ -17,10 +17,12 @@ use super::select::AttemptSpec;
 use super::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{load, LoadError};
-use crate::model::Attributes;
+use crate::model::rule::Rule;
+use crate::model::{Attr, Attributes};
 use crate::oracle::{self, Action, Oracle, RecordedOracle, RuleOracle};
-use crate::rule::Rule;
-use crate::search::{Conclusion, Report, Search, SearchOptions, VerdictReport};
+use crate::search::{
+    Conclusion, ProbePhase, Report, Search, SearchOptions, VerdictClass, VerdictReport,
+};
 
 /// `synlab bisect` arguments.
 #[derive(Debug, Args)]
@@ -141,7 +143,7 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
             Err(e) => return Err(e.into()),
         }
     }
-    let profile = crate::profile::resolve(spec, dirs)?;
+    let profile = crate::io::profile_store::resolve(spec, dirs)?;
     Ok(Side {
         label: profile.name,
         attributes: profile.attributes,
@@ -293,9 +295,9 @@ fn cell(v: &VerdictReport) -> String {
 
 fn paint(v: &VerdictReport, text: &str, style: Style) -> String {
     match v.class {
-        "pass" => style.green(text),
-        "fail" => style.red(text),
-        _ => style.dim(text),
+        VerdictClass::Pass => style.green(text),
+        VerdictClass::Fail => style.red(text),
+        VerdictClass::Other => style.dim(text),
     }
 }
 
@@ -327,11 +329,11 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
     }
     writeln!(out)?;
     {
-        let culprit_units: Vec<&String> = r.culprits.iter().flatten().collect();
+        let culprit_units: Vec<&Attr> = r.culprits.iter().flatten().collect();
         let nw = r
             .differences
             .iter()
-            .map(|d| d.attribute.len() + 2)
+            .map(|d| d.attribute.name().len() + 2)
             .max()
             .unwrap_or(0)
             .max(9);
@@ -364,7 +366,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
                 " "
             };
             let name = if first {
-                d.attribute.clone()
+                d.attribute.to_string()
             } else {
                 format!("+ {}", d.attribute)
             };
@@ -398,13 +400,13 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
             out,
             "{} {}",
             style.bold("culprit:"),
-            style.red(&r.culprits[0][0])
+            style.red(r.culprits[0][0].name())
         )?,
         1 => writeln!(
             out,
             "{} {}",
             style.bold("culprits, together:"),
-            style.red(&r.culprits[0].join(" + "))
+            style.red(&joined(&r.culprits[0]))
         )?,
         n => {
             writeln!(
@@ -415,7 +417,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
                 ))
             )?;
             for c in &r.culprits {
-                writeln!(out, "  {}", style.red(&c.join(" + ")))?;
+                writeln!(out, "  {}", style.red(&joined(c)))?;
             }
         }
     }
@@ -423,12 +425,12 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
         writeln!(out, "{note}")?;
     }
     let phases: Vec<String> = [
-        ("baseline", "baseline"),
-        ("single", "one-at-a-time"),
-        ("isolation", "isolation"),
+        (ProbePhase::Baseline, "baseline"),
+        (ProbePhase::Single, "one-at-a-time"),
+        (ProbePhase::Isolation, "isolation"),
     ]
     .iter()
-    .filter_map(|(k, label)| r.probes_by_phase.get(*k).map(|n| format!("{label} {n}")))
+    .filter_map(|(k, label)| r.probes_by_phase.get(k).map(|n| format!("{label} {n}")))
     .collect();
     let rounds = if r.rounds == 1 { "round" } else { "rounds" };
     let mut summary = format!(
@@ -444,4 +446,9 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
         summary.push_str(&format!("; confidence {:.3}", r.confidence));
     }
     writeln!(out, "{}", style.dim(&summary))
+}
+/// A culprit set's names joined with ` + `.
+fn joined(set: &[Attr]) -> String {
+    let names: Vec<&str> = set.iter().map(|a| a.name()).collect();
+    names.join(" + ")
 }

@@ -203,12 +203,13 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::craft::{build_packet, ethernet_frame, Volatile};
+    use crate::model::craft::{build_packet, ethernet_frame, Volatile};
     use crate::model::Attributes;
+    use crate::model::Field;
 
     fn tcp_frame() -> Vec<u8> {
         let mut a = Attributes::new();
-        a.insert("tcp.window_size_value", 1000u16);
+        a.insert(Field::TcpWindowSizeValue, 1000u16);
         let v = Volatile {
             src: "10.0.0.1:40000".parse().unwrap_or_else(|_| unreachable!()),
             dst: "10.0.0.2:80".parse().unwrap_or_else(|_| unreachable!()),

@@ -8,9 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 
 use super::Status;
-use crate::craft::ethernet_frame;
 use crate::io::pcap_writer::PcapOut;
-use crate::profile;
+use crate::model::craft::ethernet_frame;
 
 /// Locally administered MACs for crafted frames.
 pub const SRC_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x01];
@@ -41,7 +40,7 @@ pub fn run(
     dirs: &[PathBuf],
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let p = profile::resolve(spec, dirs)?;
+    let p = crate::io::profile_store::resolve(spec, dirs)?;
     let src = parse_src(src)?;
     if src.is_ipv6() != dst.is_ipv6() {
         bail!("--src {src} and --dst {dst} are not the same IP version");

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use serde::Serialize;
 use serde_json::json;
 
 use super::output::Style;
@@ -14,7 +15,7 @@ use super::Status;
 use crate::handshake::Outcome;
 use crate::io::live::{self, LiveOptions, LiveRun};
 use crate::io::pcap_writer::PcapOut;
-use crate::model::{Attributes, Value};
+use crate::model::{Attr, Attributes, Field, Value};
 use crate::probe::ProbeResult;
 
 #[derive(Debug, Args)]
@@ -50,10 +51,10 @@ pub struct ProbeArgs {
     /// Change one of the profile's attributes (NAME=VALUE; repeatable), e.g.
     /// --set ip.ttl=128 --set tcp.flags.ece=true.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-    pub set: Vec<(String, Value)>,
+    pub set: Vec<(Attr, Value)>,
     /// Remove one of the profile's attributes (repeatable).
-    #[arg(long = "unset", value_name = "NAME")]
-    pub unset: Vec<String>,
+    #[arg(long = "unset", value_name = "NAME", value_parser = parse_attr)]
+    pub unset: Vec<Attr>,
     /// Drop the kernel's RSTs to our SYN-ACKs with a temporary nftables rule
     /// (table inet synlab_probe_PID, our source ports only; needs CAP_NET_ADMIN).
     #[arg(long)]
@@ -83,8 +84,15 @@ pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// An attribute name, checked against the vocabulary (a typo is an error
+/// with a suggestion, before anything is sent).
+pub fn parse_attr(s: &str) -> Result<Attr, String> {
+    s.parse()
+        .map_err(|e: crate::model::UnknownAttribute| e.to_string())
+}
+
 /// NAME=VALUE: true/false are booleans, digits numbers, the rest strings.
-pub fn parse_set(s: &str) -> Result<(String, Value), String> {
+pub fn parse_set(s: &str) -> Result<(Attr, Value), String> {
     let (name, value) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
@@ -96,7 +104,7 @@ pub fn parse_set(s: &str) -> Result<(String, Value), String> {
         "false" => Value::Bool(false),
         v => v.parse().map_or_else(|_| Value::from(v), Value::Int),
     };
-    Ok((name.to_owned(), value))
+    Ok((parse_attr(name)?, value))
 }
 
 /// RTT statistics in milliseconds.
@@ -136,13 +144,13 @@ pub fn run(
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let profile = crate::profile::resolve(&args.profile, dirs)?;
+    let profile = crate::io::profile_store::resolve(&args.profile, dirs)?;
     let mut attrs = profile.attributes.clone();
     for name in &args.unset {
         attrs.remove(name);
     }
     for (name, value) in &args.set {
-        attrs.insert(name.clone(), value.clone());
+        attrs.insert(*name, value.clone());
     }
     let opts = LiveOptions {
         iface: args.iface.clone(),
@@ -179,8 +187,29 @@ pub fn run(
     Ok(Status::Ok)
 }
 
-fn count(results: &[ProbeResult], name: &str) -> usize {
-    results.iter().filter(|r| r.outcome.name() == name).count()
+/// How many probes saw each outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct OutcomeCounts {
+    syn_ack: usize,
+    reset: usize,
+    icmp: usize,
+    no_reply: usize,
+}
+
+impl OutcomeCounts {
+    fn of(results: &[ProbeResult]) -> Self {
+        let mut c = OutcomeCounts::default();
+        for r in results {
+            match r.outcome {
+                Outcome::SynAck => c.syn_ack += 1,
+                Outcome::Reset => c.reset += 1,
+                Outcome::Icmp { .. } => c.icmp += 1,
+                Outcome::NoReply => c.no_reply += 1,
+            }
+        }
+        c
+    }
 }
 
 fn print_json(
@@ -206,12 +235,7 @@ fn print_json(
         "rst_suppressed_by": run.rst_table.as_ref().map(|t| format!("table inet {t}")),
         "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
         "pcap_packets": pcap_packets,
-        "outcomes": {
-            "syn-ack": count(&run.results, "syn-ack"),
-            "reset": count(&run.results, "reset"),
-            "icmp": count(&run.results, "icmp"),
-            "no-reply": count(&run.results, "no-reply"),
-        },
+        "outcomes": OutcomeCounts::of(&run.results),
         "rtt_ms": rtt,
         "probes": run.results,
     });
@@ -221,7 +245,7 @@ fn print_json(
     Ok(())
 }
 
-fn get(a: &Attributes, name: &str) -> String {
+fn get(a: &Attributes, name: Field) -> String {
     a.get(name).map_or_else(|| "-".to_owned(), Value::to_string)
 }
 
@@ -232,18 +256,18 @@ fn reply_cell(r: &ProbeResult) -> String {
             .icmp_from
             .map_or_else(String::new, |ip| format!("from {ip}")),
         (_, Some(a)) => {
-            let ttl = a.get("ip.ttl").or_else(|| a.get("ipv6.hlim"));
+            let ttl = a.get(Field::IpTtl).or_else(|| a.get(Field::Ipv6Hlim));
             let mut s = format!(
                 "ttl {} win {}",
                 ttl.map_or_else(|| "-".into(), Value::to_string),
-                get(a, "tcp.window_size_value")
+                get(a, Field::TcpWindowSizeValue)
             );
             if r.outcome == Outcome::SynAck {
                 s.push_str(&format!(
                     " mss {} ws {} options {}",
-                    get(a, "tcp.options.mss_val"),
-                    get(a, "tcp.options.wscale.shift"),
-                    get(a, "synlab.options.layout")
+                    get(a, Field::TcpOptionsMssVal),
+                    get(a, Field::TcpOptionsWscaleShift),
+                    get(a, Field::SynlabOptionsLayout)
                 ));
             }
             s
@@ -295,12 +319,10 @@ fn print_table(
         );
         writeln!(out, "{}", line.trim_end())?;
     }
+    let counts = OutcomeCounts::of(&run.results);
     let mut summary = format!(
         "{} syn-ack, {} reset, {} icmp, {} no-reply",
-        count(&run.results, "syn-ack"),
-        count(&run.results, "reset"),
-        count(&run.results, "icmp"),
-        count(&run.results, "no-reply"),
+        counts.syn_ack, counts.reset, counts.icmp, counts.no_reply,
     );
     if let Some(rate) = run.rate() {
         summary.push_str(&format!("; {rate:.1} probes/s"));
@@ -319,7 +341,7 @@ fn print_table(
             style.dim(&format!("wrote {n} packets to {}", path.display()))
         )?;
     }
-    if run.rst_table.is_none() && count(&run.results, "syn-ack") > 0 {
+    if run.rst_table.is_none() && counts.syn_ack > 0 {
         writeln!(
             out,
             "{}",
@@ -340,18 +362,20 @@ mod tests {
     fn set_values_are_typed() {
         assert_eq!(
             parse_set("ip.ttl=128"),
-            Ok(("ip.ttl".into(), Value::Int(128)))
+            Ok((Field::IpTtl.into(), Value::Int(128)))
         );
         assert_eq!(
             parse_set("tcp.flags.ece=true"),
-            Ok(("tcp.flags.ece".into(), Value::Bool(true)))
+            Ok((Field::TcpFlagsEce.into(), Value::Bool(true)))
         );
         assert_eq!(
             parse_set("synlab.options.layout=mss,nop,ws"),
-            Ok(("synlab.options.layout".into(), Value::from("mss,nop,ws")))
+            Ok((Field::SynlabOptionsLayout.into(), Value::from("mss,nop,ws")))
         );
         assert!(parse_set("nothing").is_err());
         assert!(parse_set("=1").is_err());
+        let typo = parse_set("ip.tll=128").unwrap_err();
+        assert!(typo.contains("did you mean ip.ttl?"), "{typo}");
     }
 
     fn result(rtt_ms: Option<u64>) -> ProbeResult {

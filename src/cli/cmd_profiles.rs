@@ -44,7 +44,7 @@ fn signature(p: &Profile) -> String {
 }
 
 fn list(dirs: &[PathBuf], json: bool, out: &mut dyn Write) -> Result<Status> {
-    let profiles = profile::list(dirs)?;
+    let profiles = crate::io::profile_store::list(dirs)?;
     if json {
         let doc: Vec<_> = profiles
             .iter()
@@ -92,7 +92,7 @@ fn show(
     dirs: &[PathBuf],
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let p = profile::resolve(name, dirs)?;
+    let p = crate::io::profile_store::resolve(name, dirs)?;
     if p0f {
         writeln!(out, "{}", profile::p0f::signature(&p)?)?;
     } else if json {

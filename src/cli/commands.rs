@@ -21,16 +21,16 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             r#where,
         } => handshakes(file, *json, r#where.as_deref(), style, out),
         Command::Diff { a, b, json, all } => {
-            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             diff(a, b, &dirs, *json, *all, style, out)
         }
         Command::Probe(args) => {
-            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_probe::run(args, &dirs, style, out)
         }
         Command::Capture(args) => super::cmd_capture::run(args, out),
         Command::Bisect(args) => {
-            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_bisect::bisect(args, &dirs, style, out)
         }
         Command::Fields { json } => {
@@ -38,7 +38,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             Ok(Status::Ok)
         }
         Command::Profiles { action, json } => {
-            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_profiles::run(action.as_ref(), *json, &dirs, out)
         }
         Command::Craft {
@@ -48,7 +48,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             out: path,
             count,
         } => {
-            let dirs = crate::profile::profile_dirs(&cli.profiles);
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_craft::run(profile, src, *dst, path, *count, &dirs, out)
         }
     }
@@ -105,7 +105,7 @@ fn handshakes(
 ) -> Result<Status> {
     let rule = filter
         .map(|expr| {
-            crate::rule::Rule::parse(expr)
+            crate::model::rule::Rule::parse(expr)
                 .map_err(|e| anyhow::anyhow!("invalid --where: {}", e.render(expr)))
         })
         .transpose()?;
@@ -154,7 +154,7 @@ impl Side {
         let bare_name =
             !path.exists() && !text.contains('/') && !matches!(ext, "pcap" | "pcapng" | "cap");
         if spec.which == Which::First && (toml || bare_name) {
-            let profile = crate::profile::resolve(&text, dirs).map_err(|e| {
+            let profile = crate::io::profile_store::resolve(&text, dirs).map_err(|e| {
                 if bare_name {
                     anyhow::anyhow!("{text}: no such capture file or profile")
                 } else {

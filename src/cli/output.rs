@@ -9,7 +9,8 @@ use super::select::AttemptSpec;
 use crate::diff::Difference;
 use crate::handshake::{Attempt, Outcome};
 use crate::io::load::Loaded;
-use crate::model::{Attributes, Kind, Value, FIELDS};
+use crate::model::Field;
+use crate::model::{Attributes, Kind, Value};
 
 /// ANSI styling, on only when asked or when stdout is a terminal.
 #[derive(Clone, Copy, Debug)]
@@ -143,14 +144,14 @@ fn write_json<T: Serialize>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
-fn get(a: &Attributes, name: &str) -> String {
+fn get(a: &Attributes, name: Field) -> String {
     a.get(name).map_or_else(|| "-".to_owned(), Value::to_string)
 }
 
 /// TTL or hop limit, whichever the packet has.
 fn ttl(a: &Attributes) -> String {
-    a.get("ip.ttl")
-        .or_else(|| a.get("ipv6.hlim"))
+    a.get(Field::IpTtl)
+        .or_else(|| a.get(Field::Ipv6Hlim))
         .map_or_else(|| "-".to_owned(), Value::to_string)
 }
 
@@ -168,8 +169,8 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// The option layout, marked when snaplen cut the SYN inside its options.
 fn options_cell(a: &Attributes) -> String {
-    let layout = get(a, "synlab.options.layout");
-    if a.contains("synlab.truncated") {
+    let layout = get(a, Field::SynlabOptionsLayout);
+    if a.contains(Field::SynlabTruncated) {
         format!("{layout} [cut by snaplen]")
     } else {
         layout
@@ -222,8 +223,8 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
             a.syn_retransmits,
             rtt,
             ttl(&a.syn),
-            get(&a.syn, "tcp.window_size_value"),
-            get(&a.syn, "tcp.options.mss_val"),
+            get(&a.syn, Field::TcpWindowSizeValue),
+            get(&a.syn, Field::TcpOptionsMssVal),
             options_cell(&a.syn),
         )?;
     }
@@ -310,7 +311,7 @@ pub fn diff_table(
             v.as_ref()
                 .map_or_else(|| "(absent)".into(), Value::to_string)
         };
-        let nw = width(diffs.iter().map(|d| d.attribute.len()), 9);
+        let nw = width(diffs.iter().map(|d| d.attribute.name().len()), 9);
         let aw = width(diffs.iter().map(|d| cell(&d.a).len()), 1);
         let head = format!(
             "{:<7}  {:<nw$}  {:<aw$}  {}",
@@ -355,18 +356,18 @@ pub fn diff_table(
 
 pub fn fields(json: bool, out: &mut dyn Write) -> io::Result<()> {
     if json {
-        let doc: Vec<Json> = FIELDS
+        let doc: Vec<Json> = Field::ALL
             .iter()
-            .map(|f| json!({"name": f.name, "kind": f.kind, "help": f.help}))
+            .map(|f| json!({"name": f.name(), "kind": f.kind(), "help": f.help()}))
             .collect();
         return write_json(&doc, out);
     }
-    for f in FIELDS {
-        let kind = match f.kind {
+    for f in Field::ALL {
+        let kind = match f.kind() {
             Kind::Behavioural => "behavioural",
             Kind::Volatile => "volatile",
         };
-        writeln!(out, "{:<30} {:<11} {}", f.name, kind, f.help)?;
+        writeln!(out, "{:<30} {:<11} {}", f.name(), kind, f.help())?;
     }
     let other = "synlab.tcp.option.<KIND>";
     writeln!(

@@ -644,8 +644,9 @@ impl SessionIo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::craft::{build_packet, ethernet_frame, Volatile};
     use crate::handshake::Outcome;
+    use crate::model::craft::{build_packet, ethernet_frame, Volatile};
+    use crate::model::Field;
     use crate::model::{Decoded, Segment, Value};
     use std::sync::mpsc as std_mpsc;
 
@@ -671,18 +672,18 @@ mod tests {
 
     fn reply_to(seg: &Segment<'_>) -> Option<Vec<u8>> {
         let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("tcp.window_size_value", 65160u16);
-        match seg.attributes().get("ip.ttl") {
+        a.insert(Field::IpTtl, 64u8);
+        a.insert(Field::TcpWindowSizeValue, 65160u16);
+        match seg.attributes().get(Field::IpTtl) {
             Some(Value::Int(64)) => {
-                a.insert("tcp.flags.ack", true);
-                a.insert("tcp.options.mss_val", 1460u16);
-                a.insert("synlab.options.layout", "mss");
+                a.insert(Field::TcpFlagsAck, true);
+                a.insert(Field::TcpOptionsMssVal, 1460u16);
+                a.insert(Field::SynlabOptionsLayout, "mss");
             }
             Some(Value::Int(65)) => {
-                a.insert("tcp.flags.syn", false);
-                a.insert("tcp.flags.reset", true);
-                a.insert("tcp.flags.ack", true);
+                a.insert(Field::TcpFlagsSyn, false);
+                a.insert(Field::TcpFlagsReset, true);
+                a.insert(Field::TcpFlagsAck, true);
             }
             _ => return None,
         }
@@ -724,10 +725,10 @@ mod tests {
 
     fn syn(ttl: u8) -> Attributes {
         let mut a = Attributes::new();
-        a.insert("ip.ttl", ttl);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("synlab.options.layout", "mss");
+        a.insert(Field::IpTtl, ttl);
+        a.insert(Field::TcpWindowSizeValue, 64240u16);
+        a.insert(Field::TcpOptionsMssVal, 1460u16);
+        a.insert(Field::SynlabOptionsLayout, "mss");
         a
     }
 

@@ -1,13 +1,12 @@
 //! Attribute values and the ordered set that holds them.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::catalogue;
+use super::vocab::{Attr, Field};
 
 /// One attribute's value: flags are booleans, numbers are numbers, the rest strings.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -76,22 +75,51 @@ impl From<&str> for Value {
     }
 }
 
-/// A packet's attributes by name. Iteration and JSON output follow the
-/// catalogue's order (IP, then TCP, then derived), not the alphabet, so a
-/// person reads them in header order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Attributes {
-    /// Kept sorted by catalogue position (then name): iteration and output
-    /// need no sort, and lookups are a binary search. Catalogue names are
-    /// `&'static str`; only unknown option names allocate.
-    entries: Vec<Entry>,
+/// What a lookup accepts: a key of the vocabulary, or a name (parsed by
+/// the vocabulary; an unknown name is simply absent).
+pub trait Key {
+    /// The key, or `None` for a name outside the vocabulary.
+    fn attr(&self) -> Option<Attr>;
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Entry {
-    order: (usize, u32),
-    name: Cow<'static, str>,
-    value: Value,
+impl Key for Attr {
+    fn attr(&self) -> Option<Attr> {
+        Some(*self)
+    }
+}
+
+impl Key for Field {
+    fn attr(&self) -> Option<Attr> {
+        Some(Attr::Field(*self))
+    }
+}
+
+impl<K: Key + ?Sized> Key for &K {
+    fn attr(&self) -> Option<Attr> {
+        (*self).attr()
+    }
+}
+
+impl Key for str {
+    fn attr(&self) -> Option<Attr> {
+        self.parse().ok()
+    }
+}
+
+impl Key for String {
+    fn attr(&self) -> Option<Attr> {
+        self.parse().ok()
+    }
+}
+
+/// A packet's attributes, keyed by the vocabulary. Iteration and JSON
+/// output follow the table's order (IP, then TCP, then derived), not the
+/// alphabet, so a person reads them in header order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes {
+    /// Kept sorted by key order: iteration and output need no sort, and a
+    /// lookup is a binary search over small integers (no name hashing).
+    entries: Vec<(Attr, Value)>,
 }
 
 impl Attributes {
@@ -99,41 +127,56 @@ impl Attributes {
         Self::default()
     }
 
-    fn order(name: &str) -> (usize, u32) {
-        let (a, b, _) = catalogue::sort_key(name);
-        (a, b)
-    }
-
-    fn find(&self, name: &str) -> Result<usize, usize> {
-        self.find_at(Self::order(name), name)
-    }
-
-    fn find_at(&self, order: (usize, u32), name: &str) -> Result<usize, usize> {
+    fn find(&self, key: Attr) -> Result<usize, usize> {
+        let order = key.order();
         self.entries
-            .binary_search_by(|e| (e.order, e.name.as_ref()).cmp(&(order, name)))
+            .binary_search_by(|(k, _)| k.order().cmp(&order))
     }
 
-    pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        let name = name.into();
+    pub fn insert(&mut self, key: impl Into<Attr>, value: impl Into<Value>) {
+        let key = key.into();
         let value = value.into();
-        let order = Self::order(&name);
-        match self.find_at(order, &name) {
-            Ok(i) => self.entries[i].value = value,
-            Err(i) => self.entries.insert(i, Entry { order, name, value }),
+        // Decoding inserts in table order: appending is the common case.
+        if self.entries.last().is_none_or(|(k, _)| *k < key) {
+            self.entries.push((key, value));
+            return;
+        }
+        match self.find(key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (key, value)),
         }
     }
 
-    pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let i = self.find(name).ok()?;
-        Some(self.entries.remove(i).value)
+    pub fn remove(&mut self, key: impl Key) -> Option<Value> {
+        let i = self.find(key.attr()?).ok()?;
+        Some(self.entries.remove(i).1)
     }
 
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.find(name).ok().map(|i| &self.entries[i].value)
+    pub fn get(&self, key: impl Key) -> Option<&Value> {
+        let i = self.find(key.attr()?).ok()?;
+        Some(&self.entries[i].1)
     }
 
-    pub fn contains(&self, name: &str) -> bool {
-        self.find(name).is_ok()
+    /// The value as a number (booleans are 0/1), if present and numeric.
+    pub fn num(&self, key: impl Key) -> Option<u64> {
+        self.get(key).and_then(Value::as_u64)
+    }
+
+    /// Whether a boolean attribute is present and true.
+    pub fn flag(&self, key: impl Key) -> bool {
+        matches!(self.get(key), Some(Value::Bool(true)))
+    }
+
+    /// The value as text, if present and a string.
+    pub fn text(&self, key: impl Key) -> Option<&str> {
+        match self.get(key) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn contains(&self, key: impl Key) -> bool {
+        key.attr().is_some_and(|k| self.find(k).is_ok())
     }
 
     pub fn len(&self) -> usize {
@@ -144,19 +187,29 @@ impl Attributes {
         self.entries.is_empty()
     }
 
-    /// Names and values in catalogue order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.entries.iter().map(|e| (e.name.as_ref(), &e.value))
+    /// Keys and values in table order.
+    pub fn iter(&self) -> impl Iterator<Item = (Attr, &Value)> {
+        self.entries.iter().map(|(k, v)| (*k, v))
     }
 
-    /// Names in catalogue order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.iter().map(|(k, _)| k)
+    /// Keys in table order.
+    pub fn keys(&self) -> impl Iterator<Item = Attr> + '_ {
+        self.entries.iter().map(|(k, _)| *k)
+    }
+
+    /// Names in table order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.keys().map(Attr::name)
+    }
+
+    /// Keep only the attributes for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(Attr, &Value) -> bool) {
+        self.entries.retain(|(k, v)| keep(*k, v));
     }
 }
 
-impl FromIterator<(String, Value)> for Attributes {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
+impl FromIterator<(Attr, Value)> for Attributes {
+    fn from_iter<I: IntoIterator<Item = (Attr, Value)>>(iter: I) -> Self {
         let mut a = Attributes::new();
         for (k, v) in iter {
             a.insert(k, v);
@@ -169,7 +222,7 @@ impl Serialize for Attributes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.entries.len()))?;
         for (k, v) in self.iter() {
-            map.serialize_entry(k, v)?;
+            map.serialize_entry(k.name(), v)?;
         }
         map.end()
     }
@@ -178,7 +231,9 @@ impl Serialize for Attributes {
 impl<'de> Deserialize<'de> for Attributes {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
-        Ok(map.into_iter().collect())
+        map.into_iter()
+            .map(|(k, v)| Ok((k.parse().map_err(serde::de::Error::custom)?, v)))
+            .collect()
     }
 }
 
@@ -187,14 +242,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kept_in_catalogue_order_whatever_the_insertion_order() {
+    fn kept_in_table_order_whatever_the_insertion_order() {
         let mut a = Attributes::new();
-        a.insert("tcp.len", 0u32);
-        a.insert("synlab.tcp.option.30", "ab");
-        a.insert("ip.ttl", 64u8);
-        a.insert("synlab.tcp.option.254", "");
-        a.insert("ip.version", 4u8);
-        a.insert("ip.ttl", 63u8);
+        a.insert(Field::TcpLen, 0u32);
+        a.insert(Attr::UnknownOption(30), "ab");
+        a.insert(Field::IpTtl, 64u8);
+        a.insert(Attr::UnknownOption(254), "");
+        a.insert(Field::IpVersion, 4u8);
+        a.insert(Field::IpTtl, 63u8);
         let names: Vec<&str> = a.names().collect();
         assert_eq!(
             names,
@@ -208,8 +263,20 @@ mod tests {
         );
         assert_eq!(a.get("ip.ttl"), Some(&Value::Int(63)));
         assert_eq!(a.remove("synlab.tcp.option.30"), Some(Value::from("ab")));
-        assert!(!a.contains("synlab.tcp.option.30"));
+        assert!(!a.contains(Attr::UnknownOption(30)));
         assert_eq!(a.len(), 4);
         assert_eq!(a.get("no.such"), None);
+    }
+
+    #[test]
+    fn json_has_names_and_refuses_unknown_ones() {
+        let mut a = Attributes::new();
+        a.insert(Field::IpTtl, 64u8);
+        a.insert(Attr::UnknownOption(30), "ab");
+        let json = serde_json::to_string(&a).unwrap_or_default();
+        assert_eq!(json, r#"{"ip.ttl":64,"synlab.tcp.option.30":"ab"}"#);
+        let back: Attributes = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, a);
+        assert!(serde_json::from_str::<Attributes>(r#"{"ip.tll":1}"#).is_err());
     }
 }

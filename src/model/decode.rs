@@ -14,9 +14,9 @@ use etherparse::{
 use thiserror::Error;
 
 use super::attributes::Attributes;
-use super::catalogue::UNKNOWN_OPTION_PREFIX;
+use super::options::{parse_options, Layout, OptionsParse, TcpOption};
 use super::p0f;
-use super::tcp_options::{layout, parse_options, OptionsParse, TcpOption};
+use super::vocab::{Attr, Field};
 
 /// Link-layer header types this crate reads (tcpdump.org LINKTYPE_ numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +75,22 @@ impl TcpFlags {
     pub const CWR: u16 = 0x080;
     pub const AE: u16 = 0x100;
     pub const RESERVED: u16 = 0xe00;
+
+    /// Each flag attribute and its bits: the one map between the two, for
+    /// decoding and crafting. `tcp.flags.res` is true when any reserved bit
+    /// is set; crafting sets the lowest.
+    pub const FIELDS: [(Field, u16); 10] = [
+        (Field::TcpFlagsRes, Self::RESERVED),
+        (Field::TcpFlagsAe, Self::AE),
+        (Field::TcpFlagsCwr, Self::CWR),
+        (Field::TcpFlagsEce, Self::ECE),
+        (Field::TcpFlagsUrg, Self::URG),
+        (Field::TcpFlagsAck, Self::ACK),
+        (Field::TcpFlagsPush, Self::PSH),
+        (Field::TcpFlagsReset, Self::RST),
+        (Field::TcpFlagsSyn, Self::SYN),
+        (Field::TcpFlagsFin, Self::FIN),
+    ];
 
     pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0
@@ -533,21 +549,24 @@ impl Segment<'_> {
         self.ip_attributes(&mut a);
         let opts = self.options();
         self.tcp_attributes(&mut a, &opts);
-        a.insert("synlab.options.layout", layout(&opts.options));
+        a.insert(
+            Field::SynlabOptionsLayout,
+            Layout::of(&opts.options).to_string(),
+        );
         let quirks = p0f::quirks(&a, &opts);
-        a.insert("synlab.quirks", quirks.join(","));
+        a.insert(Field::SynlabQuirks, quirks.join(","));
         if let Some(ittl) = p0f::initial_ttl(&a) {
-            a.insert("synlab.ittl", ittl);
+            a.insert(Field::SynlabIttl, ittl);
         }
         let truncated = self.truncated || opts.truncated;
         // p0f signs no packet the capture cut (it may lack options or payload).
         if !truncated {
             if let Some(sig) = p0f::signature(&a) {
-                a.insert("synlab.p0f", sig);
+                a.insert(Field::SynlabP0f, sig);
             }
         }
         if truncated {
-            a.insert("synlab.truncated", true);
+            a.insert(Field::SynlabTruncated, true);
         }
         a
     }
@@ -555,40 +574,40 @@ impl Segment<'_> {
     fn ip_attributes(&self, a: &mut Attributes) {
         match &self.ip {
             IpLayer::V4 { header: h, rb } => {
-                a.insert("ip.version", 4u8);
-                a.insert("ip.hdr_len", h.header_len() as u64);
-                a.insert("ip.dsfield.dscp", h.dscp.value());
-                a.insert("ip.dsfield.ecn", h.ecn.value());
-                a.insert("ip.len", h.total_len);
-                a.insert("ip.id", h.identification);
-                a.insert("ip.flags.rb", *rb);
-                a.insert("ip.flags.df", h.dont_fragment);
-                a.insert("ip.flags.mf", h.more_fragments);
-                a.insert("ip.frag_offset", h.fragment_offset.value());
-                a.insert("ip.ttl", h.time_to_live);
-                a.insert("ip.proto", h.protocol.0);
-                a.insert("ip.checksum", h.header_checksum);
-                a.insert("ip.src", std::net::Ipv4Addr::from(h.source).to_string());
+                a.insert(Field::IpVersion, 4u8);
+                a.insert(Field::IpHdrLen, h.header_len() as u64);
+                a.insert(Field::IpDsfieldDscp, h.dscp.value());
+                a.insert(Field::IpDsfieldEcn, h.ecn.value());
+                a.insert(Field::IpLen, h.total_len);
+                a.insert(Field::IpId, h.identification);
+                a.insert(Field::IpFlagsRb, *rb);
+                a.insert(Field::IpFlagsDf, h.dont_fragment);
+                a.insert(Field::IpFlagsMf, h.more_fragments);
+                a.insert(Field::IpFragOffset, h.fragment_offset.value());
+                a.insert(Field::IpTtl, h.time_to_live);
+                a.insert(Field::IpProto, h.protocol.0);
+                a.insert(Field::IpChecksum, h.header_checksum);
+                a.insert(Field::IpSrc, std::net::Ipv4Addr::from(h.source).to_string());
                 a.insert(
-                    "ip.dst",
+                    Field::IpDst,
                     std::net::Ipv4Addr::from(h.destination).to_string(),
                 );
                 if !h.options.is_empty() {
-                    a.insert("synlab.ip.options", hex(h.options.as_slice()));
+                    a.insert(Field::SynlabIpOptions, hex(h.options.as_slice()));
                 }
             }
             IpLayer::V6 { header: h, exts } => {
-                a.insert("ipv6.version", h.version());
-                a.insert("ipv6.tclass.dscp", h.dscp().value());
-                a.insert("ipv6.tclass.ecn", h.ecn().value());
-                a.insert("ipv6.flow", h.flow_label().value());
-                a.insert("ipv6.plen", h.payload_length());
-                a.insert("ipv6.nxt", h.next_header().0);
-                a.insert("ipv6.hlim", h.hop_limit());
-                a.insert("ipv6.src", h.source_addr().to_string());
-                a.insert("ipv6.dst", h.destination_addr().to_string());
+                a.insert(Field::Ipv6Version, h.version());
+                a.insert(Field::Ipv6TclassDscp, h.dscp().value());
+                a.insert(Field::Ipv6TclassEcn, h.ecn().value());
+                a.insert(Field::Ipv6Flow, h.flow_label().value());
+                a.insert(Field::Ipv6Plen, h.payload_length());
+                a.insert(Field::Ipv6Nxt, h.next_header().0);
+                a.insert(Field::Ipv6Hlim, h.hop_limit());
+                a.insert(Field::Ipv6Src, h.source_addr().to_string());
+                a.insert(Field::Ipv6Dst, h.destination_addr().to_string());
                 if !exts.is_empty() {
-                    a.insert("synlab.ipv6.ext", exts.join(","));
+                    a.insert(Field::SynlabIpv6Ext, exts.join(","));
                 }
             }
         }
@@ -597,42 +616,35 @@ impl Segment<'_> {
     fn tcp_attributes(&self, a: &mut Attributes, opts: &OptionsParse<'_>) {
         let t = self.tcp;
         let f = self.flags;
-        a.insert("tcp.srcport", self.src.port());
-        a.insert("tcp.dstport", self.dst.port());
-        a.insert("tcp.seq_raw", self.seq);
-        a.insert("tcp.ack_raw", self.ack);
-        a.insert("tcp.hdr_len", self.tcp_hdr_len() as u64);
-        a.insert("tcp.flags.res", f.has(TcpFlags::RESERVED));
-        a.insert("tcp.flags.ae", f.has(TcpFlags::AE));
-        a.insert("tcp.flags.cwr", f.has(TcpFlags::CWR));
-        a.insert("tcp.flags.ece", f.has(TcpFlags::ECE));
-        a.insert("tcp.flags.urg", f.has(TcpFlags::URG));
-        a.insert("tcp.flags.ack", f.has(TcpFlags::ACK));
-        a.insert("tcp.flags.push", f.has(TcpFlags::PSH));
-        a.insert("tcp.flags.reset", f.has(TcpFlags::RST));
-        a.insert("tcp.flags.syn", f.has(TcpFlags::SYN));
-        a.insert("tcp.flags.fin", f.has(TcpFlags::FIN));
-        a.insert("tcp.window_size_value", be16(t, 14));
-        a.insert("tcp.checksum", be16(t, 16));
-        a.insert("tcp.urgent_pointer", be16(t, 18));
+        a.insert(Field::TcpSrcport, self.src.port());
+        a.insert(Field::TcpDstport, self.dst.port());
+        a.insert(Field::TcpSeqRaw, self.seq);
+        a.insert(Field::TcpAckRaw, self.ack);
+        a.insert(Field::TcpHdrLen, self.tcp_hdr_len() as u64);
+        for (field, bits) in TcpFlags::FIELDS {
+            a.insert(field, f.has(bits));
+        }
+        a.insert(Field::TcpWindowSizeValue, be16(t, 14));
+        a.insert(Field::TcpChecksum, be16(t, 16));
+        a.insert(Field::TcpUrgentPointer, be16(t, 18));
         for opt in &opts.options {
             option_attributes(a, opt);
         }
-        a.insert("tcp.len", self.payload_len);
+        a.insert(Field::TcpLen, self.payload_len);
     }
 }
 
 fn option_attributes(a: &mut Attributes, opt: &TcpOption<'_>) {
     match *opt {
-        TcpOption::Mss(v) => a.insert("tcp.options.mss_val", v),
-        TcpOption::WindowScale(v) => a.insert("tcp.options.wscale.shift", v),
-        TcpOption::SackPermitted => a.insert("tcp.options.sack_perm", true),
+        TcpOption::Mss(v) => a.insert(Field::TcpOptionsMssVal, v),
+        TcpOption::WindowScale(v) => a.insert(Field::TcpOptionsWscaleShift, v),
+        TcpOption::SackPermitted => a.insert(Field::TcpOptionsSackPerm, true),
         TcpOption::Timestamp { tsval, tsecr } => {
-            a.insert("tcp.options.timestamp.tsval", tsval);
-            a.insert("tcp.options.timestamp.tsecr", tsecr);
+            a.insert(Field::TcpOptionsTimestampTsval, tsval);
+            a.insert(Field::TcpOptionsTimestampTsecr, tsecr);
         }
         TcpOption::Other { kind, data } => {
-            a.insert(format!("{UNKNOWN_OPTION_PREFIX}{kind}"), hex(data));
+            a.insert(Attr::UnknownOption(kind), hex(data));
         }
         TcpOption::Eol { .. } | TcpOption::Nop | TcpOption::Sack(_) => {}
     }
@@ -689,8 +701,8 @@ mod tests {
         assert!(seg.flags.is_syn());
         assert_eq!(seg.src.to_string(), "198.18.0.2:40000");
         let a = seg.attributes();
-        assert_eq!(a.get("tcp.options.mss_val"), Some(&1460u16.into()));
-        assert_eq!(a.get("synlab.options.layout"), Some(&"mss".into()));
+        assert_eq!(a.get(Field::TcpOptionsMssVal), Some(&1460u16.into()));
+        assert_eq!(a.get(Field::SynlabOptionsLayout), Some(&"mss".into()));
     }
 
     #[test]
@@ -751,7 +763,10 @@ mod tests {
             if cut >= 40 {
                 let seg = segment(d);
                 assert!(seg.truncated);
-                assert_eq!(seg.attributes().get("synlab.truncated"), Some(&true.into()));
+                assert_eq!(
+                    seg.attributes().get(Field::SynlabTruncated),
+                    Some(&true.into())
+                );
             }
         }
     }
@@ -770,11 +785,11 @@ mod tests {
         assert!(seg.flags.is_syn());
         assert_eq!(seg.src.to_string(), "[fd00::2]:40000");
         let a = seg.attributes();
-        assert_eq!(a.get("synlab.ipv6.ext"), Some(&"hop".into()));
-        assert_eq!(a.get("ipv6.nxt"), Some(&0u8.into()));
-        assert_eq!(a.get("ipv6.hlim"), Some(&64u8.into()));
-        assert_eq!(a.get("tcp.options.mss_val"), Some(&1460u16.into()));
-        assert!(a.get("ip.ttl").is_none());
+        assert_eq!(a.get(Field::SynlabIpv6Ext), Some(&"hop".into()));
+        assert_eq!(a.get(Field::Ipv6Nxt), Some(&0u8.into()));
+        assert_eq!(a.get(Field::Ipv6Hlim), Some(&64u8.into()));
+        assert_eq!(a.get(Field::TcpOptionsMssVal), Some(&1460u16.into()));
+        assert!(a.get(Field::IpTtl).is_none());
     }
 
     /// An IPv6 SYN (raw IP) behind 8-byte extension headers of the given

@@ -1,23 +1,30 @@
 //! The attribute model: one vocabulary from the parser to the JSON output.
 //!
-//! Every TCP segment is described by a set of named attributes. Names are
-//! Wireshark display-filter field names wherever Wireshark has one, so that
-//! `tshark -T fields -e NAME` and synlab agree on names and values; derived
-//! attributes carry the `synlab.` prefix. An attribute the packet lacks is
-//! absent from the set, never zero.
+//! Every TCP segment is described by a set of attributes keyed by the
+//! vocabulary ([`vocab`]: one table of names, kinds, types, IPv4/IPv6 twins
+//! and option tokens). Names are Wireshark display-filter field names
+//! wherever Wireshark has one, so that `tshark -T fields -e NAME` and synlab
+//! agree on names and values; derived attributes carry the `synlab.` prefix.
+//! An attribute the packet lacks is absent from the set, never zero.
+//!
+//! Decoding (bytes to attributes) and crafting (attributes to bytes) sit
+//! side by side here, as do the TCP options (parse and emit) and the rule
+//! language (a filter over attributes).
 
 mod attributes;
-mod catalogue;
+pub mod craft;
 mod decode;
+mod options;
 pub mod p0f;
-mod tcp_options;
+pub mod rule;
+mod vocab;
 
-pub use attributes::{Attributes, Value};
-pub use catalogue::{
-    field, kind_of, sort_key as catalogue_sort_key, Field, Kind, FIELDS, UNKNOWN_OPTION_PREFIX,
-};
+pub use attributes::{Attributes, Key, Value};
 pub use decode::{
     decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip, TcpFlags,
     MAX_VLAN_TAGS,
 };
-pub use tcp_options::{parse_options, OptionsParse, TcpOption};
+pub use options::{parse_options, BadLayoutToken, Layout, LayoutToken, OptionsParse, TcpOption};
+pub use vocab::{
+    suggest, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType, UNKNOWN_OPTION_PREFIX,
+};

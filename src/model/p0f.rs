@@ -18,7 +18,8 @@
 use std::fmt::Write;
 
 use super::attributes::{Attributes, Value};
-use super::tcp_options::OptionsParse;
+use super::options::OptionsParse;
+use super::vocab::Field;
 
 /// p0f's `MAX_DIST`: a guessed distance above this prints as `?`.
 const MAX_DIST: u64 = 35;
@@ -28,17 +29,17 @@ const SPECIAL_MSS: u64 = 1331;
 const MIN_TCP4: i32 = 40;
 const MIN_TCP6: i32 = 60;
 
-fn num(a: &Attributes, name: &str) -> Option<u64> {
+fn num(a: &Attributes, name: Field) -> Option<u64> {
     a.get(name).and_then(Value::as_u64)
 }
 
-fn flag(a: &Attributes, name: &str) -> bool {
+fn flag(a: &Attributes, name: Field) -> bool {
     matches!(a.get(name), Some(Value::Bool(true)))
 }
 
 /// The TTL or hop limit as seen.
 fn seen_ttl(a: &Attributes) -> Option<u64> {
-    num(a, "ip.ttl").or_else(|| num(a, "ipv6.hlim"))
+    num(a, Field::IpTtl).or_else(|| num(a, Field::Ipv6Hlim))
 }
 
 /// p0f's guess of the initial TTL: the next of 32, 64, 128, 255 at or above
@@ -59,11 +60,11 @@ pub fn guess_ittl(ttl: u64) -> u64 {
 /// p0f v3 quirks of a packet, in p0f's order (`process.c` `parse_packet`).
 pub fn quirks(a: &Attributes, opts: &OptionsParse<'_>) -> Vec<&'static str> {
     let mut q = Vec::new();
-    let v4 = a.contains("ip.version");
-    let syn_only = flag(a, "tcp.flags.syn") && !flag(a, "tcp.flags.ack");
+    let v4 = a.contains(Field::IpVersion);
+    let syn_only = flag(a, Field::TcpFlagsSyn) && !flag(a, Field::TcpFlagsAck);
     if v4 {
-        let df = flag(a, "ip.flags.df");
-        let id = num(a, "ip.id").unwrap_or(0);
+        let df = flag(a, Field::IpFlagsDf);
+        let id = num(a, Field::IpId).unwrap_or(0);
         if df {
             q.push("df");
         }
@@ -74,52 +75,52 @@ pub fn quirks(a: &Attributes, opts: &OptionsParse<'_>) -> Vec<&'static str> {
             q.push("id-");
         }
     }
-    let ip_ecn = num(a, "ip.dsfield.ecn")
-        .or_else(|| num(a, "ipv6.tclass.ecn"))
+    let ip_ecn = num(a, Field::IpDsfieldEcn)
+        .or_else(|| num(a, Field::Ipv6TclassEcn))
         .unwrap_or(0);
-    let tcp_ecn = ["tcp.flags.ece", "tcp.flags.cwr", "tcp.flags.ae"]
+    let tcp_ecn = [Field::TcpFlagsEce, Field::TcpFlagsCwr, Field::TcpFlagsAe]
         .iter()
-        .any(|f| flag(a, f));
+        .any(|&f| flag(a, f));
     if ip_ecn != 0 || tcp_ecn {
         q.push("ecn");
     }
-    if v4 && flag(a, "ip.flags.rb") {
+    if v4 && flag(a, Field::IpFlagsRb) {
         q.push("0+");
     }
-    if num(a, "ipv6.flow").unwrap_or(0) != 0 {
+    if num(a, Field::Ipv6Flow).unwrap_or(0) != 0 {
         q.push("flow");
     }
-    if num(a, "tcp.seq_raw") == Some(0) {
+    if num(a, Field::TcpSeqRaw) == Some(0) {
         q.push("seq-");
     }
-    let ack = num(a, "tcp.ack_raw").unwrap_or(0);
-    if flag(a, "tcp.flags.ack") {
+    let ack = num(a, Field::TcpAckRaw).unwrap_or(0);
+    if flag(a, Field::TcpFlagsAck) {
         if ack == 0 {
             q.push("ack-");
         }
-    } else if p0f_sees_nonzero_ack(ack) && !flag(a, "tcp.flags.reset") {
+    } else if p0f_sees_nonzero_ack(ack) && !flag(a, Field::TcpFlagsReset) {
         q.push("ack+");
     }
-    let urg = flag(a, "tcp.flags.urg");
-    if !urg && num(a, "tcp.urgent_pointer").unwrap_or(0) != 0 {
+    let urg = flag(a, Field::TcpFlagsUrg);
+    if !urg && num(a, Field::TcpUrgentPointer).unwrap_or(0) != 0 {
         q.push("uptr+");
     }
     if urg {
         q.push("urgf+");
     }
-    if flag(a, "tcp.flags.push") {
+    if flag(a, Field::TcpFlagsPush) {
         q.push("pushf+");
     }
-    if num(a, "tcp.options.timestamp.tsval") == Some(0) {
+    if num(a, Field::TcpOptionsTimestampTsval) == Some(0) {
         q.push("ts1-");
     }
-    if syn_only && num(a, "tcp.options.timestamp.tsecr").unwrap_or(0) != 0 {
+    if syn_only && num(a, Field::TcpOptionsTimestampTsecr).unwrap_or(0) != 0 {
         q.push("ts2+");
     }
     if opts.nonzero_after_eol {
         q.push("opt+");
     }
-    if num(a, "tcp.options.wscale.shift").unwrap_or(0) > 14 {
+    if num(a, Field::TcpOptionsWscaleShift).unwrap_or(0) > 14 {
         q.push("exws");
     }
     if opts.malformed {
@@ -160,11 +161,11 @@ struct Packet<'a> {
 
 impl<'a> Packet<'a> {
     fn of(a: &'a Attributes) -> Option<Packet<'a>> {
-        let v4 = a.contains("ip.version");
+        let v4 = a.contains(Field::IpVersion);
         let (ip_hdr, olen) = if v4 {
-            let hdr = num(a, "ip.hdr_len")?;
+            let hdr = num(a, Field::IpHdrLen)?;
             (hdr, hdr.saturating_sub(20))
-        } else if a.contains("synlab.ipv6.ext") {
+        } else if a.contains(Field::SynlabIpv6Ext) {
             // p0f reads TCP only right after the IPv6 header: it signs no
             // packet with extension headers.
             return None;
@@ -175,11 +176,11 @@ impl<'a> Packet<'a> {
             v4,
             ttl: seen_ttl(a)?,
             olen,
-            mss: num(a, "tcp.options.mss_val").unwrap_or(0),
-            win: num(a, "tcp.window_size_value")?,
-            wscale: num(a, "tcp.options.wscale.shift").unwrap_or(0),
-            tsval: num(a, "tcp.options.timestamp.tsval").unwrap_or(0),
-            tot_hdr: ip_hdr + num(a, "tcp.hdr_len")?,
+            mss: num(a, Field::TcpOptionsMssVal).unwrap_or(0),
+            win: num(a, Field::TcpWindowSizeValue)?,
+            wscale: num(a, Field::TcpOptionsWscaleShift).unwrap_or(0),
+            tsval: num(a, Field::TcpOptionsTimestampTsval).unwrap_or(0),
+            tot_hdr: ip_hdr + num(a, Field::TcpHdrLen)?,
             attrs: a,
         })
     }
@@ -187,13 +188,13 @@ impl<'a> Packet<'a> {
     /// A SYN+ACK (p0f's `tcp_type`: of SYN, ACK, FIN, RST exactly the first two).
     fn is_syn_ack(&self) -> bool {
         let a = self.attrs;
-        flag(a, "tcp.flags.syn")
-            && flag(a, "tcp.flags.ack")
-            && !flag(a, "tcp.flags.fin")
-            && !flag(a, "tcp.flags.reset")
+        flag(a, Field::TcpFlagsSyn)
+            && flag(a, Field::TcpFlagsAck)
+            && !flag(a, Field::TcpFlagsFin)
+            && !flag(a, Field::TcpFlagsReset)
     }
 
-    fn str(&self, name: &str) -> &'a str {
+    fn str(&self, name: Field) -> &'a str {
         match self.attrs.get(name) {
             Some(Value::Str(s)) => s,
             _ => "",
@@ -250,7 +251,7 @@ fn window_multiple(p: &Packet<'_>, syn_mss: u64) -> Option<(WinUnit, i16)> {
 
 /// `WINDOW,SCALE:OLAYOUT:QUIRKS:PCLASS`, the fields both forms share, after `window`.
 fn write_tail(out: &mut String, p: &Packet<'_>) {
-    let pclass = if num(p.attrs, "tcp.len").unwrap_or(0) == 0 {
+    let pclass = if num(p.attrs, Field::TcpLen).unwrap_or(0) == 0 {
         '0'
     } else {
         '+'
@@ -259,8 +260,8 @@ fn write_tail(out: &mut String, p: &Packet<'_>) {
         out,
         ",{}:{}:{}:{pclass}",
         p.wscale,
-        p.str("synlab.options.layout"),
-        p.str("synlab.quirks")
+        p.str(Field::SynlabOptionsLayout),
+        p.str(Field::SynlabQuirks)
     );
 }
 
@@ -298,7 +299,7 @@ pub fn signature(a: &Attributes) -> Option<String> {
 /// tries the window as a multiple of the MSS the SYN announced, after every
 /// other divisor. None when that changes nothing (the common case).
 pub fn syn_ack_signature(reply: &Attributes, syn: &Attributes) -> Option<String> {
-    let syn_mss = num(syn, "tcp.options.mss_val").unwrap_or(0);
+    let syn_mss = num(syn, Field::TcpOptionsMssVal).unwrap_or(0);
     if syn_mss == 0 {
         return None;
     }
@@ -343,35 +344,35 @@ mod tests {
     /// A Linux SYN one hop away, as decoded (with its quirks).
     fn linux_syn() -> Attributes {
         let mut a = Attributes::new();
-        a.insert("ip.version", 4u8);
-        a.insert("ip.hdr_len", 20u8);
-        a.insert("ip.ttl", 63u8);
-        a.insert("ip.flags.df", true);
-        a.insert("ip.id", 0x1234u16);
-        a.insert("tcp.hdr_len", 40u8);
-        a.insert("tcp.flags.syn", true);
-        a.insert("tcp.seq_raw", 99u32);
-        a.insert("tcp.ack_raw", 0u32);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("tcp.options.wscale.shift", 7u8);
-        a.insert("tcp.options.timestamp.tsval", 5u32);
-        a.insert("tcp.options.timestamp.tsecr", 0u32);
-        a.insert("tcp.len", 0u32);
-        a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
+        a.insert(Field::IpVersion, 4u8);
+        a.insert(Field::IpHdrLen, 20u8);
+        a.insert(Field::IpTtl, 63u8);
+        a.insert(Field::IpFlagsDf, true);
+        a.insert(Field::IpId, 0x1234u16);
+        a.insert(Field::TcpHdrLen, 40u8);
+        a.insert(Field::TcpFlagsSyn, true);
+        a.insert(Field::TcpSeqRaw, 99u32);
+        a.insert(Field::TcpAckRaw, 0u32);
+        a.insert(Field::TcpWindowSizeValue, 64240u16);
+        a.insert(Field::TcpOptionsMssVal, 1460u16);
+        a.insert(Field::TcpOptionsWscaleShift, 7u8);
+        a.insert(Field::TcpOptionsTimestampTsval, 5u32);
+        a.insert(Field::TcpOptionsTimestampTsecr, 0u32);
+        a.insert(Field::TcpLen, 0u32);
+        a.insert(Field::SynlabOptionsLayout, "mss,sok,ts,nop,ws");
         with_quirks(a)
     }
 
     fn with_quirks(mut a: Attributes) -> Attributes {
         let q = quirks(&a, &OptionsParse::default());
-        a.insert("synlab.quirks", q.join(","));
+        a.insert(Field::SynlabQuirks, q.join(","));
         a
     }
 
     #[test]
     fn linux_signature_has_the_ttl_seen_and_the_distance() {
         let a = linux_syn();
-        assert_eq!(a.get("synlab.quirks"), Some(&Value::from("df,id+")));
+        assert_eq!(a.get(Field::SynlabQuirks), Some(&Value::from("df,id+")));
         assert_eq!(
             signature(&a).as_deref(),
             Some("4:63+1:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0")
@@ -387,26 +388,26 @@ mod tests {
     #[test]
     fn window_is_a_multiple_of_mss_minus_12_with_timestamps() {
         let mut a = linux_syn();
-        a.insert("tcp.window_size_value", 65160u16);
+        a.insert(Field::TcpWindowSizeValue, 65160u16);
         assert!(signature(&a).unwrap().contains(":mss*45,7:"));
-        a.insert("tcp.window_size_value", 5792u16);
+        a.insert(Field::TcpWindowSizeValue, 5792u16);
         assert!(signature(&a).unwrap().contains(":mss*4,7:"));
         // without a TSval p0f does not try MSS - 12 (but still 1448, MTU 1500 - 52)
-        a.insert("tcp.options.timestamp.tsval", 0u32);
-        a.insert("tcp.window_size_value", 88u16 * 7);
+        a.insert(Field::TcpOptionsTimestampTsval, 0u32);
+        a.insert(Field::TcpWindowSizeValue, 88u16 * 7);
         assert!(signature(&a).unwrap().contains(":616,7:"));
         // the database form keeps the number unless it is an exact MSS multiple
-        a.insert("tcp.window_size_value", 65160u16);
+        a.insert(Field::TcpWindowSizeValue, 65160u16);
         assert!(database_signature(&a).unwrap().contains(":65160,7:"));
     }
 
     #[test]
     fn window_multiples_of_an_mtu() {
         let mut a = linux_syn();
-        a.insert("tcp.window_size_value", 1500u16 * 3);
+        a.insert(Field::TcpWindowSizeValue, 1500u16 * 3);
         assert!(signature(&a).unwrap().contains(":mtu*3,7:"));
-        a.insert("tcp.options.mss_val", 1000u16);
-        a.insert("tcp.window_size_value", 1060u16 * 2);
+        a.insert(Field::TcpOptionsMssVal, 1000u16);
+        a.insert(Field::TcpWindowSizeValue, 1060u16 * 2);
         assert!(
             signature(&a).unwrap().contains(":mtu*2,7:"),
             "mss + headers"
@@ -417,8 +418,8 @@ mod tests {
     #[test]
     fn no_mss_option_is_0_and_the_window_a_number() {
         let mut a = linux_syn();
-        a.remove("tcp.options.mss_val");
-        a.insert("synlab.options.layout", "sok,ts,nop,ws");
+        a.remove(Field::TcpOptionsMssVal);
+        a.insert(Field::SynlabOptionsLayout, "sok,ts,nop,ws");
         assert_eq!(
             signature(&a).as_deref(),
             Some("4:63+1:0:0:64240,7:sok,ts,nop,ws:df,id+:0")
@@ -431,37 +432,43 @@ mod tests {
     #[test]
     fn ipv6_has_no_option_length_and_no_signature_behind_extension_headers() {
         let mut a = linux_syn();
-        for v4_only in ["ip.version", "ip.hdr_len", "ip.ttl", "ip.flags.df", "ip.id"] {
+        for v4_only in [
+            Field::IpVersion,
+            Field::IpHdrLen,
+            Field::IpTtl,
+            Field::IpFlagsDf,
+            Field::IpId,
+        ] {
             a.remove(v4_only);
         }
-        a.insert("ipv6.version", 6u8);
-        a.insert("ipv6.hlim", 64u8);
+        a.insert(Field::Ipv6Version, 6u8);
+        a.insert(Field::Ipv6Hlim, 64u8);
         let a = with_quirks(a);
         assert_eq!(
             signature(&a).as_deref(),
             Some("6:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws::0")
         );
         let mut ext = a.clone();
-        ext.insert("synlab.ipv6.ext", "hop");
+        ext.insert(Field::SynlabIpv6Ext, "hop");
         assert_eq!(signature(&ext), None);
     }
 
     #[test]
     fn a_distance_beyond_35_hops_is_a_question_mark() {
         let mut a = linux_syn();
-        a.insert("ip.ttl", 70u8);
+        a.insert(Field::IpTtl, 70u8);
         assert!(signature(&a).unwrap().starts_with("4:70+?:"));
-        a.insert("ip.ttl", 93u8);
+        a.insert(Field::IpTtl, 93u8);
         assert!(signature(&a).unwrap().starts_with("4:93+35:"));
     }
 
     #[test]
     fn a_syn_ack_window_may_be_a_multiple_of_the_syn_mss() {
         let mut reply = linux_syn();
-        reply.insert("tcp.flags.ack", true);
-        reply.insert("tcp.ack_raw", 100u32);
-        reply.insert("tcp.options.mss_val", 1400u16);
-        reply.insert("tcp.window_size_value", 1100u16 * 10);
+        reply.insert(Field::TcpFlagsAck, true);
+        reply.insert(Field::TcpAckRaw, 100u32);
+        reply.insert(Field::TcpOptionsMssVal, 1400u16);
+        reply.insert(Field::TcpWindowSizeValue, 1100u16 * 10);
         let reply = with_quirks(reply);
         let syn = linux_syn();
         assert!(signature(&reply).unwrap().contains(":1400:11000,7:"));
@@ -471,13 +478,13 @@ mod tests {
             "1460 divides nothing"
         );
         let mut syn = syn;
-        syn.insert("tcp.options.mss_val", 1100u16);
+        syn.insert(Field::TcpOptionsMssVal, 1100u16);
         assert!(syn_ack_signature(&reply, &syn)
             .unwrap()
             .contains(":1400:mss*10,7:"));
         // p0f-sendsyn's MSS echoed back is a wildcard
         let mut echo = reply.clone();
-        echo.insert("tcp.options.mss_val", 1331u16);
+        echo.insert(Field::TcpOptionsMssVal, 1331u16);
         assert!(signature(&echo).unwrap().contains(":*:"));
     }
 
@@ -486,15 +493,15 @@ mod tests {
     #[test]
     fn ack_plus_follows_p0f() {
         let mut a = linux_syn();
-        a.insert("tcp.ack_raw", 1u32);
+        a.insert(Field::TcpAckRaw, 1u32);
         assert!(!with_quirks(a.clone())
-            .get("synlab.quirks")
+            .get(Field::SynlabQuirks)
             .unwrap()
             .to_string()
             .contains("ack+"));
-        a.insert("tcp.ack_raw", 0x0100_0000u32);
+        a.insert(Field::TcpAckRaw, 0x0100_0000u32);
         assert_eq!(
-            with_quirks(a).get("synlab.quirks"),
+            with_quirks(a).get(Field::SynlabQuirks),
             Some(&Value::from("df,id+,ack+"))
         );
     }

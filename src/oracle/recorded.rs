@@ -4,16 +4,13 @@ use std::collections::HashMap;
 
 use super::{BatchAnswers, Oracle, OracleError, ProbeRequest};
 use crate::handshake::{Attempt, Outcome};
-use crate::model::{Attributes, Value};
+use crate::model::{Attr, Attributes, Value};
 use crate::search::units::bisectable;
 
-type Key = Vec<(String, Value)>;
+type Key = Vec<(Attr, Value)>;
 
 fn key(a: &Attributes) -> Key {
-    bisectable(a)
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.clone()))
-        .collect()
+    bisectable(a).iter().map(|(k, v)| (k, v.clone())).collect()
 }
 
 /// Answers a probe with the outcome of a recorded attempt whose SYN has the

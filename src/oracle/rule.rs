@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use super::{BatchAnswers, Oracle, ProbeRequest};
 use crate::handshake::Outcome;
-use crate::rule::Rule;
+use crate::model::rule::Rule;
 
 /// What the middlebox does to a matching SYN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -286,15 +286,16 @@ impl Matcher {
 mod tests {
     use super::*;
     use crate::model::decode_frame;
+    use crate::model::Field;
     use crate::probe::plan::{plan, PortRange};
 
     fn linux() -> Attributes {
         let mut a = Attributes::new();
-        a.insert("ip.ttl", 64u8);
-        a.insert("ip.flags.df", true);
-        a.insert("tcp.window_size_value", 64240u16);
-        a.insert("tcp.options.mss_val", 1460u16);
-        a.insert("synlab.options.layout", "mss");
+        a.insert(Field::IpTtl, 64u8);
+        a.insert(Field::IpFlagsDf, true);
+        a.insert(Field::TcpWindowSizeValue, 64240u16);
+        a.insert(Field::TcpOptionsMssVal, 1460u16);
+        a.insert(Field::SynlabOptionsLayout, "mss");
         a
     }
 
@@ -314,13 +315,16 @@ mod tests {
     /// A TCP segment from the server to probe `p`, built with the crafter.
     fn answer(p: &Planned, flags: &[&str], ack: u32) -> Vec<u8> {
         let mut a = Attributes::new();
-        a.insert("ip.ttl", 63u8);
-        a.insert("tcp.window_size_value", 65160u16);
-        a.insert("tcp.flags.syn", flags.contains(&"syn"));
+        a.insert(Field::IpTtl, 63u8);
+        a.insert(Field::TcpWindowSizeValue, 65160u16);
+        a.insert(Field::TcpFlagsSyn, flags.contains(&"syn"));
         for f in flags {
-            a.insert(format!("tcp.flags.{f}"), true);
+            let name: crate::model::Attr = format!("tcp.flags.{f}")
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}"));
+            a.insert(name, true);
         }
-        let v = crate::craft::Volatile {
+        let v = crate::model::craft::Volatile {
             src: p.dst,
             dst: p.src,
             seq: 999,
@@ -330,7 +334,7 @@ mod tests {
             tsval: 0,
             tsecr: 0,
         };
-        crate::craft::build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"))
+        crate::model::craft::build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn feed(m: &mut Matcher, at_ms: u64, bytes: &[u8]) -> Relation {
@@ -383,11 +387,11 @@ mod tests {
         // The kernel's RST from our port is ours, but not an answer.
         let rst = {
             let mut a = linux();
-            a.insert("tcp.flags.syn", false);
-            a.insert("tcp.flags.reset", true);
-            a.insert("synlab.options.layout", "");
-            a.remove("tcp.options.mss_val");
-            let v = crate::craft::Volatile {
+            a.insert(Field::TcpFlagsSyn, false);
+            a.insert(Field::TcpFlagsReset, true);
+            a.insert(Field::SynlabOptionsLayout, "");
+            a.remove(Field::TcpOptionsMssVal);
+            let v = crate::model::craft::Volatile {
                 src: p[0].src,
                 dst: p[0].dst,
                 seq: p[0].seq + 1,
@@ -397,7 +401,7 @@ mod tests {
                 tsval: 0,
                 tsecr: 0,
             };
-            crate::craft::build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"))
+            crate::model::craft::build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"))
         };
         assert_eq!(feed(&mut m, 6, &rst), Relation::FromProbe(0));
         // A RST that does not acknowledge the SYN does not count.
@@ -419,7 +423,7 @@ mod tests {
         assert_eq!(
             r[0].reply
                 .as_ref()
-                .and_then(|a| a.get("tcp.window_size_value")),
+                .and_then(|a| a.get(Field::TcpWindowSizeValue)),
             Some(&crate::model::Value::Int(65160))
         );
         assert_eq!(r[1].outcome, Outcome::Reset);

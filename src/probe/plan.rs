@@ -9,10 +9,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use thiserror::Error;
 
-use crate::craft::{self, CraftError, Volatile};
-#[cfg(test)]
-use crate::model::Value;
+use crate::model::craft::{self, CraftError, Volatile};
 use crate::model::{decode_frame, Attributes, Decoded};
+use crate::model::{Attr, Family, Value};
 
 /// Source ports the probes use, inclusive. The default, 40000-59999, is
 /// large so that a port comes round again only after 20000 probes, long
@@ -109,35 +108,17 @@ pub struct Planned {
 /// bits move to the traffic class, and IPv4-only attributes (DF, the
 /// reserved bit, IP options, the IP ID) are dropped. The reverse for IPv4.
 pub fn for_family(a: &Attributes, v6: bool) -> Attributes {
-    let pairs = [
-        ("ip.ttl", "ipv6.hlim"),
-        ("ip.dsfield.dscp", "ipv6.tclass.dscp"),
-        ("ip.dsfield.ecn", "ipv6.tclass.ecn"),
-    ];
+    let foreign = if v6 { Family::V4 } else { Family::V6 };
     let mut out = a.clone();
-    for (v4_name, v6_name) in pairs {
-        let (from, to) = if v6 {
-            (v4_name, v6_name)
-        } else {
-            (v6_name, v4_name)
-        };
-        if let Some(v) = out.remove(from) {
-            if !out.contains(to) {
-                out.insert(to, v);
-            }
-        }
-    }
-    let names: Vec<String> = out.names().map(str::to_owned).collect();
-    for name in names {
-        let foreign = if v6 {
-            name.starts_with("ip.") || name == "synlab.ip.options"
-        } else {
-            name.starts_with("ipv6.") || name == "synlab.ipv6.ext"
-        };
-        if foreign {
-            out.remove(&name);
-        }
-    }
+    // A twin already spelt in the target version wins over the mapped one.
+    out.retain(|k, _| k.family() != foreign || !a.contains(k.for_family(v6)));
+    let mapped: Vec<(Attr, Value)> = out
+        .iter()
+        .filter(|(k, _)| k.family() == foreign && k.for_family(v6) != *k)
+        .map(|(k, v)| (k.for_family(v6), v.clone()))
+        .collect();
+    out.retain(|k, _| k.family() != foreign);
+    mapped.into_iter().for_each(|(k, v)| out.insert(k, v));
     out
 }
 
@@ -216,12 +197,13 @@ pub fn send_offset(index: usize, rate: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Field;
 
-    fn num(a: &Attributes, name: &str) -> Option<u64> {
+    fn num(a: &Attributes, name: Field) -> Option<u64> {
         a.get(name).and_then(Value::as_u64)
     }
 
-    use crate::craft::linux_example as linux;
+    use crate::model::craft::linux_example as linux;
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -291,13 +273,13 @@ mod tests {
         assert_eq!(ports, vec![59999, 40000, 40001]);
         assert_ne!(p[0].seq, p[1].seq);
         for x in &p {
-            assert_eq!(x.syn.get("tcp.seq_raw"), Some(&Value::Int(x.seq.into())));
-            assert_eq!(x.syn.get("ip.ttl"), Some(&Value::Int(64)));
+            assert_eq!(x.syn.get(Field::TcpSeqRaw), Some(&Value::Int(x.seq.into())));
+            assert_eq!(x.syn.get(Field::IpTtl), Some(&Value::Int(64)));
             assert_eq!(
-                x.syn.get("synlab.options.layout"),
+                x.syn.get(Field::SynlabOptionsLayout),
                 Some(&Value::from("mss,sok,ts,nop,ws"))
             );
-            assert_eq!(num(&x.syn, "tcp.dstport"), Some(80));
+            assert_eq!(num(&x.syn, Field::TcpDstport), Some(80));
         }
     }
 
@@ -313,14 +295,14 @@ mod tests {
             0,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(p[0].syn.get("ipv6.hlim"), Some(&Value::Int(64)));
-        assert!(!p[0].syn.contains("ip.ttl"));
+        assert_eq!(p[0].syn.get(Field::Ipv6Hlim), Some(&Value::Int(64)));
+        assert!(!p[0].syn.contains(Field::IpTtl));
     }
 
     #[test]
     fn unbuildable_request_fails_the_plan() {
         let mut bad = linux();
-        bad.insert("synlab.options.layout", "mss,bogus");
+        bad.insert(Field::SynlabOptionsLayout, "mss,bogus");
         let err = plan(
             &[linux(), bad],
             "198.18.0.2".parse().unwrap_or_else(|_| unreachable!()),

@@ -21,3 +21,14 @@ pub static BUILTIN: &[(&str, &str)] = &[
 pub fn get(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
+
+/// A built-in profile by name, parsed (with any warnings), if there is one.
+pub fn profile(
+    name: &str,
+) -> Option<Result<(super::Profile, super::Warnings), super::ProfileError>> {
+    let text = get(name)?;
+    Some(super::Profile::from_toml(
+        text,
+        &format!("built-in profile {name}"),
+    ))
+}

@@ -30,21 +30,18 @@
 //! On load a profile is *normalised*: crafted with dummy volatile values and
 //! decoded again, so its attribute set is exactly what its SYN carries (every
 //! flag and default spelled out), and any attribute the crafter cannot honour
-//! is an error naming it. Parsing is pure; reading files is in [`store`].
+//! is an error naming it. Parsing is pure; reading files is in `crate::io::profile_store`.
 
 pub mod builtin;
 pub mod p0f;
-pub mod store;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::craft::{self, CraftError, Volatile};
-use crate::model::{self, Attributes, Kind, Value};
-
-pub use store::{list, profile_dirs, resolve};
+use crate::model::craft::{self, CraftError, Volatile};
+use crate::model::{Attr, Attributes, Family, Field, Kind, LayoutToken, Source, Value};
 
 /// One client stack's behaviour.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -115,8 +112,8 @@ impl Default for PerConnection {
 /// What is wrong with one attribute of a profile.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum AttributeProblem {
-    #[error("unknown attribute (`synlab fields` lists the names; other TCP options are synlab.tcp.option.KIND)")]
-    Unknown,
+    #[error("unknown attribute{}", did_you_mean(*.0))]
+    Unknown(Option<&'static str>),
     #[error("profiles use IPv4 names and apply to both IP versions: write {0} instead")]
     Ipv6Name(&'static str),
     #[error("value {0} is not a boolean, a non-negative integer or a string")]
@@ -156,41 +153,19 @@ pub enum ProfileError {
 /// A non-fatal remark made while loading or learning (an ignored attribute).
 pub type Warnings = Vec<String>;
 
-/// Attributes derived from others: never part of a profile.
-const DERIVED: [&str; 4] = [
-    "synlab.ittl",
-    "synlab.quirks",
-    "synlab.p0f",
-    "synlab.truncated",
-];
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!(" (did you mean {s}?)"),
+        None => " (`synlab fields` lists the names; other TCP options are synlab.tcp.option.KIND)"
+            .into(),
+    }
+}
 
-/// Lengths and header fields the crafter computes: never part of a profile.
-const COMPUTED: [&str; 8] = [
-    "ip.version",
-    "ip.hdr_len",
-    "ip.len",
-    "ip.proto",
-    "tcp.hdr_len",
-    "ipv6.version",
-    "ipv6.plen",
-    "ipv6.nxt",
-];
-
-/// IPv6 names and the IPv4 names a profile uses for them.
-const V6_TO_V4: [(&str, &str); 3] = [
-    ("ipv6.hlim", "ip.ttl"),
-    ("ipv6.tclass.dscp", "ip.dsfield.dscp"),
-    ("ipv6.tclass.ecn", "ip.dsfield.ecn"),
-];
-
-/// IPv4-only attributes, dropped when crafting an IPv6 SYN.
-const V4_ONLY: [&str; 5] = [
-    "ip.flags.rb",
-    "ip.flags.df",
-    "ip.flags.mf",
-    "ip.frag_offset",
-    "synlab.ip.options",
-];
+/// IPv4-only header fields with no IPv6 counterpart (DF, the reserved bit,
+/// IPv4 options…): dropped when crafting an IPv6 SYN.
+fn v4_only(a: Attr) -> bool {
+    a.family() == Family::V4 && a.field().and_then(Field::twin).is_none()
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,6 +230,9 @@ impl Profile {
         })?;
         let mut given = Attributes::new();
         for (name, value) in &file.syn {
+            let attr: Attr = name.parse().map_err(|e: crate::model::UnknownAttribute| {
+                attr_err(origin, name, AttributeProblem::Unknown(e.suggestion))
+            })?;
             let value = match value {
                 toml::Value::Boolean(b) => Value::Bool(*b),
                 toml::Value::Integer(n) if *n >= 0 => Value::Int(n.unsigned_abs()),
@@ -267,7 +245,7 @@ impl Profile {
                     ))
                 }
             };
-            given.insert(name.clone(), value);
+            given.insert(attr, value);
         }
         let mut p = Profile::from_attributes(&file.name, &given, file.per_connection, origin)?;
         p.0.description = file.description;
@@ -302,30 +280,25 @@ impl Profile {
         let mut warnings = Vec::new();
         let mut kept = Attributes::new();
         for (attr, value) in given.iter() {
-            if let Some((_, v4)) = V6_TO_V4.iter().find(|(v6, _)| *v6 == attr) {
-                return Err(attr_err(origin, attr, AttributeProblem::Ipv6Name(v4)));
+            if attr.family() == Family::V6 {
+                if let Some(v4) = attr.field().and_then(Field::twin) {
+                    return Err(attr_err(
+                        origin,
+                        attr.name(),
+                        AttributeProblem::Ipv6Name(v4.name()),
+                    ));
+                }
             }
-            let known = model::field(attr).is_some()
-                || attr
-                    .strip_prefix(model::UNKNOWN_OPTION_PREFIX)
-                    .is_some_and(|k| k.parse::<u8>().is_ok());
-            if !known {
-                return Err(attr_err(origin, attr, AttributeProblem::Unknown));
-            }
-            if model::kind_of(attr) == Kind::Volatile {
-                warnings.push(format!(
-                    "{origin}: attribute {attr} is volatile (chosen per connection) and is ignored; [per_connection] says how it is chosen"
-                ));
-            } else if DERIVED.contains(&attr) {
-                warnings.push(format!(
-                    "{origin}: attribute {attr} is derived from the others and is ignored"
-                ));
-            } else if COMPUTED.contains(&attr) || attr.starts_with("ipv6.") {
-                warnings.push(format!(
-                    "{origin}: attribute {attr} is computed when crafting and is ignored"
-                ));
-            } else {
-                kept.insert(attr.to_owned(), value.clone());
+            let ignored = match attr.source() {
+                _ if attr.kind() == Kind::Volatile => Some("is volatile (chosen per connection) and is ignored; [per_connection] says how it is chosen"),
+                Source::Derived | Source::Flow => Some("is derived from the others and is ignored"),
+                Source::Computed => Some("is computed when crafting and is ignored"),
+                Source::Given if attr.family() == Family::V6 => Some("is IPv6-only and not crafted; it is ignored"),
+                Source::Given => None,
+            };
+            match ignored {
+                Some(why) => warnings.push(format!("{origin}: attribute {attr} {why}")),
+                None => kept.insert(attr, value.clone()),
             }
         }
         let attributes = normalise(&kept, per_connection, origin)?;
@@ -384,18 +357,11 @@ impl Profile {
         if !ipv6 {
             return self.attributes.clone();
         }
-        let mut a = Attributes::new();
-        for (name, value) in self.attributes.iter() {
-            if V4_ONLY.contains(&name) {
-                continue;
-            }
-            let name = V6_TO_V4
-                .iter()
-                .find(|(_, v4)| *v4 == name)
-                .map_or(name, |(v6, _)| v6);
-            a.insert(name.to_owned(), value.clone());
-        }
-        a
+        self.attributes
+            .iter()
+            .filter(|(name, _)| !v4_only(*name))
+            .map(|(name, value)| (name.for_family(true), value.clone()))
+            .collect()
     }
 
     /// Per-connection values for one SYN: the IP ID is 0 when the stack
@@ -505,7 +471,7 @@ fn normalise(
         if !same {
             return Err(attr_err(
                 origin,
-                name,
+                name.name(),
                 AttributeProblem::NotCrafted {
                     given: value.clone(),
                     crafted: back.map_or_else(|| "no such attribute".into(), Value::to_string),
@@ -513,35 +479,36 @@ fn normalise(
             ));
         }
     }
-    for (name, want) in [("tcp.flags.syn", true), ("tcp.flags.ack", false)] {
+    for (name, want) in [(Field::TcpFlagsSyn, true), (Field::TcpFlagsAck, false)] {
         if learned.get(name) != Some(&Value::Bool(want)) {
-            return Err(attr_err(origin, name, AttributeProblem::NotSyn(want)));
+            return Err(attr_err(
+                origin,
+                name.name(),
+                AttributeProblem::NotSyn(want),
+            ));
         }
     }
     Ok(learned)
 }
 
-fn num(a: &Attributes, name: &str) -> Option<u64> {
-    a.get(name).and_then(Value::as_u64)
+fn num(a: &Attributes, name: Field) -> Option<u64> {
+    a.num(name)
 }
 
-fn flag(a: &Attributes, name: &str) -> bool {
+fn flag(a: &Attributes, name: Field) -> bool {
     num(a, name) == Some(1)
 }
 
 /// Later segments, by default: as the SYN.
 fn later_from_syn(a: &Attributes) -> Later {
-    let layout = match a.get("synlab.options.layout") {
-        Some(Value::Str(s)) => s.as_str(),
-        _ => "",
-    };
+    let timestamps = craft::layout_of(a).is_ok_and(|l| l.contains(LayoutToken::Ts));
     Later {
-        ttl: num(a, "ip.ttl")
+        ttl: num(a, Field::IpTtl)
             .and_then(|t| u8::try_from(t).ok())
             .unwrap_or(64),
-        df: flag(a, "ip.flags.df"),
-        ect: flag(a, "tcp.flags.ece") && flag(a, "tcp.flags.cwr"),
-        timestamps: layout.split(',').any(|t| t == "ts"),
+        df: flag(a, Field::IpFlagsDf),
+        ect: flag(a, Field::TcpFlagsEce) && flag(a, Field::TcpFlagsCwr),
+        timestamps,
     }
 }
 
@@ -550,40 +517,40 @@ fn later_from_syn(a: &Attributes) -> Later {
 pub fn learn_attributes(syn: &Attributes) -> (Attributes, PerConnection, Warnings) {
     let mut out = Attributes::new();
     let mut notes = Vec::new();
-    let v6 = syn.contains("ipv6.version");
+    let v6 = syn.contains(Field::Ipv6Version);
     for (name, value) in syn.iter() {
-        if model::kind_of(name) == Kind::Volatile || COMPUTED.contains(&name) {
-            continue;
-        }
-        if DERIVED.contains(&name) {
-            if name == "synlab.truncated" {
-                notes.push("the SYN was cut short by the capture: options may be missing".into());
+        match name.source() {
+            _ if name.kind() == Kind::Volatile => continue,
+            Source::Computed | Source::Flow => continue,
+            Source::Derived => {
+                if name == Attr::Field(Field::SynlabTruncated) {
+                    notes.push(
+                        "the SYN was cut short by the capture: options may be missing".into(),
+                    );
+                }
+                continue;
             }
-            continue;
+            Source::Given => {}
         }
-        if name == "synlab.ipv6.ext" {
+        if name == Attr::Field(Field::SynlabIpv6Ext) {
             notes.push(format!(
                 "IPv6 extension headers ({value}) are not crafted and are left out"
             ));
             continue;
         }
-        let name = V6_TO_V4
-            .iter()
-            .find(|(v6, _)| *v6 == name)
-            .map_or(name, |(_, v4)| v4);
-        out.insert(name.to_owned(), value.clone());
+        out.insert(name.for_family(false), value.clone());
     }
     let pc = PerConnection {
-        ip_id_zero: !v6 && num(syn, "ip.id") == Some(0),
+        ip_id_zero: !v6 && num(syn, Field::IpId) == Some(0),
         flow_label: if v6 {
-            num(syn, "ipv6.flow").unwrap_or(0) != 0
+            num(syn, Field::Ipv6Flow).unwrap_or(0) != 0
         } else {
             true
         },
-        tsval_zero: num(syn, "tcp.options.timestamp.tsval") == Some(0),
-        tsecr_nonzero: num(syn, "tcp.options.timestamp.tsecr").unwrap_or(0) != 0,
-        seq_zero: num(syn, "tcp.seq_raw") == Some(0),
-        ack_nonzero: !flag(syn, "tcp.flags.ack") && num(syn, "tcp.ack_raw").unwrap_or(0) != 0,
+        tsval_zero: num(syn, Field::TcpOptionsTimestampTsval) == Some(0),
+        tsecr_nonzero: num(syn, Field::TcpOptionsTimestampTsecr).unwrap_or(0) != 0,
+        seq_zero: num(syn, Field::TcpSeqRaw) == Some(0),
+        ack_nonzero: !flag(syn, Field::TcpFlagsAck) && num(syn, Field::TcpAckRaw).unwrap_or(0) != 0,
     };
     (out, pc, notes)
 }

@@ -17,8 +17,11 @@
 use thiserror::Error;
 
 use super::{PerConnection, Profile, ProfileError};
-use crate::craft::CraftError;
-use crate::model::{self, Attributes, Value};
+use crate::model::craft::CraftError;
+use crate::model::{self, Attr, Attributes, Field, Layout, LayoutToken, Value};
+
+/// What an `olayout` token may be.
+const P0F_TOKENS: &str = "not an option p0f names (mss, ws, sok, sack, ts, nop, eol+N, ?N)";
 
 /// Payload length a `+` payload class imports as.
 pub const PLUS_PAYLOAD: u64 = 16;
@@ -93,7 +96,7 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
         }
         None => parse_num("ittl", ittl.trim_end_matches('-'))?,
     };
-    a.insert("ip.ttl", ttl);
+    a.insert(Field::IpTtl, ttl);
 
     let olen: usize = parse_num("olen", olen)?;
     if olen % 4 != 0 || olen > 40 {
@@ -104,34 +107,26 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
         ));
     }
     if olen > 0 {
-        a.insert("synlab.ip.options", "01".repeat(olen));
+        a.insert(Field::SynlabIpOptions, "01".repeat(olen));
     }
 
-    let tokens: Vec<&str> = layout.split(',').filter(|t| !t.is_empty()).collect();
-    for t in &tokens {
-        let ok = matches!(*t, "mss" | "ws" | "sok" | "sack" | "ts" | "nop")
-            || t.strip_prefix("eol+")
-                .is_some_and(|n| n.parse::<u8>().is_ok())
-            || t.strip_prefix('?')
-                .and_then(|n| n.parse::<u8>().ok())
-                .is_some_and(|k| !matches!(k, 0..=5 | 8));
-        if !ok {
-            return Err(field_err(
-                "olayout",
-                t,
-                "not an option p0f names (mss, ws, sok, sack, ts, nop, eol+N, ?N)",
-            ));
-        }
-        if let Some(kind) = t.strip_prefix('?') {
-            a.insert(format!("{}{kind}", model::UNKNOWN_OPTION_PREFIX), "");
+    let tokens: Layout = layout
+        .parse()
+        .map_err(|e: model::BadLayoutToken| field_err("olayout", &e.0, P0F_TOKENS))?;
+    for &t in tokens.tokens() {
+        if let LayoutToken::Unknown(kind) = t {
+            if LayoutToken::p0f_names_kind(kind) {
+                return Err(field_err("olayout", &t.to_string(), P0F_TOKENS));
+            }
+            a.insert(Attr::UnknownOption(kind), "");
         }
     }
     if !layout.is_empty() {
-        a.insert("synlab.options.layout", *layout);
+        a.insert(Field::SynlabOptionsLayout, *layout);
     }
-    let has = |opt: &str| tokens.contains(&opt);
+    let has = |opt: LayoutToken| tokens.contains(opt);
 
-    let mss_val: Option<u64> = match (*mss, has("mss")) {
+    let mss_val: Option<u64> = match (*mss, has(LayoutToken::Mss)) {
         ("*", true) => Some(1460),
         // p0f's raw_sig prints 0 for a SYN without an MSS option.
         ("*" | "0", false) => None,
@@ -145,7 +140,7 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
         }
     };
     if let Some(m) = mss_val {
-        a.insert("tcp.options.mss_val", m);
+        a.insert(Field::TcpOptionsMssVal, m);
     }
 
     let Some((wsize, scale)) = window.split_once(',') else {
@@ -170,10 +165,10 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
             format!("window {win} does not fit 16 bits"),
         ));
     }
-    a.insert("tcp.window_size_value", win);
-    match (scale, has("ws")) {
-        ("*", true) => a.insert("tcp.options.wscale.shift", 7u8),
-        (s, true) => a.insert("tcp.options.wscale.shift", parse_num::<u8>("scale", s)?),
+    a.insert(Field::TcpWindowSizeValue, win);
+    match (scale, has(LayoutToken::Ws)) {
+        ("*", true) => a.insert(Field::TcpOptionsWscaleShift, 7u8),
+        (s, true) => a.insert(Field::TcpOptionsWscaleShift, parse_num::<u8>("scale", s)?),
         ("*" | "0", false) => {}
         (s, false) => {
             return Err(field_err(
@@ -194,16 +189,16 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
             "id+" => id_plus = true,
             "id-" => id_minus = true,
             "ecn" => {
-                a.insert("tcp.flags.ece", true);
-                a.insert("tcp.flags.cwr", true);
+                a.insert(Field::TcpFlagsEce, true);
+                a.insert(Field::TcpFlagsCwr, true);
             }
-            "0+" => a.insert("ip.flags.rb", true),
+            "0+" => a.insert(Field::IpFlagsRb, true),
             "flow" => pc.flow_label = true,
             "seq-" => pc.seq_zero = true,
             "ack+" => pc.ack_nonzero = true,
-            "uptr+" => a.insert("tcp.urgent_pointer", 1u16),
-            "urgf+" => a.insert("tcp.flags.urg", true),
-            "pushf+" => a.insert("tcp.flags.push", true),
+            "uptr+" => a.insert(Field::TcpUrgentPointer, 1u16),
+            "urgf+" => a.insert(Field::TcpFlagsUrg, true),
+            "pushf+" => a.insert(Field::TcpFlagsPush, true),
             "ts1-" => pc.tsval_zero = true,
             "ts2+" => pc.tsecr_nonzero = true,
             "exws" => exws = true,
@@ -218,7 +213,7 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
         return Err(P0fError::Inconsistent("id- excludes df"));
     }
     let big_scale = a
-        .get("tcp.options.wscale.shift")
+        .get(Field::TcpOptionsWscaleShift)
         .and_then(Value::as_u64)
         .is_some_and(|s| s > 14);
     if exws != big_scale {
@@ -226,19 +221,19 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
             "exws goes with a window scale above 14, and only with one",
         ));
     }
-    if !has("ts") && (pc.tsval_zero || pc.tsecr_nonzero) {
+    if !has(LayoutToken::Ts) && (pc.tsval_zero || pc.tsecr_nonzero) {
         return Err(P0fError::Inconsistent(
             "ts1- and ts2+ need ts in the option layout",
         ));
     }
     if df {
-        a.insert("ip.flags.df", true);
+        a.insert(Field::IpFlagsDf, true);
     }
     pc.ip_id_zero = (df && !id_plus) || id_minus;
 
     match *pclass {
         "0" | "*" => {}
-        "+" => a.insert("tcp.len", PLUS_PAYLOAD),
+        "+" => a.insert(Field::TcpLen, PLUS_PAYLOAD),
         other => return Err(field_err("pclass", other, "must be 0, + or *")),
     }
 
@@ -252,6 +247,7 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Field;
     use proptest::prelude::*;
 
     fn import_ok(sig: &str) -> Profile {
@@ -262,10 +258,10 @@ mod tests {
     fn linux_database_signature_imports() {
         let p = import_ok("*:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0");
         let a = &p.attributes;
-        assert_eq!(a.get("tcp.window_size_value"), Some(&Value::Int(29200)));
-        assert_eq!(a.get("tcp.options.mss_val"), Some(&Value::Int(1460)));
-        assert_eq!(a.get("tcp.options.wscale.shift"), Some(&Value::Int(10)));
-        assert_eq!(a.get("ip.flags.df"), Some(&Value::Bool(true)));
+        assert_eq!(a.get(Field::TcpWindowSizeValue), Some(&Value::Int(29200)));
+        assert_eq!(a.get(Field::TcpOptionsMssVal), Some(&Value::Int(1460)));
+        assert_eq!(a.get(Field::TcpOptionsWscaleShift), Some(&Value::Int(10)));
+        assert_eq!(a.get(Field::IpFlagsDf), Some(&Value::Bool(true)));
         assert!(!p.per_connection.ip_id_zero);
         assert_eq!(
             signature(&p).unwrap(),
@@ -291,7 +287,7 @@ mod tests {
     #[test]
     fn raw_form_ttl_adds_distance() {
         let p = import_ok("4:54+10:0:1460:65535,6:mss,nop,ws,sok,ts:df,id+:0");
-        assert_eq!(p.attributes.get("ip.ttl"), Some(&Value::Int(64)));
+        assert_eq!(p.attributes.get(Field::IpTtl), Some(&Value::Int(64)));
     }
 
     #[test]
@@ -379,29 +375,29 @@ mod tests {
         ) -> Profile {
             let tokens: Vec<&str> = layout.split(',').collect();
             let mut a = Attributes::new();
-            a.insert("ip.ttl", ttl);
-            a.insert("ip.flags.df", df);
-            a.insert("ip.flags.rb", rb);
-            a.insert("tcp.flags.ece", ecn);
-            a.insert("tcp.flags.cwr", ecn);
-            a.insert("tcp.flags.push", push);
-            a.insert("tcp.flags.urg", urg == 1);
-            a.insert("tcp.urgent_pointer", u16::from(urg == 2));
-            a.insert("tcp.len", if payload { PLUS_PAYLOAD } else { 0 });
-            a.insert("synlab.options.layout", layout);
+            a.insert(Field::IpTtl, ttl);
+            a.insert(Field::IpFlagsDf, df);
+            a.insert(Field::IpFlagsRb, rb);
+            a.insert(Field::TcpFlagsEce, ecn);
+            a.insert(Field::TcpFlagsCwr, ecn);
+            a.insert(Field::TcpFlagsPush, push);
+            a.insert(Field::TcpFlagsUrg, urg == 1);
+            a.insert(Field::TcpUrgentPointer, u16::from(urg == 2));
+            a.insert(Field::TcpLen, if payload { PLUS_PAYLOAD } else { 0 });
+            a.insert(Field::SynlabOptionsLayout, layout);
             let window = match (mul, tokens.contains(&"mss")) {
                 (Some(m), true) if u32::from(mss) * u32::from(m) <= 65535 => mss * m,
                 _ => window,
             };
-            a.insert("tcp.window_size_value", window);
+            a.insert(Field::TcpWindowSizeValue, window);
             if tokens.contains(&"mss") {
-                a.insert("tcp.options.mss_val", mss);
+                a.insert(Field::TcpOptionsMssVal, mss);
             }
             if tokens.contains(&"ws") {
-                a.insert("tcp.options.wscale.shift", wscale);
+                a.insert(Field::TcpOptionsWscaleShift, wscale);
             }
             if tokens.contains(&"?30") {
-                a.insert("synlab.tcp.option.30", "");
+                a.insert(Attr::UnknownOption(30), "");
             }
             let ts = tokens.contains(&"ts");
             let pc = PerConnection {

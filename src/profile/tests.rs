@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{decode_frame, Decoded};
+use crate::model::{self, decode_frame, Decoded};
 
 fn parse(text: &str) -> Result<(Profile, Warnings), ProfileError> {
     Profile::from_toml(text, "test.toml")
@@ -32,11 +32,15 @@ fn minimal_profile_is_normalised_with_every_field() {
     let (p, w) = parse(MINIMAL).unwrap();
     assert!(w.is_empty());
     let a = &p.attributes;
-    assert_eq!(a.get("tcp.flags.syn"), Some(&Value::Bool(true)));
-    assert_eq!(a.get("tcp.flags.fin"), Some(&Value::Bool(false)));
-    assert_eq!(a.get("tcp.options.sack_perm"), Some(&Value::Bool(true)));
-    assert_eq!(a.get("tcp.len"), Some(&Value::Int(0)));
-    assert!(!a.contains("ip.len") && !a.contains("ip.version") && !a.contains("synlab.quirks"));
+    assert_eq!(a.get(Field::TcpFlagsSyn), Some(&Value::Bool(true)));
+    assert_eq!(a.get(Field::TcpFlagsFin), Some(&Value::Bool(false)));
+    assert_eq!(a.get(Field::TcpOptionsSackPerm), Some(&Value::Bool(true)));
+    assert_eq!(a.get(Field::TcpLen), Some(&Value::Int(0)));
+    assert!(
+        !a.contains(Field::IpLen)
+            && !a.contains(Field::IpVersion)
+            && !a.contains(Field::SynlabQuirks)
+    );
     assert_eq!(
         p.later,
         Later {
@@ -91,6 +95,16 @@ fn errors_name_the_file_and_the_attribute() {
 }
 
 #[test]
+fn a_misspelt_attribute_gets_a_suggestion() {
+    let text = MINIMAL.replace("\"ip.ttl\" = 64", "\"ip.tll\" = 64");
+    let e = parse(&text).map(|_| ()).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "test.toml: attribute ip.tll: unknown attribute (did you mean ip.ttl?)"
+    );
+}
+
+#[test]
 fn bad_toml_names_the_file() {
     let e = parse("name = \"t\"\n[syn\n").unwrap_err().to_string();
     assert!(e.starts_with("test.toml: "), "{e}");
@@ -108,7 +122,7 @@ fn volatile_and_derived_attributes_are_ignored_with_a_warning() {
     assert!(w
         .iter()
         .any(|m| m.contains("ip.id") && m.contains("volatile")));
-    assert!(!p.attributes.contains("ip.id"));
+    assert!(!p.attributes.contains(Field::IpId));
 }
 
 fn decode_syn(bytes: &[u8], linktype: u32) -> Attributes {
@@ -131,10 +145,9 @@ fn captured_linux_syn() -> Attributes {
 }
 
 fn behavioural(a: &Attributes) -> Attributes {
-    a.iter()
-        .filter(|(k, _)| model::kind_of(k) == Kind::Behavioural)
-        .map(|(k, v)| (k.to_owned(), v.clone()))
-        .collect()
+    let mut out = a.clone();
+    out.retain(|k, _| k.kind() == Kind::Behavioural);
+    out
 }
 
 #[test]
@@ -142,7 +155,7 @@ fn learnt_from_a_capture_crafts_back_to_the_same_syn() {
     let syn = captured_linux_syn();
     let (p, notes) = Profile::learn(&syn, "learnt", "capture").unwrap();
     assert!(notes.is_empty(), "{notes:?}");
-    let builtin = store::builtin("linux").unwrap().unwrap();
+    let builtin = builtin::profile("linux").unwrap().unwrap().0;
     assert!(p.same_behaviour(&builtin), "{:#?}", p.attributes);
     let src = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, 5, 1)), 41936);
     let dst = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, 5, 2)), 8080);
@@ -152,24 +165,22 @@ fn learnt_from_a_capture_crafts_back_to_the_same_syn() {
 
 #[test]
 fn ipv6_syn_uses_ipv6_names_and_learns_back() {
-    let p = store::builtin("linux").unwrap().unwrap();
+    let p = builtin::profile("linux").unwrap().unwrap().0;
     let src: SocketAddr = "[fd00::1]:40000".parse().unwrap();
     let dst: SocketAddr = "[fd00::2]:443".parse().unwrap();
     let a = p.crafted_attributes(src, dst, 5, 9).unwrap();
-    assert_eq!(a.get("ipv6.hlim"), Some(&Value::Int(64)));
-    assert_ne!(a.get("ipv6.flow"), Some(&Value::Int(0)));
+    assert_eq!(a.get(Field::Ipv6Hlim), Some(&Value::Int(64)));
+    assert_ne!(a.get(Field::Ipv6Flow), Some(&Value::Int(0)));
     let (learnt, pc, _) = learn_attributes(&a);
     assert!(pc.flow_label);
     let mut want = p.attributes.clone();
-    for name in V4_ONLY {
-        want.remove(name);
-    }
+    want.retain(|k, _| !v4_only(k));
     assert_eq!(learnt, want);
 }
 
 #[test]
 fn volatile_follows_per_connection() {
-    let mut p = store::builtin("linux").unwrap().unwrap();
+    let mut p = builtin::profile("linux").unwrap().unwrap().0;
     let (src, dst) = dummy_endpoints();
     let v = p.volatile(src, dst, 0x0001_0001, 0);
     assert_ne!(v.ip_id, 0);

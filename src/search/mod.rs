@@ -5,7 +5,7 @@
 //! batch of probes, has an oracle answer them (concurrently, if it can: the
 //! probes of a batch are independent), hands each answer to
 //! [`Search::record`], and repeats until `next_batch` returns `None`; then
-//! [`Search::report`] says what was found. [`crate::oracle::run`] is that
+//! [`Search::report`] says what was found. [`run`] is that
 //! loop.
 //!
 //! Phases:
@@ -31,6 +31,7 @@
 //! set, the remaining units passing.
 
 pub mod ddmin;
+mod oracle;
 pub mod units;
 pub mod verdict;
 
@@ -39,9 +40,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::handshake::Outcome;
-use crate::model::Attributes;
-use crate::oracle::OracleError;
+use crate::model::{Attr, Attributes, Field};
 use ddmin::{Class, Step};
+pub use oracle::{run, BatchAnswers, Halted, Oracle, OracleError};
 pub use units::{is_bisectable, DiffRow, Unit};
 use verdict::{decide, Decision, Tally, TestParams, Verdict};
 
@@ -83,7 +84,7 @@ pub enum SearchError {
     Craft {
         side: &'static str,
         #[source]
-        source: crate::craft::CraftError,
+        source: crate::model::craft::CraftError,
     },
     #[error("good is IPv{good} and bad is IPv{bad}: bisect compares SYNs of one IP version")]
     MixedFamilies { good: u8, bad: u8 },
@@ -112,6 +113,30 @@ struct Variant {
     tally: Tally,
     verdict: Option<Verdict>,
     baseline: bool,
+}
+
+/// The phase a probe was sent in, as the report counts them. Declared in
+/// the alphabetical order of the names, the order of the JSON's keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbePhase {
+    Baseline,
+    /// Minimising the culprit sets (ddmin).
+    Isolation,
+    /// The one-at-a-time table.
+    Single,
+}
+
+/// How a variant's verdict compares with the two sides'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictClass {
+    /// The good side's outcome.
+    Pass,
+    /// The bad side's outcome.
+    Fail,
+    /// Anything else (another outcome, unresolved, not yet known).
+    Other,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,8 +177,8 @@ pub struct Search {
     next_id: u64,
     probes: u64,
     rounds: u32,
-    by_phase: BTreeMap<&'static str, u64>,
-    rounds_by_phase: BTreeMap<&'static str, u32>,
+    by_phase: BTreeMap<ProbePhase, u64>,
+    rounds_by_phase: BTreeMap<ProbePhase, u32>,
     culprits: Vec<Vec<usize>>,
     conclusion: Conclusion,
     note: Option<String>,
@@ -174,7 +199,7 @@ impl Search {
             return Err(SearchError::Options("alpha must be in (0, 1)"));
         }
         let family = |a: &Attributes| {
-            if a.contains("ipv6.version") || a.contains("ipv6.hlim") {
+            if a.contains(Field::Ipv6Version) || a.contains(Field::Ipv6Hlim) {
                 6
             } else {
                 4
@@ -263,9 +288,9 @@ impl Search {
             return None;
         }
         let phase = match self.phase {
-            Phase::Baseline => "baseline",
-            Phase::Single => "single",
-            _ => "isolation",
+            Phase::Baseline => ProbePhase::Baseline,
+            Phase::Single => ProbePhase::Single,
+            Phase::Isolate | Phase::Done => ProbePhase::Isolation,
         };
         let mut batch = Vec::new();
         for (v, count) in needed {
@@ -547,16 +572,8 @@ impl Search {
             culprit_units,
             probes: self.probes,
             rounds: self.rounds,
-            probes_by_phase: self
-                .by_phase
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
-            rounds_by_phase: self
-                .rounds_by_phase
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
+            probes_by_phase: self.by_phase.clone(),
+            rounds_by_phase: self.rounds_by_phase.clone(),
             unresolved: self
                 .variants
                 .iter()
@@ -600,9 +617,9 @@ impl Search {
             return VerdictReport::pending();
         };
         let class = match self.class_of(&key) {
-            Some(Class::Pass) => "pass",
-            Some(Class::Fail) => "fail",
-            Some(Class::Unresolved) | None => "other",
+            Some(Class::Pass) => VerdictClass::Pass,
+            Some(Class::Fail) => VerdictClass::Fail,
+            Some(Class::Unresolved) | None => VerdictClass::Other,
         };
         let (verdict, icmp, reason) = match &v.verdict {
             None => ("pending".to_owned(), None, None),
@@ -641,7 +658,7 @@ pub struct VerdictReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp: Option<IcmpReport>,
     /// `pass` (good's outcome), `fail` (bad's) or `other`.
-    pub class: &'static str,
+    pub class: VerdictClass,
     /// Probes by outcome.
     pub counts: BTreeMap<String, u32>,
     pub probes: u32,
@@ -655,7 +672,7 @@ impl VerdictReport {
         VerdictReport {
             verdict: "pending".into(),
             icmp: None,
-            class: "other",
+            class: VerdictClass::Other,
             counts: BTreeMap::new(),
             probes: 0,
             confidence: 0.0,
@@ -689,7 +706,7 @@ pub struct BaselineReport {
 pub struct SingleRow {
     /// The unit's name: its attributes joined with ` + `.
     pub attribute: String,
-    pub attributes: Vec<String>,
+    pub attributes: Vec<Attr>,
     pub applied_to_good: VerdictReport,
     pub reverted_on_bad: VerdictReport,
 }
@@ -701,16 +718,16 @@ pub struct Report {
     pub differences: Vec<DiffRow>,
     pub single: Vec<SingleRow>,
     /// Each culprit set as attribute names.
-    pub culprits: Vec<Vec<String>>,
+    pub culprits: Vec<Vec<Attr>>,
     /// Each culprit set as unit names.
     pub culprit_units: Vec<Vec<String>>,
     pub probes: u64,
     /// Batches (oracle round trips).
     pub rounds: u32,
     /// Probes by phase: `baseline`, `single`, `isolation`.
-    pub probes_by_phase: BTreeMap<String, u64>,
+    pub probes_by_phase: BTreeMap<ProbePhase, u64>,
     /// Rounds by phase.
-    pub rounds_by_phase: BTreeMap<String, u32>,
+    pub rounds_by_phase: BTreeMap<ProbePhase, u32>,
     /// Variants that could not be built or gave no consistent answer.
     pub unresolved: usize,
     pub confidence: f64,

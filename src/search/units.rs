@@ -5,44 +5,21 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::craft::{crafted_attributes, CraftError, Volatile};
 use crate::diff::{diff_attributes, PacketRole};
-use crate::model::{kind_of, Attributes, Kind, Value};
+use crate::model::craft::{crafted_attributes, CraftError, Volatile};
+use crate::model::{Attr, Attributes, Field, Value};
 
-/// Attributes of TCP options without a name of their own (as the catalogue names them).
-pub use crate::model::UNKNOWN_OPTION_PREFIX;
-
-/// Attributes that follow from the others (derived ones, lengths and
-/// checksums) or that crafting fixes (versions, protocol numbers): never a
-/// difference to bisect.
-pub const DERIVED: &[&str] = &[
-    "synlab.quirks",
-    "synlab.ittl",
-    "synlab.p0f",
-    "synlab.truncated",
-    "ip.len",
-    "ip.hdr_len",
-    "tcp.hdr_len",
-    "ipv6.plen",
-    "ip.checksum",
-    "tcp.checksum",
-    "ip.version",
-    "ipv6.version",
-    "ip.proto",
-    "ipv6.nxt",
-];
-
-/// Whether the search may vary this attribute: behavioural and not derived.
-pub fn is_bisectable(name: &str) -> bool {
-    kind_of(name) == Kind::Behavioural && !DERIVED.contains(&name)
+/// Whether the search may vary this attribute: behavioural and chosen by
+/// the sender (not derived, computed or volatile), as the vocabulary says.
+pub fn is_bisectable(name: Attr) -> bool {
+    name.is_bisectable()
 }
 
 /// Only the attributes the search varies.
 pub fn bisectable(a: &Attributes) -> Attributes {
-    a.iter()
-        .filter(|(k, _)| is_bisectable(k))
-        .map(|(k, v)| (k.to_owned(), v.clone()))
-        .collect()
+    let mut out = a.clone();
+    out.retain(|k, _| k.is_bisectable());
+    out
 }
 
 /// The placeholder connection variants are crafted with (benchmarking
@@ -87,7 +64,7 @@ pub fn normalise(a: &Attributes, v6: bool) -> Result<(Attributes, Attributes), C
 /// One attribute that differs between the two sides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DiffRow {
-    pub attribute: String,
+    pub attribute: Attr,
     pub good: Option<Value>,
     pub bad: Option<Value>,
     /// Index of the unit it belongs to.
@@ -99,30 +76,30 @@ pub struct DiffRow {
 /// (the option comes and goes with its place in the layout).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unit {
-    pub attributes: Vec<String>,
+    pub attributes: Vec<Attr>,
 }
 
 impl Unit {
     /// The attributes joined with ` + `.
     pub fn name(&self) -> String {
-        self.attributes.join(" + ")
+        let names: Vec<&str> = self.attributes.iter().map(|a| a.name()).collect();
+        names.join(" + ")
     }
 }
 
-/// The option attribute that needs this layout token, if any.
-fn option_attribute(name: &str) -> bool {
-    matches!(
-        name,
-        "tcp.options.mss_val" | "tcp.options.wscale.shift" | "tcp.options.sack_perm"
-    ) || name.starts_with(UNKNOWN_OPTION_PREFIX)
+/// Whether the attribute belongs to a TCP option that needs its layout
+/// token (the timestamps' values are volatile, never bisected).
+fn option_attribute(name: Attr) -> bool {
+    name.option().is_some()
 }
 
 /// Differences between two normalised sides, and the units they form.
 pub fn units(good: &Attributes, bad: &Attributes) -> (Vec<DiffRow>, Vec<Unit>) {
+    let layout = Attr::Field(Field::SynlabOptionsLayout);
     let diffs = diff_attributes(PacketRole::Syn, good, bad);
-    let layout_differs = diffs.iter().any(|d| d.attribute == "synlab.options.layout");
+    let layout_differs = diffs.iter().any(|d| d.attribute == layout);
     let coupled = |d: &crate::diff::Difference| {
-        layout_differs && option_attribute(&d.attribute) && (d.a.is_none() || d.b.is_none())
+        layout_differs && option_attribute(d.attribute) && (d.a.is_none() || d.b.is_none())
     };
     let mut units: Vec<Unit> = Vec::new();
     let mut layout_unit = None;
@@ -132,15 +109,10 @@ pub fn units(good: &Attributes, bad: &Attributes) -> (Vec<DiffRow>, Vec<Unit>) {
             continue;
         }
         let unit = units.len();
-        let mut attributes = vec![d.attribute.clone()];
-        if d.attribute == "synlab.options.layout" {
+        let mut attributes = vec![d.attribute];
+        if d.attribute == layout {
             layout_unit = Some(unit);
-            attributes.extend(
-                diffs
-                    .iter()
-                    .filter(|x| coupled(x))
-                    .map(|x| x.attribute.clone()),
-            );
+            attributes.extend(diffs.iter().filter(|x| coupled(x)).map(|x| x.attribute));
         }
         units.push(Unit { attributes });
     }
@@ -154,7 +126,7 @@ pub fn units(good: &Attributes, bad: &Attributes) -> (Vec<DiffRow>, Vec<Unit>) {
                 .unwrap_or(0)
         };
         rows.push(DiffRow {
-            attribute: d.attribute.clone(),
+            attribute: d.attribute,
             good: d.a.clone(),
             bad: d.b.clone(),
             unit,
@@ -170,7 +142,7 @@ pub fn apply(good: &Attributes, bad: &Attributes, units: &[Unit], which: &[usize
     for u in which.iter().filter_map(|&i| units.get(i)) {
         for name in &u.attributes {
             match bad.get(name) {
-                Some(v) => a.insert(name.clone(), v.clone()),
+                Some(v) => a.insert(*name, v.clone()),
                 None => {
                     a.remove(name);
                 }
@@ -184,16 +156,16 @@ pub fn apply(good: &Attributes, bad: &Attributes, units: &[Unit], which: &[usize
 mod tests {
     use super::*;
 
-    use crate::craft::linux_example as linux;
+    use crate::model::craft::linux_example as linux;
 
     #[test]
     fn layout_takes_options_present_on_one_side() {
         let (g, _) = normalise(&linux(), false).unwrap_or_else(|e| panic!("{e}"));
         let mut b = linux();
-        b.remove("tcp.options.sack_perm");
-        b.remove("tcp.options.wscale.shift");
-        b.insert("synlab.options.layout", "mss,nop,nop,ts");
-        b.insert("ip.ttl", 128u8);
+        b.remove(Field::TcpOptionsSackPerm);
+        b.remove(Field::TcpOptionsWscaleShift);
+        b.insert(Field::SynlabOptionsLayout, "mss,nop,nop,ts");
+        b.insert(Field::IpTtl, 128u8);
         let (b, _) = normalise(&b, false).unwrap_or_else(|e| panic!("{e}"));
         let (rows, units) = units(&g, &b);
         let names: Vec<String> = units.iter().map(Unit::name).collect();
@@ -206,23 +178,26 @@ mod tests {
         );
         assert_eq!(rows.len(), 4);
         let v = apply(&g, &b, &units, &[1]);
-        assert!(!v.contains("tcp.options.sack_perm"));
-        assert_eq!(v.get("ip.ttl"), Some(&Value::Int(64)));
+        assert!(!v.contains(Field::TcpOptionsSackPerm));
+        assert_eq!(v.get(Field::IpTtl), Some(&Value::Int(64)));
         assert!(normalise(&v, false).is_ok());
     }
 
     #[test]
     fn derived_and_volatile_are_not_bisectable() {
         for n in [
-            "synlab.p0f",
-            "ip.len",
-            "tcp.checksum",
-            "ip.id",
-            "tcp.options.timestamp.tsval",
+            Field::SynlabP0f,
+            Field::IpLen,
+            Field::TcpChecksum,
+            Field::IpId,
+            Field::TcpOptionsTimestampTsval,
+            Field::IpVersion,
+            Field::Ipv6Nxt,
         ] {
-            assert!(!is_bisectable(n), "{n}");
+            assert!(!is_bisectable(n.into()), "{n}");
         }
-        assert!(is_bisectable("ip.ttl"));
-        assert!(is_bisectable("synlab.options.layout"));
+        assert!(is_bisectable(Field::IpTtl.into()));
+        assert!(is_bisectable(Field::SynlabOptionsLayout.into()));
+        assert!(is_bisectable(Attr::UnknownOption(30)));
     }
 }

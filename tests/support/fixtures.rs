@@ -1,6 +1,7 @@
 //! Fixtures read from the built-in profiles (`src/profile/builtin/*.toml`),
 //! so a test's "Windows SYN" is the one synlab ships, not a hand-made copy.
 
+use synlab::io::profile_store;
 use synlab::model::Attributes;
 use synlab::profile::{self, Profile};
 
@@ -21,14 +22,14 @@ pub fn builtin_syn(name: &str) -> Attributes {
 
 /// Built-in profile `name`, loaded as synlab loads it.
 pub fn builtin_profile(name: &str) -> Profile {
-    profile::store::builtin(name)
+    profile_store::builtin(name)
         .unwrap_or_else(|| panic!("no built-in profile {name:?}"))
         .unwrap_or_else(|e| panic!("built-in profile {name}: {e}"))
 }
 
 /// Every built-in profile, loaded.
 pub fn builtin_profiles() -> Vec<Profile> {
-    let all = profile::list(&[]).unwrap_or_else(|e| panic!("profile::list: {e}"));
+    let all = profile_store::list(&[]).unwrap_or_else(|e| panic!("profile_store::list: {e}"));
     assert!(!all.is_empty(), "no built-in profiles");
     all
 }

@@ -19,7 +19,7 @@
 //! CMP        := "==" | "eq" | "!=" | "ne" | "<" | "lt" | "<=" | "le"
 //!             | ">" | "gt" | ">=" | "ge"
 //! value      := NUMBER | "true" | "false" | STRING | WORD
-//! FIELD      := a catalogue attribute name (`synlab fields`), or
+//! FIELD      := an attribute name of the vocabulary (`synlab fields`), or
 //!               synlab.tcp.option.<KIND>
 //! NUMBER     := decimal digits, or 0x followed by hex digits
 //! STRING     := "..." (a backslash escapes the next character)
@@ -51,7 +51,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-use crate::model::{catalogue_sort_key, field, Attributes, Value};
+use crate::model::{Attr, Attributes, UnknownAttribute, Value};
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +98,9 @@ impl fmt::Display for Literal {
 /// A parsed rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expr {
-    Present(String),
-    Compare(String, Cmp, Literal),
-    In(String, Vec<Literal>),
+    Present(Attr),
+    Compare(Attr, Cmp, Literal),
+    In(Attr, Vec<Literal>),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -109,7 +109,7 @@ pub enum Expr {
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Present(n) => f.write_str(n),
+            Expr::Present(n) => write!(f, "{n}"),
             Expr::Compare(n, op, v) => write!(f, "{n} {} {v}", op.symbol()),
             Expr::In(n, vs) => {
                 write!(f, "{n} in {{")?;
@@ -142,8 +142,8 @@ pub enum RuleErrorKind {
         expected: &'static str,
         found: String,
     },
-    #[error("unknown attribute {0:?} (`synlab fields` lists them)")]
-    UnknownField(String),
+    #[error(transparent)]
+    UnknownField(UnknownAttribute),
     #[error("empty rule")]
     Empty,
 }
@@ -210,13 +210,11 @@ impl Rule {
         eval(&self.expr, a)
     }
 
-    /// The attribute names the rule reads, in catalogue order.
-    pub fn attributes_used(&self) -> Vec<String> {
+    /// The attributes the rule reads, in table order.
+    pub fn attributes_used(&self) -> Vec<Attr> {
         let mut set = BTreeSet::new();
         collect(&self.expr, &mut set);
-        let mut v: Vec<String> = set.into_iter().collect();
-        v.sort_by(|a, b| catalogue_sort_key(a).cmp(&catalogue_sort_key(b)));
-        v
+        set.into_iter().collect()
     }
 }
 
@@ -233,10 +231,10 @@ impl fmt::Display for Rule {
     }
 }
 
-fn collect(e: &Expr, out: &mut BTreeSet<String>) {
+fn collect(e: &Expr, out: &mut BTreeSet<Attr>) {
     match e {
         Expr::Present(n) | Expr::Compare(n, _, _) | Expr::In(n, _) => {
-            out.insert(n.clone());
+            out.insert(*n);
         }
         Expr::Not(e) => collect(e, out),
         Expr::And(a, b) | Expr::Or(a, b) => {
@@ -248,10 +246,10 @@ fn collect(e: &Expr, out: &mut BTreeSet<String>) {
 
 fn eval(e: &Expr, a: &Attributes) -> bool {
     match e {
-        Expr::Present(n) => a.contains(n),
-        Expr::Compare(n, op, lit) => a.get(n).is_some_and(|v| compare(v, *op, lit)),
+        Expr::Present(n) => a.contains(*n),
+        Expr::Compare(n, op, lit) => a.get(*n).is_some_and(|v| compare(v, *op, lit)),
         Expr::In(n, lits) => a
-            .get(n)
+            .get(*n)
             .is_some_and(|v| lits.iter().any(|l| compare(v, Cmp::Eq, l))),
         Expr::Not(e) => !eval(e, a),
         Expr::And(x, y) => eval(x, a) && eval(y, a),
@@ -505,12 +503,10 @@ impl Parser {
             _ => return Err(self.expected("an attribute name, \"!\" or \"(\"")),
         };
         let column = self.peek().column;
-        if field(&name).is_none() && !is_unknown_option(&name) {
-            return Err(RuleError {
-                kind: RuleErrorKind::UnknownField(name),
-                column,
-            });
-        }
+        let name: Attr = name.parse().map_err(|e| RuleError {
+            kind: RuleErrorKind::UnknownField(e),
+            column,
+        })?;
         self.bump();
         match self.peek().tok.clone() {
             Tok::Cmp(op) => {
@@ -566,11 +562,6 @@ impl Parser {
     }
 }
 
-fn is_unknown_option(name: &str) -> bool {
-    name.strip_prefix(crate::search::units::UNKNOWN_OPTION_PREFIX)
-        .is_some_and(|k| k.parse::<u8>().is_ok())
-}
-
 fn is_number(w: &str) -> bool {
     w.starts_with(|c: char| c.is_ascii_digit())
         && (w.chars().all(|c| c.is_ascii_digit())
@@ -590,10 +581,11 @@ fn parse_number(w: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Field;
 
     fn linux() -> Attributes {
-        let mut a = crate::craft::linux_example();
-        a.insert("tcp.options.timestamp.tsval", 77u32);
+        let mut a = crate::model::craft::linux_example();
+        a.insert(Field::TcpOptionsTimestampTsval, 77u32);
         a
     }
 
@@ -633,8 +625,8 @@ mod tests {
         let mut a = linux();
         assert!(eval_str("tcp.options.timestamp.tsval", &a));
         assert!(eval_str("tcp.options.sack_perm", &a));
-        a.remove("tcp.options.timestamp.tsval");
-        a.remove("tcp.options.mss_val");
+        a.remove(Field::TcpOptionsTimestampTsval);
+        a.remove(Field::TcpOptionsMssVal);
         assert!(!eval_str("tcp.options.timestamp.tsval", &a));
         assert!(eval_str("!tcp.options.timestamp.tsval", &a));
         assert!(eval_str("not tcp.options.timestamp.tsval", &a));
@@ -662,10 +654,8 @@ mod tests {
     fn attributes_used_in_catalogue_order() {
         let r = Rule::parse("tcp.options.sack_perm || (ip.ttl == 128 && !ip.flags.df == 1)")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            r.attributes_used(),
-            ["ip.flags.df", "ip.ttl", "tcp.options.sack_perm"]
-        );
+        let used: Vec<&str> = r.attributes_used().into_iter().map(Attr::name).collect();
+        assert_eq!(used, ["ip.flags.df", "ip.ttl", "tcp.options.sack_perm"]);
     }
 
     #[test]
@@ -699,14 +689,14 @@ mod tests {
     #[test]
     fn empty_string_is_the_empty_layout() {
         let mut a = Attributes::new();
-        a.insert("synlab.options.layout", "");
+        a.insert(Field::SynlabOptionsLayout, "");
         assert!(eval_str("synlab.options.layout == \"\"", &a));
     }
 
     #[test]
     fn unknown_option_names_are_fields() {
         let mut a = Attributes::new();
-        a.insert("synlab.tcp.option.30", "0102");
+        a.insert(Attr::UnknownOption(30), "0102");
         assert!(eval_str("synlab.tcp.option.30 == \"0102\"", &a));
         assert!(!eval_str("synlab.tcp.option.31", &a));
     }

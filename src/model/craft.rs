@@ -1,6 +1,8 @@
 //! Crafting: from behavioural attributes (a profile, or a variant of one) back
 //! to the bytes of a SYN, so that decoding the result gives the same
-//! attributes. The inverse of `model::decode_frame`.
+//! attributes. The inverse of `model::decode_frame`: the layout and the
+//! options come from the same types the decoder fills ([`Layout`],
+//! [`TcpOption::emit`]), the flag bits from [`TcpFlags::FIELDS`].
 //!
 //! Volatile values (addresses, ports, sequence number, IP ID, timestamps) are
 //! not the profile's: the caller supplies them in [`Volatile`].
@@ -10,7 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::checksum::Sum16BitWords;
 use thiserror::Error;
 
-use crate::model::{Attributes, Value};
+use super::{
+    Attr, Attributes, BadLayoutToken, Field, Layout, LayoutToken, TcpFlags, TcpOption, Value,
+    ValueType,
+};
 
 /// Per-connection values the caller chooses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,22 +36,20 @@ pub struct Volatile {
 pub enum CraftError {
     #[error("attribute {name} has value {value}, which does not fit {expected}")]
     BadValue {
-        name: String,
+        name: Attr,
         value: String,
-        expected: &'static str,
+        expected: String,
     },
     #[error("the option layout lists {option} but attribute {name} is absent")]
-    MissingOptionValue { option: String, name: &'static str },
+    MissingOptionValue { option: LayoutToken, name: Field },
     #[error("attribute {name} is set but the option layout ({layout}) has no {option}")]
     OptionNotInLayout {
-        name: String,
-        option: &'static str,
+        name: Attr,
+        option: LayoutToken,
         layout: String,
     },
-    #[error(
-        "option layout token {0:?} is not p0f notation (mss, ws, sok, sack, ts, nop, eol+N, ?N)"
-    )]
-    BadLayoutToken(String),
+    #[error(transparent)]
+    BadLayoutToken(#[from] BadLayoutToken),
     #[error("TCP options take {0} bytes; they must be a multiple of 4 and at most 40")]
     OptionsLength(usize),
     #[error("the source {src} and destination {dst} are not the same IP version")]
@@ -55,34 +58,62 @@ pub enum CraftError {
     Missing(&'static str),
 }
 
-fn int(
-    a: &Attributes,
-    name: &str,
-    max: u64,
-    expected: &'static str,
-) -> Result<Option<u64>, CraftError> {
-    match a.get(name) {
+/// The largest payload a crafted SYN carries.
+pub const MAX_PAYLOAD: u64 = 1400;
+
+fn bad_value(name: impl Into<Attr>, value: &Value, expected: impl Into<String>) -> CraftError {
+    CraftError::BadValue {
+        name: name.into(),
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+/// A numeric attribute, checked against its type in the vocabulary.
+fn int(a: &Attributes, field: Field) -> Result<Option<u64>, CraftError> {
+    let (max, expected) = match field.value_type() {
+        ValueType::Bool => (1, "a boolean".to_owned()),
+        ValueType::Int(max) => (max, format!("an integer up to {max}")),
+        ValueType::Text => (0, "text".to_owned()),
+    };
+    match a.get(field) {
         None => Ok(None),
         Some(v) => match v.as_u64() {
             Some(n) if n <= max => Ok(Some(n)),
-            _ => Err(CraftError::BadValue {
-                name: name.into(),
-                value: v.to_string(),
-                expected,
-            }),
+            _ => Err(bad_value(field, v, expected)),
         },
     }
 }
 
-fn flag(a: &Attributes, name: &str) -> Result<bool, CraftError> {
-    Ok(int(a, name, 1, "a boolean")?.unwrap_or(0) == 1)
+fn flag(a: &Attributes, field: Field) -> Result<bool, CraftError> {
+    Ok(int(a, field)?.unwrap_or(0) == 1)
+}
+
+/// A hex-string attribute (IP options, an unknown TCP option's data).
+fn hex_bytes(a: &Attributes, attr: Attr) -> Result<Option<Vec<u8>>, CraftError> {
+    match a.get(attr) {
+        None => Ok(None),
+        Some(Value::Str(h)) => unhex(h)
+            .map(Some)
+            .ok_or_else(|| bad_value(attr, &Value::Str(h.clone()), "hex")),
+        Some(other) => Err(bad_value(attr, other, "a hex string")),
+    }
 }
 
 /// The bytes of an IP packet (IPv4 or IPv6 by the addresses) carrying the
 /// TCP segment the attributes describe.
 pub fn build_packet(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
     let options = build_options(a, v)?;
-    let payload_len = int(a, "tcp.len", 1400, "a payload length up to 1400")?.unwrap_or(0) as usize;
+    let payload_len = match int(a, Field::TcpLen)? {
+        Some(n) if n > MAX_PAYLOAD => {
+            return Err(bad_value(
+                Field::TcpLen,
+                &Value::Int(n),
+                format!("a payload length up to {MAX_PAYLOAD}"),
+            ))
+        }
+        n => n.unwrap_or(0) as usize,
+    };
     let tcp_len = 20 + options.len() + payload_len;
     let mut tcp = Vec::with_capacity(tcp_len);
     tcp.extend_from_slice(&v.src.port().to_be_bytes());
@@ -91,11 +122,11 @@ pub fn build_packet(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError>
     tcp.extend_from_slice(&v.ack.to_be_bytes());
     let offset_flags = (((20 + options.len()) / 4) as u16) << 12 | tcp_flags(a)?;
     tcp.extend_from_slice(&offset_flags.to_be_bytes());
-    let window = int(a, "tcp.window_size_value", 0xffff, "a 16-bit window")?
-        .ok_or(CraftError::Missing("tcp.window_size_value"))?;
+    let window = int(a, Field::TcpWindowSizeValue)?
+        .ok_or(CraftError::Missing(Field::TcpWindowSizeValue.name()))?;
     tcp.extend_from_slice(&(window as u16).to_be_bytes());
     tcp.extend_from_slice(&[0, 0]); // checksum, below
-    let urg = int(a, "tcp.urgent_pointer", 0xffff, "a 16-bit pointer")?.unwrap_or(0);
+    let urg = int(a, Field::TcpUrgentPointer)?.unwrap_or(0);
     tcp.extend_from_slice(&(urg as u16).to_be_bytes());
     tcp.extend_from_slice(&options);
     tcp.resize(tcp_len, 0);
@@ -131,58 +162,42 @@ fn put_checksum(tcp: &mut [u8], pseudo: Sum16BitWords) {
     tcp[16..18].copy_from_slice(&sum);
 }
 
+/// The flag bits, from the one flag table ([`TcpFlags::FIELDS`]). SYN is
+/// set unless the attributes say otherwise; `tcp.flags.res` sets the lowest
+/// reserved bit.
 fn tcp_flags(a: &Attributes) -> Result<u16, CraftError> {
-    const BITS: [(&str, u16); 9] = [
-        ("tcp.flags.fin", 0x001),
-        ("tcp.flags.syn", 0x002),
-        ("tcp.flags.reset", 0x004),
-        ("tcp.flags.push", 0x008),
-        ("tcp.flags.ack", 0x010),
-        ("tcp.flags.urg", 0x020),
-        ("tcp.flags.ece", 0x040),
-        ("tcp.flags.cwr", 0x080),
-        ("tcp.flags.ae", 0x100),
-    ];
     let mut flags = 0;
-    for (name, bit) in BITS {
-        let default = name == "tcp.flags.syn" && !a.contains(name);
-        if default || flag(a, name)? {
-            flags |= bit;
+    for (field, bits) in TcpFlags::FIELDS {
+        let default = field == Field::TcpFlagsSyn && !a.contains(field);
+        if default || flag(a, field)? {
+            flags |= bits & bits.wrapping_neg();
         }
-    }
-    if flag(a, "tcp.flags.res")? {
-        flags |= 0x200;
     }
     Ok(flags)
 }
 
 fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, CraftError> {
-    let options = match a.get("synlab.ip.options") {
-        None => Vec::new(),
-        Some(Value::Str(h)) => unhex(h)
-            .filter(|o| o.len() % 4 == 0 && o.len() <= 40)
-            .ok_or_else(|| CraftError::BadValue {
-                name: "synlab.ip.options".into(),
-                value: h.clone(),
-                expected: "hex, a multiple of 4 bytes, at most 40",
-            })?,
-        Some(other) => {
-            return Err(CraftError::BadValue {
-                name: "synlab.ip.options".into(),
-                value: other.to_string(),
-                expected: "a hex string",
-            })
-        }
-    };
+    let options = hex_bytes(a, Field::SynlabIpOptions.into())?.unwrap_or_default();
+    if options.len() % 4 != 0 || options.len() > 40 {
+        let value = a
+            .get(Field::SynlabIpOptions)
+            .cloned()
+            .unwrap_or(Value::Int(0));
+        return Err(bad_value(
+            Field::SynlabIpOptions,
+            &value,
+            "hex, a multiple of 4 bytes, at most 40",
+        ));
+    }
     let hdr_len = 20 + options.len();
-    let dscp = int(a, "ip.dsfield.dscp", 63, "a 6-bit DSCP")?.unwrap_or(0) as u8;
-    let ecn = int(a, "ip.dsfield.ecn", 3, "a 2-bit ECN")?.unwrap_or(0) as u8;
-    let ttl = int(a, "ip.ttl", 255, "an 8-bit TTL")?.unwrap_or(64) as u8;
+    let dscp = int(a, Field::IpDsfieldDscp)?.unwrap_or(0) as u8;
+    let ecn = int(a, Field::IpDsfieldEcn)?.unwrap_or(0) as u8;
+    let ttl = int(a, Field::IpTtl)?.unwrap_or(64) as u8;
     let mut flags = 0u8;
-    if flag(a, "ip.flags.rb")? {
+    if flag(a, Field::IpFlagsRb)? {
         flags |= 0x80;
     }
-    if flag(a, "ip.flags.df")? {
+    if flag(a, Field::IpFlagsDf)? {
         flags |= 0x40;
     }
     let (IpAddr::V4(src), IpAddr::V4(dst)) = (v.src.ip(), v.dst.ip()) else {
@@ -209,9 +224,9 @@ fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
 }
 
 fn ipv6_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, CraftError> {
-    let dscp = int(a, "ipv6.tclass.dscp", 63, "a 6-bit DSCP")?.unwrap_or(0) as u32;
-    let ecn = int(a, "ipv6.tclass.ecn", 3, "a 2-bit ECN")?.unwrap_or(0) as u32;
-    let hlim = int(a, "ipv6.hlim", 255, "an 8-bit hop limit")?.unwrap_or(64) as u8;
+    let dscp = int(a, Field::Ipv6TclassDscp)?.unwrap_or(0) as u32;
+    let ecn = int(a, Field::Ipv6TclassEcn)?.unwrap_or(0) as u32;
+    let hlim = int(a, Field::Ipv6Hlim)?.unwrap_or(64) as u8;
     let (IpAddr::V6(src), IpAddr::V6(dst)) = (v.src.ip(), v.dst.ip()) else {
         return Err(CraftError::MixedFamilies {
             src: v.src.ip(),
@@ -228,24 +243,30 @@ fn ipv6_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
     Ok(h)
 }
 
+/// The option layout the attributes give (empty when absent).
+pub fn layout_of(a: &Attributes) -> Result<Layout, CraftError> {
+    match a.get(Field::SynlabOptionsLayout) {
+        None => Ok(Layout::default()),
+        Some(Value::Str(s)) => Ok(s.parse()?),
+        Some(other) => Err(bad_value(
+            Field::SynlabOptionsLayout,
+            other,
+            "a p0f option layout string",
+        )),
+    }
+}
+
 /// The options area, in the order of `synlab.options.layout`.
 fn build_options(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
-    let layout = match a.get("synlab.options.layout") {
-        None => String::new(),
-        Some(Value::Str(s)) => s.clone(),
-        Some(other) => {
-            return Err(CraftError::BadValue {
-                name: "synlab.options.layout".into(),
-                value: other.to_string(),
-                expected: "a p0f option layout string",
-            })
-        }
-    };
-    let tokens: Vec<&str> = layout.split(',').filter(|t| !t.is_empty()).collect();
-    check_values_have_options(a, &tokens, &layout)?;
+    let layout = layout_of(a)?;
+    check_values_have_options(a, &layout)?;
     let mut out = Vec::new();
-    for token in &tokens {
-        emit_option(a, v, token, &mut out)?;
+    for &token in layout.tokens() {
+        let data = match token {
+            LayoutToken::Unknown(k) => hex_bytes(a, Attr::UnknownOption(k))?.unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        option(a, v, token, &data)?.emit(&mut out);
     }
     if out.len() % 4 != 0 || out.len() > 40 {
         return Err(CraftError::OptionsLength(out.len()));
@@ -255,108 +276,49 @@ fn build_options(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
 
 /// An option value without its option in the layout cannot be built: the
 /// two move together (a wscale value needs a window-scale option).
-fn check_values_have_options(
-    a: &Attributes,
-    tokens: &[&str],
-    layout: &str,
-) -> Result<(), CraftError> {
-    let pairs = [
-        ("tcp.options.mss_val", "mss"),
-        ("tcp.options.wscale.shift", "ws"),
-        ("tcp.options.sack_perm", "sok"),
-        ("tcp.options.timestamp.tsval", "ts"),
-        ("tcp.options.timestamp.tsecr", "ts"),
-    ];
-    for (name, option) in pairs {
-        if a.contains(name) && !tokens.contains(&option) {
-            return Err(CraftError::OptionNotInLayout {
-                name: name.into(),
-                option,
-                layout: layout.into(),
-            });
+fn check_values_have_options(a: &Attributes, layout: &Layout) -> Result<(), CraftError> {
+    for name in a.keys() {
+        match name.option() {
+            Some(option) if !layout.contains(option) => {
+                return Err(CraftError::OptionNotInLayout {
+                    name,
+                    option,
+                    layout: layout.to_string(),
+                })
+            }
+            _ => {}
         }
     }
     Ok(())
 }
 
-fn emit_option(
+/// The option a layout token stands for, with its values from the
+/// attributes (timestamps from the connection when the attributes have none).
+fn option<'d>(
     a: &Attributes,
     v: &Volatile,
-    token: &str,
-    out: &mut Vec<u8>,
-) -> Result<(), CraftError> {
-    let need = |name: &'static str, max: u64, expected| {
-        int(a, name, max, expected)?.ok_or(CraftError::MissingOptionValue {
-            option: token.into(),
-            name,
+    token: LayoutToken,
+    data: &'d [u8],
+) -> Result<TcpOption<'d>, CraftError> {
+    let need = |field: Field| {
+        int(a, field)?.ok_or(CraftError::MissingOptionValue {
+            option: token,
+            name: field,
         })
     };
-    match token {
-        "nop" => out.push(1),
-        "mss" => {
-            let mss = need("tcp.options.mss_val", 0xffff, "a 16-bit MSS")?;
-            out.extend_from_slice(&[2, 4]);
-            out.extend_from_slice(&(mss as u16).to_be_bytes());
-        }
-        "ws" => {
-            let shift = need("tcp.options.wscale.shift", 255, "an 8-bit shift")?;
-            out.extend_from_slice(&[3, 3, shift as u8]);
-        }
-        "sok" => out.extend_from_slice(&[4, 2]),
-        "sack" => out.extend_from_slice(&[5, 2]),
-        "ts" => {
-            let tsval = int(
-                a,
-                "tcp.options.timestamp.tsval",
-                u32::MAX.into(),
-                "a 32-bit TSval",
-            )?
-            .map_or(v.tsval, |n| n as u32);
-            let tsecr = int(
-                a,
-                "tcp.options.timestamp.tsecr",
-                u32::MAX.into(),
-                "a 32-bit TSecr",
-            )?
-            .map_or(v.tsecr, |n| n as u32);
-            out.extend_from_slice(&[8, 10]);
-            out.extend_from_slice(&tsval.to_be_bytes());
-            out.extend_from_slice(&tsecr.to_be_bytes());
-        }
-        t if t.starts_with("eol+") => {
-            let pad: usize = t[4..]
-                .parse()
-                .map_err(|_| CraftError::BadLayoutToken(t.into()))?;
-            out.push(0);
-            out.resize(out.len() + pad, 0);
-        }
-        t if t.starts_with('?') => {
-            let kind: u8 = t[1..]
-                .parse()
-                .map_err(|_| CraftError::BadLayoutToken(t.into()))?;
-            let name = format!("synlab.tcp.option.{kind}");
-            let data = match a.get(&name) {
-                None => Vec::new(),
-                Some(Value::Str(h)) => unhex(h).ok_or_else(|| CraftError::BadValue {
-                    name: name.clone(),
-                    value: h.clone(),
-                    expected: "hex",
-                })?,
-                Some(other) => {
-                    return Err(CraftError::BadValue {
-                        name,
-                        value: other.to_string(),
-                        expected: "a hex string",
-                    })
-                }
-            };
-            out.push(kind);
-            out.push((data.len() + 2).min(255) as u8);
-            out.extend_from_slice(&data);
-        }
-        t => return Err(CraftError::BadLayoutToken(t.into())),
-    }
-    Ok(())
+    Ok(match token {
+        LayoutToken::Nop => TcpOption::Nop,
+        LayoutToken::Mss => TcpOption::Mss(need(Field::TcpOptionsMssVal)? as u16),
+        LayoutToken::Ws => TcpOption::WindowScale(need(Field::TcpOptionsWscaleShift)? as u8),
+        LayoutToken::Sok => TcpOption::SackPermitted,
+        LayoutToken::Sack => TcpOption::Sack(&[]),
+        LayoutToken::Ts => TcpOption::Timestamp {
+            tsval: int(a, Field::TcpOptionsTimestampTsval)?.map_or(v.tsval, |n| n as u32),
+            tsecr: int(a, Field::TcpOptionsTimestampTsecr)?.map_or(v.tsecr, |n| n as u32),
+        },
+        LayoutToken::Eol(padding) => TcpOption::Eol { padding },
+        LayoutToken::Unknown(kind) => TcpOption::Other { kind, data },
+    })
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -371,16 +333,18 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// The behavioural SYN attributes of a Linux stack with default sysctls
 /// (window scale 7, timestamps, SACK): the one example that unit tests,
-/// integration tests and benchmarks craft from.
+/// integration tests and benchmarks craft from. A test fixture, not API:
+/// built with `cfg(test)` or the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
 pub fn linux_example() -> Attributes {
     let mut a = Attributes::new();
-    a.insert("ip.ttl", 64u8);
-    a.insert("ip.flags.df", true);
-    a.insert("tcp.window_size_value", 64240u16);
-    a.insert("tcp.options.mss_val", 1460u16);
-    a.insert("tcp.options.sack_perm", true);
-    a.insert("tcp.options.wscale.shift", 7u8);
-    a.insert("synlab.options.layout", "mss,sok,ts,nop,ws");
+    a.insert(Field::IpTtl, 64u8);
+    a.insert(Field::IpFlagsDf, true);
+    a.insert(Field::TcpWindowSizeValue, 64240u16);
+    a.insert(Field::TcpOptionsMssVal, 1460u16);
+    a.insert(Field::TcpOptionsSackPerm, true);
+    a.insert(Field::TcpOptionsWscaleShift, 7u8);
+    a.insert(Field::SynlabOptionsLayout, "mss,sok,ts,nop,ws");
     a
 }
 
@@ -403,8 +367,8 @@ pub fn ethernet_frame(ip: &[u8], src_mac: [u8; 6], dst_mac: [u8; 6]) -> Vec<u8> 
 /// variant's derived attributes (quirks, p0f signature) come out right this way.
 pub fn crafted_attributes(a: &Attributes, v: &Volatile) -> Result<Attributes, CraftError> {
     let bytes = build_packet(a, v)?;
-    match crate::model::decode_frame(101, &bytes) {
-        Ok(crate::model::Decoded::Tcp(seg)) => Ok(seg.attributes()),
+    match super::decode_frame(101, &bytes) {
+        Ok(super::Decoded::Tcp(seg)) => Ok(seg.attributes()),
         _ => Err(CraftError::Missing("a decodable packet")),
     }
 }
@@ -435,12 +399,12 @@ mod tests {
         for (k, v) in linux().iter() {
             assert_eq!(got.get(k), Some(v), "{k}");
         }
-        assert_eq!(got.get("synlab.quirks"), Some(&Value::from("df,id+")));
+        assert_eq!(got.get(Field::SynlabQuirks), Some(&Value::from("df,id+")));
         assert_eq!(
-            got.get("tcp.options.timestamp.tsval"),
+            got.get(Field::TcpOptionsTimestampTsval),
             Some(&Value::Int(77))
         );
-        assert_eq!(got.get("ip.len"), Some(&Value::Int(60)));
+        assert_eq!(got.get(Field::IpLen), Some(&Value::Int(60)));
     }
 
     #[test]
@@ -461,14 +425,14 @@ mod tests {
     #[test]
     fn ipv6_round_trips() {
         let mut a = linux();
-        a.remove("ip.ttl");
-        a.remove("ip.flags.df");
-        a.insert("ipv6.hlim", 64u8);
+        a.remove(Field::IpTtl);
+        a.remove(Field::IpFlagsDf);
+        a.insert(Field::Ipv6Hlim, 64u8);
         let got = crafted_attributes(&a, &vol("[fd00::2]:40000", "[fd00::1]:80"));
         let got = got.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(got.get("ipv6.hlim"), Some(&Value::Int(64)));
+        assert_eq!(got.get(Field::Ipv6Hlim), Some(&Value::Int(64)));
         assert_eq!(
-            got.get("synlab.options.layout"),
+            got.get(Field::SynlabOptionsLayout),
             Some(&Value::from("mss,sok,ts,nop,ws"))
         );
     }
@@ -476,7 +440,7 @@ mod tests {
     #[test]
     fn value_without_option_is_refused() {
         let mut a = linux();
-        a.insert("synlab.options.layout", "mss,nop,nop,sok");
+        a.insert(Field::SynlabOptionsLayout, "mss,nop,nop,sok");
         let err = build_packet(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
         assert!(
             matches!(err, Err(CraftError::OptionNotInLayout { .. })),
@@ -485,9 +449,41 @@ mod tests {
     }
 
     #[test]
+    fn unknown_option_data_without_its_token_is_refused() {
+        let mut a = linux();
+        a.insert(Attr::UnknownOption(30), "abcd");
+        let err = build_packet(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
+        assert!(
+            matches!(
+                err,
+                Err(CraftError::OptionNotInLayout {
+                    option: LayoutToken::Unknown(30),
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        a.insert(Field::SynlabOptionsLayout, "mss,sok,ts,nop,ws,?30");
+        let got = crafted_attributes(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
+        let got = got.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.get(Attr::UnknownOption(30)), Some(&Value::from("abcd")));
+    }
+
+    #[test]
+    fn a_value_out_of_its_type_range_is_refused() {
+        let mut a = linux();
+        a.insert(Field::IpDsfieldEcn, 4u8);
+        let err = build_packet(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
+        assert_eq!(
+            err.err().map(|e| e.to_string()).as_deref(),
+            Some("attribute ip.dsfield.ecn has value 4, which does not fit an integer up to 3")
+        );
+    }
+
+    #[test]
     fn unaligned_options_are_refused() {
         let mut a = linux();
-        a.insert("synlab.options.layout", "mss,sok,ts,ws");
+        a.insert(Field::SynlabOptionsLayout, "mss,sok,ts,ws");
         let err = build_packet(&a, &vol("1.2.3.4:1", "1.2.3.5:2"));
         assert_eq!(err, Err(CraftError::OptionsLength(19)));
     }

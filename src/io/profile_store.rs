@@ -1,12 +1,13 @@
 //! Finding profiles: user directories (`--profiles DIR`, `SYNLAB_PROFILES`),
-//! then the built-ins. The only part of `profile` that reads files.
+//! then the built-ins. Reading files and the environment is I/O, so it lives
+//! here, at the edge; parsing a profile is pure (`crate::profile`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::{builtin, Profile, Warnings};
+use crate::profile::{builtin, Profile, Warnings};
 
 /// Environment variable with more profile directories, colon-separated.
 pub const ENV: &str = "SYNLAB_PROFILES";
@@ -41,9 +42,8 @@ pub fn load_file(path: &Path) -> Result<Profile> {
 
 /// A built-in profile by name.
 pub fn builtin(name: &str) -> Option<Result<Profile>> {
-    let text = builtin::get(name)?;
     Some(
-        Profile::from_toml(text, &format!("built-in profile {name}"))
+        builtin::profile(name)?
             .map(|(p, w)| {
                 report(w);
                 p
@@ -118,6 +118,7 @@ pub fn list(dirs: &[PathBuf]) -> Result<Vec<Profile>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Field;
 
     #[test]
     fn cli_dirs_come_before_env_dirs() {
@@ -143,14 +144,14 @@ mod tests {
         let dirs = [dir.clone()];
         let p = resolve("linux", &dirs).unwrap();
         assert_eq!(
-            p.attributes.get("ip.ttl"),
+            p.attributes.get(Field::IpTtl),
             Some(&crate::model::Value::Int(60))
         );
         let all = list(&dirs).unwrap();
         let linux: Vec<_> = all.iter().filter(|p| p.name == "linux").collect();
         assert_eq!(linux.len(), 1);
         assert_eq!(
-            linux[0].attributes.get("ip.ttl"),
+            linux[0].attributes.get(Field::IpTtl),
             Some(&crate::model::Value::Int(60))
         );
         assert!(all.len() >= builtin::BUILTIN.len());

@@ -1,0 +1,121 @@
+//! What the search asks of whoever answers its probes: the [`Oracle`]
+//! trait, its error, and the loop that drives a search against one.
+//! Implementations (simulated, recorded, live) live outside the search and
+//! depend on it.
+
+use thiserror::Error;
+
+use super::{ProbeRequest, Report, Search};
+use crate::handshake::Outcome;
+
+/// Why an oracle has no outcome for a probe.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum OracleError {
+    /// The oracle does not know this variant (not in the recording). The
+    /// search reports the variant as unknown; it does not retry.
+    #[error("not in the recording")]
+    Unknown,
+    /// The probe could not be made (a send error, no free port…). The
+    /// search retries a few times, then calls the variant unresolved.
+    #[error("probe failed: {reason}")]
+    Failed { reason: String },
+}
+
+/// The oracle cannot answer any more probes (a live one was interrupted by
+/// a signal, or lost its capture): the search stops where it is, without a
+/// conclusion. Unlike [`OracleError::Failed`], which the search retries,
+/// this ends the search, so that no verdict rests on probes never made.
+#[derive(Debug, Error)]
+#[error(transparent)]
+pub struct Halted {
+    pub cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Every probe's answer, in the order of the batch; or the oracle halted.
+pub type BatchAnswers = Result<Vec<Result<Outcome, OracleError>>, Halted>;
+
+/// Answers batches of probes.
+pub trait Oracle {
+    /// One result per request, in the order of `batch`: the outcome of
+    /// sending that SYN once, or why there is none. A live implementation
+    /// crafts each request's `spec` with its own volatile values (one
+    /// source port per request) and may run the whole batch at once.
+    /// `Err(Halted)`: no answer for this batch or any later one.
+    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers;
+}
+
+impl<O: Oracle + ?Sized> Oracle for Box<O> {
+    fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
+        (**self).probe_batch(batch)
+    }
+}
+
+/// Drive a search to its end against an oracle; the report. When the oracle
+/// halts, the search stops there and there is no report: a conclusion from
+/// a search cut short would rest on probes that were never made.
+pub fn run(search: &mut Search, oracle: &mut dyn Oracle) -> Result<Report, Halted> {
+    while let Some(batch) = search.next_batch() {
+        if batch.is_empty() {
+            break;
+        }
+        let mut answers = oracle.probe_batch(&batch)?.into_iter();
+        for req in &batch {
+            let answer = answers.next().unwrap_or(Err(OracleError::Failed {
+                reason: "the oracle gave no answer".into(),
+            }));
+            search.record(req.id, answer);
+        }
+    }
+    Ok(search.report())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Attributes, Field};
+    use crate::search::SearchOptions;
+
+    /// Answers the first batch (TTL 128 dropped), then halts, as a live
+    /// oracle does on Ctrl-C.
+    struct HaltsAfterOne {
+        batches: u32,
+    }
+
+    impl Oracle for HaltsAfterOne {
+        fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
+            self.batches += 1;
+            if self.batches > 1 {
+                return Err(Halted {
+                    cause: "interrupted by SIGINT".into(),
+                });
+            }
+            let dropped = |r: &ProbeRequest| r.crafted.get(Field::IpTtl) == Some(&128u8.into());
+            Ok(batch
+                .iter()
+                .map(|r| {
+                    Ok(if dropped(r) {
+                        Outcome::NoReply
+                    } else {
+                        Outcome::SynAck
+                    })
+                })
+                .collect())
+        }
+    }
+
+    /// Regression: an interrupted live search went on (the interruption was
+    /// a failed probe, retried) and could print a conclusion.
+    #[test]
+    fn a_halt_ends_the_search_without_a_report() {
+        let good = crate::model::craft::linux_example();
+        let mut bad: Attributes = good.clone();
+        bad.insert(Field::IpTtl, 128u8);
+        let mut search =
+            Search::new(&good, &bad, SearchOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let mut oracle = HaltsAfterOne { batches: 0 };
+        let halted = run(&mut search, &mut oracle);
+        assert!(halted.is_err());
+        assert_eq!(oracle.batches, 2, "no batch after the halt");
+    }
+}
