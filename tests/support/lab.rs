@@ -1,6 +1,8 @@
 //! The network lab for integration tests: `scripts/lab.sh` under a guard.
 //!
-//! Every test builds its own lab with its own prefix (`sltest-NAME`) and
+//! Every test builds its own lab with its own prefix (`sltest-NAME`; set
+//! `SYNLAB_TEST_LAB_PREFIX` to replace `sltest` when two checkouts run their
+//! lab tests on one machine at once) and
 //! index (subnets 198.18.INDEX.0/24 and 2001:2:0:INDEX{1,2,3}::/64), so tests run in
 //! parallel. `up` first removes leftovers of the same prefix (a run that was
 //! killed); `Drop` runs `down`, also when the test panics.
@@ -68,7 +70,8 @@ impl Lab {
         if !can_run_lab(name) {
             return None;
         }
-        let prefix = format!("sltest-{name}");
+        let base = std::env::var("SYNLAB_TEST_LAB_PREFIX").unwrap_or_else(|_| "sltest".into());
+        let prefix = format!("{base}-{name}");
         // Leftovers of an earlier, killed run of this test.
         let _ = lab_sh(&prefix, index, &["down"]);
         let mut lab = Lab {
