@@ -7,7 +7,8 @@
 //! Volatile values (addresses, ports, sequence number, IP ID, timestamps) are
 //! not the profile's: the caller supplies them in [`Volatile`].
 
-use std::net::{IpAddr, SocketAddr};
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use etherparse::checksum::Sum16BitWords;
 use thiserror::Error;
@@ -100,66 +101,215 @@ fn hex_bytes(a: &Attributes, attr: Attr) -> Result<Option<Vec<u8>>, CraftError> 
     }
 }
 
+/// The IP layer of a crafted segment, as meaning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IpRepr {
+    V4 {
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        dscp: u8,
+        ecn: u8,
+        ttl: u8,
+        df: bool,
+        /// The reserved ("evil") bit.
+        rb: bool,
+        id: u16,
+        /// Raw IPv4 options, a multiple of 4 bytes, at most 40.
+        options: Vec<u8>,
+    },
+    V6 {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        dscp: u8,
+        ecn: u8,
+        hlim: u8,
+        flow_label: u32,
+    },
+}
+
+/// A TCP segment (a SYN, for profiles) as meaning: what the decoder reads
+/// out of bytes, and what [`SynRepr::emit`] writes back. Built from
+/// attributes by [`SynRepr::from_attributes`], which does every check, so
+/// emitting cannot fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynRepr<'a> {
+    /// Addresses and the IP header's fields.
+    pub ip: IpRepr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// The 12 flag bits after the data offset.
+    pub flags: u16,
+    pub window: u16,
+    pub urgent: u16,
+    /// In wire order; their bytes are a multiple of 4, at most 40.
+    pub options: Vec<TcpOption<'a>>,
+    /// Zero bytes of payload.
+    pub payload_len: usize,
+}
+
 /// The bytes of an IP packet (IPv4 or IPv6 by the addresses) carrying the
 /// TCP segment the attributes describe.
 pub fn build_packet(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
-    let options = build_options(a, v)?;
-    let payload_len = match int(a, Field::TcpLen)? {
-        Some(n) if n > MAX_PAYLOAD => {
-            return Err(bad_value(
-                Field::TcpLen,
-                &Value::Int(n),
-                format!("a payload length up to {MAX_PAYLOAD}"),
-            ))
+    Ok(SynRepr::from_attributes(a, v)?.emit())
+}
+
+impl SynRepr<'static> {
+    /// The segment the attributes describe, with the connection's volatile
+    /// values; every value is checked against its type in the vocabulary.
+    pub fn from_attributes(a: &Attributes, v: &Volatile) -> Result<Self, CraftError> {
+        let options = options(a, v)?;
+        let options_len: usize = options.iter().map(TcpOption::buffer_len).sum();
+        if options_len % 4 != 0 || options_len > 40 {
+            return Err(CraftError::OptionsLength(options_len));
         }
-        n => n.unwrap_or(0) as usize,
-    };
-    let tcp_len = 20 + options.len() + payload_len;
-    let mut tcp = Vec::with_capacity(tcp_len);
-    tcp.extend_from_slice(&v.src.port().to_be_bytes());
-    tcp.extend_from_slice(&v.dst.port().to_be_bytes());
-    tcp.extend_from_slice(&v.seq.to_be_bytes());
-    tcp.extend_from_slice(&v.ack.to_be_bytes());
-    let offset_flags = (((20 + options.len()) / 4) as u16) << 12 | tcp_flags(a)?;
-    tcp.extend_from_slice(&offset_flags.to_be_bytes());
-    let window = int(a, Field::TcpWindowSizeValue)?
-        .ok_or(CraftError::Missing(Field::TcpWindowSizeValue.name()))?;
-    tcp.extend_from_slice(&(window as u16).to_be_bytes());
-    tcp.extend_from_slice(&[0, 0]); // checksum, below
-    let urg = int(a, Field::TcpUrgentPointer)?.unwrap_or(0);
-    tcp.extend_from_slice(&(urg as u16).to_be_bytes());
-    tcp.extend_from_slice(&options);
-    tcp.resize(tcp_len, 0);
-    match (v.src.ip(), v.dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let sum = Sum16BitWords::new()
-                .add_slice(&s.octets())
-                .add_slice(&d.octets())
-                .add_2bytes([0, 6])
-                .add_2bytes((tcp_len as u16).to_be_bytes());
-            put_checksum(&mut tcp, sum);
-            let mut ip = ipv4_header(a, v, tcp_len)?;
-            ip.extend_from_slice(&tcp);
-            Ok(ip)
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let sum = Sum16BitWords::new()
-                .add_slice(&s.octets())
-                .add_slice(&d.octets())
-                .add_slice(&(tcp_len as u32).to_be_bytes())
-                .add_slice(&[0, 0, 0, 6]);
-            put_checksum(&mut tcp, sum);
-            let mut ip = ipv6_header(a, v, tcp_len)?;
-            ip.extend_from_slice(&tcp);
-            Ok(ip)
-        }
-        (src, dst) => Err(CraftError::MixedFamilies { src, dst }),
+        let payload_len = match int(a, Field::TcpLen)? {
+            Some(n) if n > MAX_PAYLOAD => {
+                return Err(bad_value(
+                    Field::TcpLen,
+                    &Value::Int(n),
+                    format!("a payload length up to {MAX_PAYLOAD}"),
+                ))
+            }
+            n => n.unwrap_or(0) as usize,
+        };
+        let window = int(a, Field::TcpWindowSizeValue)?
+            .ok_or(CraftError::Missing(Field::TcpWindowSizeValue.name()))?;
+        Ok(SynRepr {
+            ip: ip_repr(a, v)?,
+            src_port: v.src.port(),
+            dst_port: v.dst.port(),
+            seq: v.seq,
+            ack: v.ack,
+            flags: tcp_flags(a)?,
+            window: window as u16,
+            urgent: int(a, Field::TcpUrgentPointer)?.unwrap_or(0) as u16,
+            options,
+            payload_len,
+        })
     }
 }
 
-fn put_checksum(tcp: &mut [u8], pseudo: Sum16BitWords) {
-    let sum = pseudo.add_slice(tcp).ones_complement().to_ne_bytes();
-    tcp[16..18].copy_from_slice(&sum);
+impl SynRepr<'_> {
+    /// The options' layout in p0f notation.
+    pub fn layout_tokens(&self) -> String {
+        Layout::of(&self.options).to_string()
+    }
+
+    fn options_len(&self) -> usize {
+        self.options.iter().map(TcpOption::buffer_len).sum()
+    }
+
+    fn tcp_len(&self) -> usize {
+        20 + self.options_len() + self.payload_len
+    }
+
+    fn ip_header_len(&self) -> usize {
+        match &self.ip {
+            IpRepr::V4 { options, .. } => 20 + options.len(),
+            IpRepr::V6 { .. } => 40,
+        }
+    }
+
+    /// Bytes of the whole IP packet.
+    pub fn buffer_len(&self) -> usize {
+        self.ip_header_len() + self.tcp_len()
+    }
+
+    /// The IP packet's bytes, checksums filled in.
+    pub fn emit(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.buffer_len());
+        self.emit_ip_header(&mut out);
+        let tcp_start = out.len();
+        self.emit_tcp(&mut out);
+        let sum = self.pseudo_header().add_slice(&out[tcp_start..]);
+        let sum = sum.ones_complement().to_ne_bytes();
+        out[tcp_start + 16..tcp_start + 18].copy_from_slice(&sum);
+        out
+    }
+
+    fn emit_tcp(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&self.src_port.to_be_bytes());
+        out.extend_from_slice(&self.dst_port.to_be_bytes());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.ack.to_be_bytes());
+        let offset = ((20 + self.options_len()) / 4) as u16;
+        out.extend_from_slice(&(offset << 12 | self.flags & 0x0fff).to_be_bytes());
+        out.extend_from_slice(&self.window.to_be_bytes());
+        out.extend_from_slice(&[0, 0]); // checksum, filled in by `emit`
+        out.extend_from_slice(&self.urgent.to_be_bytes());
+        for o in &self.options {
+            o.emit(out);
+        }
+        out.resize(start + self.tcp_len(), 0);
+    }
+
+    fn emit_ip_header(&self, out: &mut Vec<u8>) {
+        let total = self.buffer_len();
+        match &self.ip {
+            IpRepr::V4 {
+                src,
+                dst,
+                dscp,
+                ecn,
+                ttl,
+                df,
+                rb,
+                id,
+                options,
+            } => {
+                let flags = u8::from(*rb) << 7 | u8::from(*df) << 6;
+                let start = out.len();
+                out.push(0x40 | (self.ip_header_len() / 4) as u8);
+                out.push(dscp << 2 | ecn);
+                out.extend_from_slice(&(total as u16).to_be_bytes());
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&[flags, 0, *ttl, 6, 0, 0]);
+                out.extend_from_slice(&src.octets());
+                out.extend_from_slice(&dst.octets());
+                out.extend_from_slice(options);
+                let sum = Sum16BitWords::new()
+                    .add_slice(&out[start..])
+                    .ones_complement()
+                    .to_ne_bytes();
+                out[start + 10..start + 12].copy_from_slice(&sum);
+            }
+            IpRepr::V6 {
+                src,
+                dst,
+                dscp,
+                ecn,
+                hlim,
+                flow_label,
+            } => {
+                let class = u32::from(*dscp) << 2 | u32::from(*ecn);
+                let word = 6 << 28 | class << 20 | (flow_label & 0xfffff);
+                out.extend_from_slice(&word.to_be_bytes());
+                out.extend_from_slice(&(self.tcp_len() as u16).to_be_bytes());
+                out.extend_from_slice(&[6, *hlim]);
+                out.extend_from_slice(&src.octets());
+                out.extend_from_slice(&dst.octets());
+            }
+        }
+    }
+
+    fn pseudo_header(&self) -> Sum16BitWords {
+        let len = self.tcp_len();
+        match &self.ip {
+            IpRepr::V4 { src, dst, .. } => Sum16BitWords::new()
+                .add_slice(&src.octets())
+                .add_slice(&dst.octets())
+                .add_2bytes([0, 6])
+                .add_2bytes((len as u16).to_be_bytes()),
+            IpRepr::V6 { src, dst, .. } => Sum16BitWords::new()
+                .add_slice(&src.octets())
+                .add_slice(&dst.octets())
+                .add_slice(&(len as u32).to_be_bytes())
+                .add_slice(&[0, 0, 0, 6]),
+        }
+    }
 }
 
 /// The flag bits, from the one flag table ([`TcpFlags::FIELDS`]). SYN is
@@ -176,71 +326,45 @@ fn tcp_flags(a: &Attributes) -> Result<u16, CraftError> {
     Ok(flags)
 }
 
-fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, CraftError> {
-    let options = hex_bytes(a, Field::SynlabIpOptions.into())?.unwrap_or_default();
-    if options.len() % 4 != 0 || options.len() > 40 {
-        let value = a
-            .get(Field::SynlabIpOptions)
-            .cloned()
-            .unwrap_or(Value::Int(0));
-        return Err(bad_value(
-            Field::SynlabIpOptions,
-            &value,
-            "hex, a multiple of 4 bytes, at most 40",
-        ));
+/// The IP layer for the addresses' version (IPv4 names for IPv4, IPv6
+/// names for IPv6; the other version's attributes are not looked at).
+fn ip_repr(a: &Attributes, v: &Volatile) -> Result<IpRepr, CraftError> {
+    match (v.src.ip(), v.dst.ip()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let options = hex_bytes(a, Field::SynlabIpOptions.into())?.unwrap_or_default();
+            if options.len() % 4 != 0 || options.len() > 40 {
+                let value = a
+                    .get(Field::SynlabIpOptions)
+                    .cloned()
+                    .unwrap_or(Value::Int(0));
+                return Err(bad_value(
+                    Field::SynlabIpOptions,
+                    &value,
+                    "hex, a multiple of 4 bytes, at most 40",
+                ));
+            }
+            Ok(IpRepr::V4 {
+                src,
+                dst,
+                dscp: int(a, Field::IpDsfieldDscp)?.unwrap_or(0) as u8,
+                ecn: int(a, Field::IpDsfieldEcn)?.unwrap_or(0) as u8,
+                ttl: int(a, Field::IpTtl)?.unwrap_or(64) as u8,
+                df: flag(a, Field::IpFlagsDf)?,
+                rb: flag(a, Field::IpFlagsRb)?,
+                id: v.ip_id,
+                options,
+            })
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Ok(IpRepr::V6 {
+            src,
+            dst,
+            dscp: int(a, Field::Ipv6TclassDscp)?.unwrap_or(0) as u8,
+            ecn: int(a, Field::Ipv6TclassEcn)?.unwrap_or(0) as u8,
+            hlim: int(a, Field::Ipv6Hlim)?.unwrap_or(64) as u8,
+            flow_label: v.flow_label,
+        }),
+        (src, dst) => Err(CraftError::MixedFamilies { src, dst }),
     }
-    let hdr_len = 20 + options.len();
-    let dscp = int(a, Field::IpDsfieldDscp)?.unwrap_or(0) as u8;
-    let ecn = int(a, Field::IpDsfieldEcn)?.unwrap_or(0) as u8;
-    let ttl = int(a, Field::IpTtl)?.unwrap_or(64) as u8;
-    let mut flags = 0u8;
-    if flag(a, Field::IpFlagsRb)? {
-        flags |= 0x80;
-    }
-    if flag(a, Field::IpFlagsDf)? {
-        flags |= 0x40;
-    }
-    let (IpAddr::V4(src), IpAddr::V4(dst)) = (v.src.ip(), v.dst.ip()) else {
-        return Err(CraftError::MixedFamilies {
-            src: v.src.ip(),
-            dst: v.dst.ip(),
-        });
-    };
-    let mut h = Vec::with_capacity(hdr_len + tcp_len);
-    h.push(0x40 | (hdr_len / 4) as u8);
-    h.push(dscp << 2 | ecn);
-    h.extend_from_slice(&((hdr_len + tcp_len) as u16).to_be_bytes());
-    h.extend_from_slice(&v.ip_id.to_be_bytes());
-    h.extend_from_slice(&[flags, 0, ttl, 6, 0, 0]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    h.extend_from_slice(&options);
-    let sum = Sum16BitWords::new()
-        .add_slice(&h)
-        .ones_complement()
-        .to_ne_bytes();
-    h[10..12].copy_from_slice(&sum);
-    Ok(h)
-}
-
-fn ipv6_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, CraftError> {
-    let dscp = int(a, Field::Ipv6TclassDscp)?.unwrap_or(0) as u32;
-    let ecn = int(a, Field::Ipv6TclassEcn)?.unwrap_or(0) as u32;
-    let hlim = int(a, Field::Ipv6Hlim)?.unwrap_or(64) as u8;
-    let (IpAddr::V6(src), IpAddr::V6(dst)) = (v.src.ip(), v.dst.ip()) else {
-        return Err(CraftError::MixedFamilies {
-            src: v.src.ip(),
-            dst: v.dst.ip(),
-        });
-    };
-    let word = 6 << 28 | (dscp << 2 | ecn) << 20 | (v.flow_label & 0xfffff);
-    let mut h = Vec::with_capacity(40 + tcp_len);
-    h.extend_from_slice(&word.to_be_bytes());
-    h.extend_from_slice(&(tcp_len as u16).to_be_bytes());
-    h.extend_from_slice(&[6, hlim]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    Ok(h)
 }
 
 /// The option layout the attributes give (empty when absent).
@@ -256,22 +380,15 @@ pub fn layout_of(a: &Attributes) -> Result<Layout, CraftError> {
     }
 }
 
-/// The options area, in the order of `synlab.options.layout`.
-fn build_options(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
+/// The options, in the order of `synlab.options.layout`.
+fn options(a: &Attributes, v: &Volatile) -> Result<Vec<TcpOption<'static>>, CraftError> {
     let layout = layout_of(a)?;
     check_values_have_options(a, &layout)?;
-    let mut out = Vec::new();
-    for &token in layout.tokens() {
-        let data = match token {
-            LayoutToken::Unknown(k) => hex_bytes(a, Attr::UnknownOption(k))?.unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        option(a, v, token, &data)?.emit(&mut out);
-    }
-    if out.len() % 4 != 0 || out.len() > 40 {
-        return Err(CraftError::OptionsLength(out.len()));
-    }
-    Ok(out)
+    layout
+        .tokens()
+        .iter()
+        .map(|&token| option(a, v, token))
+        .collect()
 }
 
 /// An option value without its option in the layout cannot be built: the
@@ -294,12 +411,11 @@ fn check_values_have_options(a: &Attributes, layout: &Layout) -> Result<(), Craf
 
 /// The option a layout token stands for, with its values from the
 /// attributes (timestamps from the connection when the attributes have none).
-fn option<'d>(
+fn option(
     a: &Attributes,
     v: &Volatile,
     token: LayoutToken,
-    data: &'d [u8],
-) -> Result<TcpOption<'d>, CraftError> {
+) -> Result<TcpOption<'static>, CraftError> {
     let need = |field: Field| {
         int(a, field)?.ok_or(CraftError::MissingOptionValue {
             option: token,
@@ -311,13 +427,16 @@ fn option<'d>(
         LayoutToken::Mss => TcpOption::Mss(need(Field::TcpOptionsMssVal)? as u16),
         LayoutToken::Ws => TcpOption::WindowScale(need(Field::TcpOptionsWscaleShift)? as u8),
         LayoutToken::Sok => TcpOption::SackPermitted,
-        LayoutToken::Sack => TcpOption::Sack(&[]),
+        LayoutToken::Sack => TcpOption::Sack(Cow::Borrowed(&[])),
         LayoutToken::Ts => TcpOption::Timestamp {
             tsval: int(a, Field::TcpOptionsTimestampTsval)?.map_or(v.tsval, |n| n as u32),
             tsecr: int(a, Field::TcpOptionsTimestampTsecr)?.map_or(v.tsecr, |n| n as u32),
         },
         LayoutToken::Eol(padding) => TcpOption::Eol { padding },
-        LayoutToken::Unknown(kind) => TcpOption::Other { kind, data },
+        LayoutToken::Unknown(kind) => TcpOption::Other {
+            kind,
+            data: Cow::Owned(hex_bytes(a, Attr::UnknownOption(kind))?.unwrap_or_default()),
+        },
     })
 }
 
@@ -405,6 +524,21 @@ mod tests {
             Some(&Value::Int(77))
         );
         assert_eq!(got.get(Field::IpLen), Some(&Value::Int(60)));
+    }
+
+    #[test]
+    fn repr_is_what_decoding_reads_back() {
+        let v = vol("198.18.0.2:40000", "198.18.0.130:80");
+        let repr = SynRepr::from_attributes(&linux(), &v).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(repr.layout_tokens(), "mss,sok,ts,nop,ws");
+        let bytes = repr.emit();
+        assert_eq!(bytes.len(), repr.buffer_len());
+        let Ok(crate::model::Decoded::Tcp(seg)) = crate::model::decode_frame(101, &bytes) else {
+            panic!("not TCP")
+        };
+        assert_eq!(seg.options().options, repr.options);
+        assert_eq!(seg.flags.0, repr.flags);
+        assert_eq!((seg.src, seg.dst), (v.src, v.dst));
     }
 
     #[test]

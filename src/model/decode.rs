@@ -643,7 +643,7 @@ fn option_attributes(a: &mut Attributes, opt: &TcpOption<'_>) {
             a.insert(Field::TcpOptionsTimestampTsval, tsval);
             a.insert(Field::TcpOptionsTimestampTsecr, tsecr);
         }
-        TcpOption::Other { kind, data } => {
+        TcpOption::Other { kind, ref data } => {
             a.insert(Attr::UnknownOption(kind), hex(data));
         }
         TcpOption::Eol { .. } | TcpOption::Nop | TcpOption::Sack(_) => {}

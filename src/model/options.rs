@@ -7,6 +7,7 @@
 //! the one grammar for decode, craft, profiles, p0f import/export and the
 //! search.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -25,7 +26,7 @@ pub enum TcpOption<'a> {
     Mss(u16),
     WindowScale(u8),
     SackPermitted,
-    Sack(&'a [u8]),
+    Sack(Cow<'a, [u8]>),
     Timestamp {
         tsval: u32,
         tsecr: u32,
@@ -33,7 +34,7 @@ pub enum TcpOption<'a> {
     /// Any other kind, with its data (the bytes after kind and length).
     Other {
         kind: u8,
-        data: &'a [u8],
+        data: Cow<'a, [u8]>,
     },
 }
 
@@ -91,14 +92,14 @@ impl TcpOption<'_> {
             out.push((data.len() + 2) as u8);
             out.extend_from_slice(data);
         };
-        match *self {
+        match self {
             TcpOption::Eol { padding } => {
                 out.push(kind::EOL);
-                out.resize(out.len() + usize::from(padding), 0);
+                out.resize(out.len() + usize::from(*padding), 0);
             }
             TcpOption::Nop => out.push(kind::NOP),
             TcpOption::Mss(m) => with_data(out, kind::MSS, &m.to_be_bytes()),
-            TcpOption::WindowScale(s) => with_data(out, kind::WS, &[s]),
+            TcpOption::WindowScale(s) => with_data(out, kind::WS, &[*s]),
             TcpOption::SackPermitted => with_data(out, kind::SOK, &[]),
             TcpOption::Sack(d) => with_data(out, kind::SACK, d),
             TcpOption::Timestamp { tsval, tsecr } => {
@@ -107,7 +108,7 @@ impl TcpOption<'_> {
                 d[4..].copy_from_slice(&tsecr.to_be_bytes());
                 with_data(out, kind::TS, &d);
             }
-            TcpOption::Other { kind, data } => with_data(out, kind, data),
+            TcpOption::Other { kind, data } => with_data(out, *kind, data),
         }
     }
 }
@@ -189,7 +190,10 @@ fn option_at(area: &[u8], i: usize, declared_len: usize) -> Step<'_> {
     };
     let len = usize::from(len);
     if len < 2 || i + len > declared_len {
-        return Step::Malformed(Some(TcpOption::Other { kind, data: &[] }));
+        return Step::Malformed(Some(TcpOption::Other {
+            kind,
+            data: Cow::Borrowed(&[]),
+        }));
     }
     let Some(data) = area.get(i + 2..i + len) else {
         return Step::Cut;
@@ -198,15 +202,21 @@ fn option_at(area: &[u8], i: usize, declared_len: usize) -> Step<'_> {
         (kind::MSS, 2) => TcpOption::Mss(u16::from_be_bytes([data[0], data[1]])),
         (kind::WS, 1) => TcpOption::WindowScale(data[0]),
         (kind::SOK, 0) => TcpOption::SackPermitted,
-        (kind::SACK, _) => TcpOption::Sack(data),
+        (kind::SACK, _) => TcpOption::Sack(Cow::Borrowed(data)),
         (kind::TS, 8) => TcpOption::Timestamp {
             tsval: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
             tsecr: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
         },
         (kind::MSS | kind::WS | kind::SOK | kind::TS, _) => {
-            return Step::Malformed(Some(TcpOption::Other { kind, data }));
+            return Step::Malformed(Some(TcpOption::Other {
+                kind,
+                data: Cow::Borrowed(data),
+            }));
         }
-        _ => TcpOption::Other { kind, data },
+        _ => TcpOption::Other {
+            kind,
+            data: Cow::Borrowed(data),
+        },
     };
     Step::Option(opt, len)
 }
@@ -438,7 +448,7 @@ mod tests {
             p.options,
             vec![TcpOption::Other {
                 kind: 30,
-                data: &[0xab, 0xcd]
+                data: Cow::Borrowed(&[0xab, 0xcd])
             }]
         );
         assert_eq!(layout(&p.options), "?30");
