@@ -228,6 +228,10 @@ fn ipv6_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
     Ok(h)
 }
 
+/// The most option bytes a TCP header holds (data offset 15 words, less the
+/// 20-byte fixed header).
+pub const MAX_OPTIONS_LEN: usize = 40;
+
 /// The options area, in the order of `synlab.options.layout`.
 fn build_options(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
     let layout = match a.get("synlab.options.layout") {
@@ -246,8 +250,13 @@ fn build_options(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
     let mut out = Vec::new();
     for token in &tokens {
         emit_option(a, v, token, &mut out)?;
+        // Stop as soon as the area is too long, so the buffer stays small
+        // whatever the layout (a million `nop`s).
+        if out.len() > MAX_OPTIONS_LEN {
+            return Err(CraftError::OptionsLength(out.len()));
+        }
     }
-    if out.len() % 4 != 0 || out.len() > 40 {
+    if out.len() % 4 != 0 || out.len() > MAX_OPTIONS_LEN {
         return Err(CraftError::OptionsLength(out.len()));
     }
     Ok(out)
@@ -327,8 +336,18 @@ fn emit_option(
             let pad: usize = t[4..]
                 .parse()
                 .map_err(|_| CraftError::BadLayoutToken(t.into()))?;
-            out.push(0);
-            out.resize(out.len() + pad, 0);
+            // The padding is sized by the profile: refuse what cannot fit
+            // before allocating (`eol+4000000000` would take 4 GB, and
+            // `eol+18446744073709551615` wrap the length).
+            let len = out
+                .len()
+                .checked_add(1)
+                .and_then(|n| n.checked_add(pad))
+                .filter(|&n| n <= MAX_OPTIONS_LEN)
+                .ok_or(CraftError::OptionsLength(
+                    out.len().saturating_add(1).saturating_add(pad),
+                ))?;
+            out.resize(len, 0);
         }
         t if t.starts_with('?') => {
             let kind: u8 = t[1..]
