@@ -16,6 +16,9 @@
 #   cargo +nightly fuzz tmin TARGET fuzz/artifacts/TARGET/crash-...
 # (from fuzz/), then add it as a regression test under tests/.
 #
+# FUZZ_FLAGS adds libFuzzer flags, e.g. FUZZ_FLAGS="-fork=1 -ignore_crashes=1"
+# to go on past a finding (one child process at a time) and collect them all.
+#
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
@@ -41,7 +44,7 @@ for t in "${targets[@]}"; do
     if cargo +nightly fuzz run "$t" "corpus/$t" "seeds/$t" -- \
         -runs="$runs" -max_total_time="$seconds" \
         -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -max_len=8192 \
-        -print_final_stats=1 >"logs/$t.log" 2>&1; then
+        -print_final_stats=1 ${FUZZ_FLAGS:-} >"logs/$t.log" 2>&1; then
         grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "logs/$t.log" || true
         grep -E '#[0-9]+.*(DONE|cov:)' "logs/$t.log" | tail -1 || true
     else
