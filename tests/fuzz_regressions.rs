@@ -8,6 +8,8 @@
 //! walk panics in etherparse; in a release build it is an out-of-bounds read
 //! that only valgrind or ASan shows, so the frames are decoded from buffers
 //! of their exact size here, where such a read leaves the allocation.
+//! live_frame/ipv6-*-walk-past-validated.frames: the same walk reached from
+//! the wire (a raw extension header, and a fragment header, read past).
 
 mod util;
 
@@ -51,6 +53,26 @@ fn capture_findings_decode_without_panic() {
     assert!(files.len() >= 2, "the capture findings are missing");
     for f in &files {
         replay_capture(f);
+    }
+}
+
+/// The `live_frame` fuzz target's decoding: frames as a big-endian u16
+/// length and that many bytes, each decoded from a buffer of its own size.
+#[test]
+fn live_frame_findings_decode_without_panic() {
+    let files = inputs("live_frame");
+    assert!(!files.is_empty(), "the live_frame findings are missing");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let mut rest = bytes.as_slice();
+        while let [hi, lo, tail @ ..] = rest {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len());
+            let (frame, after) = tail.split_at(len);
+            rest = after;
+            // Its own allocation, so a read past the frame leaves the block.
+            let exact: Vec<u8> = frame.to_vec();
+            let _ = decode_frame(1, exact.as_slice());
+        }
     }
 }
 
