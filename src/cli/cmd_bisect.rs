@@ -24,6 +24,15 @@ use crate::search::{
     Conclusion, ProbePhase, Report, Search, SearchOptions, VerdictClass, VerdictReport,
 };
 
+/// The most `--repeat` allows: a baseline seen 100 times is settled.
+const MAX_REPEAT: i64 = 100;
+/// The most `--max-probes` allows for one variant.
+const MAX_PROBES: i64 = 1000;
+/// The most `--max-total-probes` allows: at 10,000 probes/s (the top
+/// `--rate`) ten seconds of probes; `--rule` and `--recorded` answer more in
+/// well under a second.
+const MAX_TOTAL_PROBES: u64 = 100_000;
+
 /// `synlab bisect` arguments.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("oracle").required(true).args(["target", "rule", "recorded"])))]
@@ -79,15 +88,20 @@ pub struct BisectArgs {
     #[arg(long, value_name = "FILE")]
     pub recorded: Option<PathBuf>,
 
-    /// Probes of each baseline (good and bad) at least.
-    #[arg(long, value_name = "K", default_value_t = 3)]
+    /// Probes of each baseline (good and bad) at least (1 to 100).
+    // The bounds keep every batch, and so every allocation of the search,
+    // small: a batch holds up to `repeat` or `max_probes` requests per variant.
+    #[arg(long, value_name = "K", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_REPEAT))]
     pub repeat: u32,
-    /// Probes of any one variant at most.
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    /// Probes of any one variant at most (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_PROBES))]
     pub max_probes: u32,
-    /// Probes of the whole search at most; it stops there and reports what
-    /// it has.
-    #[arg(long, value_name = "N", default_value_t = 5000)]
+    /// Probes of the whole search at most (1 to 100000); it stops there and
+    /// reports what it has.
+    #[arg(long, value_name = "N", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TOTAL_PROBES))]
     pub max_total_probes: u64,
     /// Worst loss rate to allow for when concluding no-reply
     /// [default: 0.5, or --loss if higher].

@@ -45,6 +45,10 @@
 //!
 //! A syntax error carries the column (1-based, in characters) where it was
 //! found; [`RuleError::render`] prints the expression with a caret under it.
+//!
+//! A rule nests at most [`MAX_DEPTH`] levels deep: parsing, evaluating,
+//! printing and dropping an [`Expr`] all recurse, so a deeper one (10,000
+//! parentheses, 50,000 `!`) would overflow the stack and abort the process.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -52,6 +56,12 @@ use std::fmt;
 use thiserror::Error;
 
 use crate::model::{Attr, Attributes, UnknownAttribute, Value};
+
+/// How deep a rule may nest. Each `(`, `!` and each further `&&`/`||` of a
+/// chain (`a || b || c` is `(a || b) || c`) is one level; 256 leaves room for
+/// any rule a person writes (a long list of values is `in {...}`) while
+/// keeping every recursion over the tree far from the stack's end.
+pub const MAX_DEPTH: usize = 256;
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +156,10 @@ pub enum RuleErrorKind {
     UnknownField(UnknownAttribute),
     #[error("empty rule")]
     Empty,
+    #[error(
+        "the rule nests deeper than {limit} levels (each \"(\", \"!\", \"&&\" and \"||\" is one)"
+    )]
+    TooDeep { limit: usize },
 }
 
 /// A syntax error and where it is.
@@ -182,14 +196,18 @@ impl Rule {
     /// Parse a rule; the error carries the column.
     pub fn parse(source: &str) -> Result<Rule, RuleError> {
         let tokens = lex(source)?;
-        let mut p = Parser { tokens, pos: 0 };
+        let mut p = Parser {
+            tokens,
+            pos: 0,
+            nesting: 0,
+        };
         if p.peek().tok == Tok::End {
             return Err(RuleError {
                 kind: RuleErrorKind::Empty,
                 column: 1,
             });
         }
-        let expr = p.or()?;
+        let (expr, _height) = p.or()?;
         let t = p.peek();
         if t.tok != Tok::End {
             return Err(p.expected("&&, || or the end of the rule"));
@@ -435,7 +453,13 @@ fn keyword(w: &str) -> Option<Tok> {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Open `(` and `!` around the token being parsed: the parser's own
+    /// recursion depth, bounded by [`MAX_DEPTH`].
+    nesting: usize,
 }
+
+/// A parsed subexpression and the height of its tree (a leaf is 1).
+type Parsed = Result<(Expr, usize), RuleError>;
 
 impl Parser {
     fn peek(&self) -> &Token {
@@ -462,42 +486,86 @@ impl Parser {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, RuleError> {
-        let mut e = self.and()?;
+    /// The height of a node over children this high, refused past
+    /// [`MAX_DEPTH`] at the operator's column.
+    fn node(height: usize, column: usize) -> Result<usize, RuleError> {
+        let height = height + 1;
+        if height > MAX_DEPTH {
+            return Err(RuleError {
+                kind: RuleErrorKind::TooDeep { limit: MAX_DEPTH },
+                column,
+            });
+        }
+        Ok(height)
+    }
+
+    /// Enter a `(` or `!` at the current token, refused past [`MAX_DEPTH`]
+    /// before recursing; [`Parser::leave`] undoes it.
+    fn enter(&mut self) -> Result<(), RuleError> {
+        self.nesting += 1;
+        if self.nesting > MAX_DEPTH {
+            return Err(RuleError {
+                kind: RuleErrorKind::TooDeep { limit: MAX_DEPTH },
+                column: self.peek().column,
+            });
+        }
+        self.bump();
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.nesting -= 1;
+    }
+
+    fn or(&mut self) -> Parsed {
+        let (mut e, mut height) = self.and()?;
         while self.peek().tok == Tok::Or {
-            self.bump();
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+            let column = self.bump().column;
+            let (right, right_height) = self.and()?;
+            height = Self::node(height.max(right_height), column)?;
+            e = Expr::Or(Box::new(e), Box::new(right));
         }
-        Ok(e)
+        Ok((e, height))
     }
 
-    fn and(&mut self) -> Result<Expr, RuleError> {
-        let mut e = self.unary()?;
+    fn and(&mut self) -> Parsed {
+        let (mut e, mut height) = self.unary()?;
         while self.peek().tok == Tok::And {
-            self.bump();
-            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+            let column = self.bump().column;
+            let (right, right_height) = self.unary()?;
+            height = Self::node(height.max(right_height), column)?;
+            e = Expr::And(Box::new(e), Box::new(right));
         }
-        Ok(e)
+        Ok((e, height))
     }
 
-    fn unary(&mut self) -> Result<Expr, RuleError> {
+    fn unary(&mut self) -> Parsed {
         if self.peek().tok == Tok::Not {
-            self.bump();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let column = self.peek().column;
+            self.enter()?;
+            let (e, height) = self.unary()?;
+            self.leave();
+            return Ok((Expr::Not(Box::new(e)), Self::node(height, column)?));
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Expr, RuleError> {
+    fn primary(&mut self) -> Parsed {
         if self.peek().tok == Tok::LParen {
-            self.bump();
-            let e = self.or()?;
+            self.enter()?;
+            let parsed = self.or()?;
             if self.peek().tok != Tok::RParen {
                 return Err(self.expected("\")\""));
             }
             self.bump();
-            return Ok(e);
+            self.leave();
+            return Ok(parsed);
         }
+        self.leaf().map(|e| (e, 1))
+    }
+
+    /// A field alone, compared, or tested for membership.
+    fn leaf(&mut self) -> Result<Expr, RuleError> {
         let name = match &self.peek().tok {
             Tok::Word(w) if !is_number(w) => w.clone(),
             _ => return Err(self.expected("an attribute name, \"!\" or \"(\"")),
