@@ -10,8 +10,14 @@
 #       that much), curl gives up after 3 s, then retries from where it
 #       stopped with `curl --range OFFSET-`, and the server answers 206.
 #       The first flow is stalled; the retry is complete.
+#   captures/stall-by-ttl.pcap        captured on the server's side: c1
+#       (TTL 64) downloads 256 KiB; c2 (TTL 128) hangs after ~128 KB, as the
+#       middlebox drops the server's data for connections whose SYN came
+#       with TTL 127 (ct mark set on the SYN, ct bytes on the data). The
+#       server sees its data unacknowledged and retransmits it: the stall is
+#       told from TCP alone. `bisect --recorded` on it finds `ip.ttl`.
 #
-#   sudo scripts/capture-stalls.sh
+#   sudo scripts/capture-stalls.sh [NAME...]    (default: all three)
 #
 # Builds its own lab (scripts/lab.sh, prefix slstcap, index 241) and removes
 # it afterwards, also on failure. A small HTTP/1.1 server with Range support
@@ -23,6 +29,9 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "capture-stalls.sh: needs root (network namespaces)" >&2; exit 1; }
 
 export LAB_PREFIX=${LAB_PREFIX:-slstcap} LAB_INDEX=${LAB_INDEX:-241}
+export C2_SYSCTLS='net.ipv4.ip_default_ttl=128'
+wanted=${*:-idle-then-complete hang-range-retry stall-by-ttl}
+want() { [[ " $wanted " == *" $1 "* ]]; }
 readonly PORT=8088 SIZE=262144 HANG_AFTER=131072
 tmp=$(mktemp -d)
 pids=()
@@ -74,9 +83,10 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-# capture NAME: start tcpdump on c1 for the server's port into $tmp/NAME.pcap.
+# capture NAME [NS IF]: start tcpdump (on c1 by default) for the server's
+# port into $tmp/NAME.pcap.
 capture() {
-    ip netns exec "$LAB_C1_NS" tcpdump -i "$LAB_C1_IF" -U --immediate-mode -Z root -s 0 \
+    ip netns exec "${2:-$LAB_C1_NS}" tcpdump -i "${3:-$LAB_C1_IF}" -U --immediate-mode -Z root -s 0 \
         -w "$tmp/$1.pcap" "tcp port $PORT and host $LAB_SRV_IP" 2>"$tmp/$1.log" &
     tcpdump_pid=$!
     pids+=("$tcpdump_pid")
@@ -90,7 +100,10 @@ finish() {
     echo "wrote captures/$1.pcap ($(tcpdump -nn -r "captures/$1.pcap" 2>/dev/null | wc -l) packets)"
 }
 
+ip netns exec "$LAB_MB_NS" sysctl -qw net.netfilter.nf_conntrack_acct=1
+
 # 1. Idle 2.5 s, then the whole download; then idle 1.5 s on keep-alive.
+if want idle-then-complete; then
 capture idle-then-complete
 ip netns exec "$LAB_C1_NS" timeout 20 python3 - "$LAB_SRV_IP" "$PORT" "$SIZE" <<'EOF'
 import socket, sys, time
@@ -115,9 +128,10 @@ time.sleep(1.5)
 s.close()
 EOF
 finish idle-then-complete
+fi
 
 # 2. A hang after HANG_AFTER bytes of the first connection, then a Range retry.
-ip netns exec "$LAB_MB_NS" sysctl -qw net.netfilter.nf_conntrack_acct=1
+if want hang-range-retry; then
 scripts/lab.sh rule "ip saddr $LAB_SRV_IP tcp sport $PORT tcp dport 40301 ct reply bytes > $HANG_AFTER drop"
 capture hang-range-retry
 ip netns exec "$LAB_C1_NS" curl -s -o "$tmp/part" --max-time 3 --local-port 40301 \
@@ -129,3 +143,19 @@ ip netns exec "$LAB_C1_NS" curl -s -o "$tmp/rest" --max-time 5 --local-port 4030
     "http://$LAB_SRV_IP:$PORT/big.bin"
 cat "$tmp/part" "$tmp/rest" | cmp - "$tmp/big.bin" && echo "the retry completed the file"
 finish hang-range-retry
+scripts/lab.sh flush
+fi
+
+# 3. Two stacks, one hangs: captured on the server's side.
+if want stall-by-ttl; then
+scripts/lab.sh rule "ip ttl 127 tcp flags syn ct mark set 127"
+scripts/lab.sh rule "ip saddr $LAB_SRV_IP tcp sport $PORT ct mark 127 ct reply bytes > $HANG_AFTER drop"
+capture stall-by-ttl "$LAB_SRV_NS" "$LAB_SRV_IF"
+ip netns exec "$LAB_C1_NS" curl -s -o /dev/null --max-time 5 --local-port 40311 \
+    -A synlab-capture/1 -w 'c1 (TTL 64): HTTP %{http_code}, %{size_download} bytes\n' \
+    "http://$LAB_SRV_IP:$PORT/big.bin"
+ip netns exec "$LAB_C2_NS" curl -s -o /dev/null --max-time 3 --local-port 40312 \
+    -A synlab-capture/1 -w 'c2 (TTL 128): HTTP %{http_code}, %{size_download} bytes\n' \
+    "http://$LAB_SRV_IP:$PORT/big.bin" || echo "c2's curl gave up, as expected (exit $?)"
+finish stall-by-ttl
+fi
