@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::http::{Head, HeadReader, Request, Response};
 use crate::model::Field;
 use crate::model::{p0f, Attributes, Decoded, IcmpError, Segment, TcpFlags};
 
@@ -20,8 +21,21 @@ use crate::model::{p0f, Attributes, Decoded, IcmpError, Segment, TcpFlags};
 pub enum Outcome {
     SynAck,
     Reset,
-    Icmp { icmp_type: u8, code: u8 },
+    Icmp {
+        icmp_type: u8,
+        code: u8,
+    },
     NoReply,
+    /// An exchange after the handshake (`probe --exchange`) received the
+    /// whole response. Its bytes, duration and throughput are the
+    /// exchange's statistics: the outcome is what a search compares, and
+    /// two downloads of different speed are the same outcome.
+    Complete,
+    /// An exchange made no progress for the stall timeout before the
+    /// response ended (bytes and offset in the exchange's statistics).
+    Stalled,
+    /// An exchange was reset after the handshake, before the response ended.
+    ResetMidTransfer,
 }
 
 impl Outcome {
@@ -32,6 +46,9 @@ impl Outcome {
             Outcome::Reset => "reset",
             Outcome::Icmp { .. } => "icmp",
             Outcome::NoReply => "no-reply",
+            Outcome::Complete => "complete",
+            Outcome::Stalled => "stalled",
+            Outcome::ResetMidTransfer => "reset-mid-transfer",
         }
     }
 }
@@ -82,16 +99,37 @@ pub struct Attempt {
     /// Data segments sent again (their bytes were seen before), each way.
     pub retransmits_to_server: u32,
     pub retransmits_to_client: u32,
-    /// The longest time the established flow went without new data either
-    /// way (until it ended, or until the capture did): a download that
-    /// hangs shows as seconds here, a healthy one as milliseconds.
+    /// The longest time the established flow made no progress while
+    /// something was outstanding (see [`Attempt::outstanding`]), until it
+    /// moved on, ended, or the capture did: a download that hangs shows as
+    /// seconds here, a healthy one as milliseconds, and a connection that
+    /// is merely idle (nothing owed either way) not at all.
     pub longest_stall: Option<Duration>,
+    /// Bytes the server had delivered when the longest wait began.
+    stall_offset: Option<u64>,
+    /// The client's first HTTP/1 request head, when the flow carries one.
+    pub request: Option<Request>,
+    /// The server's first HTTP/1 response head.
+    pub response: Option<Response>,
     /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
     client_ip_ids: Vec<u16>,
     /// Next expected sequence number each way (client→server, server→client).
     next_seq: [Option<u32>; 2],
-    /// When the flow last made progress (new data, or the handshake).
+    /// Highest acknowledgement of each direction's data (client→server data
+    /// acknowledged by the server, server→client data by the client).
+    acked: [Option<u32>; 2],
+    /// New bytes delivered each way (stream offsets).
+    delivered: [u64; 2],
+    /// The latest new data came from the client: a request awaits its answer.
+    awaiting_reply: bool,
+    /// Each direction's first bytes, until their HTTP head is read.
+    heads: [HeadReader; 2],
+    /// When the flow last made progress (new data, an acknowledgement, the
+    /// handshake, its end).
     last_progress: Option<Duration>,
+    /// Since when (and at which delivered offset) progress has stopped with
+    /// something outstanding.
+    waiting: Option<(Duration, u64)>,
     isn: u32,
     server_isn: Option<u32>,
     first_syn_at: Duration,
@@ -174,7 +212,7 @@ impl Tracker {
                 a.flow.insert(Field::SynlabFlowIpid, pattern);
             }
             if a.end == FlowEnd::Open {
-                a.note_stall(self.last_at);
+                a.end_wait(self.last_at);
             }
         }
         self.attempts
@@ -222,8 +260,16 @@ impl Tracker {
             retransmits_to_server: 0,
             retransmits_to_client: 0,
             longest_stall: None,
+            stall_offset: None,
+            request: None,
+            response: None,
             next_seq: [Some(seg.seq.wrapping_add(1)), None],
+            acked: [None, None],
+            delivered: [0, 0],
+            awaiting_reply: false,
+            heads: Default::default(),
             last_progress: None,
+            waiting: None,
             isn: seg.seq,
             server_isn: None,
             first_syn_at: at,
@@ -275,8 +321,7 @@ impl Attempt {
             return; // a retransmitted SYN-ACK
         }
         self.bytes_to_client += u64::from(seg.payload_len);
-        self.note_data(1, at, seg);
-        self.note_end(at, f);
+        self.on_segment(1, at, seg);
     }
 
     fn answer(&mut self, number: u64, at: Duration, seg: &Segment<'_>, outcome: Outcome) {
@@ -307,47 +352,164 @@ impl Attempt {
             self.client_ip_ids.extend(seg.ip_id());
         }
         self.bytes_to_server += u64::from(seg.payload_len);
-        self.note_data(0, at, seg);
-        self.note_end(at, f);
+        self.on_segment(0, at, seg);
+    }
+
+    /// A segment after the handshake from direction `dir` (0 client→server,
+    /// 1 server→client): its data, its acknowledgement, its FIN or RST.
+    fn on_segment(&mut self, dir: usize, at: Duration, seg: &Segment<'_>) {
+        let data = self.note_data(dir, seg);
+        let acked = self.note_ack(1 - dir, seg);
+        if data == Data::Retransmitted && self.waiting.is_none() {
+            // A sender trying again was owed an answer since the last progress.
+            if let Some(last) = self.last_progress {
+                self.waiting = Some((last, self.delivered[1]));
+            }
+        }
+        if data == Data::New || acked {
+            self.progress(at);
+        }
+        self.note_end(at, seg.flags);
     }
 
     /// New data moves the flow on; data already seen is a retransmission.
-    /// `dir` 0 is client→server, 1 server→client.
-    fn note_data(&mut self, dir: usize, at: Duration, seg: &Segment<'_>) {
+    fn note_data(&mut self, dir: usize, seg: &Segment<'_>) -> Data {
         if seg.payload_len == 0 {
-            return;
+            return Data::None;
         }
         let end = seg.seq.wrapping_add(seg.payload_len);
-        let advances = match self.next_seq[dir] {
-            // Sequence space wraps: "after" is a positive signed distance.
-            Some(next) => (end.wrapping_sub(next) as i32) > 0,
-            None => true,
+        let Some(next) = self.next_seq[dir] else {
+            return Data::None; // no SYN-ACK seen: no stream to place it in
         };
-        if advances {
-            self.note_stall(at);
-            self.next_seq[dir] = Some(end);
-        } else if dir == 0 {
-            self.retransmits_to_server += 1;
-        } else {
-            self.retransmits_to_client += 1;
+        if !after(end, next) {
+            if dir == 0 {
+                self.retransmits_to_server += 1;
+            } else {
+                self.retransmits_to_client += 1;
+            }
+            return Data::Retransmitted;
+        }
+        self.read_head(dir, seg, next);
+        self.delivered[dir] += u64::from(end.wrapping_sub(next));
+        self.next_seq[dir] = Some(end);
+        self.awaiting_reply = dir == 0;
+        Data::New
+    }
+
+    /// The stream's first bytes, in order, to its HTTP head reader.
+    fn read_head(&mut self, dir: usize, seg: &Segment<'_>, next: u32) {
+        if seg.seq != next || seg.truncated {
+            // A gap (lost or not captured) or a cut payload: the head's
+            // bytes would be wrong, so none are read.
+            self.heads[dir].give_up();
+            return;
+        }
+        match self.heads[dir].push(seg.payload()) {
+            Some(Head::Request(r)) if dir == 0 => self.request = Some(r),
+            Some(Head::Response(r)) if dir == 1 => self.response = Some(r),
+            _ => {}
         }
     }
 
-    /// Progress (or the end) at `at`: the gap since the last progress is a stall.
-    fn note_stall(&mut self, at: Duration) {
-        if let Some(last) = self.last_progress {
-            let gap = at.saturating_sub(last);
+    /// The segment's ACK for direction `dir`'s data; true when it moves on.
+    fn note_ack(&mut self, dir: usize, seg: &Segment<'_>) -> bool {
+        if !seg.flags.has(TcpFlags::ACK) {
+            return false;
+        }
+        let moves = self.acked[dir].is_none_or(|a| after(seg.ack, a));
+        if moves {
+            self.acked[dir] = Some(seg.ack);
+        }
+        moves
+    }
+
+    /// What the flow still owes at this moment, if anything: data sent and
+    /// not acknowledged, a request without an answer, or an HTTP response
+    /// whose body (by its `Content-Length`) has not all arrived. A flow that
+    /// owes nothing is idle, not stalled, however long it waits.
+    pub fn outstanding(&self) -> Option<Owed> {
+        for (dir, owed) in [(0, Owed::UnackedToServer), (1, Owed::UnackedToClient)] {
+            let sent = self.next_seq[dir];
+            let unacked = match (sent, self.acked[dir]) {
+                (Some(next), Some(ack)) => after(next, ack),
+                (Some(_), None) => self.delivered[dir] > 0,
+                (None, _) => false,
+            };
+            if unacked {
+                return Some(owed);
+            }
+        }
+        if self.awaiting_reply {
+            return Some(Owed::Reply);
+        }
+        let body_end = self
+            .response
+            .as_ref()
+            .and_then(|r| Some(r.head_len + r.content_length?));
+        if body_end.is_some_and(|end| self.delivered[1] < end) {
+            return Some(Owed::ResponseBody);
+        }
+        None
+    }
+
+    /// The flow moved on at `at`: a wait with something outstanding ends
+    /// (a stall as long as the wait), and a new one starts if something
+    /// is still owed.
+    fn progress(&mut self, at: Duration) {
+        if self.last_progress.is_none() {
+            return; // not established: SYNs are not stalls
+        }
+        self.end_wait(at);
+        self.last_progress = Some(at);
+        if self.outstanding().is_some() {
+            self.waiting = Some((at, self.delivered[1]));
+        }
+    }
+
+    /// End the current wait at `at`, keeping it when it is the longest.
+    fn end_wait(&mut self, at: Duration) {
+        if let Some((since, offset)) = self.waiting.take() {
+            let gap = at.saturating_sub(since);
             if self.longest_stall.is_none_or(|g| gap > g) {
                 self.longest_stall = Some(gap);
+                self.stall_offset = Some(offset);
             }
-            self.last_progress = Some(at);
         }
     }
 
-    /// Whether the established flow stalled for at least [`STALL`]: the
-    /// client saw a hang, whatever the handshake's outcome said.
+    /// Whether the established flow stalled for at least [`STALL`]: it
+    /// made no progress while something was outstanding. The client saw a
+    /// hang, whatever the handshake's outcome said.
     pub fn stalled(&self) -> bool {
         self.established && self.longest_stall.is_some_and(|g| g >= STALL)
+    }
+
+    /// The whole outcome in words: `syn-ack`, or `syn-ack, stalled after
+    /// 121 KB` when the flow hung.
+    pub fn full_outcome(&self) -> String {
+        match (self.stalled(), self.stalled_after()) {
+            (true, Some(bytes)) => format!("{}, stalled after {}", self.outcome, kb(bytes)),
+            (true, None) => format!("{}, stalled", self.outcome),
+            (false, _) => self.outcome.to_string(),
+        }
+    }
+
+    /// The outcome a search compares for this recorded attempt: the
+    /// handshake's answer, or [`Outcome::Stalled`] when the established
+    /// flow hung after it (`bisect --recorded`).
+    pub fn flow_outcome(&self) -> Outcome {
+        if self.stalled() {
+            Outcome::Stalled
+        } else {
+            self.outcome
+        }
+    }
+
+    /// Where a stalled download stopped: the bytes the server had delivered
+    /// (stream offset, HTTP head included, retransmissions not counted) when
+    /// the longest stall began. `None` when the flow did not stall.
+    pub fn stalled_after(&self) -> Option<u64> {
+        self.stall_offset.filter(|_| self.stalled())
     }
 
     fn note_data_segment(&mut self, data: &Attributes) {
@@ -383,8 +545,44 @@ impl Attempt {
         }
         if was_open && self.end != FlowEnd::Open {
             // A side giving up ends a stall too (a client's timeout).
-            self.note_stall(at);
+            self.end_wait(at);
         }
+    }
+}
+
+/// What a segment's payload was to its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Data {
+    None,
+    New,
+    Retransmitted,
+}
+
+/// What a flow was owed while it waited ([`Attempt::outstanding`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Owed {
+    /// The client's data, sent and not acknowledged.
+    UnackedToServer,
+    /// The server's data, sent and not acknowledged.
+    UnackedToClient,
+    /// The client spoke last: its request awaits an answer.
+    Reply,
+    /// An HTTP response's body, short of its `Content-Length`.
+    ResponseBody,
+}
+
+/// `a` is after `b` in sequence space (which wraps: a positive signed distance).
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// Bytes for people: `962 KB`, `3.1 MB`, `512 B` (powers of 1000).
+pub fn kb(bytes: u64) -> String {
+    match bytes {
+        0..1000 => format!("{bytes} B"),
+        1000..1_000_000 => format!("{} KB", bytes / 1000),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
     }
 }
 
@@ -395,16 +593,31 @@ mod tests {
     use crate::model::decode_frame;
     use crate::model::Field;
 
-    /// Feed one crafted segment: `flags` by name, `len` payload bytes.
+    /// Feed one crafted segment: `flags` by name, `len` zero payload bytes.
     fn feed(
+        t: &mut Tracker,
+        n: u64,
+        ms: u64,
+        from_client: bool,
+        seq_ack: (u32, u32),
+        flags: &[&str],
+        len: u32,
+    ) {
+        let payload = vec![0; len as usize];
+        feed_bytes(t, n, ms, from_client, seq_ack, flags, &payload);
+    }
+
+    /// Feed one crafted segment carrying `payload`.
+    fn feed_bytes(
         t: &mut Tracker,
         n: u64,
         ms: u64,
         from_client: bool,
         (seq, ack): (u32, u32),
         flags: &[&str],
-        len: u32,
+        payload: &[u8],
     ) {
+        let len = payload.len() as u32;
         let (c, s) = ("198.18.0.2:40000", "198.18.0.1:80");
         let (src, dst) = if from_client { (c, s) } else { (s, c) };
         let mut a = Attributes::new();
@@ -426,7 +639,9 @@ mod tests {
             tsval: 0,
             tsecr: 0,
         };
-        let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
+        let mut bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
+        let start = bytes.len() - payload.len();
+        bytes[start..].copy_from_slice(payload);
         let d = decode_frame(101, &bytes).unwrap_or_else(|e| panic!("{e}"));
         t.feed(n, Duration::from_millis(ms), &d);
     }
@@ -462,6 +677,175 @@ mod tests {
         assert_eq!(a.end, FlowEnd::Open);
         assert_eq!(a.longest_stall, Some(Duration::from_millis(1498)));
         assert!(a.stalled());
+    }
+
+    /// The handshake of the flow every scenario below uses: client ISN 100,
+    /// server ISN 500, established at 2 ms.
+    fn handshake(t: &mut Tracker) {
+        feed(t, 1, 0, true, (100, 0), &["syn"], 0);
+        feed(t, 2, 1, false, (500, 101), &["syn", "ack"], 0);
+        feed(t, 3, 2, true, (101, 501), &["ack"], 0);
+    }
+
+    const REQUEST: &[u8] = b"GET /big.bin HTTP/1.1\r\nHost: s\r\n\r\n";
+
+    /// A response head announcing a body of `len` bytes.
+    fn response_head(len: u32) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n").into_bytes()
+    }
+
+    /// The server sends `head` then `segments` of 1000 bytes from `ms`,
+    /// each acknowledged by the client at once; returns the next packet
+    /// number and the server's next sequence number.
+    fn download(t: &mut Tracker, n: u64, ms: u64, head: &[u8], segments: u32) -> (u64, u32) {
+        let req_end = 101 + REQUEST.len() as u32;
+        let mut seq = 501;
+        feed_bytes(t, n, ms, false, (seq, req_end), &["ack"], head);
+        seq += head.len() as u32;
+        feed(t, n + 1, ms, true, (req_end, seq), &["ack"], 0);
+        let mut n = n + 2;
+        for _ in 0..segments {
+            feed(t, n, ms + 1, false, (seq, req_end), &["ack"], 1000);
+            seq += 1000;
+            feed(t, n + 1, ms + 1, true, (req_end, seq), &["ack"], 0);
+            n += 2;
+        }
+        (n, seq)
+    }
+
+    /// Regression (issue 9): idle 2.5 s before the request, then the whole
+    /// download, was called a hang.
+    #[test]
+    fn idle_then_complete_is_not_a_stall() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed_bytes(&mut t, 4, 2502, true, (101, 501), &["ack"], REQUEST);
+        let (n, seq) = download(&mut t, 5, 2503, &response_head(3000), 3);
+        let req_end = 101 + REQUEST.len() as u32;
+        feed(&mut t, n, 2600, false, (seq, req_end), &["fin", "ack"], 0);
+        feed(
+            &mut t,
+            n + 1,
+            2601,
+            true,
+            (req_end, seq + 1),
+            &["fin", "ack"],
+            0,
+        );
+        let a = &t.finish()[0];
+        assert!(a.established);
+        assert!(!a.stalled(), "{:?}", a.longest_stall);
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(1)));
+        assert_eq!(
+            a.request.as_ref().map(|r| r.target.as_str()),
+            Some("/big.bin")
+        );
+        assert_eq!(
+            a.response.as_ref().and_then(|r| r.content_length),
+            Some(3000)
+        );
+        assert_eq!(a.full_outcome(), "syn-ack");
+    }
+
+    /// A keep-alive connection idle after a complete response owes nothing.
+    #[test]
+    fn keep_alive_idle_after_a_complete_response_is_not_a_stall() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed_bytes(&mut t, 4, 3, true, (101, 501), &["ack"], REQUEST);
+        let (n, seq) = download(&mut t, 5, 4, &response_head(2000), 2);
+        let req_end = 101 + REQUEST.len() as u32;
+        feed(&mut t, n, 9000, true, (req_end, seq), &["fin", "ack"], 0);
+        let a = &t.finish()[0];
+        assert!(!a.stalled(), "{:?}", a.longest_stall);
+        assert_eq!(a.end, FlowEnd::Fin);
+        assert_eq!(a.outstanding(), None);
+    }
+
+    /// What the client sees of captures/hang.pcap: the response head, then
+    /// nothing (the middlebox drops the body), every byte acknowledged; the
+    /// client gives up after 3 s. Only the head's Content-Length says a
+    /// body is owed.
+    #[test]
+    fn a_response_short_of_its_content_length_is_a_stall() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed_bytes(&mut t, 4, 3, true, (101, 501), &["ack"], REQUEST);
+        let (n, seq) = download(&mut t, 5, 4, &response_head(16384), 2);
+        let req_end = 101 + REQUEST.len() as u32;
+        assert_eq!(t.attempts()[0].outstanding(), Some(Owed::ResponseBody));
+        feed(&mut t, n, 3005, true, (req_end, seq), &["fin", "ack"], 0);
+        let a = &t.finish()[0];
+        assert!(a.stalled());
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(3000)));
+        let delivered = response_head(16384).len() as u64 + 2000;
+        assert_eq!(a.stalled_after(), Some(delivered));
+        assert_eq!(
+            a.full_outcome(),
+            format!("syn-ack, stalled after {} KB", delivered / 1000)
+        );
+    }
+
+    /// A request the server acknowledges but never answers, until the
+    /// capture ends.
+    #[test]
+    fn a_request_without_its_response_is_a_stall() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed_bytes(&mut t, 4, 3, true, (101, 501), &["ack"], REQUEST);
+        let req_end = 101 + REQUEST.len() as u32;
+        feed(&mut t, 5, 4, false, (501, req_end), &["ack"], 0);
+        assert_eq!(t.attempts()[0].outstanding(), Some(Owed::Reply));
+        feed(&mut t, 6, 2004, true, (7, 0), &["syn"], 0); // the capture goes on
+        let a = &t.finish()[0];
+        assert_eq!(a.end, FlowEnd::Open);
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(2000)));
+        assert!(a.stalled());
+    }
+
+    /// Seen from the server: its data is never acknowledged and it sends it
+    /// again and again, with no HTTP to tell anything.
+    #[test]
+    fn a_hang_with_retransmissions_is_a_stall() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed(&mut t, 4, 3, true, (101, 501), &["ack"], 20);
+        feed(&mut t, 5, 4, false, (501, 121), &["ack"], 1000);
+        feed(&mut t, 6, 5, true, (121, 1501), &["ack"], 0);
+        feed(&mut t, 7, 6, false, (1501, 121), &["ack"], 1000);
+        for (i, ms) in [206u64, 606, 1406].into_iter().enumerate() {
+            feed(&mut t, 8 + i as u64, ms, false, (1501, 121), &["ack"], 1000);
+        }
+        feed(&mut t, 11, 1500, false, (1501, 121), &["reset"], 0);
+        let a = &t.finish()[0];
+        assert_eq!(a.retransmits_to_client, 3);
+        assert_eq!(a.outstanding(), Some(Owed::UnackedToClient));
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(1494)));
+        assert_eq!(a.stalled_after(), Some(2000));
+        assert!(a.stalled());
+    }
+
+    /// Retransmissions reveal a wait even when the capture saw the ACK
+    /// (the sender did not): the wait counts from the last progress.
+    #[test]
+    fn a_retransmission_of_acknowledged_data_starts_a_wait() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed(&mut t, 4, 3, false, (501, 101), &["ack"], 100);
+        feed(&mut t, 5, 4, true, (101, 601), &["ack"], 0);
+        feed(&mut t, 6, 1504, false, (501, 101), &["ack"], 100);
+        feed(&mut t, 7, 1600, false, (601, 101), &["ack"], 100);
+        let a = &t.finish()[0];
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(1596)));
+        assert!(a.stalled());
+    }
+
+    #[test]
+    fn kb_is_for_people() {
+        assert_eq!(kb(512), "512 B");
+        assert_eq!(kb(123_952), "123 KB");
+        assert_eq!(kb(962_000), "962 KB");
+        assert_eq!(kb(3_100_000), "3.1 MB");
     }
 
     #[test]

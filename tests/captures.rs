@@ -277,15 +277,18 @@ fn table_output_is_stable() {
     let out = synlab(&["handshakes", "captures/reset.pcap"]);
     assert_text_eq(
         &stdout(&out),
-        "  #  client            server           outcome    est   retx        rtt  ttl    win    mss  options\n\
-         \x20 0  198.18.0.2:40005  198.18.0.1:8081  reset      no       0    0.035ms   64  64240   1460  mss,sok,ts,nop,ws\n\
+        "  #  client            server           outcome    est      syn-retx        rtt  ttl    win    mss   bytes-up   bytes-dn  data-retx     stall  options\n\
+         \x20 0  198.18.0.2:40005  198.18.0.1:8081  reset      no              0    0.035ms   64  64240   1460          0          0        0/0         -  mss,sok,ts,nop,ws\n\
          1 attempt in 2 packets (0 not TCP)\n",
         "handshakes table",
     );
 }
 
 /// A download whose data a middlebox drops: the handshake says syn-ack,
-/// the flow says hang (captures/hang.pcap, scripts/capture-hang.sh).
+/// the flow says stalled (captures/hang.pcap, scripts/capture-hang.sh).
+/// Seen from the client, every byte that arrived was acknowledged: only the
+/// response head's Content-Length (16384, 0 of it received) says the flow
+/// still owed something while it waited.
 #[test]
 fn a_hung_download_is_flagged_stalled() {
     let h = first("captures/hang.pcap");
@@ -297,8 +300,10 @@ fn a_hung_download_is_flagged_stalled() {
         "{h}"
     );
     assert!(h["bytes_to_client"].as_u64().unwrap_or(0) < 1000, "{h}");
+    assert_eq!(h["stalled_after_bytes"], 203, "the response head only");
+    assert_eq!(h["http_response"]["content_length"], 16384, "{h}");
     let table = stdout(&synlab(&["handshakes", "captures/hang.pcap"]));
-    assert!(table.contains("syn-ack    hang"), "{table}");
+    assert!(table.contains("syn-ack    stalled"), "{table}");
     for healthy in ["captures/linux-default.pcap", "captures/ipv6-default.pcap"] {
         let h = first(healthy);
         assert_eq!(h["stalled"], false, "{healthy}: {h}");
@@ -381,4 +386,122 @@ fn handshakes_where_filters_by_rule() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("column 9"), "{}", stderr(&out));
+}
+
+/// Regression (issue 9): a client idle 2.5 s after the handshake, before
+/// its request, that then downloaded all 256 KiB and idled again on
+/// keep-alive, was called a hang (captures/idle-then-complete.pcap, made by
+/// scripts/capture-stalls.sh).
+#[test]
+fn an_idle_connection_that_completes_is_not_stalled() {
+    let h = first("captures/idle-then-complete.pcap");
+    assert_eq!(h["outcome"], "syn-ack");
+    assert_eq!(h["established"], true);
+    assert_eq!(h["stalled"], false, "{h}");
+    assert_eq!(h["stalled_after_bytes"], Value::Null, "{h}");
+    assert!(h["longest_stall_ms"].as_f64().unwrap_or(1e9) < 100.0, "{h}");
+    assert_eq!(h["http_response"]["status"], 200);
+    assert_eq!(h["http_response"]["content_length"], 262144);
+    let body = h["bytes_to_client"].as_u64().unwrap_or(0);
+    assert!(body > 262144, "the whole body arrived: {h}");
+    assert_eq!(h["end"], "fin");
+}
+
+/// A download that hangs after ~124 KB (the middlebox drops the server's
+/// data once the connection carried 128 KiB), then curl's `--range` retry,
+/// answered 206 (captures/hang-range-retry.pcap).
+#[test]
+fn a_hang_then_its_range_retry() {
+    let doc = handshakes("captures/hang-range-retry.pcap");
+    let (hung, retry) = (&doc["handshakes"][0], &doc["handshakes"][1]);
+    assert_eq!(hung["stalled"], true, "{hung}");
+    assert_eq!(hung["stalled_after_bytes"], 124108, "{hung}");
+    assert!(hung["longest_stall_ms"].as_f64().unwrap_or(0.0) > 2900.0);
+    assert_eq!(hung["http_request"]["range"], Value::Null);
+    assert_eq!(retry["stalled"], false, "{retry}");
+    assert_eq!(retry["http_request"]["range"], "bytes=123952-");
+    assert_eq!(retry["http_response"]["status"], 206);
+    assert_eq!(
+        retry["http_response"]["content_range"],
+        "bytes 123952-262143/262144"
+    );
+    let diff = stdout(&synlab(&[
+        "diff",
+        "captures/hang-range-retry.pcap#0",
+        "captures/hang-range-retry.pcap#1",
+    ]));
+    assert!(
+        diff.contains("40301 -> 198.18.241.130:8088 syn-ack, stalled after 124 KB\n"),
+        "diff shows each side's full outcome:\n{diff}"
+    );
+}
+
+/// `synlab stalls`: the hung flow under its client's p0f signature, with
+/// the Range retry that followed it; exit 1 when nothing stalled.
+#[test]
+fn stalls_lists_hung_flows_and_their_range_retries() {
+    let out = synlab(&["stalls", "captures/hang-range-retry.pcap"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_text_eq(
+        &stdout(&out),
+        "p0f 4:64+0:0:1460:mss*44,10:mss,sok,ts,nop,ws:df,id+:0  (1 flow stalled)\n\
+         \x20 #0   198.18.241.2:40301 -> 198.18.241.130:8088  stalled 2.998s after 124 KB  GET /big.bin -> 200 (262144 bytes)\n\
+         \x20       retry #1   198.18.241.2:40302  GET /big.bin Range: bytes=123952- -> 206 bytes 123952-262143/262144  (no stall)\n\
+         1 stalled of 2 attempts in captures/hang-range-retry.pcap\n",
+        "stalls table",
+    );
+    let out = synlab(&["stalls", "captures/hang-range-retry.pcap", "--json"]);
+    let doc = json(&out);
+    assert_eq!(doc["stalled"], 1);
+    let group = &doc["groups"][0];
+    assert_eq!(
+        group["p0f"],
+        "4:64+0:0:1460:mss*44,10:mss,sok,ts,nop,ws:df,id+:0"
+    );
+    let flow = &group["flows"][0];
+    assert_eq!(flow["index"], 0);
+    assert_eq!(flow["stalled_after_bytes"], 124108);
+    assert_eq!(flow["end"], "fin");
+    assert_eq!(flow["retries"][0]["index"], 1);
+    assert_eq!(flow["retries"][0]["response"]["status"], 206);
+    for calm in [
+        "captures/idle-then-complete.pcap",
+        "captures/many-attempts.pcap",
+    ] {
+        let out = synlab(&["stalls", calm, "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{calm}");
+        assert_eq!(json(&out)["stalled"], 0, "{calm}");
+    }
+}
+
+/// Captured on the server's side (captures/stall-by-ttl.pcap): the
+/// middlebox drops the server's data after ~128 KB for connections whose
+/// SYN came with TTL 127. The server retransmits data never acknowledged:
+/// a stall told by TCP alone. `bisect --recorded` compares stall outcomes,
+/// so the culprit is the TTL (regression: it said "both give syn-ack").
+#[test]
+fn recorded_stalls_are_bisected_to_the_ttl() {
+    let doc = handshakes("captures/stall-by-ttl.pcap");
+    let (ok, hung) = (&doc["handshakes"][0], &doc["handshakes"][1]);
+    assert_eq!(ok["stalled"], false, "{ok}");
+    assert_eq!(ok["syn"]["ip.ttl"], 63);
+    assert_eq!(hung["stalled"], true, "{hung}");
+    assert_eq!(hung["syn"]["ip.ttl"], 127);
+    assert_eq!(hung["retransmits_to_client"], 4, "{hung}");
+    assert!(hung["longest_stall_ms"].as_f64().unwrap_or(0.0) > 2900.0);
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "captures/stall-by-ttl.pcap#0",
+        "--bad",
+        "captures/stall-by-ttl.pcap#1",
+        "--recorded",
+        "captures/stall-by-ttl.pcap",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["culprits"], serde_json::json!([["ip.ttl"]]), "{doc}");
+    assert_eq!(doc["baseline"]["bad"]["verdict"], "stalled", "{doc}");
+    assert_eq!(doc["baseline"]["good"]["verdict"], "syn-ack", "{doc}");
 }

@@ -50,6 +50,18 @@ pub enum Command {
         #[arg(long, value_name = "EXPR")]
         r#where: Option<String>,
     },
+    /// List the flows that stalled (hung with something outstanding),
+    /// grouped by the client's p0f signature, each with the HTTP `Range:`
+    /// retries and `206` answers that followed it from the same client.
+    ///
+    /// Exit status: 0 stalled flows found, 1 none, 2 trouble.
+    Stalls {
+        /// A pcap or pcapng file.
+        file: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare two handshakes attribute by attribute.
     ///
     /// A and B are each FILE (its first attempt), FILE#N (attempt N, from 0)

@@ -206,6 +206,8 @@ impl OutcomeCounts {
                 Outcome::Reset => c.reset += 1,
                 Outcome::Icmp { .. } => c.icmp += 1,
                 Outcome::NoReply => c.no_reply += 1,
+                // A SYN probe's answer is never an exchange outcome.
+                Outcome::Complete | Outcome::Stalled | Outcome::ResetMidTransfer => {}
             }
         }
         c

@@ -29,6 +29,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             super::cmd_probe::run(args, &dirs, style, out)
         }
         Command::Capture(args) => super::cmd_capture::run(args, out),
+        Command::Stalls { file, json } => super::cmd_stalls::run(file, *json, style, out),
         Command::Bisect(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_bisect::bisect(args, &dirs, style, out)
@@ -81,7 +82,7 @@ pub(super) fn print_warnings(loaded: &Loaded) {
     }
 }
 
-fn finish(loaded: &Loaded, status: Status) -> Status {
+pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
     print_warnings(loaded);
     match &loaded.error {
         Some(e) => {

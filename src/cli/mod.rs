@@ -10,6 +10,7 @@ mod cmd_capture;
 mod cmd_craft;
 mod cmd_probe;
 mod cmd_profiles;
+mod cmd_stalls;
 mod commands;
 mod output;
 mod select;

@@ -73,7 +73,11 @@ struct AttemptJson<'a> {
     retransmits_to_client: u32,
     longest_stall_ms: Option<f64>,
     stalled: bool,
+    /// Bytes from the server when the longest stall began.
+    stalled_after_bytes: Option<u64>,
     end: crate::handshake::FlowEnd,
+    http_request: Option<&'a crate::http::Request>,
+    http_response: Option<&'a crate::http::Response>,
     syn: &'a Attributes,
     syn_ack: Option<&'a Attributes>,
     reply: Option<&'a Attributes>,
@@ -107,7 +111,10 @@ impl<'a> AttemptJson<'a> {
             retransmits_to_client: a.retransmits_to_client,
             longest_stall_ms: a.longest_stall.map(|d| d.as_micros() as f64 / 1000.0),
             stalled: a.stalled(),
+            stalled_after_bytes: a.stalled_after(),
             end: a.end,
+            http_request: a.request.as_ref(),
+            http_response: a.response.as_ref(),
             syn: &a.syn,
             syn_ack: a.syn_ack(),
             reply: a.reply.as_ref(),
@@ -139,7 +146,7 @@ pub fn handshakes_json(l: &Loaded, out: &mut dyn Write) -> io::Result<()> {
     write_json(&doc, out)
 }
 
-fn write_json<T: Serialize>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn write_json<T: Serialize>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, doc)?;
     writeln!(out)
 }
@@ -199,8 +206,22 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
     let cw = width(l.attempts.iter().map(|a| a.client.to_string().len()), 6);
     let sw = width(l.attempts.iter().map(|a| a.server.to_string().len()), 6);
     let header = format!(
-        "{:>3}  {:<cw$}  {:<sw$}  {:<9}  {:<4}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
-        "#", "client", "server", "outcome", "est", "retx", "rtt", "ttl", "win", "mss", "options"
+        "{:>3}  {:<cw$}  {:<sw$}  {:<9}  {:<7}  {:>8}  {:>9}  {:>3}  {:>5}  {:>5}  {:>9}  {:>9}  {:>9}  {:>8}  {}",
+        "#",
+        "client",
+        "server",
+        "outcome",
+        "est",
+        "syn-retx",
+        "rtt",
+        "ttl",
+        "win",
+        "mss",
+        "bytes-up",
+        "bytes-dn",
+        "data-retx",
+        "stall",
+        "options"
     );
     writeln!(out, "{}", style.bold(&header))?;
     for (i, a) in l.numbered() {
@@ -210,13 +231,13 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
         );
         writeln!(
             out,
-            "{:>3}  {:<cw$}  {:<sw$}  {}  {:<4}  {:>4}  {:>9}  {:>3}  {:>5}  {:>5}  {}",
+            "{:>3}  {:<cw$}  {:<sw$}  {}  {:<7}  {:>8}  {:>9}  {:>3}  {:>5}  {:>5}  {:>9}  {:>9}  {:>9}  {:>8}  {}",
             i,
             a.client.to_string(),
             a.server.to_string(),
             outcome_cell(a, style),
             match (a.established, a.stalled()) {
-                (true, true) => "hang",
+                (true, true) => "stalled",
                 (true, false) => "yes",
                 (false, _) => "no",
             },
@@ -225,6 +246,10 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
             ttl(&a.syn),
             get(&a.syn, Field::TcpWindowSizeValue),
             get(&a.syn, Field::TcpOptionsMssVal),
+            a.bytes_to_server,
+            a.bytes_to_client,
+            format!("{}/{}", a.retransmits_to_server, a.retransmits_to_client),
+            a.longest_stall.map_or_else(|| "-".into(), seconds),
             options_cell(&a.syn),
         )?;
     }
@@ -236,6 +261,11 @@ pub fn handshakes_table(l: &Loaded, style: Style, out: &mut dyn Write) -> io::Re
     let packets = plural(l.packets, "packet", "packets");
     let summary = format!("{attempts} in {packets} ({} not TCP)", l.skipped);
     writeln!(out, "{}", style.dim(&summary))
+}
+
+/// A duration for the table: `0.001s`, `2.998s`.
+fn seconds(d: std::time::Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
 }
 
 fn width(lens: impl Iterator<Item = usize>, min: usize) -> usize {
@@ -257,7 +287,7 @@ impl DiffSide {
                 spec.path.display(),
                 a.client,
                 a.server,
-                a.outcome
+                a.full_outcome()
             ),
             json: json!({
                 "file": spec.path.display().to_string(),
@@ -265,6 +295,8 @@ impl DiffSide {
                 "client": a.client.to_string(),
                 "server": a.server.to_string(),
                 "outcome": a.outcome.name(),
+                "stalled": a.stalled(),
+                "stalled_after_bytes": a.stalled_after(),
             }),
         }
     }

@@ -14,7 +14,9 @@ fn key(a: &Attributes) -> Key {
 }
 
 /// Answers a probe with the outcome of a recorded attempt whose SYN has the
-/// same behavioural attributes (derived and volatile ones aside). When
+/// same behavioural attributes (derived and volatile ones aside): its
+/// handshake's answer, or `stalled` when its flow hung after the handshake
+/// ([`Attempt::flow_outcome`]). When
 /// several attempts match, successive probes get their outcomes in turn, so
 /// repeated probes see what repeated attempts saw. A SYN the capture does
 /// not hold is [`OracleError::Unknown`].
@@ -28,7 +30,10 @@ impl RecordedOracle {
     pub fn from_attempts(attempts: &[Attempt]) -> Self {
         let mut outcomes: HashMap<Key, Vec<Outcome>> = HashMap::new();
         for a in attempts {
-            outcomes.entry(key(&a.syn)).or_default().push(a.outcome);
+            outcomes
+                .entry(key(&a.syn))
+                .or_default()
+                .push(a.flow_outcome());
         }
         RecordedOracle {
             outcomes,

@@ -1,0 +1,221 @@
+//! `synlab stalls FILE`: the flows that hung, grouped by the client's p0f
+//! signature, each with the HTTP `Range:` retries (and `206` answers) that
+//! followed it — what the 2020 incident's operators watched.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::output::{write_json, Style};
+use super::Status;
+use crate::handshake::{kb, Attempt, FlowEnd};
+use crate::http::{Request, Response};
+use crate::io::load::load;
+use crate::model::Field;
+
+/// The p0f group of flows whose SYN had no signature (not IPv4/IPv6 TCP
+/// p0f can read).
+const NO_SIGNATURE: &str = "-";
+
+/// One stalled flow and what followed it.
+#[derive(Debug, Serialize)]
+pub struct StalledFlow<'a> {
+    pub index: usize,
+    pub client: String,
+    pub server: String,
+    pub longest_stall_ms: f64,
+    pub stalled_after_bytes: Option<u64>,
+    pub bytes_to_client: u64,
+    pub retransmits_to_client: u32,
+    pub end: FlowEnd,
+    pub request: Option<&'a Request>,
+    pub response: Option<&'a Response>,
+    /// Later flows from the same client address to the same server that
+    /// asked for a `Range:` or were answered `206`.
+    pub retries: Vec<Retry<'a>>,
+}
+
+/// A later flow that asked for part of a resource.
+#[derive(Debug, Serialize)]
+pub struct Retry<'a> {
+    pub index: usize,
+    pub client: String,
+    pub request: Option<&'a Request>,
+    pub response: Option<&'a Response>,
+    pub stalled: bool,
+}
+
+/// The stalled flows of one client signature.
+#[derive(Debug, Serialize)]
+pub struct Group<'a> {
+    pub p0f: String,
+    pub flows: Vec<StalledFlow<'a>>,
+}
+
+/// Stalled flows grouped by the SYN's `synlab.p0f`, the largest group
+/// first. `attempts` are (file index, attempt), in capture order.
+pub fn group_stalls<'a>(attempts: &[(usize, &'a Attempt)]) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for (pos, &(index, a)) in attempts.iter().enumerate() {
+        if !a.stalled() {
+            continue;
+        }
+        let p0f = a
+            .syn
+            .get(Field::SynlabP0f)
+            .map_or_else(|| NO_SIGNATURE.to_owned(), |v| v.to_string());
+        let flow = stalled_flow(index, a, &attempts[pos + 1..]);
+        match groups.iter_mut().find(|g| g.p0f == p0f) {
+            Some(g) => g.flows.push(flow),
+            None => groups.push(Group {
+                p0f,
+                flows: vec![flow],
+            }),
+        }
+    }
+    groups.sort_by(|x, y| y.flows.len().cmp(&x.flows.len()).then(x.p0f.cmp(&y.p0f)));
+    groups
+}
+
+fn stalled_flow<'a>(
+    index: usize,
+    a: &'a Attempt,
+    later: &[(usize, &'a Attempt)],
+) -> StalledFlow<'a> {
+    let retries = later
+        .iter()
+        .filter(|(_, r)| r.client.ip() == a.client.ip() && r.server == a.server)
+        .filter(|(_, r)| is_partial(r))
+        .map(|&(index, r)| Retry {
+            index,
+            client: r.client.to_string(),
+            request: r.request.as_ref(),
+            response: r.response.as_ref(),
+            stalled: r.stalled(),
+        })
+        .collect();
+    StalledFlow {
+        index,
+        client: a.client.to_string(),
+        server: a.server.to_string(),
+        longest_stall_ms: a
+            .longest_stall
+            .map_or(0.0, |d| d.as_micros() as f64 / 1000.0),
+        stalled_after_bytes: a.stalled_after(),
+        bytes_to_client: a.bytes_to_client,
+        retransmits_to_client: a.retransmits_to_client,
+        end: a.end,
+        request: a.request.as_ref(),
+        response: a.response.as_ref(),
+        retries,
+    }
+}
+
+/// The flow asked for part of a resource, or got part of one.
+fn is_partial(a: &Attempt) -> bool {
+    a.request.as_ref().is_some_and(|r| r.range.is_some())
+        || a.response.as_ref().is_some_and(|r| r.status == 206)
+}
+
+#[derive(Serialize)]
+struct StallsJson<'a> {
+    file: String,
+    attempts: usize,
+    stalled: usize,
+    groups: &'a [Group<'a>],
+    error: Option<String>,
+}
+
+/// Run `synlab stalls`. Exit status: 0 stalled flows found, 1 none, 2 trouble.
+pub fn run(file: &Path, json: bool, style: Style, out: &mut dyn Write) -> Result<Status> {
+    let loaded = load(file)?;
+    let attempts: Vec<(usize, &Attempt)> = loaded.numbered().collect();
+    let groups = group_stalls(&attempts);
+    let stalled = groups.iter().map(|g| g.flows.len()).sum();
+    if json {
+        let doc = StallsJson {
+            file: file.display().to_string(),
+            attempts: attempts.len(),
+            stalled,
+            groups: &groups,
+            error: loaded.error.as_ref().map(|e| e.to_string()),
+        };
+        write_json(&doc, out)?;
+    } else {
+        table(&groups, style, out)?;
+        let summary = format!(
+            "{stalled} stalled of {} in {}",
+            plural(attempts.len(), "attempt"),
+            file.display()
+        );
+        writeln!(out, "{}", style.dim(&summary))?;
+    }
+    out.flush()?;
+    let status = if stalled > 0 {
+        Status::Ok
+    } else {
+        Status::Differ
+    };
+    Ok(super::commands::finish(&loaded, status))
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+fn table(groups: &[Group<'_>], style: Style, out: &mut dyn Write) -> std::io::Result<()> {
+    for g in groups {
+        let head = format!("p0f {}  ({} stalled)", g.p0f, plural(g.flows.len(), "flow"));
+        writeln!(out, "{}", style.bold(&head))?;
+        for f in &g.flows {
+            let after = f
+                .stalled_after_bytes
+                .map_or_else(String::new, |b| format!(" after {}", kb(b)));
+            writeln!(
+                out,
+                "  #{:<3} {} -> {}  {}  {}",
+                f.index,
+                f.client,
+                f.server,
+                style.red(&format!(
+                    "stalled {:.3}s{after}",
+                    f.longest_stall_ms / 1000.0
+                )),
+                http_cell(f.request, f.response),
+            )?;
+            for r in &f.retries {
+                let state = if r.stalled { "stalled" } else { "no stall" };
+                writeln!(
+                    out,
+                    "        retry #{:<3} {}  {}  ({state})",
+                    r.index,
+                    r.client,
+                    http_cell(r.request, r.response)
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `GET /big.bin Range: bytes=5- -> 206 bytes 5-14/15`, as far as known.
+fn http_cell(req: Option<&Request>, resp: Option<&Response>) -> String {
+    let mut s = match req {
+        Some(r) => format!("{} {}", r.method, r.target),
+        None => "(no HTTP request seen)".to_owned(),
+    };
+    if let Some(range) = req.and_then(|r| r.range.as_deref()) {
+        s.push_str(&format!(" Range: {range}"));
+    }
+    if let Some(r) = resp {
+        s.push_str(&format!(" -> {}", r.status));
+        if let Some(cr) = &r.content_range {
+            s.push_str(&format!(" {cr}"));
+        } else if let Some(len) = r.content_length {
+            s.push_str(&format!(" ({len} bytes)"));
+        }
+    }
+    s
+}

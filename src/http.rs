@@ -1,0 +1,197 @@
+//! HTTP/1 message heads at the start of a flow's byte stream: the request
+//! line and the status line with the few headers that tell a hang and its
+//! retry (`Content-Length`, `Range`, `Content-Range`).
+//!
+//! Sans-I/O and bounded: [`HeadReader`] keeps at most [`MAX_HEAD`] bytes of
+//! one direction's first bytes and parses them once the blank line that ends
+//! the head has arrived; anything that is not HTTP/1 is given up on at once.
+
+use serde::Serialize;
+
+/// The most bytes of a head that are kept; a longer head is not parsed.
+pub const MAX_HEAD: usize = 4096;
+
+/// Header values and request targets are cut to this many characters.
+const MAX_TEXT: usize = 256;
+
+/// A client's request line and its `Range:` header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    /// The `Range:` header as sent, e.g. `bytes=123952-`.
+    pub range: Option<String>,
+}
+
+/// A server's status line and the headers that say how long its body is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Response {
+    pub status: u16,
+    pub content_length: Option<u64>,
+    /// The `Content-Range:` header of a `206`, e.g. `bytes 123952-262143/262144`.
+    pub content_range: Option<String>,
+    /// Bytes of the head, blank line included: the body starts here.
+    pub head_len: u64,
+}
+
+/// Either head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Head {
+    Request(Request),
+    Response(Response),
+}
+
+/// Collects the first bytes of one direction until its head is complete.
+#[derive(Clone, Debug, Default)]
+pub struct HeadReader {
+    buf: Vec<u8>,
+    /// Parsed, or given up on: later bytes are not kept.
+    done: bool,
+}
+
+impl HeadReader {
+    /// Append the next in-order bytes of the stream. Returns the head once
+    /// it is complete; `None` while more is needed, or after giving up
+    /// (not HTTP/1, longer than [`MAX_HEAD`], or already parsed).
+    pub fn push(&mut self, bytes: &[u8]) -> Option<Head> {
+        if self.done {
+            return None;
+        }
+        let room = MAX_HEAD - self.buf.len();
+        self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        if !looks_like_http(&self.buf) {
+            self.give_up();
+            return None;
+        }
+        let Some(end) = find(&self.buf, b"\r\n\r\n") else {
+            if self.buf.len() == MAX_HEAD {
+                self.give_up();
+            }
+            return None;
+        };
+        let head = parse_head(&self.buf[..end + 4]);
+        self.give_up();
+        head
+    }
+
+    /// Stop collecting (a gap in the stream, or the head is done).
+    pub fn give_up(&mut self) {
+        self.done = true;
+        self.buf = Vec::new();
+    }
+}
+
+/// The first bytes could still be an HTTP/1 request or status line.
+fn looks_like_http(buf: &[u8]) -> bool {
+    const STARTS: [&[u8]; 9] = [
+        b"GET ",
+        b"HEAD ",
+        b"POST ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"HTTP/1.",
+    ];
+    STARTS.iter().any(|s| {
+        let n = s.len().min(buf.len());
+        buf[..n] == s[..n]
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Parse a complete head (up to and including its blank line).
+pub fn parse_head(head: &[u8]) -> Option<Head> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let first = lines.next()?;
+    let headers: Vec<(&str, &str)> = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| cut(v))
+    };
+    let mut parts = first.splitn(3, ' ');
+    let (a, b) = (parts.next()?, parts.next()?);
+    if a.starts_with("HTTP/1.") {
+        return Some(Head::Response(Response {
+            status: b.parse().ok()?,
+            content_length: header("content-length").and_then(|v| v.parse().ok()),
+            content_range: header("content-range"),
+            head_len: head.len() as u64,
+        }));
+    }
+    parts.next()?.starts_with("HTTP/1.").then(|| {
+        Head::Request(Request {
+            method: cut(a),
+            target: cut(b),
+            range: header("range"),
+        })
+    })
+}
+
+fn cut(s: &str) -> String {
+    s.chars().take(MAX_TEXT).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_request_in_two_pieces() {
+        let mut r = HeadReader::default();
+        assert_eq!(r.push(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nran"), None);
+        let head = r.push(b"ge: bytes=123952-\r\n\r\n");
+        assert_eq!(
+            head,
+            Some(Head::Request(Request {
+                method: "GET".into(),
+                target: "/big.bin".into(),
+                range: Some("bytes=123952-".into()),
+            }))
+        );
+        assert_eq!(
+            r.push(b"GET / HTTP/1.1\r\n\r\n"),
+            None,
+            "one head per reader"
+        );
+    }
+
+    #[test]
+    fn a_partial_content_response() {
+        let raw = b"HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\n\
+                    Content-Range: bytes 5-14/15\r\n\r\nbody";
+        let mut r = HeadReader::default();
+        let Some(Head::Response(resp)) = r.push(raw) else {
+            panic!("no response parsed");
+        };
+        assert_eq!(resp.status, 206);
+        assert_eq!(resp.content_length, Some(10));
+        assert_eq!(resp.content_range.as_deref(), Some("bytes 5-14/15"));
+        assert_eq!(resp.head_len, raw.len() as u64 - 4);
+    }
+
+    #[test]
+    fn not_http_or_too_long_is_given_up() {
+        let mut r = HeadReader::default();
+        assert_eq!(r.push(b"\x16\x03\x01 tls"), None);
+        assert_eq!(r.push(b"GET / HTTP/1.1\r\n\r\n"), None);
+        let mut r = HeadReader::default();
+        let long = [b'a'; MAX_HEAD];
+        assert_eq!(r.push(b"GET /"), None);
+        assert_eq!(r.push(&long), None);
+        assert_eq!(r.push(b"\r\n\r\n"), None);
+        assert_eq!(parse_head(b"GET /\r\n\r\n"), None, "no version");
+        assert_eq!(parse_head(b"HTTP/1.1 abc\r\n\r\n"), None, "no status");
+    }
+}
