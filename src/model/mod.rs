@@ -23,7 +23,9 @@ pub use attributes::{Attributes, Key, Value};
 pub use decode::{
     decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, TcpFlags,
 };
-pub use options::{parse_options, BadLayoutToken, Layout, LayoutToken, OptionsParse, TcpOption};
+pub use options::{
+    parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
+};
 pub use vocab::{
     suggest, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType, UNKNOWN_OPTION_PREFIX,
 };
