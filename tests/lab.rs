@@ -257,6 +257,14 @@ fn requested(p: &Profile, variant: &[&str]) -> Attributes {
             _ => unreachable!("bad variant {pair:?}"),
         }
     }
+    // As probe does: presence attributes follow a layout set by hand.
+    if variant.contains(&"--set")
+        && variant
+            .iter()
+            .any(|v| v.starts_with("synlab.options.layout="))
+    {
+        synlab::model::craft::follow_layout(&mut a, &[]).unwrap_or_else(|e| panic!("{e}"));
+    }
     a
 }
 

@@ -152,6 +152,10 @@ pub fn run(
     for (name, value) in &args.set {
         attrs.insert(*name, value.clone());
     }
+    let set: Vec<Attr> = args.set.iter().map(|(name, _)| *name).collect();
+    if set.contains(&Field::SynlabOptionsLayout.into()) {
+        crate::model::craft::follow_layout(&mut attrs, &set)?;
+    }
     let opts = LiveOptions {
         iface: args.iface.clone(),
         src: args.src,

@@ -14,8 +14,8 @@ use etherparse::checksum::Sum16BitWords;
 use thiserror::Error;
 
 use super::{
-    Attr, Attributes, BadLayoutToken, Field, Layout, LayoutToken, TcpFlags, TcpOption, Value,
-    ValueType,
+    Attr, Attributes, BadLayoutToken, Field, Layout, LayoutToken, OptionKind, TcpFlags, TcpOption,
+    Value, ValueType,
 };
 
 /// Per-connection values the caller chooses.
@@ -46,7 +46,7 @@ pub enum CraftError {
     #[error("attribute {name} is set but the option layout ({layout}) has no {option}")]
     OptionNotInLayout {
         name: Attr,
-        option: LayoutToken,
+        option: OptionKind,
         layout: String,
     },
     #[error(transparent)]
@@ -391,12 +391,27 @@ fn options(a: &Attributes, v: &Volatile) -> Result<Vec<TcpOption<'static>>, Craf
         .collect()
 }
 
+/// After the layout was changed by hand (`--set synlab.options.layout=…`):
+/// drop the presence attributes (`tcp.options.timestamp` …) of options the
+/// new layout no longer has, except those in `keep` (set by hand too, so a
+/// contradiction stays an error).
+pub fn follow_layout(a: &mut Attributes, keep: &[Attr]) -> Result<(), CraftError> {
+    let layout = layout_of(a)?;
+    a.retain(|k, _| {
+        let stale = k
+            .option()
+            .is_some_and(|o| o.presence().map(Attr::Field) == Some(k) && !layout.has_kind(o));
+        !stale || keep.contains(&k)
+    });
+    Ok(())
+}
+
 /// An option value without its option in the layout cannot be built: the
 /// two move together (a wscale value needs a window-scale option).
 fn check_values_have_options(a: &Attributes, layout: &Layout) -> Result<(), CraftError> {
     for name in a.keys() {
         match name.option() {
-            Some(option) if !layout.contains(option) => {
+            Some(option) if !layout.has_kind(option) => {
                 return Err(CraftError::OptionNotInLayout {
                     name,
                     option,
@@ -591,7 +606,7 @@ mod tests {
             matches!(
                 err,
                 Err(CraftError::OptionNotInLayout {
-                    option: LayoutToken::Unknown(30),
+                    option: OptionKind::Mptcp,
                     ..
                 })
             ),
@@ -612,6 +627,30 @@ mod tests {
             err.err().map(|e| e.to_string()).as_deref(),
             Some("attribute ip.dsfield.ecn has value 4, which does not fit an integer up to 3")
         );
+    }
+
+    #[test]
+    fn presence_follows_a_layout_set_by_hand_unless_set_too() {
+        let (src, dst) = ("198.18.0.2:1", "198.18.0.1:2");
+        let full = crafted_attributes(&linux(), &vol(src, dst)).unwrap_or_else(|e| panic!("{e}"));
+        let mut a = full.clone();
+        a.retain(|k, _| k.is_bisectable());
+        a.insert(Field::SynlabOptionsLayout, "mss,nop,nop,sok,nop,ws");
+        assert!(matches!(
+            build_packet(&a, &vol(src, dst)),
+            Err(CraftError::OptionNotInLayout {
+                option: OptionKind::Ts,
+                ..
+            })
+        ));
+        let mut kept = a.clone();
+        follow_layout(&mut kept, &[Field::TcpOptionsTimestamp.into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(kept.contains(Field::TcpOptionsTimestamp));
+        follow_layout(&mut a, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!a.contains(Field::TcpOptionsTimestamp));
+        assert!(a.contains(Field::TcpOptionsSackPerm));
+        assert!(build_packet(&a, &vol(src, dst)).is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use etherparse::{
 use thiserror::Error;
 
 use super::attributes::Attributes;
-use super::options::{parse_options, Layout, OptionsParse, TcpOption};
+use super::options::{parse_options, Layout, OptionKind, OptionsParse, TcpOption};
 use super::p0f;
 use super::vocab::{Attr, Field};
 
@@ -562,10 +562,23 @@ impl Segment<'_> {
         self.ip_attributes(&mut a);
         let opts = self.options();
         self.tcp_attributes(&mut a, &opts);
-        a.insert(
-            Field::SynlabOptionsLayout,
-            Layout::of(&opts.options).to_string(),
-        );
+        let layout = Layout::of(&opts.options);
+        let mut kinds = layout.kind_numbers();
+        if let Some(cut) = opts.cut_kind {
+            // Cut by the capture: not in the layout, but seen (as tshark says).
+            if let Some(present) = OptionKind::from_number(cut).presence() {
+                a.insert(present, true);
+            }
+            kinds = if kinds.is_empty() {
+                cut.to_string()
+            } else {
+                format!("{kinds},{cut}")
+            };
+        }
+        if !kinds.is_empty() {
+            a.insert(Field::TcpOptionKind, kinds);
+        }
+        a.insert(Field::SynlabOptionsLayout, layout.to_string());
         let quirks = p0f::quirks(&a, &opts);
         a.insert(Field::SynlabQuirks, quirks.join(","));
         if let Some(ittl) = p0f::initial_ttl(&a) {
@@ -647,7 +660,11 @@ impl Segment<'_> {
     }
 }
 
+/// The option's presence (`tcp.options.mss` …, true when present) and values.
 fn option_attributes(a: &mut Attributes, opt: &TcpOption<'_>) {
+    if let Some(present) = opt.token().kind().presence() {
+        a.insert(present, true);
+    }
     match *opt {
         TcpOption::Mss(v) => a.insert(Field::TcpOptionsMssVal, v),
         TcpOption::WindowScale(v) => a.insert(Field::TcpOptionsWscaleShift, v),

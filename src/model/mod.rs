@@ -24,7 +24,9 @@ pub use decode::{
     decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip, TcpFlags,
     MAX_VLAN_TAGS,
 };
-pub use options::{parse_options, BadLayoutToken, Layout, LayoutToken, OptionsParse, TcpOption};
+pub use options::{
+    parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
+};
 pub use vocab::{
     suggest, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType, UNKNOWN_OPTION_PREFIX,
 };

@@ -13,6 +13,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use std::sync::OnceLock;
+
 use super::vocab::{Attr, Field};
 
 /// One TCP option as it appeared on the wire (or is to be written).
@@ -47,6 +49,97 @@ mod kind {
     pub const SOK: u8 = 4;
     pub const SACK: u8 = 5;
     pub const TS: u8 = 8;
+    pub const MD5: u8 = 19;
+    pub const AO: u8 = 29;
+    pub const MPTCP: u8 = 30;
+    pub const TFO: u8 = 34;
+}
+
+/// What an option is, whatever its value or padding: the kinds Wireshark
+/// names (each has a presence attribute, `tcp.options.<name>`), and the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OptionKind {
+    Eol,
+    Nop,
+    Mss,
+    Ws,
+    Sok,
+    Sack,
+    Ts,
+    Md5,
+    Ao,
+    Mptcp,
+    Tfo,
+    /// A kind with no name here: its data is `synlab.tcp.option.<KIND>`.
+    Other(u8),
+}
+
+impl OptionKind {
+    pub fn from_number(n: u8) -> OptionKind {
+        match n {
+            kind::EOL => OptionKind::Eol,
+            kind::NOP => OptionKind::Nop,
+            kind::MSS => OptionKind::Mss,
+            kind::WS => OptionKind::Ws,
+            kind::SOK => OptionKind::Sok,
+            kind::SACK => OptionKind::Sack,
+            kind::TS => OptionKind::Ts,
+            kind::MD5 => OptionKind::Md5,
+            kind::AO => OptionKind::Ao,
+            kind::MPTCP => OptionKind::Mptcp,
+            kind::TFO => OptionKind::Tfo,
+            other => OptionKind::Other(other),
+        }
+    }
+
+    /// The kind number on the wire.
+    pub fn number(self) -> u8 {
+        match self {
+            OptionKind::Eol => kind::EOL,
+            OptionKind::Nop => kind::NOP,
+            OptionKind::Mss => kind::MSS,
+            OptionKind::Ws => kind::WS,
+            OptionKind::Sok => kind::SOK,
+            OptionKind::Sack => kind::SACK,
+            OptionKind::Ts => kind::TS,
+            OptionKind::Md5 => kind::MD5,
+            OptionKind::Ao => kind::AO,
+            OptionKind::Mptcp => kind::MPTCP,
+            OptionKind::Tfo => kind::TFO,
+            OptionKind::Other(n) => n,
+        }
+    }
+
+    /// The attribute that says the option is present (`tcp.options.mss`…),
+    /// from the vocabulary table: the boolean field of this option.
+    pub fn presence(self) -> Option<Field> {
+        static BY_NUMBER: OnceLock<Vec<Option<Field>>> = OnceLock::new();
+        let table = BY_NUMBER.get_or_init(|| {
+            (0..=u8::MAX)
+                .map(|n| {
+                    let k = OptionKind::from_number(n);
+                    Field::ALL.iter().copied().find(|f| {
+                        f.option() == Some(k) && f.value_type() == crate::model::ValueType::Bool
+                    })
+                })
+                .collect()
+        });
+        table[usize::from(self.number())]
+    }
+
+    /// The attributes that hold this option's presence and values (from
+    /// the vocabulary table; an unnamed kind's data is `synlab.tcp.option.K`).
+    pub fn attributes(self) -> Vec<Attr> {
+        let mut v: Vec<Attr> = Field::ALL
+            .iter()
+            .filter(|f| f.option() == Some(self))
+            .map(|&f| Attr::Field(f))
+            .collect();
+        if !LayoutToken::p0f_names_kind(self.number()) {
+            v.push(Attr::UnknownOption(self.number()));
+        }
+        v
+    }
 }
 
 impl TcpOption<'_> {
@@ -123,6 +216,9 @@ pub struct OptionsParse<'a> {
     pub nonzero_after_eol: bool,
     /// The capture ended inside the options area (snaplen); what came before is kept.
     pub truncated: bool,
+    /// The kind of the option the capture cut, when its kind byte was
+    /// captured (tshark lists it among the kinds, and as present).
+    pub cut_kind: Option<u8>,
 }
 
 /// Walk a TCP options area.
@@ -159,7 +255,10 @@ pub fn parse_options(area: &[u8], declared_len: usize) -> OptionsParse<'_> {
                     out.options.push(opt);
                     i += len;
                 }
-                Step::Cut => return out,
+                Step::Cut => {
+                    out.cut_kind = Some(area[i]);
+                    return out;
+                }
                 Step::Malformed(opt) => {
                     out.malformed = true;
                     out.options.extend(opt);
@@ -242,18 +341,49 @@ pub enum LayoutToken {
     Unknown(u8),
 }
 
-impl LayoutToken {
-    /// The attributes that hold this option's values (from the vocabulary
-    /// table; an unknown kind's data is `synlab.tcp.option.K`).
-    pub fn attributes(self) -> Vec<Attr> {
-        if let LayoutToken::Unknown(k) = self {
-            return vec![Attr::UnknownOption(k)];
+impl fmt::Display for OptionKind {
+    /// The p0f token for the kinds p0f names, `?K` for the others.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptionKind::Eol => f.write_str("eol"),
+            OptionKind::Nop => f.write_str("nop"),
+            OptionKind::Mss => f.write_str("mss"),
+            OptionKind::Ws => f.write_str("ws"),
+            OptionKind::Sok => f.write_str("sok"),
+            OptionKind::Sack => f.write_str("sack"),
+            OptionKind::Ts => f.write_str("ts"),
+            other => write!(f, "?{}", other.number()),
         }
-        Field::ALL
-            .iter()
-            .filter(|f| f.option() == Some(self))
-            .map(|&f| Attr::Field(f))
-            .collect()
+    }
+}
+
+impl LayoutToken {
+    /// The option this token stands for.
+    pub fn kind(self) -> OptionKind {
+        match self {
+            LayoutToken::Mss => OptionKind::Mss,
+            LayoutToken::Ws => OptionKind::Ws,
+            LayoutToken::Sok => OptionKind::Sok,
+            LayoutToken::Sack => OptionKind::Sack,
+            LayoutToken::Ts => OptionKind::Ts,
+            LayoutToken::Nop => OptionKind::Nop,
+            LayoutToken::Eol(_) => OptionKind::Eol,
+            LayoutToken::Unknown(k) => OptionKind::from_number(k),
+        }
+    }
+
+    /// Bytes the option takes in a crafted SYN (an unnamed kind's length
+    /// depends on its data: `data_len` bytes).
+    pub fn wire_len(self, data_len: usize) -> usize {
+        match self {
+            LayoutToken::Mss => 4,
+            LayoutToken::Ws => 3,
+            LayoutToken::Sok | LayoutToken::Sack => 2,
+            LayoutToken::Ts => 10,
+            LayoutToken::Nop => 1,
+            LayoutToken::Eol(n) => 1 + usize::from(n),
+            LayoutToken::Unknown(_) => 2 + data_len,
+        }
     }
 
     /// Whether p0f has a name of its own for the kind (`?K` is p0f's
@@ -323,6 +453,21 @@ impl Layout {
 
     pub fn contains(&self, t: LayoutToken) -> bool {
         self.0.contains(&t)
+    }
+
+    /// Whether the layout has an option of this kind.
+    pub fn has_kind(&self, k: OptionKind) -> bool {
+        self.0.iter().any(|t| t.kind() == k)
+    }
+
+    /// Wireshark's `tcp.option_kind`: the kind numbers in wire order.
+    pub fn kind_numbers(&self) -> String {
+        let numbers: Vec<String> = self
+            .0
+            .iter()
+            .map(|t| t.kind().number().to_string())
+            .collect();
+        numbers.join(",")
     }
 
     pub fn tokens(&self) -> &[LayoutToken] {
@@ -405,17 +550,25 @@ mod tests {
     #[test]
     fn option_attributes_come_from_the_table() {
         assert_eq!(
-            LayoutToken::Ts.attributes(),
+            OptionKind::Ts.attributes(),
             [
+                Attr::Field(Field::TcpOptionsTimestamp),
                 Attr::Field(Field::TcpOptionsTimestampTsval),
                 Attr::Field(Field::TcpOptionsTimestampTsecr)
             ]
         );
-        assert!(LayoutToken::Nop.attributes().is_empty());
+        assert_eq!(OptionKind::Ts.presence(), Some(Field::TcpOptionsTimestamp));
+        assert_eq!(OptionKind::Sok.presence(), Some(Field::TcpOptionsSackPerm));
+        assert_eq!(OptionKind::Mptcp.presence(), Some(Field::TcpOptionsMptcp));
+        assert_eq!(OptionKind::Other(99).presence(), None);
         assert_eq!(
-            LayoutToken::Unknown(30).attributes(),
-            [Attr::UnknownOption(30)]
+            OptionKind::Tfo.attributes(),
+            [Attr::Field(Field::TcpOptionsTfo), Attr::UnknownOption(34)]
         );
+        assert_eq!(LayoutToken::Unknown(34).kind(), OptionKind::Tfo);
+        for n in 0..=u8::MAX {
+            assert_eq!(OptionKind::from_number(n).number(), n);
+        }
     }
 
     #[test]
@@ -431,6 +584,7 @@ mod tests {
         let p = parse_options(&LINUX[..9], 20);
         assert!(p.truncated && !p.malformed);
         assert_eq!(layout(&p.options), "mss,sok");
+        assert_eq!(p.cut_kind, Some(8));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use serde::{Serialize, Serializer};
 use thiserror::Error;
 
-use super::options::LayoutToken;
+use super::options::OptionKind;
 
 /// Whether an attribute describes the sending stack or only this connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -81,7 +81,7 @@ macro_rules! opt_token {
         None
     };
     ($v:ident) => {
-        Some(LayoutToken::$v)
+        Some(OptionKind::$v)
     };
 }
 
@@ -117,7 +117,7 @@ macro_rules! vocabulary {
                 match self { $(Field::$var => opt_field!($twin)),* }
             }
             /// The TCP option whose value (or presence) this attribute is.
-            pub const fn option(self) -> Option<LayoutToken> {
+            pub const fn option(self) -> Option<OptionKind> {
                 match self { $(Field::$var => opt_token!($token)),* }
             }
             /// What it means, for `synlab fields`.
@@ -179,11 +179,22 @@ vocabulary! {
     TcpWindowSizeValue "tcp.window_size_value" Behavioural Given U16, Any twin - option - "TCP window field, unscaled";
     TcpChecksum "tcp.checksum" Volatile Computed U16, Any twin - option - "TCP checksum";
     TcpUrgentPointer "tcp.urgent_pointer" Behavioural Given U16, Any twin - option - "TCP urgent pointer";
+    TcpOptionKind "tcp.option_kind" Behavioural Derived Text, Any twin - option - "TCP option kinds in wire order (Wireshark's tcp.option_kind)";
+    TcpOptionsMss "tcp.options.mss" Behavioural Given Bool, Any twin - option Mss "MSS option present";
     TcpOptionsMssVal "tcp.options.mss_val" Behavioural Given U16, Any twin - option Mss "MSS option value";
+    TcpOptionsWscale "tcp.options.wscale" Behavioural Given Bool, Any twin - option Ws "Window scale option present";
     TcpOptionsWscaleShift "tcp.options.wscale.shift" Behavioural Given U8, Any twin - option Ws "Window scale option shift count";
     TcpOptionsSackPerm "tcp.options.sack_perm" Behavioural Given Bool, Any twin - option Sok "SACK-permitted option present";
+    TcpOptionsTimestamp "tcp.options.timestamp" Behavioural Given Bool, Any twin - option Ts "Timestamps option present";
     TcpOptionsTimestampTsval "tcp.options.timestamp.tsval" Volatile Given U32, Any twin - option Ts "Timestamp option TSval";
     TcpOptionsTimestampTsecr "tcp.options.timestamp.tsecr" Volatile Given U32, Any twin - option Ts "Timestamp option TSecr";
+    TcpOptionsNop "tcp.options.nop" Behavioural Given Bool, Any twin - option Nop "No-operation (padding) option present";
+    TcpOptionsEol "tcp.options.eol" Behavioural Given Bool, Any twin - option Eol "End-of-options-list option present";
+    TcpOptionsSack "tcp.options.sack" Behavioural Given Bool, Any twin - option Sack "SACK option present";
+    TcpOptionsMd5 "tcp.options.md5" Behavioural Given Bool, Any twin - option Md5 "MD5 signature option (kind 19) present";
+    TcpOptionsAo "tcp.options.ao" Behavioural Given Bool, Any twin - option Ao "TCP-AO option (kind 29) present";
+    TcpOptionsMptcp "tcp.options.mptcp" Behavioural Given Bool, Any twin - option Mptcp "Multipath TCP option (kind 30) present";
+    TcpOptionsTfo "tcp.options.tfo" Behavioural Given Bool, Any twin - option Tfo "TCP Fast Open option (kind 34) present";
     TcpLen "tcp.len" Behavioural Given Int(1400), Any twin - option - "TCP payload length";
     SynlabOptionsLayout "synlab.options.layout" Behavioural Given Text, Any twin - option - "TCP option order in p0f notation";
     SynlabIttl "synlab.ittl" Behavioural Derived U8, Any twin - option - "Initial TTL guess (32, 64, 128 or 255)";
@@ -284,10 +295,10 @@ impl Attr {
     }
 
     /// The TCP option this attribute belongs to.
-    pub fn option(self) -> Option<LayoutToken> {
+    pub fn option(self) -> Option<OptionKind> {
         match self {
             Attr::Field(f) => f.option(),
-            Attr::UnknownOption(k) => Some(LayoutToken::Unknown(k)),
+            Attr::UnknownOption(k) => Some(OptionKind::from_number(k)),
         }
     }
 

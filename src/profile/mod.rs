@@ -540,6 +540,14 @@ pub fn learn_attributes(syn: &Attributes) -> (Attributes, PerConnection, Warning
         }
         out.insert(name.for_family(false), value.clone());
     }
+    // An option the capture cut is seen (present) but not in the layout:
+    // it cannot be crafted, so it is left out with the truncation note.
+    if let Ok(layout) = craft::layout_of(&out) {
+        out.retain(|k, _| match k.option() {
+            Some(o) => o.presence().map(Attr::Field) != Some(k) || layout.has_kind(o),
+            None => true,
+        });
+    }
     let pc = PerConnection {
         ip_id_zero: !v6 && num(syn, Field::IpId) == Some(0),
         flow_label: if v6 {

@@ -638,10 +638,17 @@ impl Search {
             }
             Some(Verdict::Unknown) => ("unknown".to_owned(), None, None),
         };
+        let layout = v
+            .built
+            .as_ref()
+            .ok()
+            .and_then(|(spec, _)| spec.text(Field::SynlabOptionsLayout))
+            .map(str::to_owned);
         VerdictReport {
             verdict,
             icmp,
             class,
+            layout,
             counts: v.tally.counts(),
             probes: v.tally.probes(),
             confidence: v.verdict.as_ref().map_or(0.0, Verdict::confidence),
@@ -659,6 +666,10 @@ pub struct VerdictReport {
     pub icmp: Option<IcmpReport>,
     /// `pass` (good's outcome), `fail` (bad's) or `other`.
     pub class: VerdictClass,
+    /// The TCP option layout the variant was sent with (option units add
+    /// and remove options; this says where they went).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
     /// Probes by outcome.
     pub counts: BTreeMap<String, u32>,
     pub probes: u32,
@@ -673,6 +684,7 @@ impl VerdictReport {
             verdict: "pending".into(),
             icmp: None,
             class: VerdictClass::Other,
+            layout: None,
             counts: BTreeMap::new(),
             probes: 0,
             confidence: 0.0,

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::diff::{diff_attributes, PacketRole};
+use crate::model::craft::layout_of;
 use crate::model::craft::{crafted_attributes, CraftError, Volatile};
-use crate::model::{Attr, Attributes, Field, Value};
+use crate::model::{Attr, Attributes, Field, Layout, LayoutToken, OptionKind, Value};
 
 /// Whether the search may vary this attribute: behavioural and chosen by
 /// the sender (not derived, computed or volatile), as the vocabulary says.
@@ -71,12 +72,30 @@ pub struct DiffRow {
     pub unit: usize,
 }
 
-/// Differences that move together: most units hold one attribute; the
-/// option layout takes along every option value present on one side only
-/// (the option comes and goes with its place in the layout).
+/// What applying a unit (taking it from the bad side) changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The unit's attributes take the bad side's values.
+    Attributes,
+    /// A TCP option present on one side only comes or goes, at its natural
+    /// place in the layout, with its values.
+    Option {
+        kind: OptionKind,
+        /// Present on the bad side only (else on the good side only).
+        on_bad: bool,
+    },
+    /// The order and padding of the options that remain.
+    Order,
+}
+
+/// Differences that move together: one attribute, or one TCP option
+/// present on one side only (its presence and its values), or the order
+/// and padding that remain once the one-sided options are placed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unit {
     pub attributes: Vec<Attr>,
+    #[serde(skip)]
+    pub change: Change,
 }
 
 impl Unit {
@@ -87,68 +106,244 @@ impl Unit {
     }
 }
 
-/// Whether the attribute belongs to a TCP option that needs its layout
-/// token (the timestamps' values are volatile, never bisected).
-fn option_attribute(name: Attr) -> bool {
-    name.option().is_some()
+fn layout_attr() -> Attr {
+    Attr::Field(Field::SynlabOptionsLayout)
+}
+
+/// A side's layout (normalised sides always have a valid one).
+fn layout(a: &Attributes) -> Layout {
+    layout_of(a).unwrap_or_default()
+}
+
+/// Option kinds that are options proper (not padding).
+fn is_option(k: OptionKind) -> bool {
+    !matches!(k, OptionKind::Nop | OptionKind::Eol)
+}
+
+/// Option kinds present in one layout only, in the order they appear.
+fn one_sided(good: &Layout, bad: &Layout) -> Vec<(OptionKind, bool)> {
+    let mut out = Vec::new();
+    for (from, other, on_bad) in [(good, bad, false), (bad, good, true)] {
+        for t in from.tokens() {
+            let k = t.kind();
+            if is_option(k) && !other.has_kind(k) && !out.contains(&(k, on_bad)) {
+                out.push((k, on_bad));
+            }
+        }
+    }
+    out
 }
 
 /// Differences between two normalised sides, and the units they form.
 pub fn units(good: &Attributes, bad: &Attributes) -> (Vec<DiffRow>, Vec<Unit>) {
-    let layout = Attr::Field(Field::SynlabOptionsLayout);
     let diffs = diff_attributes(PacketRole::Syn, good, bad);
-    let layout_differs = diffs.iter().any(|d| d.attribute == layout);
-    let coupled = |d: &crate::diff::Difference| {
-        layout_differs && option_attribute(d.attribute) && (d.a.is_none() || d.b.is_none())
-    };
+    let (gl, bl) = (layout(good), layout(bad));
+    let sided = one_sided(&gl, &bl);
+    let differs = |a: Attr| diffs.iter().any(|d| d.attribute == a);
     let mut units: Vec<Unit> = Vec::new();
-    let mut layout_unit = None;
-    let mut rows = Vec::new();
+    // One unit per attribute that is not about a one-sided option or the layout.
+    let in_option_unit = |a: Attr| {
+        a.option()
+            .is_some_and(|k| sided.iter().any(|&(s, _)| s == k))
+    };
+    let in_order_unit = |a: Attr| {
+        a == layout_attr() || matches!(a.option(), Some(OptionKind::Nop | OptionKind::Eol))
+    };
     for d in &diffs {
-        if coupled(d) {
-            continue;
+        if !in_option_unit(d.attribute) && !in_order_unit(d.attribute) {
+            units.push(Unit {
+                attributes: vec![d.attribute],
+                change: Change::Attributes,
+            });
         }
-        let unit = units.len();
-        let mut attributes = vec![d.attribute];
-        if d.attribute == layout {
-            layout_unit = Some(unit);
-            attributes.extend(diffs.iter().filter(|x| coupled(x)).map(|x| x.attribute));
-        }
-        units.push(Unit { attributes });
     }
-    for d in &diffs {
-        let unit = if coupled(d) {
-            layout_unit.unwrap_or(0)
-        } else {
-            units
-                .iter()
-                .position(|u| u.attributes[0] == d.attribute)
-                .unwrap_or(0)
-        };
-        rows.push(DiffRow {
-            attribute: d.attribute,
-            good: d.a.clone(),
-            bad: d.b.clone(),
-            unit,
+    for &(kind, on_bad) in &sided {
+        let attributes: Vec<Attr> = kind
+            .attributes()
+            .into_iter()
+            .filter(|&a| differs(a))
+            .collect();
+        units.push(Unit {
+            attributes,
+            change: Change::Option { kind, on_bad },
         });
     }
-    rows.sort_by_key(|r| r.unit);
+    // The order and padding: a unit when placing the one-sided options
+    // does not already give the bad side's layout.
+    let placed = place(good, bad, &sided, &sided, false);
+    if differs(layout_attr()) && placed != bl {
+        let attributes = diffs
+            .iter()
+            .map(|d| d.attribute)
+            .filter(|&a| in_order_unit(a))
+            .collect();
+        units.push(Unit {
+            attributes,
+            change: Change::Order,
+        });
+    }
+    let rows = rows(&diffs, &units);
     (rows, units)
 }
 
-/// The good side with the given units taken from the bad side.
+/// The rows of the differences table, grouped by unit (a layout or padding
+/// row that no unit carries is shown with the first option unit).
+fn rows(diffs: &[crate::diff::Difference], units: &[Unit]) -> Vec<DiffRow> {
+    let first_option = units
+        .iter()
+        .position(|u| matches!(u.change, Change::Option { .. }))
+        .unwrap_or(0);
+    let mut rows: Vec<DiffRow> = diffs
+        .iter()
+        .map(|d| DiffRow {
+            attribute: d.attribute,
+            good: d.a.clone(),
+            bad: d.b.clone(),
+            unit: units
+                .iter()
+                .position(|u| u.attributes.contains(&d.attribute))
+                .unwrap_or(first_option),
+        })
+        .collect();
+    rows.sort_by_key(|r| r.unit);
+    rows
+}
+
+/// The layout of a variant: the good side's with the applied one-sided
+/// options added or removed, or (when the order unit is applied) the bad
+/// side's with the options not applied put back or taken out.
+fn place(
+    good: &Attributes,
+    bad: &Attributes,
+    sided: &[(OptionKind, bool)],
+    applied: &[(OptionKind, bool)],
+    order: bool,
+) -> Layout {
+    let (gl, bl) = (layout(good), layout(bad));
+    let data = |k: u8| {
+        [good, bad]
+            .iter()
+            .find_map(|a| a.text(Attr::UnknownOption(k)).map(|h| h.len() / 2))
+            .unwrap_or(0)
+    };
+    let mut out = if order { bl.clone() } else { gl.clone() };
+    for s in sided {
+        let wanted_from_bad = applied.contains(s);
+        let (kind, on_bad) = *s;
+        // Present in the variant when it comes from the side that has it.
+        let present = on_bad == wanted_from_bad;
+        let source = if on_bad { &bl } else { &gl };
+        match (present, out.has_kind(kind)) {
+            (true, false) => insert(&mut out, source, kind, &data),
+            (false, true) => remove(&mut out, kind, &data),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn wire_len(l: &Layout, data: &dyn Fn(u8) -> usize) -> usize {
+    l.tokens()
+        .iter()
+        .map(|t| match t {
+            LayoutToken::Unknown(k) => t.wire_len(data(*k)),
+            _ => t.wire_len(0),
+        })
+        .sum()
+}
+
+/// NOPs that bring the options to a multiple of 4 bytes.
+fn padding(l: &Layout, data: &dyn Fn(u8) -> usize) -> Vec<LayoutToken> {
+    vec![LayoutToken::Nop; (4 - wire_len(l, data) % 4) % 4]
+}
+
+/// Add the option of `kind` to `l` where `source` has it: with the NOPs
+/// just before it there, after the nearest option before it that `l` also
+/// has (or first), then NOPs before it to keep the options aligned.
+fn insert(l: &mut Layout, source: &Layout, kind: OptionKind, data: &dyn Fn(u8) -> usize) {
+    let src = source.tokens();
+    let Some(i) = src.iter().position(|t| t.kind() == kind) else {
+        return;
+    };
+    let start = src[..i]
+        .iter()
+        .rposition(|t| t.kind() != OptionKind::Nop)
+        .map_or(0, |p| p + 1);
+    let group = &src[start..=i];
+    let anchor = src[..start]
+        .iter()
+        .rev()
+        .filter(|t| is_option(t.kind()))
+        .find_map(|t| l.0.iter().position(|u| u.kind() == t.kind()));
+    let end_of_options = l.0.iter().position(|t| t.kind() == OptionKind::Eol);
+    let at = anchor
+        .map_or(0, |p| p + 1)
+        .min(end_of_options.unwrap_or(usize::MAX));
+    l.0.splice(at..at, group.iter().copied());
+    let pad = padding(l, data);
+    l.0.splice(at..at, pad);
+}
+
+/// Take the option of `kind` out of `l`, with the NOPs just before it,
+/// then NOPs in its place to keep the options aligned.
+fn remove(l: &mut Layout, kind: OptionKind, data: &dyn Fn(u8) -> usize) {
+    let Some(i) = l.0.iter().position(|t| t.kind() == kind) else {
+        return;
+    };
+    let start = l.0[..i]
+        .iter()
+        .rposition(|t| t.kind() != OptionKind::Nop)
+        .map_or(0, |p| p + 1);
+    l.0.drain(start..=i);
+    let pad = padding(l, data);
+    l.0.splice(start..start, pad);
+}
+
+/// The good side with the given units taken from the bad side. The layout
+/// follows the option and order units applied; the padding options'
+/// presence follows the layout.
 pub fn apply(good: &Attributes, bad: &Attributes, units: &[Unit], which: &[usize]) -> Attributes {
     let mut a = good.clone();
-    for u in which.iter().filter_map(|&i| units.get(i)) {
-        for name in &u.attributes {
-            match bad.get(name) {
-                Some(v) => a.insert(*name, v.clone()),
-                None => {
-                    a.remove(name);
+    let mut sided = Vec::new();
+    let mut applied = Vec::new();
+    let mut order = false;
+    for (i, u) in units.iter().enumerate() {
+        let chosen = which.contains(&i);
+        match u.change {
+            Change::Option { kind, on_bad } => {
+                sided.push((kind, on_bad));
+                if chosen {
+                    applied.push((kind, on_bad));
+                }
+            }
+            Change::Order => order = chosen,
+            Change::Attributes => {}
+        }
+        if chosen && u.change != Change::Order {
+            for name in &u.attributes {
+                match bad.get(name) {
+                    Some(v) => a.insert(*name, v.clone()),
+                    None => {
+                        a.remove(name);
+                    }
                 }
             }
         }
     }
+    if sided.is_empty() && !order {
+        return a;
+    }
+    let l = place(good, bad, &sided, &applied, order);
+    for kind in [OptionKind::Nop, OptionKind::Eol] {
+        if let Some(f) = kind.presence() {
+            if l.has_kind(kind) {
+                a.insert(f, true);
+            } else {
+                a.remove(f);
+            }
+        }
+    }
+    a.insert(Field::SynlabOptionsLayout, l.to_string());
     a
 }
 
@@ -158,29 +353,109 @@ mod tests {
 
     use crate::model::craft::linux_example as linux;
 
+    fn side(layout: &str, edit: impl FnOnce(&mut Attributes)) -> Attributes {
+        let mut a = linux();
+        a.retain(|k, _| k.option().is_none());
+        a.insert(Field::SynlabOptionsLayout, layout);
+        for t in layout.split(',') {
+            match t {
+                "mss" => a.insert(Field::TcpOptionsMssVal, 1460u16),
+                "ws" => a.insert(Field::TcpOptionsWscaleShift, 7u8),
+                _ => {}
+            }
+        }
+        edit(&mut a);
+        normalise(&a, false)
+            .unwrap_or_else(|e| panic!("{layout}: {e}"))
+            .0
+    }
+
+    fn names(units: &[Unit]) -> Vec<String> {
+        units.iter().map(Unit::name).collect()
+    }
+
+    fn variant_layout(g: &Attributes, b: &Attributes, units: &[Unit], which: &[usize]) -> String {
+        let v = apply(g, b, units, which);
+        let (n, _) = normalise(&v, false).unwrap_or_else(|e| panic!("{which:?}: {e}"));
+        n.text(Field::SynlabOptionsLayout).unwrap_or("").to_owned()
+    }
+
     #[test]
-    fn layout_takes_options_present_on_one_side() {
-        let (g, _) = normalise(&linux(), false).unwrap_or_else(|e| panic!("{e}"));
-        let mut b = linux();
-        b.remove(Field::TcpOptionsSackPerm);
-        b.remove(Field::TcpOptionsWscaleShift);
-        b.insert(Field::SynlabOptionsLayout, "mss,nop,nop,ts");
-        b.insert(Field::IpTtl, 128u8);
-        let (b, _) = normalise(&b, false).unwrap_or_else(|e| panic!("{e}"));
+    fn one_unit_per_option_present_on_one_side() {
+        let g = side("mss,sok,ts,nop,ws", |_| {});
+        let b = side("mss,nop,nop,ts", |a| a.insert(Field::IpTtl, 128u8));
         let (rows, units) = units(&g, &b);
-        let names: Vec<String> = units.iter().map(Unit::name).collect();
         assert_eq!(
-            names,
+            names(&units),
             [
                 "ip.ttl",
-                "synlab.options.layout + tcp.options.wscale.shift + tcp.options.sack_perm"
+                "tcp.options.sack_perm",
+                "tcp.options.wscale + tcp.options.wscale.shift"
             ]
         );
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), 5, "{rows:?}");
+        // Removing SACK-permitted alone gives Linux's own layout without it.
+        assert_eq!(
+            variant_layout(&g, &b, &units, &[1]),
+            "mss,nop,nop,ts,nop,ws"
+        );
+        assert_eq!(variant_layout(&g, &b, &units, &[2]), "mss,sok,ts");
+        assert_eq!(variant_layout(&g, &b, &units, &[1, 2]), "mss,nop,nop,ts");
         let v = apply(&g, &b, &units, &[1]);
-        assert!(!v.contains(Field::TcpOptionsSackPerm));
         assert_eq!(v.get(Field::IpTtl), Some(&Value::Int(64)));
-        assert!(normalise(&v, false).is_ok());
+        assert!(!v.contains(Field::TcpOptionsSackPerm));
+    }
+
+    #[test]
+    fn removing_timestamps_or_adding_an_option_keeps_the_layout_buildable() {
+        let g = side("mss,sok,ts,nop,ws", |_| {});
+        let b = side("mss,sok,nop,nop,nop,ws", |_| {});
+        let (_, units) = units(&g, &b);
+        assert_eq!(names(&units), ["tcp.options.timestamp"]);
+        assert_eq!(
+            variant_layout(&g, &b, &units, &[0]),
+            "mss,sok,nop,nop,nop,ws"
+        );
+        // The other way round: the option comes back after SACK-permitted,
+        // as on the bad side, NOP-aligned; the padding left is the order unit.
+        let (_, units) = super::units(&b, &g);
+        assert_eq!(
+            names(&units),
+            ["tcp.options.timestamp", "synlab.options.layout"]
+        );
+        assert_eq!(
+            variant_layout(&b, &g, &units, &[0]),
+            "mss,sok,nop,nop,ts,nop,nop,nop,ws"
+        );
+        assert_eq!(variant_layout(&b, &g, &units, &[0, 1]), "mss,sok,ts,nop,ws");
+    }
+
+    #[test]
+    fn order_alone_is_the_layout_unit() {
+        let g = side("mss,sok,ts,nop,ws", |_| {});
+        let b = side("mss,nop,ws,sok,ts", |_| {});
+        let (rows, units) = units(&g, &b);
+        assert_eq!(names(&units), ["synlab.options.layout"]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(variant_layout(&g, &b, &units, &[0]), "mss,nop,ws,sok,ts");
+    }
+
+    #[test]
+    fn order_unit_with_options_puts_back_what_is_not_applied() {
+        let g = side("mss,sok,ts,nop,ws", |_| {});
+        let b = side("mss,nop,ws,nop,nop,ts", |_| {});
+        let (_, units) = units(&g, &b);
+        assert_eq!(
+            names(&units),
+            ["tcp.options.sack_perm", "synlab.options.layout"]
+        );
+        // Order from bad, SACK-permitted kept from good: it goes back where good has it.
+        let l = variant_layout(&g, &b, &units, &[1]);
+        assert!(l.contains("sok") && l.starts_with("mss,"), "{l}");
+        assert_eq!(
+            variant_layout(&g, &b, &units, &[0, 1]),
+            "mss,nop,ws,nop,nop,ts"
+        );
     }
 
     #[test]
