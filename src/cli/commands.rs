@@ -48,9 +48,20 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             dst,
             out: path,
             count,
+            set,
+            unset,
         } => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
-            super::cmd_craft::run(profile, src, *dst, path, *count, &dirs, out)
+            let job = super::cmd_craft::Job {
+                spec: profile,
+                src,
+                dst: *dst,
+                path,
+                count: *count,
+                set,
+                unset,
+            };
+            super::cmd_craft::run(&job, &dirs, out)
         }
     }
 }

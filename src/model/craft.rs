@@ -5,7 +5,9 @@
 //! [`TcpOption::emit`]), the flag bits from [`TcpFlags::FIELDS`].
 //!
 //! Volatile values (addresses, ports, sequence number, IP ID, timestamps) are
-//! not the profile's: the caller supplies them in [`Volatile`].
+//! not the profile's: the caller supplies them in [`Volatile`]. Those a
+//! sender chooses may also be given as attributes (`--set ip.id=0`): then
+//! the packet carries the attribute's value, not the caller's.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -103,6 +105,7 @@ fn hex_bytes(a: &Attributes, attr: Attr) -> Result<Option<Vec<u8>>, CraftError> 
 /// The bytes of an IP packet (IPv4 or IPv6 by the addresses) carrying the
 /// TCP segment the attributes describe.
 pub fn build_packet(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError> {
+    let v = &chosen(a, v)?;
     let options = build_options(a, v)?;
     let payload_len = match int(a, Field::TcpLen)? {
         Some(n) if n > MAX_PAYLOAD => {
@@ -157,6 +160,28 @@ pub fn build_packet(a: &Attributes, v: &Volatile) -> Result<Vec<u8>, CraftError>
     }
 }
 
+/// The connection's values, with those the attributes give instead (a
+/// value the user chose is sent, never silently replaced).
+fn chosen(a: &Attributes, v: &Volatile) -> Result<Volatile, CraftError> {
+    let mut v = *v;
+    if let Some(n) = int(a, Field::IpId)? {
+        v.ip_id = n as u16;
+    }
+    if let Some(n) = int(a, Field::TcpSrcport)? {
+        v.src.set_port(n as u16);
+    }
+    if let Some(n) = int(a, Field::TcpSeqRaw)? {
+        v.seq = n as u32;
+    }
+    if let Some(n) = int(a, Field::TcpAckRaw)? {
+        v.ack = n as u32;
+    }
+    if let Some(n) = int(a, Field::Ipv6Flow)? {
+        v.flow_label = n as u32;
+    }
+    Ok(v)
+}
+
 fn put_checksum(tcp: &mut [u8], pseudo: Sum16BitWords) {
     let sum = pseudo.add_slice(tcp).ones_complement().to_ne_bytes();
     tcp[16..18].copy_from_slice(&sum);
@@ -193,12 +218,15 @@ fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
     let dscp = int(a, Field::IpDsfieldDscp)?.unwrap_or(0) as u8;
     let ecn = int(a, Field::IpDsfieldEcn)?.unwrap_or(0) as u8;
     let ttl = int(a, Field::IpTtl)?.unwrap_or(64) as u8;
-    let mut flags = 0u8;
-    if flag(a, Field::IpFlagsRb)? {
-        flags |= 0x80;
-    }
-    if flag(a, Field::IpFlagsDf)? {
-        flags |= 0x40;
+    let mut flags_frag = int(a, Field::IpFragOffset)?.unwrap_or(0) as u16;
+    for (field, bit) in [
+        (Field::IpFlagsRb, 0x8000),
+        (Field::IpFlagsDf, 0x4000),
+        (Field::IpFlagsMf, 0x2000),
+    ] {
+        if flag(a, field)? {
+            flags_frag |= bit;
+        }
     }
     let (IpAddr::V4(src), IpAddr::V4(dst)) = (v.src.ip(), v.dst.ip()) else {
         return Err(CraftError::MixedFamilies {
@@ -211,7 +239,8 @@ fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
     h.push(dscp << 2 | ecn);
     h.extend_from_slice(&((hdr_len + tcp_len) as u16).to_be_bytes());
     h.extend_from_slice(&v.ip_id.to_be_bytes());
-    h.extend_from_slice(&[flags, 0, ttl, 6, 0, 0]);
+    h.extend_from_slice(&flags_frag.to_be_bytes());
+    h.extend_from_slice(&[ttl, 6, 0, 0]);
     h.extend_from_slice(&src.octets());
     h.extend_from_slice(&dst.octets());
     h.extend_from_slice(&options);
@@ -478,6 +507,43 @@ mod tests {
             err.err().map(|e| e.to_string()).as_deref(),
             Some("attribute ip.dsfield.ecn has value 4, which does not fit an integer up to 3")
         );
+    }
+
+    // Regression (issue 8): `--set ip.id=0` and `--set tcp.srcport=…` were
+    // ignored; ip.flags.mf and ip.frag_offset were never written.
+    #[test]
+    fn chosen_volatile_values_are_sent() {
+        let mut a = linux();
+        a.insert(Field::IpId, 0u16);
+        a.insert(Field::TcpSrcport, 1234u16);
+        a.insert(Field::TcpSeqRaw, 99u32);
+        a.insert(Field::TcpAckRaw, 5u32);
+        a.insert(Field::TcpOptionsTimestampTsval, 7u32);
+        let got = crafted_attributes(&a, &vol("198.18.0.2:40000", "198.18.0.130:80"));
+        let got = got.unwrap_or_else(|e| panic!("{e}"));
+        for (field, want) in [
+            (Field::IpId, Value::Int(0)),
+            (Field::TcpSrcport, Value::Int(1234)),
+            (Field::TcpSeqRaw, Value::Int(99)),
+            (Field::TcpAckRaw, Value::Int(5)),
+            (Field::TcpOptionsTimestampTsval, Value::Int(7)),
+            (Field::IpFlagsDf, Value::Bool(true)),
+        ] {
+            assert_eq!(got.get(field), Some(&want), "{field}");
+        }
+        // A fragment does not decode as a SYN: read the header's bytes.
+        a.insert(Field::IpFlagsMf, true);
+        a.insert(Field::IpFragOffset, 3u16);
+        let bytes = build_packet(&a, &vol("198.18.0.2:40000", "198.18.0.130:80"));
+        let bytes = bytes.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bytes[6..8], [0x60, 0x03], "DF, MF and offset 3");
+        let mut b = linux();
+        b.remove(Field::IpTtl);
+        b.remove(Field::IpFlagsDf);
+        b.insert(Field::Ipv6Flow, 0x12345u32);
+        let got = crafted_attributes(&b, &vol("[fd00::2]:40000", "[fd00::1]:80"));
+        let got = got.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.get(Field::Ipv6Flow), Some(&Value::Int(0x12345)));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::model::craft::{self, CraftError, Volatile};
 use crate::model::{decode_frame, Attributes, Decoded};
-use crate::model::{Attr, Family, Value};
+use crate::model::{Attr, Family, Field, Value};
 
 /// Source ports the probes use, inclusive. The default, 40000-59999, is
 /// large so that a port comes round again only after 20000 probes, long
@@ -173,9 +173,13 @@ pub fn plan(
                     })
                 }
             };
+            // What the packet carries (a chosen `tcp.srcport` or
+            // `tcp.seq_raw` included) is what its answer must match.
+            let port = syn.num(Field::TcpSrcport).map_or(port, |p| p as u16);
+            let seq = syn.num(Field::TcpSeqRaw).map_or(seq, |s| s as u32);
             Ok(Planned {
                 index,
-                src,
+                src: SocketAddr::new(src.ip(), port),
                 dst: target,
                 seq,
                 packet,
@@ -197,7 +201,6 @@ pub fn send_offset(index: usize, rate: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Field;
 
     fn num(a: &Attributes, name: Field) -> Option<u64> {
         a.get(name).and_then(Value::as_u64)
@@ -316,6 +319,26 @@ mod tests {
             matches!(err, Err(PlanError::Craft { index: 1, .. })),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn chosen_port_and_sequence_are_the_ones_matched() {
+        let mut a = linux();
+        a.insert(Field::TcpSrcport, 1234u16);
+        a.insert(Field::TcpSeqRaw, 99u32);
+        a.insert(Field::IpId, 0u16);
+        let p = plan(
+            &[a],
+            "198.18.0.2".parse().unwrap_or_else(|_| unreachable!()),
+            addr("198.18.0.130:80"),
+            PortRange::default(),
+            0,
+            1,
+            0,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((p[0].src.port(), p[0].seq), (1234, 99));
+        assert_eq!(num(&p[0].syn, Field::IpId), Some(0));
     }
 
     #[test]
