@@ -347,3 +347,37 @@ fn where_filters_on_attempt_fields() {
         count("captures/many-attempts.pcap", "ip.ttl")
     );
 }
+
+/// bisect takes --set/--unset too, on both sides, checked the same way.
+#[test]
+fn bisect_set_applies_to_both_sides() {
+    let base = [
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128",
+    ];
+    let run = |extra: &[&str]| synlab(&[&base[..], extra].concat());
+    let out = run(&["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // With the TTL the same on both sides, the rule no longer tells them apart.
+    let out = run(&["--set", "ip.ttl=64", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = support::json(&out);
+    assert_eq!(doc["good"], "linux with ip.ttl=64", "{doc}");
+    for (extra, text) in [
+        (&["--set", "ip.tll=64"][..], "did you mean ip.ttl?"),
+        (
+            &["--set", "tcp.srcport=1"],
+            "each probe chooses its own tcp.srcport",
+        ),
+        (&["--unset", "ip.ttl"], "--set it to a value instead"),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains(text), "{extra:?}: {}", stderr(&out));
+    }
+}
