@@ -218,15 +218,12 @@ fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
     let dscp = int(a, Field::IpDsfieldDscp)?.unwrap_or(0) as u8;
     let ecn = int(a, Field::IpDsfieldEcn)?.unwrap_or(0) as u8;
     let ttl = int(a, Field::IpTtl)?.unwrap_or(64) as u8;
-    let mut flags_frag = int(a, Field::IpFragOffset)?.unwrap_or(0) as u16;
-    for (field, bit) in [
-        (Field::IpFlagsRb, 0x8000),
-        (Field::IpFlagsDf, 0x4000),
-        (Field::IpFlagsMf, 0x2000),
-    ] {
-        if flag(a, field)? {
-            flags_frag |= bit;
-        }
+    let mut flags = 0u8;
+    if flag(a, Field::IpFlagsRb)? {
+        flags |= 0x80;
+    }
+    if flag(a, Field::IpFlagsDf)? {
+        flags |= 0x40;
     }
     let (IpAddr::V4(src), IpAddr::V4(dst)) = (v.src.ip(), v.dst.ip()) else {
         return Err(CraftError::MixedFamilies {
@@ -239,8 +236,7 @@ fn ipv4_header(a: &Attributes, v: &Volatile, tcp_len: usize) -> Result<Vec<u8>, 
     h.push(dscp << 2 | ecn);
     h.extend_from_slice(&((hdr_len + tcp_len) as u16).to_be_bytes());
     h.extend_from_slice(&v.ip_id.to_be_bytes());
-    h.extend_from_slice(&flags_frag.to_be_bytes());
-    h.extend_from_slice(&[ttl, 6, 0, 0]);
+    h.extend_from_slice(&[flags, 0, ttl, 6, 0, 0]);
     h.extend_from_slice(&src.octets());
     h.extend_from_slice(&dst.octets());
     h.extend_from_slice(&options);
@@ -510,7 +506,7 @@ mod tests {
     }
 
     // Regression (issue 8): `--set ip.id=0` and `--set tcp.srcport=…` were
-    // ignored; ip.flags.mf and ip.frag_offset were never written.
+    // ignored.
     #[test]
     fn chosen_volatile_values_are_sent() {
         let mut a = linux();
@@ -531,12 +527,6 @@ mod tests {
         ] {
             assert_eq!(got.get(field), Some(&want), "{field}");
         }
-        // A fragment does not decode as a SYN: read the header's bytes.
-        a.insert(Field::IpFlagsMf, true);
-        a.insert(Field::IpFragOffset, 3u16);
-        let bytes = build_packet(&a, &vol("198.18.0.2:40000", "198.18.0.130:80"));
-        let bytes = bytes.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(bytes[6..8], [0x60, 0x03], "DF, MF and offset 3");
         let mut b = linux();
         b.remove(Field::IpTtl);
         b.remove(Field::IpFlagsDf);

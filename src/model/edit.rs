@@ -13,7 +13,7 @@
 //!   derived ones (`synlab.ittl`, `synlab.quirks`, `synlab.p0f`) follow from
 //!   the others; `synlab.flow.*` describe later segments, not the SYN;
 //! - the addresses and the destination port are `--src` and `--target`;
-//! - IPv6 extension headers are not crafted.
+//! - IPv6 extension headers and fragments are not crafted.
 //!
 //! Volatile fields a sender chooses (`ip.id`, `tcp.srcport`, `tcp.seq_raw`,
 //! `tcp.ack_raw`, `ipv6.flow`, the timestamps) are applied: the crafted
@@ -131,6 +131,9 @@ fn settable(attr: Attr) -> Result<(), EditError> {
             refuse("the destination is --target (--dst for craft)")
         }
         Field::SynlabIpv6Ext => refuse("IPv6 extension headers are not crafted"),
+        Field::IpFlagsMf | Field::IpFragOffset => {
+            refuse("a SYN is crafted whole, never as a fragment")
+        }
         _ => Ok(()),
     }
 }
@@ -391,6 +394,7 @@ mod tests {
             ("ip.dst=1.2.3.4", "--target"),
             ("tcp.dstport=80", "--target"),
             ("ip.src=1.2.3.4", "--src"),
+            ("ip.flags.mf=true", "never as a fragment"),
         ] {
             let e = Change::parse_set(bad).err().map(|e| e.to_string());
             let e = e.unwrap_or_else(|| panic!("{bad} accepted"));
