@@ -142,4 +142,28 @@ fn set_and_unset_reach_the_wire() {
             "probe {i}"
         );
     }
+    // The table's first line lists the changes and the layout they left.
+    let out = lab.synlab(&[
+        "probe",
+        "--profile",
+        "linux",
+        "--target",
+        &target,
+        "--set",
+        "ip.ttl=100",
+        "--unset",
+        "tcp.options.sack_perm",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first = support::stdout(&out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        first.starts_with(
+            "probe linux with -tcp.options.sack_perm, ip.ttl=100 (layout mss,nop,nop,ts,nop,ws) -> "
+        ),
+        "{first}"
+    );
 }
