@@ -138,3 +138,246 @@ fn a_misspelt_attribute_name_is_a_usage_error_with_a_suggestion() {
         stderr(&out)
     );
 }
+
+/// A probe that must never run: its target is loopback's discard port,
+/// and every case below fails before anything is sent.
+fn probe_with(extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["probe", "--profile", "linux", "--target", "127.0.0.1:9"];
+    args.extend_from_slice(extra);
+    synlab(&args)
+}
+
+/// issue 8: a value of the wrong type, a field synlab computes, or one it
+/// cannot send was silently ignored (`--set ip.ttl=sixty` sent TTL 64).
+/// Each is now an error with the reason, exit 2, before anything is sent.
+#[test]
+fn set_and_unset_refuse_what_cannot_be_sent() {
+    for (args, text) in [
+        (
+            &["--set", "ip.ttl=sixty"][..],
+            "ip.ttl takes a number from 0 to 255, not \"sixty\"",
+        ),
+        (&["--set", "ip.ttl=256"], "from 0 to 255"),
+        (&["--set", "tcp.flags.ece=yes"], "takes true, false, 1 or 0"),
+        (&["--set", "ip.len=40"], "computed when the packet is built"),
+        (
+            &["--set", "synlab.p0f=x"],
+            "derived from the other attributes",
+        ),
+        (
+            &["--set", "ip.dst=198.18.0.1"],
+            "the destination is --target",
+        ),
+        (&["--set", "synlab.options.layout=mss,bogus"], "bogus"),
+        (&["--unset", "ip.ttl"], "--set it to a value instead"),
+        (&["--unset", "tcp.checksum"], "computed"),
+    ] {
+        let out = probe_with(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(text), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+    // Checked against the target's IP version too, before any socket.
+    let out = synlab(&[
+        "probe",
+        "--profile",
+        "linux",
+        "--target",
+        "[::1]:9",
+        "--set",
+        "ip.id=7",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("ip.id is an IPv4 field, but the target is IPv6"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// issue 8: craft gets --set/--unset too, and the file carries them: a
+/// chosen IP ID and source port, an option removed from the layout.
+#[test]
+fn craft_applies_set_and_unset() {
+    let dir = support::TempDir::new("craft-set");
+    let pcap = dir.join("edited.pcap");
+    let out = synlab(&[
+        "craft",
+        "--profile",
+        "linux",
+        "--src",
+        "198.18.0.2",
+        "--dst",
+        "198.18.0.130:80",
+        "--out",
+        support::path_str(&pcap),
+        "--count",
+        "2",
+        "--set",
+        "ip.id=0",
+        "--set",
+        "tcp.srcport=1234",
+        "--set",
+        "ip.ttl=128",
+        "--unset",
+        "tcp.options.sack_perm",
+        "--unset",
+        "tcp.options.timestamp.tsval",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The first line lists the changes, and the layout they left.
+    assert!(
+        stdout(&out).contains(
+            "from profile linux with -tcp.options.sack_perm, -tcp.options.timestamp.tsval, \
+             ip.id=0, tcp.srcport=1234, ip.ttl=128 (layout mss,nop,ws)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let doc = support::json(&synlab(&["handshakes", support::path_str(&pcap), "--json"]));
+    let attempts = doc["handshakes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(attempts.len(), 2, "{doc}");
+    for (i, a) in attempts.iter().enumerate() {
+        let syn = &a["syn"];
+        assert_eq!(syn["ip.id"], 0, "{syn}");
+        assert_eq!(syn["tcp.srcport"], 1234 + i, "{syn}");
+        assert_eq!(syn["ip.ttl"], 128, "{syn}");
+        assert!(syn.get("tcp.options.sack_perm").is_none(), "{syn}");
+        assert!(syn.get("tcp.options.timestamp.tsval").is_none(), "{syn}");
+        let layout = syn["synlab.options.layout"].as_str().unwrap_or_default();
+        assert!(
+            !layout.contains("sok") && !layout.contains("ts"),
+            "{layout}"
+        );
+    }
+}
+
+/// issue 8: `bisect --rule 'ip.ttl == onetwentyeight'` reported "good and
+/// bad both give syn-ack"; a mistyped value is an error with a caret.
+#[test]
+fn a_mistyped_rule_value_is_an_error_with_a_caret() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == onetwentyeight",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ip.ttl takes a number from 0 to 255, not \"onetwentyeight\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("  ip.ttl == onetwentyeight\n            ^"),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), "");
+    // Attempt fields exist only for captured attempts.
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "synlab.attempt.established",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("only `handshakes --where`"),
+        "{}",
+        stderr(&out)
+    );
+    for expr in [
+        "tcp.flags.ece == yes",
+        "synlab.attempt.outcome == rest",
+        "ip.src == 10.0.0.0/40",
+    ] {
+        let out = synlab(&["handshakes", "captures/reset.pcap", "--where", expr]);
+        assert_eq!(out.status.code(), Some(2), "{expr}");
+        assert!(
+            stderr(&out).contains("invalid --where"),
+            "{expr}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// `--where` on the attempt's own fields and on two-sided fields.
+#[test]
+fn where_filters_on_attempt_fields() {
+    let count = |file: &str, expr: &str| {
+        let out = synlab(&["handshakes", file, "--json", "--where", expr]);
+        let doc = support::json(&out);
+        doc["handshakes"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(
+        count("captures/reset.pcap", "synlab.attempt.outcome == reset"),
+        1
+    );
+    assert_eq!(
+        count("captures/reset.pcap", "synlab.attempt.outcome == syn-ack"),
+        0
+    );
+    assert_eq!(
+        count(
+            "captures/hang.pcap",
+            "synlab.attempt.stalled && synlab.attempt.established"
+        ),
+        1
+    );
+    assert_eq!(count("captures/hang.pcap", "synlab.flow.ttl == 64"), 1);
+    assert_eq!(
+        count("captures/many-attempts.pcap", "ip.ttl in {100..200}"),
+        count("captures/many-attempts.pcap", "ip.ttl == 128")
+    );
+    assert_eq!(
+        count(
+            "captures/many-attempts.pcap",
+            "ip.src == 198.18.0.3/32 && tcp.port == 8080"
+        ),
+        count("captures/many-attempts.pcap", "ip.ttl == 128")
+    );
+    assert_eq!(
+        count("captures/many-attempts.pcap", "ip.addr == 198.18.0.0/15"),
+        count("captures/many-attempts.pcap", "ip.ttl")
+    );
+}
+
+/// bisect takes --set/--unset too, on both sides, checked the same way.
+#[test]
+fn bisect_set_applies_to_both_sides() {
+    let base = [
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128",
+    ];
+    let run = |extra: &[&str]| synlab(&[&base[..], extra].concat());
+    let out = run(&["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // With the TTL the same on both sides, the rule no longer tells them apart.
+    let out = run(&["--set", "ip.ttl=64", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = support::json(&out);
+    assert_eq!(doc["good"], "linux with ip.ttl=64", "{doc}");
+    for (extra, text) in [
+        (&["--set", "ip.tll=64"][..], "did you mean ip.ttl?"),
+        (
+            &["--set", "tcp.srcport=1"],
+            "each probe chooses its own tcp.srcport",
+        ),
+        (&["--unset", "ip.ttl"], "--set it to a value instead"),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains(text), "{extra:?}: {}", stderr(&out));
+    }
+}

@@ -45,8 +45,10 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Only the attempts whose SYN matches this rule (the `bisect --rule`
-        /// language), e.g. 'ip.ttl > 100 && !tcp.options.sack_perm'.
+        /// Only the attempts matching this rule (the `bisect --rule` language
+        /// over the SYN, plus synlab.flow.* and the attempt's own
+        /// synlab.attempt.outcome, .established, .stalled, .syn_retransmits),
+        /// e.g. 'ip.ttl > 100 && synlab.attempt.outcome == reset'.
         #[arg(long, value_name = "EXPR")]
         r#where: Option<String>,
     },
@@ -121,6 +123,13 @@ pub enum Command {
         /// How many SYNs.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         count: u16,
+        /// Change one of the profile's attributes (NAME=VALUE; repeatable),
+        /// as `synlab probe --set`; tcp.srcport is the first SYN's source port.
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::cmd_probe::parse_set)]
+        set: Vec<crate::model::edit::Change>,
+        /// Remove one of the profile's attributes (repeatable), as `synlab probe --unset`.
+        #[arg(long = "unset", value_name = "NAME", value_parser = super::cmd_probe::parse_unset)]
+        unset: Vec<crate::model::edit::Change>,
     },
     /// Send profile-crafted SYNs to a target and report each answer.
     ///

@@ -17,8 +17,9 @@ use super::select::AttemptSpec;
 use super::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{load, LoadError};
+use crate::model::edit::Change;
 use crate::model::rule::Rule;
-use crate::model::{Attr, Attributes};
+use crate::model::{Attr, Attributes, Kind};
 use crate::oracle::{self, Action, Oracle, RecordedOracle, RuleOracle};
 use crate::search::{
     Conclusion, ProbePhase, Report, Search, SearchOptions, VerdictClass, VerdictReport,
@@ -43,6 +44,15 @@ pub struct BisectArgs {
     /// The failing side, in the same forms.
     #[arg(long, value_name = "B")]
     pub bad: String,
+
+    /// Change an attribute on both sides before the search (NAME=VALUE;
+    /// repeatable), checked as `synlab probe --set`: what both sides share
+    /// is not bisected, but every probe carries it.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::cmd_probe::parse_set)]
+    pub set: Vec<Change>,
+    /// Remove an attribute from both sides (repeatable), as `synlab probe --unset`.
+    #[arg(long = "unset", value_name = "NAME", value_parser = super::cmd_probe::parse_unset)]
+    pub unset: Vec<Change>,
 
     /// Oracle: live probes to this server (needs CAP_NET_RAW; only to
     /// loopback or the lab's ranges from inside its namespace, as `synlab probe`).
@@ -164,6 +174,27 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
     })
 }
 
+/// A side with `--unset` and `--set` made. Volatile values (`tcp.srcport`,
+/// `ip.id`) are not the search's: a side is a stack, so they are refused.
+fn edited_side(side: Side, args: &BisectArgs) -> Result<Side> {
+    if args.set.is_empty() && args.unset.is_empty() {
+        return Ok(side);
+    }
+    if let Some(c) = args.set.iter().find(|c| c.attr().kind() == Kind::Volatile) {
+        bail!(
+            "--set {c}: bisect compares stacks, and each probe chooses its own {}; use `synlab probe --set`",
+            c.attr()
+        );
+    }
+    let v6 = args.target.is_some_and(|t| t.is_ipv6());
+    let edited = super::cmd_probe::edit(&side.attributes, &args.set, &args.unset, v6)?;
+    let changes = crate::model::edit::describe(&edited.changes, &edited.attributes);
+    Ok(Side {
+        label: format!("{} with {changes}", side.label),
+        attributes: edited.attributes,
+    })
+}
+
 /// The live session's options from the arguments.
 fn live_options(args: &BisectArgs) -> LiveOptions {
     LiveOptions {
@@ -268,8 +299,8 @@ pub fn bisect(
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let good = resolve_side(&args.good, dirs).context("--good")?;
-    let bad = resolve_side(&args.bad, dirs).context("--bad")?;
+    let good = edited_side(resolve_side(&args.good, dirs).context("--good")?, args)?;
+    let bad = edited_side(resolve_side(&args.bad, dirs).context("--bad")?, args)?;
     let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;
     let report = match args.target {
         Some(target) => run_live(args, target, &mut search)?,

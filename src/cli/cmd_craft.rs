@@ -7,9 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 
+use super::cmd_probe::edit;
 use super::Status;
 use crate::io::pcap_writer::PcapOut;
 use crate::model::craft::ethernet_frame;
+use crate::model::edit::{describe, Change};
 
 /// Locally administered MACs for crafted frames.
 pub const SRC_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x01];
@@ -31,19 +33,30 @@ fn parse_src(s: &str) -> Result<SocketAddr> {
     Ok(SocketAddr::new(ip, DEFAULT_SPORT))
 }
 
-pub fn run(
-    spec: &str,
-    src: &str,
-    dst: SocketAddr,
-    path: &Path,
-    count: u16,
-    dirs: &[PathBuf],
-    out: &mut dyn Write,
-) -> Result<Status> {
-    let p = crate::io::profile_store::resolve(spec, dirs)?;
-    let src = parse_src(src)?;
+/// What `synlab craft` writes.
+pub struct Job<'a> {
+    /// A profile name or file.
+    pub spec: &'a str,
+    /// `IP` or `IP:PORT`.
+    pub src: &'a str,
+    pub dst: SocketAddr,
+    pub path: &'a Path,
+    pub count: u16,
+    pub set: &'a [Change],
+    pub unset: &'a [Change],
+}
+
+pub fn run(job: &Job<'_>, dirs: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
+    let (dst, count) = (job.dst, job.count);
+    let mut p = crate::io::profile_store::resolve(job.spec, dirs)?;
+    let mut src = parse_src(job.src)?;
     if src.is_ipv6() != dst.is_ipv6() {
         bail!("--src {src} and --dst {dst} are not the same IP version");
+    }
+    let edited = edit(&p.attributes, job.set, job.unset, dst.is_ipv6())?;
+    p.attributes = edited.attributes;
+    if let Some(port) = edited.first_port {
+        src.set_port(port);
     }
     let Some(last) = src.port().checked_add(count - 1) else {
         bail!(
@@ -58,7 +71,7 @@ pub fn run(
     let span = u32::from(count) << 16;
     let seq0: u32 = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=u32::MAX - span);
     let clock0 = now.as_millis() as u32;
-    let mut pcap = PcapOut::create(path, 1)?;
+    let mut pcap = PcapOut::create(job.path, 1)?;
     for i in 0..count {
         let from = SocketAddr::new(src.ip(), src.port() + i);
         let seq = seq0 + (u32::from(i) << 16);
@@ -69,10 +82,15 @@ pub fn run(
         pcap.write(now + Duration::from_millis(i.into()), &frame)?;
     }
     pcap.finish()?;
+    let with = if edited.changes.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", describe(&edited.changes, &p.attributes))
+    };
     writeln!(
         out,
-        "{}: {count} SYN{} from profile {} ({} -> {dst}, source ports {}-{last})",
-        path.display(),
+        "{}: {count} SYN{} from profile {}{with} ({} -> {dst}, source ports {}-{last})",
+        job.path.display(),
         if count == 1 { "" } else { "s" },
         p.name,
         src.ip(),

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -15,8 +15,9 @@ use super::Status;
 use crate::handshake::Outcome;
 use crate::io::live::{self, LiveOptions, LiveRun};
 use crate::io::pcap_writer::PcapOut;
-use crate::model::{Attr, Attributes, Field, Value};
-use crate::probe::ProbeResult;
+use crate::model::edit::{self, Change};
+use crate::model::{Attributes, Field, Value};
+use crate::probe::{PortRange, ProbeResult};
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
@@ -49,12 +50,15 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub json: bool,
     /// Change one of the profile's attributes (NAME=VALUE; repeatable), e.g.
-    /// --set ip.ttl=128 --set tcp.flags.ece=true.
+    /// --set ip.ttl=128 --set tcp.flags.ece=true. The name and the value's
+    /// type are checked; ip.id, tcp.seq_raw and the timestamps are sent as
+    /// given; tcp.srcport is the first probe's source port (the others count up).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-    pub set: Vec<(Attr, Value)>,
-    /// Remove one of the profile's attributes (repeatable).
-    #[arg(long = "unset", value_name = "NAME", value_parser = parse_attr)]
-    pub unset: Vec<Attr>,
+    pub set: Vec<Change>,
+    /// Remove one of the profile's attributes (repeatable): an option's
+    /// value or presence removes the option from the layout; a flag is cleared.
+    #[arg(long = "unset", value_name = "NAME", value_parser = parse_unset)]
+    pub unset: Vec<Change>,
     /// Drop the kernel's RSTs to our SYN-ACKs with a temporary nftables rule
     /// (table inet synlab_probe_PID, our source ports only; needs CAP_NET_ADMIN).
     #[arg(long)]
@@ -84,27 +88,46 @@ pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-/// An attribute name, checked against the vocabulary (a typo is an error
-/// with a suggestion, before anything is sent).
-pub fn parse_attr(s: &str) -> Result<Attr, String> {
-    s.parse()
-        .map_err(|e: crate::model::UnknownAttribute| e.to_string())
+/// `--set NAME=VALUE`, checked against the vocabulary (a typo is an error
+/// with a suggestion, exit 2, before anything is sent).
+pub fn parse_set(s: &str) -> Result<Change, String> {
+    Change::parse_set(s).map_err(|e| e.to_string())
 }
 
-/// NAME=VALUE: true/false are booleans, digits numbers, the rest strings.
-pub fn parse_set(s: &str) -> Result<(Attr, Value), String> {
-    let (name, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
-    if name.is_empty() {
-        return Err(format!("{s:?} has no attribute name"));
-    }
-    let value = match value {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        v => v.parse().map_or_else(|_| Value::from(v), Value::Int),
-    };
-    Ok((parse_attr(name)?, value))
+/// `--unset NAME`, checked as `--set` is.
+pub fn parse_unset(s: &str) -> Result<Change, String> {
+    Change::parse_unset(s).map_err(|e| e.to_string())
+}
+
+/// A profile's attributes with `--unset` and `--set` made (unsets first),
+/// and the source port `--set tcp.srcport` chose, taken out of the
+/// attributes so that each probe still gets its own port from there.
+pub struct Edited {
+    pub attributes: Attributes,
+    pub changes: Vec<Change>,
+    pub first_port: Option<u16>,
+}
+
+pub fn edit(base: &Attributes, set: &[Change], unset: &[Change], v6: bool) -> Result<Edited> {
+    let changes: Vec<Change> = unset.iter().chain(set).cloned().collect();
+    let mut attributes = edit::apply(base, &changes, v6)?;
+    let first_port = attributes
+        .remove(Field::TcpSrcport)
+        .and_then(|v| v.as_u64())
+        .map(|p| p as u16);
+    Ok(Edited {
+        attributes,
+        changes,
+        first_port,
+    })
+}
+
+/// `count` consecutive source ports from `first`.
+pub fn ports_from(first: u16, count: u16) -> Result<PortRange> {
+    let last = first
+        .checked_add(count - 1)
+        .with_context(|| format!("{count} probes from source port {first} run past port 65535"))?;
+    Ok(PortRange { first, last })
 }
 
 /// RTT statistics in milliseconds.
@@ -145,18 +168,18 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let profile = crate::io::profile_store::resolve(&args.profile, dirs)?;
-    let mut attrs = profile.attributes.clone();
-    for name in &args.unset {
-        attrs.remove(name);
-    }
-    for (name, value) in &args.set {
-        attrs.insert(*name, value.clone());
-    }
-    let set: Vec<Attr> = args.set.iter().map(|(name, _)| *name).collect();
-    if set.contains(&Field::SynlabOptionsLayout.into()) {
-        crate::model::craft::follow_layout(&mut attrs, &set)?;
-    }
+    let edited = edit(
+        &profile.attributes,
+        &args.set,
+        &args.unset,
+        args.target.is_ipv6(),
+    )?;
+    let ports = match edited.first_port {
+        Some(first) => ports_from(first, args.count)?,
+        None => PortRange::default(),
+    };
     let opts = LiveOptions {
+        ports,
         iface: args.iface.clone(),
         src: args.src,
         timeout: Duration::from_secs_f64(args.timeout),
@@ -166,7 +189,7 @@ pub fn run(
         i_own_this_network: args.i_own_this_network,
         ..LiveOptions::default()
     };
-    let requests = vec![attrs; usize::from(args.count)];
+    let requests = vec![edited.attributes.clone(); usize::from(args.count)];
     // Created before the run: once its sockets are open synlab holds no
     // capability, and root without CAP_DAC_OVERRIDE cannot create a file in
     // another user's directory (`sudo synlab probe --pcap out.pcap` in $HOME).
@@ -184,9 +207,9 @@ pub fn run(
         pcap_packets = Some(pcap.finish()?);
     }
     if args.json {
-        print_json(args, &profile.name, &run, pcap_packets, out)?;
+        print_json(args, &profile.name, &edited, &run, pcap_packets, out)?;
     } else {
-        print_table(args, &profile.name, &run, pcap_packets, style, out)?;
+        print_table(args, &profile.name, &edited, &run, pcap_packets, style, out)?;
     }
     Ok(Status::Ok)
 }
@@ -221,6 +244,7 @@ impl OutcomeCounts {
 fn print_json(
     args: &ProbeArgs,
     profile: &str,
+    edited: &Edited,
     run: &LiveRun,
     pcap_packets: Option<u64>,
     out: &mut dyn Write,
@@ -229,6 +253,7 @@ fn print_json(
         rtt_stats(&run.results).map(|s| json!({"min": s.min, "median": s.median, "max": s.max}));
     let doc = json!({
         "profile": profile,
+        "changes": edited.changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "target": run.target.to_string(),
         "src": run.src.to_string(),
         "iface": run.iface,
@@ -285,14 +310,23 @@ fn reply_cell(r: &ProbeResult) -> String {
 fn print_table(
     args: &ProbeArgs,
     profile: &str,
+    edited: &Edited,
     run: &LiveRun,
     pcap_packets: Option<u64>,
     style: Style,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let with = if edited.changes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " with {}",
+            edit::describe(&edited.changes, &edited.attributes)
+        )
+    };
     writeln!(
         out,
-        "probe {profile} -> {} from {} on {}: {} probes at {}/s, timeout up to {} s",
+        "probe {profile}{with} -> {} from {} on {}: {} probes at {}/s, timeout up to {} s",
         run.target,
         run.src,
         run.iface,
@@ -368,20 +402,29 @@ mod tests {
     fn set_values_are_typed() {
         assert_eq!(
             parse_set("ip.ttl=128"),
-            Ok((Field::IpTtl.into(), Value::Int(128)))
-        );
-        assert_eq!(
-            parse_set("tcp.flags.ece=true"),
-            Ok((Field::TcpFlagsEce.into(), Value::Bool(true)))
-        );
-        assert_eq!(
-            parse_set("synlab.options.layout=mss,nop,ws"),
-            Ok((Field::SynlabOptionsLayout.into(), Value::from("mss,nop,ws")))
+            Ok(Change::Set(Field::IpTtl.into(), Value::Int(128)))
         );
         assert!(parse_set("nothing").is_err());
         assert!(parse_set("=1").is_err());
         let typo = parse_set("ip.tll=128").unwrap_err();
         assert!(typo.contains("did you mean ip.ttl?"), "{typo}");
+        let typo = parse_unset("tcp.options.sackperm").unwrap_err();
+        assert!(
+            typo.contains("did you mean tcp.options.sack_perm?"),
+            "{typo}"
+        );
+    }
+
+    #[test]
+    fn a_chosen_source_port_starts_the_probes_ports() {
+        let set = [parse_set("tcp.srcport=50000").unwrap_or_else(|e| panic!("{e}"))];
+        let e = edit(&crate::model::craft::linux_example(), &set, &[], false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.first_port, Some(50000));
+        assert!(!e.attributes.contains(Field::TcpSrcport));
+        let r = ports_from(50000, 3).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((r.first, r.last), (50000, 50002));
+        assert!(ports_from(65535, 2).is_err());
     }
 
     fn result(rtt_ms: Option<u64>) -> ProbeResult {

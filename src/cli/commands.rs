@@ -10,6 +10,7 @@ use super::select::{AttemptSpec, Which};
 use super::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::io::load::{load, Loaded};
+use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Kind};
 
 pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
@@ -48,9 +49,20 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             dst,
             out: path,
             count,
+            set,
+            unset,
         } => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
-            super::cmd_craft::run(profile, src, *dst, path, *count, &dirs, out)
+            let job = super::cmd_craft::Job {
+                spec: profile,
+                src,
+                dst: *dst,
+                path,
+                count: *count,
+                set,
+                unset,
+            };
+            super::cmd_craft::run(&job, &dirs, out)
         }
     }
 }
@@ -106,14 +118,14 @@ fn handshakes(
 ) -> Result<Status> {
     let rule = filter
         .map(|expr| {
-            crate::model::rule::Rule::parse(expr)
+            Rule::parse_in(expr, Scope::Attempt)
                 .map_err(|e| anyhow::anyhow!("invalid --where: {}", e.render(expr)))
         })
         .transpose()?;
     let mut loaded = load(file)?;
     if let Some(rule) = &rule {
         // Indexes stay those of the whole file, so FILE#N still names the attempt.
-        loaded.keep(|a| rule.eval(&a.syn));
+        loaded.keep(|a| rule.eval(a));
     }
     if json {
         output::handshakes_json(&loaded, out)?;

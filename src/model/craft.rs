@@ -5,7 +5,9 @@
 //! [`TcpOption::emit`]), the flag bits from [`TcpFlags::FIELDS`].
 //!
 //! Volatile values (addresses, ports, sequence number, IP ID, timestamps) are
-//! not the profile's: the caller supplies them in [`Volatile`].
+//! not the profile's: the caller supplies them in [`Volatile`]. Those a
+//! sender chooses may also be given as attributes (`--set ip.id=0`): then
+//! the packet carries the attribute's value, not the caller's.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -159,6 +161,7 @@ impl SynRepr<'static> {
     /// The segment the attributes describe, with the connection's volatile
     /// values; every value is checked against its type in the vocabulary.
     pub fn from_attributes(a: &Attributes, v: &Volatile) -> Result<Self, CraftError> {
+        let v = &chosen(a, v)?;
         let options = options(a, v)?;
         let options_len: usize = options.iter().map(TcpOption::buffer_len).sum();
         if options_len % 4 != 0 || options_len > 40 {
@@ -315,6 +318,28 @@ impl SynRepr<'_> {
 /// The flag bits, from the one flag table ([`TcpFlags::FIELDS`]). SYN is
 /// set unless the attributes say otherwise; `tcp.flags.res` sets the lowest
 /// reserved bit.
+/// The connection's values, with those the attributes give instead (a
+/// value the user chose is sent, never silently replaced).
+fn chosen(a: &Attributes, v: &Volatile) -> Result<Volatile, CraftError> {
+    let mut v = *v;
+    if let Some(n) = int(a, Field::IpId)? {
+        v.ip_id = n as u16;
+    }
+    if let Some(n) = int(a, Field::TcpSrcport)? {
+        v.src.set_port(n as u16);
+    }
+    if let Some(n) = int(a, Field::TcpSeqRaw)? {
+        v.seq = n as u32;
+    }
+    if let Some(n) = int(a, Field::TcpAckRaw)? {
+        v.ack = n as u32;
+    }
+    if let Some(n) = int(a, Field::Ipv6Flow)? {
+        v.flow_label = n as u32;
+    }
+    Ok(v)
+}
+
 fn tcp_flags(a: &Attributes) -> Result<u16, CraftError> {
     let mut flags = 0;
     for (field, bits) in TcpFlags::FIELDS {
@@ -627,6 +652,37 @@ mod tests {
             err.err().map(|e| e.to_string()).as_deref(),
             Some("attribute ip.dsfield.ecn has value 4, which does not fit an integer up to 3")
         );
+    }
+
+    // Regression (issue 8): `--set ip.id=0` and `--set tcp.srcport=…` were
+    // ignored.
+    #[test]
+    fn chosen_volatile_values_are_sent() {
+        let mut a = linux();
+        a.insert(Field::IpId, 0u16);
+        a.insert(Field::TcpSrcport, 1234u16);
+        a.insert(Field::TcpSeqRaw, 99u32);
+        a.insert(Field::TcpAckRaw, 5u32);
+        a.insert(Field::TcpOptionsTimestampTsval, 7u32);
+        let got = crafted_attributes(&a, &vol("198.18.0.2:40000", "198.18.0.130:80"));
+        let got = got.unwrap_or_else(|e| panic!("{e}"));
+        for (field, want) in [
+            (Field::IpId, Value::Int(0)),
+            (Field::TcpSrcport, Value::Int(1234)),
+            (Field::TcpSeqRaw, Value::Int(99)),
+            (Field::TcpAckRaw, Value::Int(5)),
+            (Field::TcpOptionsTimestampTsval, Value::Int(7)),
+            (Field::IpFlagsDf, Value::Bool(true)),
+        ] {
+            assert_eq!(got.get(field), Some(&want), "{field}");
+        }
+        let mut b = linux();
+        b.remove(Field::IpTtl);
+        b.remove(Field::IpFlagsDf);
+        b.insert(Field::Ipv6Flow, 0x12345u32);
+        let got = crafted_attributes(&b, &vol("[fd00::2]:40000", "[fd00::1]:80"));
+        let got = got.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.get(Field::Ipv6Flow), Some(&Value::Int(0x12345)));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 mod attributes;
 pub mod craft;
 mod decode;
+pub mod edit;
 mod options;
 pub mod p0f;
 pub mod rule;

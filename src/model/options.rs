@@ -460,6 +460,42 @@ impl Layout {
         self.0.iter().any(|t| t.kind() == k)
     }
 
+    /// Bytes the options take on the wire; `data` gives the data length of
+    /// an option kind without a name (`?K`).
+    pub fn wire_len(&self, data: &dyn Fn(u8) -> usize) -> usize {
+        self.0
+            .iter()
+            .map(|t| match t {
+                LayoutToken::Unknown(k) => t.wire_len(data(*k)),
+                _ => t.wire_len(0),
+            })
+            .sum()
+    }
+
+    /// NOPs that bring the options to a multiple of 4 bytes.
+    pub fn padding(&self, data: &dyn Fn(u8) -> usize) -> Vec<LayoutToken> {
+        vec![LayoutToken::Nop; (4 - self.wire_len(data) % 4) % 4]
+    }
+
+    /// Take the option of `kind` out, with the NOPs just before it (its
+    /// alignment), then NOPs in its place to keep the options a multiple of
+    /// 4 bytes. Linux's `mss,sok,ts,nop,ws` without `sok` becomes
+    /// `mss,nop,nop,ts,nop,ws` (what Linux sends with SACK off), without
+    /// `ws` becomes `mss,sok,ts`. `--unset` and the search's option units
+    /// both remove options this way.
+    pub fn remove(&mut self, kind: OptionKind, data: &dyn Fn(u8) -> usize) {
+        let Some(i) = self.0.iter().position(|t| t.kind() == kind) else {
+            return;
+        };
+        let start = self.0[..i]
+            .iter()
+            .rposition(|t| t.kind() != OptionKind::Nop)
+            .map_or(0, |p| p + 1);
+        self.0.drain(start..=i);
+        let pad = self.padding(data);
+        self.0.splice(start..start, pad);
+    }
+
     /// Wireshark's `tcp.option_kind`: the kind numbers in wire order.
     pub fn kind_numbers(&self) -> String {
         let numbers: Vec<String> = self

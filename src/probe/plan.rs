@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::model::craft::{self, CraftError, Volatile};
 use crate::model::{decode_frame, Attributes, Decoded};
-use crate::model::{Attr, Family, Value};
+use crate::model::{Attr, Family, Field, Value};
 
 /// Source ports the probes use, inclusive. The default, 40000-59999, is
 /// large so that a port comes round again only after 20000 probes, long
@@ -82,6 +82,8 @@ impl PortRange {
 pub enum PlanError {
     #[error("{requested} probes need as many distinct source ports, but only {available} are in the port range")]
     TooManyProbes { requested: usize, available: usize },
+    #[error("probe {index}: ip.id 0 without DF is not sent as such: on a raw socket Linux replaces a zero IP ID with its own unless DF is set (--set ip.flags.df=true, or another ip.id)")]
+    ZeroIpIdWithoutDf { index: usize },
     #[error("probe {index}: cannot build its SYN: {source}")]
     Craft {
         index: usize,
@@ -139,6 +141,13 @@ fn volatile(src: SocketAddr, dst: SocketAddr, seq: u32, clock_ms: u64) -> Volati
     }
 }
 
+/// Whether the kernel would send another IP ID than the packet's: Linux's
+/// raw IPv4 socket fills in a zero ID unless DF is set (`raw_send_hdrinc`),
+/// so a chosen `ip.id=0` would silently not be sent.
+fn kernel_replaces_ip_id(syn: &Attributes) -> bool {
+    syn.num(Field::IpId) == Some(0) && !syn.flag(Field::IpFlagsDf)
+}
+
 /// Plan one probe per request: source ports consecutive from `port_cursor`
 /// in `ports`, sequence numbers from a generator seeded with `seed`.
 pub fn plan(
@@ -173,9 +182,16 @@ pub fn plan(
                     })
                 }
             };
+            if kernel_replaces_ip_id(&syn) {
+                return Err(PlanError::ZeroIpIdWithoutDf { index });
+            }
+            // What the packet carries (a chosen `tcp.srcport` or
+            // `tcp.seq_raw` included) is what its answer must match.
+            let port = syn.num(Field::TcpSrcport).map_or(port, |p| p as u16);
+            let seq = syn.num(Field::TcpSeqRaw).map_or(seq, |s| s as u32);
             Ok(Planned {
                 index,
-                src,
+                src: SocketAddr::new(src.ip(), port),
                 dst: target,
                 seq,
                 packet,
@@ -197,7 +213,6 @@ pub fn send_offset(index: usize, rate: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Field;
 
     fn num(a: &Attributes, name: Field) -> Option<u64> {
         a.get(name).and_then(Value::as_u64)
@@ -314,6 +329,48 @@ mod tests {
         );
         assert!(
             matches!(err, Err(PlanError::Craft { index: 1, .. })),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn chosen_port_and_sequence_are_the_ones_matched() {
+        let mut a = linux();
+        a.insert(Field::TcpSrcport, 1234u16);
+        a.insert(Field::TcpSeqRaw, 99u32);
+        a.insert(Field::IpId, 0u16);
+        let p = plan(
+            &[a],
+            "198.18.0.2".parse().unwrap_or_else(|_| unreachable!()),
+            addr("198.18.0.130:80"),
+            PortRange::default(),
+            0,
+            1,
+            0,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((p[0].src.port(), p[0].seq), (1234, 99));
+        assert_eq!(num(&p[0].syn, Field::IpId), Some(0));
+    }
+
+    // Seen in the lab: Linux sent ID 39434 for `--set ip.id=0 --set
+    // ip.flags.df=false`. Refused, not silently replaced.
+    #[test]
+    fn a_zero_ip_id_without_df_is_refused() {
+        let mut a = linux();
+        a.insert(Field::IpId, 0u16);
+        a.insert(Field::IpFlagsDf, false);
+        let err = plan(
+            &[a],
+            "198.18.0.2".parse().unwrap_or_else(|_| unreachable!()),
+            addr("198.18.0.130:80"),
+            PortRange::default(),
+            0,
+            1,
+            0,
+        );
+        assert!(
+            matches!(err, Err(PlanError::ZeroIpIdWithoutDf { index: 0 })),
             "{err:?}"
         );
     }

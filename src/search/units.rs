@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::diff::{diff_attributes, PacketRole};
 use crate::model::craft::layout_of;
 use crate::model::craft::{crafted_attributes, CraftError, Volatile};
-use crate::model::{Attr, Attributes, Field, Layout, LayoutToken, OptionKind, Value};
+use crate::model::{Attr, Attributes, Field, Layout, OptionKind, Value};
 
 /// Whether the search may vary this attribute: behavioural and chosen by
 /// the sender (not derived, computed or volatile), as the vocabulary says.
@@ -235,26 +235,11 @@ fn place(
         let source = if on_bad { &bl } else { &gl };
         match (present, out.has_kind(kind)) {
             (true, false) => insert(&mut out, source, kind, &data),
-            (false, true) => remove(&mut out, kind, &data),
+            (false, true) => out.remove(kind, &data),
             _ => {}
         }
     }
     out
-}
-
-fn wire_len(l: &Layout, data: &dyn Fn(u8) -> usize) -> usize {
-    l.tokens()
-        .iter()
-        .map(|t| match t {
-            LayoutToken::Unknown(k) => t.wire_len(data(*k)),
-            _ => t.wire_len(0),
-        })
-        .sum()
-}
-
-/// NOPs that bring the options to a multiple of 4 bytes.
-fn padding(l: &Layout, data: &dyn Fn(u8) -> usize) -> Vec<LayoutToken> {
-    vec![LayoutToken::Nop; (4 - wire_len(l, data) % 4) % 4]
 }
 
 /// Add the option of `kind` to `l` where `source` has it: with the NOPs
@@ -280,23 +265,8 @@ fn insert(l: &mut Layout, source: &Layout, kind: OptionKind, data: &dyn Fn(u8) -
         .map_or(0, |p| p + 1)
         .min(end_of_options.unwrap_or(usize::MAX));
     l.0.splice(at..at, group.iter().copied());
-    let pad = padding(l, data);
+    let pad = l.padding(data);
     l.0.splice(at..at, pad);
-}
-
-/// Take the option of `kind` out of `l`, with the NOPs just before it,
-/// then NOPs in its place to keep the options aligned.
-fn remove(l: &mut Layout, kind: OptionKind, data: &dyn Fn(u8) -> usize) {
-    let Some(i) = l.0.iter().position(|t| t.kind() == kind) else {
-        return;
-    };
-    let start = l.0[..i]
-        .iter()
-        .rposition(|t| t.kind() != OptionKind::Nop)
-        .map_or(0, |p| p + 1);
-    l.0.drain(start..=i);
-    let pad = padding(l, data);
-    l.0.splice(start..start, pad);
 }
 
 /// The good side with the given units taken from the bad side. The layout
