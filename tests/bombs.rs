@@ -65,8 +65,8 @@ fn bug_long_or_chain_built_a_tree_too_deep_to_drop() {
 fn rules_up_to_the_depth_limit_still_parse_and_evaluate() {
     let parens = format!(
         "{}ip.ttl == 64{}",
-        "(".repeat(MAX_DEPTH),
-        ")".repeat(MAX_DEPTH)
+        "(".repeat(MAX_DEPTH - 1),
+        ")".repeat(MAX_DEPTH - 1)
     );
     let nots = format!("{}ip.ttl == 64", "!".repeat(MAX_DEPTH - 1));
     let chain = vec!["ip.ttl == 1"; MAX_DEPTH].join(" || ");
@@ -105,7 +105,7 @@ fn bug_deep_rule_aborted_bisect() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("invalid --rule: column 257: the rule nests deeper"),
+        err.contains("invalid --rule: column 257: nested deeper than 256"),
         "{err}"
     );
 }
