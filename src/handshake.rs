@@ -20,8 +20,21 @@ use crate::model::{p0f, Attributes, Decoded, IcmpError, Segment, TcpFlags};
 pub enum Outcome {
     SynAck,
     Reset,
-    Icmp { icmp_type: u8, code: u8 },
+    Icmp {
+        icmp_type: u8,
+        code: u8,
+    },
     NoReply,
+    /// An exchange after the handshake (`probe --exchange`) received the
+    /// whole response. Its bytes, duration and throughput are the
+    /// exchange's statistics: the outcome is what a search compares, and
+    /// two downloads of different speed are the same outcome.
+    Complete,
+    /// An exchange made no progress for the stall timeout before the
+    /// response ended (bytes and offset in the exchange's statistics).
+    Stalled,
+    /// An exchange was reset after the handshake, before the response ended.
+    ResetMidTransfer,
 }
 
 impl Outcome {
@@ -32,6 +45,9 @@ impl Outcome {
             Outcome::Reset => "reset",
             Outcome::Icmp { .. } => "icmp",
             Outcome::NoReply => "no-reply",
+            Outcome::Complete => "complete",
+            Outcome::Stalled => "stalled",
+            Outcome::ResetMidTransfer => "reset-mid-transfer",
         }
     }
 }

@@ -536,6 +536,19 @@ impl Segment<'_> {
         usize::from(self.tcp[12] >> 4) * 4
     }
 
+    /// The raw window field (unscaled).
+    pub fn window(&self) -> u16 {
+        be16(self.tcp, 14)
+    }
+
+    /// The payload as captured: after the TCP header, at most
+    /// `payload_len` bytes (an Ethernet frame's padding is not payload).
+    /// Shorter than `payload_len` when the capture cut the packet.
+    pub fn payload(&self) -> &[u8] {
+        let body = self.tcp.get(self.tcp_hdr_len()..).unwrap_or_default();
+        body.get(..self.payload_len as usize).unwrap_or(body)
+    }
+
     /// The options area as parsed (as far as the capture holds it).
     pub fn options(&self) -> OptionsParse<'_> {
         let hdr_len = self.tcp_hdr_len();
