@@ -335,7 +335,11 @@ fn exchange_cell(x: &ExchangeStats) -> String {
 
 /// A short description of the answer.
 fn reply_cell(r: &ProbeResult) -> String {
-    if let Some(x) = r.exchange.as_ref().filter(|_| r.reply.is_some()) {
+    let past_handshake = matches!(
+        r.outcome,
+        Outcome::Complete | Outcome::Stalled | Outcome::ResetMidTransfer
+    );
+    if let Some(x) = r.exchange.as_ref().filter(|_| past_handshake) {
         return exchange_cell(x);
     }
     match (&r.outcome, &r.reply) {

@@ -489,6 +489,9 @@ impl Exchange {
         if seg.flags.has(TcpFlags::RST) {
             if acks_syn {
                 self.finish(now, Outcome::Reset, Some(seg.attributes()));
+                if let Some(r) = self.result.as_mut() {
+                    r.rtt = Some(now.saturating_sub(self.started));
+                }
                 self.state = State::Done;
             }
             return;
@@ -1198,6 +1201,7 @@ mod tests {
         let rst = from_server(TcpFlags::RST | TcpFlags::ACK, 0, ISN + 1, &[], vec![]);
         feed(&mut x, ms(5), &rst);
         assert_eq!(x.result().map(|r| r.outcome), Some(Outcome::Reset));
+        assert_eq!(x.result().and_then(|r| r.rtt), Some(ms(5)));
         assert!(x.poll(ms(6)).is_empty());
         let not_a_syn = from_server(TcpFlags::ACK, 1, 1, &[], vec![]);
         let params = Params {
