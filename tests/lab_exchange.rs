@@ -124,3 +124,75 @@ fn bisect_exchange_finds_the_ttl() {
     assert_eq!(doc["culprits"], serde_json::json!([["ip.ttl"]]), "{doc}");
     eprintln!("bisect --exchange: {} probes in {took:?}", doc["probes"]);
 }
+
+/// A middlebox that drops the client's data segments carrying the
+/// timestamps option (not the SYN, not pure ACKs): Linux's request never
+/// arrives (stalled at offset 0), Windows' (no timestamps) completes, and
+/// the search names the attribute that carries the option. Today that is
+/// the option layout; with option-granular units it is the timestamps
+/// option itself, which this test accepts too.
+#[test]
+fn bisect_exchange_finds_the_timestamps_option() {
+    let Some(lab) = Lab::up("xts", 242) else {
+        return;
+    };
+    let c1 = lab.var("LAB_C1_IP").to_owned();
+    lab.rule(&format!(
+        "ip saddr {c1} tcp dport 80 tcp flags & syn == 0 tcp option timestamp exists ip length > 52 drop"
+    ));
+    let target = lab.srv(false, 80);
+    let probe = |profile: &str| {
+        lab.probe_json(&[
+            "--profile",
+            profile,
+            "--target",
+            &target,
+            "--exchange",
+            "http:/big.bin",
+            "--stall-timeout",
+            "1",
+        ])
+    };
+    let linux = probe("linux");
+    let p = &probes(&linux)[0];
+    assert_eq!(p["outcome"], "stalled", "{p}");
+    assert_eq!(p["exchange"]["stalled_at"], 0, "{p}");
+    let windows = probe("windows-10");
+    assert_eq!(probes(&windows)[0]["outcome"], "complete", "{windows}");
+    let args = [
+        "bisect",
+        "--good",
+        "windows-10",
+        "--bad",
+        "linux",
+        "--target",
+        &target,
+        "--exchange",
+        "http:/big.bin",
+        "--stall-timeout",
+        "1",
+        "--json",
+    ];
+    let out = lab.synlab(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "synlab {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Json =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
+    let sets = doc["culprits"].as_array().cloned().unwrap_or_default();
+    assert_eq!(sets.len(), 1, "{doc}");
+    let names: Vec<&str> = sets[0]
+        .as_array()
+        .map(|s| s.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    let carries_ts = |n: &&str| *n == "synlab.options.layout" || n.contains("timestamp");
+    assert!(
+        names.len() == 1 && names.iter().all(carries_ts),
+        "culprits {names:?}: {doc}"
+    );
+}
