@@ -1096,6 +1096,27 @@ mod tests {
         );
     }
 
+    /// An exchange without the RST rule is refused before anything is
+    /// sent: the kernel would reset the connection at the first data.
+    #[test]
+    fn an_exchange_needs_the_rst_rule() {
+        let mut s = session(200, 50);
+        let ex = ExchangeOptions {
+            request: Request::Http { path: "/".into() },
+            stall: Duration::from_secs(1),
+            total: Duration::from_secs(2),
+            handshake: Duration::from_secs(1),
+        };
+        let err = s.run_exchanges(&[syn(64)], &ex).err();
+        assert!(
+            matches!(err, Some(LiveError::ExchangeNeedsRstRule)),
+            "{err:?}"
+        );
+        // Nothing was planned: the next batch's ports start where they did.
+        let run = batch(&mut s, &[64]);
+        assert_eq!(outcomes(&run), vec![Outcome::SynAck]);
+    }
+
     /// A capture socket that fails.
     struct BrokenWire;
 
