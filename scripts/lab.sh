@@ -21,6 +21,7 @@ readonly CLOSED_PORT=81             # nothing listens here -> TCP RST
 readonly STATE_ROOT=/run/synlab-lab
 readonly READY_TIMEOUT_S=5          # how long `up` waits for the HTTP server
 readonly DATA_SIZE=16384            # size of data.bin served over HTTP
+readonly BIG_SIZE=4194304           # size of big.bin (4 MiB: downloads past 1 MB)
 
 PROG=${0##*/}
 
@@ -34,7 +35,9 @@ Commands:
                 (at most ${READY_TIMEOUT_S} s, else it fails and cleans up)
   down          remove the lab's namespaces, processes and state (idempotent)
   rule 'EXPR'   append EXPR to the middlebox's forward chain
-                (inet table $TABLE), e.g. $PROG rule 'ip ttl 127 drop'
+                (inet table $TABLE), e.g. $PROG rule 'ip ttl 127 drop'.
+                Conntrack accounting is on, so 'ct bytes' works: the
+                server serves data.bin (16 KiB) and big.bin (4 MiB)
   flush         remove all rules from that chain (policy stays accept)
   status        show namespaces, addresses, the middlebox ruleset and
                 whether the server answers from c1
@@ -260,6 +263,10 @@ configure_routes() {
 
 enable_forwarding() {
     in_ns "$MB_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    # Conntrack byte and packet counters, so rules can match `ct bytes`
+    # (e.g. drop a flow's data after its first megabyte). Counted only
+    # for connections that start after this is set.
+    in_ns "$MB_NS" sysctl -qw net.netfilter.nf_conntrack_acct=1
 }
 
 # apply_sysctls NS "k=v k=v ...": the per-client differences under test.
@@ -336,6 +343,10 @@ start_server() {
     # bytes every run, so captures can be compared across runs).
     "$py" -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(int(sys.argv[1]))))' \
         "$DATA_SIZE" >"$www/data.bin"
+    # The same pattern, 4 MiB: a download long enough for middlebox rules
+    # that act after the first megabyte (`ct bytes`).
+    "$py" -c 'import sys; n = int(sys.argv[1]); sys.stdout.buffer.write((bytes(range(251)) * (n // 251 + 1))[:n])' \
+        "$BIG_SIZE" >"$www/big.bin"
     write_server_script
     # In a subshell: close every inherited fd above 2 first. Otherwise the
     # long-lived server would keep the lab's lock (fd 9) held forever, and

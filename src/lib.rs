@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod diff;
+pub mod exchange;
 pub mod handshake;
 pub mod http;
 pub mod io;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::exchange::Request;
 use crate::io::live::LiveOptions;
 use crate::io::live_oracle::LiveOracle;
 use anyhow::{bail, Context, Result};
@@ -79,6 +80,16 @@ pub struct BisectArgs {
     /// Allow a target that is neither loopback nor in the lab (your own network).
     #[arg(long, requires = "target")]
     pub i_own_this_network: bool,
+    /// Live probes are exchanges past the handshake (as `probe --exchange`):
+    /// http:PATH or hex:BYTES; the outcomes compared are complete, stalled,
+    /// reset-mid-transfer (or the handshake's). Profiles' `[later]` tables
+    /// join the attributes as synlab.flow.*. Turns --suppress-rst on.
+    #[arg(long, value_name = "http:PATH|hex:BYTES", requires = "target")]
+    pub exchange: Option<Request>,
+    /// With --exchange: seconds without progress that make an exchange stalled.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, requires = "exchange",
+          value_parser = super::cmd_probe::parse_stall)]
+    pub stall_timeout: f64,
 
     /// Oracle: a simulated middlebox that acts on SYNs matching EXPR
     /// (e.g. 'ip.ttl == 128 && !tcp.options.sack_perm') and answers syn-ack otherwise.
@@ -149,7 +160,7 @@ struct Side {
 }
 
 /// A captured handshake (when the spec names a capture file) or a profile.
-fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
+fn resolve_side(spec: &str, dirs: &[PathBuf], exchange: bool) -> Result<Side> {
     let parsed: AttemptSpec = spec.parse().unwrap_or_else(|e| match e {});
     if parsed.path.is_file() {
         match load(&parsed.path) {
@@ -169,8 +180,11 @@ fn resolve_side(spec: &str, dirs: &[PathBuf]) -> Result<Side> {
     }
     let profile = crate::io::profile_store::resolve(spec, dirs)?;
     Ok(Side {
+        attributes: match exchange {
+            true => profile.with_flow_attributes(),
+            false => profile.attributes,
+        },
         label: profile.name,
-        attributes: profile.attributes,
     })
 }
 
@@ -202,7 +216,7 @@ fn live_options(args: &BisectArgs) -> LiveOptions {
         src: args.src,
         timeout: Duration::from_secs_f64(args.timeout),
         rate: args.rate,
-        suppress_rst: args.suppress_rst,
+        suppress_rst: args.suppress_rst || args.exchange.is_some(),
         i_own_this_network: args.i_own_this_network,
         ..LiveOptions::default()
     }
@@ -247,6 +261,13 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
 fn run_live(args: &BisectArgs, target: SocketAddr, search: &mut Search) -> Result<Report> {
     let budget = usize::try_from(args.max_total_probes).unwrap_or(usize::MAX);
     let mut live = LiveOracle::new(target, &live_options(args), budget)?;
+    if let Some(request) = &args.exchange {
+        live = live.with_exchange(super::cmd_probe::exchange_options(
+            request,
+            args.stall_timeout,
+            args.timeout,
+        ));
+    }
     let report = oracle::run(search, &mut live);
     let rtt = live.rtt();
     tracing::info!(
@@ -299,8 +320,11 @@ pub fn bisect(
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let good = edited_side(resolve_side(&args.good, dirs).context("--good")?, args)?;
-    let bad = edited_side(resolve_side(&args.bad, dirs).context("--bad")?, args)?;
+    let exchange = args.exchange.is_some();
+    let good = resolve_side(&args.good, dirs, exchange).context("--good")?;
+    let bad = resolve_side(&args.bad, dirs, exchange).context("--bad")?;
+    let good = edited_side(good, args)?;
+    let bad = edited_side(bad, args)?;
     let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;
     let report = match args.target {
         Some(target) => run_live(args, target, &mut search)?,

@@ -12,8 +12,9 @@ use serde_json::json;
 
 use super::output::Style;
 use super::Status;
+use crate::exchange::{ExchangeStats, Request};
 use crate::handshake::Outcome;
-use crate::io::live::{self, LiveOptions, LiveRun};
+use crate::io::live::{self, ExchangeOptions, LiveOptions, LiveRun};
 use crate::io::pcap_writer::PcapOut;
 use crate::model::edit::{self, Change};
 use crate::model::{Attributes, Field, Value};
@@ -68,6 +69,40 @@ pub struct ProbeArgs {
     /// networks you own.
     #[arg(long)]
     pub i_own_this_network: bool,
+    /// After the handshake, send a request and receive the whole response
+    /// over a user-space TCP that puts the profile's attributes (and its
+    /// `[later]` table, as synlab.flow.*) on every segment: http:PATH (a
+    /// GET; the response ends at its Content-Length or the server's FIN)
+    /// or hex:BYTES (ends at the FIN). Outcomes: complete, stalled,
+    /// reset-mid-transfer. Turns --suppress-rst on.
+    #[arg(long, value_name = "http:PATH|hex:BYTES")]
+    pub exchange: Option<Request>,
+    /// With --exchange: seconds without progress, before the response
+    /// ended, that make an exchange `stalled` (0.1 to 60).
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_stall, requires = "exchange")]
+    pub stall_timeout: f64,
+}
+
+pub(super) fn parse_stall(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.1..=60.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 0.1 and 60 seconds".into())
+    }
+}
+
+/// The longest exchange: a slow download still ends.
+pub const EXCHANGE_TOTAL: Duration = Duration::from_secs(120);
+
+/// The exchange options for a request and stall timeout.
+pub fn exchange_options(request: &Request, stall_s: f64, timeout_s: f64) -> ExchangeOptions {
+    ExchangeOptions {
+        request: request.clone(),
+        stall: Duration::from_secs_f64(stall_s),
+        total: EXCHANGE_TOTAL,
+        handshake: Duration::from_secs_f64(timeout_s),
+    }
 }
 
 pub(super) fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -168,12 +203,11 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let profile = crate::io::profile_store::resolve(&args.profile, dirs)?;
-    let edited = edit(
-        &profile.attributes,
-        &args.set,
-        &args.unset,
-        args.target.is_ipv6(),
-    )?;
+    let base = match args.exchange {
+        Some(_) => profile.with_flow_attributes(),
+        None => profile.attributes.clone(),
+    };
+    let edited = edit(&base, &args.set, &args.unset, args.target.is_ipv6())?;
     let ports = match edited.first_port {
         Some(first) => ports_from(first, args.count)?,
         None => PortRange::default(),
@@ -184,7 +218,7 @@ pub fn run(
         src: args.src,
         timeout: Duration::from_secs_f64(args.timeout),
         rate: args.rate,
-        suppress_rst: args.suppress_rst,
+        suppress_rst: args.suppress_rst || args.exchange.is_some(),
         keep_frames: args.pcap.is_some(),
         i_own_this_network: args.i_own_this_network,
         ..LiveOptions::default()
@@ -198,7 +232,13 @@ pub fn run(
         .as_deref()
         .map(|path| PcapOut::create(path, 1))
         .transpose()?;
-    let run = live::run(&requests, args.target, &opts)?;
+    let run = match &args.exchange {
+        Some(request) => {
+            let ex = exchange_options(request, args.stall_timeout, args.timeout);
+            live::run_exchanges(&requests, args.target, &opts, &ex)?
+        }
+        None => live::run(&requests, args.target, &opts)?,
+    };
     let mut pcap_packets = None;
     if let Some(mut pcap) = pcap {
         for f in &run.frames {
@@ -222,6 +262,16 @@ struct OutcomeCounts {
     reset: usize,
     icmp: usize,
     no_reply: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    complete: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    stalled: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    reset_mid_transfer: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl OutcomeCounts {
@@ -233,8 +283,9 @@ impl OutcomeCounts {
                 Outcome::Reset => c.reset += 1,
                 Outcome::Icmp { .. } => c.icmp += 1,
                 Outcome::NoReply => c.no_reply += 1,
-                // A SYN probe's answer is never an exchange outcome.
-                Outcome::Complete | Outcome::Stalled | Outcome::ResetMidTransfer => {}
+                Outcome::Complete => c.complete += 1,
+                Outcome::Stalled => c.stalled += 1,
+                Outcome::ResetMidTransfer => c.reset_mid_transfer += 1,
             }
         }
         c
@@ -263,6 +314,8 @@ fn print_json(
         "rate_requested": args.rate,
         "rate_achieved": run.rate(),
         "elapsed_s": run.elapsed.as_secs_f64(),
+        "exchange": args.exchange.as_ref().map(ToString::to_string),
+        "stall_timeout_s": args.exchange.as_ref().map(|_| args.stall_timeout),
         "rst_suppressed_by": run.rst_table.as_ref().map(|t| format!("table inet {t}")),
         "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
         "pcap_packets": pcap_packets,
@@ -280,8 +333,40 @@ fn get(a: &Attributes, name: Field) -> String {
     a.get(name).map_or_else(|| "-".to_owned(), Value::to_string)
 }
 
+/// What an exchange did, in a few words.
+fn exchange_cell(x: &ExchangeStats) -> String {
+    let kb = |b: u64| b as f64 / 1000.0;
+    let mut s = match x.stalled_at {
+        Some(at) => format!("stalled at {:.1} KB", kb(at)),
+        None => format!("{:.1} KB in {:.3} s", kb(x.bytes), x.duration_s),
+    };
+    if let Some(t) = x.throughput_mb_s {
+        s.push_str(&format!(" ({t:.1} MB/s)"));
+    }
+    if let Some(status) = x.http_status {
+        s.push_str(&format!(", HTTP {status}"));
+    }
+    if x.server_retransmissions + x.out_of_order > 0 {
+        s.push_str(&format!(
+            ", {} retransmitted, {} out of order",
+            x.server_retransmissions, x.out_of_order
+        ));
+    }
+    if x.truncated {
+        s.push_str(", FIN before Content-Length");
+    }
+    s
+}
+
 /// A short description of the answer.
 fn reply_cell(r: &ProbeResult) -> String {
+    let past_handshake = matches!(
+        r.outcome,
+        Outcome::Complete | Outcome::Stalled | Outcome::ResetMidTransfer
+    );
+    if let Some(x) = r.exchange.as_ref().filter(|_| past_handshake) {
+        return exchange_cell(x);
+    }
     match (&r.outcome, &r.reply) {
         (Outcome::Icmp { .. }, _) => r
             .icmp_from
@@ -336,13 +421,21 @@ fn print_table(
     )?;
     let header = format!(
         "{:>5}  {:>5}  {:<10}  {:>8}  {}",
-        "#", "sport", "outcome", "rtt_ms", "reply"
+        "#",
+        "sport",
+        "outcome",
+        "rtt_ms",
+        if args.exchange.is_some() {
+            "exchange"
+        } else {
+            "reply"
+        }
     );
     writeln!(out, "{}", style.bold(&header))?;
     for r in &run.results {
         let outcome = format!("{:<10}", r.outcome.to_string());
         let outcome = match r.outcome {
-            Outcome::SynAck => style.green(&outcome),
+            Outcome::SynAck | Outcome::Complete => style.green(&outcome),
             _ => style.red(&outcome),
         };
         let rtt = r.rtt.map_or_else(
@@ -360,10 +453,21 @@ fn print_table(
         writeln!(out, "{}", line.trim_end())?;
     }
     let counts = OutcomeCounts::of(&run.results);
-    let mut summary = format!(
-        "{} syn-ack, {} reset, {} icmp, {} no-reply",
-        counts.syn_ack, counts.reset, counts.icmp, counts.no_reply,
-    );
+    let mut summary = match args.exchange {
+        Some(_) => format!(
+            "{} complete, {} stalled, {} reset-mid-transfer, {} reset, {} icmp, {} no-reply",
+            counts.complete,
+            counts.stalled,
+            counts.reset_mid_transfer,
+            counts.reset,
+            counts.icmp,
+            counts.no_reply,
+        ),
+        None => format!(
+            "{} syn-ack, {} reset, {} icmp, {} no-reply",
+            counts.syn_ack, counts.reset, counts.icmp, counts.no_reply,
+        ),
+    };
     if let Some(rate) = run.rate() {
         summary.push_str(&format!("; {rate:.1} probes/s"));
     }
@@ -437,6 +541,7 @@ mod tests {
             syn: Attributes::new(),
             reply: None,
             icmp_from: None,
+            exchange: None,
         }
     }
 

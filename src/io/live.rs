@@ -36,7 +36,9 @@ use super::interrupt::{Interrupted, Signals, StopSignal};
 use super::nft::{NftError, RstSuppressor};
 use super::privilege::{self, Needs, PrivilegeError};
 use super::raw::{self, DatalinkSource, Frame, FrameSource, PacketSender, RawSender};
-use crate::model::{decode_frame, Attributes};
+use crate::exchange::{Exchange, Limits, NotASyn, Params, Request};
+use crate::handshake::Outcome;
+use crate::model::{decode_frame, Attributes, Decoded};
 use crate::probe::{
     check_target, plan, send_offset, Matcher, PlanError, Planned, PortRange, ProbeResult, Relation,
     RttEstimator, TargetRefused, DEFAULT_MIN_TIMEOUT,
@@ -79,6 +81,19 @@ impl Default for LiveOptions {
             i_own_this_network: false,
         }
     }
+}
+
+/// What every exchange of a session sends and how long it may take.
+#[derive(Clone, Debug)]
+pub struct ExchangeOptions {
+    pub request: Request,
+    /// No progress this long before the response ended: stalled.
+    pub stall: Duration,
+    /// The whole exchange at most.
+    pub total: Duration,
+    /// The wait for the SYN-ACK at least (the session's measured wait
+    /// when that is longer).
+    pub handshake: Duration,
 }
 
 /// A frame of the batch as captured, with its wall-clock time.
@@ -145,6 +160,19 @@ pub enum LiveError {
     },
     #[error("{0}; the probes stopped and the RST rule (if any) was removed")]
     Interrupted(#[source] Interrupted),
+    /// An exchange without the RST rule: the kernel, which has no socket
+    /// for the connection, would reset it at the server's first segment.
+    #[error(
+        "an exchange needs the kernel's RSTs suppressed (--suppress-rst): \
+         the kernel has no socket for the connection and would reset it"
+    )]
+    ExchangeNeedsRstRule,
+    #[error("exchange {index}: {source}")]
+    Exchange {
+        index: usize,
+        #[source]
+        source: NotASyn,
+    },
 }
 
 impl LiveError {
@@ -178,6 +206,20 @@ pub fn run(
 ) -> Result<LiveRun, LiveError> {
     let mut session = LiveSession::open(target, opts, requests.len())?;
     let run = session.run_batch(requests)?;
+    session.close()?;
+    Ok(run)
+}
+
+/// Run one exchange per request in a session of its own (for `probe
+/// --exchange`; the RST rule is required).
+pub fn run_exchanges(
+    requests: &[Attributes],
+    target: SocketAddr,
+    opts: &LiveOptions,
+    ex: &ExchangeOptions,
+) -> Result<LiveRun, LiveError> {
+    let mut session = LiveSession::open(target, opts, requests.len())?;
+    let run = session.run_exchanges(requests, ex)?;
     session.close()?;
     Ok(run)
 }
@@ -466,6 +508,57 @@ impl LiveSession {
         if let Some(s) = self.io.interrupted {
             return Err(LiveError::Interrupted(Interrupted(s)));
         }
+        let planned = self.plan(requests)?;
+        let batch = self
+            .rt
+            .block_on(self.io.drive(planned, self.rate, self.keep_frames));
+        Ok(self.complete_run(batch?))
+    }
+
+    /// An exchange per request (a handshake from the request's SYN, then
+    /// `ex.request` and its whole response), all at once, each from its own
+    /// source port; the results in request order, with each exchange's
+    /// statistics. Needs the session's RST rule.
+    pub fn run_exchanges(
+        &mut self,
+        requests: &[Attributes],
+        ex: &ExchangeOptions,
+    ) -> Result<LiveRun, LiveError> {
+        if let Some(s) = self.io.interrupted {
+            return Err(LiveError::Interrupted(Interrupted(s)));
+        }
+        if self.rst.is_none() {
+            return Err(LiveError::ExchangeNeedsRstRule);
+        }
+        let planned = self.plan(requests)?;
+        let limits = Limits {
+            handshake: self.io.rtt.timeout().max(ex.handshake),
+            stall: ex.stall,
+            total: ex.total,
+        };
+        let mut conns = Vec::with_capacity(planned.len());
+        for (index, (p, request)) in planned.iter().zip(requests).enumerate() {
+            let params = Params {
+                syn: p.packet.clone(),
+                flow: request.clone(),
+                request: ex.request.clone(),
+                limits,
+            };
+            // Created when due; the SYN is checked now.
+            crate::exchange::check_syn(&params.syn)
+                .map_err(|source| LiveError::Exchange { index, source })?;
+            conns.push(params);
+        }
+        let batch =
+            self.rt.block_on(
+                self.io
+                    .drive_exchanges(planned, conns, self.rate, self.keep_frames),
+            );
+        Ok(self.complete_run(batch?))
+    }
+
+    /// The SYNs of a batch, from new ports of the session's block.
+    fn plan(&mut self, requests: &[Attributes]) -> Result<Vec<Planned>, LiveError> {
         let clock_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -479,10 +572,11 @@ impl LiveSession {
             clock_ms,
         )?;
         self.cursor = self.cursor.wrapping_add(requests.len());
-        let batch = self
-            .rt
-            .block_on(self.io.drive(planned, self.rate, self.keep_frames));
-        let mut run = batch?;
+        Ok(planned)
+    }
+
+    /// A batch's run with the session's facts filled in.
+    fn complete_run(&self, mut run: LiveRun) -> LiveRun {
         if !self.keep_frames {
             run.frames.clear();
         }
@@ -490,7 +584,7 @@ impl LiveSession {
         run.src = self.src;
         run.iface.clone_from(&self.iface);
         run.rst_table = self.rst.as_ref().map(|g| g.table().to_owned());
-        Ok(run)
+        run
     }
 
     /// End the session: stop the receive thread and remove the RST rule,
@@ -641,10 +735,182 @@ impl SessionIo {
     }
 }
 
+/// The exchanges of one batch, by index, and their source ports.
+struct Exchanges {
+    conns: Vec<Option<Exchange>>,
+    by_port: std::collections::HashMap<u16, usize>,
+    frames: Vec<CapturedFrame>,
+}
+
+impl Exchanges {
+    fn all_done(&self) -> bool {
+        self.conns
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| c.result().is_some()))
+    }
+
+    /// The earliest timer of the started exchanges.
+    fn poll_at(&self) -> Option<Duration> {
+        self.conns
+            .iter()
+            .flatten()
+            .filter_map(Exchange::poll_at)
+            .min()
+    }
+
+    /// Hand a captured frame to the exchange it belongs to.
+    fn feed(&mut self, at: Duration, epoch: Duration, frame: Frame, keep: bool) {
+        let Ok(decoded) = decode_frame(1, &frame.data) else {
+            return;
+        };
+        let (index, ours) = match &decoded {
+            Decoded::Tcp(seg) => match self.by_port.get(&seg.dst.port()) {
+                Some(&i) => (i, false),
+                None => match self.by_port.get(&seg.src.port()) {
+                    Some(&i) => (i, true),
+                    None => return,
+                },
+            },
+            Decoded::Icmp(icmp) => match self.by_port.get(&icmp.quoted.src.port()) {
+                Some(&i) => (i, false),
+                None => return,
+            },
+            Decoded::Skipped(_) => return,
+        };
+        if let Some(Some(conn)) = self.conns.get_mut(index) {
+            match &decoded {
+                Decoded::Tcp(seg) if !ours => conn.on_segment(at, seg),
+                Decoded::Icmp(icmp) => conn.on_icmp(at, icmp),
+                _ => {}
+            }
+        }
+        if keep {
+            self.frames.push(CapturedFrame {
+                ts: epoch + at,
+                data: frame.data,
+            });
+        }
+    }
+}
+
+impl SessionIo {
+    /// Run a batch of exchanges until each has ended (each is bounded by
+    /// its own limits), starting them at the session's rate.
+    async fn drive_exchanges(
+        &mut self,
+        planned: Vec<Planned>,
+        params: Vec<Params>,
+        rate: f64,
+        keep_frames: bool,
+    ) -> Result<LiveRun, LiveError> {
+        self.forget_earlier_frames();
+        let n = planned.len();
+        let start = self.clock.now();
+        let mut ex = Exchanges {
+            conns: (0..n).map(|_| None).collect(),
+            by_port: planned.iter().map(|p| (p.src.port(), p.index)).collect(),
+            frames: Vec::new(),
+        };
+        let mut params = params.into_iter();
+        let mut next = 0;
+        let (mut first_sent, mut last_sent) = (None, None);
+        loop {
+            if let Some(reason) = &self.capture_failed {
+                return Err(LiveError::Capture {
+                    iface: self.iface.clone(),
+                    source: io::Error::other(reason.clone()),
+                });
+            }
+            let now = self.clock.now();
+            while next < n && now >= start + send_offset(next, rate) {
+                let Some(p) = params.next() else { break };
+                let conn = Exchange::new(p, now).map_err(|source| LiveError::Exchange {
+                    index: next,
+                    source,
+                })?;
+                ex.conns[next] = Some(conn);
+                first_sent.get_or_insert(now);
+                last_sent = Some(now);
+                next += 1;
+            }
+            for (i, conn) in ex.conns.iter_mut().enumerate() {
+                let Some(conn) = conn else { continue };
+                for packet in conn.poll(now) {
+                    self.sender
+                        .send(&packet, conn.remote().ip())
+                        .map_err(io_err(format!("sending exchange {i}'s segment")))?;
+                }
+            }
+            if next >= n && ex.all_done() {
+                break;
+            }
+            let next_start = (next < n).then(|| start + send_offset(next, rate));
+            let wake = [next_start, ex.poll_at()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now + READ_TIMEOUT)
+                .max(now);
+            let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
+            tokio::select! {
+                biased;
+                s = self.signals.recv() => {
+                    self.interrupted = Some(s);
+                    return Err(LiveError::Interrupted(Interrupted(s)));
+                }
+                msg = self.rx.recv() => match msg {
+                    Some(Rx::Frame { frame, read_at }) => {
+                        let at = self.clock.arrival(frame.ts, read_at);
+                        ex.feed(at, self.clock.epoch, frame, keep_frames);
+                    }
+                    Some(Rx::Failed(e)) => self.capture_failed = Some(e.to_string()),
+                    None => self.capture_failed = Some("the receive thread ended".into()),
+                },
+                () = sleep => {}
+            }
+        }
+        let first = first_sent.unwrap_or(start);
+        let results = planned
+            .iter()
+            .zip(&ex.conns)
+            .map(|(p, conn)| exchange_result(p, conn.as_ref().and_then(Exchange::result)))
+            .collect();
+        Ok(LiveRun {
+            target: planned
+                .first()
+                .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |p| p.dst),
+            src: planned
+                .first()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |p| p.src.ip()),
+            iface: String::new(),
+            timeout: self.rtt.timeout(),
+            results,
+            frames: ex.frames,
+            send_span: last_sent.unwrap_or(first).saturating_sub(first),
+            elapsed: self.clock.now().saturating_sub(first),
+            rst_table: None,
+        })
+    }
+}
+
+/// One exchange's result as a probe's.
+fn exchange_result(p: &Planned, r: Option<&crate::exchange::ExchangeResult>) -> ProbeResult {
+    ProbeResult {
+        index: p.index,
+        src_port: p.src.port(),
+        seq: p.seq,
+        outcome: r.map_or(Outcome::NoReply, |r| r.outcome),
+        rtt: r.and_then(|r| r.rtt),
+        syn: p.syn.clone(),
+        reply: r.and_then(|r| r.reply.clone()),
+        icmp_from: r.and_then(|r| r.icmp_from),
+        exchange: r.map(|r| r.stats.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handshake::Outcome;
     use crate::model::craft::{build_packet, ethernet_frame, Volatile};
     use crate::model::Field;
     use crate::model::{Decoded, Segment, Value};
@@ -828,6 +1094,27 @@ mod tests {
             "{:?}",
             t1.elapsed()
         );
+    }
+
+    /// An exchange without the RST rule is refused before anything is
+    /// sent: the kernel would reset the connection at the first data.
+    #[test]
+    fn an_exchange_needs_the_rst_rule() {
+        let mut s = session(200, 50);
+        let ex = ExchangeOptions {
+            request: Request::Http { path: "/".into() },
+            stall: Duration::from_secs(1),
+            total: Duration::from_secs(2),
+            handshake: Duration::from_secs(1),
+        };
+        let err = s.run_exchanges(&[syn(64)], &ex).err();
+        assert!(
+            matches!(err, Some(LiveError::ExchangeNeedsRstRule)),
+            "{err:?}"
+        );
+        // Nothing was planned: the next batch's ports start where they did.
+        let run = batch(&mut s, &[64]);
+        assert_eq!(outcomes(&run), vec![Outcome::SynAck]);
     }
 
     /// A capture socket that fails.

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::live::{LiveError, LiveOptions, LiveSession};
+use super::live::{ExchangeOptions, LiveError, LiveOptions, LiveSession};
 use crate::model::Attributes;
 use crate::oracle::{BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
 use crate::probe::RttEstimator;
@@ -13,6 +13,8 @@ use crate::probe::RttEstimator;
 /// Probes a real endpoint.
 pub struct LiveOracle {
     session: LiveSession,
+    /// Each probe an exchange past the handshake (`bisect --exchange`).
+    exchange: Option<ExchangeOptions>,
 }
 
 impl LiveOracle {
@@ -22,7 +24,17 @@ impl LiveOracle {
     pub fn new(target: SocketAddr, opts: &LiveOptions, budget: usize) -> Result<Self, LiveError> {
         Ok(LiveOracle {
             session: LiveSession::open(target, opts, budget)?,
+            exchange: None,
         })
+    }
+
+    /// Answer with exchanges: each probe's outcome is how its exchange
+    /// ended (the session must suppress RSTs).
+    pub fn with_exchange(self, ex: ExchangeOptions) -> Self {
+        LiveOracle {
+            exchange: Some(ex),
+            ..self
+        }
     }
 
     /// The round-trip estimate so far.
@@ -39,7 +51,11 @@ impl LiveOracle {
 impl Oracle for LiveOracle {
     fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
         let specs: Vec<Attributes> = batch.iter().map(|r| r.spec.clone()).collect();
-        match self.session.run_batch(&specs) {
+        let run = match &self.exchange {
+            Some(ex) => self.session.run_exchanges(&specs, ex),
+            None => self.session.run_batch(&specs),
+        };
+        match run {
             Ok(run) => {
                 let missing = Err(OracleError::Failed {
                     reason: "no result for this probe".into(),

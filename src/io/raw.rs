@@ -128,6 +128,7 @@ impl DatalinkSource {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
+        grow_receive_buffer(fd);
         let config = datalink::Config {
             read_timeout: Some(read_timeout),
             read_buffer_size: 65536,
@@ -160,6 +161,33 @@ impl DatalinkSource {
                 io::ErrorKind::Unsupported,
                 format!("{}: not an Ethernet-like interface", iface.name),
             )),
+        }
+    }
+}
+
+/// The packet socket's receive buffer we ask for: an exchange's server
+/// sends a window's worth at once (megabytes), and a frame the buffer has
+/// no room for is lost to us, as if the network had dropped it.
+const RECEIVE_BUFFER: libc::c_int = 8 << 20;
+
+/// Best effort: SO_RCVBUFFORCE (past net.core.rmem_max) where the process
+/// may, else SO_RCVBUF (up to rmem_max). A smaller buffer only means more
+/// retransmissions in an exchange, so a refusal is not an error.
+fn grow_receive_buffer(fd: libc::c_int) {
+    let size = RECEIVE_BUFFER;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: setsockopt(2) on our open socket with an int option.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                &size as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return;
         }
     }
 }

@@ -34,6 +34,10 @@ pub struct ProbeResult {
     pub reply: Option<Attributes>,
     /// Who sent the ICMP error.
     pub icmp_from: Option<IpAddr>,
+    /// The exchange after the handshake (`probe --exchange`): bytes,
+    /// duration, throughput, where it stalled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<crate::exchange::ExchangeStats>,
 }
 
 fn rtt_ms<S: serde::Serializer>(rtt: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -276,6 +280,7 @@ impl Matcher {
                     syn: s.syn,
                     reply,
                     icmp_from,
+                    exchange: None,
                 }
             })
             .collect()

@@ -351,6 +351,29 @@ impl Profile {
             && self.per_connection == other.per_connection
     }
 
+    /// The SYN's attributes with what its later segments carry, as
+    /// `synlab.flow.*` attributes (from `[later]`, where the SYN's own do
+    /// not already say): what an exchange sends and a search varies.
+    pub fn with_flow_attributes(&self) -> Attributes {
+        let mut a = self.attributes.clone();
+        let later = self.later;
+        let flow = [
+            (Field::SynlabFlowTtl, Value::from(later.ttl)),
+            (Field::SynlabFlowDf, Value::Bool(later.df)),
+            (
+                Field::SynlabFlowEcn,
+                Value::from(if later.ect { 2u8 } else { 0 }),
+            ),
+            (Field::SynlabFlowTs, Value::Bool(later.timestamps)),
+        ];
+        for (field, value) in flow {
+            if !a.contains(field) {
+                a.insert(field, value);
+            }
+        }
+        a
+    }
+
     /// The SYN's attributes for one IP version: IPv6 takes `ipv6.hlim` and
     /// `ipv6.tclass.*` from the IPv4 names and drops IPv4-only fields.
     pub fn syn_attributes(&self, ipv6: bool) -> Attributes {
