@@ -7,7 +7,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 use synlab::model::rule::Rule;
 use synlab::model::{Attr, Attributes, Field, Value};
-use synlab::oracle::{run, Action, RuleOracle};
+use synlab::oracle::{run, Action, PortFilter, RuleOracle};
 use synlab::search::{ProbePhase, Report, Search, SearchOptions};
 
 /// Two SYNs that differ in sixteen attributes, one unit each.
@@ -45,12 +45,36 @@ fn sixteen() -> (Attributes, Attributes) {
     (g, b)
 }
 
+/// How the simulated middlebox fails: on every matching SYN, or on those
+/// from even source ports only (50% intermittent).
+#[derive(Clone, Copy)]
+enum Failing {
+    Always,
+    EvenPorts,
+}
+
 fn one(g: &Attributes, b: &Attributes, expr: &str, loss: f64, seed: u64, single: bool) -> Report {
+    one_with(g, b, expr, loss, seed, single, Failing::Always)
+}
+
+fn one_with(
+    g: &Attributes,
+    b: &Attributes,
+    expr: &str,
+    loss: f64,
+    seed: u64,
+    single: bool,
+    failing: Failing,
+) -> Report {
     let rule = match Rule::parse(expr) {
         Ok(r) => r,
         Err(e) => panic!("{}", e.render(expr)),
     };
-    let mut oracle = RuleOracle::new(rule, Action::Drop, loss, seed);
+    let ports = match failing {
+        Failing::Always => PortFilter::Any,
+        Failing::EvenPorts => PortFilter::Even,
+    };
+    let mut oracle = RuleOracle::new(rule, Action::Drop, loss, seed).with_ports(ports);
     let opts = SearchOptions {
         single,
         ..SearchOptions::default()
@@ -64,12 +88,16 @@ fn one(g: &Attributes, b: &Attributes, expr: &str, loss: f64, seed: u64, single:
 
 /// Average probes and rounds over every position of the culprit(s).
 fn measure(label: &str, rules: &[String], loss: f64, single: bool) {
+    measure_with(label, rules, loss, single, Failing::Always);
+}
+
+fn measure_with(label: &str, rules: &[String], loss: f64, single: bool, failing: Failing) {
     let (g, b) = sixteen();
     let (mut probes, mut iso, mut rounds, mut worst) = (0u64, 0u64, 0u32, 0u32);
     let runs = 20u64;
     for (i, expr) in rules.iter().enumerate() {
         for seed in 0..runs {
-            let r = one(&g, &b, expr, loss, seed * 100 + i as u64, single);
+            let r = one_with(&g, &b, expr, loss, seed * 100 + i as u64, single, failing);
             probes += r.probes;
             iso += r
                 .probes_by_phase
@@ -119,6 +147,23 @@ fn bench(c: &mut Criterion) {
             measure("1 culprit among 16", &rules_one(), loss, single);
             measure("2 interacting among 16", &rules_two(), loss, single);
         }
+    }
+    for single in [false, true] {
+        let (one, two) = (rules_one(), rules_two());
+        measure_with(
+            "1 of 16, 50% intermittent (even ports)",
+            &one,
+            0.0,
+            single,
+            Failing::EvenPorts,
+        );
+        measure_with(
+            "2 of 16, 50% intermittent (even ports)",
+            &two,
+            0.0,
+            single,
+            Failing::EvenPorts,
+        );
     }
     let (g, b) = sixteen();
     c.bench_function("bisect 1 of 16, loss 0.3", |bench| {

@@ -201,3 +201,26 @@ fn random_loss_still_finds_the_ttl() {
     lab.rule("numgen random mod 10 < 3 drop");
     expect(&bisect(&lab, "linux", "windows-10"), &[&["ip.ttl"]]);
 }
+
+/// Issue 9's half-of-SYNs middlebox: one stack's SYNs from even source
+/// ports dropped. 50% against 0% is a failing side; the report calls it
+/// intermittent and the pattern the port's parity.
+#[test]
+fn half_of_the_syns_by_port_parity() {
+    let Some(lab) = Lab::up("bhalf", 216) else {
+        return;
+    };
+    lab.rule("ip ttl 127 tcp sport & 1 == 0 drop");
+    let started = std::time::Instant::now();
+    let doc = bisect(&lab, "linux", "windows-10");
+    expect(&doc, &[&["ip.ttl"]]);
+    assert_eq!(doc["intermittent"], true, "{doc}");
+    assert_eq!(doc["port_pattern"]["pattern"], "parity", "{doc}");
+    assert_eq!(doc["port_pattern"]["failing"], "even", "{doc}");
+    eprintln!(
+        "half of the SYNs (even ports): {} probes in {} rounds, {:.2?} wall",
+        doc["probes"],
+        doc["rounds"],
+        started.elapsed()
+    );
+}

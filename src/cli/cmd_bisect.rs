@@ -21,9 +21,10 @@ use crate::io::load::{load, LoadError};
 use crate::model::edit::Change;
 use crate::model::rule::Rule;
 use crate::model::{Attr, Attributes, Kind};
-use crate::oracle::{self, Action, Oracle, RecordedOracle, RuleOracle};
+use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
 use crate::search::{
-    Conclusion, ProbePhase, Report, Search, SearchOptions, VerdictClass, VerdictReport,
+    Conclusion, Parity, PortPattern, ProbePhase, Report, Search, SearchOptions, VerdictClass,
+    VerdictReport,
 };
 
 /// The most `--repeat` allows: a baseline seen 100 times is settled.
@@ -98,6 +99,11 @@ pub struct BisectArgs {
     /// What the simulated middlebox does to a matching SYN.
     #[arg(long, value_enum, default_value_t = ActionArg::Drop, requires = "rule")]
     pub action: ActionArg,
+    /// The source ports whose SYNs the simulated middlebox acts on: `any`,
+    /// `even`, `odd` or `LO-HI` (a flow-hash middlebox fails intermittently).
+    #[arg(long, value_name = "PORTS", default_value = "any", requires = "rule",
+          value_parser = parse_ports)]
+    pub rule_ports: PortFilter,
     /// Fraction of probes the simulated path loses at random (0 ≤ P < 1).
     #[arg(long, value_name = "P", default_value_t = 0.0, requires = "rule")]
     pub loss: f64,
@@ -109,14 +115,15 @@ pub struct BisectArgs {
     #[arg(long, value_name = "FILE")]
     pub recorded: Option<PathBuf>,
 
-    /// Probes of each baseline (good and bad) at least (1 to 100).
+    /// Probes of each baseline (good and bad) at least (1 to 100); more
+    /// follow until their pass rates are shown to differ (or not).
     // The bounds keep every batch, and so every allocation of the search,
     // small: a batch holds up to `repeat` or `max_probes` requests per variant.
-    #[arg(long, value_name = "K", default_value_t = 3,
+    #[arg(long, value_name = "K", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=MAX_REPEAT))]
     pub repeat: u32,
-    /// Probes of any one variant at most (1 to 1000).
-    #[arg(long, value_name = "N", default_value_t = 20,
+    /// Probes of any one variant (and of each baseline) at most (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 40,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PROBES))]
     pub max_probes: u32,
     /// Probes of the whole search at most (1 to 100000); it stops there and
@@ -124,16 +131,34 @@ pub struct BisectArgs {
     #[arg(long, value_name = "N", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(1..=MAX_TOTAL_PROBES))]
     pub max_total_probes: u64,
-    /// Worst loss rate to allow for when concluding no-reply
-    /// [default: 0.5, or --loss if higher].
-    #[arg(long, value_name = "P")]
-    pub max_loss: Option<f64>,
+    /// Error allowed per test (the baselines' Fisher test, each way of a
+    /// variant's sequential test), 0 < P < 0.5.
+    #[arg(long, value_name = "P", default_value_t = 0.001)]
+    pub alpha: f64,
     /// Skip the one-at-a-time table (fewer probes).
     #[arg(long)]
     pub no_single: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `any`, `even`, `odd` or `LO-HI`.
+fn parse_ports(s: &str) -> Result<PortFilter, String> {
+    match s {
+        "any" => return Ok(PortFilter::Any),
+        "even" => return Ok(PortFilter::Even),
+        "odd" => return Ok(PortFilter::Odd),
+        _ => {}
+    }
+    let bad = || format!("expected any, even, odd or LO-HI (ports), not {s:?}");
+    let (lo, hi) = s.split_once('-').ok_or_else(bad)?;
+    let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+    if lo > hi {
+        return Err(format!("the range {lo}-{hi} is empty"));
+    }
+    Ok(PortFilter::Range { lo, hi })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -231,12 +256,8 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
         if !(0.0..1.0).contains(&args.loss) {
             bail!("--loss must be at least 0 and below 1, not {}", args.loss);
         }
-        return Ok(Box::new(RuleOracle::new(
-            rule,
-            args.action.into(),
-            args.loss,
-            args.seed,
-        )));
+        let oracle = RuleOracle::new(rule, args.action.into(), args.loss, args.seed);
+        return Ok(Box::new(oracle.with_ports(args.rule_ports)));
     }
     if let Some(path) = &args.recorded {
         let loaded = load(path)?;
@@ -291,18 +312,15 @@ fn stopped(search: &Search, halted: oracle::Halted) -> anyhow::Error {
 }
 
 fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
-    let simulated = if args.rule.is_some() { args.loss } else { 0.0 };
-    let max_loss = args.max_loss.unwrap_or(simulated.max(0.5));
-    if !(0.0..1.0).contains(&max_loss) {
-        bail!("--max-loss must be at least 0 and below 1, not {max_loss}");
+    if !(args.alpha > 0.0 && args.alpha < 0.5) {
+        bail!("--alpha must be above 0 and below 0.5, not {}", args.alpha);
     }
     Ok(SearchOptions {
-        max_loss,
+        alpha: args.alpha,
         baseline_probes: args.repeat.max(1),
         max_probes: args.max_probes.max(1),
         single: !args.no_single,
         max_total_probes: args.max_total_probes,
-        ..SearchOptions::default()
     })
 }
 
@@ -362,6 +380,66 @@ fn cell(v: &VerdictReport) -> String {
     }
 }
 
+/// `6/12 syn-ack (50%, 95% CI 25-75%), else no-reply: intermittent`: a
+/// baseline's pass rate, and what it fails with.
+fn baseline_cell(v: &VerdictReport, r: &Report) -> String {
+    let (Some(pass), Some(rate), Some([lo, hi])) = (&r.pass_outcome, v.rate_text_of(r), v.interval)
+    else {
+        return format!("{:<14}", cell(v));
+    };
+    let mut c = format!("{rate:<22} 95% CI {:.0}-{:.0}%", lo * 100.0, hi * 100.0);
+    let failed: Vec<String> = v
+        .counts
+        .iter()
+        .filter(|(k, _)| *k != pass)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if !failed.is_empty() {
+        c.push_str(&format!(", else {}", failed.join(", ")));
+    }
+    if r.intermittent && std::ptr::eq(v, &r.baseline.bad) {
+        c.push_str(": fails intermittently");
+    }
+    c
+}
+
+/// Whether an intermittent failure follows the source port, in words.
+fn port_line(r: &Report) -> Option<String> {
+    Some(match r.port_pattern? {
+        PortPattern::Parity {
+            failing,
+            fails,
+            probes,
+            other_fails,
+            other_probes,
+            p_value,
+        } => {
+            let (this, other) = match failing {
+                Parity::Even => ("even", "odd"),
+                Parity::Odd => ("odd", "even"),
+            };
+            format!(
+                "failures follow the source port: {this} ports failed {fails}/{probes}, {other} ports \
+                 {other_fails}/{other_probes} (p {p_value:.1e}): a flow hash or a per-port rule"
+            )
+        }
+        PortPattern::Range {
+            lo,
+            hi,
+            fails,
+            probes,
+            p_value,
+        } => format!(
+            "failures follow the source port: all {fails} came from ports {lo}-{hi}, no pass among \
+             them ({probes} probes, p {p_value:.1e}): a port range"
+        ),
+        PortPattern::Unrelated { fails, probes } => format!(
+            "failures ({fails} of {probes} probes) do not follow the source port (parity or range): \
+             random loss, or a middlebox acting per packet"
+        ),
+    })
+}
+
 fn paint(v: &VerdictReport, text: &str, style: Style) -> String {
     match v.class {
         VerdictClass::Pass => style.green(text),
@@ -387,7 +465,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
         ("good", good, &r.baseline.good),
         ("bad ", bad, &r.baseline.bad),
     ] {
-        let c = format!("{:<14}", cell(v));
+        let c = baseline_cell(v, r);
         writeln!(
             out,
             "{}  {name:<lw$}  {}  confidence {:.3}",
@@ -395,6 +473,9 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
             paint(v, &c, style),
             v.confidence
         )?;
+    }
+    if let Some(line) = port_line(r) {
+        writeln!(out, "{line}")?;
     }
     writeln!(out)?;
     {
@@ -482,7 +563,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
                 out,
                 "{}",
                 style.bold(&format!(
-                    "culprits, {n} sets (each one alone flips the outcome):"
+                    "culprits, {n} minimal sets (each one alone flips the outcome):"
                 ))
             )?;
             for c in &r.culprits {

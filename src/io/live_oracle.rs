@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::live::{ExchangeOptions, LiveError, LiveOptions, LiveSession};
 use crate::model::Attributes;
-use crate::oracle::{BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
+use crate::oracle::{Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
 use crate::probe::RttEstimator;
 
 /// Probes a real endpoint.
@@ -63,7 +63,7 @@ impl Oracle for LiveOracle {
                 let mut outcomes = vec![missing; batch.len()];
                 for r in run.results {
                     if let Some(slot) = outcomes.get_mut(r.index) {
-                        *slot = Ok(r.outcome);
+                        *slot = Ok(Answer::new(r.outcome, r.src_port));
                     }
                 }
                 Ok(outcomes)

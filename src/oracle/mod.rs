@@ -17,6 +17,6 @@
 mod recorded;
 mod rule;
 
-pub use crate::search::{run, BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
+pub use crate::search::{run, Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
 pub use recorded::RecordedOracle;
-pub use rule::{Action, RuleOracle};
+pub use rule::{Action, PortFilter, RuleOracle};

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::{BatchAnswers, Oracle, OracleError, ProbeRequest};
-use crate::handshake::{Attempt, Outcome};
-use crate::model::{Attr, Attributes, Value};
+use super::{Answer, BatchAnswers, Oracle, OracleError, ProbeRequest};
+use crate::handshake::Attempt;
+use crate::model::{Attr, Attributes, Field, Value};
 use crate::search::units::bisectable;
 
 type Key = Vec<(Attr, Value)>;
@@ -22,18 +22,24 @@ fn key(a: &Attributes) -> Key {
 /// not hold is [`OracleError::Unknown`].
 #[derive(Debug, Default)]
 pub struct RecordedOracle {
-    outcomes: HashMap<Key, Vec<Outcome>>,
+    outcomes: HashMap<Key, Vec<Answer>>,
     next: HashMap<Key, usize>,
 }
 
 impl RecordedOracle {
     pub fn from_attempts(attempts: &[Attempt]) -> Self {
-        let mut outcomes: HashMap<Key, Vec<Outcome>> = HashMap::new();
+        let mut outcomes: HashMap<Key, Vec<Answer>> = HashMap::new();
         for a in attempts {
-            outcomes
-                .entry(key(&a.syn))
-                .or_default()
-                .push(a.flow_outcome());
+            let port = a
+                .syn
+                .get(Field::TcpSrcport)
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok());
+            let answer = Answer {
+                outcome: a.flow_outcome(),
+                src_port: port,
+            };
+            outcomes.entry(key(&a.syn)).or_default().push(answer);
         }
         RecordedOracle {
             outcomes,
@@ -59,9 +65,9 @@ impl Oracle for RecordedOracle {
                 let k = key(&req.crafted);
                 let list = self.outcomes.get(&k).ok_or(OracleError::Unknown)?;
                 let i = self.next.entry(k).or_default();
-                let o = list.get(*i % list.len().max(1)).copied();
+                let answer = list.get(*i % list.len().max(1)).copied();
                 *i += 1;
-                o.ok_or(OracleError::Unknown)
+                answer.ok_or(OracleError::Unknown)
             })
             .collect())
     }

@@ -3,7 +3,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{BatchAnswers, Oracle, ProbeRequest};
+use super::{Answer, BatchAnswers, Oracle, ProbeRequest};
 use crate::handshake::Outcome;
 use crate::model::rule::Rule;
 
@@ -31,35 +31,93 @@ impl Action {
     }
 }
 
+/// The source ports whose SYNs the middlebox acts on (a matching SYN from
+/// another port passes): how a flow-hash or per-port middlebox fails
+/// intermittently, as seen by probes from consecutive ports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PortFilter {
+    /// Every port.
+    #[default]
+    Any,
+    Even,
+    Odd,
+    /// Ports in `lo..=hi`.
+    Range {
+        lo: u16,
+        hi: u16,
+    },
+}
+
+impl PortFilter {
+    pub fn admits(self, port: u16) -> bool {
+        match self {
+            PortFilter::Any => true,
+            PortFilter::Even => port % 2 == 0,
+            PortFilter::Odd => port % 2 == 1,
+            PortFilter::Range { lo, hi } => (lo..=hi).contains(&port),
+        }
+    }
+}
+
+/// The first source port of a simulated run, as a live session's port
+/// block starts: somewhere in the ephemeral range.
+const PORT_BASE: u16 = 32768;
+const PORT_SPAN: u16 = 28000;
+
 /// Applies `action` to SYNs matching `rule` (on their crafted attributes)
-/// and answers syn-ack otherwise. With probability `loss` a probe's
-/// exchange is lost (the SYN or its answer), which turns any answer into
-/// no-reply. The RNG is seeded, so a run is reproducible.
+/// and sent from a port the [`PortFilter`] admits, and answers syn-ack
+/// otherwise. Each probe gets the next source port, as a live session's
+/// do. With probability `loss` a probe's exchange is lost (the SYN or its
+/// answer), which turns any answer into no-reply. The RNG is seeded, so a
+/// run is reproducible.
 #[derive(Debug)]
 pub struct RuleOracle {
     rule: Rule,
     action: Action,
+    ports: PortFilter,
     loss: f64,
     rng: StdRng,
+    next_port: u16,
 }
 
 impl RuleOracle {
     pub fn new(rule: Rule, action: Action, loss: f64, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let next_port = PORT_BASE + rng.gen_range(0..PORT_SPAN);
         RuleOracle {
             rule,
             action,
+            ports: PortFilter::Any,
             loss: loss.clamp(0.0, 1.0),
-            rng: StdRng::seed_from_u64(seed),
+            rng,
+            next_port,
         }
     }
 
-    /// The answer without loss.
-    pub fn truth(&self, req: &ProbeRequest) -> Outcome {
-        if self.rule.eval(&req.crafted) {
+    /// Act only on SYNs from these source ports.
+    pub fn with_ports(mut self, ports: PortFilter) -> Self {
+        self.ports = ports;
+        self
+    }
+
+    /// The answer without loss, for a SYN from `port`.
+    pub fn truth(&self, req: &ProbeRequest, port: u16) -> Outcome {
+        if self.ports.admits(port) && self.rule.eval(&req.crafted) {
             self.action.outcome()
         } else {
             Outcome::SynAck
         }
+    }
+
+    /// The next source port: consecutive, wrapping inside the ephemeral range.
+    fn port(&mut self) -> u16 {
+        let p = self.next_port;
+        self.next_port = if p >= PORT_BASE + PORT_SPAN - 1 {
+            PORT_BASE
+        } else {
+            p + 1
+        };
+        p
     }
 }
 
@@ -68,13 +126,69 @@ impl Oracle for RuleOracle {
         Ok(batch
             .iter()
             .map(|req| {
+                let port = self.port();
                 let lost = self.rng.gen::<f64>() < self.loss;
-                Ok(if lost {
+                let outcome = if lost {
                     Outcome::NoReply
                 } else {
-                    self.truth(req)
-                })
+                    self.truth(req, port)
+                };
+                Ok(Answer::new(outcome, port))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(ttl: u8) -> ProbeRequest {
+        let mut a = crate::model::Attributes::new();
+        a.insert(crate::model::Field::IpTtl, ttl);
+        ProbeRequest {
+            id: 0,
+            variant: 0,
+            spec: a.clone(),
+            crafted: a,
+        }
+    }
+
+    #[test]
+    fn even_ports_only_fail_on_even_ports() {
+        let rule = Rule::parse("ip.ttl == 128").unwrap_or_else(|e| panic!("{e:?}"));
+        let mut o = RuleOracle::new(rule, Action::Drop, 0.0, 3).with_ports(PortFilter::Even);
+        let batch = vec![request(128); 6];
+        let answers = o.probe_batch(&batch).unwrap_or_else(|e| panic!("{e}"));
+        let mut ports = Vec::new();
+        for a in answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|e| panic!("{e}")))
+        {
+            let port = a.src_port.unwrap_or_else(|| panic!("a port"));
+            let want = if port % 2 == 0 {
+                Outcome::NoReply
+            } else {
+                Outcome::SynAck
+            };
+            assert_eq!(a.outcome, want, "port {port}");
+            ports.push(port);
+        }
+        assert!(ports.windows(2).all(|w| w[1] == w[0] + 1), "{ports:?}");
+        let other = o
+            .probe_batch(&[request(64)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(other[0].clone().map(|a| a.outcome), Ok(Outcome::SynAck));
+    }
+
+    #[test]
+    fn ports_wrap_inside_the_ephemeral_range() {
+        let rule = Rule::parse("ip.ttl == 1").unwrap_or_else(|e| panic!("{e:?}"));
+        let mut o = RuleOracle::new(rule, Action::Drop, 0.0, 0);
+        o.next_port = PORT_BASE + PORT_SPAN - 1;
+        assert_eq!(o.port(), PORT_BASE + PORT_SPAN - 1);
+        assert_eq!(o.port(), PORT_BASE);
+        assert!(PortFilter::Range { lo: 10, hi: 20 }.admits(20));
+        assert!(!PortFilter::Range { lo: 10, hi: 20 }.admits(21));
     }
 }

@@ -10,48 +10,58 @@
 //!
 //! Phases:
 //! 1. **Baseline**: good and bad, each probed at least `baseline_probes`
-//!    times. If their outcomes are the same there is nothing to explain.
+//!    times, then more until Fisher's exact test says whether bad passes
+//!    less often than good ([`verdict`]). If not, there is nothing to
+//!    explain. A bad side that passes sometimes fails *intermittently*.
 //! 2. **One at a time**: each difference unit applied alone to good, and
 //!    reverted alone on bad.
 //! 3. **Isolation**: ddmin ([`ddmin`]) over the units finds a 1-minimal set
 //!    that turns good's outcome into bad's, catching interactions the table
-//!    misses. Then, while the units not yet in a culprit set still fail on
-//!    their own, ddmin runs again over them: each further set is another,
-//!    disjoint explanation (`a || b` gives `[a]` and `[b]`).
+//!    misses. Then every other minimal set: any minimal set not found yet
+//!    leaves out at least one unit of each set found, so for every way of
+//!    leaving one unit of each found set out (a hitting set), the units
+//!    that remain are tested, and ddmin runs again from each that still
+//!    fails. `a || b` gives `[a]` and `[b]`; `(a || b) && c` gives `[a, c]`
+//!    and `[b, c]`. Bounded by the probe budget.
 //!
 //! Every variant (a set of units applied to good) is crafted first
 //! (`craft::crafted_attributes`): one that cannot be built, or that does not
 //! decode back to what was asked, is *unresolved* and never sent. Variants
 //! are cached: one verdict per set of units, whichever phase asks. Each
-//! verdict comes from the sequential test in [`verdict`].
+//! verdict is a pass rate over probes from distinct source ports, placed
+//! by the sequential test in [`verdict`] (an SPRT between the baselines'
+//! rates). When bad fails intermittently, the report says whether the
+//! failures follow the source port ([`ports`]).
 //!
 //! The final confidence is the product of the confidences of the verdicts
 //! the answer rests on: both baselines, each culprit set failing, each
 //! set-minus-one-unit passing (1-minimality) and, after the last culprit
-//! set, the remaining units passing.
+//! set, the units left when one of each set is left out passing.
 
 pub mod ddmin;
 mod oracle;
+pub mod ports;
+pub mod stats;
 pub mod units;
 pub mod verdict;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::handshake::Outcome;
 use crate::model::{Attr, Attributes, Field};
 use ddmin::{Class, Step};
-pub use oracle::{run, BatchAnswers, Halted, Oracle, OracleError};
+pub use oracle::{run, Answer, BatchAnswers, Halted, Oracle, OracleError};
+pub use ports::{Parity, PortPattern};
 pub use units::{is_bisectable, DiffRow, Unit};
-use verdict::{decide, Decision, Tally, TestParams, Verdict};
+use verdict::{Baselines, Decision, Rates, Side, Tally, TestParams, Verdict};
 
 /// Knobs of the search.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SearchOptions {
-    /// Loss rate the sequential test allows for at worst.
-    pub max_loss: f64,
-    /// Error allowed per no-reply verdict.
+    /// Error allowed per test: the baselines' Fisher test, each way of
+    /// each variant's SPRT.
     pub alpha: f64,
     /// Probes of each baseline at least.
     pub baseline_probes: u32,
@@ -67,10 +77,9 @@ pub struct SearchOptions {
 impl Default for SearchOptions {
     fn default() -> Self {
         SearchOptions {
-            max_loss: 0.5,
-            alpha: 0.01,
-            baseline_probes: 3,
-            max_probes: 20,
+            alpha: 0.001,
+            baseline_probes: 12,
+            max_probes: 40,
             single: true,
             max_total_probes: 5000,
         }
@@ -112,8 +121,12 @@ struct Variant {
     built: Result<(Attributes, Attributes), String>,
     tally: Tally,
     verdict: Option<Verdict>,
-    baseline: bool,
 }
+
+/// Hitting sets tried at most after each culprit set: with many
+/// overlapping sets their number grows as a product, and the probe budget
+/// bounds the search anyway.
+const MAX_CANDIDATES: usize = 256;
 
 /// The phase a probe was sent in, as the report counts them. Declared in
 /// the alphabetical order of the names, the order of the JSON's keys.
@@ -180,6 +193,12 @@ pub struct Search {
     by_phase: BTreeMap<ProbePhase, u64>,
     rounds_by_phase: BTreeMap<ProbePhase, u32>,
     culprits: Vec<Vec<usize>>,
+    /// The baselines' rates, once they differ.
+    rates: Option<Rates>,
+    /// The set ddmin is minimising now.
+    start: Option<Vec<usize>>,
+    /// Sets ddmin has started from.
+    explored: HashSet<Vec<usize>>,
     conclusion: Conclusion,
     note: Option<String>,
 }
@@ -192,9 +211,6 @@ impl Search {
         bad: &Attributes,
         opts: SearchOptions,
     ) -> Result<Search, SearchError> {
-        if !(0.0..1.0).contains(&opts.max_loss) {
-            return Err(SearchError::Options("max_loss must be in [0, 1)"));
-        }
         if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
             return Err(SearchError::Options("alpha must be in (0, 1)"));
         }
@@ -236,6 +252,9 @@ impl Search {
             by_phase: BTreeMap::new(),
             rounds_by_phase: BTreeMap::new(),
             culprits: Vec::new(),
+            rates: None,
+            start: None,
+            explored: HashSet::new(),
             conclusion: Conclusion::Running,
             note: None,
         };
@@ -317,7 +336,7 @@ impl Search {
     }
 
     /// An oracle's answer to probe `id`. Unknown ids are ignored.
-    pub fn record(&mut self, id: u64, answer: Result<Outcome, OracleError>) {
+    pub fn record(&mut self, id: u64, answer: Result<Answer, OracleError>) {
         let Some(v) = self.outstanding.remove(&id) else {
             return;
         };
@@ -334,7 +353,6 @@ impl Search {
 
     fn params(&self, baseline: bool) -> TestParams {
         TestParams {
-            max_loss: self.opts.max_loss,
             alpha: self.opts.alpha,
             min_probes: if baseline {
                 self.opts.baseline_probes.max(1)
@@ -371,12 +389,10 @@ impl Search {
         let verdict = built.as_ref().err().map(|reason| Verdict::Unresolved {
             reason: reason.clone(),
         });
-        let baseline = key.is_empty() || key.len() == self.units.len();
         self.variants.push(Variant {
             built,
             tally: Tally::default(),
             verdict,
-            baseline,
         });
         let v = self.variants.len() - 1;
         self.by_units.insert(key, v);
@@ -392,8 +408,11 @@ impl Search {
             if self.variants[v].verdict.is_some() || out.iter().any(|(x, _)| *x == v) {
                 continue;
             }
-            let params = self.params(self.variants[v].baseline);
-            match decide(&self.variants[v].tally, &params) {
+            let Some(rates) = self.rates else {
+                continue;
+            };
+            let params = self.params(false);
+            match verdict::classify(&self.variants[v].tally, &rates, &params) {
                 Decision::Decided(verdict) => self.variants[v].verdict = Some(verdict),
                 Decision::More(n) => out.push((v, n.max(1))),
             }
@@ -436,36 +455,8 @@ impl Search {
             match self.phase {
                 Phase::Done => return Vec::new(),
                 Phase::Baseline => {
-                    let need = self.pending(&[Vec::new(), self.all()]);
-                    if !need.is_empty() {
+                    if let Some(need) = self.baselines() {
                         return need;
-                    }
-                    match self.baseline_outcomes() {
-                        None => {
-                            let why = |v: Option<&Verdict>| match v {
-                                Some(Verdict::Unresolved { reason }) => reason.clone(),
-                                Some(Verdict::Unknown) => "unknown to the oracle".into(),
-                                _ => "no verdict".into(),
-                            };
-                            let (g, b) = (self.verdict_of(&[]), self.verdict_of(&self.all()));
-                            let note = if g.and_then(Verdict::outcome).is_none() {
-                                format!("the good baseline has no outcome: {}", why(g))
-                            } else {
-                                format!("the bad baseline has no outcome: {}", why(b))
-                            };
-                            return self.finish(Conclusion::Unexplained, Some(note));
-                        }
-                        Some((g, b)) if g == b => {
-                            let note = format!("good and bad both give {g}");
-                            return self.finish(Conclusion::NothingToExplain, Some(note));
-                        }
-                        Some(_) => {
-                            self.phase = if self.opts.single {
-                                Phase::Single
-                            } else {
-                                Phase::Isolate
-                            };
-                        }
                     }
                 }
                 Phase::Single => {
@@ -482,39 +473,172 @@ impl Search {
                     self.phase = Phase::Isolate;
                 }
                 Phase::Isolate => {
-                    let remaining: Vec<usize> = self
-                        .all()
-                        .into_iter()
-                        .filter(|u| !self.culprits.iter().any(|c| c.contains(u)))
-                        .collect();
-                    if remaining.is_empty() {
-                        return self.finish(Conclusion::Culprits, None);
-                    }
-                    if !self.culprits.is_empty() {
-                        let need = self.pending(std::slice::from_ref(&remaining));
-                        if !need.is_empty() {
-                            return need;
-                        }
-                        if self.class_of(&remaining) != Some(Class::Fail) {
-                            return self.finish(Conclusion::Culprits, None);
-                        }
-                    }
-                    let step = {
-                        let test = |s: &[usize]| self.class_of(s);
-                        ddmin::ddmin(&remaining, &test)
-                    };
-                    match step {
-                        Step::Need(sets) => {
-                            let need = self.pending(&sets);
-                            if !need.is_empty() {
-                                return need;
-                            }
-                        }
-                        Step::Done(c) => self.culprits.push(c),
+                    if let Some(need) = self.isolate() {
+                        return need;
                     }
                 }
             }
         }
+    }
+
+    /// The baseline phase: probes still needed, or `None` once it moved
+    /// on (to the next phase, or to the end).
+    fn baselines(&mut self) -> Option<Vec<(usize, u32)>> {
+        let (vg, vb) = (self.variant(&[]), self.variant(&self.all()));
+        for (v, side) in [(vg, Side::Good), (vb, Side::Bad)] {
+            if let Some(verdict) = self.variants[v].verdict.clone() {
+                self.baseline_unusable(side, &verdict);
+                return None;
+            }
+        }
+        let (good, bad) = (&self.variants[vg].tally, &self.variants[vb].tally);
+        match verdict::baselines(good, bad, &self.params(true)) {
+            Baselines::More { good, bad } => {
+                let need: Vec<(usize, u32)> = [(vg, good), (vb, bad)]
+                    .into_iter()
+                    .filter(|&(_, n)| n > 0)
+                    .collect();
+                if need.is_empty() {
+                    self.finish(
+                        Conclusion::Unexplained,
+                        Some("the baselines ran out of probes (--max-probes)".into()),
+                    );
+                    return None;
+                }
+                Some(need)
+            }
+            Baselines::Unusable { side, verdict } => {
+                self.baseline_unusable(side, &verdict);
+                None
+            }
+            Baselines::Same { outcome, p_value } => {
+                let verdict = Verdict::Outcome {
+                    outcome,
+                    confidence: 1.0 - p_value,
+                };
+                self.variants[vg].verdict = Some(verdict.clone());
+                self.variants[vb].verdict = Some(verdict);
+                let rate = |t: &Tally| format!("{}/{}", t.count(outcome), t.observed());
+                let note = format!(
+                    "good and bad both give {outcome} (good {}, bad {}): bad does not fail more often",
+                    rate(&self.variants[vg].tally),
+                    rate(&self.variants[vb].tally)
+                );
+                self.finish(Conclusion::NothingToExplain, Some(note));
+                None
+            }
+            Baselines::Differ(rates) => {
+                let confidence = 1.0 - rates.p_value;
+                self.variants[vg].verdict = Some(Verdict::Outcome {
+                    outcome: rates.reference,
+                    confidence,
+                });
+                self.variants[vb].verdict = Some(Verdict::Outcome {
+                    outcome: rates.failure,
+                    confidence,
+                });
+                self.rates = Some(rates);
+                self.phase = if self.opts.single {
+                    Phase::Single
+                } else {
+                    Phase::Isolate
+                };
+                None
+            }
+        }
+    }
+
+    fn baseline_unusable(&mut self, side: Side, verdict: &Verdict) {
+        let why = match verdict {
+            Verdict::Unresolved { reason } => reason.clone(),
+            Verdict::Unknown => "unknown to the oracle".into(),
+            Verdict::Outcome { .. } => "no verdict".into(),
+        };
+        let (name, v) = match side {
+            Side::Good => ("good", self.variant(&[])),
+            Side::Bad => ("bad", self.variant(&self.all())),
+        };
+        self.variants[v].verdict = Some(verdict.clone());
+        let note = format!("the {name} baseline has no outcome: {why}");
+        self.finish(Conclusion::Unexplained, Some(note));
+    }
+
+    /// The isolation phase: probes still needed, or `None` once a step was
+    /// taken (a set found, a new start chosen, or the end).
+    fn isolate(&mut self) -> Option<Vec<(usize, u32)>> {
+        if let Some(start) = self.start.clone() {
+            let step = {
+                let test = |s: &[usize]| self.class_of(s);
+                ddmin::ddmin(&start, &test)
+            };
+            match step {
+                Step::Need(sets) => {
+                    let need = self.pending(&sets);
+                    return (!need.is_empty()).then_some(need);
+                }
+                Step::Done(c) => {
+                    if !self.culprits.contains(&c) {
+                        self.culprits.push(c);
+                    }
+                    self.start = None;
+                    return None;
+                }
+            }
+        }
+        let candidates = self.candidates();
+        let need = self.pending(&candidates);
+        if !need.is_empty() {
+            return Some(need);
+        }
+        match candidates
+            .into_iter()
+            .find(|c| self.class_of(c) == Some(Class::Fail))
+        {
+            Some(c) => {
+                self.explored.insert(c.clone());
+                self.start = Some(c);
+            }
+            None if self.culprits.is_empty() => {
+                let note = "no set of differences reproduces bad's outcome".to_owned();
+                self.finish(Conclusion::Unexplained, Some(note));
+            }
+            None => {
+                self.finish(Conclusion::Culprits, None);
+            }
+        }
+        None
+    }
+
+    /// The sets ddmin could start from to find a minimal set not found
+    /// yet: all units but one of each found set (every such choice, up to
+    /// [`MAX_CANDIDATES`]), not explored already. A minimal set not found
+    /// yet lies inside one of them; one that fails holds such a set.
+    fn candidates(&self) -> Vec<Vec<usize>> {
+        let mut hitting: Vec<Vec<usize>> = vec![Vec::new()];
+        for set in &self.culprits {
+            let mut next = Vec::new();
+            for h in &hitting {
+                for &u in set {
+                    let mut h2 = h.clone();
+                    if !h2.contains(&u) {
+                        h2.push(u);
+                        h2.sort_unstable();
+                    }
+                    if !next.contains(&h2) && next.len() < MAX_CANDIDATES {
+                        next.push(h2);
+                    }
+                }
+            }
+            hitting = next;
+        }
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for h in hitting {
+            let rest: Vec<usize> = self.all().into_iter().filter(|u| !h.contains(u)).collect();
+            if !rest.is_empty() && !self.explored.contains(&rest) && !out.contains(&rest) {
+                out.push(rest);
+            }
+        }
+        out
     }
 
     fn finish(&mut self, c: Conclusion, note: Option<String>) -> Vec<(usize, u32)> {
@@ -582,7 +706,48 @@ impl Search {
             confidence: self.confidence(),
             conclusion: self.conclusion,
             note: self.note.clone(),
+            pass_outcome: self.reference().map(|o| o.to_string()),
+            intermittent: self.intermittent(),
+            port_pattern: self.port_pattern(),
         }
+    }
+
+    /// The outcome a probe passes with: good's, once known.
+    fn reference(&self) -> Option<Outcome> {
+        if let Some(r) = self.rates {
+            return Some(r.reference);
+        }
+        let &v = self.by_units.get(&Vec::new())?;
+        self.variants[v].tally.dominant_except(None)
+    }
+
+    /// Bad fails, but not always: some of its probes got good's outcome.
+    fn intermittent(&self) -> bool {
+        let (Some(r), Some(&v)) = (self.rates, self.by_units.get(&self.all())) else {
+            return false;
+        };
+        self.variants[v].tally.count(r.reference) > 0
+    }
+
+    /// Whether an intermittent failure follows the source port, from the
+    /// probes of bad and of every variant that failed like it.
+    fn port_pattern(&self) -> Option<PortPattern> {
+        let r = self.rates?;
+        if !self.intermittent() {
+            return None;
+        }
+        let failing: Vec<&Variant> = self
+            .by_units
+            .iter()
+            .filter(|(units, _)| self.class_of(units) == Some(Class::Fail))
+            .map(|(_, &v)| &self.variants[v])
+            .collect();
+        let samples: Vec<(u16, bool)> = failing
+            .iter()
+            .flat_map(|v| v.tally.ports.iter())
+            .map(|&(port, o)| (port, o != r.reference))
+            .collect();
+        ports::pattern(&samples, ports::HINT_ALPHA)
     }
 
     fn confidence(&self) -> f64 {
@@ -590,22 +755,23 @@ impl Search {
             return 0.0;
         }
         let conf = |units: &[usize]| self.verdict_of(units).map_or(0.0, Verdict::confidence);
-        let all = self.all();
-        let mut c = conf(&[]) * conf(&all);
-        let mut used: Vec<usize> = Vec::new();
+        // The baselines share one test: count it once.
+        let mut c = self.rates.map_or(0.0, |r| 1.0 - r.p_value);
         for set in &self.culprits {
-            c *= conf(set);
+            if set.len() < self.units.len() {
+                c *= conf(set);
+            }
             for &u in set {
                 let less: Vec<usize> = set.iter().copied().filter(|&x| x != u).collect();
-                if self.class_of(&less) == Some(Class::Pass) {
+                if !less.is_empty() && self.class_of(&less) == Some(Class::Pass) {
                     c *= conf(&less);
                 }
             }
-            used.extend(set);
         }
-        let rest: Vec<usize> = all.into_iter().filter(|u| !used.contains(u)).collect();
-        if !rest.is_empty() && self.class_of(&rest) == Some(Class::Pass) {
-            c *= conf(&rest);
+        for rest in self.candidates() {
+            if self.class_of(&rest) == Some(Class::Pass) {
+                c *= conf(&rest);
+            }
         }
         c
     }
@@ -644,6 +810,17 @@ impl Search {
             .ok()
             .and_then(|(spec, _)| spec.text(Field::SynlabOptionsLayout))
             .map(str::to_owned);
+        let observed = v.tally.observed();
+        let passes = self.reference().map_or(0, |o| v.tally.count(o));
+        let (rate, interval) = if observed > 0 {
+            let (lo, hi) = stats::wilson(passes, observed, 1.96);
+            (
+                Some(f64::from(passes) / f64::from(observed)),
+                Some([lo, hi]),
+            )
+        } else {
+            (None, None)
+        };
         VerdictReport {
             verdict,
             icmp,
@@ -651,6 +828,9 @@ impl Search {
             layout,
             counts: v.tally.counts(),
             probes: v.tally.probes(),
+            passes,
+            rate,
+            interval,
             confidence: v.verdict.as_ref().map_or(0.0, Verdict::confidence),
             reason,
         }
@@ -673,6 +853,14 @@ pub struct VerdictReport {
     /// Probes by outcome.
     pub counts: BTreeMap<String, u32>,
     pub probes: u32,
+    /// Probes that got good's outcome (`pass_outcome`).
+    pub passes: u32,
+    /// `passes` over the probes observed (errors aside), when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// The rate's 95% Wilson interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
     pub confidence: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -687,9 +875,34 @@ impl VerdictReport {
             layout: None,
             counts: BTreeMap::new(),
             probes: 0,
+            passes: 0,
+            rate: None,
+            interval: None,
             confidence: 0.0,
             reason: None,
         }
+    }
+
+    /// `6/12 syn-ack (50%)`: how many probes got good's outcome, when
+    /// any were observed.
+    pub fn rate_text_of(&self, report: &Report) -> Option<String> {
+        self.rate_text(report.pass_outcome.as_deref()?)
+    }
+
+    /// [`VerdictReport::rate_text_of`] with good's outcome given.
+    pub fn rate_text(&self, pass_outcome: &str) -> Option<String> {
+        let rate = self.rate?;
+        let observed: u32 = self
+            .counts
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "error" | "unknown"))
+            .map(|(_, n)| n)
+            .sum();
+        Some(format!(
+            "{}/{observed} {pass_outcome} ({:.0}%)",
+            self.passes,
+            rate * 100.0
+        ))
     }
 
     /// `syn-ack`, `icmp 3/13`, `unresolved`…
@@ -746,4 +959,13 @@ pub struct Report {
     pub conclusion: Conclusion,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Good's outcome: the one a probe passes with (every `passes` and
+    /// `rate` counts it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_outcome: Option<String>,
+    /// Bad fails only sometimes: some of its probes passed.
+    pub intermittent: bool,
+    /// For an intermittent failure: whether it follows the source port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_pattern: Option<PortPattern>,
 }

@@ -32,13 +32,42 @@ pub struct Halted {
     pub cause: Box<dyn std::error::Error + Send + Sync>,
 }
 
+/// One probe's answer: its outcome, and the source port it was sent from
+/// when the oracle knows it (a live or simulated one does), so that the
+/// report can tell failures that follow the port (a flow hash, a parity
+/// rule) from random ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub outcome: Outcome,
+    pub src_port: Option<u16>,
+}
+
+impl Answer {
+    pub fn new(outcome: Outcome, src_port: u16) -> Self {
+        Answer {
+            outcome,
+            src_port: Some(src_port),
+        }
+    }
+}
+
+impl From<Outcome> for Answer {
+    /// An answer whose source port is not known.
+    fn from(outcome: Outcome) -> Self {
+        Answer {
+            outcome,
+            src_port: None,
+        }
+    }
+}
+
 /// Every probe's answer, in the order of the batch; or the oracle halted.
-pub type BatchAnswers = Result<Vec<Result<Outcome, OracleError>>, Halted>;
+pub type BatchAnswers = Result<Vec<Result<Answer, OracleError>>, Halted>;
 
 /// Answers batches of probes.
 pub trait Oracle {
     /// One result per request, in the order of `batch`: the outcome of
-    /// sending that SYN once, or why there is none. A live implementation
+    /// sending that SYN once (with its source port), or why there is none. A live implementation
     /// crafts each request's `spec` with its own volatile values (one
     /// source port per request) and may run the whole batch at once.
     /// `Err(Halted)`: no answer for this batch or any later one.
@@ -94,11 +123,11 @@ mod tests {
             Ok(batch
                 .iter()
                 .map(|r| {
-                    Ok(if dropped(r) {
+                    Ok(Answer::from(if dropped(r) {
                         Outcome::NoReply
                     } else {
                         Outcome::SynAck
-                    })
+                    }))
                 })
                 .collect())
         }
@@ -111,6 +140,8 @@ mod tests {
         let good = crate::model::craft::linux_example();
         let mut bad: Attributes = good.clone();
         bad.insert(Field::IpTtl, 128u8);
+        // A second difference, so that the search needs a second batch.
+        bad.insert(Field::TcpWindowSizeValue, 8192u16);
         let mut search =
             Search::new(&good, &bad, SearchOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         let mut oracle = HaltsAfterOne { batches: 0 };

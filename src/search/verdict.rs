@@ -1,70 +1,84 @@
-//! The sequential test that turns repeated probes of one variant into a
-//! verdict with counts and a confidence.
+//! Turning repeated probes of one variant into a verdict: counts, a pass
+//! rate with its interval, and a confidence.
 //!
-//! The noise model: the path may lose a probe or its answer (with a
-//! probability of at most `max_loss`), which turns any answer into
-//! no-reply; it never invents an answer. So:
+//! The noise model. A probe's exchange may be lost on the path (which
+//! turns any answer into no-reply), and a middlebox may act on only some
+//! flows: those from some source ports (a flow hash, a parity rule) or a
+//! share of them at random. So an outcome is not a fact about a SYN but a
+//! *rate*: the share of probes, each from its own source port, that got the
+//! good side's outcome (its *pass rate*). Then:
 //!
-//! - an answer (syn-ack, reset, icmp) is conclusive: one is enough, and the
-//!   verdict's confidence is 1;
-//! - no-reply is concluded only after `n` probes all went unanswered with
-//!   `max_loss^n <= alpha`; its confidence is `1 - max_loss^n`. Probes are
-//!   asked for adaptively: one first, then the rest needed to reach `n` in
-//!   one batch (they run concurrently);
-//! - answers of different kinds for one variant (a flaky middlebox) break
-//!   the model: the variant is probed up to `max_probes` times and the
-//!   verdict is the answer seen in at least two thirds of the answers, with
-//!   that share as its confidence; otherwise it is unresolved.
+//! - **Baselines.** Good and bad are probed at least `min_probes` times
+//!   each, then in growing rounds, until Fisher's exact test says bad's pass
+//!   rate is lower than good's (p ≤ `alpha`), or `max_probes` each. 6/6
+//!   against 3/6 is not yet a difference; 12/12 against 6/12 is. A bad side
+//!   that fails only sometimes is *intermittent*; one that never failed, or
+//!   never showed a difference, has nothing to explain.
+//! - **Variants.** Each is tested with Wald's SPRT between good's rate and
+//!   bad's (each known only as far as the baselines' counts show, so no
+//!   single probe is a certainty), with error `alpha` each way: it stops as
+//!   soon as it is sure, after three probes when the sides are 100% and 0%,
+//!   more at 50% intermittent failure or under loss. A variant whose rate the test
+//!   cannot place within `max_probes` is unresolved.
+//! - A failing variant's outcome is the answer it failed with (its most
+//!   frequent one other than good's, answers before no-reply, since loss
+//!   only makes silence): when that is a third answer (bad resets, the
+//!   variant is refused with ICMP), the variant is neither pass nor fail.
+//!   Silence alone is taken as bad's failure, as loss can hide its answer.
+//! - Errors of the oracle are retried; three that outnumber the answers
+//!   make the variant unresolved. A variant the oracle does not know (not
+//!   in a recording) is unknown.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::oracle::Answer;
+use super::stats::{fisher_greater, posterior, sprt, Sprt};
 use crate::handshake::Outcome;
 
-/// Parameters of the sequential test.
+/// Parameters of the tests.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TestParams {
-    /// The worst loss rate to allow for (0 ≤ max_loss < 1).
-    pub max_loss: f64,
-    /// The error a no-reply verdict may have at most.
+    /// The error each test may have at most (Fisher's p-value for the
+    /// baselines, each way of a variant's SPRT).
     pub alpha: f64,
-    /// Probes at least (the baselines take more than the other variants).
+    /// Probes at least (the baselines'; variants start with what the SPRT
+    /// could decide on).
     pub min_probes: u32,
     /// Probes at most.
     pub max_probes: u32,
-}
-
-impl TestParams {
-    /// Unanswered probes needed to conclude no-reply.
-    pub fn no_reply_probes(&self) -> u32 {
-        if self.max_loss <= 0.0 {
-            return 1;
-        }
-        let n = (self.alpha.ln() / self.max_loss.ln()).ceil();
-        if n.is_finite() && n >= 1.0 {
-            (n as u32).min(self.max_probes.max(1))
-        } else {
-            self.max_probes.max(1)
-        }
-    }
 }
 
 /// What one variant's probes gave so far.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
     pub outcomes: Vec<(Outcome, u32)>,
+    /// Each answered probe's source port, when the oracle said, with its
+    /// outcome: the evidence for a port pattern.
+    pub ports: Vec<(u16, Outcome)>,
     pub unknown: u32,
     pub errors: u32,
     pub last_error: Option<String>,
 }
 
 impl Tally {
-    pub fn add(&mut self, o: Outcome) {
-        match self.outcomes.iter_mut().find(|(x, _)| *x == o) {
+    pub fn add(&mut self, a: Answer) {
+        match self.outcomes.iter_mut().find(|(x, _)| *x == a.outcome) {
             Some((_, n)) => *n += 1,
-            None => self.outcomes.push((o, 1)),
+            None => self.outcomes.push((a.outcome, 1)),
         }
+        if let Some(port) = a.src_port {
+            self.ports.push((port, a.outcome));
+        }
+    }
+
+    /// Probes that got `o`.
+    pub fn count(&self, o: Outcome) -> u32 {
+        self.outcomes
+            .iter()
+            .find(|(x, _)| *x == o)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// Observations (answers and no-replies), not errors.
@@ -75,6 +89,21 @@ impl Tally {
     /// Every probe asked for, errors and unknowns included.
     pub fn probes(&self) -> u32 {
         self.observed() + self.unknown + self.errors
+    }
+
+    /// The most frequent outcome other than `not`, answers before
+    /// no-reply (loss makes silence, never an answer); `None` when every
+    /// observation was `not`.
+    pub fn dominant_except(&self, not: Option<Outcome>) -> Option<Outcome> {
+        let mut others: Vec<(Outcome, u32)> = self
+            .outcomes
+            .iter()
+            .filter(|(o, _)| Some(*o) != not)
+            .copied()
+            .collect();
+        // Stable: the first seen wins a tie.
+        others.sort_by_key(|(o, n)| (*o == Outcome::NoReply, std::cmp::Reverse(*n)));
+        others.first().map(|(o, _)| *o)
     }
 
     /// Counts by outcome text (`syn-ack`, `icmp 3/13`, …).
@@ -91,15 +120,35 @@ impl Tally {
         }
         m
     }
+
+    /// Why this tally can give no verdict, if it cannot.
+    fn unusable(&self, p: &TestParams) -> Option<Verdict> {
+        if self.unknown > 0 {
+            return Some(Verdict::Unknown);
+        }
+        let n = self.observed();
+        let exhausted = self.probes() >= p.max_probes.max(1);
+        if self.errors >= 3 && self.errors > n || (exhausted && n == 0) {
+            return Some(Verdict::Unresolved {
+                reason: format!(
+                    "the oracle failed {} times: {}",
+                    self.errors,
+                    self.last_error.as_deref().unwrap_or("no answer")
+                ),
+            });
+        }
+        None
+    }
 }
 
 /// A variant's verdict.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Verdict {
-    /// The variant's outcome, with the probability it is right under the noise model.
+    /// The variant's outcome (good's when it passes, the failure it shows
+    /// when it fails), with the probability it is right.
     Outcome { outcome: Outcome, confidence: f64 },
-    /// Not sent (cannot be built) or no consistent answer.
+    /// Not sent (cannot be built), or no verdict from its probes.
     Unresolved { reason: String },
     /// The oracle does not know this variant (not in the recording).
     Unknown,
@@ -128,158 +177,152 @@ pub enum Decision {
     More(u32),
 }
 
-/// Apply the sequential test to a tally.
-pub fn decide(t: &Tally, p: &TestParams) -> Decision {
-    if t.unknown > 0 {
-        return Decision::Decided(Verdict::Unknown);
+/// The two baselines' rates once they differ: what every variant is
+/// tested against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rates {
+    /// Good's outcome: a probe *passes* when it gets this.
+    pub reference: Outcome,
+    /// The outcome bad fails with (its most frequent other than good's).
+    pub failure: Outcome,
+    /// Good's passes and probes.
+    pub good: (u32, u32),
+    /// Bad's passes and probes.
+    pub bad: (u32, u32),
+    /// Fisher's one-sided p-value of "bad passes less often than good".
+    pub p_value: f64,
+}
+
+/// Which baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Good,
+    Bad,
+}
+
+/// What the baselines say so far.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Baselines {
+    /// Probe each side this many more times.
+    More { good: u32, bad: u32 },
+    /// Bad passes less often than good.
+    Differ(Rates),
+    /// No difference shown: bad never failed, or not significantly more
+    /// often than good within `max_probes` (the p-value).
+    Same { outcome: Outcome, p_value: f64 },
+    /// One side has no verdict at all.
+    Unusable { side: Side, verdict: Verdict },
+}
+
+/// Good's outcome: its most frequent answer (no-reply only when nothing
+/// answered).
+fn reference(good: &Tally) -> Outcome {
+    good.dominant_except(None).unwrap_or(Outcome::NoReply)
+}
+
+/// Compare the baselines' pass rates with Fisher's exact test.
+pub fn baselines(good: &Tally, bad: &Tally, p: &TestParams) -> Baselines {
+    for (side, t) in [(Side::Good, good), (Side::Bad, bad)] {
+        if let Some(verdict) = t.unusable(p) {
+            return Baselines::Unusable { side, verdict };
+        }
     }
-    let n = t.observed();
-    let asked = t.probes();
-    let cap = p.max_probes.max(1);
-    let exhausted = asked >= cap;
-    let replies: Vec<(Outcome, u32)> = t
-        .outcomes
-        .iter()
-        .filter(|(o, _)| *o != Outcome::NoReply)
-        .copied()
-        .collect();
-    if t.errors >= 3 && t.errors > n || (exhausted && n == 0) {
-        return Decision::Decided(Verdict::Unresolved {
-            reason: format!(
-                "the oracle failed {} times: {}",
-                t.errors,
-                t.last_error.as_deref().unwrap_or("no answer")
-            ),
+    let min = p.min_probes.max(1);
+    let cap = p.max_probes.max(min);
+    let (ng, nb) = (good.observed(), bad.observed());
+    if ng < min || nb < min {
+        return Baselines::More {
+            good: min
+                .saturating_sub(ng)
+                .min(cap.saturating_sub(good.probes())),
+            bad: min.saturating_sub(nb).min(cap.saturating_sub(bad.probes())),
+        };
+    }
+    let reference = reference(good);
+    let (kg, kb) = (good.count(reference), bad.count(reference));
+    let p_value = fisher_greater(kg, ng, kb, nb);
+    if p_value <= p.alpha {
+        return Baselines::Differ(Rates {
+            reference,
+            failure: bad
+                .dominant_except(Some(reference))
+                .unwrap_or(Outcome::NoReply),
+            good: (kg, ng),
+            bad: (kb, nb),
+            p_value,
         });
     }
-    let left = cap.saturating_sub(asked);
-    let need_min = p.min_probes.saturating_sub(n);
-    match replies.len() {
-        0 => {
-            let miss = p.max_loss.powi(n as i32);
-            if (n >= p.min_probes && miss <= p.alpha) || exhausted {
-                Decision::Decided(Verdict::Outcome {
-                    outcome: Outcome::NoReply,
-                    confidence: 1.0 - miss,
-                })
-            } else if n == 0 {
-                Decision::More(p.min_probes.max(1).min(left))
-            } else {
-                let want = p.no_reply_probes().max(p.min_probes).saturating_sub(n);
-                Decision::More(want.max(1).min(left))
-            }
-        }
-        1 if need_min == 0 => Decision::Decided(Verdict::Outcome {
-            outcome: replies[0].0,
-            confidence: 1.0,
-        }),
-        1 => Decision::More(need_min.min(left).max(1)),
-        _ if !exhausted => Decision::More(left.min(asked.max(2))),
-        _ => {
-            let total: u32 = replies.iter().map(|(_, c)| c).sum();
-            let (top, count) = replies
-                .iter()
-                .copied()
-                .max_by_key(|(_, c)| *c)
-                .unwrap_or((Outcome::NoReply, 0));
-            let share = f64::from(count) / f64::from(total.max(1));
-            if share >= 2.0 / 3.0 {
-                Decision::Decided(Verdict::Outcome {
-                    outcome: top,
-                    confidence: share,
-                })
-            } else {
-                let counts: Vec<String> =
-                    t.counts().iter().map(|(k, v)| format!("{k} {v}")).collect();
-                Decision::Decided(Verdict::Unresolved {
-                    reason: format!("inconsistent answers ({})", counts.join(", ")),
-                })
-            }
-        }
+    let (left_g, left_b) = (
+        cap.saturating_sub(good.probes()),
+        cap.saturating_sub(bad.probes()),
+    );
+    if kb == nb || (left_g == 0 && left_b == 0) {
+        return Baselines::Same {
+            outcome: reference,
+            p_value,
+        };
+    }
+    // Grow both sides by half again: a few rounds reach any size.
+    let step = |n: u32, left: u32| (n / 2).max(2).min(left);
+    Baselines::More {
+        good: step(ng, left_g),
+        bad: step(nb, left_b),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const P: TestParams = TestParams {
-        max_loss: 0.5,
-        alpha: 0.01,
-        min_probes: 1,
-        max_probes: 20,
-    };
-
-    fn tally(items: &[(Outcome, u32)]) -> Tally {
-        let mut t = Tally::default();
-        for (o, n) in items {
-            for _ in 0..*n {
-                t.add(*o);
-            }
+/// The verdict of a variant against the baselines' rates: the SPRT, or
+/// how many more probes could let it decide.
+pub fn classify(t: &Tally, rates: &Rates, p: &TestParams) -> Decision {
+    if let Some(verdict) = t.unusable(p) {
+        return Decision::Decided(verdict);
+    }
+    let (n, k) = (t.observed(), t.count(rates.reference));
+    let test = |k: u32, n: u32| sprt(k, n, rates.good, rates.bad, p.alpha);
+    match test(k, n) {
+        Sprt::Pass(llr) => Decision::Decided(Verdict::Outcome {
+            outcome: rates.reference,
+            confidence: posterior(llr),
+        }),
+        Sprt::Fail(llr) => {
+            let shown = t
+                .dominant_except(Some(rates.reference))
+                .unwrap_or(Outcome::NoReply);
+            let outcome = if shown == Outcome::NoReply {
+                rates.failure
+            } else {
+                shown
+            };
+            Decision::Decided(Verdict::Outcome {
+                outcome,
+                confidence: posterior(llr),
+            })
         }
-        t
-    }
-
-    #[test]
-    fn one_answer_is_enough() {
-        let d = decide(&tally(&[(Outcome::SynAck, 1)]), &P);
-        assert_eq!(
-            d,
-            Decision::Decided(Verdict::Outcome {
-                outcome: Outcome::SynAck,
-                confidence: 1.0
-            })
-        );
-        let d = decide(&tally(&[(Outcome::NoReply, 2), (Outcome::Reset, 1)]), &P);
-        assert_eq!(d.clone(), d);
-        assert!(matches!(
-            d,
-            Decision::Decided(Verdict::Outcome {
-                outcome: Outcome::Reset,
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn no_reply_needs_seven_at_half_loss() {
-        assert_eq!(P.no_reply_probes(), 7);
-        assert_eq!(decide(&Tally::default(), &P), Decision::More(1));
-        assert_eq!(
-            decide(&tally(&[(Outcome::NoReply, 1)]), &P),
-            Decision::More(6)
-        );
-        let d = decide(&tally(&[(Outcome::NoReply, 7)]), &P);
-        let Decision::Decided(v) = d else {
-            panic!("undecided")
-        };
-        assert_eq!(v.outcome(), Some(Outcome::NoReply));
-        assert!((v.confidence() - (1.0 - 0.5f64.powi(7))).abs() < 1e-12);
-    }
-
-    #[test]
-    fn baselines_take_their_minimum() {
-        let p = TestParams { min_probes: 3, ..P };
-        assert_eq!(decide(&Tally::default(), &p), Decision::More(3));
-        assert_eq!(
-            decide(&tally(&[(Outcome::SynAck, 1)]), &p),
-            Decision::More(2)
-        );
-    }
-
-    #[test]
-    fn mixed_answers_take_more_probes_then_a_majority() {
-        let t = tally(&[(Outcome::SynAck, 1), (Outcome::Reset, 1)]);
-        assert_eq!(decide(&t, &P), Decision::More(2));
-        let t = tally(&[(Outcome::SynAck, 15), (Outcome::Reset, 5)]);
-        let Decision::Decided(v) = decide(&t, &P) else {
-            panic!("undecided")
-        };
-        assert_eq!(v.outcome(), Some(Outcome::SynAck));
-        let t = tally(&[(Outcome::SynAck, 10), (Outcome::Reset, 10)]);
-        assert!(matches!(
-            decide(&t, &P),
-            Decision::Decided(Verdict::Unresolved { .. })
-        ));
+        Sprt::Continue(_) => {
+            let left = p.max_probes.max(1).saturating_sub(t.probes());
+            if left == 0 {
+                return Decision::Decided(Verdict::Unresolved {
+                    reason: format!(
+                        "its pass rate ({k}/{n} {}) is placed near neither good's nor bad's",
+                        rates.reference
+                    ),
+                });
+            }
+            // Enough further probes for the test to decide if they pass at
+            // good's rate, and also if they pass at bad's: under loss or
+            // intermittence one round then decides most variants (a probe
+            // round costs a round trip and a timeout, live).
+            let mean = |(s, t): (u32, u32)| (f64::from(s) + 0.5) / (f64::from(t) + 1.0);
+            // Rounded against the decision: a little slack for chance.
+            let passes = |rate: f64, m: u32| (f64::from(m) * rate).floor() as u32;
+            let fails = |rate: f64, m: u32| (f64::from(m) * rate).ceil() as u32;
+            let decides = |m: u32| {
+                let pass = passes(mean(rates.good), m);
+                let fail = fails(mean(rates.bad), m).min(m);
+                matches!(test(k + pass, n + m), Sprt::Pass(_))
+                    && matches!(test(k + fail, n + m), Sprt::Fail(_))
+            };
+            let m = (1..=left).find(|&m| decides(m)).unwrap_or(left);
+            Decision::More(m)
+        }
     }
 }
