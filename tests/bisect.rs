@@ -786,6 +786,61 @@ proptest! {
     }
 }
 
+fn layout_text(a: &Attributes) -> String {
+    match a.get(Field::SynlabOptionsLayout) {
+        Some(Value::Str(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// `a`'s options laid out again in `order`, each padded with NOPs as
+/// [`profile`] pads them.
+fn relayout(a: &Attributes, order: &[&str]) -> Attributes {
+    let layout = layout_text(a);
+    let has = |t: &str| layout.split(',').any(|x| x == t);
+    let mut tokens: Vec<&str> = Vec::new();
+    for o in order {
+        match *o {
+            "mss" if has("mss") => tokens.push("mss"),
+            "ws" if has("ws") => tokens.extend(["nop", "ws"]),
+            "sok" if has("sok") => tokens.extend(["nop", "nop", "sok"]),
+            "ts" if has("ts") => tokens.extend(["nop", "nop", "ts"]),
+            _ => {}
+        }
+    }
+    let mut b = a.clone();
+    b.insert(Field::SynlabOptionsLayout, tokens.join(","));
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// A middlebox that keys on the options' order alone (same options,
+    /// same values, another order): the culprit is the layout unit alone,
+    /// even beside other differences (issue 8).
+    #[test]
+    fn an_order_only_rule_names_the_layout_unit(
+        good in profile(),
+        order in Just(vec!["mss", "ws", "sok", "ts"]).prop_shuffle(),
+        other_ttl in any::<bool>(),
+        loss in prop::sample::select(vec![0.0, 0.2]),
+        seed in any::<u64>(),
+    ) {
+        let mut bad = relayout(&good, &order);
+        let bad_layout = layout_text(&bad);
+        prop_assume!(bad_layout != layout_text(&good));
+        if other_ttl {
+            bad.insert(Field::IpTtl, 200u64);
+        }
+        let expr = format!("synlab.options.layout == \"{bad_layout}\"");
+        let mut oracle = rule_oracle(&expr, Action::Drop, loss, seed);
+        let r = search(&good, &bad, SearchOptions::default(), &mut oracle);
+        prop_assert_eq!(r.conclusion, Conclusion::Culprits, "{} {:?}", expr, r.note);
+        prop_assert_eq!(r.culprit_units.clone(), vec![vec!["synlab.options.layout".to_string()]], "rule {}", expr);
+    }
+}
+
 /// Every search is bounded: at the probe budget it stops, says so, and
 /// exits 1 (nothing explained yet).
 #[test]
