@@ -186,16 +186,40 @@ fn stop_signals_end_live_commands_cleanly() {
     }
 }
 
-/// The example program `panic_with_session`, built beside this test
-/// (`cargo test` builds the examples into target/PROFILE/examples).
+/// The example program `panic_with_session`, built beside this test:
+/// `cargo test` builds the examples into target/PROFILE/examples, as
+/// `panic_with_session-HASH`, once as the program and (with
+/// `--all-targets`) once more as a test harness. The program is the one that
+/// answers no arguments with its usage line.
 fn panic_child_exe() -> std::path::PathBuf {
     let me = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
     // target/PROFILE/deps/lab_live-HASH -> target/PROFILE/examples/
-    let profile_dir = me
+    let examples = me
         .parent()
         .and_then(|deps| deps.parent())
-        .unwrap_or_else(|| panic!("no profile directory above {}", me.display()));
-    profile_dir.join("examples").join("panic_with_session")
+        .unwrap_or_else(|| panic!("no profile directory above {}", me.display()))
+        .join("examples");
+    let entries = std::fs::read_dir(&examples)
+        .unwrap_or_else(|e| panic!("{}: {e} (is the example built?)", examples.display()));
+    let is_the_program = |path: &std::path::Path| {
+        Command::new(path)
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| text(&o.stderr).contains("usage: panic_with_session"))
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let ours = name == "panic_with_session" || name.starts_with("panic_with_session-");
+            ours && !name.contains('.')
+        })
+        .find(|p| is_the_program(p))
+        .unwrap_or_else(|| panic!("no panic_with_session program in {}", examples.display()))
 }
 
 /// A panic while a session holds its RST table: unwinding drops the
