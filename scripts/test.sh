@@ -36,4 +36,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 # Release mode: the integration tests run whole commands on real captures and
 # the lab tests probe live; debug builds make those needlessly slow.
+# tests/lab_live.rs runs the example program panic_with_session (a live
+# session that panics); `cargo test` builds examples only under hashed names.
+cargo build --release --examples --quiet
 cargo test --release --all-targets "$@"

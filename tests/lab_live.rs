@@ -186,10 +186,10 @@ fn stop_signals_end_live_commands_cleanly() {
     }
 }
 
-/// The example program `panic_with_session`, built beside this test:
-/// `cargo test` builds the examples into target/PROFILE/examples, as
-/// `panic_with_session-HASH`, once as the program and (with
-/// `--all-targets`) once more as a test harness. The program is the one that
+/// The example program `panic_with_session`, in target/PROFILE/examples:
+/// `cargo build --release --examples` (scripts/test.sh does it) puts it
+/// there by name; `cargo test` alone builds examples under hashed names, and
+/// with `--all-targets` as a test harness too. The program is the one that
 /// answers no arguments with its usage line.
 fn panic_child_exe() -> std::path::PathBuf {
     let me = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
@@ -219,7 +219,13 @@ fn panic_child_exe() -> std::path::PathBuf {
             ours && !name.contains('.')
         })
         .find(|p| is_the_program(p))
-        .unwrap_or_else(|| panic!("no panic_with_session program in {}", examples.display()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no panic_with_session program in {}: run cargo build --release --examples \
+                 (scripts/test.sh does)",
+                examples.display()
+            )
+        })
 }
 
 /// A panic while a session holds its RST table: unwinding drops the
