@@ -131,7 +131,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<Status> {
     // without CAP_DAC_OVERRIDE cannot create a file in another user's directory.
     let pcap = PcapOut::create(&args.out, 1)?;
     crate::io::nft::sweep_stale_tables();
-    let source = privilege::with_net_raw("capture", needs, || {
+    let source = privilege::open_then_lower("capture", needs, || {
         DatalinkSource::open(&iface, Duration::from_millis(50))
     })?
     .with_context(|| format!("opening a packet socket on {}", iface.name))?;

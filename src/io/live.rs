@@ -426,7 +426,7 @@ impl LiveSession {
         // The sockets are opened, then the process is lowered to what the
         // nftables table needs, before the runtime starts and the receive
         // thread parses the first frame.
-        let opened = privilege::with_net_raw("probe", needs, || -> io::Result<_> {
+        let opened = privilege::open_then_lower("probe", needs, || -> io::Result<_> {
             let source = DatalinkSource::open(&iface, READ_TIMEOUT)?;
             let sender = RawSender::open(target.is_ipv6())?;
             Ok((sender, source))

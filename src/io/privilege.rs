@@ -11,9 +11,8 @@
 //!   sockets are open, and nftables changes run in an `nft` child;
 //! - permitted and inheritable: CAP_NET_ADMIN when an nftables table is to
 //!   be installed and removed (`--suppress-rst`), else nothing. CAP_NET_RAW
-//!   leaves the permitted set too, so it can never be raised again; only a
-//!   caller that opens sockets once per batch keeps it there
-//!   ([`Reopen::PerBatch`]);
+//!   leaves the permitted set too, so it can never be raised again (every
+//!   live command, `bisect --target` included, opens its sockets once);
 //! - ambient: CAP_NET_ADMIN when kept, so the `nft` child of a setcap'd
 //!   binary run by a user gets it (without ambient it would get nothing);
 //! - bounding (root only, which holds CAP_SETPCAP to change it): the same,
@@ -120,17 +119,6 @@ pub fn current() -> Has {
     }
 }
 
-/// Whether the caller will open raw sockets again after this window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Reopen {
-    /// Never: CAP_NET_RAW leaves the permitted set for good (probe, capture).
-    #[default]
-    Never,
-    /// Once per batch (today's `bisect --target`): CAP_NET_RAW stays
-    /// permitted, never effective, between batches.
-    PerBatch,
-}
-
 /// A set of capabilities as the kernel writes it in /proc/PID/status: one
 /// bit per capability number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -194,15 +182,12 @@ pub fn parse_status(status: &str) -> Option<CapSets> {
 /// Pure: what the process may still hold once lowered. The effective set
 /// is always empty; `permitted` bounds the permitted, inheritable and
 /// ambient sets.
-pub fn lowered_permitted(needs: Needs, reopen: Reopen) -> CapMask {
-    let mut keep = Vec::new();
+pub fn lowered_permitted(needs: Needs) -> CapMask {
     if needs.net_admin {
-        keep.push(Capability::CAP_NET_ADMIN);
+        CapMask::of(&[Capability::CAP_NET_ADMIN])
+    } else {
+        CapMask::NONE
     }
-    if reopen == Reopen::PerBatch && needs.net_raw {
-        keep.push(Capability::CAP_NET_RAW);
-    }
-    CapMask::of(&keep)
 }
 
 /// Pure: the first thread (in the order given) whose sets exceed what a
@@ -239,7 +224,6 @@ pub fn check_lowered(threads: &[(u32, CapSets)], permitted: CapMask) -> Result<(
 pub fn open_then_lower<T, E>(
     command: &str,
     needs: Needs,
-    reopen: Reopen,
     open: impl FnOnce() -> Result<T, E>,
 ) -> Result<Result<T, E>, PrivilegeError> {
     validate_privilege(command, current(), needs)?;
@@ -253,7 +237,7 @@ pub fn open_then_lower<T, E>(
         })?;
     }
     let result = open();
-    let permitted = lowered_permitted(needs, reopen);
+    let permitted = lowered_permitted(needs);
     lower(permitted).map_err(|source| PrivilegeError::Lower {
         command: command.clone(),
         source,
@@ -264,16 +248,6 @@ pub fn open_then_lower<T, E>(
     })?;
     check_lowered(&threads, permitted).map_err(|kept| PrivilegeError::Kept { command, kept })?;
     Ok(result)
-}
-
-/// The old name of [`open_then_lower`] for callers that open their sockets
-/// once ([`Reopen::Never`]).
-pub fn with_net_raw<T, E>(
-    command: &str,
-    needs: Needs,
-    open: impl FnOnce() -> Result<T, E>,
-) -> Result<Result<T, E>, PrivilegeError> {
-    open_then_lower(command, needs, Reopen::Never, open)
 }
 
 /// Lower the calling thread to `permitted` (see the module doc). The order
@@ -422,14 +396,8 @@ mod tests {
             net_admin: true,
         };
         let admin = CapMask::of(&[Capability::CAP_NET_ADMIN]);
-        let raw = CapMask::of(&[Capability::CAP_NET_RAW]);
-        assert_eq!(lowered_permitted(raw_only, Reopen::Never), CapMask::NONE);
-        assert_eq!(lowered_permitted(both, Reopen::Never), admin);
-        assert_eq!(lowered_permitted(raw_only, Reopen::PerBatch), raw);
-        assert_eq!(
-            lowered_permitted(both, Reopen::PerBatch),
-            CapMask(admin.0 | raw.0)
-        );
+        assert_eq!(lowered_permitted(raw_only), CapMask::NONE);
+        assert_eq!(lowered_permitted(both), admin);
     }
 
     /// The finding: as root only CAP_NET_RAW left the effective set.
