@@ -21,6 +21,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -289,7 +290,11 @@ fn nft(args: &[&str], stdin: Option<&str>, action: &str) -> Result<String, NftEr
         path: path.clone(),
         source,
     };
+    // Its own process group: a Ctrl-C at the terminal goes to synlab's
+    // group only, so it cannot kill nft halfway through installing or
+    // removing the table; synlab's handler removes the table itself.
     let mut child = Command::new(&path)
+        .process_group(0)
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -436,10 +436,34 @@ impl RuleError {
     ///   ip.ttl ==
     ///            ^
     /// ```
+    ///
+    /// A long expression (a generated one, or a 50,000-character bomb) is
+    /// shown as a window of [`RENDER_WIDTH`] characters around the column,
+    /// with `…` where it was cut, so an error stays one screen.
     pub fn render(&self, expr: &str) -> String {
-        let pad = " ".repeat(self.column.saturating_sub(1));
-        format!("{self}\n  {expr}\n  {pad}^")
+        let chars: Vec<char> = expr.chars().collect();
+        let at = self.column.saturating_sub(1).min(chars.len());
+        let (start, end) = render_window(chars.len(), at);
+        let lead = if start > 0 { "…" } else { "" };
+        let tail = if end < chars.len() { "…" } else { "" };
+        let shown: String = chars[start..end].iter().collect();
+        let pad = " ".repeat(at - start + lead.chars().count());
+        format!("{self}\n  {lead}{shown}{tail}\n  {pad}^")
     }
+}
+
+/// How many characters of an expression an error shows at most.
+pub const RENDER_WIDTH: usize = 72;
+
+/// The `[start, end)` character range of an expression of `len` characters
+/// shown around the error at `at`: the whole of it when short, else
+/// [`RENDER_WIDTH`] characters with the error about a third of the way in.
+fn render_window(len: usize, at: usize) -> (usize, usize) {
+    if len <= RENDER_WIDTH {
+        return (0, len);
+    }
+    let start = at.saturating_sub(RENDER_WIDTH / 3).min(len - RENDER_WIDTH);
+    (start, start + RENDER_WIDTH)
 }
 
 /// What a rule is evaluated over: a SYN's attributes, or a captured attempt
@@ -1235,6 +1259,17 @@ mod tests {
             shown,
             "column 11: ip.ttl takes a number from 0 to 255, not \"sixty\"\n  ip.ttl == sixty\n            ^"
         );
+        // A long expression is shown as a window around the column.
+        let bomb = format!("{}ip.ttl == sixty", "ip.ttl == 64 && ".repeat(3000));
+        let shown = error_of(&bomb, Scope::Syn).render(&bomb);
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines[1].chars().count() <= RENDER_WIDTH + 4, "{shown}");
+        assert!(
+            lines[1].starts_with("  …") && lines[1].ends_with("sixty"),
+            "{shown}"
+        );
+        let caret = lines[2].chars().count() - 1;
+        assert_eq!(lines[1].chars().nth(caret), Some('s'), "{shown}");
         // Text fields take any word, numbers included, as text.
         let mut a = Attributes::new();
         a.insert(Attr::UnknownOption(30), "0102");
