@@ -261,6 +261,40 @@ fn a_panic_removes_the_table() {
     );
 }
 
+/// Regression: a SIGKILL (no handler runs) left the RST table until the
+/// next run. The table is owned by synlab's `nft -i` child now: when synlab
+/// dies its pipe closes, nft exits, and the kernel drops the table.
+#[test]
+fn a_sigkill_leaves_no_table() {
+    let Some(lab) = Lab::up("lkill", 223) else {
+        return;
+    };
+    let target = lab.srv(false, 80);
+    let child = spawn(
+        &lab,
+        &[
+            "probe",
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--count",
+            "1000",
+            "--rate",
+            "10",
+            "--suppress-rst",
+        ],
+    );
+    assert!(table_installed(&lab), "probe: the nft table never appeared");
+    let (took, out) = stop(child, libc::SIGKILL);
+    assert_eq!(out.status.code(), None, "not killed: {}", text(&out.stderr));
+    let gone = wait_for(Duration::from_secs(2), || {
+        !lab.c1_tables().contains("synlab_probe_")
+    });
+    eprintln!("SIGKILL: synlab gone {took:?} after the signal, table gone: {gone}");
+    assert!(gone, "a SIGKILL left the nftables table behind");
+}
+
 /// `synlab bisect --json` from client 1; the report and the wall time.
 fn timed_bisect(lab: &Lab, good: &str, bad: &str) -> (Json, Duration) {
     let target = lab.srv(false, 80);

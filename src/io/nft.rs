@@ -5,8 +5,16 @@
 //! The rule lives in its own table, `inet synlab_probe_<token>`, matches
 //! only the batch's source ports, and goes away when the guard is dropped:
 //! on success, on error, and on Ctrl-C (the driver turns SIGINT/SIGTERM into
-//! an error, so the guard's `Drop` runs). Tables left by a process that was
-//! killed outright are removed by the next run ([`remove_stale_tables`]).
+//! an error, so the guard's `Drop` runs).
+//!
+//! Even a SIGKILL cannot leave it behind: the table is made with nftables'
+//! `owner` flag by an `nft -i` child that synlab keeps running, reading
+//! commands from a pipe. The kernel removes an owned table when the netlink
+//! socket that made it closes; synlab's end of the pipe closes when synlab
+//! exits, however it exits, so `nft` reads end-of-file, exits, and the table
+//! goes with it. Where the flag is not supported (Linux before 5.12), the
+//! table is made the old way, and tables left by a process killed outright
+//! are removed by the next run ([`remove_stale_tables`]).
 //!
 //! The token names the run more firmly than a PID: the PID, the process's
 //! start time (/proc/PID/stat field 22, clock ticks since boot) and its PID
@@ -19,11 +27,13 @@
 //! root), and only if the file and every directory above it belong to root
 //! and are writable by no one else.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -221,6 +231,18 @@ pub fn rule_script(table: &str, ports: &[u16]) -> String {
     )
 }
 
+/// The same table as [`rule_script`] on one line (one line is one
+/// transaction for `nft -i`: all of it or none), owned by the netlink socket
+/// of the `nft` that runs it.
+pub fn owned_rule_line(table: &str, ports: &[u16]) -> String {
+    format!(
+        "table inet {table} {{ flags owner; chain output {{ \
+         type filter hook output priority 0; policy accept; \
+         tcp sport {{ {} }} tcp flags & rst == rst drop; }}; }}\n",
+        port_elements(ports)
+    )
+}
+
 /// Pure: the tables of runs that no longer exist, from `nft list tables`.
 pub fn stale_tables(
     listing: &str,
@@ -318,15 +340,129 @@ fn nft(args: &[&str], stdin: Option<&str>, action: &str) -> Result<String, NftEr
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// How long an `nft -i` child may take to make or drop its table.
+const HOLDER_WAIT: Duration = Duration::from_secs(3);
+
+/// An `nft -i` child holding an owned table: the table lives exactly as
+/// long as the child's netlink socket, which lives until its stdin closes.
+#[derive(Debug)]
+struct Holder {
+    child: Child,
+    stdin: ChildStdin,
+}
+
+impl Holder {
+    /// Start `nft -i`, make the owned table, and wait until it is listed.
+    /// An error from nft (e.g. a kernel without the owner flag) arrives on
+    /// its stderr, read without blocking while waiting.
+    fn start(table: &str, ports: &[u16]) -> Result<Holder, NftError> {
+        let path = nft_path()?;
+        let spawn_err = |source| NftError::Spawn {
+            path: path.clone(),
+            source,
+        };
+        let mut child = Command::new(&path)
+            .process_group(0)
+            .arg("-i")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn_err)?;
+        let (Some(mut stdin), Some(mut stderr)) = (child.stdin.take(), child.stderr.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(spawn_err(std::io::Error::other("nft -i without pipes")));
+        };
+        set_nonblocking(&stderr);
+        let made = stdin
+            .write_all(owned_rule_line(table, ports).as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(spawn_err)
+            .and_then(|()| wait_listed(table, &mut child, &mut stderr));
+        match made {
+            Ok(()) => Ok(Holder { child, stdin }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+
+    /// Close the pipe: nft exits and the kernel drops the table. A child
+    /// that does not exit in time is killed, which drops it too.
+    fn release(self) -> Result<(), NftError> {
+        let Holder { mut child, stdin } = self;
+        drop(stdin);
+        let t0 = Instant::now();
+        while t0.elapsed() < HOLDER_WAIT {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        child.wait().map(drop).map_err(|source| NftError::Spawn {
+            path: PathBuf::from("nft -i"),
+            source,
+        })
+    }
+}
+
+/// Wait until `table` is listed; fail on anything nft writes to stderr,
+/// on its exit, or after [`HOLDER_WAIT`].
+fn wait_listed(table: &str, child: &mut Child, stderr: &mut ChildStderr) -> Result<(), NftError> {
+    let action = format!("add table inet {table} (owner)");
+    let failed = |stderr: String| NftError::Failed {
+        action: action.clone(),
+        stderr,
+    };
+    let t0 = Instant::now();
+    loop {
+        let mut said = Vec::new();
+        let _ = stderr.read_to_end(&mut said);
+        if !said.is_empty() {
+            return Err(failed(String::from_utf8_lossy(&said).trim().to_owned()));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(failed(format!("nft -i exited ({status})")));
+        }
+        if nft(&["list", "table", "inet", table], None, "list table").is_ok() {
+            return Ok(());
+        }
+        if t0.elapsed() > HOLDER_WAIT {
+            return Err(failed(format!("not listed after {HOLDER_WAIT:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Reads from a pipe return at once (`WouldBlock`) when it is empty.
+fn set_nonblocking(pipe: &ChildStderr) {
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl on a file descriptor we own; flags read, then set.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+}
+
 /// The installed rule; removed on drop.
 #[derive(Debug)]
 pub struct RstSuppressor {
     table: String,
+    /// The `nft -i` holding an owned table; `None` when the table was made
+    /// the old way and must be deleted by name.
+    holder: Option<Holder>,
     installed: bool,
 }
 
 impl RstSuppressor {
-    /// Add the table for these source ports (after removing stale ones).
+    /// Add the table for these source ports (after removing stale ones):
+    /// owned by an `nft -i` child when the kernel allows, else by name.
     pub fn install(ports: &[u16]) -> Result<Self, NftError> {
         // A failure here only leaves old tables: say so and go on.
         if let Err(e) = remove_stale_tables() {
@@ -334,15 +470,32 @@ impl RstSuppressor {
         }
         let token = RunToken::current().map_err(NftError::Token)?;
         let table = token.table_name();
-        let script = rule_script(&table, ports);
-        nft(
-            &["-f", "-"],
-            Some(&script),
-            &format!("add table inet {table}"),
-        )?;
-        tracing::info!("nftables: table inet {table} drops our RSTs");
+        let holder = match Holder::start(&table, ports) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(
+                    "nftables: no owned table ({e}); a SIGKILL would leave the table until the next run"
+                );
+                let script = rule_script(&table, ports);
+                nft(
+                    &["-f", "-"],
+                    Some(&script),
+                    &format!("add table inet {table}"),
+                )?;
+                None
+            }
+        };
+        tracing::info!(
+            "nftables: table inet {table} drops our RSTs ({})",
+            if holder.is_some() {
+                "owned by an nft -i child"
+            } else {
+                "by name"
+            }
+        );
         Ok(RstSuppressor {
             table,
+            holder,
             installed: true,
         })
     }
@@ -353,7 +506,20 @@ impl RstSuppressor {
 
     /// Remove the table now, reporting failure.
     pub fn remove(mut self) -> Result<(), NftError> {
-        self.installed = false;
+        self.take_down()
+    }
+
+    fn take_down(&mut self) -> Result<(), NftError> {
+        if !std::mem::replace(&mut self.installed, false) {
+            return Ok(());
+        }
+        if let Some(holder) = self.holder.take() {
+            holder.release()?;
+            // Gone with nft's socket; a by-name delete only if it is not.
+            if nft(&["list", "table", "inet", &self.table], None, "list table").is_err() {
+                return Ok(());
+            }
+        }
         nft(
             &["delete", "table", "inet", &self.table],
             None,
@@ -365,10 +531,8 @@ impl RstSuppressor {
 
 impl Drop for RstSuppressor {
     fn drop(&mut self) {
-        if self.installed {
-            if let Err(e) = nft(&["delete", "table", "inet", &self.table], None, "delete") {
-                tracing::warn!("could not remove nftables table {}: {e}", self.table);
-            }
+        if let Err(e) = self.take_down() {
+            tracing::warn!("could not remove nftables table {}: {e}", self.table);
         }
     }
 }
@@ -376,6 +540,15 @@ impl Drop for RstSuppressor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_owned_table_is_one_line_with_the_owner_flag() {
+        let line = owned_rule_line("synlab_probe_1_2_3", &[40000, 40001, 40005]);
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(line.ends_with('\n'));
+        assert!(line.starts_with("table inet synlab_probe_1_2_3 { flags owner; chain output {"));
+        assert!(line.contains("tcp sport { 40000-40001, 40005 } tcp flags & rst == rst drop;"));
+    }
 
     #[test]
     fn ports_become_ranges() {
