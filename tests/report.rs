@@ -113,7 +113,8 @@ fn diff_html_draws_both_syns() {
         page.contains("<td>ip.ttl</td><td>64</td><td>128</td>"),
         "{page}"
     );
-    assert_eq!(page.matches("IPv4 header (RFC 791)").count(), 2);
+    let drawn = "<div class=\"sub\">IPv4 header (RFC 791)</div>";
+    assert_eq!(page.matches(drawn).count(), 2, "{page}");
 }
 
 /// Debian's headless Chromium (`chromium-headless-shell`), or `chromium`.
@@ -194,4 +195,83 @@ fn the_report_renders_in_a_headless_browser() {
     ] {
         assert!(dom.contains(want), "{want:?} not in the DOM:\n{dom}");
     }
+}
+
+/// Live, `bisect --pcap` holds what went over the wire: each probe's SYN
+/// and, for the variants that pass, the server's SYN-ACK, each commented
+/// with its variant; `probe --pcap` names the profile and its changes.
+/// Root only (the namespace lab), as the other lab tests.
+#[test]
+fn live_pcaps_hold_the_probes_and_their_answers() {
+    let Some(lab) = support::lab::Lab::up("rpcap", 249) else {
+        return;
+    };
+    lab.rule("ip ttl 127 drop");
+    let tmp = TempDir::new("report-live");
+    let pcap = tmp.file("live.pcapng");
+    let target = lab.srv(false, 80);
+    let out = lab.synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--target",
+        &target,
+        "--suppress-rst",
+        "--json",
+        "--pcap",
+        &pcap,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    let probes = doc["probes"].as_u64().unwrap_or_else(|| panic!("{doc}"));
+    let loaded = synlab::io::load::load(Path::new(&pcap)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.attempts.len() as u64,
+        probes,
+        "one attempt per probe"
+    );
+    if !require_tool("tshark") {
+        return;
+    }
+    let (comments, warnings) = tshark(&["-r", &pcap, "-T", "fields", "-e", "frame.comment"]);
+    assert_eq!(warnings, "", "tshark warned");
+    let count = |needle: &str| comments.lines().filter(|c| c.contains(needle)).count() as u64;
+    assert_eq!(count("; probe SYN; outcome "), probes, "{comments}");
+    assert!(
+        count("answer to variant 0: good; round 1") >= 1,
+        "{comments}"
+    );
+    assert_eq!(
+        count("answer to variant 1: bad"),
+        0,
+        "bad's SYNs are dropped"
+    );
+    assert_eq!(count("not a packet of this batch"), 0, "{comments}");
+
+    let probe_pcap = tmp.file("probe.pcapng");
+    let out = lab.synlab(&[
+        "probe",
+        "--profile",
+        "linux",
+        "--set",
+        "ip.ttl=100",
+        "--target",
+        &target,
+        "--count",
+        "2",
+        "--json",
+        "--pcap",
+        &probe_pcap,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (comments, warnings) = tshark(&["-r", &probe_pcap, "-T", "fields", "-e", "frame.comment"]);
+    assert_eq!(warnings, "", "tshark warned");
+    assert!(
+        comments.contains("probe 1 of linux with ip.ttl=100 (port ")
+            && comments.contains("): SYN; outcome syn-ack")
+            && comments.contains("answer to probe 2 of linux with ip.ttl=100"),
+        "{comments}"
+    );
 }
