@@ -269,9 +269,9 @@ fn live_pcaps_hold_the_probes_and_their_answers() {
     let (comments, warnings) = tshark(&["-r", &probe_pcap, "-T", "fields", "-e", "frame.comment"]);
     assert_eq!(warnings, "", "tshark warned");
     assert!(
-        comments.contains("probe 1 of linux with ip.ttl=100 (port ")
-            && comments.contains("): SYN; outcome syn-ack")
-            && comments.contains("answer to probe 2 of linux with ip.ttl=100"),
+        comments.contains("probe 1 (port ")
+            && comments.contains(") of linux with ip.ttl=100: SYN; outcome syn-ack")
+            && comments.contains("answer to probe 2 (port "),
         "{comments}"
     );
 }

@@ -248,7 +248,7 @@ pub fn probe_frame_comment(
 ) -> String {
     let find = |port: u16| results.iter().find(|r| r.src_port == port);
     let name =
-        |r: &ProbeResult| format!("probe {} of {profile} (port {})", r.index + 1, r.src_port);
+        |r: &ProbeResult| format!("probe {} (port {}) of {profile}", r.index + 1, r.src_port);
     match decode_frame(LINKTYPE_ETHERNET, &frame.data) {
         Ok(Decoded::Tcp(seg)) => match (find(seg.src.port()), find(seg.dst.port())) {
             (Some(r), _) if seg.flags.has(TcpFlags::SYN) => {

@@ -415,8 +415,20 @@ pub fn svg(h: &mut Html, header: &Header, mark: &dyn Fn(&[Attr]) -> Mark) {
                 ],
             );
         }
-        // The label in the widest piece (the first of equals).
-        if let Some(p) = ps.iter().rev().max_by_key(|p| p.bits) {
+        // The label in the widest piece (the first of equals); the other
+        // pieces of a field cut at a row end say whose they are.
+        let main = ps.iter().rev().max_by_key(|p| p.bits).copied();
+        for p in ps.iter().filter(|p| Some(**p) != main) {
+            let w = p.bits * BIT;
+            let cx = 1 + p.col * BIT + w / 2;
+            let y = RULER + 1 + p.row * ROW + 22;
+            h.elem(
+                "text",
+                &[("x", &size(cx)), ("y", &size(y)), ("class", "cont")],
+                &fit(&format!("({} cont.)", f.short), w, 6),
+            );
+        }
+        if let Some(p) = main {
             let w = p.bits * BIT;
             let cx = 1 + p.col * BIT + w / 2;
             let top = RULER + 1 + p.row * ROW + (p.rows - 1) * ROW / 2;

@@ -55,6 +55,7 @@ svg .box rect{fill:#f7f7f7;stroke:#555;stroke-width:1}
 svg .differs rect{fill:#ffe8a3;stroke:#a66b00;stroke-width:1.5}
 svg .culprit rect{fill:#ffc4cc;stroke:#b00020;stroke-width:3}
 svg text{font:11px system-ui,sans-serif;text-anchor:middle}svg text.name{fill:#444}
+svg text.cont{fill:#999;font-style:italic}
 svg text.tiny{font-size:7.5px;letter-spacing:-0.3px}
 svg text.value{font:12px ui-monospace,monospace;font-weight:600}svg text.ruler{fill:#888;font-size:10px}
 .legend span{display:inline-block;padding:1px 8px;margin-right:8px;border:1px solid #999}
@@ -134,7 +135,10 @@ fn sides(h: &mut Html, a: SynSide<'_>, b: SynSide<'_>, differs: &[Attr], culprit
     h.elem("span", &[], "same");
     h.elem("span", &[("class", "l-differs")], "differs");
     h.elem("span", &[("class", "l-culprit")], "★ culprit");
-    h.text("Hover a box for its Wireshark field name and value.");
+    h.text(
+        "Hover a box for its Wireshark field name and value. A profile's SYN is drawn \
+         with placeholder addresses, ports and sequence numbers.",
+    );
     h.close();
     let mark = |attrs: &[Attr]| {
         if attrs.iter().any(|a| culprits.contains(a)) {
@@ -420,7 +424,7 @@ fn timeline(h: &mut Html, r: &Report, probes: &[TimelineProbe]) {
     let fail = r.baseline.bad.text();
     let (left, top, row_h, plot_w) = (330.0, 24.0, 20.0, 820.0);
     let height = top + row_h * rows.len() as f64 + 30.0;
-    let width = left + plot_w + 20.0;
+    let width = left + plot_w + 40.0;
     let step = plot_w / probes.len().max(1) as f64;
     let n = |v: f64| format!("{v:.1}");
     h.elem(
