@@ -275,3 +275,24 @@ fn live_pcaps_hold_the_probes_and_their_answers() {
         "{comments}"
     );
 }
+
+/// A bisect that fails leaves no empty page behind.
+#[test]
+fn a_failed_bisect_writes_no_page() {
+    let tmp = TempDir::new("report-fail");
+    let html = tmp.file("never.html");
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-11",
+        "--rule",
+        "ip.ttl ==",
+        "--html",
+        &html,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid --rule"), "{}", stderr(&out));
+    assert!(!Path::new(&html).exists(), "{html} left behind");
+}

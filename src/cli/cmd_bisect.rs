@@ -396,6 +396,13 @@ pub fn bisect(
             if let Err(w) = written {
                 eprintln!("synlab: {w:#}");
             }
+            // No report: no page, rather than an empty file.
+            if let Some((path, file)) = html {
+                drop(file);
+                if let Err(r) = std::fs::remove_file(path) {
+                    eprintln!("synlab: --html {}: cannot remove: {r}", path.display());
+                }
+            }
             return Err(e);
         }
     };

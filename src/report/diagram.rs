@@ -484,6 +484,20 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_syn_has_tall_addresses_and_the_same_tcp_header() {
+        let mut a = linux_example();
+        a.insert(Field::Ipv6Hlim, 64u8);
+        let bytes = build_packet(&a, &placeholder(true)).unwrap_or_else(|e| panic!("{e}"));
+        let hs = headers(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hs[0].title, "IPv6 header (RFC 8200)");
+        let bits: u32 = hs[0].fields.iter().map(|f| f.bits).sum();
+        assert_eq!(bits, 320);
+        let src = hs[0].fields.iter().find(|f| f.short == "Source");
+        assert_eq!(src.map(|f| f.value.as_str()), Some("fd00::2"));
+        assert_eq!(hs[1].fields.len(), 18 + 5);
+    }
+
+    #[test]
     fn fields_are_cut_at_row_ends_and_addresses_are_tall() {
         assert_eq!(
             pieces(48, 32),

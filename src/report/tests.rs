@@ -150,3 +150,24 @@ fn the_diff_page_lists_every_difference() {
     );
     assert!(page.contains("2 volatile differences not shown"), "{page}");
 }
+
+#[test]
+fn each_probe_is_labelled_with_its_variant() {
+    let (_, _, _, probes) = searched();
+    let mut labels: Vec<&str> = probes.iter().map(|p| p.label.as_str()).collect();
+    labels.dedup();
+    labels.sort_unstable();
+    labels.dedup();
+    assert_eq!(
+        labels,
+        [
+            "bad",
+            "good",
+            "good + ip.ttl from bad",
+            "good + tcp.window_size_value from bad"
+        ]
+    );
+    assert_eq!(probes[0].label, "good");
+    assert_eq!(probes[0].round, 1);
+    assert!(probes.iter().all(|p| p.round >= 1));
+}
