@@ -296,3 +296,42 @@ fn a_failed_bisect_writes_no_page() {
     assert!(stderr(&out).contains("invalid --rule"), "{}", stderr(&out));
     assert!(!Path::new(&html).exists(), "{html} left behind");
 }
+
+/// The recorded oracle's pcapng: the SYNs the search would have sent,
+/// each comment saying where its outcome was looked up.
+#[test]
+fn recorded_bisect_pcap_says_nothing_was_sent() {
+    let tmp = TempDir::new("report-recorded");
+    let pcap = tmp.file("recorded.pcapng");
+    let capture = |name: &str| support::capture(name).display().to_string();
+    let recorded = capture("many-attempts.pcap");
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        &capture("linux-default.pcap"),
+        "--bad",
+        &capture("linux-tuned.pcap"),
+        "--recorded",
+        &recorded,
+        "--json",
+        "--pcap",
+        &pcap,
+    ]);
+    // Both sides are answered with syn-ack in that capture: nothing to explain.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let probes = json(&out)["probes"].as_u64().unwrap_or(0);
+    assert!(probes > 0);
+    let loaded = synlab::io::load::load(Path::new(&pcap)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.attempts.len() as u64, probes);
+    if !require_tool("tshark") {
+        return;
+    }
+    let (comments, warnings) = tshark(&["-r", &pcap, "-T", "fields", "-e", "frame.comment"]);
+    assert_eq!(warnings, "", "tshark warned");
+    let tail = format!("(looked up in --recorded {recorded}, not sent)");
+    assert_eq!(
+        comments.lines().filter(|c| c.ends_with(&tail)).count() as u64,
+        probes,
+        "{comments}"
+    );
+}
