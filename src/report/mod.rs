@@ -140,10 +140,14 @@ fn sides(h: &mut Html, a: SynSide<'_>, b: SynSide<'_>, differs: &[Attr], culprit
          with placeholder addresses, ports and sequence numbers.",
     );
     h.close();
+    // Every option box lists the layout among its attributes: a culprit
+    // layout (the order matters) marks them all, but a layout that merely
+    // differs does not make an option the sides share look different.
+    let layout = Attr::from(Field::SynlabOptionsLayout);
     let mark = |attrs: &[Attr]| {
         if attrs.iter().any(|a| culprits.contains(a)) {
             Mark::Culprit
-        } else if attrs.iter().any(|a| differs.contains(a)) {
+        } else if attrs.iter().any(|a| *a != layout && differs.contains(a)) {
             Mark::Differs
         } else {
             Mark::Same

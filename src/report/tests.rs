@@ -171,3 +171,36 @@ fn each_probe_is_labelled_with_its_variant() {
     assert_eq!(probes[0].round, 1);
     assert!(probes.iter().all(|p| p.round >= 1));
 }
+
+/// Options both sides have, in another order, are not marked as
+/// differing: only the layout row of the table says the order differs.
+#[test]
+fn a_reordered_option_is_not_a_differing_one() {
+    let a = linux_example();
+    let mut b = a.clone();
+    b.insert(Field::SynlabOptionsLayout, "mss,nop,ws,sok,ts");
+    b.insert(Field::TcpOptionsWscaleShift, 8u8);
+    let diffs = crate::diff::diff_attributes(PacketRole::Syn, &a, &b);
+    let page = diff_page(
+        SynSide {
+            label: "A",
+            syn: &a,
+        },
+        SynSide {
+            label: "B",
+            syn: &b,
+        },
+        &diffs,
+        0,
+    );
+    assert!(!page.contains("cannot draw"), "{page}");
+    assert!(
+        page.contains("<title>tcp.options.mss_val = 1460</title>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<title>tcp.options.wscale.shift = 8 (differs)</title>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>synlab.options.layout</td>"), "{page}");
+}
