@@ -3,7 +3,8 @@
 #
 # As root it first installs what the tests use (tshark for the field
 # cross-check, p0f for OS classification of crafted SYNs, tcpdump, nftables,
-# iproute2 and ethtool for the network-namespace lab), then runs the lints and
+# iproute2 and ethtool for the network-namespace lab, a headless Chromium for
+# the HTML report), then runs the lints and
 # `cargo test`. Tests that need root and network namespaces skip with a
 # printed reason when not root; under CI (CI=true) they fail instead.
 set -euo pipefail
@@ -11,18 +12,36 @@ cd "$(dirname "$0")/.."
 
 packages=(tshark tcpdump p0f nftables iproute2 ethtool curl python3 procps)
 
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+# The HTML report's browser test (tests/report.rs) renders the page in
+# Debian's chromium-headless-shell, or in chromium where the release has no
+# such package. Asked after `apt-get update`, when apt knows the candidates.
+browser_package() {
+    if apt-cache policy chromium-headless-shell 2>/dev/null | grep -q "Candidate: [0-9]"; then
+        echo chromium-headless-shell
+    else
+        echo chromium
+    fi
+}
+
 install_packages() {
     local missing=()
     for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+        installed "$p" || missing+=("$p")
     done
-    if [ ${#missing[@]} -eq 0 ]; then
+    local browser=yes
+    installed chromium-headless-shell || installed chromium || browser=
+    if [ ${#missing[@]} -eq 0 ] && [ -n "$browser" ]; then
         return
     fi
-    echo "scripts/test.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -qq
+    [ -n "$browser" ] || missing+=("$(browser_package)")
+    echo "scripts/test.sh: installing ${missing[*]}"
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 

@@ -79,6 +79,10 @@ pub enum Command {
         /// Show volatile differences too (addresses, ports, sequence numbers, ip.id, timestamps).
         #[arg(long)]
         all: bool,
+        /// Also write a self-contained HTML page to this file: the two SYNs
+        /// as header diagrams, differences highlighted, and the table.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
     },
     /// Find which attribute differences between a passing SYN (--good) and a
     /// failing one (--bad) change the outcome.

@@ -14,14 +14,16 @@ use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 
 use super::output::Style;
+use super::recording::{Answerer, Recorder};
 use super::select::AttemptSpec;
 use super::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{load, LoadError};
 use crate::model::edit::Change;
 use crate::model::rule::Rule;
-use crate::model::{Attr, Attributes, Kind};
+use crate::model::{Attr, Attributes, Field, Kind};
 use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
+use crate::report::SynSide;
 use crate::search::{
     Conclusion, Parity, PortPattern, ProbePhase, Report, Search, SearchOptions, VerdictClass,
     VerdictReport,
@@ -141,6 +143,17 @@ pub struct BisectArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write every probe to this pcapng file, each packet's comment naming
+    /// its variant (`tshark -r FILE -T fields -e frame.comment`): live,
+    /// the SYNs sent and every answer; for --rule and --recorded, the SYNs
+    /// that would have been sent.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub pcap: Option<PathBuf>,
+    /// Write a self-contained HTML report to this file: the two SYNs as
+    /// header diagrams, culprits marked, the one-at-a-time table, rates and
+    /// the probes over time.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
 }
 
 /// `any`, `even`, `odd` or `LO-HI`.
@@ -242,6 +255,7 @@ fn live_options(args: &BisectArgs) -> LiveOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         rate: args.rate,
         suppress_rst: args.suppress_rst || args.exchange.is_some(),
+        keep_frames: args.pcap.is_some(),
         i_own_this_network: args.i_own_this_network,
         ..LiveOptions::default()
     }
@@ -279,7 +293,12 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
 /// The search against a live target, in one session: opened before the
 /// first batch, closed (its RST rule removed, a failure reported) after
 /// the last, also when the search was halted.
-fn run_live(args: &BisectArgs, target: SocketAddr, search: &mut Search) -> Result<Report> {
+fn run_live(
+    args: &BisectArgs,
+    target: SocketAddr,
+    search: &mut Search,
+    rec: &mut Recorder,
+) -> Result<Report> {
     let budget = usize::try_from(args.max_total_probes).unwrap_or(usize::MAX);
     let mut live = LiveOracle::new(target, &live_options(args), budget)?;
     if let Some(request) = &args.exchange {
@@ -289,7 +308,10 @@ fn run_live(args: &BisectArgs, target: SocketAddr, search: &mut Search) -> Resul
             args.timeout,
         ));
     }
-    let report = oracle::run(search, &mut live);
+    let report = oracle::run_observed(search, &mut live, &mut |s, live, batch, answers| {
+        let frames = live.take_frames();
+        rec.batch(s, batch, answers, &frames);
+    });
     let rtt = live.rtt();
     tracing::info!(
         "live session: {} round trips measured, srtt {:?}, rttvar {:?}, final wait {:?}",
@@ -344,13 +366,69 @@ pub fn bisect(
     let good = edited_side(good, args)?;
     let bad = edited_side(bad, args)?;
     let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;
+    let mut rec = recorder(args, &good, &bad)?;
+    // Created before the search: a live one drops every capability once
+    // its sockets are open, and root without CAP_DAC_OVERRIDE cannot create
+    // a file in another user's directory.
+    let html = args
+        .html
+        .as_deref()
+        .map(|path| {
+            std::fs::File::create(path)
+                .with_context(|| format!("--html {}: cannot create", path.display()))
+                .map(|file| (path, file))
+        })
+        .transpose()?;
     let report = match args.target {
-        Some(target) => run_live(args, target, &mut search)?,
-        None => {
-            let mut oracle = make_oracle(args)?;
-            oracle::run(&mut search, &mut oracle).map_err(|h| stopped(&search, h))?
+        Some(target) => run_live(args, target, &mut search, &mut rec),
+        None => make_oracle(args).and_then(|mut oracle| {
+            oracle::run_observed(&mut search, &mut oracle, &mut |s, _, batch, answers| {
+                rec.batch(s, batch, answers, &[]);
+            })
+            .map_err(|h| stopped(&search, h))
+        }),
+    };
+    // What was recorded is kept, also when the search stopped early.
+    let written = rec.finish().context("--pcap");
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            if let Err(w) = written {
+                eprintln!("synlab: {w:#}");
+            }
+            // No report: no page, rather than an empty file.
+            if let Some((path, file)) = html {
+                drop(file);
+                if let Err(r) = std::fs::remove_file(path) {
+                    eprintln!("synlab: --html {}: cannot remove: {r}", path.display());
+                }
+            }
+            return Err(e);
         }
     };
+    if let (Some(path), Some(n)) = (&args.pcap, written?) {
+        eprintln!(
+            "synlab: {}: {n} packets, annotated (pcapng)",
+            path.display()
+        );
+    }
+    if let Some((path, mut file)) = html {
+        let page = crate::report::bisect_page(
+            SynSide {
+                label: &good.label,
+                syn: &good.attributes,
+            },
+            SynSide {
+                label: &bad.label,
+                syn: &bad.attributes,
+            },
+            &report,
+            rec.timeline(),
+        );
+        file.write_all(page.as_bytes())
+            .and_then(|()| file.flush())
+            .with_context(|| format!("--html {}: cannot write", path.display()))?;
+    }
     if args.json {
         let doc = Doc {
             good: &good.label,
@@ -366,6 +444,21 @@ pub fn bisect(
         Conclusion::Culprits => Status::Ok,
         _ => Status::Differ,
     })
+}
+
+/// The recorder of the probes (for --pcap and --html), its pcapng created.
+fn recorder(args: &BisectArgs, good: &Side, bad: &Side) -> Result<Recorder> {
+    let answerer = match (&args.target, &args.rule, &args.recorded) {
+        (Some(_), _, _) => Answerer::Live,
+        (None, Some(expr), _) => Answerer::Rule(expr.clone()),
+        (None, None, Some(path)) => Answerer::Recorded(path.display().to_string()),
+        (None, None, None) => bail!("no oracle: give --target, --rule or --recorded"),
+    };
+    let v6 = [&good.attributes, &bad.attributes]
+        .iter()
+        .any(|a| a.contains(Field::Ipv6Version) || a.contains(Field::Ipv6Hlim));
+    let about = format!("--good {} --bad {}", good.label, bad.label);
+    Recorder::new(args.pcap.as_deref(), answerer, v6, &about).context("--pcap")
 }
 
 /// `no-reply 7/7`: the verdict, and how many of the probes saw it.

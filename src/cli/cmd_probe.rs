@@ -11,11 +11,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::output::Style;
+use super::recording::write_probe_frames;
 use super::Status;
 use crate::exchange::{ExchangeStats, Request};
 use crate::handshake::Outcome;
 use crate::io::live::{self, ExchangeOptions, LiveOptions, LiveRun};
-use crate::io::pcap_writer::PcapOut;
+use crate::io::pcapng_writer::PcapngOut;
 use crate::model::edit::{self, Change};
 use crate::model::{Attributes, Field, Value};
 use crate::probe::{PortRange, ProbeResult};
@@ -44,7 +45,8 @@ pub struct ProbeArgs {
     /// Probes per second (1 to 10000).
     #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
     pub rate: f64,
-    /// Write every packet of the probes (sent and received) to this pcap file.
+    /// Write every packet of the probes (sent and received) to this pcapng
+    /// file, each with a comment naming its probe, the profile and its changes.
     #[arg(long)]
     pub pcap: Option<PathBuf>,
     /// Print JSON instead of a table.
@@ -230,7 +232,17 @@ pub fn run(
     let pcap = args
         .pcap
         .as_deref()
-        .map(|path| PcapOut::create(path, 1))
+        .map(|path| {
+            let about = match edited.changes.is_empty() {
+                true => format!("synlab probe --profile {}", profile.name),
+                false => format!(
+                    "synlab probe --profile {} with {}",
+                    profile.name,
+                    crate::model::edit::describe(&edited.changes, &edited.attributes)
+                ),
+            };
+            PcapngOut::create(path, &about)
+        })
         .transpose()?;
     let run = match &args.exchange {
         Some(request) => {
@@ -240,11 +252,16 @@ pub fn run(
         None => live::run(&requests, args.target, &opts)?,
     };
     let mut pcap_packets = None;
-    if let Some(mut pcap) = pcap {
-        for f in &run.frames {
-            pcap.write(f.ts, &f.data)?;
-        }
-        pcap_packets = Some(pcap.finish()?);
+    if let Some(pcap) = pcap {
+        let who = match edited.changes.is_empty() {
+            true => profile.name.clone(),
+            false => format!(
+                "{} with {}",
+                profile.name,
+                crate::model::edit::describe(&edited.changes, &edited.attributes)
+            ),
+        };
+        pcap_packets = Some(write_probe_frames(pcap, &run.frames, &who, &run.results)?);
     }
     if args.json {
         print_json(args, &profile.name, &edited, &run, pcap_packets, out)?;

@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::args::{Cli, ColorChoice, Command};
 use super::output::{self, DiffSide, Style};
@@ -21,9 +21,20 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             json,
             r#where,
         } => handshakes(file, *json, r#where.as_deref(), style, out),
-        Command::Diff { a, b, json, all } => {
+        Command::Diff {
+            a,
+            b,
+            json,
+            all,
+            html,
+        } => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
-            diff(a, b, &dirs, *json, *all, style, out)
+            let shown = Shown {
+                json: *json,
+                all: *all,
+                html: html.as_deref(),
+            };
+            diff(a, b, &dirs, shown, style, out)
         }
         Command::Probe(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
@@ -223,15 +234,23 @@ impl Side {
     }
 }
 
+/// How `diff` shows its result.
+struct Shown<'a> {
+    json: bool,
+    all: bool,
+    /// Also write the HTML page here.
+    html: Option<&'a std::path::Path>,
+}
+
 fn diff(
     a: &AttemptSpec,
     b: &AttemptSpec,
     dirs: &[std::path::PathBuf],
-    json: bool,
-    all: bool,
+    shown: Shown<'_>,
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
+    let Shown { json, all, html } = shown;
     let sa = Side::resolve(a, dirs)?;
     let sb = Side::resolve(b, dirs)?;
     let mut diffs = diff_packets(sa.packets(), sb.packets());
@@ -244,6 +263,21 @@ fn diff(
         before - diffs.len()
     };
     let sides = [sa.header(), sb.header()];
+    if let Some(path) = html {
+        let page = crate::report::diff_page(
+            crate::report::SynSide {
+                label: &sides[0].label,
+                syn: sa.packets().syn,
+            },
+            crate::report::SynSide {
+                label: &sides[1].label,
+                syn: sb.packets().syn,
+            },
+            &diffs,
+            hidden,
+        );
+        std::fs::write(path, page).with_context(|| format!("--html {}", path.display()))?;
+    }
     if json {
         output::diff_json(&sides, &diffs, out)?;
     } else {

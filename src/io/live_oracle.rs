@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::live::{ExchangeOptions, LiveError, LiveOptions, LiveSession};
+use super::live::{CapturedFrame, ExchangeOptions, LiveError, LiveOptions, LiveSession};
 use crate::model::Attributes;
 use crate::oracle::{Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
 use crate::probe::RttEstimator;
@@ -15,6 +15,8 @@ pub struct LiveOracle {
     session: LiveSession,
     /// Each probe an exchange past the handshake (`bisect --exchange`).
     exchange: Option<ExchangeOptions>,
+    /// The last batch's frames, when the session keeps them (`--pcap`).
+    frames: Vec<CapturedFrame>,
 }
 
 impl LiveOracle {
@@ -25,6 +27,7 @@ impl LiveOracle {
         Ok(LiveOracle {
             session: LiveSession::open(target, opts, budget)?,
             exchange: None,
+            frames: Vec::new(),
         })
     }
 
@@ -35,6 +38,13 @@ impl LiveOracle {
             exchange: Some(ex),
             ..self
         }
+    }
+
+    /// The frames of the last batch (our SYNs, the answers, the kernel's
+    /// RSTs, ICMP errors), when the session was opened with
+    /// `keep_frames`; taken, so each batch's are handed over once.
+    pub fn take_frames(&mut self) -> Vec<CapturedFrame> {
+        std::mem::take(&mut self.frames)
     }
 
     /// The round-trip estimate so far.
@@ -56,7 +66,8 @@ impl Oracle for LiveOracle {
             None => self.session.run_batch(&specs),
         };
         match run {
-            Ok(run) => {
+            Ok(mut run) => {
+                self.frames = std::mem::take(&mut run.frames);
                 let missing = Err(OracleError::Failed {
                     reason: "no result for this probe".into(),
                 });

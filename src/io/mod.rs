@@ -11,5 +11,6 @@ pub mod profile_store;
 
 pub mod nft;
 pub mod pcap_writer;
+pub mod pcapng_writer;
 pub mod privilege;
 pub mod raw;

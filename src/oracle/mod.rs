@@ -17,6 +17,8 @@
 mod recorded;
 mod rule;
 
-pub use crate::search::{run, Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
+pub use crate::search::{
+    run, run_observed, Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeAnswer, ProbeRequest,
+};
 pub use recorded::RecordedOracle;
 pub use rule::{Action, PortFilter, RuleOracle};

@@ -52,7 +52,9 @@ use serde::Serialize;
 use crate::handshake::Outcome;
 use crate::model::{Attr, Attributes, Field};
 use ddmin::{Class, Step};
-pub use oracle::{run, Answer, BatchAnswers, Halted, Oracle, OracleError};
+pub use oracle::{
+    run, run_observed, Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeAnswer,
+};
 pub use ports::{Parity, PortPattern};
 pub use units::{is_bisectable, DiffRow, Unit};
 use verdict::{Baselines, Decision, Rates, Side, Tally, TestParams, Verdict};
@@ -118,6 +120,8 @@ pub struct ProbeRequest {
 
 #[derive(Clone, Debug)]
 struct Variant {
+    /// The units it applies to good (sorted): its key in `by_units`.
+    units: Vec<usize>,
     built: Result<(Attributes, Attributes), String>,
     tally: Tally,
     verdict: Option<Verdict>,
@@ -271,6 +275,40 @@ impl Search {
         &self.units
     }
 
+    /// The units a variant (a [`ProbeRequest::variant`]) applies to good,
+    /// sorted; `None` for a variant the search never made.
+    pub fn variant_units(&self, variant: usize) -> Option<&[usize]> {
+        self.variants.get(variant).map(|v| v.units.as_slice())
+    }
+
+    /// A variant in words, for people reading probes one by one (the
+    /// comments of `bisect --pcap`, the report's timeline): `good`, `bad`,
+    /// `good + ip.ttl from bad`, or `bad + ip.ttl from good` when it takes
+    /// fewer units from good than from bad.
+    pub fn variant_label(&self, variant: usize) -> String {
+        let Some(units) = self.variant_units(variant) else {
+            return format!("variant {variant} (unknown)");
+        };
+        let all = self.units.len();
+        let names = |picked: &mut dyn Iterator<Item = usize>| -> String {
+            let names: Vec<String> = picked
+                .filter_map(|u| self.units.get(u).map(Unit::name))
+                .collect();
+            names.join(", ")
+        };
+        match units.len() {
+            0 => "good".into(),
+            n if n == all => "bad".into(),
+            n if 2 * n <= all => {
+                format!("good + {} from bad", names(&mut units.iter().copied()))
+            }
+            _ => {
+                let mut kept = (0..all).filter(|u| !units.contains(u));
+                format!("bad + {} from good", names(&mut kept))
+            }
+        }
+    }
+
     /// Probes asked for so far.
     pub fn probes(&self) -> u64 {
         self.probes
@@ -390,6 +428,7 @@ impl Search {
             reason: reason.clone(),
         });
         self.variants.push(Variant {
+            units: key.clone(),
             built,
             tally: Tally::default(),
             verdict,

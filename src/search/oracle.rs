@@ -83,16 +83,42 @@ impl<O: Oracle + ?Sized> Oracle for Box<O> {
 /// Drive a search to its end against an oracle; the report. When the oracle
 /// halts, the search stops there and there is no report: a conclusion from
 /// a search cut short would rest on probes that were never made.
-pub fn run(search: &mut Search, oracle: &mut dyn Oracle) -> Result<Report, Halted> {
+pub fn run<O: Oracle + ?Sized>(search: &mut Search, oracle: &mut O) -> Result<Report, Halted> {
+    run_observed(
+        search,
+        oracle,
+        &mut |_: &Search, _: &mut O, _: &[ProbeRequest], _: &[ProbeAnswer]| {},
+    )
+}
+
+/// One probe's result, as the oracle gave it.
+pub type ProbeAnswer = Result<Answer, OracleError>;
+
+/// What [`run_observed`] shows each answered batch to.
+pub type Observer<'a, O> = dyn FnMut(&Search, &mut O, &[ProbeRequest], &[ProbeAnswer]) + 'a;
+
+/// [`run`], showing each answered batch to `observe` before the search
+/// records it: the search (for [`Search::rounds`] and
+/// [`Search::variant_label`]), the oracle (a live one may hand over the
+/// batch's frames), the requests and their answers, in order. The annotated
+/// pcapng and the report's timeline are written from this.
+pub fn run_observed<O: Oracle + ?Sized>(
+    search: &mut Search,
+    oracle: &mut O,
+    observe: &mut Observer<'_, O>,
+) -> Result<Report, Halted> {
     while let Some(batch) = search.next_batch() {
         if batch.is_empty() {
             break;
         }
-        let mut answers = oracle.probe_batch(&batch)?.into_iter();
-        for req in &batch {
-            let answer = answers.next().unwrap_or(Err(OracleError::Failed {
+        let mut answers = oracle.probe_batch(&batch)?;
+        answers.resize_with(batch.len(), || {
+            Err(OracleError::Failed {
                 reason: "the oracle gave no answer".into(),
-            }));
+            })
+        });
+        observe(search, oracle, &batch, &answers);
+        for (req, answer) in batch.iter().zip(answers) {
             search.record(req.id, answer);
         }
     }

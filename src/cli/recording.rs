@@ -1,0 +1,292 @@
+//! What `bisect --pcap` and `bisect --html` keep of a search as it runs:
+//! every probe in order (the report's timeline) and the annotated pcapng,
+//! whose per-packet comments say which variant each packet belongs to
+//! (`variant 7: good + ip.ttl from bad; round 3, probe 41 …`).
+//!
+//! Live, the pcapng holds the frames the session captured: our SYNs, the
+//! answers, the kernel's RSTs and ICMP errors, each matched to its probe by
+//! source port. For `--rule` and `--recorded`, nothing is sent: it holds
+//! the SYNs that would have been, crafted with the placeholder addresses
+//! (and the simulated source port), their comments saying so.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::io::live::CapturedFrame;
+use crate::io::pcap_writer::PcapOutError;
+use crate::io::pcapng_writer::PcapngOut;
+use crate::model::craft::build_packet;
+use crate::model::{decode_frame, Decoded, TcpFlags};
+use crate::oracle::{ProbeAnswer, ProbeRequest};
+use crate::probe::ProbeResult;
+use crate::report::TimelineProbe;
+use crate::search::units::placeholder;
+use crate::search::Search;
+
+/// LINKTYPE_RAW: the crafted SYNs of a simulated search are IP packets.
+const LINKTYPE_RAW: u32 = 101;
+/// LINKTYPE_ETHERNET: a live session captures Ethernet frames.
+const LINKTYPE_ETHERNET: u32 = 1;
+
+/// Who answered the search, as the comments say it.
+#[derive(Clone, Debug)]
+pub enum Answerer {
+    /// `--rule EXPR`: a simulated middlebox.
+    Rule(String),
+    /// `--recorded FILE`: outcomes looked up in a capture.
+    Recorded(String),
+    /// `--target IP:PORT`: live.
+    Live,
+}
+
+/// The search's probes as they happen.
+pub struct Recorder {
+    pcap: Option<PcapngOut>,
+    /// The first write error: the pcapng stops there, and bisect reports
+    /// it when the search is over (the search itself goes on).
+    error: Option<PcapOutError>,
+    timeline: Vec<TimelineProbe>,
+    answerer: Answerer,
+    /// Wall-clock time of the start: simulated probes are placed 1 ms apart from it.
+    start: Duration,
+    v6: bool,
+}
+
+impl Recorder {
+    /// A recorder; with `pcap`, the pcapng is created now (so a path that
+    /// cannot be written fails before any probe).
+    pub fn new(
+        pcap: Option<&Path>,
+        answerer: Answerer,
+        v6: bool,
+        about: &str,
+    ) -> Result<Self, PcapOutError> {
+        let pcap = pcap
+            .map(|path| PcapngOut::create(path, &format!("synlab bisect {about}")))
+            .transpose()?;
+        Ok(Recorder {
+            pcap,
+            error: None,
+            timeline: Vec::new(),
+            answerer,
+            start: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+            v6,
+        })
+    }
+
+    /// One answered batch; `frames` are a live session's (empty otherwise).
+    pub fn batch(
+        &mut self,
+        search: &Search,
+        batch: &[ProbeRequest],
+        answers: &[ProbeAnswer],
+        frames: &[CapturedFrame],
+    ) {
+        let round = search.rounds();
+        for (req, answer) in batch.iter().zip(answers) {
+            self.timeline.push(TimelineProbe {
+                round,
+                variant: req.variant,
+                label: search.variant_label(req.variant),
+                outcome: outcome_text(answer),
+            });
+        }
+        if self.pcap.is_none() || self.error.is_some() {
+            return;
+        }
+        let result = match &self.answerer {
+            Answerer::Live => self.write_frames(search, batch, answers, frames),
+            Answerer::Rule(_) | Answerer::Recorded(_) => self.write_crafted(search, batch, answers),
+        };
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    /// The SYNs a simulated or recorded search would have sent.
+    fn write_crafted(
+        &mut self,
+        search: &Search,
+        batch: &[ProbeRequest],
+        answers: &[ProbeAnswer],
+    ) -> Result<(), PcapOutError> {
+        let Some(pcap) = self.pcap.as_mut() else {
+            return Ok(());
+        };
+        let how = match &self.answerer {
+            Answerer::Rule(expr) => format!("simulated by --rule '{expr}', not sent"),
+            Answerer::Recorded(file) => format!("looked up in --recorded {file}, not sent"),
+            Answerer::Live => String::new(),
+        };
+        for (req, answer) in batch.iter().zip(answers) {
+            let mut v = placeholder(self.v6);
+            // The simulated port when the oracle has one; else one per probe.
+            let port = answer
+                .as_ref()
+                .ok()
+                .and_then(|a| a.src_port)
+                .unwrap_or(40000u16.wrapping_add((req.id % 20000) as u16));
+            v.src.set_port(port);
+            v.seq = 1_000_000u32.wrapping_add(req.id as u32);
+            v.ip_id = req.id as u16;
+            let comment = format!(
+                "{}; port {port}; outcome {} ({how})",
+                probe_name(search, req),
+                outcome_text(answer)
+            );
+            let ts = self.start + Duration::from_millis(req.id);
+            match build_packet(&req.spec, &v) {
+                Ok(bytes) => pcap.write(LINKTYPE_RAW, ts, &bytes, &comment)?,
+                // The search never sends a variant that cannot be built;
+                // should one come, its comment says why it has no bytes.
+                Err(e) => tracing::warn!("{comment}: cannot be crafted: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// A live batch's frames, each with the probe it belongs to.
+    fn write_frames(
+        &mut self,
+        search: &Search,
+        batch: &[ProbeRequest],
+        answers: &[ProbeAnswer],
+        frames: &[CapturedFrame],
+    ) -> Result<(), PcapOutError> {
+        let Some(pcap) = self.pcap.as_mut() else {
+            return Ok(());
+        };
+        let by_port: Vec<(u16, &ProbeRequest, &ProbeAnswer)> = batch
+            .iter()
+            .zip(answers)
+            .filter_map(|(req, a)| {
+                let port = a.as_ref().ok()?.src_port?;
+                Some((port, req, a))
+            })
+            .collect();
+        let find = |port: u16| by_port.iter().find(|(p, _, _)| *p == port);
+        for f in frames {
+            let comment = match decode_frame(LINKTYPE_ETHERNET, &f.data) {
+                Ok(Decoded::Tcp(seg)) => match (find(seg.src.port()), find(seg.dst.port())) {
+                    (Some((_, req, a)), _) if seg.flags.has(TcpFlags::SYN) => format!(
+                        "{}; probe SYN; outcome {}",
+                        probe_name(search, req),
+                        outcome_text(a)
+                    ),
+                    (Some((_, req, _)), _) => format!(
+                        "{}; sent by this host after the SYN (the kernel's RST, or the exchange)",
+                        probe_name(search, req)
+                    ),
+                    (None, Some((_, req, a))) => format!(
+                        "answer to {}; outcome {}",
+                        probe_name(search, req),
+                        outcome_text(a)
+                    ),
+                    (None, None) => "not a packet of this batch's probes".to_owned(),
+                },
+                Ok(Decoded::Icmp(e)) => match find(e.quoted.src.port()) {
+                    Some((_, req, a)) => format!(
+                        "ICMP {}/{} from {} about {}; outcome {}",
+                        e.icmp_type,
+                        e.code,
+                        e.from,
+                        probe_name(search, req),
+                        outcome_text(a)
+                    ),
+                    None => "ICMP error about no probe of this batch".to_owned(),
+                },
+                Ok(Decoded::Skipped(why)) => format!("not a probe's packet ({why})"),
+                Err(e) => format!("not decoded: {e}"),
+            };
+            pcap.write(LINKTYPE_ETHERNET, f.ts, &f.data, &comment)?;
+        }
+        Ok(())
+    }
+
+    /// The probes so far, in order.
+    pub fn timeline(&self) -> &[TimelineProbe] {
+        &self.timeline
+    }
+
+    /// Finish the pcapng (when there is one): how many packets it holds,
+    /// or the first error writing it.
+    pub fn finish(&mut self) -> Result<Option<u64>, PcapOutError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.pcap.take().map(PcapngOut::finish).transpose()
+    }
+}
+
+/// `variant 7: good + ip.ttl from bad; round 3, probe 41`.
+fn probe_name(search: &Search, req: &ProbeRequest) -> String {
+    format!(
+        "variant {}: {}; round {}, probe {}",
+        req.variant,
+        search.variant_label(req.variant),
+        search.rounds(),
+        req.id + 1
+    )
+}
+
+/// `syn-ack`, `icmp 3/13`, or `error: WHY`.
+fn outcome_text(answer: &ProbeAnswer) -> String {
+    match answer {
+        Ok(a) => a.outcome.to_string(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// The comment of one frame of `probe --pcap`: which probe it belongs to
+/// (matched by source port), the profile and its changes, the outcome.
+pub fn probe_frame_comment(
+    frame: &CapturedFrame,
+    profile: &str,
+    results: &[ProbeResult],
+) -> String {
+    let find = |port: u16| results.iter().find(|r| r.src_port == port);
+    let name =
+        |r: &ProbeResult| format!("probe {} (port {}) of {profile}", r.index + 1, r.src_port);
+    match decode_frame(LINKTYPE_ETHERNET, &frame.data) {
+        Ok(Decoded::Tcp(seg)) => match (find(seg.src.port()), find(seg.dst.port())) {
+            (Some(r), _) if seg.flags.has(TcpFlags::SYN) => {
+                format!("{}: SYN; outcome {}", name(r), r.outcome)
+            }
+            (Some(r), _) => format!(
+                "{}: sent by this host after the SYN (the kernel's RST, or the exchange)",
+                name(r)
+            ),
+            (None, Some(r)) => format!("answer to {}; outcome {}", name(r), r.outcome),
+            (None, None) => "not a packet of these probes".to_owned(),
+        },
+        Ok(Decoded::Icmp(e)) => match find(e.quoted.src.port()) {
+            Some(r) => format!(
+                "ICMP {}/{} from {} about {}; outcome {}",
+                e.icmp_type,
+                e.code,
+                e.from,
+                name(r),
+                r.outcome
+            ),
+            None => "ICMP error about none of these probes".to_owned(),
+        },
+        Ok(Decoded::Skipped(why)) => format!("not a probe's packet ({why})"),
+        Err(e) => format!("not decoded: {e}"),
+    }
+}
+
+/// Write a live run's frames to a pcapng, each with its comment; the count.
+pub fn write_probe_frames(
+    mut pcap: PcapngOut,
+    frames: &[CapturedFrame],
+    profile: &str,
+    results: &[ProbeResult],
+) -> Result<u64, PcapOutError> {
+    for f in frames {
+        let comment = probe_frame_comment(f, profile, results);
+        pcap.write(LINKTYPE_ETHERNET, f.ts, &f.data, &comment)?;
+    }
+    pcap.finish()
+}
