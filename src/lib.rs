@@ -1,7 +1,7 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `handshake`, `http`, `diff`, `profile`, `search`, `oracle`, `probe`) is sans-I/O: pure functions over
+//! The core (`model`, `handshake`, `http`, `diff`, `profile`, `search`, `oracle`, `probe`, `survey`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
@@ -15,3 +15,4 @@ pub mod oracle;
 pub mod probe;
 pub mod profile;
 pub mod search;
+pub mod survey;
