@@ -216,16 +216,14 @@ fn print_table(
     for f in &d.findings {
         writeln!(out, "{}", sentence(f))?;
     }
+    // Grouped by vantage: each command is run from there.
+    let mut vantage = None;
     for n in &d.next {
-        writeln!(
-            out,
-            "next, from {} ({} passes there, {} attribute{} apart):\n  {}",
-            n.vantage,
-            n.good,
-            n.differences,
-            if n.differences == 1 { "" } else { "s" },
-            n.command
-        )?;
+        if vantage != Some(&n.vantage) {
+            writeln!(out, "next, from {}:", n.vantage)?;
+            vantage = Some(&n.vantage);
+        }
+        writeln!(out, "  {}", n.command)?;
     }
     Ok(())
 }
@@ -388,7 +386,7 @@ linux       3/3 (100%)  3/3 (100%)
 windows-10  3/3 (100%)  0/3 (0%) no-reply
 
 profile windows-10 fails from c2 only (passes from c1)
-next, from c2 (linux passes there, 1 attribute apart):
+next, from c2:
   synlab bisect --good linux --bad windows-10 --target 198.18.0.130:80
 ";
         assert_eq!(text, want);
