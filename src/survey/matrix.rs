@@ -268,12 +268,13 @@ pub fn diagnose(m: &Matrix) -> Diagnosis {
     Diagnosis { findings, next }
 }
 
-/// Every profile surveyed from `v` failed (and at least one was).
+/// Every profile surveyed from `v` failed, and there were two or more:
+/// with one profile alone the path and the OS cannot be told apart.
 fn vantage_fails_all(m: &Matrix, v: usize) -> bool {
     let statuses: Vec<Status> = (0..m.profiles.len())
         .filter_map(|p| m.status(v, p))
         .collect();
-    !statuses.is_empty() && statuses.iter().all(|s| s.failing())
+    statuses.len() > 1 && statuses.iter().all(|s| s.failing())
 }
 
 /// The vantages among `among` where `p` failed, and where it passed.
@@ -513,6 +514,26 @@ mod tests {
             if failing == &["a"] && passing == &["c"])
         );
         assert_eq!(d.next.len(), 2);
+    }
+
+    #[test]
+    fn one_profile_alone_does_not_blame_the_path() {
+        let mut a = survey("a", &ALL_PASS);
+        let mut b = survey("b", &ALL_PASS);
+        a.profiles.truncate(1);
+        b.profiles.truncate(1);
+        b.profiles[0].outcomes = counts(0, 3);
+        let d = diagnose(&matrix(&[a, b]));
+        assert_eq!(
+            d.findings,
+            [Finding::ProfileFails {
+                profile: "linux".into(),
+                failing: vec!["b".into()],
+                passing: vec!["a".into()],
+            }]
+        );
+        // Nothing else passes from b to bisect against.
+        assert!(d.next.is_empty());
     }
 
     #[test]
