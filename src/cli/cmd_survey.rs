@@ -278,6 +278,54 @@ mod tests {
     }
 
     #[test]
+    fn the_table_shows_counts_intervals_and_outcomes() {
+        use crate::handshake::Outcome;
+        use crate::survey::Counts;
+        let line = |name: &str, family: &str, outcomes: &[Outcome]| {
+            let mut c = Counts::default();
+            outcomes.iter().for_each(|o| c.add(o));
+            ProfileResult::new(
+                name.into(),
+                Some(family.into()),
+                None,
+                crate::model::Attributes::new(),
+                c,
+            )
+        };
+        let doc = SurveyDoc {
+            schema: SCHEMA.into(),
+            vantage: "c2".into(),
+            target: "198.18.0.130:80".into(),
+            started: rfc3339(1_795_698_300),
+            synlab_version: "0.1.0".into(),
+            src: "198.18.0.66".into(),
+            iface: "to-mb".into(),
+            count: 3,
+            rate: 100.0,
+            exchange: None,
+            elapsed_s: 0.25,
+            profiles: vec![
+                line("linux", "Linux", &[Outcome::SynAck; 3]),
+                line(
+                    "windows-10",
+                    "Windows",
+                    &[Outcome::SynAck, Outcome::NoReply, Outcome::Reset],
+                ),
+            ],
+        };
+        let mut out = Vec::new();
+        print_table(&doc, Style::new(false), &mut out).unwrap_or_else(|e| panic!("{e}"));
+        let want = "\
+survey from c2 (198.18.0.66 on to-mb) -> 198.18.0.130:80: 2 profiles x 3 probes, interleaved at 100/s, started 2026-11-26T13:05:00Z
+profile     family        pass            95% interval   outcomes
+linux       Linux         3/3 (100%)      0.44-1.00      3 syn-ack
+windows-10  Windows       1/3 (33%)       0.06-0.79      1 syn-ack, 1 reset, 1 no-reply
+0.25 s; merge surveys from several vantages with `synlab matrix FILE…` (from --json)
+";
+        assert_eq!(String::from_utf8_lossy(&out), want);
+    }
+
+    #[test]
     fn rate_cells() {
         assert_eq!(rate_cell(3, 3), "3/3 (100%)");
         assert_eq!(rate_cell(1, 3), "1/3 (33%)");
