@@ -351,6 +351,11 @@ fn next_step(m: &Matrix, v: usize, bad: usize) -> Option<NextStep> {
     if let Some(e) = &m.exchange {
         command.push_str(&format!(" --exchange {e}"));
     }
+    // The surveys reached a target outside loopback and the lab only
+    // with the declaration; the bisect needs it too.
+    if !probes_without_declaration(&m.target) {
+        command.push_str(" --i-own-this-network");
+    }
     Some(NextStep {
         vantage: m.vantages[v].clone(),
         bad: m.profiles[bad].name.clone(),
@@ -358,6 +363,15 @@ fn next_step(m: &Matrix, v: usize, bad: usize) -> Option<NextStep> {
         differences: m.distance(good, bad),
         command,
     })
+}
+
+/// Whether `target` (IP:PORT) is loopback or in the lab's ranges, where
+/// synlab probes without `--i-own-this-network`. An unparsable target
+/// (a hand-edited file) is not.
+fn probes_without_declaration(target: &str) -> bool {
+    target
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|t| t.ip().is_loopback() || crate::probe::in_lab_ranges(t.ip()))
 }
 
 #[cfg(test)]
@@ -575,6 +589,22 @@ mod tests {
         assert!(matches!(Matrix::merge(&docs),
             Err(MergeError::Exchange { file, .. }) if file == "e.json"));
         assert_eq!(Matrix::merge(&[]), Err(MergeError::Empty));
+    }
+
+    #[test]
+    fn a_target_outside_the_lab_carries_the_declaration() {
+        let mut a = survey("a", &ALL_PASS);
+        let mut b = survey("b", &[(3, 0), (0, 3), (3, 0), (3, 0), (3, 0)]);
+        a.target = "[2001:db8::1]:443".into();
+        b.target = a.target.clone();
+        b.exchange = Some("http:/big.bin".into());
+        a.exchange = b.exchange.clone();
+        let d = diagnose(&matrix(&[a, b]));
+        assert_eq!(
+            d.next[0].command,
+            "synlab bisect --good linux --bad ubuntu --target [2001:db8::1]:443 \
+             --exchange http:/big.bin --i-own-this-network"
+        );
     }
 
     #[test]
