@@ -1,7 +1,8 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `handshake`, `http`, `diff`, `profile`, `search`, `oracle`, `probe`, `report`) is sans-I/O: pure functions over
+//! The core (`model`, `handshake`, `http`, `diff`, `profile`, `search`, `oracle`, `probe`, `report`,
+//! `survey`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
@@ -16,3 +17,4 @@ pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod search;
+pub mod survey;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{stderr, stdout, synlab};
+use support::{stderr, stdout, synlab, TempDir};
 
 #[test]
 fn help_lists_every_command() {
@@ -19,6 +19,8 @@ fn help_lists_every_command() {
         "probe",
         "capture",
         "bisect",
+        "survey",
+        "matrix",
     ] {
         assert!(
             text.contains(&format!("  {cmd} ")),
@@ -379,5 +381,82 @@ fn bisect_set_applies_to_both_sides() {
         let out = run(extra);
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
         assert!(stderr(&out).contains(text), "{extra:?}: {}", stderr(&out));
+    }
+}
+
+/// The two surveys of tests/data (the lab of tests/lab_survey.rs: Windows
+/// SYNs dropped from client 2 only), merged: the whole table.
+#[test]
+fn matrix_of_two_vantages() {
+    let out = synlab(&[
+        "matrix",
+        "tests/data/survey-c1.json",
+        "tests/data/survey-c2.json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failing cell: {}",
+        stderr(&out)
+    );
+    let want = "\
+matrix -> 198.18.190.130:80: 2 vantages x 9 profiles (passes/probes; a failing cell names its most frequent outcome)
+profile         c1          c2
+amazon-linux-2  3/3 (100%)  3/3 (100%)
+android         3/3 (100%)  3/3 (100%)
+freebsd-14      3/3 (100%)  3/3 (100%)
+ios             3/3 (100%)  3/3 (100%)
+linux           3/3 (100%)  3/3 (100%)
+macos-14        3/3 (100%)  3/3 (100%)
+ubuntu-22.04    3/3 (100%)  3/3 (100%)
+windows-10      3/3 (100%)  0/3 (0%) no-reply
+windows-11      3/3 (100%)  0/3 (0%) no-reply
+
+family Windows (windows-10, windows-11) fails from c2 only (passes from c1): an attribute the family shares
+next, from c2:
+  synlab bisect --good android --bad windows-10 --target 198.18.190.130:80
+  synlab bisect --good android --bad windows-11 --target 198.18.190.130:80
+";
+    support::assert_text_eq(&stdout(&out), want, "matrix table");
+    // One vantage alone: every cell passes, exit 0.
+    let out = synlab(&["matrix", "tests/data/survey-c1.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("every profile passes from every vantage"));
+}
+
+/// Files that cannot be merged: an error naming the file, exit 2.
+#[test]
+fn matrix_refuses_what_it_cannot_merge() {
+    let tmp = TempDir::new("matrix");
+    let text = std::fs::read_to_string(support::root().join("tests/data/survey-c2.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let other = tmp.file("other-target.json");
+    std::fs::write(
+        &other,
+        text.replace("198.18.190.130:80", "198.18.190.130:81"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let probe = tmp.file("probe.json");
+    std::fs::write(&probe, r#"{"profile": "linux", "probes": []}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let later = tmp.file("later.json");
+    std::fs::write(&later, text.replace("synlab.survey/1", "synlab.survey/2"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c1 = "tests/data/survey-c1.json";
+    for (file, says) in [
+        (
+            &other,
+            "target 198.18.190.130:81, but tests/data/survey-c1.json surveyed 198.18.190.130:80",
+        ),
+        (&probe, "schema \"none\", expected \"synlab.survey/1\""),
+        (&later, "schema \"synlab.survey/2\""),
+    ] {
+        let out = synlab(&["matrix", c1, file]);
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(file.as_str()) && err.contains(says),
+            "{file}: {err}"
+        );
     }
 }

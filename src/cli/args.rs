@@ -150,6 +150,23 @@ pub enum Command {
     /// Needs CAP_NET_RAW. Always bounded: stops after --count packets or
     /// --duration seconds (default 10), or on Ctrl-C.
     Capture(super::cmd_capture::CaptureArgs),
+    /// Probe every profile (or those named) N times from this host, one
+    /// vantage, interleaved round-robin at a bounded rate; per profile the
+    /// outcome counts and the pass rate with its 95% interval.
+    ///
+    /// Needs what `probe` needs and sends only where `probe` may. `--json`
+    /// writes the survey document (schema synlab.survey/1) that `synlab
+    /// matrix` merges with other vantages'. Ctrl-C stops it (exit 130,
+    /// nothing concluded).
+    Survey(Box<super::cmd_survey::SurveyArgs>),
+    /// Merge survey documents from many vantages into the vantage x profile
+    /// table, say what the pattern points at (the path from a vantage, an
+    /// OS family, one profile) and the `bisect` to run next for each
+    /// failing cell.
+    ///
+    /// Exit status: 0 every cell passes, 1 some cell fails, 2 trouble
+    /// (unreadable file, another schema, another target).
+    Matrix(super::cmd_matrix::MatrixArgs),
 }
 
 #[derive(Debug, Subcommand)]

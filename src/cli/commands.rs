@@ -41,6 +41,11 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             super::cmd_probe::run(args, &dirs, style, out)
         }
         Command::Capture(args) => super::cmd_capture::run(args, out),
+        Command::Survey(args) => {
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
+            super::cmd_survey::run(args, &dirs, style, out)
+        }
+        Command::Matrix(args) => super::cmd_matrix::run(args, style, out),
         Command::Stalls { file, json } => super::cmd_stalls::run(file, *json, style, out),
         Command::Bisect(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);

@@ -102,6 +102,11 @@ impl Lab {
         self.var("LAB_C1_NS")
     }
 
+    /// Client 2's namespace: a second vantage on its own link to the middlebox.
+    pub fn c2(&self) -> &str {
+        self.var("LAB_C2_NS")
+    }
+
     /// The server's address for `port`, IPv4 or IPv6.
     pub fn srv(&self, v6: bool, port: u16) -> String {
         if v6 {
