@@ -333,6 +333,27 @@ fn diff_takes_profiles() {
         (ttl["a"].clone(), ttl["b"].clone()),
         (64.into(), 128.into())
     );
+    // Their `[later]` tables too, as the flow's attributes.
+    let flow: Vec<(String, Value)> = doc["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .filter(|d| d["packet"] == "flow")
+        .map(|d| {
+            (
+                d["attribute"].as_str().unwrap_or("").to_owned(),
+                d["b"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flow,
+        [
+            ("synlab.flow.ttl".to_owned(), Value::from(128)),
+            ("synlab.flow.ts".to_owned(), Value::from(false))
+        ],
+        "{doc}"
+    );
     // The built-in linux profile was learnt from this kernel's SYN: the
     // captured default download and the profile agree.
     let out = synlab(&["diff", "captures/linux-default.pcap", "linux"]);
