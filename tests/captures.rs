@@ -495,6 +495,43 @@ fn stalls_lists_hung_flows_and_their_range_retries() {
     }
 }
 
+/// The README's incident session, captured on the client's side
+/// (captures/incident.pcap, `scripts/capture-stalls.sh incident`):
+/// `probe --exchange` of linux (complete, twice) and windows-10 (stalled
+/// at ~127 KB, twice: the middlebox drops data of TTL-127 connections),
+/// then curl's Range retry for the rest (206). `stalls` groups the two
+/// stalled flows under Windows' p0f signature, each with the retry.
+#[test]
+fn stalls_groups_the_incident_sessions_hung_flows_by_stack() {
+    let out = synlab(&["stalls", "captures/incident.pcap"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let retry = "        retry #4   198.18.244.2:48832  GET /big.bin Range: bytes=127020- -> 206 bytes 127020-262143/262144  (no stall)\n";
+    assert_text_eq(
+        &stdout(&out),
+        &format!(
+            "p0f 4:128+0:0:1460:mss*44,8:mss,nop,ws,nop,nop,sok:df,id+:0  (2 flows stalled)\n\
+             \x20 #2   198.18.244.2:51614 -> 198.18.244.130:8088  stalled 1.000s after 127 KB  GET /big.bin -> 200 (262144 bytes)\n\
+             {retry}\
+             \x20 #3   198.18.244.2:51615 -> 198.18.244.130:8088  stalled 1.000s after 127 KB  GET /big.bin -> 200 (262144 bytes)\n\
+             {retry}\
+             2 stalled of 5 attempts in captures/incident.pcap\n"
+        ),
+        "stalls table",
+    );
+    let doc = handshakes("captures/incident.pcap");
+    let rows = doc["handshakes"].as_array().cloned().unwrap_or_default();
+    let stalled: Vec<bool> = rows
+        .iter()
+        .map(|h| h["stalled"].as_bool().unwrap_or(true))
+        .collect();
+    assert_eq!(stalled, [false, false, true, true, false], "{doc}");
+    for h in &rows[2..4] {
+        // The profile's [later] TTL is on its data segments too.
+        assert_eq!(h["flow"]["synlab.flow.ttl"], 128, "{h}");
+    }
+    assert_eq!(rows[0]["flow"]["synlab.flow.ttl"], 64);
+}
+
 /// Captured on the server's side (captures/stall-by-ttl.pcap): the
 /// middlebox drops the server's data after ~128 KB for connections whose
 /// SYN came with TTL 127. The server retransmits data never acknowledged:
