@@ -17,7 +17,17 @@
 #       server sees its data unacknowledged and retransmits it: the stall is
 #       told from TCP alone. `bisect --recorded` on it finds `ip.ttl`.
 #
-#   sudo scripts/capture-stalls.sh [NAME...]    (default: all three)
+#   captures/incident.pcap            the README's incident session, scaled
+#       down (256 KiB served, data dropped past 128 KB instead of 4 MiB and
+#       1 MB): the middlebox marks connections whose SYN arrives with TTL
+#       127; `synlab probe --exchange` runs the linux and windows-10
+#       profiles twice each from c1 (linux completes, windows-10 stalls),
+#       then curl asks for the rest with a Range request and gets 206, as
+#       the incident's clients did. Packets cut at 320 bytes (headers and
+#       the HTTP heads kept; synlab counts bytes from the IP lengths).
+#       Needs target/release/synlab (or SYNLAB=path).
+#
+#   sudo scripts/capture-stalls.sh [NAME...]    (default: all four)
 #
 # Builds its own lab (scripts/lab.sh, prefix slstcap, index 241) and removes
 # it afterwards, also on failure. A small HTTP/1.1 server with Range support
@@ -30,7 +40,7 @@ cd "$(dirname "$0")/.."
 
 export LAB_PREFIX=${LAB_PREFIX:-slstcap} LAB_INDEX=${LAB_INDEX:-241}
 export C2_SYSCTLS='net.ipv4.ip_default_ttl=128'
-wanted=${*:-idle-then-complete hang-range-retry stall-by-ttl}
+wanted=${*:-idle-then-complete hang-range-retry stall-by-ttl incident}
 want() { [[ " $wanted " == *" $1 "* ]]; }
 readonly PORT=8088 SIZE=262144 HANG_AFTER=131072
 tmp=$(mktemp -d)
@@ -83,10 +93,10 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-# capture NAME [NS IF]: start tcpdump (on c1 by default) for the server's
-# port into $tmp/NAME.pcap.
+# capture NAME [NS IF [SNAPLEN]]: start tcpdump (on c1 by default) for the
+# server's port into $tmp/NAME.pcap.
 capture() {
-    ip netns exec "${2:-$LAB_C1_NS}" tcpdump -i "${3:-$LAB_C1_IF}" -U --immediate-mode -Z root -s 0 \
+    ip netns exec "${2:-$LAB_C1_NS}" tcpdump -i "${3:-$LAB_C1_IF}" -U --immediate-mode -Z root -s "${4:-0}" \
         -w "$tmp/$1.pcap" "tcp port $PORT and host $LAB_SRV_IP" 2>"$tmp/$1.log" &
     tcpdump_pid=$!
     pids+=("$tcpdump_pid")
@@ -158,4 +168,38 @@ ip netns exec "$LAB_C2_NS" curl -s -o /dev/null --max-time 3 --local-port 40312 
     -A synlab-capture/1 -w 'c2 (TTL 128): HTTP %{http_code}, %{size_download} bytes\n' \
     "http://$LAB_SRV_IP:$PORT/big.bin" || echo "c2's curl gave up, as expected (exit $?)"
 finish stall-by-ttl
+fi
+
+# 4. The incident as a lab session (README, "Past the handshake"), scaled down.
+if want incident; then
+synlab=${SYNLAB:-target/release/synlab}
+[ -x "$synlab" ] || { echo "capture-stalls.sh: build synlab first (cargo build --release)" >&2; exit 1; }
+scripts/lab.sh flush
+scripts/lab.sh rule "tcp flags & (syn | ack) == syn ip ttl 127 ct mark set 1"
+scripts/lab.sh rule "ct mark 1 ct direction reply ct reply bytes > $HANG_AFTER drop"
+capture incident "$LAB_C1_NS" "$LAB_C1_IF" 320
+for profile in linux windows-10; do
+    ip netns exec "$LAB_C1_NS" timeout 30 "$synlab" probe --profile "$profile" \
+        --target "$LAB_SRV_IP:$PORT" --exchange http:/big.bin --count 2 --stall-timeout 1 \
+        --json >"$tmp/$profile.json" || true
+done
+# The client comes back for the rest of the body, from where the first
+# stalled exchange stopped (its offset counts the response head, as long as
+# a complete exchange's bytes beyond its Content-Length).
+offset=$(python3 - "$tmp/linux.json" "$tmp/windows-10.json" <<'PY'
+import json, sys
+probes = lambda f: json.load(open(f))["probes"]
+for f in sys.argv[1:]:
+    for p in probes(f):
+        x = p.get("exchange") or {}
+        print(f"{f.rsplit('/', 1)[-1]}: {p['outcome']}, {x.get('bytes')} bytes", file=sys.stderr)
+done = next(p["exchange"] for p in probes(sys.argv[1]) if p["outcome"] == "complete")
+stalled = next(p["exchange"] for p in probes(sys.argv[2]) if p["outcome"] == "stalled")
+print(stalled["stalled_at"] - (done["bytes"] - done["content_length"]))
+PY
+)
+echo "retrying with --range $offset-"
+ip netns exec "$LAB_C1_NS" curl -s -o /dev/null --max-time 5 -A synlab-capture/1 --range "$offset-" \
+    -w 'retry: HTTP %{http_code}, %{size_download} bytes\n' "http://$LAB_SRV_IP:$PORT/big.bin"
+finish incident
 fi

@@ -96,7 +96,10 @@ pub struct Attempt {
     /// What the client's later segments carry (`synlab.flow.*`): IP ID
     /// pattern and the first data segment's TTL, DF, ECN and timestamps.
     pub flow: Attributes,
-    /// Data segments sent again (their bytes were seen before), each way.
+    /// Data segments sent again (all their bytes were seen before), each
+    /// way. A segment that arrives late, after data beyond it (reordered,
+    /// or sent again after the capture missed the first copy), fills a
+    /// gap: it is seen once, and is no retransmission.
     pub retransmits_to_server: u32,
     pub retransmits_to_client: u32,
     /// The longest time the established flow made no progress while
@@ -115,6 +118,9 @@ pub struct Attempt {
     client_ip_ids: Vec<u16>,
     /// Next expected sequence number each way (client→server, server→client).
     next_seq: [Option<u32>; 2],
+    /// Ranges below `next_seq` not seen yet (data arrived beyond them), each
+    /// way, `[start, end)` in sequence space; at most [`GAPS_KEPT`].
+    gaps: [Vec<(u32, u32)>; 2],
     /// Highest acknowledgement of each direction's data (client→server data
     /// acknowledged by the server, server→client data by the client).
     acked: [Option<u32>; 2],
@@ -264,6 +270,7 @@ impl Tracker {
             request: None,
             response: None,
             next_seq: [Some(seg.seq.wrapping_add(1)), None],
+            gaps: Default::default(),
             acked: [None, None],
             delivered: [0, 0],
             awaiting_reply: false,
@@ -372,7 +379,8 @@ impl Attempt {
         self.note_end(at, seg.flags);
     }
 
-    /// New data moves the flow on; data already seen is a retransmission.
+    /// New data moves the flow on; data already seen is a retransmission;
+    /// data filling a gap (it arrived after data beyond it) is new.
     fn note_data(&mut self, dir: usize, seg: &Segment<'_>) -> Data {
         if seg.payload_len == 0 {
             return Data::None;
@@ -381,6 +389,13 @@ impl Attempt {
         let Some(next) = self.next_seq[dir] else {
             return Data::None; // no SYN-ACK seen: no stream to place it in
         };
+        let filled = fill(&mut self.gaps[dir], seg.seq, end);
+        if after(seg.seq, next) {
+            note_gap(&mut self.gaps[dir], next, seg.seq);
+        }
+        if !after(end, next) && filled {
+            return Data::New;
+        }
         if !after(end, next) {
             if dir == 0 {
                 self.retransmits_to_server += 1;
@@ -572,6 +587,41 @@ pub enum Owed {
     ResponseBody,
 }
 
+/// Gaps kept per direction: beyond that the oldest is forgotten (its bytes,
+/// arriving later, count as a retransmission), so a hostile capture cannot
+/// grow the list.
+const GAPS_KEPT: usize = 64;
+
+/// Remove what `[start, end)` covers from `gaps`; whether it covered any.
+fn fill(gaps: &mut Vec<(u32, u32)>, start: u32, end: u32) -> bool {
+    let mut filled = false;
+    let mut out = Vec::with_capacity(gaps.len() + 1);
+    for &(s, e) in gaps.iter() {
+        if !(after(e, start) && after(end, s)) {
+            out.push((s, e));
+            continue;
+        }
+        filled = true;
+        if after(start, s) {
+            out.push((s, start));
+        }
+        if after(e, end) {
+            out.push((end, e));
+        }
+    }
+    out.truncate(GAPS_KEPT);
+    *gaps = out;
+    filled
+}
+
+/// Data arrived at `start`, beyond the expected `next`: `[next, start)` is a gap.
+fn note_gap(gaps: &mut Vec<(u32, u32)>, next: u32, start: u32) {
+    if gaps.len() >= GAPS_KEPT {
+        gaps.remove(0);
+    }
+    gaps.push((next, start));
+}
+
 /// `a` is after `b` in sequence space (which wraps: a positive signed distance).
 fn after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
@@ -663,6 +713,47 @@ mod tests {
         assert_eq!(a.longest_stall, Some(Duration::from_millis(2997)));
         assert!(a.stalled());
         assert_eq!(a.bytes_to_client, 3000);
+    }
+
+    /// Reordering is not retransmission: a segment that arrives after the
+    /// one beyond it fills a gap and is counted once; the same bytes seen
+    /// twice are a retransmission, also inside a filled gap.
+    #[test]
+    fn a_reordered_segment_is_not_a_retransmission() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed(&mut t, 4, 3, false, (1501, 101), &["ack"], 1000);
+        feed(&mut t, 5, 4, false, (501, 101), &["ack"], 1000);
+        feed(&mut t, 6, 5, false, (2501, 101), &["ack"], 1000);
+        assert_eq!(t.finish()[0].retransmits_to_client, 0);
+
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        // Two segments missing, then each arrives; then one of them again.
+        feed(&mut t, 4, 3, false, (2501, 101), &["ack"], 1000);
+        feed(&mut t, 5, 4, false, (1501, 101), &["ack"], 1000);
+        feed(&mut t, 6, 5, false, (501, 101), &["ack"], 500);
+        feed(&mut t, 7, 6, false, (1001, 101), &["ack"], 500);
+        feed(&mut t, 8, 7, false, (1001, 101), &["ack"], 500);
+        feed(&mut t, 9, 8, false, (2501, 101), &["ack"], 1000);
+        let a = &t.finish()[0];
+        assert_eq!(a.retransmits_to_client, 2, "1001 and 2501 seen twice");
+        assert_eq!(a.bytes_to_client, 4500);
+    }
+
+    #[test]
+    fn gaps_stay_bounded() {
+        let mut gaps = Vec::new();
+        for i in 0..(GAPS_KEPT as u32 + 10) {
+            note_gap(&mut gaps, i * 10, i * 10 + 5);
+        }
+        assert_eq!(gaps.len(), GAPS_KEPT);
+        assert_eq!(gaps[0], (100, 105), "the oldest forgotten");
+        // Across the sequence-number wrap.
+        let mut gaps = vec![(u32::MAX - 9, 10)];
+        assert!(fill(&mut gaps, u32::MAX - 4, 5));
+        assert_eq!(gaps, [(u32::MAX - 9, u32::MAX - 4), (5, 10)]);
+        assert!(!fill(&mut gaps, 20, 30));
     }
 
     #[test]

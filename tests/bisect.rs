@@ -94,6 +94,50 @@ fn cli_single_culprit_between_profiles_json() {
     assert!(c > 0.95 && c <= 1.0, "{c}");
 }
 
+/// A rule on what the client's later segments carry (the profiles'
+/// `[later]` tables) simulates a middlebox past the handshake: the sides
+/// gain their `synlab.flow.*` differences as units, the outcomes are an
+/// exchange's, and the later TTL is told from the SYN's.
+#[test]
+fn cli_rule_on_later_segments_names_the_flow_unit() {
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "synlab.flow.ttl == 128",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json(&out);
+    assert_eq!(doc["baseline"]["good"]["verdict"], "complete");
+    assert_eq!(doc["baseline"]["bad"]["verdict"], "stalled");
+    assert_eq!(culprits(&doc), [["synlab.flow.ttl"]]);
+    let diffs: Vec<&str> = doc["differences"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["attribute"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        diffs,
+        [
+            "ip.ttl",
+            "tcp.options.wscale.shift",
+            "tcp.options.timestamp",
+            "synlab.options.layout",
+            "synlab.flow.ttl",
+            "synlab.flow.ts"
+        ]
+    );
+    assert_eq!(doc["single"][0]["applied_to_good"]["verdict"], "complete");
+}
+
 #[test]
 fn cli_table_marks_the_culprit() {
     let out = synlab(&[

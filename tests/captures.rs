@@ -333,6 +333,27 @@ fn diff_takes_profiles() {
         (ttl["a"].clone(), ttl["b"].clone()),
         (64.into(), 128.into())
     );
+    // Their `[later]` tables too, as the flow's attributes.
+    let flow: Vec<(String, Value)> = doc["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .filter(|d| d["packet"] == "flow")
+        .map(|d| {
+            (
+                d["attribute"].as_str().unwrap_or("").to_owned(),
+                d["b"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flow,
+        [
+            ("synlab.flow.ttl".to_owned(), Value::from(128)),
+            ("synlab.flow.ts".to_owned(), Value::from(false))
+        ],
+        "{doc}"
+    );
     // The built-in linux profile was learnt from this kernel's SYN: the
     // captured default download and the profile agree.
     let out = synlab(&["diff", "captures/linux-default.pcap", "linux"]);
@@ -416,6 +437,10 @@ fn a_hang_then_its_range_retry() {
     let (hung, retry) = (&doc["handshakes"][0], &doc["handshakes"][1]);
     assert_eq!(hung["stalled"], true, "{hung}");
     assert_eq!(hung["stalled_after_bytes"], 124108, "{hung}");
+    // Regression: 13 segments arrive after the one beyond them (tshark:
+    // tcp.analysis.out_of_order) and were counted as retransmissions (14);
+    // only one segment (seq 56629) is seen twice.
+    assert_eq!(hung["retransmits_to_client"], 1, "{hung}");
     assert!(hung["longest_stall_ms"].as_f64().unwrap_or(0.0) > 2900.0);
     assert_eq!(hung["http_request"]["range"], Value::Null);
     assert_eq!(retry["stalled"], false, "{retry}");
@@ -472,6 +497,43 @@ fn stalls_lists_hung_flows_and_their_range_retries() {
         assert_eq!(out.status.code(), Some(1), "{calm}");
         assert_eq!(json(&out)["stalled"], 0, "{calm}");
     }
+}
+
+/// The README's incident session, captured on the client's side
+/// (captures/incident.pcap, `scripts/capture-stalls.sh incident`):
+/// `probe --exchange` of linux (complete, twice) and windows-10 (stalled
+/// at ~127 KB, twice: the middlebox drops data of TTL-127 connections),
+/// then curl's Range retry for the rest (206). `stalls` groups the two
+/// stalled flows under Windows' p0f signature, each with the retry.
+#[test]
+fn stalls_groups_the_incident_sessions_hung_flows_by_stack() {
+    let out = synlab(&["stalls", "captures/incident.pcap"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let retry = "        retry #4   198.18.244.2:48832  GET /big.bin Range: bytes=127020- -> 206 bytes 127020-262143/262144  (no stall)\n";
+    assert_text_eq(
+        &stdout(&out),
+        &format!(
+            "p0f 4:128+0:0:1460:mss*44,8:mss,nop,ws,nop,nop,sok:df,id+:0  (2 flows stalled)\n\
+             \x20 #2   198.18.244.2:51614 -> 198.18.244.130:8088  stalled 1.000s after 127 KB  GET /big.bin -> 200 (262144 bytes)\n\
+             {retry}\
+             \x20 #3   198.18.244.2:51615 -> 198.18.244.130:8088  stalled 1.000s after 127 KB  GET /big.bin -> 200 (262144 bytes)\n\
+             {retry}\
+             2 stalled of 5 attempts in captures/incident.pcap\n"
+        ),
+        "stalls table",
+    );
+    let doc = handshakes("captures/incident.pcap");
+    let rows = doc["handshakes"].as_array().cloned().unwrap_or_default();
+    let stalled: Vec<bool> = rows
+        .iter()
+        .map(|h| h["stalled"].as_bool().unwrap_or(true))
+        .collect();
+    assert_eq!(stalled, [false, false, true, true, false], "{doc}");
+    for h in &rows[2..4] {
+        // The profile's [later] TTL is on its data segments too.
+        assert_eq!(h["flow"]["synlab.flow.ttl"], 128, "{h}");
+    }
+    assert_eq!(rows[0]["flow"]["synlab.flow.ttl"], 64);
 }
 
 /// Captured on the server's side (captures/stall-by-ttl.pcap): the

@@ -128,9 +128,11 @@ fn bisect_exchange_finds_the_ttl() {
 /// A middlebox that drops the client's data segments carrying the
 /// timestamps option (not the SYN, not pure ACKs): Linux's request never
 /// arrives (stalled at offset 0), Windows' (no timestamps) completes, and
-/// the search names the attribute that carries the option. Today that is
-/// the option layout; with option-granular units it is the timestamps
-/// option itself, which this test accepts too.
+/// the search names what puts the option on data: the SYN's timestamps
+/// option (negotiation) together with the later segments' timestamps
+/// (`synlab.flow.ts`, the profiles' `[later]` tables), as neither alone
+/// does it. (Before later-segment units, the SYN's option alone, or the
+/// layout carrying it.)
 #[test]
 fn bisect_exchange_finds_the_timestamps_option() {
     let Some(lab) = Lab::up("xts", 242) else {
@@ -190,9 +192,79 @@ fn bisect_exchange_finds_the_timestamps_option() {
         .as_array()
         .map(|s| s.iter().filter_map(Json::as_str).collect())
         .unwrap_or_default();
-    let carries_ts = |n: &&str| *n == "synlab.options.layout" || n.contains("timestamp");
-    assert!(
-        names.len() == 1 && names.iter().all(carries_ts),
+    assert_eq!(
+        names,
+        ["tcp.options.timestamp", "synlab.flow.ts"],
         "culprits {names:?}: {doc}"
+    );
+}
+
+/// A middlebox that drops the client's data segments sent with TTL 128
+/// (127 past the lab's router), whatever the SYN had: Windows' SYN passes
+/// and its request does not. Linux and Windows differ in the SYN's TTL and
+/// in their later segments' (`[later]` ttl): the search names the later
+/// unit, `synlab.flow.ttl`, and the SYN's `ip.ttl` alone completes.
+#[test]
+fn bisect_exchange_finds_a_later_segment_attribute() {
+    let Some(lab) = Lab::up("xlater", 243) else {
+        return;
+    };
+    let c1 = lab.var("LAB_C1_IP").to_owned();
+    lab.rule(&format!(
+        "ip saddr {c1} tcp dport 80 tcp flags & syn == 0 ip ttl 127 ip length > 52 drop"
+    ));
+    let target = lab.srv(false, 80);
+    let args = [
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--target",
+        &target,
+        "--exchange",
+        "http:/big.bin",
+        "--stall-timeout",
+        "1",
+        "--json",
+    ];
+    let t0 = std::time::Instant::now();
+    let out = lab.synlab(&args);
+    let took = t0.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "synlab {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Json =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
+    assert_eq!(
+        doc["culprits"],
+        serde_json::json!([["synlab.flow.ttl"]]),
+        "{doc}"
+    );
+    let row = |name: &str| {
+        doc["single"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["attribute"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no row {name}: {doc}"))
+    };
+    assert_eq!(
+        row("ip.ttl")["applied_to_good"]["verdict"],
+        "complete",
+        "{doc}"
+    );
+    assert_eq!(
+        row("synlab.flow.ttl")["applied_to_good"]["verdict"],
+        "stalled",
+        "{doc}"
+    );
+    eprintln!(
+        "bisect --exchange, later-only rule: {} probes in {} rounds, {took:?}",
+        doc["probes"], doc["rounds"]
     );
 }

@@ -20,7 +20,7 @@ use super::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{load, LoadError};
 use crate::model::edit::Change;
-use crate::model::rule::Rule;
+use crate::model::rule::{Rule, Scope};
 use crate::model::{Attr, Attributes, Field, Kind};
 use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
 use crate::report::SynSide;
@@ -96,6 +96,8 @@ pub struct BisectArgs {
 
     /// Oracle: a simulated middlebox that acts on SYNs matching EXPR
     /// (e.g. 'ip.ttl == 128 && !tcp.options.sack_perm') and answers syn-ack otherwise.
+    /// A rule that reads synlab.flow.* acts on the client's later segments
+    /// (profiles' `[later]` tables): complete, else stalled or reset-mid-transfer.
     #[arg(long, value_name = "EXPR")]
     pub rule: Option<String>,
     /// What the simulated middlebox does to a matching SYN.
@@ -198,16 +200,25 @@ struct Side {
 }
 
 /// A captured handshake (when the spec names a capture file) or a profile.
-fn resolve_side(spec: &str, dirs: &[PathBuf], exchange: bool) -> Result<Side> {
+/// With `flow` (an exchange, or a rule that reads later segments) the side
+/// carries what its later segments carry too: the captured flow's
+/// `synlab.flow.*`, or the profile's `[later]` table as them.
+fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
     let parsed: AttemptSpec = spec.parse().unwrap_or_else(|e| match e {});
     if parsed.path.is_file() {
         match load(&parsed.path) {
             Ok(loaded) => {
                 super::commands::print_warnings(&loaded);
                 let (index, attempt) = parsed.pick(&loaded.attempts)?;
+                let mut attributes = attempt.syn.clone();
+                if flow {
+                    for (k, v) in attempt.flow.iter() {
+                        attributes.insert(k, v.clone());
+                    }
+                }
                 return Ok(Side {
                     label: format!("{}#{index}", parsed.path.display()),
-                    attributes: attempt.syn.clone(),
+                    attributes,
                 });
             }
             // Not a capture: a profile file.
@@ -218,7 +229,7 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], exchange: bool) -> Result<Side> {
     }
     let profile = crate::io::profile_store::resolve(spec, dirs)?;
     Ok(Side {
-        attributes: match exchange {
+        attributes: match flow {
             true => profile.with_flow_attributes(),
             false => profile.attributes,
         },
@@ -264,9 +275,7 @@ fn live_options(args: &BisectArgs) -> LiveOptions {
 /// The simulated or recorded oracle the arguments ask for (`--target` is
 /// run by [`run_live`], which owns its session).
 pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
-    if let Some(expr) = &args.rule {
-        let rule =
-            Rule::parse(expr).map_err(|e| anyhow::anyhow!("invalid --rule: {}", e.render(expr)))?;
+    if let Some(rule) = parse_rule(args)? {
         if !(0.0..1.0).contains(&args.loss) {
             bail!("--loss must be at least 0 and below 1, not {}", args.loss);
         }
@@ -288,6 +297,17 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
         return Ok(Box::new(RecordedOracle::from_attempts(&loaded.attempts)));
     }
     bail!("no oracle: give --target, --rule or --recorded")
+}
+
+/// `--rule`, parsed over a simulated connection: the SYN's fields and
+/// `synlab.flow.*`.
+fn parse_rule(args: &BisectArgs) -> Result<Option<Rule>> {
+    let Some(expr) = &args.rule else {
+        return Ok(None);
+    };
+    Rule::parse_in(expr, Scope::Connection)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("invalid --rule: {}", e.render(expr)))
 }
 
 /// The search against a live target, in one session: opened before the
@@ -360,9 +380,9 @@ pub fn bisect(
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let exchange = args.exchange.is_some();
-    let good = resolve_side(&args.good, dirs, exchange).context("--good")?;
-    let bad = resolve_side(&args.bad, dirs, exchange).context("--bad")?;
+    let flow = args.exchange.is_some() || parse_rule(args)?.is_some_and(|r| r.reads_flow());
+    let good = resolve_side(&args.good, dirs, flow).context("--good")?;
+    let bad = resolve_side(&args.bad, dirs, flow).context("--bad")?;
     let good = edited_side(good, args)?;
     let bad = edited_side(bad, args)?;
     let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;

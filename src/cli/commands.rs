@@ -169,6 +169,8 @@ enum Side {
         name: String,
         file: Option<std::path::PathBuf>,
         syn: Attributes,
+        /// The `[later]` table as `synlab.flow.*`.
+        flow: Attributes,
     },
 }
 
@@ -193,10 +195,12 @@ impl Side {
             let src = "198.18.0.2:40000".parse()?;
             let dst = "198.18.0.1:80".parse()?;
             let syn = profile.crafted_attributes(src, dst, 1, 1)?;
+            let (_, flow) = crate::search::units::split_flow(&profile.with_flow_attributes());
             return Ok(Side::Profile {
                 file: toml.then(|| path.clone()),
                 name: profile.name,
                 syn,
+                flow,
             });
         }
         let loaded = load(path)?;
@@ -211,12 +215,16 @@ impl Side {
     fn packets(&self) -> Packets<'_> {
         match self {
             Side::Capture { loaded, index, .. } => (&loaded.attempts[*index]).into(),
-            Side::Profile { syn, .. } => Packets {
+            Side::Profile { syn, flow, .. } => Packets {
                 syn,
                 syn_ack: None,
-                flow: None,
+                flow: Some(flow),
             },
         }
+    }
+
+    fn is_profile(&self) -> bool {
+        matches!(self, Side::Profile { .. })
     }
 
     fn header(&self) -> DiffSide {
@@ -258,7 +266,21 @@ fn diff(
     let Shown { json, all, html } = shown;
     let sa = Side::resolve(a, dirs)?;
     let sb = Side::resolve(b, dirs)?;
-    let mut diffs = diff_packets(sa.packets(), sb.packets());
+    let (mut pa, mut pb) = (sa.packets(), sb.packets());
+    // A profile states what its later segments carry in four attributes; a
+    // capture says what it saw (nothing, without data). Against a profile,
+    // only what both sides state is compared, as `bisect` does.
+    let shared = match (pa.flow, pb.flow) {
+        (Some(fa), Some(fb)) if sa.is_profile() || sb.is_profile() => {
+            Some(crate::search::units::shared_flow(fa, fb))
+        }
+        _ => None,
+    };
+    if let Some((fa, fb)) = &shared {
+        pa.flow = Some(fa);
+        pb.flow = Some(fb);
+    }
+    let mut diffs = diff_packets(pa, pb);
     let differ = has_behavioural(&diffs);
     let hidden = if all {
         0

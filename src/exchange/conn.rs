@@ -6,7 +6,10 @@
 //! SACK was negotiated, so the server's fast retransmit works), and
 //! recognises the end of the response (Content-Length or FIN). The sender
 //! side is only as much as one request needs: it respects the server's
-//! window and MSS, and retransmits on a timer.
+//! window and MSS (probing a zero window on a backed-off timer),
+//! retransmits on a timer, and retransmits its FIN (a few times) until the
+//! server acknowledges it. With ECN negotiated, a CE mark on the server's
+//! segments is echoed with ECE on every segment until the server's CWR.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -79,6 +82,12 @@ pub struct ExchangeStats {
     pub server_retransmissions: u32,
     /// Segments from the server that arrived ahead of a gap.
     pub out_of_order: u32,
+    /// Server segments marked CE (congestion experienced), ECN negotiated.
+    pub ce_received: u32,
+    /// Probes of the server's zero window.
+    pub zero_window_probes: u32,
+    /// Our FIN sent again, unacknowledged.
+    pub fin_retransmissions: u32,
     pub segments_sent: u32,
     pub segments_received: u32,
     /// Negotiated in the handshake.
@@ -113,6 +122,10 @@ const LINGER: Duration = Duration::from_millis(100);
 /// The request's retransmission timeout at first, and at most.
 const MIN_RTO: Duration = Duration::from_millis(200);
 const MAX_RTO: Duration = Duration::from_secs(5);
+/// Our FIN is sent again at most this often (after the RTO, then twice
+/// that): a path that lost it once may lose it again, but the outcome is
+/// already known, so the wait is short.
+const MAX_FIN_RETRANSMITS: u32 = 2;
 /// SYN retransmissions after 1 s, 2 s, 4 s, ... within the handshake limit.
 const SYN_RTO: Duration = Duration::from_secs(1);
 
@@ -277,6 +290,18 @@ pub struct Exchange {
     rto: Duration,
     rtx_at: Option<Duration>,
     request_at: Option<Duration>,
+    /// The server's window is zero with request bytes left: when to probe
+    /// it next, and the wait after that probe (doubling, up to MAX_RTO).
+    persist_at: Option<Duration>,
+    persist_backoff: Duration,
+    /// Our FIN's sequence number, once sent; when to send it again.
+    fin_seq: Option<u32>,
+    fin_rtx_at: Option<Duration>,
+    fin_retransmits: u32,
+    /// The end of the linger after the outcome.
+    linger_end: Duration,
+    /// ECN: the server's segments were marked CE; ECE on ours until its CWR.
+    ece: bool,
     // Receiver.
     irs: u32,
     /// Response bytes received in order.
@@ -350,6 +375,13 @@ impl Exchange {
             rto: MIN_RTO,
             rtx_at: None,
             request_at: None,
+            persist_at: None,
+            persist_backoff: MIN_RTO,
+            fin_seq: None,
+            fin_rtx_at: None,
+            fin_retransmits: 0,
+            linger_end: now,
+            ece: false,
             irs: 0,
             rcv_off: 0,
             ooo: BTreeMap::new(),
@@ -405,9 +437,13 @@ impl Exchange {
             State::Established => {
                 let stall = self.last_progress + self.limits.stall;
                 let total = self.started + self.limits.total;
-                Some(self.rtx_at.map_or(stall, |r| r.min(stall)).min(total))
+                let timers = [self.rtx_at, self.persist_at].into_iter().flatten();
+                Some(timers.fold(stall, Duration::min).min(total))
             }
-            State::Closing { until } => Some(until),
+            State::Closing { until } => Some(match self.fin_rtx_at {
+                Some(at) if !self.fin_acked() => at.min(until),
+                _ => until,
+            }),
             State::Done => None,
         }
     }
@@ -427,7 +463,7 @@ impl Exchange {
                 self.syn_backoff *= 2;
             }
             State::Established => self.established_timers(now),
-            State::Closing { until } if now >= until => self.state = State::Done,
+            State::Closing { until } => self.closing_timers(now, until),
             _ => {}
         }
         std::mem::take(&mut self.out)
@@ -447,6 +483,47 @@ impl Exchange {
             self.rtx_at = None;
             self.push_request(now);
         }
+        if self.persist_at.is_some_and(|at| now >= at) {
+            // A zero-window probe, as Linux sends it: a segment one byte
+            // before the window (nothing new), which the server answers
+            // with an ACK carrying its window. No progress while the window
+            // stays shut, so the stall limit bounds the probing.
+            self.emit(TcpFlags::ACK, self.snd_una.wrapping_sub(1), &[]);
+            self.stats.zero_window_probes += 1;
+            self.persist_backoff = (self.persist_backoff * 2).min(MAX_RTO);
+            self.persist_at = Some(now + self.persist_backoff);
+        }
+    }
+
+    /// After the outcome: send our FIN again while it is unacknowledged
+    /// (at most [`MAX_FIN_RETRANSMITS`] times), and end once the linger is
+    /// over and the FIN acknowledged or given up on.
+    fn closing_timers(&mut self, now: Duration, until: Duration) {
+        let unacked = !self.fin_acked();
+        if let (Some(at), Some(seq)) = (self.fin_rtx_at, self.fin_seq) {
+            if now >= at && unacked {
+                self.emit(TcpFlags::FIN | TcpFlags::ACK, seq, &[]);
+                self.fin_retransmits += 1;
+                // The statistics went into the result with the outcome.
+                if let Some(r) = self.result.as_mut() {
+                    r.stats.fin_retransmissions = self.fin_retransmits;
+                }
+                self.fin_rtx_at = (self.fin_retransmits < MAX_FIN_RETRANSMITS)
+                    .then(|| now + MIN_RTO * (1 << self.fin_retransmits));
+            }
+        }
+        if now >= until {
+            self.state = match self.fin_rtx_at.filter(|_| unacked) {
+                Some(next) => State::Closing { until: next },
+                None => State::Done,
+            };
+        }
+    }
+
+    /// Our FIN was sent and the server acknowledged it.
+    fn fin_acked(&self) -> bool {
+        self.fin_seq
+            .is_some_and(|f| !seq_lt(self.snd_una, f.wrapping_add(1)))
     }
 
     /// An ICMP error quoting this connection's segment.
@@ -575,7 +652,15 @@ impl Exchange {
         }
         if seg.flags.has(TcpFlags::ACK) {
             self.on_ack(now, seg);
+            if let State::Closing { .. } = self.state {
+                if self.fin_acked() {
+                    self.state = State::Closing {
+                        until: self.linger_end.max(now),
+                    };
+                }
+            }
         }
+        self.on_ecn(seg);
         let payload = seg.payload();
         if payload.is_empty() && !seg.flags.has(TcpFlags::FIN) {
             return;
@@ -590,6 +675,22 @@ impl Exchange {
         self.send_ack(now);
         if self.state == State::Established && self.response_complete() {
             self.finish(now, Outcome::Complete, None);
+        }
+    }
+
+    /// ECN (RFC 3168 6.1.3): a CE mark is echoed with ECE on every segment
+    /// until the server's CWR says it reduced its window; a CWR segment
+    /// that is itself marked CE sets it again.
+    fn on_ecn(&mut self, seg: &Segment<'_>) {
+        if !self.neg.ecn {
+            return;
+        }
+        if seg.flags.has(TcpFlags::CWR) {
+            self.ece = false;
+        }
+        if seg.ecn() == 3 {
+            self.stats.ce_received += 1;
+            self.ece = true;
         }
     }
 
@@ -701,6 +802,7 @@ impl Exchange {
             let left = self.request.len().saturating_sub(sent);
             let n = left.min(usize::from(self.neg.mss)).min(room as usize);
             if n == 0 {
+                self.persist(now, left > 0 && in_flight == 0);
                 return;
             }
             let chunk = self.request[sent..sent + n].to_vec();
@@ -708,6 +810,18 @@ impl Exchange {
             self.emit(TcpFlags::ACK | psh, self.snd_nxt, &chunk);
             self.snd_nxt = self.snd_nxt.wrapping_add(n as u32);
             self.rtx_at.get_or_insert(now + self.rto);
+        }
+    }
+
+    /// Arm the zero-window probe when the server's window is shut with
+    /// request bytes left and nothing in flight (no retransmission timer
+    /// would wake us); disarm it otherwise.
+    fn persist(&mut self, now: Duration, waiting: bool) {
+        if waiting && self.snd_wnd == 0 {
+            self.persist_at.get_or_insert(now + self.persist_backoff);
+        } else {
+            self.persist_at = None;
+            self.persist_backoff = MIN_RTO;
         }
     }
 
@@ -742,10 +856,14 @@ impl Exchange {
         });
         if self.state == State::Established {
             self.rtx_at = None;
+            self.persist_at = None;
             self.emit(TcpFlags::FIN | TcpFlags::ACK, self.snd_nxt, &[]);
+            self.fin_seq = Some(self.snd_nxt);
+            self.fin_rtx_at = Some(now + MIN_RTO);
             self.snd_nxt = self.snd_nxt.wrapping_add(1);
+            self.linger_end = now + LINGER;
             self.state = State::Closing {
-                until: now + LINGER,
+                until: self.linger_end,
             };
         }
     }
@@ -797,6 +915,10 @@ impl Exchange {
         let ecn = match self.neg.ecn && !payload.is_empty() {
             true => self.ecn_data,
             false => 0,
+        };
+        let flags = match self.neg.ecn && self.ece {
+            true => flags | TcpFlags::ECE,
+            false => flags,
         };
         let ip = IpStyle {
             ecn,
@@ -887,8 +1009,21 @@ mod tests {
         Exchange::new(params, Duration::ZERO).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// A segment from the server.
+    /// A segment from the server (window 1000, Not-ECT).
     fn from_server(
+        flags: u16,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        options: Vec<TcpOption>,
+    ) -> Vec<u8> {
+        from_server_with(0, 1000, flags, seq, ack, payload, options)
+    }
+
+    /// A segment from the server with this IP ECN codepoint and window.
+    fn from_server_with(
+        ecn: u8,
+        window: u16,
         flags: u16,
         seq: u32,
         ack: u32,
@@ -899,7 +1034,7 @@ mod tests {
             ttl: 64,
             df: true,
             dscp: 0,
-            ecn: 0,
+            ecn,
             ip_id: 0,
             flow_label: 0,
         };
@@ -909,10 +1044,22 @@ mod tests {
             seq,
             ack,
             flags,
-            window: 1000,
+            window,
             options,
         };
         emit_segment(&ip, &tcp, payload).unwrap_or_default()
+    }
+
+    /// Run the exchange's timers until it is over (a bounded number of
+    /// times); what it sent meanwhile.
+    fn run_out(x: &mut Exchange) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for _ in 0..20 {
+            let Some(at) = x.poll_at() else { break };
+            out.extend(x.poll(at));
+        }
+        assert!(x.result().is_some(), "still not over");
+        out
     }
 
     fn feed(x: &mut Exchange, at: Duration, packet: &[u8]) {
@@ -1019,9 +1166,12 @@ mod tests {
         let acks: Vec<u32> = segs.iter().map(|s| s.2).collect();
         assert_eq!(acks.last(), Some(&(SERVER_ISN + 1 + r.len() as u32)));
         assert_eq!(x.outcome(), Some(Outcome::Complete));
-        // Lingers for the server's FIN, then is over.
+        // Lingers for the server's FIN, then is over once ours is acknowledged.
         assert!(x.result().is_none());
-        x.poll(ms(200));
+        let fin_acked = ISN + 1 + request_len() + 1;
+        let ack = from_server(TcpFlags::ACK, SERVER_ISN + 1 + 3000, fin_acked, &[], vec![]);
+        feed(&mut x, ms(30), &ack);
+        assert!(x.poll(ms(200)).is_empty(), "no FIN again");
         let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
         assert_eq!(res.stats.bytes, r.len() as u64);
         assert_eq!(res.stats.http_status, Some(200));
@@ -1076,7 +1226,7 @@ mod tests {
         feed(&mut x, ms(23), &data(1000, parts[1]));
         x.poll(ms(23));
         assert_eq!(x.outcome(), Some(Outcome::Complete));
-        x.poll(ms(300));
+        run_out(&mut x);
         let stats = x.result().map(|r| r.stats.clone()).unwrap_or_default();
         assert_eq!(stats.bytes, r.len() as u64);
         assert_eq!(stats.out_of_order, 1);
@@ -1100,10 +1250,147 @@ mod tests {
         let fin = sent(&x.poll(ms(1020)));
         assert_eq!(x.outcome(), Some(Outcome::Stalled));
         assert_eq!(fin.last().map(|s| s.0), Some(TcpFlags::FIN | TcpFlags::ACK));
-        x.poll(ms(2000));
+        run_out(&mut x);
         let stats = x.result().map(|r| r.stats.clone()).unwrap_or_default();
         assert_eq!(stats.stalled_at, Some(1000));
         assert_eq!(stats.throughput_mb_s, None);
+    }
+
+    /// Our FIN, unacknowledged, is sent again after the RTO and then twice
+    /// that, and the exchange ends with the last one; acknowledged, it is
+    /// not sent again and the exchange ends after the linger.
+    #[test]
+    fn an_unacknowledged_fin_is_sent_again_a_few_times() {
+        let stalled = || {
+            let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+            x.poll(ms(0));
+            feed(&mut x, ms(10), &linux_synack());
+            x.poll(ms(10));
+            let fin = sent(&x.poll(ms(1010)));
+            assert_eq!(x.outcome(), Some(Outcome::Stalled));
+            let (flags, seq, ..) = fin.last().cloned().unwrap_or_else(|| panic!("no FIN"));
+            assert_eq!(flags, TcpFlags::FIN | TcpFlags::ACK);
+            (x, seq)
+        };
+        let (mut x, fin_seq) = stalled();
+        assert!(x.poll(ms(1110)).is_empty(), "the linger: nothing to send");
+        assert_eq!(x.poll_at(), Some(ms(1210)));
+        let again = sent(&x.poll(ms(1210)));
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].0, again[0].1),
+            (TcpFlags::FIN | TcpFlags::ACK, fin_seq)
+        );
+        assert!(x.result().is_none());
+        assert_eq!(x.poll_at(), Some(ms(1610)));
+        assert_eq!(sent(&x.poll(ms(1610)))[0].1, fin_seq);
+        let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
+        assert_eq!(res.stats.fin_retransmissions, MAX_FIN_RETRANSMITS);
+        assert_eq!(x.poll_at(), None);
+
+        // Acknowledged after the first retransmission: over, nothing more.
+        let (mut x, fin_seq) = stalled();
+        x.poll(ms(1210));
+        let ack = from_server(TcpFlags::ACK, SERVER_ISN + 1, fin_seq + 1, &[], vec![]);
+        feed(&mut x, ms(1215), &ack);
+        assert_eq!(x.poll_at(), Some(ms(1215)));
+        assert!(x.poll(ms(1215)).is_empty());
+        let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
+        assert_eq!(res.stats.fin_retransmissions, 1);
+    }
+
+    /// The server's window is shut: the request waits, and the window is
+    /// probed (a segment one byte before it, no data) after the RTO, then
+    /// twice as long; the window opening sends the request and stops the
+    /// probes. Nothing counts as progress: the stall limit still applies.
+    #[test]
+    fn a_zero_window_is_probed_until_it_opens() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        let synack = from_server_with(
+            0,
+            0,
+            TcpFlags::SYN | TcpFlags::ACK,
+            SERVER_ISN,
+            ISN + 1,
+            &[],
+            vec![TcpOption::Mss(1460)],
+        );
+        feed(&mut x, ms(10), &synack);
+        let segs = sent(&x.poll(ms(10)));
+        assert_eq!(segs.len(), 1, "the ACK, no request: {segs:?}");
+        assert_eq!(x.poll_at(), Some(ms(210)));
+        let probe = sent(&x.poll(ms(210)));
+        assert_eq!(probe.len(), 1);
+        assert_eq!((probe[0].0, probe[0].1), (TcpFlags::ACK, ISN));
+        assert!(probe[0].3.is_empty());
+        assert_eq!(x.poll_at(), Some(ms(610)));
+        // Still shut: the server's answer to the probe changes nothing.
+        let shut = from_server_with(0, 0, TcpFlags::ACK, SERVER_ISN + 1, ISN + 1, &[], vec![]);
+        feed(&mut x, ms(211), &shut);
+        let answered = sent(&x.poll(ms(211)));
+        assert!(answered.iter().all(|s| s.3.is_empty()), "{answered:?}");
+        assert_eq!(sent(&x.poll(ms(610))).len(), 1, "the second probe");
+        // Open: the request goes, the probing stops.
+        let open = from_server(TcpFlags::ACK, SERVER_ISN + 1, ISN + 1, &[], vec![]);
+        feed(&mut x, ms(700), &open);
+        let segs = sent(&x.poll(ms(700)));
+        assert!(segs.iter().any(|s| s.3.starts_with(b"GET /f")), "{segs:?}");
+        assert_eq!(x.poll_at(), Some(ms(900)), "the request's RTO, no probe");
+        let res_probes = {
+            run_out(&mut x);
+            x.result().map_or(0, |r| r.stats.zero_window_probes)
+        };
+        assert_eq!(res_probes, 2);
+    }
+
+    /// ECN negotiated: a CE-marked segment from the server is echoed with
+    /// ECE on every client segment until the server's CWR; without ECN
+    /// negotiated, CE marks are not echoed.
+    #[test]
+    fn ce_is_echoed_with_ece_until_cwr() {
+        let mut ecn_syn = linux_example();
+        ecn_syn.insert(Field::TcpFlagsEce, true);
+        ecn_syn.insert(Field::TcpFlagsCwr, true);
+        let ece_of = |packets: &[Vec<u8>]| -> Vec<bool> {
+            sent(packets)
+                .iter()
+                .map(|s| s.0 & TcpFlags::ECE != 0)
+                .collect()
+        };
+        let synack =
+            |flags: u16| from_server(flags, SERVER_ISN, ISN + 1, &[], vec![TcpOption::Mss(1460)]);
+        let seg = |ecn: u8, flags: u16, off: u32| {
+            let ack = ISN + 1 + request_len();
+            from_server_with(ecn, 1000, flags, SERVER_ISN + 1 + off, ack, b"x", vec![])
+        };
+        let mut x = start(&ecn_syn, Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        feed(
+            &mut x,
+            ms(10),
+            &synack(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE),
+        );
+        assert_eq!(ece_of(&x.poll(ms(10))), [false, false], "ACK and request");
+        feed(&mut x, ms(20), &seg(3, TcpFlags::ACK, 0));
+        assert_eq!(ece_of(&x.poll(ms(20))), [true]);
+        // Not marked, but no CWR yet: still echoed.
+        feed(&mut x, ms(21), &seg(2, TcpFlags::ACK, 1));
+        assert_eq!(ece_of(&x.poll(ms(21))), [true]);
+        feed(&mut x, ms(22), &seg(2, TcpFlags::ACK | TcpFlags::CWR, 2));
+        assert_eq!(ece_of(&x.poll(ms(22))), [false]);
+        // CWR and CE on one segment: a new mark, echoed again.
+        feed(&mut x, ms(23), &seg(3, TcpFlags::ACK | TcpFlags::CWR, 3));
+        assert_eq!(ece_of(&x.poll(ms(23))), [true]);
+        assert_eq!(x.stats.ce_received, 2);
+
+        // Not negotiated (the SYN-ACK has no ECE): CE is not echoed.
+        let mut x = start(&ecn_syn, Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        feed(&mut x, ms(10), &synack(TcpFlags::SYN | TcpFlags::ACK));
+        x.poll(ms(10));
+        feed(&mut x, ms(20), &seg(3, TcpFlags::ACK, 0));
+        assert_eq!(ece_of(&x.poll(ms(20))), [false]);
     }
 
     /// A RST after the handshake ends it: reset-mid-transfer, no FIN.

@@ -735,6 +735,13 @@ impl SessionIo {
     }
 }
 
+/// Exchanges of one batch running at once at most. A batch of the search
+/// holds every probe of a phase (a hundred downloads with a few units):
+/// all at once, they share the path and the server so thinly that some make
+/// no progress for the stall timeout, and a healthy variant reads as
+/// stalled. The rest start as running ones end.
+const MAX_RUNNING_EXCHANGES: usize = 12;
+
 /// The exchanges of one batch, by index, and their source ports.
 struct Exchanges {
     conns: Vec<Option<Exchange>>,
@@ -743,6 +750,15 @@ struct Exchanges {
 }
 
 impl Exchanges {
+    /// Started and not ended.
+    fn running(&self) -> usize {
+        self.conns
+            .iter()
+            .flatten()
+            .filter(|c| c.result().is_none())
+            .count()
+    }
+
     fn all_done(&self) -> bool {
         self.conns
             .iter()
@@ -795,7 +811,8 @@ impl Exchanges {
 
 impl SessionIo {
     /// Run a batch of exchanges until each has ended (each is bounded by
-    /// its own limits), starting them at the session's rate.
+    /// its own limits), starting them at the session's rate, at most
+    /// [`MAX_RUNNING_EXCHANGES`] at once.
     async fn drive_exchanges(
         &mut self,
         planned: Vec<Planned>,
@@ -822,13 +839,18 @@ impl SessionIo {
                 });
             }
             let now = self.clock.now();
-            while next < n && now >= start + send_offset(next, rate) {
+            let mut running = ex.running();
+            while next < n
+                && now >= start + send_offset(next, rate)
+                && running < MAX_RUNNING_EXCHANGES
+            {
                 let Some(p) = params.next() else { break };
                 let conn = Exchange::new(p, now).map_err(|source| LiveError::Exchange {
                     index: next,
                     source,
                 })?;
                 ex.conns[next] = Some(conn);
+                running += 1;
                 first_sent.get_or_insert(now);
                 last_sent = Some(now);
                 next += 1;
@@ -844,7 +866,10 @@ impl SessionIo {
             if next >= n && ex.all_done() {
                 break;
             }
-            let next_start = (next < n).then(|| start + send_offset(next, rate));
+            // A start held back by the cap waits for a running one to end
+            // (a frame or a timer wakes the loop).
+            let next_start = (next < n && running < MAX_RUNNING_EXCHANGES)
+                .then(|| start + send_offset(next, rate));
             let wake = [next_start, ex.poll_at()]
                 .into_iter()
                 .flatten()

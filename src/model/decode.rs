@@ -531,6 +531,14 @@ impl Segment<'_> {
         }
     }
 
+    /// The IP header's ECN codepoint (0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE).
+    pub fn ecn(&self) -> u8 {
+        match &self.ip {
+            IpLayer::V4 { header, .. } => header.ecn.value(),
+            IpLayer::V6 { header, .. } => header.ecn().value(),
+        }
+    }
+
     /// The TCP header's length in bytes, from the data offset.
     pub fn tcp_hdr_len(&self) -> usize {
         usize::from(self.tcp[12] >> 4) * 4

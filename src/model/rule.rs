@@ -69,7 +69,9 @@
 //!   `synlab.attempt.stalled` (an established flow went without new data
 //!   for a long while), `synlab.attempt.syn_retransmits`. `synlab.flow.*`
 //!   fields are read from the attempt's later segments. In `bisect --rule`
-//!   both are errors: a simulated middlebox sees one SYN.
+//!   attempt fields are errors (a simulated middlebox sees a connection,
+//!   not a capture), and `synlab.flow.*` fields describe the simulated
+//!   client's later segments (a middlebox acting past the handshake).
 //!
 //! An error carries the column (1-based, in characters) where it was
 //! found; [`RuleError::render`] prints the expression with a caret under it.
@@ -485,8 +487,11 @@ impl Subject for Attributes {
 /// Where a rule is used, which says which fields it may name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
-    /// One SYN (`bisect --rule`): no attempt or flow fields.
+    /// One SYN: no attempt or flow fields.
     Syn,
+    /// A simulated connection (`bisect --rule`): the SYN's fields and what
+    /// the client's later segments carry (`synlab.flow.*`), no attempt facts.
+    Connection,
     /// A captured attempt (`handshakes --where`): every field.
     Attempt,
 }
@@ -538,6 +543,14 @@ impl Rule {
     /// Whether a packet (or attempt) matches.
     pub fn eval<S: Subject + ?Sized>(&self, s: &S) -> bool {
         eval(&self.expr, s)
+    }
+
+    /// Whether the rule reads what the client's later segments carry
+    /// (`synlab.flow.*`): a middlebox that acts past the handshake.
+    pub fn reads_flow(&self) -> bool {
+        self.attributes_used()
+            .iter()
+            .any(|a| a.source() == Source::Flow)
     }
 
     /// The attributes the rule reads, in table order (both sides of a
@@ -926,7 +939,12 @@ impl Parser {
         let operand: Operand = name
             .parse()
             .map_err(|e| err(RuleErrorKind::UnknownField(e)))?;
-        if self.scope == Scope::Syn && operand.needs_attempt() {
+        let refused = match self.scope {
+            Scope::Syn => operand.needs_attempt(),
+            Scope::Connection => matches!(operand, Operand::Attempt(_)),
+            Scope::Attempt => false,
+        };
+        if refused {
             return Err(err(RuleErrorKind::NeedsAttempt {
                 field: operand.name(),
             }));
@@ -1410,11 +1428,20 @@ mod tests {
                 .contains("takes one of syn-ack, reset, icmp, no-reply"),
             "{e}"
         );
-        // A SYN alone has neither: an error in `bisect --rule`.
+        // A SYN alone has neither.
         for rule in ["synlab.attempt.established", "synlab.flow.ttl == 64"] {
             let e = error_of(rule, Scope::Syn);
             assert!(e.to_string().contains("only `handshakes --where`"), "{e}");
         }
+        // A simulated connection (`bisect --rule`) has later segments but
+        // no captured facts.
+        let e = error_of("synlab.attempt.established", Scope::Connection);
+        assert!(e.to_string().contains("only `handshakes --where`"), "{e}");
+        let r = Rule::parse_in("synlab.flow.ttl == 128", Scope::Connection)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.reads_flow());
+        let syn_only = Rule::parse_in("ip.ttl == 128", Scope::Connection);
+        assert!(!syn_only.unwrap_or_else(|e| panic!("{e}")).reads_flow());
     }
 
     #[test]

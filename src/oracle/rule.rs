@@ -1,4 +1,5 @@
-//! A simulated middlebox: a rule picks the SYNs it acts on.
+//! A simulated middlebox: a rule picks the SYNs it acts on, or (a rule
+//! that reads `synlab.flow.*`) the connections whose later segments it acts on.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -27,6 +28,16 @@ impl Action {
                 icmp_type: 3,
                 code: 13,
             },
+        }
+    }
+
+    /// What the action does to a connection whose later segments it acts
+    /// on: dropped data stalls it (an ICMP error to a data segment too:
+    /// the client retransmits, and nothing comes), a reset ends it.
+    pub fn outcome_past_handshake(self) -> Outcome {
+        match self {
+            Action::Drop | Action::Icmp => Outcome::Stalled,
+            Action::Reset => Outcome::ResetMidTransfer,
         }
     }
 }
@@ -66,7 +77,10 @@ const PORT_SPAN: u16 = 28000;
 
 /// Applies `action` to SYNs matching `rule` (on their crafted attributes)
 /// and sent from a port the [`PortFilter`] admits, and answers syn-ack
-/// otherwise. Each probe gets the next source port, as a live session's
+/// otherwise. A rule that reads `synlab.flow.*` acts past the handshake,
+/// on the client's later segments (which carry the request's flow
+/// attributes): the connection is `complete`, or `stalled` (drop, icmp) or
+/// `reset-mid-transfer` (reset) when it matches, as an exchange would end. Each probe gets the next source port, as a live session's
 /// do. With probability `loss` a probe's exchange is lost (the SYN or its
 /// answer), which turns any answer into no-reply. The RNG is seeded, so a
 /// run is reproducible.
@@ -74,6 +88,8 @@ const PORT_SPAN: u16 = 28000;
 pub struct RuleOracle {
     rule: Rule,
     action: Action,
+    /// The rule reads later segments: outcomes are an exchange's.
+    past_handshake: bool,
     ports: PortFilter,
     loss: f64,
     rng: StdRng,
@@ -85,6 +101,7 @@ impl RuleOracle {
         let mut rng = StdRng::seed_from_u64(seed);
         let next_port = PORT_BASE + rng.gen_range(0..PORT_SPAN);
         RuleOracle {
+            past_handshake: rule.reads_flow(),
             rule,
             action,
             ports: PortFilter::Any,
@@ -102,10 +119,12 @@ impl RuleOracle {
 
     /// The answer without loss, for a SYN from `port`.
     pub fn truth(&self, req: &ProbeRequest, port: u16) -> Outcome {
-        if self.ports.admits(port) && self.rule.eval(&req.crafted) {
-            self.action.outcome()
-        } else {
-            Outcome::SynAck
+        let acts = self.ports.admits(port) && self.rule.eval(&req.crafted);
+        match (self.past_handshake, acts) {
+            (false, true) => self.action.outcome(),
+            (false, false) => Outcome::SynAck,
+            (true, true) => self.action.outcome_past_handshake(),
+            (true, false) => Outcome::Complete,
         }
     }
 
@@ -179,6 +198,31 @@ mod tests {
             .probe_batch(&[request(64)])
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(other[0].clone().map(|a| a.outcome), Ok(Outcome::SynAck));
+    }
+
+    /// A rule on the later segments' TTL acts past the handshake: the
+    /// SYN's own TTL does not matter, the answers are an exchange's.
+    #[test]
+    fn a_rule_on_later_segments_stalls_the_exchange() {
+        use crate::model::rule::Scope;
+        use crate::model::Field;
+        let rule = Rule::parse_in("synlab.flow.ttl == 128", Scope::Connection)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let with_later = |syn_ttl: u8, later_ttl: u8| {
+            let mut r = request(syn_ttl);
+            r.crafted.insert(Field::SynlabFlowTtl, later_ttl);
+            r
+        };
+        for (action, failed) in [
+            (Action::Drop, Outcome::Stalled),
+            (Action::Reset, Outcome::ResetMidTransfer),
+            (Action::Icmp, Outcome::Stalled),
+        ] {
+            let o = RuleOracle::new(rule.clone(), action, 0.0, 3);
+            assert_eq!(o.truth(&with_later(64, 128), 1000), failed);
+            assert_eq!(o.truth(&with_later(128, 64), 1000), Outcome::Complete);
+            assert_eq!(o.truth(&request(128), 1000), Outcome::Complete);
+        }
     }
 
     #[test]

@@ -8,6 +8,13 @@
 //! [`Search::report`] says what was found. [`run`] is that
 //! loop.
 //!
+//! The units are the SYN's differences and, when the sides say what their
+//! later segments carry (`synlab.flow.*`: a profile's `[later]` table under
+//! `--exchange`, a captured flow), those differences too: an exchange
+//! applies them to every client segment after the SYN, so a middlebox that
+//! acts on data segments only is bisected to the later attribute, not to
+//! the SYN's namesake.
+//!
 //! Phases:
 //! 1. **Baseline**: good and bad, each probed at least `baseline_probes`
 //!    times, then more until Fisher's exact test says whether bad passes
@@ -112,9 +119,12 @@ pub struct ProbeRequest {
     pub variant: usize,
     /// Behavioural attributes to craft the SYN from (`craft::build_packet`);
     /// the oracle chooses the volatile ones (addresses, ports, sequence).
+    /// The `synlab.flow.*` ones are what an exchange puts on the segments
+    /// after the SYN.
     pub spec: Attributes,
     /// What the SYN decodes to when crafted with placeholder volatile values
-    /// (derived attributes included): what a simulated middlebox looks at.
+    /// (derived attributes included), with the `synlab.flow.*` attributes:
+    /// what a simulated middlebox looks at.
     pub crafted: Attributes,
 }
 
@@ -209,7 +219,9 @@ pub struct Search {
 
 impl Search {
     /// A search between two sets of SYN attributes (a profile's, or a
-    /// captured SYN's; volatile and derived attributes are ignored).
+    /// captured SYN's; volatile and derived attributes are ignored), with
+    /// what each side's later segments carry (`synlab.flow.*`) where both
+    /// sides say: each such difference is a unit of its own.
     pub fn new(
         good: &Attributes,
         bad: &Attributes,
@@ -230,6 +242,7 @@ impl Search {
             return Err(SearchError::MixedFamilies { good: fg, bad: fb });
         }
         let v6 = fg == 6;
+        let (good_flow, bad_flow) = units::shared_flow(good, bad);
         let (good, _) = units::normalise(good, v6).map_err(|source| SearchError::Craft {
             side: "good",
             source,
@@ -238,6 +251,8 @@ impl Search {
             side: "bad",
             source,
         })?;
+        let good = with(good, &good_flow);
+        let bad = with(bad, &bad_flow);
         let (rows, unit_list) = units::units(&good, &bad);
         let mut s = Search {
             opts,
@@ -265,7 +280,8 @@ impl Search {
         if s.units.is_empty() {
             s.phase = Phase::Done;
             s.conclusion = Conclusion::NothingToExplain;
-            s.note = Some("good and bad have no behavioural SYN difference".into());
+            s.note =
+                Some("good and bad have no behavioural difference (SYN or later segments)".into());
         }
         Ok(s)
     }
@@ -410,17 +426,20 @@ impl Search {
             return v;
         }
         let spec = units::apply(&self.good, &self.bad, &self.units, &key);
-        let built = match units::normalise(&spec, self.v6) {
+        // Only the SYN is crafted; the later-segment attributes ride along
+        // for the exchange (and for a rule that reads them).
+        let (syn, flow) = units::split_flow(&spec);
+        let built = match units::normalise(&syn, self.v6) {
             Err(e) => Err(format!("cannot be built: {e}")),
             Ok((canon, crafted)) => {
                 let wrong = canon
                     .iter()
-                    .find(|(k, v)| spec.get(k) != Some(v))
-                    .or_else(|| spec.iter().find(|(k, _)| !canon.contains(k)))
+                    .find(|(k, v)| syn.get(k) != Some(v))
+                    .or_else(|| syn.iter().find(|(k, _)| !canon.contains(k)))
                     .map(|(k, _)| k.to_owned());
                 match wrong {
                     Some(k) => Err(format!("crafting does not reproduce {k}")),
-                    None => Ok((spec, crafted)),
+                    None => Ok((spec, with(crafted, &flow))),
                 }
             }
         };
@@ -876,6 +895,14 @@ impl Search {
     }
 }
 
+/// `a` with the attributes of `extra` added.
+fn with(mut a: Attributes, extra: &Attributes) -> Attributes {
+    for (k, v) in extra.iter() {
+        a.insert(k, v.clone());
+    }
+    a
+}
+
 /// A variant's verdict as reported.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VerdictReport {
@@ -1007,4 +1034,89 @@ pub struct Report {
     /// For an intermittent failure: whether it follows the source port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_pattern: Option<PortPattern>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::builtin;
+
+    fn flow_side(name: &str) -> Attributes {
+        match builtin::profile(name) {
+            Some(Ok((p, _))) => p.with_flow_attributes(),
+            _ => panic!("no built-in profile {name}"),
+        }
+    }
+
+    /// A middlebox acting on the client's data segments only: those sent
+    /// with TTL 128 (the SYN's TTL does not matter) never arrive.
+    struct DropsLaterTtl128;
+
+    impl Oracle for DropsLaterTtl128 {
+        fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
+            Ok(batch
+                .iter()
+                .map(|r| {
+                    // What an exchange sends after the SYN comes with the spec.
+                    assert_eq!(
+                        r.spec.get(Field::SynlabFlowTtl),
+                        r.crafted.get(Field::SynlabFlowTtl)
+                    );
+                    let later_ttl = r.spec.num(Field::SynlabFlowTtl);
+                    Ok(Answer::from(match later_ttl {
+                        Some(128) => Outcome::Stalled,
+                        _ => Outcome::Complete,
+                    }))
+                })
+                .collect())
+        }
+    }
+
+    /// Linux and Windows differ in the SYN's TTL and in their later
+    /// segments' TTL and timestamps: a middlebox keyed on the later TTL is
+    /// bisected to that unit, not to the SYN's TTL.
+    #[test]
+    fn a_later_only_attribute_is_bisected_to_its_unit() {
+        let (good, bad) = (flow_side("linux"), flow_side("windows-10"));
+        let mut s =
+            Search::new(&good, &bad, SearchOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<String> = s.units().iter().map(Unit::name).collect();
+        for n in ["ip.ttl", "synlab.flow.ttl", "synlab.flow.ts"] {
+            assert!(names.iter().any(|u| u == n), "{n} not in {names:?}");
+        }
+        let report = run(&mut s, &mut DropsLaterTtl128).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.conclusion, Conclusion::Culprits, "{report:?}");
+        assert_eq!(
+            report.culprits,
+            [vec![Attr::Field(Field::SynlabFlowTtl)]],
+            "{report:?}"
+        );
+        let row = |n: &str| {
+            report
+                .single
+                .iter()
+                .find(|r| r.attribute == n)
+                .unwrap_or_else(|| panic!("no row {n}"))
+        };
+        assert_eq!(row("ip.ttl").applied_to_good.verdict, "complete");
+        assert_eq!(row("synlab.flow.ttl").applied_to_good.verdict, "stalled");
+        assert_eq!(row("synlab.flow.ttl").reverted_on_bad.verdict, "complete");
+    }
+
+    /// Without later-segment attributes on both sides (a SYN-only search)
+    /// there are no flow units: one side's alone is not a difference.
+    #[test]
+    fn one_sided_later_attributes_are_not_units() {
+        let good = flow_side("linux");
+        let bad = match builtin::profile("windows-10") {
+            Some(Ok((p, _))) => p.attributes,
+            _ => panic!("no windows-10"),
+        };
+        let s =
+            Search::new(&good, &bad, SearchOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s
+            .units()
+            .iter()
+            .all(|u| u.attributes.iter().all(|&a| !units::is_flow(a))));
+    }
 }

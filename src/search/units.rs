@@ -1,5 +1,7 @@
-//! What the search varies: behavioural SYN attributes, grouped into
-//! difference units that can be applied on their own.
+//! What the search varies: behavioural SYN attributes, and what the
+//! client's later segments carry (`synlab.flow.*`, from a profile's
+//! `[later]` table or a captured flow), grouped into difference units
+//! that can be applied on their own.
 
 use std::net::SocketAddr;
 
@@ -8,7 +10,7 @@ use serde::Serialize;
 use crate::diff::{diff_attributes, PacketRole};
 use crate::model::craft::layout_of;
 use crate::model::craft::{crafted_attributes, CraftError, Volatile};
-use crate::model::{Attr, Attributes, Field, Layout, OptionKind, Value};
+use crate::model::{Attr, Attributes, Field, Kind, Layout, OptionKind, Source, Value};
 
 /// Whether the search may vary this attribute: behavioural and chosen by
 /// the sender (not derived, computed or volatile), as the vocabulary says.
@@ -21,6 +23,34 @@ pub fn bisectable(a: &Attributes) -> Attributes {
     let mut out = a.clone();
     out.retain(|k, _| k.is_bisectable());
     out
+}
+
+/// Whether the attribute says what the client's later segments carry
+/// (`synlab.flow.*`): not part of the SYN, so not crafted into it, but
+/// applied by an exchange to every segment after the SYN, and varied by
+/// the search like a SYN attribute.
+pub fn is_flow(name: Attr) -> bool {
+    name.source() == Source::Flow && name.kind() == Kind::Behavioural
+}
+
+/// The later-segment attributes both sides know, each side's values. One
+/// side's alone is not a difference: a side that does not say (a captured
+/// handshake without data) has its later segments follow its SYN.
+pub fn shared_flow(good: &Attributes, bad: &Attributes) -> (Attributes, Attributes) {
+    let pick = |a: &Attributes, other: &Attributes| {
+        let mut out = a.clone();
+        out.retain(|k, _| is_flow(k) && other.contains(k));
+        out
+    };
+    (pick(good, bad), pick(bad, good))
+}
+
+/// A side or variant split into its SYN attributes and its later-segment ones.
+pub fn split_flow(a: &Attributes) -> (Attributes, Attributes) {
+    let (mut syn, mut flow) = (a.clone(), a.clone());
+    syn.retain(|k, _| !is_flow(k));
+    flow.retain(|k, _| is_flow(k));
+    (syn, flow)
 }
 
 /// The placeholder connection variants are crafted with (benchmarking
@@ -149,8 +179,9 @@ pub fn units(good: &Attributes, bad: &Attributes) -> (Vec<DiffRow>, Vec<Unit>) {
     let in_order_unit = |a: Attr| {
         a == layout_attr() || matches!(a.option(), Some(OptionKind::Nop | OptionKind::Eol))
     };
+    let syn_only = |a: Attr| !in_option_unit(a) && !in_order_unit(a) && !is_flow(a);
     for d in &diffs {
-        if !in_option_unit(d.attribute) && !in_order_unit(d.attribute) {
+        if syn_only(d.attribute) {
             units.push(Unit {
                 attributes: vec![d.attribute],
                 change: Change::Attributes,
@@ -180,6 +211,13 @@ pub fn units(good: &Attributes, bad: &Attributes) -> (Vec<DiffRow>, Vec<Unit>) {
         units.push(Unit {
             attributes,
             change: Change::Order,
+        });
+    }
+    // What the later segments carry, after the SYN's units: one unit each.
+    for d in diffs.iter().filter(|d| is_flow(d.attribute)) {
+        units.push(Unit {
+            attributes: vec![d.attribute],
+            change: Change::Attributes,
         });
     }
     let rows = rows(&diffs, &units);
@@ -426,6 +464,37 @@ mod tests {
             variant_layout(&g, &b, &units, &[0, 1]),
             "mss,nop,ws,nop,nop,ts"
         );
+    }
+
+    /// Later-segment attributes both sides state are units of their own,
+    /// apart from the SYN's namesakes; one side's alone is no difference.
+    #[test]
+    fn later_segment_differences_are_units() {
+        let mut g = side("mss,sok,ts,nop,ws", |_| {});
+        let mut b = side("mss,sok,ts,nop,ws", |a| a.insert(Field::IpTtl, 128u8));
+        g.insert(Field::SynlabFlowTtl, 64u8);
+        b.insert(Field::SynlabFlowTtl, 128u8);
+        g.insert(Field::SynlabFlowDf, true);
+        b.insert(Field::SynlabFlowDf, true);
+        b.insert(Field::SynlabFlowIpid, "random");
+        let (gf, bf) = shared_flow(&g, &b);
+        assert_eq!(
+            gf.names().collect::<Vec<_>>(),
+            ["synlab.flow.ttl", "synlab.flow.df"]
+        );
+        assert_eq!(bf.get(Field::SynlabFlowTtl), Some(&Value::Int(128)));
+        b.remove(Field::SynlabFlowIpid);
+        let (rows, units) = units(&g, &b);
+        assert_eq!(names(&units), ["ip.ttl", "synlab.flow.ttl"]);
+        assert_eq!(rows.len(), 2);
+        // The later TTL alone: the SYN keeps good's, later segments take bad's.
+        let v = apply(&g, &b, &units, &[1]);
+        assert_eq!(v.get(Field::IpTtl), Some(&Value::Int(64)));
+        assert_eq!(v.get(Field::SynlabFlowTtl), Some(&Value::Int(128)));
+        let (syn, flow) = split_flow(&v);
+        assert!(!syn.contains(Field::SynlabFlowTtl) && syn.contains(Field::IpTtl));
+        assert_eq!(flow.len(), 2);
+        assert!(normalise(&syn, false).is_ok());
     }
 
     #[test]
