@@ -17,7 +17,7 @@ use super::output::Style;
 use super::select::AttemptSpec;
 use super::Status;
 use crate::io::capture_file::CaptureError;
-use crate::io::load::{load, LoadError};
+use crate::io::load::{is_stdin, load, LoadError};
 use crate::model::edit::Change;
 use crate::model::rule::Rule;
 use crate::model::{Attr, Attributes, Kind};
@@ -187,7 +187,8 @@ struct Side {
 /// A captured handshake (when the spec names a capture file) or a profile.
 fn resolve_side(spec: &str, dirs: &[PathBuf], exchange: bool) -> Result<Side> {
     let parsed: AttemptSpec = spec.parse().unwrap_or_else(|e| match e {});
-    if parsed.path.is_file() {
+    let stdin = is_stdin(&parsed.path);
+    if stdin || parsed.path.is_file() {
         match load(&parsed.path) {
             Ok(loaded) => {
                 super::commands::print_warnings(&loaded);
@@ -197,9 +198,9 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], exchange: bool) -> Result<Side> {
                     attributes: attempt.syn.clone(),
                 });
             }
-            // Not a capture: a profile file.
-            Err(LoadError::Capture(CaptureError::BadMagic { .. } | CaptureError::Empty { .. })) => {
-            }
+            // Not a capture: a profile file (standard input is always a capture).
+            Err(LoadError::Capture(CaptureError::BadMagic { .. } | CaptureError::Empty { .. }))
+                if !stdin => {}
             Err(e) => return Err(e.into()),
         }
     }

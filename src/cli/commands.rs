@@ -3,13 +3,14 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
+use clap::CommandFactory;
 
 use super::args::{Cli, ColorChoice, Command};
 use super::output::{self, DiffSide, Style};
 use super::select::{AttemptSpec, Which};
 use super::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
-use crate::io::load::{load, Loaded};
+use crate::io::load::{is_stdin, load, Loaded};
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Kind};
 
@@ -64,7 +65,35 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             };
             super::cmd_craft::run(&job, &dirs, out)
         }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "synlab", out);
+            Ok(Status::Ok)
+        }
+        Command::Man { command } => man(command.as_deref(), out),
     }
+}
+
+/// The roff manual page of synlab or of one of its subcommands
+/// (`synlab-diff(1)`), built from the same definitions as `--help`.
+fn man(command: Option<&str>, out: &mut dyn Write) -> Result<Status> {
+    let cmd = Cli::command();
+    let page = match command {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+                anyhow::bail!("no subcommand {name:?}; one of: {}", names.join(", "));
+            };
+            sub.clone()
+                .display_name(format!("synlab-{name}"))
+                .bin_name(format!("synlab {name}"))
+        }
+    };
+    clap_mangen::Man::new(page)
+        .source(format!("synlab {}", env!("CARGO_PKG_VERSION")))
+        .render(out)?;
+    Ok(Status::Ok)
 }
 
 fn use_color(choice: ColorChoice) -> bool {
@@ -164,8 +193,10 @@ impl Side {
         let text = path.to_string_lossy();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let toml = ext == "toml";
-        let bare_name =
-            !path.exists() && !text.contains('/') && !matches!(ext, "pcap" | "pcapng" | "cap");
+        let bare_name = !path.exists()
+            && !is_stdin(path)
+            && !text.contains('/')
+            && !matches!(ext, "pcap" | "pcapng" | "cap");
         if spec.which == Which::First && (toml || bare_name) {
             let profile = crate::io::profile_store::resolve(&text, dirs).map_err(|e| {
                 if bare_name {
