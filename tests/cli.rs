@@ -519,3 +519,42 @@ fn logs_have_no_colour_codes_off_a_terminal() {
         "colour codes in a piped log: {err:?}"
     );
 }
+
+/// `--fields` with a misspelt name is a usage error that names the fix.
+#[test]
+fn fields_typo_exits_2_with_a_suggestion() {
+    let out = synlab(&[
+        "handshakes",
+        "captures/reset.pcap",
+        "--fields",
+        "ip.ttl,syn_ack.ip.tll",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean syn_ack.ip.ttl?"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+    // With --where: the attempts that match, their file indexes kept.
+    let text = support::synlab_ok(&[
+        "handshakes",
+        "captures/many-attempts.pcap",
+        "--where",
+        "ip.ttl == 128",
+        "--fields",
+        "synlab.attempt.index,ip.ttl,synlab.attempt.outcome",
+    ]);
+    assert!(text.lines().count() > 1, "{text}");
+    assert!(
+        text.lines().all(|l| l.ends_with("\t128\tsyn-ack")),
+        "{text}"
+    );
+    assert!(
+        text.lines().all(|l| l
+            .split('\t')
+            .next()
+            .is_some_and(|i| i.parse::<u32>().is_ok_and(|i| i % 2 == 1))),
+        "{text}"
+    );
+}

@@ -51,6 +51,13 @@ pub enum Command {
         /// e.g. 'ip.ttl > 100 && synlab.attempt.outcome == reset'.
         #[arg(long, value_name = "EXPR")]
         r#where: Option<String>,
+        /// Print one tab-separated line per attempt with these columns, as
+        /// `tshark -T fields -e NAME` does: SYN attributes by name (ip.ttl,
+        /// synlab.flow.ttl), the SYN-ACK's as syn_ack.NAME, the attempt's
+        /// facts as synlab.attempt.NAME (index, client, server, outcome,
+        /// established, stalled, rtt_ms, ...). Empty when absent.
+        #[arg(long, value_name = "NAME,...", conflicts_with = "json")]
+        fields: Option<super::fields::FieldList>,
     },
     /// List the flows that stalled (hung with something outstanding),
     /// grouped by the client's p0f signature, each with the HTTP `Range:`

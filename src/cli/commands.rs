@@ -21,7 +21,15 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             file,
             json,
             r#where,
-        } => handshakes(file, *json, r#where.as_deref(), style, out),
+            fields,
+        } => {
+            let print = match (json, fields) {
+                (true, _) => Print::Json,
+                (false, Some(list)) => Print::Fields(list),
+                (false, None) => Print::Table(style),
+            };
+            handshakes(file, r#where.as_deref(), print, out)
+        }
         Command::Diff { a, b, json, all } => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             diff(a, b, &dirs, *json, *all, style, out)
@@ -138,11 +146,18 @@ pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
     }
 }
 
+/// How `handshakes` prints the attempts.
+enum Print<'a> {
+    Table(Style),
+    Json,
+    /// `--fields`: tab-separated columns, as tshark's `-T fields`.
+    Fields(&'a super::fields::FieldList),
+}
+
 fn handshakes(
     file: &std::path::Path,
-    json: bool,
     filter: Option<&str>,
-    style: Style,
+    print: Print<'_>,
     out: &mut dyn Write,
 ) -> Result<Status> {
     let rule = filter
@@ -156,10 +171,10 @@ fn handshakes(
         // Indexes stay those of the whole file, so FILE#N still names the attempt.
         loaded.keep(|a| rule.eval(a));
     }
-    if json {
-        output::handshakes_json(&loaded, out)?;
-    } else {
-        output::handshakes_table(&loaded, style, out)?;
+    match print {
+        Print::Json => output::handshakes_json(&loaded, out)?,
+        Print::Fields(list) => list.write(loaded.numbered(), out)?,
+        Print::Table(style) => output::handshakes_table(&loaded, style, out)?,
     }
     out.flush()?; // the data first, then the error that ended it
                   // Like grep: a filter that matches nothing exits 1.

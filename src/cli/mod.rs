@@ -12,6 +12,7 @@ mod cmd_probe;
 mod cmd_profiles;
 mod cmd_stalls;
 mod commands;
+mod fields;
 mod output;
 mod select;
 
