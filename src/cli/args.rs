@@ -58,6 +58,12 @@ pub enum Command {
         /// established, stalled, rtt_ms, ...). Empty when absent.
         #[arg(long, value_name = "NAME,...", conflicts_with = "json")]
         fields: Option<super::fields::FieldList>,
+        /// Write the attempts to a Parquet file instead, one row each:
+        /// the attempt's facts (index, client, server, outcome, rtt_ms, ...),
+        /// syn.NAME and syn_ack.NAME for every attribute, typed, null when
+        /// absent. DuckDB reads a directory of them as one table.
+        #[arg(long, value_name = "OUT.parquet", conflicts_with_all = ["json", "fields"])]
+        parquet: Option<PathBuf>,
     },
     /// List the flows that stalled (hung with something outstanding),
     /// grouped by the client's p0f signature, each with the HTTP `Range:`

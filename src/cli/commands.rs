@@ -11,6 +11,7 @@ use super::select::{AttemptSpec, Which};
 use super::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::io::load::{is_stdin, load, Loaded};
+use crate::io::parquet_out::ParquetSink;
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Kind};
 
@@ -22,11 +23,13 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             json,
             r#where,
             fields,
+            parquet,
         } => {
-            let print = match (json, fields) {
-                (true, _) => Print::Json,
-                (false, Some(list)) => Print::Fields(list),
-                (false, None) => Print::Table(style),
+            let print = match (json, fields, parquet) {
+                (_, _, Some(path)) => Print::Parquet(path),
+                (true, _, None) => Print::Json,
+                (false, Some(list), None) => Print::Fields(list),
+                (false, None, None) => Print::Table(style),
             };
             handshakes(file, r#where.as_deref(), print, out)
         }
@@ -152,6 +155,8 @@ enum Print<'a> {
     Json,
     /// `--fields`: tab-separated columns, as tshark's `-T fields`.
     Fields(&'a super::fields::FieldList),
+    /// `--parquet OUT`: a Parquet file, and one line saying so.
+    Parquet(&'a std::path::Path),
 }
 
 fn handshakes(
@@ -175,6 +180,14 @@ fn handshakes(
         Print::Json => output::handshakes_json(&loaded, out)?,
         Print::Fields(list) => list.write(loaded.numbered(), out)?,
         Print::Table(style) => output::handshakes_table(&loaded, style, out)?,
+        Print::Parquet(path) => {
+            let mut sink = ParquetSink::create(path, &loaded.path)?;
+            for (index, attempt) in loaded.numbered() {
+                sink.push(index, attempt)?;
+            }
+            let rows = sink.finish()?;
+            writeln!(out, "wrote {rows} attempts to {}", path.display())?;
+        }
     }
     out.flush()?; // the data first, then the error that ended it
                   // Like grep: a filter that matches nothing exits 1.

@@ -143,6 +143,23 @@ pub fn require_tool(program: &str) -> bool {
     false
 }
 
+/// Skip (return false) with a printed reason when python3 cannot import
+/// `module`; under CI its absence is a failure (scripts/test.sh installs it).
+pub fn require_python_module(module: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("python3 cannot import {module}, and CI must run this test (scripts/test.sh installs it)");
+    }
+    eprintln!("skipping: python3 cannot import {module} (scripts/test.sh installs it with pip)");
+    false
+}
+
 /// Compare two texts; when they differ, panic with the lines where they
 /// part (after the common beginning and end), both sides, numbered.
 pub fn assert_text_eq(got: &str, want: &str, what: &str) {
