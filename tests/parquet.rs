@@ -98,7 +98,12 @@ fn duckdb_reads_what_json_says() {
         let attempts = doc["handshakes"].as_array().expect("handshakes");
         assert_eq!(
             said.trim(),
-            format!("wrote {} attempts to {}", attempts.len(), path_str(&out))
+            format!(
+                "wrote {} attempt{} to {}",
+                attempts.len(),
+                if attempts.len() == 1 { "" } else { "s" },
+                path_str(&out)
+            )
         );
         total += attempts.len();
         let columns: Vec<String> = CHECKED.iter().map(|(c, _)| format!("\"{c}\"")).collect();

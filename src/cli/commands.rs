@@ -186,7 +186,8 @@ fn handshakes(
                 sink.push(index, attempt)?;
             }
             let rows = sink.finish()?;
-            writeln!(out, "wrote {rows} attempts to {}", path.display())?;
+            let s = if rows == 1 { "" } else { "s" };
+            writeln!(out, "wrote {rows} attempt{s} to {}", path.display())?;
         }
     }
     out.flush()?; // the data first, then the error that ended it
