@@ -33,7 +33,8 @@ Commands:
   up            build the lab (runs 'down' for the same prefix first) and wait
                 until the HTTP server answers c1 and c2 over IPv4 and IPv6
                 (at most ${READY_TIMEOUT_S} s, else it fails and cleans up)
-  down          remove the lab's namespaces, processes and state (idempotent)
+  down          remove the lab's namespaces, processes, state and lock file
+                (idempotent)
   rule 'EXPR'   append EXPR to the middlebox's forward chain
                 (inet table $TABLE), e.g. $PROG rule 'ip ttl 127 drop'.
                 Conntrack accounting is on, so 'ct bytes' works: the
@@ -154,11 +155,19 @@ in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 lab_is_up() { ns_exists "$MB_NS"; }
 
 # One lock per prefix, so concurrent up/down/rule calls for the same lab
-# serialise, while labs with different prefixes run in parallel.
+# serialise, while labs with different prefixes run in parallel. `down`
+# removes the lock file while holding it (no lock files pile up in
+# $STATE_ROOT): a waiter that then gets the lock of the removed file holds
+# nothing a newcomer would see, so it takes the lock of the path anew.
 take_lock() {
-    mkdir -p "$STATE_ROOT"
-    exec 9>"$STATE_ROOT/$P.lock"
-    flock -w 30 9 || die "timed out waiting for the lock of lab '$P'"
+    local lock=$STATE_ROOT/$P.lock try
+    for try in 1 2 3 4 5; do
+        mkdir -p "$STATE_ROOT"
+        exec 9>"$lock"
+        flock -w 30 9 || die "timed out waiting for the lock of lab '$P'"
+        [[ /dev/fd/9 -ef $lock ]] && return 0
+    done
+    die "could not take the lock of lab '$P' (its lock file keeps being removed)"
 }
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
@@ -502,6 +511,7 @@ cmd_down() {
     t0=$(now_ms)
     take_lock
     teardown
+    rm -f -- "$STATE_ROOT/$P.lock"
     log "lab '$P' is down ($(($(now_ms) - t0)) ms)"
 }
 

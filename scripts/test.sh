@@ -7,8 +7,27 @@
 # the HTML report), then runs the lints and
 # `cargo test`. Tests that need root and network namespaces skip with a
 # printed reason when not root; under CI (CI=true) they fail instead.
+#
+# Environment:
+#   SYNLAB_TEST_LAB_PREFIX  prefix of the namespaces the lab tests build
+#       (default sltest: sltest-NAME-c1, ...). Each test tears down only
+#       labs of its own prefix and name, so two runs on one machine (two
+#       checkouts, a CI job beside a developer) must use different prefixes:
+#       SYNLAB_TEST_LAB_PREFIX=slci scripts/test.sh
+#   CI=true  a skipped root-only or tool-dependent test is a failure.
+# Arguments are passed on to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+export SYNLAB_TEST_LAB_PREFIX=${SYNLAB_TEST_LAB_PREFIX:-sltest}
+# Namespace names are PREFIX-TEST-ROLE, and scripts/lab.sh takes at most 32
+# characters before the role: a short prefix leaves room for the test name.
+if ! [[ $SYNLAB_TEST_LAB_PREFIX =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$ ]]; then
+    echo "scripts/test.sh: SYNLAB_TEST_LAB_PREFIX '$SYNLAB_TEST_LAB_PREFIX' is invalid" \
+        "(letters, digits, '_', '-'; at most 16 characters)" >&2
+    exit 2
+fi
+echo "scripts/test.sh: lab tests use the prefix $SYNLAB_TEST_LAB_PREFIX"
 
 packages=(tshark tcpdump p0f nftables iproute2 ethtool curl python3 procps)
 
@@ -45,8 +64,26 @@ install_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The Parquet test reads synlab's files with DuckDB's Python package.
+# pip refuses to install into Debian's own python3 (PEP 668) unless told
+# --break-system-packages; a python3 of its own (pyenv, venv) takes it plainly.
+install_duckdb() {
+    if python3 -c 'import duckdb' 2>/dev/null; then
+        return
+    fi
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+    fi
+    echo "scripts/test.sh: installing the duckdb Python package"
+    local pip=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+    "${pip[@]}" duckdb 2>/dev/null || "${pip[@]}" --break-system-packages duckdb
+}
+
 if [ "$(id -u)" = 0 ]; then
     install_packages
+    install_duckdb
 else
     echo "scripts/test.sh: not root: not installing packages; root-only tests will skip"
 fi

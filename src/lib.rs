@@ -1,11 +1,12 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `handshake`, `http`, `diff`, `profile`, `search`, `oracle`, `probe`, `report`,
-//! `survey`) is sans-I/O: pure functions over
+//! The core (`model`, `handshake`, `columns`, `http`, `diff`, `profile`, `search`, `oracle`,
+//! `probe`, `report`, `survey`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
+pub mod columns;
 pub mod diff;
 pub mod exchange;
 pub mod handshake;

@@ -460,3 +460,179 @@ fn matrix_refuses_what_it_cannot_merge() {
         );
     }
 }
+/// Every subcommand and every argument has help text: `synlab X --help`
+/// explains each one (`diff <A> <B>` had none, issue 11).
+#[test]
+fn every_argument_and_subcommand_has_help() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            let name = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                missing.push(name.clone());
+            }
+            walk(sub, &name, missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&synlab::cli::Cli::command(), "synlab", &mut missing);
+    assert!(missing.is_empty(), "without help text: {missing:#?}");
+}
+
+/// `-` reads the capture from standard input (a pipe: no seeking), the
+/// same attempts as from the file, for pcap and pcapng.
+#[test]
+fn a_dash_reads_the_capture_from_stdin() {
+    for name in [
+        "linux-default.pcap",
+        "linux-default.pcapng",
+        "many-attempts.pcap",
+    ] {
+        let path = support::capture(name);
+        let bytes = std::fs::read(&path).expect("capture");
+        let from_file = support::json(&synlab(&["handshakes", "--json", support::path_str(&path)]));
+        let piped = support::synlab_stdin(&["handshakes", "--json", "-"], &bytes);
+        assert_eq!(piped.status.code(), Some(0), "{name}: {}", stderr(&piped));
+        let from_stdin = support::json(&piped);
+        assert_eq!(from_stdin["file"], "-");
+        assert_eq!(from_stdin["handshakes"], from_file["handshakes"], "{name}");
+        assert_eq!(from_stdin["packets"], from_file["packets"], "{name}");
+    }
+}
+
+/// `-` works wherever a capture is named (here `diff` and `stalls`), and
+/// naming it twice is an error that says why, not an empty second file.
+#[test]
+fn stdin_serves_diff_and_stalls_once() {
+    let reset = std::fs::read(support::capture("reset.pcap")).expect("capture");
+    let out = support::synlab_stdin(&["diff", "-", "captures/reset.pcap"], &reset);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = support::synlab_stdin(&["diff", "-", "captures/linux-tuned.pcap"], &reset);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("synlab.p0f"), "{}", stdout(&out));
+    let hang = std::fs::read(support::capture("hang.pcap")).expect("capture");
+    let out = support::synlab_stdin(&["stalls", "-"], &hang);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = support::synlab_stdin(&["diff", "-", "-"], &reset);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("standard input was already read"),
+        "{}",
+        stderr(&out)
+    );
+    // Not a capture on stdin: an error about `-`, not a profile lookup.
+    let out = support::synlab_stdin(&["handshakes", "-"], b"hello, world, not a pcap\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("synlab: -: "), "{}", stderr(&out));
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef synlab"),
+        ("fish", "complete -c synlab"),
+    ] {
+        let text = support::synlab_ok(&["completions", shell]);
+        assert!(text.contains(marker), "{shell}: {text}");
+        for cmd in ["handshakes", "bisect", "completions"] {
+            assert!(text.contains(cmd), "{shell} completion lacks {cmd}");
+        }
+    }
+    assert_eq!(synlab(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn man_pages_for_synlab_and_each_subcommand() {
+    let page = support::synlab_ok(&["man"]);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH synlab 1"),
+        "{page}"
+    );
+    assert!(page.contains("handshakes"), "{page}");
+    let page = support::synlab_ok(&["man", "diff"]);
+    assert!(page.contains(".TH synlab-diff"), "{page}");
+    assert!(page.contains("FILE#N"), "{page}");
+    let out = synlab(&["man", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("one of: handshakes"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `-v` logs are plain text when stderr is not a terminal (a file, a pipe).
+#[test]
+fn logs_have_no_colour_codes_off_a_terminal() {
+    let dir = support::TempDir::new("cli-log");
+    let linux = support::synlab_ok(&["profiles", "show", "linux"]);
+    std::fs::write(dir.join("misnamed.toml"), linux).expect("write profile");
+    let out = std::process::Command::new(support::bin())
+        .args([
+            "-v",
+            "--profiles",
+            support::path_str(dir.path()),
+            "profiles",
+            "show",
+            "misnamed",
+        ])
+        .env_remove("NO_COLOR")
+        .env_remove("SYNLAB_LOG")
+        .output()
+        .expect("run synlab");
+    let err = stderr(&out);
+    assert!(err.contains("WARN") && err.contains("misnamed"), "{err}");
+    assert!(
+        !err.contains('\x1b'),
+        "colour codes in a piped log: {err:?}"
+    );
+}
+
+/// `--fields` with a misspelt name is a usage error that names the fix.
+#[test]
+fn fields_typo_exits_2_with_a_suggestion() {
+    let out = synlab(&[
+        "handshakes",
+        "captures/reset.pcap",
+        "--fields",
+        "ip.ttl,syn_ack.ip.tll",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean syn_ack.ip.ttl?"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+    // With --where: the attempts that match, their file indexes kept.
+    let text = support::synlab_ok(&[
+        "handshakes",
+        "captures/many-attempts.pcap",
+        "--where",
+        "ip.ttl == 128",
+        "--fields",
+        "synlab.attempt.index,ip.ttl,synlab.attempt.outcome",
+    ]);
+    assert!(text.lines().count() > 1, "{text}");
+    assert!(
+        text.lines().all(|l| l.ends_with("\t128\tsyn-ack")),
+        "{text}"
+    );
+    assert!(
+        text.lines().all(|l| l
+            .split('\t')
+            .next()
+            .is_some_and(|i| i.parse::<u32>().is_ok_and(|i| i % 2 == 1))),
+        "{text}"
+    );
+}

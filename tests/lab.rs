@@ -574,3 +574,56 @@ fn probe_refuses_a_non_lab_target_outside_a_lab() {
     );
     assert!(stderr.contains("--i-own-this-network"), "{stderr}");
 }
+
+/// `probe` prints each row as its answer arrives, not all at the end
+/// (issue 11): at one probe a second, probe 0's row is on stdout well
+/// before the run ends; and every probe answered exits 0.
+#[test]
+fn probe_prints_rows_as_answers_arrive() {
+    use std::io::{BufRead, BufReader};
+    use std::time::Instant;
+    let Some(lab) = Lab::up("stream", 249) else {
+        return;
+    };
+    let target = lab.srv(false, 80);
+    let start = Instant::now();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", lab.c1(), bin(), "probe"])
+        .args(["--profile", "linux", "--target", &target])
+        .args(["--count", "3", "--rate", "1", "--timeout", "1"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_else(|e| panic!("read: {e}"));
+        lines.push((start.elapsed(), line));
+    }
+    let ended = start.elapsed();
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    let text: String = lines.iter().map(|(t, l)| format!("{t:?}\t{l}\n")).collect();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = |i: usize| {
+        lines
+            .iter()
+            .find(|(_, l)| l.trim_start().starts_with(&format!("{i} ")))
+            .unwrap_or_else(|| panic!("no row {i}:\n{text}"))
+    };
+    assert!(row(0).1.contains("syn-ack"), "{text}");
+    assert!(
+        row(0).0 + Duration::from_millis(1500) < ended,
+        "row 0 came at the end:\n{text}"
+    );
+    assert!(row(0).0 < row(2).0, "{text}");
+}

@@ -151,3 +151,90 @@ fn every_wireshark_named_attribute_matches_tshark() {
     }
     assert!(checked > 100, "only {checked} values compared");
 }
+
+/// `handshakes --fields` prints what `tshark -T fields -e` prints for the
+/// same names: each attempt's line equals tshark's line for its SYN frame
+/// (and the `syn_ack.` columns tshark's line for the SYN-ACK's frame),
+/// empty where a field is absent (ip.ttl of an IPv6 SYN).
+#[test]
+fn fields_output_matches_tshark_fields() {
+    if !require_tool("tshark") {
+        return;
+    }
+    let syn_fields = [
+        "ip.ttl",
+        "ipv6.hlim",
+        "ip.flags.df",
+        "tcp.srcport",
+        "tcp.window_size_value",
+        "tcp.options.mss_val",
+        "tcp.options.wscale.shift",
+    ];
+    for name in [
+        "many-attempts.pcap",
+        "ipv6-default.pcap",
+        "linux-default.pcapng",
+    ] {
+        let file = support::capture(name);
+        let file = path_str(&file);
+        let tshark = |fields: &[&str]| -> BTreeMap<u64, String> {
+            let mut args = vec!["-r", file, "-T", "fields", "-e", "frame.number"];
+            for f in fields {
+                args.extend(["-e", f]);
+            }
+            let out = Command::new("tshark").args(&args).output().expect("tshark");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let (n, rest) = l.split_once('\t')?;
+                    Some((n.parse().ok()?, rest.to_owned()))
+                })
+                .collect()
+        };
+        let ours = |columns: &[&str]| -> Vec<String> {
+            let list = columns.join(",");
+            support::synlab_ok(&["handshakes", file, "--fields", &list])
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        let theirs = tshark(&syn_fields);
+        let mut columns = vec!["synlab.attempt.syn_frame"];
+        columns.extend(syn_fields);
+        let lines = ours(&columns);
+        assert!(!lines.is_empty(), "{name}: no attempts");
+        for line in &lines {
+            let (frame, rest) = line.split_once('\t').expect("a frame column");
+            let frame: u64 = frame.parse().expect("a frame number");
+            assert_eq!(
+                Some(rest),
+                theirs.get(&frame).map(String::as_str),
+                "{name} frame {frame}"
+            );
+        }
+        let answer_fields = ["ip.ttl", "tcp.window_size_value", "tcp.options.mss_val"];
+        let theirs = tshark(&answer_fields);
+        let mut columns = vec!["synlab.attempt.reply_frame", "synlab.attempt.outcome"];
+        let prefixed: Vec<String> = answer_fields
+            .iter()
+            .map(|f| format!("syn_ack.{f}"))
+            .collect();
+        columns.extend(prefixed.iter().map(String::as_str));
+        let mut answered = 0;
+        for line in ours(&columns) {
+            let mut cols = line.splitn(3, '\t');
+            let (frame, outcome, rest) = (cols.next(), cols.next(), cols.next().unwrap_or(""));
+            if outcome != Some("syn-ack") {
+                continue;
+            }
+            let frame: u64 = frame.and_then(|f| f.parse().ok()).expect("a reply frame");
+            assert_eq!(
+                Some(rest),
+                theirs.get(&frame).map(String::as_str),
+                "{name} frame {frame}"
+            );
+            answered += 1;
+        }
+        assert!(answered > 0, "{name}: no SYN-ACK compared");
+    }
+}

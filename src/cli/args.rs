@@ -40,7 +40,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// List the connection attempts in a capture, one row each, with outcomes.
     Handshakes {
-        /// A pcap or pcapng file.
+        /// A pcap or pcapng file; `-` reads one from standard input.
         file: PathBuf,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -51,6 +51,19 @@ pub enum Command {
         /// e.g. 'ip.ttl > 100 && synlab.attempt.outcome == reset'.
         #[arg(long, value_name = "EXPR")]
         r#where: Option<String>,
+        /// Print one tab-separated line per attempt with these columns, as
+        /// `tshark -T fields -e NAME` does: SYN attributes by name (ip.ttl,
+        /// synlab.flow.ttl), the SYN-ACK's as syn_ack.NAME, the attempt's
+        /// facts as synlab.attempt.NAME (index, client, server, outcome,
+        /// established, stalled, rtt_ms, ...). Empty when absent.
+        #[arg(long, value_name = "NAME,...", conflicts_with = "json")]
+        fields: Option<super::fields::FieldList>,
+        /// Write the attempts to a Parquet file instead, one row each:
+        /// the attempt's facts (index, client, server, outcome, rtt_ms, ...),
+        /// syn.NAME and syn_ack.NAME for every attribute, typed, null when
+        /// absent. DuckDB reads a directory of them as one table.
+        #[arg(long, value_name = "OUT.parquet", conflicts_with_all = ["json", "fields"])]
+        parquet: Option<PathBuf>,
     },
     /// List the flows that stalled (hung with something outstanding),
     /// grouped by the client's p0f signature, each with the HTTP `Range:`
@@ -58,7 +71,7 @@ pub enum Command {
     ///
     /// Exit status: 0 stalled flows found, 1 none, 2 trouble.
     Stalls {
-        /// A pcap or pcapng file.
+        /// A pcap or pcapng file; `-` reads one from standard input.
         file: PathBuf,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -71,7 +84,9 @@ pub enum Command {
     /// or a .toml file: its crafted SYN). Exit status: 0 no behavioural
     /// difference, 1 differences, 2 trouble.
     Diff {
+        /// The first side: FILE, FILE#N, FILE@IP, `-` (standard input) or a profile.
         a: AttemptSpec,
+        /// The second side, in the same forms as A.
         b: AttemptSpec,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -144,6 +159,10 @@ pub enum Command {
     /// scripts/lab.sh), unless --i-own-this-network. The kernel, having no socket for a probe,
     /// answers each SYN-ACK with a RST; --suppress-rst drops those with a
     /// temporary nftables rule scoped to the probes' source ports.
+    ///
+    /// Each row is printed as its answer arrives. Exit status: 0 every probe
+    /// was answered (syn-ack, reset or icmp), 1 some were not (no-reply),
+    /// 2 trouble.
     Probe(super::cmd_probe::ProbeArgs),
     /// Capture packets on an interface into a pcap file (Ethernet frames).
     ///
@@ -167,6 +186,21 @@ pub enum Command {
     /// Exit status: 0 every cell passes, 1 some cell fails, 2 trouble
     /// (unreadable file, another schema, another target).
     Matrix(super::cmd_matrix::MatrixArgs),
+    /// Print a shell completion script to stdout.
+    ///
+    /// bash: `synlab completions bash > ~/.local/share/bash-completion/completions/synlab`;
+    /// zsh: into a directory of $fpath as `_synlab`; fish:
+    /// `synlab completions fish > ~/.config/fish/completions/synlab.fish`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `synlab man | man -l -`.
+    Man {
+        /// The subcommand whose page to print (default: synlab's own).
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +218,7 @@ pub enum ProfilesAction {
     },
     /// Make a profile from a captured SYN: FILE (first attempt), FILE#N or FILE@IP.
     Learn {
+        /// The attempt whose SYN to learn: FILE, FILE#N, FILE@IP (`-` is standard input).
         capture: AttemptSpec,
         /// The new profile's name.
         #[arg(long)]
@@ -198,6 +233,7 @@ pub enum ProfilesAction {
     /// scale * is 7; mss*N and mtu*N multiply out.
     #[command(name = "import-p0f")]
     ImportP0f {
+        /// The signature, quoted, e.g. '4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0'.
         signature: String,
         /// The new profile's name.
         #[arg(long, default_value = "p0f-import")]

@@ -18,7 +18,7 @@ use super::recording::{Answerer, Recorder};
 use super::select::AttemptSpec;
 use super::Status;
 use crate::io::capture_file::CaptureError;
-use crate::io::load::{load, LoadError};
+use crate::io::load::{is_stdin, load, LoadError};
 use crate::model::edit::Change;
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attr, Attributes, Field, Kind};
@@ -205,7 +205,8 @@ struct Side {
 /// `synlab.flow.*`, or the profile's `[later]` table as them.
 fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
     let parsed: AttemptSpec = spec.parse().unwrap_or_else(|e| match e {});
-    if parsed.path.is_file() {
+    let stdin = is_stdin(&parsed.path);
+    if stdin || parsed.path.is_file() {
         match load(&parsed.path) {
             Ok(loaded) => {
                 super::commands::print_warnings(&loaded);
@@ -221,9 +222,9 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
                     attributes,
                 });
             }
-            // Not a capture: a profile file.
-            Err(LoadError::Capture(CaptureError::BadMagic { .. } | CaptureError::Empty { .. })) => {
-            }
+            // Not a capture: a profile file (standard input is always a capture).
+            Err(LoadError::Capture(CaptureError::BadMagic { .. } | CaptureError::Empty { .. }))
+                if !stdin => {}
             Err(e) => return Err(e.into()),
         }
     }

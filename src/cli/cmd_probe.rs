@@ -15,7 +15,7 @@ use super::recording::write_probe_frames;
 use super::Status;
 use crate::exchange::{ExchangeStats, Request};
 use crate::handshake::Outcome;
-use crate::io::live::{self, ExchangeOptions, LiveOptions, LiveRun};
+use crate::io::live::{ExchangeOptions, LiveOptions, LiveRun, LiveSession};
 use crate::io::pcapng_writer::PcapngOut;
 use crate::model::edit::{self, Change};
 use crate::model::{Attributes, Field, Value};
@@ -244,13 +244,27 @@ pub fn run(
             PcapngOut::create(path, &about)
         })
         .transpose()?;
+    let mut session = LiveSession::open(args.target, &opts, requests.len())?;
+    // The table's rows are printed as the answers arrive (a slow or silent
+    // target shows progress); JSON is one document, printed at the end.
+    let mut rows = Rows::new(args.count);
+    if !args.json {
+        table_header(args, &profile.name, &edited, &session, style, out)?;
+    }
+    let mut on_answer = |r: &ProbeResult| {
+        if !args.json {
+            rows.print(r, style, out);
+        }
+    };
     let run = match &args.exchange {
         Some(request) => {
             let ex = exchange_options(request, args.stall_timeout, args.timeout);
-            live::run_exchanges(&requests, args.target, &opts, &ex)?
+            session.run_exchanges_with(&requests, &ex, &mut on_answer)?
         }
-        None => live::run(&requests, args.target, &opts)?,
+        None => session.run_batch_with(&requests, &mut on_answer)?,
     };
+    session.close()?;
+    rows.check()?;
     let mut pcap_packets = None;
     if let Some(pcap) = pcap {
         let who = match edited.changes.is_empty() {
@@ -266,9 +280,57 @@ pub fn run(
     if args.json {
         print_json(args, &profile.name, &edited, &run, pcap_packets, out)?;
     } else {
-        print_table(args, &profile.name, &edited, &run, pcap_packets, style, out)?;
+        for r in &run.results {
+            rows.print(r, style, out);
+        }
+        rows.check()?;
+        table_footer(args, &run, pcap_packets, style, out)?;
     }
-    Ok(Status::Ok)
+    Ok(exit_status(&run.results))
+}
+
+/// 0 when every probe was answered (a SYN-ACK, a RST or an ICMP error),
+/// 1 when some were not (`no-reply`): `synlab probe … && echo reachable`.
+fn exit_status(results: &[ProbeResult]) -> Status {
+    if results.iter().all(|r| r.outcome != Outcome::NoReply) {
+        Status::Ok
+    } else {
+        Status::Differ
+    }
+}
+
+/// The table rows printed so far, each once, flushed as it is printed; the
+/// first write error is kept for after the run (a probe run is not
+/// interrupted by a closed pipe, only its printing stops).
+struct Rows {
+    printed: Vec<bool>,
+    error: Option<std::io::Error>,
+}
+
+impl Rows {
+    fn new(count: u16) -> Self {
+        Rows {
+            printed: vec![false; usize::from(count)],
+            error: None,
+        }
+    }
+
+    /// Print the row of `r` unless it was printed already.
+    fn print(&mut self, r: &ProbeResult, style: Style, out: &mut dyn Write) {
+        if self.error.is_some() || self.printed.get(r.index).copied().unwrap_or(false) {
+            return;
+        }
+        if let Some(p) = self.printed.get_mut(r.index) {
+            *p = true;
+        }
+        let written = writeln!(out, "{}", table_row(r, style)).and_then(|()| out.flush());
+        self.error = written.err();
+    }
+
+    /// The write error that stopped the printing, if any.
+    fn check(&mut self) -> std::io::Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
 }
 
 /// How many probes saw each outcome.
@@ -409,12 +471,12 @@ fn reply_cell(r: &ProbeResult) -> String {
     }
 }
 
-fn print_table(
+/// The table's first lines, printed before the probes are sent.
+fn table_header(
     args: &ProbeArgs,
     profile: &str,
     edited: &Edited,
-    run: &LiveRun,
-    pcap_packets: Option<u64>,
+    session: &LiveSession,
     style: Style,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -429,10 +491,10 @@ fn print_table(
     writeln!(
         out,
         "probe {profile}{with} -> {} from {} on {}: {} probes at {}/s, timeout up to {} s",
-        run.target,
-        run.src,
-        run.iface,
-        run.results.len(),
+        args.target,
+        session.src(),
+        session.iface(),
+        args.count,
         args.rate,
         args.timeout
     )?;
@@ -449,26 +511,40 @@ fn print_table(
         }
     );
     writeln!(out, "{}", style.bold(&header))?;
-    for r in &run.results {
-        let outcome = format!("{:<10}", r.outcome.to_string());
-        let outcome = match r.outcome {
-            Outcome::SynAck | Outcome::Complete => style.green(&outcome),
-            _ => style.red(&outcome),
-        };
-        let rtt = r.rtt.map_or_else(
-            || "-".into(),
-            |d| format!("{:.3}", d.as_secs_f64() * 1000.0),
-        );
-        let line = format!(
-            "{:>5}  {:>5}  {}  {:>8}  {}",
-            r.index,
-            r.src_port,
-            outcome,
-            rtt,
-            reply_cell(r)
-        );
-        writeln!(out, "{}", line.trim_end())?;
-    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One probe's line of the table.
+fn table_row(r: &ProbeResult, style: Style) -> String {
+    let outcome = format!("{:<10}", r.outcome.to_string());
+    let outcome = match r.outcome {
+        Outcome::SynAck | Outcome::Complete => style.green(&outcome),
+        _ => style.red(&outcome),
+    };
+    let rtt = r.rtt.map_or_else(
+        || "-".into(),
+        |d| format!("{:.3}", d.as_secs_f64() * 1000.0),
+    );
+    let line = format!(
+        "{:>5}  {:>5}  {}  {:>8}  {}",
+        r.index,
+        r.src_port,
+        outcome,
+        rtt,
+        reply_cell(r)
+    );
+    line.trim_end().to_owned()
+}
+
+/// The summary under the rows: counts, rate, round trips, notes.
+fn table_footer(
+    args: &ProbeArgs,
+    run: &LiveRun,
+    pcap_packets: Option<u64>,
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<()> {
     let counts = OutcomeCounts::of(&run.results);
     let mut summary = match args.exchange {
         Some(_) => format!(
@@ -546,6 +622,45 @@ mod tests {
         let r = ports_from(50000, 3).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((r.first, r.last), (50000, 50002));
         assert!(ports_from(65535, 2).is_err());
+    }
+
+    /// The exit status says whether every probe was answered: a RST or
+    /// an ICMP error is an answer, silence is not.
+    #[test]
+    fn exit_status_is_one_when_a_probe_went_unanswered() {
+        let with = |o| ProbeResult {
+            outcome: o,
+            ..result(Some(1))
+        };
+        let answered = [with(Outcome::SynAck), with(Outcome::Reset)];
+        assert_eq!(exit_status(&answered), Status::Ok);
+        let icmp = Outcome::Icmp {
+            icmp_type: 3,
+            code: 13,
+        };
+        assert_eq!(exit_status(&[with(icmp)]), Status::Ok);
+        let silent = [with(Outcome::SynAck), with(Outcome::NoReply)];
+        assert_eq!(exit_status(&silent), Status::Differ);
+    }
+
+    /// Each row is printed once, whether it came while the batch ran or
+    /// with the run's results at the end.
+    #[test]
+    fn rows_are_printed_once_each() {
+        let mut rows = Rows::new(2);
+        let mut out = Vec::new();
+        let style = Style::new(false);
+        let mut second = result(None);
+        second.index = 1;
+        rows.print(&second, style, &mut out);
+        rows.print(&result(Some(3)), style, &mut out);
+        rows.print(&second, style, &mut out);
+        assert!(rows.check().is_ok());
+        let text = String::from_utf8(out).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].trim_start().starts_with("1 "), "{text}");
+        assert!(lines[1].contains("3.000"), "{text}");
     }
 
     fn result(rtt_ms: Option<u64>) -> ProbeResult {

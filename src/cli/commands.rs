@@ -3,13 +3,15 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
+use clap::CommandFactory;
 
 use super::args::{Cli, ColorChoice, Command};
 use super::output::{self, DiffSide, Style};
 use super::select::{AttemptSpec, Which};
 use super::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
-use crate::io::load::{load, Loaded};
+use crate::io::load::{is_stdin, load, Loaded};
+use crate::io::parquet_out::ParquetSink;
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Kind};
 
@@ -20,7 +22,17 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             file,
             json,
             r#where,
-        } => handshakes(file, *json, r#where.as_deref(), style, out),
+            fields,
+            parquet,
+        } => {
+            let print = match (json, fields, parquet) {
+                (_, _, Some(path)) => Print::Parquet(path),
+                (true, _, None) => Print::Json,
+                (false, Some(list), None) => Print::Fields(list),
+                (false, None, None) => Print::Table(style),
+            };
+            handshakes(file, r#where.as_deref(), print, out)
+        }
         Command::Diff {
             a,
             b,
@@ -80,7 +92,35 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             };
             super::cmd_craft::run(&job, &dirs, out)
         }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "synlab", out);
+            Ok(Status::Ok)
+        }
+        Command::Man { command } => man(command.as_deref(), out),
     }
+}
+
+/// The roff manual page of synlab or of one of its subcommands
+/// (`synlab-diff(1)`), built from the same definitions as `--help`.
+fn man(command: Option<&str>, out: &mut dyn Write) -> Result<Status> {
+    let cmd = Cli::command();
+    let page = match command {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+                anyhow::bail!("no subcommand {name:?}; one of: {}", names.join(", "));
+            };
+            sub.clone()
+                .display_name(format!("synlab-{name}"))
+                .bin_name(format!("synlab {name}"))
+        }
+    };
+    clap_mangen::Man::new(page)
+        .source(format!("synlab {}", env!("CARGO_PKG_VERSION")))
+        .render(out)?;
+    Ok(Status::Ok)
 }
 
 fn use_color(choice: ColorChoice) -> bool {
@@ -125,11 +165,20 @@ pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
     }
 }
 
+/// How `handshakes` prints the attempts.
+enum Print<'a> {
+    Table(Style),
+    Json,
+    /// `--fields`: tab-separated columns, as tshark's `-T fields`.
+    Fields(&'a super::fields::FieldList),
+    /// `--parquet OUT`: a Parquet file, and one line saying so.
+    Parquet(&'a std::path::Path),
+}
+
 fn handshakes(
     file: &std::path::Path,
-    json: bool,
     filter: Option<&str>,
-    style: Style,
+    print: Print<'_>,
     out: &mut dyn Write,
 ) -> Result<Status> {
     let rule = filter
@@ -143,10 +192,19 @@ fn handshakes(
         // Indexes stay those of the whole file, so FILE#N still names the attempt.
         loaded.keep(|a| rule.eval(a));
     }
-    if json {
-        output::handshakes_json(&loaded, out)?;
-    } else {
-        output::handshakes_table(&loaded, style, out)?;
+    match print {
+        Print::Json => output::handshakes_json(&loaded, out)?,
+        Print::Fields(list) => list.write(loaded.numbered(), out)?,
+        Print::Table(style) => output::handshakes_table(&loaded, style, out)?,
+        Print::Parquet(path) => {
+            let mut sink = ParquetSink::create(path, &loaded.path)?;
+            for (index, attempt) in loaded.numbered() {
+                sink.push(index, attempt)?;
+            }
+            let rows = sink.finish()?;
+            let s = if rows == 1 { "" } else { "s" };
+            writeln!(out, "wrote {rows} attempt{s} to {}", path.display())?;
+        }
     }
     out.flush()?; // the data first, then the error that ended it
                   // Like grep: a filter that matches nothing exits 1.
@@ -182,8 +240,10 @@ impl Side {
         let text = path.to_string_lossy();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let toml = ext == "toml";
-        let bare_name =
-            !path.exists() && !text.contains('/') && !matches!(ext, "pcap" | "pcapng" | "cap");
+        let bare_name = !path.exists()
+            && !is_stdin(path)
+            && !text.contains('/')
+            && !matches!(ext, "pcap" | "pcapng" | "cap");
         if spec.which == Which::First && (toml || bare_name) {
             let profile = crate::io::profile_store::resolve(&text, dirs).map_err(|e| {
                 if bare_name {

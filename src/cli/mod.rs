@@ -14,11 +14,12 @@ mod cmd_profiles;
 mod cmd_stalls;
 mod cmd_survey;
 mod commands;
+mod fields;
 mod output;
 mod recording;
 mod select;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -31,7 +32,8 @@ pub use select::{AttemptSpec, SpecError};
 pub enum Status {
     /// Success; for `diff`, no behavioural difference.
     Ok = 0,
-    /// For `diff`, differences found; for `bisect`, nothing explained.
+    /// For `diff`, differences found; for `bisect`, nothing explained; for
+    /// `probe`, some probe unanswered; for a `--where` filter, no match.
     Differ = 1,
     /// An error.
     Trouble = 2,
@@ -84,6 +86,9 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // Colour codes only for a person at a terminal: a log file or a
+        // pipe (`2>log`, `2>&1 | grep`) gets plain text, as does NO_COLOR.
+        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .without_time()
         .try_init();
 }

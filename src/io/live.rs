@@ -196,34 +196,6 @@ fn next_port_cursor(n: usize) -> usize {
         .fetch_add(n, Ordering::Relaxed)
 }
 
-/// Probe `target` once per request in a session of its own; the full
-/// record of the run. For `probe`; a search opens one session for all its
-/// batches instead.
-pub fn run(
-    requests: &[Attributes],
-    target: SocketAddr,
-    opts: &LiveOptions,
-) -> Result<LiveRun, LiveError> {
-    let mut session = LiveSession::open(target, opts, requests.len())?;
-    let run = session.run_batch(requests)?;
-    session.close()?;
-    Ok(run)
-}
-
-/// Run one exchange per request in a session of its own (for `probe
-/// --exchange`; the RST rule is required).
-pub fn run_exchanges(
-    requests: &[Attributes],
-    target: SocketAddr,
-    opts: &LiveOptions,
-    ex: &ExchangeOptions,
-) -> Result<LiveRun, LiveError> {
-    let mut session = LiveSession::open(target, opts, requests.len())?;
-    let run = session.run_exchanges(requests, ex)?;
-    session.close()?;
-    Ok(run)
-}
-
 /// The checks made before anything is opened or sent: the target is one
 /// synlab may probe from here, and the process has the privileges the
 /// options need, so a missing privilege is one clear line.
@@ -502,16 +474,39 @@ impl LiveSession {
         &self.io.rtt
     }
 
+    /// The source address the probes are sent from.
+    pub fn src(&self) -> IpAddr {
+        self.src
+    }
+
+    /// The interface answers are captured on.
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
     /// Probe the target once per request, all outstanding at once; the
     /// results in request order.
     pub fn run_batch(&mut self, requests: &[Attributes]) -> Result<LiveRun, LiveError> {
+        self.run_batch_with(requests, &mut |_| {})
+    }
+
+    /// [`Self::run_batch`], handing each probe's result to `on_answer` as
+    /// soon as its answer arrives (in arrival order; the unanswered ones
+    /// only in the run's results), so `probe` prints rows as they come.
+    pub fn run_batch_with(
+        &mut self,
+        requests: &[Attributes],
+        on_answer: &mut dyn FnMut(&ProbeResult),
+    ) -> Result<LiveRun, LiveError> {
         if let Some(s) = self.io.interrupted {
             return Err(LiveError::Interrupted(Interrupted(s)));
         }
         let planned = self.plan(requests)?;
-        let batch = self
-            .rt
-            .block_on(self.io.drive(planned, self.rate, self.keep_frames));
+        let batch =
+            self.rt.block_on(
+                self.io
+                    .drive(planned, self.rate, self.keep_frames, on_answer),
+            );
         Ok(self.complete_run(batch?))
     }
 
@@ -523,6 +518,17 @@ impl LiveSession {
         &mut self,
         requests: &[Attributes],
         ex: &ExchangeOptions,
+    ) -> Result<LiveRun, LiveError> {
+        self.run_exchanges_with(requests, ex, &mut |_| {})
+    }
+
+    /// [`Self::run_exchanges`], handing each exchange's result to
+    /// `on_done` as soon as that exchange has ended.
+    pub fn run_exchanges_with(
+        &mut self,
+        requests: &[Attributes],
+        ex: &ExchangeOptions,
+        on_done: &mut dyn FnMut(&ProbeResult),
     ) -> Result<LiveRun, LiveError> {
         if let Some(s) = self.io.interrupted {
             return Err(LiveError::Interrupted(Interrupted(s)));
@@ -549,11 +555,13 @@ impl LiveSession {
                 .map_err(|source| LiveError::Exchange { index, source })?;
             conns.push(params);
         }
-        let batch =
-            self.rt.block_on(
-                self.io
-                    .drive_exchanges(planned, conns, self.rate, self.keep_frames),
-            );
+        let batch = self.rt.block_on(self.io.drive_exchanges(
+            planned,
+            conns,
+            self.rate,
+            self.keep_frames,
+            on_done,
+        ));
         Ok(self.complete_run(batch?))
     }
 
@@ -618,11 +626,11 @@ impl SessionIo {
     }
 
     /// Take one frame; a newly answered probe's round trip updates the
-    /// estimate and the batch's wait.
-    fn absorb(&mut self, batch: &mut Batch, frame: Frame, read_at: Duration) {
+    /// estimate and the batch's wait. Returns the probe it answered.
+    fn absorb(&mut self, batch: &mut Batch, frame: Frame, read_at: Duration) -> Option<usize> {
         let at = self.clock.arrival(frame.ts, read_at);
         let Ok(decoded) = decode_frame(1, &frame.data) else {
-            return;
+            return None;
         };
         let relation = batch.matcher.feed(at, &decoded);
         if let Relation::ToProbe {
@@ -641,6 +649,13 @@ impl SessionIo {
                 data: frame.data,
             });
         }
+        match relation {
+            Relation::ToProbe {
+                index,
+                answer: true,
+            } => Some(index),
+            _ => None,
+        }
     }
 
     async fn drive(
@@ -648,6 +663,7 @@ impl SessionIo {
         planned: Vec<Planned>,
         rate: f64,
         keep_frames: bool,
+        on_answer: &mut dyn FnMut(&ProbeResult),
     ) -> Result<LiveRun, LiveError> {
         self.forget_earlier_frames();
         let n = planned.len();
@@ -709,7 +725,12 @@ impl SessionIo {
                     return Err(LiveError::Interrupted(Interrupted(s)));
                 }
                 msg = self.rx.recv() => match msg {
-                    Some(Rx::Frame { frame, read_at }) => self.absorb(&mut batch, frame, read_at),
+                    Some(Rx::Frame { frame, read_at }) => {
+                        let answered = self.absorb(&mut batch, frame, read_at);
+                        if let Some(r) = answered.and_then(|i| batch.matcher.answered(i)) {
+                            on_answer(&r);
+                        }
+                    }
                     Some(Rx::Failed(e)) => self.capture_failed = Some(e.to_string()),
                     None => self.capture_failed = Some("the receive thread ended".into()),
                 },
@@ -819,10 +840,12 @@ impl SessionIo {
         params: Vec<Params>,
         rate: f64,
         keep_frames: bool,
+        on_done: &mut dyn FnMut(&ProbeResult),
     ) -> Result<LiveRun, LiveError> {
         self.forget_earlier_frames();
         let n = planned.len();
         let start = self.clock.now();
+        let mut reported = vec![false; n];
         let mut ex = Exchanges {
             conns: (0..n).map(|_| None).collect(),
             by_port: planned.iter().map(|p| (p.src.port(), p.index)).collect(),
@@ -861,6 +884,12 @@ impl SessionIo {
                     self.sender
                         .send(&packet, conn.remote().ip())
                         .map_err(io_err(format!("sending exchange {i}'s segment")))?;
+                }
+            }
+            for ((p, conn), done) in planned.iter().zip(&ex.conns).zip(&mut reported) {
+                if let Some(r) = conn.as_ref().and_then(Exchange::result).filter(|_| !*done) {
+                    *done = true;
+                    on_done(&exchange_result(p, Some(r)));
                 }
             }
             if next >= n && ex.all_done() {
@@ -1071,6 +1100,33 @@ mod tests {
         );
         assert_eq!(s.rtt().samples(), 5);
         assert_eq!(run.iface, "fake0");
+    }
+
+    /// `probe` prints each row as its answer arrives: the answered probes
+    /// are handed over during the batch, each once, before the batch ends;
+    /// the silent one only in the run's results.
+    #[test]
+    fn answers_are_handed_over_as_they_arrive() {
+        let mut s = session(300, 50);
+        let requests: Vec<Attributes> = [64, 128, 65].iter().map(|&t| syn(t)).collect();
+        let t0 = Instant::now();
+        let mut seen = Vec::new();
+        let run = s
+            .run_batch_with(&requests, &mut |r| {
+                seen.push((r.index, r.outcome, t0.elapsed()))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut got: Vec<_> = seen.iter().map(|&(i, o, _)| (i, o)).collect();
+        got.sort_by_key(|&(i, _)| i);
+        assert_eq!(got, vec![(0, Outcome::SynAck), (2, Outcome::Reset)]);
+        // Before the wait for probe 1's silence ended the batch.
+        assert!(seen
+            .iter()
+            .all(|&(_, _, at)| at + Duration::from_millis(20) < run.elapsed));
+        assert_eq!(
+            outcomes(&run),
+            [Outcome::SynAck, Outcome::NoReply, Outcome::Reset]
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Reading a capture file into handshakes: the capture reader feeding the
 //! sans-I/O decoder and tracker.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use thiserror::Error;
 
@@ -33,10 +35,22 @@ pub enum SkipReason {
     Malformed(Skip),
 }
 
+/// The capture path that means standard input, as for tshark and tcpdump.
+pub const STDIN: &str = "-";
+
+/// Whether `path` names standard input (`-`).
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN
+}
+
 #[derive(Debug, Error)]
 pub enum LoadError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// `-` named twice (`synlab diff - -#1`): standard input is a stream,
+    /// read once; a second reading would see an empty file.
+    #[error("-: standard input was already read; name the capture `-` once, or save it to a file")]
+    StdinAgain,
     #[error("{path}: packet {number}: {source}")]
     Decode {
         path: PathBuf,
@@ -88,11 +102,26 @@ impl Loaded {
     }
 }
 
-/// Read a whole capture. Opening errors (missing file, bad magic, bad file
-/// header) are returned as `Err`; errors after the header are kept in
-/// `Loaded::error` beside what was read before them.
+/// Read a whole capture; `-` reads standard input (a pipe from tcpdump -w -
+/// or tshark -w -), streamed like a file, never seeked. Opening errors
+/// (missing file, bad magic, bad file header) are returned as `Err`; errors
+/// after the header are kept in `Loaded::error` beside what was read before
+/// them.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let mut reader = CaptureReader::open(path)?;
+    if is_stdin(path) {
+        static TAKEN: AtomicBool = AtomicBool::new(false);
+        if TAKEN.swap(true, Ordering::SeqCst) {
+            return Err(LoadError::StdinAgain);
+        }
+        return load_from(CaptureReader::new(path, std::io::stdin().lock())?);
+    }
+    load_from(CaptureReader::open(path)?)
+}
+
+/// Track the handshakes of an opened capture, to its end or first error.
+fn load_from<R: Read>(mut reader: CaptureReader<R>) -> Result<Loaded, LoadError> {
+    let path = reader.path().to_owned();
+    let path = path.as_path();
     let mut tracker = Tracker::new();
     let mut packets = 0;
     let mut error = None;

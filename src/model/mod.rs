@@ -29,5 +29,6 @@ pub use options::{
     parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
 };
 pub use vocab::{
-    suggest, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType, UNKNOWN_OPTION_PREFIX,
+    suggest, suggest_among, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType,
+    UNKNOWN_OPTION_PREFIX,
 };

@@ -412,9 +412,14 @@ impl FromStr for Attr {
 /// The known name closest to `s` by edit distance, if it is within a third
 /// of the name's length (a typo, not a different word).
 pub fn suggest(s: &str) -> Option<&'static str> {
-    let (best, distance) = Field::ALL
-        .iter()
-        .map(|f| (f.name(), edit_distance(s, f.name())))
+    suggest_among(s, Field::ALL.iter().map(|f| f.name()))
+}
+
+/// The name among `names` closest to `s`, by the same measure as [`suggest`]
+/// (for vocabularies beside the attributes', e.g. output columns).
+pub fn suggest_among(s: &str, names: impl Iterator<Item = &'static str>) -> Option<&'static str> {
+    let (best, distance) = names
+        .map(|n| (n, edit_distance(s, n)))
         .min_by_key(|&(_, d)| d)?;
     (distance > 0 && distance <= (s.len() / 3).max(1)).then_some(best)
 }

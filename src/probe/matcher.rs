@@ -260,30 +260,41 @@ impl Matcher {
         true
     }
 
+    /// Probe `index`'s result once it is answered (`None` before): what
+    /// `probe` prints as each answer arrives, before the batch ends.
+    pub fn answered(&self, index: usize) -> Option<ProbeResult> {
+        let s = self.slots.get(index)?;
+        s.answer.as_ref()?;
+        Some(slot_result(index, s.clone()))
+    }
+
     /// The results, in probe order; unanswered probes are `no-reply`.
     pub fn finish(self) -> Vec<ProbeResult> {
         self.slots
             .into_iter()
             .enumerate()
-            .map(|(index, s)| {
-                let rtt = s.rtt();
-                let (outcome, reply, icmp_from) = match s.answer {
-                    Some(a) => (a.outcome, a.reply, a.icmp_from),
-                    None => (Outcome::NoReply, None, None),
-                };
-                ProbeResult {
-                    index,
-                    src_port: s.src.port(),
-                    seq: s.seq,
-                    outcome,
-                    rtt,
-                    syn: s.syn,
-                    reply,
-                    icmp_from,
-                    exchange: None,
-                }
-            })
+            .map(|(index, s)| slot_result(index, s))
             .collect()
+    }
+}
+
+/// One probe's result from its slot; unanswered is `no-reply`.
+fn slot_result(index: usize, s: Slot) -> ProbeResult {
+    let rtt = s.rtt();
+    let (outcome, reply, icmp_from) = match s.answer {
+        Some(a) => (a.outcome, a.reply, a.icmp_from),
+        None => (Outcome::NoReply, None, None),
+    };
+    ProbeResult {
+        index,
+        src_port: s.src.port(),
+        seq: s.seq,
+        outcome,
+        rtt,
+        syn: s.syn,
+        reply,
+        icmp_from,
+        exchange: None,
     }
 }
 

@@ -142,18 +142,31 @@ impl Lab {
         self.in_ns(self.c1(), 60, bin(), args)
     }
 
-    /// `synlab probe ... --json` in client 1; the parsed document.
+    /// `synlab probe ... --json` in client 1; the parsed document. The
+    /// exit status must say whether every probe was answered: 0 when so,
+    /// 1 when some probe's outcome is `no-reply`.
     pub fn probe_json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["probe", "--json"];
         all.extend_from_slice(args);
         let out = self.synlab(&all);
-        check(&format!("synlab {}", all.join(" ")), &out);
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        let what = format!("synlab {}", all.join(" "));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
-                "probe output is not JSON ({e}):\n{}",
-                String::from_utf8_lossy(&out.stdout)
+                "{what}: output is not JSON ({e}):\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
             )
-        })
+        });
+        let silent = doc["probes"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["outcome"] == "no-reply"));
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(silent)),
+            "{what}: exit status vs. unanswered probes\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        doc
     }
 
     /// The nftables tables in client 1's namespace.

@@ -60,6 +60,33 @@ pub fn synlab(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run synlab: {e}"))
 }
 
+/// Run synlab as [`synlab`] does, with `input` on its standard input.
+pub fn synlab_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("SYNLAB_PROFILES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run synlab: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // From a thread: synlab may stop reading (an error) while we write.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot wait for synlab: {e}"));
+    let _ = writer.join();
+    out
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -113,6 +140,23 @@ pub fn require_tool(program: &str) -> bool {
         );
     }
     eprintln!("skipping: {program} is not installed (scripts/test.sh installs it as root)");
+    false
+}
+
+/// Skip (return false) with a printed reason when python3 cannot import
+/// `module`; under CI its absence is a failure (scripts/test.sh installs it).
+pub fn require_python_module(module: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("python3 cannot import {module}, and CI must run this test (scripts/test.sh installs it)");
+    }
+    eprintln!("skipping: python3 cannot import {module} (scripts/test.sh installs it with pip)");
     false
 }
 
