@@ -16,7 +16,7 @@ use super::cmd_probe::{exchange_options, parse_rate, parse_stall, parse_timeout}
 use super::output::Style;
 use super::Status;
 use crate::exchange::Request;
-use crate::io::live::{self, LiveOptions};
+use crate::io::live::{LiveOptions, LiveSession};
 use crate::profile::Profile;
 use crate::survey::{interleave, rfc3339, tally, ProfileResult, SurveyDoc, SCHEMA};
 
@@ -143,13 +143,15 @@ pub fn run(
         .map_or(0, |d| d.as_secs());
     // One session for the whole survey (sockets, privileges, RST rule),
     // one batch: every probe interleaved at the bounded rate.
+    let mut session = LiveSession::open(args.target, &opts, requests.len())?;
     let run = match &args.exchange {
         Some(request) => {
             let ex = exchange_options(request, args.stall_timeout, args.timeout);
-            live::run_exchanges(&requests, args.target, &opts, &ex)?
+            session.run_exchanges(&requests, &ex)?
         }
-        None => live::run(&requests, args.target, &opts)?,
+        None => session.run_batch(&requests)?,
     };
+    session.close()?;
     let counts = tally(
         profiles.len(),
         &order,
