@@ -42,9 +42,22 @@ pub enum Command {
     Handshakes {
         /// A pcap or pcapng file.
         file: PathBuf,
-        /// Print JSON instead of a table.
-        #[arg(long)]
+        /// Print one JSON document instead of a table (compact; attempts
+        /// written as they finish, the counts and any error after them).
+        #[arg(long, conflicts_with = "jsonl")]
         json: bool,
+        /// Print JSON Lines: one compact attempt per line, as each finishes.
+        #[arg(long)]
+        jsonl: bool,
+        /// Indent the `--json` document.
+        #[arg(long, requires = "json")]
+        pretty: bool,
+        /// Track at most this many flows at once; past it the oldest
+        /// attempt is finished early and marked `evicted` (memory stays flat
+        /// on a SYN flood: about 1 KiB per tracked flow).
+        #[arg(long, value_name = "N", default_value_t = crate::handshake::DEFAULT_MAX_FLOWS as u64,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_flows: u64,
         /// Only the attempts matching this rule (the `bisect --rule` language
         /// over the SYN, plus synlab.flow.* and the attempt's own
         /// synlab.attempt.outcome, .established, .stalled, .syn_retransmits),

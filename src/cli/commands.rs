@@ -7,9 +7,11 @@ use anyhow::Result;
 use super::args::{Cli, ColorChoice, Command};
 use super::output::{self, DiffSide, Style};
 use super::select::{AttemptSpec, Which};
+use super::sink::{self, Format};
 use super::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
-use crate::io::load::{load, Loaded};
+use crate::handshake::Limits;
+use crate::io::load::{load, stream, LoadError, Loaded, Warning};
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Kind};
 
@@ -19,8 +21,22 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         Command::Handshakes {
             file,
             json,
+            jsonl,
+            pretty,
+            max_flows,
             r#where,
-        } => handshakes(file, *json, r#where.as_deref(), style, out),
+        } => {
+            let format = match (*json, *jsonl) {
+                (true, _) => Format::Json { pretty: *pretty },
+                (false, true) => Format::Jsonl,
+                (false, false) => Format::Table,
+            };
+            let limits = Limits {
+                max_flows: usize::try_from(*max_flows).unwrap_or(usize::MAX),
+                ..Limits::default()
+            };
+            handshakes(file, format, limits, r#where.as_deref(), style, out)
+        }
         Command::Diff { a, b, json, all } => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             diff(a, b, &dirs, *json, *all, style, out)
@@ -82,23 +98,46 @@ fn use_color(choice: ColorChoice) -> bool {
 /// Print the packets a capture skipped with a warning, one line each
 /// (`synlab: FILE: packet N: skipped: WHY`), then how many more there were.
 pub(super) fn print_warnings(loaded: &Loaded) {
-    for w in &loaded.warnings {
+    print_warning_lines(&loaded.path, &loaded.warnings, loaded.more_warnings);
+}
+
+fn print_warning_lines(path: &std::path::Path, warnings: &[Warning], more: u64) {
+    for w in warnings {
         eprintln!("synlab: {w}");
     }
-    if loaded.more_warnings > 0 {
+    if more > 0 {
         eprintln!(
-            "synlab: {}: {} more packets skipped with warnings",
-            loaded.path.display(),
-            loaded.more_warnings
+            "synlab: {}: {more} more packets skipped with warnings",
+            path.display(),
         );
     }
 }
 
 pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
-    print_warnings(loaded);
-    match &loaded.error {
+    report(
+        &loaded.path,
+        &loaded.warnings,
+        loaded.more_warnings,
+        loaded.error.as_ref(),
+        loaded.packets,
+        status,
+    )
+}
+
+/// Print the warnings and the error that stopped reading (after the data);
+/// an error makes the status trouble.
+fn report(
+    path: &std::path::Path,
+    warnings: &[Warning],
+    more_warnings: u64,
+    error: Option<&LoadError>,
+    packets: u64,
+    status: Status,
+) -> Status {
+    print_warning_lines(path, warnings, more_warnings);
+    match error {
         Some(e) => {
-            match loaded.packets {
+            match packets {
                 0 => eprintln!("synlab: {e}"),
                 1 => eprintln!("synlab: {e} (the packet before it was read)"),
                 n => eprintln!("synlab: {e} (the {n} packets before it were read)"),
@@ -111,7 +150,8 @@ pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
 
 fn handshakes(
     file: &std::path::Path,
-    json: bool,
+    format: Format,
+    limits: Limits,
     filter: Option<&str>,
     style: Style,
     out: &mut dyn Write,
@@ -122,24 +162,40 @@ fn handshakes(
                 .map_err(|e| anyhow::anyhow!("invalid --where: {}", e.render(expr)))
         })
         .transpose()?;
-    let mut loaded = load(file)?;
-    if let Some(rule) = &rule {
-        // Indexes stay those of the whole file, so FILE#N still names the attempt.
-        loaded.keep(|a| rule.eval(a));
-    }
-    if json {
-        output::handshakes_json(&loaded, out)?;
-    } else {
-        output::handshakes_table(&loaded, style, out)?;
-    }
+    let mut sink = sink::for_format(format, file, style, out);
+    let mut shown = 0;
+    // Indexes stay those of the whole file, so FILE#N still names the attempt.
+    let summary = stream(file, limits, &mut |_| {}, |index, attempt| {
+        if rule.as_ref().is_none_or(|r| r.eval(&attempt)) {
+            shown += 1;
+            sink.attempt(index, &attempt)?;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    sink.finish(&summary, shown)?;
+    drop(sink);
     out.flush()?; // the data first, then the error that ended it
-                  // Like grep: a filter that matches nothing exits 1.
-    let status = if rule.is_some() && loaded.attempts.is_empty() {
+    if summary.evicted > 0 && format == Format::Jsonl {
+        eprintln!(
+            "synlab: {}: {} attempts evicted at the flow-table cap (--max-flows)",
+            summary.path.display(),
+            summary.evicted
+        );
+    }
+    // Like grep: a filter that matches nothing exits 1.
+    let status = if rule.is_some() && shown == 0 {
         Status::Differ
     } else {
         Status::Ok
     };
-    Ok(finish(&loaded, status))
+    Ok(report(
+        &summary.path,
+        &summary.warnings,
+        summary.more_warnings,
+        summary.error.as_ref(),
+        summary.packets,
+        status,
+    ))
 }
 
 /// One side of a diff: a captured attempt, or a profile's crafted SYN.

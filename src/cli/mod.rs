@@ -14,6 +14,7 @@ mod cmd_stalls;
 mod commands;
 mod output;
 mod select;
+mod sink;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
