@@ -46,7 +46,10 @@ pub fn for_format<'a>(
     match format {
         Format::Table => Box::new(TableSink::new(path, style, out)),
         Format::Json { pretty } => Box::new(JsonSink::new(path, pretty, out)),
-        Format::Jsonl => Box::new(JsonlSink { out }),
+        Format::Jsonl => Box::new(JsonlSink {
+            out,
+            buf: Vec::new(),
+        }),
     }
 }
 
@@ -181,6 +184,8 @@ pub struct JsonSink<'a> {
     path: String,
     /// Attempts written so far (a comma goes before all but the first).
     written: usize,
+    /// One attempt's text, written to `out` at once.
+    buf: Vec<u8>,
 }
 
 impl<'a> JsonSink<'a> {
@@ -190,6 +195,7 @@ impl<'a> JsonSink<'a> {
             out,
             path: path.display().to_string(),
             written: 0,
+            buf: Vec::new(),
         }
     }
 
@@ -223,7 +229,9 @@ impl Sink for JsonSink<'_> {
             }
             Ok(())
         } else {
-            write_attempt(&mut *self.out, index, a)
+            self.buf.clear();
+            write_attempt(&mut self.buf, index, a)?;
+            self.out.write_all(&self.buf)
         }
     }
 
@@ -267,12 +275,16 @@ struct Trailer {
 /// counts, warnings and errors go to stderr, as with the table).
 pub struct JsonlSink<'a> {
     out: &'a mut dyn Write,
+    /// One line, written to `out` at once.
+    buf: Vec<u8>,
 }
 
 impl Sink for JsonlSink<'_> {
     fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()> {
-        write_attempt(&mut *self.out, index, a)?;
-        self.out.write_all(b"\n")
+        self.buf.clear();
+        write_attempt(&mut self.buf, index, a)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
     }
 
     fn finish(&mut self, _summary: &Summary, _shown: usize) -> io::Result<()> {
@@ -384,7 +396,7 @@ impl<'a> AttemptJson<'a> {
 /// static text (none needs escaping), integers go through `itoa`, and only
 /// strings that may need escaping (HTTP heads, option data) go through
 /// serde. The hot path of `handshakes --json` on a large capture.
-fn write_attempt(out: &mut dyn Write, index: usize, a: &Attempt) -> io::Result<()> {
+fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()> {
     let mut w = Json { out };
     w.raw("{\"index\":")?;
     w.int(index as u64)?;
@@ -441,12 +453,13 @@ fn write_attempt(out: &mut dyn Write, index: usize, a: &Attempt) -> io::Result<(
 
 /// Compact JSON pieces onto a writer.
 struct Json<'w> {
-    out: &'w mut dyn Write,
+    out: &'w mut Vec<u8>,
 }
 
 impl Json<'_> {
     fn raw(&mut self, s: &str) -> io::Result<()> {
-        self.out.write_all(s.as_bytes())
+        self.out.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 
     fn int(&mut self, n: u64) -> io::Result<()> {
