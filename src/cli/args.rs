@@ -54,7 +54,7 @@ pub enum Command {
         pretty: bool,
         /// Track at most this many flows at once; past it the oldest
         /// attempt is finished early and marked `evicted` (memory stays flat
-        /// on a SYN flood: about 1 KiB per tracked flow).
+        /// on a SYN flood: about 4 KiB per tracked flow).
         #[arg(long, value_name = "N", default_value_t = crate::handshake::DEFAULT_MAX_FLOWS as u64,
               value_parser = clap::value_parser!(u64).range(1..))]
         max_flows: u64,
