@@ -162,16 +162,25 @@ fn handshakes(
                 .map_err(|e| anyhow::anyhow!("invalid --where: {}", e.render(expr)))
         })
         .transpose()?;
+    let bar = super::progress::bar(file, format);
+    let mut tick = |bytes| {
+        if let Some(bar) = &bar {
+            bar.set_position(bytes);
+        }
+    };
     let mut sink = sink::for_format(format, file, style, out);
     let mut shown = 0;
     // Indexes stay those of the whole file, so FILE#N still names the attempt.
-    let summary = stream(file, limits, &mut |_| {}, |index, attempt| {
+    let summary = stream(file, limits, &mut tick, |index, attempt| {
         if rule.as_ref().is_none_or(|r| r.eval(&attempt)) {
             shown += 1;
             sink.attempt(index, &attempt)?;
         }
         Ok::<(), anyhow::Error>(())
     })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     sink.finish(&summary, shown)?;
     drop(sink);
     out.flush()?; // the data first, then the error that ended it

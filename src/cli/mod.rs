@@ -13,6 +13,7 @@ mod cmd_profiles;
 mod cmd_stalls;
 mod commands;
 mod output;
+mod progress;
 mod select;
 mod sink;
 
