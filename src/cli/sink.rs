@@ -482,6 +482,19 @@ impl Json<'_> {
         serde_json::to_writer(&mut *self.out, v).map_err(io::Error::from)
     }
 
+    /// A string: as it is when nothing in it needs escaping (addresses,
+    /// layouts, signatures), through serde otherwise.
+    fn string(&mut self, s: &str) -> io::Result<()> {
+        if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.out.push(b'"');
+            self.out.extend_from_slice(s.as_bytes());
+            self.out.push(b'"');
+            Ok(())
+        } else {
+            self.serde(s)
+        }
+    }
+
     /// An attribute set as an object; attribute names are `[a-z0-9._]`
     /// and are written as they are.
     fn attributes(&mut self, attrs: Option<&Attributes>) -> io::Result<()> {
@@ -496,7 +509,7 @@ impl Json<'_> {
             match value {
                 Value::Bool(b) => self.bool(*b)?,
                 Value::Int(i) => self.int(*i)?,
-                Value::Str(s) => self.serde(s.as_str())?,
+                Value::Str(s) => self.string(s)?,
             }
         }
         self.raw("}")
@@ -508,6 +521,26 @@ mod tests {
     use super::*;
 
     /// Every attribute name is written without escaping: it must need none.
+    #[test]
+    fn strings_are_escaped_only_when_they_need_it() {
+        for text in [
+            "198.18.0.1",
+            "mss,sok",
+            "",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "\u{7f}é",
+        ] {
+            let mut buf = Vec::new();
+            Json { out: &mut buf }
+                .string(text)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let want = serde_json::to_string(text).unwrap_or_default();
+            assert_eq!(String::from_utf8_lossy(&buf), want, "{text:?}");
+        }
+    }
+
     #[test]
     fn attribute_names_need_no_json_escaping() {
         for f in Field::ALL {
