@@ -1,36 +1,79 @@
 #!/usr/bin/env bash
-# Time whole commands side by side on the same large pcap: synlab handshakes
-# (table and JSON), tshark reading the same fields, and p0f -r.
+# Time `synlab handshakes --json` against p0f -r, tshark (5 SYN fields) and
+# `cat` on the benchmark captures, one run each, with synlab's peak RSS and
+# how soon its first attempt comes out (`synlab handshakes F --jsonl | head -1`).
 #
-#   scripts/bench.sh [PACKETS]      (default 3000000)
+#   scripts/bench.sh [CAPTURE...]     (default: all four below)
 #
-# Needs tshark and p0f (apt-get install tshark p0f) and hyperfine if present
-# (otherwise plain `time`). Writes the pcap under ${TMPDIR:-/tmp}.
+# Captures (generated under ${BENCH_DIR:-/tmp/synlab-bench} on first use,
+# never committed; see scripts/gen-bench-pcap.py):
+#   syn20k    SYN-heavy, 240k packets / 20k handshakes (captures/many-attempts.pcap repeated)
+#   syn200k   SYN-heavy, 2.4M packets / 200k handshakes
+#   bench3m   the project's bench file, 3M packets / 88k handshakes (captures/linux-default.pcap)
+#   flood2m   2M SYNs never answered (memory: every attempt reported, flat RSS)
+#
+# Env: SYNLAB=path/to/binary (default target/release/synlab, built here),
+# BENCH_TSHARK=0 skips tshark (minutes on the large files).
+# Needs p0f, tshark and GNU time (/usr/bin/time). Numbers are elapsed seconds;
+# ratios are tool / synlab (above 1: synlab is faster), but synlab / cat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packets=${1:-3000000}
-pcap=${TMPDIR:-/tmp}/synlab-bench-$packets.pcap
-
-cargo build --release --quiet
-[ -f "$pcap" ] || python3 scripts/gen-bench-pcap.py captures/linux-default.pcap "$pcap" "$packets"
-ls -l "$pcap"
-
-synlab=target/release/synlab
-fields=(-e frame.number -e ip.ttl -e ip.flags.df -e tcp.window_size_value -e tcp.options.mss_val
-        -e tcp.options.wscale.shift -e tcp.options.sack_perm -e tcp.flags)
-cmds=(
-  "$synlab handshakes $pcap > /dev/null"
-  "$synlab handshakes --json $pcap > /dev/null"
-  "tshark -r $pcap -T fields ${fields[*]} -Y 'tcp.flags.syn==1' > /dev/null"
-  "p0f -r $pcap > /dev/null"
-)
-if command -v hyperfine >/dev/null; then
-  hyperfine --warmup 1 --runs 3 --export-markdown "${TMPDIR:-/tmp}/synlab-bench.md" "${cmds[@]}"
-  cat "${TMPDIR:-/tmp}/synlab-bench.md"
-else
-  for c in "${cmds[@]}"; do
-    echo "== $c"
-    /usr/bin/time -f "%e s elapsed, %M KiB max RSS" bash -c "$c"
-  done
+dir=${BENCH_DIR:-/tmp/synlab-bench}
+mkdir -p "$dir"
+if [ -z "${SYNLAB:-}" ]; then
+  cargo build --release --quiet
+  SYNLAB=target/release/synlab
 fi
-echo "packets: $packets"
+captures=("$@")
+[ ${#captures[@]} -gt 0 ] || captures=(syn20k syn200k bench3m flood2m)
+
+generate() { # name -> path, made on first use
+  local f="$dir/$1.pcap"
+  if [ ! -f "$f" ]; then
+    case $1 in
+      syn20k) python3 scripts/gen-bench-pcap.py captures/many-attempts.pcap "$f" 240000 ;;
+      syn200k) python3 scripts/gen-bench-pcap.py captures/many-attempts.pcap "$f" 2400000 ;;
+      bench3m) python3 scripts/gen-bench-pcap.py captures/linux-default.pcap "$f" 3000000 ;;
+      flood2m) python3 scripts/gen-bench-pcap.py --flood captures/linux-default.pcap "$f" 2000000 ;;
+      *) echo "unknown capture $1" >&2; exit 2 ;;
+    esac >&2
+  fi
+  echo "$f"
+}
+
+# run CMD...: prints "SECONDS PEAK_KIB" of one run, output discarded.
+run() {
+  /usr/bin/time -f "%e %M" -o "$dir/time.out" "$@" > /dev/null 2> /dev/null || true
+  tail -1 "$dir/time.out"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+
+first_attempt() { # seconds until the first JSON line is out, through | head -1
+  local start end
+  start=$(date +%s.%N)
+  "$SYNLAB" handshakes "$1" --jsonl | head -1 > /dev/null
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+}
+
+fields=(-e frame.number -e ip.ttl -e tcp.window_size_value -e tcp.options.mss_val -e tcp.options.wscale.shift)
+echo "| capture | synlab --json | peak RSS | first attempt (\`| head -1\`) | p0f -r | vs p0f | tshark | vs tshark | cat | synlab / cat |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for name in "${captures[@]}"; do
+  pcap=$(generate "$name")
+  read -r s_sec s_kib < <(run "$SYNLAB" handshakes "$pcap" --json)
+  first=$(first_attempt "$pcap")
+  read -r p_sec _ < <(run p0f -r "$pcap")
+  if [ "${BENCH_TSHARK:-1}" = 1 ]; then
+    read -r t_sec _ < <(run tshark -r "$pcap" -Y 'tcp.flags.syn==1' -T fields "${fields[@]}")
+  else
+    t_sec=0
+  fi
+  read -r c_sec _ < <(run cat "$pcap")
+  echo "| $name | ${s_sec} s | $((s_kib / 1024)) MB | ${first} s | ${p_sec} s | $(ratio "$p_sec" "$s_sec") | ${t_sec} s | $(ratio "$t_sec" "$s_sec") | ${c_sec} s | $(ratio "$s_sec" "$c_sec") |"
+done
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+fuzz=$(pgrep -fc 'cargo-fuzz|fuzz run' || true)
+echo
+echo "load average $load; background fuzz processes: $fuzz; $(nproc) cores"

@@ -2,13 +2,15 @@
 //! attempts and their outcomes.
 //!
 //! Sans-I/O: the caller feeds packets (with their 1-based number in the
-//! capture and their timestamp) and takes the attempts at the end. Memory
-//! grows with the number of attempts, not packets.
+//! capture and their timestamp) and takes each attempt as soon as its
+//! outcome is decided (see [`Tracker`]). Memory follows the flows open at
+//! once (at most [`Limits::max_flows`]), not the attempts in the file.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::http::{Head, HeadReader, Request, Response};
@@ -96,6 +98,10 @@ pub struct Attempt {
     /// What the client's later segments carry (`synlab.flow.*`): IP ID
     /// pattern and the first data segment's TTL, DF, ECN and timestamps.
     pub flow: Attributes,
+    /// Finished early by the flow-table cap ([`Limits::max_flows`]): later
+    /// packets of the flow, if any, were not seen, so an unanswered SYN's
+    /// `no-reply` may be only "no reply yet".
+    pub evicted: bool,
     /// Data segments sent again (all their bytes were seen before), each
     /// way. A segment that arrives late, after data beyond it (reordered,
     /// or sent again after the capture missed the first copy), fills a
@@ -139,6 +145,10 @@ pub struct Attempt {
     isn: u32,
     server_isn: Option<u32>,
     first_syn_at: Duration,
+    /// The flow's latest packet, for the idle timeout.
+    last_seen: Duration,
+    /// A FIN seen from the client, from the server.
+    fin: [bool; 2],
 }
 
 impl Attempt {
@@ -176,20 +186,112 @@ pub fn ip_id_pattern(ids: &[u16]) -> Option<&'static str> {
     Some(if small_steps { "incremental" } else { "random" })
 }
 
-/// Feeds on packets, keeps attempts.
-#[derive(Debug, Default)]
+/// When the tracker finishes a flow before the capture ends, so that
+/// memory follows the flows open at once, not the flows in the file.
+///
+/// All three are in capture time (the packets' timestamps), so a capture
+/// gives the same attempts however fast it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// A flow with no packet for this long is finished. Longer than
+    /// [`STALL`], so a flow waiting with something outstanding is judged
+    /// stalled before it is finished; its wait is measured to the timeout.
+    pub idle: Duration,
+    /// After an RST, or a FIN each way, the flow is finished once this
+    /// much capture time has passed: its last ACKs and retransmissions
+    /// still count.
+    pub grace: Duration,
+    /// At most this many flows are tracked at once. A new SYN past the cap
+    /// finishes the oldest flow (by first SYN) early, marked
+    /// [`Attempt::evicted`] and counted in [`Tracker::evicted`].
+    pub max_flows: usize,
+}
+
+/// The default flow-table cap: a tracked flow takes about 4 KiB (its SYN's
+/// ~60 attributes, then its answer's), so 50,000 flows stay under 256 MB
+/// (measured: a flood of 2M unanswered SYNs peaks at about 200 MB).
+pub const DEFAULT_MAX_FLOWS: usize = 50_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            idle: Duration::from_secs(60),
+            grace: Duration::from_secs(2),
+            max_flows: DEFAULT_MAX_FLOWS,
+        }
+    }
+}
+
+/// A flow's key: (client, server).
+type FlowKey = (SocketAddr, SocketAddr);
+
+/// A tracked flow: its attempt and where it stands in the queues.
+#[derive(Debug)]
+struct Live {
+    /// The attempt's index: its SYN's rank among the file's attempts.
+    index: usize,
+    attempt: Box<Attempt>,
+    /// Already queued to finish after its RST or FINs.
+    closing: bool,
+}
+
+/// Feeds on packets, hands out attempts as their outcome is decided.
+///
+/// An attempt is finished (see [`Tracker::take_finished`]) when its flow
+/// ended (an RST, or a FIN each way) and [`Limits::grace`] passed, when
+/// the flow was idle for [`Limits::idle`], when a new SYN reused its
+/// 4-tuple, when the table reached [`Limits::max_flows`] (the oldest is
+/// evicted), or when the capture ends ([`Tracker::finish`]).
+#[derive(Debug)]
 pub struct Tracker {
-    attempts: Vec<Attempt>,
-    /// Latest attempt for a (client, server) pair.
-    by_flow: HashMap<(SocketAddr, SocketAddr), usize>,
+    limits: Limits,
+    flows: FxHashMap<FlowKey, Live>,
+    /// Tracked flows in order of first SYN, for eviction; an entry whose
+    /// flow has finished is skipped when reached.
+    order: VecDeque<(usize, FlowKey)>,
+    /// Flows that ended, with the capture time they finish at.
+    closing: VecDeque<(Duration, usize, FlowKey)>,
+    /// Finished attempts not yet taken.
+    finished: Vec<(usize, Attempt)>,
+    next_index: usize,
+    evicted: u64,
     skipped: u64,
     /// Time of the latest packet fed: the end of the capture, at the end.
     last_at: Duration,
+    /// The next capture time at which idle flows are looked for, and the
+    /// packets fed since the last look (a look costs the table's size).
+    next_sweep: Duration,
+    fed_since_sweep: usize,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Tracker::with_limits(Limits::default())
+    }
 }
 
 impl Tracker {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_limits(limits: Limits) -> Self {
+        Tracker {
+            limits: Limits {
+                max_flows: limits.max_flows.max(1),
+                ..limits
+            },
+            flows: FxHashMap::default(),
+            order: VecDeque::new(),
+            closing: VecDeque::new(),
+            finished: Vec::new(),
+            next_index: 0,
+            evicted: 0,
+            skipped: 0,
+            last_at: Duration::ZERO,
+            next_sweep: Duration::ZERO,
+            fed_since_sweep: 0,
+        }
     }
 
     /// Take one decoded packet.
@@ -200,6 +302,7 @@ impl Tracker {
             Decoded::Icmp(err) => self.icmp(number, at, err),
             Decoded::Skipped(_) => self.skipped += 1,
         }
+        self.expire();
     }
 
     /// Packets that were neither TCP nor an ICMP error quoting TCP.
@@ -207,46 +310,215 @@ impl Tracker {
         self.skipped
     }
 
-    /// The attempts seen so far, in the order of their first SYN.
-    pub fn attempts(&self) -> &[Attempt] {
-        &self.attempts
+    /// Attempts the flow-table cap finished early.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
+    /// How many attempts (SYNs that were not retransmissions) so far.
+    pub fn attempts_seen(&self) -> usize {
+        self.next_index
+    }
+
+    /// A tracked (not yet finished) attempt, by index.
+    pub fn live(&self, index: usize) -> Option<&Attempt> {
+        self.flows
+            .values()
+            .find(|l| l.index == index)
+            .map(|l| &*l.attempt)
+    }
+
+    /// The attempts finished since the last call, with their indexes, in
+    /// order of first SYN (an attempt that finished earlier comes out of an
+    /// earlier call).
+    pub fn take_finished(&mut self) -> Vec<(usize, Attempt)> {
+        let mut done = std::mem::take(&mut self.finished);
+        done.sort_unstable_by_key(|(i, _)| *i);
+        done
+    }
+
+    /// Whether [`Tracker::take_finished`] has something.
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
+    /// The capture ended: every attempt still tracked is finished. Returns
+    /// them with those finished before and not taken, in order of first SYN.
+    pub fn finish_all(&mut self) -> Vec<(usize, Attempt)> {
+        let at = self.last_at;
+        for (_, live) in std::mem::take(&mut self.flows) {
+            self.done(live, at, false);
+        }
+        self.order.clear();
+        self.closing.clear();
+        self.take_finished()
+    }
+
+    /// Every attempt of the capture, in order of first SYN.
     pub fn finish(mut self) -> Vec<Attempt> {
-        for a in &mut self.attempts {
-            if let Some(pattern) = ip_id_pattern(&a.client_ip_ids) {
-                a.flow.insert(Field::SynlabFlowIpid, pattern);
+        self.finish_all().into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// Finish one attempt: its IP ID pattern, and a wait still open ends
+    /// at `at`.
+    fn done(&mut self, live: Live, at: Duration, evicted: bool) {
+        let mut a = *live.attempt;
+        if let Some(pattern) = ip_id_pattern(&a.client_ip_ids) {
+            a.flow.insert(Field::SynlabFlowIpid, pattern);
+        }
+        if a.end == FlowEnd::Open {
+            a.end_wait(at);
+        }
+        a.evicted = evicted;
+        a.release();
+        self.finished.push((live.index, a));
+    }
+
+    /// Remove and finish the flow `key` if it is still attempt `index`.
+    fn finish_flow(&mut self, key: FlowKey, index: usize, at: Duration, evicted: bool) -> bool {
+        match self.flows.get(&key) {
+            Some(l) if l.index == index => {}
+            _ => return false,
+        }
+        if let Some(live) = self.flows.remove(&key) {
+            self.done(live, at, evicted);
+        }
+        true
+    }
+
+    /// Finish what the capture time says is over: flows past their grace
+    /// after RST/FINs, and (now and then) flows idle too long.
+    fn expire(&mut self) {
+        let now = self.last_at;
+        while let Some(&(deadline, index, key)) = self.closing.front() {
+            if deadline >= now {
+                break;
             }
-            if a.end == FlowEnd::Open {
-                a.end_wait(self.last_at);
+            self.closing.pop_front();
+            self.finish_flow(key, index, now, false);
+        }
+        self.fed_since_sweep += 1;
+        if now >= self.next_sweep && self.fed_since_sweep >= self.flows.len() / 16 {
+            self.sweep_idle(now);
+        }
+        if self.order.len() > 2 * self.flows.len() + 1024 {
+            let flows = &self.flows;
+            self.order
+                .retain(|(i, k)| flows.get(k).is_some_and(|l| l.index == *i));
+        }
+    }
+
+    /// Finish the flows idle for [`Limits::idle`]; their open wait ends at
+    /// the timeout.
+    fn sweep_idle(&mut self, now: Duration) {
+        let idle = self.limits.idle;
+        self.next_sweep = now + idle / 4;
+        self.fed_since_sweep = 0;
+        let expired: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, l)| l.attempt.last_seen + idle < now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(live) = self.flows.remove(&key) {
+                let at = live.attempt.last_seen + idle;
+                self.done(live, at, false);
             }
         }
-        self.attempts
+    }
+
+    /// Make room for one more flow: evict the oldest past the cap.
+    fn make_room(&mut self, at: Duration) {
+        while self.flows.len() >= self.limits.max_flows {
+            let Some((index, key)) = self.order.pop_front() else {
+                return;
+            };
+            if self.finish_flow(key, index, at, true) {
+                self.evicted += 1;
+            }
+        }
+    }
+
+    /// Queue a flow that ended to finish after the grace.
+    fn note_closing(&mut self, key: FlowKey, at: Duration) {
+        let grace = self.limits.grace;
+        if let Some(live) = self.flows.get_mut(&key) {
+            if !live.closing && live.attempt.closed() {
+                live.closing = true;
+                self.closing.push_back((at + grace, live.index, key));
+            }
+        }
     }
 
     fn segment(&mut self, number: u64, at: Duration, seg: &Segment<'_>) {
         if seg.flags.is_syn() {
             return self.client_syn(number, at, seg);
         }
-        if let Some(&i) = self.by_flow.get(&(seg.src, seg.dst)) {
-            return self.attempts[i].on_client_segment(at, seg);
+        let key = (seg.src, seg.dst);
+        if let Some(live) = self.flows.get_mut(&key) {
+            live.attempt.on_client_segment(at, seg);
+            return self.note_closing(key, at);
         }
-        if let Some(&i) = self.by_flow.get(&(seg.dst, seg.src)) {
-            self.attempts[i].on_server_segment(number, at, seg);
+        let key = (seg.dst, seg.src);
+        if let Some(live) = self.flows.get_mut(&key) {
+            live.attempt.on_server_segment(number, at, seg);
+            self.note_closing(key, at);
         }
     }
 
     fn client_syn(&mut self, number: u64, at: Duration, seg: &Segment<'_>) {
         let key = (seg.src, seg.dst);
-        if let Some(&i) = self.by_flow.get(&key) {
-            let a = &mut self.attempts[i];
+        if let Some(live) = self.flows.get_mut(&key) {
+            let a = &mut live.attempt;
             if a.isn == seg.seq && a.reply.is_none() {
                 a.syn_retransmits += 1;
+                a.last_seen = at;
                 return;
             }
+            // A new attempt on the same 4-tuple: the old one gets no more
+            // packets, so its outcome is decided.
+            let index = live.index;
+            self.finish_flow(key, index, at, false);
         }
-        self.by_flow.insert(key, self.attempts.len());
-        self.attempts.push(Attempt {
+        self.make_room(at);
+        let index = self.next_index;
+        self.next_index += 1;
+        self.order.push_back((index, key));
+        let attempt = Box::new(Attempt::from_syn(number, at, seg));
+        self.flows.insert(
+            key,
+            Live {
+                index,
+                attempt,
+                closing: false,
+            },
+        );
+    }
+
+    fn icmp(&mut self, number: u64, at: Duration, err: &IcmpError) {
+        let q = err.quoted;
+        let Some(live) = self.flows.get_mut(&(q.src, q.dst)) else {
+            return;
+        };
+        let a = &mut live.attempt;
+        if a.reply.is_none() && a.outcome == Outcome::NoReply && q.seq == a.isn {
+            a.outcome = Outcome::Icmp {
+                icmp_type: err.icmp_type,
+                code: err.code,
+            };
+            a.reply_packet = Some(number);
+            a.rtt = at.checked_sub(a.first_syn_at);
+            a.icmp_from = Some(err.from);
+            a.last_seen = at;
+        }
+    }
+}
+
+impl Attempt {
+    /// A new attempt from its first SYN.
+    fn from_syn(number: u64, at: Duration, seg: &Segment<'_>) -> Attempt {
+        Attempt {
             client: seg.src,
             server: seg.dst,
             outcome: Outcome::NoReply,
@@ -262,6 +534,7 @@ impl Tracker {
             end: FlowEnd::Open,
             icmp_from: None,
             flow: Attributes::new(),
+            evicted: false,
             client_ip_ids: seg.ip_id().into_iter().collect(),
             retransmits_to_server: 0,
             retransmits_to_client: 0,
@@ -280,24 +553,20 @@ impl Tracker {
             isn: seg.seq,
             server_isn: None,
             first_syn_at: at,
-        });
+            last_seen: at,
+            fin: [false, false],
+        }
     }
 
-    fn icmp(&mut self, number: u64, at: Duration, err: &IcmpError) {
-        let q = err.quoted;
-        let Some(&i) = self.by_flow.get(&(q.src, q.dst)) else {
-            return;
-        };
-        let a = &mut self.attempts[i];
-        if a.reply.is_none() && a.outcome == Outcome::NoReply && q.seq == a.isn {
-            a.outcome = Outcome::Icmp {
-                icmp_type: err.icmp_type,
-                code: err.code,
-            };
-            a.reply_packet = Some(number);
-            a.rtt = at.checked_sub(a.first_syn_at);
-            a.icmp_from = Some(err.from);
-        }
+    /// The flow ended: an RST either way, or a FIN each way.
+    fn closed(&self) -> bool {
+        self.end == FlowEnd::Rst || self.fin == [true, true]
+    }
+
+    /// Drop what only tracking needed (the HTTP head buffers, IP IDs).
+    fn release(&mut self) {
+        self.heads = Default::default();
+        self.client_ip_ids = Vec::new();
     }
 }
 
@@ -308,6 +577,8 @@ impl Attempt {
 
     fn on_server_segment(&mut self, number: u64, at: Duration, seg: &Segment<'_>) {
         let f = seg.flags;
+        self.last_seen = at;
+        self.fin[1] |= f.has(TcpFlags::FIN);
         if !self.answered() {
             // Only an answer that acknowledges our SYN counts (RFC 9293 3.10.7.3).
             let acks_syn = f.has(TcpFlags::ACK) && seg.ack == self.isn.wrapping_add(1);
@@ -347,6 +618,8 @@ impl Attempt {
 
     fn on_client_segment(&mut self, at: Duration, seg: &Segment<'_>) {
         let f = seg.flags;
+        self.last_seen = at;
+        self.fin[0] |= f.has(TcpFlags::FIN);
         if let Some(server_isn) = self.server_isn {
             if f.has(TcpFlags::ACK) && seg.ack == server_isn.wrapping_add(1) {
                 self.established = true;
@@ -864,7 +1137,10 @@ mod tests {
         feed_bytes(&mut t, 4, 3, true, (101, 501), &["ack"], REQUEST);
         let (n, seq) = download(&mut t, 5, 4, &response_head(16384), 2);
         let req_end = 101 + REQUEST.len() as u32;
-        assert_eq!(t.attempts()[0].outstanding(), Some(Owed::ResponseBody));
+        assert_eq!(
+            t.live(0).and_then(Attempt::outstanding),
+            Some(Owed::ResponseBody)
+        );
         feed(&mut t, n, 3005, true, (req_end, seq), &["fin", "ack"], 0);
         let a = &t.finish()[0];
         assert!(a.stalled());
@@ -886,7 +1162,7 @@ mod tests {
         feed_bytes(&mut t, 4, 3, true, (101, 501), &["ack"], REQUEST);
         let req_end = 101 + REQUEST.len() as u32;
         feed(&mut t, 5, 4, false, (501, req_end), &["ack"], 0);
-        assert_eq!(t.attempts()[0].outstanding(), Some(Owed::Reply));
+        assert_eq!(t.live(0).and_then(Attempt::outstanding), Some(Owed::Reply));
         feed(&mut t, 6, 2004, true, (7, 0), &["syn"], 0); // the capture goes on
         let a = &t.finish()[0];
         assert_eq!(a.end, FlowEnd::Open);
@@ -929,6 +1205,108 @@ mod tests {
         let a = &t.finish()[0];
         assert_eq!(a.longest_stall, Some(Duration::from_millis(1596)));
         assert!(a.stalled());
+    }
+
+    /// Feed a lone SYN from `client` (to the scenarios' server).
+    fn feed_syn(t: &mut Tracker, n: u64, ms: u64, client: &str) {
+        let mut a = Attributes::new();
+        a.insert(Field::TcpWindowSizeValue, 1000u16);
+        a.insert(Field::TcpFlagsSyn, true);
+        let v = Volatile {
+            src: client.parse().unwrap_or_else(|_| unreachable!()),
+            dst: "198.18.0.1:80".parse().unwrap_or_else(|_| unreachable!()),
+            seq: 7,
+            ack: 0,
+            ip_id: n as u16,
+            flow_label: 0,
+            tsval: 0,
+            tsecr: 0,
+        };
+        let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
+        let d = decode_frame(101, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        t.feed(n, Duration::from_millis(ms), &d);
+    }
+
+    /// Indexes of what `take_finished` hands out now.
+    fn taken(t: &mut Tracker) -> Vec<usize> {
+        t.take_finished().into_iter().map(|(i, _)| i).collect()
+    }
+
+    #[test]
+    fn a_flow_closed_both_ways_is_handed_out_after_the_grace() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed(&mut t, 4, 10, true, (101, 501), &["fin", "ack"], 0);
+        feed(&mut t, 5, 11, false, (501, 102), &["fin", "ack"], 0);
+        feed(&mut t, 6, 12, true, (102, 502), &["ack"], 0);
+        feed_syn(&mut t, 7, 1000, "198.18.0.9:1");
+        assert!(taken(&mut t).is_empty(), "within the grace");
+        feed_syn(&mut t, 8, 2013, "198.18.0.9:2");
+        let done = t.take_finished();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].0, 0);
+        assert_eq!(done[0].1.end, FlowEnd::Fin);
+        assert!(!done[0].1.evicted);
+        let rest: Vec<usize> = t.finish_all().into_iter().map(|(i, _)| i).collect();
+        assert_eq!(rest, [1, 2]);
+    }
+
+    #[test]
+    fn one_fin_alone_keeps_the_flow_until_it_is_idle() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed(&mut t, 4, 10, true, (101, 501), &["fin", "ack"], 0);
+        feed_syn(&mut t, 5, 30_000, "198.18.0.9:1");
+        assert!(taken(&mut t).is_empty(), "half-closed, not idle yet");
+        feed_syn(&mut t, 6, 70_011, "198.18.0.9:2");
+        assert_eq!(taken(&mut t), [0]);
+    }
+
+    /// An idle flow waiting with a request unanswered is finished at the
+    /// idle timeout, stalled, its wait measured to the timeout.
+    #[test]
+    fn an_idle_flow_is_finished_at_the_timeout_and_judged_stalled() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed_bytes(&mut t, 4, 3, true, (101, 501), &["ack"], REQUEST);
+        feed_syn(&mut t, 5, 100_000, "198.18.0.9:1");
+        let done = t.take_finished();
+        assert_eq!(done.len(), 1);
+        let a = &done[0].1;
+        assert!(a.stalled());
+        assert_eq!(a.longest_stall, Some(Duration::from_millis(60_000)));
+    }
+
+    #[test]
+    fn the_flow_table_cap_evicts_the_oldest_and_counts_it() {
+        let mut t = Tracker::with_limits(Limits {
+            max_flows: 2,
+            ..Limits::default()
+        });
+        for port in 1..=5u64 {
+            feed_syn(&mut t, port, port, &format!("198.18.0.9:{port}"));
+        }
+        let done = t.take_finished();
+        let evicted: Vec<(usize, bool)> = done.iter().map(|(i, a)| (*i, a.evicted)).collect();
+        assert_eq!(evicted, [(0, true), (1, true), (2, true)]);
+        assert_eq!(t.evicted(), 3);
+        let rest: Vec<(usize, bool)> = t
+            .finish_all()
+            .into_iter()
+            .map(|(i, a)| (i, a.evicted))
+            .collect();
+        assert_eq!(rest, [(3, false), (4, false)]);
+        assert_eq!(t.attempts_seen(), 5);
+    }
+
+    /// A retransmitted SYN is no new attempt and keeps its flow alive.
+    #[test]
+    fn a_new_syn_on_the_same_tuple_finishes_the_old_attempt() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed(&mut t, 4, 5, true, (9000, 0), &["syn"], 0);
+        assert_eq!(taken(&mut t), [0]);
+        assert_eq!(t.attempts_seen(), 2);
     }
 
     #[test]

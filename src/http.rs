@@ -57,6 +57,19 @@ impl HeadReader {
         if self.done {
             return None;
         }
+        if self.buf.is_empty() {
+            // The common case: the whole head in the first segment, read
+            // where it lies instead of copied.
+            let first = &bytes[..bytes.len().min(MAX_HEAD)];
+            if !looks_like_http(first) {
+                self.give_up();
+                return None;
+            }
+            if let Some(end) = find(first, b"\r\n\r\n") {
+                self.give_up();
+                return parse_head(&first[..end + 4]);
+            }
+        }
         let room = MAX_HEAD - self.buf.len();
         self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
         if !looks_like_http(&self.buf) {

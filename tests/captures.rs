@@ -277,8 +277,8 @@ fn table_output_is_stable() {
     let out = synlab(&["handshakes", "captures/reset.pcap"]);
     assert_text_eq(
         &stdout(&out),
-        "  #  client            server           outcome    est      syn-retx        rtt  ttl    win    mss   bytes-up   bytes-dn  data-retx     stall  options\n\
-         \x20 0  198.18.0.2:40005  198.18.0.1:8081  reset      no              0    0.035ms   64  64240   1460          0          0        0/0         -  mss,sok,ts,nop,ws\n\
+        "  #  client                 server                 outcome    est      syn-retx        rtt  ttl    win    mss   bytes-up   bytes-dn  data-retx     stall  options\n\
+         \x20 0  198.18.0.2:40005       198.18.0.1:8081        reset      no              0    0.035ms   64  64240   1460          0          0        0/0         -  mss,sok,ts,nop,ws\n\
          1 attempt in 2 packets (0 not TCP)\n",
         "handshakes table",
     );
@@ -566,4 +566,32 @@ fn recorded_stalls_are_bisected_to_the_ttl() {
     assert_eq!(doc["culprits"], serde_json::json!([["ip.ttl"]]), "{doc}");
     assert_eq!(doc["baseline"]["bad"]["verdict"], "stalled", "{doc}");
     assert_eq!(doc["baseline"]["good"]["verdict"], "syn-ack", "{doc}");
+}
+
+/// Past `--max-flows` the oldest flow is finished early: still reported,
+/// marked `evicted`, and counted in the trailer and the table's summary.
+#[test]
+fn the_flow_table_cap_reports_every_attempt_and_counts_the_evicted() {
+    let args = [
+        "handshakes",
+        "captures/many-attempts.pcap",
+        "--max-flows",
+        "1",
+    ];
+    let out = synlab(&[&args[..], &["--json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["evicted"], 9);
+    let hs = doc["handshakes"].as_array().cloned().unwrap_or_default();
+    let flags: Vec<(u64, bool)> = hs
+        .iter()
+        .map(|h| (h["index"].as_u64().unwrap_or(99), h["evicted"] == true))
+        .collect();
+    let want: Vec<(u64, bool)> = (0..10).map(|i| (i, i < 9)).collect();
+    assert_eq!(flags, want);
+    let table = stdout(&synlab(&args));
+    assert!(
+        table.ends_with("10 attempts in 120 packets (0 not TCP, 9 evicted at the flow-table cap: --max-flows)\n"),
+        "{table}"
+    );
 }

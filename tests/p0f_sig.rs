@@ -142,7 +142,7 @@ fn synlab_sigs(pcap: &Path) -> (Vec<Sig>, Option<String>) {
         };
         push(Kind::Syn, &h["syn"]);
         if h["outcome"] == "syn-ack" {
-            push(Kind::SynAck, &h["reply"]);
+            push(Kind::SynAck, &h["syn_ack"]);
         }
     }
     (sigs, complaint)

@@ -110,8 +110,11 @@ fn every_wireshark_named_attribute_matches_tshark() {
         for h in doc["handshakes"].as_array().expect("handshakes") {
             packets.push((h["syn_packet"].as_u64().expect("syn_packet"), &h["syn"]));
             if let Some(n) = h["reply_packet"].as_u64() {
-                if h["reply"].is_object() {
-                    packets.push((n, &h["reply"]));
+                // The answer: `syn_ack` for a SYN-ACK, `reply` for an RST.
+                for answer in [&h["syn_ack"], &h["reply"]] {
+                    if answer.is_object() {
+                        packets.push((n, answer));
+                    }
                 }
             }
         }

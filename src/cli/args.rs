@@ -42,9 +42,22 @@ pub enum Command {
     Handshakes {
         /// A pcap or pcapng file; `-` reads one from standard input.
         file: PathBuf,
-        /// Print JSON instead of a table.
-        #[arg(long)]
+        /// Print one JSON document instead of a table (compact; attempts
+        /// written as they finish, the counts and any error after them).
+        #[arg(long, conflicts_with = "jsonl")]
         json: bool,
+        /// Print JSON Lines: one compact attempt per line, as each finishes.
+        #[arg(long)]
+        jsonl: bool,
+        /// Indent the `--json` document.
+        #[arg(long, requires = "json")]
+        pretty: bool,
+        /// Track at most this many flows at once; past it the oldest
+        /// attempt is finished early and marked `evicted` (memory stays flat
+        /// on a SYN flood: about 4 KiB per tracked flow).
+        #[arg(long, value_name = "N", default_value_t = crate::handshake::DEFAULT_MAX_FLOWS as u64,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_flows: u64,
         /// Only the attempts matching this rule (the `bisect --rule` language
         /// over the SYN, plus synlab.flow.* and the attempt's own
         /// synlab.attempt.outcome, .established, .stalled, .syn_retransmits),
@@ -56,13 +69,13 @@ pub enum Command {
         /// synlab.flow.ttl), the SYN-ACK's as syn_ack.NAME, the attempt's
         /// facts as synlab.attempt.NAME (index, client, server, outcome,
         /// established, stalled, rtt_ms, ...). Empty when absent.
-        #[arg(long, value_name = "NAME,...", conflicts_with = "json")]
+        #[arg(long, value_name = "NAME,...", conflicts_with_all = ["json", "jsonl"])]
         fields: Option<super::fields::FieldList>,
         /// Write the attempts to a Parquet file instead, one row each:
         /// the attempt's facts (index, client, server, outcome, rtt_ms, ...),
         /// syn.NAME and syn_ack.NAME for every attribute, typed, null when
         /// absent. DuckDB reads a directory of them as one table.
-        #[arg(long, value_name = "OUT.parquet", conflicts_with_all = ["json", "fields"])]
+        #[arg(long, value_name = "OUT.parquet", conflicts_with_all = ["json", "jsonl", "fields"])]
         parquet: Option<PathBuf>,
     },
     /// List the flows that stalled (hung with something outstanding),

@@ -8,10 +8,11 @@ use clap::CommandFactory;
 use super::args::{Cli, ColorChoice, Command};
 use super::output::{self, DiffSide, Style};
 use super::select::{AttemptSpec, Which};
+use super::sink::{self, Format, Sink};
 use super::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
-use crate::io::load::{is_stdin, load, Loaded};
-use crate::io::parquet_out::ParquetSink;
+use crate::handshake::Limits;
+use crate::io::load::{is_stdin, load, stream, LoadError, Loaded, Warning};
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Kind};
 
@@ -21,17 +22,28 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
         Command::Handshakes {
             file,
             json,
+            jsonl,
+            pretty,
+            max_flows,
             r#where,
             fields,
             parquet,
         } => {
-            let print = match (json, fields, parquet) {
-                (_, _, Some(path)) => Print::Parquet(path),
-                (true, _, None) => Print::Json,
-                (false, Some(list), None) => Print::Fields(list),
-                (false, None, None) => Print::Table(style),
+            let format = match (*json, *jsonl) {
+                (true, _) => Format::Json { pretty: *pretty },
+                (false, true) => Format::Jsonl,
+                (false, false) => Format::Table,
             };
-            handshakes(file, r#where.as_deref(), print, out)
+            let limits = Limits {
+                max_flows: usize::try_from(*max_flows).unwrap_or(usize::MAX),
+                ..Limits::default()
+            };
+            let print = match (fields, parquet) {
+                (_, Some(path)) => Print::Parquet(path),
+                (Some(list), None) => Print::Fields(list),
+                (None, None) => Print::Stream(format),
+            };
+            handshakes(file, print, limits, r#where.as_deref(), style, out)
         }
         Command::Diff {
             a,
@@ -138,23 +150,46 @@ fn use_color(choice: ColorChoice) -> bool {
 /// Print the packets a capture skipped with a warning, one line each
 /// (`synlab: FILE: packet N: skipped: WHY`), then how many more there were.
 pub(super) fn print_warnings(loaded: &Loaded) {
-    for w in &loaded.warnings {
+    print_warning_lines(&loaded.path, &loaded.warnings, loaded.more_warnings);
+}
+
+fn print_warning_lines(path: &std::path::Path, warnings: &[Warning], more: u64) {
+    for w in warnings {
         eprintln!("synlab: {w}");
     }
-    if loaded.more_warnings > 0 {
+    if more > 0 {
         eprintln!(
-            "synlab: {}: {} more packets skipped with warnings",
-            loaded.path.display(),
-            loaded.more_warnings
+            "synlab: {}: {more} more packets skipped with warnings",
+            path.display(),
         );
     }
 }
 
 pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
-    print_warnings(loaded);
-    match &loaded.error {
+    report(
+        &loaded.path,
+        &loaded.warnings,
+        loaded.more_warnings,
+        loaded.error.as_ref(),
+        loaded.packets,
+        status,
+    )
+}
+
+/// Print the warnings and the error that stopped reading (after the data);
+/// an error makes the status trouble.
+fn report(
+    path: &std::path::Path,
+    warnings: &[Warning],
+    more_warnings: u64,
+    error: Option<&LoadError>,
+    packets: u64,
+    status: Status,
+) -> Status {
+    print_warning_lines(path, warnings, more_warnings);
+    match error {
         Some(e) => {
-            match loaded.packets {
+            match packets {
                 0 => eprintln!("synlab: {e}"),
                 1 => eprintln!("synlab: {e} (the packet before it was read)"),
                 n => eprintln!("synlab: {e} (the {n} packets before it were read)"),
@@ -166,9 +201,10 @@ pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
 }
 
 /// How `handshakes` prints the attempts.
+#[derive(Clone, Copy)]
 enum Print<'a> {
-    Table(Style),
-    Json,
+    /// The table, one JSON document, or JSON Lines.
+    Stream(Format),
     /// `--fields`: tab-separated columns, as tshark's `-T fields`.
     Fields(&'a super::fields::FieldList),
     /// `--parquet OUT`: a Parquet file, and one line saying so.
@@ -177,8 +213,10 @@ enum Print<'a> {
 
 fn handshakes(
     file: &std::path::Path,
-    filter: Option<&str>,
     print: Print<'_>,
+    limits: Limits,
+    filter: Option<&str>,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
     let rule = filter
@@ -187,33 +225,58 @@ fn handshakes(
                 .map_err(|e| anyhow::anyhow!("invalid --where: {}", e.render(expr)))
         })
         .transpose()?;
-    let mut loaded = load(file)?;
-    if let Some(rule) = &rule {
-        // Indexes stay those of the whole file, so FILE#N still names the attempt.
-        loaded.keep(|a| rule.eval(a));
-    }
-    match print {
-        Print::Json => output::handshakes_json(&loaded, out)?,
-        Print::Fields(list) => list.write(loaded.numbered(), out)?,
-        Print::Table(style) => output::handshakes_table(&loaded, style, out)?,
-        Print::Parquet(path) => {
-            let mut sink = ParquetSink::create(path, &loaded.path)?;
-            for (index, attempt) in loaded.numbered() {
-                sink.push(index, attempt)?;
-            }
-            let rows = sink.finish()?;
-            let s = if rows == 1 { "" } else { "s" };
-            writeln!(out, "wrote {rows} attempt{s} to {}", path.display())?;
+    let format = match print {
+        Print::Stream(format) => format,
+        // Columns and Parquet are data too: no bar drawn into them.
+        Print::Fields(_) | Print::Parquet(_) => Format::Jsonl,
+    };
+    let bar = super::progress::bar(file, format);
+    let mut tick = |bytes| {
+        if let Some(bar) = &bar {
+            bar.set_position(bytes);
         }
+    };
+    let mut sink: Box<dyn Sink + '_> = match print {
+        Print::Stream(format) => sink::for_format(format, file, style, out),
+        Print::Fields(list) => Box::new(sink::FieldsSink::new(list, out)),
+        Print::Parquet(path) => Box::new(sink::ParquetFileSink::create(path, file, out)?),
+    };
+    let mut shown = 0;
+    // Indexes stay those of the whole file, so FILE#N still names the attempt.
+    let summary = stream(file, limits, &mut tick, |index, attempt| {
+        if rule.as_ref().is_none_or(|r| r.eval(&attempt)) {
+            shown += 1;
+            sink.attempt(index, &attempt)?;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
+    sink.finish(&summary, shown)?;
+    drop(sink);
     out.flush()?; // the data first, then the error that ended it
-                  // Like grep: a filter that matches nothing exits 1.
-    let status = if rule.is_some() && loaded.attempts.is_empty() {
+    if summary.evicted > 0 && matches!(print, Print::Stream(Format::Jsonl)) {
+        eprintln!(
+            "synlab: {}: {} attempts evicted at the flow-table cap (--max-flows)",
+            summary.path.display(),
+            summary.evicted
+        );
+    }
+    // Like grep: a filter that matches nothing exits 1.
+    let status = if rule.is_some() && shown == 0 {
         Status::Differ
     } else {
         Status::Ok
     };
-    Ok(finish(&loaded, status))
+    Ok(report(
+        &summary.path,
+        &summary.warnings,
+        summary.more_warnings,
+        summary.error.as_ref(),
+        summary.packets,
+        status,
+    ))
 }
 
 /// One side of a diff: a captured attempt, or a profile's crafted SYN.

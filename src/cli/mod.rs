@@ -16,8 +16,10 @@ mod cmd_survey;
 mod commands;
 mod fields;
 mod output;
+mod progress;
 mod recording;
 mod select;
+mod sink;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;

@@ -392,6 +392,11 @@ impl<R: Read> CaptureReader<R> {
         matches!(self.format, Format::PcapNg { .. })
     }
 
+    /// Bytes of the file read so far (for a progress bar).
+    pub fn offset(&self) -> u64 {
+        self.input.offset
+    }
+
     /// The next frame, `None` at the end of the file. After an error the
     /// reader should not be used again.
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 use super::capture_file::{CaptureError, CaptureReader};
-use crate::handshake::{Attempt, Tracker};
+use crate::handshake::{Attempt, Limits, Tracker};
 use crate::model::{decode_frame, DecodeError, Decoded, Skip};
 
 /// Warnings kept per file; past this they are only counted, so a file of
@@ -102,27 +102,87 @@ impl Loaded {
     }
 }
 
+/// What reading a capture came to, besides its attempts.
+#[derive(Debug)]
+pub struct Summary {
+    pub path: PathBuf,
+    pub packets: u64,
+    /// Packets that were neither TCP nor an ICMP error quoting TCP.
+    pub skipped: u64,
+    /// How many attempts the file holds (every one was handed out).
+    pub attempts: usize,
+    /// Attempts the flow-table cap finished early ([`Attempt::evicted`]).
+    pub evicted: u64,
+    pub error: Option<LoadError>,
+    pub warnings: Vec<Warning>,
+    pub more_warnings: u64,
+}
+
+/// Something to tell how far reading has come: called now and then with
+/// the bytes read so far.
+pub type Progress<'a> = &'a mut dyn FnMut(u64);
+
 /// Read a whole capture; `-` reads standard input (a pipe from tcpdump -w -
 /// or tshark -w -), streamed like a file, never seeked. Opening errors
 /// (missing file, bad magic, bad file header) are returned as `Err`; errors
 /// after the header are kept in `Loaded::error` beside what was read before
 /// them.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let mut attempts = Vec::new();
+    let summary = stream(path, Limits::default(), &mut |_| {}, |i, a| {
+        attempts.push((i, a));
+        Ok::<(), LoadError>(())
+    })?;
+    // Attempts come out as they finish; the file's order is by first SYN.
+    attempts.sort_unstable_by_key(|(i, _)| *i);
+    let attempts: Vec<Attempt> = attempts.into_iter().map(|(_, a)| a).collect();
+    Ok(Loaded {
+        path: summary.path,
+        numbers: (0..attempts.len()).collect(),
+        total_attempts: attempts.len(),
+        attempts,
+        packets: summary.packets,
+        skipped: summary.skipped,
+        error: summary.error,
+        warnings: summary.warnings,
+        more_warnings: summary.more_warnings,
+    })
+}
+
+/// Read a capture and hand each attempt to `each` as soon as its outcome is
+/// decided (see [`Tracker`]), with its index in the file: memory follows the
+/// flows open at once, not the file. Attempts finishing together come in
+/// order of first SYN. An error from `each` (a closed pipe) stops reading
+/// and is returned; so are opening errors, and errors after the header are
+/// kept in [`Summary::error`] beside what was read before them.
+pub fn stream<E: From<LoadError>>(
+    path: &Path,
+    limits: Limits,
+    progress: Progress<'_>,
+    each: impl FnMut(usize, Attempt) -> Result<(), E>,
+) -> Result<Summary, E> {
     if is_stdin(path) {
         static TAKEN: AtomicBool = AtomicBool::new(false);
         if TAKEN.swap(true, Ordering::SeqCst) {
-            return Err(LoadError::StdinAgain);
+            return Err(LoadError::StdinAgain.into());
         }
-        return load_from(CaptureReader::new(path, std::io::stdin().lock())?);
+        let reader = CaptureReader::new(path, std::io::stdin().lock()).map_err(LoadError::from)?;
+        return stream_from(reader, limits, progress, each);
     }
-    load_from(CaptureReader::open(path)?)
+    let reader = CaptureReader::open(path).map_err(LoadError::from)?;
+    stream_from(reader, limits, progress, each)
 }
 
-/// Track the handshakes of an opened capture, to its end or first error.
-fn load_from<R: Read>(mut reader: CaptureReader<R>) -> Result<Loaded, LoadError> {
+/// [`stream`] over an opened capture, to its end or first error.
+fn stream_from<R: Read, E: From<LoadError>>(
+    mut reader: CaptureReader<R>,
+    limits: Limits,
+    progress: Progress<'_>,
+    mut each: impl FnMut(usize, Attempt) -> Result<(), E>,
+) -> Result<Summary, E> {
     let path = reader.path().to_owned();
     let path = path.as_path();
-    let mut tracker = Tracker::new();
+    let mut tracker = Tracker::with_limits(limits);
     let mut packets = 0;
     let mut error = None;
     let mut warnings = Vec::new();
@@ -139,7 +199,13 @@ fn load_from<R: Read>(mut reader: CaptureReader<R>) -> Result<Loaded, LoadError>
         }
     };
     let pcapng = reader.is_pcapng();
-    while let Some(frame) = reader.next_frame() {
+    loop {
+        if packets % PROGRESS_EVERY == 0 {
+            progress(reader.offset());
+        }
+        let Some(frame) = reader.next_frame() else {
+            break;
+        };
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
@@ -180,18 +246,27 @@ fn load_from<R: Read>(mut reader: CaptureReader<R>) -> Result<Loaded, LoadError>
                 break;
             }
         }
+        if tracker.has_finished() {
+            for (i, a) in tracker.take_finished() {
+                each(i, a)?;
+            }
+        }
     }
-    let skipped = tracker.skipped();
-    let attempts = tracker.finish();
-    Ok(Loaded {
+    progress(reader.offset());
+    for (i, a) in tracker.finish_all() {
+        each(i, a)?;
+    }
+    Ok(Summary {
         path: path.to_owned(),
-        numbers: (0..attempts.len()).collect(),
-        total_attempts: attempts.len(),
-        attempts,
         packets,
-        skipped,
+        skipped: tracker.skipped(),
+        attempts: tracker.attempts_seen(),
+        evicted: tracker.evicted(),
         error,
         warnings,
         more_warnings,
     })
 }
+
+/// Packets between two progress reports.
+const PROGRESS_EVERY: u64 = 1 << 14;

@@ -127,6 +127,13 @@ impl Attributes {
         Self::default()
     }
 
+    /// Room for `n` attributes without growing (a decoded SYN has ~60).
+    pub fn with_capacity(n: usize) -> Self {
+        Attributes {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     fn find(&self, key: Attr) -> Result<usize, usize> {
         let order = key.order();
         self.entries

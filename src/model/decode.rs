@@ -566,7 +566,7 @@ impl Segment<'_> {
 
     /// Every attribute of this segment, named as in the catalogue.
     pub fn attributes(&self) -> Attributes {
-        let mut a = Attributes::new();
+        let mut a = Attributes::with_capacity(64);
         self.ip_attributes(&mut a);
         let opts = self.options();
         self.tcp_attributes(&mut a, &opts);

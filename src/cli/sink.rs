@@ -1,0 +1,624 @@
+//! Where `handshakes` sends its attempts: one finished attempt at a time,
+//! then a closing call with what reading came to. Nothing waits for the end
+//! of the file, so the first attempt is printed as soon as it is decided
+//! and `synlab handshakes BIG | head` stops at once.
+//!
+//! A new output format is one more [`Sink`]: the table ([`TableSink`]), one
+//! JSON document ([`JsonSink`]), JSON Lines ([`JsonlSink`]), tshark-like
+//! columns ([`FieldsSink`]) and a Parquet file ([`ParquetFileSink`]) are here.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::fields::FieldList;
+use super::output::{self, Style};
+use crate::handshake::{Attempt, FlowEnd, Outcome};
+use crate::io::load::Summary;
+use crate::io::parquet_out::{ParquetOutError, ParquetSink};
+use crate::model::{Attributes, Field, Value};
+
+/// Takes finished attempts one at a time, then the end of the capture.
+pub trait Sink {
+    /// One attempt that passed the filter, with its index in the file.
+    fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()>;
+    /// Reading ended: `shown` attempts were given to [`Sink::attempt`].
+    fn finish(&mut self, summary: &Summary, shown: usize) -> io::Result<()>;
+}
+
+/// The output formats of `handshakes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    /// One JSON document; indented when `pretty`.
+    Json {
+        pretty: bool,
+    },
+    /// One compact JSON object per attempt and line.
+    Jsonl,
+}
+
+/// The sink for `format`, writing to `out`.
+pub fn for_format<'a>(
+    format: Format,
+    path: &Path,
+    style: Style,
+    out: &'a mut dyn Write,
+) -> Box<dyn Sink + 'a> {
+    match format {
+        Format::Table => Box::new(TableSink::new(path, style, out)),
+        Format::Json { pretty } => Box::new(JsonSink::new(path, pretty, out)),
+        Format::Jsonl => Box::new(JsonlSink {
+            out,
+            buf: Vec::new(),
+        }),
+    }
+}
+
+// ---------------------------------------------------------------- fields
+
+/// `--fields`: one tab-separated line per attempt, as `tshark -T fields`.
+pub struct FieldsSink<'a> {
+    list: &'a FieldList,
+    out: &'a mut dyn Write,
+}
+
+impl<'a> FieldsSink<'a> {
+    pub fn new(list: &'a FieldList, out: &'a mut dyn Write) -> Self {
+        FieldsSink { list, out }
+    }
+}
+
+impl Sink for FieldsSink<'_> {
+    fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()> {
+        writeln!(self.out, "{}", self.list.format_row(index, a))
+    }
+
+    fn finish(&mut self, _: &Summary, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- parquet
+
+/// `--parquet OUT`: rows written in row groups as attempts finish (memory
+/// stays flat), then one line on `out` saying how many.
+pub struct ParquetFileSink<'a> {
+    sink: Option<ParquetSink>,
+    path: PathBuf,
+    out: &'a mut dyn Write,
+}
+
+impl<'a> ParquetFileSink<'a> {
+    pub fn create(
+        path: &Path,
+        source: &Path,
+        out: &'a mut dyn Write,
+    ) -> Result<Self, ParquetOutError> {
+        Ok(ParquetFileSink {
+            sink: Some(ParquetSink::create(path, source)?),
+            path: path.to_owned(),
+            out,
+        })
+    }
+}
+
+impl Sink for ParquetFileSink<'_> {
+    fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()> {
+        match &mut self.sink {
+            Some(sink) => sink.push(index, a).map_err(io::Error::other),
+            None => Err(io::Error::other("the Parquet file was already finished")),
+        }
+    }
+
+    fn finish(&mut self, _: &Summary, _: usize) -> io::Result<()> {
+        let Some(sink) = self.sink.take() else {
+            return Ok(());
+        };
+        let rows = sink.finish().map_err(io::Error::other)?;
+        let s = if rows == 1 { "" } else { "s" };
+        writeln!(self.out, "wrote {rows} attempt{s} to {}", self.path.display())
+    }
+}
+
+// ---------------------------------------------------------------- table
+
+/// Column widths are fixed (an IPv4 `address:port` fits; a longer IPv6 one
+/// pushes its row right), so each row is printed as soon as it comes.
+const ADDR_WIDTH: usize = 21;
+
+/// The table a person reads: one row per attempt, a summary line.
+pub struct TableSink<'a> {
+    path: String,
+    style: Style,
+    out: &'a mut dyn Write,
+    header_done: bool,
+}
+
+impl<'a> TableSink<'a> {
+    pub fn new(path: &Path, style: Style, out: &'a mut dyn Write) -> Self {
+        TableSink {
+            path: path.display().to_string(),
+            style,
+            out,
+            header_done: false,
+        }
+    }
+
+    fn header(&mut self) -> io::Result<()> {
+        let w = ADDR_WIDTH;
+        let header = format!(
+            "{:>3}  {:<w$}  {:<w$}  {:<9}  {:<7}  {:>8}  {:>9}  {:>3}  {:>5}  {:>5}  {:>9}  {:>9}  {:>9}  {:>8}  {}",
+            "#",
+            "client",
+            "server",
+            "outcome",
+            "est",
+            "syn-retx",
+            "rtt",
+            "ttl",
+            "win",
+            "mss",
+            "bytes-up",
+            "bytes-dn",
+            "data-retx",
+            "stall",
+            "options"
+        );
+        writeln!(self.out, "{}", self.style.bold(&header))
+    }
+}
+
+impl Sink for TableSink<'_> {
+    fn attempt(&mut self, i: usize, a: &Attempt) -> io::Result<()> {
+        if !self.header_done {
+            self.header_done = true;
+            self.header()?;
+        }
+        let w = ADDR_WIDTH;
+        let rtt = a.rtt.map_or_else(
+            || "-".into(),
+            |d| format!("{:.3}ms", d.as_secs_f64() * 1000.0),
+        );
+        writeln!(
+            self.out,
+            "{:>3}  {:<w$}  {:<w$}  {}  {:<7}  {:>8}  {:>9}  {:>3}  {:>5}  {:>5}  {:>9}  {:>9}  {:>9}  {:>8}  {}",
+            i,
+            a.client.to_string(),
+            a.server.to_string(),
+            output::outcome_cell(a, self.style),
+            match (a.established, a.stalled()) {
+                (true, true) => "stalled",
+                (true, false) => "yes",
+                (false, _) => "no",
+            },
+            a.syn_retransmits,
+            rtt,
+            output::ttl(&a.syn),
+            output::get(&a.syn, Field::TcpWindowSizeValue),
+            output::get(&a.syn, Field::TcpOptionsMssVal),
+            a.bytes_to_server,
+            a.bytes_to_client,
+            format!("{}/{}", a.retransmits_to_server, a.retransmits_to_client),
+            a.longest_stall.map_or_else(|| "-".into(), output::seconds),
+            output::options_cell(&a.syn, a.evicted),
+        )
+    }
+
+    fn finish(&mut self, s: &Summary, shown: usize) -> io::Result<()> {
+        let packets = output::plural(s.packets, "packet", "packets");
+        if shown == 0 {
+            if s.attempts > 0 {
+                let total = output::plural(s.attempts as u64, "attempt", "attempts");
+                writeln!(
+                    self.out,
+                    "{}: none of {total} matches, in {packets}",
+                    self.path
+                )?;
+            } else if s.error.is_none() || s.packets > 0 {
+                writeln!(
+                    self.out,
+                    "{}: no connection attempts in {packets}",
+                    self.path
+                )?;
+            }
+            return Ok(());
+        }
+        let attempts = if shown == s.attempts {
+            output::plural(s.attempts as u64, "attempt", "attempts")
+        } else {
+            format!("{shown} of {} attempts", s.attempts)
+        };
+        let mut summary = format!("{attempts} in {packets} ({} not TCP", s.skipped);
+        if s.evicted > 0 {
+            summary.push_str(&format!(
+                ", {} evicted at the flow-table cap: --max-flows",
+                s.evicted
+            ));
+        }
+        summary.push(')');
+        writeln!(self.out, "{}", self.style.dim(&summary))
+    }
+}
+
+// ----------------------------------------------------------------- JSON
+
+/// `handshakes --json`: one document, `{"file", "handshakes": [...],
+/// "packets", "evicted", "error", "warnings"?}`. The attempts are written
+/// as they come; what is known only at the end follows them.
+pub struct JsonSink<'a> {
+    pretty: bool,
+    out: &'a mut dyn Write,
+    path: String,
+    /// Attempts written so far (a comma goes before all but the first).
+    written: usize,
+    /// One attempt's text, written to `out` at once.
+    buf: Vec<u8>,
+}
+
+impl<'a> JsonSink<'a> {
+    pub fn new(path: &Path, pretty: bool, out: &'a mut dyn Write) -> Self {
+        JsonSink {
+            pretty,
+            out,
+            path: path.display().to_string(),
+            written: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        if self.pretty {
+            self.out.write_all(b"{\n  \"file\": ")?;
+            serde_json::to_writer(&mut *self.out, &self.path)?;
+            self.out.write_all(b",\n  \"handshakes\": [")
+        } else {
+            self.out.write_all(b"{\"file\":")?;
+            serde_json::to_writer(&mut *self.out, &self.path)?;
+            self.out.write_all(b",\"handshakes\":[")
+        }
+    }
+}
+
+impl Sink for JsonSink<'_> {
+    fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()> {
+        if self.written == 0 {
+            self.start()?;
+        } else {
+            self.out.write_all(b",")?;
+        }
+        self.written += 1;
+        if self.pretty {
+            // Indented to sit inside the document: 4 spaces deep.
+            let text = serde_json::to_string_pretty(&AttemptJson::new(index, a))?;
+            for line in text.lines() {
+                self.out.write_all(b"\n    ")?;
+                self.out.write_all(line.as_bytes())?;
+            }
+            Ok(())
+        } else {
+            self.buf.clear();
+            write_attempt(&mut self.buf, index, a)?;
+            self.out.write_all(&self.buf)
+        }
+    }
+
+    fn finish(&mut self, s: &Summary, _shown: usize) -> io::Result<()> {
+        let trailer = Trailer {
+            packets: s.packets,
+            evicted: s.evicted,
+            error: s.error.as_ref().map(|e| e.to_string()),
+            warnings: s.warnings.iter().map(|w| w.to_string()).collect(),
+        };
+        if self.written == 0 {
+            self.start()?;
+        }
+        let tail = if self.pretty {
+            let text = serde_json::to_string_pretty(&trailer)?;
+            let body = text.trim_start_matches('{');
+            let close = if self.written == 0 { "]," } else { "\n  ]," };
+            format!("{close}{body}")
+        } else {
+            let text = serde_json::to_string(&trailer)?;
+            format!("],{}", text.trim_start_matches('{'))
+        };
+        self.out.write_all(tail.as_bytes())?;
+        writeln!(self.out)
+    }
+}
+
+/// What follows the attempts in the document.
+#[derive(Serialize)]
+struct Trailer {
+    packets: u64,
+    /// Attempts the flow-table cap finished early (`--max-flows`).
+    evicted: u64,
+    error: Option<String>,
+    /// Packets skipped with a warning; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+/// `handshakes --jsonl`: one compact attempt per line, nothing else (the
+/// counts, warnings and errors go to stderr, as with the table).
+pub struct JsonlSink<'a> {
+    out: &'a mut dyn Write,
+    /// One line, written to `out` at once.
+    buf: Vec<u8>,
+}
+
+impl Sink for JsonlSink<'_> {
+    fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()> {
+        self.buf.clear();
+        write_attempt(&mut self.buf, index, a)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+
+    fn finish(&mut self, _summary: &Summary, _shown: usize) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// ICMP details of an `icmp` outcome.
+#[derive(Serialize)]
+struct IcmpJson {
+    #[serde(rename = "type")]
+    icmp_type: u8,
+    code: u8,
+    from: Option<String>,
+}
+
+impl IcmpJson {
+    fn of(a: &Attempt) -> Option<IcmpJson> {
+        match a.outcome {
+            Outcome::Icmp { icmp_type, code } => Some(IcmpJson {
+                icmp_type,
+                code,
+                from: a.icmp_from.map(|ip| ip.to_string()),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Milliseconds with microsecond precision, as the JSON gives times.
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+/// The answer that was not a SYN-ACK (an RST); a SYN-ACK is `syn_ack`
+/// alone, not written twice.
+fn other_reply(a: &Attempt) -> Option<&Attributes> {
+    match a.outcome {
+        Outcome::SynAck => None,
+        _ => a.reply.as_ref(),
+    }
+}
+
+/// One attempt as JSON through serde, for `--pretty`. Same keys, order and
+/// values as [`write_attempt`] writes by hand (a test holds them equal).
+#[derive(Serialize)]
+struct AttemptJson<'a> {
+    index: usize,
+    client: String,
+    server: String,
+    outcome: &'static str,
+    icmp: Option<IcmpJson>,
+    established: bool,
+    syn_retransmits: u32,
+    rtt_ms: Option<f64>,
+    syn_packet: u64,
+    reply_packet: Option<u64>,
+    bytes_to_server: u64,
+    bytes_to_client: u64,
+    retransmits_to_server: u32,
+    retransmits_to_client: u32,
+    longest_stall_ms: Option<f64>,
+    stalled: bool,
+    /// Bytes from the server when the longest stall began.
+    stalled_after_bytes: Option<u64>,
+    end: FlowEnd,
+    evicted: bool,
+    http_request: Option<&'a crate::http::Request>,
+    http_response: Option<&'a crate::http::Response>,
+    syn: &'a Attributes,
+    syn_ack: Option<&'a Attributes>,
+    reply: Option<&'a Attributes>,
+    flow: &'a Attributes,
+}
+
+impl<'a> AttemptJson<'a> {
+    fn new(index: usize, a: &'a Attempt) -> Self {
+        AttemptJson {
+            index,
+            client: a.client.to_string(),
+            server: a.server.to_string(),
+            outcome: a.outcome.name(),
+            icmp: IcmpJson::of(a),
+            established: a.established,
+            syn_retransmits: a.syn_retransmits,
+            rtt_ms: a.rtt.map(ms),
+            syn_packet: a.syn_packet,
+            reply_packet: a.reply_packet,
+            bytes_to_server: a.bytes_to_server,
+            bytes_to_client: a.bytes_to_client,
+            retransmits_to_server: a.retransmits_to_server,
+            retransmits_to_client: a.retransmits_to_client,
+            longest_stall_ms: a.longest_stall.map(ms),
+            stalled: a.stalled(),
+            stalled_after_bytes: a.stalled_after(),
+            end: a.end,
+            evicted: a.evicted,
+            http_request: a.request.as_ref(),
+            http_response: a.response.as_ref(),
+            syn: &a.syn,
+            syn_ack: a.syn_ack(),
+            reply: other_reply(a),
+            flow: &a.flow,
+        }
+    }
+}
+
+/// One attempt as compact JSON, written straight to `out`: keys are
+/// static text (none needs escaping), integers go through `itoa`, and only
+/// strings that may need escaping (HTTP heads, option data) go through
+/// serde. The hot path of `handshakes --json` on a large capture.
+fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()> {
+    let mut w = Json { out };
+    w.raw("{\"index\":")?;
+    w.int(index as u64)?;
+    w.raw(",\"client\":\"")?;
+    write!(w.out, "{}", a.client)?;
+    w.raw("\",\"server\":\"")?;
+    write!(w.out, "{}", a.server)?;
+    w.raw("\",\"outcome\":\"")?;
+    w.raw(a.outcome.name())?;
+    w.raw("\",\"icmp\":")?;
+    w.serde(&IcmpJson::of(a))?;
+    w.raw(",\"established\":")?;
+    w.bool(a.established)?;
+    w.raw(",\"syn_retransmits\":")?;
+    w.int(a.syn_retransmits.into())?;
+    w.raw(",\"rtt_ms\":")?;
+    w.serde(&a.rtt.map(ms))?;
+    w.raw(",\"syn_packet\":")?;
+    w.int(a.syn_packet)?;
+    w.raw(",\"reply_packet\":")?;
+    w.opt_int(a.reply_packet)?;
+    w.raw(",\"bytes_to_server\":")?;
+    w.int(a.bytes_to_server)?;
+    w.raw(",\"bytes_to_client\":")?;
+    w.int(a.bytes_to_client)?;
+    w.raw(",\"retransmits_to_server\":")?;
+    w.int(a.retransmits_to_server.into())?;
+    w.raw(",\"retransmits_to_client\":")?;
+    w.int(a.retransmits_to_client.into())?;
+    w.raw(",\"longest_stall_ms\":")?;
+    w.serde(&a.longest_stall.map(ms))?;
+    w.raw(",\"stalled\":")?;
+    w.bool(a.stalled())?;
+    w.raw(",\"stalled_after_bytes\":")?;
+    w.opt_int(a.stalled_after())?;
+    w.raw(",\"end\":")?;
+    w.serde(&a.end)?;
+    w.raw(",\"evicted\":")?;
+    w.bool(a.evicted)?;
+    w.raw(",\"http_request\":")?;
+    w.serde(&a.request)?;
+    w.raw(",\"http_response\":")?;
+    w.serde(&a.response)?;
+    w.raw(",\"syn\":")?;
+    w.attributes(Some(&a.syn))?;
+    w.raw(",\"syn_ack\":")?;
+    w.attributes(a.syn_ack())?;
+    w.raw(",\"reply\":")?;
+    w.attributes(other_reply(a))?;
+    w.raw(",\"flow\":")?;
+    w.attributes(Some(&a.flow))?;
+    w.raw("}")
+}
+
+/// Compact JSON pieces onto a writer.
+struct Json<'w> {
+    out: &'w mut Vec<u8>,
+}
+
+impl Json<'_> {
+    fn raw(&mut self, s: &str) -> io::Result<()> {
+        self.out.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+
+    fn int(&mut self, n: u64) -> io::Result<()> {
+        let mut buf = itoa::Buffer::new();
+        self.raw(buf.format(n))
+    }
+
+    fn opt_int(&mut self, n: Option<u64>) -> io::Result<()> {
+        match n {
+            Some(n) => self.int(n),
+            None => self.raw("null"),
+        }
+    }
+
+    fn bool(&mut self, b: bool) -> io::Result<()> {
+        self.raw(if b { "true" } else { "false" })
+    }
+
+    fn serde<T: Serialize + ?Sized>(&mut self, v: &T) -> io::Result<()> {
+        serde_json::to_writer(&mut *self.out, v).map_err(io::Error::from)
+    }
+
+    /// A string: as it is when nothing in it needs escaping (addresses,
+    /// layouts, signatures), through serde otherwise.
+    fn string(&mut self, s: &str) -> io::Result<()> {
+        if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.out.push(b'"');
+            self.out.extend_from_slice(s.as_bytes());
+            self.out.push(b'"');
+            Ok(())
+        } else {
+            self.serde(s)
+        }
+    }
+
+    /// An attribute set as an object; attribute names are `[a-z0-9._]`
+    /// and are written as they are.
+    fn attributes(&mut self, attrs: Option<&Attributes>) -> io::Result<()> {
+        let Some(attrs) = attrs else {
+            return self.raw("null");
+        };
+        self.raw("{")?;
+        for (n, (key, value)) in attrs.iter().enumerate() {
+            self.raw(if n == 0 { "\"" } else { ",\"" })?;
+            self.raw(key.name())?;
+            self.raw("\":")?;
+            match value {
+                Value::Bool(b) => self.bool(*b)?,
+                Value::Int(i) => self.int(*i)?,
+                Value::Str(s) => self.string(s)?,
+            }
+        }
+        self.raw("}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every attribute name is written without escaping: it must need none.
+    #[test]
+    fn strings_are_escaped_only_when_they_need_it() {
+        for text in [
+            "198.18.0.1",
+            "mss,sok",
+            "",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "\u{7f}é",
+        ] {
+            let mut buf = Vec::new();
+            Json { out: &mut buf }
+                .string(text)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let want = serde_json::to_string(text).unwrap_or_default();
+            assert_eq!(String::from_utf8_lossy(&buf), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn attribute_names_need_no_json_escaping() {
+        for f in Field::ALL {
+            let name = f.name();
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'),
+                "{name}"
+            );
+        }
+    }
+}
