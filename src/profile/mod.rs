@@ -92,8 +92,14 @@ pub struct PerConnection {
     pub tsecr_nonzero: bool,
     /// The sequence number is 0 (p0f: `seq-`).
     pub seq_zero: bool,
-    /// The acknowledgment number is non-zero without the ACK flag (p0f: `ack+`).
+    /// The acknowledgment number is non-zero without the ACK flag (p0f:
+    /// `ack+`); crafted with the bit p0f tests set. `ack`, when given, wins.
     pub ack_nonzero: bool,
+    /// The exact acknowledgment number a stack leaves in its SYN without the
+    /// ACK flag (learnt from a capture): whether p0f sees `ack+` depends on
+    /// which bits are set, so crafting repeats the captured value (issue 14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u32>,
 }
 
 impl Default for PerConnection {
@@ -105,6 +111,7 @@ impl Default for PerConnection {
             tsecr_nonzero: false,
             seq_zero: false,
             ack_nonzero: false,
+            ack: None,
         }
     }
 }
@@ -414,10 +421,10 @@ impl Profile {
             dst,
             seq,
             // Bit 24 set: the bit p0f tests for `ack+` (see `model::p0f::p0f_sees_nonzero_ack`).
-            ack: if pc.ack_nonzero {
-                mix.rotate_left(7) | 1 << 24
-            } else {
-                0
+            ack: match pc.ack {
+                Some(ack) => ack,
+                None if pc.ack_nonzero => mix.rotate_left(7) | 1 << 24,
+                _ => 0,
             },
             ip_id,
             flow_label,
@@ -571,6 +578,9 @@ pub fn learn_attributes(syn: &Attributes) -> (Attributes, PerConnection, Warning
             None => true,
         });
     }
+    let stale_ack = num(syn, Field::TcpAckRaw)
+        .filter(|&ack| ack != 0 && !flag(syn, Field::TcpFlagsAck))
+        .and_then(|ack| u32::try_from(ack).ok());
     let pc = PerConnection {
         ip_id_zero: !v6 && num(syn, Field::IpId) == Some(0),
         flow_label: if v6 {
@@ -581,7 +591,8 @@ pub fn learn_attributes(syn: &Attributes) -> (Attributes, PerConnection, Warning
         tsval_zero: num(syn, Field::TcpOptionsTimestampTsval) == Some(0),
         tsecr_nonzero: num(syn, Field::TcpOptionsTimestampTsecr).unwrap_or(0) != 0,
         seq_zero: num(syn, Field::TcpSeqRaw) == Some(0),
-        ack_nonzero: !flag(syn, Field::TcpFlagsAck) && num(syn, Field::TcpAckRaw).unwrap_or(0) != 0,
+        ack_nonzero: stale_ack.is_some(),
+        ack: stale_ack,
     };
     (out, pc, notes)
 }
