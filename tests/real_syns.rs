@@ -1,0 +1,194 @@
+//! Round trip over every real SYN of tests/data/real-syns (issue 14): a
+//! profile learnt from the captured SYN, crafted again, must show no
+//! behavioural difference from the original (`synlab diff` exits 0), and p0f
+//! must label the crafted SYN exactly as it labels the original.
+//!
+//! The SYNs synlab cannot reproduce are listed with the reason; each must
+//! still fail, so a list cannot hide a fix, and nothing else may fail.
+//! The figures (x/209) are printed: `cargo test --test real_syns -- --nocapture`.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use support::real_syns::{self, p0f_syns};
+use support::{file_name, path_str, require_tool, stdout, synlab, TempDir};
+use synlab::io::load::load;
+use synlab::io::pcap_writer::PcapOut;
+use synlab::model::craft::ethernet_frame;
+use synlab::model::Field;
+use synlab::profile::Profile;
+
+/// Real SYNs whose learnt profile crafts a SYN that differs in behaviour.
+const DIFF_NOT_REPRODUCED: &[(&str, &str)] = &[
+    (
+        "unknown-ke-1.pcap",
+        "its SACK option carries a block (10 bytes) in a SYN; a layout's `sack` is crafted without blocks \
+         (2 bytes), so ip.len and tcp.hdr_len are 8 bytes shorter and p0f's raw_sig gains `bad` (its \
+         label, ???, stays the same)",
+    ),
+    (NO_CRAFT.0, NO_CRAFT.1),
+];
+
+/// Real SYNs p0f labels differently once crafted again.
+const P0F_NOT_REPRODUCED: &[(&str, &str)] = &[NO_CRAFT];
+
+/// The one real SYN whose profile cannot be crafted.
+const NO_CRAFT: (&str, &str) = (
+    "unknown-noopts-14.pcap",
+    "a SYN carrying 4708 bytes of payload (a test of reassembly, not a stack's SYN): crafted SYN \
+     payloads stop at 1400 bytes, to fit one Ethernet frame, so the learnt profile does not load",
+);
+
+/// `synlab profiles learn FILE`, then `synlab diff FILE PROFILE`: `Ok` when
+/// diff exits 0, else what went wrong.
+fn round_trip(pcap: &Path, tmp: &TempDir) -> Result<(), String> {
+    let toml = tmp.join(&format!("{}.toml", file_name(pcap)));
+    let learn = synlab(&[
+        "profiles",
+        "learn",
+        path_str(pcap),
+        "--name",
+        "real",
+        "--out",
+        path_str(&toml),
+    ]);
+    if !learn.status.success() {
+        return Err(format!("learn: {}", support::stderr(&learn).trim()));
+    }
+    let diff = synlab(&["diff", path_str(pcap), path_str(&toml)]);
+    match diff.status.code() {
+        Some(0) => Ok(()),
+        code => Err(format!("diff exit {code:?}:\n{}", stdout(&diff))),
+    }
+}
+
+/// Names of the files that failed, against the known list: a file that
+/// fails unexpectedly, or a listed one that now passes, is an error.
+fn check_against_known(
+    what: &str,
+    known: &[(&str, &str)],
+    failed: &BTreeMap<String, String>,
+    total: usize,
+) {
+    let reasons = known;
+    let known: Vec<&str> = known.iter().map(|(f, _)| *f).collect();
+    let unexpected: Vec<String> = failed
+        .iter()
+        .filter(|(f, _)| !known.contains(&f.as_str()))
+        .map(|(f, why)| format!("{f}: {why}"))
+        .collect();
+    let fixed: Vec<&&str> = known.iter().filter(|f| !failed.contains_key(**f)).collect();
+    eprintln!("{what}: {}/{total} reproduced", total - failed.len());
+    for (f, why) in reasons {
+        eprintln!("  not reproduced: {f}: {why}");
+    }
+    assert!(
+        unexpected.is_empty(),
+        "{what}: {} real SYNs not reproduced:\n{}",
+        unexpected.len(),
+        unexpected.join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "{what}: now reproduced, remove from its NOT_REPRODUCED list: {fixed:?}"
+    );
+}
+
+#[test]
+fn every_real_syn_learned_and_crafted_again_has_no_behavioural_difference() {
+    let tmp = TempDir::new("real-syns-diff");
+    let files = real_syns::files();
+    let failed: BTreeMap<String, String> = files
+        .iter()
+        .filter_map(|f| {
+            round_trip(f, &tmp)
+                .err()
+                .map(|why| (file_name(f).to_owned(), why))
+        })
+        .collect();
+    check_against_known(
+        "learn -> craft -> diff",
+        DIFF_NOT_REPRODUCED,
+        &failed,
+        files.len(),
+    );
+}
+
+/// The learnt profile's SYN, crafted between the original's endpoints with
+/// its sequence number, written to an Ethernet pcap for p0f.
+fn craft_again(pcap: &Path, out: &Path) -> Result<(), String> {
+    let loaded = load(pcap).map_err(|e| e.to_string())?;
+    let attempt = loaded.attempts.first().ok_or("no connection attempt")?;
+    let (profile, _) =
+        Profile::learn(&attempt.syn, "real", file_name(pcap)).map_err(|e| e.to_string())?;
+    let seq = attempt
+        .syn
+        .num(Field::TcpSeqRaw)
+        .and_then(|s| u32::try_from(s).ok())
+        .unwrap_or(1);
+    let (client, server): (SocketAddr, SocketAddr) = (attempt.client, attempt.server);
+    let ip = profile
+        .craft(client, server, seq, 1000)
+        .map_err(|e| e.to_string())?;
+    let mut w = PcapOut::create(out, 1).map_err(|e| e.to_string())?;
+    w.write(
+        Duration::from_secs(1),
+        &ethernet_frame(&ip, [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]),
+    )
+    .map_err(|e| e.to_string())?;
+    w.finish().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// p0f's label (and raw signature) of the first SYN of `pcap`.
+fn first_label(pcap: &Path, tmp: &TempDir) -> Option<(String, String)> {
+    p0f_syns(pcap, tmp)
+        .into_iter()
+        .next()
+        .map(|s| (s.os, s.raw_sig))
+}
+
+#[test]
+fn p0f_labels_every_crafted_real_syn_as_it_labels_the_original() {
+    if !require_tool("p0f") {
+        return;
+    }
+    let tmp = TempDir::new("real-syns-p0f");
+    let files = real_syns::files();
+    let mut failed = BTreeMap::new();
+    let mut same_raw_sig = 0;
+    for pcap in &files {
+        let name = file_name(pcap);
+        let crafted = tmp.join(&format!("crafted-{name}"));
+        if let Err(why) = craft_again(pcap, &crafted) {
+            failed.insert(name.to_owned(), format!("cannot craft: {why}"));
+            continue;
+        }
+        let (want, got) = (first_label(pcap, &tmp), first_label(&crafted, &tmp));
+        let label = |l: &Option<(String, String)>| l.as_ref().map(|(os, _)| os.clone());
+        if label(&want) != label(&got) {
+            failed.insert(
+                name.to_owned(),
+                format!("p0f: original {want:?}, crafted {got:?}"),
+            );
+        } else if want.as_ref().map(|(_, s)| s) == got.as_ref().map(|(_, s)| s) {
+            same_raw_sig += 1;
+        } else {
+            eprintln!("{name}: same label, raw_sig original {want:?}, crafted {got:?}");
+        }
+    }
+    eprintln!(
+        "p0f raw_sig identical on {same_raw_sig}/{} crafted SYNs",
+        files.len()
+    );
+    check_against_known(
+        "learn -> craft -> p0f label",
+        P0F_NOT_REPRODUCED,
+        &failed,
+        files.len(),
+    );
+}
