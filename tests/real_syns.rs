@@ -192,3 +192,53 @@ fn p0f_labels_every_crafted_real_syn_as_it_labels_the_original() {
         files.len(),
     );
 }
+
+/// The real SYN a built-in profile's `source` says it was learned from.
+fn learned_from(source: &str) -> Option<&str> {
+    let rest = source.strip_prefix("learned from tests/data/real-syns/")?;
+    rest.split_once(':').map(|(file, _)| file)
+}
+
+/// Every built-in profile whose source says "learned from" a real SYN is
+/// what learning that SYN gives (SYN attributes and per-connection habits;
+/// `[later]` is the profile's own word on later segments).
+#[test]
+fn builtins_learned_from_real_syns_are_what_those_syns_teach() {
+    let mut checked = Vec::new();
+    for builtin in support::fixtures::builtin_profiles() {
+        let Some(file) = learned_from(&builtin.source) else {
+            continue;
+        };
+        let pcap = real_syns::dir().join(file);
+        let loaded = load(&pcap).unwrap_or_else(|e| panic!("{}: {e}", builtin.name));
+        let attempt = loaded
+            .attempts
+            .first()
+            .unwrap_or_else(|| panic!("{file}: no attempt"));
+        let (learned, _) = Profile::learn(&attempt.syn, &builtin.name, file)
+            .unwrap_or_else(|e| panic!("{}: {e}", builtin.name));
+        let differ: Vec<String> = learned
+            .attributes
+            .iter()
+            .filter(|(k, v)| builtin.attributes.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k}: learned {v}, built-in {:?}", builtin.attributes.get(k)))
+            .collect();
+        assert!(
+            differ.is_empty() && learned.attributes.len() == builtin.attributes.len(),
+            "built-in {} is not what {file} teaches:\n{}",
+            builtin.name,
+            differ.join("\n")
+        );
+        assert_eq!(
+            learned.per_connection, builtin.per_connection,
+            "built-in {}: per_connection",
+            builtin.name
+        );
+        checked.push(format!("{} <- {file}", builtin.name));
+    }
+    eprintln!(
+        "built-ins learned from real SYNs:\n  {}",
+        checked.join("\n  ")
+    );
+    assert!(checked.len() >= 8, "{checked:?}");
+}
