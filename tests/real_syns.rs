@@ -19,6 +19,7 @@ use support::{file_name, path_str, require_tool, stdout, synlab, TempDir};
 use synlab::io::load::load;
 use synlab::io::pcap_writer::PcapOut;
 use synlab::model::craft::ethernet_frame;
+use synlab::model::p0f_db::P0fDb;
 use synlab::model::Field;
 use synlab::profile::Profile;
 
@@ -241,4 +242,67 @@ fn builtins_learned_from_real_syns_are_what_those_syns_teach() {
         checked.join("\n  ")
     );
     assert!(checked.len() >= 8, "{checked:?}");
+}
+
+/// `signatures.tsv`: file name -> what Debian's p0f 3.09b labelled its SYN
+/// (files whose label is the SYN-ACK's are left out).
+fn p0f_labels_from_tsv() -> BTreeMap<String, String> {
+    let path = real_syns::dir().join("signatures.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("signatures.tsv has no column {name}"))
+    };
+    let (file, label, direction) = (col("file"), col("p0f_label"), col("direction"));
+    lines
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f.len() > file.max(label).max(direction) && f[direction] == "syn")
+        .map(|f| (f[file].to_owned(), f[label].to_owned()))
+        .collect()
+}
+
+/// synlab's reading of p0f.fp names every real SYN as p0f did (`???`
+/// where p0f had no label): what `profiles learn` names its groups by.
+#[test]
+fn synlab_names_every_real_syn_as_p0f_does() {
+    if !require_tool("p0f") {
+        return;
+    }
+    let fp = Path::new("/etc/p0f/p0f.fp");
+    let text = std::fs::read_to_string(fp).unwrap_or_else(|e| panic!("{}: {e}", fp.display()));
+    let db = P0fDb::parse(&text);
+    let want = p0f_labels_from_tsv();
+    let (mut differ, mut checked) = (Vec::new(), 0);
+    for pcap in real_syns::files() {
+        let name = file_name(&pcap);
+        let loaded = load(&pcap).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let Some(attempt) = loaded.attempts.first() else {
+            differ.push(format!("{name}: no attempt"));
+            continue;
+        };
+        let got = db
+            .classify(&attempt.syn)
+            .map_or_else(|| "???".to_owned(), |m| m.label.to_string());
+        let Some(expected) = want.get(name) else {
+            continue; // a SYN-ACK's label (p0f's [tcp:response])
+        };
+        checked += 1;
+        if got != *expected {
+            differ.push(format!("{name}: p0f {expected:?}, synlab {got:?}"));
+        }
+    }
+    eprintln!(
+        "p0f labels: {}/{checked} SYNs named as p0f names them",
+        checked - differ.len()
+    );
+    assert!(
+        differ.is_empty(),
+        "{} labels differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
 }
