@@ -306,3 +306,53 @@ fn synlab_names_every_real_syn_as_p0f_does() {
         differ.join("\n")
     );
 }
+
+/// `profiles learn DIR`: every real SYN is learnt once into a group (but the
+/// one that cannot be crafted), the groups' profiles are written and load
+/// again, the largest group is named after p0f's label.
+#[test]
+fn profiles_learn_over_the_directory_groups_every_syn() {
+    let tmp = TempDir::new("real-syns-learn");
+    let dir = real_syns::dir();
+    let out_dir = tmp.join("proposed");
+    let out = synlab(&[
+        "profiles",
+        "learn",
+        path_str(&dir),
+        "--json",
+        "--out",
+        path_str(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let doc = support::json(&out);
+    let groups = doc["groups"].as_array().cloned().unwrap_or_default();
+    let grouped: u64 = groups.iter().filter_map(|g| g["syns"].as_u64()).sum();
+    let not_learnt = doc["not_learnt"].as_array().map_or(0, Vec::len);
+    let files = real_syns::files().len() as u64;
+    assert_eq!(doc["syns"].as_u64(), Some(files));
+    assert_eq!(grouped + not_learnt as u64, files, "{doc}");
+    assert_eq!(not_learnt, 1, "{}", doc["not_learnt"]);
+    eprintln!("{files} real SYNs -> {} groups", groups.len());
+    if Path::new("/etc/p0f/p0f.fp").exists() {
+        assert_eq!(groups[0]["name"], "linux-3.11-and-newer", "{}", groups[0]);
+    }
+    for g in &groups {
+        let name = g["name"].as_str().unwrap_or_default();
+        let toml = out_dir.join(format!("{name}.toml"));
+        let show = synlab(&["profiles", "show", path_str(&toml)]);
+        assert!(show.status.success(), "{name}: {}", support::stderr(&show));
+    }
+    let table = synlab(&[
+        "profiles",
+        "learn",
+        path_str(&dir.join("windows-7or8-1.pcap")),
+        path_str(&dir.join("windows-7or8-7.pcap")),
+    ]);
+    assert!(table.status.success(), "{}", support::stderr(&table));
+    let text = stdout(&table);
+    assert!(text.starts_with("name "), "{text}");
+    if Path::new("/etc/p0f/p0f.fp").exists() {
+        assert!(text.contains("\nwindows-7-or-8 "), "{text}");
+    }
+    assert!(text.contains("2 SYNs in 2 captures: 1 profiles"), "{text}");
+}

@@ -33,6 +33,7 @@
 //! is an error naming it. Parsing is pure; reading files is in `crate::io::profile_store`.
 
 pub mod builtin;
+pub mod group;
 pub mod p0f;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
