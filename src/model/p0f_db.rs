@@ -327,15 +327,23 @@ sig   = *:64:0:*:mss*10,0:mss:df:0
     }
 
     #[test]
-    fn too_far_too_high_or_other_quirks_do_not_match() {
+    fn a_ttl_off_the_signature_matches_fuzzily_other_quirks_not_at_all() {
         let db = P0fDb::parse(DB);
         let far = "4:128+?:0:1460:8192,8:mss,nop,ws,nop,nop,sok:df,id+:0";
-        assert_eq!(label(&db, &syn(far, 90, 8192)), None);
+        let fuzzy = Some(("Windows 7 or 8".to_owned(), true));
+        assert_eq!(label(&db, &syn(far, 90, 8192)), fuzzy);
         let high = "4:255+0:0:1460:8192,8:mss,nop,ws,nop,nop,sok:df,id+:0";
-        assert_eq!(label(&db, &syn(high, 200, 8192)), None);
+        assert_eq!(label(&db, &syn(high, 200, 8192)), fuzzy);
         let ack = "4:128+0:0:1460:8192,8:mss,nop,ws,nop,nop,sok:df,id+,ack+:0";
         assert_eq!(label(&db, &syn(ack, 128, 8192)), None);
         assert_eq!(label(&db, &Attributes::new()), None);
+        let odd = P0fDb::parse("[tcp:request]\nlabel = s:!:Odd:\nsig = *:64-:0:*:*,*:mss::0\n");
+        let mss = "4:64+0:0:1460:1000,0:mss::0";
+        assert_eq!(
+            label(&odd, &syn(mss, 20, 1000)),
+            Some(("Odd".to_owned(), false))
+        );
+        assert_eq!(label(&odd, &syn(mss, 65, 1000)), None);
     }
 
     #[test]
