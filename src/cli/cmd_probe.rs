@@ -102,6 +102,7 @@ pub fn exchange_options(request: &Request, stall_s: f64, timeout_s: f64) -> Exch
         stall: Duration::from_secs_f64(stall_s),
         total: EXCHANGE_TOTAL,
         handshake: Duration::from_secs_f64(timeout_s),
+        retries: Vec::new(),
     }
 }
 
@@ -234,7 +235,12 @@ pub fn run(
         .transpose()?;
     let run = match &args.exchange {
         Some(request) => {
-            let ex = exchange_options(request, args.stall_timeout, args.timeout);
+            // Retransmitted SYNs are the profile's `[retry.N]` (they come at
+            // 1 s, 3 s, 7 s: within --timeout).
+            let ex = ExchangeOptions {
+                retries: profile.retries.clone(),
+                ..exchange_options(request, args.stall_timeout, args.timeout)
+            };
             live::run_exchanges(&requests, args.target, &opts, &ex)?
         }
         None => live::run(&requests, args.target, &opts)?,
