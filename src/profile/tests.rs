@@ -248,3 +248,21 @@ fn retries_round_trip_through_toml_and_bad_ones_are_named() {
     let err = parse(&uncraftable).unwrap_err().to_string();
     assert!(err.contains("[retry.2]"), "{err}");
 }
+
+/// Regression (issue 14): a SYN leaving a stale acknowledgment number
+/// without the ACK flag, whose bit 24 is clear (p0f sees no `ack+`), was
+/// crafted back with bit 24 set, so p0f saw `ack+` the original lacked.
+#[test]
+fn a_learnt_stale_ack_is_crafted_back_exactly() {
+    let (src, dst) = dummy_endpoints();
+    let base = builtin::profile("linux").unwrap().unwrap().0;
+    let mut v = base.volatile(src, dst, 9, 1000);
+    v.ack = 0x0000_0500;
+    let syn = craft::crafted_attributes(&base.attributes, &v).unwrap();
+    assert_eq!(syn.get(Field::SynlabQuirks), Some(&Value::from("df,id+")));
+    let (p, _) = Profile::learn(&syn, "stale", "test").unwrap();
+    assert_eq!(p.per_connection.ack, Some(0x500));
+    let again = p.crafted_attributes(src, dst, 9, 1000).unwrap();
+    assert_eq!(again.num(Field::TcpAckRaw), Some(0x500));
+    assert_eq!(again.get(Field::SynlabQuirks), syn.get(Field::SynlabQuirks));
+}
