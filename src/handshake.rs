@@ -143,6 +143,8 @@ pub struct Attempt {
     /// something outstanding.
     waiting: Option<(Duration, u64)>,
     isn: u32,
+    /// Payload bytes the SYN carried (TCP Fast Open, or data on a SYN).
+    syn_data: u32,
     server_isn: Option<u32>,
     first_syn_at: Duration,
     /// The flow's latest packet, for the idle timeout.
@@ -551,6 +553,7 @@ impl Attempt {
             last_progress: None,
             waiting: None,
             isn: seg.seq,
+            syn_data: seg.payload_len,
             server_isn: None,
             first_syn_at: at,
             last_seen: at,
@@ -580,8 +583,12 @@ impl Attempt {
         self.last_seen = at;
         self.fin[1] |= f.has(TcpFlags::FIN);
         if !self.answered() {
-            // Only an answer that acknowledges our SYN counts (RFC 9293 3.10.7.3).
-            let acks_syn = f.has(TcpFlags::ACK) && seg.ack == self.isn.wrapping_add(1);
+            // Only an answer that acknowledges our SYN counts (RFC 9293 3.10.7.3):
+            // the SYN alone, or with the data it carried (a TFO server
+            // accepting the cookie acknowledges both, RFC 7413 4.2).
+            let syn_end = self.isn.wrapping_add(1);
+            let acks_syn = f.has(TcpFlags::ACK)
+                && (seg.ack == syn_end || seg.ack == syn_end.wrapping_add(self.syn_data));
             if f.is_syn_ack() && acks_syn {
                 self.answer(number, at, seg, Outcome::SynAck);
                 self.server_isn = Some(seg.seq);
@@ -1041,6 +1048,22 @@ mod tests {
         assert_eq!(a.end, FlowEnd::Open);
         assert_eq!(a.longest_stall, Some(Duration::from_millis(1498)));
         assert!(a.stalled());
+    }
+
+    /// Regression (issue 14): a TCP Fast Open SYN carries data, and the
+    /// SYN-ACK of a server that took the cookie acknowledges it too.
+    #[test]
+    fn a_syn_ack_acknowledging_the_syn_data_answers_the_syn() {
+        for (ack, outcome) in [
+            (104, Outcome::SynAck),
+            (101, Outcome::SynAck),
+            (105, Outcome::NoReply),
+        ] {
+            let mut t = Tracker::new();
+            feed(&mut t, 1, 0, true, (100, 0), &["syn"], 3);
+            feed(&mut t, 2, 1, false, (500, ack), &["syn", "ack"], 0);
+            assert_eq!(t.finish()[0].outcome, outcome, "ack {ack}");
+        }
     }
 
     /// The handshake of the flow every scenario below uses: client ISN 100,

@@ -233,7 +233,7 @@ fn broken_files_give_one_clear_error_and_exit_2() {
         ),
         (
             "captures/bad/unsupported-linktype.pcap",
-            "synlab: captures/bad/unsupported-linktype.pcap: packet 1: unsupported link type 147 (synlab reads Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)\n",
+            "synlab: captures/bad/unsupported-linktype.pcap: packet 1: unsupported link type 147 (synlab reads Ethernet, Linux SLL/SLL2, raw IP, BSD loopback, Linux ARCNET)\n",
             false,
         ),
         (

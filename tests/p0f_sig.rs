@@ -1,8 +1,7 @@
 //! Cross-check: `synlab.p0f` of every SYN and SYN+ACK equals the `raw_sig`
 //! that `p0f -r` (Debian's p0f 3.09b) prints for it, on every bundled
-//! capture, as tests/tshark.rs does for the Wireshark-named fields. Also run
-//! on the real SYNs of ../shared/real-syns when that directory is there
-//! (or `SYNLAB_REAL_SYNS=DIR`), printing the agreement count.
+//! capture, as tests/tshark.rs does for the Wireshark-named fields, and on
+//! the real SYNs of tests/data/real-syns, printing the agreement count.
 //!
 //! Needs p0f: without it the tests skip with a reason, under CI they fail.
 
@@ -10,7 +9,7 @@ mod support;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use std::time::Duration;
@@ -421,33 +420,15 @@ fn synlab_p0f_is_p0f_raw_sig_on_the_edges_of_p0f_rules() {
     );
 }
 
-/// Where the real SYNs are: `SYNLAB_REAL_SYNS`, else ../shared/real-syns.
-fn real_syns_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SYNLAB_REAL_SYNS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| support::root().join("../shared/real-syns"));
-    dir.is_dir().then_some(dir)
-}
-
-/// The real SYNs are data outside the repository: without them this test
-/// skips (also under CI). p0f may sign packets synlab does not (a link type
-/// synlab cannot read, a SYN+ACK that does not acknowledge the SYN as synlab
-/// requires); those are printed. Where both sign a packet they must agree.
+/// p0f may sign packets synlab does not (a SYN+ACK that does not
+/// acknowledge the SYN as synlab requires); those are printed. Where both
+/// sign a packet they must agree.
 #[test]
 fn synlab_p0f_is_p0f_raw_sig_on_real_syns() {
-    let Some(dir) = real_syns_dir() else {
-        eprintln!("skipped: no ../shared/real-syns (set SYNLAB_REAL_SYNS=DIR to run)");
-        return;
-    };
     if !require_tool("p0f") {
         return;
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    files.sort();
+    let files = support::real_syns::files();
     let tmp = TempDir::new("p0f-real");
     let mut tally = Tally::default();
     for pcap in &files {

@@ -230,15 +230,29 @@ pub enum ProfilesAction {
         json: bool,
     },
     /// Make a profile from a captured SYN: FILE (first attempt), FILE#N or FILE@IP.
+    ///
+    /// Given several captures or a directory, every SYN they hold is learnt
+    /// and SYNs of the same behaviour are grouped: one proposed profile per
+    /// group, named after p0f's label when its database has one, and a
+    /// summary table (or --json). --out DIR then writes NAME.toml for each.
     Learn {
-        /// The attempt whose SYN to learn: FILE, FILE#N, FILE@IP (`-` is standard input).
-        capture: AttemptSpec,
-        /// The new profile's name.
+        /// The captures whose SYNs to learn: FILE, FILE#N, FILE@IP, a directory,
+        /// or `-` (standard input).
+        #[arg(required = true, value_name = "CAPTURE")]
+        captures: Vec<AttemptSpec>,
+        /// The new profile's name (one SYN only; default: p0f's label, else "learnt").
         #[arg(long)]
-        name: String,
-        /// Write the TOML here instead of to stdout.
-        #[arg(long, value_name = "FILE")]
+        name: Option<String>,
+        /// One SYN: write the TOML to this file. Many: write each group's
+        /// profile as NAME.toml into this directory (created).
+        #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
+        /// Print JSON (the profile, or the groups with their profiles).
+        #[arg(long)]
+        json: bool,
+        /// p0f's database, for the names (a missing file: profiles are named "unknown").
+        #[arg(long, value_name = "FILE", default_value = "/etc/p0f/p0f.fp")]
+        p0f_db: PathBuf,
     },
     /// Make a profile from a p0f v3 signature (ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass).
     ///

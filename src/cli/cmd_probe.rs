@@ -104,6 +104,7 @@ pub fn exchange_options(request: &Request, stall_s: f64, timeout_s: f64) -> Exch
         stall: Duration::from_secs_f64(stall_s),
         total: EXCHANGE_TOTAL,
         handshake: Duration::from_secs_f64(timeout_s),
+        retries: Vec::new(),
     }
 }
 
@@ -258,7 +259,12 @@ pub fn run(
     };
     let run = match &args.exchange {
         Some(request) => {
-            let ex = exchange_options(request, args.stall_timeout, args.timeout);
+            // Retransmitted SYNs are the profile's `[retry.N]` (they come at
+            // 1 s, 3 s, 7 s: within --timeout).
+            let ex = ExchangeOptions {
+                retries: profile.retries.clone(),
+                ..exchange_options(request, args.stall_timeout, args.timeout)
+            };
             session.run_exchanges_with(&requests, &ex, &mut on_answer)?
         }
         None => session.run_batch_with(&requests, &mut on_answer)?,

@@ -10,7 +10,9 @@ use super::args::ProfilesAction;
 use super::select::AttemptSpec;
 use super::Status;
 use crate::io::load::load;
-use crate::profile::{self, Profile};
+use crate::model::p0f_db::P0fDb;
+use crate::model::Field;
+use crate::profile::{self, group, Profile};
 
 pub fn run(
     action: Option<&ProfilesAction>,
@@ -22,10 +24,30 @@ pub fn run(
         None => list(dirs, json, out),
         Some(ProfilesAction::Show { name, p0f, json }) => show(name, *p0f, *json, dirs, out),
         Some(ProfilesAction::Learn {
-            capture,
+            captures,
             name,
             out: file,
-        }) => learn(capture, name, file.as_deref(), out),
+            json,
+            p0f_db,
+        }) => {
+            let db = read_p0f_db(p0f_db);
+            match captures.as_slice() {
+                [one] if !one.path.is_dir() => learn(
+                    one,
+                    name.as_deref(),
+                    db.as_ref(),
+                    file.as_deref(),
+                    *json,
+                    out,
+                ),
+                many => {
+                    if name.is_some() {
+                        anyhow::bail!("--name names one profile; the groups of many SYNs are named after p0f's label");
+                    }
+                    learn_many(many, db.as_ref(), file.as_deref(), *json, out)
+                }
+            }
+        }
         Some(ProfilesAction::ImportP0f {
             signature,
             name,
@@ -108,20 +130,43 @@ fn show(
     Ok(Status::Ok)
 }
 
+/// p0f's database, or `None` with a note when it cannot be read.
+fn read_p0f_db(path: &Path) -> Option<P0fDb> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(P0fDb::parse(&text)),
+        Err(e) => {
+            eprintln!(
+                "synlab: note: {}: {e}; profiles are not named after p0f's labels",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 fn learn(
     spec: &AttemptSpec,
-    name: &str,
+    name: Option<&str>,
+    db: Option<&P0fDb>,
     file: Option<&Path>,
+    json: bool,
     out: &mut dyn Write,
 ) -> Result<Status> {
     let loaded = load(&spec.path)?;
     super::commands::print_warnings(&loaded);
     let (index, attempt) = spec.pick(&loaded.attempts)?;
     let origin = format!("{spec}");
-    let (mut p, notes) = Profile::learn(&attempt.syn, name, &origin)?;
+    let label = db.and_then(|db| db.classify(&attempt.syn));
+    let name = match (name, &label) {
+        (Some(n), _) => n.to_owned(),
+        (None, Some(m)) => group::slug(&m.label.to_string()),
+        (None, None) => "learnt".to_owned(),
+    };
+    let (mut p, notes) = Profile::learn(&attempt.syn, &name, &origin)?;
     for note in notes {
         eprintln!("synlab: note: {note}");
     }
+    p.os_family = label.map(|m| m.label.name.clone());
     p.description = format!(
         "learnt from attempt {index} of {} ({} -> {})",
         spec.path.display(),
@@ -133,7 +178,171 @@ fn learn(
         attempt.syn_packet,
         spec.path.display()
     );
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &p)?;
+        writeln!(out)?;
+        return Ok(Status::Ok);
+    }
     emit_toml(&p, file, out)
+}
+
+/// The capture files a spec names: the file, or a directory's `.pcap`,
+/// `.pcapng` and `.cap` files (not recursive), sorted.
+fn capture_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("{}: cannot list directory", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every SYN of every capture, grouped by behaviour. A file that cannot be
+/// read is reported and the rest go on; the exit status says trouble.
+fn learn_many(
+    specs: &[AttemptSpec],
+    db: Option<&P0fDb>,
+    dir: Option<&Path>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let mut status = Status::Ok;
+    let mut loaded_all = Vec::new();
+    for spec in specs {
+        for file in capture_files(&spec.path)? {
+            match load(&file) {
+                Ok(loaded) => {
+                    status = super::commands::finish(&loaded, status);
+                    loaded_all.push(loaded);
+                }
+                Err(e) => {
+                    eprintln!("synlab: {e}");
+                    status = Status::Trouble;
+                }
+            }
+        }
+    }
+    let syns = loaded_all.iter().flat_map(|l| {
+        l.attempts.iter().zip(&l.numbers).map(|(a, &n)| {
+            let origin = group::Origin {
+                file: l.path.display().to_string(),
+                attempt: n,
+                packet: a.syn_packet,
+            };
+            (origin, &a.syn)
+        })
+    });
+    let (groups, failed) = group::group(syns, db);
+    for f in &failed {
+        eprintln!("synlab: {}: not learnt: {}", f.origin, f.error);
+    }
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        for g in &groups {
+            let path = dir.join(format!("{}.toml", g.profile.name));
+            emit_toml(&g.profile, Some(&path), out)?;
+        }
+    }
+    let total = loaded_all.iter().map(|l| l.attempts.len()).sum::<usize>();
+    if json {
+        groups_json(&groups, &failed, total, out)?;
+    } else {
+        groups_table(&groups, failed.len(), total, loaded_all.len(), dir, out)?;
+    }
+    Ok(status)
+}
+
+fn groups_json(
+    groups: &[group::Group],
+    failed: &[group::NotLearnt],
+    total: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let doc = json!({
+        "syns": total,
+        "groups": groups.iter().map(|g| json!({
+            "name": g.profile.name,
+            "syns": g.members.len(),
+            "files": g.files(),
+            "p0f_label": g.p0f_label,
+            "p0f_fuzzy": g.fuzzy,
+            "p0f": signature(&g.profile),
+            "members": g.members.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "profile": g.profile,
+        })).collect::<Vec<_>>(),
+        "not_learnt": failed.iter().map(|f| json!({
+            "syn": f.origin.to_string(),
+            "error": f.error.to_string(),
+        })).collect::<Vec<_>>(),
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn groups_table(
+    groups: &[group::Group],
+    failed: usize,
+    total: usize,
+    files: usize,
+    dir: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let rows: Vec<[String; 5]> = groups
+        .iter()
+        .map(|g| {
+            let label = match (&g.p0f_label, g.fuzzy) {
+                (Some(l), false) => l.clone(),
+                (Some(l), true) => format!("{l} (fuzzy)"),
+                (None, _) => "???".into(),
+            };
+            let dscp = match g.profile.attributes.num(Field::IpDsfieldDscp) {
+                Some(d) if d != 0 => format!(" dscp {d}"),
+                _ => String::new(),
+            };
+            [
+                g.profile.name.clone(),
+                g.members.len().to_string(),
+                g.files().to_string(),
+                label,
+                format!("{}{dscp}", signature(&g.profile)),
+            ]
+        })
+        .collect();
+    let w = |i: usize, min: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(min);
+    let (nw, sw, fw, lw) = (w(0, 4), w(1, 4), w(2, 5), w(3, 3));
+    writeln!(
+        out,
+        "{:<nw$}  {:>sw$}  {:>fw$}  {:<lw$}  signature",
+        "name", "syns", "files", "p0f"
+    )?;
+    for [n, s, f, l, sig] in &rows {
+        writeln!(out, "{n:<nw$}  {s:>sw$}  {f:>fw$}  {l:<lw$}  {sig}")?;
+    }
+    writeln!(
+        out,
+        "\n{total} SYNs in {files} captures: {} profiles{}",
+        groups.len(),
+        if failed > 0 {
+            format!(", {failed} SYNs not learnt")
+        } else {
+            String::new()
+        }
+    )?;
+    match dir {
+        Some(d) => writeln!(out, "written to {}/NAME.toml", d.display())?,
+        None => writeln!(out, "--out DIR writes each as NAME.toml; --json shows them")?,
+    }
+    Ok(())
 }
 
 fn emit_toml(p: &Profile, file: Option<&Path>, out: &mut dyn Write) -> Result<Status> {

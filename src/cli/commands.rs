@@ -14,7 +14,7 @@ use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::Limits;
 use crate::io::load::{is_stdin, load, stream, LoadError, Loaded, Warning};
 use crate::model::rule::{Rule, Scope};
-use crate::model::{Attributes, Kind};
+use crate::model::{Attributes, Field, Kind};
 
 pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let style = Style::new(use_color(cli.color));
@@ -287,12 +287,24 @@ enum Side {
         index: usize,
     },
     Profile {
-        name: String,
+        profile: Box<crate::profile::Profile>,
         file: Option<std::path::PathBuf>,
+        /// The crafted SYN, over the IP version of the other side (IPv4 when
+        /// both sides are profiles).
         syn: Attributes,
         /// The `[later]` table as `synlab.flow.*`.
         flow: Attributes,
     },
+}
+
+/// A profile's SYN as crafted to benchmark-range addresses of one IP version.
+fn crafted_syn(profile: &crate::profile::Profile, ipv6: bool) -> Result<Attributes> {
+    let (src, dst) = if ipv6 {
+        ("[2001:2::2]:40000".parse()?, "[2001:2::1]:80".parse()?)
+    } else {
+        ("198.18.0.2:40000".parse()?, "198.18.0.1:80".parse()?)
+    };
+    Ok(profile.crafted_attributes(src, dst, 1, 1)?)
 }
 
 impl Side {
@@ -315,15 +327,13 @@ impl Side {
                     e
                 }
             })?;
-            let src = "198.18.0.2:40000".parse()?;
-            let dst = "198.18.0.1:80".parse()?;
-            let syn = profile.crafted_attributes(src, dst, 1, 1)?;
+            let syn = crafted_syn(&profile, false)?;
             let (_, flow) = crate::search::units::split_flow(&profile.with_flow_attributes());
             return Ok(Side::Profile {
                 file: toml.then(|| path.clone()),
-                name: profile.name,
                 syn,
                 flow,
+                profile: Box::new(profile),
             });
         }
         let loaded = load(path)?;
@@ -333,6 +343,27 @@ impl Side {
             loaded,
             index,
         })
+    }
+
+    /// Whether a captured side's SYN is IPv6 (`None` for a profile).
+    fn captured_ipv6(&self) -> Option<bool> {
+        match self {
+            Side::Capture { loaded, index, .. } => {
+                Some(loaded.attempts[*index].syn.contains(Field::Ipv6Version))
+            }
+            Side::Profile { .. } => None,
+        }
+    }
+
+    /// A profile's side is crafted over the other side's IP version, so an
+    /// IPv6 capture is compared with the profile's IPv6 SYN (issue 14).
+    fn follow_family(&mut self, other: &Side) -> Result<()> {
+        if let (Side::Profile { profile, syn, .. }, Some(true)) =
+            (&mut *self, other.captured_ipv6())
+        {
+            *syn = crafted_syn(profile, true)?;
+        }
+        Ok(())
     }
 
     fn packets(&self) -> Packets<'_> {
@@ -357,7 +388,9 @@ impl Side {
                 loaded,
                 index,
             } => DiffSide::attempt(spec, *index, &loaded.attempts[*index]),
-            Side::Profile { name, file, .. } => DiffSide::profile(name, file.as_deref()),
+            Side::Profile { profile, file, .. } => {
+                DiffSide::profile(&profile.name, file.as_deref())
+            }
         }
     }
 
@@ -387,8 +420,10 @@ fn diff(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let Shown { json, all, html } = shown;
-    let sa = Side::resolve(a, dirs)?;
-    let sb = Side::resolve(b, dirs)?;
+    let mut sa = Side::resolve(a, dirs)?;
+    let mut sb = Side::resolve(b, dirs)?;
+    sa.follow_family(&sb)?;
+    sb.follow_family(&sa)?;
     let (mut pa, mut pb) = (sa.packets(), sb.packets());
     // A profile states what its later segments carry in four attributes; a
     // capture says what it saw (nothing, without data). Against a profile,

@@ -48,6 +48,11 @@ pub struct Params {
     pub flow: Attributes,
     pub request: Request,
     pub limits: Limits,
+    /// The SYN as retransmitted: `(N, packet)` is sent from try N on (the
+    /// first SYN is try 1), the latest N not above the try winning. Same
+    /// addresses and ISN as `syn`; what the handshake negotiates follows
+    /// the SYN sent last. Empty: every try resends `syn`.
+    pub retries: Vec<(u32, Vec<u8>)>,
 }
 
 /// The SYN an exchange was asked to start from is not one.
@@ -273,6 +278,9 @@ pub struct Exchange {
     started: Duration,
     next_syn_at: Duration,
     syn_backoff: Duration,
+    /// SYNs sent so far, and what later tries send.
+    syn_tries: u32,
+    retries: Vec<(u32, Vec<u8>)>,
     neg: Negotiated,
     // How later segments look.
     later: IpStyle,
@@ -363,6 +371,8 @@ impl Exchange {
             started: now,
             next_syn_at: now,
             syn_backoff: SYN_RTO,
+            syn_tries: 0,
+            retries: params.retries,
             neg: Negotiated::default(),
             later,
             ecn_data,
@@ -457,7 +467,17 @@ impl Exchange {
                 self.state = State::Done;
             }
             State::SynSent if now >= self.next_syn_at => {
-                self.out.push(self.syn_packet.clone());
+                self.syn_tries += 1;
+                let retry = self
+                    .retries
+                    .iter()
+                    .rev()
+                    .find(|(from, _)| *from <= self.syn_tries);
+                if let Some(facts) = retry.and_then(|(_, p)| SynFacts::read(p).ok()) {
+                    self.syn = facts;
+                }
+                let packet = retry.map_or(&self.syn_packet, |(_, p)| p);
+                self.out.push(packet.clone());
                 self.stats.segments_sent += 1;
                 self.next_syn_at = now + self.syn_backoff;
                 self.syn_backoff *= 2;
@@ -1005,6 +1025,7 @@ mod tests {
                 stall: Duration::from_secs(1),
                 total: Duration::from_secs(30),
             },
+            retries: Vec::new(),
         };
         Exchange::new(params, Duration::ZERO).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -1179,6 +1200,31 @@ mod tests {
         assert_eq!(res.rtt, Some(ms(10)));
         assert!(res.stats.timestamps && res.stats.sack);
         assert!(res.stats.throughput_mb_s.is_some_and(|t| t > 0.0));
+    }
+
+    /// Issue 14: the SYN at try N is what a profile's `[retry.N]` says (a
+    /// middlebox that drops the first SYN sees the retry): here tries 1-2
+    /// send the SYN with timestamps, 3 and later the one without; the
+    /// handshake then negotiates from the SYN sent last.
+    #[test]
+    fn retransmitted_syns_are_the_retries_from_their_try_on() {
+        let mut bare = linux_example();
+        bare.insert(Field::SynlabOptionsLayout, "mss,nop,nop,sok,nop,ws");
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.retries = vec![(3, syn_packet(&bare))];
+        x.limits.handshake = Duration::from_secs(10);
+        let tries: Vec<Option<Value>> = [0, 1000, 3000, 7000]
+            .into_iter()
+            .flat_map(|t| sent(&x.poll(ms(t))))
+            .map(|(flags, seq, _, _, a)| {
+                assert_eq!((flags, seq), (TcpFlags::SYN, ISN));
+                a.get(Field::SynlabOptionsLayout).cloned()
+            })
+            .collect();
+        let ts = Some(Value::from("mss,sok,ts,nop,ws"));
+        let no_ts = Some(Value::from("mss,nop,nop,sok,nop,ws"));
+        assert_eq!(tries, [ts.clone(), ts, no_ts.clone(), no_ts]);
+        assert!(x.syn.tsval.is_none(), "negotiation follows the last SYN");
     }
 
     /// The `[later]` table, as synlab.flow.*, overrides the SYN's TTL and
@@ -1504,6 +1550,7 @@ mod tests {
                 stall: ms(1),
                 total: ms(1),
             },
+            retries: Vec::new(),
         };
         assert!(Exchange::new(params, ms(0)).is_err());
     }

@@ -94,6 +94,9 @@ pub struct ExchangeOptions {
     /// The wait for the SYN-ACK at least (the session's measured wait
     /// when that is longer).
     pub handshake: Duration,
+    /// How the SYN changes when retransmitted (a profile's `[retry.N]`),
+    /// applied to each request's attributes.
+    pub retries: Vec<crate::profile::Retry>,
 }
 
 /// A frame of the batch as captured, with its wall-clock time.
@@ -544,11 +547,22 @@ impl LiveSession {
         };
         let mut conns = Vec::with_capacity(planned.len());
         for (index, (p, request)) in planned.iter().zip(requests).enumerate() {
+            let retries = ex
+                .retries
+                .iter()
+                .map(|r| {
+                    let attrs = crate::profile::apply_retry(request, &r.set);
+                    crate::probe::retry_packet(p, &attrs)
+                        .map(|packet| (r.from_try, packet))
+                        .map_err(|source| LiveError::Plan(PlanError::Craft { index, source }))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let params = Params {
                 syn: p.packet.clone(),
                 flow: request.clone(),
                 request: ex.request.clone(),
                 limits,
+                retries,
             };
             // Created when due; the SYN is checked now.
             crate::exchange::check_syn(&params.syn)
@@ -1187,6 +1201,7 @@ mod tests {
             stall: Duration::from_secs(1),
             total: Duration::from_secs(2),
             handshake: Duration::from_secs(1),
+            retries: Vec::new(),
         };
         let err = s.run_exchanges(&[syn(64)], &ex).err();
         assert!(

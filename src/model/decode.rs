@@ -32,6 +32,9 @@ pub enum LinkType {
     LinuxSll2,
     Ipv4,
     Ipv6,
+    /// ARCNET with Linux's header (source, destination, 2-byte offset, then
+    /// the RFC 1201 or RFC 1051 header): old Linux captures use it.
+    ArcnetLinux,
 }
 
 impl LinkType {
@@ -43,6 +46,7 @@ impl LinkType {
             12 | 14 | 101 => LinkType::Raw,
             108 => LinkType::Loop,
             113 => LinkType::LinuxSll,
+            129 => LinkType::ArcnetLinux,
             276 => LinkType::LinuxSll2,
             228 => LinkType::Ipv4,
             229 => LinkType::Ipv6,
@@ -55,7 +59,7 @@ impl LinkType {
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     #[error(
-        "unsupported link type {0} (synlab reads Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)"
+        "unsupported link type {0} (synlab reads Ethernet, Linux SLL/SLL2, raw IP, BSD loopback, Linux ARCNET)"
     )]
     UnsupportedLinkType(u32),
 }
@@ -227,6 +231,7 @@ pub fn decode_frame(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeErr
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => from_ip(data),
         LinkType::Null => loopback(data, u32::from_ne_bytes),
         LinkType::Loop => loopback(data, u32::from_be_bytes),
+        LinkType::ArcnetLinux => arcnet_linux(data),
     };
     Ok(match sliced {
         Ok(sliced) => from_net(sliced),
@@ -273,6 +278,22 @@ fn ether_typed(data: &[u8], header_len: usize, proto_at: usize) -> Option<LaxSli
         EtherType(u16::from_be_bytes([proto[0], proto[1]])),
         rest,
     ))
+}
+
+/// Linux ARCNET: source and destination station (1 byte each) and a 2-byte
+/// offset, then the protocol ID. RFC 1201 (IPv4 0xd4, IPv6 0xc4) adds a
+/// split flag and a 2-byte sequence number, and an exception packet (split
+/// flag 0xff) repeats the protocol ID, split flag and sequence in 4 more
+/// bytes; RFC 1051 IPv4 (0xf0) has no more header (Wireshark's packet-arcnet.c).
+fn arcnet_linux(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let header_len = match (data.get(4), data.get(5)) {
+        (Some(0xf0), _) => 5,
+        (Some(0xd4 | 0xc4), Some(0xff)) => 12,
+        (Some(0xd4 | 0xc4), _) => 8,
+        (None, _) => return Err(Skip::LinkCut),
+        _ => return Err(Skip::NotIp),
+    };
+    from_ip(data.get(header_len..).ok_or(Skip::LinkCut)?)
 }
 
 /// BSD loopback: the address family in a 4-byte header (2 is IPv4; 24, 28
@@ -921,6 +942,33 @@ mod tests {
         match decode_frame(101, &udp) {
             Ok(Decoded::Skipped(why)) => assert!(!why.is_malformed(), "{why}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn linux_arcnet_frames_carry_ip_after_their_header() {
+        // RFC 1201 (8 bytes, as in tcpdump's tests/arcnet-linux.pcap), an
+        // RFC 1201 exception packet (12) and RFC 1051 (5).
+        let headers: [&[u8]; 3] = [
+            &[0xbe, 0x50, 0xc0, 0x00, 0xd4, 0x00, 0x01, 0x6b],
+            &[
+                0xbe, 0x50, 0xc0, 0x00, 0xd4, 0xff, 0xff, 0xff, 0xd4, 0x00, 0x01, 0x6b,
+            ],
+            &[0xbe, 0x50, 0xc0, 0x00, 0xf0],
+        ];
+        for header in headers {
+            let frame = [header, &ipv4_syn()[..]].concat();
+            let seg = segment(decode_frame(129, &frame).unwrap_or_else(|e| panic!("{e}")));
+            assert!(seg.flags.is_syn(), "{header:02x?}");
+        }
+        for (frame, want) in [
+            (&[0xbe, 0x50, 0xc0][..], Skip::LinkCut),
+            (&[0, 0, 0, 0, 0xf1][..], Skip::NotIp),
+        ] {
+            match decode_frame(129, frame) {
+                Ok(Decoded::Skipped(why)) => assert_eq!(why, want),
+                other => panic!("{frame:02x?}: {other:?}"),
+            }
         }
     }
 

@@ -17,6 +17,7 @@ mod decode;
 pub mod edit;
 mod options;
 pub mod p0f;
+pub mod p0f_db;
 pub mod rule;
 mod vocab;
 

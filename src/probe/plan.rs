@@ -141,6 +141,17 @@ fn volatile(src: SocketAddr, dst: SocketAddr, seq: u32, clock_ms: u64) -> Volati
     }
 }
 
+/// Another SYN of a planned probe's connection (a retransmission that
+/// differs, issue 14): the same addresses, ISN, IP ID and TSval.
+pub fn retry_packet(p: &Planned, attrs: &Attributes) -> Result<Vec<u8>, CraftError> {
+    let tsval = p.syn.num(Field::TcpOptionsTimestampTsval).unwrap_or(0);
+    let mut v = volatile(p.src, p.dst, p.seq, tsval);
+    if let Some(id) = p.syn.num(Field::IpId).and_then(|i| u16::try_from(i).ok()) {
+        v.ip_id = id;
+    }
+    craft::build_packet(&for_family(attrs, p.dst.is_ipv6()), &v)
+}
+
 /// Whether the kernel would send another IP ID than the packet's: Linux's
 /// raw IPv4 socket fills in a zero ID unless DF is set (`raw_send_hdrinc`),
 /// so a chosen `ip.id=0` would silently not be sent.

@@ -21,6 +21,8 @@
 //! timestamps = true
 //! [per_connection]     # optional; how the volatile fields are chosen
 //! ip_id_zero = false   # DF with IP ID 0 (p0f: `df` without `id+`)
+//! [retry.3]            # optional; the SYN from the 3rd try on
+//! "synlab.options.layout" = "mss,nop,nop,sok"   # window scale dropped
 //! ```
 //!
 //! A profile is written with IPv4 names (`ip.ttl`, `ip.dsfield.*`) and applies
@@ -33,6 +35,7 @@
 //! is an error naming it. Parsing is pure; reading files is in `crate::io::profile_store`.
 
 pub mod builtin;
+pub mod group;
 pub mod p0f;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -58,6 +61,34 @@ pub struct Profile {
     pub later: Later,
     /// How the per-connection (volatile) fields are chosen.
     pub per_connection: PerConnection,
+    /// How the SYN changes when it is retransmitted, by try (`[retry.N]`).
+    pub retries: Vec<Retry>,
+}
+
+/// The SYN a stack sends from its try `from_try` on (the first SYN is try
+/// 1): the profile's SYN with these attributes set. A new
+/// `synlab.options.layout` drops the options it leaves out with their
+/// values (a Windows 7-era stack's third SYN: `mss,nop,nop,sok`, no window
+/// scale). The highest `from_try` not above N applies to try N.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Retry {
+    pub from_try: u32,
+    pub set: Attributes,
+}
+
+/// `base` with `set` applied, options the new layout leaves out dropped.
+pub fn apply_retry(base: &Attributes, set: &Attributes) -> Attributes {
+    let mut out = base.clone();
+    for (k, v) in set.iter() {
+        out.insert(k, v.clone());
+    }
+    if let Ok(layout) = craft::layout_of(&out) {
+        out.retain(|k, _| {
+            k.option()
+                .is_none_or(|o| layout.has_kind(o) || set.contains(k))
+        });
+    }
+    out
 }
 
 /// What the stack's segments after the SYN carry.
@@ -92,8 +123,14 @@ pub struct PerConnection {
     pub tsecr_nonzero: bool,
     /// The sequence number is 0 (p0f: `seq-`).
     pub seq_zero: bool,
-    /// The acknowledgment number is non-zero without the ACK flag (p0f: `ack+`).
+    /// The acknowledgment number is non-zero without the ACK flag (p0f:
+    /// `ack+`); crafted with the bit p0f tests set. `ack`, when given, wins.
     pub ack_nonzero: bool,
+    /// The exact acknowledgment number a stack leaves in its SYN without the
+    /// ACK flag (learnt from a capture): whether p0f sees `ack+` depends on
+    /// which bits are set, so crafting repeats the captured value (issue 14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u32>,
 }
 
 impl Default for PerConnection {
@@ -105,6 +142,7 @@ impl Default for PerConnection {
             tsecr_nonzero: false,
             seq_zero: false,
             ack_nonzero: false,
+            ack: None,
         }
     }
 }
@@ -148,6 +186,8 @@ pub enum ProfileError {
     },
     #[error("{origin}: profile name {name:?} must be non-empty letters, digits, '-', '_' or '.'")]
     BadName { origin: String, name: String },
+    #[error("{origin}: [retry.{key}]: a retry is named by its try number, 2 or more")]
+    BadRetry { origin: String, key: String },
 }
 
 /// A non-fatal remark made while loading or learning (an ignored attribute).
@@ -181,6 +221,8 @@ struct ProfileFile {
     later: LaterFile,
     #[serde(default)]
     per_connection: PerConnection,
+    #[serde(default)]
+    retry: std::collections::BTreeMap<String, toml::Table>,
 }
 
 #[derive(Deserialize, Default)]
@@ -203,6 +245,32 @@ struct ProfileOut<'a> {
     later: &'a Later,
     #[serde(skip_serializing_if = "Option::is_none")]
     per_connection: Option<&'a PerConnection>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    retry: std::collections::BTreeMap<String, &'a Attributes>,
+}
+
+/// A TOML table of attribute names and values (`[syn]`, `[retry.N]`).
+fn table_attributes(table: &toml::Table, origin: &str) -> Result<Attributes, ProfileError> {
+    let mut given = Attributes::new();
+    for (name, value) in table {
+        let attr: Attr = name.parse().map_err(|e: crate::model::UnknownAttribute| {
+            attr_err(origin, name, AttributeProblem::Unknown(e.suggestion))
+        })?;
+        let value = match value {
+            toml::Value::Boolean(b) => Value::Bool(*b),
+            toml::Value::Integer(n) if *n >= 0 => Value::Int(n.unsigned_abs()),
+            toml::Value::String(s) => Value::Str(s.clone()),
+            other => {
+                return Err(attr_err(
+                    origin,
+                    name,
+                    AttributeProblem::BadType(other.to_string()),
+                ))
+            }
+        };
+        given.insert(attr, value);
+    }
+    Ok(given)
 }
 
 fn attr_err(origin: &str, name: &str, problem: AttributeProblem) -> ProfileError {
@@ -228,26 +296,24 @@ impl Profile {
             origin: origin.into(),
             source,
         })?;
-        let mut given = Attributes::new();
-        for (name, value) in &file.syn {
-            let attr: Attr = name.parse().map_err(|e: crate::model::UnknownAttribute| {
-                attr_err(origin, name, AttributeProblem::Unknown(e.suggestion))
-            })?;
-            let value = match value {
-                toml::Value::Boolean(b) => Value::Bool(*b),
-                toml::Value::Integer(n) if *n >= 0 => Value::Int(n.unsigned_abs()),
-                toml::Value::String(s) => Value::Str(s.clone()),
-                other => {
-                    return Err(attr_err(
-                        origin,
-                        name,
-                        AttributeProblem::BadType(other.to_string()),
-                    ))
-                }
-            };
-            given.insert(attr, value);
-        }
+        let given = table_attributes(&file.syn, origin)?;
         let mut p = Profile::from_attributes(&file.name, &given, file.per_connection, origin)?;
+        for (key, table) in &file.retry {
+            let from_try = key.parse::<u32>().ok().filter(|n| *n >= 2).ok_or_else(|| {
+                ProfileError::BadRetry {
+                    origin: origin.into(),
+                    key: key.clone(),
+                }
+            })?;
+            let set = table_attributes(table, &format!("{origin}: [retry.{key}]"))?;
+            normalise(
+                &apply_retry(&given, &set),
+                file.per_connection,
+                &format!("{origin}: [retry.{key}]"),
+            )?;
+            p.0.retries.push(Retry { from_try, set });
+        }
+        p.0.retries.sort_by_key(|r| r.from_try);
         p.0.description = file.description;
         p.0.source = file.source;
         p.0.os_family = file.os_family;
@@ -260,6 +326,37 @@ impl Profile {
             timestamps: l.timestamps.unwrap_or(default.timestamps),
         };
         Ok(p)
+    }
+
+    /// The SYN's attributes at try `n` (1 is the first SYN), for one IP
+    /// version: the latest `[retry.N]` not above `n` applied.
+    pub fn syn_attributes_at(&self, n: u32, ipv6: bool) -> Attributes {
+        let base = self.syn_attributes(ipv6);
+        match self.retries.iter().rev().find(|r| r.from_try <= n) {
+            Some(r) => {
+                let set = Profile {
+                    attributes: r.set.clone(),
+                    ..self.clone()
+                }
+                .syn_attributes(ipv6);
+                apply_retry(&base, &set)
+            }
+            None => base,
+        }
+    }
+
+    /// The bytes of this profile's SYN at try `n`, for one connection (the
+    /// same per-connection values as the first SYN).
+    pub fn craft_try(
+        &self,
+        n: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        clock_ms: u32,
+    ) -> Result<Vec<u8>, CraftError> {
+        let a = self.syn_attributes_at(n, dst.is_ipv6());
+        craft::build_packet(&a, &self.volatile(src, dst, seq, clock_ms))
     }
 
     /// A profile from SYN attributes as a person or an importer wrote them:
@@ -310,6 +407,7 @@ impl Profile {
             later: later_from_syn(&attributes),
             attributes,
             per_connection,
+            retries: Vec::new(),
         };
         Ok((profile, warnings))
     }
@@ -340,6 +438,11 @@ impl Profile {
             later: &self.later,
             per_connection: (self.per_connection != PerConnection::default())
                 .then_some(&self.per_connection),
+            retry: self
+                .retries
+                .iter()
+                .map(|r| (r.from_try.to_string(), &r.set))
+                .collect(),
         };
         toml::to_string(&out)
     }
@@ -349,6 +452,7 @@ impl Profile {
         self.attributes == other.attributes
             && self.later == other.later
             && self.per_connection == other.per_connection
+            && self.retries == other.retries
     }
 
     /// The SYN's attributes with what its later segments carry, as
@@ -414,10 +518,10 @@ impl Profile {
             dst,
             seq,
             // Bit 24 set: the bit p0f tests for `ack+` (see `model::p0f::p0f_sees_nonzero_ack`).
-            ack: if pc.ack_nonzero {
-                mix.rotate_left(7) | 1 << 24
-            } else {
-                0
+            ack: match pc.ack {
+                Some(ack) => ack,
+                None if pc.ack_nonzero => mix.rotate_left(7) | 1 << 24,
+                _ => 0,
             },
             ip_id,
             flow_label,
@@ -478,6 +582,7 @@ fn normalise(
         attributes: given.clone(),
         later: later_from_syn(given),
         per_connection,
+        retries: Vec::new(),
     };
     let (src, dst) = dummy_endpoints();
     let crafted = probe
@@ -571,6 +676,9 @@ pub fn learn_attributes(syn: &Attributes) -> (Attributes, PerConnection, Warning
             None => true,
         });
     }
+    let stale_ack = num(syn, Field::TcpAckRaw)
+        .filter(|&ack| ack != 0 && !flag(syn, Field::TcpFlagsAck))
+        .and_then(|ack| u32::try_from(ack).ok());
     let pc = PerConnection {
         ip_id_zero: !v6 && num(syn, Field::IpId) == Some(0),
         flow_label: if v6 {
@@ -581,7 +689,8 @@ pub fn learn_attributes(syn: &Attributes) -> (Attributes, PerConnection, Warning
         tsval_zero: num(syn, Field::TcpOptionsTimestampTsval) == Some(0),
         tsecr_nonzero: num(syn, Field::TcpOptionsTimestampTsecr).unwrap_or(0) != 0,
         seq_zero: num(syn, Field::TcpSeqRaw) == Some(0),
-        ack_nonzero: !flag(syn, Field::TcpFlagsAck) && num(syn, Field::TcpAckRaw).unwrap_or(0) != 0,
+        ack_nonzero: stale_ack.is_some(),
+        ack: stale_ack,
     };
     (out, pc, notes)
 }

@@ -407,6 +407,7 @@ mod tests {
                 tsecr_nonzero: ts && tsecr_nonzero,
                 seq_zero,
                 ack_nonzero,
+                ack: None,
             };
             Profile::from_attributes("gen", &a, pc, "generated")
                 .unwrap_or_else(|e| panic!("{e}"))

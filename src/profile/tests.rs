@@ -193,3 +193,76 @@ fn volatile_follows_per_connection() {
     let q = model::p0f::signature(&p.crafted_attributes(src, dst, 77, 5).unwrap()).unwrap();
     assert!(q.contains(":df,seq-:"), "{q}");
 }
+
+/// The SYN at try N (issue 14): windows-7 drops window scaling from its
+/// third try on, with the same connection's numbers; IPv6 too.
+#[test]
+fn windows_7_drops_window_scaling_from_its_third_try() {
+    let p = builtin::profile("windows-7").unwrap().unwrap().0;
+    assert_eq!(p.retries.len(), 1);
+    let (src, dst) = dummy_endpoints();
+    let layout = |n: u32, src, dst| {
+        let bytes = p.craft_try(n, src, dst, 77, 1000).unwrap();
+        let Ok(Decoded::Tcp(seg)) = decode_frame(101, &bytes) else {
+            panic!("try {n} does not decode");
+        };
+        let a = seg.attributes();
+        assert_eq!(a.num(Field::TcpSeqRaw), Some(77), "try {n}");
+        (
+            a.get(Field::SynlabOptionsLayout).map(Value::to_string),
+            a.contains(Field::TcpOptionsWscaleShift),
+        )
+    };
+    let with_ws = (Some("mss,nop,ws,nop,nop,sok".to_owned()), true);
+    let without = (Some("mss,nop,nop,sok".to_owned()), false);
+    assert_eq!(layout(1, src, dst), with_ws);
+    assert_eq!(layout(2, src, dst), with_ws);
+    assert_eq!(layout(3, src, dst), without);
+    assert_eq!(layout(9, src, dst), without);
+    let (s6, d6) = (
+        "[2001:2::2]:4000".parse().unwrap(),
+        "[2001:2::1]:80".parse().unwrap(),
+    );
+    assert_eq!(layout(3, s6, d6), without);
+}
+
+#[test]
+fn retries_round_trip_through_toml_and_bad_ones_are_named() {
+    let text = format!(
+        "{MINIMAL}\n[retry.4]\n\"synlab.options.layout\" = \"mss\"\n\"tcp.flags.ece\" = false\n"
+    );
+    let (p, _) = parse(&text).unwrap();
+    assert_eq!(p.retries[0].from_try, 4);
+    let (back, _) = parse(&p.to_toml().unwrap()).unwrap();
+    assert!(back.same_behaviour(&p));
+    let a = p.syn_attributes_at(4, false);
+    assert_eq!(
+        a.get(Field::SynlabOptionsLayout),
+        Some(&Value::Str("mss".into()))
+    );
+    assert!(!a.contains(Field::TcpOptionsWscaleShift));
+    assert!(!a.contains(Field::TcpOptionsSackPerm));
+    let one = format!("{MINIMAL}\n[retry.1]\n\"ip.ttl\" = 3\n");
+    assert!(matches!(parse(&one), Err(ProfileError::BadRetry { .. })));
+    let uncraftable = format!("{MINIMAL}\n[retry.2]\n\"tcp.options.mss_val\" = 1000\n\"synlab.options.layout\" = \"ws\"\n");
+    let err = parse(&uncraftable).unwrap_err().to_string();
+    assert!(err.contains("[retry.2]"), "{err}");
+}
+
+/// Regression (issue 14): a SYN leaving a stale acknowledgment number
+/// without the ACK flag, whose bit 24 is clear (p0f sees no `ack+`), was
+/// crafted back with bit 24 set, so p0f saw `ack+` the original lacked.
+#[test]
+fn a_learnt_stale_ack_is_crafted_back_exactly() {
+    let (src, dst) = dummy_endpoints();
+    let base = builtin::profile("linux").unwrap().unwrap().0;
+    let mut v = base.volatile(src, dst, 9, 1000);
+    v.ack = 0x0000_0500;
+    let syn = craft::crafted_attributes(&base.attributes, &v).unwrap();
+    assert_eq!(syn.get(Field::SynlabQuirks), Some(&Value::from("df,id+")));
+    let (p, _) = Profile::learn(&syn, "stale", "test").unwrap();
+    assert_eq!(p.per_connection.ack, Some(0x500));
+    let again = p.crafted_attributes(src, dst, 9, 1000).unwrap();
+    assert_eq!(again.num(Field::TcpAckRaw), Some(0x500));
+    assert_eq!(again.get(Field::SynlabQuirks), syn.get(Field::SynlabQuirks));
+}

@@ -1,7 +1,8 @@
 //! The one home of what the integration tests share: running the built
 //! binary, the bundled captures, temp dirs, skipping (or failing under CI)
 //! when a tool is missing, comparisons that print both sides, the golden
-//! files (`golden`), fixtures from the built-in profiles (`fixtures`) and the
+//! files (`golden`), fixtures from the built-in profiles (`fixtures`), the
+//! real SYNs of many stacks and p0f's word on them (`real_syns`) and the
 //! network-namespace lab (`lab`).
 //!
 //! Every test file says `mod support;`; not every file uses every helper.
@@ -10,6 +11,7 @@
 pub mod fixtures;
 pub mod golden;
 pub mod lab;
+pub mod real_syns;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
