@@ -118,7 +118,11 @@ impl Sink for ParquetFileSink<'_> {
         };
         let rows = sink.finish().map_err(io::Error::other)?;
         let s = if rows == 1 { "" } else { "s" };
-        writeln!(self.out, "wrote {rows} attempt{s} to {}", self.path.display())
+        writeln!(
+            self.out,
+            "wrote {rows} attempt{s} to {}",
+            self.path.display()
+        )
     }
 }
 
