@@ -9,7 +9,7 @@ mod support;
 use std::process::{Command, Output};
 
 use synlab::model::craft::{build_packet, linux_example, CraftError, Volatile};
-use synlab::model::rule::{Rule, RuleErrorKind, MAX_DEPTH};
+use synlab::model::rule::{Rule, RuleErrorKind, MAX_DEPTH, RENDER_WIDTH};
 use synlab::model::Field;
 use synlab::profile::Profile;
 
@@ -86,7 +86,10 @@ fn bug_deep_where_aborted_handshakes_now_a_usage_error_with_a_caret() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("nested deeper than 256"), "{err}");
-    let caret = format!("\n  {}^", " ".repeat(MAX_DEPTH));
+    // The caret under column 257, in the window of the rule shown around it
+    // (the ellipsis, then a third of the window before the column).
+    assert!(err.contains("column 257"), "{err}");
+    let caret = format!("\n  {}^", " ".repeat(RENDER_WIDTH / 3 + 1));
     assert!(err.contains(&caret), "{err}");
 }
 
