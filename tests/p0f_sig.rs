@@ -10,7 +10,6 @@ mod support;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
 
 use std::time::Duration;
 
@@ -75,20 +74,10 @@ fn p0f_endpoint(s: &str) -> SocketAddr {
 
 /// The SYN and SYN+ACK signatures `p0f -r` logs for `pcap`, in order.
 fn p0f_sigs(pcap: &Path, tmp: &TempDir) -> Vec<Sig> {
-    let log = tmp.join(&format!("{}.log", file_name(pcap)));
-    let _ = std::fs::remove_file(&log);
-    let out = Command::new("p0f")
-        .args(["-r", path_str(pcap), "-o", path_str(&log)])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run p0f: {e}"));
-    assert!(
-        out.status.success(),
-        "p0f -r {} failed: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    text.lines().filter_map(p0f_line).collect()
+    support::real_syns::p0f_log(pcap, tmp)
+        .lines()
+        .filter_map(p0f_line)
+        .collect()
 }
 
 /// `[date] mod=syn|cli=A/P|srv=A/P|...|raw_sig=SIG`, for SYN and SYN+ACK records.

@@ -255,19 +255,27 @@ fn options(o: &[u8]) -> Vec<HeaderField> {
         let data = &o[i..i + len];
         let num = |at: usize, n: usize| data.get(at..at + n).map_or(0, |d| bits(d, 0, n * 8));
         let (short, name, value): (&'static str, String, String) = match kind {
-            0 => ("EOL", "tcp.options.eol".into(), String::new()),
-            1 => ("NOP", "tcp.options.nop".into(), String::new()),
-            2 => ("MSS", "tcp.options.mss_val".into(), num(2, 2).to_string()),
+            0 => ("EOL", Field::TcpOptionsEol.name().into(), String::new()),
+            1 => ("NOP", Field::TcpOptionsNop.name().into(), String::new()),
+            2 => (
+                "MSS",
+                Field::TcpOptionsMssVal.name().into(),
+                num(2, 2).to_string(),
+            ),
             3 => (
                 "WS",
-                "tcp.options.wscale.shift".into(),
+                Field::TcpOptionsWscaleShift.name().into(),
                 num(2, 1).to_string(),
             ),
-            4 => ("SACK_PERM", "tcp.options.sack_perm".into(), String::new()),
-            5 => ("SACK", "tcp.options.sack".into(), hex(&data[2..])),
+            4 => (
+                "SACK_PERM",
+                Field::TcpOptionsSackPerm.name().into(),
+                String::new(),
+            ),
+            5 => ("SACK", Field::TcpOptionsSack.name().into(), hex(&data[2..])),
             8 => (
                 "TS",
-                "tcp.options.timestamp".into(),
+                Field::TcpOptionsTimestamp.name().into(),
                 format!("{} / {}", num(2, 4), num(6, 4)),
             ),
             _ => (

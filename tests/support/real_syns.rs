@@ -37,6 +37,14 @@ pub struct P0fSyn {
 
 /// The SYN records (`mod=syn`) `p0f -r` logs for `pcap`, in order. Needs p0f.
 pub fn p0f_syns(pcap: &Path, tmp: &TempDir) -> Vec<P0fSyn> {
+    p0f_log(pcap, tmp)
+        .lines()
+        .filter_map(p0f_syn_line)
+        .collect()
+}
+
+/// What `p0f -r pcap -o LOG` writes to LOG (one record per line). Needs p0f.
+pub fn p0f_log(pcap: &Path, tmp: &TempDir) -> String {
     let log = tmp.join(&format!("{}.p0f.log", file_name(pcap)));
     let _ = std::fs::remove_file(&log);
     let out = Command::new("p0f")
@@ -49,8 +57,7 @@ pub fn p0f_syns(pcap: &Path, tmp: &TempDir) -> Vec<P0fSyn> {
         pcap.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    text.lines().filter_map(p0f_syn_line).collect()
+    std::fs::read_to_string(&log).unwrap_or_default()
 }
 
 /// `[date] mod=syn|cli=A/P|srv=A/P|subj=cli|os=LABEL|...|raw_sig=SIG`.
