@@ -642,11 +642,8 @@ impl Segment<'_> {
                 a.insert(Field::IpTtl, h.time_to_live);
                 a.insert(Field::IpProto, h.protocol.0);
                 a.insert(Field::IpChecksum, h.header_checksum);
-                a.insert(Field::IpSrc, std::net::Ipv4Addr::from(h.source).to_string());
-                a.insert(
-                    Field::IpDst,
-                    std::net::Ipv4Addr::from(h.destination).to_string(),
-                );
+                a.insert(Field::IpSrc, ipv4_text(h.source));
+                a.insert(Field::IpDst, ipv4_text(h.destination));
                 if !h.options.is_empty() {
                     a.insert(Field::SynlabIpOptions, hex(h.options.as_slice()));
                 }
@@ -710,6 +707,21 @@ fn option_attributes(a: &mut Attributes, opt: &TcpOption<'_>) {
 }
 
 /// Lower-case hex without separators.
+/// Dotted-quad text of an IPv4 address, as `Ipv4Addr`'s `Display` writes it.
+/// Written with `itoa` into a string sized once: `Display` goes through the
+/// formatter (and a padding pass) for every SYN and answer (issue 13).
+fn ipv4_text(octets: [u8; 4]) -> String {
+    let mut out = String::with_capacity(15);
+    let mut digits = itoa::Buffer::new();
+    for (i, octet) in octets.into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(digits.format(octet));
+    }
+    out
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes

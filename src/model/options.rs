@@ -497,13 +497,19 @@ impl Layout {
     }
 
     /// Wireshark's `tcp.option_kind`: the kind numbers in wire order.
+    ///
+    /// Written into one string with `itoa` (no string per kind, no join):
+    /// this runs for every SYN and answer a capture holds.
     pub fn kind_numbers(&self) -> String {
-        let numbers: Vec<String> = self
-            .0
-            .iter()
-            .map(|t| t.kind().number().to_string())
-            .collect();
-        numbers.join(",")
+        let mut out = String::with_capacity(4 * self.0.len());
+        let mut digits = itoa::Buffer::new();
+        for (i, t) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(digits.format(t.kind().number()));
+        }
+        out
     }
 
     pub fn tokens(&self) -> &[LayoutToken] {

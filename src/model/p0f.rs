@@ -256,34 +256,54 @@ fn write_tail(out: &mut String, p: &Packet<'_>) {
     } else {
         '+'
     };
-    let _ = write!(
-        out,
-        ",{}:{}:{}:{pclass}",
-        p.wscale,
-        p.str(Field::SynlabOptionsLayout),
-        p.str(Field::SynlabQuirks)
-    );
+    out.push(',');
+    push_num(out, p.wscale);
+    out.push(':');
+    out.push_str(p.str(Field::SynlabOptionsLayout));
+    out.push(':');
+    out.push_str(p.str(Field::SynlabQuirks));
+    out.push(':');
+    out.push(pclass);
+}
+
+/// Appends a number's digits. `itoa` rather than `write!`: the signature
+/// is built for every SYN and answer, and the formatting machinery was a
+/// visible share of `synlab handshakes` (issue 13).
+fn push_num(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 fn raw_signature(p: &Packet<'_>, window: Option<(WinUnit, i16)>) -> String {
     let mut out = String::with_capacity(64);
-    let ver = if p.v4 { 4 } else { 6 };
+    out.push_str(if p.v4 { "4:" } else { "6:" });
+    push_num(&mut out, p.ttl);
+    out.push('+');
     let dist = guess_ittl(p.ttl) - p.ttl;
-    let _ = if dist > MAX_DIST {
-        write!(out, "{ver}:{}+?:{}:", p.ttl, p.olen)
+    if dist > MAX_DIST {
+        out.push('?');
     } else {
-        write!(out, "{ver}:{}+{dist}:{}:", p.ttl, p.olen)
-    };
-    let _ = if p.mss == SPECIAL_MSS && p.is_syn_ack() {
-        write!(out, "*:")
+        push_num(&mut out, dist);
+    }
+    out.push(':');
+    push_num(&mut out, p.olen);
+    out.push(':');
+    if p.mss == SPECIAL_MSS && p.is_syn_ack() {
+        out.push('*');
     } else {
-        write!(out, "{}:", p.mss)
-    };
-    let _ = match window {
-        Some((WinUnit::Mss, n)) => write!(out, "mss*{n}"),
-        Some((WinUnit::Mtu, n)) => write!(out, "mtu*{n}"),
-        None => write!(out, "{}", p.win),
-    };
+        push_num(&mut out, p.mss);
+    }
+    out.push(':');
+    match window {
+        Some((WinUnit::Mss, n)) => {
+            out.push_str("mss*");
+            push_num(&mut out, n);
+        }
+        Some((WinUnit::Mtu, n)) => {
+            out.push_str("mtu*");
+            push_num(&mut out, n);
+        }
+        None => push_num(&mut out, p.win),
+    }
     write_tail(&mut out, p);
     out
 }
