@@ -633,7 +633,7 @@ impl Attempt {
             }
         }
         if seg.payload_len > 0 && !self.flow.contains(Field::SynlabFlowTtl) {
-            self.note_data_segment(&seg.attributes());
+            self.note_data_segment(&seg.ip_and_option_attributes());
         }
         if self.client_ip_ids.len() < IP_IDS_KEPT {
             self.client_ip_ids.extend(seg.ip_id());

@@ -626,6 +626,20 @@ impl Segment<'_> {
         a
     }
 
+    /// The IP layer's attributes and the TCP options' values, without the
+    /// TCP header fields and the derived ones (layout, quirks, p0f
+    /// signature). What the tracker reads of a flow's first data segment
+    /// (its TTL, DF, ECN, timestamps): building [`Segment::attributes`]
+    /// there cost a third full decode per handshake (issue 13).
+    pub fn ip_and_option_attributes(&self) -> Attributes {
+        let mut a = Attributes::with_capacity(32);
+        self.ip_attributes(&mut a);
+        for opt in &self.options().options {
+            option_attributes(&mut a, opt);
+        }
+        a
+    }
+
     fn ip_attributes(&self, a: &mut Attributes) {
         match &self.ip {
             IpLayer::V4 { header: h, rb } => {
@@ -706,7 +720,6 @@ fn option_attributes(a: &mut Attributes, opt: &TcpOption<'_>) {
     }
 }
 
-/// Lower-case hex without separators.
 /// Dotted-quad text of an IPv4 address, as `Ipv4Addr`'s `Display` writes it.
 /// Written with `itoa` into a string sized once: `Display` goes through the
 /// formatter (and a padding pass) for every SYN and answer (issue 13).
@@ -722,6 +735,7 @@ fn ipv4_text(octets: [u8; 4]) -> String {
     out
 }
 
+/// Lower-case hex without separators.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
@@ -774,6 +788,36 @@ mod tests {
         let a = seg.attributes();
         assert_eq!(a.get(Field::TcpOptionsMssVal), Some(&1460u16.into()));
         assert_eq!(a.get(Field::SynlabOptionsLayout), Some(&"mss".into()));
+    }
+
+    #[test]
+    fn ipv4_text_is_what_display_writes() {
+        for octets in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [198, 18, 0, 2],
+            [10, 9, 100, 1],
+        ] {
+            assert_eq!(
+                ipv4_text(octets),
+                std::net::Ipv4Addr::from(octets).to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn data_segment_attributes_agree_with_the_full_set() {
+        let frame = ethernet(&[], &ipv4_syn());
+        let seg = segment(decode_frame(1, &frame).unwrap_or_else(|e| panic!("{e}")));
+        let full = seg.attributes();
+        let part = seg.ip_and_option_attributes();
+        assert_eq!(part.get(Field::IpTtl), Some(&64u8.into()));
+        assert_eq!(part.get(Field::IpSrc), Some(&"198.18.0.2".into()));
+        assert_eq!(part.get(Field::TcpOptionsMssVal), Some(&1460u16.into()));
+        assert!(!part.contains(Field::SynlabP0f), "no derived attributes");
+        for (key, value) in part.iter() {
+            assert_eq!(full.get(key), Some(value), "{key:?}");
+        }
     }
 
     #[test]
