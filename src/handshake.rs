@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::http::{Head, HeadReader, Request, Response};
 use crate::model::Field;
-use crate::model::{p0f, Attributes, Decoded, IcmpError, Segment, TcpFlags};
+use crate::model::{Attributes, Decoded, IcmpError, Segment, TcpFlags};
 
 /// How the server (or the path) answered a SYN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -253,8 +253,10 @@ pub struct Tracker {
     order: VecDeque<(usize, FlowKey)>,
     /// Flows that ended, with the capture time they finish at.
     closing: VecDeque<(Duration, usize, FlowKey)>,
-    /// Finished attempts not yet taken.
-    finished: Vec<(usize, Attempt)>,
+    /// Finished attempts not yet taken (boxed as tracked: an attempt is
+    /// hundreds of bytes, and moving it out and back cost a flood of SYNs
+    /// a fifth of its time, issue 13).
+    finished: Vec<(usize, Box<Attempt>)>,
     next_index: usize,
     evicted: u64,
     skipped: u64,
@@ -333,7 +335,7 @@ impl Tracker {
     /// The attempts finished since the last call, with their indexes, in
     /// order of first SYN (an attempt that finished earlier comes out of an
     /// earlier call).
-    pub fn take_finished(&mut self) -> Vec<(usize, Attempt)> {
+    pub fn take_finished(&mut self) -> Vec<(usize, Box<Attempt>)> {
         let mut done = std::mem::take(&mut self.finished);
         done.sort_unstable_by_key(|(i, _)| *i);
         done
@@ -346,7 +348,7 @@ impl Tracker {
 
     /// The capture ended: every attempt still tracked is finished. Returns
     /// them with those finished before and not taken, in order of first SYN.
-    pub fn finish_all(&mut self) -> Vec<(usize, Attempt)> {
+    pub fn finish_all(&mut self) -> Vec<(usize, Box<Attempt>)> {
         let at = self.last_at;
         for (_, live) in std::mem::take(&mut self.flows) {
             self.done(live, at, false);
@@ -358,13 +360,13 @@ impl Tracker {
 
     /// Every attempt of the capture, in order of first SYN.
     pub fn finish(mut self) -> Vec<Attempt> {
-        self.finish_all().into_iter().map(|(_, a)| a).collect()
+        self.finish_all().into_iter().map(|(_, a)| *a).collect()
     }
 
     /// Finish one attempt: its IP ID pattern, and a wait still open ends
     /// at `at`.
     fn done(&mut self, live: Live, at: Duration, evicted: bool) {
-        let mut a = *live.attempt;
+        let mut a = live.attempt;
         if let Some(pattern) = ip_id_pattern(&a.client_ip_ids) {
             a.flow.insert(Field::SynlabFlowIpid, pattern);
         }
@@ -611,14 +613,12 @@ impl Attempt {
 
     fn answer(&mut self, number: u64, at: Duration, seg: &Segment<'_>, outcome: Outcome) {
         self.outcome = outcome;
-        let mut reply = seg.attributes();
-        if outcome == Outcome::SynAck && reply.contains(Field::SynlabP0f) {
-            // p0f reads a SYN+ACK's window against the SYN's MSS too.
-            if let Some(sig) = p0f::syn_ack_signature(&reply, &self.syn) {
-                reply.insert(Field::SynlabP0f, sig);
-            }
-        }
-        self.reply = Some(reply);
+        // p0f reads a SYN+ACK's window against the SYN's MSS too.
+        let syn_mss = match outcome {
+            Outcome::SynAck => self.syn.num(Field::TcpOptionsMssVal).unwrap_or(0),
+            _ => 0,
+        };
+        self.reply = Some(seg.attributes_answering(syn_mss));
         self.reply_packet = Some(number);
         self.rtt = at.checked_sub(self.first_syn_at);
     }

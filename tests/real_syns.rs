@@ -359,3 +359,43 @@ fn profiles_learn_over_the_directory_groups_every_syn() {
     }
     assert!(text.contains("2 SYNs in 2 captures: 1 profiles"), "{text}");
 }
+
+/// The p0f headers `handshakes` reads straight from each segment (its hot
+/// path, issue 13) are the ones the segment's attribute set states, on
+/// every TCP packet of the real SYN captures and of the bundled captures.
+#[test]
+fn p0f_headers_read_from_segments_agree_with_their_attributes() {
+    use synlab::io::capture_file::CaptureReader;
+    use synlab::model::p0f::Headers;
+    use synlab::model::{decode_frame, Decoded, TcpFlags};
+    let bundled = std::fs::read_dir("captures")
+        .unwrap_or_else(|e| panic!("captures: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && !p.extension().is_some_and(|x| x == "md"));
+    // The attributes state the three reserved bits as one flag.
+    let no_reserved = |h: Headers| Headers {
+        flags: TcpFlags(h.flags.0 & !TcpFlags::RESERVED),
+        ..h
+    };
+    let mut checked = 0;
+    for path in real_syns::files().into_iter().chain(bundled) {
+        let mut reader =
+            CaptureReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        while let Some(Ok(frame)) = reader.next_frame() {
+            let Ok(Decoded::Tcp(seg)) = decode_frame(frame.linktype, frame.data) else {
+                continue;
+            };
+            let direct = seg.p0f_headers(&seg.options());
+            let stated = Headers::of(&seg.attributes());
+            assert_eq!(
+                no_reserved(direct),
+                no_reserved(stated),
+                "{}: packet {}",
+                path.display(),
+                frame.number
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "only {checked} segments checked");
+}

@@ -244,7 +244,7 @@ fn handshakes(
     let mut shown = 0;
     // Indexes stay those of the whole file, so FILE#N still names the attempt.
     let summary = stream(file, limits, &mut tick, |index, attempt| {
-        if rule.as_ref().is_none_or(|r| r.eval(&attempt)) {
+        if rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
             shown += 1;
             sink.attempt(index, &attempt)?;
         }

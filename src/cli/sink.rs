@@ -474,9 +474,9 @@ fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()>
     w.raw("{\"index\":")?;
     w.int(index as u64)?;
     w.raw(",\"client\":\"")?;
-    write!(w.out, "{}", a.client)?;
+    w.socket(a.client)?;
     w.raw("\",\"server\":\"")?;
-    write!(w.out, "{}", a.server)?;
+    w.socket(a.server)?;
     w.raw("\",\"outcome\":\"")?;
     w.raw(a.outcome.name())?;
     w.raw("\",\"icmp\":")?;
@@ -540,6 +540,25 @@ impl Json<'_> {
         self.raw(buf.format(n))
     }
 
+    /// An address and port as `SocketAddr`'s `Display` writes them; IPv4
+    /// through itoa, not the formatter (issue 13).
+    fn socket(&mut self, addr: std::net::SocketAddr) -> io::Result<()> {
+        match addr {
+            std::net::SocketAddr::V4(v4) => {
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b'.');
+                    }
+                    self.raw(digits.format(octet))?;
+                }
+                self.out.push(b':');
+                self.int(v4.port().into())
+            }
+            v6 => write!(self.out, "{v6}"),
+        }
+    }
+
     fn opt_int(&mut self, n: Option<u64>) -> io::Result<()> {
         match n {
             Some(n) => self.int(n),
@@ -574,11 +593,12 @@ impl Json<'_> {
         let Some(attrs) = attrs else {
             return self.raw("null");
         };
-        self.raw("{")?;
+        self.out.push(b'{');
         for (n, (key, value)) in attrs.iter().enumerate() {
-            self.raw(if n == 0 { "\"" } else { ",\"" })?;
-            self.raw(key.name())?;
-            self.raw("\":")?;
+            if n > 0 {
+                self.out.push(b',');
+            }
+            self.raw(key.json_key())?;
             match value {
                 Value::Bool(b) => self.bool(*b)?,
                 Value::Int(i) => self.int(*i)?,

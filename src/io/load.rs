@@ -135,7 +135,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     })?;
     // Attempts come out as they finish; the file's order is by first SYN.
     attempts.sort_unstable_by_key(|(i, _)| *i);
-    let attempts: Vec<Attempt> = attempts.into_iter().map(|(_, a)| a).collect();
+    let attempts: Vec<Attempt> = attempts.into_iter().map(|(_, a)| *a).collect();
     Ok(Loaded {
         path: summary.path,
         numbers: (0..attempts.len()).collect(),
@@ -159,7 +159,7 @@ pub fn stream<E: From<LoadError>>(
     path: &Path,
     limits: Limits,
     progress: Progress<'_>,
-    each: impl FnMut(usize, Attempt) -> Result<(), E>,
+    each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
 ) -> Result<Summary, E> {
     if is_stdin(path) {
         static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -178,7 +178,7 @@ fn stream_from<R: Read, E: From<LoadError>>(
     mut reader: CaptureReader<R>,
     limits: Limits,
     progress: Progress<'_>,
-    mut each: impl FnMut(usize, Attempt) -> Result<(), E>,
+    mut each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let path = reader.path().to_owned();
     let path = path.as_path();

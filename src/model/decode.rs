@@ -587,6 +587,13 @@ impl Segment<'_> {
 
     /// Every attribute of this segment, named as in the catalogue.
     pub fn attributes(&self) -> Attributes {
+        self.attributes_answering(0)
+    }
+
+    /// [`Segment::attributes`] of a SYN+ACK answering a SYN that announced
+    /// MSS `syn_mss` (0: none, or not an answer): p0f reads its window
+    /// against that MSS too.
+    pub fn attributes_answering(&self, syn_mss: u64) -> Attributes {
         let mut a = Attributes::with_capacity(64);
         self.ip_attributes(&mut a);
         let opts = self.options();
@@ -607,23 +614,71 @@ impl Segment<'_> {
         if !kinds.is_empty() {
             a.insert(Field::TcpOptionKind, kinds);
         }
-        a.insert(Field::SynlabOptionsLayout, layout.to_string());
-        let quirks = p0f::quirks(&a, &opts);
-        a.insert(Field::SynlabQuirks, quirks.join(","));
-        if let Some(ittl) = p0f::initial_ttl(&a) {
-            a.insert(Field::SynlabIttl, ittl);
-        }
+        let headers = self.p0f_headers(&opts);
+        let layout = layout.text();
+        let quirks = p0f::quirks_of(&headers, &opts).join(",");
         let truncated = self.truncated || opts.truncated;
         // p0f signs no packet the capture cut (it may lack options or payload).
-        if !truncated {
-            if let Some(sig) = p0f::signature(&a) {
-                a.insert(Field::SynlabP0f, sig);
-            }
+        let signature = if truncated {
+            None
+        } else {
+            p0f::signature_of(&headers, &layout, &quirks, syn_mss)
+        };
+        a.insert(Field::SynlabOptionsLayout, layout);
+        a.insert(Field::SynlabQuirks, quirks);
+        if let Some(ttl) = headers.ttl {
+            a.insert(Field::SynlabIttl, p0f::guess_ittl(ttl));
+        }
+        if let Some(sig) = signature {
+            a.insert(Field::SynlabP0f, sig);
         }
         if truncated {
             a.insert(Field::SynlabTruncated, true);
         }
         a
+    }
+
+    /// What p0f reads of this segment, straight from its headers.
+    pub fn p0f_headers(&self, opts: &OptionsParse<'_>) -> p0f::Headers {
+        let mut h = p0f::Headers {
+            flags: self.flags,
+            seq: Some(self.seq.into()),
+            ack: self.ack.into(),
+            urgent_pointer: be16(self.tcp, 18).into(),
+            window: Some(self.window().into()),
+            tcp_hdr_len: Some(self.tcp_hdr_len() as u64),
+            tcp_len: self.payload_len.into(),
+            ..p0f::Headers::default()
+        };
+        match &self.ip {
+            IpLayer::V4 { header, rb } => {
+                h.v4 = true;
+                h.ttl = Some(header.time_to_live.into());
+                h.ip_hdr_len = Some(header.header_len() as u64);
+                h.df = header.dont_fragment;
+                h.rb = *rb;
+                h.ip_id = header.identification.into();
+                h.ecn = header.ecn.value().into();
+            }
+            IpLayer::V6 { header, exts } => {
+                h.ttl = Some(header.hop_limit().into());
+                h.ipv6_ext = !exts.is_empty();
+                h.ecn = header.ecn().value().into();
+                h.flow_label = header.flow_label().value().into();
+            }
+        }
+        for opt in &opts.options {
+            match *opt {
+                TcpOption::Mss(v) => h.mss = Some(v.into()),
+                TcpOption::WindowScale(v) => h.wscale = Some(v.into()),
+                TcpOption::Timestamp { tsval, tsecr } => {
+                    h.tsval = Some(tsval.into());
+                    h.tsecr = Some(tsecr.into());
+                }
+                _ => {}
+            }
+        }
+        h
     }
 
     /// The IP layer's attributes and the TCP options' values, without the

@@ -517,6 +517,38 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// The layout as p0f writes it (`mss,sok,ts,nop,ws`), the same text as
+    /// `Display` without the formatter: it is built for every SYN and
+    /// answer a capture holds (issue 13).
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(4 * self.0.len());
+        let mut digits = itoa::Buffer::new();
+        for (i, t) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match t {
+                LayoutToken::Mss => out.push_str("mss"),
+                LayoutToken::Ws => out.push_str("ws"),
+                LayoutToken::Sok => out.push_str("sok"),
+                LayoutToken::Sack => out.push_str("sack"),
+                LayoutToken::Ts => out.push_str("ts"),
+                LayoutToken::Nop => out.push_str("nop"),
+                LayoutToken::Eol(n) => {
+                    out.push_str("eol+");
+                    out.push_str(digits.format(*n));
+                }
+                LayoutToken::Unknown(k) => {
+                    out.push('?');
+                    out.push_str(digits.format(*k));
+                }
+            }
+        }
+        out
+    }
+}
+
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, t) in self.0.iter().enumerate() {

@@ -18,6 +18,7 @@
 use std::fmt::Write;
 
 use super::attributes::{Attributes, Value};
+use super::decode::TcpFlags;
 use super::options::OptionsParse;
 use super::vocab::Field;
 
@@ -57,70 +58,139 @@ pub fn guess_ittl(ttl: u64) -> u64 {
     }
 }
 
+/// What p0f reads of a packet's headers (its `packet_data`), typed. The
+/// quirks and the signature are computed from this one type, built either
+/// straight from a decoded segment (for every SYN and answer a capture
+/// holds: looking ~25 attributes up by name was a tenth of `handshakes`,
+/// issue 13) or from an attribute set (a profile's crafted SYN).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// IPv4 (else IPv6).
+    pub v4: bool,
+    /// The TTL or hop limit as seen.
+    pub ttl: Option<u64>,
+    /// The IPv4 header's length, options included.
+    pub ip_hdr_len: Option<u64>,
+    /// IPv6 extension headers come before TCP.
+    pub ipv6_ext: bool,
+    pub df: bool,
+    /// The IPv4 reserved ("evil") bit.
+    pub rb: bool,
+    pub ip_id: u64,
+    /// The IP header's ECN bits.
+    pub ecn: u64,
+    pub flow_label: u64,
+    pub flags: TcpFlags,
+    pub seq: Option<u64>,
+    pub ack: u64,
+    pub urgent_pointer: u64,
+    pub window: Option<u64>,
+    pub tcp_hdr_len: Option<u64>,
+    /// Payload bytes (`tcp.len`).
+    pub tcp_len: u64,
+    pub mss: Option<u64>,
+    pub wscale: Option<u64>,
+    pub tsval: Option<u64>,
+    pub tsecr: Option<u64>,
+}
+
+impl Headers {
+    /// The headers an attribute set states (absent fields stay `None`/0).
+    pub fn of(a: &Attributes) -> Headers {
+        let mut flags = TcpFlags::default();
+        for (field, bits) in TcpFlags::FIELDS {
+            if flag(a, field) {
+                flags.0 |= bits;
+            }
+        }
+        Headers {
+            v4: a.contains(Field::IpVersion),
+            ttl: seen_ttl(a),
+            ip_hdr_len: num(a, Field::IpHdrLen),
+            ipv6_ext: a.contains(Field::SynlabIpv6Ext),
+            df: flag(a, Field::IpFlagsDf),
+            rb: flag(a, Field::IpFlagsRb),
+            ip_id: num(a, Field::IpId).unwrap_or(0),
+            ecn: num(a, Field::IpDsfieldEcn)
+                .or_else(|| num(a, Field::Ipv6TclassEcn))
+                .unwrap_or(0),
+            flow_label: num(a, Field::Ipv6Flow).unwrap_or(0),
+            flags,
+            seq: num(a, Field::TcpSeqRaw),
+            ack: num(a, Field::TcpAckRaw).unwrap_or(0),
+            urgent_pointer: num(a, Field::TcpUrgentPointer).unwrap_or(0),
+            window: num(a, Field::TcpWindowSizeValue),
+            tcp_hdr_len: num(a, Field::TcpHdrLen),
+            tcp_len: num(a, Field::TcpLen).unwrap_or(0),
+            mss: num(a, Field::TcpOptionsMssVal),
+            wscale: num(a, Field::TcpOptionsWscaleShift),
+            tsval: num(a, Field::TcpOptionsTimestampTsval),
+            tsecr: num(a, Field::TcpOptionsTimestampTsecr),
+        }
+    }
+}
+
 /// p0f v3 quirks of a packet, in p0f's order (`process.c` `parse_packet`).
 pub fn quirks(a: &Attributes, opts: &OptionsParse<'_>) -> Vec<&'static str> {
+    quirks_of(&Headers::of(a), opts)
+}
+
+/// [`quirks`] of typed headers.
+pub fn quirks_of(h: &Headers, opts: &OptionsParse<'_>) -> Vec<&'static str> {
     let mut q = Vec::new();
-    let v4 = a.contains(Field::IpVersion);
-    let syn_only = flag(a, Field::TcpFlagsSyn) && !flag(a, Field::TcpFlagsAck);
-    if v4 {
-        let df = flag(a, Field::IpFlagsDf);
-        let id = num(a, Field::IpId).unwrap_or(0);
-        if df {
+    let f = h.flags;
+    let syn_only = f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK);
+    if h.v4 {
+        if h.df {
             q.push("df");
         }
-        if df && id != 0 {
+        if h.df && h.ip_id != 0 {
             q.push("id+");
         }
-        if !df && id == 0 {
+        if !h.df && h.ip_id == 0 {
             q.push("id-");
         }
     }
-    let ip_ecn = num(a, Field::IpDsfieldEcn)
-        .or_else(|| num(a, Field::Ipv6TclassEcn))
-        .unwrap_or(0);
-    let tcp_ecn = [Field::TcpFlagsEce, Field::TcpFlagsCwr, Field::TcpFlagsAe]
-        .iter()
-        .any(|&f| flag(a, f));
-    if ip_ecn != 0 || tcp_ecn {
+    let tcp_ecn = f.has(TcpFlags::ECE | TcpFlags::CWR | TcpFlags::AE);
+    if h.ecn != 0 || tcp_ecn {
         q.push("ecn");
     }
-    if v4 && flag(a, Field::IpFlagsRb) {
+    if h.v4 && h.rb {
         q.push("0+");
     }
-    if num(a, Field::Ipv6Flow).unwrap_or(0) != 0 {
+    if h.flow_label != 0 {
         q.push("flow");
     }
-    if num(a, Field::TcpSeqRaw) == Some(0) {
+    if h.seq == Some(0) {
         q.push("seq-");
     }
-    let ack = num(a, Field::TcpAckRaw).unwrap_or(0);
-    if flag(a, Field::TcpFlagsAck) {
-        if ack == 0 {
+    if f.has(TcpFlags::ACK) {
+        if h.ack == 0 {
             q.push("ack-");
         }
-    } else if p0f_sees_nonzero_ack(ack) && !flag(a, Field::TcpFlagsReset) {
+    } else if p0f_sees_nonzero_ack(h.ack) && !f.has(TcpFlags::RST) {
         q.push("ack+");
     }
-    let urg = flag(a, Field::TcpFlagsUrg);
-    if !urg && num(a, Field::TcpUrgentPointer).unwrap_or(0) != 0 {
+    let urg = f.has(TcpFlags::URG);
+    if !urg && h.urgent_pointer != 0 {
         q.push("uptr+");
     }
     if urg {
         q.push("urgf+");
     }
-    if flag(a, Field::TcpFlagsPush) {
+    if f.has(TcpFlags::PSH) {
         q.push("pushf+");
     }
-    if num(a, Field::TcpOptionsTimestampTsval) == Some(0) {
+    if h.tsval == Some(0) {
         q.push("ts1-");
     }
-    if syn_only && num(a, Field::TcpOptionsTimestampTsecr).unwrap_or(0) != 0 {
+    if syn_only && h.tsecr.unwrap_or(0) != 0 {
         q.push("ts2+");
     }
     if opts.nonzero_after_eol {
         q.push("opt+");
     }
-    if num(a, Field::TcpOptionsWscaleShift).unwrap_or(0) > 14 {
+    if h.wscale.unwrap_or(0) > 14 {
         q.push("exws");
     }
     if opts.malformed {
@@ -139,9 +209,8 @@ pub fn p0f_sees_nonzero_ack(ack: u64) -> bool {
     ack & (1 << 24) != 0
 }
 
-/// What p0f's signature reads of a packet (its `packet_data`). Read once,
-/// with as few name lookups as the signature needs: it is computed for
-/// every SYN and answer a capture holds.
+/// What p0f's signature reads of a packet, with the option layout and
+/// quirks it prints.
 struct Packet<'a> {
     v4: bool,
     ttl: u64,
@@ -156,16 +225,18 @@ struct Packet<'a> {
     tsval: u64,
     /// IP header (with options) plus TCP header (with options), in bytes.
     tot_hdr: u64,
-    attrs: &'a Attributes,
+    flags: TcpFlags,
+    tcp_len: u64,
+    layout: &'a str,
+    quirks: &'a str,
 }
 
 impl<'a> Packet<'a> {
-    fn of(a: &'a Attributes) -> Option<Packet<'a>> {
-        let v4 = a.contains(Field::IpVersion);
-        let (ip_hdr, olen) = if v4 {
-            let hdr = num(a, Field::IpHdrLen)?;
+    fn of(h: &Headers, layout: &'a str, quirks: &'a str) -> Option<Packet<'a>> {
+        let (ip_hdr, olen) = if h.v4 {
+            let hdr = h.ip_hdr_len?;
             (hdr, hdr.saturating_sub(20))
-        } else if a.contains(Field::SynlabIpv6Ext) {
+        } else if h.ipv6_ext {
             // p0f reads TCP only right after the IPv6 header: it signs no
             // packet with extension headers.
             return None;
@@ -173,32 +244,35 @@ impl<'a> Packet<'a> {
             (40, 0)
         };
         Some(Packet {
-            v4,
-            ttl: seen_ttl(a)?,
+            v4: h.v4,
+            ttl: h.ttl?,
             olen,
-            mss: num(a, Field::TcpOptionsMssVal).unwrap_or(0),
-            win: num(a, Field::TcpWindowSizeValue)?,
-            wscale: num(a, Field::TcpOptionsWscaleShift).unwrap_or(0),
-            tsval: num(a, Field::TcpOptionsTimestampTsval).unwrap_or(0),
-            tot_hdr: ip_hdr + num(a, Field::TcpHdrLen)?,
-            attrs: a,
+            mss: h.mss.unwrap_or(0),
+            win: h.window?,
+            wscale: h.wscale.unwrap_or(0),
+            tsval: h.tsval.unwrap_or(0),
+            tot_hdr: ip_hdr + h.tcp_hdr_len?,
+            flags: h.flags,
+            tcp_len: h.tcp_len,
+            layout,
+            quirks,
         })
+    }
+
+    /// From an attribute set, with its layout and quirks.
+    fn of_attributes(a: &'a Attributes) -> Option<Packet<'a>> {
+        let text = |f| a.text(f).unwrap_or_default();
+        Packet::of(
+            &Headers::of(a),
+            text(Field::SynlabOptionsLayout),
+            text(Field::SynlabQuirks),
+        )
     }
 
     /// A SYN+ACK (p0f's `tcp_type`: of SYN, ACK, FIN, RST exactly the first two).
     fn is_syn_ack(&self) -> bool {
-        let a = self.attrs;
-        flag(a, Field::TcpFlagsSyn)
-            && flag(a, Field::TcpFlagsAck)
-            && !flag(a, Field::TcpFlagsFin)
-            && !flag(a, Field::TcpFlagsReset)
-    }
-
-    fn str(&self, name: Field) -> &'a str {
-        match self.attrs.get(name) {
-            Some(Value::Str(s)) => s,
-            _ => "",
-        }
+        let f = self.flags;
+        f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK) && !f.has(TcpFlags::FIN | TcpFlags::RST)
     }
 }
 
@@ -251,17 +325,13 @@ fn window_multiple(p: &Packet<'_>, syn_mss: u64) -> Option<(WinUnit, i16)> {
 
 /// `WINDOW,SCALE:OLAYOUT:QUIRKS:PCLASS`, the fields both forms share, after `window`.
 fn write_tail(out: &mut String, p: &Packet<'_>) {
-    let pclass = if num(p.attrs, Field::TcpLen).unwrap_or(0) == 0 {
-        '0'
-    } else {
-        '+'
-    };
+    let pclass = if p.tcp_len == 0 { '0' } else { '+' };
     out.push(',');
     push_num(out, p.wscale);
     out.push(':');
-    out.push_str(p.str(Field::SynlabOptionsLayout));
+    out.push_str(p.layout);
     out.push(':');
-    out.push_str(p.str(Field::SynlabQuirks));
+    out.push_str(p.quirks);
     out.push(':');
     out.push(pclass);
 }
@@ -311,8 +381,17 @@ fn raw_signature(p: &Packet<'_>, window: Option<(WinUnit, i16)>) -> String {
 /// The packet's p0f v3 signature as p0f's `raw_sig` prints it for a SYN (or
 /// for any packet taken on its own, with no SYN before it).
 pub fn signature(a: &Attributes) -> Option<String> {
-    let p = Packet::of(a)?;
+    let p = Packet::of_attributes(a)?;
     Some(raw_signature(&p, window_multiple(&p, 0)))
+}
+
+/// The signature of typed headers with their option layout and quirks as
+/// text. `syn_mss` is the MSS of the SYN a SYN+ACK answers (0 for a SYN or
+/// a packet on its own): p0f also tries the window as a multiple of it,
+/// after every other divisor.
+pub fn signature_of(h: &Headers, layout: &str, quirks: &str, syn_mss: u64) -> Option<String> {
+    let p = Packet::of(h, layout, quirks)?;
+    Some(raw_signature(&p, window_multiple(&p, syn_mss)))
 }
 
 /// A SYN+ACK's `raw_sig` where it differs from [`signature`]'s: p0f also
@@ -323,7 +402,7 @@ pub fn syn_ack_signature(reply: &Attributes, syn: &Attributes) -> Option<String>
     if syn_mss == 0 {
         return None;
     }
-    let p = Packet::of(reply)?;
+    let p = Packet::of_attributes(reply)?;
     if window_multiple(&p, 0).is_some() {
         return None;
     }
@@ -337,7 +416,7 @@ pub fn syn_ack_signature(reply: &Attributes, syn: &Attributes) -> Option<String>
 /// only when it is exactly N times the MSS, else the number; so that
 /// importing it (`profile::p0f::import`) gives the same SYN back.
 pub fn database_signature(a: &Attributes) -> Option<String> {
-    let p = Packet::of(a)?;
+    let p = Packet::of_attributes(a)?;
     let mut out = String::with_capacity(64);
     let _ = write!(out, "*:{}:{}:", p.ttl, p.olen);
     let _ = match p.mss {
