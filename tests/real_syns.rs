@@ -371,7 +371,7 @@ fn p0f_headers_read_from_segments_agree_with_their_attributes() {
     let bundled = std::fs::read_dir("captures")
         .unwrap_or_else(|e| panic!("captures: {e}"))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && !p.extension().is_some_and(|x| x == "md"));
+        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"));
     // The attributes state the three reserved bits as one flag.
     let no_reserved = |h: Headers| Headers {
         flags: TcpFlags(h.flags.0 & !TcpFlags::RESERVED),
