@@ -444,30 +444,21 @@ impl Tracker {
         }
     }
 
-    /// Queue a flow that ended to finish after the grace.
-    fn note_closing(&mut self, key: FlowKey, at: Duration) {
-        let grace = self.limits.grace;
-        if let Some(live) = self.flows.get_mut(&key) {
-            if !live.closing && live.attempt.closed() {
-                live.closing = true;
-                self.closing.push_back((at + grace, live.index, key));
-            }
-        }
-    }
-
     fn segment(&mut self, number: u64, at: Duration, seg: &Segment<'_>) {
         if seg.flags.is_syn() {
             return self.client_syn(number, at, seg);
         }
+        // One table lookup per packet (two for the server's): the flow found
+        // is queued to close right here, not looked up again.
         let key = (seg.src, seg.dst);
         if let Some(live) = self.flows.get_mut(&key) {
             live.attempt.on_client_segment(at, seg);
-            return self.note_closing(key, at);
+            return queue_if_closed(&mut self.closing, live, key, at + self.limits.grace);
         }
         let key = (seg.dst, seg.src);
         if let Some(live) = self.flows.get_mut(&key) {
             live.attempt.on_server_segment(number, at, seg);
-            self.note_closing(key, at);
+            queue_if_closed(&mut self.closing, live, key, at + self.limits.grace);
         }
     }
 
@@ -516,6 +507,19 @@ impl Tracker {
             a.icmp_from = Some(err.from);
             a.last_seen = at;
         }
+    }
+}
+
+/// Queue a flow that ended (see [`Attempt::closed`]) to finish at `deadline`.
+fn queue_if_closed(
+    closing: &mut VecDeque<(Duration, usize, FlowKey)>,
+    live: &mut Live,
+    key: FlowKey,
+    deadline: Duration,
+) {
+    if !live.closing && live.attempt.closed() {
+        live.closing = true;
+        closing.push_back((deadline, live.index, key));
     }
 }
 
