@@ -113,43 +113,86 @@ fn looks_like_http(buf: &[u8]) -> bool {
     })
 }
 
+/// Where `needle` first occurs in `hay` (SIMD search: the first segment of
+/// a response may carry a few KiB before its blank line).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
+}
+
+/// The lines of a head after its first: each up to the next CRLF, ending
+/// at the first empty line (or the end of the bytes).
+fn header_lines(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (line, after) = match find(rest, b"\r\n") {
+            Some(i) => (&rest[..i], &rest[i + 2..]),
+            None => (rest, &b""[..]),
+        };
+        if line.is_empty() {
+            return None;
+        }
+        rest = after;
+        Some(line)
+    })
+}
+
+/// The values of the first header named (ASCII case ignored) by each of
+/// `names`, untrimmed; a line without a colon is no header.
+fn find_headers<'h, const N: usize>(lines: &'h [u8], names: [&str; N]) -> [Option<&'h [u8]>; N] {
+    let mut found = [None; N];
+    for line in header_lines(lines) {
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        // Trimmed as text, as `str::trim` would (Unicode white space).
+        let key = String::from_utf8_lossy(&line[..colon]);
+        let key = key.trim();
+        for (name, slot) in names.iter().zip(found.iter_mut()) {
+            if slot.is_none() && key.eq_ignore_ascii_case(name) {
+                *slot = Some(&line[colon + 1..]);
+            }
+        }
+    }
+    found
 }
 
 /// Parse a complete head (up to and including its blank line).
+///
+/// Read as bytes where it lies: splitting at CR LF, colons and spaces
+/// finds the same pieces in the bytes as in their lossy UTF-8 text (those
+/// are ASCII, never part of a replaced sequence), so only the pieces kept
+/// are turned into text (issue 13: this ran for every flow's first
+/// segments, over a lossy copy of the whole head).
 pub fn parse_head(head: &[u8]) -> Option<Head> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let first = lines.next()?;
-    let headers: Vec<(&str, &str)> = lines
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim(), v.trim()))
-        .collect();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| cut(v))
+    let (first, rest) = match find(head, b"\r\n") {
+        Some(i) => (&head[..i], &head[i + 2..]),
+        None => (head, &b""[..]),
     };
-    let mut parts = first.splitn(3, ' ');
+    let mut parts = first.splitn(3, |&b| b == b' ');
     let (a, b) = (parts.next()?, parts.next()?);
-    if a.starts_with("HTTP/1.") {
+    if a.starts_with(b"HTTP/1.") {
+        let status = std::str::from_utf8(b).ok()?.parse().ok()?;
+        let [length, range] = find_headers(rest, ["content-length", "content-range"]);
         return Some(Head::Response(Response {
-            status: b.parse().ok()?,
-            content_length: header("content-length").and_then(|v| v.parse().ok()),
-            content_range: header("content-range"),
+            status,
+            content_length: length.map(value).and_then(|v| v.parse().ok()),
+            content_range: range.map(value),
             head_len: head.len() as u64,
         }));
     }
-    parts.next()?.starts_with("HTTP/1.").then(|| {
-        Head::Request(Request {
-            method: cut(a),
-            target: cut(b),
-            range: header("range"),
-        })
-    })
+    if !parts.next()?.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    let [range] = find_headers(rest, ["range"]);
+    Some(Head::Request(Request {
+        method: cut(&String::from_utf8_lossy(a)),
+        target: cut(&String::from_utf8_lossy(b)),
+        range: range.map(value),
+    }))
+}
+
+/// A header value as text: trimmed, then cut to [`MAX_TEXT`] characters.
+fn value(raw: &[u8]) -> String {
+    cut(String::from_utf8_lossy(raw).trim())
 }
 
 fn cut(s: &str) -> String {
@@ -192,6 +235,116 @@ mod tests {
         assert_eq!(resp.content_length, Some(10));
         assert_eq!(resp.content_range.as_deref(), Some("bytes 5-14/15"));
         assert_eq!(resp.head_len, raw.len() as u64 - 4);
+    }
+
+    /// The parser before issue 13 (a lossy copy of the whole head, split
+    /// as text): the byte parser must answer exactly as it did.
+    fn parse_head_as_text(head: &[u8]) -> Option<Head> {
+        let text = String::from_utf8_lossy(head);
+        let mut lines = text.split("\r\n");
+        let first = lines.next()?;
+        let headers: Vec<(&str, &str)> = lines
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| cut(v))
+        };
+        let mut parts = first.splitn(3, ' ');
+        let (a, b) = (parts.next()?, parts.next()?);
+        if a.starts_with("HTTP/1.") {
+            return Some(Head::Response(Response {
+                status: b.parse().ok()?,
+                content_length: header("content-length").and_then(|v| v.parse().ok()),
+                content_range: header("content-range"),
+                head_len: head.len() as u64,
+            }));
+        }
+        parts.next()?.starts_with("HTTP/1.").then(|| {
+            Head::Request(Request {
+                method: cut(a),
+                target: cut(b),
+                range: header("range"),
+            })
+        })
+    }
+
+    /// Pieces heads are made of, odd ones included: non-ASCII white space
+    /// around names, invalid UTF-8, signs and leading zeros in numbers.
+    const PIECES: [&[u8]; 24] = [
+        b"GET",
+        b"HTTP/1.1",
+        b"HTTP/1.",
+        b"HTTP/2",
+        b" ",
+        b"\r\n",
+        b"\r\n\r\n",
+        b"\r",
+        b"\n",
+        b":",
+        b"Range",
+        b"rAnGe",
+        b"Content-Length",
+        b"content-range",
+        b"206",
+        b"+12",
+        b"00000000000000000000000000000007",
+        b"bytes 5-14/15",
+        b"\t",
+        "\u{a0}".as_bytes(),
+        "\u{3000}".as_bytes(),
+        b"\xff\xfe",
+        b"\xe2\x82",
+        "\u{e9}".as_bytes(),
+    ];
+
+    const STARTS: [&[u8]; 3] = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 206 OK\r\n"];
+
+    proptest::proptest! {
+        #[test]
+        fn bytes_parse_as_the_text_parser_did(
+            start in proptest::sample::select(&STARTS[..]),
+            pieces in proptest::collection::vec(proptest::sample::select(&PIECES[..]), 0..40),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..8),
+        ) {
+            let mut head = start.to_vec();
+            head.extend(pieces.concat());
+            head.extend_from_slice(&noise);
+            proptest::prop_assert_eq!(parse_head(&head), parse_head_as_text(&head));
+        }
+    }
+
+    #[test]
+    fn long_values_are_cut_before_they_are_read() {
+        let zeros = "0".repeat(300);
+        for head in [
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {zeros}5\r\n\r\n"),
+            "HTTP/1.1 200 OK\r\nContent-Length: 7\r\ncontent-length: 9\r\n\r\n".to_string(),
+            format!(
+                "GET /{} HTTP/1.1\r\n\u{a0}Range\u{a0}: \u{3000}x\r\n\r\n",
+                "é".repeat(300)
+            ),
+        ] {
+            assert_eq!(
+                parse_head(head.as_bytes()),
+                parse_head_as_text(head.as_bytes()),
+                "{head}"
+            );
+        }
+        let Some(Head::Response(r)) =
+            parse_head(format!("HTTP/1.1 200 OK\r\nContent-Length: {zeros}5\r\n\r\n").as_bytes())
+        else {
+            panic!("no response");
+        };
+        assert_eq!(
+            r.content_length,
+            Some(0),
+            "cut to {MAX_TEXT} characters, then read"
+        );
     }
 
     #[test]

@@ -10,12 +10,28 @@
 //! section in the other byte order, per-interface timestamp resolutions),
 //! so does this reader; where tshark refuses a file, this reader returns an
 //! error naming the file, the packet and what is wrong.
+//!
+//! A regular file is read through a memory map: the frames are lent where
+//! they lie in the page cache instead of copied out by read(2) (issue 13:
+//! the copy was a sixth of `handshakes` on a large download capture), and
+//! the pages already passed are handed back as reading goes on, so the
+//! resident size stays flat. Standard input and pipes are read into a
+//! buffer, as is the in-memory reader ([`CaptureReader::new`]).
+//!
+//! The price of a map: if another process truncates the file while synlab
+//! reads it, touching the lost pages kills synlab with SIGBUS (ripgrep takes
+//! the same risk with `--mmap`). Captures are files that are written once,
+//! and a file still being written only grows, which a map reads safely up to
+//! the length it had when opened (the buffered reader would read on to the
+//! length it has when it gets there). [`CaptureReader::open_buffered`]
+//! reads a file without a map for a caller who cannot take that risk.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use memmap2::{Advice, Mmap, UncheckedAdvice};
 use thiserror::Error;
 
 /// The largest packet record accepted (tshark's and libpcap's maximum
@@ -31,6 +47,9 @@ pub const MAX_BLOCK: u32 = 128 * 1024 * 1024;
 /// read its options (real ones are well under 1 KiB).
 pub const MAX_DESCRIPTION_BLOCK: u32 = 1024 * 1024;
 const CHUNK: usize = 1 << 16;
+/// A mapped file's pages are handed back this many bytes at a time, once
+/// read past (a power of two).
+const RELEASE: usize = 4 << 20;
 
 /// pcapng block types.
 const SHB: u32 = 0x0a0d_0d0a;
@@ -215,37 +234,74 @@ enum Format {
     },
 }
 
-/// The read buffer: unread bytes are `buf[start..end]`. It grows only to
-/// hold one record (at most [`MAX_RECORD`] plus its header) or one
-/// description block (at most [`MAX_DESCRIPTION_BLOCK`]).
+/// Where the bytes of the capture are held.
+enum Bytes {
+    /// Read from the source into a buffer that grows only to hold one
+    /// record (at most [`MAX_RECORD`] plus its header) or one description
+    /// block (at most [`MAX_DESCRIPTION_BLOCK`]).
+    Buffered(Vec<u8>),
+    /// The whole file, mapped; the pages before `released` were handed back.
+    Mapped { map: Mmap, released: usize },
+}
+
+/// The input: unread bytes are `bytes[start..end]`. A mapped file is all
+/// there from the start (`end` is its length, `eof` is set), so nothing is
+/// ever read or moved; the checks on lengths are the same for both.
 struct Input<R> {
     source: R,
-    buf: Vec<u8>,
+    bytes: Bytes,
     start: usize,
     end: usize,
     eof: bool,
-    /// File offset of `buf[start]`.
+    /// File offset of `bytes[start]`.
     offset: u64,
 }
 
 impl<R: Read> Input<R> {
+    fn buffered(source: R) -> Self {
+        Input {
+            source,
+            bytes: Bytes::Buffered(vec![0; CHUNK]),
+            start: 0,
+            end: 0,
+            eof: false,
+            offset: 0,
+        }
+    }
+
+    fn mapped(source: R, map: Mmap) -> Self {
+        Input {
+            source,
+            end: map.len(),
+            bytes: Bytes::Mapped { map, released: 0 },
+            start: 0,
+            eof: true,
+            offset: 0,
+        }
+    }
+
     fn avail(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        let all: &[u8] = match &self.bytes {
+            Bytes::Buffered(buf) => buf,
+            Bytes::Mapped { map, .. } => map,
+        };
+        &all[self.start..self.end]
     }
 
     /// Make at least `n` unread bytes available; `Ok(false)` when the file
     /// ends first. Callers bound `n`.
     fn ensure(&mut self, n: usize) -> io::Result<bool> {
         while self.end - self.start < n {
-            if self.eof {
+            // A map holds the whole file already.
+            let (false, Bytes::Buffered(buf)) = (self.eof, &mut self.bytes) else {
                 return Ok(false);
-            }
-            if self.buf.len() - self.start < n {
-                self.buf.copy_within(self.start..self.end, 0);
+            };
+            if buf.len() - self.start < n {
+                buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
-                if self.buf.len() < n {
-                    self.buf.resize(n.max(CHUNK), 0);
+                if buf.len() < n {
+                    buf.resize(n.max(CHUNK), 0);
                 }
             }
             self.read_more()?;
@@ -255,13 +311,18 @@ impl<R: Read> Input<R> {
 
     /// Read once into the free space (the caller made some).
     fn read_more(&mut self) -> io::Result<()> {
-        if self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
+        let Bytes::Buffered(buf) = &mut self.bytes else {
+            // Mapped: the file has no more than the map.
+            self.eof = true;
+            return Ok(());
+        };
+        if self.end == buf.len() {
+            buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
         loop {
-            match self.source.read(&mut self.buf[self.end..]) {
+            match self.source.read(&mut buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
@@ -295,6 +356,30 @@ impl<R: Read> Input<R> {
             self.read_more()?;
         }
     }
+
+    /// Hand back the mapped pages read past, [`RELEASE`] bytes at a time,
+    /// so that a long file does not stay resident (the page cache keeps
+    /// them; only this process's mapping of them goes).
+    fn release_read_pages(&mut self) {
+        let Bytes::Mapped { map, released } = &mut self.bytes else {
+            return;
+        };
+        let upto = self.start & !(RELEASE - 1);
+        if upto > *released {
+            // SAFETY: MADV_DONTNEED on a read-only shared file mapping
+            // drops the page-table entries only; a later access faults the
+            // same file bytes back in, so no byte seen through the map ever
+            // changes. No frame lent from these pages is alive: the caller
+            // holds `&mut` of the reader that lent them.
+            let dropped = unsafe {
+                map.unchecked_advise_range(UncheckedAdvice::DontNeed, *released, upto - *released)
+            };
+            // A refusal only leaves the pages resident: memory, not data.
+            if dropped.is_ok() {
+                *released = upto;
+            }
+        }
+    }
 }
 
 /// A streaming reader over a pcap or pcapng file.
@@ -309,14 +394,48 @@ pub struct CaptureReader<R = File> {
 }
 
 impl CaptureReader<File> {
-    /// Open a capture file; the format is told by its magic number.
+    /// Open a capture file; the format is told by its magic number. A
+    /// regular file is memory-mapped (see the module docs for the SIGBUS a
+    /// truncation by another process would cause); anything else, or a file
+    /// that cannot be mapped, is read into a buffer.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let file = File::open(path).map_err(|source| CaptureError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::new(path, file)
+        let file = open_file(path)?;
+        match map_file(&file) {
+            Some(map) => Self::with_input(path, Input::mapped(file, map)),
+            None => Self::new(path, file),
+        }
     }
+
+    /// Open a capture file and read it into a buffer, never mapped: for a
+    /// file that another process may truncate while it is read.
+    pub fn open_buffered(path: &Path) -> Result<Self, CaptureError> {
+        Self::new(path, open_file(path)?)
+    }
+}
+
+fn open_file(path: &Path) -> Result<File, CaptureError> {
+    File::open(path).map_err(|source| CaptureError::Open {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A read-only map of a regular, non-empty file (an empty one cannot be
+/// mapped; it gets the buffered reader's "empty file" error). `None` sends
+/// the file to the buffered reader, which reports any real read error.
+fn map_file(file: &File) -> Option<Mmap> {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    // SAFETY: the map is read-only and owned by this reader, which lends
+    // its bytes only as `&[u8]` for one frame at a time. Another process
+    // changing the file's bytes would change what is read (as it would for
+    // read(2)); one truncating it raises SIGBUS, the documented risk.
+    let map = unsafe { Mmap::map(file) }.ok()?;
+    // Read-ahead hint only; the map works the same without it.
+    let _ = map.advise(Advice::Sequential);
+    Some(map)
 }
 
 /// A problem found inside a record or block, before the path and packet
@@ -357,14 +476,10 @@ struct Record {
 impl<R: Read> CaptureReader<R> {
     /// Read a capture from any byte source; `path` names it in errors.
     pub fn new(path: &Path, source: R) -> Result<Self, CaptureError> {
-        let mut input = Input {
-            source,
-            buf: vec![0; CHUNK],
-            start: 0,
-            end: 0,
-            eof: false,
-            offset: 0,
-        };
+        Self::with_input(path, Input::buffered(source))
+    }
+
+    fn with_input(path: &Path, mut input: Input<R>) -> Result<Self, CaptureError> {
         let read_error = |source| CaptureError::Read {
             path: path.to_owned(),
             number: 1,
@@ -404,6 +519,7 @@ impl<R: Read> CaptureReader<R> {
         let (used, then_skip) = std::mem::take(&mut self.pending);
         self.input.start += used;
         self.input.offset += used as u64;
+        self.input.release_read_pages();
         let result = match self.input.skip(then_skip) {
             Ok(0) => self.next_record(),
             Ok(missing) => Err(Bad::Truncated(missing)),
@@ -893,6 +1009,115 @@ mod tests {
             }
         }
         n
+    }
+
+    /// Everything a reader yields: each frame, and how it ends.
+    fn frames_of<R: Read>(reader: Result<CaptureReader<R>, CaptureError>) -> Vec<String> {
+        let mut r = match reader {
+            Ok(r) => r,
+            Err(e) => return vec![e.to_string()],
+        };
+        let mut out = Vec::new();
+        while let Some(frame) = r.next_frame() {
+            match frame {
+                Ok(f) => out.push(format!("{f:?}")),
+                Err(e) => {
+                    out.push(e.to_string());
+                    break;
+                }
+            }
+        }
+        out.push(format!("offset {}", r.offset()));
+        out
+    }
+
+    fn is_mapped<R>(r: &CaptureReader<R>) -> bool {
+        matches!(r.input.bytes, Bytes::Mapped { .. })
+    }
+
+    /// The mapped reader yields exactly what the buffered one does, frame
+    /// for frame and error for error, on every capture the tests keep
+    /// (hostile ones included) and on cuts of a real one at every kind of
+    /// place (inside the file header, a record header, a record's data).
+    #[test]
+    fn mapped_files_read_as_buffered_ones_do() {
+        let mut files = Vec::new();
+        for dir in [
+            "captures",
+            "tests/hostile",
+            "tests/data",
+            "tests/data/real-syns",
+            "tests/fuzz-regressions/capture",
+        ] {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            for entry in
+                std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            {
+                let path = entry.expect("directory entry").path();
+                if path.is_file() {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 40, "{files:?}");
+        let tmp = std::env::temp_dir().join(format!("synlab-mmap-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).expect("temp dir");
+        let whole = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/linux-default.pcapng"),
+        )
+        .expect("capture");
+        for cut in [1, 3, 11, 30, 200, 333, 1000, whole.len() - 5] {
+            let path = tmp.join(format!("cut-{cut}.pcapng"));
+            std::fs::write(&path, &whole[..cut]).expect("write cut");
+            files.push(path);
+        }
+        let empty = tmp.join("empty.pcap");
+        std::fs::write(&empty, b"").expect("write empty");
+        files.push(empty);
+        for path in &files {
+            let mapped = CaptureReader::open(path);
+            if let Ok(r) = &mapped {
+                assert!(is_mapped(r), "{} not mapped", path.display());
+            }
+            let buffered = CaptureReader::open_buffered(path);
+            assert_eq!(frames_of(mapped), frames_of(buffered), "{}", path.display());
+        }
+        std::fs::remove_dir_all(&tmp).expect("remove temp dir");
+    }
+
+    /// A mapped file gives its pages back as it is read: a file of many
+    /// [`RELEASE`]-sized chunks is read with every whole chunk released.
+    #[test]
+    fn read_pages_of_a_mapped_file_are_released() {
+        let tmp = std::env::temp_dir().join(format!("synlab-release-{}.pcap", std::process::id()));
+        let mut bytes = include_bytes!("../../captures/linux-default.pcap")[..24].to_vec();
+        let record = [
+            [0u8; 8].as_slice(),
+            &1000u32.to_le_bytes(),
+            &1000u32.to_le_bytes(),
+            &[0; 1000],
+        ]
+        .concat();
+        while bytes.len() < 3 * RELEASE {
+            bytes.extend_from_slice(&record);
+        }
+        std::fs::write(&tmp, &bytes).expect("write");
+        let mut r = CaptureReader::open(&tmp).expect("open");
+        let mut n = 0;
+        while let Some(frame) = r.next_frame() {
+            assert_eq!(frame.expect("frame").data.len(), 1000);
+            n += 1;
+        }
+        std::fs::remove_file(&tmp).expect("remove");
+        assert_eq!(n, (bytes.len() - 24) / record.len());
+        let Bytes::Mapped { released, .. } = r.input.bytes else {
+            panic!("not mapped");
+        };
+        assert_eq!(
+            released,
+            bytes.len() / RELEASE * RELEASE,
+            "all whole chunks read past"
+        );
     }
 
     /// Random byte edits of real captures: never a panic, never an endless
