@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Time `synlab handshakes --json` against p0f -r, tshark (5 SYN fields) and
-# `cat` on the benchmark captures, one run each, with synlab's peak RSS and
-# how soon its first attempt comes out (`synlab handshakes F --jsonl | head -1`).
+# Time `synlab handshakes --json` against p0f -r, tshark (5 SYN fields),
+# huginn-net's TCP analysis and `cat` on the benchmark captures, one run each,
+# with synlab's peak RSS and how soon its first attempt comes out
+# (`synlab handshakes F --jsonl | head -1`).
 #
 #   scripts/bench.sh [CAPTURE...]     (default: all four below)
 #
@@ -12,8 +13,15 @@
 #   bench3m   the project's bench file, 3M packets / 88k handshakes (captures/linux-default.pcap)
 #   flood2m   2M SYNs never answered (memory: every attempt reported, flat RSS)
 #
+# huginn-net: scripts/huginn-bench/ is a small standalone driver (huginn-net-tcp
+# and huginn-net-db 2.2.1, pinned by its Cargo.lock) that matches every SYN and
+# SYN+ACK against the p0f database and prints one line for each. It is built
+# here on first use into $BENCH_DIR/huginn-target (needs crates.io once, no
+# system library: pcap-file and pnet are pure Rust for reading a file).
+#
 # Env: SYNLAB=path/to/binary (default target/release/synlab, built here),
-# BENCH_TSHARK=0 skips tshark (minutes on the large files).
+# BENCH_TSHARK=0 skips tshark (minutes on the large files), BENCH_HUGINN=0
+# skips huginn-net (and its build). A skipped tool's columns show "-".
 # Needs p0f, tshark and GNU time (/usr/bin/time). Numbers are elapsed seconds;
 # ratios are tool / synlab (above 1: synlab is faster), but synlab / cat.
 set -euo pipefail
@@ -23,6 +31,12 @@ mkdir -p "$dir"
 if [ -z "${SYNLAB:-}" ]; then
   cargo build --release --quiet
   SYNLAB=target/release/synlab
+fi
+huginn=$dir/huginn-target/release/huginn-bench
+if [ "${BENCH_HUGINN:-1}" = 1 ] && [ ! -x "$huginn" ]; then
+  echo "building the huginn-net driver (once, into $dir/huginn-target; BENCH_HUGINN=0 skips it)" >&2
+  cargo build --release --quiet --locked --manifest-path scripts/huginn-bench/Cargo.toml \
+    --target-dir "$dir/huginn-target"
 fi
 captures=("$@")
 [ ${#captures[@]} -gt 0 ] || captures=(syn20k syn200k bench3m flood2m)
@@ -49,6 +63,9 @@ run() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 
+# cells SECONDS SYNLAB_SECONDS: "| T s | Rx" for a timed tool, "| - | -" for a skipped one (SECONDS "-").
+cells() { if [ "$1" = - ]; then echo "| - | -"; else echo "| $1 s | $(ratio "$1" "$2")"; fi; }
+
 first_attempt() { # seconds until the first JSON line is out, through | head -1
   local start end
   start=$(date +%s.%N)
@@ -58,8 +75,8 @@ first_attempt() { # seconds until the first JSON line is out, through | head -1
 }
 
 fields=(-e frame.number -e ip.ttl -e tcp.window_size_value -e tcp.options.mss_val -e tcp.options.wscale.shift)
-echo "| capture | synlab --json | peak RSS | first attempt (\`| head -1\`) | p0f -r | vs p0f | tshark | vs tshark | cat | synlab / cat |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| capture | synlab --json | peak RSS | first attempt (\`| head -1\`) | p0f -r | vs p0f | tshark | vs tshark | huginn-net | vs huginn-net | cat | synlab / cat |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for name in "${captures[@]}"; do
   pcap=$(generate "$name")
   read -r s_sec s_kib < <(run "$SYNLAB" handshakes "$pcap" --json)
@@ -68,10 +85,15 @@ for name in "${captures[@]}"; do
   if [ "${BENCH_TSHARK:-1}" = 1 ]; then
     read -r t_sec _ < <(run tshark -r "$pcap" -Y 'tcp.flags.syn==1' -T fields "${fields[@]}")
   else
-    t_sec=0
+    t_sec=-
+  fi
+  if [ "${BENCH_HUGINN:-1}" = 1 ]; then
+    read -r h_sec _ < <(run "$huginn" "$pcap")
+  else
+    h_sec=-
   fi
   read -r c_sec _ < <(run cat "$pcap")
-  echo "| $name | ${s_sec} s | $((s_kib / 1024)) MB | ${first} s | ${p_sec} s | $(ratio "$p_sec" "$s_sec") | ${t_sec} s | $(ratio "$t_sec" "$s_sec") | ${c_sec} s | $(ratio "$s_sec" "$c_sec") |"
+  echo "| $name | ${s_sec} s | $((s_kib / 1024)) MB | ${first} s $(cells "$p_sec" "$s_sec") $(cells "$t_sec" "$s_sec") $(cells "$h_sec" "$s_sec") | ${c_sec} s | $(ratio "$s_sec" "$c_sec") |"
 done
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 fuzz=$(pgrep -fc 'cargo-fuzz|fuzz run' || true)
