@@ -2,7 +2,12 @@
 //! of a SYN (what `handshakes` computes for every SYN and answer).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use synlab::handshake::Tracker;
+use std::path::Path;
+use std::time::Duration;
+
+use synlab::cli::output::Style;
+use synlab::cli::sink::{self, Format};
+use synlab::handshake::{Attempt, Tracker};
 use synlab::model::craft::{build_packet, ethernet_frame, linux_example, Volatile};
 use synlab::model::{decode_frame, Decoded};
 
@@ -20,6 +25,56 @@ fn linux_syn() -> Vec<u8> {
     };
     let ip = build_packet(&a, &v).expect("crafts");
     ethernet_frame(&ip, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+}
+
+/// A whole handshake as the tracker hands it out: the Linux SYN answered by
+/// a SYN-ACK (the same packet with SYN+ACK set), both with full attributes.
+fn answered_attempt() -> Attempt {
+    let a = linux_example();
+    let syn = Volatile {
+        src: "198.18.0.2:40000".parse().expect("addr"),
+        dst: "198.18.0.130:80".parse().expect("addr"),
+        seq: 1,
+        ack: 0,
+        ip_id: 7,
+        flow_label: 0,
+        tsval: 1,
+        tsecr: 0,
+    };
+    let syn_ack = Volatile {
+        src: syn.dst,
+        dst: syn.src,
+        seq: 500,
+        ack: 2,
+        ..syn
+    };
+    let mut answer = a.clone();
+    answer.insert(synlab::model::Field::TcpFlagsAck, true);
+    let mut t = Tracker::new();
+    for (n, (attrs, v)) in [(&a, &syn), (&answer, &syn_ack)].into_iter().enumerate() {
+        let ip = build_packet(attrs, v).expect("crafts");
+        let frame = ethernet_frame(&ip, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let d = decode_frame(1, &frame).expect("decodes");
+        t.feed(n as u64 + 1, Duration::from_millis(n as u64), &d);
+    }
+    t.finish().pop().expect("one attempt")
+}
+
+/// `handshakes --json`'s writing of one answered attempt (~120 attributes).
+fn bench_sink(c: &mut Criterion) {
+    let attempt = answered_attempt();
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut g = c.benchmark_group("sink");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("jsonl: one answered attempt", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut s =
+                sink::for_format(Format::Jsonl, Path::new("x"), Style::new(false), &mut out);
+            s.attempt(0, black_box(&attempt)).expect("writes");
+        })
+    });
+    g.finish();
 }
 
 fn bench(c: &mut Criterion) {
@@ -48,5 +103,5 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_sink);
 criterion_main!(benches);

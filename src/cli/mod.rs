@@ -15,11 +15,11 @@ mod cmd_stalls;
 mod cmd_survey;
 mod commands;
 mod fields;
-mod output;
+pub mod output;
 mod progress;
 mod recording;
 mod select;
-mod sink;
+pub mod sink;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
