@@ -6,6 +6,10 @@
 //! one direction's first bytes and parses them once the blank line that ends
 //! the head has arrived; anything that is not HTTP/1 is given up on at once.
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde::Serialize;
 
 /// The most bytes of a head that are kept; a longer head is not parsed.
@@ -65,7 +69,7 @@ impl HeadReader {
                 self.give_up();
                 return None;
             }
-            if let Some(end) = find(first, b"\r\n\r\n") {
+            if let Some(end) = find_blank_line(first) {
                 self.give_up();
                 return parse_head(&first[..end + 4]);
             }
@@ -76,7 +80,7 @@ impl HeadReader {
             self.give_up();
             return None;
         }
-        let Some(end) = find(&self.buf, b"\r\n\r\n") else {
+        let Some(end) = find_blank_line(&self.buf) else {
             if self.buf.len() == MAX_HEAD {
                 self.give_up();
             }
@@ -113,17 +117,31 @@ fn looks_like_http(buf: &[u8]) -> bool {
     })
 }
 
-/// Where `needle` first occurs in `hay` (SIMD search: the first segment of
-/// a response may carry a few KiB before its blank line).
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+/// Where a head's blank line starts (SIMD search: the first segment of a
+/// response may carry a few KiB before it). The searcher is built once.
+fn find_blank_line(hay: &[u8]) -> Option<usize> {
+    static BLANK_LINE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\r\n\r\n"));
+    BLANK_LINE.find(hay)
+}
+
+/// Where the first CR LF starts.
+fn find_crlf(hay: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\r', &hay[from..]) {
+        let at = from + i;
+        if hay.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The lines of a head after its first: each up to the next CRLF, ending
 /// at the first empty line (or the end of the bytes).
 fn header_lines(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
-        let (line, after) = match find(rest, b"\r\n") {
+        let (line, after) = match find_crlf(rest) {
             Some(i) => (&rest[..i], &rest[i + 2..]),
             None => (rest, &b""[..]),
         };
@@ -163,7 +181,7 @@ fn find_headers<'h, const N: usize>(lines: &'h [u8], names: [&str; N]) -> [Optio
 /// are turned into text (issue 13: this ran for every flow's first
 /// segments, over a lossy copy of the whole head).
 pub fn parse_head(head: &[u8]) -> Option<Head> {
-    let (first, rest) = match find(head, b"\r\n") {
+    let (first, rest) = match find_crlf(head) {
         Some(i) => (&head[..i], &head[i + 2..]),
         None => (head, &b""[..]),
     };
@@ -174,8 +192,8 @@ pub fn parse_head(head: &[u8]) -> Option<Head> {
         let [length, range] = find_headers(rest, ["content-length", "content-range"]);
         return Some(Head::Response(Response {
             status,
-            content_length: length.map(value).and_then(|v| v.parse().ok()),
-            content_range: range.map(value),
+            content_length: length.and_then(|v| value(v).parse().ok()),
+            content_range: range.map(|v| value(v).into_owned()),
             head_len: head.len() as u64,
         }));
     }
@@ -184,19 +202,29 @@ pub fn parse_head(head: &[u8]) -> Option<Head> {
     }
     let [range] = find_headers(rest, ["range"]);
     Some(Head::Request(Request {
-        method: cut(&String::from_utf8_lossy(a)),
-        target: cut(&String::from_utf8_lossy(b)),
-        range: range.map(value),
+        method: cut(&String::from_utf8_lossy(a)).to_owned(),
+        target: cut(&String::from_utf8_lossy(b)).to_owned(),
+        range: range.map(|v| value(v).into_owned()),
     }))
 }
 
 /// A header value as text: trimmed, then cut to [`MAX_TEXT`] characters.
-fn value(raw: &[u8]) -> String {
-    cut(String::from_utf8_lossy(raw).trim())
+fn value(raw: &[u8]) -> Cow<'_, str> {
+    match String::from_utf8_lossy(raw) {
+        Cow::Borrowed(text) => Cow::Borrowed(cut(text.trim())),
+        Cow::Owned(text) => Cow::Owned(cut(text.trim()).to_owned()),
+    }
 }
 
-fn cut(s: &str) -> String {
-    s.chars().take(MAX_TEXT).collect()
+/// The first [`MAX_TEXT`] characters.
+fn cut(s: &str) -> &str {
+    if s.len() <= MAX_TEXT {
+        return s; // no more bytes, so no more characters
+    }
+    match s.char_indices().nth(MAX_TEXT) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
 }
 
 #[cfg(test)]
@@ -252,7 +280,7 @@ mod tests {
             headers
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| cut(v))
+                .map(|(_, v)| v.chars().take(MAX_TEXT).collect::<String>())
         };
         let mut parts = first.splitn(3, ' ');
         let (a, b) = (parts.next()?, parts.next()?);
@@ -266,8 +294,8 @@ mod tests {
         }
         parts.next()?.starts_with("HTTP/1.").then(|| {
             Head::Request(Request {
-                method: cut(a),
-                target: cut(b),
+                method: a.chars().take(MAX_TEXT).collect(),
+                target: b.chars().take(MAX_TEXT).collect(),
                 range: header("range"),
             })
         })

@@ -49,7 +49,7 @@ pub const MAX_DESCRIPTION_BLOCK: u32 = 1024 * 1024;
 const CHUNK: usize = 1 << 16;
 /// A mapped file's pages are handed back this many bytes at a time, once
 /// read past (a power of two).
-const RELEASE: usize = 4 << 20;
+const RELEASE: usize = 1 << 20;
 
 /// pcapng block types.
 const SHB: u32 = 0x0a0d_0d0a;
