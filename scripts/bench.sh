@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Time `synlab handshakes --json` against p0f -r, tshark (5 SYN fields),
-# huginn-net's TCP analysis and `cat` on the benchmark captures, one run each,
-# with synlab's peak RSS and how soon its first attempt comes out
-# (`synlab handshakes F --jsonl | head -1`).
+# huginn-net's TCP analysis and `cat` on the benchmark captures, with synlab's
+# peak RSS and how soon its first attempt comes out
+# (`synlab handshakes F --jsonl | head -1`). Each tool runs BENCH_RUNS times
+# (default 3), interleaved (one round runs every tool once), and the median is
+# shown: on a shared or virtual machine one run can be 30% off.
 #
 #   scripts/bench.sh [CAPTURE...]     (default: all four below)
 #
@@ -20,7 +22,8 @@
 # system library: pcap-file and pnet are pure Rust for reading a file).
 #
 # Env: SYNLAB=path/to/binary (default target/release/synlab, built here),
-# BENCH_TSHARK=0 skips tshark (minutes on the large files), BENCH_HUGINN=0
+# BENCH_RUNS=N runs per tool, BENCH_TSHARK=0 skips tshark (minutes on the
+# large files), BENCH_HUGINN=0
 # skips huginn-net (and its build). A skipped tool's columns show "-".
 # Needs p0f, tshark and GNU time (/usr/bin/time). Numbers are elapsed seconds;
 # ratios are tool / synlab (above 1: synlab is faster), but synlab / cat.
@@ -77,25 +80,42 @@ first_attempt() { # seconds until the first JSON line is out, through | head -1
 fields=(-e frame.number -e ip.ttl -e tcp.window_size_value -e tcp.options.mss_val -e tcp.options.wscale.shift)
 echo "| capture | synlab --json | peak RSS | first attempt (\`| head -1\`) | p0f -r | vs p0f | tshark | vs tshark | huginn-net | vs huginn-net | cat | synlab / cat |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+runs=${BENCH_RUNS:-3}
 for name in "${captures[@]}"; do
   pcap=$(generate "$name")
-  read -r s_sec s_kib < <(run "$SYNLAB" handshakes "$pcap" --json)
-  first=$(first_attempt "$pcap")
-  read -r p_sec _ < <(run p0f -r "$pcap")
-  if [ "${BENCH_TSHARK:-1}" = 1 ]; then
-    read -r t_sec _ < <(run tshark -r "$pcap" -Y 'tcp.flags.syn==1' -T fields "${fields[@]}")
-  else
-    t_sec=-
-  fi
-  if [ "${BENCH_HUGINN:-1}" = 1 ]; then
-    read -r h_sec _ < <(run "$huginn" "$pcap")
-  else
-    h_sec=-
-  fi
-  read -r c_sec _ < <(run cat "$pcap")
+  s_all=() p_all=() t_all=() h_all=() c_all=() f_all=()
+  s_kib=0
+  for _ in $(seq "$runs"); do
+    read -r sec kib < <(run "$SYNLAB" handshakes "$pcap" --json)
+    s_all+=("$sec")
+    [ "$kib" -gt "$s_kib" ] && s_kib=$kib
+    f_all+=("$(first_attempt "$pcap")")
+    read -r sec _ < <(run p0f -r "$pcap")
+    p_all+=("$sec")
+    if [ "${BENCH_TSHARK:-1}" = 1 ]; then
+      read -r sec _ < <(run tshark -r "$pcap" -Y 'tcp.flags.syn==1' -T fields "${fields[@]}")
+      t_all+=("$sec")
+    fi
+    if [ "${BENCH_HUGINN:-1}" = 1 ]; then
+      read -r sec _ < <(run "$huginn" "$pcap")
+      h_all+=("$sec")
+    fi
+    read -r sec _ < <(run cat "$pcap")
+    c_all+=("$sec")
+  done
+  s_sec=$(median "${s_all[@]}")
+  p_sec=$(median "${p_all[@]}")
+  t_sec=-
+  [ ${#t_all[@]} -eq 0 ] || t_sec=$(median "${t_all[@]}")
+  h_sec=-
+  [ ${#h_all[@]} -eq 0 ] || h_sec=$(median "${h_all[@]}")
+  c_sec=$(median "${c_all[@]}")
+  first=$(median "${f_all[@]}")
   echo "| $name | ${s_sec} s | $((s_kib / 1024)) MB | ${first} s $(cells "$p_sec" "$s_sec") $(cells "$t_sec" "$s_sec") $(cells "$h_sec" "$s_sec") | ${c_sec} s | $(ratio "$s_sec" "$c_sec") |"
 done
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 fuzz=$(pgrep -fc 'cargo-fuzz|fuzz run' || true)
 echo
-echo "load average $load; background fuzz processes: $fuzz; $(nproc) cores"
+echo "medians of $runs interleaved runs; load average $load; background fuzz processes: $fuzz; $(nproc) cores"
