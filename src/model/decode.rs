@@ -685,7 +685,7 @@ impl Segment<'_> {
         }
         let headers = self.p0f_headers(&opts);
         let layout = layout.text();
-        let quirks = p0f::quirks_of(&headers, &opts).join(",");
+        let quirks = p0f::quirks(&headers, &opts).join(",");
         let truncated = self.truncated || opts.truncated;
         // p0f signs no packet the capture cut (it may lack options or payload).
         let signature = if truncated {

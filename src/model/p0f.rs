@@ -7,8 +7,9 @@
 //! is more than 35 hops), the MSS (`0` without an MSS option), and the window
 //! as a multiple of an MSS or MTU when p0f finds one (`mss*45` for 65160 with
 //! MSS 1460 and timestamps: a multiple of MSS - 12). A SYN+ACK's window may be
-//! a multiple of the SYN's MSS, so its signature comes from
-//! [`syn_ack_signature`], which the handshake tracker calls with the SYN.
+//! a multiple of the SYN's MSS, so [`signature_of`] takes that MSS too (the
+//! decoder passes it for a SYN+ACK the tracker matched to its SYN). Quirks
+//! and signature are computed from typed [`Headers`].
 //!
 //! [`database_signature`] is the form a p0f.fp `sig =` line takes for a
 //! profile: no distance, and a window written `mss*N` only when it is exactly
@@ -131,12 +132,7 @@ impl Headers {
 }
 
 /// p0f v3 quirks of a packet, in p0f's order (`process.c` `parse_packet`).
-pub fn quirks(a: &Attributes, opts: &OptionsParse<'_>) -> Vec<&'static str> {
-    quirks_of(&Headers::of(a), opts)
-}
-
-/// [`quirks`] of typed headers.
-pub fn quirks_of(h: &Headers, opts: &OptionsParse<'_>) -> Vec<&'static str> {
+pub fn quirks(h: &Headers, opts: &OptionsParse<'_>) -> Vec<&'static str> {
     let mut q = Vec::new();
     let f = h.flags;
     let syn_only = f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK);
@@ -394,22 +390,6 @@ pub fn signature_of(h: &Headers, layout: &str, quirks: &str, syn_mss: u64) -> Op
     Some(raw_signature(&p, window_multiple(&p, syn_mss)))
 }
 
-/// A SYN+ACK's `raw_sig` where it differs from [`signature`]'s: p0f also
-/// tries the window as a multiple of the MSS the SYN announced, after every
-/// other divisor. None when that changes nothing (the common case).
-pub fn syn_ack_signature(reply: &Attributes, syn: &Attributes) -> Option<String> {
-    let syn_mss = num(syn, Field::TcpOptionsMssVal).unwrap_or(0);
-    if syn_mss == 0 {
-        return None;
-    }
-    let p = Packet::of_attributes(reply)?;
-    if window_multiple(&p, 0).is_some() {
-        return None;
-    }
-    let window = window_multiple(&p, syn_mss)?;
-    Some(raw_signature(&p, Some(window)))
-}
-
 /// The signature as a p0f.fp database line writes it for a profile: `ver`
 /// `*` (a profile applies to both IP versions), the TTL as sent without a
 /// distance, `*` for the MSS without an MSS option, and the window as `mss*N`
@@ -463,7 +443,7 @@ mod tests {
     }
 
     fn with_quirks(mut a: Attributes) -> Attributes {
-        let q = quirks(&a, &OptionsParse::default());
+        let q = quirks(&Headers::of(&a), &OptionsParse::default());
         a.insert(Field::SynlabQuirks, q.join(","));
         a
     }
@@ -569,18 +549,18 @@ mod tests {
         reply.insert(Field::TcpOptionsMssVal, 1400u16);
         reply.insert(Field::TcpWindowSizeValue, 1100u16 * 10);
         let reply = with_quirks(reply);
-        let syn = linux_syn();
+        let answering = |syn_mss| {
+            let text = |f| reply.text(f).unwrap_or_default();
+            let (layout, quirks) = (text(Field::SynlabOptionsLayout), text(Field::SynlabQuirks));
+            signature_of(&Headers::of(&reply), layout, quirks, syn_mss).unwrap()
+        };
         assert!(signature(&reply).unwrap().contains(":1400:11000,7:"));
         assert_eq!(
-            syn_ack_signature(&reply, &syn),
-            None,
+            answering(1460),
+            signature(&reply).unwrap(),
             "1460 divides nothing"
         );
-        let mut syn = syn;
-        syn.insert(Field::TcpOptionsMssVal, 1100u16);
-        assert!(syn_ack_signature(&reply, &syn)
-            .unwrap()
-            .contains(":1400:mss*10,7:"));
+        assert!(answering(1100).contains(":1400:mss*10,7:"));
         // p0f-sendsyn's MSS echoed back is a wildcard
         let mut echo = reply.clone();
         echo.insert(Field::TcpOptionsMssVal, 1331u16);
