@@ -545,13 +545,7 @@ impl Json<'_> {
     fn socket(&mut self, addr: std::net::SocketAddr) -> io::Result<()> {
         match addr {
             std::net::SocketAddr::V4(v4) => {
-                let mut digits = itoa::Buffer::new();
-                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(b'.');
-                    }
-                    self.raw(digits.format(octet))?;
-                }
+                self.raw(&crate::model::ipv4_text(v4.ip().octets()))?;
                 self.out.push(b':');
                 self.int(v4.port().into())
             }

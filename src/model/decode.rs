@@ -847,7 +847,7 @@ fn option_attributes(a: &mut Attributes, opt: &TcpOption<'_>) {
 /// Dotted-quad text of an IPv4 address, as `Ipv4Addr`'s `Display` writes it.
 /// Written with `itoa` into a string sized once: `Display` goes through the
 /// formatter (and a padding pass) for every SYN and answer (issue 13).
-fn ipv4_text(octets: [u8; 4]) -> String {
+pub(crate) fn ipv4_text(octets: [u8; 4]) -> String {
     let mut out = String::with_capacity(15);
     let mut digits = itoa::Buffer::new();
     for (i, octet) in octets.into_iter().enumerate() {

@@ -22,6 +22,7 @@ pub mod rule;
 mod vocab;
 
 pub use attributes::{Attributes, Key, Value};
+pub(crate) use decode::ipv4_text;
 pub use decode::{
     decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip, TcpFlags,
     MAX_VLAN_TAGS,
