@@ -16,8 +16,10 @@ const RAW: &[&str] = &[
     "4:64+0:0:1460:65535,6:mss,nop,ws,nop,nop,ts,sok,eol+1:df:0",
     "6:64+0:0:1440:%512,0:mss,nop,nop,sok:id-,ecn:+",
 ];
-const TTLS: &[u64] = &[0, 1, 29, 64, 99, 128, 255, u64::MAX];
-const WINDOWS: &[u64] = &[0, 512, 8192, 65535, u64::MAX];
+// Few enough that a run labels at most 180 SYNs: TTLs below, at and far from the
+// initial TTLs (and one no IP header holds), windows 0 and common ones.
+const TTLS: &[u64] = &[0, 29, 64, 128, u64::MAX];
+const WINDOWS: &[u64] = &[0, 8192, 65535];
 
 fn syn(raw: &str, ttl: u64, window: u64) -> Attributes {
     let mut a = Attributes::new();
