@@ -442,8 +442,17 @@ fn matrix_refuses_what_it_cannot_merge() {
     let later = tmp.file("later.json");
     std::fs::write(&later, text.replace("synlab.survey/1", "synlab.survey/2"))
         .unwrap_or_else(|e| panic!("{e}"));
+    let broken = tmp.file("broken.json");
+    std::fs::write(&broken, "{").unwrap_or_else(|e| panic!("{e}"));
+    let bare = tmp.file("bare.json");
+    std::fs::write(&bare, r#"{"schema": "synlab.survey/1"}"#).unwrap_or_else(|e| panic!("{e}"));
     let c1 = "tests/data/survey-c1.json";
     for (file, says) in [
+        (&broken, "broken.json: not JSON: EOF while parsing"),
+        (
+            &bare,
+            "bare.json: not a survey document: missing field `vantage`",
+        ),
         (
             &other,
             "target 198.18.190.130:81, but tests/data/survey-c1.json surveyed 198.18.190.130:80",

@@ -15,7 +15,7 @@ use super::cmd_survey::rate_cell;
 use super::output::Style;
 use super::Status;
 use crate::survey::matrix::{diagnose, Diagnosis, Finding, Matrix, MergeError};
-use crate::survey::{Status as CellStatus, SurveyDoc};
+use crate::survey::{ReadError, Status as CellStatus, SurveyDoc};
 
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
@@ -30,21 +30,19 @@ pub struct MatrixArgs {
     pub html: Option<PathBuf>,
 }
 
-/// Read one survey document; the schema is checked before the layout, so
-/// any other JSON (a `probe --json`, a later schema) says which it is.
+/// Read one survey document ([`SurveyDoc::from_json`]), its errors named
+/// after the file.
 fn read(path: &Path) -> Result<SurveyDoc> {
     let name = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
-    let value: Json = serde_json::from_str(&text).with_context(|| format!("{name}: not JSON"))?;
-    let found = value.get("schema").and_then(Json::as_str).unwrap_or("none");
-    if found != crate::survey::SCHEMA {
-        return Err(MergeError::Schema {
+    SurveyDoc::from_json(&text).map_err(|e| match e {
+        ReadError::Schema { found } => MergeError::Schema {
             file: name.to_string(),
-            found: found.to_owned(),
+            found,
         }
-        .into());
-    }
-    serde_json::from_value(value).with_context(|| format!("{name}: not a survey document"))
+        .into(),
+        e => anyhow::Error::new(e).context(name.to_string()),
+    })
 }
 
 pub fn run(args: &MatrixArgs, style: Style, out: &mut dyn Write) -> Result<Status> {

@@ -262,6 +262,35 @@ pub struct SurveyDoc {
     pub profiles: Vec<ProfileResult>,
 }
 
+impl SurveyDoc {
+    /// Read one survey document from its JSON text. The schema is checked
+    /// before the layout, so any other JSON (a `probe --json`, a later
+    /// schema) says which it is instead of which field it lacks. Pure: the
+    /// caller (`synlab matrix`) reads the file and names it in errors.
+    pub fn from_json(text: &str) -> Result<SurveyDoc, ReadError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(ReadError::Json)?;
+        let found = value.get("schema").and_then(serde_json::Value::as_str);
+        if found != Some(SCHEMA) {
+            return Err(ReadError::Schema {
+                found: found.unwrap_or("none").to_owned(),
+            });
+        }
+        serde_json::from_value(value).map_err(ReadError::Layout)
+    }
+}
+
+/// Why a text is not a survey document.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("not JSON")]
+    Json(#[source] serde_json::Error),
+    /// Another document (`none`: it has no `schema` string).
+    #[error("schema {found:?}, expected {SCHEMA:?}")]
+    Schema { found: String },
+    #[error("not a survey document")]
+    Layout(#[source] serde_json::Error),
+}
+
 /// `unix_secs` as RFC 3339 UTC (`2026-11-26T13:05:00Z`): the caller reads
 /// the clock. Days to civil date by Howard Hinnant's algorithm.
 pub fn rfc3339(unix_secs: u64) -> String {
@@ -362,6 +391,40 @@ mod tests {
         let back: Counts = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, c);
         assert!(serde_json::from_str::<Counts>(r#"{"syn_ack":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_survey_document_reads_back() {
+        let doc = SurveyDoc {
+            schema: SCHEMA.into(),
+            vantage: "c1".into(),
+            target: "198.18.0.1:80".into(),
+            started: rfc3339(0),
+            synlab_version: "0.1.0".into(),
+            src: "198.18.0.2".into(),
+            iface: "eth0".into(),
+            count: 1,
+            rate: 10.0,
+            exchange: None,
+            elapsed_s: 0.5,
+            profiles: Vec::new(),
+        };
+        let text = serde_json::to_string(&doc).unwrap();
+        assert_eq!(SurveyDoc::from_json(&text).unwrap(), doc);
+    }
+
+    #[test]
+    fn other_texts_say_what_they_are() {
+        assert!(matches!(SurveyDoc::from_json("{"), Err(ReadError::Json(_))));
+        let found = |text| match SurveyDoc::from_json(text) {
+            Err(ReadError::Schema { found }) => found,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(found(r#"{"attempts": []}"#), "none");
+        assert_eq!(found(r#"{"schema": 1}"#), "none");
+        assert_eq!(found(r#"{"schema": "synlab.survey/2"}"#), "synlab.survey/2");
+        let err = SurveyDoc::from_json(r#"{"schema": "synlab.survey/1"}"#).unwrap_err();
+        assert!(matches!(err, ReadError::Layout(_)), "{err:?}");
     }
 
     #[test]
