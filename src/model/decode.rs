@@ -220,6 +220,30 @@ impl Skip {
 /// has no limit, but more than a handful is never seen on a real link.
 pub const MAX_VLAN_TAGS: usize = 16;
 
+/// A fixed-length link header: where its EtherType is, and its length.
+/// The fast path and the lax path read the same layouts from here.
+#[derive(Clone, Copy)]
+struct LinkHeader {
+    proto_at: usize,
+    len: usize,
+}
+
+/// Ethernet II without VLAN tags (the lax path walks any tags after it).
+const ETHERNET: LinkHeader = LinkHeader {
+    proto_at: 12,
+    len: 14,
+};
+/// Linux cooked capture v1: the protocol after 14 bytes of address data.
+const LINUX_SLL: LinkHeader = LinkHeader {
+    proto_at: 14,
+    len: 16,
+};
+/// Linux cooked capture v2: the protocol first, 20 bytes in all.
+const LINUX_SLL2: LinkHeader = LinkHeader {
+    proto_at: 0,
+    len: 20,
+};
+
 /// Decode one captured frame of the given LINKTYPE_.
 ///
 /// The common frame (IPv4 carrying a whole TCP header, see
@@ -240,13 +264,13 @@ pub fn decode_frame(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeErr
 /// them out).
 fn plain_ipv4(link: LinkType, data: &[u8]) -> Option<&[u8]> {
     const IPV4: [u8; 2] = EtherType::IPV4.0.to_be_bytes();
-    let after = |proto_at: usize, header_len: usize| {
-        (data.get(proto_at..proto_at + 2)? == IPV4).then(|| data.get(header_len..))?
+    let after = |h: LinkHeader| {
+        (data.get(h.proto_at..h.proto_at + 2)? == IPV4).then(|| data.get(h.len..))?
     };
     match link {
-        LinkType::Ethernet => after(12, 14),
-        LinkType::LinuxSll => after(14, 16),
-        LinkType::LinuxSll2 => after(0, 20),
+        LinkType::Ethernet => after(ETHERNET),
+        LinkType::LinuxSll => after(LINUX_SLL),
+        LinkType::LinuxSll2 => after(LINUX_SLL2),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => Some(data),
         LinkType::Null | LinkType::Loop | LinkType::ArcnetLinux => None,
     }
@@ -295,8 +319,8 @@ fn fast_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
 fn decode_lax(link: LinkType, data: &[u8]) -> Decoded<'_> {
     let sliced = match link {
         LinkType::Ethernet => ethernet(data),
-        LinkType::LinuxSll => ether_typed(data, 16, 14).ok_or(Skip::LinkCut),
-        LinkType::LinuxSll2 => ether_typed(data, 20, 0).ok_or(Skip::LinkCut),
+        LinkType::LinuxSll => ether_typed(data, LINUX_SLL).ok_or(Skip::LinkCut),
+        LinkType::LinuxSll2 => ether_typed(data, LINUX_SLL2).ok_or(Skip::LinkCut),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => from_ip(data),
         LinkType::Null => loopback(data, u32::from_ne_bytes),
         LinkType::Loop => loopback(data, u32::from_be_bytes),
@@ -324,7 +348,7 @@ fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
 /// to [`MAX_VLAN_TAGS`] (etherparse keeps at most three), walked here so
 /// that a SYN behind a deep stack of tags is still found.
 fn ethernet(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    let mut at = 12;
+    let mut at = ETHERNET.proto_at;
     for _ in 0..=MAX_VLAN_TAGS {
         let ether_type = data.get(at..at + 2).ok_or(Skip::LinkCut)?;
         let ether_type = EtherType(u16::from_be_bytes([ether_type[0], ether_type[1]]));
@@ -340,9 +364,9 @@ fn ethernet(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
 }
 
 /// Linux cooked headers: a fixed header with the EtherType at `proto_at`.
-fn ether_typed(data: &[u8], header_len: usize, proto_at: usize) -> Option<LaxSlicedPacket<'_>> {
-    let proto = data.get(proto_at..proto_at + 2)?;
-    let rest = data.get(header_len..)?;
+fn ether_typed(data: &[u8], h: LinkHeader) -> Option<LaxSlicedPacket<'_>> {
+    let proto = data.get(h.proto_at..h.proto_at + 2)?;
+    let rest = data.get(h.len..)?;
     Some(LaxSlicedPacket::from_ether_type(
         EtherType(u16::from_be_bytes([proto[0], proto[1]])),
         rest,
