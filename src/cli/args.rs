@@ -130,7 +130,7 @@ pub enum Command {
     /// show, learn or import one.
     Profiles {
         #[command(subcommand)]
-        action: Option<ProfilesAction>,
+        action: Option<super::cmd_profiles::ProfilesAction>,
         /// Print the list as JSON.
         #[arg(long)]
         json: bool,
@@ -213,60 +213,5 @@ pub enum Command {
     Man {
         /// The subcommand whose page to print (default: synlab's own).
         command: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ProfilesAction {
-    /// Print one profile: TOML (as it loads), its p0f signature, or JSON.
-    Show {
-        /// A profile name or a path to a profile .toml file.
-        name: String,
-        /// Print the p0f v3 signature (database form: ittl as sent, ver `*`).
-        #[arg(long)]
-        p0f: bool,
-        /// Print JSON.
-        #[arg(long, conflicts_with = "p0f")]
-        json: bool,
-    },
-    /// Make a profile from a captured SYN: FILE (first attempt), FILE#N or FILE@IP.
-    ///
-    /// Given several captures or a directory, every SYN they hold is learnt
-    /// and SYNs of the same behaviour are grouped: one proposed profile per
-    /// group, named after p0f's label when its database has one, and a
-    /// summary table (or --json). --out DIR then writes NAME.toml for each.
-    Learn {
-        /// The captures whose SYNs to learn: FILE, FILE#N, FILE@IP, a directory,
-        /// or `-` (standard input).
-        #[arg(required = true, value_name = "CAPTURE")]
-        captures: Vec<AttemptSpec>,
-        /// The new profile's name (one SYN only; default: p0f's label, else "learnt").
-        #[arg(long)]
-        name: Option<String>,
-        /// One SYN: write the TOML to this file. Many: write each group's
-        /// profile as NAME.toml into this directory (created).
-        #[arg(long, value_name = "PATH")]
-        out: Option<PathBuf>,
-        /// Print JSON (the profile, or the groups with their profiles).
-        #[arg(long)]
-        json: bool,
-        /// p0f's database, for the names (a missing file: profiles are named "unknown").
-        #[arg(long, value_name = "FILE", default_value = "/etc/p0f/p0f.fp")]
-        p0f_db: PathBuf,
-    },
-    /// Make a profile from a p0f v3 signature (ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass).
-    ///
-    /// Wildcards take concrete values: MSS * is 1460, window * is 65535,
-    /// scale * is 7; mss*N and mtu*N multiply out.
-    #[command(name = "import-p0f")]
-    ImportP0f {
-        /// The signature, quoted, e.g. '4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0'.
-        signature: String,
-        /// The new profile's name.
-        #[arg(long, default_value = "p0f-import")]
-        name: String,
-        /// Write the TOML here instead of to stdout.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
     },
 }

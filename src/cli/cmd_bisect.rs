@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 
+use super::messages::message;
 use super::output::Style;
 use super::recording::{Answerer, Recorder};
 use super::select::AttemptSpec;
@@ -209,7 +210,7 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
     if stdin || parsed.path.is_file() {
         match load(&parsed.path) {
             Ok(loaded) => {
-                super::commands::print_warnings(&loaded);
+                super::messages::print_warnings(&loaded);
                 let (index, attempt) = parsed.pick(&loaded.attempts)?;
                 let mut attributes = attempt.syn.clone();
                 if flow {
@@ -285,12 +286,9 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
     }
     if let Some(path) = &args.recorded {
         let loaded = load(path)?;
-        super::commands::print_warnings(&loaded);
+        super::messages::print_warnings(&loaded);
         if let Some(e) = &loaded.error {
-            eprintln!(
-                "synlab: {e} (the {} packets before it are used)",
-                loaded.packets
-            );
+            message!("{e} (the {} packets before it are used)", loaded.packets);
         }
         if loaded.attempts.is_empty() {
             bail!("{}: holds no connection attempt", path.display());
@@ -415,23 +413,20 @@ pub fn bisect(
         Ok(report) => report,
         Err(e) => {
             if let Err(w) = written {
-                eprintln!("synlab: {w:#}");
+                message!("{w:#}");
             }
             // No report: no page, rather than an empty file.
             if let Some((path, file)) = html {
                 drop(file);
                 if let Err(r) = std::fs::remove_file(path) {
-                    eprintln!("synlab: --html {}: cannot remove: {r}", path.display());
+                    message!("--html {}: cannot remove: {r}", path.display());
                 }
             }
             return Err(e);
         }
     };
     if let (Some(path), Some(n)) = (&args.pcap, written?) {
-        eprintln!(
-            "synlab: {}: {n} packets, annotated (pcapng)",
-            path.display()
-        );
+        message!("{}: {n} packets, annotated (pcapng)", path.display());
     }
     if let Some((path, mut file)) = html {
         let page = crate::report::bisect_page(

@@ -11,8 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{json, Value as Json};
 
-use super::cmd_survey::rate_cell;
-use super::output::Style;
+use super::output::{rate_cell, Style};
 use super::Status;
 use crate::survey::matrix::{diagnose, Diagnosis, Finding, Matrix, MergeError};
 use crate::survey::{ReadError, Status as CellStatus, SurveyDoc};

@@ -4,15 +4,72 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::Subcommand;
 use serde_json::json;
 
-use super::args::ProfilesAction;
+use super::messages::message;
 use super::select::AttemptSpec;
 use super::Status;
 use crate::io::load::load;
 use crate::model::p0f_db::P0fDb;
 use crate::model::Field;
 use crate::profile::{self, group, Profile};
+
+/// `synlab profiles` without an action lists them; these show, learn or import one.
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// Print one profile: TOML (as it loads), its p0f signature, or JSON.
+    Show {
+        /// A profile name or a path to a profile .toml file.
+        name: String,
+        /// Print the p0f v3 signature (database form: ittl as sent, ver `*`).
+        #[arg(long)]
+        p0f: bool,
+        /// Print JSON.
+        #[arg(long, conflicts_with = "p0f")]
+        json: bool,
+    },
+    /// Make a profile from a captured SYN: FILE (first attempt), FILE#N or FILE@IP.
+    ///
+    /// Given several captures or a directory, every SYN they hold is learnt
+    /// and SYNs of the same behaviour are grouped: one proposed profile per
+    /// group, named after p0f's label when its database has one, and a
+    /// summary table (or --json). --out DIR then writes NAME.toml for each.
+    Learn {
+        /// The captures whose SYNs to learn: FILE, FILE#N, FILE@IP, a directory,
+        /// or `-` (standard input).
+        #[arg(required = true, value_name = "CAPTURE")]
+        captures: Vec<AttemptSpec>,
+        /// The new profile's name (one SYN only; default: p0f's label, else "learnt").
+        #[arg(long)]
+        name: Option<String>,
+        /// One SYN: write the TOML to this file. Many: write each group's
+        /// profile as NAME.toml into this directory (created).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Print JSON (the profile, or the groups with their profiles).
+        #[arg(long)]
+        json: bool,
+        /// p0f's database, for the names (a missing file: profiles are named "unknown").
+        #[arg(long, value_name = "FILE", default_value = "/etc/p0f/p0f.fp")]
+        p0f_db: PathBuf,
+    },
+    /// Make a profile from a p0f v3 signature (ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass).
+    ///
+    /// Wildcards take concrete values: MSS * is 1460, window * is 65535,
+    /// scale * is 7; mss*N and mtu*N multiply out.
+    #[command(name = "import-p0f")]
+    ImportP0f {
+        /// The signature, quoted, e.g. '4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0'.
+        signature: String,
+        /// The new profile's name.
+        #[arg(long, default_value = "p0f-import")]
+        name: String,
+        /// Write the TOML here instead of to stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
 
 pub fn run(
     action: Option<&ProfilesAction>,
@@ -135,8 +192,8 @@ fn read_p0f_db(path: &Path) -> Option<P0fDb> {
     match std::fs::read_to_string(path) {
         Ok(text) => Some(P0fDb::parse(&text)),
         Err(e) => {
-            eprintln!(
-                "synlab: note: {}: {e}; profiles are not named after p0f's labels",
+            message!(
+                "note: {}: {e}; profiles are not named after p0f's labels",
                 path.display()
             );
             None
@@ -153,7 +210,7 @@ fn learn(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let loaded = load(&spec.path)?;
-    super::commands::print_warnings(&loaded);
+    super::messages::print_warnings(&loaded);
     let (index, attempt) = spec.pick(&loaded.attempts)?;
     let origin = format!("{spec}");
     let label = db.and_then(|db| db.classify(&attempt.syn));
@@ -164,7 +221,7 @@ fn learn(
     };
     let (mut p, notes) = Profile::learn(&attempt.syn, &name, &origin)?;
     for note in notes {
-        eprintln!("synlab: note: {note}");
+        message!("note: {note}");
     }
     p.os_family = label.map(|m| m.label.name.clone());
     p.description = format!(
@@ -220,11 +277,11 @@ fn learn_many(
         for file in capture_files(&spec.path)? {
             match load(&file) {
                 Ok(loaded) => {
-                    status = super::commands::finish(&loaded, status);
+                    status = super::messages::finish(&loaded, status);
                     loaded_all.push(loaded);
                 }
                 Err(e) => {
-                    eprintln!("synlab: {e}");
+                    message!("{e}");
                     status = Status::Trouble;
                 }
             }
@@ -242,7 +299,7 @@ fn learn_many(
     });
     let (groups, failed) = group::group(syns, db);
     for f in &failed {
-        eprintln!("synlab: {}: not learnt: {}", f.origin, f.error);
+        message!("{}: not learnt: {}", f.origin, f.error);
     }
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir)

@@ -158,7 +158,7 @@ pub fn run(file: &Path, json: bool, style: Style, out: &mut dyn Write) -> Result
     } else {
         Status::Differ
     };
-    Ok(super::commands::finish(&loaded, status))
+    Ok(super::messages::finish(&loaded, status))
 }
 
 fn plural(n: usize, noun: &str) -> String {

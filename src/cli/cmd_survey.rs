@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use super::cmd_probe::{exchange_options, parse_rate, parse_stall, parse_timeout};
-use super::output::Style;
+use super::output::{rate_cell, Style};
 use super::Status;
 use crate::exchange::Request;
 use crate::io::live::{LiveOptions, LiveSession};
@@ -188,15 +188,6 @@ pub fn run(
     Ok(Status::Ok)
 }
 
-/// `12/12 (100%)`, `0/3 (0%)`.
-pub(super) fn rate_cell(passes: u32, probes: u32) -> String {
-    if probes == 0 {
-        return "-".to_owned();
-    }
-    let pct = 100.0 * f64::from(passes) / f64::from(probes);
-    format!("{passes}/{probes} ({pct:.0}%)")
-}
-
 fn print_table(doc: &SurveyDoc, style: Style, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
@@ -325,12 +316,5 @@ windows-10  Windows       1/3 (33%)       0.06-0.79      1 syn-ack, 1 reset, 1 n
 0.25 s; merge surveys from several vantages with `synlab matrix FILE…` (from --json)
 ";
         assert_eq!(String::from_utf8_lossy(&out), want);
-    }
-
-    #[test]
-    fn rate_cells() {
-        assert_eq!(rate_cell(3, 3), "3/3 (100%)");
-        assert_eq!(rate_cell(1, 3), "1/3 (33%)");
-        assert_eq!(rate_cell(0, 0), "-");
     }
 }

@@ -6,13 +6,14 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use super::args::{Cli, ColorChoice, Command};
+use super::messages::{self, message};
 use super::output::{self, DiffSide, Style};
 use super::select::{AttemptSpec, Which};
 use super::sink::{self, Format, Sink};
 use super::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::Limits;
-use crate::io::load::{is_stdin, load, stream, LoadError, Loaded, Warning};
+use crate::io::load::{is_stdin, load, stream, Loaded};
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Field, Kind};
 
@@ -145,61 +146,6 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// Report a load error that came after some data: the data was printed, the
-/// error goes to stderr and the exit status says trouble.
-/// Print the packets a capture skipped with a warning, one line each
-/// (`synlab: FILE: packet N: skipped: WHY`), then how many more there were.
-pub(super) fn print_warnings(loaded: &Loaded) {
-    print_warning_lines(&loaded.path, &loaded.warnings, loaded.more_warnings);
-}
-
-fn print_warning_lines(path: &std::path::Path, warnings: &[Warning], more: u64) {
-    for w in warnings {
-        eprintln!("synlab: {w}");
-    }
-    if more > 0 {
-        eprintln!(
-            "synlab: {}: {more} more packets skipped with warnings",
-            path.display(),
-        );
-    }
-}
-
-pub(super) fn finish(loaded: &Loaded, status: Status) -> Status {
-    report(
-        &loaded.path,
-        &loaded.warnings,
-        loaded.more_warnings,
-        loaded.error.as_ref(),
-        loaded.packets,
-        status,
-    )
-}
-
-/// Print the warnings and the error that stopped reading (after the data);
-/// an error makes the status trouble.
-fn report(
-    path: &std::path::Path,
-    warnings: &[Warning],
-    more_warnings: u64,
-    error: Option<&LoadError>,
-    packets: u64,
-    status: Status,
-) -> Status {
-    print_warning_lines(path, warnings, more_warnings);
-    match error {
-        Some(e) => {
-            match packets {
-                0 => eprintln!("synlab: {e}"),
-                1 => eprintln!("synlab: {e} (the packet before it was read)"),
-                n => eprintln!("synlab: {e} (the {n} packets before it were read)"),
-            }
-            Status::Trouble
-        }
-        None => status,
-    }
-}
-
 /// How `handshakes` prints the attempts.
 #[derive(Clone, Copy)]
 enum Print<'a> {
@@ -257,8 +203,8 @@ fn handshakes(
     drop(sink);
     out.flush()?; // the data first, then the error that ended it
     if summary.evicted > 0 && matches!(print, Print::Stream(Format::Jsonl)) {
-        eprintln!(
-            "synlab: {}: {} attempts evicted at the flow-table cap (--max-flows)",
+        message!(
+            "{}: {} attempts evicted at the flow-table cap (--max-flows)",
             summary.path.display(),
             summary.evicted
         );
@@ -269,7 +215,7 @@ fn handshakes(
     } else {
         Status::Ok
     };
-    Ok(report(
+    Ok(messages::report(
         &summary.path,
         &summary.warnings,
         summary.more_warnings,
@@ -397,7 +343,7 @@ impl Side {
     /// Trouble when reading the capture stopped at an error.
     fn finish(&self, status: Status) -> Status {
         match self {
-            Side::Capture { loaded, .. } => finish(loaded, status),
+            Side::Capture { loaded, .. } => messages::finish(loaded, status),
             Side::Profile { .. } => status,
         }
     }

@@ -15,6 +15,7 @@ mod cmd_stalls;
 mod cmd_survey;
 mod commands;
 mod fields;
+mod messages;
 pub mod output;
 mod progress;
 mod recording;
@@ -58,7 +59,7 @@ pub fn run() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => Status::Ok,
         Err(e) => {
             let _ = out.flush();
-            eprintln!("synlab: {}", error_chain(&e));
+            messages::message!("{}", error_chain(&e));
             // Stopped by a signal: the status a shell gives a process the
             // signal killed (130, 143, 129), once the cleanup is done.
             if let Some(signal) = crate::io::interrupt::interrupted_by(&e) {
@@ -69,7 +70,7 @@ pub fn run() -> ExitCode {
     };
     if let Err(e) = out.flush() {
         if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("synlab: {e}");
+            messages::message!("{e}");
             return ExitCode::from(2);
         }
     }

@@ -227,3 +227,24 @@ pub fn fields(json: bool, out: &mut dyn Write) -> io::Result<()> {
         "{other:<30} behavioural Any other TCP option kind: its data as hex"
     )
 }
+
+/// `12/12 (100%)`, `0/3 (0%)`.
+pub fn rate_cell(passes: u32, probes: u32) -> String {
+    if probes == 0 {
+        return "-".to_owned();
+    }
+    let pct = 100.0 * f64::from(passes) / f64::from(probes);
+    format!("{passes}/{probes} ({pct:.0}%)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_cells() {
+        assert_eq!(rate_cell(3, 3), "3/3 (100%)");
+        assert_eq!(rate_cell(1, 3), "1/3 (33%)");
+        assert_eq!(rate_cell(0, 0), "-");
+    }
+}
