@@ -139,6 +139,7 @@ pub enum Command {
     ///
     /// Each SYN is an Ethernet frame with locally administered MACs, correct
     /// lengths and checksums; source ports and sequence numbers increase.
+    #[command(mut_args = super::cmd_craft::words)]
     Craft {
         /// A profile name or a path to a profile .toml file.
         #[arg(long)]
@@ -155,13 +156,8 @@ pub enum Command {
         /// How many SYNs.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         count: u16,
-        /// Change one of the profile's attributes (NAME=VALUE; repeatable),
-        /// as `synlab probe --set`; tcp.srcport is the first SYN's source port.
-        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::cmd_probe::parse_set)]
-        set: Vec<crate::model::edit::Change>,
-        /// Remove one of the profile's attributes (repeatable), as `synlab probe --unset`.
-        #[arg(long = "unset", value_name = "NAME", value_parser = super::cmd_probe::parse_unset)]
-        unset: Vec<crate::model::edit::Change>,
+        #[command(flatten)]
+        edit: super::edit_args::EditArgs,
     },
     /// Send profile-crafted SYNs to a target and report each answer.
     ///

@@ -10,9 +10,10 @@ use crate::exchange::Request;
 use crate::io::live::LiveOptions;
 use crate::io::live_oracle::LiveOracle;
 use anyhow::{bail, Context, Result};
-use clap::{ArgGroup, Args, ValueEnum};
+use clap::{Arg, ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 
+use super::edit_args::EditArgs;
 use super::messages::message;
 use super::output::Style;
 use super::recording::{Answerer, Recorder};
@@ -20,7 +21,6 @@ use super::select::AttemptSpec;
 use super::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{is_stdin, load, LoadError};
-use crate::model::edit::Change;
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attr, Attributes, Field, Kind};
 use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
@@ -42,6 +42,7 @@ const MAX_TOTAL_PROBES: u64 = 100_000;
 /// `synlab bisect` arguments.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("oracle").required(true).args(["target", "rule", "recorded"])))]
+#[command(mut_args = words)]
 pub struct BisectArgs {
     /// The passing side: a profile name or file, or a captured handshake (FILE, FILE#N, FILE@IP).
     #[arg(long, value_name = "A")]
@@ -50,14 +51,8 @@ pub struct BisectArgs {
     #[arg(long, value_name = "B")]
     pub bad: String,
 
-    /// Change an attribute on both sides before the search (NAME=VALUE;
-    /// repeatable), checked as `synlab probe --set`: what both sides share
-    /// is not bisected, but every probe carries it.
-    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::cmd_probe::parse_set)]
-    pub set: Vec<Change>,
-    /// Remove an attribute from both sides (repeatable), as `synlab probe --unset`.
-    #[arg(long = "unset", value_name = "NAME", value_parser = super::cmd_probe::parse_unset)]
-    pub unset: Vec<Change>,
+    #[command(flatten)]
+    pub edit: EditArgs,
 
     /// Oracle: live probes to this server (needs CAP_NET_RAW; only to
     /// loopback or the lab's ranges from inside its namespace, as `synlab probe`).
@@ -159,6 +154,22 @@ pub struct BisectArgs {
     pub html: Option<PathBuf>,
 }
 
+/// How bisect words the flags it shares: `--set` and `--unset` edit both
+/// sides.
+fn words(arg: Arg) -> Arg {
+    match arg.get_id().as_str() {
+        "set" => arg.help(
+            "Change an attribute on both sides before the search (NAME=VALUE; \
+             repeatable), checked as `synlab probe --set`: what both sides share \
+             is not bisected, but every probe carries it",
+        ),
+        "unset" => {
+            arg.help("Remove an attribute from both sides (repeatable), as `synlab probe --unset`")
+        }
+        _ => arg,
+    }
+}
+
 /// `any`, `even`, `odd` or `LO-HI`.
 fn parse_ports(s: &str) -> Result<PortFilter, String> {
     match s {
@@ -242,17 +253,22 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
 /// A side with `--unset` and `--set` made. Volatile values (`tcp.srcport`,
 /// `ip.id`) are not the search's: a side is a stack, so they are refused.
 fn edited_side(side: Side, args: &BisectArgs) -> Result<Side> {
-    if args.set.is_empty() && args.unset.is_empty() {
+    if args.edit.is_empty() {
         return Ok(side);
     }
-    if let Some(c) = args.set.iter().find(|c| c.attr().kind() == Kind::Volatile) {
+    if let Some(c) = args
+        .edit
+        .set
+        .iter()
+        .find(|c| c.attr().kind() == Kind::Volatile)
+    {
         bail!(
             "--set {c}: bisect compares stacks, and each probe chooses its own {}; use `synlab probe --set`",
             c.attr()
         );
     }
     let v6 = args.target.is_some_and(|t| t.is_ipv6());
-    let edited = super::cmd_probe::edit(&side.attributes, &args.set, &args.unset, v6)?;
+    let edited = args.edit.apply(&side.attributes, v6)?;
     let changes = crate::model::edit::describe(&edited.changes, &edited.attributes);
     Ok(Side {
         label: format!("{} with {changes}", side.label),

@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 
-use super::cmd_probe::edit;
+use super::edit_args::EditArgs;
 use super::Status;
 use crate::io::pcap_writer::PcapOut;
 use crate::model::craft::ethernet_frame;
-use crate::model::edit::{describe, Change};
+use crate::model::edit::describe;
 
 /// Locally administered MACs for crafted frames.
 pub const SRC_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x01];
@@ -33,6 +33,20 @@ fn parse_src(s: &str) -> Result<SocketAddr> {
     Ok(SocketAddr::new(ip, DEFAULT_SPORT))
 }
 
+/// How craft words the flags it shares with `probe`: its edits make SYNs
+/// that are written, not sent.
+pub fn words(arg: clap::Arg) -> clap::Arg {
+    match arg.get_id().as_str() {
+        "set" => arg.help(
+            "Change one of the profile's attributes (NAME=VALUE; repeatable), \
+             as `synlab probe --set`; tcp.srcport is the first SYN's source port",
+        ),
+        "unset" => arg
+            .help("Remove one of the profile's attributes (repeatable), as `synlab probe --unset`"),
+        _ => arg,
+    }
+}
+
 /// What `synlab craft` writes.
 pub struct Job<'a> {
     /// A profile name or file.
@@ -42,8 +56,8 @@ pub struct Job<'a> {
     pub dst: SocketAddr,
     pub path: &'a Path,
     pub count: u16,
-    pub set: &'a [Change],
-    pub unset: &'a [Change],
+    /// `--set` and `--unset`.
+    pub edit: &'a EditArgs,
 }
 
 pub fn run(job: &Job<'_>, dirs: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
@@ -53,7 +67,7 @@ pub fn run(job: &Job<'_>, dirs: &[PathBuf], out: &mut dyn Write) -> Result<Statu
     if src.is_ipv6() != dst.is_ipv6() {
         bail!("--src {src} and --dst {dst} are not the same IP version");
     }
-    let edited = edit(&p.attributes, job.set, job.unset, dst.is_ipv6())?;
+    let edited = job.edit.apply(&p.attributes, dst.is_ipv6())?;
     p.attributes = edited.attributes;
     if let Some(port) = edited.first_port {
         src.set_port(port);

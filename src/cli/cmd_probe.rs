@@ -10,6 +10,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
+use super::edit_args::{EditArgs, Edited};
 use super::output::Style;
 use super::recording::write_probe_frames;
 use super::Status;
@@ -17,7 +18,6 @@ use crate::exchange::{ExchangeStats, Request};
 use crate::handshake::Outcome;
 use crate::io::live::{ExchangeOptions, LiveOptions, LiveRun, LiveSession};
 use crate::io::pcapng_writer::PcapngOut;
-use crate::model::edit::{self, Change};
 use crate::model::{Attributes, Field, Value};
 use crate::probe::{PortRange, ProbeResult};
 
@@ -52,16 +52,8 @@ pub struct ProbeArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Change one of the profile's attributes (NAME=VALUE; repeatable), e.g.
-    /// --set ip.ttl=128 --set tcp.flags.ece=true. The name and the value's
-    /// type are checked; ip.id, tcp.seq_raw and the timestamps are sent as
-    /// given; tcp.srcport is the first probe's source port (the others count up).
-    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-    pub set: Vec<Change>,
-    /// Remove one of the profile's attributes (repeatable): an option's
-    /// value or presence removes the option from the layout; a flag is cleared.
-    #[arg(long = "unset", value_name = "NAME", value_parser = parse_unset)]
-    pub unset: Vec<Change>,
+    #[command(flatten)]
+    pub edit: EditArgs,
     /// Drop the kernel's RSTs to our SYN-ACKs with a temporary nftables rule
     /// (table inet synlab_probe_PID, our source ports only; needs CAP_NET_ADMIN).
     #[arg(long)]
@@ -126,40 +118,6 @@ pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-/// `--set NAME=VALUE`, checked against the vocabulary (a typo is an error
-/// with a suggestion, exit 2, before anything is sent).
-pub fn parse_set(s: &str) -> Result<Change, String> {
-    Change::parse_set(s).map_err(|e| e.to_string())
-}
-
-/// `--unset NAME`, checked as `--set` is.
-pub fn parse_unset(s: &str) -> Result<Change, String> {
-    Change::parse_unset(s).map_err(|e| e.to_string())
-}
-
-/// A profile's attributes with `--unset` and `--set` made (unsets first),
-/// and the source port `--set tcp.srcport` chose, taken out of the
-/// attributes so that each probe still gets its own port from there.
-pub struct Edited {
-    pub attributes: Attributes,
-    pub changes: Vec<Change>,
-    pub first_port: Option<u16>,
-}
-
-pub fn edit(base: &Attributes, set: &[Change], unset: &[Change], v6: bool) -> Result<Edited> {
-    let changes: Vec<Change> = unset.iter().chain(set).cloned().collect();
-    let mut attributes = edit::apply(base, &changes, v6)?;
-    let first_port = attributes
-        .remove(Field::TcpSrcport)
-        .and_then(|v| v.as_u64())
-        .map(|p| p as u16);
-    Ok(Edited {
-        attributes,
-        changes,
-        first_port,
-    })
-}
-
 /// `count` consecutive source ports from `first`.
 pub fn ports_from(first: u16, count: u16) -> Result<PortRange> {
     let last = first
@@ -210,7 +168,7 @@ pub fn run(
         Some(_) => profile.with_flow_attributes(),
         None => profile.attributes.clone(),
     };
-    let edited = edit(&base, &args.set, &args.unset, args.target.is_ipv6())?;
+    let edited = args.edit.apply(&base, args.target.is_ipv6())?;
     let ports = match edited.first_port {
         Some(first) => ports_from(first, args.count)?,
         None => PortRange::default(),
@@ -491,7 +449,7 @@ fn table_header(
     } else {
         format!(
             " with {}",
-            edit::describe(&edited.changes, &edited.attributes)
+            crate::model::edit::describe(&edited.changes, &edited.attributes)
         )
     };
     writeln!(
@@ -602,29 +560,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn set_values_are_typed() {
-        assert_eq!(
-            parse_set("ip.ttl=128"),
-            Ok(Change::Set(Field::IpTtl.into(), Value::Int(128)))
-        );
-        assert!(parse_set("nothing").is_err());
-        assert!(parse_set("=1").is_err());
-        let typo = parse_set("ip.tll=128").unwrap_err();
-        assert!(typo.contains("did you mean ip.ttl?"), "{typo}");
-        let typo = parse_unset("tcp.options.sackperm").unwrap_err();
-        assert!(
-            typo.contains("did you mean tcp.options.sack_perm?"),
-            "{typo}"
-        );
-    }
-
-    #[test]
-    fn a_chosen_source_port_starts_the_probes_ports() {
-        let set = [parse_set("tcp.srcport=50000").unwrap_or_else(|e| panic!("{e}"))];
-        let e = edit(&crate::model::craft::linux_example(), &set, &[], false)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(e.first_port, Some(50000));
-        assert!(!e.attributes.contains(Field::TcpSrcport));
+    fn source_ports_count_up_from_the_first() {
         let r = ports_from(50000, 3).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((r.first, r.last), (50000, 50002));
         assert!(ports_from(65535, 2).is_err());

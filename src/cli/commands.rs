@@ -90,8 +90,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             dst,
             out: path,
             count,
-            set,
-            unset,
+            edit,
         } => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             let job = super::cmd_craft::Job {
@@ -100,8 +99,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 dst: *dst,
                 path,
                 count: *count,
-                set,
-                unset,
+                edit,
             };
             super::cmd_craft::run(&job, &dirs, out)
         }

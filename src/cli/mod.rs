@@ -14,6 +14,7 @@ mod cmd_profiles;
 mod cmd_stalls;
 mod cmd_survey;
 mod commands;
+mod edit_args;
 mod fields;
 mod messages;
 pub mod output;
