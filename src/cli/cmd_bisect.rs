@@ -4,9 +4,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use crate::exchange::Request;
 use crate::io::live::LiveOptions;
 use crate::io::live_oracle::LiveOracle;
 use anyhow::{bail, Context, Result};
@@ -14,6 +12,7 @@ use clap::{Arg, ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 
 use super::edit_args::EditArgs;
+use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::messages::message;
 use super::output::Style;
 use super::recording::{Answerer, Recorder};
@@ -58,37 +57,14 @@ pub struct BisectArgs {
     /// loopback or the lab's ranges from inside its namespace, as `synlab probe`).
     #[arg(long, value_name = "IP:PORT")]
     pub target: Option<SocketAddr>,
-    /// Interface for live probes (default: the one routing to the target).
-    #[arg(long, value_name = "IF", requires = "target")]
-    pub iface: Option<String>,
-    /// Source address for live probes (default: the kernel's choice).
-    #[arg(long, value_name = "IP", requires = "target")]
-    pub src: Option<std::net::IpAddr>,
-    /// Seconds to wait for each live probe's answer at most (0.05 to 60);
-    /// less once answers show the round-trip time (SRTT + 4 RTTVAR, at least 0.1).
-    #[arg(long, value_name = "SECS", default_value_t = 1.0, requires = "target",
-          value_parser = super::cmd_probe::parse_timeout)]
-    pub timeout: f64,
-    /// Live probes per second (1..=10000).
-    #[arg(long, value_name = "R", default_value_t = 100.0, requires = "target",
-          value_parser = super::cmd_probe::parse_rate)]
-    pub rate: f64,
-    /// Drop the kernel's RSTs to SYN-ACKs of live probes (scoped nftables rule).
-    #[arg(long, requires = "target")]
-    pub suppress_rst: bool,
-    /// Allow a target that is neither loopback nor in the lab (your own network).
-    #[arg(long, requires = "target")]
-    pub i_own_this_network: bool,
-    /// Live probes are exchanges past the handshake (as `probe --exchange`):
-    /// http:PATH or hex:BYTES; the outcomes compared are complete, stalled,
-    /// reset-mid-transfer (or the handshake's). Profiles' `[later]` tables
-    /// join the attributes as synlab.flow.*. Turns --suppress-rst on.
-    #[arg(long, value_name = "http:PATH|hex:BYTES", requires = "target")]
-    pub exchange: Option<Request>,
-    /// With --exchange: seconds without progress that make an exchange stalled.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0, requires = "exchange",
-          value_parser = super::cmd_probe::parse_stall)]
-    pub stall_timeout: f64,
+    #[command(flatten)]
+    pub route: RouteArgs,
+    #[command(flatten)]
+    pub pace: PaceArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
 
     /// Oracle: a simulated middlebox that acts on SYNs matching EXPR
     /// (e.g. 'ip.ttl == 128 && !tcp.options.sack_perm') and answers syn-ack otherwise.
@@ -155,7 +131,7 @@ pub struct BisectArgs {
 }
 
 /// How bisect words the flags it shares: `--set` and `--unset` edit both
-/// sides.
+/// sides; the live flags are for `--target` only (and need it).
 fn words(arg: Arg) -> Arg {
     match arg.get_id().as_str() {
         "set" => arg.help(
@@ -166,8 +142,38 @@ fn words(arg: Arg) -> Arg {
         "unset" => {
             arg.help("Remove an attribute from both sides (repeatable), as `synlab probe --unset`")
         }
+        "iface" => live(arg, "IF")
+            .help("Interface for live probes (default: the one routing to the target)"),
+        "src" => {
+            live(arg, "IP").help("Source address for live probes (default: the kernel's choice)")
+        }
+        "timeout" => live(arg, "SECS").default_value("1").help(
+            "Seconds to wait for each live probe's answer at most (0.05 to 60); \
+             less once answers show the round-trip time (SRTT + 4 RTTVAR, at least 0.1)",
+        ),
+        "rate" => live(arg, "R").help("Live probes per second (1..=10000)"),
+        "suppress_rst" => arg
+            .requires("target")
+            .help("Drop the kernel's RSTs to SYN-ACKs of live probes (scoped nftables rule)"),
+        "i_own_this_network" => arg
+            .requires("target")
+            .help("Allow a target that is neither loopback nor in the lab (your own network)"),
+        "exchange" => arg.requires("target").help(
+            "Live probes are exchanges past the handshake (as `probe --exchange`): \
+             http:PATH or hex:BYTES; the outcomes compared are complete, stalled, \
+             reset-mid-transfer (or the handshake's). Profiles' `[later]` tables \
+             join the attributes as synlab.flow.*. Turns --suppress-rst on",
+        ),
+        "stall_timeout" => {
+            arg.help("With --exchange: seconds without progress that make an exchange stalled")
+        }
         _ => arg,
     }
+}
+
+/// A live flag as bisect shows it: with its own value name, for `--target`.
+fn live(arg: Arg, value_name: &'static str) -> Arg {
+    arg.value_name(value_name).requires("target")
 }
 
 /// `any`, `even`, `odd` or `LO-HI`.
@@ -276,17 +282,14 @@ fn edited_side(side: Side, args: &BisectArgs) -> Result<Side> {
     })
 }
 
-/// The live session's options from the arguments.
-fn live_options(args: &BisectArgs) -> LiveOptions {
-    LiveOptions {
-        iface: args.iface.clone(),
-        src: args.src,
-        timeout: Duration::from_secs_f64(args.timeout),
-        rate: args.rate,
-        suppress_rst: args.suppress_rst || args.exchange.is_some(),
-        keep_frames: args.pcap.is_some(),
-        i_own_this_network: args.i_own_this_network,
-        ..LiveOptions::default()
+impl BisectArgs {
+    fn live(&self) -> Live<'_> {
+        Live {
+            route: &self.route,
+            pace: &self.pace,
+            guard: &self.guard,
+            exchange: &self.exchange,
+        }
     }
 }
 
@@ -335,13 +338,13 @@ fn run_live(
     rec: &mut Recorder,
 ) -> Result<Report> {
     let budget = usize::try_from(args.max_total_probes).unwrap_or(usize::MAX);
-    let mut live = LiveOracle::new(target, &live_options(args), budget)?;
-    if let Some(request) = &args.exchange {
-        live = live.with_exchange(super::cmd_probe::exchange_options(
-            request,
-            args.stall_timeout,
-            args.timeout,
-        ));
+    let opts = LiveOptions {
+        keep_frames: args.pcap.is_some(),
+        ..args.live().options()
+    };
+    let mut live = LiveOracle::new(target, &opts, budget)?;
+    if let Some(ex) = args.live().exchange_options() {
+        live = live.with_exchange(ex);
     }
     let report = oracle::run_observed(search, &mut live, &mut |s, live, batch, answers| {
         let frames = live.take_frames();
@@ -395,7 +398,7 @@ pub fn bisect(
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let flow = args.exchange.is_some() || parse_rule(args)?.is_some_and(|r| r.reads_flow());
+    let flow = args.exchange.request.is_some() || parse_rule(args)?.is_some_and(|r| r.reads_flow());
     let good = resolve_side(&args.good, dirs, flow).context("--good")?;
     let bad = resolve_side(&args.bad, dirs, flow).context("--bad")?;
     let good = edited_side(good, args)?;

@@ -1,9 +1,8 @@
 //! `synlab probe`: live SYNs from a profile, one result line per probe.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -11,10 +10,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::edit_args::{EditArgs, Edited};
+use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::output::Style;
 use super::recording::write_probe_frames;
 use super::Status;
-use crate::exchange::{ExchangeStats, Request};
+use crate::exchange::ExchangeStats;
 use crate::handshake::Outcome;
 use crate::io::live::{ExchangeOptions, LiveOptions, LiveRun, LiveSession};
 use crate::io::pcapng_writer::PcapngOut;
@@ -29,22 +29,13 @@ pub struct ProbeArgs {
     /// Where to send: IP:PORT, [IPv6]:PORT.
     #[arg(long)]
     pub target: SocketAddr,
-    /// Interface to capture answers on (default: the one holding the source address).
-    #[arg(long)]
-    pub iface: Option<String>,
-    /// Source address (default: the one the kernel routes from towards the target).
-    #[arg(long)]
-    pub src: Option<IpAddr>,
+    #[command(flatten)]
+    pub route: RouteArgs,
     /// Number of probes, each from its own source port.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10000))]
     pub count: u16,
-    /// Seconds to wait for each probe's answer at most (0.05 to 60); less
-    /// once answers show the round-trip time (SRTT + 4 RTTVAR, at least 0.1).
-    #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
-    pub timeout: f64,
-    /// Probes per second (1 to 10000).
-    #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
-    pub rate: f64,
+    #[command(flatten)]
+    pub pace: PaceArgs,
     /// Write every packet of the probes (sent and received) to this pcapng
     /// file, each with a comment naming its probe, the profile and its changes.
     #[arg(long)]
@@ -54,67 +45,20 @@ pub struct ProbeArgs {
     pub json: bool,
     #[command(flatten)]
     pub edit: EditArgs,
-    /// Drop the kernel's RSTs to our SYN-ACKs with a temporary nftables rule
-    /// (table inet synlab_probe_PID, our source ports only; needs CAP_NET_ADMIN).
-    #[arg(long)]
-    pub suppress_rst: bool,
-    /// Allow a target that is neither loopback nor in the lab's ranges
-    /// (198.18.0.0/15, 2001:2::/48, from inside a namespace). Only for
-    /// networks you own.
-    #[arg(long)]
-    pub i_own_this_network: bool,
-    /// After the handshake, send a request and receive the whole response
-    /// over a user-space TCP that puts the profile's attributes (and its
-    /// `[later]` table, as synlab.flow.*) on every segment: http:PATH (a
-    /// GET; the response ends at its Content-Length or the server's FIN)
-    /// or hex:BYTES (ends at the FIN). Outcomes: complete, stalled,
-    /// reset-mid-transfer. Turns --suppress-rst on.
-    #[arg(long, value_name = "http:PATH|hex:BYTES")]
-    pub exchange: Option<Request>,
-    /// With --exchange: seconds without progress, before the response
-    /// ended, that make an exchange `stalled` (0.1 to 60).
-    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_stall, requires = "exchange")]
-    pub stall_timeout: f64,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
 }
 
-pub(super) fn parse_stall(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
-    if (0.1..=60.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err("must be between 0.1 and 60 seconds".into())
-    }
-}
-
-/// The longest exchange: a slow download still ends.
-pub const EXCHANGE_TOTAL: Duration = Duration::from_secs(120);
-
-/// The exchange options for a request and stall timeout.
-pub fn exchange_options(request: &Request, stall_s: f64, timeout_s: f64) -> ExchangeOptions {
-    ExchangeOptions {
-        request: request.clone(),
-        stall: Duration::from_secs_f64(stall_s),
-        total: EXCHANGE_TOTAL,
-        handshake: Duration::from_secs_f64(timeout_s),
-        retries: Vec::new(),
-    }
-}
-
-pub(super) fn parse_timeout(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
-    if (0.05..=60.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err("must be between 0.05 and 60 seconds".into())
-    }
-}
-
-pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
-    if (1.0..=10000.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err("must be between 1 and 10000 probes per second".into())
+impl ProbeArgs {
+    fn live(&self) -> Live<'_> {
+        Live {
+            route: &self.route,
+            pace: &self.pace,
+            guard: &self.guard,
+            exchange: &self.exchange,
+        }
     }
 }
 
@@ -164,7 +108,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let profile = crate::io::profile_store::resolve(&args.profile, dirs)?;
-    let base = match args.exchange {
+    let base = match args.exchange.request {
         Some(_) => profile.with_flow_attributes(),
         None => profile.attributes.clone(),
     };
@@ -175,14 +119,8 @@ pub fn run(
     };
     let opts = LiveOptions {
         ports,
-        iface: args.iface.clone(),
-        src: args.src,
-        timeout: Duration::from_secs_f64(args.timeout),
-        rate: args.rate,
-        suppress_rst: args.suppress_rst || args.exchange.is_some(),
         keep_frames: args.pcap.is_some(),
-        i_own_this_network: args.i_own_this_network,
-        ..LiveOptions::default()
+        ..args.live().options()
     };
     let requests = vec![edited.attributes.clone(); usize::from(args.count)];
     // Created before the run: once its sockets are open synlab holds no
@@ -215,13 +153,13 @@ pub fn run(
             rows.print(r, style, out);
         }
     };
-    let run = match &args.exchange {
-        Some(request) => {
+    let run = match args.live().exchange_options() {
+        Some(ex) => {
             // Retransmitted SYNs are the profile's `[retry.N]` (they come at
             // 1 s, 3 s, 7 s: within --timeout).
             let ex = ExchangeOptions {
                 retries: profile.retries.clone(),
-                ..exchange_options(request, args.stall_timeout, args.timeout)
+                ..ex
             };
             session.run_exchanges_with(&requests, &ex, &mut on_answer)?
         }
@@ -352,13 +290,13 @@ fn print_json(
         "src": run.src.to_string(),
         "iface": run.iface,
         "count": run.results.len(),
-        "timeout_s": args.timeout,
+        "timeout_s": args.pace.timeout,
         "final_wait_s": run.timeout.as_secs_f64(),
-        "rate_requested": args.rate,
+        "rate_requested": args.pace.rate,
         "rate_achieved": run.rate(),
         "elapsed_s": run.elapsed.as_secs_f64(),
-        "exchange": args.exchange.as_ref().map(ToString::to_string),
-        "stall_timeout_s": args.exchange.as_ref().map(|_| args.stall_timeout),
+        "exchange": args.exchange.request.as_ref().map(ToString::to_string),
+        "stall_timeout_s": args.exchange.request.as_ref().map(|_| args.exchange.stall_timeout),
         "rst_suppressed_by": run.rst_table.as_ref().map(|t| format!("table inet {t}")),
         "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
         "pcap_packets": pcap_packets,
@@ -459,8 +397,8 @@ fn table_header(
         session.src(),
         session.iface(),
         args.count,
-        args.rate,
-        args.timeout
+        args.pace.rate,
+        args.pace.timeout
     )?;
     let header = format!(
         "{:>5}  {:>5}  {:<10}  {:>8}  {}",
@@ -468,7 +406,7 @@ fn table_header(
         "sport",
         "outcome",
         "rtt_ms",
-        if args.exchange.is_some() {
+        if args.exchange.request.is_some() {
             "exchange"
         } else {
             "reply"
@@ -510,7 +448,7 @@ fn table_footer(
     out: &mut dyn Write,
 ) -> Result<()> {
     let counts = OutcomeCounts::of(&run.results);
-    let mut summary = match args.exchange {
+    let mut summary = match args.exchange.request {
         Some(_) => format!(
             "{} complete, {} stalled, {} reset-mid-transfer, {} reset, {} icmp, {} no-reply",
             counts.complete,
@@ -558,6 +496,7 @@ fn table_footer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn source_ports_count_up_from_the_first() {

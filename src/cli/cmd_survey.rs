@@ -5,18 +5,17 @@
 //! live session, the printers.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
-use clap::Args;
+use clap::{Arg, Args};
 
-use super::cmd_probe::{exchange_options, parse_rate, parse_stall, parse_timeout};
+use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::output::{rate_cell, Style};
 use super::Status;
-use crate::exchange::Request;
-use crate::io::live::{LiveOptions, LiveSession};
+use crate::io::live::LiveSession;
 use crate::profile::Profile;
 use crate::survey::{interleave, rfc3339, tally, ProfileResult, SurveyDoc, SCHEMA};
 
@@ -24,6 +23,7 @@ use crate::survey::{interleave, rfc3339, tally, ProfileResult, SurveyDoc, SCHEMA
 const MAX_PROBES: usize = 10_000;
 
 #[derive(Debug, Args)]
+#[command(mut_args = words)]
 pub struct SurveyArgs {
     /// Where to send: IP:PORT, [IPv6]:PORT.
     #[arg(long)]
@@ -45,36 +45,54 @@ pub struct SurveyArgs {
     /// Probes per profile, each from its own source port (1 to 1000).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub count: u16,
-    /// Interface to capture answers on (default: the one holding the source address).
-    #[arg(long)]
-    pub iface: Option<String>,
-    /// Source address (default: the one the kernel routes from towards the target).
-    #[arg(long)]
-    pub src: Option<IpAddr>,
-    /// Seconds to wait for each probe's answer at most (0.05 to 60); less
-    /// once answers show the round-trip time.
-    #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
-    pub timeout: f64,
-    /// Probes per second, all profiles together (1 to 10000).
-    #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
-    pub rate: f64,
-    /// Drop the kernel's RSTs to our SYN-ACKs (as `probe --suppress-rst`).
-    #[arg(long)]
-    pub suppress_rst: bool,
-    /// Allow a target that is neither loopback nor in the lab's ranges.
-    /// Only for networks you own.
-    #[arg(long)]
-    pub i_own_this_network: bool,
-    /// Probe past the handshake (as `probe --exchange`): a profile passes
-    /// when the whole response arrives. Turns --suppress-rst on.
-    #[arg(long, value_name = "http:PATH|hex:BYTES")]
-    pub exchange: Option<Request>,
-    /// With --exchange: seconds without progress that make an exchange stalled.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_stall, requires = "exchange")]
-    pub stall_timeout: f64,
+    #[command(flatten)]
+    pub route: RouteArgs,
+    #[command(flatten)]
+    pub pace: PaceArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
     /// Print the survey document (schema synlab.survey/1) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+impl SurveyArgs {
+    fn live(&self) -> Live<'_> {
+        Live {
+            route: &self.route,
+            pace: &self.pace,
+            guard: &self.guard,
+            exchange: &self.exchange,
+        }
+    }
+}
+
+/// How survey words the live flags: its probes are many profiles' at once.
+fn words(arg: Arg) -> Arg {
+    match arg.get_id().as_str() {
+        "timeout" => arg.help(
+            "Seconds to wait for each probe's answer at most (0.05 to 60); less \
+             once answers show the round-trip time",
+        ),
+        "rate" => arg.help("Probes per second, all profiles together (1 to 10000)"),
+        "suppress_rst" => {
+            arg.help("Drop the kernel's RSTs to our SYN-ACKs (as `probe --suppress-rst`)")
+        }
+        "i_own_this_network" => arg.help(
+            "Allow a target that is neither loopback nor in the lab's ranges. \
+             Only for networks you own",
+        ),
+        "exchange" => arg.help(
+            "Probe past the handshake (as `probe --exchange`): a profile passes \
+             when the whole response arrives. Turns --suppress-rst on",
+        ),
+        "stall_timeout" => {
+            arg.help("With --exchange: seconds without progress that make an exchange stalled")
+        }
+        _ => arg,
+    }
 }
 
 /// A vantage name: printable, no spaces (it goes into tables and commands).
@@ -122,33 +140,22 @@ pub fn run(
     }
     let syns: Vec<_> = profiles
         .iter()
-        .map(|p| match args.exchange {
+        .map(|p| match args.exchange.request {
             Some(_) => p.with_flow_attributes(),
             None => p.attributes.clone(),
         })
         .collect();
     let order = interleave(profiles.len(), count);
     let requests: Vec<_> = order.iter().map(|&p| syns[p].clone()).collect();
-    let opts = LiveOptions {
-        iface: args.iface.clone(),
-        src: args.src,
-        timeout: Duration::from_secs_f64(args.timeout),
-        rate: args.rate,
-        suppress_rst: args.suppress_rst || args.exchange.is_some(),
-        i_own_this_network: args.i_own_this_network,
-        ..LiveOptions::default()
-    };
+    let opts = args.live().options();
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     // One session for the whole survey (sockets, privileges, RST rule),
     // one batch: every probe interleaved at the bounded rate.
     let mut session = LiveSession::open(args.target, &opts, requests.len())?;
-    let run = match &args.exchange {
-        Some(request) => {
-            let ex = exchange_options(request, args.stall_timeout, args.timeout);
-            session.run_exchanges(&requests, &ex)?
-        }
+    let run = match args.live().exchange_options() {
+        Some(ex) => session.run_exchanges(&requests, &ex)?,
         None => session.run_batch(&requests)?,
     };
     session.close()?;
@@ -174,8 +181,8 @@ pub fn run(
         src: run.src.to_string(),
         iface: run.iface.clone(),
         count: u32::from(args.count),
-        rate: args.rate,
-        exchange: args.exchange.as_ref().map(ToString::to_string),
+        rate: args.pace.rate,
+        exchange: args.exchange.request.as_ref().map(ToString::to_string),
         elapsed_s: run.elapsed.as_secs_f64(),
         profiles: results,
     };

@@ -16,6 +16,7 @@ mod cmd_survey;
 mod commands;
 mod edit_args;
 mod fields;
+mod live_args;
 mod messages;
 pub mod output;
 mod progress;
