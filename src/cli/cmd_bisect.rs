@@ -17,7 +17,7 @@ use super::messages::message;
 use super::output::Style;
 use super::recording::{Answerer, Recorder};
 use super::select::AttemptSpec;
-use super::Status;
+use super::status::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{is_stdin, load, LoadError};
 use crate::model::rule::{Rule, Scope};

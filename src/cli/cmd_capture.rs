@@ -11,7 +11,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
-use super::Status;
+use super::status::Status;
 use crate::io::interrupt::{Interrupted, Signals};
 use crate::io::pcap_writer::PcapOut;
 use crate::io::privilege::{self, Needs};

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 
 use super::edit_args::EditArgs;
-use super::Status;
+use super::status::Status;
 use crate::io::pcap_writer::PcapOut;
 use crate::model::craft::ethernet_frame;
 use crate::model::edit::describe;

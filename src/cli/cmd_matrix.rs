@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::{json, Value as Json};
 
 use super::output::{rate_cell, Style};
-use super::Status;
+use super::status::Status;
 use crate::survey::matrix::{diagnose, Diagnosis, Finding, Matrix, MergeError};
 use crate::survey::{ReadError, Status as CellStatus, SurveyDoc};
 

@@ -13,7 +13,7 @@ use super::edit_args::{EditArgs, Edited};
 use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::output::Style;
 use super::recording::write_probe_frames;
-use super::Status;
+use super::status::Status;
 use crate::exchange::ExchangeStats;
 use crate::handshake::Outcome;
 use crate::io::live::{ExchangeOptions, LiveOptions, LiveRun, LiveSession};

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::messages::message;
 use super::select::AttemptSpec;
-use super::Status;
+use super::status::Status;
 use crate::io::load::load;
 use crate::model::p0f_db::P0fDb;
 use crate::model::Field;

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::output::{write_json, Style};
-use super::Status;
+use super::status::Status;
 use crate::handshake::{kb, Attempt, FlowEnd};
 use crate::http::{Request, Response};
 use crate::io::load::load;

@@ -14,7 +14,7 @@ use clap::{Arg, Args};
 
 use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::output::{rate_cell, Style};
-use super::Status;
+use super::status::Status;
 use crate::io::live::LiveSession;
 use crate::profile::Profile;
 use crate::survey::{interleave, rfc3339, tally, ProfileResult, SurveyDoc, SCHEMA};

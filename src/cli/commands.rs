@@ -10,7 +10,7 @@ use super::messages::{self, message};
 use super::output::{self, DiffSide, Style};
 use super::select::{AttemptSpec, Which};
 use super::sink::{self, Format, Sink};
-use super::Status;
+use super::status::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::Limits;
 use crate::io::load::{is_stdin, load, stream, Loaded};

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::Status;
+use super::status::Status;
 use crate::io::load::{LoadError, Loaded, Warning};
 
 /// One line on standard error, `synlab: ` and the formatted message.

@@ -23,6 +23,7 @@ mod progress;
 mod recording;
 mod select;
 pub mod sink;
+mod status;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -31,18 +32,7 @@ use clap::Parser;
 
 pub use args::Cli;
 pub use select::{AttemptSpec, SpecError};
-
-/// What a command asks the process to exit with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Success; for `diff`, no behavioural difference.
-    Ok = 0,
-    /// For `diff`, differences found; for `bisect`, nothing explained; for
-    /// `probe`, some probe unanswered; for a `--where` filter, no match.
-    Differ = 1,
-    /// An error.
-    Trouble = 2,
-}
+pub use status::Status;
 
 /// Parse the arguments, run the command, and turn the result into an exit code.
 pub fn run() -> ExitCode {
