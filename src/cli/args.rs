@@ -211,3 +211,69 @@ pub enum Command {
         command: Option<String>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// One flag of one subcommand, as clap built it.
+    fn flag(cmd: &str, id: &str) -> clap::Arg {
+        let cli = Cli::command();
+        let sub = cli
+            .find_subcommand(cmd)
+            .unwrap_or_else(|| panic!("no subcommand {cmd}"));
+        let arg = sub
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .unwrap_or_else(|| panic!("{cmd} has no --{id}"))
+            .clone();
+        arg
+    }
+
+    fn help(cmd: &str, id: &str) -> String {
+        flag(cmd, id)
+            .get_help()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_definitions_pass_clap_checks() {
+        Cli::command().debug_assert();
+    }
+
+    /// The shared flags are declared once, worded for `probe`; survey,
+    /// bisect and craft reword them by id (`mut_args`). A misspelt id there
+    /// would silently give them probe's text (and bisect's timeout probe's
+    /// default): each rewording must show.
+    #[test]
+    fn each_command_keeps_its_own_words_for_the_shared_flags() {
+        let live = ["timeout", "rate", "suppress_rst", "i_own_this_network"];
+        for id in live.iter().chain(&["exchange", "stall_timeout"]) {
+            assert_ne!(help("survey", id), help("probe", id), "survey --{id}");
+        }
+        for id in live
+            .iter()
+            .chain(&["iface", "src", "exchange", "stall_timeout"])
+        {
+            assert_ne!(help("bisect", id), help("probe", id), "bisect --{id}");
+        }
+        for id in ["set", "unset"] {
+            assert_ne!(help("bisect", id), help("probe", id), "bisect --{id}");
+            assert_ne!(help("craft", id), help("probe", id), "craft --{id}");
+        }
+        let timeout = flag("bisect", "timeout");
+        assert_eq!(timeout.get_default_values(), ["1"]);
+        assert_eq!(flag("probe", "timeout").get_default_values(), ["2"]);
+        let names = |cmd, id| -> Vec<String> {
+            let arg = flag(cmd, id);
+            let names = arg.get_value_names().unwrap_or_default();
+            names.iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(names("bisect", "iface"), ["IF"]);
+        assert_eq!(names("bisect", "rate"), ["R"]);
+        assert_eq!(names("probe", "iface"), ["IFACE"]);
+    }
+}
