@@ -21,11 +21,7 @@ fn duckdb(sql: &str) -> Json {
         .args(["-c", script, sql])
         .output()
         .unwrap_or_else(|e| panic!("python3: {e}"));
-    assert!(
-        out.status.success(),
-        "duckdb query failed: {sql}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_exit_for(&out, 0, &format!("duckdb query {sql}"));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"))
 }
 
