@@ -490,7 +490,7 @@ fn stalls_lists_hung_flows_and_their_range_retries() {
     }
 }
 
-/// The README's incident session, captured on the client's side
+/// The guide's incident session (docs/GUIDE.md), captured on the client's side
 /// (captures/incident.pcap, `scripts/capture-stalls.sh incident`):
 /// `probe --exchange` of linux (complete, twice) and windows-10 (stalled
 /// at ~127 KB, twice: the middlebox drops data of TTL-127 connections),

@@ -122,7 +122,7 @@ fn duckdb_reads_what_json_says() {
             }
         }
     }
-    // The README's query over a directory: every attempt once, grouped.
+    // docs/GUIDE.md's query over a directory: every attempt once, grouped.
     let glob = format!("{}/*.parquet", path_str(dir.path()));
     let groups = duckdb(&format!(
         "SELECT \"syn.synlab.p0f\", count(*) FROM '{glob}' GROUP BY 1 ORDER BY 2 DESC"
