@@ -17,7 +17,7 @@
 #       server sees its data unacknowledged and retransmits it: the stall is
 #       told from TCP alone. `bisect --recorded` on it finds `ip.ttl`.
 #
-#   captures/incident.pcap            the README's incident session, scaled
+#   captures/incident.pcap            the guide's incident session (docs/GUIDE.md), scaled
 #       down (256 KiB served, data dropped past 128 KB instead of 4 MiB and
 #       1 MB): the middlebox marks connections whose SYN arrives with TTL
 #       127; `synlab probe --exchange` runs the linux and windows-10
@@ -170,7 +170,7 @@ ip netns exec "$LAB_C2_NS" curl -s -o /dev/null --max-time 3 --local-port 40312 
 finish stall-by-ttl
 fi
 
-# 4. The incident as a lab session (README, "Past the handshake"), scaled down.
+# 4. The incident as a lab session (docs/GUIDE.md, "Past the handshake"), scaled down.
 if want incident; then
 synlab=${SYNLAB:-target/release/synlab}
 [ -x "$synlab" ] || { echo "capture-stalls.sh: build synlab first (cargo build --release)" >&2; exit 1; }

@@ -15,9 +15,27 @@
 #       checkouts, a CI job beside a developer) must use different prefixes:
 #       SYNLAB_TEST_LAB_PREFIX=slci scripts/test.sh
 #   CI=true  a skipped root-only or tool-dependent test is a failure.
+#   SYNLAB_TEST_SUDO=0  as a user, do not raise with sudo: nothing is
+#       installed and the root-only tests skip.
 # Arguments are passed on to `cargo test`.
+#
+# The same command serves root and a user: as root it runs as it is (a
+# container or CI image often has no sudo at all, and `sudo scripts/test.sh`
+# failed there with "sudo: command not found"); as a user it raises itself
+# with sudo when sudo is there, keeping the user's PATH and Rust toolchain
+# (sudo's secure_path and HOME would hide cargo), and else runs as the user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ] && [ "${SYNLAB_TEST_SUDO:-1}" != 0 ] && command -v sudo >/dev/null; then
+    echo "scripts/test.sh: not root: raising with sudo (SYNLAB_TEST_SUDO=0 runs as this user)"
+    exec sudo --preserve-env=CI,SYNLAB_TEST_LAB_PREFIX,CARGO_TARGET_DIR \
+        env PATH="$PATH" \
+        CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" \
+        RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" \
+        SYNLAB_TEST_SUDO=0 \
+        "$PWD/scripts/test.sh" "$@"
+fi
 
 export SYNLAB_TEST_LAB_PREFIX=${SYNLAB_TEST_LAB_PREFIX:-sltest}
 # Namespace names are PREFIX-TEST-ROLE, and scripts/lab.sh takes at most 32

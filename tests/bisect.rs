@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::Args;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -50,22 +52,10 @@ fn rule_oracle(expr: &str, action: Action, loss: f64, seed: u64) -> RuleOracle {
 
 #[test]
 fn cli_single_culprit_between_profiles_json() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-        "--json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 128")
+        .json()
+        .run_exit(0);
     let doc = json(&out);
     assert_eq!(doc["good"], "linux");
     assert_eq!(doc["bad"], "windows-10");
@@ -100,22 +90,10 @@ fn cli_single_culprit_between_profiles_json() {
 /// exchange's, and the later TTL is told from the SYN's.
 #[test]
 fn cli_rule_on_later_segments_names_the_flow_unit() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "synlab.flow.ttl == 128",
-        "--json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Args::bisect("linux", "windows-10")
+        .rule("synlab.flow.ttl == 128")
+        .json()
+        .run_exit(0);
     let doc = json(&out);
     assert_eq!(doc["baseline"]["good"]["verdict"], "complete");
     assert_eq!(doc["baseline"]["bad"]["verdict"], "stalled");
@@ -140,17 +118,11 @@ fn cli_rule_on_later_segments_names_the_flow_unit() {
 
 #[test]
 fn cli_table_marks_the_culprit() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-    ]);
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 128")
+        .run();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    support::assert_exit(&out, 0);
     assert!(text.contains(" * ip.ttl "), "{text}");
     assert!(text.contains("culprit: ip.ttl"), "{text}");
     assert!(text.contains("confidence"), "{text}");
@@ -160,19 +132,11 @@ fn cli_table_marks_the_culprit() {
 fn cli_interaction_needs_both() {
     // Neither attribute alone flips the outcome: the one-at-a-time table
     // shows nothing on the applied side; isolation finds the pair.
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl > 100 and tcp.options.wscale.shift eq 8",
-        "--action",
-        "reset",
-        "--json",
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl > 100 and tcp.options.wscale.shift eq 8")
+        .args(&["--action", "reset"])
+        .json()
+        .run_exit(0);
     let doc = json(&out);
     assert_eq!(culprits(&doc), [["ip.ttl", "tcp.options.wscale.shift"]]);
     for row in doc["single"].as_array().into_iter().flatten() {
@@ -182,16 +146,9 @@ fn cli_interaction_needs_both() {
 
 #[test]
 fn cli_rule_syntax_error_points_at_the_column() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128 &&",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 128 &&")
+        .run_exit(2);
     let err = String::from_utf8_lossy(&out.stderr);
     let want = "synlab: invalid --rule: column 17: expected an attribute name, \"!\" or \"(\", found end of rule\n  ip.ttl == 128 &&\n                  ^\n";
     assert_eq!(err, want);
@@ -201,16 +158,9 @@ fn cli_rule_syntax_error_points_at_the_column() {
 /// A live target outside the lab's ranges is refused before anything is
 /// sent (or, without CAP_NET_RAW, the missing privilege is named): one line, exit 2.
 fn cli_live_target_outside_a_lab_is_refused_before_probing() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--target",
-        "192.0.2.1:80",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Args::bisect("linux", "windows-10")
+        .target("192.0.2.1:80")
+        .run_exit(2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("refusing to probe 192.0.2.1") || err.contains("CAP_NET_RAW"),
@@ -222,62 +172,32 @@ fn cli_live_target_outside_a_lab_is_refused_before_probing() {
 
 #[test]
 fn cli_needs_exactly_one_oracle() {
-    let out = synlab(&["bisect", "--good", "linux", "--bad", "windows-10"]);
-    assert_eq!(out.status.code(), Some(2));
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 1",
-        "--recorded",
-        "x.pcap",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    Args::bisect("linux", "windows-10").run_exit(2);
+    Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 1")
+        .args(&["--recorded", "x.pcap"])
+        .run_exit(2);
 }
 
 #[test]
 fn cli_nothing_to_explain_exits_1() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 1",
-        "--json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 1")
+        .json()
+        .run_exit(1);
     let doc = json(&out);
     assert_eq!(doc["conclusion"], "nothing_to_explain");
     assert_eq!(culprits(&doc), Vec::<Vec<String>>::new());
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "linux",
-        "--rule",
-        "ip.ttl == 1",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    Args::bisect("linux", "linux")
+        .rule("ip.ttl == 1")
+        .run_exit(1);
 }
 
 #[test]
 fn cli_unknown_profile_is_an_error() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "plan9",
-        "--bad",
-        "linux",
-        "--rule",
-        "ip.ttl == 1",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Args::bisect("plan9", "linux")
+        .rule("ip.ttl == 1")
+        .run_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--good"));
 }
 
@@ -358,31 +278,14 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
     write_capture(&path, &attempts);
     let file = path.display().to_string();
     let hs = synlab(&["handshakes", &file]);
-    assert_eq!(
-        hs.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&hs.stderr)
-    );
+    support::assert_exit(&hs, 0);
     // attempt 0 is mask 0 (good), the last one is mask 15 (bad).
     let good = format!("{file}#0");
     let bad = format!("{file}#14");
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        &good,
-        "--bad",
-        &bad,
-        "--recorded",
-        &file,
-        "--json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Args::bisect(&good, &bad)
+        .args(&["--recorded", &file])
+        .json()
+        .run_exit(0);
     let doc = json(&out);
     assert_eq!(culprits(&doc), [["ip.ttl"]]);
     assert_eq!(doc["baseline"]["bad"]["verdict"], "reset");
@@ -405,35 +308,15 @@ fn cli_captures_linux_default_vs_tuned() {
         return;
     }
     let (a, b) = (a.display().to_string(), b.display().to_string());
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        &a,
-        "--bad",
-        &b,
-        "--rule",
-        "ip.dsfield.ecn != 0 || tcp.flags.ece == 1",
-        "--json",
-    ]);
+    let out = Args::bisect(&a, &b)
+        .rule("ip.dsfield.ecn != 0 || tcp.flags.ece == 1")
+        .json()
+        .run();
     let doc = json(&out);
-    assert_eq!(out.status.code(), Some(0), "{doc}");
+    support::assert_exit(&out, 0);
     let found = culprits(&doc);
     assert!(!found.is_empty(), "{doc}");
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        &a,
-        "--bad",
-        &b,
-        "--rule",
-        "ip.ttl == 128",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    Args::bisect(&a, &b).rule("ip.ttl == 128").run_exit(0);
 }
 
 // ------------------------------------------------------------ noise
@@ -532,19 +415,12 @@ fn random_loss_is_not_a_port_pattern() {
 
 #[test]
 fn cli_reports_rates_and_the_port_pattern() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-        "--rule-ports",
-        "even",
-    ]);
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 128")
+        .args(&["--rule-ports", "even"])
+        .run();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    support::assert_exit(&out, 0);
     assert!(!text.contains("both give"), "{text}");
     let bad = text
         .lines()
@@ -557,18 +433,11 @@ fn cli_reports_rates_and_the_port_pattern() {
         "{text}"
     );
     assert!(text.contains("culprit: ip.ttl"), "{text}");
-    let json = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-        "--rule-ports",
-        "even",
-        "--json",
-    ]);
+    let json = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 128")
+        .args(&["--rule-ports", "even"])
+        .json()
+        .run();
     let doc: Json = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(doc["intermittent"], true, "{doc}");
     assert_eq!(doc["port_pattern"]["pattern"], "parity", "{doc}");
@@ -581,18 +450,10 @@ fn cli_reports_rates_and_the_port_pattern() {
 
 #[test]
 fn cli_rule_ports_must_be_a_port_set() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-        "--rule-ports",
-        "9-3",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 128")
+        .args(&["--rule-ports", "9-3"])
+        .run_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
 }
 
@@ -889,19 +750,11 @@ proptest! {
 /// exits 1 (nothing explained yet).
 #[test]
 fn cli_stops_at_the_probe_budget() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-        "--max-total-probes",
-        "12",
-        "--json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == 128")
+        .args(&["--max-total-probes", "12"])
+        .json()
+        .run_exit(1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(doc["probes"].as_u64().unwrap_or(99) <= 12, "{doc}");
     assert!(

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::Args;
+
 use std::process::{Command, Output};
 
 use synlab::model::craft::{build_packet, linux_example, CraftError, Volatile};
@@ -84,7 +86,7 @@ fn bug_deep_where_aborted_handshakes_now_a_usage_error_with_a_caret() {
     let text = format!("{}ip.ttl == 64{}", "(".repeat(10_000), ")".repeat(10_000));
     let out = synlab_small(&["handshakes", "captures/reset.pcap", "--where", &text]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    support::assert_exit(&out, 2);
     assert!(err.contains("nested deeper than 256"), "{err}");
     // The caret under column 257, in the window of the rule shown around it
     // (the ellipsis, then a third of the window before the column).
@@ -106,7 +108,7 @@ fn bug_deep_rule_aborted_bisect() {
         &text,
     ]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    support::assert_exit(&out, 2);
     assert!(
         err.contains("invalid --rule: column 257: nested deeper than 256"),
         "{err}"
@@ -190,21 +192,13 @@ fn bug_profile_with_huge_eol_padding_took_4_gb_to_load() {
     let out = synlab_small(&["profiles", "show", file.to_str().expect("utf-8 path")]);
     let _ = std::fs::remove_dir_all(&dir);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    support::assert_exit(&out, 2);
     assert!(err.contains("eol+4000000000"), "{err}");
 }
 
 #[test]
 fn bug_bisect_budgets_were_unbounded() {
-    let base = [
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-    ];
+    let base = Args::bisect("linux", "windows-10").rule("ip.ttl == 128");
     for (flag, value, range) in [
         ("--repeat", "4294967295", "1..=100"),
         ("--repeat", "101", "1..=100"),
@@ -213,19 +207,16 @@ fn bug_bisect_budgets_were_unbounded() {
         ("--max-total-probes", "18446744073709551615", "1..=100000"),
         ("--max-total-probes", "100001", "1..=100000"),
     ] {
-        let mut args = base.to_vec();
-        args.extend([flag, value]);
-        let out = synlab_small(&args);
+        let out = synlab_small(&base.clone().args(&[flag, value]).strs());
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        support::assert_exit_for(&out, 2, &format!("{flag} {value}"));
         assert!(
             err.contains(flag) && err.contains(range),
             "{flag} {value}: {err}"
         );
     }
     // The largest values allowed run and finish.
-    let mut args = base.to_vec();
-    args.extend([
+    let args = base.args(&[
         "--repeat",
         "100",
         "--max-probes",
@@ -233,6 +224,6 @@ fn bug_bisect_budgets_were_unbounded() {
         "--max-total-probes",
         "100000",
     ]);
-    let out = synlab_small(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = synlab_small(&args.strs());
+    support::assert_exit(&out, 0);
 }

@@ -3,12 +3,14 @@
 
 mod support;
 
+use support::Args;
+
 use serde_json::Value;
 use support::{assert_text_eq, json, stderr, stdout, synlab};
 
 fn handshakes(file: &str) -> Value {
     let out = synlab(&["handshakes", file, "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     json(&out)
 }
 
@@ -114,7 +116,7 @@ fn diff_of_two_stacks_exits_1_and_leads_with_behaviour() {
         "captures/linux-tuned.pcap",
         "--json",
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     let doc = json(&out);
     let diffs = doc["differences"].as_array().expect("differences");
     let syn = |attr: &str| {
@@ -169,30 +171,19 @@ fn diff_of_a_handshake_with_itself_exits_0() {
         "captures/many-attempts.pcap#0",
         "captures/many-attempts.pcap@198.18.0.2",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    support::assert_exit(&out, 0);
     let out = synlab(&[
         "diff",
         "captures/many-attempts.pcap#0",
         "captures/many-attempts.pcap#2",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "same client stack: {}",
-        stdout(&out)
-    );
+    support::assert_exit_for(&out, 0, "same client stack");
     let out = synlab(&[
         "diff",
         "captures/many-attempts.pcap#0",
         "captures/many-attempts.pcap@198.18.0.3",
     ]);
-    assert_eq!(out.status.code(), Some(1), "the tuned client differs");
+    support::assert_exit_for(&out, 1, "the tuned client differs");
 }
 
 /// Every broken file: exactly one error line naming the file (and packet),
@@ -249,7 +240,7 @@ fn broken_files_give_one_clear_error_and_exit_2() {
                 args.push("--json");
             }
             let out = synlab(&args);
-            assert_eq!(out.status.code(), Some(2), "{file}");
+            support::assert_exit_for(&out, 2, file);
             assert_text_eq(&stderr(&out), want, file);
             if keeps_data {
                 let text = stdout(&out);
@@ -268,7 +259,7 @@ fn broken_files_give_one_clear_error_and_exit_2() {
             }
         }
         let out = synlab(&["diff", file, "captures/linux-default.pcap"]);
-        assert_eq!(out.status.code(), Some(2), "diff with {file}");
+        support::assert_exit_for(&out, 2, &format!("diff with {file}"));
     }
 }
 
@@ -319,7 +310,7 @@ fn a_hung_download_is_flagged_stalled() {
 #[test]
 fn diff_takes_profiles() {
     let out = synlab(&["diff", "linux", "windows-10", "--json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     let doc = json(&out);
     assert_eq!(doc["a"]["profile"], "linux");
     let ttl = doc["differences"]
@@ -357,9 +348,9 @@ fn diff_takes_profiles() {
     // The built-in linux profile was learnt from this kernel's SYN: the
     // captured default download and the profile agree.
     let out = synlab(&["diff", "captures/linux-default.pcap", "linux"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    support::assert_exit(&out, 0);
     let out = synlab(&["diff", "nosuchprofile", "linux"]);
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     assert_text_eq(
         &stderr(&out),
         "synlab: nosuchprofile: no such capture file or profile\n",
@@ -378,7 +369,7 @@ fn handshakes_where_filters_by_rule() {
         "ip.ttl > 100",
         "--json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     let doc = json(&out);
     let idx: Vec<u64> = doc["handshakes"]
         .as_array()
@@ -393,7 +384,7 @@ fn handshakes_where_filters_by_rule() {
         "--where",
         "ip.ttl > 200",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    support::assert_exit(&out, 1);
     assert_text_eq(
         &stdout(&out),
         "captures/many-attempts.pcap: none of 10 attempts matches, in 120 packets\n",
@@ -405,7 +396,7 @@ fn handshakes_where_filters_by_rule() {
         "--where",
         "ip.ttl >",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     assert!(stderr(&out).contains("column 9"), "{}", stderr(&out));
 }
 
@@ -466,7 +457,7 @@ fn a_hang_then_its_range_retry() {
 #[test]
 fn stalls_lists_hung_flows_and_their_range_retries() {
     let out = synlab(&["stalls", "captures/hang-range-retry.pcap"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     assert_text_eq(
         &stdout(&out),
         "p0f 4:64+0:0:1460:mss*44,10:mss,sok,ts,nop,ws:df,id+:0  (1 flow stalled)\n\
@@ -494,12 +485,12 @@ fn stalls_lists_hung_flows_and_their_range_retries() {
         "captures/many-attempts.pcap",
     ] {
         let out = synlab(&["stalls", calm, "--json"]);
-        assert_eq!(out.status.code(), Some(1), "{calm}");
+        support::assert_exit_for(&out, 1, calm);
         assert_eq!(json(&out)["stalled"], 0, "{calm}");
     }
 }
 
-/// The README's incident session, captured on the client's side
+/// The guide's incident session (docs/GUIDE.md), captured on the client's side
 /// (captures/incident.pcap, `scripts/capture-stalls.sh incident`):
 /// `probe --exchange` of linux (complete, twice) and windows-10 (stalled
 /// at ~127 KB, twice: the middlebox drops data of TTL-127 connections),
@@ -508,7 +499,7 @@ fn stalls_lists_hung_flows_and_their_range_retries() {
 #[test]
 fn stalls_groups_the_incident_sessions_hung_flows_by_stack() {
     let out = synlab(&["stalls", "captures/incident.pcap"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     let retry = "        retry #4   198.18.244.2:48832  GET /big.bin Range: bytes=127020- -> 206 bytes 127020-262143/262144  (no stall)\n";
     assert_text_eq(
         &stdout(&out),
@@ -551,17 +542,13 @@ fn recorded_stalls_are_bisected_to_the_ttl() {
     assert_eq!(hung["syn"]["ip.ttl"], 127);
     assert_eq!(hung["retransmits_to_client"], 4, "{hung}");
     assert!(hung["longest_stall_ms"].as_f64().unwrap_or(0.0) > 2900.0);
-    let out = synlab(&[
-        "bisect",
-        "--good",
+    let out = Args::bisect(
         "captures/stall-by-ttl.pcap#0",
-        "--bad",
         "captures/stall-by-ttl.pcap#1",
-        "--recorded",
-        "captures/stall-by-ttl.pcap",
-        "--json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    )
+    .args(&["--recorded", "captures/stall-by-ttl.pcap"])
+    .json()
+    .run_exit(0);
     let doc = json(&out);
     assert_eq!(doc["culprits"], serde_json::json!([["ip.ttl"]]), "{doc}");
     assert_eq!(doc["baseline"]["bad"]["verdict"], "stalled", "{doc}");
@@ -579,7 +566,7 @@ fn the_flow_table_cap_reports_every_attempt_and_counts_the_evicted() {
         "1",
     ];
     let out = synlab(&[&args[..], &["--json"]].concat());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     let doc = json(&out);
     assert_eq!(doc["evicted"], 9);
     let hs = doc["handshakes"].as_array().cloned().unwrap_or_default();

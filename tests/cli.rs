@@ -3,12 +3,14 @@
 
 mod support;
 
+use support::Args;
+
 use support::{stderr, stdout, synlab, TempDir};
 
 #[test]
 fn help_lists_every_command() {
     let out = synlab(&["--help"]);
-    assert_eq!(out.status.code(), Some(0));
+    support::assert_exit(&out, 0);
     let text = stdout(&out);
     for cmd in [
         "handshakes",
@@ -37,7 +39,7 @@ fn usage_errors_exit_2_with_usage_on_stderr() {
         &["handshakes"],
     ] {
         let out = synlab(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        support::assert_exit_for(&out, 2, &format!("{args:?}"));
         assert!(
             stderr(&out).contains("Usage:"),
             "{args:?}: {}",
@@ -50,7 +52,7 @@ fn usage_errors_exit_2_with_usage_on_stderr() {
 #[test]
 fn version_exits_0() {
     let out = synlab(&["--version"]);
-    assert_eq!(out.status.code(), Some(0));
+    support::assert_exit(&out, 0);
     assert!(stdout(&out).starts_with("synlab "));
 }
 
@@ -124,7 +126,7 @@ fn a_misspelt_attribute_name_is_a_usage_error_with_a_suggestion() {
         ],
     ] {
         let out = synlab(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        support::assert_exit_for(&out, 2, &format!("{args:?}"));
         assert!(stderr(&out).contains("did you mean"), "{}", stderr(&out));
     }
     let out = synlab(&[
@@ -133,7 +135,7 @@ fn a_misspelt_attribute_name_is_a_usage_error_with_a_suggestion() {
         "--where",
         "ip.tll == 64",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("did you mean ip.ttl?"),
         "{}",
@@ -144,9 +146,7 @@ fn a_misspelt_attribute_name_is_a_usage_error_with_a_suggestion() {
 /// A probe that must never run: its target is loopback's discard port,
 /// and every case below fails before anything is sent.
 fn probe_with(extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["probe", "--profile", "linux", "--target", "127.0.0.1:9"];
-    args.extend_from_slice(extra);
-    synlab(&args)
+    Args::probe("linux", "127.0.0.1:9").args(extra).run()
 }
 
 /// issue 8: a value of the wrong type, a field synlab computes, or one it
@@ -175,21 +175,14 @@ fn set_and_unset_refuse_what_cannot_be_sent() {
         (&["--unset", "tcp.checksum"], "computed"),
     ] {
         let out = probe_with(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        support::assert_exit_for(&out, 2, &format!("{args:?}"));
         assert!(stderr(&out).contains(text), "{args:?}: {}", stderr(&out));
         assert_eq!(stdout(&out), "", "{args:?}");
     }
     // Checked against the target's IP version too, before any socket.
-    let out = synlab(&[
-        "probe",
-        "--profile",
-        "linux",
-        "--target",
-        "[::1]:9",
-        "--set",
-        "ip.id=7",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Args::probe("linux", "[::1]:9")
+        .args(&["--set", "ip.id=7"])
+        .run_exit(2);
     assert!(
         stderr(&out).contains("ip.id is an IPv4 field, but the target is IPv6"),
         "{}",
@@ -226,7 +219,7 @@ fn craft_applies_set_and_unset() {
         "--unset",
         "tcp.options.timestamp.tsval",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     // The first line lists the changes, and the layout they left.
     assert!(
         stdout(&out).contains(
@@ -258,16 +251,9 @@ fn craft_applies_set_and_unset() {
 /// bad both give syn-ack"; a mistyped value is an error with a caret.
 #[test]
 fn a_mistyped_rule_value_is_an_error_with_a_caret() {
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == onetwentyeight",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Args::bisect("linux", "windows-10")
+        .rule("ip.ttl == onetwentyeight")
+        .run_exit(2);
     let err = stderr(&out);
     assert!(
         err.contains("ip.ttl takes a number from 0 to 255, not \"onetwentyeight\""),
@@ -279,16 +265,9 @@ fn a_mistyped_rule_value_is_an_error_with_a_caret() {
     );
     assert_eq!(stdout(&out), "");
     // Attempt fields exist only for captured attempts.
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "synlab.attempt.established",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Args::bisect("linux", "windows-10")
+        .rule("synlab.attempt.established")
+        .run_exit(2);
     assert!(
         stderr(&out).contains("only `handshakes --where`"),
         "{}",
@@ -300,7 +279,7 @@ fn a_mistyped_rule_value_is_an_error_with_a_caret() {
         "ip.src == 10.0.0.0/40",
     ] {
         let out = synlab(&["handshakes", "captures/reset.pcap", "--where", expr]);
-        assert_eq!(out.status.code(), Some(2), "{expr}");
+        support::assert_exit_for(&out, 2, expr);
         assert!(
             stderr(&out).contains("invalid --where"),
             "{expr}: {}",
@@ -353,21 +332,13 @@ fn where_filters_on_attempt_fields() {
 /// bisect takes --set/--unset too, on both sides, checked the same way.
 #[test]
 fn bisect_set_applies_to_both_sides() {
-    let base = [
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == 128",
-    ];
-    let run = |extra: &[&str]| synlab(&[&base[..], extra].concat());
+    let base = Args::bisect("linux", "windows-10").rule("ip.ttl == 128");
+    let run = |extra: &[&str]| base.clone().args(extra).run();
     let out = run(&["--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     // With the TTL the same on both sides, the rule no longer tells them apart.
     let out = run(&["--set", "ip.ttl=64", "--json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     let doc = support::json(&out);
     assert_eq!(doc["good"], "linux with ip.ttl=64", "{doc}");
     for (extra, text) in [
@@ -379,7 +350,7 @@ fn bisect_set_applies_to_both_sides() {
         (&["--unset", "ip.ttl"], "--set it to a value instead"),
     ] {
         let out = run(extra);
-        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        support::assert_exit_for(&out, 2, &format!("{extra:?}"));
         assert!(stderr(&out).contains(text), "{extra:?}: {}", stderr(&out));
     }
 }
@@ -393,12 +364,7 @@ fn matrix_of_two_vantages() {
         "tests/data/survey-c1.json",
         "tests/data/survey-c2.json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "a failing cell: {}",
-        stderr(&out)
-    );
+    support::assert_exit_for(&out, 1, "a failing cell");
     let want = "\
 matrix -> 198.18.190.130:80: 2 vantages x 9 profiles (passes/probes; a failing cell names its most frequent outcome)
 profile         c1          c2
@@ -420,7 +386,7 @@ next, from c2:
     support::assert_text_eq(&stdout(&out), want, "matrix table");
     // One vantage alone: every cell passes, exit 0.
     let out = synlab(&["matrix", "tests/data/survey-c1.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     assert!(stdout(&out).contains("every profile passes from every vantage"));
 }
 
@@ -461,7 +427,7 @@ fn matrix_refuses_what_it_cannot_merge() {
         (&later, "schema \"synlab.survey/2\""),
     ] {
         let out = synlab(&["matrix", c1, file]);
-        assert_eq!(out.status.code(), Some(2), "{file}");
+        support::assert_exit_for(&out, 2, file);
         let err = stderr(&out);
         assert!(
             err.contains(file.as_str()) && err.contains(says),
@@ -510,7 +476,7 @@ fn a_dash_reads_the_capture_from_stdin() {
         let bytes = std::fs::read(&path).expect("capture");
         let from_file = support::json(&synlab(&["handshakes", "--json", support::path_str(&path)]));
         let piped = support::synlab_stdin(&["handshakes", "--json", "-"], &bytes);
-        assert_eq!(piped.status.code(), Some(0), "{name}: {}", stderr(&piped));
+        support::assert_exit_for(&piped, 0, name);
         let from_stdin = support::json(&piped);
         assert_eq!(from_stdin["file"], "-");
         assert_eq!(from_stdin["handshakes"], from_file["handshakes"], "{name}");
@@ -524,15 +490,15 @@ fn a_dash_reads_the_capture_from_stdin() {
 fn stdin_serves_diff_and_stalls_once() {
     let reset = std::fs::read(support::capture("reset.pcap")).expect("capture");
     let out = support::synlab_stdin(&["diff", "-", "captures/reset.pcap"], &reset);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     let out = support::synlab_stdin(&["diff", "-", "captures/linux-tuned.pcap"], &reset);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     assert!(stdout(&out).contains("synlab.p0f"), "{}", stdout(&out));
     let hang = std::fs::read(support::capture("hang.pcap")).expect("capture");
     let out = support::synlab_stdin(&["stalls", "-"], &hang);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     let out = support::synlab_stdin(&["diff", "-", "-"], &reset);
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("standard input was already read"),
         "{}",
@@ -540,7 +506,7 @@ fn stdin_serves_diff_and_stalls_once() {
     );
     // Not a capture on stdin: an error about `-`, not a profile lookup.
     let out = support::synlab_stdin(&["handshakes", "-"], b"hello, world, not a pcap\n");
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     assert!(stderr(&out).starts_with("synlab: -: "), "{}", stderr(&out));
 }
 
@@ -557,7 +523,7 @@ fn completions_for_bash_zsh_and_fish() {
             assert!(text.contains(cmd), "{shell} completion lacks {cmd}");
         }
     }
-    assert_eq!(synlab(&["completions", "tcsh"]).status.code(), Some(2));
+    support::assert_exit(&synlab(&["completions", "tcsh"]), 2);
 }
 
 #[test]
@@ -572,7 +538,7 @@ fn man_pages_for_synlab_and_each_subcommand() {
     assert!(page.contains(".TH synlab-diff"), "{page}");
     assert!(page.contains("FILE#N"), "{page}");
     let out = synlab(&["man", "frobnicate"]);
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("one of: handshakes"),
         "{}",
@@ -616,7 +582,7 @@ fn fields_typo_exits_2_with_a_suggestion() {
         "--fields",
         "ip.ttl,syn_ack.ip.tll",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("did you mean syn_ack.ip.ttl?"),
         "{}",

@@ -148,7 +148,7 @@ fn a_bad_profile_file_is_reported_with_its_name_and_attribute() {
     )
     .unwrap();
     let out = synlab(&["profiles", "show", &toml]);
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_exit(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("bad.toml") && err.contains("tcp.window_size_value"),

@@ -5,20 +5,11 @@
 
 mod support;
 
-use support::{all_captures, file_name, golden, stderr, stdout, synlab};
+use support::{all_captures, file_name, golden, stdout};
 
 /// stdout of `synlab ARGS`, insisting on exit status `code`.
 fn output(args: &[&str], code: i32) -> String {
-    let out = synlab(args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "synlab {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
+    stdout(&support::synlab_exit(args, code))
 }
 
 #[test]

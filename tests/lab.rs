@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::Args;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -392,7 +394,7 @@ fn suppress_rst_is_scoped_and_removed() {
     assert!(installed, "the nft table never appeared");
     assert_eq!(sent, 0);
     assert!(exited, "probe did not stop on SIGINT");
-    assert_eq!(out.status.code(), Some(130), "128 + SIGINT");
+    support::assert_exit_for(&out, 130, "128 + SIGINT");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
     assert!(
@@ -425,16 +427,12 @@ fn capture_writes_a_pcap_that_tshark_reads() {
         "curl",
         &["-sf", "--max-time", "1", "-o", "/dev/null", &url],
     );
-    assert!(curl.status.success(), "curl failed");
+    support::assert_exit_for(&curl, 0, "curl failed");
     let out = child
         .wait_with_output()
         .unwrap_or_else(|e| panic!("wait: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_exit(&out, 0);
     assert!(stdout.starts_with("captured "), "{stdout}");
     let loaded = synlab::io::load::load(&pcap).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.attempts.len(), 1);
@@ -489,7 +487,7 @@ fn capture_writes_a_pcap_that_tshark_reads() {
         "10",
     ]);
     let _ = pinger.join();
-    assert!(out.status.success());
+    support::assert_exit(&out, 0);
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "--count did not stop it"
@@ -502,15 +500,7 @@ fn capture_writes_a_pcap_that_tshark_reads() {
 /// capability is taken away with setpriv; otherwise the user lacks it.
 #[test]
 fn probe_without_privileges_exits_2() {
-    let args = [
-        "probe",
-        "--profile",
-        "linux",
-        "--target",
-        "127.0.0.1:9",
-        "--timeout",
-        "0.1",
-    ];
+    let args = Args::probe("linux", "127.0.0.1:9").args(&["--timeout", "0.1"]);
     let out = if support::lab::is_root() {
         Command::new("setpriv")
             .args([
@@ -520,10 +510,10 @@ fn probe_without_privileges_exits_2() {
                 "-all",
             ])
             .arg(bin())
-            .args(args)
+            .args(args.strs())
             .output()
     } else {
-        Command::new(bin()).args(args).output()
+        Command::new(bin()).args(args.strs()).output()
     };
     let out = match out {
         Ok(o) => o,
@@ -533,7 +523,7 @@ fn probe_without_privileges_exits_2() {
         }
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    support::assert_exit(&out, 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
     assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
@@ -562,12 +552,15 @@ fn probe_refuses_a_non_lab_target_outside_a_lab() {
             "-all",
         ])
         .arg(bin())
-        .args(["probe", "--profile", "linux", "--target", "198.18.250.1:80"])
-        .args(["--timeout", "0.1"])
+        .args(
+            Args::probe("linux", "198.18.250.1:80")
+                .args(&["--timeout", "0.1"])
+                .strs(),
+        )
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    support::assert_exit(&out, 2);
     assert!(
         stderr.contains("refusing to probe 198.18.250.1"),
         "{stderr}"
@@ -608,12 +601,7 @@ fn probe_prints_rows_as_answers_arrive() {
         .wait_with_output()
         .unwrap_or_else(|e| panic!("wait: {e}"));
     let text: String = lines.iter().map(|(t, l)| format!("{t:?}\t{l}\n")).collect();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_exit_for(&out, 0, &text);
     let row = |i: usize| {
         lines
             .iter()

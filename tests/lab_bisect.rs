@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::Args;
+
 use serde_json::Value as Json;
 use support::lab::Lab;
 
@@ -18,26 +20,11 @@ fn capture(name: &str) -> String {
 /// Bisect `good` against `bad` live from client 1 to the open port; the JSON report.
 fn bisect(lab: &Lab, good: &str, bad: &str) -> Json {
     let target = lab.srv(false, 80);
-    let args = [
-        "bisect",
-        "--good",
-        good,
-        "--bad",
-        bad,
-        "--target",
-        &target,
-        "--suppress-rst",
-        "--json",
-    ];
-    let out = lab.synlab(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "synlab {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = Args::bisect(good, bad)
+        .target(&target)
+        .args(&["--suppress-rst"])
+        .json();
+    let out = lab.synlab_exit(&args.strs(), 0);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"))
 }
 

@@ -10,6 +10,8 @@
 
 mod support;
 
+use support::Args;
+
 use serde_json::Value as Json;
 use support::lab::Lab;
 
@@ -94,31 +96,13 @@ fn bisect_exchange_finds_the_ttl() {
     };
     drop_after_1mb_for_ttl_128(&lab);
     let target = lab.srv(false, 80);
-    let args = [
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--target",
-        &target,
-        "--exchange",
-        "http:/big.bin",
-        "--stall-timeout",
-        "1",
-        "--json",
-    ];
+    let args = Args::bisect("linux", "windows-10")
+        .target(&target)
+        .args(&["--exchange", "http:/big.bin", "--stall-timeout", "1"])
+        .json();
     let t0 = std::time::Instant::now();
-    let out = lab.synlab(&args);
+    let out = lab.synlab_exit(&args.strs(), 0);
     let took = t0.elapsed();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "synlab {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     let doc: Json =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
     assert_eq!(doc["culprits"], serde_json::json!([["ip.ttl"]]), "{doc}");
@@ -161,29 +145,11 @@ fn bisect_exchange_finds_the_timestamps_option() {
     assert_eq!(p["exchange"]["stalled_at"], 0, "{p}");
     let windows = probe("windows-10");
     assert_eq!(probes(&windows)[0]["outcome"], "complete", "{windows}");
-    let args = [
-        "bisect",
-        "--good",
-        "windows-10",
-        "--bad",
-        "linux",
-        "--target",
-        &target,
-        "--exchange",
-        "http:/big.bin",
-        "--stall-timeout",
-        "1",
-        "--json",
-    ];
-    let out = lab.synlab(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "synlab {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = Args::bisect("windows-10", "linux")
+        .target(&target)
+        .args(&["--exchange", "http:/big.bin", "--stall-timeout", "1"])
+        .json();
+    let out = lab.synlab_exit(&args.strs(), 0);
     let doc: Json =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
     let sets = doc["culprits"].as_array().cloned().unwrap_or_default();
@@ -214,31 +180,13 @@ fn bisect_exchange_finds_a_later_segment_attribute() {
         "ip saddr {c1} tcp dport 80 tcp flags & syn == 0 ip ttl 127 ip length > 52 drop"
     ));
     let target = lab.srv(false, 80);
-    let args = [
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--target",
-        &target,
-        "--exchange",
-        "http:/big.bin",
-        "--stall-timeout",
-        "1",
-        "--json",
-    ];
+    let args = Args::bisect("linux", "windows-10")
+        .target(&target)
+        .args(&["--exchange", "http:/big.bin", "--stall-timeout", "1"])
+        .json();
     let t0 = std::time::Instant::now();
-    let out = lab.synlab(&args);
+    let out = lab.synlab_exit(&args.strs(), 0);
     let took = t0.elapsed();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "synlab {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     let doc: Json =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
     assert_eq!(

@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::Args;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -68,7 +70,7 @@ fn check_stopped(lab: &Lab, what: &str, name: &str, code: i32, took: Duration, o
         "{what}, {name}: exit {:?} {took:?} after the signal",
         out.status.code()
     );
-    assert_eq!(out.status.code(), Some(code), "{what}, {name}: {stderr}");
+    support::assert_exit_for(out, code, &format!("{what}, {name}"));
     assert!(
         took < Duration::from_secs(1),
         "{what}, {name}: stopped {took:?} after the signal"
@@ -106,18 +108,9 @@ fn stop_signals_end_live_commands_cleanly() {
         // probe: 1000 probes at 10/s would take 100 s.
         let child = spawn(
             &lab,
-            &[
-                "probe",
-                "--profile",
-                "linux",
-                "--target",
-                &target,
-                "--count",
-                "1000",
-                "--rate",
-                "10",
-                "--suppress-rst",
-            ],
+            &Args::probe("linux", &target)
+                .args(&["--count", "1000", "--rate", "10", "--suppress-rst"])
+                .strs(),
         );
         assert!(table_installed(&lab), "probe: the nft table never appeared");
         std::thread::sleep(Duration::from_millis(300));
@@ -127,18 +120,10 @@ fn stop_signals_end_live_commands_cleanly() {
         // bisect: slow on purpose (5 probes/s), so the signal lands mid-search.
         let child = spawn(
             &lab,
-            &[
-                "bisect",
-                "--good",
-                "linux",
-                "--bad",
-                "windows-10",
-                "--target",
-                &target,
-                "--rate",
-                "5",
-                "--suppress-rst",
-            ],
+            &Args::bisect("linux", "windows-10")
+                .target(&target)
+                .args(&["--rate", "5", "--suppress-rst"])
+                .strs(),
         );
         assert!(
             table_installed(&lab),
@@ -272,18 +257,9 @@ fn a_sigkill_leaves_no_table() {
     let target = lab.srv(false, 80);
     let child = spawn(
         &lab,
-        &[
-            "probe",
-            "--profile",
-            "linux",
-            "--target",
-            &target,
-            "--count",
-            "1000",
-            "--rate",
-            "10",
-            "--suppress-rst",
-        ],
+        &Args::probe("linux", &target)
+            .args(&["--count", "1000", "--rate", "10", "--suppress-rst"])
+            .strs(),
     );
     assert!(table_installed(&lab), "probe: the nft table never appeared");
     let (took, out) = stop(child, libc::SIGKILL);
@@ -298,28 +274,13 @@ fn a_sigkill_leaves_no_table() {
 /// `synlab bisect --json` from client 1; the report and the wall time.
 fn timed_bisect(lab: &Lab, good: &str, bad: &str) -> (Json, Duration) {
     let target = lab.srv(false, 80);
-    let args = [
-        "bisect",
-        "--good",
-        good,
-        "--bad",
-        bad,
-        "--target",
-        &target,
-        "--suppress-rst",
-        "--json",
-    ];
+    let args = Args::bisect(good, bad)
+        .target(&target)
+        .args(&["--suppress-rst"])
+        .json();
     let t0 = Instant::now();
-    let out = lab.synlab(&args);
+    let out = lab.synlab_exit(&args.strs(), 0);
     let wall = t0.elapsed();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "synlab {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
     let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
     (doc, wall)
 }

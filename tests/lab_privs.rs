@@ -9,6 +9,8 @@
 
 mod support;
 
+use support::Args;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -38,8 +40,12 @@ fn probe_unprivileged(lab: &Lab, target: &str) -> Output {
             "--inh-caps",
             "-all",
         ])
-        .args([bin(), "probe", "--profile", "linux", "--target", target])
-        .args(["--timeout", "0.1"])
+        .arg(bin())
+        .args(
+            Args::probe("linux", target)
+                .args(&["--timeout", "0.1"])
+                .strs(),
+        )
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("setpriv: {e}"))
@@ -60,7 +66,7 @@ fn a_namespace_with_a_default_route_is_not_a_lab() {
     ] {
         let out = probe_unprivileged(&lab, target);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{target}: {err}");
+        support::assert_exit_for(&out, 2, target);
         assert!(
             err.contains(&format!(
                 "refusing to probe {ip}: it is neither loopback nor in the benchmarking ranges \
@@ -101,12 +107,16 @@ fn lab_ranges_are_refused_in_the_initial_namespace() {
                 "--inh-caps",
                 "-all",
             ])
-            .args([bin(), "probe", "--profile", "linux", "--target", target])
-            .args(["--timeout", "0.1"])
+            .arg(bin())
+            .args(
+                Args::probe("linux", target)
+                    .args(&["--timeout", "0.1"])
+                    .strs(),
+            )
             .output()
             .unwrap_or_else(|e| panic!("setpriv: {e}"));
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        support::assert_exit(&out, 2);
         assert!(
             err.contains(&format!(
                 "refusing to probe {ip}: it is in the lab's ranges, but synlab runs in the \
@@ -174,9 +184,10 @@ fn caps_while_probing(
     suppress_rst: bool,
 ) -> Vec<(String, CapSets)> {
     let target = lab.srv(false, 82);
+    let probe = Args::probe("linux", &target).args(&["--timeout", "3", "--json"]);
     let mut args = launcher.to_vec();
-    args.extend([synlab, "probe", "--profile", "linux", "--target", &target]);
-    args.extend(["--timeout", "3", "--json"]);
+    args.push(synlab);
+    args.extend(probe.strs());
     if suppress_rst {
         args.push("--suppress-rst");
     }
@@ -193,7 +204,7 @@ fn caps_while_probing(
     let out = finish(child);
     assert!(ready, "the probe never got going: {}", stderr(&out));
     // The dropped probe goes unanswered: probe's exit status says so.
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     let doc: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
     assert_eq!(doc["probes"][0]["outcome"], "no-reply", "{doc}");
@@ -268,7 +279,7 @@ fn a_setcap_binary_run_by_a_user_cannot_raise_net_raw_again() {
         .args(["cap_net_raw,cap_net_admin+ep", path_str(&copy)])
         .output()
         .unwrap_or_else(|e| panic!("setcap: {e}"));
-    assert!(setcap.status.success(), "setcap: {}", stderr(&setcap));
+    support::assert_exit_for(&setcap, 0, "setcap");
     // The user must reach the copy: TempDir is 0755 under /tmp.
     let as_nobody = [
         "setpriv",
@@ -328,7 +339,7 @@ fn nft_is_never_taken_from_path() {
             "--json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     assert!(!marker.exists(), "the fake nft in PATH ran");
     let doc: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
@@ -360,22 +371,12 @@ fn tables(lab: &Lab) -> BTreeSet<String> {
 
 fn add_table(lab: &Lab, name: &str) {
     let out = lab.in_ns(lab.c1(), 10, "nft", &["add", "table", "inet", name]);
-    assert!(
-        out.status.success(),
-        "nft add table {name}: {}",
-        stderr(&out)
-    );
+    support::assert_exit_for(&out, 0, &format!("nft add table {name}"));
 }
 
 fn probe_once(lab: &Lab) {
-    let out = lab.synlab(&[
-        "probe",
-        "--profile",
-        "linux",
-        "--target",
-        &lab.srv(false, 80),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lab.synlab(&Args::probe("linux", &lab.srv(false, 80)).strs());
+    support::assert_exit(&out, 0);
 }
 
 /// Regression (issue 10 items 5 and 7): a stale table was removed only by
@@ -472,7 +473,7 @@ fn a_run_in_another_pid_namespace_keeps_its_table() {
         "the inner run (PID 1 in its namespace) lost its table to the sweep: {during}"
     );
     // The dropped probe goes unanswered: probe's exit status says so.
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     assert!(!lab.c1_tables().contains("synlab_probe_"), "table left");
 }
 

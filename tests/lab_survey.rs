@@ -24,16 +24,6 @@ fn synlab_in(lab: &Lab, ns: &str, args: &[&str]) -> Output {
     lab.in_ns(ns, 60, bin(), args)
 }
 
-fn check(out: &Output, code: i32, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}\nstdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
 /// Survey every profile from `ns` as vantage `name`, 3 probes each; the
 /// document is written to `file`. The wall time is printed.
 fn survey(lab: &Lab, ns: &str, name: &str, file: &str) -> Json {
@@ -51,7 +41,7 @@ fn survey(lab: &Lab, ns: &str, name: &str, file: &str) -> Json {
     let t0 = Instant::now();
     let out = synlab_in(lab, ns, &args);
     let wall = t0.elapsed();
-    check(&out, 0, &format!("synlab {} in {ns}", args.join(" ")));
+    support::assert_exit_for(&out, 0, &format!("synlab {} in {ns}", args.join(" ")));
     std::fs::write(file, &out.stdout).unwrap_or_else(|e| panic!("{file}: {e}"));
     let doc: Json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
     eprintln!(
@@ -86,7 +76,7 @@ fn a_family_dropped_from_one_vantage_is_found_and_bisected() {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("synlab matrix: {e}"));
-    check(&out, 1, "synlab matrix (a failing cell: exit 1)");
+    support::assert_exit_for(&out, 1, "synlab matrix (a failing cell: exit 1)");
     let m: Json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
 
     let failing: BTreeSet<(String, String)> = m["cells"]
@@ -128,7 +118,7 @@ fn a_family_dropped_from_one_vantage_is_found_and_bisected() {
     args.push("--json");
     let t0 = Instant::now();
     let out = synlab_in(&lab, lab.c2(), &args);
-    check(&out, 0, command);
+    support::assert_exit_for(&out, 0, command);
     let doc: Json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
     assert_eq!(doc["culprits"], serde_json::json!([["ip.ttl"]]), "{doc}");
     eprintln!(
@@ -172,7 +162,7 @@ fn ctrl_c_stops_a_survey_and_concludes_nothing() {
     assert!(installed, "the nft table never appeared");
     assert_eq!(sent, 0);
     assert!(exited, "survey did not stop on SIGINT");
-    check(&out, 130, "survey stopped by SIGINT");
+    support::assert_exit_for(&out, 130, "survey stopped by SIGINT");
     assert!(
         stdout(&out).is_empty(),
         "concluded anyway: {}",

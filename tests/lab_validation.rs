@@ -8,8 +8,10 @@
 
 mod support;
 
+use support::Args;
+
 use support::lab::Lab;
-use support::{path_str, stderr, TempDir};
+use support::{path_str, TempDir};
 use synlab::model::{Field, Value};
 
 /// An nftables counter of the SYNs client 1 sends (its output hook, which
@@ -22,7 +24,7 @@ fn count_syns(lab: &Lab) {
         "add rule inet slva_count out tcp flags syn counter",
     ] {
         let out = lab.in_ns(lab.c1(), 10, "nft", &[cmd]);
-        assert!(out.status.success(), "nft {cmd}: {}", stderr(&out));
+        support::assert_exit_for(&out, 0, &format!("nft {cmd}"));
     }
 }
 
@@ -58,22 +60,16 @@ fn typos_exit_2_and_send_nothing() {
         // Linux would replace the zero ID (seen: 39434): refused instead.
         &["--set", "ip.id=0", "--set", "ip.flags.df=false"],
     ] {
-        let mut args = vec!["probe", "--profile", "linux", "--target", &target];
-        args.extend_from_slice(extra);
-        let out = lab.synlab(&args);
-        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        let out = lab.synlab(&Args::probe("linux", &target).args(extra).strs());
+        support::assert_exit_for(&out, 2, &format!("{extra:?}"));
         assert_eq!(syns_sent(&lab), 0, "{extra:?} sent a SYN");
     }
-    let out = lab.synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--rule",
-        "ip.ttl == onetwentyeight",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = lab.synlab(
+        &Args::bisect("linux", "windows-10")
+            .rule("ip.ttl == onetwentyeight")
+            .strs(),
+    );
+    support::assert_exit(&out, 2);
     // The counter counts: a correct probe is seen.
     let doc = lab.probe_json(&[
         "--profile",
@@ -143,18 +139,12 @@ fn set_and_unset_reach_the_wire() {
         );
     }
     // The table's first line lists the changes and the layout they left.
-    let out = lab.synlab(&[
-        "probe",
-        "--profile",
-        "linux",
-        "--target",
-        &target,
-        "--set",
-        "ip.ttl=100",
-        "--unset",
-        "tcp.options.sack_perm",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lab.synlab(
+        &Args::probe("linux", &target)
+            .args(&["--set", "ip.ttl=100", "--unset", "tcp.options.sack_perm"])
+            .strs(),
+    );
+    support::assert_exit(&out, 0);
     let first = support::stdout(&out)
         .lines()
         .next()

@@ -21,11 +21,7 @@ fn duckdb(sql: &str) -> Json {
         .args(["-c", script, sql])
         .output()
         .unwrap_or_else(|e| panic!("python3: {e}"));
-    assert!(
-        out.status.success(),
-        "duckdb query failed: {sql}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_exit_for(&out, 0, &format!("duckdb query {sql}"));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"))
 }
 
@@ -126,7 +122,7 @@ fn duckdb_reads_what_json_says() {
             }
         }
     }
-    // The README's query over a directory: every attempt once, grouped.
+    // docs/GUIDE.md's query over a directory: every attempt once, grouped.
     let glob = format!("{}/*.parquet", path_str(dir.path()));
     let groups = duckdb(&format!(
         "SELECT \"syn.synlab.p0f\", count(*) FROM '{glob}' GROUP BY 1 ORDER BY 2 DESC"

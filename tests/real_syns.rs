@@ -326,7 +326,7 @@ fn profiles_learn_over_the_directory_groups_every_syn() {
         "--out",
         path_str(&out_dir),
     ]);
-    assert!(out.status.success(), "{}", support::stderr(&out));
+    support::assert_exit(&out, 0);
     let doc = support::json(&out);
     let groups = doc["groups"].as_array().cloned().unwrap_or_default();
     let grouped: u64 = groups.iter().filter_map(|g| g["syns"].as_u64()).sum();
@@ -343,7 +343,7 @@ fn profiles_learn_over_the_directory_groups_every_syn() {
         let name = g["name"].as_str().unwrap_or_default();
         let toml = out_dir.join(format!("{name}.toml"));
         let show = synlab(&["profiles", "show", path_str(&toml)]);
-        assert!(show.status.success(), "{name}: {}", support::stderr(&show));
+        support::assert_exit_for(&show, 0, name);
     }
     let table = synlab(&[
         "profiles",
@@ -351,7 +351,7 @@ fn profiles_learn_over_the_directory_groups_every_syn() {
         path_str(&dir.join("windows-7or8-1.pcap")),
         path_str(&dir.join("windows-7or8-7.pcap")),
     ]);
-    assert!(table.status.success(), "{}", support::stderr(&table));
+    support::assert_exit(&table, 0);
     let text = stdout(&table);
     assert!(text.starts_with("name "), "{text}");
     if Path::new("/etc/p0f/p0f.fp").exists() {

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::Args;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,19 +14,11 @@ use support::{have, json, path_str, require_tool, stderr, synlab, TempDir};
 /// A simulated bisect: linux against windows-11 behind a middlebox that
 /// drops TTL 128. Its JSON report; the files asked for are written.
 fn bisect(extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-11",
-        "--rule",
-        "ip.ttl == 128",
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let out = synlab(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Args::bisect("linux", "windows-11")
+        .rule("ip.ttl == 128")
+        .json()
+        .args(extra)
+        .run_exit(0);
     json(&out)
 }
 
@@ -35,7 +29,7 @@ fn tshark(args: &[&str]) -> (String, String) {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("tshark: {e}"));
-    assert!(out.status.success(), "tshark {args:?}: {}", stderr(&out));
+    support::assert_exit_for(&out, 0, &format!("tshark {args:?}"));
     let err: Vec<&str> = std::str::from_utf8(&out.stderr)
         .unwrap_or_default()
         .lines()
@@ -107,7 +101,7 @@ fn diff_html_draws_both_syns() {
     let tmp = TempDir::new("report-diff");
     let html = tmp.file("diff.html");
     let out = synlab(&["diff", "linux", "windows-11", "--html", &html]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("{html}: {e}"));
     assert!(
         page.contains("<td>ip.ttl</td><td>64</td><td>128</td>"),
@@ -146,11 +140,7 @@ fn run_browser(browser: &str, profile: &Path, page: &Path, extra: &[&str]) -> Ou
         .arg(&url)
         .output()
         .unwrap_or_else(|e| panic!("{browser}: {e}"));
-    assert!(
-        out.status.success(),
-        "{browser} {extra:?}: {}",
-        stderr(&out)
-    );
+    support::assert_exit_for(&out, 0, &format!("{browser} {extra:?}"));
     out
 }
 
@@ -210,20 +200,15 @@ fn live_pcaps_hold_the_probes_and_their_answers() {
     let tmp = TempDir::new("report-live");
     let pcap = tmp.file("live.pcapng");
     let target = lab.srv(false, 80);
-    let out = lab.synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-10",
-        "--target",
-        &target,
-        "--suppress-rst",
-        "--json",
-        "--pcap",
-        &pcap,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lab.synlab(
+        &Args::bisect("linux", "windows-10")
+            .target(&target)
+            .args(&["--suppress-rst"])
+            .json()
+            .args(&["--pcap", &pcap])
+            .strs(),
+    );
+    support::assert_exit(&out, 0);
     let doc = json(&out);
     let probes = doc["probes"].as_u64().unwrap_or_else(|| panic!("{doc}"));
     let loaded = synlab::io::load::load(Path::new(&pcap)).unwrap_or_else(|e| panic!("{e}"));
@@ -265,7 +250,7 @@ fn live_pcaps_hold_the_probes_and_their_answers() {
         "--pcap",
         &probe_pcap,
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    support::assert_exit(&out, 0);
     let (comments, warnings) = tshark(&["-r", &probe_pcap, "-T", "fields", "-e", "frame.comment"]);
     assert_eq!(warnings, "", "tshark warned");
     assert!(
@@ -281,18 +266,10 @@ fn live_pcaps_hold_the_probes_and_their_answers() {
 fn a_failed_bisect_writes_no_page() {
     let tmp = TempDir::new("report-fail");
     let html = tmp.file("never.html");
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        "linux",
-        "--bad",
-        "windows-11",
-        "--rule",
-        "ip.ttl ==",
-        "--html",
-        &html,
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = Args::bisect("linux", "windows-11")
+        .rule("ip.ttl ==")
+        .args(&["--html", &html])
+        .run_exit(2);
     assert!(stderr(&out).contains("invalid --rule"), "{}", stderr(&out));
     assert!(!Path::new(&html).exists(), "{html} left behind");
 }
@@ -305,20 +282,13 @@ fn recorded_bisect_pcap_says_nothing_was_sent() {
     let pcap = tmp.file("recorded.pcapng");
     let capture = |name: &str| support::capture(name).display().to_string();
     let recorded = capture("many-attempts.pcap");
-    let out = synlab(&[
-        "bisect",
-        "--good",
-        &capture("linux-default.pcap"),
-        "--bad",
-        &capture("linux-tuned.pcap"),
-        "--recorded",
-        &recorded,
-        "--json",
-        "--pcap",
-        &pcap,
-    ]);
+    let out = Args::bisect(&capture("linux-default.pcap"), &capture("linux-tuned.pcap"))
+        .args(&["--recorded", &recorded])
+        .json()
+        .args(&["--pcap", &pcap])
+        .run();
     // Both sides are answered with syn-ack in that capture: nothing to explain.
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    support::assert_exit(&out, 1);
     let probes = json(&out)["probes"].as_u64().unwrap_or(0);
     assert!(probes > 0);
     let loaded = synlab::io::load::load(Path::new(&pcap)).unwrap_or_else(|e| panic!("{e}"));

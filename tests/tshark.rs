@@ -43,11 +43,7 @@ fn tshark_values(file: &str, names: &[String]) -> BTreeMap<u64, Vec<String>> {
         .args(&args)
         .output()
         .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_exit_for(&out, 0, "tshark failed");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| {

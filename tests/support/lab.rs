@@ -54,16 +54,6 @@ fn lab_sh(prefix: &str, index: u8, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run scripts/lab.sh: {e}"))
 }
 
-fn check(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Lab {
     /// Build lab `sltest-NAME` with index `index`, or None (skip) when not root.
     pub fn up(name: &str, index: u8) -> Option<Lab> {
@@ -80,9 +70,9 @@ impl Lab {
             vars: HashMap::new(),
         };
         let out = lab_sh(&lab.prefix, index, &["up"]);
-        check("lab.sh up", &out);
+        super::assert_exit_for(&out, 0, "lab.sh up");
         let env = lab_sh(&lab.prefix, index, &["env"]);
-        check("lab.sh env", &env);
+        super::assert_exit_for(&env, 0, "lab.sh env");
         for line in String::from_utf8_lossy(&env.stdout).lines() {
             if let Some((k, v)) = line.split_once('=') {
                 lab.vars.insert(k.to_owned(), v.to_owned());
@@ -118,12 +108,12 @@ impl Lab {
 
     pub fn rule(&self, expr: &str) {
         let out = lab_sh(&self.prefix, self.index, &["rule", expr]);
-        check(&format!("lab.sh rule '{expr}'"), &out);
+        super::assert_exit_for(&out, 0, &format!("lab.sh rule '{expr}'"));
     }
 
     pub fn flush(&self) {
         let out = lab_sh(&self.prefix, self.index, &["flush"]);
-        check("lab.sh flush", &out);
+        super::assert_exit_for(&out, 0, "lab.sh flush");
     }
 
     /// A command inside namespace `ns`, bounded by `timeout` (seconds).
@@ -140,6 +130,19 @@ impl Lab {
     /// synlab inside client 1's namespace, bounded to 60 s.
     pub fn synlab(&self, args: &[&str]) -> Output {
         self.in_ns(self.c1(), 60, bin(), args)
+    }
+
+    /// synlab inside client 1's namespace ([`Lab::synlab`]), insisting on
+    /// exit status `code` ([`super::assert_exit_for`], the command named).
+    #[track_caller]
+    pub fn synlab_exit(&self, args: &[&str], code: i32) -> Output {
+        let out = self.synlab(args);
+        super::assert_exit_for(
+            &out,
+            code,
+            &format!("synlab {} in {}", args.join(" "), self.c1()),
+        );
+        out
     }
 
     /// `synlab probe ... --json` in client 1; the parsed document. The

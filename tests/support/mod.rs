@@ -109,16 +109,96 @@ pub fn json(o: &Output) -> serde_json::Value {
 }
 
 /// Run synlab, insist on exit status 0, return stdout.
+#[track_caller]
 pub fn synlab_ok(args: &[&str]) -> String {
-    let out = synlab(args);
-    assert!(
-        out.status.success(),
-        "synlab {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
+    let out = synlab_exit(args, 0);
     String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Run synlab as [`synlab`] does and insist on exit status `code`; the
+/// output, for the test's own checks.
+#[track_caller]
+pub fn synlab_exit(args: &[&str], code: i32) -> Output {
+    let out = synlab(args);
+    assert_exit_for(&out, code, &format!("synlab {}", args.join(" ")));
+    out
+}
+
+/// Insist that a run exited with `code`. When it did not, the panic shows
+/// the status and both outputs in full, at the test's own line
+/// (`track_caller`): the one copy of "check the exit status, show stdout
+/// and stderr on failure" the tests used to write out each time.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_exit_for(out, code, "the command");
+}
+
+/// [`assert_exit`], naming what ran (a command line, a case of a loop).
+#[track_caller]
+pub fn assert_exit_for(out: &Output, code: i32, what: &str) {
+    if out.status.code() != Some(code) {
+        panic!(
+            "{what}: exited {:?}, expected {code}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            stdout(out),
+            stderr(out)
+        );
+    }
+}
+
+/// A `synlab bisect` or `synlab probe` command line, built from its
+/// command and sides, then its flags: the argument vectors the bisect and
+/// probe tests used to spell out word by word.
+#[derive(Clone, Debug)]
+pub struct Args(Vec<String>);
+
+impl Args {
+    /// `bisect --good GOOD --bad BAD`, before its oracle.
+    pub fn bisect(good: &str, bad: &str) -> Args {
+        Args(Vec::new()).args(&["bisect", "--good", good, "--bad", bad])
+    }
+
+    /// `probe --profile PROFILE --target TARGET`.
+    pub fn probe(profile: &str, target: &str) -> Args {
+        Args(Vec::new()).args(&["probe", "--profile", profile, "--target", target])
+    }
+
+    /// More arguments, as given.
+    pub fn args(mut self, more: &[&str]) -> Args {
+        self.0.extend(more.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// The simulated middlebox `--rule EXPR`.
+    pub fn rule(self, expr: &str) -> Args {
+        self.args(&["--rule", expr])
+    }
+
+    /// The live oracle `--target IP:PORT`.
+    pub fn target(self, target: &str) -> Args {
+        self.args(&["--target", target])
+    }
+
+    /// `--json`.
+    pub fn json(self) -> Args {
+        self.args(&["--json"])
+    }
+
+    /// The words, for [`synlab`] and the lab's runners.
+    pub fn strs(&self) -> Vec<&str> {
+        self.0.iter().map(String::as_str).collect()
+    }
+
+    /// Run it as [`synlab`] does.
+    pub fn run(&self) -> Output {
+        synlab(&self.strs())
+    }
+
+    /// Run it and insist on exit status `code` ([`synlab_exit`]).
+    #[track_caller]
+    pub fn run_exit(&self, code: i32) -> Output {
+        synlab_exit(&self.strs(), code)
+    }
 }
 
 /// Whether a program is on PATH.

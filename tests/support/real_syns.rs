@@ -51,12 +51,7 @@ pub fn p0f_log(pcap: &Path, tmp: &TempDir) -> String {
         .args(["-r", path_str(pcap), "-o", path_str(&log)])
         .output()
         .unwrap_or_else(|e| panic!("cannot run p0f: {e}"));
-    assert!(
-        out.status.success(),
-        "p0f -r {} failed: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::assert_exit_for(&out, 0, &format!("p0f -r {}", pcap.display()));
     std::fs::read_to_string(&log).unwrap_or_default()
 }
 
