@@ -17,8 +17,12 @@
 //! timeout, a ceiling on duration and bytes), so a driver loop over it is
 //! bounded.
 
+mod assembler;
 pub mod conn;
 mod request;
+mod rtt;
+mod seq;
+mod timer;
 mod wire;
 
 pub use conn::{check_syn, Exchange, ExchangeResult, ExchangeStats, Limits, NotASyn, Params};
