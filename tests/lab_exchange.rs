@@ -10,6 +10,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::Value as Json;
 use support::lab::Lab;
 
@@ -27,6 +29,27 @@ fn probes(doc: &Json) -> &Vec<Json> {
     doc["probes"]
         .as_array()
         .unwrap_or_else(|| panic!("no probes in {doc}"))
+}
+
+/// Issue 21: a stalled exchange was given up with FIN x3 and no RST, and
+/// the server kept each socket in CLOSE-WAIT with the rest of big.bin unsent
+/// (a later probe reusing the 4-tuple met the old socket). Ended with a RST,
+/// no server socket of an exchange is left open: none in CLOSE-WAIT, nor
+/// established (which a RST lost on the way would leave).
+fn server_holds_no_given_up_socket(lab: &Lab) {
+    let open = || {
+        let states = ["established", "close-wait", "last-ack", "fin-wait-1"];
+        let mut args = vec!["-Htn"];
+        for s in &states {
+            args.extend(["state", s]);
+        }
+        args.extend(["sport", "=", ":80"]);
+        let out = lab.in_ns(lab.var("LAB_SRV_NS"), 10, "ss", &args);
+        assert!(out.status.success(), "ss: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let closed = support::lab::wait_for(Duration::from_secs(3), || open().trim().is_empty());
+    assert!(closed, "server sockets left open:\n{}", open());
 }
 
 #[test]
@@ -78,6 +101,7 @@ fn exchange_completes_for_one_stack_and_stalls_for_the_other() {
         assert_eq!(p["syn"]["ip.ttl"], 128, "{p}");
     }
     assert_eq!(windows["outcomes"]["stalled"], 3, "{windows}");
+    server_holds_no_given_up_socket(&lab);
     // Without the rule the same profile completes: the rule, not the
     // profile's window or options, stalled it.
     lab.flush();

@@ -648,11 +648,24 @@ impl Exchange {
             }
         }
         if now >= until {
-            self.state = match self.timers.fin_rtx.at().filter(|_| unacked) {
-                Some(next) => State::Closing { until: next },
-                None => State::Done,
-            };
+            match (self.timers.fin_rtx.at(), unacked) {
+                (Some(next), true) => self.state = State::Closing { until: next },
+                // Given up on the FIN: the server may hold its socket open.
+                (None, true) => self.reset(),
+                (_, false) => self.state = State::Done,
+            }
         }
+    }
+
+    /// Give the connection up with RST|ACK at our next sequence number (as
+    /// Linux's active reset), so the server frees its socket and whatever
+    /// it still had to send; a FIN alone left it in CLOSE-WAIT with the
+    /// unsent data, retransmitting into the path that stalled (issue 21).
+    /// The ACK bit is what lets it past the `--suppress-rst` rule, which
+    /// drops the kernel's RSTs, sent without ACK.
+    fn reset(&mut self) {
+        self.emit(TcpFlags::RST | TcpFlags::ACK, self.tx.nxt, &[]);
+        self.state = State::Done;
     }
 
     /// An ICMP error quoting this connection's segment.
@@ -932,7 +945,8 @@ impl Exchange {
         self.emit(TcpFlags::ACK, self.tx.nxt, &[]);
     }
 
-    /// The outcome is known: record it, and (after a handshake) close
+    /// The outcome is known: record it, and after a handshake end the
+    /// connection: a stalled one with a RST (it is given up), any other
     /// politely with a FIN, lingering to acknowledge the server's.
     fn finish(&mut self, now: Duration, outcome: Outcome, reply: Option<Attributes>) {
         let duration = now.saturating_sub(self.timers.request_at.unwrap_or(now));
@@ -955,20 +969,30 @@ impl Exchange {
             icmp_from: None,
             stats,
         });
-        if self.state == State::Established {
-            self.timers.rtx.stop();
-            self.timers.persist.stop();
-            let fin = self.tx.nxt;
-            self.emit(TcpFlags::FIN | TcpFlags::ACK, fin, &[]);
-            self.tx.fin = Some(fin);
-            self.tx.nxt = fin + 1;
-            let t = &mut self.timers;
-            t.fin_rtx.set(now + t.fin_backoff.current());
-            t.linger_end = now + LINGER;
-            self.state = State::Closing {
-                until: t.linger_end,
-            };
+        if self.state != State::Established {
+            return;
         }
+        self.timers.rtx.stop();
+        self.timers.persist.stop();
+        match outcome {
+            Outcome::Stalled => self.reset(),
+            _ => self.close(now),
+        }
+    }
+
+    /// Our FIN, sent again on a timer until acknowledged, and a linger to
+    /// acknowledge the server's.
+    fn close(&mut self, now: Duration) {
+        let fin = self.tx.nxt;
+        self.emit(TcpFlags::FIN | TcpFlags::ACK, fin, &[]);
+        self.tx.fin = Some(fin);
+        self.tx.nxt = fin + 1;
+        let t = &mut self.timers;
+        t.fin_rtx.set(now + t.fin_backoff.current());
+        t.linger_end = now + LINGER;
+        self.state = State::Closing {
+            until: t.linger_end,
+        };
     }
 
     /// SACK blocks for the held segments (merged), at most `max`.
@@ -1391,54 +1415,86 @@ mod tests {
         assert_eq!(x.poll_at(), Some(ms(1020)));
         x.poll(ms(1019));
         assert_eq!(x.outcome(), None);
-        let fin = sent(&x.poll(ms(1020)));
+        x.poll(ms(1020));
         assert_eq!(x.outcome(), Some(Outcome::Stalled));
-        assert_eq!(fin.last().map(|s| s.0), Some(TcpFlags::FIN | TcpFlags::ACK));
-        run_out(&mut x);
         let stats = x.result().map(|r| r.stats.clone()).unwrap_or_default();
         assert_eq!(stats.stalled_at, Some(1000));
         assert_eq!(stats.throughput_mb_s, None);
     }
 
-    /// Our FIN, unacknowledged, is sent again after the RTO and then twice
-    /// that, and the exchange ends with the last one; acknowledged, it is
-    /// not sent again and the exchange ends after the linger.
+    /// Issue 21: a stalled exchange was given up with FIN x3 and no RST,
+    /// leaving the server in CLOSE-WAIT with megabytes unsent (and a later
+    /// probe from the same 4-tuple answered by that old socket). It ends
+    /// with one RST|ACK at our next sequence number, acknowledging what was
+    /// received, no FIN, and is over at once: later segments are ignored.
     #[test]
-    fn an_unacknowledged_fin_is_sent_again_a_few_times() {
-        let stalled = || {
+    fn a_stalled_exchange_is_ended_with_a_reset() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        x.poll(ms(10));
+        feed(&mut x, ms(20), &data(0, &response(5000)[..1000]));
+        x.poll(ms(20));
+        let end = sent(&x.poll(ms(1020)));
+        assert_eq!(end.len(), 1, "{end:?}");
+        let (flags, seq, ack, payload, _) = &end[0];
+        assert_eq!(*flags, TcpFlags::RST | TcpFlags::ACK);
+        assert_eq!(*seq, ISN + 1 + request_len(), "the server's next byte");
+        assert_eq!(*ack, SERVER_ISN + 1 + 1000);
+        assert!(payload.is_empty());
+        let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
+        assert_eq!(res.outcome, Outcome::Stalled);
+        assert_eq!(res.stats.fin_retransmissions, 0);
+        assert_eq!(x.poll_at(), None);
+        feed(&mut x, ms(1030), &data(1000, &response(5000)[1000..2000]));
+        assert!(x.poll(ms(1030)).is_empty(), "nothing after the RST");
+        assert_eq!(x.poll_at(), None);
+    }
+
+    /// Our FIN, unacknowledged, is sent again after the RTO and then twice
+    /// that; then the connection is given up with a RST (issue 21: the
+    /// server may hold its socket). Acknowledged, the FIN is not sent again
+    /// and the exchange ends after the linger, without a RST.
+    #[test]
+    fn an_unacknowledged_fin_is_sent_again_a_few_times_then_reset() {
+        let completed = || {
             let mut x = start(&linux_example(), Attributes::new(), "http:/f");
             x.poll(ms(0));
             feed(&mut x, ms(10), &linux_synack());
             x.poll(ms(10));
-            let fin = sent(&x.poll(ms(1010)));
-            assert_eq!(x.outcome(), Some(Outcome::Stalled));
+            feed(&mut x, ms(20), &data(0, &response(100)));
+            let fin = sent(&x.poll(ms(20)));
+            assert_eq!(x.outcome(), Some(Outcome::Complete));
             let (flags, seq, ..) = fin.last().cloned().unwrap_or_else(|| panic!("no FIN"));
             assert_eq!(flags, TcpFlags::FIN | TcpFlags::ACK);
             (x, seq)
         };
-        let (mut x, fin_seq) = stalled();
-        assert!(x.poll(ms(1110)).is_empty(), "the linger: nothing to send");
-        assert_eq!(x.poll_at(), Some(ms(1210)));
-        let again = sent(&x.poll(ms(1210)));
+        let (mut x, fin_seq) = completed();
+        assert!(x.poll(ms(120)).is_empty(), "the linger: nothing to send");
+        assert_eq!(x.poll_at(), Some(ms(220)));
+        let again = sent(&x.poll(ms(220)));
         assert_eq!(again.len(), 1);
         assert_eq!(
             (again[0].0, again[0].1),
             (TcpFlags::FIN | TcpFlags::ACK, fin_seq)
         );
         assert!(x.result().is_none());
-        assert_eq!(x.poll_at(), Some(ms(1610)));
-        assert_eq!(sent(&x.poll(ms(1610)))[0].1, fin_seq);
+        assert_eq!(x.poll_at(), Some(ms(620)));
+        let last: Vec<(u16, u32)> = sent(&x.poll(ms(620))).iter().map(|s| (s.0, s.1)).collect();
+        let fin = TcpFlags::FIN | TcpFlags::ACK;
+        let rst = TcpFlags::RST | TcpFlags::ACK;
+        assert_eq!(last, [(fin, fin_seq), (rst, fin_seq + 1)]);
         let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
         assert_eq!(res.stats.fin_retransmissions, MAX_FIN_RETRANSMITS);
         assert_eq!(x.poll_at(), None);
 
         // Acknowledged after the first retransmission: over, nothing more.
-        let (mut x, fin_seq) = stalled();
-        x.poll(ms(1210));
+        let (mut x, fin_seq) = completed();
+        x.poll(ms(220));
         let ack = from_server(TcpFlags::ACK, SERVER_ISN + 1, fin_seq + 1, &[], vec![]);
-        feed(&mut x, ms(1215), &ack);
-        assert_eq!(x.poll_at(), Some(ms(1215)));
-        assert!(x.poll(ms(1215)).is_empty());
+        feed(&mut x, ms(225), &ack);
+        assert_eq!(x.poll_at(), Some(ms(225)));
+        assert!(x.poll(ms(225)).is_empty());
         let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
         assert_eq!(res.stats.fin_retransmissions, 1);
     }
