@@ -292,3 +292,40 @@ fn bisect_exchange_finds_a_later_segment_attribute() {
         doc["probes"], doc["rounds"]
     );
 }
+
+/// Issue 21: an exchange answered `404` is `http-error` with its code, not
+/// `complete`; and `--exchange http://HOST/PATH`, pasted as a URL, is a GET
+/// of PATH with `Host: HOST` (it was sent as `GET //HOST/PATH`).
+#[test]
+fn an_error_status_is_http_error_and_a_url_gets_its_path() {
+    let Some(lab) = Lab::up("xhttp", 244) else {
+        return;
+    };
+    let target = lab.srv(false, 80);
+    let run = |request: &str| {
+        lab.probe_json(&[
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--exchange",
+            request,
+            "--count",
+            "2",
+        ])
+    };
+    let missing = run("http:/no-such-file");
+    for p in probes(&missing) {
+        assert_eq!(p["outcome"], "http-error", "{p}");
+        assert_eq!(p["status"], 404, "{p}");
+        assert_eq!(p["exchange"]["http_status"], 404, "{p}");
+    }
+    assert_eq!(missing["outcomes"]["http-error"], 2, "{missing}");
+    let url = format!("http://{target}/big.bin");
+    let pasted = run(&url);
+    for p in probes(&pasted) {
+        assert_eq!(p["outcome"], "complete", "{p}");
+        assert_eq!(p["exchange"]["request"], url.as_str(), "{p}");
+        assert_eq!(p["exchange"]["content_length"], BIG, "{p}");
+    }
+}

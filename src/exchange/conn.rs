@@ -825,7 +825,16 @@ impl Exchange {
         self.on_data(now, seq, payload, seg.flags.has(TcpFlags::FIN));
         self.send_ack();
         if self.state == State::Established && self.response_complete() {
-            self.finish(now, Outcome::Complete, None);
+            self.finish(now, self.whole_response_outcome(), None);
+        }
+    }
+
+    /// A response received whole is `complete`, unless its HTTP status is
+    /// an error (4xx, 5xx): a `404` page is no download (issue 21).
+    fn whole_response_outcome(&self) -> Outcome {
+        match self.http.response.and_then(|h| h.status) {
+            Some(status @ 400..=599) => Outcome::HttpError { status },
+            _ => Outcome::Complete,
         }
     }
 
@@ -956,7 +965,7 @@ impl Exchange {
         stats.duration_s = duration.as_secs_f64();
         stats.http_status = response.and_then(|h| h.status);
         stats.content_length = response.and_then(|h| h.content_length);
-        if outcome == Outcome::Complete {
+        if matches!(outcome, Outcome::Complete | Outcome::HttpError { .. }) {
             stats.throughput_mb_s =
                 (stats.duration_s > 0.0).then(|| self.rx.off as f64 / stats.duration_s / 1e6);
             stats.truncated = self.http.end().is_some_and(|len| self.rx.off < len);
@@ -1264,7 +1273,10 @@ mod tests {
 
     /// The length of `http:/f`'s request: what the server acknowledges.
     fn request_len() -> u32 {
-        let r = Request::Http { path: "/f".into() };
+        let r = Request::Http {
+            path: "/f".into(),
+            host: None,
+        };
         r.bytes(&server().ip().to_string()).len() as u32
     }
 
@@ -1322,6 +1334,41 @@ mod tests {
         assert_eq!(res.rtt, Some(ms(10)));
         assert!(res.stats.timestamps && res.stats.sack);
         assert!(res.stats.throughput_mb_s.is_some_and(|t| t > 0.0));
+    }
+
+    /// Issue 21: a `404` answered whole was reported `complete`, a download
+    /// that never was. A 4xx/5xx status is `http-error` with its code (the
+    /// connection closed politely, the response having ended); a redirect
+    /// or a 200 is `complete`.
+    #[test]
+    fn an_error_status_is_an_http_error_not_complete() {
+        let answered = |head: &str| {
+            let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+            x.poll(ms(0));
+            feed(&mut x, ms(10), &linux_synack());
+            x.poll(ms(10));
+            let r = format!("{head}\r\nContent-Length: 4\r\n\r\nnope");
+            feed(&mut x, ms(20), &data(0, r.as_bytes()));
+            let last = sent(&x.poll(ms(20))).last().map(|s| s.0);
+            assert_eq!(last, Some(TcpFlags::FIN | TcpFlags::ACK), "{head}");
+            // Over once our FIN is acknowledged; the outcome is known now.
+            let stats = x.result.as_ref().map(|r| r.stats.clone());
+            let stats = stats.unwrap_or_else(|| panic!("no result: {head}"));
+            assert_eq!(stats.bytes, r.len() as u64, "{head}");
+            (x.outcome(), stats.http_status)
+        };
+        let (outcome, status) = answered("HTTP/1.1 404 Not Found");
+        assert_eq!(outcome, Some(Outcome::HttpError { status: 404 }));
+        assert_eq!(status, Some(404));
+        assert_eq!(
+            answered("HTTP/1.1 503 Service Unavailable").0,
+            Some(Outcome::HttpError { status: 503 })
+        );
+        assert_eq!(
+            answered("HTTP/1.1 301 Moved Permanently").0,
+            Some(Outcome::Complete)
+        );
+        assert_eq!(answered("HTTP/1.1 200 OK").0, Some(Outcome::Complete));
     }
 
     /// Issue 14: the SYN at try N is what a profile's `[retry.N]` says (a
