@@ -477,7 +477,7 @@ impl Exchange {
     pub fn new(params: Params, now: Duration) -> Result<Self, NotASyn> {
         let syn = SynFacts::read(&params.syn)?;
         let shape = Shape::new(&params.flow, &syn);
-        let host = syn.remote.ip().to_string();
+        let host = host_header(syn.remote);
         let stats = ExchangeStats {
             request: params.request.to_string(),
             ..ExchangeStats::default()
@@ -1099,6 +1099,19 @@ impl Shape {
     }
 }
 
+/// The `Host:` header naming `server` (RFC 9110 7.2): an IPv6 address in
+/// brackets (a bare one is no valid host), the port unless it is HTTP's 80.
+fn host_header(server: std::net::SocketAddr) -> String {
+    let ip = match server.ip() {
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    match server.port() {
+        80 => ip,
+        port => format!("{ip}:{port}"),
+    }
+}
+
 /// The server's TSval, when the segment carries the option.
 fn timestamp(seg: &Segment<'_>) -> Option<u32> {
     seg.options().options.iter().find_map(|o| match o {
@@ -1369,6 +1382,16 @@ mod tests {
             Some(Outcome::Complete)
         );
         assert_eq!(answered("HTTP/1.1 200 OK").0, Some(Outcome::Complete));
+    }
+
+    /// The default `Host:` was the bare address: `2001:2::1` (no valid
+    /// host; it needs brackets) and no port for a server off port 80.
+    #[test]
+    fn the_host_header_names_the_server_as_http_wants() {
+        assert_eq!(host_header(server()), "198.18.0.130");
+        assert_eq!(host_header(addr("198.18.0.130:8080")), "198.18.0.130:8080");
+        assert_eq!(host_header(addr("[2001:2::1]:80")), "[2001:2::1]");
+        assert_eq!(host_header(addr("[2001:2::1]:81")), "[2001:2::1]:81");
     }
 
     /// Issue 14: the SYN at try N is what a profile's `[retry.N]` says (a

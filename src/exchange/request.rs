@@ -162,8 +162,8 @@ impl fmt::Display for Request {
 }
 
 impl Request {
-    /// The bytes to send to `server` (the server's address: the `Host:`
-    /// header unless the request names its host).
+    /// The bytes to send to `server` (the server as a `Host:` header names
+    /// it, `[v6]:port` included: the header unless the URL named a host).
     pub fn bytes(&self, server: &str) -> Vec<u8> {
         match self {
             Request::Http { path, host } => format!(
