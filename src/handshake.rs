@@ -38,6 +38,13 @@ pub enum Outcome {
     Stalled,
     /// An exchange was reset after the handshake, before the response ended.
     ResetMidTransfer,
+    /// An HTTP exchange received its whole response, but the status was an
+    /// error (4xx or 5xx): not a download, whatever its bytes. A search
+    /// compares it with good's outcome like any other, so it fails only
+    /// where the baselines differ in it (both sides' `404` is no culprit).
+    HttpError {
+        status: u16,
+    },
 }
 
 impl Outcome {
@@ -51,6 +58,7 @@ impl Outcome {
             Outcome::Complete => "complete",
             Outcome::Stalled => "stalled",
             Outcome::ResetMidTransfer => "reset-mid-transfer",
+            Outcome::HttpError { .. } => "http-error",
         }
     }
 }
@@ -59,6 +67,7 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Icmp { icmp_type, code } => write!(f, "icmp {icmp_type}/{code}"),
+            Outcome::HttpError { status } => write!(f, "http-error {status}"),
             other => f.write_str(other.name()),
         }
     }

@@ -10,6 +10,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::Args;
 
 use serde_json::Value as Json;
@@ -29,6 +31,27 @@ fn probes(doc: &Json) -> &Vec<Json> {
     doc["probes"]
         .as_array()
         .unwrap_or_else(|| panic!("no probes in {doc}"))
+}
+
+/// Issue 21: a stalled exchange was given up with FIN x3 and no RST, and
+/// the server kept each socket in CLOSE-WAIT with the rest of big.bin unsent
+/// (a later probe reusing the 4-tuple met the old socket). Ended with a RST,
+/// no server socket of an exchange is left open: none in CLOSE-WAIT, nor
+/// established (which a RST lost on the way would leave).
+fn server_holds_no_given_up_socket(lab: &Lab) {
+    let open = || {
+        let states = ["established", "close-wait", "last-ack", "fin-wait-1"];
+        let mut args = vec!["-Htn"];
+        for s in &states {
+            args.extend(["state", s]);
+        }
+        args.extend(["sport", "=", ":80"]);
+        let out = lab.in_ns(lab.var("LAB_SRV_NS"), 10, "ss", &args);
+        assert!(out.status.success(), "ss: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let closed = support::lab::wait_for(Duration::from_secs(3), || open().trim().is_empty());
+    assert!(closed, "server sockets left open:\n{}", open());
 }
 
 #[test]
@@ -80,6 +103,7 @@ fn exchange_completes_for_one_stack_and_stalls_for_the_other() {
         assert_eq!(p["syn"]["ip.ttl"], 128, "{p}");
     }
     assert_eq!(windows["outcomes"]["stalled"], 3, "{windows}");
+    server_holds_no_given_up_socket(&lab);
     // Without the rule the same profile completes: the rule, not the
     // profile's window or options, stalled it.
     lab.flush();
@@ -215,4 +239,41 @@ fn bisect_exchange_finds_a_later_segment_attribute() {
         "bisect --exchange, later-only rule: {} probes in {} rounds, {took:?}",
         doc["probes"], doc["rounds"]
     );
+}
+
+/// Issue 21: an exchange answered `404` is `http-error` with its code, not
+/// `complete`; and `--exchange http://HOST/PATH`, pasted as a URL, is a GET
+/// of PATH with `Host: HOST` (it was sent as `GET //HOST/PATH`).
+#[test]
+fn an_error_status_is_http_error_and_a_url_gets_its_path() {
+    let Some(lab) = Lab::up("xhttp", 244) else {
+        return;
+    };
+    let target = lab.srv(false, 80);
+    let run = |request: &str| {
+        lab.probe_json(&[
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--exchange",
+            request,
+            "--count",
+            "2",
+        ])
+    };
+    let missing = run("http:/no-such-file");
+    for p in probes(&missing) {
+        assert_eq!(p["outcome"], "http-error", "{p}");
+        assert_eq!(p["status"], 404, "{p}");
+        assert_eq!(p["exchange"]["http_status"], 404, "{p}");
+    }
+    assert_eq!(missing["outcomes"]["http-error"], 2, "{missing}");
+    let url = format!("http://{target}/big.bin");
+    let pasted = run(&url);
+    for p in probes(&pasted) {
+        assert_eq!(p["outcome"], "complete", "{p}");
+        assert_eq!(p["exchange"]["request"], url.as_str(), "{p}");
+        assert_eq!(p["exchange"]["content_length"], BIG, "{p}");
+    }
 }

@@ -249,6 +249,8 @@ struct OutcomeCounts {
     stalled: usize,
     #[serde(skip_serializing_if = "is_zero")]
     reset_mid_transfer: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    http_error: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -267,6 +269,7 @@ impl OutcomeCounts {
                 Outcome::Complete => c.complete += 1,
                 Outcome::Stalled => c.stalled += 1,
                 Outcome::ResetMidTransfer => c.reset_mid_transfer += 1,
+                Outcome::HttpError { .. } => c.http_error += 1,
             }
         }
         c
@@ -343,7 +346,10 @@ fn exchange_cell(x: &ExchangeStats) -> String {
 fn reply_cell(r: &ProbeResult) -> String {
     let past_handshake = matches!(
         r.outcome,
-        Outcome::Complete | Outcome::Stalled | Outcome::ResetMidTransfer
+        Outcome::Complete
+            | Outcome::Stalled
+            | Outcome::ResetMidTransfer
+            | Outcome::HttpError { .. }
     );
     if let Some(x) = r.exchange.as_ref().filter(|_| past_handshake) {
         return exchange_cell(x);
@@ -463,6 +469,9 @@ fn table_footer(
             counts.syn_ack, counts.reset, counts.icmp, counts.no_reply,
         ),
     };
+    if counts.http_error > 0 {
+        summary.push_str(&format!(", {} http-error", counts.http_error));
+    }
     if let Some(rate) = run.rate() {
         summary.push_str(&format!("; {rate:.1} probes/s"));
     }

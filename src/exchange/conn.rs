@@ -11,13 +11,16 @@
 //! server acknowledges it. With ECN negotiated, a CE mark on the server's
 //! segments is echoed with ECE on every segment until the server's CWR.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 use thiserror::Error;
 
+use super::assembler::Assembler;
 use super::request::{response_head, Request, ResponseHead};
+use super::rtt::RttEstimator;
+use super::seq::SeqNumber;
+use super::timer::{Backoff, Timer};
 use super::wire::{emit_segment, IpStyle, TcpHeader};
 use crate::handshake::Outcome;
 use crate::model::{
@@ -266,142 +269,245 @@ enum State {
     Done,
 }
 
+/// How the client's segments after the SYN look: the profile's `[later]`
+/// table (`synlab.flow.*`), each value absent following the SYN.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    /// The IP fields (the ECN codepoint and IP ID are set per segment).
+    ip: IpStyle,
+    /// ECN codepoint for data segments, once ECN was negotiated.
+    ecn_data: u8,
+    /// Timestamps on later segments when the handshake negotiated them.
+    want_ts: bool,
+    ip_ids: IpIds,
+}
+
+/// The send side: the request, how much of it the server acknowledged,
+/// and our FIN.
+#[derive(Clone, Debug)]
+struct Sender {
+    request: Vec<u8>,
+    /// The sequence number of the request's first byte (ISN + 1).
+    base: SeqNumber,
+    /// The first byte not acknowledged, and the next to send.
+    una: SeqNumber,
+    nxt: SeqNumber,
+    /// The highest `nxt` so far: sending below it is a retransmission,
+    /// which is not timed.
+    high: SeqNumber,
+    /// The server's window, scaled.
+    wnd: u64,
+    rtt: RttEstimator,
+    /// Our FIN's sequence number, once sent, and how often sent again.
+    fin: Option<SeqNumber>,
+    fin_retransmits: u32,
+}
+
+impl Sender {
+    fn new(request: Vec<u8>, iss: SeqNumber) -> Self {
+        Sender {
+            request,
+            base: iss + 1,
+            una: iss,
+            nxt: iss + 1,
+            high: iss + 1,
+            wnd: 0,
+            rtt: RttEstimator::new(MIN_RTO, MAX_RTO),
+            fin: None,
+            fin_retransmits: 0,
+        }
+    }
+
+    /// Request bytes sent and not acknowledged.
+    fn in_flight(&self) -> u64 {
+        u64::from(self.nxt.since(self.una))
+    }
+
+    /// Our FIN was sent and the server acknowledged it.
+    fn fin_acked(&self) -> bool {
+        self.fin.is_some_and(|f| self.una > f)
+    }
+}
+
+/// The receive side: the server's stream, in order and held ahead of a
+/// gap, its FIN, and what our ACKs echo (timestamp, ECE).
+#[derive(Clone, Debug)]
+struct Receiver {
+    /// The server's ISN.
+    irs: SeqNumber,
+    /// Response bytes received in order.
+    off: u64,
+    /// Our receive window, in bytes.
+    wnd: u64,
+    /// Segments ahead of a gap.
+    ahead: Assembler,
+    /// Stream offset of the server's FIN, once seen; whether the stream
+    /// reached it.
+    fin_at: Option<u64>,
+    fin_received: bool,
+    /// The server's TSval to echo.
+    ts_recent: u32,
+    /// ECN: the server's segments were marked CE; ECE on ours until its CWR.
+    ece: bool,
+}
+
+impl Receiver {
+    /// The next sequence number expected from the server.
+    fn nxt(&self) -> SeqNumber {
+        self.irs + 1 + self.off as u32 + u32::from(self.fin_received)
+    }
+
+    /// `seq` is where the server's next byte may be.
+    fn in_window(&self, seq: SeqNumber) -> bool {
+        u64::from(seq.since(self.nxt())) < self.wnd.max(1)
+    }
+
+    /// Where a segment's first byte falls in the response stream (before
+    /// what was received: negative, a retransmission).
+    fn stream_offset(&self, seq: SeqNumber) -> i64 {
+        let d = seq.diff(self.irs + 1 + self.off as u32);
+        self.off as i64 + i64::from(d)
+    }
+}
+
+/// The connection's deadlines, on the caller's clock.
+#[derive(Clone, Copy, Debug)]
+struct Timers {
+    started: Duration,
+    /// The next SYN; the wait after it (1 s, 2 s, 4 s, ...).
+    syn: Timer,
+    syn_backoff: Backoff,
+    /// Send the request again from its first unacknowledged byte.
+    rtx: Timer,
+    /// Probe the server's zero window; the wait after the probe.
+    persist: Timer,
+    persist_backoff: Backoff,
+    /// Send our FIN again; the wait after that.
+    fin_rtx: Timer,
+    fin_backoff: Backoff,
+    /// The last progress (new bytes in order, the request acknowledged):
+    /// the stall limit counts from it.
+    last_progress: Duration,
+    /// The end of the linger after the outcome.
+    linger_end: Duration,
+    /// When the request's first byte went out (the exchange's duration
+    /// counts from it).
+    request_at: Option<Duration>,
+}
+
+impl Timers {
+    fn new(now: Duration) -> Self {
+        let mut syn = Timer::IDLE;
+        syn.set(now);
+        Timers {
+            started: now,
+            syn,
+            syn_backoff: Backoff::new(SYN_RTO, Duration::MAX),
+            rtx: Timer::IDLE,
+            persist: Timer::IDLE,
+            persist_backoff: Backoff::new(MIN_RTO, MAX_RTO),
+            fin_rtx: Timer::IDLE,
+            fin_backoff: Backoff::new(MIN_RTO, MAX_RTO),
+            last_progress: now,
+            linger_end: now,
+            request_at: None,
+        }
+    }
+
+    /// When an established connection gives up: no progress for the
+    /// stall limit, or the whole exchange at its limit.
+    fn give_up_at(&self, limits: &Limits) -> Duration {
+        (self.last_progress + limits.stall).min(self.started + limits.total)
+    }
+}
+
+/// What the response said so far.
+#[derive(Clone, Debug, Default)]
+struct HttpProgress {
+    /// The request was HTTP: read a response head.
+    is_http: bool,
+    /// The stream's first bytes, until the head is whole.
+    head: Vec<u8>,
+    response: Option<ResponseHead>,
+}
+
+impl HttpProgress {
+    /// Bytes of the stream, in order.
+    fn take(&mut self, bytes: &[u8]) {
+        if self.is_http && self.response.is_none() && self.head.len() < HEAD_KEPT {
+            let room = HEAD_KEPT - self.head.len();
+            self.head
+                .extend_from_slice(bytes.get(..room).unwrap_or(bytes));
+            self.response = response_head(&self.head);
+        }
+    }
+
+    /// The stream offset where the response ends, by its Content-Length.
+    fn end(&self) -> Option<u64> {
+        self.response
+            .and_then(|h| Some(h.head_len + h.content_length?))
+    }
+}
+
 /// One client connection. See the module documentation.
 #[derive(Debug)]
 pub struct Exchange {
     syn: SynFacts,
     syn_packet: Vec<u8>,
+    /// SYNs sent so far, and what later tries send.
+    syn_tries: u32,
+    retries: Vec<(u32, Vec<u8>)>,
     limits: Limits,
     state: State,
     result: Option<ExchangeResult>,
     out: Vec<Vec<u8>>,
-    started: Duration,
-    next_syn_at: Duration,
-    syn_backoff: Duration,
-    /// SYNs sent so far, and what later tries send.
-    syn_tries: u32,
-    retries: Vec<(u32, Vec<u8>)>,
     neg: Negotiated,
-    // How later segments look.
-    later: IpStyle,
-    /// ECN codepoint for data segments, once ECN was negotiated.
-    ecn_data: u8,
-    want_ts: bool,
-    ip_ids: IpIds,
-    rcv_wnd: u64,
-    // Sender.
-    request: Vec<u8>,
-    is_http: bool,
-    snd_una: u32,
-    snd_nxt: u32,
-    snd_wnd: u64,
-    rto: Duration,
-    rtx_at: Option<Duration>,
-    request_at: Option<Duration>,
-    /// The server's window is zero with request bytes left: when to probe
-    /// it next, and the wait after that probe (doubling, up to MAX_RTO).
-    persist_at: Option<Duration>,
-    persist_backoff: Duration,
-    /// Our FIN's sequence number, once sent; when to send it again.
-    fin_seq: Option<u32>,
-    fin_rtx_at: Option<Duration>,
-    fin_retransmits: u32,
-    /// The end of the linger after the outcome.
-    linger_end: Duration,
-    /// ECN: the server's segments were marked CE; ECE on ours until its CWR.
-    ece: bool,
-    // Receiver.
-    irs: u32,
-    /// Response bytes received in order.
-    rcv_off: u64,
-    /// Segments ahead of a gap, by stream offset.
-    ooo: BTreeMap<u64, Vec<u8>>,
-    ooo_bytes: u64,
-    /// Stream offset of the server's FIN, once seen.
-    fin_at: Option<u64>,
-    fin_received: bool,
-    head: Vec<u8>,
-    response: Option<ResponseHead>,
-    ts_recent: u32,
-    last_progress: Duration,
+    shape: Shape,
+    tx: Sender,
+    rx: Receiver,
+    http: HttpProgress,
+    timers: Timers,
     /// The time of the call being handled (for the timestamp clock).
     now: Duration,
     stats: ExchangeStats,
-}
-
-/// Sequence comparison modulo 2^32.
-fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
 }
 
 impl Exchange {
     /// A connection about to send `params.syn` at `now`.
     pub fn new(params: Params, now: Duration) -> Result<Self, NotASyn> {
         let syn = SynFacts::read(&params.syn)?;
-        let flow = &params.flow;
-        let flow_int = |f: Field| flow.get(f).and_then(Value::as_u64);
-        let flow_bool = |f: Field| flow.get(f).map(|v| v.as_u64() == Some(1));
-        let later = IpStyle {
-            ttl: flow_int(Field::SynlabFlowTtl).map_or(syn.ip.ttl, |t| t.min(255) as u8),
-            df: flow_bool(Field::SynlabFlowDf).unwrap_or(syn.ip.df),
-            ecn: 0,
-            ..syn.ip
-        };
-        let ecn_data = flow_int(Field::SynlabFlowEcn).map_or(2, |e| (e & 3) as u8);
-        let want_ts = flow_bool(Field::SynlabFlowTs).unwrap_or(true);
-        let ip_ids = IpIds::new(
-            flow.get(Field::SynlabFlowIpid),
-            syn.ip.ip_id,
-            syn.iss ^ 0x9e37_79b9,
-        );
-        let host = syn.remote.ip().to_string();
-        let request = params.request.bytes(&host);
+        let shape = Shape::new(&params.flow, &syn);
+        let host = host_header(syn.remote);
         let stats = ExchangeStats {
             request: params.request.to_string(),
             ..ExchangeStats::default()
         };
         Ok(Exchange {
-            snd_una: syn.iss,
-            snd_nxt: syn.iss.wrapping_add(1),
             syn_packet: params.syn,
+            syn_tries: 0,
+            retries: params.retries,
             limits: params.limits,
             state: State::SynSent,
             result: None,
             out: Vec::new(),
-            started: now,
-            next_syn_at: now,
-            syn_backoff: SYN_RTO,
-            syn_tries: 0,
-            retries: params.retries,
             neg: Negotiated::default(),
-            later,
-            ecn_data,
-            want_ts,
-            ip_ids,
-            rcv_wnd: u64::from(syn.window),
-            is_http: params.request.is_http(),
-            request,
-            snd_wnd: 0,
-            rto: MIN_RTO,
-            rtx_at: None,
-            request_at: None,
-            persist_at: None,
-            persist_backoff: MIN_RTO,
-            fin_seq: None,
-            fin_rtx_at: None,
-            fin_retransmits: 0,
-            linger_end: now,
-            ece: false,
-            irs: 0,
-            rcv_off: 0,
-            ooo: BTreeMap::new(),
-            ooo_bytes: 0,
-            fin_at: None,
-            fin_received: false,
-            head: Vec::new(),
-            response: None,
-            ts_recent: 0,
-            last_progress: now,
+            shape,
+            tx: Sender::new(params.request.bytes(&host), SeqNumber(syn.iss)),
+            rx: Receiver {
+                irs: SeqNumber(0),
+                off: 0,
+                wnd: u64::from(syn.window),
+                ahead: Assembler::default(),
+                fin_at: None,
+                fin_received: false,
+                ts_recent: 0,
+                ece: false,
+            },
+            http: HttpProgress {
+                is_http: params.request.is_http(),
+                ..HttpProgress::default()
+            },
+            timers: Timers::new(now),
             now,
             stats,
             syn,
@@ -438,21 +544,20 @@ impl Exchange {
 
     /// When [`Exchange::poll`] has something to do next without a segment.
     pub fn poll_at(&self) -> Option<Duration> {
+        let t = &self.timers;
         match self.state {
             State::SynSent => Some(
-                self.next_syn_at
-                    .min(self.started + self.limits.handshake)
-                    .max(self.started),
+                t.syn
+                    .min_with(t.started + self.limits.handshake)
+                    .max(t.started),
             ),
             State::Established => {
-                let stall = self.last_progress + self.limits.stall;
-                let total = self.started + self.limits.total;
-                let timers = [self.rtx_at, self.persist_at].into_iter().flatten();
-                Some(timers.fold(stall, Duration::min).min(total))
+                let give_up = t.give_up_at(&self.limits);
+                Some(t.persist.min_with(t.rtx.min_with(give_up)))
             }
-            State::Closing { until } => Some(match self.fin_rtx_at {
-                Some(at) if !self.fin_acked() => at.min(until),
-                _ => until,
+            State::Closing { until } => Some(match self.tx.fin_acked() {
+                false => t.fin_rtx.min_with(until),
+                true => until,
             }),
             State::Done => None,
         }
@@ -462,26 +567,11 @@ impl Exchange {
     pub fn poll(&mut self, now: Duration) -> Vec<Vec<u8>> {
         self.now = now;
         match self.state {
-            State::SynSent if now >= self.started + self.limits.handshake => {
+            State::SynSent if now >= self.timers.started + self.limits.handshake => {
                 self.finish(now, Outcome::NoReply, None);
                 self.state = State::Done;
             }
-            State::SynSent if now >= self.next_syn_at => {
-                self.syn_tries += 1;
-                let retry = self
-                    .retries
-                    .iter()
-                    .rev()
-                    .find(|(from, _)| *from <= self.syn_tries);
-                if let Some(facts) = retry.and_then(|(_, p)| SynFacts::read(p).ok()) {
-                    self.syn = facts;
-                }
-                let packet = retry.map_or(&self.syn_packet, |(_, p)| p);
-                self.out.push(packet.clone());
-                self.stats.segments_sent += 1;
-                self.next_syn_at = now + self.syn_backoff;
-                self.syn_backoff *= 2;
-            }
+            State::SynSent if self.timers.syn.is_due(now) => self.send_syn(now),
             State::Established => self.established_timers(now),
             State::Closing { until } => self.closing_timers(now, until),
             _ => {}
@@ -489,29 +579,48 @@ impl Exchange {
         std::mem::take(&mut self.out)
     }
 
+    /// The SYN again (or its retry for this try), then a longer wait.
+    fn send_syn(&mut self, now: Duration) {
+        self.syn_tries += 1;
+        let retry = self
+            .retries
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= self.syn_tries);
+        if let Some(facts) = retry.and_then(|(_, p)| SynFacts::read(p).ok()) {
+            self.syn = facts;
+        }
+        let packet = retry.map_or(&self.syn_packet, |(_, p)| p);
+        self.out.push(packet.clone());
+        self.stats.segments_sent += 1;
+        let t = &mut self.timers;
+        t.syn.set(now + t.syn_backoff.current());
+        t.syn_backoff.grow();
+    }
+
     fn established_timers(&mut self, now: Duration) {
-        if now >= self.last_progress + self.limits.stall || now >= self.started + self.limits.total
-        {
-            self.stats.stalled_at = Some(self.rcv_off);
+        if now >= self.timers.give_up_at(&self.limits) {
+            self.stats.stalled_at = Some(self.rx.off);
             self.finish(now, Outcome::Stalled, None);
             return;
         }
-        if self.rtx_at.is_some_and(|at| now >= at) {
+        if self.timers.rtx.is_due(now) {
             // Go back to the first unacknowledged byte.
-            self.snd_nxt = self.snd_una;
-            self.rto = (self.rto * 2).min(MAX_RTO);
-            self.rtx_at = None;
+            self.tx.nxt = self.tx.una;
+            self.tx.rtt.on_retransmit();
+            self.timers.rtx.stop();
             self.push_request(now);
         }
-        if self.persist_at.is_some_and(|at| now >= at) {
+        if self.timers.persist.is_due(now) {
             // A zero-window probe, as Linux sends it: a segment one byte
             // before the window (nothing new), which the server answers
             // with an ACK carrying its window. No progress while the window
             // stays shut, so the stall limit bounds the probing.
-            self.emit(TcpFlags::ACK, self.snd_una.wrapping_sub(1), &[]);
+            self.emit(TcpFlags::ACK, self.tx.una - 1, &[]);
             self.stats.zero_window_probes += 1;
-            self.persist_backoff = (self.persist_backoff * 2).min(MAX_RTO);
-            self.persist_at = Some(now + self.persist_backoff);
+            let t = &mut self.timers;
+            t.persist_backoff.grow();
+            t.persist.set(now + t.persist_backoff.current());
         }
     }
 
@@ -519,31 +628,44 @@ impl Exchange {
     /// (at most [`MAX_FIN_RETRANSMITS`] times), and end once the linger is
     /// over and the FIN acknowledged or given up on.
     fn closing_timers(&mut self, now: Duration, until: Duration) {
-        let unacked = !self.fin_acked();
-        if let (Some(at), Some(seq)) = (self.fin_rtx_at, self.fin_seq) {
-            if now >= at && unacked {
-                self.emit(TcpFlags::FIN | TcpFlags::ACK, seq, &[]);
-                self.fin_retransmits += 1;
-                // The statistics went into the result with the outcome.
-                if let Some(r) = self.result.as_mut() {
-                    r.stats.fin_retransmissions = self.fin_retransmits;
-                }
-                self.fin_rtx_at = (self.fin_retransmits < MAX_FIN_RETRANSMITS)
-                    .then(|| now + MIN_RTO * (1 << self.fin_retransmits));
+        let unacked = !self.tx.fin_acked();
+        if let Some(seq) = self
+            .tx
+            .fin
+            .filter(|_| unacked && self.timers.fin_rtx.is_due(now))
+        {
+            self.emit(TcpFlags::FIN | TcpFlags::ACK, seq, &[]);
+            self.tx.fin_retransmits += 1;
+            // The statistics went into the result with the outcome.
+            if let Some(r) = self.result.as_mut() {
+                r.stats.fin_retransmissions = self.tx.fin_retransmits;
+            }
+            let t = &mut self.timers;
+            t.fin_backoff.grow();
+            match self.tx.fin_retransmits < MAX_FIN_RETRANSMITS {
+                true => t.fin_rtx.set(now + t.fin_backoff.current()),
+                false => t.fin_rtx.stop(),
             }
         }
         if now >= until {
-            self.state = match self.fin_rtx_at.filter(|_| unacked) {
-                Some(next) => State::Closing { until: next },
-                None => State::Done,
-            };
+            match (self.timers.fin_rtx.at(), unacked) {
+                (Some(next), true) => self.state = State::Closing { until: next },
+                // Given up on the FIN: the server may hold its socket open.
+                (None, true) => self.reset(),
+                (_, false) => self.state = State::Done,
+            }
         }
     }
 
-    /// Our FIN was sent and the server acknowledged it.
-    fn fin_acked(&self) -> bool {
-        self.fin_seq
-            .is_some_and(|f| !seq_lt(self.snd_una, f.wrapping_add(1)))
+    /// Give the connection up with RST|ACK at our next sequence number (as
+    /// Linux's active reset), so the server frees its socket and whatever
+    /// it still had to send; a FIN alone left it in CLOSE-WAIT with the
+    /// unsent data, retransmitting into the path that stalled (issue 21).
+    /// The ACK bit is what lets it past the `--suppress-rst` rule, which
+    /// drops the kernel's RSTs, sent without ACK.
+    fn reset(&mut self) {
+        self.emit(TcpFlags::RST | TcpFlags::ACK, self.tx.nxt, &[]);
+        self.state = State::Done;
     }
 
     /// An ICMP error quoting this connection's segment.
@@ -582,12 +704,14 @@ impl Exchange {
     }
 
     fn on_handshake_answer(&mut self, now: Duration, seg: &Segment<'_>) {
-        let acks_syn = seg.flags.has(TcpFlags::ACK) && seg.ack == self.syn.iss.wrapping_add(1);
+        let first = SeqNumber(self.syn.iss) + 1;
+        let acks_syn = seg.flags.has(TcpFlags::ACK) && SeqNumber(seg.ack) == first;
+        let rtt = now.saturating_sub(self.timers.started);
         if seg.flags.has(TcpFlags::RST) {
             if acks_syn {
                 self.finish(now, Outcome::Reset, Some(seg.attributes()));
                 if let Some(r) = self.result.as_mut() {
-                    r.rtt = Some(now.saturating_sub(self.started));
+                    r.rtt = Some(rtt);
                 }
                 self.state = State::Done;
             }
@@ -597,21 +721,27 @@ impl Exchange {
             return;
         }
         self.negotiate(seg);
-        self.irs = seg.seq;
-        self.snd_una = self.syn.iss.wrapping_add(1);
-        self.snd_nxt = self.snd_una;
-        self.snd_wnd = u64::from(seg.window());
+        self.rx.irs = SeqNumber(seg.seq);
+        self.tx.base = first;
+        self.tx.una = first;
+        self.tx.nxt = first;
+        self.tx.high = first;
+        self.tx.wnd = u64::from(seg.window());
+        if self.syn_tries == 1 {
+            // Karn: with the SYN sent again, which one was answered is unknown.
+            self.tx.rtt.sample(rtt);
+        }
         self.state = State::Established;
-        self.last_progress = now;
+        self.timers.last_progress = now;
         self.result = Some(ExchangeResult {
             outcome: Outcome::SynAck,
-            rtt: Some(now.saturating_sub(self.started)),
+            rtt: Some(rtt),
             reply: Some(seg.attributes()),
             icmp_from: None,
             stats: ExchangeStats::default(),
         });
-        self.send_ack(now);
-        self.request_at = Some(now);
+        self.send_ack();
+        self.timers.request_at = Some(now);
         self.push_request(now);
     }
 
@@ -628,8 +758,8 @@ impl Exchange {
                 TcpOption::WindowScale(s) => peer_ws = Some(s.min(14)),
                 TcpOption::SackPermitted => n.sack = self.syn.sack_perm,
                 TcpOption::Timestamp { tsval, .. } if self.syn.tsval.is_some() => {
-                    n.timestamps = self.want_ts;
-                    self.ts_recent = tsval;
+                    n.timestamps = self.shape.want_ts;
+                    self.rx.ts_recent = tsval;
                 }
                 _ => {}
             }
@@ -637,7 +767,7 @@ impl Exchange {
         if let (Some(ours), Some(theirs)) = (self.syn.wscale, peer_ws) {
             n.snd_shift = theirs;
             n.rcv_shift = ours;
-            self.rcv_wnd = (u64::from(self.syn.window) << ours).min(MAX_RCV_WND);
+            self.rx.wnd = (u64::from(self.syn.window) << ours).min(MAX_RCV_WND);
         }
         if let Some(ours) = self.syn.mss {
             n.mss = n.mss.min(ours);
@@ -653,17 +783,17 @@ impl Exchange {
     }
 
     fn window_field(&self) -> u16 {
-        (self.rcv_wnd >> self.neg.rcv_shift).min(65535) as u16
+        (self.rx.wnd >> self.neg.rcv_shift).min(65535) as u16
     }
 
     fn on_established(&mut self, now: Duration, seg: &Segment<'_>) {
         if seg.flags.has(TcpFlags::SYN) {
             // The SYN-ACK again: our ACK was lost.
-            self.send_ack(now);
+            self.send_ack();
             return;
         }
         if seg.flags.has(TcpFlags::RST) {
-            if self.state == State::Established && self.in_window(seg.seq) {
+            if self.state == State::Established && self.rx.in_window(SeqNumber(seg.seq)) {
                 // Done first: a reset connection is not closed with a FIN.
                 self.state = State::Done;
                 self.finish(now, Outcome::ResetMidTransfer, None);
@@ -673,9 +803,9 @@ impl Exchange {
         if seg.flags.has(TcpFlags::ACK) {
             self.on_ack(now, seg);
             if let State::Closing { .. } = self.state {
-                if self.fin_acked() {
+                if self.tx.fin_acked() {
                     self.state = State::Closing {
-                        until: self.linger_end.max(now),
+                        until: self.timers.linger_end.max(now),
                     };
                 }
             }
@@ -686,15 +816,25 @@ impl Exchange {
             return;
         }
         self.stats.bytes_seen += payload.len() as u64;
-        if self.neg.timestamps && !seq_lt(self.rcv_nxt(), seg.seq) {
+        let seq = SeqNumber(seg.seq);
+        if self.neg.timestamps && seq <= self.rx.nxt() {
             if let Some(tsval) = timestamp(seg) {
-                self.ts_recent = tsval;
+                self.rx.ts_recent = tsval;
             }
         }
-        self.on_data(now, seg.seq, payload, seg.flags.has(TcpFlags::FIN));
-        self.send_ack(now);
+        self.on_data(now, seq, payload, seg.flags.has(TcpFlags::FIN));
+        self.send_ack();
         if self.state == State::Established && self.response_complete() {
-            self.finish(now, Outcome::Complete, None);
+            self.finish(now, self.whole_response_outcome(), None);
+        }
+    }
+
+    /// A response received whole is `complete`, unless its HTTP status is
+    /// an error (4xx, 5xx): a `404` page is no download (issue 21).
+    fn whole_response_outcome(&self) -> Outcome {
+        match self.http.response.and_then(|h| h.status) {
+            Some(status @ 400..=599) => Outcome::HttpError { status },
+            _ => Outcome::Complete,
         }
     }
 
@@ -706,130 +846,94 @@ impl Exchange {
             return;
         }
         if seg.flags.has(TcpFlags::CWR) {
-            self.ece = false;
+            self.rx.ece = false;
         }
         if seg.ecn() == 3 {
             self.stats.ce_received += 1;
-            self.ece = true;
+            self.rx.ece = true;
         }
     }
 
-    /// `seq` is where the server's next byte may be.
-    fn in_window(&self, seq: u32) -> bool {
-        let d = seq.wrapping_sub(self.rcv_nxt());
-        u64::from(d) < self.rcv_wnd.max(1)
-    }
-
     fn on_ack(&mut self, now: Duration, seg: &Segment<'_>) {
-        self.snd_wnd = u64::from(seg.window()) << self.neg.snd_shift;
-        if seq_lt(self.snd_una, seg.ack) && !seq_lt(self.snd_nxt, seg.ack) {
-            self.snd_una = seg.ack;
-            self.last_progress = now;
-            self.rtx_at = (self.snd_una != self.snd_nxt).then(|| now + self.rto);
+        let ack = SeqNumber(seg.ack);
+        self.tx.wnd = u64::from(seg.window()) << self.neg.snd_shift;
+        if ack > self.tx.una && ack <= self.tx.nxt {
+            self.tx.una = ack;
+            self.tx.rtt.on_ack(now, ack);
+            self.timers.last_progress = now;
+            match self.tx.una == self.tx.nxt {
+                true => self.timers.rtx.stop(),
+                false => self.timers.rtx.set(now + self.tx.rtt.rto()),
+            }
         }
         if self.state == State::Established {
             self.push_request(now);
         }
     }
 
-    /// Where a segment's first byte falls in the response stream.
-    fn stream_offset(&self, seq: u32) -> i64 {
-        let rel = seq.wrapping_sub(self.irs.wrapping_add(1));
-        let d = rel.wrapping_sub(self.rcv_off as u32) as i32;
-        self.rcv_off as i64 + i64::from(d)
-    }
-
-    fn on_data(&mut self, now: Duration, seq: u32, payload: &[u8], fin: bool) {
-        let off = self.stream_offset(seq);
+    fn on_data(&mut self, now: Duration, seq: SeqNumber, payload: &[u8], fin: bool) {
+        let off = self.rx.stream_offset(seq);
         let end = off + payload.len() as i64;
         if fin && end >= 0 {
-            self.fin_at = Some(end as u64);
+            self.rx.fin_at = Some(end as u64);
         }
-        let rcv = self.rcv_off as i64;
+        let rcv = self.rx.off as i64;
         if end <= rcv && !(fin && end == rcv) {
             self.stats.server_retransmissions += 1;
         } else if off <= rcv {
             let fresh = payload.get((rcv - off) as usize..).unwrap_or_default();
             self.append(now, fresh);
-            self.drain_ooo(now);
-        } else if (end - rcv) as u64 <= self.rcv_wnd && self.ooo_bytes < self.rcv_wnd {
-            self.stats.out_of_order += 1;
-            let slot = self.ooo.entry(off as u64).or_default();
-            if slot.len() < payload.len() {
-                self.ooo_bytes += (payload.len() - slot.len()) as u64;
-                *slot = payload.to_vec();
+            while let Some(fresh) = self.rx.ahead.pop_reached(self.rx.off) {
+                self.append(now, &fresh);
             }
+        } else if (end - rcv) as u64 <= self.rx.wnd && self.rx.ahead.bytes() < self.rx.wnd {
+            self.stats.out_of_order += 1;
+            self.rx.ahead.add(off as u64, payload);
         }
-        if self.fin_at == Some(self.rcv_off) && !self.fin_received {
-            self.fin_received = true;
-            self.last_progress = now;
+        if self.rx.fin_at == Some(self.rx.off) && !self.rx.fin_received {
+            self.rx.fin_received = true;
+            self.timers.last_progress = now;
         }
     }
 
+    /// Bytes in order: progress.
     fn append(&mut self, now: Duration, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        self.rcv_off += bytes.len() as u64;
-        self.last_progress = now;
-        if self.is_http && self.response.is_none() && self.head.len() < HEAD_KEPT {
-            let room = HEAD_KEPT - self.head.len();
-            self.head
-                .extend_from_slice(bytes.get(..room).unwrap_or(bytes));
-            self.response = response_head(&self.head);
-        }
-    }
-
-    /// Move held segments that the stream has reached into it.
-    fn drain_ooo(&mut self, now: Duration) {
-        while let Some(entry) = self.ooo.first_entry() {
-            if *entry.key() > self.rcv_off {
-                break;
-            }
-            let off = *entry.key();
-            let data = entry.remove();
-            self.ooo_bytes = self.ooo_bytes.saturating_sub(data.len() as u64);
-            let skip = (self.rcv_off - off) as usize;
-            if let Some(fresh) = data.get(skip..) {
-                self.append(now, fresh);
-            }
-        }
+        self.rx.off += bytes.len() as u64;
+        self.timers.last_progress = now;
+        self.http.take(bytes);
     }
 
     fn response_complete(&self) -> bool {
-        let by_length = self
-            .response
-            .and_then(|h| Some(h.head_len + h.content_length?))
-            .is_some_and(|len| self.rcv_off >= len);
-        by_length || self.fin_received
-    }
-
-    /// The next sequence number expected from the server.
-    fn rcv_nxt(&self) -> u32 {
-        self.irs
-            .wrapping_add(1)
-            .wrapping_add(self.rcv_off as u32)
-            .wrapping_add(u32::from(self.fin_received))
+        let by_length = self.http.end().is_some_and(|len| self.rx.off >= len);
+        by_length || self.rx.fin_received
     }
 
     /// Send what the server's window allows of the request.
     fn push_request(&mut self, now: Duration) {
-        let base = self.syn.iss.wrapping_add(1);
         loop {
-            let sent = self.snd_nxt.wrapping_sub(base) as usize;
-            let in_flight = u64::from(self.snd_nxt.wrapping_sub(self.snd_una));
-            let room = self.snd_wnd.saturating_sub(in_flight);
-            let left = self.request.len().saturating_sub(sent);
+            let tx = &self.tx;
+            let sent = tx.nxt.since(tx.base) as usize;
+            let in_flight = tx.in_flight();
+            let room = tx.wnd.saturating_sub(in_flight);
+            let left = tx.request.len().saturating_sub(sent);
             let n = left.min(usize::from(self.neg.mss)).min(room as usize);
             if n == 0 {
                 self.persist(now, left > 0 && in_flight == 0);
                 return;
             }
-            let chunk = self.request[sent..sent + n].to_vec();
+            let chunk = tx.request[sent..sent + n].to_vec();
             let psh = if n == left { TcpFlags::PSH } else { 0 };
-            self.emit(TcpFlags::ACK | psh, self.snd_nxt, &chunk);
-            self.snd_nxt = self.snd_nxt.wrapping_add(n as u32);
-            self.rtx_at.get_or_insert(now + self.rto);
+            self.emit(TcpFlags::ACK | psh, self.tx.nxt, &chunk);
+            let tx = &mut self.tx;
+            tx.nxt = tx.nxt + n as u32;
+            if tx.nxt > tx.high {
+                tx.high = tx.nxt;
+                tx.rtt.on_send(now, tx.nxt);
+            }
+            self.timers.rtx.set_if_idle(now + self.tx.rtt.rto());
         }
     }
 
@@ -837,34 +941,34 @@ impl Exchange {
     /// request bytes left and nothing in flight (no retransmission timer
     /// would wake us); disarm it otherwise.
     fn persist(&mut self, now: Duration, waiting: bool) {
-        if waiting && self.snd_wnd == 0 {
-            self.persist_at.get_or_insert(now + self.persist_backoff);
+        let t = &mut self.timers;
+        if waiting && self.tx.wnd == 0 {
+            t.persist.set_if_idle(now + t.persist_backoff.current());
         } else {
-            self.persist_at = None;
-            self.persist_backoff = MIN_RTO;
+            t.persist.stop();
+            t.persist_backoff.reset();
         }
     }
 
-    fn send_ack(&mut self, _now: Duration) {
-        self.emit(TcpFlags::ACK, self.snd_nxt, &[]);
+    fn send_ack(&mut self) {
+        self.emit(TcpFlags::ACK, self.tx.nxt, &[]);
     }
 
-    /// The outcome is known: record it, and (after a handshake) close
+    /// The outcome is known: record it, and after a handshake end the
+    /// connection: a stalled one with a RST (it is given up), any other
     /// politely with a FIN, lingering to acknowledge the server's.
     fn finish(&mut self, now: Duration, outcome: Outcome, reply: Option<Attributes>) {
-        let duration = now.saturating_sub(self.request_at.unwrap_or(now));
+        let duration = now.saturating_sub(self.timers.request_at.unwrap_or(now));
         let mut stats = std::mem::take(&mut self.stats);
-        stats.bytes = self.rcv_off;
+        let response = self.http.response;
+        stats.bytes = self.rx.off;
         stats.duration_s = duration.as_secs_f64();
-        stats.http_status = self.response.and_then(|h| h.status);
-        stats.content_length = self.response.and_then(|h| h.content_length);
-        if outcome == Outcome::Complete {
+        stats.http_status = response.and_then(|h| h.status);
+        stats.content_length = response.and_then(|h| h.content_length);
+        if matches!(outcome, Outcome::Complete | Outcome::HttpError { .. }) {
             stats.throughput_mb_s =
-                (stats.duration_s > 0.0).then(|| self.rcv_off as f64 / stats.duration_s / 1e6);
-            stats.truncated = self
-                .response
-                .and_then(|h| Some(h.head_len + h.content_length?))
-                .is_some_and(|len| self.rcv_off < len);
+                (stats.duration_s > 0.0).then(|| self.rx.off as f64 / stats.duration_s / 1e6);
+            stats.truncated = self.http.end().is_some_and(|len| self.rx.off < len);
         }
         let previous = self.result.take();
         self.result = Some(ExchangeResult {
@@ -874,43 +978,47 @@ impl Exchange {
             icmp_from: None,
             stats,
         });
-        if self.state == State::Established {
-            self.rtx_at = None;
-            self.persist_at = None;
-            self.emit(TcpFlags::FIN | TcpFlags::ACK, self.snd_nxt, &[]);
-            self.fin_seq = Some(self.snd_nxt);
-            self.fin_rtx_at = Some(now + MIN_RTO);
-            self.snd_nxt = self.snd_nxt.wrapping_add(1);
-            self.linger_end = now + LINGER;
-            self.state = State::Closing {
-                until: self.linger_end,
-            };
+        if self.state != State::Established {
+            return;
         }
+        self.timers.rtx.stop();
+        self.timers.persist.stop();
+        match outcome {
+            Outcome::Stalled => self.reset(),
+            _ => self.close(now),
+        }
+    }
+
+    /// Our FIN, sent again on a timer until acknowledged, and a linger to
+    /// acknowledge the server's.
+    fn close(&mut self, now: Duration) {
+        let fin = self.tx.nxt;
+        self.emit(TcpFlags::FIN | TcpFlags::ACK, fin, &[]);
+        self.tx.fin = Some(fin);
+        self.tx.nxt = fin + 1;
+        let t = &mut self.timers;
+        t.fin_rtx.set(now + t.fin_backoff.current());
+        t.linger_end = now + LINGER;
+        self.state = State::Closing {
+            until: t.linger_end,
+        };
     }
 
     /// SACK blocks for the held segments (merged), at most `max`.
     fn sack_blocks(&self, max: usize) -> Vec<u8> {
-        let base = self.irs.wrapping_add(1);
-        let mut blocks: Vec<(u64, u64)> = Vec::new();
-        for (&off, data) in &self.ooo {
-            let end = off + data.len() as u64;
-            match blocks.last_mut() {
-                Some(last) if off <= last.1 => last.1 = last.1.max(end),
-                _ => blocks.push((off, end)),
-            }
-        }
+        let base = self.rx.irs + 1;
         let mut out = Vec::new();
-        for (start, end) in blocks.into_iter().take(max) {
-            out.extend_from_slice(&base.wrapping_add(start as u32).to_be_bytes());
-            out.extend_from_slice(&base.wrapping_add(end as u32).to_be_bytes());
+        for (start, end) in self.rx.ahead.ranges().into_iter().take(max) {
+            out.extend_from_slice(&(base + start as u32).get().to_be_bytes());
+            out.extend_from_slice(&(base + end as u32).get().to_be_bytes());
         }
         out
     }
 
     /// Write one segment with the profile's attributes.
-    fn emit(&mut self, flags: u16, seq: u32, payload: &[u8]) {
+    fn emit(&mut self, flags: u16, seq: SeqNumber, payload: &[u8]) {
         let now_ms = self.ts_clock();
-        let sack = match self.neg.sack && !self.ooo.is_empty() {
+        let sack = match self.neg.sack && !self.rx.ahead.is_empty() {
             true => self.sack_blocks(if self.neg.timestamps { 3 } else { 4 }),
             false => Vec::new(),
         };
@@ -921,7 +1029,7 @@ impl Exchange {
                 TcpOption::Nop,
                 TcpOption::Timestamp {
                     tsval: now_ms,
-                    tsecr: self.ts_recent,
+                    tsecr: self.rx.ts_recent,
                 },
             ]);
         }
@@ -933,23 +1041,23 @@ impl Exchange {
             ]);
         }
         let ecn = match self.neg.ecn && !payload.is_empty() {
-            true => self.ecn_data,
+            true => self.shape.ecn_data,
             false => 0,
         };
-        let flags = match self.neg.ecn && self.ece {
+        let flags = match self.neg.ecn && self.rx.ece {
             true => flags | TcpFlags::ECE,
             false => flags,
         };
         let ip = IpStyle {
             ecn,
-            ip_id: self.ip_ids.next(),
-            ..self.later
+            ip_id: self.shape.ip_ids.next(),
+            ..self.shape.ip
         };
         let tcp = TcpHeader {
             src: self.syn.local,
             dst: self.syn.remote,
-            seq,
-            ack: self.rcv_nxt(),
+            seq: seq.get(),
+            ack: self.rx.nxt().get(),
             flags,
             window: self.window_field(),
             options,
@@ -963,8 +1071,44 @@ impl Exchange {
     /// TSval for the next segment: the SYN's, advanced by the milliseconds
     /// since (a 1 kHz clock, as Linux's).
     fn ts_clock(&self) -> u32 {
-        let ms = self.now.saturating_sub(self.started).as_millis() as u32;
+        let ms = self.now.saturating_sub(self.timers.started).as_millis() as u32;
         self.syn.tsval.unwrap_or(0).wrapping_add(ms)
+    }
+}
+
+impl Shape {
+    /// From the request's `synlab.flow.*` attributes and the SYN.
+    fn new(flow: &Attributes, syn: &SynFacts) -> Self {
+        let flow_int = |f: Field| flow.get(f).and_then(Value::as_u64);
+        let flow_bool = |f: Field| flow.get(f).map(|v| v.as_u64() == Some(1));
+        Shape {
+            ip: IpStyle {
+                ttl: flow_int(Field::SynlabFlowTtl).map_or(syn.ip.ttl, |t| t.min(255) as u8),
+                df: flow_bool(Field::SynlabFlowDf).unwrap_or(syn.ip.df),
+                ecn: 0,
+                ..syn.ip
+            },
+            ecn_data: flow_int(Field::SynlabFlowEcn).map_or(2, |e| (e & 3) as u8),
+            want_ts: flow_bool(Field::SynlabFlowTs).unwrap_or(true),
+            ip_ids: IpIds::new(
+                flow.get(Field::SynlabFlowIpid),
+                syn.ip.ip_id,
+                syn.iss ^ 0x9e37_79b9,
+            ),
+        }
+    }
+}
+
+/// The `Host:` header naming `server` (RFC 9110 7.2): an IPv6 address in
+/// brackets (a bare one is no valid host), the port unless it is HTTP's 80.
+fn host_header(server: std::net::SocketAddr) -> String {
+    let ip = match server.ip() {
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    match server.port() {
+        80 => ip,
+        port => format!("{ip}:{port}"),
     }
 }
 
@@ -1142,7 +1286,10 @@ mod tests {
 
     /// The length of `http:/f`'s request: what the server acknowledges.
     fn request_len() -> u32 {
-        let r = Request::Http { path: "/f".into() };
+        let r = Request::Http {
+            path: "/f".into(),
+            host: None,
+        };
         r.bytes(&server().ip().to_string()).len() as u32
     }
 
@@ -1200,6 +1347,51 @@ mod tests {
         assert_eq!(res.rtt, Some(ms(10)));
         assert!(res.stats.timestamps && res.stats.sack);
         assert!(res.stats.throughput_mb_s.is_some_and(|t| t > 0.0));
+    }
+
+    /// Issue 21: a `404` answered whole was reported `complete`, a download
+    /// that never was. A 4xx/5xx status is `http-error` with its code (the
+    /// connection closed politely, the response having ended); a redirect
+    /// or a 200 is `complete`.
+    #[test]
+    fn an_error_status_is_an_http_error_not_complete() {
+        let answered = |head: &str| {
+            let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+            x.poll(ms(0));
+            feed(&mut x, ms(10), &linux_synack());
+            x.poll(ms(10));
+            let r = format!("{head}\r\nContent-Length: 4\r\n\r\nnope");
+            feed(&mut x, ms(20), &data(0, r.as_bytes()));
+            let last = sent(&x.poll(ms(20))).last().map(|s| s.0);
+            assert_eq!(last, Some(TcpFlags::FIN | TcpFlags::ACK), "{head}");
+            // Over once our FIN is acknowledged; the outcome is known now.
+            let stats = x.result.as_ref().map(|r| r.stats.clone());
+            let stats = stats.unwrap_or_else(|| panic!("no result: {head}"));
+            assert_eq!(stats.bytes, r.len() as u64, "{head}");
+            (x.outcome(), stats.http_status)
+        };
+        let (outcome, status) = answered("HTTP/1.1 404 Not Found");
+        assert_eq!(outcome, Some(Outcome::HttpError { status: 404 }));
+        assert_eq!(status, Some(404));
+        assert_eq!(
+            answered("HTTP/1.1 503 Service Unavailable").0,
+            Some(Outcome::HttpError { status: 503 })
+        );
+        assert_eq!(
+            answered("HTTP/1.1 301 Moved Permanently").0,
+            Some(Outcome::Complete)
+        );
+        assert_eq!(answered("HTTP/1.1 200 OK").0, Some(Outcome::Complete));
+    }
+
+    /// The default `Host:` was the bare address: `2001:2::1` (no valid
+    /// host; it needs brackets) and no port for a server off port 80.
+    #[test]
+    fn the_host_header_names_the_server_as_http_wants() {
+        assert_eq!(host_header(server()), "198.18.0.130");
+        assert_eq!(host_header(addr("198.18.0.130:8080")), "198.18.0.130:8080");
+        assert_eq!(host_header(addr("[2001:2::1]:80")), "[2001:2::1]");
+        assert_eq!(host_header(addr("[2001:2::1]:81")), "[2001:2::1]:81");
     }
 
     /// Issue 14: the SYN at try N is what a profile's `[retry.N]` says (a
@@ -1293,54 +1485,86 @@ mod tests {
         assert_eq!(x.poll_at(), Some(ms(1020)));
         x.poll(ms(1019));
         assert_eq!(x.outcome(), None);
-        let fin = sent(&x.poll(ms(1020)));
+        x.poll(ms(1020));
         assert_eq!(x.outcome(), Some(Outcome::Stalled));
-        assert_eq!(fin.last().map(|s| s.0), Some(TcpFlags::FIN | TcpFlags::ACK));
-        run_out(&mut x);
         let stats = x.result().map(|r| r.stats.clone()).unwrap_or_default();
         assert_eq!(stats.stalled_at, Some(1000));
         assert_eq!(stats.throughput_mb_s, None);
     }
 
-    /// Our FIN, unacknowledged, is sent again after the RTO and then twice
-    /// that, and the exchange ends with the last one; acknowledged, it is
-    /// not sent again and the exchange ends after the linger.
+    /// Issue 21: a stalled exchange was given up with FIN x3 and no RST,
+    /// leaving the server in CLOSE-WAIT with megabytes unsent (and a later
+    /// probe from the same 4-tuple answered by that old socket). It ends
+    /// with one RST|ACK at our next sequence number, acknowledging what was
+    /// received, no FIN, and is over at once: later segments are ignored.
     #[test]
-    fn an_unacknowledged_fin_is_sent_again_a_few_times() {
-        let stalled = || {
+    fn a_stalled_exchange_is_ended_with_a_reset() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        x.poll(ms(10));
+        feed(&mut x, ms(20), &data(0, &response(5000)[..1000]));
+        x.poll(ms(20));
+        let end = sent(&x.poll(ms(1020)));
+        assert_eq!(end.len(), 1, "{end:?}");
+        let (flags, seq, ack, payload, _) = &end[0];
+        assert_eq!(*flags, TcpFlags::RST | TcpFlags::ACK);
+        assert_eq!(*seq, ISN + 1 + request_len(), "the server's next byte");
+        assert_eq!(*ack, SERVER_ISN + 1 + 1000);
+        assert!(payload.is_empty());
+        let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
+        assert_eq!(res.outcome, Outcome::Stalled);
+        assert_eq!(res.stats.fin_retransmissions, 0);
+        assert_eq!(x.poll_at(), None);
+        feed(&mut x, ms(1030), &data(1000, &response(5000)[1000..2000]));
+        assert!(x.poll(ms(1030)).is_empty(), "nothing after the RST");
+        assert_eq!(x.poll_at(), None);
+    }
+
+    /// Our FIN, unacknowledged, is sent again after the RTO and then twice
+    /// that; then the connection is given up with a RST (issue 21: the
+    /// server may hold its socket). Acknowledged, the FIN is not sent again
+    /// and the exchange ends after the linger, without a RST.
+    #[test]
+    fn an_unacknowledged_fin_is_sent_again_a_few_times_then_reset() {
+        let completed = || {
             let mut x = start(&linux_example(), Attributes::new(), "http:/f");
             x.poll(ms(0));
             feed(&mut x, ms(10), &linux_synack());
             x.poll(ms(10));
-            let fin = sent(&x.poll(ms(1010)));
-            assert_eq!(x.outcome(), Some(Outcome::Stalled));
+            feed(&mut x, ms(20), &data(0, &response(100)));
+            let fin = sent(&x.poll(ms(20)));
+            assert_eq!(x.outcome(), Some(Outcome::Complete));
             let (flags, seq, ..) = fin.last().cloned().unwrap_or_else(|| panic!("no FIN"));
             assert_eq!(flags, TcpFlags::FIN | TcpFlags::ACK);
             (x, seq)
         };
-        let (mut x, fin_seq) = stalled();
-        assert!(x.poll(ms(1110)).is_empty(), "the linger: nothing to send");
-        assert_eq!(x.poll_at(), Some(ms(1210)));
-        let again = sent(&x.poll(ms(1210)));
+        let (mut x, fin_seq) = completed();
+        assert!(x.poll(ms(120)).is_empty(), "the linger: nothing to send");
+        assert_eq!(x.poll_at(), Some(ms(220)));
+        let again = sent(&x.poll(ms(220)));
         assert_eq!(again.len(), 1);
         assert_eq!(
             (again[0].0, again[0].1),
             (TcpFlags::FIN | TcpFlags::ACK, fin_seq)
         );
         assert!(x.result().is_none());
-        assert_eq!(x.poll_at(), Some(ms(1610)));
-        assert_eq!(sent(&x.poll(ms(1610)))[0].1, fin_seq);
+        assert_eq!(x.poll_at(), Some(ms(620)));
+        let last: Vec<(u16, u32)> = sent(&x.poll(ms(620))).iter().map(|s| (s.0, s.1)).collect();
+        let fin = TcpFlags::FIN | TcpFlags::ACK;
+        let rst = TcpFlags::RST | TcpFlags::ACK;
+        assert_eq!(last, [(fin, fin_seq), (rst, fin_seq + 1)]);
         let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
         assert_eq!(res.stats.fin_retransmissions, MAX_FIN_RETRANSMITS);
         assert_eq!(x.poll_at(), None);
 
         // Acknowledged after the first retransmission: over, nothing more.
-        let (mut x, fin_seq) = stalled();
-        x.poll(ms(1210));
+        let (mut x, fin_seq) = completed();
+        x.poll(ms(220));
         let ack = from_server(TcpFlags::ACK, SERVER_ISN + 1, fin_seq + 1, &[], vec![]);
-        feed(&mut x, ms(1215), &ack);
-        assert_eq!(x.poll_at(), Some(ms(1215)));
-        assert!(x.poll(ms(1215)).is_empty());
+        feed(&mut x, ms(225), &ack);
+        assert_eq!(x.poll_at(), Some(ms(225)));
+        assert!(x.poll(ms(225)).is_empty());
         let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
         assert_eq!(res.stats.fin_retransmissions, 1);
     }

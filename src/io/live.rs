@@ -1197,7 +1197,10 @@ mod tests {
     fn an_exchange_needs_the_rst_rule() {
         let mut s = session(200, 50);
         let ex = ExchangeOptions {
-            request: Request::Http { path: "/".into() },
+            request: Request::Http {
+                path: "/".into(),
+                host: None,
+            },
             stall: Duration::from_secs(1),
             total: Duration::from_secs(2),
             handshake: Duration::from_secs(1),

@@ -2,6 +2,11 @@
 //! sends when a SYN-ACK answers a SYN no socket of its own sent (every
 //! probe's SYN-ACK, since probes go out on raw sockets).
 //!
+//! It drops RSTs without ACK only: the kernel answers a segment that carries
+//! ACK (the SYN-ACK and every later server segment do) with a bare RST,
+//! while the exchange client ends a connection it gives up with RST|ACK,
+//! which must reach the server (issue 21).
+//!
 //! The rule lives in its own table, `inet synlab_probe_<token>`, matches
 //! only the batch's source ports, and goes away when the guard is dropped:
 //! on success, on error, and on Ctrl-C (the driver turns SIGINT/SIGTERM into
@@ -224,7 +229,7 @@ pub fn rule_script(table: &str, ports: &[u16]) -> String {
         "table inet {table} {{\n\
          \tchain output {{\n\
          \t\ttype filter hook output priority 0; policy accept;\n\
-         \t\ttcp sport {{ {} }} tcp flags & rst == rst drop\n\
+         \t\ttcp sport {{ {} }} tcp flags & (rst | ack) == rst drop\n\
          \t}}\n\
          }}\n",
         port_elements(ports)
@@ -238,7 +243,7 @@ pub fn owned_rule_line(table: &str, ports: &[u16]) -> String {
     format!(
         "table inet {table} {{ flags owner; chain output {{ \
          type filter hook output priority 0; policy accept; \
-         tcp sport {{ {} }} tcp flags & rst == rst drop; }}; }}\n",
+         tcp sport {{ {} }} tcp flags & (rst | ack) == rst drop; }}; }}\n",
         port_elements(ports)
     )
 }
@@ -547,7 +552,9 @@ mod tests {
         assert_eq!(line.lines().count(), 1, "{line}");
         assert!(line.ends_with('\n'));
         assert!(line.starts_with("table inet synlab_probe_1_2_3 { flags owner; chain output {"));
-        assert!(line.contains("tcp sport { 40000-40001, 40005 } tcp flags & rst == rst drop;"));
+        assert!(
+            line.contains("tcp sport { 40000-40001, 40005 } tcp flags & (rst | ack) == rst drop;")
+        );
     }
 
     #[test]
@@ -561,7 +568,7 @@ mod tests {
     fn script_scopes_to_ports() {
         let s = rule_script("synlab_probe_1", &[40000, 40001]);
         assert!(s.contains("table inet synlab_probe_1 {"));
-        assert!(s.contains("tcp sport { 40000-40001 } tcp flags & rst == rst drop"));
+        assert!(s.contains("tcp sport { 40000-40001 } tcp flags & (rst | ack) == rst drop"));
         assert!(s.contains("hook output"));
     }
 

@@ -326,3 +326,48 @@ pub fn classify(t: &Tally, rates: &Rates, p: &TestParams) -> Decision {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(outcomes: &[(Outcome, u32)]) -> Tally {
+        let mut t = Tally::default();
+        for &(outcome, n) in outcomes {
+            for _ in 0..n {
+                t.add(Answer {
+                    outcome,
+                    src_port: None,
+                });
+            }
+        }
+        t
+    }
+
+    /// Issue 21: an exchange answered `404` is `http-error`, no longer
+    /// `complete`; like any outcome it is a failure only where the
+    /// baselines differ in it: both sides' 404 (a wrong path) is the same
+    /// answer, good's download against bad's 403 is a difference.
+    #[test]
+    fn an_http_error_fails_only_where_the_baselines_differ_in_it() {
+        let p = TestParams {
+            alpha: 0.01,
+            min_probes: 12,
+            max_probes: 40,
+        };
+        let not_found = Outcome::HttpError { status: 404 };
+        let both = baselines(&tally(&[(not_found, 12)]), &tally(&[(not_found, 12)]), &p);
+        assert!(
+            matches!(both, Baselines::Same { outcome, .. } if outcome == not_found),
+            "{both:?}"
+        );
+        let forbidden = Outcome::HttpError { status: 403 };
+        let good = tally(&[(Outcome::Complete, 12)]);
+        match baselines(&good, &tally(&[(forbidden, 12)]), &p) {
+            Baselines::Differ(r) => {
+                assert_eq!((r.reference, r.failure), (Outcome::Complete, forbidden))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

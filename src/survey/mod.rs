@@ -52,6 +52,10 @@ pub struct Counts {
     pub stalled: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reset_mid_transfer: u32,
+    /// Whole responses whose HTTP status was 4xx or 5xx (any code): no
+    /// pass.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub http_error: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -69,6 +73,7 @@ impl Counts {
             Outcome::Complete => &mut self.complete,
             Outcome::Stalled => &mut self.stalled,
             Outcome::ResetMidTransfer => &mut self.reset_mid_transfer,
+            Outcome::HttpError { .. } => &mut self.http_error,
         };
         *slot = slot.saturating_add(1);
     }
@@ -81,7 +86,7 @@ impl Counts {
     }
 
     /// Every outcome with its count, the passing ones first.
-    pub fn slots(&self) -> [(&'static str, u32); 7] {
+    pub fn slots(&self) -> [(&'static str, u32); 8] {
         [
             ("syn-ack", self.syn_ack),
             ("complete", self.complete),
@@ -90,10 +95,11 @@ impl Counts {
             ("no-reply", self.no_reply),
             ("stalled", self.stalled),
             ("reset-mid-transfer", self.reset_mid_transfer),
+            ("http-error", self.http_error),
         ]
     }
 
-    fn slots_mut(&mut self) -> [&mut u32; 7] {
+    fn slots_mut(&mut self) -> [&mut u32; 8] {
         [
             &mut self.syn_ack,
             &mut self.complete,
@@ -102,6 +108,7 @@ impl Counts {
             &mut self.no_reply,
             &mut self.stalled,
             &mut self.reset_mid_transfer,
+            &mut self.http_error,
         ]
     }
 
@@ -376,6 +383,23 @@ mod tests {
         let mut sum = c;
         sum.merge(&c);
         assert_eq!((sum.complete, sum.stalled, sum.probes()), (6, 6, 12));
+    }
+
+    /// Issue 21: a whole response with an error status is counted as
+    /// `http-error` (any code), not as a pass; the key appears in the JSON
+    /// only when some probe got it, so existing documents read the same.
+    #[test]
+    fn http_errors_are_counted_apart_and_do_not_pass() {
+        let mut c = Counts::default();
+        c.add(&Outcome::Complete);
+        c.add(&Outcome::HttpError { status: 404 });
+        c.add(&Outcome::HttpError { status: 503 });
+        assert_eq!((c.http_error, c.passes(), c.probes()), (2, 1, 3));
+        assert_eq!(c.dominant(), Some("http-error"));
+        let text = serde_json::to_string(&c).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.ends_with(r#""complete":1,"http-error":2}"#), "{text}");
+        let back: Counts = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, c);
     }
 
     #[test]
