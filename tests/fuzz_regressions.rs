@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use synlab::handshake::Tracker;
 use synlab::io::capture_file::CaptureReader;
 use synlab::model::decode_frame;
-use synlab::model::rule::Rule;
 use synlab::profile::{p0f, Profile};
+use synlab::rule::Rule;
 
 fn inputs(target: &str) -> Vec<PathBuf> {
     let dir = support::root().join("tests/fuzz-regressions").join(target);

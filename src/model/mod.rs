@@ -8,8 +8,8 @@
 //! An attribute the packet lacks is absent from the set, never zero.
 //!
 //! Decoding (bytes to attributes) and crafting (attributes to bytes) sit
-//! side by side here, as do the TCP options (parse and emit) and the rule
-//! language (a filter over attributes).
+//! side by side here, as do the TCP options (parse and emit). The rule
+//! language (a filter over attributes) is its own module, `crate::rule`.
 
 mod attributes;
 pub mod craft;
@@ -18,7 +18,6 @@ pub mod edit;
 mod options;
 pub mod p0f;
 pub mod p0f_db;
-pub mod rule;
 mod vocab;
 
 pub use attributes::{Attributes, Key, Value};
