@@ -15,8 +15,8 @@ use thiserror::Error;
 
 use super::attributes::Attributes;
 use super::options::{parse_options, Layout, OptionKind, OptionsParse, TcpOption};
-use super::p0f;
 use super::vocab::{Attr, Field};
+use crate::p0f;
 
 /// Link-layer header types this crate reads (tcpdump.org LINKTYPE_ numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,8 +16,6 @@ pub mod craft;
 mod decode;
 pub mod edit;
 mod options;
-pub mod p0f;
-pub mod p0f_db;
 mod vocab;
 
 pub use attributes::{Attributes, Key, Value};
