@@ -16,17 +16,19 @@ pub mod craft;
 mod decode;
 pub mod edit;
 mod options;
+mod tcp_flags;
 mod vocab;
 
 pub use attributes::{Attributes, Key, Value};
 pub(crate) use decode::ipv4_text;
 pub use decode::{
-    decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip, TcpFlags,
+    decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip,
     MAX_VLAN_TAGS,
 };
 pub use options::{
     parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
 };
+pub use tcp_flags::TcpFlags;
 pub use vocab::{
     suggest, suggest_among, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType,
     UNKNOWN_OPTION_PREFIX,
