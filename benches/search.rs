@@ -5,9 +5,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use synlab::model::rule::Rule;
 use synlab::model::{Attr, Attributes, Field, Value};
 use synlab::oracle::{run, Action, PortFilter, RuleOracle};
+use synlab::rule::Rule;
 use synlab::search::{ProbePhase, Report, Search, SearchOptions};
 
 /// Two SYNs that differ in sixteen attributes, one unit each.

@@ -1,8 +1,8 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `handshake`, `columns`, `http`, `diff`, `profile`, `search`, `oracle`,
-//! `probe`, `report`, `survey`) is sans-I/O: pure functions over
+//! The core (`model`, `rule`, `p0f`, `handshake`, `columns`, `http`, `diff`, `profile`,
+//! `search`, `oracle`, `probe`, `report`, `survey`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
@@ -14,8 +14,10 @@ pub mod http;
 pub mod io;
 pub mod model;
 pub mod oracle;
+pub mod p0f;
 pub mod probe;
 pub mod profile;
 pub mod report;
+pub mod rule;
 pub mod search;
 pub mod survey;

@@ -16,9 +16,9 @@ use support::{json, synlab, TempDir};
 use synlab::handshake::Outcome;
 use synlab::io::pcap_writer::PcapOut;
 use synlab::model::craft::{build_packet, linux_example as linux, Volatile};
-use synlab::model::rule::Rule;
 use synlab::model::{Attr, Attributes, Field, Value};
 use synlab::oracle::{run, Action, Oracle, PortFilter, RuleOracle};
+use synlab::rule::Rule;
 use synlab::search::units::{normalise, units, Change};
 use synlab::search::{Conclusion, Parity, PortPattern, ProbePhase, Report, Search, SearchOptions};
 

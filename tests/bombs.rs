@@ -11,9 +11,9 @@ use support::Args;
 use std::process::{Command, Output};
 
 use synlab::model::craft::{build_packet, linux_example, CraftError, Volatile};
-use synlab::model::rule::{Rule, RuleErrorKind, MAX_DEPTH, RENDER_WIDTH};
 use synlab::model::Field;
 use synlab::profile::Profile;
+use synlab::rule::{Rule, RuleErrorKind, MAX_DEPTH, RENDER_WIDTH};
 
 use support::{root, stderr};
 

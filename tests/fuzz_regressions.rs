@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use synlab::handshake::Tracker;
 use synlab::io::capture_file::CaptureReader;
 use synlab::model::decode_frame;
-use synlab::model::rule::Rule;
-use synlab::profile::{p0f, Profile};
+use synlab::p0f;
+use synlab::profile::Profile;
+use synlab::rule::Rule;
 
 fn inputs(target: &str) -> Vec<PathBuf> {
     let dir = support::root().join("tests/fuzz-regressions").join(target);
@@ -117,11 +118,11 @@ fn text_findings_parse_without_panic() {
     for f in inputs("profile_toml") {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
         if let Ok((profile, _)) = Profile::from_toml(&text, "finding") {
-            let _ = p0f::signature(&profile);
+            let _ = p0f::profile::signature(&profile);
         }
     }
     for f in inputs("p0f") {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        let _ = p0f::import(&text, "finding");
+        let _ = p0f::profile::import(&text, "finding");
     }
 }

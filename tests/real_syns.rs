@@ -19,8 +19,8 @@ use support::{file_name, path_str, require_tool, stdout, synlab, TempDir};
 use synlab::io::load::load;
 use synlab::io::pcap_writer::PcapOut;
 use synlab::model::craft::ethernet_frame;
-use synlab::model::p0f_db::P0fDb;
 use synlab::model::Field;
+use synlab::p0f::P0fDb;
 use synlab::profile::Profile;
 
 /// Real SYNs whose learnt profile crafts a SYN that differs in behaviour.
@@ -366,8 +366,8 @@ fn profiles_learn_over_the_directory_groups_every_syn() {
 #[test]
 fn p0f_headers_read_from_segments_agree_with_their_attributes() {
     use synlab::io::capture_file::CaptureReader;
-    use synlab::model::p0f::Headers;
     use synlab::model::{decode_frame, Decoded, TcpFlags};
+    use synlab::p0f::Headers;
     let bundled = std::fs::read_dir("captures")
         .unwrap_or_else(|e| panic!("captures: {e}"))
         .filter_map(|e| e.ok().map(|e| e.path()))

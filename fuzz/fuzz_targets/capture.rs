@@ -27,6 +27,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = diff_attempts(a, b);
     }
     for a in &attempts {
-        let _ = synlab::model::p0f::signature(&a.syn);
+        let _ = synlab::p0f::signature(&a.syn);
     }
 });

@@ -3,15 +3,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use synlab::profile::p0f;
+use synlab::p0f;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(sig) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(profile) = p0f::import(sig, "fuzz") else {
+    let Ok(profile) = p0f::profile::import(sig, "fuzz") else {
         return;
     };
-    let _ = p0f::signature(&profile);
+    let _ = p0f::profile::signature(&profile);
     let _ = profile.to_toml();
 });

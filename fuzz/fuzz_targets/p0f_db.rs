@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use synlab::model::p0f_db::P0fDb;
+use synlab::p0f::P0fDb;
 use synlab::model::{Attributes, Field, Value};
 
 const RAW: &[&str] = &[

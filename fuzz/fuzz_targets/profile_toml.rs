@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use synlab::profile::{p0f, Profile};
+use synlab::p0f;
+use synlab::profile::Profile;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -13,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok((profile, _warnings)) = Profile::from_toml(text, "fuzz.toml") else {
         return;
     };
-    let _ = p0f::signature(&profile);
+    let _ = p0f::profile::signature(&profile);
     let _ = profile.syn_attributes(true);
     if let Ok(again) = profile.to_toml() {
         let _ = Profile::from_toml(&again, "fuzz.toml (printed)");

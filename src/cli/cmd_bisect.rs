@@ -20,10 +20,10 @@ use super::select::AttemptSpec;
 use super::status::Status;
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{is_stdin, load, LoadError};
-use crate::model::rule::{Rule, Scope};
 use crate::model::{Attr, Attributes, Field, Kind};
 use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
 use crate::report::SynSide;
+use crate::rule::{Rule, Scope};
 use crate::search::{
     Conclusion, Parity, PortPattern, ProbePhase, Report, Search, SearchOptions, VerdictClass,
     VerdictReport,

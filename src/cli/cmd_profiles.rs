@@ -11,9 +11,9 @@ use super::messages::message;
 use super::select::AttemptSpec;
 use super::status::Status;
 use crate::io::load::load;
-use crate::model::p0f_db::P0fDb;
 use crate::model::Field;
-use crate::profile::{self, group, Profile};
+use crate::p0f::{self, P0fDb};
+use crate::profile::{group, Profile};
 
 /// `synlab profiles` without an action lists them; these show, learn or import one.
 #[derive(Debug, Subcommand)]
@@ -110,7 +110,7 @@ pub fn run(
             name,
             out: file,
         }) => {
-            let p = profile::p0f::import(signature, name)?;
+            let p = p0f::profile::import(signature, name)?;
             emit_toml(&p, file.as_deref(), out)
         }
     }
@@ -119,7 +119,7 @@ pub fn run(
 /// The p0f signature, or why there is none (a profile always crafts once
 /// loaded, so this is not expected).
 fn signature(p: &Profile) -> String {
-    profile::p0f::signature(p).unwrap_or_else(|e| format!("(none: {e})"))
+    p0f::profile::signature(p).unwrap_or_else(|e| format!("(none: {e})"))
 }
 
 fn list(dirs: &[PathBuf], json: bool, out: &mut dyn Write) -> Result<Status> {
@@ -173,7 +173,7 @@ fn show(
 ) -> Result<Status> {
     let p = crate::io::profile_store::resolve(name, dirs)?;
     if p0f {
-        writeln!(out, "{}", profile::p0f::signature(&p)?)?;
+        writeln!(out, "{}", p0f::profile::signature(&p)?)?;
     } else if json {
         let mut doc = serde_json::to_value(&p)?;
         if let Some(map) = doc.as_object_mut() {

@@ -168,7 +168,7 @@ pub fn run(
         .into_iter()
         .zip(counts)
         .map(|(p, c)| {
-            let sig = crate::profile::p0f::signature(&p).ok();
+            let sig = crate::p0f::profile::signature(&p).ok();
             ProfileResult::new(p.name, p.os_family, sig, p.attributes, c)
         })
         .collect();

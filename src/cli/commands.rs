@@ -14,8 +14,8 @@ use super::status::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::Limits;
 use crate::io::load::{is_stdin, load, stream, Loaded};
-use crate::model::rule::{Rule, Scope};
 use crate::model::{Attributes, Field, Kind};
+use crate::rule::{Rule, Scope};
 
 pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let style = Style::new(use_color(cli.color));

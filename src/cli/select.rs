@@ -7,8 +7,8 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use crate::handshake::Attempt;
-use crate::model::rule::{AttemptField, Subject};
 use crate::model::{Attr, Source, Value};
+use crate::rule::{AttemptField, Subject};
 
 /// Which attempt of a capture a command means.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,28 +8,27 @@
 //! An attribute the packet lacks is absent from the set, never zero.
 //!
 //! Decoding (bytes to attributes) and crafting (attributes to bytes) sit
-//! side by side here, as do the TCP options (parse and emit) and the rule
-//! language (a filter over attributes).
+//! side by side here, as do the TCP options (parse and emit). The rule
+//! language (a filter over attributes) is its own module, `crate::rule`.
 
 mod attributes;
 pub mod craft;
 mod decode;
 pub mod edit;
 mod options;
-pub mod p0f;
-pub mod p0f_db;
-pub mod rule;
+mod tcp_flags;
 mod vocab;
 
 pub use attributes::{Attributes, Key, Value};
 pub(crate) use decode::ipv4_text;
 pub use decode::{
-    decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip, TcpFlags,
+    decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip,
     MAX_VLAN_TAGS,
 };
 pub use options::{
     parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
 };
+pub use tcp_flags::TcpFlags;
 pub use vocab::{
     suggest, suggest_among, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType,
     UNKNOWN_OPTION_PREFIX,

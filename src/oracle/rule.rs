@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 
 use super::{Answer, BatchAnswers, Oracle, ProbeRequest};
 use crate::handshake::Outcome;
-use crate::model::rule::Rule;
+use crate::rule::Rule;
 
 /// What the middlebox does to a matching SYN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,8 +204,8 @@ mod tests {
     /// SYN's own TTL does not matter, the answers are an exchange's.
     #[test]
     fn a_rule_on_later_segments_stalls_the_exchange() {
-        use crate::model::rule::Scope;
         use crate::model::Field;
+        use crate::rule::Scope;
         let rule = Rule::parse_in("synlab.flow.ttl == 128", Scope::Connection)
             .unwrap_or_else(|e| panic!("{e:?}"));
         let with_later = |syn_ttl: u8, later_ttl: u8| {

@@ -11,8 +11,8 @@
 //! the initial TTL; its MSS is the first SYN's.
 
 use super::{Later, Profile, ProfileError};
-use crate::model::p0f_db::P0fDb;
 use crate::model::{Attributes, Field};
+use crate::p0f::{self, P0fDb};
 
 /// Where one SYN was read: a capture file (as the user named it) and the
 /// attempt in it.
@@ -145,7 +145,7 @@ fn at_initial_ttl(
 
 /// What groups SYNs: p0f's database signature with the MSS as `*`, and the DSCP.
 fn behaviour_key(p: &Profile) -> String {
-    let sig = super::p0f::signature(p).unwrap_or_default();
+    let sig = p0f::profile::signature(p).unwrap_or_default();
     let mut fields: Vec<&str> = sig.split(':').collect();
     if let Some(mss) = fields.get_mut(3) {
         *mss = "*";

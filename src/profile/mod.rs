@@ -36,7 +36,6 @@
 
 pub mod builtin;
 pub mod group;
-pub mod p0f;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -517,7 +516,7 @@ impl Profile {
             src,
             dst,
             seq,
-            // Bit 24 set: the bit p0f tests for `ack+` (see `model::p0f::p0f_sees_nonzero_ack`).
+            // Bit 24 set: the bit p0f tests for `ack+` (see `p0f::p0f_sees_nonzero_ack`).
             ack: match pc.ack {
                 Some(ack) => ack,
                 None if pc.ack_nonzero => mix.rotate_left(7) | 1 << 24,

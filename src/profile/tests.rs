@@ -1,5 +1,6 @@
 use super::*;
-use crate::model::{self, decode_frame, Decoded};
+use crate::model::{decode_frame, Decoded};
+use crate::p0f;
 
 fn parse(text: &str) -> Result<(Profile, Warnings), ProfileError> {
     Profile::from_toml(text, "test.toml")
@@ -23,7 +24,7 @@ fn every_builtin_loads_without_warnings_and_crafts() {
         assert_eq!(&p.name, name);
         assert!(w.is_empty(), "{name}: {w:?}");
         assert!(!p.source.is_empty() && !p.description.is_empty(), "{name}");
-        p0f::signature(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
+        p0f::profile::signature(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
@@ -190,7 +191,7 @@ fn volatile_follows_per_connection() {
     p.per_connection.seq_zero = true;
     let v = p.volatile(src, dst, 77, 5);
     assert_eq!((v.ip_id, v.seq, v.tsval), (0, 0, 5));
-    let q = model::p0f::signature(&p.crafted_attributes(src, dst, 77, 5).unwrap()).unwrap();
+    let q = p0f::signature(&p.crafted_attributes(src, dst, 77, 5).unwrap()).unwrap();
     assert!(q.contains(":df,seq-:"), "{q}");
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::craft::linux_example;
-use crate::model::rule::Rule;
 use crate::oracle::{run_observed, Action, Oracle, ProbeAnswer, ProbeRequest, RuleOracle};
+use crate::rule::Rule;
 use crate::search::{Search, SearchOptions};
 
 /// A search of linux against linux with TTL 128 and no SACK, where a

@@ -11,8 +11,7 @@
 
 use std::fmt;
 
-use super::attributes::{Attributes, Value};
-use super::vocab::Field;
+use crate::model::{Attributes, Field, Value};
 
 /// p0f's `MAX_DIST`: how far below a signature's initial TTL a SYN may be.
 const MAX_DIST: u64 = 35;

@@ -1,7 +1,7 @@
 //! p0f v3 signatures in and out of profiles.
 //!
 //! Export: the profile's SYN is crafted over IPv4 and
-//! `model::p0f::database_signature` writes it in p0f.fp's database form:
+//! [`database_signature`] writes it in p0f.fp's database form:
 //! `ver` is `*` (a profile applies to both IP versions), `ittl` is the
 //! profile's TTL as sent (`64`, not `64+0`; an odd TTL such as 60 stays 60),
 //! and the window is `mss*N` only when it is exactly N times the MSS.
@@ -16,9 +16,10 @@
 
 use thiserror::Error;
 
-use super::{PerConnection, Profile, ProfileError};
+use super::signature::{database_signature, guess_ittl};
 use crate::model::craft::CraftError;
 use crate::model::{self, Attr, Attributes, Field, Layout, LayoutToken, Value};
+use crate::profile::{dummy_endpoints, PerConnection, Profile, ProfileError};
 
 /// What an `olayout` token may be.
 const P0F_TOKENS: &str = "not an option p0f names (mss, ws, sok, sack, ts, nop, eol+N, ?N)";
@@ -55,11 +56,11 @@ fn field_err(field: &'static str, value: &str, problem: impl Into<String>) -> P0
 }
 
 /// The profile's p0f signature in database form (see
-/// `model::p0f::database_signature`).
+/// [`database_signature`]).
 pub fn signature(p: &Profile) -> Result<String, CraftError> {
-    let (src, dst) = super::dummy_endpoints();
+    let (src, dst) = dummy_endpoints();
     let crafted = p.crafted_attributes(src, dst, 0x1000_0000, 1000)?;
-    model::p0f::database_signature(&crafted).ok_or(CraftError::Missing("a p0f signature"))
+    database_signature(&crafted).ok_or(CraftError::Missing("a p0f signature"))
 }
 
 fn parse_num<T: std::str::FromStr>(field: &'static str, s: &str) -> Result<T, P0fError> {
@@ -88,7 +89,7 @@ pub fn import(sig: &str, name: &str) -> Result<Profile, P0fError> {
     let ttl: u8 = match ittl.split_once('+') {
         Some((seen, "?")) => {
             let seen: u64 = parse_num("ittl", seen)?;
-            u8::try_from(model::p0f::guess_ittl(seen)).unwrap_or(255)
+            u8::try_from(guess_ittl(seen)).unwrap_or(255)
         }
         Some((seen, dist)) => {
             let total = parse_num::<u32>("ittl", seen)?.saturating_add(parse_num("ittl", dist)?);
