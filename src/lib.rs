@@ -1,7 +1,7 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `handshake`, `columns`, `http`, `diff`, `profile`, `search`, `oracle`,
+//! The core (`wire`, `model`, `handshake`, `columns`, `http`, `diff`, `profile`, `search`, `oracle`,
 //! `probe`, `report`, `survey`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
@@ -19,3 +19,4 @@ pub mod profile;
 pub mod report;
 pub mod search;
 pub mod survey;
+pub mod wire;
