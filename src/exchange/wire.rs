@@ -126,7 +126,7 @@ fn ipv6_header(ip: &IpStyle, src: [u8; 16], dst: [u8; 16], tcp_len: u16) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{decode_frame, Decoded, Field, TcpFlags, Value};
+    use crate::model::{decode_frame, Decoded, Field, LinkType, TcpFlags, Value};
 
     fn style() -> IpStyle {
         IpStyle {
@@ -165,7 +165,7 @@ mod tests {
         ] {
             let h = header(src, dst);
             let packet = emit_segment(&style(), &h, b"GET /").unwrap_or_default();
-            let Ok(Decoded::Tcp(seg)) = decode_frame(101, &packet) else {
+            let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &packet) else {
                 panic!("not decoded: {packet:?}");
             };
             assert_eq!((seg.seq, seg.ack), (1000, 2000));

@@ -526,8 +526,8 @@ pub fn ethernet_frame(ip: &[u8], src_mac: [u8; 6], dst_mac: [u8; 6]) -> Vec<u8> 
 /// variant's derived attributes (quirks, p0f signature) come out right this way.
 pub fn crafted_attributes(a: &Attributes, v: &Volatile) -> Result<Attributes, CraftError> {
     let bytes = build_packet(a, v)?;
-    match super::decode_frame(101, &bytes) {
-        Ok(super::Decoded::Tcp(seg)) => Ok(seg.attributes()),
+    match super::decode_frame(super::LinkType::Raw, &bytes) {
+        super::Decoded::Tcp(seg) => Ok(seg.attributes()),
         _ => Err(CraftError::Missing("a decodable packet")),
     }
 }
@@ -573,7 +573,9 @@ mod tests {
         assert_eq!(repr.layout_tokens(), "mss,sok,ts,nop,ws");
         let bytes = repr.emit();
         assert_eq!(bytes.len(), repr.buffer_len());
-        let Ok(crate::model::Decoded::Tcp(seg)) = crate::model::decode_frame(101, &bytes) else {
+        let crate::model::Decoded::Tcp(seg) =
+            crate::model::decode_frame(crate::model::LinkType::Raw, &bytes)
+        else {
             panic!("not TCP")
         };
         assert_eq!(seg.options().options, repr.options);
