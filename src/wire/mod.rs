@@ -117,10 +117,10 @@ mod tests {
     fn bits_read_and_write_across_bytes() {
         let mut b = [0b1010_1100, 0b0011_0101, 0xff];
         assert_eq!(Bits::new(0, 4).read(&b), 0b1010);
-        assert_eq!(Bits::new(4, 6).read(&b), 0b1100_00);
+        assert_eq!(Bits::new(4, 6).read(&b), 0b11_0000);
         assert_eq!(Bits::new(8, 16).read(&b), 0x35ff);
         assert_eq!(Bits::new(8, 32).read(&b), 0, "past the end");
-        Bits::new(4, 6).write(&mut b, 0b0101_11);
+        Bits::new(4, 6).write(&mut b, 0b01_0111);
         assert_eq!(b, [0b1010_0101, 0b1111_0101, 0xff]);
         Bits::new(16, 8).write(&mut b, 0x12);
         assert_eq!(b[2], 0x12);
