@@ -48,6 +48,14 @@ impl Bits {
         Bits { start, len }
     }
 
+    /// The widest field read or written as a number: with up to 7 bits
+    /// before it in its first byte, it still fits a `u64`.
+    pub const MAX_NUMBER: usize = 57;
+
+    const fn is_number(self) -> bool {
+        self.len > 0 && self.len <= Self::MAX_NUMBER
+    }
+
     /// The bit after the field.
     pub const fn end(self) -> usize {
         self.start + self.len
@@ -58,10 +66,14 @@ impl Bits {
         self.start / 8..self.end().div_ceil(8)
     }
 
-    /// The field's value (fields up to 57 bits); 0 when `b` is too short,
-    /// which a checked view rules out.
+    /// The field's value; 0 when `b` is too short, which a checked view
+    /// rules out, and for a field wider than [`Bits::MAX_NUMBER`] (an
+    /// IPv6 address: read its [`Bits::bytes`]).
     #[inline(always)]
     pub fn read(self, b: &[u8]) -> u64 {
+        if !self.is_number() {
+            return 0;
+        }
         let Some(bytes) = b.get(self.bytes()) else {
             return 0;
         };
@@ -71,8 +83,12 @@ impl Bits {
     }
 
     /// Write `value`'s low `len` bits into the field, keeping the bits
-    /// around it; nothing when `b` is too short.
+    /// around it; nothing when `b` is too short or the field is wider than
+    /// [`Bits::MAX_NUMBER`].
     pub fn write(self, b: &mut [u8], value: u64) {
+        if !self.is_number() {
+            return;
+        }
         let tail = self.bytes().end * 8 - self.end();
         let mask = (u64::MAX >> (64 - self.len)) << tail;
         let Some(bytes) = b.get_mut(self.bytes()) else {
@@ -125,5 +141,9 @@ mod tests {
         Bits::new(16, 8).write(&mut b, 0x12);
         assert_eq!(b[2], 0x12);
         assert_eq!(Bits::new(12, 20).bytes(), 1..4);
+        let addr = [0xffu8; 16];
+        assert_eq!(Bits::new(0, 128).read(&addr), 0, "too wide: no panic");
+        assert_eq!(Bits::new(0, 0).read(&addr), 0);
+        assert_eq!(Bits::new(7, 57).read(&addr), (1 << 57) - 1);
     }
 }
