@@ -9,7 +9,9 @@
 //!
 //! Decoding (bytes to attributes) and crafting (attributes to bytes) sit
 //! side by side here, as do the TCP options (parse and emit) and the rule
-//! language (a filter over attributes).
+//! language (a filter over attributes). Where each header field sits is
+//! not written here but in [`crate::wire`]: decode reads its views, craft
+//! fills its `Repr`s.
 
 mod attributes;
 pub mod craft;
