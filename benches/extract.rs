@@ -9,7 +9,7 @@ use synlab::cli::output::Style;
 use synlab::cli::sink::{self, Format};
 use synlab::handshake::{Attempt, Tracker};
 use synlab::model::craft::{build_packet, ethernet_frame, linux_example, Volatile};
-use synlab::model::{decode_frame, Decoded};
+use synlab::model::{decode_frame, Decoded, LinkType};
 
 fn linux_syn() -> Vec<u8> {
     let a = linux_example();
@@ -54,7 +54,7 @@ fn answered_attempt() -> Attempt {
     for (n, (attrs, v)) in [(&a, &syn), (&answer, &syn_ack)].into_iter().enumerate() {
         let ip = build_packet(attrs, v).expect("crafts");
         let frame = ethernet_frame(&ip, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
-        let d = decode_frame(1, &frame).expect("decodes");
+        let d = decode_frame(LinkType::Ethernet, &frame);
         t.feed(n as u64 + 1, Duration::from_millis(n as u64), &d);
     }
     t.finish().pop().expect("one attempt")
@@ -82,22 +82,23 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("extract");
     g.throughput(Throughput::Elements(1));
     g.bench_function("decode_frame (ethernet SYN)", |b| {
-        b.iter(|| decode_frame(1, black_box(&frame)))
+        b.iter(|| decode_frame(LinkType::Ethernet, black_box(&frame)))
     });
     g.bench_function("decode_frame + attributes", |b| {
-        b.iter(|| match decode_frame(1, black_box(&frame)) {
-            Ok(Decoded::Tcp(seg)) => seg.attributes().len(),
-            _ => 0,
-        })
+        b.iter(
+            || match decode_frame(LinkType::Ethernet, black_box(&frame)) {
+                Decoded::Tcp(seg) => seg.attributes().len(),
+                _ => 0,
+            },
+        )
     });
     g.bench_function("tracker feed (new attempt per SYN)", |b| {
         let mut t = Tracker::new();
         let mut n = 0u64;
         b.iter(|| {
             n += 1;
-            if let Ok(d) = decode_frame(1, black_box(&frame)) {
-                t.feed(n, std::time::Duration::ZERO, &d);
-            }
+            let d = decode_frame(LinkType::Ethernet, black_box(&frame));
+            t.feed(n, std::time::Duration::ZERO, &d);
         })
     });
     g.finish();

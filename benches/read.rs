@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use synlab::http::{parse_head, HeadReader};
 use synlab::io::capture_file::CaptureReader;
-use synlab::model::{decode_frame, Decoded};
+use synlab::model::{decode_frame, Decoded, LinkType};
 
 /// A capture of long downloads (data segments with HTTP heads).
 fn capture() -> PathBuf {
@@ -19,7 +19,10 @@ fn capture() -> PathBuf {
 fn read_all<R: std::io::Read>(mut r: CaptureReader<R>) -> usize {
     let mut tcp = 0;
     while let Some(Ok(frame)) = r.next_frame() {
-        if let Ok(Decoded::Tcp(_)) = decode_frame(frame.linktype, black_box(frame.data)) {
+        let Ok(link) = LinkType::try_from(frame.linktype) else {
+            continue;
+        };
+        if let Decoded::Tcp(_) = decode_frame(link, black_box(frame.data)) {
             tcp += 1;
         }
     }

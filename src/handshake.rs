@@ -933,8 +933,8 @@ pub fn kb(bytes: u64) -> String {
 mod tests {
     use super::*;
     use crate::model::craft::{build_packet, Volatile};
-    use crate::model::decode_frame;
     use crate::model::Field;
+    use crate::model::{decode_frame, LinkType};
 
     /// Feed one crafted segment: `flags` by name, `len` zero payload bytes.
     fn feed(
@@ -985,7 +985,7 @@ mod tests {
         let mut bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
         let start = bytes.len() - payload.len();
         bytes[start..].copy_from_slice(payload);
-        let d = decode_frame(101, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let d = decode_frame(LinkType::Raw, &bytes);
         t.feed(n, Duration::from_millis(ms), &d);
     }
 
@@ -1259,7 +1259,7 @@ mod tests {
             tsecr: 0,
         };
         let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
-        let d = decode_frame(101, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let d = decode_frame(LinkType::Raw, &bytes);
         t.feed(n, Duration::from_millis(ms), &d);
     }
 

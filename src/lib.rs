@@ -1,8 +1,8 @@
 //! synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and find
 //! which differences change the outcome.
 //!
-//! The core (`model`, `rule`, `p0f`, `handshake`, `columns`, `http`, `diff`, `profile`,
-//! `search`, `oracle`, `probe`, `report`, `survey`) is sans-I/O: pure functions over
+//! The core (`wire`, `model`, `rule`, `p0f`, `handshake`, `columns`, `http`, `diff`,
+//! `profile`, `search`, `oracle`, `probe`, `report`, `survey`) is sans-I/O: pure functions over
 //! bytes and structs. I/O lives in `io` and the command line in `cli`.
 
 pub mod cli;
@@ -21,3 +21,4 @@ pub mod report;
 pub mod rule;
 pub mod search;
 pub mod survey;
+pub mod wire;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use synlab::handshake::Tracker;
 use synlab::io::capture_file::CaptureReader;
-use synlab::model::decode_frame;
+use synlab::model::{decode_frame, LinkType};
 use synlab::p0f;
 use synlab::profile::Profile;
 use synlab::rule::Rule;
@@ -41,7 +41,8 @@ fn replay_capture(path: &Path) -> usize {
     let mut tracker = Tracker::new();
     while let Some(Ok(frame)) = reader.next_frame() {
         let exact = frame.data.to_vec();
-        if let Ok(decoded) = decode_frame(frame.linktype, &exact) {
+        if let Ok(link) = LinkType::try_from(frame.linktype) {
+            let decoded = decode_frame(link, &exact);
             tracker.feed(frame.number, frame.timestamp, &decoded);
         }
     }
@@ -72,7 +73,7 @@ fn live_frame_findings_decode_without_panic() {
             rest = after;
             // Its own allocation, so a read past the frame leaves the block.
             let exact: Vec<u8> = frame.to_vec();
-            let _ = decode_frame(1, exact.as_slice());
+            let _ = decode_frame(LinkType::Ethernet, exact.as_slice());
         }
     }
 }

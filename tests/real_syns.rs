@@ -366,7 +366,7 @@ fn profiles_learn_over_the_directory_groups_every_syn() {
 #[test]
 fn p0f_headers_read_from_segments_agree_with_their_attributes() {
     use synlab::io::capture_file::CaptureReader;
-    use synlab::model::{decode_frame, Decoded, TcpFlags};
+    use synlab::model::{decode_frame, Decoded, LinkType, TcpFlags};
     use synlab::p0f::Headers;
     let bundled = std::fs::read_dir("captures")
         .unwrap_or_else(|e| panic!("captures: {e}"))
@@ -382,7 +382,8 @@ fn p0f_headers_read_from_segments_agree_with_their_attributes() {
         let mut reader =
             CaptureReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         while let Some(Ok(frame)) = reader.next_frame() {
-            let Ok(Decoded::Tcp(seg)) = decode_frame(frame.linktype, frame.data) else {
+            let link = LinkType::try_from(frame.linktype);
+            let Ok(Decoded::Tcp(seg)) = link.map(|link| decode_frame(link, frame.data)) else {
                 continue;
             };
             let direct = seg.p0f_headers(&seg.options());

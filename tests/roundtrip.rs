@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use synlab::io::capture_file::CaptureReader;
 use synlab::model::craft::{build_packet, crafted_attributes, Volatile};
 use synlab::model::Field;
-use synlab::model::{decode_frame, Attributes, Value};
+use synlab::model::{decode_frame, Attributes, LinkType, Value};
 
 /// Option layouts made of whole tokens that always total a multiple of 4.
 fn layout() -> impl Strategy<Value = Vec<&'static str>> {
@@ -110,13 +110,14 @@ proptest! {
     fn truncated_packets_decode((v6, attrs) in profile(), cut in 0usize..120) {
         let bytes = build_packet(&attrs, &volatile(v6, 1, 1, 1)).expect("crafts");
         let cut = cut.min(bytes.len());
-        let _ = decode_frame(101, &bytes[..cut]);
+        let _ = decode_frame(LinkType::Raw, &bytes[..cut]);
     }
 
     /// Arbitrary bytes never panic the frame decoder, whatever the link type.
     #[test]
     fn decoder_never_panics(linktype in prop::sample::select(vec![0u32, 1, 101, 108, 113, 228, 229, 276]), data in prop::collection::vec(any::<u8>(), 0..200)) {
-        let _ = decode_frame(linktype, &data);
+        let link = LinkType::try_from(linktype).expect("a link type synlab reads");
+        let _ = decode_frame(link, &data);
     }
 
     /// Arbitrary bytes never panic the capture reader; it ends or errors.
@@ -153,7 +154,8 @@ fn every_truncation_of_the_bundled_captures_is_handled() {
             while let Some(frame) = r.next_frame() {
                 match frame {
                     Ok(f) => {
-                        if let Ok(d) = decode_frame(f.linktype, f.data) {
+                        if let Ok(link) = LinkType::try_from(f.linktype) {
+                            let d = decode_frame(link, f.data);
                             tracker.feed(f.number, f.timestamp, &d);
                         }
                     }

@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use synlab::diff::diff_attempts;
 use synlab::handshake::Tracker;
 use synlab::io::capture_file::CaptureReader;
-use synlab::model::decode_frame;
+use synlab::model::{decode_frame, LinkType};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut reader) = CaptureReader::new(Path::new("fuzz.pcap"), Cursor::new(data)) else {
@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut tracker = Tracker::new();
     while let Some(Ok(frame)) = reader.next_frame() {
-        if let Ok(decoded) = decode_frame(frame.linktype, frame.data) {
+        if let Ok(link) = LinkType::try_from(frame.linktype) {
+            let decoded = decode_frame(link, frame.data);
             tracker.feed(frame.number, frame.timestamp, &decoded);
         }
     }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use synlab::model::decode_frame;
+use synlab::model::{decode_frame, LinkType};
 use synlab::probe::{plan, Matcher, Planned, PortRange};
 
 /// Two probes per family from 198.18.0.2 (ports 40000, 40001) to
@@ -52,9 +52,8 @@ fuzz_target!(|data: &[u8]| {
             let (frame, after) = tail.split_at(len);
             rest = after;
             at += Duration::from_millis(1);
-            if let Ok(decoded) = decode_frame(1, frame) {
-                let _ = matcher.feed(at, &decoded);
-            }
+            let decoded = decode_frame(LinkType::Ethernet, frame);
+            let _ = matcher.feed(at, &decoded);
         }
         let _ = matcher.deadline();
         let _ = matcher.all_answered();

@@ -16,7 +16,7 @@ use crate::io::interrupt::{Interrupted, Signals};
 use crate::io::pcap_writer::PcapOut;
 use crate::io::privilege::{self, Needs};
 use crate::io::raw::{find_interface, DatalinkSource, FrameSource};
-use crate::model::{decode_frame, Decoded};
+use crate::model::{decode_frame, Decoded, LinkType};
 
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
@@ -52,12 +52,12 @@ fn parse_duration(s: &str) -> Result<f64, String> {
 /// The addresses and ports a frame concerns: its own, and for an ICMP
 /// error also the quoted packet's.
 fn endpoints(data: &[u8]) -> (Vec<IpAddr>, Vec<u16>) {
-    match decode_frame(1, data) {
-        Ok(Decoded::Tcp(seg)) => (
+    match decode_frame(LinkType::Ethernet, data) {
+        Decoded::Tcp(seg) => (
             vec![seg.src.ip(), seg.dst.ip()],
             vec![seg.src.port(), seg.dst.port()],
         ),
-        Ok(Decoded::Icmp(e)) => (
+        Decoded::Icmp(e) => (
             vec![e.from, e.quoted.src.ip(), e.quoted.dst.ip()],
             vec![e.quoted.src.port(), e.quoted.dst.port()],
         ),

@@ -16,7 +16,7 @@ use crate::io::live::CapturedFrame;
 use crate::io::pcap_writer::PcapOutError;
 use crate::io::pcapng_writer::PcapngOut;
 use crate::model::craft::build_packet;
-use crate::model::{decode_frame, Decoded, TcpFlags};
+use crate::model::{decode_frame, Decoded, LinkType, TcpFlags};
 use crate::oracle::{ProbeAnswer, ProbeRequest};
 use crate::probe::ProbeResult;
 use crate::report::TimelineProbe;
@@ -168,8 +168,8 @@ impl Recorder {
             .collect();
         let find = |port: u16| by_port.iter().find(|(p, _, _)| *p == port);
         for f in frames {
-            let comment = match decode_frame(LINKTYPE_ETHERNET, &f.data) {
-                Ok(Decoded::Tcp(seg)) => match (find(seg.src.port()), find(seg.dst.port())) {
+            let comment = match decode_frame(LinkType::Ethernet, &f.data) {
+                Decoded::Tcp(seg) => match (find(seg.src.port()), find(seg.dst.port())) {
                     (Some((_, req, a)), _) if seg.flags.has(TcpFlags::SYN) => format!(
                         "{}; probe SYN; outcome {}",
                         probe_name(search, req),
@@ -186,7 +186,7 @@ impl Recorder {
                     ),
                     (None, None) => "not a packet of this batch's probes".to_owned(),
                 },
-                Ok(Decoded::Icmp(e)) => match find(e.quoted.src.port()) {
+                Decoded::Icmp(e) => match find(e.quoted.src.port()) {
                     Some((_, req, a)) => format!(
                         "ICMP {}/{} from {} about {}; outcome {}",
                         e.icmp_type,
@@ -197,8 +197,7 @@ impl Recorder {
                     ),
                     None => "ICMP error about no probe of this batch".to_owned(),
                 },
-                Ok(Decoded::Skipped(why)) => format!("not a probe's packet ({why})"),
-                Err(e) => format!("not decoded: {e}"),
+                Decoded::Skipped(why) => format!("not a probe's packet ({why})"),
             };
             pcap.write(LINKTYPE_ETHERNET, f.ts, &f.data, &comment)?;
         }
@@ -249,8 +248,8 @@ pub fn probe_frame_comment(
     let find = |port: u16| results.iter().find(|r| r.src_port == port);
     let name =
         |r: &ProbeResult| format!("probe {} (port {}) of {profile}", r.index + 1, r.src_port);
-    match decode_frame(LINKTYPE_ETHERNET, &frame.data) {
-        Ok(Decoded::Tcp(seg)) => match (find(seg.src.port()), find(seg.dst.port())) {
+    match decode_frame(LinkType::Ethernet, &frame.data) {
+        Decoded::Tcp(seg) => match (find(seg.src.port()), find(seg.dst.port())) {
             (Some(r), _) if seg.flags.has(TcpFlags::SYN) => {
                 format!("{}: SYN; outcome {}", name(r), r.outcome)
             }
@@ -261,7 +260,7 @@ pub fn probe_frame_comment(
             (None, Some(r)) => format!("answer to {}; outcome {}", name(r), r.outcome),
             (None, None) => "not a packet of these probes".to_owned(),
         },
-        Ok(Decoded::Icmp(e)) => match find(e.quoted.src.port()) {
+        Decoded::Icmp(e) => match find(e.quoted.src.port()) {
             Some(r) => format!(
                 "ICMP {}/{} from {} about {}; outcome {}",
                 e.icmp_type,
@@ -272,8 +271,7 @@ pub fn probe_frame_comment(
             ),
             None => "ICMP error about none of these probes".to_owned(),
         },
-        Ok(Decoded::Skipped(why)) => format!("not a probe's packet ({why})"),
-        Err(e) => format!("not decoded: {e}"),
+        Decoded::Skipped(why) => format!("not a probe's packet ({why})"),
     }
 }
 

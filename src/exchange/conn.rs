@@ -24,7 +24,8 @@ use super::timer::{Backoff, Timer};
 use super::wire::{emit_segment, IpStyle, TcpHeader};
 use crate::handshake::Outcome;
 use crate::model::{
-    decode_frame, Attributes, Decoded, Field, IcmpError, Segment, TcpFlags, TcpOption, Value,
+    decode_frame, Attributes, Decoded, Field, IcmpError, LinkType, Segment, TcpFlags, TcpOption,
+    Value,
 };
 
 /// How long an exchange may take, and when it counts as stalled.
@@ -199,7 +200,7 @@ struct SynFacts {
 
 impl SynFacts {
     fn read(packet: &[u8]) -> Result<Self, NotASyn> {
-        let Ok(Decoded::Tcp(seg)) = decode_frame(101, packet) else {
+        let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, packet) else {
             return Err(NotASyn);
         };
         if !seg.flags.is_syn() || seg.flags.has(TcpFlags::ACK) {
@@ -1228,8 +1229,8 @@ mod tests {
     }
 
     fn feed(x: &mut Exchange, at: Duration, packet: &[u8]) {
-        match decode_frame(101, packet) {
-            Ok(Decoded::Tcp(seg)) => x.on_segment(at, &seg),
+        match decode_frame(LinkType::Raw, packet) {
+            Decoded::Tcp(seg) => x.on_segment(at, &seg),
             other => panic!("not a segment: {other:?}"),
         }
     }
@@ -1238,8 +1239,8 @@ mod tests {
     fn sent(packets: &[Vec<u8>]) -> Vec<(u16, u32, u32, Vec<u8>, Attributes)> {
         packets
             .iter()
-            .map(|p| match decode_frame(101, p) {
-                Ok(Decoded::Tcp(s)) => (
+            .map(|p| match decode_frame(LinkType::Raw, p) {
+                Decoded::Tcp(s) => (
                     s.flags.0,
                     s.seq,
                     s.ack,

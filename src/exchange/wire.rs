@@ -2,14 +2,15 @@
 //!
 //! `model::craft` builds SYNs from attributes; a later segment carries a
 //! payload, SACK blocks and per-segment values (IP ID, window, timestamps)
-//! that are no attribute, so it is written here from a small typed header,
-//! with the options through the one option writer ([`TcpOption::emit`]).
+//! that are no attribute, so it is described here by a small typed header
+//! and written by the [`wire`](crate::wire) module's `Repr`s, the options
+//! through the one option writer ([`TcpOption::emit`]).
 
-use std::net::{IpAddr, SocketAddr};
-
-use etherparse::checksum::Sum16BitWords;
+use std::net::SocketAddr;
 
 use crate::model::TcpOption;
+use crate::wire::checksum::PseudoHeader;
+use crate::wire::{ipv4, ipv6, tcp};
 
 /// The IP header fields of one segment, as the profile says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,90 +44,72 @@ pub struct TcpHeader<'a> {
 }
 
 /// The IP packet carrying one TCP segment; None when the addresses are
-/// not of one IP version (the caller's mistake, never the peer's).
+/// not of one IP version (the caller's mistake, never the peer's) or the
+/// packet would pass 65,535 bytes.
 pub fn emit_segment(ip: &IpStyle, tcp: &TcpHeader<'_>, payload: &[u8]) -> Option<Vec<u8>> {
-    let mut options = Vec::with_capacity(40);
+    let mut options = Vec::with_capacity(tcp::MAX_OPTIONS_LEN);
     for o in &tcp.options {
-        if options.len() + o.buffer_len() > 40 {
+        if options.len() + o.buffer_len() > tcp::MAX_OPTIONS_LEN {
             break;
         }
         o.emit(&mut options);
     }
-    while options.len() % 4 != 0 {
-        options.push(1);
-    }
-    let tcp_len = 20 + options.len() + payload.len();
-    let mut seg = Vec::with_capacity(tcp_len);
-    seg.extend_from_slice(&tcp.src.port().to_be_bytes());
-    seg.extend_from_slice(&tcp.dst.port().to_be_bytes());
-    seg.extend_from_slice(&tcp.seq.to_be_bytes());
-    seg.extend_from_slice(&tcp.ack.to_be_bytes());
-    let offset_flags = (((20 + options.len()) / 4) as u16) << 12 | (tcp.flags & 0x1ff);
-    seg.extend_from_slice(&offset_flags.to_be_bytes());
-    seg.extend_from_slice(&tcp.window.to_be_bytes());
-    seg.extend_from_slice(&[0, 0, 0, 0]); // checksum (below), urgent pointer
-    seg.extend_from_slice(&options);
-    seg.extend_from_slice(payload);
-    let len = u16::try_from(tcp_len).ok()?;
-    let (mut packet, pseudo) = match (tcp.src.ip(), tcp.dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => (
-            ipv4_header(ip, s.octets(), d.octets(), len)?,
-            Sum16BitWords::new()
-                .add_slice(&s.octets())
-                .add_slice(&d.octets())
-                .add_2bytes([0, 6])
-                .add_2bytes(len.to_be_bytes()),
-        ),
-        (IpAddr::V6(s), IpAddr::V6(d)) => (
-            ipv6_header(ip, s.octets(), d.octets(), len),
-            Sum16BitWords::new()
-                .add_slice(&s.octets())
-                .add_slice(&d.octets())
-                .add_slice(&u32::from(len).to_be_bytes())
-                .add_slice(&[0, 0, 0, 6]),
-        ),
-        _ => return None,
+    let segment = tcp::Repr {
+        src_port: tcp.src.port(),
+        dst_port: tcp.dst.port(),
+        seq: tcp.seq,
+        ack: tcp.ack,
+        // The nine flags RFC 9293 names: the reserved bits are never sent.
+        flags: tcp.flags & 0x1ff,
+        window: tcp.window,
+        urgent: 0,
+        options: &options,
+        payload,
     };
-    let sum = pseudo.add_slice(&seg).ones_complement().to_ne_bytes();
-    seg[16..18].copy_from_slice(&sum);
-    packet.extend_from_slice(&seg);
+    let pseudo = PseudoHeader::new(tcp.src.ip(), tcp.dst.ip())?;
+    let tcp_len = segment.buffer_len();
+    let mut packet = Vec::with_capacity(ipv6::HEADER_LEN + tcp_len);
+    match pseudo {
+        PseudoHeader::V4 { src, dst } => {
+            u16::try_from(ipv4::HEADER_LEN + tcp_len).ok()?;
+            ipv4::Repr {
+                src,
+                dst,
+                dscp: ip.dscp,
+                ecn: ip.ecn,
+                ident: ip.ip_id,
+                rb: false,
+                df: ip.df,
+                ttl: ip.ttl,
+                protocol: tcp::PROTOCOL,
+                options: &[],
+                payload_len: tcp_len,
+            }
+            .emit(&mut packet);
+        }
+        PseudoHeader::V6 { src, dst } => {
+            u16::try_from(tcp_len).ok()?;
+            ipv6::Repr {
+                src,
+                dst,
+                dscp: ip.dscp,
+                ecn: ip.ecn,
+                flow_label: ip.flow_label,
+                next_header: tcp::PROTOCOL,
+                hop_limit: ip.ttl,
+                payload_len: tcp_len,
+            }
+            .emit(&mut packet);
+        }
+    }
+    segment.emit(&pseudo, &mut packet);
     Some(packet)
-}
-
-fn ipv4_header(ip: &IpStyle, src: [u8; 4], dst: [u8; 4], tcp_len: u16) -> Option<Vec<u8>> {
-    let total = tcp_len.checked_add(20)?;
-    let mut h = Vec::with_capacity(20 + usize::from(tcp_len));
-    h.push(0x45);
-    h.push((ip.dscp & 0x3f) << 2 | (ip.ecn & 3));
-    h.extend_from_slice(&total.to_be_bytes());
-    h.extend_from_slice(&ip.ip_id.to_be_bytes());
-    h.extend_from_slice(&[if ip.df { 0x40 } else { 0 }, 0, ip.ttl, 6, 0, 0]);
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    let sum = Sum16BitWords::new()
-        .add_slice(&h)
-        .ones_complement()
-        .to_ne_bytes();
-    h[10..12].copy_from_slice(&sum);
-    Some(h)
-}
-
-fn ipv6_header(ip: &IpStyle, src: [u8; 16], dst: [u8; 16], tcp_len: u16) -> Vec<u8> {
-    let tclass = u32::from((ip.dscp & 0x3f) << 2 | (ip.ecn & 3));
-    let word = 6 << 28 | tclass << 20 | (ip.flow_label & 0xfffff);
-    let mut h = Vec::with_capacity(40 + usize::from(tcp_len));
-    h.extend_from_slice(&word.to_be_bytes());
-    h.extend_from_slice(&tcp_len.to_be_bytes());
-    h.extend_from_slice(&[6, ip.ttl]);
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    h
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{decode_frame, Decoded, Field, TcpFlags, Value};
+    use crate::model::{decode_frame, Decoded, Field, LinkType, TcpFlags, Value};
 
     fn style() -> IpStyle {
         IpStyle {
@@ -165,7 +148,7 @@ mod tests {
         ] {
             let h = header(src, dst);
             let packet = emit_segment(&style(), &h, b"GET /").unwrap_or_default();
-            let Ok(Decoded::Tcp(seg)) = decode_frame(101, &packet) else {
+            let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &packet) else {
                 panic!("not decoded: {packet:?}");
             };
             assert_eq!((seg.seq, seg.ack), (1000, 2000));

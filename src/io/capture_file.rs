@@ -949,7 +949,7 @@ fn read_file_header<R: Read>(path: &Path, input: &mut Input<R>) -> Result<Format
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{decode_frame, Decoded};
+    use crate::model::{decode_frame, Decoded, LinkType};
     use rand::{rngs::StdRng, Rng, SeedableRng};
     use std::io::Cursor;
 
@@ -1004,7 +1004,8 @@ mod tests {
         let mut n = 0;
         while let Some(Ok(frame)) = r.next_frame() {
             n += 1;
-            if let Ok(Decoded::Tcp(seg)) = decode_frame(frame.linktype, frame.data) {
+            let link = LinkType::try_from(frame.linktype);
+            if let Ok(Decoded::Tcp(seg)) = link.map(|link| decode_frame(link, frame.data)) {
                 let _ = seg.attributes();
             }
         }

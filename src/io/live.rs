@@ -38,7 +38,7 @@ use super::privilege::{self, Needs, PrivilegeError};
 use super::raw::{self, DatalinkSource, Frame, FrameSource, PacketSender, RawSender};
 use crate::exchange::{Exchange, Limits, NotASyn, Params, Request};
 use crate::handshake::Outcome;
-use crate::model::{decode_frame, Attributes, Decoded};
+use crate::model::{decode_frame, Attributes, Decoded, LinkType};
 use crate::probe::{
     check_target, plan, send_offset, Matcher, PlanError, Planned, PortRange, ProbeResult, Relation,
     RttEstimator, TargetRefused, DEFAULT_MIN_TIMEOUT,
@@ -643,9 +643,7 @@ impl SessionIo {
     /// estimate and the batch's wait. Returns the probe it answered.
     fn absorb(&mut self, batch: &mut Batch, frame: Frame, read_at: Duration) -> Option<usize> {
         let at = self.clock.arrival(frame.ts, read_at);
-        let Ok(decoded) = decode_frame(1, &frame.data) else {
-            return None;
-        };
+        let decoded = decode_frame(LinkType::Ethernet, &frame.data);
         let relation = batch.matcher.feed(at, &decoded);
         if let Relation::ToProbe {
             index,
@@ -811,9 +809,7 @@ impl Exchanges {
 
     /// Hand a captured frame to the exchange it belongs to.
     fn feed(&mut self, at: Duration, epoch: Duration, frame: Frame, keep: bool) {
-        let Ok(decoded) = decode_frame(1, &frame.data) else {
-            return;
-        };
+        let decoded = decode_frame(LinkType::Ethernet, &frame.data);
         let (index, ours) = match &decoded {
             Decoded::Tcp(seg) => match self.by_port.get(&seg.dst.port()) {
                 Some(&i) => (i, false),
@@ -1042,7 +1038,7 @@ mod tests {
             }
             match self.rx.recv_timeout(Duration::from_millis(10)) {
                 Ok(ip) => {
-                    if let Ok(Decoded::Tcp(seg)) = decode_frame(101, &ip) {
+                    if let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &ip) {
                         if let Some(r) = reply_to(&seg) {
                             self.pending.push(ethernet_frame(&r, [2; 6], [1; 6]));
                         }

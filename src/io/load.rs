@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use super::capture_file::{CaptureError, CaptureReader};
 use crate::handshake::{Attempt, Limits, Tracker};
-use crate::model::{decode_frame, DecodeError, Decoded, Skip};
+use crate::model::{decode_frame, DecodeError, Decoded, LinkType, Skip};
 
 /// Warnings kept per file; past this they are only counted, so a file of
 /// millions of bad packets cannot grow memory through its warnings.
@@ -216,7 +216,7 @@ fn stream_from<R: Read, E: From<LoadError>>(
         // A snaplen cut explains a header cut short; only a packet captured
         // whole can lie about its own lengths.
         let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
-        match decode_frame(frame.linktype, frame.data) {
+        match LinkType::try_from(frame.linktype).map(|link| decode_frame(link, frame.data)) {
             Ok(decoded) => {
                 packets += 1;
                 if let Decoded::Skipped(why) = &decoded {

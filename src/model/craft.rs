@@ -12,13 +12,14 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use etherparse::checksum::Sum16BitWords;
 use thiserror::Error;
 
 use super::{
     Attr, Attributes, BadLayoutToken, Field, Layout, LayoutToken, OptionKind, TcpFlags, TcpOption,
     Value, ValueType,
 };
+use crate::wire::checksum::PseudoHeader;
+use crate::wire::{ipv4, ipv6, link, tcp};
 
 /// Per-connection values the caller chooses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,13 +206,13 @@ impl SynRepr<'_> {
     }
 
     fn tcp_len(&self) -> usize {
-        20 + self.options_len() + self.payload_len
+        tcp::HEADER_LEN + self.options_len() + self.payload_len
     }
 
     fn ip_header_len(&self) -> usize {
         match &self.ip {
-            IpRepr::V4 { options, .. } => 20 + options.len(),
-            IpRepr::V6 { .. } => 40,
+            IpRepr::V4 { options, .. } => ipv4::HEADER_LEN + options.len(),
+            IpRepr::V6 { .. } => ipv6::HEADER_LEN,
         }
     }
 
@@ -220,37 +221,34 @@ impl SynRepr<'_> {
         self.ip_header_len() + self.tcp_len()
     }
 
-    /// The IP packet's bytes, checksums filled in.
+    /// The IP packet's bytes, checksums filled in: the headers are written
+    /// by [`wire`](crate::wire)'s `Repr`s, the options by [`TcpOption::emit`].
     pub fn emit(&self) -> Vec<u8> {
+        let mut options = Vec::with_capacity(self.options_len());
+        for o in &self.options {
+            o.emit(&mut options);
+        }
+        let payload = vec![0; self.payload_len];
+        let segment = tcp::Repr {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: self.urgent,
+            options: &options,
+            payload: &payload,
+        };
         let mut out = Vec::with_capacity(self.buffer_len());
-        self.emit_ip_header(&mut out);
-        let tcp_start = out.len();
-        self.emit_tcp(&mut out);
-        let sum = self.pseudo_header().add_slice(&out[tcp_start..]);
-        let sum = sum.ones_complement().to_ne_bytes();
-        out[tcp_start + 16..tcp_start + 18].copy_from_slice(&sum);
+        let pseudo = self.emit_ip_header(segment.buffer_len(), &mut out);
+        segment.emit(&pseudo, &mut out);
         out
     }
 
-    fn emit_tcp(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&self.src_port.to_be_bytes());
-        out.extend_from_slice(&self.dst_port.to_be_bytes());
-        out.extend_from_slice(&self.seq.to_be_bytes());
-        out.extend_from_slice(&self.ack.to_be_bytes());
-        let offset = ((20 + self.options_len()) / 4) as u16;
-        out.extend_from_slice(&(offset << 12 | self.flags & 0x0fff).to_be_bytes());
-        out.extend_from_slice(&self.window.to_be_bytes());
-        out.extend_from_slice(&[0, 0]); // checksum, filled in by `emit`
-        out.extend_from_slice(&self.urgent.to_be_bytes());
-        for o in &self.options {
-            o.emit(out);
-        }
-        out.resize(start + self.tcp_len(), 0);
-    }
-
-    fn emit_ip_header(&self, out: &mut Vec<u8>) {
-        let total = self.buffer_len();
+    /// Write the IP header for a segment of `tcp_len` bytes; the
+    /// pseudo-header its checksum goes behind.
+    fn emit_ip_header(&self, tcp_len: usize, out: &mut Vec<u8>) -> PseudoHeader {
         match &self.ip {
             IpRepr::V4 {
                 src,
@@ -263,21 +261,24 @@ impl SynRepr<'_> {
                 id,
                 options,
             } => {
-                let flags = u8::from(*rb) << 7 | u8::from(*df) << 6;
-                let start = out.len();
-                out.push(0x40 | (self.ip_header_len() / 4) as u8);
-                out.push(dscp << 2 | ecn);
-                out.extend_from_slice(&(total as u16).to_be_bytes());
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(&[flags, 0, *ttl, 6, 0, 0]);
-                out.extend_from_slice(&src.octets());
-                out.extend_from_slice(&dst.octets());
-                out.extend_from_slice(options);
-                let sum = Sum16BitWords::new()
-                    .add_slice(&out[start..])
-                    .ones_complement()
-                    .to_ne_bytes();
-                out[start + 10..start + 12].copy_from_slice(&sum);
+                ipv4::Repr {
+                    src: *src,
+                    dst: *dst,
+                    dscp: *dscp,
+                    ecn: *ecn,
+                    ident: *id,
+                    rb: *rb,
+                    df: *df,
+                    ttl: *ttl,
+                    protocol: tcp::PROTOCOL,
+                    options,
+                    payload_len: tcp_len,
+                }
+                .emit(out);
+                PseudoHeader::V4 {
+                    src: *src,
+                    dst: *dst,
+                }
             }
             IpRepr::V6 {
                 src,
@@ -287,30 +288,22 @@ impl SynRepr<'_> {
                 hlim,
                 flow_label,
             } => {
-                let class = u32::from(*dscp) << 2 | u32::from(*ecn);
-                let word = 6 << 28 | class << 20 | (flow_label & 0xfffff);
-                out.extend_from_slice(&word.to_be_bytes());
-                out.extend_from_slice(&(self.tcp_len() as u16).to_be_bytes());
-                out.extend_from_slice(&[6, *hlim]);
-                out.extend_from_slice(&src.octets());
-                out.extend_from_slice(&dst.octets());
+                ipv6::Repr {
+                    src: *src,
+                    dst: *dst,
+                    dscp: *dscp,
+                    ecn: *ecn,
+                    flow_label: *flow_label,
+                    next_header: tcp::PROTOCOL,
+                    hop_limit: *hlim,
+                    payload_len: tcp_len,
+                }
+                .emit(out);
+                PseudoHeader::V6 {
+                    src: *src,
+                    dst: *dst,
+                }
             }
-        }
-    }
-
-    fn pseudo_header(&self) -> Sum16BitWords {
-        let len = self.tcp_len();
-        match &self.ip {
-            IpRepr::V4 { src, dst, .. } => Sum16BitWords::new()
-                .add_slice(&src.octets())
-                .add_slice(&dst.octets())
-                .add_2bytes([0, 6])
-                .add_2bytes((len as u16).to_be_bytes()),
-            IpRepr::V6 { src, dst, .. } => Sum16BitWords::new()
-                .add_slice(&src.octets())
-                .add_slice(&dst.octets())
-                .add_slice(&(len as u32).to_be_bytes())
-                .add_slice(&[0, 0, 0, 6]),
         }
     }
 }
@@ -509,25 +502,15 @@ pub fn linux_example() -> Attributes {
 
 /// Wrap an IP packet in an Ethernet II frame (for pcap files).
 pub fn ethernet_frame(ip: &[u8], src_mac: [u8; 6], dst_mac: [u8; 6]) -> Vec<u8> {
-    let ethertype: u16 = if ip.first().map(|b| b >> 4) == Some(6) {
-        0x86dd
-    } else {
-        0x0800
-    };
-    let mut f = Vec::with_capacity(14 + ip.len());
-    f.extend_from_slice(&dst_mac);
-    f.extend_from_slice(&src_mac);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(ip);
-    f
+    link::ethernet_frame(ip, src_mac, dst_mac)
 }
 
 /// The attributes a crafted SYN actually carries: build, then decode. A
 /// variant's derived attributes (quirks, p0f signature) come out right this way.
 pub fn crafted_attributes(a: &Attributes, v: &Volatile) -> Result<Attributes, CraftError> {
     let bytes = build_packet(a, v)?;
-    match super::decode_frame(101, &bytes) {
-        Ok(super::Decoded::Tcp(seg)) => Ok(seg.attributes()),
+    match super::decode_frame(super::LinkType::Raw, &bytes) {
+        super::Decoded::Tcp(seg) => Ok(seg.attributes()),
         _ => Err(CraftError::Missing("a decodable packet")),
     }
 }
@@ -573,7 +556,9 @@ mod tests {
         assert_eq!(repr.layout_tokens(), "mss,sok,ts,nop,ws");
         let bytes = repr.emit();
         assert_eq!(bytes.len(), repr.buffer_len());
-        let Ok(crate::model::Decoded::Tcp(seg)) = crate::model::decode_frame(101, &bytes) else {
+        let crate::model::Decoded::Tcp(seg) =
+            crate::model::decode_frame(crate::model::LinkType::Raw, &bytes)
+        else {
             panic!("not TCP")
         };
         assert_eq!(seg.options().options, repr.options);

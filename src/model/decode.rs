@@ -1,60 +1,32 @@
 //! From a captured frame's bytes to a TCP segment (or an ICMP error quoting
-//! one): the link layer, VLAN tags and IP by etherparse's lax slicer, which
-//! parses a snaplen-cut packet as far as it goes; TCP by hand, because the
-//! options area must be walked byte by byte to keep its order and padding.
+//! one): the common frame straight through the [`wire`](crate::wire)
+//! views; the link layer, VLAN tags and IP of every other frame by
+//! etherparse's lax slicer, which parses a snaplen-cut packet as far as it
+//! goes. The headers themselves are read through the wire views, so every
+//! field's place is written once.
 
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::err::packet::SliceError;
 use etherparse::{
-    EtherType, IpAuthHeaderSlice, IpNumber, Ipv4Header, Ipv4HeaderSlice, Ipv6ExtensionsSlice,
-    Ipv6FragmentHeaderSlice, Ipv6HeaderSlice, Ipv6RawExtHeaderSlice, LaxIpPayloadSlice,
-    LaxNetSlice, LaxSlicedPacket,
+    EtherType, IpAuthHeaderSlice, IpNumber, Ipv6ExtensionsSlice, Ipv6FragmentHeaderSlice,
+    Ipv6RawExtHeaderSlice, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket,
 };
 use thiserror::Error;
+
+use crate::wire::icmp;
+pub use crate::wire::icmp::QuotedTcp;
+use crate::wire::ipv4::{self, HeaderBytes};
+use crate::wire::ipv6;
+pub use crate::wire::link::LinkType;
+use crate::wire::link::{LinkHeader, ETHERNET, LINUX_SLL, LINUX_SLL2};
+use crate::wire::tcp;
 
 use super::attributes::Attributes;
 use super::options::{parse_options, Layout, OptionKind, OptionsParse, TcpOption};
 use super::tcp_flags::TcpFlags;
 use super::vocab::{Attr, Field};
 use crate::p0f;
-
-/// Link-layer header types this crate reads (tcpdump.org LINKTYPE_ numbers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkType {
-    /// BSD loopback: 4-byte address family in the capturing host's byte order.
-    Null,
-    Ethernet,
-    /// Raw IPv4 or IPv6, version from the first nibble.
-    Raw,
-    /// OpenBSD loopback: 4-byte address family, network byte order.
-    Loop,
-    LinuxSll,
-    LinuxSll2,
-    Ipv4,
-    Ipv6,
-    /// ARCNET with Linux's header (source, destination, 2-byte offset, then
-    /// the RFC 1201 or RFC 1051 header): old Linux captures use it.
-    ArcnetLinux,
-}
-
-impl LinkType {
-    /// The link type for a LINKTYPE_ number, if synlab reads it.
-    pub fn from_linktype(n: u32) -> Option<LinkType> {
-        Some(match n {
-            0 => LinkType::Null,
-            1 => LinkType::Ethernet,
-            12 | 14 | 101 => LinkType::Raw,
-            108 => LinkType::Loop,
-            113 => LinkType::LinuxSll,
-            129 => LinkType::ArcnetLinux,
-            276 => LinkType::LinuxSll2,
-            228 => LinkType::Ipv4,
-            229 => LinkType::Ipv6,
-            _ => return None,
-        })
-    }
-}
 
 /// A frame synlab cannot use at all (the rest are `Decoded::Skipped`).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -65,15 +37,24 @@ pub enum DecodeError {
     UnsupportedLinkType(u32),
 }
 
+impl TryFrom<u32> for LinkType {
+    type Error = DecodeError;
+
+    /// The link type of a capture's LINKTYPE_ number.
+    fn try_from(n: u32) -> Result<LinkType, DecodeError> {
+        LinkType::from_linktype(n).ok_or(DecodeError::UnsupportedLinkType(n))
+    }
+}
+
 /// The IP layer of a segment, kept as checked header views so attributes can
 /// be computed only for the packets that need them (SYNs and their answers).
 #[derive(Clone, Debug)]
 enum IpLayer<'a> {
-    /// An owned copy (the lax slicer lends its IPv4 view only briefly); the
-    /// reserved flag, which the owned header drops, is kept beside it.
-    V4 { header: Box<Ipv4Header>, rb: bool },
+    /// A copy of the header's bytes (the lax slicer lends its IPv4 view
+    /// only briefly), without an allocation.
+    V4(ipv4::Packet<HeaderBytes>),
     V6 {
-        header: Ipv6HeaderSlice<'a>,
+        header: ipv6::Packet<&'a [u8]>,
         exts: Vec<&'static str>,
     },
 }
@@ -91,15 +72,7 @@ pub struct Segment<'a> {
     /// The capture holds less of this packet than the packet was.
     pub truncated: bool,
     ip: IpLayer<'a>,
-    tcp: &'a [u8],
-}
-
-/// The part of a TCP header an ICMP error quotes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QuotedTcp {
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
-    pub seq: u32,
+    tcp: tcp::Packet<&'a [u8]>,
 }
 
 /// An ICMP or ICMPv6 error that quotes a TCP segment.
@@ -177,53 +150,26 @@ impl Skip {
 /// has no limit, but more than a handful is never seen on a real link.
 pub const MAX_VLAN_TAGS: usize = 16;
 
-/// A fixed-length link header: where its EtherType is, and its length.
-/// The fast path and the lax path read the same layouts from here.
-#[derive(Clone, Copy)]
-struct LinkHeader {
-    proto_at: usize,
-    len: usize,
-}
-
-/// Ethernet II without VLAN tags (the lax path walks any tags after it).
-const ETHERNET: LinkHeader = LinkHeader {
-    proto_at: 12,
-    len: 14,
-};
-/// Linux cooked capture v1: the protocol after 14 bytes of address data.
-const LINUX_SLL: LinkHeader = LinkHeader {
-    proto_at: 14,
-    len: 16,
-};
-/// Linux cooked capture v2: the protocol first, 20 bytes in all.
-const LINUX_SLL2: LinkHeader = LinkHeader {
-    proto_at: 0,
-    len: 20,
-};
-
-/// Decode one captured frame of the given LINKTYPE_.
+/// Decode one captured frame of the given link type (a capture's
+/// LINKTYPE_ number becomes one by `LinkType::try_from`).
 ///
 /// The common frame (IPv4 carrying a whole TCP header, see
 /// [`fast_ipv4_tcp`]) is read straight from its bytes; every other frame,
 /// and any oddity in a common one, goes through etherparse's lax slicer
 /// (issue 13: the slicer was a tenth of the time on a large capture).
-pub fn decode_frame(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    let link =
-        LinkType::from_linktype(linktype).ok_or(DecodeError::UnsupportedLinkType(linktype))?;
+pub fn decode_frame(link: LinkType, data: &[u8]) -> Decoded<'_> {
     if let Some(seg) = plain_ipv4(link, data).and_then(fast_ipv4_tcp) {
-        return Ok(Decoded::Tcp(seg));
+        return Decoded::Tcp(seg);
     }
-    Ok(decode_lax(link, data))
+    decode_lax(link, data)
 }
 
 /// The IPv4 packet of a frame whose link header says IPv4 with no VLAN
 /// tag, or of a raw IP frame; `None` for the rest (the lax path sorts
 /// them out).
 fn plain_ipv4(link: LinkType, data: &[u8]) -> Option<&[u8]> {
-    const IPV4: [u8; 2] = EtherType::IPV4.0.to_be_bytes();
-    let after = |h: LinkHeader| {
-        (data.get(h.proto_at..h.proto_at + 2)? == IPV4).then(|| data.get(h.len..))?
-    };
+    let after =
+        |h: LinkHeader| (h.ether_type(data)? == EtherType::IPV4.0).then(|| data.get(h.len..))?;
     match link {
         LinkType::Ethernet => after(ETHERNET),
         LinkType::LinuxSll => after(LINUX_SLL),
@@ -241,33 +187,31 @@ fn plain_ipv4(link: LinkType, data: &[u8]) -> Option<&[u8]> {
 /// this segment (the tests compare the two on random and real frames);
 /// `None` sends the packet down that path.
 fn fast_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
-    let h = Ipv4HeaderSlice::from_slice(ip).ok()?;
-    let header = h.slice().len();
+    let h = ipv4::Packet::new_checked(ip).ok()?;
+    let header = h.header_len();
     let total = usize::from(h.total_len());
-    if total < header || total > ip.len() || h.is_fragmenting_payload() {
+    if total < header || total > ip.len() || h.is_fragment() {
         return None;
     }
-    if h.protocol() != IpNumber::TCP {
+    if h.protocol() != tcp::PROTOCOL {
         return None;
     }
-    let tcp = &ip[header..total];
-    let hdr_len = usize::from(*tcp.get(12)? >> 4) * 4;
-    if tcp.len() < 20 || hdr_len < 20 || hdr_len > tcp.len() {
+    let t = tcp::Packet::new_checked(ip.get(header..total)?).ok()?;
+    let hdr_len = t.header_len();
+    let seg_len = t.as_bytes().len();
+    if hdr_len < tcp::HEADER_LEN || hdr_len > seg_len {
         return None;
     }
     Some(Segment {
-        src: SocketAddr::new(h.source_addr().into(), be16(tcp, 0)),
-        dst: SocketAddr::new(h.destination_addr().into(), be16(tcp, 2)),
-        seq: be32(tcp, 4),
-        ack: be32(tcp, 8),
-        flags: TcpFlags(be16(tcp, 12) & 0x0fff),
-        payload_len: u32::try_from(tcp.len() - hdr_len).unwrap_or(u32::MAX),
+        src: SocketAddr::new(h.src_addr().into(), t.src_port()),
+        dst: SocketAddr::new(h.dst_addr().into(), t.dst_port()),
+        seq: t.seq_number(),
+        ack: t.ack_number(),
+        flags: TcpFlags(t.flags()),
+        payload_len: u32::try_from(seg_len - hdr_len).unwrap_or(u32::MAX),
         truncated: false,
-        ip: IpLayer::V4 {
-            header: Box::new(h.to_header()),
-            rb: h.slice()[6] & 0x80 != 0,
-        },
-        tcp,
+        ip: IpLayer::V4(ipv4::Packet::new_unchecked(HeaderBytes::copy(&h))),
+        tcp: t,
     })
 }
 
@@ -322,12 +266,9 @@ fn ethernet(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
 
 /// Linux cooked headers: a fixed header with the EtherType at `proto_at`.
 fn ether_typed(data: &[u8], h: LinkHeader) -> Option<LaxSlicedPacket<'_>> {
-    let proto = data.get(h.proto_at..h.proto_at + 2)?;
+    let proto = h.ether_type(data)?;
     let rest = data.get(h.len..)?;
-    Some(LaxSlicedPacket::from_ether_type(
-        EtherType(u16::from_be_bytes([proto[0], proto[1]])),
-        rest,
-    ))
+    Some(LaxSlicedPacket::from_ether_type(EtherType(proto), rest))
 }
 
 /// Linux ARCNET: source and destination station (1 byte each) and a 2-byte
@@ -374,17 +315,17 @@ fn from_net(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
             if total != 0 && usize::from(total) < header {
                 return Decoded::Skipped(Skip::Ipv4TotalBelowHeader { total, header });
             }
-            let ip = IpLayer::V4 {
-                header: Box::new(h.to_header()),
-                rb: h.slice()[6] & 0x80 != 0,
-            };
-            (ip, v4.payload().clone())
+            let copy = HeaderBytes::copy(&ipv4::Packet::new_unchecked(h.slice()));
+            (
+                IpLayer::V4(ipv4::Packet::new_unchecked(copy)),
+                v4.payload().clone(),
+            )
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let exts = ext_names(v6.extensions());
             (
                 IpLayer::V6 {
-                    header: v6.header(),
+                    header: ipv6::Packet::new_unchecked(v6.header().slice()),
                     exts,
                 },
                 v6.payload().clone(),
@@ -406,7 +347,7 @@ fn from_net(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
 
 fn first_fragment(ip: &IpLayer<'_>) -> bool {
     match ip {
-        IpLayer::V4 { header, .. } => header.fragment_offset.value() == 0,
+        IpLayer::V4(header) => header.frag_offset() == 0,
         IpLayer::V6 { .. } => false,
     }
 }
@@ -460,34 +401,22 @@ fn ext_header(ip_number: IpNumber, bytes: &[u8]) -> Option<(&'static str, usize,
 
 fn addrs(ip: &IpLayer<'_>) -> (IpAddr, IpAddr) {
     match ip {
-        IpLayer::V4 { header, .. } => (header.source.into(), header.destination.into()),
-        IpLayer::V6 { header, .. } => (
-            header.source_addr().into(),
-            header.destination_addr().into(),
-        ),
+        IpLayer::V4(header) => (header.src_addr().into(), header.dst_addr().into()),
+        IpLayer::V6 { header, .. } => (header.src_addr().into(), header.dst_addr().into()),
     }
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 fn tcp_segment<'a>(ip: IpLayer<'a>, payload: &LaxIpPayloadSlice<'a>) -> Decoded<'a> {
-    let tcp = payload.payload;
-    if tcp.len() < 20 {
+    let Ok(tcp) = tcp::Packet::new_checked(payload.payload) else {
         return Decoded::Skipped(if payload.incomplete {
             Skip::TcpCut
         } else {
-            Skip::TcpPastIpLength(tcp.len())
+            Skip::TcpPastIpLength(payload.payload.len())
         });
-    }
-    let offset = tcp[12] >> 4;
-    let hdr_len = usize::from(offset) * 4;
-    if hdr_len < 20 {
+    };
+    let offset = tcp.data_offset();
+    let hdr_len = tcp.header_len();
+    if hdr_len < tcp::HEADER_LEN {
         return Decoded::Skipped(Skip::TcpOffsetBelow5(offset));
     }
     let declared = declared_ip_payload(&ip, payload);
@@ -502,13 +431,13 @@ fn tcp_segment<'a>(ip: IpLayer<'a>, payload: &LaxIpPayloadSlice<'a>) -> Decoded<
     }
     let (src_ip, dst_ip) = addrs(&ip);
     let seg = Segment {
-        src: SocketAddr::new(src_ip, be16(tcp, 0)),
-        dst: SocketAddr::new(dst_ip, be16(tcp, 2)),
-        seq: be32(tcp, 4),
-        ack: be32(tcp, 8),
-        flags: TcpFlags(be16(tcp, 12) & 0x0fff),
+        src: SocketAddr::new(src_ip, tcp.src_port()),
+        dst: SocketAddr::new(dst_ip, tcp.dst_port()),
+        seq: tcp.seq_number(),
+        ack: tcp.ack_number(),
+        flags: TcpFlags(tcp.flags()),
         payload_len: u32::try_from(declared.saturating_sub(hdr_len)).unwrap_or(u32::MAX),
-        truncated: payload.incomplete || tcp.len() < hdr_len,
+        truncated: payload.incomplete || tcp.as_bytes().len() < hdr_len,
         ip,
         tcp,
     };
@@ -523,73 +452,30 @@ fn declared_ip_payload(ip: &IpLayer<'_>, payload: &LaxIpPayloadSlice<'_>) -> usi
         return payload.payload.len();
     }
     match ip {
-        IpLayer::V4 { header, .. } => {
-            usize::from(header.total_len).saturating_sub(header.header_len())
-        }
-        IpLayer::V6 { header, .. } => usize::from(header.payload_length()),
+        IpLayer::V4(header) => usize::from(header.total_len()).saturating_sub(header.header_len()),
+        IpLayer::V6 { header, .. } => usize::from(header.payload_len()),
     }
 }
 
 /// An ICMP error (v4: unreachable, time exceeded, parameter problem; v6:
 /// unreachable, too big, time exceeded, parameter problem) quoting TCP.
-fn icmp_error<'a>(ip: &IpLayer<'a>, icmp: &'a [u8]) -> Decoded<'a> {
+fn icmp_error<'a>(ip: &IpLayer<'a>, bytes: &'a [u8]) -> Decoded<'a> {
     let v6 = matches!(ip, IpLayer::V6 { .. });
-    let Some(&[icmp_type, code]) = icmp.get(..2) else {
+    let Ok(msg) = icmp::Packet::new_checked(bytes) else {
         return Decoded::Skipped(Skip::IcmpCut);
     };
-    let is_error = if v6 {
-        (1..=4).contains(&icmp_type)
-    } else {
-        matches!(icmp_type, 3 | 11 | 12)
-    };
-    if !is_error {
+    if !icmp::is_error(v6, msg.msg_type()) {
         return Decoded::Skipped(Skip::IcmpNotError);
     }
-    let Some(quoted) = icmp.get(8..).and_then(quoted_tcp) else {
+    let Some(quoted) = msg.quote().and_then(QuotedTcp::parse) else {
         return Decoded::Skipped(Skip::IcmpNotQuotingTcp);
     };
     Decoded::Icmp(IcmpError {
         from: addrs(ip).0,
         v6,
-        icmp_type,
-        code,
+        icmp_type: msg.msg_type(),
+        code: msg.code(),
         quoted,
-    })
-}
-
-/// The IP header and first 8 TCP bytes an ICMP error carries.
-fn quoted_tcp(inner: &[u8]) -> Option<QuotedTcp> {
-    let (src, dst, tcp) = match inner.first()? >> 4 {
-        4 => {
-            let h = Ipv4HeaderSlice::from_slice(inner).ok()?;
-            if h.protocol() != IpNumber::TCP {
-                return None;
-            }
-            let tcp = inner.get(h.slice().len()..)?;
-            (
-                IpAddr::from(h.source_addr()),
-                IpAddr::from(h.destination_addr()),
-                tcp,
-            )
-        }
-        6 => {
-            let h = Ipv6HeaderSlice::from_slice(inner).ok()?;
-            if h.next_header() != IpNumber::TCP {
-                return None;
-            }
-            (
-                h.source_addr().into(),
-                h.destination_addr().into(),
-                inner.get(40..)?,
-            )
-        }
-        _ => return None,
-    };
-    let tcp = tcp.get(..8)?;
-    Some(QuotedTcp {
-        src: SocketAddr::new(src, be16(tcp, 0)),
-        dst: SocketAddr::new(dst, be16(tcp, 2)),
-        seq: be32(tcp, 4),
     })
 }
 
@@ -597,7 +483,7 @@ impl Segment<'_> {
     /// The IPv4 identification field (IPv6 has none outside fragments).
     pub fn ip_id(&self) -> Option<u16> {
         match &self.ip {
-            IpLayer::V4 { header, .. } => Some(header.identification),
+            IpLayer::V4(header) => Some(header.ident()),
             IpLayer::V6 { .. } => None,
         }
     }
@@ -605,34 +491,33 @@ impl Segment<'_> {
     /// The IP header's ECN codepoint (0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE).
     pub fn ecn(&self) -> u8 {
         match &self.ip {
-            IpLayer::V4 { header, .. } => header.ecn.value(),
-            IpLayer::V6 { header, .. } => header.ecn().value(),
+            IpLayer::V4(header) => header.ecn(),
+            IpLayer::V6 { header, .. } => header.ecn(),
         }
     }
 
     /// The TCP header's length in bytes, from the data offset.
     pub fn tcp_hdr_len(&self) -> usize {
-        usize::from(self.tcp[12] >> 4) * 4
+        self.tcp.header_len()
     }
 
     /// The raw window field (unscaled).
     pub fn window(&self) -> u16 {
-        be16(self.tcp, 14)
+        self.tcp.window_len()
     }
 
     /// The payload as captured: after the TCP header, at most
     /// `payload_len` bytes (an Ethernet frame's padding is not payload).
     /// Shorter than `payload_len` when the capture cut the packet.
     pub fn payload(&self) -> &[u8] {
-        let body = self.tcp.get(self.tcp_hdr_len()..).unwrap_or_default();
+        let body = self.tcp.payload();
         body.get(..self.payload_len as usize).unwrap_or(body)
     }
 
     /// The options area as parsed (as far as the capture holds it).
     pub fn options(&self) -> OptionsParse<'_> {
-        let hdr_len = self.tcp_hdr_len();
-        let captured = &self.tcp[20..self.tcp.len().min(hdr_len)];
-        parse_options(captured, hdr_len - 20)
+        let declared = self.tcp_hdr_len() - tcp::HEADER_LEN;
+        parse_options(self.tcp.options(), declared)
     }
 
     /// Every attribute of this segment, named as in the catalogue.
@@ -694,27 +579,27 @@ impl Segment<'_> {
             flags: self.flags,
             seq: Some(self.seq.into()),
             ack: self.ack.into(),
-            urgent_pointer: be16(self.tcp, 18).into(),
+            urgent_pointer: self.tcp.urgent_at().into(),
             window: Some(self.window().into()),
             tcp_hdr_len: Some(self.tcp_hdr_len() as u64),
             tcp_len: self.payload_len.into(),
             ..p0f::Headers::default()
         };
         match &self.ip {
-            IpLayer::V4 { header, rb } => {
+            IpLayer::V4(header) => {
                 h.v4 = true;
-                h.ttl = Some(header.time_to_live.into());
+                h.ttl = Some(header.ttl().into());
                 h.ip_hdr_len = Some(header.header_len() as u64);
-                h.df = header.dont_fragment;
-                h.rb = *rb;
-                h.ip_id = header.identification.into();
-                h.ecn = header.ecn.value().into();
+                h.df = header.dont_frag();
+                h.rb = header.rb();
+                h.ip_id = header.ident().into();
+                h.ecn = header.ecn().into();
             }
             IpLayer::V6 { header, exts } => {
                 h.ttl = Some(header.hop_limit().into());
                 h.ipv6_ext = !exts.is_empty();
-                h.ecn = header.ecn().value().into();
-                h.flow_label = header.flow_label().value().into();
+                h.ecn = header.ecn().into();
+                h.flow_label = header.flow_label().into();
             }
         }
         for opt in &opts.options {
@@ -747,36 +632,36 @@ impl Segment<'_> {
 
     fn ip_attributes(&self, a: &mut Attributes) {
         match &self.ip {
-            IpLayer::V4 { header: h, rb } => {
+            IpLayer::V4(h) => {
                 a.insert(Field::IpVersion, 4u8);
                 a.insert(Field::IpHdrLen, h.header_len() as u64);
-                a.insert(Field::IpDsfieldDscp, h.dscp.value());
-                a.insert(Field::IpDsfieldEcn, h.ecn.value());
-                a.insert(Field::IpLen, h.total_len);
-                a.insert(Field::IpId, h.identification);
-                a.insert(Field::IpFlagsRb, *rb);
-                a.insert(Field::IpFlagsDf, h.dont_fragment);
-                a.insert(Field::IpFlagsMf, h.more_fragments);
-                a.insert(Field::IpFragOffset, h.fragment_offset.value());
-                a.insert(Field::IpTtl, h.time_to_live);
-                a.insert(Field::IpProto, h.protocol.0);
-                a.insert(Field::IpChecksum, h.header_checksum);
-                a.insert(Field::IpSrc, ipv4_text(h.source));
-                a.insert(Field::IpDst, ipv4_text(h.destination));
-                if !h.options.is_empty() {
-                    a.insert(Field::SynlabIpOptions, hex(h.options.as_slice()));
+                a.insert(Field::IpDsfieldDscp, h.dscp());
+                a.insert(Field::IpDsfieldEcn, h.ecn());
+                a.insert(Field::IpLen, h.total_len());
+                a.insert(Field::IpId, h.ident());
+                a.insert(Field::IpFlagsRb, h.rb());
+                a.insert(Field::IpFlagsDf, h.dont_frag());
+                a.insert(Field::IpFlagsMf, h.more_frags());
+                a.insert(Field::IpFragOffset, h.frag_offset());
+                a.insert(Field::IpTtl, h.ttl());
+                a.insert(Field::IpProto, h.protocol());
+                a.insert(Field::IpChecksum, h.checksum());
+                a.insert(Field::IpSrc, ipv4_text(h.src_addr().octets()));
+                a.insert(Field::IpDst, ipv4_text(h.dst_addr().octets()));
+                if !h.options().is_empty() {
+                    a.insert(Field::SynlabIpOptions, hex(h.options()));
                 }
             }
             IpLayer::V6 { header: h, exts } => {
                 a.insert(Field::Ipv6Version, h.version());
-                a.insert(Field::Ipv6TclassDscp, h.dscp().value());
-                a.insert(Field::Ipv6TclassEcn, h.ecn().value());
-                a.insert(Field::Ipv6Flow, h.flow_label().value());
-                a.insert(Field::Ipv6Plen, h.payload_length());
-                a.insert(Field::Ipv6Nxt, h.next_header().0);
+                a.insert(Field::Ipv6TclassDscp, h.dscp());
+                a.insert(Field::Ipv6TclassEcn, h.ecn());
+                a.insert(Field::Ipv6Flow, h.flow_label());
+                a.insert(Field::Ipv6Plen, h.payload_len());
+                a.insert(Field::Ipv6Nxt, h.next_header());
                 a.insert(Field::Ipv6Hlim, h.hop_limit());
-                a.insert(Field::Ipv6Src, h.source_addr().to_string());
-                a.insert(Field::Ipv6Dst, h.destination_addr().to_string());
+                a.insert(Field::Ipv6Src, h.src_addr().to_string());
+                a.insert(Field::Ipv6Dst, h.dst_addr().to_string());
                 if !exts.is_empty() {
                     a.insert(Field::SynlabIpv6Ext, exts.join(","));
                 }
@@ -785,7 +670,7 @@ impl Segment<'_> {
     }
 
     fn tcp_attributes(&self, a: &mut Attributes, opts: &OptionsParse<'_>) {
-        let t = self.tcp;
+        let t = &self.tcp;
         let f = self.flags;
         a.insert(Field::TcpSrcport, self.src.port());
         a.insert(Field::TcpDstport, self.dst.port());
@@ -795,9 +680,9 @@ impl Segment<'_> {
         for (field, bits) in TcpFlags::FIELDS {
             a.insert(field, f.has(bits));
         }
-        a.insert(Field::TcpWindowSizeValue, be16(t, 14));
-        a.insert(Field::TcpChecksum, be16(t, 16));
-        a.insert(Field::TcpUrgentPointer, be16(t, 18));
+        a.insert(Field::TcpWindowSizeValue, t.window_len());
+        a.insert(Field::TcpChecksum, t.checksum());
+        a.insert(Field::TcpUrgentPointer, t.urgent_at());
         for opt in &opts.options {
             option_attributes(a, opt);
         }
@@ -887,7 +772,7 @@ mod tests {
     #[test]
     fn qinq_vlan_tags_are_skipped() {
         let frame = ethernet(&[[0x88, 0xa8, 0, 10], [0x81, 0x00, 0, 100]], &ipv4_syn());
-        let seg = segment(decode_frame(1, &frame).unwrap_or_else(|e| panic!("{e}")));
+        let seg = segment(decode_frame(LinkType::Ethernet, &frame));
         assert!(seg.flags.is_syn());
         assert_eq!(seg.src.to_string(), "198.18.0.2:40000");
         let a = seg.attributes();
@@ -913,7 +798,7 @@ mod tests {
     #[test]
     fn data_segment_attributes_agree_with_the_full_set() {
         let frame = ethernet(&[], &ipv4_syn());
-        let seg = segment(decode_frame(1, &frame).unwrap_or_else(|e| panic!("{e}")));
+        let seg = segment(decode_frame(LinkType::Ethernet, &frame));
         let full = seg.attributes();
         let part = seg.ip_and_option_attributes();
         assert_eq!(part.get(Field::IpTtl), Some(&64u8.into()));
@@ -930,28 +815,20 @@ mod tests {
         let ip = ipv4_syn();
         let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
         sll.extend_from_slice(&ip);
-        assert!(
-            segment(decode_frame(113, &sll).unwrap_or_else(|e| panic!("{e}")))
-                .flags
-                .is_syn()
-        );
+        assert!(segment(decode_frame(LinkType::LinuxSll, &sll))
+            .flags
+            .is_syn());
         let mut sll2 = vec![
             0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
         ];
         sll2.extend_from_slice(&ip);
-        assert!(
-            segment(decode_frame(276, &sll2).unwrap_or_else(|e| panic!("{e}")))
-                .flags
-                .is_syn()
-        );
+        assert!(segment(decode_frame(LinkType::LinuxSll2, &sll2))
+            .flags
+            .is_syn());
         for family in [2u32.to_le_bytes(), 2u32.to_be_bytes()] {
             let mut null = family.to_vec();
             null.extend_from_slice(&ip);
-            assert!(
-                segment(decode_frame(0, &null).unwrap_or_else(|e| panic!("{e}")))
-                    .flags
-                    .is_syn()
-            );
+            assert!(segment(decode_frame(LinkType::Null, &null)).flags.is_syn());
         }
     }
 
@@ -965,8 +842,8 @@ mod tests {
         icmp.extend_from_slice(&syn[..28]);
         let total = icmp.len() as u16;
         icmp[2..4].copy_from_slice(&total.to_be_bytes());
-        match decode_frame(101, &icmp) {
-            Ok(Decoded::Icmp(e)) => {
+        match decode_frame(LinkType::Raw, &icmp) {
+            Decoded::Icmp(e) => {
                 assert_eq!((e.icmp_type, e.code), (3, 13));
                 assert_eq!(e.quoted.src.to_string(), "198.18.0.2:40000");
                 assert_eq!(e.quoted.seq, 1);
@@ -979,7 +856,7 @@ mod tests {
     fn cut_inside_the_tcp_header_is_skipped_not_a_panic() {
         let ip = ipv4_syn();
         for cut in 0..ip.len() {
-            let d = decode_frame(101, &ip[..cut]).unwrap_or_else(|e| panic!("{e}"));
+            let d = decode_frame(LinkType::Raw, &ip[..cut]);
             if cut >= 40 {
                 let seg = segment(d);
                 assert!(seg.truncated);
@@ -1001,7 +878,7 @@ mod tests {
         p.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         p.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop: next TCP, PadN
         p.extend_from_slice(tcp);
-        let seg = segment(decode_frame(101, &p).unwrap_or_else(|e| panic!("{e}")));
+        let seg = segment(decode_frame(LinkType::Raw, &p));
         assert!(seg.flags.is_syn());
         assert_eq!(seg.src.to_string(), "[fd00::2]:40000");
         let a = seg.attributes();
@@ -1039,27 +916,30 @@ mod tests {
         assert!(err.is_some(), "etherparse stops at the second hop-by-hop");
         assert_eq!(exts.slice().len(), 8);
         assert_eq!(ext_names(&exts), ["hop"]);
-        match decode_frame(101, &p) {
-            Ok(Decoded::Skipped(why @ Skip::BadIp(_))) => assert!(why.is_malformed()),
+        match decode_frame(LinkType::Raw, &p) {
+            Decoded::Skipped(why @ Skip::BadIp(_)) => assert!(why.is_malformed()),
             other => panic!("{other:?}"),
         }
         // The 62-byte frame of the report: the packet ends after the first
         // hop-by-hop header, which names another one.
         let cut = &p[..48];
-        assert!(matches!(decode_frame(101, cut), Ok(Decoded::Skipped(_))));
+        assert!(matches!(
+            decode_frame(LinkType::Raw, cut),
+            Decoded::Skipped(_)
+        ));
     }
 
     #[test]
     fn extension_chains_are_walked_to_tcp_and_cuts_are_named() {
         let p = ipv6_with_exts(&[0, 60, 43, 60]);
-        let seg = segment(decode_frame(101, &p).unwrap_or_else(|e| panic!("{e}")));
+        let seg = segment(decode_frame(LinkType::Raw, &p));
         assert_eq!(
             seg.attributes().get("synlab.ipv6.ext"),
             Some(&"hop,dest,route,dest".into())
         );
         // Cut inside the third header: a malformed skip at every length.
         for cut in 40..p.len() {
-            let d = decode_frame(101, &p[..cut]).unwrap_or_else(|e| panic!("{e}"));
+            let d = decode_frame(LinkType::Raw, &p[..cut]);
             if cut < 72 {
                 assert!(matches!(d, Decoded::Skipped(_)), "cut {cut}: {d:?}");
             }
@@ -1070,12 +950,12 @@ mod tests {
     fn syn_behind_eight_vlan_tags_is_found_and_too_many_are_named() {
         let tags = [[0x81, 0x00, 0, 7]; 8];
         let frame = ethernet(&tags, &ipv4_syn());
-        let seg = segment(decode_frame(1, &frame).unwrap_or_else(|e| panic!("{e}")));
+        let seg = segment(decode_frame(LinkType::Ethernet, &frame));
         assert!(seg.flags.is_syn());
         let tags = vec![[0x88, 0xa8, 0, 7]; MAX_VLAN_TAGS + 1];
         let frame = ethernet(&tags, &ipv4_syn());
-        match decode_frame(1, &frame) {
-            Ok(Decoded::Skipped(Skip::TooManyVlanTags)) => {}
+        match decode_frame(LinkType::Ethernet, &frame) {
+            Decoded::Skipped(Skip::TooManyVlanTags) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -1093,15 +973,15 @@ mod tests {
             ("offset past end", offset_past_end),
             ("offset 4", offset_4),
         ] {
-            match decode_frame(101, &p) {
-                Ok(Decoded::Skipped(why)) => assert!(why.is_malformed(), "{name}: {why}"),
+            match decode_frame(LinkType::Raw, &p) {
+                Decoded::Skipped(why) => assert!(why.is_malformed(), "{name}: {why}"),
                 other => panic!("{name}: {other:?}"),
             }
         }
         let mut udp = ipv4_syn();
         udp[9] = 17;
-        match decode_frame(101, &udp) {
-            Ok(Decoded::Skipped(why)) => assert!(!why.is_malformed(), "{why}"),
+        match decode_frame(LinkType::Raw, &udp) {
+            Decoded::Skipped(why) => assert!(!why.is_malformed(), "{why}"),
             other => panic!("{other:?}"),
         }
     }
@@ -1119,15 +999,15 @@ mod tests {
         ];
         for header in headers {
             let frame = [header, &ipv4_syn()[..]].concat();
-            let seg = segment(decode_frame(129, &frame).unwrap_or_else(|e| panic!("{e}")));
+            let seg = segment(decode_frame(LinkType::ArcnetLinux, &frame));
             assert!(seg.flags.is_syn(), "{header:02x?}");
         }
         for (frame, want) in [
             (&[0xbe, 0x50, 0xc0][..], Skip::LinkCut),
             (&[0, 0, 0, 0, 0xf1][..], Skip::NotIp),
         ] {
-            match decode_frame(129, frame) {
-                Ok(Decoded::Skipped(why)) => assert_eq!(why, want),
+            match decode_frame(LinkType::ArcnetLinux, frame) {
+                Decoded::Skipped(why) => assert_eq!(why, want),
                 other => panic!("{frame:02x?}: {other:?}"),
             }
         }
@@ -1136,8 +1016,8 @@ mod tests {
     #[test]
     fn unknown_link_type_is_an_error() {
         assert_eq!(
-            decode_frame(147, &[]).err(),
-            Some(DecodeError::UnsupportedLinkType(147))
+            LinkType::try_from(147),
+            Err(DecodeError::UnsupportedLinkType(147))
         );
     }
 

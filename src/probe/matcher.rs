@@ -301,8 +301,8 @@ fn slot_result(index: usize, s: Slot) -> ProbeResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::decode_frame;
     use crate::model::Field;
+    use crate::model::{decode_frame, LinkType};
     use crate::probe::plan::{plan, PortRange};
 
     fn linux() -> Attributes {
@@ -354,7 +354,7 @@ mod tests {
     }
 
     fn feed(m: &mut Matcher, at_ms: u64, bytes: &[u8]) -> Relation {
-        let d = decode_frame(101, bytes).unwrap_or_else(|e| panic!("{e}"));
+        let d = decode_frame(LinkType::Raw, bytes);
         m.feed(Duration::from_millis(at_ms), &d)
     }
 

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use thiserror::Error;
 
 use crate::model::craft::{self, CraftError, Volatile};
-use crate::model::{decode_frame, Attributes, Decoded};
+use crate::model::{decode_frame, Attributes, Decoded, LinkType};
 use crate::model::{Attr, Family, Field, Value};
 
 /// Source ports the probes use, inclusive. The default, 40000-59999, is
@@ -184,8 +184,8 @@ pub fn plan(
             let vol = volatile(src, target, seq, clock_ms);
             let packet = craft::build_packet(&attrs, &vol)
                 .map_err(|source| PlanError::Craft { index, source })?;
-            let syn = match decode_frame(101, &packet) {
-                Ok(Decoded::Tcp(seg)) => seg.attributes(),
+            let syn = match decode_frame(LinkType::Raw, &packet) {
+                Decoded::Tcp(seg) => seg.attributes(),
                 _ => {
                     return Err(PlanError::Craft {
                         index,

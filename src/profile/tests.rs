@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{decode_frame, Decoded};
+use crate::model::{decode_frame, Decoded, LinkType};
 use crate::p0f;
 
 fn parse(text: &str) -> Result<(Profile, Warnings), ProfileError> {
@@ -126,9 +126,9 @@ fn volatile_and_derived_attributes_are_ignored_with_a_warning() {
     assert!(!p.attributes.contains(Field::IpId));
 }
 
-fn decode_syn(bytes: &[u8], linktype: u32) -> Attributes {
-    match decode_frame(linktype, bytes) {
-        Ok(Decoded::Tcp(seg)) => seg.attributes(),
+fn decode_syn(bytes: &[u8], link: LinkType) -> Attributes {
+    match decode_frame(link, bytes) {
+        Decoded::Tcp(seg) => seg.attributes(),
         other => panic!("{other:?}"),
     }
 }
@@ -142,7 +142,7 @@ fn captured_linux_syn() -> Attributes {
     .unwrap();
     // pcap: 24-byte file header, 16-byte record header, Ethernet frame
     let caplen = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
-    decode_syn(&bytes[40..40 + caplen], 1)
+    decode_syn(&bytes[40..40 + caplen], LinkType::Ethernet)
 }
 
 fn behavioural(a: &Attributes) -> Attributes {
@@ -204,7 +204,7 @@ fn windows_7_drops_window_scaling_from_its_third_try() {
     let (src, dst) = dummy_endpoints();
     let layout = |n: u32, src, dst| {
         let bytes = p.craft_try(n, src, dst, 77, 1000).unwrap();
-        let Ok(Decoded::Tcp(seg)) = decode_frame(101, &bytes) else {
+        let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &bytes) else {
             panic!("try {n} does not decode");
         };
         let a = seg.attributes();

@@ -1,6 +1,7 @@
 //! Header diagrams as inline SVG, in the layout of RFC 791 (IPv4), RFC 8200
 //! (IPv6) and RFC 793 (TCP): rows of 32 bits, each field a box as wide as
-//! its bits, each TCP option its own box. Drawn from the bytes of a crafted
+//! its bits (the widths and places are the [`wire`] module's field
+//! layouts, read through its views), each TCP option its own box. Drawn from the bytes of a crafted
 //! (or re-crafted captured) SYN, so computed fields (lengths, checksums)
 //! show what was on the wire. Each box knows the attributes it shows, so
 //! the report can highlight the differences and mark the culprits.
@@ -9,6 +10,7 @@ use std::fmt::Write as _;
 
 use super::html::Html;
 use crate::model::{Attr, Field, OptionKind};
+use crate::wire::{self, ipv4, ipv6, tcp, Bits};
 
 /// Pixels per bit: 32 bits make a 576-pixel row.
 const BIT: u32 = 18;
@@ -36,9 +38,9 @@ pub struct Header {
     pub fields: Vec<HeaderField>,
 }
 
-fn field(bits: u32, short: &'static str, f: Field, value: impl ToString) -> HeaderField {
+fn field(at: Bits, short: &'static str, f: Field, value: impl ToString) -> HeaderField {
     HeaderField {
-        bits,
+        bits: at.len as u32,
         short,
         name: f.name().to_owned(),
         value: value.to_string(),
@@ -46,13 +48,14 @@ fn field(bits: u32, short: &'static str, f: Field, value: impl ToString) -> Head
     }
 }
 
-/// Bits `start..start + len` (from the first byte's high bit) as a number;
-/// the caller has checked the bytes are there (0 when they are not).
-fn bits(b: &[u8], start: usize, len: usize) -> u64 {
-    (start..start + len).fold(0, |acc, i| {
-        let bit = b.get(i / 8).map_or(0, |byte| (byte >> (7 - i % 8)) & 1);
-        (acc << 1) | u64::from(bit)
-    })
+/// A field whose box shows the number in its bits.
+fn number(b: &[u8], at: Bits, short: &'static str, f: Field) -> HeaderField {
+    field(at, short, f, at.read(b))
+}
+
+/// A field whose box shows its bits in hex (a checksum).
+fn hex16(b: &[u8], at: Bits, short: &'static str, f: Field) -> HeaderField {
+    field(at, short, f, format!("0x{:04x}", at.read(b)))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -74,75 +77,72 @@ pub fn headers(packet: &[u8]) -> Result<Vec<Header>, String> {
     Ok(vec![ip, tcp])
 }
 
+/// The IPv4 header's boxes, in the order and widths of `wire::ipv4::field`.
 fn ipv4(b: &[u8]) -> Result<(Header, usize), String> {
-    if b.len() < 20 {
-        return Err(format!("an IPv4 header of {} bytes", b.len()));
-    }
-    let ihl = usize::from(b[0] & 0xf) * 4;
-    if ihl < 20 || ihl > b.len() {
-        return Err(format!("an IPv4 header length of {ihl}"));
-    }
-    let v = |start, len| bits(b, start, len);
-    let addr = |at: usize| format!("{}.{}.{}.{}", b[at], b[at + 1], b[at + 2], b[at + 3]);
+    use ipv4::field as at;
+    let p = match ipv4::Packet::new_checked(b) {
+        Ok(p) => p,
+        Err(wire::Error::Truncated { len, need }) if need == ipv4::HEADER_LEN => {
+            return Err(format!("an IPv4 header of {len} bytes"))
+        }
+        Err(_) => {
+            let ihl = at::IHL.read(b) * 4;
+            return Err(format!("an IPv4 header length of {ihl}"));
+        }
+    };
+    let ihl = p.header_len();
     let mut fields = vec![
-        field(4, "Version", Field::IpVersion, v(0, 4)),
-        field(4, "IHL", Field::IpHdrLen, ihl),
-        field(6, "DSCP", Field::IpDsfieldDscp, v(8, 6)),
-        field(2, "ECN", Field::IpDsfieldEcn, v(14, 2)),
-        field(16, "Total Length", Field::IpLen, v(16, 16)),
-        field(16, "Identification", Field::IpId, v(32, 16)),
-        field(1, "RB", Field::IpFlagsRb, v(48, 1)),
-        field(1, "DF", Field::IpFlagsDf, v(49, 1)),
-        field(1, "MF", Field::IpFlagsMf, v(50, 1)),
-        field(13, "Fragment Offset", Field::IpFragOffset, v(51, 13)),
-        field(8, "TTL", Field::IpTtl, v(64, 8)),
-        field(8, "Protocol", Field::IpProto, v(72, 8)),
-        field(
-            16,
-            "Header Checksum",
-            Field::IpChecksum,
-            format!("0x{:04x}", v(80, 16)),
-        ),
-        field(32, "Source", Field::IpSrc, addr(12)),
-        field(32, "Destination", Field::IpDst, addr(16)),
+        number(b, at::VERSION, "Version", Field::IpVersion),
+        field(at::IHL, "IHL", Field::IpHdrLen, ihl),
+        number(b, at::DSCP, "DSCP", Field::IpDsfieldDscp),
+        number(b, at::ECN, "ECN", Field::IpDsfieldEcn),
+        number(b, at::TOTAL_LEN, "Total Length", Field::IpLen),
+        number(b, at::IDENT, "Identification", Field::IpId),
+        number(b, at::FLAG_RB, "RB", Field::IpFlagsRb),
+        number(b, at::FLAG_DF, "DF", Field::IpFlagsDf),
+        number(b, at::FLAG_MF, "MF", Field::IpFlagsMf),
+        number(b, at::FRAG_OFFSET, "Fragment Offset", Field::IpFragOffset),
+        number(b, at::TTL, "TTL", Field::IpTtl),
+        number(b, at::PROTOCOL, "Protocol", Field::IpProto),
+        hex16(b, at::CHECKSUM, "Header Checksum", Field::IpChecksum),
+        field(at::SRC_ADDR, "Source", Field::IpSrc, p.src_addr()),
+        field(at::DST_ADDR, "Destination", Field::IpDst, p.dst_addr()),
     ];
-    if ihl > 20 {
+    if ihl > ipv4::HEADER_LEN {
+        let options = Bits::new(at::OPTIONS * 8, (ihl - ipv4::HEADER_LEN) * 8);
         fields.push(field(
-            (ihl as u32 - 20) * 8,
+            options,
             "Options",
             Field::SynlabIpOptions,
-            hex(&b[20..ihl]),
+            hex(p.options()),
         ));
     }
     let title = "IPv4 header (RFC 791)".to_owned();
     Ok((Header { title, fields }, ihl))
 }
 
+/// The IPv6 header's boxes (`wire::ipv6::field`), then each extension
+/// header as one box, up to the TCP header.
 fn ipv6(b: &[u8]) -> Result<(Header, usize), String> {
-    if b.len() < 40 {
+    use ipv6::field as at;
+    let Ok(p) = ipv6::Packet::new_checked(b) else {
         return Err(format!("an IPv6 header of {} bytes", b.len()));
-    }
-    let v = |start, len| bits(b, start, len);
-    let addr = |at: usize| {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&b[at..at + 16]);
-        std::net::Ipv6Addr::from(a).to_string()
     };
     let mut fields = vec![
-        field(4, "Version", Field::Ipv6Version, v(0, 4)),
-        field(6, "DSCP", Field::Ipv6TclassDscp, v(4, 6)),
-        field(2, "ECN", Field::Ipv6TclassEcn, v(10, 2)),
-        field(20, "Flow Label", Field::Ipv6Flow, v(12, 20)),
-        field(16, "Payload Length", Field::Ipv6Plen, v(32, 16)),
-        field(8, "Next Header", Field::Ipv6Nxt, v(48, 8)),
-        field(8, "Hop Limit", Field::Ipv6Hlim, v(56, 8)),
-        field(128, "Source", Field::Ipv6Src, addr(8)),
-        field(128, "Destination", Field::Ipv6Dst, addr(24)),
+        number(b, at::VERSION, "Version", Field::Ipv6Version),
+        number(b, at::DSCP, "DSCP", Field::Ipv6TclassDscp),
+        number(b, at::ECN, "ECN", Field::Ipv6TclassEcn),
+        number(b, at::FLOW_LABEL, "Flow Label", Field::Ipv6Flow),
+        number(b, at::PAYLOAD_LEN, "Payload Length", Field::Ipv6Plen),
+        number(b, at::NEXT_HEADER, "Next Header", Field::Ipv6Nxt),
+        number(b, at::HOP_LIMIT, "Hop Limit", Field::Ipv6Hlim),
+        field(at::SRC_ADDR, "Source", Field::Ipv6Src, p.src_addr()),
+        field(at::DST_ADDR, "Destination", Field::Ipv6Dst, p.dst_addr()),
     ];
     // Extension headers (each one box), up to the TCP header.
-    let (mut next, mut at) = (b[6], 40usize);
+    let (mut next, mut at) = (p.next_header(), ipv6::HEADER_LEN);
     for _ in 0..16 {
-        if next == 6 {
+        if next == tcp::PROTOCOL {
             break;
         }
         let len = match (next, b.get(at + 1)) {
@@ -165,7 +165,7 @@ fn ipv6(b: &[u8]) -> Result<(Header, usize), String> {
         next = ext[0];
         at += len;
     }
-    if next != 6 {
+    if next != tcp::PROTOCOL {
         return Err(format!(
             "no TCP after the IPv6 headers (next header {next})"
         ));
@@ -174,41 +174,37 @@ fn ipv6(b: &[u8]) -> Result<(Header, usize), String> {
     Ok((Header { title, fields }, at))
 }
 
+/// The TCP header's boxes (`wire::tcp::field`), each option its own.
 fn tcp(t: &[u8]) -> Result<Header, String> {
-    if t.len() < 20 {
+    use tcp::field as at;
+    let Ok(p) = tcp::Packet::new_checked(t) else {
         return Err(format!("a TCP header of {} bytes", t.len()));
-    }
-    let off = usize::from(t[12] >> 4) * 4;
-    if off < 20 || off > t.len() {
+    };
+    let off = p.header_len();
+    if off < tcp::HEADER_LEN || off > t.len() {
         return Err(format!("a TCP data offset of {off} bytes"));
     }
-    let v = |start, len| bits(t, start, len);
     let mut fields = vec![
-        field(16, "Source Port", Field::TcpSrcport, v(0, 16)),
-        field(16, "Destination Port", Field::TcpDstport, v(16, 16)),
-        field(32, "Sequence Number", Field::TcpSeqRaw, v(32, 32)),
-        field(32, "Acknowledgment Number", Field::TcpAckRaw, v(64, 32)),
-        field(4, "Offset", Field::TcpHdrLen, off),
-        field(3, "Rsv", Field::TcpFlagsRes, v(100, 3)),
-        field(1, "AE", Field::TcpFlagsAe, v(103, 1)),
-        field(1, "CWR", Field::TcpFlagsCwr, v(104, 1)),
-        field(1, "ECE", Field::TcpFlagsEce, v(105, 1)),
-        field(1, "URG", Field::TcpFlagsUrg, v(106, 1)),
-        field(1, "ACK", Field::TcpFlagsAck, v(107, 1)),
-        field(1, "PSH", Field::TcpFlagsPush, v(108, 1)),
-        field(1, "RST", Field::TcpFlagsReset, v(109, 1)),
-        field(1, "SYN", Field::TcpFlagsSyn, v(110, 1)),
-        field(1, "FIN", Field::TcpFlagsFin, v(111, 1)),
-        field(16, "Window", Field::TcpWindowSizeValue, v(112, 16)),
-        field(
-            16,
-            "Checksum",
-            Field::TcpChecksum,
-            format!("0x{:04x}", v(128, 16)),
-        ),
-        field(16, "Urgent Pointer", Field::TcpUrgentPointer, v(144, 16)),
+        number(t, at::SRC_PORT, "Source Port", Field::TcpSrcport),
+        number(t, at::DST_PORT, "Destination Port", Field::TcpDstport),
+        number(t, at::SEQ_NUM, "Sequence Number", Field::TcpSeqRaw),
+        number(t, at::ACK_NUM, "Acknowledgment Number", Field::TcpAckRaw),
+        field(at::DATA_OFFSET, "Offset", Field::TcpHdrLen, off),
+        number(t, at::FLAG_RES, "Rsv", Field::TcpFlagsRes),
+        number(t, at::FLAG_AE, "AE", Field::TcpFlagsAe),
+        number(t, at::FLAG_CWR, "CWR", Field::TcpFlagsCwr),
+        number(t, at::FLAG_ECE, "ECE", Field::TcpFlagsEce),
+        number(t, at::FLAG_URG, "URG", Field::TcpFlagsUrg),
+        number(t, at::FLAG_ACK, "ACK", Field::TcpFlagsAck),
+        number(t, at::FLAG_PSH, "PSH", Field::TcpFlagsPush),
+        number(t, at::FLAG_RST, "RST", Field::TcpFlagsReset),
+        number(t, at::FLAG_SYN, "SYN", Field::TcpFlagsSyn),
+        number(t, at::FLAG_FIN, "FIN", Field::TcpFlagsFin),
+        number(t, at::WINDOW, "Window", Field::TcpWindowSizeValue),
+        hex16(t, at::CHECKSUM, "Checksum", Field::TcpChecksum),
+        number(t, at::URGENT, "Urgent Pointer", Field::TcpUrgentPointer),
     ];
-    fields.extend(options(&t[20..off]));
+    fields.extend(options(p.options()));
     Ok(Header {
         title: "TCP header (RFC 793), each option its own box".to_owned(),
         fields,
@@ -253,7 +249,7 @@ fn options(o: &[u8]) -> Vec<HeaderField> {
             },
         };
         let data = &o[i..i + len];
-        let num = |at: usize, n: usize| data.get(at..at + n).map_or(0, |d| bits(d, 0, n * 8));
+        let num = |at: usize, n: usize| Bits::new(at * 8, n * 8).read(data);
         let (short, name, value): (&'static str, String, String) = match kind {
             0 => ("EOL", Field::TcpOptionsEol.name().into(), String::new()),
             1 => ("NOP", Field::TcpOptionsNop.name().into(), String::new()),
@@ -503,6 +499,88 @@ mod tests {
         let src = hs[0].fields.iter().find(|f| f.short == "Source");
         assert_eq!(src.map(|f| f.value.as_str()), Some("fd00::2"));
         assert_eq!(hs[1].fields.len(), 18 + 5);
+    }
+
+    /// Each fixed box starts at the bit the wire layout gives its field:
+    /// the widths come from there, and none is left out or doubled.
+    #[test]
+    fn boxes_sit_where_the_wire_layouts_put_them() {
+        use crate::wire::{ipv4::field as v4, ipv6::field as v6, tcp::field as t};
+        let mut a = linux_example();
+        let v4_syn = build_packet(&a, &placeholder(false)).unwrap_or_else(|e| panic!("{e}"));
+        a.insert(Field::Ipv6Hlim, 64u8);
+        let v6_syn = build_packet(&a, &placeholder(true)).unwrap_or_else(|e| panic!("{e}"));
+        let layouts: [(&[u8], usize, Vec<Bits>); 3] = [
+            (
+                &v4_syn,
+                0,
+                vec![
+                    v4::VERSION,
+                    v4::IHL,
+                    v4::DSCP,
+                    v4::ECN,
+                    v4::TOTAL_LEN,
+                    v4::IDENT,
+                    v4::FLAG_RB,
+                    v4::FLAG_DF,
+                    v4::FLAG_MF,
+                    v4::FRAG_OFFSET,
+                    v4::TTL,
+                    v4::PROTOCOL,
+                    v4::CHECKSUM,
+                    v4::SRC_ADDR,
+                    v4::DST_ADDR,
+                ],
+            ),
+            (
+                &v6_syn,
+                0,
+                vec![
+                    v6::VERSION,
+                    v6::DSCP,
+                    v6::ECN,
+                    v6::FLOW_LABEL,
+                    v6::PAYLOAD_LEN,
+                    v6::NEXT_HEADER,
+                    v6::HOP_LIMIT,
+                    v6::SRC_ADDR,
+                    v6::DST_ADDR,
+                ],
+            ),
+            (
+                &v4_syn,
+                1,
+                vec![
+                    t::SRC_PORT,
+                    t::DST_PORT,
+                    t::SEQ_NUM,
+                    t::ACK_NUM,
+                    t::DATA_OFFSET,
+                    t::FLAG_RES,
+                    t::FLAG_AE,
+                    t::FLAG_CWR,
+                    t::FLAG_ECE,
+                    t::FLAG_URG,
+                    t::FLAG_ACK,
+                    t::FLAG_PSH,
+                    t::FLAG_RST,
+                    t::FLAG_SYN,
+                    t::FLAG_FIN,
+                    t::WINDOW,
+                    t::CHECKSUM,
+                    t::URGENT,
+                ],
+            ),
+        ];
+        for (bytes, which, layout) in layouts {
+            let hs = headers(bytes).unwrap_or_else(|e| panic!("{e}"));
+            let mut at = 0;
+            for (f, want) in hs[which].fields.iter().zip(&layout) {
+                assert_eq!((at, f.bits as usize), (want.start, want.len), "{}", f.short);
+                at += f.bits as usize;
+            }
+            assert_eq!(at % 32, 0, "{}", hs[which].title);
+        }
     }
 
     #[test]
