@@ -7,8 +7,6 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use crate::handshake::Attempt;
-use crate::model::{Attr, Source, Value};
-use crate::rule::{AttemptField, Subject};
 
 /// Which attempt of a capture a command means.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,27 +103,6 @@ impl AttemptSpec {
                 .find(|(_, a)| a.client.ip() == ip)
                 .ok_or(SpecError::NoSuchClient { spec, ip }),
         }
-    }
-}
-
-/// `handshakes --where` over a captured attempt: its SYN's attributes,
-/// `synlab.flow.*` from its later segments, and the attempt's own facts.
-impl Subject for Attempt {
-    fn attr(&self, a: Attr) -> Option<&Value> {
-        if a.source() == Source::Flow {
-            self.flow.get(a)
-        } else {
-            self.syn.get(a)
-        }
-    }
-
-    fn attempt(&self, f: AttemptField) -> Option<Value> {
-        Some(match f {
-            AttemptField::Outcome => Value::from(self.outcome.name()),
-            AttemptField::Established => Value::Bool(self.established),
-            AttemptField::Stalled => Value::Bool(self.stalled()),
-            AttemptField::SynRetransmits => Value::from(self.syn_retransmits),
-        })
     }
 }
 

@@ -1,4 +1,4 @@
-//! Fixtures read from the built-in profiles (`src/profile/builtin/*.toml`),
+//! Fixtures read from the built-in profiles (`crates/synlab-core/src/profile/builtin/*.toml`),
 //! so a test's "Windows SYN" is the one synlab ships, not a hand-made copy.
 
 use synlab::io::profile_store;

@@ -135,11 +135,10 @@ fn decode_syn(bytes: &[u8], link: LinkType) -> Attributes {
 
 /// The first packet of the netns capture, a Linux 6.18 SYN.
 fn captured_linux_syn() -> Attributes {
-    let bytes = std::fs::read(concat!(
+    let bytes = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/linux-6.18-netns.pcap"
-    ))
-    .unwrap();
+        "/../../tests/data/linux-6.18-netns.pcap"
+    ));
     // pcap: 24-byte file header, 16-byte record header, Ethernet frame
     let caplen = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
     decode_syn(&bytes[40..40 + caplen], LinkType::Ethernet)

@@ -22,7 +22,10 @@ mod tcp_flags;
 mod vocab;
 
 pub use attributes::{Attributes, Key, Value};
-pub(crate) use decode::ipv4_text;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub use decode::fast_agrees_with_lax;
+pub use decode::ipv4_text;
 pub use decode::{
     decode_frame, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp, Segment, Skip,
     MAX_VLAN_TAGS,

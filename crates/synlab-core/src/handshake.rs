@@ -929,6 +929,36 @@ pub fn kb(bytes: u64) -> String {
     }
 }
 
+/// `impl Subject for Attempt`, here beside [`Attempt`] since synlab-core is its
+/// own crate: the orphan rule keeps synlab's edge (src/cli/select.rs, where it
+/// was) from implementing a core trait for a core type.
+mod subject_for_attempt {
+    use super::Attempt;
+    use crate::model::{Attr, Source, Value};
+    use crate::rule::{AttemptField, Subject};
+
+    /// `handshakes --where` over a captured attempt: its SYN's attributes,
+    /// `synlab.flow.*` from its later segments, and the attempt's own facts.
+    impl Subject for Attempt {
+        fn attr(&self, a: Attr) -> Option<&Value> {
+            if a.source() == Source::Flow {
+                self.flow.get(a)
+            } else {
+                self.syn.get(a)
+            }
+        }
+
+        fn attempt(&self, f: AttemptField) -> Option<Value> {
+            Some(match f {
+                AttemptField::Outcome => Value::from(self.outcome.name()),
+                AttemptField::Established => Value::Bool(self.established),
+                AttemptField::Stalled => Value::Bool(self.stalled()),
+                AttemptField::SynRetransmits => Value::from(self.syn_retransmits),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

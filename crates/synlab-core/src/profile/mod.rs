@@ -32,7 +32,7 @@
 //! On load a profile is *normalised*: crafted with dummy volatile values and
 //! decoded again, so its attribute set is exactly what its SYN carries (every
 //! flag and default spelled out), and any attribute the crafter cannot honour
-//! is an error naming it. Parsing is pure; reading files is in `crate::io::profile_store`.
+//! is an error naming it. Parsing is pure; reading files is in `synlab::io::profile_store`.
 
 pub mod builtin;
 pub mod group;
