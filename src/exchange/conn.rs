@@ -799,7 +799,7 @@ impl Exchange {
     fn response_complete(&self) -> bool {
         let by_length = self
             .response
-            .and_then(|h| Some(h.head_len + h.content_length?))
+            .and_then(|h| Some(h.head_len.saturating_add(h.content_length?)))
             .is_some_and(|len| self.rcv_off >= len);
         by_length || self.fin_received
     }
@@ -863,7 +863,7 @@ impl Exchange {
                 (stats.duration_s > 0.0).then(|| self.rcv_off as f64 / stats.duration_s / 1e6);
             stats.truncated = self
                 .response
-                .and_then(|h| Some(h.head_len + h.content_length?))
+                .and_then(|h| Some(h.head_len.saturating_add(h.content_length?)))
                 .is_some_and(|len| self.rcv_off < len);
         }
         let previous = self.result.take();
