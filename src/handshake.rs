@@ -617,7 +617,9 @@ impl Attempt {
         if f.is_syn_ack() {
             return; // a retransmitted SYN-ACK
         }
-        self.bytes_to_client = self.bytes_to_client.saturating_add(u64::from(seg.payload_len));
+        self.bytes_to_client = self
+            .bytes_to_client
+            .saturating_add(u64::from(seg.payload_len));
         self.on_segment(1, at, seg);
     }
 
@@ -648,7 +650,9 @@ impl Attempt {
         if self.client_ip_ids.len() < IP_IDS_KEPT {
             self.client_ip_ids.extend(seg.ip_id());
         }
-        self.bytes_to_server = self.bytes_to_server.saturating_add(u64::from(seg.payload_len));
+        self.bytes_to_server = self
+            .bytes_to_server
+            .saturating_add(u64::from(seg.payload_len));
         self.on_segment(0, at, seg);
     }
 
@@ -1010,7 +1014,15 @@ mod tests {
             let mut t = Tracker::new();
             feed_bytes_at(&mut t, 1, at, true, (100, 0), &["syn"], &[]);
             feed_bytes_at(&mut t, 2, at, false, (500, 101), &["syn", "ack"], &[]);
-            feed_bytes_at(&mut t, 3, at, true, (101, 501), &["ack"], b"GET / HTTP/1.1\r\n\r\n");
+            feed_bytes_at(
+                &mut t,
+                3,
+                at,
+                true,
+                (101, 501),
+                &["ack"],
+                b"GET / HTTP/1.1\r\n\r\n",
+            );
             feed_bytes_at(&mut t, 4, at, false, (501, 121), &["reset"], &[]);
             let attempts = t.finish();
             assert_eq!(attempts.len(), 1);
@@ -1027,9 +1039,20 @@ mod tests {
         handshake(&mut t);
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n";
         feed_bytes(&mut t, 4, 3, false, (501, 101), &["ack"], head);
-        feed_bytes(&mut t, 5, 4, true, (101, 501 + head.len() as u32), &["ack"], &[]);
+        feed_bytes(
+            &mut t,
+            5,
+            4,
+            true,
+            (101, 501 + head.len() as u32),
+            &["ack"],
+            &[],
+        );
         let a = &t.finish()[0];
-        assert_eq!(a.response.as_ref().and_then(|r| r.content_length), Some(u64::MAX));
+        assert_eq!(
+            a.response.as_ref().and_then(|r| r.content_length),
+            Some(u64::MAX)
+        );
     }
 
     #[test]

@@ -645,3 +645,99 @@ fn fields_typo_exits_2_with_a_suggestion() {
         "{text}"
     );
 }
+
+/// Issue 22, items 2-3: the writers refuse what is not a regular file at
+/// the output path, and write nothing through it.
+mod outputs {
+    use super::support::{path_str, stderr, synlab, TempDir};
+    use std::path::Path;
+
+    fn fifo(path: &Path) {
+        let c = std::ffi::CString::new(path_str(path)).expect("no NUL");
+        // SAFETY: mkfifo reads a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    /// Each output flag against a FIFO, a symlink to a file, and `-`.
+    #[test]
+    fn bug_special_files_symlinks_and_dash_were_written() {
+        let dir = TempDir::new("outputs-special");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep").expect("write");
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        let fifo_path = dir.join("fifo");
+        fifo(&fifo_path);
+        let (l, f) = (path_str(&link), path_str(&fifo_path));
+        let craft = |out: &str| {
+            let mut a = vec!["craft", "--profile", "linux", "--src", "198.18.0.2"];
+            a.extend(["--dst", "198.18.0.130:80", "--out", out]);
+            a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        let handshakes = |flag: &str, out: &str| {
+            ["handshakes", "captures/linux-default.pcap", flag, out]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        let diff = |out: &str| {
+            ["diff", "linux", "windows-11", "--html", out]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        for out in [l, f, "-"] {
+            for args in [craft(out), handshakes("--parquet", out), diff(out)] {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let o = synlab(&args);
+                let err = stderr(&o);
+                assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+                let want = if out == "-" {
+                    "cannot go to standard output"
+                } else {
+                    "not a regular file: refusing to replace it"
+                };
+                assert!(err.contains(want), "{args:?}: {err}");
+            }
+        }
+        assert_eq!(
+            std::fs::read_to_string(&victim).ok().as_deref(),
+            Some("keep")
+        );
+        assert!(std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink());
+        assert!(!Path::new("-").exists() && !super::support::root().join("-").exists());
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["fifo", "link", "victim"], "no file left behind");
+    }
+
+    /// `bisect --recorded /missing --html notes.txt` deleted notes.txt: a
+    /// failed run leaves the user's file as it was.
+    #[test]
+    fn bug_a_failed_bisect_deleted_the_html_path() {
+        let dir = TempDir::new("outputs-failed");
+        let notes = dir.join("notes.txt");
+        std::fs::write(&notes, "my notes").expect("write");
+        let o = synlab(&[
+            "bisect",
+            "--good",
+            "linux",
+            "--bad",
+            "windows-11",
+            "--recorded",
+            "/nonexistent/missing.pcap",
+            "--html",
+            path_str(&notes),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(
+            std::fs::read_to_string(&notes).ok().as_deref(),
+            Some("my notes")
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).expect("read_dir").count(), 1);
+    }
+}

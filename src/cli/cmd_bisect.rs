@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::exchange::Request;
 use crate::io::live::LiveOptions;
 use crate::io::live_oracle::LiveOracle;
+use crate::io::output::OutputFile;
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
@@ -395,8 +396,8 @@ pub fn bisect(
         .html
         .as_deref()
         .map(|path| {
-            std::fs::File::create(path)
-                .with_context(|| format!("--html {}: cannot create", path.display()))
+            OutputFile::create(path, "--html")
+                .with_context(|| format!("--html {}", path.display()))
                 .map(|file| (path, file))
         })
         .transpose()?;
@@ -417,13 +418,9 @@ pub fn bisect(
             if let Err(w) = written {
                 eprintln!("synlab: {w:#}");
             }
-            // No report: no page, rather than an empty file.
-            if let Some((path, file)) = html {
-                drop(file);
-                if let Err(r) = std::fs::remove_file(path) {
-                    eprintln!("synlab: --html {}: cannot remove: {r}", path.display());
-                }
-            }
+            // No report: no page, and whatever was at the path stays
+            // (the unfinished output is dropped, its temporary file removed).
+            drop(html);
             return Err(e);
         }
     };
@@ -447,8 +444,8 @@ pub fn bisect(
             rec.timeline(),
         );
         file.write_all(page.as_bytes())
-            .and_then(|()| file.flush())
             .with_context(|| format!("--html {}: cannot write", path.display()))?;
+        file.commit()?;
     }
     if args.json {
         let doc = Doc {

@@ -56,8 +56,7 @@ pub fn run(args: &MatrixArgs, style: Style, out: &mut dyn Write) -> Result<Statu
     // Written before anything is printed: a failure to write is trouble
     // before a table suggests all went well.
     if let Some(path) = &args.html {
-        std::fs::write(path, html(&m, &d))
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+        crate::io::output::write_whole(path, "--html", html(&m, &d).as_bytes())?;
     }
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &to_json(&m, &d)).map_err(std::io::Error::from)?;

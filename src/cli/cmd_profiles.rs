@@ -348,8 +348,8 @@ fn groups_table(
 fn emit_toml(p: &Profile, file: Option<&Path>, out: &mut dyn Write) -> Result<Status> {
     let text = p.to_toml()?;
     match file {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("{}: cannot write profile", path.display()))?,
+        Some(path) if path.as_os_str() == "-" => write!(out, "{text}")?,
+        Some(path) => crate::io::output::write_whole(path, "a profile", text.as_bytes())?,
         None => write!(out, "{text}")?,
     }
     Ok(Status::Ok)

@@ -10,6 +10,7 @@ pub mod load;
 pub mod profile_store;
 
 pub mod nft;
+pub mod output;
 pub mod parquet_out;
 pub mod pcap_writer;
 pub mod pcapng_writer;
