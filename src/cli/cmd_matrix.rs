@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::{json, Value as Json};
 
 use super::cmd_survey::rate_cell;
-use super::output::Style;
+use super::output::{printable, Style};
 use super::Status;
 use crate::survey::matrix::{diagnose, Diagnosis, Finding, Matrix, MergeError};
 use crate::survey::{ReadError, Status as CellStatus, SurveyDoc};
@@ -166,7 +166,7 @@ fn print_table(
     writeln!(
         out,
         "matrix -> {}: {} vantages x {} profiles (passes/probes; a failing cell names its most frequent outcome)",
-        m.target,
+        printable(&m.target),
         m.vantages.len(),
         m.profiles.len()
     )?;
@@ -192,11 +192,11 @@ fn print_table(
         .collect();
     let mut header = format!("{:<first$}", "profile");
     for (v, w) in m.vantages.iter().zip(&widths) {
-        header.push_str(&format!("  {v:<w$}"));
+        header.push_str(&format!("  {:<w$}", printable(v)));
     }
     writeln!(out, "{}", style.bold(header.trim_end()))?;
     for (p, row) in texts.iter().enumerate() {
-        let mut line = format!("{:<first$}", m.profiles[p].name);
+        let mut line = format!("{:<first$}", printable(&m.profiles[p].name));
         for ((text, failing), w) in row.iter().zip(&widths) {
             let padded = format!("{text:<w$}");
             let painted = if *failing {
@@ -210,17 +210,19 @@ fn print_table(
         writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(out)?;
+    // Names and vantages come from survey files: escaped, though reading
+    // them refused control characters already.
     for f in &d.findings {
-        writeln!(out, "{}", sentence(f))?;
+        writeln!(out, "{}", printable(&sentence(f)))?;
     }
     // Grouped by vantage: each command is run from there.
     let mut vantage = None;
     for n in &d.next {
         if vantage != Some(&n.vantage) {
-            writeln!(out, "next, from {}:", n.vantage)?;
+            writeln!(out, "next, from {}:", printable(&n.vantage))?;
             vantage = Some(&n.vantage);
         }
-        writeln!(out, "  {}", n.command)?;
+        writeln!(out, "  {}", printable(&n.command))?;
     }
     Ok(())
 }

@@ -86,12 +86,14 @@ fn list(dirs: &[PathBuf], json: bool, out: &mut dyn Write) -> Result<Status> {
     let rows: Vec<[String; 4]> = profiles
         .iter()
         .map(|p| {
+            // A profile directory's files are anyone's text: escaped.
             [
                 p.name.clone(),
                 p.os_family.clone().unwrap_or_else(|| "-".into()),
                 signature(p),
                 p.description.clone(),
             ]
+            .map(|cell| super::output::printable(&cell).into_owned())
         })
         .collect();
     let w = |i: usize, min: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(min);

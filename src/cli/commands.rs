@@ -155,7 +155,7 @@ pub(super) fn print_warnings(loaded: &Loaded) {
 
 fn print_warning_lines(path: &std::path::Path, warnings: &[Warning], more: u64) {
     for w in warnings {
-        eprintln!("synlab: {w}");
+        eprintln!("synlab: {}", output::printable(&w.to_string()));
     }
     if more > 0 {
         eprintln!(
@@ -190,9 +190,15 @@ fn report(
     match error {
         Some(e) => {
             match packets {
-                0 => eprintln!("synlab: {e}"),
-                1 => eprintln!("synlab: {e} (the packet before it was read)"),
-                n => eprintln!("synlab: {e} (the {n} packets before it were read)"),
+                0 => eprintln!("synlab: {}", output::printable(&e.to_string())),
+                1 => eprintln!(
+                    "synlab: {} (the packet before it was read)",
+                    output::printable(&e.to_string())
+                ),
+                n => eprintln!(
+                    "synlab: {} (the {n} packets before it were read)",
+                    output::printable(&e.to_string())
+                ),
             }
             Status::Trouble
         }

@@ -58,7 +58,9 @@ pub fn run() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => Status::Ok,
         Err(e) => {
             let _ = out.flush();
-            eprintln!("synlab: {}", error_chain(&e));
+            // An error may quote a file (a profile's TOML line, a survey value):
+            // escaped for the terminal.
+            eprintln!("synlab: {}", output::printable(&error_chain(&e)));
             // Stopped by a signal: the status a shell gives a process the
             // signal killed (130, 143, 129), once the cleanup is done.
             if let Some(signal) = crate::io::interrupt::interrupted_by(&e) {

@@ -83,6 +83,26 @@ pub(super) fn options_cell(a: &Attributes, evicted: bool) -> String {
     cell
 }
 
+/// `s` safe to print on a terminal: control characters (an escape
+/// sequence's `ESC`, a bell, a carriage return, C1 controls) written as
+/// `\x1b`, `\u{9b}`, so a capture or a file cannot retitle, recolour or
+/// rewrite the user's terminal (issue 22, item 5). Every text printer puts
+/// what came from a file or the wire through it.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match u32::from(c) {
+            _ if !c.is_control() => out.push(c),
+            n @ 0..=0x7f => out.push_str(&format!("\\x{n:02x}")),
+            n => out.push_str(&format!("\\u{{{n:x}}}")),
+        }
+    }
+    out.into()
+}
+
 /// A duration for the table: `0.001s`, `2.998s`.
 pub(super) fn seconds(d: std::time::Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
@@ -226,4 +246,19 @@ pub fn fields(json: bool, out: &mut dyn Write) -> io::Result<()> {
         out,
         "{other:<30} behavioural Any other TCP option kind: its data as hex"
     )
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    /// Issue 22, item 5: an HTTP target, a `Range:` value or a vantage
+    /// holding `ESC ] 0 ; … BEL` retitled the terminal.
+    #[test]
+    fn bug_control_characters_reached_the_terminal_raw() {
+        assert_eq!(printable("/a\x1b]0;owned\x07"), "/a\\x1b]0;owned\\x07");
+        assert_eq!(printable("x\u{9b}31m\r\n"), "x\\u{9b}31m\\x0d\\x0a");
+        assert_eq!(printable("windows-10 · café"), "windows-10 · café");
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
+    }
 }
