@@ -741,3 +741,60 @@ mod outputs {
         assert_eq!(std::fs::read_dir(dir.path()).expect("read_dir").count(), 1);
     }
 }
+
+/// Issue 22, items 4, 5 and 8: `matrix` reads survey files as untrusted.
+mod matrix_files {
+    use super::support::{path_str, stderr, synlab, TempDir};
+
+    /// survey-c2.json with `edit` applied, written to `dir`.
+    fn edited(dir: &TempDir, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let text =
+            std::fs::read_to_string(super::support::root().join("tests/data/survey-c2.json"))
+                .expect("read");
+        let mut doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        edit(&mut doc);
+        let path = dir.join(name);
+        std::fs::write(&path, doc.to_string()).expect("write");
+        path_str(&path).to_owned()
+    }
+
+    #[test]
+    fn bug_hostile_survey_values_reached_commands_and_the_terminal() {
+        let dir = TempDir::new("matrix-files");
+        let c1 = path_str(&super::support::root().join("tests/data/survey-c1.json")).to_owned();
+        let cases: [(&str, fn(&mut serde_json::Value), &str); 5] = [
+            ("target.json", |d| d["target"] = "$(reboot)".into(), "target: \"$(reboot)\" is not IP:PORT"),
+            ("name.json", |d| d["profiles"][0]["name"] = "x$(id)".into(), "profiles[0].name: \"x$(id)\""),
+            ("vantage.json", |d| d["vantage"] = "\u{1b}]0;owned\u{7}".into(), "vantage: \"\\u{1b}]0;owned\\u{7}\""),
+            (
+                "counts.json",
+                |d| {
+                    d["profiles"][0]["outcomes"]["syn-ack"] = 4294967295u32.into();
+                    d["profiles"][0]["outcomes"]["no-reply"] = 1000.into();
+                    d["profiles"][0]["probes"] = 4294967295u32.into();
+                },
+                "profiles[0] (amazon-linux-2): outcomes add up to 4294968295, but probes is 4294967295",
+            ),
+            (
+                "probes.json",
+                |d| d["profiles"][0]["probes"] = 1.into(),
+                "profiles[0] (amazon-linux-2): outcomes add up to 3, but probes is 1",
+            ),
+        ];
+        for (name, edit, want) in cases {
+            let file = edited(&dir, name, edit);
+            for json in [false, true] {
+                let mut args = vec!["matrix", c1.as_str(), file.as_str()];
+                if json {
+                    args.push("--json");
+                }
+                let o = synlab(&args);
+                let err = stderr(&o);
+                assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+                assert!(err.contains(&format!("{file}: {want}")), "{name}: {err}");
+                assert!(!err.contains('\u{1b}'), "{name}: raw escape on stderr");
+                assert!(o.stdout.is_empty(), "{name}: printed a matrix");
+            }
+        }
+    }
+}
