@@ -798,3 +798,41 @@ mod matrix_files {
         }
     }
 }
+
+/// Issue 22, item 7: a profile directory's `z.toml -> /dev/zero` grew
+/// synlab to 5.7 GB, a FIFO named `x.toml` hung it, and `--p0f-db
+/// /dev/zero` did the same. Only regular files are read, with a cap.
+#[test]
+fn bug_profile_files_and_p0f_db_were_read_without_end() {
+    use std::time::{Duration, Instant};
+    let dir = support::TempDir::new("read-special");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("z.toml")).expect("symlink");
+    let d = support::path_str(dir.path());
+    let started = Instant::now();
+    let o = synlab(&["--profiles", d, "profiles"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("z.toml: is a character device, not a regular file"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.join("z.toml")).expect("remove");
+    let fifo = std::ffi::CString::new(format!("{d}/x.toml")).expect("no NUL");
+    // SAFETY: mkfifo reads a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let o = synlab(&["--profiles", d, "profiles"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("x.toml: is a FIFO, not a regular file"),
+        "{err}"
+    );
+    let learn = ["profiles", "learn", "captures/linux-default.pcap"];
+    let o = synlab(&[&learn[..], &["--p0f-db", "/dev/zero"]].concat());
+    let err = stderr(&o);
+    assert!(
+        err.contains("/dev/zero: is a character device, not a regular file"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20), "a hang");
+}

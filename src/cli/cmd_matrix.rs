@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value as Json};
 
@@ -34,7 +34,7 @@ pub struct MatrixArgs {
 /// after the file.
 fn read(path: &Path) -> Result<SurveyDoc> {
     let name = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    let text = crate::io::read_file::read_text(path, crate::io::read_file::MAX_TEXT_FILE)?;
     SurveyDoc::from_json(&text).map_err(|e| match e {
         ReadError::Schema { found } => MergeError::Schema {
             file: name.to_string(),

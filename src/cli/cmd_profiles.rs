@@ -134,13 +134,10 @@ fn show(
 
 /// p0f's database, or `None` with a note when it cannot be read.
 fn read_p0f_db(path: &Path) -> Option<P0fDb> {
-    match std::fs::read_to_string(path) {
+    match crate::io::read_file::read_text(path, crate::io::read_file::MAX_TEXT_FILE) {
         Ok(text) => Some(P0fDb::parse(&text)),
         Err(e) => {
-            eprintln!(
-                "synlab: note: {}: {e}; profiles are not named after p0f's labels",
-                path.display()
-            );
+            eprintln!("synlab: note: {e}; profiles are not named after p0f's labels");
             None
         }
     }

@@ -8,6 +8,7 @@ pub mod live;
 pub mod live_oracle;
 pub mod load;
 pub mod profile_store;
+pub mod read_file;
 
 pub mod nft;
 pub mod output;
