@@ -541,3 +541,30 @@ fn bug_a_timestamp_of_two_to_the_64_in_seconds_crashed_the_tracker() {
         }
     }
 }
+
+/// Issue 22, item 6: 20 million identical interface blocks (2.7 MB
+/// gzipped, piped to stdin) took 599 MB: every one was kept. Past 65,536
+/// in a section the file is refused, the packets before kept.
+#[test]
+fn bug_interface_blocks_were_kept_without_limit() {
+    let dir = TempDir::new("hostile-idbs");
+    let file = dir.join("idbs.pcapng");
+    let mut bytes = pcapng_section();
+    bytes.extend(pcapng_interface(6));
+    bytes.extend(pcapng_packet(1_700_000_000_000_000, &raw_syn()));
+    let idb = pcapng_interface(6);
+    for _ in 0..70_000 {
+        bytes.extend_from_slice(&idb);
+    }
+    std::fs::write(&file, &bytes).expect("write");
+    let out = handshakes(path_str(&file));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("more than 65536 interface descriptions in one pcapng section"),
+        "{stderr}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["handshakes"][0]["outcome"], "no-reply", "{doc}");
+    assert!(out.max_rss_kib < MAX_RSS_KIB, "{} KiB", out.max_rss_kib);
+}
