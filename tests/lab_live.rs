@@ -169,8 +169,16 @@ fn stop_signals_end_live_commands_cleanly() {
                 "30",
             ],
         );
+        // The capture writes a temporary file beside --out, renamed into
+        // place when it ends (issue 22): wait for that one.
+        let started = |name: &str| {
+            std::fs::read_dir(tmp.path()).is_ok_and(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .any(|n| n.starts_with(&format!(".{name}.pcap.")))
+            })
+        };
         assert!(
-            wait_for(Duration::from_secs(5), || pcap.exists()),
+            wait_for(Duration::from_secs(5), || started(name)),
             "capture never created its file"
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -402,4 +410,61 @@ fn a_four_difference_search_takes_at_most_3_s() {
             wall.as_secs_f64()
         );
     }
+}
+
+/// Issue 22, item 9: `probe ... | head -3` went on sending for seconds
+/// after the reader was gone. A broken pipe now stops the probes at once:
+/// exit 141 (as for SIGPIPE), the nftables table removed.
+#[test]
+fn bug_a_broken_pipe_did_not_stop_the_probes() {
+    use std::io::{BufRead, BufReader};
+    let Some(lab) = Lab::up("lpipe", 226) else {
+        return;
+    };
+    let target = lab.srv(false, 80);
+    // 200 probes at 20/s: 10 s if nothing stops them.
+    let mut child = spawn(
+        &lab,
+        &[
+            "probe",
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--count",
+            "200",
+            "--rate",
+            "20",
+            "--suppress-rst",
+        ],
+    );
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut rows = 0;
+    while rows < 6 {
+        match lines.next() {
+            Some(Ok(_)) => rows += 1,
+            other => panic!("probe output ended early: {other:?}"),
+        }
+    }
+    assert!(table_installed(&lab), "the nft table never appeared");
+    drop(lines); // the reader goes, as `head` does
+    let t0 = Instant::now();
+    let exited = wait_for(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let took = t0.elapsed();
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = text(&out.stderr);
+    assert!(exited, "probe still running 5 s after its reader left");
+    eprintln!("probe stopped {took:?} after its reader left: {stderr}");
+    assert!(took < Duration::from_secs(1), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(
+        !lab.c1_tables().contains("synlab_probe_"),
+        "table left behind"
+    );
 }

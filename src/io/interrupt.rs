@@ -22,6 +22,10 @@ pub enum StopSignal {
     Terminate,
     /// The terminal went away.
     Hangup,
+    /// The reader of our output went away (`probe ... | head -3`): not a
+    /// signal we catch (Rust ignores SIGPIPE), but a write that failed with
+    /// a broken pipe, which stops the live work as SIGPIPE would have.
+    Pipe,
 }
 
 impl StopSignal {
@@ -30,6 +34,7 @@ impl StopSignal {
             StopSignal::Interrupt => "SIGINT",
             StopSignal::Terminate => "SIGTERM",
             StopSignal::Hangup => "SIGHUP",
+            StopSignal::Pipe => "SIGPIPE (the output's reader is gone)",
         }
     }
 
@@ -38,12 +43,13 @@ impl StopSignal {
             StopSignal::Interrupt => libc::SIGINT,
             StopSignal::Terminate => libc::SIGTERM,
             StopSignal::Hangup => libc::SIGHUP,
+            StopSignal::Pipe => libc::SIGPIPE,
         }
     }
 
     /// What a shell reports for a process this signal killed: 128 + N.
     pub fn exit_code(self) -> u8 {
-        // Signal numbers of these three are 1, 2 and 15.
+        // Signal numbers of these four are 1, 2, 13 and 15.
         128u8.saturating_add(u8::try_from(self.number()).unwrap_or(0))
     }
 }
@@ -109,6 +115,7 @@ mod tests {
         assert_eq!(StopSignal::Interrupt.exit_code(), 130);
         assert_eq!(StopSignal::Terminate.exit_code(), 143);
         assert_eq!(StopSignal::Hangup.exit_code(), 129);
+        assert_eq!(StopSignal::Pipe.exit_code(), 141);
     }
 
     #[test]

@@ -353,6 +353,9 @@ struct SessionIo {
     signals: Signals,
     /// The first stop signal seen; every later batch fails with it.
     interrupted: Option<StopSignal>,
+    /// Set by the caller when its output's reader is gone (a broken pipe):
+    /// the batch stops as for a signal ([`StopSignal::Pipe`]).
+    output_gone: Arc<AtomicBool>,
     /// The receive thread's failure, once it happened.
     capture_failed: Option<String>,
     iface: String,
@@ -463,6 +466,7 @@ impl LiveSession {
                 clock,
                 signals,
                 interrupted: None,
+                output_gone: Arc::new(AtomicBool::new(false)),
                 capture_failed: None,
                 iface: parts.iface,
                 rtt: RttEstimator::new(opts.min_timeout, opts.timeout),
@@ -491,6 +495,13 @@ impl LiveSession {
     /// results in request order.
     pub fn run_batch(&mut self, requests: &[Attributes]) -> Result<LiveRun, LiveError> {
         self.run_batch_with(requests, &mut |_| {})
+    }
+
+    /// A flag to set when the output's reader is gone (a write failed with
+    /// a broken pipe): the running batch stops at its next step with
+    /// [`StopSignal::Pipe`], instead of probing on for nobody.
+    pub fn output_gone(&self) -> Arc<AtomicBool> {
+        self.io.output_gone.clone()
     }
 
     /// [`Self::run_batch`], handing each probe's result to `on_answer` as
@@ -672,6 +683,16 @@ impl SessionIo {
         }
     }
 
+    /// The caller's output is gone: stop now, as for SIGPIPE (every later
+    /// batch fails the same way, and the session's drop removes the table).
+    fn stop_if_output_gone(&mut self) -> Result<(), LiveError> {
+        if !self.output_gone.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.interrupted = Some(StopSignal::Pipe);
+        Err(LiveError::Interrupted(Interrupted(StopSignal::Pipe)))
+    }
+
     async fn drive(
         &mut self,
         planned: Vec<Planned>,
@@ -691,6 +712,7 @@ impl SessionIo {
         let (mut first_sent, mut last_sent) = (None, None);
         let mut answered_at = None;
         loop {
+            self.stop_if_output_gone()?;
             if let Some(reason) = &self.capture_failed {
                 return Err(LiveError::Capture {
                     iface: self.iface.clone(),
@@ -869,6 +891,7 @@ impl SessionIo {
         let mut next = 0;
         let (mut first_sent, mut last_sent) = (None, None);
         loop {
+            self.stop_if_output_gone()?;
             if let Some(reason) = &self.capture_failed {
                 return Err(LiveError::Capture {
                     iface: self.iface.clone(),
