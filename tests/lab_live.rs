@@ -468,3 +468,48 @@ fn bug_a_broken_pipe_did_not_stop_the_probes() {
         "table left behind"
     );
 }
+
+/// Issue 22, item 10: SIGINT during the first round of `bisect --target
+/// --pcap F` left F with 0 packets, though what was recorded is kept: the
+/// interrupted batch's frames are written now.
+#[test]
+fn bug_an_interrupted_first_round_left_the_pcap_empty() {
+    let Some(lab) = Lab::up("lbpcap", 227) else {
+        return;
+    };
+    let tmp = TempDir::new("lbpcap");
+    let pcap = tmp.join("bisect.pcapng");
+    let target = lab.srv(false, 80);
+    // 2 probes/s: the first round (baselines) takes seconds.
+    let child = spawn(
+        &lab,
+        &[
+            "bisect",
+            "--good",
+            "linux",
+            "--bad",
+            "windows-10",
+            "--target",
+            &target,
+            "--rate",
+            "2",
+            "--suppress-rst",
+            "--pcap",
+            path_str(&pcap),
+        ],
+    );
+    assert!(
+        table_installed(&lab),
+        "bisect: the nft table never appeared"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (took, out) = stop(child, libc::SIGINT);
+    check_stopped(&lab, "bisect --pcap", "SIGINT", 130, took, &out);
+    let loaded = synlab::io::load::load(&pcap).expect("the pcapng reads back");
+    assert!(loaded.error.is_none(), "{:?}", loaded.error);
+    assert!(
+        loaded.packets >= 2,
+        "{} packets: the interrupted round was not written",
+        loaded.packets
+    );
+}

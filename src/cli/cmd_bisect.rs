@@ -334,6 +334,11 @@ fn run_live(
         let frames = live.take_frames();
         rec.batch(s, batch, answers, &frames);
     });
+    // A batch cut short by a signal: its frames are written all the same
+    // (the README promises what was recorded is kept).
+    if report.is_err() {
+        rec.interrupted(search, &live.take_frames());
+    }
     let rtt = live.rtt();
     tracing::info!(
         "live session: {} round trips measured, srtt {:?}, rttvar {:?}, final wait {:?}",

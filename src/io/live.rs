@@ -353,6 +353,9 @@ struct SessionIo {
     signals: Signals,
     /// The first stop signal seen; every later batch fails with it.
     interrupted: Option<StopSignal>,
+    /// The frames of a batch a stop signal cut short, for `--pcap` (issue
+    /// 22, item 10: the interrupted first round was lost).
+    unfinished_frames: Vec<CapturedFrame>,
     /// Set by the caller when its output's reader is gone (a broken pipe):
     /// the batch stops as for a signal ([`StopSignal::Pipe`]).
     output_gone: Arc<AtomicBool>,
@@ -466,6 +469,7 @@ impl LiveSession {
                 clock,
                 signals,
                 interrupted: None,
+                unfinished_frames: Vec::new(),
                 output_gone: Arc::new(AtomicBool::new(false)),
                 capture_failed: None,
                 iface: parts.iface,
@@ -495,6 +499,12 @@ impl LiveSession {
     /// results in request order.
     pub fn run_batch(&mut self, requests: &[Attributes]) -> Result<LiveRun, LiveError> {
         self.run_batch_with(requests, &mut |_| {})
+    }
+
+    /// The frames (kept with `keep_frames`) of the batch a stop signal
+    /// interrupted, taken: what was sent and heard before the signal.
+    pub fn take_unfinished_frames(&mut self) -> Vec<CapturedFrame> {
+        std::mem::take(&mut self.io.unfinished_frames)
     }
 
     /// A flag to set when the output's reader is gone (a write failed with
@@ -758,6 +768,7 @@ impl SessionIo {
                 biased;
                 s = self.signals.recv() => {
                     self.interrupted = Some(s);
+                    self.unfinished_frames = std::mem::take(&mut batch.frames);
                     return Err(LiveError::Interrupted(Interrupted(s)));
                 }
                 msg = self.rx.recv() => match msg {
@@ -947,6 +958,7 @@ impl SessionIo {
                 biased;
                 s = self.signals.recv() => {
                     self.interrupted = Some(s);
+                    self.unfinished_frames = std::mem::take(&mut ex.frames);
                     return Err(LiveError::Interrupted(Interrupted(s)));
                 }
                 msg = self.rx.recv() => match msg {
