@@ -241,7 +241,8 @@ fn learn_many(
     });
     let (groups, failed) = group::group(syns, db);
     for f in &failed {
-        eprintln!("synlab: {}: not learnt: {}", f.origin, f.error);
+        let why = super::output::printable(&f.error.to_string()).into_owned();
+        eprintln!("synlab: {}: not learnt: {why}", f.origin);
     }
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir)

@@ -173,15 +173,18 @@ pub fn diff_table(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     for (label, side) in ["A", "B"].iter().zip(sides) {
-        writeln!(out, "{}: {}", style.bold(label), side.label)?;
+        writeln!(out, "{}: {}", style.bold(label), printable(&side.label))?;
     }
     writeln!(out)?;
     if diffs.is_empty() {
         writeln!(out, "no behavioural differences")?;
     } else {
+        // A value may be a profile file's or a p0f database's text.
         let cell = |v: &Option<Value>| {
-            v.as_ref()
-                .map_or_else(|| "(absent)".into(), Value::to_string)
+            v.as_ref().map_or_else(
+                || "(absent)".into(),
+                |v| printable(&v.to_string()).into_owned(),
+            )
         };
         let nw = width(diffs.iter().map(|d| d.attribute.name().len()), 9);
         let aw = width(diffs.iter().map(|d| cell(&d.a).len()), 1);
