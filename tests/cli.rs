@@ -746,6 +746,9 @@ mod outputs {
 mod matrix_files {
     use super::support::{path_str, stderr, synlab, TempDir};
 
+    /// A change to a survey document.
+    type Edit = fn(&mut serde_json::Value);
+
     /// survey-c2.json with `edit` applied, written to `dir`.
     fn edited(dir: &TempDir, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
         let text =
@@ -762,7 +765,7 @@ mod matrix_files {
     fn bug_hostile_survey_values_reached_commands_and_the_terminal() {
         let dir = TempDir::new("matrix-files");
         let c1 = path_str(&super::support::root().join("tests/data/survey-c1.json")).to_owned();
-        let cases: [(&str, fn(&mut serde_json::Value), &str); 5] = [
+        let cases: [(&str, Edit, &str); 5] = [
             ("target.json", |d| d["target"] = "$(reboot)".into(), "target: \"$(reboot)\" is not IP:PORT"),
             ("name.json", |d| d["profiles"][0]["name"] = "x$(id)".into(), "profiles[0].name: \"x$(id)\""),
             ("vantage.json", |d| d["vantage"] = "\u{1b}]0;owned\u{7}".into(), "vantage: \"\\u{1b}]0;owned\\u{7}\""),
