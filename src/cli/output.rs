@@ -84,18 +84,21 @@ pub(super) fn options_cell(a: &Attributes, evicted: bool) -> String {
 }
 
 /// `s` safe to print on a terminal: control characters (an escape
-/// sequence's `ESC`, a bell, a carriage return, C1 controls) written as
-/// `\x1b`, `\u{9b}`, so a capture or a file cannot retitle, recolour or
-/// rewrite the user's terminal (issue 22, item 5). Every text printer puts
-/// what came from a file or the wire through it.
+/// sequence's `ESC`, a bell, a carriage return, a backspace, C1 controls)
+/// written as `\x1b`, `\u{9b}`, so a capture or a file cannot retitle,
+/// recolour or rewrite the user's terminal (issue 22, item 5). A newline
+/// and a tab stay: they move the cursor only forward, and multi-line
+/// errors (a rule's caret line) need them. Every text printer puts what
+/// came from a file or the wire through it.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    let harmless = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    if s.chars().all(harmless) {
         return s.into();
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match u32::from(c) {
-            _ if !c.is_control() => out.push(c),
+            _ if harmless(c) => out.push(c),
             n @ 0..=0x7f => out.push_str(&format!("\\x{n:02x}")),
             n => out.push_str(&format!("\\u{{{n:x}}}")),
         }
@@ -260,7 +263,8 @@ mod printable_tests {
     #[test]
     fn bug_control_characters_reached_the_terminal_raw() {
         assert_eq!(printable("/a\x1b]0;owned\x07"), "/a\\x1b]0;owned\\x07");
-        assert_eq!(printable("x\u{9b}31m\r\n"), "x\\u{9b}31m\\x0d\\x0a");
+        assert_eq!(printable("x\u{9b}31m\r\n"), "x\\u{9b}31m\\x0d\n");
+        assert_eq!(printable("a\x08\tb"), "a\\x08\tb");
         assert_eq!(printable("windows-10 · café"), "windows-10 · café");
         assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
     }
