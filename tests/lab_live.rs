@@ -169,16 +169,8 @@ fn stop_signals_end_live_commands_cleanly() {
                 "30",
             ],
         );
-        // The capture writes a temporary file beside --out, renamed into
-        // place when it ends (issue 22): wait for that one.
-        let started = |name: &str| {
-            std::fs::read_dir(tmp.path()).is_ok_and(|d| {
-                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .any(|n| n.starts_with(&format!(".{name}.pcap.")))
-            })
-        };
         assert!(
-            wait_for(Duration::from_secs(5), || started(name)),
+            wait_for(Duration::from_secs(5), || pcap.exists()),
             "capture never created its file"
         );
         std::thread::sleep(Duration::from_millis(200));

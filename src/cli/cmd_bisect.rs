@@ -401,7 +401,7 @@ pub fn bisect(
         .html
         .as_deref()
         .map(|path| {
-            OutputFile::create(path, "--html")
+            OutputFile::create_held(path, "--html")
                 .with_context(|| format!("--html {}", path.display()))
                 .map(|file| (path, file))
         })

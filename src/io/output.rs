@@ -102,6 +102,17 @@ pub struct OutputFile {
     path: PathBuf,
     temp: PathBuf,
     file: Option<File>,
+    /// The target, opened at the start ([`OutputFile::create_held`]).
+    held: Option<Held>,
+}
+
+/// A target opened before a live command drops its privileges: afterwards
+/// root without `CAP_DAC_OVERRIDE` can neither rename into nor create in
+/// another user's directory, so the finished bytes are copied into it.
+struct Held {
+    file: File,
+    /// Made by this run (it did not exist): removed if the run fails.
+    created: bool,
 }
 
 /// Tries at a fresh random name when one is taken.
@@ -119,6 +130,7 @@ impl OutputFile {
         for _ in 0..NAME_TRIES {
             let temp = temp_name(path);
             let opened = OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create_new(true)
                 .custom_flags(libc::O_NOFOLLOW)
@@ -130,6 +142,7 @@ impl OutputFile {
                         path: path.to_owned(),
                         temp,
                         file: Some(file),
+                        held: None,
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
@@ -147,6 +160,22 @@ impl OutputFile {
         })
     }
 
+    /// [`OutputFile::create`] for a command that drops its privileges
+    /// before it finishes (`probe`/`bisect --pcap`, `capture --out`): the
+    /// target is opened now (created if absent, `O_NOFOLLOW`, not
+    /// truncated, checked to be a regular file), the temporary file is
+    /// unlinked at once (it needs no name), and [`OutputFile::commit`]
+    /// copies the bytes into the target. A failed run leaves an existing
+    /// target as it was, and removes one it created when it still may.
+    pub fn create_held(path: &Path, what: &'static str) -> Result<OutputFile, OutputError> {
+        let mut out = OutputFile::create(path, what)?;
+        let held = open_held(path)?;
+        let _ = std::fs::remove_file(&out.temp);
+        out.temp = PathBuf::new();
+        out.held = Some(held);
+        Ok(out)
+    }
+
     /// The target path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -159,6 +188,13 @@ impl OutputFile {
             path: self.path.clone(),
             source,
         };
+        if let Some(held) = self.held.take() {
+            let mut stage = self
+                .file
+                .take()
+                .ok_or_else(|| write_err(io::Error::other("no data")))?;
+            return copy_into(&mut stage, held.file).map_err(write_err);
+        }
         if let Some(mut file) = self.file.take() {
             file.flush().map_err(write_err)?;
             file.sync_all().map_err(write_err)?;
@@ -198,7 +234,51 @@ impl Drop for OutputFile {
             self.file = None;
             let _ = std::fs::remove_file(&self.temp);
         }
+        if self.held.as_ref().is_some_and(|h| h.created) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
+}
+
+/// Open (or create) the target of [`OutputFile::create_held`]: never
+/// through a symlink, never blocking on a FIFO, never truncated here.
+fn open_held(path: &Path) -> Result<Held, OutputError> {
+    let open = |create_new: bool| {
+        OpenOptions::new()
+            .write(true)
+            .create_new(create_new)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+    };
+    let create_err = |source| OutputError::Create {
+        path: path.to_owned(),
+        source,
+    };
+    let (file, created) = match open(true) {
+        Ok(file) => (file, true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            (open(false).map_err(create_err)?, false)
+        }
+        Err(e) => return Err(create_err(e)),
+    };
+    let meta = file.metadata().map_err(create_err)?;
+    if !meta.is_file() {
+        return Err(OutputError::NotRegular {
+            path: path.to_owned(),
+            kind: file_kind(&meta.file_type()),
+        });
+    }
+    Ok(Held { file, created })
+}
+
+/// The staged bytes into the held target, replacing what it held.
+fn copy_into(stage: &mut File, mut target: File) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    stage.flush()?;
+    stage.seek(SeekFrom::Start(0))?;
+    target.set_len(0)?;
+    io::copy(stage, &mut target)?;
+    target.sync_all()
 }
 
 /// Write `bytes` to `path` whole (through a temporary file).
@@ -343,6 +423,34 @@ mod tests {
         drop(out);
         assert_eq!(std::fs::read(&notes).ok(), Some(b"my notes".to_vec()));
         assert_eq!(entries(&d), ["notes.txt"]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A held output (live commands, which drop privileges before they
+    /// finish) keeps the user's file until commit, and leaves no name.
+    #[test]
+    fn a_held_output_replaces_the_file_only_on_commit() {
+        let d = dir("held");
+        let out = d.join("out.pcap");
+        std::fs::write(&out, b"old contents").unwrap_or_else(|e| panic!("{e}"));
+        let mut o = OutputFile::create_held(&out, "--pcap").unwrap_or_else(|e| panic!("{e}"));
+        o.write_all(b"new").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(entries(&d), ["out.pcap"]);
+        assert_eq!(std::fs::read(&out).ok(), Some(b"old contents".to_vec()));
+        o.commit().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(std::fs::read(&out).ok(), Some(b"new".to_vec()));
+        // Failed: an existing file stays, a new one goes.
+        drop(OutputFile::create_held(&out, "--pcap"));
+        assert_eq!(std::fs::read(&out).ok(), Some(b"new".to_vec()));
+        let fresh = d.join("fresh.pcap");
+        drop(OutputFile::create_held(&fresh, "--pcap"));
+        assert_eq!(entries(&d), ["out.pcap"]);
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&out, &link).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            OutputFile::create_held(&link, "--pcap"),
+            Err(OutputError::NotRegular { .. })
+        ));
         let _ = std::fs::remove_dir_all(&d);
     }
 

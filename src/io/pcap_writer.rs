@@ -47,7 +47,7 @@ impl PcapOut {
     /// temporary name, moved into place by `finish`) and write a pcap header for `linktype`
     /// (a LINKTYPE_ number: 1 Ethernet, 101 raw IP).
     pub fn create(path: &Path, linktype: u32) -> Result<PcapOut, PcapOutError> {
-        let file = OutputFile::create(path, "the pcap")?;
+        let file = OutputFile::create_held(path, "the pcap")?;
         let header = PcapHeader {
             snaplen: SNAPLEN,
             datalink: DataLink::from(linktype),

@@ -44,7 +44,7 @@ impl PcapngOut {
     /// temporary name, moved into place by `finish`) and write the section header, with
     /// `comment` as the section's comment (what made the file).
     pub fn create(path: &Path, comment: &str) -> Result<PcapngOut, PcapOutError> {
-        let file = OutputFile::create(path, "the pcapng")?;
+        let file = OutputFile::create_held(path, "the pcapng")?;
         let section = SectionHeaderBlock {
             endianness: Endianness::native(),
             options: vec![
