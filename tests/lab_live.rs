@@ -505,3 +505,54 @@ fn bug_an_interrupted_first_round_left_the_pcap_empty() {
         loaded.packets
     );
 }
+
+/// Issue 22, item 9, the silent case: against a target that never answers
+/// no row is written until the end, so no write fails; the reader going
+/// away is seen all the same (poll on standard output) and stops the probes.
+#[test]
+fn bug_a_reader_gone_during_a_silent_probe_did_not_stop_it() {
+    use std::io::{BufRead, BufReader};
+    let Some(lab) = Lab::up("lpipe2", 229) else {
+        return;
+    };
+    lab.rule("tcp flags syn / syn,ack drop");
+    let target = lab.srv(false, 80);
+    let mut child = spawn(
+        &lab,
+        &[
+            "probe",
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--count",
+            "200",
+            "--rate",
+            "20",
+            "--suppress-rst",
+        ],
+    );
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    assert!(matches!(lines.next(), Some(Ok(_))), "no table header");
+    assert!(table_installed(&lab), "the nft table never appeared");
+    drop(lines);
+    let t0 = Instant::now();
+    let exited = wait_for(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let took = t0.elapsed();
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = text(&out.stderr);
+    assert!(exited, "probe still running 5 s after its reader left");
+    eprintln!("silent probe stopped {took:?} after its reader left");
+    assert!(took < Duration::from_secs(1), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(
+        !lab.c1_tables().contains("synlab_probe_"),
+        "table left behind"
+    );
+}

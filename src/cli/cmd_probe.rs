@@ -255,6 +255,7 @@ pub fn run(
     // A reader that went away (`probe ... | head -3`) stops the probes at
     // once, as SIGPIPE would: exit 141, the table removed (issue 22, item 9).
     let output_gone = session.output_gone();
+    let _watch = crate::io::interrupt::OutputWatch::stdout(output_gone.clone());
     let mut on_answer = |r: &ProbeResult| {
         if !args.json {
             rows.print(r, style, out);

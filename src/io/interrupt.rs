@@ -9,6 +9,8 @@
 //! and a search that was interrupted prints no conclusion.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use thiserror::Error;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -96,6 +98,72 @@ impl Signals {
             }
         }
     }
+}
+
+/// Watches standard output, when it is a pipe or a socket, for its reader
+/// going away, and sets `gone` then: `probe ... | head -3` against a
+/// silent target writes nothing until the end, so no write would fail.
+/// The watch ends when the returned value is dropped.
+pub struct OutputWatch {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often the watch polls.
+const WATCH_EVERY_MS: i32 = 50;
+
+impl OutputWatch {
+    pub fn stdout(gone: Arc<AtomicBool>) -> OutputWatch {
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = stdout_is_a_pipe().then(|| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    if reader_gone(libc::STDOUT_FILENO) {
+                        gone.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            })
+        });
+        OutputWatch { done, thread }
+    }
+}
+
+impl Drop for OutputWatch {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Standard output is a FIFO or a socket (a terminal or a file has no
+/// reader to lose, and poll(2) on a file is always ready).
+fn stdout_is_a_pipe() -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: fstat writes a stat into the memory given, for our own fd.
+    let rc = unsafe { libc::fstat(libc::STDOUT_FILENO, st.as_mut_ptr()) };
+    if rc != 0 {
+        return false;
+    }
+    // SAFETY: filled by fstat above (rc 0).
+    let mode = unsafe { st.assume_init() }.st_mode & libc::S_IFMT;
+    mode == libc::S_IFIFO || mode == libc::S_IFSOCK
+}
+
+/// Whether the reader of `fd` went away: poll(2) reports an error or a
+/// hang-up on the write end (waits up to [`WATCH_EVERY_MS`]).
+fn reader_gone(fd: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one pollfd of ours, its count 1.
+    let rc = unsafe { libc::poll(&mut pfd, 1, WATCH_EVERY_MS) };
+    rc > 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 /// The signal that stopped a command, if one did: the first [`Interrupted`]

@@ -224,6 +224,11 @@ const RECEIVER_GRACE: Duration = Duration::from_millis(500);
 /// its stop flag and reports the queue empty.
 const READ_TIMEOUT: Duration = Duration::from_millis(10);
 
+/// How often a batch waiting for answers looks at
+/// [`LiveSession::output_gone`]: a reader that left stops the probes
+/// within this, answers or not.
+const OUTPUT_CHECK: Duration = Duration::from_millis(100);
+
 /// What the receive thread passes on.
 enum Rx {
     /// A frame; `read_at` on the session clock.
@@ -763,6 +768,8 @@ impl SessionIo {
                     now + READ_TIMEOUT / 2
                 }
             };
+            // Woken at least every OUTPUT_CHECK to notice a reader gone.
+            let wake = wake.min(now + OUTPUT_CHECK);
             let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
             tokio::select! {
                 biased;
@@ -953,6 +960,8 @@ impl SessionIo {
                 .min()
                 .unwrap_or(now + READ_TIMEOUT)
                 .max(now);
+            // Woken at least every OUTPUT_CHECK to notice a reader gone.
+            let wake = wake.min(now + OUTPUT_CHECK);
             let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
             tokio::select! {
                 biased;
