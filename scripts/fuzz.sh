@@ -6,7 +6,7 @@
 # RUNS executions (default 10000000) or SECONDS of wall time (default 0: no
 # limit) per target, whichever ends first; targets run one after another with
 # one job, so the machine stays usable. TARGET defaults to all of them:
-# capture, live_frame, rule, profile_toml, p0f, p0f_db, survey.
+# capture, live_frame, rule, profile_toml, p0f, p0f_db, survey, tracker.
 #
 # Each target's growing corpus is fuzz/corpus/TARGET (not committed); the
 # committed seeds in fuzz/seeds/TARGET are read too. A crash, an allocation
@@ -34,7 +34,7 @@ seconds=${2:-0}
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(capture live_frame rule profile_toml p0f p0f_db survey)
+    targets=(capture live_frame rule profile_toml p0f p0f_db survey tracker)
 fi
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then

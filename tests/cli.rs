@@ -611,3 +611,197 @@ fn fields_typo_exits_2_with_a_suggestion() {
         "{text}"
     );
 }
+
+/// Issue 22, items 2-3: the writers refuse what is not a regular file at
+/// the output path, and write nothing through it.
+mod outputs {
+    use super::support::{path_str, stderr, synlab, TempDir};
+    use std::path::Path;
+
+    fn fifo(path: &Path) {
+        let c = std::ffi::CString::new(path_str(path)).expect("no NUL");
+        // SAFETY: mkfifo reads a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    /// Each output flag against a FIFO, a symlink to a file, and `-`.
+    #[test]
+    fn bug_special_files_symlinks_and_dash_were_written() {
+        let dir = TempDir::new("outputs-special");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep").expect("write");
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        let fifo_path = dir.join("fifo");
+        fifo(&fifo_path);
+        let (l, f) = (path_str(&link), path_str(&fifo_path));
+        let craft = |out: &str| {
+            let mut a = vec!["craft", "--profile", "linux", "--src", "198.18.0.2"];
+            a.extend(["--dst", "198.18.0.130:80", "--out", out]);
+            a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        let handshakes = |flag: &str, out: &str| {
+            ["handshakes", "captures/linux-default.pcap", flag, out]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        let diff = |out: &str| {
+            ["diff", "linux", "windows-11", "--html", out]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        for out in [l, f, "-"] {
+            for args in [craft(out), handshakes("--parquet", out), diff(out)] {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let o = synlab(&args);
+                let err = stderr(&o);
+                assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+                let want = if out == "-" {
+                    "cannot go to standard output"
+                } else {
+                    "not a regular file: refusing to replace it"
+                };
+                assert!(err.contains(want), "{args:?}: {err}");
+            }
+        }
+        assert_eq!(
+            std::fs::read_to_string(&victim).ok().as_deref(),
+            Some("keep")
+        );
+        assert!(std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink());
+        assert!(!Path::new("-").exists() && !super::support::root().join("-").exists());
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["fifo", "link", "victim"], "no file left behind");
+    }
+
+    /// `bisect --recorded /missing --html notes.txt` deleted notes.txt: a
+    /// failed run leaves the user's file as it was.
+    #[test]
+    fn bug_a_failed_bisect_deleted_the_html_path() {
+        let dir = TempDir::new("outputs-failed");
+        let notes = dir.join("notes.txt");
+        std::fs::write(&notes, "my notes").expect("write");
+        let o = synlab(&[
+            "bisect",
+            "--good",
+            "linux",
+            "--bad",
+            "windows-11",
+            "--recorded",
+            "/nonexistent/missing.pcap",
+            "--html",
+            path_str(&notes),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(
+            std::fs::read_to_string(&notes).ok().as_deref(),
+            Some("my notes")
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).expect("read_dir").count(), 1);
+    }
+}
+
+/// Issue 22, items 4, 5 and 8: `matrix` reads survey files as untrusted.
+mod matrix_files {
+    use super::support::{path_str, stderr, synlab, TempDir};
+
+    /// A change to a survey document.
+    type Edit = fn(&mut serde_json::Value);
+
+    /// survey-c2.json with `edit` applied, written to `dir`.
+    fn edited(dir: &TempDir, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let text =
+            std::fs::read_to_string(super::support::root().join("tests/data/survey-c2.json"))
+                .expect("read");
+        let mut doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        edit(&mut doc);
+        let path = dir.join(name);
+        std::fs::write(&path, doc.to_string()).expect("write");
+        path_str(&path).to_owned()
+    }
+
+    #[test]
+    fn bug_hostile_survey_values_reached_commands_and_the_terminal() {
+        let dir = TempDir::new("matrix-files");
+        let c1 = path_str(&super::support::root().join("tests/data/survey-c1.json")).to_owned();
+        let cases: [(&str, Edit, &str); 5] = [
+            ("target.json", |d| d["target"] = "$(reboot)".into(), "target: \"$(reboot)\" is not IP:PORT"),
+            ("name.json", |d| d["profiles"][0]["name"] = "x$(id)".into(), "profiles[0].name: \"x$(id)\""),
+            ("vantage.json", |d| d["vantage"] = "\u{1b}]0;owned\u{7}".into(), "vantage: \"\\u{1b}]0;owned\\u{7}\""),
+            (
+                "counts.json",
+                |d| {
+                    d["profiles"][0]["outcomes"]["syn-ack"] = 4294967295u32.into();
+                    d["profiles"][0]["outcomes"]["no-reply"] = 1000.into();
+                    d["profiles"][0]["probes"] = 4294967295u32.into();
+                },
+                "profiles[0] (amazon-linux-2): outcomes add up to 4294968295, but probes is 4294967295",
+            ),
+            (
+                "probes.json",
+                |d| d["profiles"][0]["probes"] = 1.into(),
+                "profiles[0] (amazon-linux-2): outcomes add up to 3, but probes is 1",
+            ),
+        ];
+        for (name, edit, want) in cases {
+            let file = edited(&dir, name, edit);
+            for json in [false, true] {
+                let mut args = vec!["matrix", c1.as_str(), file.as_str()];
+                if json {
+                    args.push("--json");
+                }
+                let o = synlab(&args);
+                let err = stderr(&o);
+                assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+                assert!(err.contains(&format!("{file}: {want}")), "{name}: {err}");
+                assert!(!err.contains('\u{1b}'), "{name}: raw escape on stderr");
+                assert!(o.stdout.is_empty(), "{name}: printed a matrix");
+            }
+        }
+    }
+}
+
+/// Issue 22, item 7: a profile directory's `z.toml -> /dev/zero` grew
+/// synlab to 5.7 GB, a FIFO named `x.toml` hung it, and `--p0f-db
+/// /dev/zero` did the same. Only regular files are read, with a cap.
+#[test]
+fn bug_profile_files_and_p0f_db_were_read_without_end() {
+    use std::time::{Duration, Instant};
+    let dir = support::TempDir::new("read-special");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("z.toml")).expect("symlink");
+    let d = support::path_str(dir.path());
+    let started = Instant::now();
+    let o = synlab(&["--profiles", d, "profiles"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("z.toml: is a character device, not a regular file"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.join("z.toml")).expect("remove");
+    let fifo = std::ffi::CString::new(format!("{d}/x.toml")).expect("no NUL");
+    // SAFETY: mkfifo reads a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let o = synlab(&["--profiles", d, "profiles"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("x.toml: is a FIFO, not a regular file"),
+        "{err}"
+    );
+    let learn = ["profiles", "learn", "captures/linux-default.pcap"];
+    let o = synlab(&[&learn[..], &["--p0f-db", "/dev/zero"]].concat());
+    let err = stderr(&o);
+    assert!(
+        err.contains("/dev/zero: is a character device, not a regular file"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20), "a hang");
+}

@@ -441,3 +441,130 @@ fn warnings_are_capped_and_counted() {
         format!("synlab: {path}: 50 more packets skipped with warnings")
     );
 }
+
+/// One pcapng block: type, total length, body (padded to 4), length again.
+fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    body.resize(body.len().div_ceil(4) * 4, 0);
+    let len = u32::try_from(body.len() + 12).expect("small block");
+    let mut out = Vec::new();
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&len.to_le_bytes());
+    out
+}
+
+/// A little-endian section header block.
+fn pcapng_section() -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&u64::MAX.to_le_bytes());
+    pcapng_block(0x0A0D_0D0A, &body)
+}
+
+/// An interface description block for raw IP (linktype 101) with
+/// `if_tsresol` set to `tsresol`.
+fn pcapng_interface(tsresol: u8) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&101u16.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&65535u32.to_le_bytes());
+    body.extend_from_slice(&9u16.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&[tsresol, 0, 0, 0]);
+    body.extend_from_slice(&[0; 4]); // opt_endofopt
+    pcapng_block(1, &body)
+}
+
+/// An enhanced packet block on interface 0 at raw timestamp `ts`.
+fn pcapng_packet(ts: u64, frame: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(frame.len()).expect("small frame");
+    let mut body = Vec::new();
+    body.extend_from_slice(&0u32.to_le_bytes());
+    body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+    body.extend_from_slice(&(ts as u32).to_le_bytes());
+    body.extend_from_slice(&len.to_le_bytes());
+    body.extend_from_slice(&len.to_le_bytes());
+    body.extend_from_slice(frame);
+    pcapng_block(6, &body)
+}
+
+/// A raw-IP SYN from 198.18.0.2:40000 to 198.18.0.1:80.
+fn raw_syn() -> Vec<u8> {
+    let v = synlab::model::craft::Volatile {
+        src: "198.18.0.2:40000".parse().expect("literal"),
+        dst: "198.18.0.1:80".parse().expect("literal"),
+        seq: 7,
+        ack: 0,
+        ip_id: 1,
+        flow_label: 0,
+        tsval: 0,
+        tsecr: 0,
+    };
+    synlab::model::craft::build_packet(&synlab::model::craft::linux_example(), &v).expect("craft")
+}
+
+/// Issue 22, item 1: `if_tsresol` 0 (seconds) or 0x80 (2^0 s) and a packet
+/// timestamp of 2^64-1 made the tracker overflow adding its grace and idle
+/// durations: exit 101 from `handshakes`, `stalls`, `diff`, `bisect`,
+/// `profiles learn`. The time saturates now and the SYN is reported.
+#[test]
+fn bug_a_timestamp_of_two_to_the_64_in_seconds_crashed_the_tracker() {
+    let dir = TempDir::new("hostile-ts-max");
+    for tsresol in [0u8, 0x80] {
+        let file = dir.join(&format!("ts-max-{tsresol}.pcapng"));
+        let mut bytes = pcapng_section();
+        bytes.extend(pcapng_interface(tsresol));
+        bytes.extend(pcapng_packet(u64::MAX, &raw_syn()));
+        std::fs::write(&file, &bytes).expect("write");
+        let out = handshakes(path_str(&file));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.code, Some(0), "tsresol {tsresol}: {stderr}");
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(doc["handshakes"][0]["outcome"], "no-reply", "{doc}");
+        let f = path_str(&file);
+        for args in [&["stalls", f][..], &["diff", f, f][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_synlab"))
+                .args(args)
+                .output()
+                .expect("run synlab");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // 0 or 1 (found or not): not 101, a panic, nor 2, trouble.
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{args:?}: {:?} {stderr}",
+                out.status
+            );
+        }
+    }
+}
+
+/// Issue 22, item 6: 20 million identical interface blocks (2.7 MB
+/// gzipped, piped to stdin) took 599 MB: every one was kept. Past 65,536
+/// in a section the file is refused, the packets before kept.
+#[test]
+fn bug_interface_blocks_were_kept_without_limit() {
+    let dir = TempDir::new("hostile-idbs");
+    let file = dir.join("idbs.pcapng");
+    let mut bytes = pcapng_section();
+    bytes.extend(pcapng_interface(6));
+    bytes.extend(pcapng_packet(1_700_000_000_000_000, &raw_syn()));
+    let idb = pcapng_interface(6);
+    for _ in 0..70_000 {
+        bytes.extend_from_slice(&idb);
+    }
+    std::fs::write(&file, &bytes).expect("write");
+    let out = handshakes(path_str(&file));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("more than 65536 interface descriptions in one pcapng section"),
+        "{stderr}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["handshakes"][0]["outcome"], "no-reply", "{doc}");
+    assert!(out.max_rss_kib < MAX_RSS_KIB, "{} KiB", out.max_rss_kib);
+}

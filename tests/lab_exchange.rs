@@ -277,3 +277,92 @@ fn an_error_status_is_http_error_and_a_url_gets_its_path() {
         assert_eq!(p["exchange"]["content_length"], BIG, "{p}");
     }
 }
+
+/// A hostile HTTP server on port 81 of the lab's server: by the request's
+/// path it answers with garbage instead of HTTP (`/garbage`), a header line
+/// that never ends (`/header`, 1 MB and on), or nothing at all, never
+/// reading again (`/silent`), or a `Content-Length` of 2^64-1 (which
+/// overflowed the body's end, issue 22 item 1). It exits after 60 s.
+const HOSTILE_SERVER: &str = r#"
+import os, signal, socket, threading, time
+signal.alarm(60)
+def serve(c):
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < 4096:
+        b = c.recv(4096)
+        if not b:
+            return
+        head += b
+    path = head.split(b" ")[1] if b" " in head else b""
+    try:
+        if path == b"/garbage":
+            c.sendall(os.urandom(65536))
+        elif path == b"/header":
+            c.sendall(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * (1 << 20))
+        elif path == b"/huge-length":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n" + b"x" * 1000)
+        time.sleep(30)
+    except OSError:
+        pass
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 81))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// The issue 22 "Also": the exchange client against a server that sends
+/// garbage instead of HTTP, a 1 MB header line, nothing, or a body of
+/// 2^64-1 bytes announced: each exchange
+/// ends within the stall limit (plus the handshake) with a named outcome,
+/// no panic, and synlab's memory stays small.
+#[test]
+fn hostile_servers_end_within_the_stall_limit() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let Some(lab) = Lab::up("xhostile", 228) else {
+        return;
+    };
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", lab.var("LAB_SRV_NS"), "python3", "-c"])
+        .arg(HOSTILE_SERVER)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start the hostile server");
+    std::thread::sleep(Duration::from_millis(500));
+    let target = lab.srv(false, 81);
+    for path in ["/garbage", "/header", "/silent", "/huge-length"] {
+        let request = format!("http:{path}");
+        let t0 = Instant::now();
+        let out = lab.synlab(&[
+            "probe",
+            "--json",
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--exchange",
+            &request,
+            "--stall-timeout",
+            "1",
+        ]);
+        let took = t0.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let doc: Json = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {stderr}"));
+        let p = &probes(&doc)[0];
+        eprintln!("{path}: {} in {took:?}: {}", p["outcome"], p["exchange"]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{path}: {stderr}");
+        let named = ["complete", "stalled", "reset-mid-transfer", "reset"];
+        assert!(
+            named.iter().any(|n| p["outcome"] == *n),
+            "{path}: outcome {}",
+            p["outcome"]
+        );
+        assert!(took < Duration::from_secs(8), "{path}: took {took:?}");
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -364,3 +364,156 @@ fn a_four_difference_search_takes_at_most_3_s() {
         );
     }
 }
+
+/// Issue 22, item 9: `probe ... | head -3` went on sending for seconds
+/// after the reader was gone. A broken pipe now stops the probes at once:
+/// exit 141 (as for SIGPIPE), the nftables table removed.
+#[test]
+fn bug_a_broken_pipe_did_not_stop_the_probes() {
+    use std::io::{BufRead, BufReader};
+    let Some(lab) = Lab::up("lpipe", 226) else {
+        return;
+    };
+    let target = lab.srv(false, 80);
+    // 200 probes at 20/s: 10 s if nothing stops them.
+    let mut child = spawn(
+        &lab,
+        &[
+            "probe",
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--count",
+            "200",
+            "--rate",
+            "20",
+            "--suppress-rst",
+        ],
+    );
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut rows = 0;
+    while rows < 6 {
+        match lines.next() {
+            Some(Ok(_)) => rows += 1,
+            other => panic!("probe output ended early: {other:?}"),
+        }
+    }
+    assert!(table_installed(&lab), "the nft table never appeared");
+    drop(lines); // the reader goes, as `head` does
+    let t0 = Instant::now();
+    let exited = wait_for(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let took = t0.elapsed();
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = text(&out.stderr);
+    assert!(exited, "probe still running 5 s after its reader left");
+    eprintln!("probe stopped {took:?} after its reader left: {stderr}");
+    assert!(took < Duration::from_secs(1), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(
+        !lab.c1_tables().contains("synlab_probe_"),
+        "table left behind"
+    );
+}
+
+/// Issue 22, item 10: SIGINT during the first round of `bisect --target
+/// --pcap F` left F with 0 packets, though what was recorded is kept: the
+/// interrupted batch's frames are written now.
+#[test]
+fn bug_an_interrupted_first_round_left_the_pcap_empty() {
+    let Some(lab) = Lab::up("lbpcap", 227) else {
+        return;
+    };
+    let tmp = TempDir::new("lbpcap");
+    let pcap = tmp.join("bisect.pcapng");
+    let target = lab.srv(false, 80);
+    // 2 probes/s: the first round (baselines) takes seconds.
+    let child = spawn(
+        &lab,
+        &[
+            "bisect",
+            "--good",
+            "linux",
+            "--bad",
+            "windows-10",
+            "--target",
+            &target,
+            "--rate",
+            "2",
+            "--suppress-rst",
+            "--pcap",
+            path_str(&pcap),
+        ],
+    );
+    assert!(
+        table_installed(&lab),
+        "bisect: the nft table never appeared"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (took, out) = stop(child, libc::SIGINT);
+    check_stopped(&lab, "bisect --pcap", "SIGINT", 130, took, &out);
+    let loaded = synlab::io::load::load(&pcap).expect("the pcapng reads back");
+    assert!(loaded.error.is_none(), "{:?}", loaded.error);
+    assert!(
+        loaded.packets >= 2,
+        "{} packets: the interrupted round was not written",
+        loaded.packets
+    );
+}
+
+/// Issue 22, item 9, the silent case: against a target that never answers
+/// no row is written until the end, so no write fails; the reader going
+/// away is seen all the same (poll on standard output) and stops the probes.
+#[test]
+fn bug_a_reader_gone_during_a_silent_probe_did_not_stop_it() {
+    use std::io::{BufRead, BufReader};
+    let Some(lab) = Lab::up("lpipe2", 229) else {
+        return;
+    };
+    lab.rule("tcp flags syn / syn,ack drop");
+    let target = lab.srv(false, 80);
+    let mut child = spawn(
+        &lab,
+        &[
+            "probe",
+            "--profile",
+            "linux",
+            "--target",
+            &target,
+            "--count",
+            "200",
+            "--rate",
+            "20",
+            "--suppress-rst",
+        ],
+    );
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    assert!(matches!(lines.next(), Some(Ok(_))), "no table header");
+    assert!(table_installed(&lab), "the nft table never appeared");
+    drop(lines);
+    let t0 = Instant::now();
+    let exited = wait_for(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let took = t0.elapsed();
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = text(&out.stderr);
+    assert!(exited, "probe still running 5 s after its reader left");
+    eprintln!("silent probe stopped {took:?} after its reader left");
+    assert!(took < Duration::from_secs(1), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(
+        !lab.c1_tables().contains("synlab_probe_"),
+        "table left behind"
+    );
+}

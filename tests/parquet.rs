@@ -166,13 +166,21 @@ fn attempts_are_written_in_row_groups() {
         synlab::io::load::load(&capture("many-attempts.pcap")).unwrap_or_else(|e| panic!("{e}"));
     let mut sink =
         ParquetSink::with_row_groups(&out, &loaded.path, 3).unwrap_or_else(|e| panic!("{e}"));
-    // Until finished, only the .partial file exists: no reader takes a
-    // file without its footer for whole.
-    assert!(!out.exists() && dir.join("groups.parquet.partial").exists());
+    // Until finished, only a hidden temporary file exists: no reader takes
+    // a file without its footer for whole.
+    let temps = || {
+        std::fs::read_dir(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(".groups.parquet.") && n.ends_with(".tmp"))
+            .count()
+    };
+    assert!(!out.exists() && temps() == 1);
     for (i, a) in loaded.numbered() {
         sink.push(i, a).unwrap_or_else(|e| panic!("{e}"));
     }
     assert_eq!(sink.finish().unwrap_or_else(|e| panic!("{e}")), 10);
+    assert_eq!(temps(), 0);
     let path = path_str(&out);
     let groups = duckdb(&format!(
         "SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{path}')"

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use crate::io::live::LiveOptions;
 use crate::io::live_oracle::LiveOracle;
+use crate::io::output::OutputFile;
 use anyhow::{bail, Context, Result};
 use clap::{Arg, ArgGroup, Args, ValueEnum};
 use serde::Serialize;
@@ -350,6 +351,11 @@ fn run_live(
         let frames = live.take_frames();
         rec.batch(s, batch, answers, &frames);
     });
+    // A batch cut short by a signal: its frames are written all the same
+    // (the README promises what was recorded is kept).
+    if report.is_err() {
+        rec.interrupted(search, &live.take_frames());
+    }
     let rtt = live.rtt();
     tracing::info!(
         "live session: {} round trips measured, srtt {:?}, rttvar {:?}, final wait {:?}",
@@ -412,8 +418,8 @@ pub fn bisect(
         .html
         .as_deref()
         .map(|path| {
-            std::fs::File::create(path)
-                .with_context(|| format!("--html {}: cannot create", path.display()))
+            OutputFile::create_held(path, "--html")
+                .with_context(|| format!("--html {}", path.display()))
                 .map(|file| (path, file))
         })
         .transpose()?;
@@ -434,13 +440,9 @@ pub fn bisect(
             if let Err(w) = written {
                 message!("{w:#}");
             }
-            // No report: no page, rather than an empty file.
-            if let Some((path, file)) = html {
-                drop(file);
-                if let Err(r) = std::fs::remove_file(path) {
-                    message!("--html {}: cannot remove: {r}", path.display());
-                }
-            }
+            // No report: no page, and whatever was at the path stays
+            // (the unfinished output is dropped, its temporary file removed).
+            drop(html);
             return Err(e);
         }
     };
@@ -461,8 +463,8 @@ pub fn bisect(
             rec.timeline(),
         );
         file.write_all(page.as_bytes())
-            .and_then(|()| file.flush())
             .with_context(|| format!("--html {}: cannot write", path.display()))?;
+        file.commit()?;
     }
     if args.json {
         let doc = Doc {

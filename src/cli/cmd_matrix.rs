@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value as Json};
 
-use super::output::{rate_cell, Style};
+use super::output::{printable, rate_cell, Style};
 use super::status::Status;
 use crate::survey::matrix::{diagnose, Diagnosis, Finding, Matrix, MergeError};
 use crate::survey::{ReadError, Status as CellStatus, SurveyDoc};
@@ -33,7 +33,7 @@ pub struct MatrixArgs {
 /// after the file.
 fn read(path: &Path) -> Result<SurveyDoc> {
     let name = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    let text = crate::io::read_file::read_text(path, crate::io::read_file::MAX_TEXT_FILE)?;
     SurveyDoc::from_json(&text).map_err(|e| match e {
         ReadError::Schema { found } => MergeError::Schema {
             file: name.to_string(),
@@ -55,8 +55,7 @@ pub fn run(args: &MatrixArgs, style: Style, out: &mut dyn Write) -> Result<Statu
     // Written before anything is printed: a failure to write is trouble
     // before a table suggests all went well.
     if let Some(path) = &args.html {
-        std::fs::write(path, html(&m, &d))
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+        crate::io::output::write_whole(path, "--html", html(&m, &d).as_bytes())?;
     }
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &to_json(&m, &d)).map_err(std::io::Error::from)?;
@@ -166,7 +165,7 @@ fn print_table(
     writeln!(
         out,
         "matrix -> {}: {} vantages x {} profiles (passes/probes; a failing cell names its most frequent outcome)",
-        m.target,
+        printable(&m.target),
         m.vantages.len(),
         m.profiles.len()
     )?;
@@ -192,11 +191,11 @@ fn print_table(
         .collect();
     let mut header = format!("{:<first$}", "profile");
     for (v, w) in m.vantages.iter().zip(&widths) {
-        header.push_str(&format!("  {v:<w$}"));
+        header.push_str(&format!("  {:<w$}", printable(v)));
     }
     writeln!(out, "{}", style.bold(header.trim_end()))?;
     for (p, row) in texts.iter().enumerate() {
-        let mut line = format!("{:<first$}", m.profiles[p].name);
+        let mut line = format!("{:<first$}", printable(&m.profiles[p].name));
         for ((text, failing), w) in row.iter().zip(&widths) {
             let padded = format!("{text:<w$}");
             let painted = if *failing {
@@ -210,17 +209,19 @@ fn print_table(
         writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(out)?;
+    // Names and vantages come from survey files: escaped, though reading
+    // them refused control characters already.
     for f in &d.findings {
-        writeln!(out, "{}", sentence(f))?;
+        writeln!(out, "{}", printable(&sentence(f)))?;
     }
     // Grouped by vantage: each command is run from there.
     let mut vantage = None;
     for n in &d.next {
         if vantage != Some(&n.vantage) {
-            writeln!(out, "next, from {}:", n.vantage)?;
+            writeln!(out, "next, from {}:", printable(&n.vantage))?;
             vantage = Some(&n.vantage);
         }
-        writeln!(out, "  {}", n.command)?;
+        writeln!(out, "  {}", printable(&n.command))?;
     }
     Ok(())
 }

@@ -148,9 +148,16 @@ pub fn run(
     if !args.json {
         table_header(args, &profile.name, &edited, &session, style, out)?;
     }
+    // A reader that went away (`probe ... | head -3`) stops the probes at
+    // once, as SIGPIPE would: exit 141, the table removed (issue 22, item 9).
+    let output_gone = session.output_gone();
+    let _watch = crate::io::interrupt::OutputWatch::stdout(output_gone.clone());
     let mut on_answer = |r: &ProbeResult| {
         if !args.json {
             rows.print(r, style, out);
+            if rows.broken_pipe() {
+                output_gone.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     };
     let run = match args.live().exchange_options() {
@@ -227,6 +234,13 @@ impl Rows {
         }
         let written = writeln!(out, "{}", table_row(r, style)).and_then(|()| out.flush());
         self.error = written.err();
+    }
+
+    /// Whether printing stopped because the reader is gone.
+    fn broken_pipe(&self) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// The write error that stopped the printing, if any.

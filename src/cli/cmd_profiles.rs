@@ -143,12 +143,14 @@ fn list(dirs: &[PathBuf], json: bool, out: &mut dyn Write) -> Result<Status> {
     let rows: Vec<[String; 4]> = profiles
         .iter()
         .map(|p| {
+            // A profile directory's files are anyone's text: escaped.
             [
                 p.name.clone(),
                 p.os_family.clone().unwrap_or_else(|| "-".into()),
                 signature(p),
                 p.description.clone(),
             ]
+            .map(|cell| super::output::printable(&cell).into_owned())
         })
         .collect();
     let w = |i: usize, min: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(min);
@@ -189,13 +191,10 @@ fn show(
 
 /// p0f's database, or `None` with a note when it cannot be read.
 fn read_p0f_db(path: &Path) -> Option<P0fDb> {
-    match std::fs::read_to_string(path) {
+    match crate::io::read_file::read_text(path, crate::io::read_file::MAX_TEXT_FILE) {
         Ok(text) => Some(P0fDb::parse(&text)),
         Err(e) => {
-            message!(
-                "note: {}: {e}; profiles are not named after p0f's labels",
-                path.display()
-            );
+            message!("note: {e}; profiles are not named after p0f's labels");
             None
         }
     }
@@ -405,8 +404,8 @@ fn groups_table(
 fn emit_toml(p: &Profile, file: Option<&Path>, out: &mut dyn Write) -> Result<Status> {
     let text = p.to_toml()?;
     match file {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("{}: cannot write profile", path.display()))?,
+        Some(path) if path.as_os_str() == "-" => write!(out, "{text}")?,
+        Some(path) => crate::io::output::write_whole(path, "a profile", text.as_bytes())?,
         None => write!(out, "{text}")?,
     }
     Ok(Status::Ok)

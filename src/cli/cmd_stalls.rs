@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::output::{write_json, Style};
+use super::output::{printable, write_json, Style};
 use super::status::Status;
 use crate::handshake::{kb, Attempt, FlowEnd};
 use crate::http::{Request, Response};
@@ -202,20 +202,49 @@ fn table(groups: &[Group<'_>], style: Style, out: &mut dyn Write) -> std::io::Re
 
 /// `GET /big.bin Range: bytes=5- -> 206 bytes 5-14/15`, as far as known.
 fn http_cell(req: Option<&Request>, resp: Option<&Response>) -> String {
+    // The request line and headers are the wire's: escaped for the terminal.
     let mut s = match req {
-        Some(r) => format!("{} {}", r.method, r.target),
+        Some(r) => format!("{} {}", printable(&r.method), printable(&r.target)),
         None => "(no HTTP request seen)".to_owned(),
     };
     if let Some(range) = req.and_then(|r| r.range.as_deref()) {
-        s.push_str(&format!(" Range: {range}"));
+        s.push_str(&format!(" Range: {}", printable(range)));
     }
     if let Some(r) = resp {
         s.push_str(&format!(" -> {}", r.status));
         if let Some(cr) = &r.content_range {
-            s.push_str(&format!(" {cr}"));
+            s.push_str(&format!(" {}", printable(cr)));
         } else if let Some(len) = r.content_length {
             s.push_str(&format!(" ({len} bytes)"));
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 22, item 5: the request target and `Range:`/`Content-Range:`
+    /// values are the wire's, and reached the terminal raw.
+    #[test]
+    fn bug_http_values_reached_the_terminal_raw() {
+        let req = Request {
+            method: "GET".into(),
+            target: "/\x1b]0;x\x07".into(),
+            range: Some("bytes=\x1b[2J0-".into()),
+        };
+        let resp = Response {
+            status: 206,
+            content_length: None,
+            content_range: Some("bytes \x1b[31m".into()),
+            head_len: 10,
+        };
+        let cell = http_cell(Some(&req), Some(&resp));
+        assert!(!cell.contains('\x1b') && !cell.contains('\x07'), "{cell:?}");
+        assert_eq!(
+            cell,
+            "GET /\\x1b]0;x\\x07 Range: bytes=\\x1b[2J0- -> 206 bytes \\x1b[31m"
+        );
+    }
 }

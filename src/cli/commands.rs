@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::CommandFactory;
 
 use super::args::{Cli, ColorChoice, Command};
@@ -405,7 +405,7 @@ fn diff(
             &diffs,
             hidden,
         );
-        std::fs::write(path, page).with_context(|| format!("--html {}", path.display()))?;
+        crate::io::output::write_whole(path, "--html", page.as_bytes())?;
     }
     if json {
         output::diff_json(&sides, &diffs, out)?;

@@ -9,10 +9,15 @@ use std::path::Path;
 use super::status::Status;
 use crate::io::load::{LoadError, Loaded, Warning};
 
-/// One line on standard error, `synlab: ` and the formatted message.
+/// One line on standard error, `synlab: ` and the formatted message, its
+/// control characters escaped: a message may quote a file or the wire (a
+/// profile's line, an HTTP target), and must not drive the terminal.
 macro_rules! message {
     ($($arg:tt)*) => {
-        eprintln!("synlab: {}", format_args!($($arg)*))
+        eprintln!(
+            "synlab: {}",
+            $crate::cli::output::printable(&format!($($arg)*))
+        )
     };
 }
 pub(crate) use message;

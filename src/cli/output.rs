@@ -83,6 +83,29 @@ pub(super) fn options_cell(a: &Attributes, evicted: bool) -> String {
     cell
 }
 
+/// `s` safe to print on a terminal: control characters (an escape
+/// sequence's `ESC`, a bell, a carriage return, a backspace, C1 controls)
+/// written as `\x1b`, `\u{9b}`, so a capture or a file cannot retitle,
+/// recolour or rewrite the user's terminal (issue 22, item 5). A newline
+/// and a tab stay: they move the cursor only forward, and multi-line
+/// errors (a rule's caret line) need them. Every text printer puts what
+/// came from a file or the wire through it.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let harmless = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    if s.chars().all(harmless) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match u32::from(c) {
+            _ if harmless(c) => out.push(c),
+            n @ 0..=0x7f => out.push_str(&format!("\\x{n:02x}")),
+            n => out.push_str(&format!("\\u{{{n:x}}}")),
+        }
+    }
+    out.into()
+}
+
 /// A duration for the table: `0.001s`, `2.998s`.
 pub(super) fn seconds(d: std::time::Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
@@ -153,15 +176,18 @@ pub fn diff_table(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     for (label, side) in ["A", "B"].iter().zip(sides) {
-        writeln!(out, "{}: {}", style.bold(label), side.label)?;
+        writeln!(out, "{}: {}", style.bold(label), printable(&side.label))?;
     }
     writeln!(out)?;
     if diffs.is_empty() {
         writeln!(out, "no behavioural differences")?;
     } else {
+        // A value may be a profile file's or a p0f database's text.
         let cell = |v: &Option<Value>| {
-            v.as_ref()
-                .map_or_else(|| "(absent)".into(), Value::to_string)
+            v.as_ref().map_or_else(
+                || "(absent)".into(),
+                |v| printable(&v.to_string()).into_owned(),
+            )
         };
         let nw = width(diffs.iter().map(|d| d.attribute.name().len()), 9);
         let aw = width(diffs.iter().map(|d| cell(&d.a).len()), 1);
@@ -246,5 +272,21 @@ mod tests {
         assert_eq!(rate_cell(3, 3), "3/3 (100%)");
         assert_eq!(rate_cell(1, 3), "1/3 (33%)");
         assert_eq!(rate_cell(0, 0), "-");
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    /// Issue 22, item 5: an HTTP target, a `Range:` value or a vantage
+    /// holding `ESC ] 0 ; … BEL` retitled the terminal.
+    #[test]
+    fn bug_control_characters_reached_the_terminal_raw() {
+        assert_eq!(printable("/a\x1b]0;owned\x07"), "/a\\x1b]0;owned\\x07");
+        assert_eq!(printable("x\u{9b}31m\r\n"), "x\\u{9b}31m\\x0d\n");
+        assert_eq!(printable("a\x08\tb"), "a\\x08\tb");
+        assert_eq!(printable("windows-10 · café"), "windows-10 · café");
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
     }
 }

@@ -204,6 +204,27 @@ impl Recorder {
         Ok(())
     }
 
+    /// The frames of a batch a signal interrupted, before its outcomes
+    /// were known: written as they are, each saying so.
+    pub fn interrupted(&mut self, search: &Search, frames: &[CapturedFrame]) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some(pcap) = self.pcap.as_mut() else {
+            return;
+        };
+        let comment = format!(
+            "round {}: interrupted before the batch's outcomes were known",
+            search.rounds()
+        );
+        for f in frames {
+            if let Err(e) = pcap.write(LINKTYPE_ETHERNET, f.ts, &f.data, &comment) {
+                self.error = Some(e);
+                return;
+            }
+        }
+    }
+
     /// The probes so far, in order.
     pub fn timeline(&self) -> &[TimelineProbe] {
         &self.timeline

@@ -224,6 +224,11 @@ const RECEIVER_GRACE: Duration = Duration::from_millis(500);
 /// its stop flag and reports the queue empty.
 const READ_TIMEOUT: Duration = Duration::from_millis(10);
 
+/// How often a batch waiting for answers looks at
+/// [`LiveSession::output_gone`]: a reader that left stops the probes
+/// within this, answers or not.
+const OUTPUT_CHECK: Duration = Duration::from_millis(100);
+
 /// What the receive thread passes on.
 enum Rx {
     /// A frame; `read_at` on the session clock.
@@ -353,6 +358,12 @@ struct SessionIo {
     signals: Signals,
     /// The first stop signal seen; every later batch fails with it.
     interrupted: Option<StopSignal>,
+    /// The frames of a batch a stop signal cut short, for `--pcap` (issue
+    /// 22, item 10: the interrupted first round was lost).
+    unfinished_frames: Vec<CapturedFrame>,
+    /// Set by the caller when its output's reader is gone (a broken pipe):
+    /// the batch stops as for a signal ([`StopSignal::Pipe`]).
+    output_gone: Arc<AtomicBool>,
     /// The receive thread's failure, once it happened.
     capture_failed: Option<String>,
     iface: String,
@@ -463,6 +474,8 @@ impl LiveSession {
                 clock,
                 signals,
                 interrupted: None,
+                unfinished_frames: Vec::new(),
+                output_gone: Arc::new(AtomicBool::new(false)),
                 capture_failed: None,
                 iface: parts.iface,
                 rtt: RttEstimator::new(opts.min_timeout, opts.timeout),
@@ -491,6 +504,19 @@ impl LiveSession {
     /// results in request order.
     pub fn run_batch(&mut self, requests: &[Attributes]) -> Result<LiveRun, LiveError> {
         self.run_batch_with(requests, &mut |_| {})
+    }
+
+    /// The frames (kept with `keep_frames`) of the batch a stop signal
+    /// interrupted, taken: what was sent and heard before the signal.
+    pub fn take_unfinished_frames(&mut self) -> Vec<CapturedFrame> {
+        std::mem::take(&mut self.io.unfinished_frames)
+    }
+
+    /// A flag to set when the output's reader is gone (a write failed with
+    /// a broken pipe): the running batch stops at its next step with
+    /// [`StopSignal::Pipe`], instead of probing on for nobody.
+    pub fn output_gone(&self) -> Arc<AtomicBool> {
+        self.io.output_gone.clone()
     }
 
     /// [`Self::run_batch`], handing each probe's result to `on_answer` as
@@ -670,6 +696,16 @@ impl SessionIo {
         }
     }
 
+    /// The caller's output is gone: stop now, as for SIGPIPE (every later
+    /// batch fails the same way, and the session's drop removes the table).
+    fn stop_if_output_gone(&mut self) -> Result<(), LiveError> {
+        if !self.output_gone.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.interrupted = Some(StopSignal::Pipe);
+        Err(LiveError::Interrupted(Interrupted(StopSignal::Pipe)))
+    }
+
     async fn drive(
         &mut self,
         planned: Vec<Planned>,
@@ -689,6 +725,7 @@ impl SessionIo {
         let (mut first_sent, mut last_sent) = (None, None);
         let mut answered_at = None;
         loop {
+            self.stop_if_output_gone()?;
             if let Some(reason) = &self.capture_failed {
                 return Err(LiveError::Capture {
                     iface: self.iface.clone(),
@@ -729,11 +766,14 @@ impl SessionIo {
                     now + READ_TIMEOUT / 2
                 }
             };
+            // Woken at least every OUTPUT_CHECK to notice a reader gone.
+            let wake = wake.min(now + OUTPUT_CHECK);
             let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
             tokio::select! {
                 biased;
                 s = self.signals.recv() => {
                     self.interrupted = Some(s);
+                    self.unfinished_frames = std::mem::take(&mut batch.frames);
                     return Err(LiveError::Interrupted(Interrupted(s)));
                 }
                 msg = self.rx.recv() => match msg {
@@ -865,6 +905,7 @@ impl SessionIo {
         let mut next = 0;
         let (mut first_sent, mut last_sent) = (None, None);
         loop {
+            self.stop_if_output_gone()?;
             if let Some(reason) = &self.capture_failed {
                 return Err(LiveError::Capture {
                     iface: self.iface.clone(),
@@ -915,11 +956,14 @@ impl SessionIo {
                 .min()
                 .unwrap_or(now + READ_TIMEOUT)
                 .max(now);
+            // Woken at least every OUTPUT_CHECK to notice a reader gone.
+            let wake = wake.min(now + OUTPUT_CHECK);
             let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
             tokio::select! {
                 biased;
                 s = self.signals.recv() => {
                     self.interrupted = Some(s);
+                    self.unfinished_frames = std::mem::take(&mut ex.frames);
                     return Err(LiveError::Interrupted(Interrupted(s)));
                 }
                 msg = self.rx.recv() => match msg {

@@ -79,7 +79,11 @@ impl Oracle for LiveOracle {
                 }
                 Ok(outcomes)
             }
-            Err(e) if e.ends_session() => Err(Halted { cause: Box::new(e) }),
+            Err(e) if e.ends_session() => {
+                // What the interrupted batch sent and heard stays for --pcap.
+                self.frames = self.session.take_unfinished_frames();
+                Err(Halted { cause: Box::new(e) })
+            }
             Err(e) => {
                 // A send error and the like: the search retries these
                 // probes a few times, then calls the variant unresolved.

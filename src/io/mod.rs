@@ -8,8 +8,10 @@ pub mod live;
 pub mod live_oracle;
 pub mod load;
 pub mod profile_store;
+pub mod read_file;
 
 pub mod nft;
+pub mod output;
 pub mod parquet_out;
 pub mod pcap_writer;
 pub mod pcapng_writer;

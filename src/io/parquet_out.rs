@@ -12,13 +12,12 @@
 //!
 //! Rows are buffered column by column and written as a row group every
 //! [`ROW_GROUP_ROWS`] attempts, so memory stays flat however long the
-//! capture. The file is written under a `.partial` name and renamed when
-//! complete: a run that fails leaves no file a reader would take for whole.
+//! capture. The file is written through [`crate::io::output`] (a temporary
+//! file renamed when complete): a run that fails leaves no file a reader
+//! would take for whole, and any file already at the path untouched.
 //! Only the low-level column writer of the `parquet` crate is used (no
 //! arrow, no compression codecs), which keeps synlab's build short.
 
-use std::fs::File;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,6 +32,7 @@ use thiserror::Error;
 
 use crate::columns::{all_columns, Cell, CellType, Column};
 use crate::handshake::Attempt;
+use crate::io::output::{OutputError, OutputFile};
 use crate::model::Source;
 
 /// Attempts per row group. An attempt is about 1 KB across its ~190
@@ -42,23 +42,13 @@ pub const ROW_GROUP_ROWS: usize = 16_384;
 
 #[derive(Debug, Error)]
 pub enum ParquetOutError {
-    #[error("{path}: cannot create: {source}")]
-    Create {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error("{path}: writing Parquet: {source}")]
     Write {
         path: PathBuf,
         #[source]
         source: ParquetError,
-    },
-    #[error("{path}: cannot rename the finished file into place: {source}")]
-    Rename {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
     },
     /// A value whose type is not its column's (a decoder bug, reported
     /// rather than written as something else).
@@ -183,9 +173,8 @@ fn field(name: &str, ty: CellType) -> Result<Arc<Type>, ParquetError> {
 /// Writes attempts to a Parquet file, a row group at a time.
 pub struct ParquetSink {
     path: PathBuf,
-    partial: PathBuf,
     file_name: String,
-    writer: Option<SerializedFileWriter<File>>,
+    writer: Option<SerializedFileWriter<OutputFile>>,
     /// The `file` column first, then [`all_columns`].
     buffers: Vec<Buffer>,
     buffered: usize,
@@ -194,7 +183,7 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    /// Start `path` (written as `path.partial` until [`Self::finish`]);
+    /// Start `path` (written under a temporary name until [`Self::finish`]);
     /// `source` is the capture's path, the `file` column of every row.
     pub fn create(path: &Path, source: &Path) -> Result<ParquetSink, ParquetOutError> {
         Self::with_row_groups(path, source, ROW_GROUP_ROWS)
@@ -206,9 +195,6 @@ impl ParquetSink {
         source: &Path,
         rows: usize,
     ) -> Result<ParquetSink, ParquetOutError> {
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
         let write_err = |source| ParquetOutError::Write {
             path: path.to_owned(),
             source,
@@ -227,15 +213,11 @@ impl ParquetSink {
             .set_max_row_group_size(rows.max(1))
             .set_created_by(format!("synlab {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let file = File::create(&partial).map_err(|source| ParquetOutError::Create {
-            path: partial.clone(),
-            source,
-        })?;
+        let file = OutputFile::create(path, "Parquet")?;
         let writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))
             .map_err(write_err)?;
         Ok(ParquetSink {
             path: path.to_owned(),
-            partial,
             file_name: source.display().to_string(),
             writer: Some(writer),
             buffers,
@@ -299,25 +281,15 @@ impl ParquetSink {
     pub fn finish(mut self) -> Result<u64, ParquetOutError> {
         self.write_row_group()?;
         if let Some(writer) = self.writer.take() {
-            writer.close().map_err(|source| ParquetOutError::Write {
-                path: self.path.clone(),
-                source,
-            })?;
+            let file = writer
+                .into_inner()
+                .map_err(|source| ParquetOutError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            file.commit()?;
         }
-        std::fs::rename(&self.partial, &self.path).map_err(|source| ParquetOutError::Rename {
-            path: self.path.clone(),
-            source,
-        })?;
         Ok(self.rows)
-    }
-}
-
-impl Drop for ParquetSink {
-    /// Not finished (an error, a panic): remove the partial file.
-    fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.partial);
-        }
     }
 }
 

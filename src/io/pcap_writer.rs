@@ -2,8 +2,7 @@
 //! `probe --pcap` and `capture`. Nanosecond timestamps, so the kernel's
 //! receive times of probe answers keep their precision.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,23 +10,21 @@ use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, PcapError, TsResolution};
 use thiserror::Error;
 
+use crate::io::output::{OutputError, OutputFile};
+
 /// Snapshot length written in the file header.
 const SNAPLEN: u32 = 262_144;
 
 #[derive(Debug, Error)]
 pub enum PcapOutError {
-    #[error("{path}: cannot create: {source}")]
-    Create {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("{path}: cannot write: {source}")]
     Write {
         path: PathBuf,
         #[source]
         source: PcapError,
     },
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error("{path}: cannot write: {source}")]
     Flush {
         path: PathBuf,
@@ -37,21 +34,20 @@ pub enum PcapOutError {
 }
 
 /// A pcap file being written. Frames are buffered; [`PcapOut::finish`]
-/// flushes them (dropping the writer flushes too, but cannot report errors).
+/// flushes them and moves the file into place (dropped unfinished, the
+/// file is not written and what was at the path stays).
 pub struct PcapOut {
     path: PathBuf,
-    writer: PcapWriter<BufWriter<File>>,
+    writer: PcapWriter<BufWriter<OutputFile>>,
     packets: u64,
 }
 
 impl PcapOut {
-    /// Create (or truncate) `path` and write a pcap header for `linktype`
+    /// Start `path` (through [`crate::io::output`]: written under a
+    /// temporary name, moved into place by `finish`) and write a pcap header for `linktype`
     /// (a LINKTYPE_ number: 1 Ethernet, 101 raw IP).
     pub fn create(path: &Path, linktype: u32) -> Result<PcapOut, PcapOutError> {
-        let file = File::create(path).map_err(|source| PcapOutError::Create {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = OutputFile::create_held(path, "the pcap")?;
         let header = PcapHeader {
             snaplen: SNAPLEN,
             datalink: DataLink::from(linktype),
@@ -94,10 +90,15 @@ impl PcapOut {
     /// Flush everything written to the file; returns how many frames it holds.
     pub fn finish(self) -> Result<u64, PcapOutError> {
         let (path, packets) = (self.path, self.packets);
-        self.writer
+        let file = self
+            .writer
             .into_writer()
-            .flush()
-            .map_err(|source| PcapOutError::Flush { path, source })?;
+            .into_inner()
+            .map_err(|e| PcapOutError::Flush {
+                path,
+                source: e.into_error(),
+            })?;
+        file.commit()?;
         Ok(packets)
     }
 }

@@ -8,8 +8,7 @@
 //! 9), the unit pcap-file writes them in.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::{DataLink, Endianness};
 
 use super::pcap_writer::PcapOutError;
+use crate::io::output::OutputFile;
 
 /// Snapshot length written in each interface block.
 const SNAPLEN: u32 = 262_144;
@@ -33,20 +33,18 @@ const TSRESOL_NANOS: u8 = 9;
 /// flushes them and reports a failure to.
 pub struct PcapngOut {
     path: PathBuf,
-    writer: PcapNgWriter<BufWriter<File>>,
+    writer: PcapNgWriter<BufWriter<OutputFile>>,
     /// The link type of each interface block written, by interface id.
     interfaces: Vec<u32>,
     packets: u64,
 }
 
 impl PcapngOut {
-    /// Create (or truncate) `path` and write the section header, with
+    /// Start `path` (through [`crate::io::output`]: written under a
+    /// temporary name, moved into place by `finish`) and write the section header, with
     /// `comment` as the section's comment (what made the file).
     pub fn create(path: &Path, comment: &str) -> Result<PcapngOut, PcapOutError> {
-        let file = File::create(path).map_err(|source| PcapOutError::Create {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = OutputFile::create_held(path, "the pcapng")?;
         let section = SectionHeaderBlock {
             endianness: Endianness::native(),
             options: vec![
@@ -138,10 +136,15 @@ impl PcapngOut {
     /// Flush everything written to the file; returns how many packets it holds.
     pub fn finish(self) -> Result<u64, PcapOutError> {
         let (path, packets) = (self.path, self.packets);
-        self.writer
+        let file = self
+            .writer
             .into_inner()
-            .flush()
-            .map_err(|source| PcapOutError::Flush { path, source })?;
+            .into_inner()
+            .map_err(|e| PcapOutError::Flush {
+                path,
+                source: e.into_error(),
+            })?;
+        file.commit()?;
         Ok(packets)
     }
 }

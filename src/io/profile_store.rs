@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::io::read_file::{read_text, MAX_TEXT_FILE};
 use crate::profile::{builtin, Profile, Warnings};
 
 /// Environment variable with more profile directories, colon-separated.
@@ -33,8 +34,7 @@ fn report(warnings: Warnings) {
 
 /// Load one profile file.
 pub fn load_file(path: &Path) -> Result<Profile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read profile", path.display()))?;
+    let text = read_text(path, MAX_TEXT_FILE).context("cannot read profile")?;
     let (profile, warnings) = Profile::from_toml(&text, &path.display().to_string())?;
     report(warnings);
     Ok(profile)

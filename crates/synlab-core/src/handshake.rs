@@ -313,7 +313,7 @@ impl Tracker {
         match packet {
             Decoded::Tcp(seg) => self.segment(number, at, seg),
             Decoded::Icmp(err) => self.icmp(number, at, err),
-            Decoded::Skipped(_) => self.skipped += 1,
+            Decoded::Skipped(_) => self.skipped = self.skipped.saturating_add(1),
         }
         self.expire();
     }
@@ -425,17 +425,17 @@ impl Tracker {
     /// the timeout.
     fn sweep_idle(&mut self, now: Duration) {
         let idle = self.limits.idle;
-        self.next_sweep = now + idle / 4;
+        self.next_sweep = now.saturating_add(idle / 4);
         self.fed_since_sweep = 0;
         let expired: Vec<FlowKey> = self
             .flows
             .iter()
-            .filter(|(_, l)| l.attempt.last_seen + idle < now)
+            .filter(|(_, l)| l.attempt.last_seen.saturating_add(idle) < now)
             .map(|(k, _)| *k)
             .collect();
         for key in expired {
             if let Some(live) = self.flows.remove(&key) {
-                let at = live.attempt.last_seen + idle;
+                let at = live.attempt.last_seen.saturating_add(idle);
                 self.done(live, at, false);
             }
         }
@@ -448,7 +448,7 @@ impl Tracker {
                 return;
             };
             if self.finish_flow(key, index, at, true) {
-                self.evicted += 1;
+                self.evicted = self.evicted.saturating_add(1);
             }
         }
     }
@@ -462,12 +462,18 @@ impl Tracker {
         let key = (seg.src, seg.dst);
         if let Some(live) = self.flows.get_mut(&key) {
             live.attempt.on_client_segment(at, seg);
-            return queue_if_closed(&mut self.closing, live, key, at + self.limits.grace);
+            return queue_if_closed(
+                &mut self.closing,
+                live,
+                key,
+                at.saturating_add(self.limits.grace),
+            );
         }
         let key = (seg.dst, seg.src);
         if let Some(live) = self.flows.get_mut(&key) {
             live.attempt.on_server_segment(number, at, seg);
-            queue_if_closed(&mut self.closing, live, key, at + self.limits.grace);
+            let deadline = at.saturating_add(self.limits.grace);
+            queue_if_closed(&mut self.closing, live, key, deadline);
         }
     }
 
@@ -476,7 +482,7 @@ impl Tracker {
         if let Some(live) = self.flows.get_mut(&key) {
             let a = &mut live.attempt;
             if a.isn == seg.seq && a.reply.is_none() {
-                a.syn_retransmits += 1;
+                a.syn_retransmits = a.syn_retransmits.saturating_add(1);
                 a.last_seen = at;
                 return;
             }
@@ -620,7 +626,9 @@ impl Attempt {
         if f.is_syn_ack() {
             return; // a retransmitted SYN-ACK
         }
-        self.bytes_to_client += u64::from(seg.payload_len);
+        self.bytes_to_client = self
+            .bytes_to_client
+            .saturating_add(u64::from(seg.payload_len));
         self.on_segment(1, at, seg);
     }
 
@@ -651,7 +659,9 @@ impl Attempt {
         if self.client_ip_ids.len() < IP_IDS_KEPT {
             self.client_ip_ids.extend(seg.ip_id());
         }
-        self.bytes_to_server += u64::from(seg.payload_len);
+        self.bytes_to_server = self
+            .bytes_to_server
+            .saturating_add(u64::from(seg.payload_len));
         self.on_segment(0, at, seg);
     }
 
@@ -691,14 +701,14 @@ impl Attempt {
         }
         if !after(end, next) {
             if dir == 0 {
-                self.retransmits_to_server += 1;
+                self.retransmits_to_server = self.retransmits_to_server.saturating_add(1);
             } else {
-                self.retransmits_to_client += 1;
+                self.retransmits_to_client = self.retransmits_to_client.saturating_add(1);
             }
             return Data::Retransmitted;
         }
         self.read_head(dir, seg, next);
-        self.delivered[dir] += u64::from(end.wrapping_sub(next));
+        self.delivered[dir] = self.delivered[dir].saturating_add(u64::from(end.wrapping_sub(next)));
         self.next_seq[dir] = Some(end);
         self.awaiting_reply = dir == 0;
         Data::New
@@ -753,7 +763,7 @@ impl Attempt {
         let body_end = self
             .response
             .as_ref()
-            .and_then(|r| Some(r.head_len + r.content_length?));
+            .and_then(|r| Some(r.head_len.saturating_add(r.content_length?)));
         if body_end.is_some_and(|end| self.delivered[1] < end) {
             return Some(Owed::ResponseBody);
         }
@@ -986,6 +996,20 @@ mod tests {
         n: u64,
         ms: u64,
         from_client: bool,
+        seq_ack: (u32, u32),
+        flags: &[&str],
+        payload: &[u8],
+    ) {
+        let at = Duration::from_millis(ms);
+        feed_bytes_at(t, n, at, from_client, seq_ack, flags, payload);
+    }
+
+    /// Feed one crafted segment carrying `payload` at capture time `at`.
+    fn feed_bytes_at(
+        t: &mut Tracker,
+        n: u64,
+        at: Duration,
+        from_client: bool,
         (seq, ack): (u32, u32),
         flags: &[&str],
         payload: &[u8],
@@ -1016,7 +1040,58 @@ mod tests {
         let start = bytes.len() - payload.len();
         bytes[start..].copy_from_slice(payload);
         let d = decode_frame(LinkType::Raw, &bytes);
-        t.feed(n, Duration::from_millis(ms), &d);
+        t.feed(n, at, &d);
+    }
+
+    /// Issue 22, item 1: a pcapng timestamp of 2^64-1 in seconds
+    /// (`if_tsresol` 0) reads as nearly `Duration::MAX`, and adding the
+    /// grace and idle durations to it overflowed (exit 101). The deadlines
+    /// saturate now: the attempt is tracked and finished as any other.
+    #[test]
+    fn bug_timestamps_near_duration_max_overflowed_the_deadlines() {
+        for at in [Duration::MAX, Duration::new(u64::MAX, 0)] {
+            let mut t = Tracker::new();
+            feed_bytes_at(&mut t, 1, at, true, (100, 0), &["syn"], &[]);
+            feed_bytes_at(&mut t, 2, at, false, (500, 101), &["syn", "ack"], &[]);
+            feed_bytes_at(
+                &mut t,
+                3,
+                at,
+                true,
+                (101, 501),
+                &["ack"],
+                b"GET / HTTP/1.1\r\n\r\n",
+            );
+            feed_bytes_at(&mut t, 4, at, false, (501, 121), &["reset"], &[]);
+            let attempts = t.finish();
+            assert_eq!(attempts.len(), 1);
+            assert_eq!(attempts[0].outcome, Outcome::SynAck);
+            assert_eq!(attempts[0].end, FlowEnd::Rst);
+        }
+    }
+
+    /// A `Content-Length` of 2^64-1 overflowed the body's end (issue 22,
+    /// item 1's class: a wire value in a sum).
+    #[test]
+    fn bug_a_huge_content_length_overflowed_the_body_end() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n";
+        feed_bytes(&mut t, 4, 3, false, (501, 101), &["ack"], head);
+        feed_bytes(
+            &mut t,
+            5,
+            4,
+            true,
+            (101, 501 + head.len() as u32),
+            &["ack"],
+            &[],
+        );
+        let a = &t.finish()[0];
+        assert_eq!(
+            a.response.as_ref().and_then(|r| r.content_length),
+            Some(u64::MAX)
+        );
     }
 
     #[test]

@@ -446,7 +446,7 @@ impl HttpProgress {
     /// The stream offset where the response ends, by its Content-Length.
     fn end(&self) -> Option<u64> {
         self.response
-            .and_then(|h| Some(h.head_len + h.content_length?))
+            .and_then(|h| Some(h.head_len.saturating_add(h.content_length?)))
     }
 }
 

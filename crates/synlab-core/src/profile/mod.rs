@@ -280,7 +280,9 @@ fn attr_err(origin: &str, name: &str, problem: AttributeProblem) -> ProfileError
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// A profile name: letters, digits, `-`, `_` and `.` (safe in a file
+/// name and a shell word; survey files are held to it too).
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

@@ -51,6 +51,8 @@ pub enum MergeError {
         profile: String,
         first: String,
     },
+    #[error("{file}: profile {profile}: the probes of its cell add up past 4294967295")]
+    Overflow { file: String, profile: String },
     #[error("no survey to merge")]
     Empty,
 }
@@ -132,7 +134,13 @@ impl Matrix {
                         m.profiles.len() - 1
                     }
                 };
-                m.cells.entry((v, i)).or_default().merge(&p.outcomes);
+                let cell = m.cells.entry((v, i)).or_default();
+                *cell = cell
+                    .checked_merge(&p.outcomes)
+                    .ok_or_else(|| MergeError::Overflow {
+                        file: file.clone(),
+                        profile: p.name.clone(),
+                    })?;
             }
         }
         Ok(m)
@@ -344,12 +352,17 @@ fn next_step(m: &Matrix, v: usize, bad: usize) -> Option<NextStep> {
                 m.profiles[p].name.clone(),
             )
         })?;
+    // Every value from a survey file is quoted for the shell (issue 22,
+    // item 4), though reading the file already refused what a survey
+    // could not have written.
     let mut command = format!(
         "synlab bisect --good {} --bad {} --target {}",
-        m.profiles[good].name, m.profiles[bad].name, m.target
+        shell_word(&m.profiles[good].name),
+        shell_word(&m.profiles[bad].name),
+        shell_word(&m.target)
     );
     if let Some(e) = &m.exchange {
-        command.push_str(&format!(" --exchange {e}"));
+        command.push_str(&format!(" --exchange {}", shell_word(e)));
     }
     // The surveys reached a target outside loopback and the lab only
     // with the declaration; the bisect needs it too.
@@ -363,6 +376,17 @@ fn next_step(m: &Matrix, v: usize, bad: usize) -> Option<NextStep> {
         differences: m.distance(good, bad),
         command,
     })
+}
+
+/// `s` as one POSIX shell word: as it is when it holds only characters no
+/// shell treats specially, else in single quotes (a `'` inside written
+/// `'\''`).
+pub fn shell_word(s: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.into();
+    }
+    format!("'{}'", s.replace('\'', "'\\''")).into()
 }
 
 /// Whether `target` (IP:PORT) is loopback or in the lab's ranges, where
@@ -421,6 +445,78 @@ mod tests {
                 .zip(cells)
                 .map(|(&(n, f, t, w), &(k, x))| profile(n, f, t, w, counts(k, x)))
                 .collect(),
+        }
+    }
+
+    /// Issue 22, item 4: a survey's target `$(reboot)` or profile name
+    /// `x$(id)` came back raw in the suggested `synlab bisect` command.
+    #[test]
+    fn bug_survey_values_were_pasted_into_the_command_unquoted() {
+        let mut doc = survey("a", &[(3, 0), (3, 0), (0, 3), (3, 0), (3, 0)]);
+        doc.target = "$(reboot)".into();
+        let text = serde_json::to_string(&doc).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            SurveyDoc::from_json(&text),
+            Err(crate::survey::ReadError::Target { .. })
+        ));
+        let mut doc = survey("a", &[(3, 0), (3, 0), (0, 3), (3, 0), (3, 0)]);
+        doc.profiles[2].name = "x$(id)".into();
+        let text = serde_json::to_string(&doc).unwrap_or_else(|e| panic!("{e}"));
+        match SurveyDoc::from_json(&text) {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "profiles[2].name: \"x$(id)\" is not a profile name (letters, digits, '-', '_', '.')"
+            ),
+            Ok(_) => panic!("accepted"),
+        }
+        // Built in memory (not read), the command still quotes it.
+        let m = matrix(&[doc]);
+        let d = diagnose(&m);
+        assert!(
+            d.next[0].command.contains("--bad 'x$(id)'"),
+            "{}",
+            d.next[0].command
+        );
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_not_plain() {
+        assert_eq!(shell_word("windows-10"), "windows-10");
+        assert_eq!(shell_word("198.18.0.1:80"), "198.18.0.1:80");
+        assert_eq!(shell_word("[2001:2::1]:80"), "'[2001:2::1]:80'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b;c"), "'a b;c'");
+    }
+
+    /// Issue 22, item 8: 4294967295 syn-acks and 1,000 no-replies read as
+    /// 100% pass (the sum saturated); refused now, naming the field.
+    #[test]
+    fn bug_counts_that_overflow_or_disagree_with_probes_were_trusted() {
+        let mut doc = survey("a", &[(3, 0); 5]);
+        doc.profiles[0].outcomes = counts(u32::MAX, 1000);
+        doc.profiles[0].probes = u32::MAX;
+        let text = serde_json::to_string(&doc).unwrap_or_else(|e| panic!("{e}"));
+        match SurveyDoc::from_json(&text) {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "profiles[0] (linux): outcomes add up to 4294968295, but probes is 4294967295"
+            ),
+            Ok(_) => panic!("accepted"),
+        }
+        // Within one file each cell adds up; across files the sum overflows.
+        let mut big = survey("a", &[(3, 0); 5]);
+        big.profiles[0] = profile("linux", "Linux", 64, 64240, counts(u32::MAX - 1, 0));
+        let docs = vec![
+            ("a.json".to_owned(), big.clone()),
+            ("b.json".to_owned(), big),
+        ];
+        match Matrix::merge(&docs) {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "b.json: profile linux: the probes of its cell add up past 4294967295"
+            ),
+            Ok(_) => panic!("accepted"),
         }
     }
 
@@ -602,7 +698,8 @@ mod tests {
         let d = diagnose(&matrix(&[a, b]));
         assert_eq!(
             d.next[0].command,
-            "synlab bisect --good linux --bad ubuntu --target [2001:db8::1]:443 \
+            // Quoted: `[...]` is a glob (zsh refuses it unmatched).
+            "synlab bisect --good linux --bad ubuntu --target '[2001:db8::1]:443' \
              --exchange http:/big.bin --i-own-this-network"
         );
     }

@@ -78,6 +78,17 @@ impl Counts {
         *slot = slot.saturating_add(1);
     }
 
+    /// Both tallies together, None when a count or the total would pass
+    /// `u32::MAX` (a survey file's counts are not trusted, issue 22).
+    pub fn checked_merge(&self, other: &Counts) -> Option<Counts> {
+        let mut sum = *self;
+        for (mine, theirs) in sum.slots_mut().into_iter().zip(other.slots()) {
+            *mine = mine.checked_add(theirs.1)?;
+        }
+        let total: u64 = sum.slots().iter().map(|(_, n)| u64::from(*n)).sum();
+        u32::try_from(total).ok().map(|_| sum)
+    }
+
     /// Both tallies together (merging two surveys of one cell).
     pub fn merge(&mut self, other: &Counts) {
         for (mine, theirs) in self.slots_mut().into_iter().zip(other.slots()) {
@@ -282,7 +293,74 @@ impl SurveyDoc {
                 found: found.unwrap_or("none").to_owned(),
             });
         }
-        serde_json::from_value(value).map_err(ReadError::Layout)
+        let doc: SurveyDoc = serde_json::from_value(value).map_err(ReadError::Layout)?;
+        doc.validate()?;
+        Ok(doc)
+    }
+
+    /// What a survey file may hold, beyond its layout (issue 22, items 4
+    /// and 8): its names and target come back in commands synlab suggests
+    /// and in tables on a terminal, and its counts decide pass or fail. A
+    /// target that is not IP:PORT, a profile name a profile file could not
+    /// have, a vantage with control characters, an `exchange` synlab would
+    /// not accept, or outcomes that do not add up to `probes`, is refused.
+    fn validate(&self) -> Result<(), ReadError> {
+        if self.target.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ReadError::Target {
+                found: self.target.clone(),
+            });
+        }
+        if self.vantage.is_empty()
+            || self.vantage.len() > MAX_VANTAGE
+            || self
+                .vantage
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ReadError::Vantage {
+                found: self.vantage.clone(),
+            });
+        }
+        if let Some(e) = &self.exchange {
+            if e.parse::<crate::exchange::Request>().is_err() {
+                return Err(ReadError::Exchange { found: e.clone() });
+            }
+        }
+        for (index, p) in self.profiles.iter().enumerate() {
+            p.validate(index)?;
+        }
+        Ok(())
+    }
+}
+
+/// The longest vantage name read (`--vantage` is a host or site name).
+const MAX_VANTAGE: usize = 255;
+
+impl ProfileResult {
+    /// The name is a profile name and the outcomes add up, without
+    /// overflow, to `probes`.
+    fn validate(&self, index: usize) -> Result<(), ReadError> {
+        if !crate::profile::valid_name(&self.name) {
+            return Err(ReadError::ProfileName {
+                index,
+                found: self.name.clone(),
+            });
+        }
+        let sum: u64 = self
+            .outcomes
+            .slots()
+            .iter()
+            .map(|(_, n)| u64::from(*n))
+            .sum();
+        if sum != u64::from(self.probes) {
+            return Err(ReadError::Counts {
+                index,
+                profile: self.name.clone(),
+                sum,
+                probes: self.probes,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -296,6 +374,25 @@ pub enum ReadError {
     Schema { found: String },
     #[error("not a survey document")]
     Layout(#[source] serde_json::Error),
+    #[error("target: {found:?} is not IP:PORT")]
+    Target { found: String },
+    #[error(
+        "vantage: {found:?} is empty, longer than 255 bytes, or holds spaces or control characters"
+    )]
+    Vantage { found: String },
+    #[error("exchange: {found:?} is not a request synlab sends (http:/PATH or hex:BYTES)")]
+    Exchange { found: String },
+    #[error(
+        "profiles[{index}].name: {found:?} is not a profile name (letters, digits, '-', '_', '.')"
+    )]
+    ProfileName { index: usize, found: String },
+    #[error("profiles[{index}] ({profile}): outcomes add up to {sum}, but probes is {probes}")]
+    Counts {
+        index: usize,
+        profile: String,
+        sum: u64,
+        probes: u32,
+    },
 }
 
 /// `unix_secs` as RFC 3339 UTC (`2026-11-26T13:05:00Z`): the caller reads
