@@ -688,6 +688,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
     if let Some(note) = &r.note {
         writeln!(out, "{note}")?;
     }
+    deciding(good, bad, r, style, out)?;
     let phases: Vec<String> = [
         (ProbePhase::Baseline, "baseline"),
         (ProbePhase::Single, "one-at-a-time"),
@@ -711,6 +712,60 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
     }
     writeln!(out, "{}", style.dim(&summary))
 }
+/// An undecided search's way forward: the sets that failed like bad but
+/// are not confirmed, and each variant that would decide it with the
+/// `synlab probe` that records it (then bisect the new capture).
+fn deciding(
+    good: &str,
+    bad: &str,
+    r: &Report,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if r.deciding.is_empty() {
+        return Ok(());
+    }
+    for set in &r.unconfirmed {
+        writeln!(out, "not confirmed (fails like bad): {}", set.join(" + "))?;
+    }
+    writeln!(
+        out,
+        "{}",
+        style.bold("would decide it (record each at the target, then bisect with --recorded on the captures):")
+    )?;
+    for (i, d) in r.deciding.iter().enumerate() {
+        writeln!(
+            out,
+            "  {}: {} recorded, {} attempts would decide it",
+            d.label, d.recorded, d.attempts
+        )?;
+        writeln!(out, "    {}", probe_command(d, i))?;
+    }
+    writeln!(
+        out,
+        "  (GOOD, BAD: the sides' profiles; of a captured SYN, `synlab profiles learn {good} --out good.toml` makes one, and of {bad} likewise)"
+    )?;
+    Ok(())
+}
+
+/// `synlab probe` that records one deciding variant: good's SYN with the
+/// variant's changes, as many attempts as would decide it.
+fn probe_command(d: &crate::search::Deciding, i: usize) -> String {
+    let mut cmd = format!(
+        "synlab probe --profile {} --target IP:PORT --count {} --pcap variant-{}.pcapng",
+        d.from.to_uppercase(),
+        d.attempts,
+        i + 1
+    );
+    for c in &d.changes {
+        match &c.value {
+            Some(v) => cmd.push_str(&format!(" --set {}={v}", c.attribute)),
+            None => cmd.push_str(&format!(" --unset {}", c.attribute)),
+        }
+    }
+    cmd
+}
+
 /// A culprit set's names joined with ` + `.
 fn joined(set: &[Attr]) -> String {
     let names: Vec<&str> = set.iter().map(|a| a.name()).collect();

@@ -211,6 +211,9 @@ fn culprit_sentence(r: &Report) -> String {
     match r.culprits.as_slice() {
         [] => match r.conclusion {
             Conclusion::NothingToExplain => "nothing to explain".into(),
+            Conclusion::Undecided => {
+                "no conclusion: it rests on variants the oracle does not know".into()
+            }
             _ => "no culprit found".into(),
         },
         [one] if one.len() == 1 => format!("culprit: {}", joined(one)),
