@@ -174,8 +174,9 @@ pub enum Command {
     /// temporary nftables rule scoped to the probes' source ports.
     ///
     /// Each row is printed as its answer arrives. Exit status: 0 every probe
-    /// was answered (syn-ack, reset or icmp), 1 some were not (no-reply),
-    /// 2 trouble.
+    /// was answered (syn-ack, reset or icmp), 1 some were not (no-reply);
+    /// with --exchange, 0 every exchange completed, 1 some did not (stalled,
+    /// reset, no reply); 2 trouble.
     Probe(super::cmd_probe::ProbeArgs),
     /// Capture packets on an interface into a pcap file (Ethernet frames).
     ///
