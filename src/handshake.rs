@@ -120,6 +120,11 @@ pub struct Attempt {
     pub request: Option<Request>,
     /// The server's first HTTP/1 response head.
     pub response: Option<Response>,
+    /// The capture's snapshot length cut the response's first bytes, so its
+    /// head (and `Content-Length`) was not read: a download that stopped
+    /// short of its length cannot be told from one that finished
+    /// ([`Attempt::stall_unknown`]).
+    pub response_head_cut: bool,
     /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
     client_ip_ids: Vec<u16>,
     /// Next expected sequence number each way (client→server, server→client).
@@ -550,6 +555,7 @@ impl Attempt {
             stall_offset: None,
             request: None,
             response: None,
+            response_head_cut: false,
             next_seq: [Some(seg.seq.wrapping_add(1)), None],
             gaps: Default::default(),
             acked: [None, None],
@@ -700,6 +706,9 @@ impl Attempt {
         if seg.seq != next || seg.truncated {
             // A gap (lost or not captured) or a cut payload: the head's
             // bytes would be wrong, so none are read.
+            if seg.truncated && dir == 1 && self.heads[dir].reading() {
+                self.response_head_cut = true;
+            }
             self.heads[dir].give_up();
             return;
         }
@@ -781,6 +790,13 @@ impl Attempt {
     /// hang, whatever the handshake's outcome said.
     pub fn stalled(&self) -> bool {
         self.established && self.longest_stall.is_some_and(|g| g >= STALL)
+    }
+
+    /// Whether the flow stalled cannot be told: it is established, did not
+    /// stall by what the capture shows, but snaplen cut its response head,
+    /// so the `Content-Length` that says whether more was owed is unseen.
+    pub fn stall_unknown(&self) -> bool {
+        self.established && !self.stalled() && self.response_head_cut
     }
 
     /// The whole outcome in words: `syn-ack`, or `syn-ack, stalled after
