@@ -1000,3 +1000,58 @@ fn cli_stops_at_the_probe_budget() {
         "{doc}"
     );
 }
+
+/// Regression (issue 21, item 7): attributes both sides share are never
+/// varied, so a middlebox dropping `ip.ttl == 128 && tcp.options.mss_val ==
+/// 1460` (the MSS shared) was reported as `ip.ttl` alone, without a word.
+/// The shared phase tries each shared attribute with one other value on
+/// bad: the MSS is reported as mattering too, the window (shared) not.
+#[test]
+fn shared_attributes_that_also_matter_are_reported() {
+    let (g, b) = (linux(), windows());
+    assert_eq!(
+        g.get(Field::TcpOptionsMssVal),
+        b.get(Field::TcpOptionsMssVal)
+    );
+    let expr = "ip.ttl == 128 && tcp.options.mss_val == 1460";
+    let opts = SearchOptions {
+        shared: true,
+        ..SearchOptions::default()
+    };
+    let r = search(&g, &b, opts, &mut rule_oracle(expr, Action::Drop, 0.0, 1));
+    assert_eq!(r.conclusion, Conclusion::Culprits);
+    assert_eq!(r.culprit_units, [["ip.ttl".to_owned()]]);
+    let shared = |name: &str| {
+        r.shared
+            .iter()
+            .find(|s| s.attribute.name() == name)
+            .unwrap_or_else(|| panic!("{name} not shared: {:?}", r.shared))
+    };
+    let mss = shared("tcp.options.mss_val");
+    assert_eq!(mss.tried, Some(Value::Int(730)));
+    assert!(mss.matters, "{mss:?}");
+    let df = shared("ip.flags.df");
+    assert!(df.tried.is_some() && !df.matters, "{df:?}");
+    let mattering: Vec<&str> = r
+        .shared
+        .iter()
+        .filter(|s| s.matters)
+        .map(|s| s.attribute.name())
+        .collect();
+    assert_eq!(mattering, ["tcp.options.mss_val"]);
+    assert!(r
+        .probes_by_phase
+        .get(&ProbePhase::Shared)
+        .is_some_and(|&n| n > 0));
+    // Without the shared phase (a recording or a rule) they are listed,
+    // untried, and the probes are the same as before.
+    let plain = search(
+        &g,
+        &b,
+        SearchOptions::default(),
+        &mut rule_oracle(expr, Action::Drop, 0.0, 1),
+    );
+    assert!(plain.shared.iter().all(|s| s.tried.is_none() && !s.matters));
+    assert!(!plain.shared.is_empty());
+    assert!(!plain.probes_by_phase.contains_key(&ProbePhase::Shared));
+}

@@ -364,6 +364,9 @@ fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
         max_probes: args.max_probes.max(1),
         single: !args.no_single,
         max_total_probes: args.max_total_probes,
+        // Live only: the one oracle that can answer a SYN nobody recorded
+        // or simulated a rule for.
+        shared: args.target.is_some(),
     })
 }
 
@@ -685,6 +688,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
             }
         }
     }
+    shared(r, style, out)?;
     if let Some(note) = &r.note {
         writeln!(out, "{note}")?;
     }
@@ -693,6 +697,7 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
         (ProbePhase::Baseline, "baseline"),
         (ProbePhase::Single, "one-at-a-time"),
         (ProbePhase::Isolation, "isolation"),
+        (ProbePhase::Shared, "shared"),
     ]
     .iter()
     .filter_map(|(k, label)| r.probes_by_phase.get(k).map(|n| format!("{label} {n}")))
@@ -712,6 +717,46 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
     }
     writeln!(out, "{}", style.dim(&summary))
 }
+/// After the culprits: the attributes both sides share were not varied by
+/// the bisection, so a rule `A && S` (S shared) shows as `A` alone. Live,
+/// each was tried with one other value on bad; those that made bad pass
+/// matter too.
+fn shared(r: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    if r.shared.is_empty() {
+        return Ok(());
+    }
+    let (tried, untried): (Vec<_>, Vec<_>) = r.shared.iter().partition(|s| s.tried.is_some());
+    for s in tried.iter().filter(|s| s.matters) {
+        let (Some(alt), Some(v)) = (&s.tried, &s.verdict) else {
+            continue;
+        };
+        writeln!(
+            out,
+            "{} {} (both sides {}; bad with {alt}: {})",
+            style.bold("also matters, shared by both sides:"),
+            style.red(s.attribute.name()),
+            s.value,
+            cell(v)
+        )?;
+    }
+    if !tried.is_empty() && !tried.iter().any(|s| s.matters) {
+        writeln!(
+            out,
+            "shared by both sides, each tried on bad with one other value: none of {} changes bad's outcome",
+            tried.len()
+        )?;
+    }
+    if !untried.is_empty() {
+        let names: Vec<&str> = untried.iter().map(|s| s.attribute.name()).collect();
+        let what = match tried.is_empty() {
+            true => "not varied (both sides share them, so the culprits may need them too)",
+            false => "not varied (shared, no simple other value)",
+        };
+        writeln!(out, "{what}: {}", names.join(", "))?;
+    }
+    Ok(())
+}
+
 /// An undecided search's way forward: the sets that failed like bad but
 /// are not confirmed, and each variant that would decide it with the
 /// `synlab probe` that records it (then bisect the new capture).

@@ -534,6 +534,7 @@ fn summary(h: &mut Html, r: &Report) {
         (ProbePhase::Baseline, "baseline"),
         (ProbePhase::Single, "one-at-a-time"),
         (ProbePhase::Isolation, "isolation"),
+        (ProbePhase::Shared, "shared"),
     ]
     .iter()
     .filter_map(|(k, label)| r.probes_by_phase.get(k).map(|n| format!("{label} {n}")))

@@ -90,6 +90,10 @@ pub struct SearchOptions {
     /// Probes of the whole search at most: a bound on any probe loop,
     /// live or simulated, whatever the number of differences.
     pub max_total_probes: u64,
+    /// Once culprits are found, try each attribute both sides share with
+    /// one other value on bad ([`Search`]'s shared phase): a rule `A && S`
+    /// with S shared is otherwise reported as `A` alone.
+    pub shared: bool,
 }
 
 impl Default for SearchOptions {
@@ -100,6 +104,7 @@ impl Default for SearchOptions {
             max_probes: 40,
             single: true,
             max_total_probes: 5000,
+            shared: false,
         }
     }
 }
@@ -159,6 +164,8 @@ pub enum ProbePhase {
     Baseline,
     /// Minimising the culprit sets (ddmin).
     Isolation,
+    /// Shared attributes tried with another value on bad.
+    Shared,
     /// The one-at-a-time table.
     Single,
 }
@@ -180,6 +187,8 @@ enum Phase {
     Baseline,
     Single,
     Isolate,
+    /// Shared attributes, one other value each on bad.
+    Shared,
     Done,
 }
 
@@ -227,6 +236,9 @@ pub struct Search {
     provisional: bool,
     /// The baselines' rates, once they differ.
     rates: Option<Rates>,
+    /// Attributes both sides share (never varied by the units), each with
+    /// the other value the shared phase tries on bad, when it has one.
+    shared: Vec<(Attr, Value, Option<Value>)>,
     /// The set ddmin is minimising now.
     start: Option<Vec<usize>>,
     /// Sets ddmin has started from.
@@ -272,6 +284,7 @@ impl Search {
         let good = with(good, &good_flow);
         let bad = with(bad, &bad_flow);
         let (rows, unit_list) = units::units(&good, &bad);
+        let shared = shared_attributes(&good, &bad);
         let mut s = Search {
             opts,
             good,
@@ -291,12 +304,14 @@ impl Search {
             culprits: Vec::new(),
             unconfirmed: Vec::new(),
             provisional: false,
+            shared: Vec::new(),
             rates: None,
             start: None,
             explored: HashSet::new(),
             conclusion: Conclusion::Running,
             note: None,
         };
+        s.shared = shared;
         if s.units.is_empty() {
             s.phase = Phase::Done;
             s.conclusion = Conclusion::NothingToExplain;
@@ -325,6 +340,9 @@ impl Search {
         let Some(units) = self.variant_units(variant) else {
             return format!("variant {variant} (unknown)");
         };
+        if let Some((attr, _, Some(alt))) = self.shared_of(units).and_then(|i| self.shared.get(i)) {
+            return format!("bad with {attr}={alt}");
+        }
         let all = self.units.len();
         let names = |picked: &mut dyn Iterator<Item = usize>| -> String {
             let names: Vec<String> = picked
@@ -384,6 +402,7 @@ impl Search {
             Phase::Baseline => ProbePhase::Baseline,
             Phase::Single => ProbePhase::Single,
             Phase::Isolate | Phase::Done => ProbePhase::Isolation,
+            Phase::Shared => ProbePhase::Shared,
         };
         let mut batch = Vec::new();
         for (v, count) in needed {
@@ -465,6 +484,11 @@ impl Search {
             return v;
         }
         let spec = units::apply(&self.good, &self.bad, &self.units, &key);
+        self.add_variant(key, spec)
+    }
+
+    /// A new variant of this key and spec, crafted.
+    fn add_variant(&mut self, key: Vec<usize>, spec: Attributes) -> usize {
         // Only the SYN is crafted; the later-segment attributes ride along
         // for the exchange (and for a rule that reads them).
         let (syn, flow) = units::split_flow(&spec);
@@ -574,6 +598,14 @@ impl Search {
                         return need;
                     }
                 }
+                Phase::Shared => {
+                    let keys = self.shared_keys();
+                    let need = self.pending(&keys);
+                    if !need.is_empty() {
+                        return need;
+                    }
+                    self.finish(Conclusion::Culprits, None);
+                }
             }
         }
     }
@@ -655,6 +687,34 @@ impl Search {
         };
     }
 
+    /// The shared phase's variants (bad with one shared attribute given
+    /// its other value), created on first call. Their keys lie past every
+    /// unit index, so they never meet a set of units.
+    fn shared_keys(&mut self) -> Vec<Vec<usize>> {
+        let mut keys = Vec::new();
+        for i in 0..self.shared.len() {
+            let (attr, _, Some(alt)) = self.shared[i].clone() else {
+                continue;
+            };
+            let key = vec![self.units.len() + 1 + i];
+            if !self.by_units.contains_key(&key) {
+                let mut spec = self.bad.clone();
+                spec.insert(attr, alt);
+                self.add_variant(key.clone(), spec);
+            }
+            keys.push(key);
+        }
+        keys
+    }
+
+    /// The shared attribute a shared-phase key tries, by its index.
+    fn shared_of(&self, units: &[usize]) -> Option<usize> {
+        match units {
+            [k] if *k > self.units.len() => Some(k - self.units.len() - 1),
+            _ => None,
+        }
+    }
+
     /// Whether the oracle did not know this variant (no verdict from it).
     fn is_unknown(&self, units: &[usize]) -> bool {
         matches!(self.verdict_of(units), Some(Verdict::Unknown))
@@ -724,6 +784,28 @@ impl Search {
         let mut seen = HashSet::new();
         out.retain(|units| seen.insert(units.clone()));
         out
+    }
+
+    /// The shared attributes as reported, with the shared phase's verdicts.
+    fn shared_report(&self) -> Vec<SharedReport> {
+        if self.conclusion != Conclusion::Culprits {
+            return Vec::new();
+        }
+        self.shared
+            .iter()
+            .enumerate()
+            .map(|(i, (attr, value, alt))| {
+                let key = [self.units.len() + 1 + i];
+                let tried = self.by_units.contains_key(&key[..]);
+                SharedReport {
+                    attribute: *attr,
+                    value: value.clone(),
+                    tried: alt.clone().filter(|_| tried),
+                    verdict: tried.then(|| self.verdict_report(&key)),
+                    matters: tried && self.class_of(&key) == Some(Class::Pass),
+                }
+            })
+            .collect()
     }
 
     /// [`Search::deciding_variants`] as reported: each variant's changes
@@ -852,6 +934,9 @@ impl Search {
                 let note = "no set of differences reproduces bad's outcome".to_owned();
                 self.finish(Conclusion::Unexplained, Some(note));
             }
+            None if self.opts.shared && self.shared.iter().any(|(_, _, alt)| alt.is_some()) => {
+                self.phase = Phase::Shared;
+            }
             None => {
                 self.finish(Conclusion::Culprits, None);
             }
@@ -944,6 +1029,7 @@ impl Search {
             .map(|c| c.iter().map(|&u| self.units[u].name()).collect())
             .collect();
         Report {
+            shared: self.shared_report(),
             baseline,
             differences: self.rows.clone(),
             single,
@@ -1102,6 +1188,55 @@ fn with(mut a: Attributes, extra: &Attributes) -> Attributes {
     a
 }
 
+/// An attribute both sides share, and what trying another value on bad
+/// showed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SharedReport {
+    pub attribute: Attr,
+    /// Both sides' value.
+    pub value: Value,
+    /// The value tried on bad, when the shared phase ran and it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tried: Option<Value>,
+    /// The tried variant's verdict, when tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<VerdictReport>,
+    /// Bad passed with the other value: the attribute matters too.
+    pub matters: bool,
+}
+
+/// The attributes good and bad share (behavioural, SYN or later segments),
+/// each with one other value the shared phase may try on bad: a flag
+/// flipped, a number halved (or 0 made 1). The SYN's own flags, option
+/// presence and the synlab.* summaries have none: changing them is not
+/// one attribute's change.
+fn shared_attributes(good: &Attributes, bad: &Attributes) -> Vec<(Attr, Value, Option<Value>)> {
+    units::bisectable(good)
+        .iter()
+        .filter(|(k, v)| bad.get(k) == Some(v))
+        .map(|(k, v)| (k, v.clone(), other_value(k, v)))
+        .collect()
+}
+
+/// One other value of a shared attribute to try, if it has a simple one.
+fn other_value(attr: Attr, v: &Value) -> Option<Value> {
+    let name = attr.name();
+    const FLAGS: [&str; 3] = ["tcp.flags.cwr", "tcp.flags.ece", "tcp.flags.ae"];
+    let fixed = name.starts_with("synlab.") && !name.starts_with("synlab.flow.")
+        || name.starts_with("tcp.options.") && matches!(v, Value::Bool(_))
+        || name.starts_with("tcp.flags.") && !FLAGS.contains(&name);
+    if fixed {
+        return None;
+    }
+    match v {
+        Value::Bool(b) => Some(Value::Bool(!b)),
+        Value::Int(0) => Some(Value::Int(1)),
+        Value::Int(n) if *n > 1 => Some(Value::Int(n / 2)),
+        Value::Int(_) => Some(Value::Int(0)),
+        Value::Str(_) => None,
+    }
+}
+
 /// What an attribute is changed to (`None`: removed).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Change {
@@ -1254,6 +1389,10 @@ pub struct Report {
     pub culprits: Vec<Vec<Attr>>,
     /// Each culprit set as unit names.
     pub culprit_units: Vec<Vec<String>>,
+    /// Attributes both sides share: never varied by the bisection. With the
+    /// shared phase (live), each one tried with another value on bad.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shared: Vec<SharedReport>,
     /// Sets (as unit names) that failed like bad but that the evidence does
     /// not confirm as culprits: not shown 1-minimal (an unknown variant), or
     /// measured against baselines too few to tell apart.
