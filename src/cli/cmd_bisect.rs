@@ -60,7 +60,7 @@ pub struct BisectArgs {
 
     /// Oracle: live probes to this server (needs CAP_NET_RAW; only to
     /// loopback or the lab's ranges from inside its namespace, as `synlab probe`).
-    #[arg(long, value_name = "IP:PORT")]
+    #[arg(long, value_name = "IP:PORT", value_parser = super::cmd_probe::parse_target)]
     pub target: Option<SocketAddr>,
     /// Interface for live probes (default: the one routing to the target).
     #[arg(long, value_name = "IF", requires = "target")]

@@ -31,10 +31,18 @@ pub struct MatrixArgs {
 }
 
 /// Read one survey document ([`SurveyDoc::from_json`]), its errors named
-/// after the file.
+/// after the file; `-` is standard input, as for every other command
+/// (`synlab survey ... --json | synlab matrix - other.json`).
 fn read(path: &Path) -> Result<SurveyDoc> {
     let name = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    let text = if crate::io::load::is_stdin(path) {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+            .with_context(|| format!("{name}: cannot read standard input"))?;
+        text
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?
+    };
     SurveyDoc::from_json(&text).map_err(|e| match e {
         ReadError::Schema { found } => MergeError::Schema {
             file: name.to_string(),
@@ -46,6 +54,15 @@ fn read(path: &Path) -> Result<SurveyDoc> {
 }
 
 pub fn run(args: &MatrixArgs, style: Style, out: &mut dyn Write) -> Result<Status> {
+    if args
+        .files
+        .iter()
+        .filter(|f| crate::io::load::is_stdin(f))
+        .count()
+        > 1
+    {
+        return Err(crate::io::load::LoadError::StdinAgain.into());
+    }
     let docs = args
         .files
         .iter()

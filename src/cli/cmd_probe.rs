@@ -27,7 +27,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub profile: String,
     /// Where to send: IP:PORT, [IPv6]:PORT.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_target)]
     pub target: SocketAddr,
     /// Interface to capture answers on (default: the one holding the source address).
     #[arg(long)]
@@ -135,6 +135,26 @@ pub fn parse_set(s: &str) -> Result<Change, String> {
 /// `--unset NAME`, checked as `--set` is.
 pub fn parse_unset(s: &str) -> Result<Change, String> {
     Change::parse_unset(s).map_err(|e| e.to_string())
+}
+
+/// `--target`: IP:PORT or [IPv6]:PORT. An address without its port (as
+/// people paste it) is refused with the form expected, not as a syntax error.
+pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = s.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            Err(format!("IP:PORT is expected, with the port: e.g. {ip}:80"))
+        }
+        Ok(std::net::IpAddr::V6(ip)) => Err(format!(
+            "[IPv6]:PORT is expected, with the port: e.g. [{ip}]:80"
+        )),
+        Err(_) => Err(format!(
+            "IP:PORT or [IPv6]:PORT is expected (an address, not a name): e.g. 198.18.0.1:80"
+        )),
+    }
 }
 
 /// A profile's attributes with `--unset` and `--set` made (unsets first),
@@ -732,5 +752,27 @@ mod tests {
         let even = [result(Some(1)), result(Some(2))];
         assert_eq!(rtt_stats(&even).map(|s| s.median), Some(1.5));
         assert_eq!(rtt_stats(&[result(None)]), None);
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::parse_target;
+
+    /// Issue 21: `--target 1.2.3.4` said "invalid socket address syntax";
+    /// it says the port is missing, and the form.
+    #[test]
+    fn a_target_without_its_port_says_ip_port_is_expected() {
+        assert_eq!(
+            parse_target("1.2.3.4"),
+            Err("IP:PORT is expected, with the port: e.g. 1.2.3.4:80".into())
+        );
+        assert_eq!(
+            parse_target("2001:2::1"),
+            Err("[IPv6]:PORT is expected, with the port: e.g. [2001:2::1]:80".into())
+        );
+        assert!(parse_target("example.com:80").is_err_and(|e| e.contains("IP:PORT")));
+        assert!(parse_target("127.0.0.1:80").is_ok());
+        assert!(parse_target("[::1]:80").is_ok());
     }
 }

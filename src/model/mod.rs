@@ -30,6 +30,7 @@ pub use decode::{
 pub use options::{
     parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
 };
+pub(crate) use vocab::edit_distance;
 pub use vocab::{
     suggest, suggest_among, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType,
     UNKNOWN_OPTION_PREFIX,
