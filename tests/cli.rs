@@ -658,7 +658,12 @@ fn matrix_reads_standard_input() {
         "tests/data/survey-c1.json",
         "tests/data/survey-c2.json",
     ]);
-    assert_eq!(piped.status.code(), named.status.code(), "{}", stderr(&piped));
+    assert_eq!(
+        piped.status.code(),
+        named.status.code(),
+        "{}",
+        stderr(&piped)
+    );
     assert!(stderr(&piped).is_empty(), "{}", stderr(&piped));
     assert_eq!(stdout(&piped), stdout(&named));
     let twice = support::synlab_stdin(&["matrix", "-", "-"], &c1);

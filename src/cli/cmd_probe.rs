@@ -151,9 +151,10 @@ pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
         Ok(std::net::IpAddr::V6(ip)) => Err(format!(
             "[IPv6]:PORT is expected, with the port: e.g. [{ip}]:80"
         )),
-        Err(_) => Err(format!(
+        Err(_) => Err(
             "IP:PORT or [IPv6]:PORT is expected (an address, not a name): e.g. 198.18.0.1:80"
-        )),
+                .to_owned(),
+        ),
     }
 }
 
