@@ -117,8 +117,9 @@ pub enum Command {
     ///
     /// The oracle answers probes: --rule EXPR (a simulated middlebox),
     /// --recorded FILE (a capture of many attempts) or --target IP:PORT (live).
-    /// Exit status: 0 culprits found, 1 nothing to explain or no set explains
-    /// it, 2 trouble.
+    /// Exit status: 0 culprits found, 1 nothing to explain, no set explains
+    /// it, or undecided (the answer would rest on variants the oracle does
+    /// not know), 2 trouble.
     Bisect(Box<BisectArgs>),
     /// List every attribute name synlab knows, with its kind.
     Fields {
