@@ -1055,3 +1055,54 @@ fn shared_attributes_that_also_matter_are_reported() {
     assert!(!plain.shared.is_empty());
     assert!(!plain.probes_by_phase.contains_key(&ProbePhase::Shared));
 }
+
+/// Regression (issue 21): the JSON (and the page) an operator is handed
+/// did not say what produced it. It carries synlab's version, the command
+/// line, the start time, the oracle, and the source-port finding.
+#[test]
+fn cli_json_and_html_say_what_produced_them() {
+    let tmp = TempDir::new("bisect-run-facts");
+    let html = tmp.join("page.html").display().to_string();
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128",
+        "--rule-ports",
+        "even",
+        "--json",
+        "--html",
+        &html,
+    ]);
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    let run = &doc["run"];
+    assert_eq!(run["synlab"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(run["oracle"], "rule ip.ttl == 128");
+    assert!(
+        run["command"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|a| a == "--rule-ports")),
+        "{run}"
+    );
+    let started = run["started"].as_str().unwrap_or_default();
+    assert!(started.len() == 20 && started.ends_with('Z'), "{started}");
+    assert!(
+        run["port_finding"]
+            .as_str()
+            .is_some_and(|p| p.contains("even ports failed")),
+        "{run}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("{e}"));
+    for want in [
+        "<th>synlab</th>",
+        "<th>command</th>",
+        "--rule-ports even",
+        "even ports failed",
+    ] {
+        assert!(page.contains(want), "page lacks {want}");
+    }
+}

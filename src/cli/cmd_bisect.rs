@@ -23,6 +23,7 @@ use crate::model::edit::Change;
 use crate::model::rule::{Rule, Scope};
 use crate::model::{Attr, Attributes, Field, Kind};
 use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
+use crate::report::RunFacts;
 use crate::report::SynSide;
 use crate::search::{
     Conclusion, Parity, PortPattern, ProbePhase, Report, Search, SearchOptions, VerdictClass,
@@ -374,8 +375,54 @@ fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
 struct Doc<'a> {
     good: &'a str,
     bad: &'a str,
+    /// Which synlab, run how, when, against what.
+    run: &'a RunFacts,
     #[serde(flatten)]
     report: &'a Report,
+}
+
+/// The run's facts for the JSON and the page (issue 21: what an operator
+/// is handed must say what produced it).
+fn run_facts(args: &BisectArgs, report: &Report, started: std::time::SystemTime) -> RunFacts {
+    let oracle = match (&args.target, &args.rule, &args.recorded) {
+        (Some(_), _, _) => "live".to_owned(),
+        (_, Some(rule), _) => format!("rule {rule}"),
+        (_, _, Some(file)) => format!("recorded {}", file.display()),
+        _ => String::new(),
+    };
+    RunFacts {
+        synlab: env!("CARGO_PKG_VERSION").to_owned(),
+        command: std::env::args().collect(),
+        started: utc_text(started),
+        oracle,
+        target: args.target.map(|t| t.to_string()),
+        request: args.exchange.as_ref().map(|e| e.to_string()),
+        port_finding: port_line(report),
+    }
+}
+
+/// `2026-12-07T04:31:02Z`: a time as UTC, to the second.
+fn utc_text(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 pub fn bisect(
@@ -389,6 +436,7 @@ pub fn bisect(
     let bad = resolve_side(&args.bad, dirs, flow).context("--bad")?;
     let good = edited_side(good, args)?;
     let bad = edited_side(bad, args)?;
+    let started = std::time::SystemTime::now();
     let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;
     let mut rec = recorder(args, &good, &bad)?;
     // Created before the search: a live one drops every capability once
@@ -436,8 +484,9 @@ pub fn bisect(
             path.display()
         );
     }
+    let facts = run_facts(args, &report, started);
     if let Some((path, mut file)) = html {
-        let page = crate::report::bisect_page(
+        let page = crate::report::bisect_page_of_run(
             SynSide {
                 label: &good.label,
                 syn: &good.attributes,
@@ -448,6 +497,7 @@ pub fn bisect(
             },
             &report,
             rec.timeline(),
+            &facts,
         );
         file.write_all(page.as_bytes())
             .and_then(|()| file.flush())
@@ -457,6 +507,7 @@ pub fn bisect(
         let doc = Doc {
             good: &good.label,
             bad: &bad.label,
+            run: &facts,
             report: &report,
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
@@ -815,4 +866,20 @@ fn probe_command(d: &crate::search::Deciding, i: usize) -> String {
 fn joined(set: &[Attr]) -> String {
     let names: Vec<&str> = set.iter().map(|a| a.name()).collect();
     names.join(" + ")
+}
+
+#[cfg(test)]
+mod run_facts_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::utc_text;
+
+    #[test]
+    fn times_are_written_as_utc() {
+        assert_eq!(utc_text(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(951_827_696); // a leap day
+        assert_eq!(utc_text(t), "2000-02-29T12:34:56Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_796_618_000);
+        assert_eq!(utc_text(t), "2026-12-07T04:33:20Z");
+    }
 }
