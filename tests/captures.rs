@@ -603,6 +603,21 @@ fn recorded_stalls_are_bisected_to_the_ttl() {
     assert_eq!(doc["unconfirmed"], serde_json::json!([["ip.ttl"]]), "{doc}");
     assert_eq!(doc["baseline"]["bad"]["verdict"], "stalled", "{doc}");
     assert_eq!(doc["baseline"]["bad"]["probes"], 1, "{doc}");
+    // The commands that would decide it record exchanges: a stall is seen
+    // only past the handshake.
+    let text = stdout(&synlab(&[
+        "bisect",
+        "--good",
+        "captures/stall-by-ttl.pcap#0",
+        "--bad",
+        "captures/stall-by-ttl.pcap#1",
+        "--recorded",
+        "captures/stall-by-ttl.pcap",
+    ]));
+    assert!(
+        text.contains("synlab probe --profile BAD --target IP:PORT --count 12 --pcap variant-2.pcapng --exchange http:PATH"),
+        "{text}"
+    );
     assert_eq!(doc["baseline"]["good"]["verdict"], "syn-ack", "{doc}");
 }
 

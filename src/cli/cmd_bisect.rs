@@ -829,13 +829,24 @@ fn deciding(
         "{}",
         style.bold("would decide it (record each at the target, then bisect with --recorded on the captures):")
     )?;
+    // A stall is seen only past the handshake: record exchanges then.
+    let exchange = [&r.baseline.good, &r.baseline.bad].iter().any(|v| {
+        matches!(
+            v.verdict.as_str(),
+            "complete" | "stalled" | "reset-mid-transfer"
+        )
+    });
     for (i, d) in r.deciding.iter().enumerate() {
         writeln!(
             out,
             "  {}: {} recorded, {} attempts would decide it",
             d.label, d.recorded, d.attempts
         )?;
-        writeln!(out, "    {}", probe_command(d, i))?;
+        let mut cmd = probe_command(d, i);
+        if exchange {
+            cmd.push_str(" --exchange http:PATH");
+        }
+        writeln!(out, "    {cmd}")?;
     }
     writeln!(
         out,
