@@ -249,21 +249,19 @@ fn write_capture(path: &Path, attempts: &[(Attributes, Outcome)]) {
     out.finish().unwrap_or_else(|e| panic!("{e}"));
 }
 
-#[test]
-fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
-    // Every combination of the four linux/windows-10 units (ip.ttl, the
-    // window scale, the timestamps option, the option order), answered as a
-    // middlebox resetting TTL 128 would, except one combination that was
-    // never recorded.
+/// A capture of the four linux/windows-10 units' combinations (ip.ttl,
+/// the window scale, the timestamps option, the option order), answered as
+/// a middlebox resetting TTL 128 would: `times(mask)` attempts of each
+/// (none: not recorded). Attempt 0 is good (mask 0); bad (mask 15) is
+/// attempt `bad` of the returned (file, bad).
+fn recorded_combinations(tmp: &TempDir, times: &dyn Fn(u32) -> usize) -> (String, usize) {
     let (g, _) = normalise(&linux(), false).unwrap_or_else(|e| panic!("{e}"));
     let (b, _) = normalise(&windows(), false).unwrap_or_else(|e| panic!("{e}"));
     let (_, us) = units(&g, &b);
     assert_eq!(us.len(), 4);
     let mut attempts = Vec::new();
+    let mut bad = 0;
     for mask in 0u32..16 {
-        if mask == 0b1110 {
-            continue; // not recorded
-        }
         let which: Vec<usize> = (0..4).filter(|i| mask & (1 << i) != 0).collect();
         let syn = synlab::search::units::apply(&g, &b, &us, &which);
         let outcome = if syn.get(Field::IpTtl) == Some(&Value::Int(128)) {
@@ -271,29 +269,132 @@ fn cli_recorded_capture_finds_the_culprit_and_reports_unknowns() {
         } else {
             Outcome::SynAck
         };
-        attempts.push((syn, outcome));
+        if mask == 15 {
+            bad = attempts.len();
+        }
+        for _ in 0..times(mask) {
+            attempts.push((syn.clone(), outcome));
+        }
     }
-    let tmp = TempDir::new("bisect-recorded");
     let path = tmp.join("recorded.pcap");
     write_capture(&path, &attempts);
     let file = path.display().to_string();
     let hs = synlab(&["handshakes", &file]);
     support::assert_exit(&hs, 0);
-    // attempt 0 is mask 0 (good), the last one is mask 15 (bad).
+    (file, bad)
+}
+
+fn bisect_recorded(file: &str, bad: usize, extra: &[&str]) -> std::process::Output {
     let good = format!("{file}#0");
-    let bad = format!("{file}#14");
-    let out = Args::bisect(&good, &bad)
-        .args(&["--recorded", &file])
-        .json()
-        .run_exit(0);
+    let bad = format!("{file}#{bad}");
+    let mut args = vec!["bisect", "--good", &good, "--bad", &bad, "--recorded", file];
+    args.extend_from_slice(extra);
+    synlab(&args)
+}
+
+#[test]
+fn cli_recorded_capture_finds_the_culprit() {
+    // Baselines recorded 12 times each, every other combination 4 times.
+    let tmp = TempDir::new("bisect-recorded-all");
+    let (file, bad) = recorded_combinations(&tmp, &|m| if m == 0 || m == 15 { 12 } else { 4 });
+    let out = bisect_recorded(&file, bad, &["--json"]);
     let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    assert_eq!(doc["conclusion"], "culprits");
     assert_eq!(culprits(&doc), [["ip.ttl"]]);
     assert_eq!(doc["baseline"]["bad"]["verdict"], "reset");
+    assert_eq!(doc["baseline"]["good"]["probes"], 12, "{doc}");
+    assert!(
+        doc["confidence"].as_f64().is_some_and(|c| c > 0.99),
+        "{doc}"
+    );
+}
+
+/// Regression (issue 21, item 1): a combination missing from the recording
+/// could hide a second culprit set (here: the three other units, together),
+/// and the search said `culprit: ip.ttl`, exit 0. The culprit stays, but
+/// the answer is undecided until that variant is recorded: exit 1.
+#[test]
+fn cli_recorded_capture_with_a_missing_variant_is_undecided() {
+    let tmp = TempDir::new("bisect-recorded");
     // Reverting ip.ttl on bad = units {1, 2, 3} = mask 0b1110: not recorded.
+    let (file, bad) = recorded_combinations(&tmp, &|m| match m {
+        0b1110 => 0,
+        0 | 15 => 12,
+        _ => 4,
+    });
+    let out = bisect_recorded(&file, bad, &["--json"]);
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert_eq!(doc["conclusion"], "undecided");
+    assert_eq!(culprits(&doc), [["ip.ttl"]]);
+    assert_eq!(doc["confidence"], 0.0);
     assert_eq!(
         doc["single"][0]["reverted_on_bad"]["verdict"], "unknown",
         "{}",
         doc["single"]
+    );
+    let deciding = doc["deciding"].as_array().cloned().unwrap_or_default();
+    assert_eq!(deciding.len(), 1, "{doc}");
+    assert_eq!(deciding[0]["label"], "bad + ip.ttl from good");
+    assert_eq!(deciding[0]["from"], "bad");
+    assert_eq!(deciding[0]["recorded"], 0);
+}
+
+/// Regression (issue 21, item 1): from a capture holding one attempt of
+/// good and one of bad and no variant, bisect replayed each attempt as 12
+/// trials (`12/12`), called every difference a culprit with confidence
+/// 1.000 and exited 0. The baselines count what is recorded, every variant
+/// is unknown, and the answer says what would decide it, exit 1.
+#[test]
+fn cli_recorded_one_attempt_each_is_no_conclusion() {
+    let tmp = TempDir::new("bisect-recorded-one-each");
+    let (file, bad) = recorded_combinations(&tmp, &|m| usize::from(m == 0 || m == 15));
+    let out = bisect_recorded(&file, bad, &["--json"]);
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert_eq!(doc["conclusion"], "undecided");
+    assert_eq!(culprits(&doc), Vec::<Vec<String>>::new());
+    assert_eq!(doc["confidence"], 0.0);
+    for side in ["good", "bad"] {
+        assert_eq!(doc["baseline"][side]["probes"], 1, "{side}: {doc}");
+        assert!(
+            doc["baseline"][side]["confidence"].as_f64() < Some(0.9),
+            "{doc}"
+        );
+    }
+    assert_eq!(doc["probes"], 2, "only the recorded attempts are probes");
+    for row in doc["single"].as_array().cloned().unwrap_or_default() {
+        assert_eq!(row["applied_to_good"]["verdict"], "unknown", "{row}");
+        assert_eq!(row["reverted_on_bad"]["verdict"], "unknown", "{row}");
+    }
+    let labels: Vec<String> = doc["deciding"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|d| d["label"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        labels.starts_with(&["good".into(), "bad".into()]),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"bad + ip.ttl from good".into()),
+        "{labels:?}"
+    );
+    // The table says so in words, with the probes that would record it.
+    let out = bisect_recorded(&file, bad, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("good  "), "{text}");
+    assert!(text.contains("1/1 syn-ack"), "{text}");
+    assert!(text.contains("no conclusion: "), "{text}");
+    assert!(!text.contains("culprit"), "{text}");
+    assert!(
+        text.contains("synlab probe --profile BAD --target IP:PORT --count ")
+            && text.contains("--set ip.ttl=64"),
+        "{text}"
     );
 }
 
@@ -763,4 +864,110 @@ fn cli_stops_at_the_probe_budget() {
             .is_some_and(|n| n.contains("probe budget")),
         "{doc}"
     );
+}
+
+/// Regression (issue 21, item 7): attributes both sides share are never
+/// varied, so a middlebox dropping `ip.ttl == 128 && tcp.options.mss_val ==
+/// 1460` (the MSS shared) was reported as `ip.ttl` alone, without a word.
+/// The shared phase tries each shared attribute with one other value on
+/// bad: the MSS is reported as mattering too, the window (shared) not.
+#[test]
+fn shared_attributes_that_also_matter_are_reported() {
+    let (g, b) = (linux(), windows());
+    assert_eq!(
+        g.get(Field::TcpOptionsMssVal),
+        b.get(Field::TcpOptionsMssVal)
+    );
+    let expr = "ip.ttl == 128 && tcp.options.mss_val == 1460";
+    let opts = SearchOptions {
+        shared: true,
+        ..SearchOptions::default()
+    };
+    let r = search(&g, &b, opts, &mut rule_oracle(expr, Action::Drop, 0.0, 1));
+    assert_eq!(r.conclusion, Conclusion::Culprits);
+    assert_eq!(r.culprit_units, [["ip.ttl".to_owned()]]);
+    let shared = |name: &str| {
+        r.shared
+            .iter()
+            .find(|s| s.attribute.name() == name)
+            .unwrap_or_else(|| panic!("{name} not shared: {:?}", r.shared))
+    };
+    let mss = shared("tcp.options.mss_val");
+    assert_eq!(mss.tried, Some(Value::Int(730)));
+    assert!(mss.matters, "{mss:?}");
+    let df = shared("ip.flags.df");
+    assert!(df.tried.is_some() && !df.matters, "{df:?}");
+    let mattering: Vec<&str> = r
+        .shared
+        .iter()
+        .filter(|s| s.matters)
+        .map(|s| s.attribute.name())
+        .collect();
+    assert_eq!(mattering, ["tcp.options.mss_val"]);
+    assert!(r
+        .probes_by_phase
+        .get(&ProbePhase::Shared)
+        .is_some_and(|&n| n > 0));
+    // Without the shared phase (a recording or a rule) they are listed,
+    // untried, and the probes are the same as before.
+    let plain = search(
+        &g,
+        &b,
+        SearchOptions::default(),
+        &mut rule_oracle(expr, Action::Drop, 0.0, 1),
+    );
+    assert!(plain.shared.iter().all(|s| s.tried.is_none() && !s.matters));
+    assert!(!plain.shared.is_empty());
+    assert!(!plain.probes_by_phase.contains_key(&ProbePhase::Shared));
+}
+
+/// Regression (issue 21): the JSON (and the page) an operator is handed
+/// did not say what produced it. It carries synlab's version, the command
+/// line, the start time, the oracle, and the source-port finding.
+#[test]
+fn cli_json_and_html_say_what_produced_them() {
+    let tmp = TempDir::new("bisect-run-facts");
+    let html = tmp.join("page.html").display().to_string();
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "windows-10",
+        "--rule",
+        "ip.ttl == 128",
+        "--rule-ports",
+        "even",
+        "--json",
+        "--html",
+        &html,
+    ]);
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    let run = &doc["run"];
+    assert_eq!(run["synlab"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(run["oracle"], "rule ip.ttl == 128");
+    assert!(
+        run["command"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|a| a == "--rule-ports")),
+        "{run}"
+    );
+    let started = run["started"].as_str().unwrap_or_default();
+    assert!(started.len() == 20 && started.ends_with('Z'), "{started}");
+    assert!(
+        run["port_finding"]
+            .as_str()
+            .is_some_and(|p| p.contains("even ports failed")),
+        "{run}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("{e}"));
+    for want in [
+        "<th>synlab</th>",
+        "<th>command</th>",
+        "--rule-ports even",
+        "even ports failed",
+    ] {
+        assert!(page.contains(want), "page lacks {want}");
+    }
 }

@@ -490,6 +490,39 @@ fn stalls_lists_hung_flows_and_their_range_retries() {
     }
 }
 
+/// Regression (issue 21, item 4): on a capture cut by a snapshot length
+/// (captures/snaplen-64.pcap: a whole 16 KiB download, 64-byte snaplen)
+/// `stalls` said `0 stalled`, though it could not see the Content-Length
+/// that tells a finished download from one that stopped short. It says
+/// `unknown`, and why; a full capture of the same download has none.
+#[test]
+fn stalls_on_a_snaplen_cut_capture_are_unknown() {
+    let out = synlab(&["stalls", "captures/snaplen-64.pcap"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("0 stalled, 1 unknown of 1 attempt in captures/snaplen-64.pcap\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unknown (#0): the capture's snapshot length cut"),
+        "{text}"
+    );
+    let doc = json(&synlab(&["stalls", "captures/snaplen-64.pcap", "--json"]));
+    assert_eq!(doc["unknown"], 1, "{doc}");
+    assert_eq!(doc["unknown_flows"][0], 0, "{doc}");
+    assert!(doc["unknown_reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("Content-Length")));
+    let full = json(&synlab(&[
+        "stalls",
+        "captures/linux-default.pcap",
+        "--json",
+    ]));
+    assert_eq!(full["stalled"], 0);
+    assert!(full.get("unknown").is_none(), "{full}");
+}
+
 /// The guide's incident session (docs/GUIDE.md), captured on the client's side
 /// (captures/incident.pcap, `scripts/capture-stalls.sh incident`):
 /// `probe --exchange` of linux (complete, twice) and windows-10 (stalled
@@ -531,7 +564,9 @@ fn stalls_groups_the_incident_sessions_hung_flows_by_stack() {
 /// middlebox drops the server's data after ~128 KB for connections whose
 /// SYN came with TTL 127. The server retransmits data never acknowledged:
 /// a stall told by TCP alone. `bisect --recorded` compares stall outcomes,
-/// so the culprit is the TTL (regression: it said "both give syn-ack").
+/// so the lead is the TTL (regression: it said "both give syn-ack"). One
+/// attempt of each side is too few to show a difference (issue 21, item 1):
+/// the TTL is not confirmed, and more attempts of each would decide it.
 #[test]
 fn recorded_stalls_are_bisected_to_the_ttl() {
     let doc = handshakes("captures/stall-by-ttl.pcap");
@@ -548,10 +583,28 @@ fn recorded_stalls_are_bisected_to_the_ttl() {
     )
     .args(&["--recorded", "captures/stall-by-ttl.pcap"])
     .json()
-    .run_exit(0);
+    .run_exit(1);
     let doc = json(&out);
-    assert_eq!(doc["culprits"], serde_json::json!([["ip.ttl"]]), "{doc}");
+    assert_eq!(doc["conclusion"], "undecided", "{doc}");
+    assert_eq!(doc["culprits"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["unconfirmed"], serde_json::json!([["ip.ttl"]]), "{doc}");
     assert_eq!(doc["baseline"]["bad"]["verdict"], "stalled", "{doc}");
+    assert_eq!(doc["baseline"]["bad"]["probes"], 1, "{doc}");
+    // The commands that would decide it record exchanges: a stall is seen
+    // only past the handshake.
+    let text = stdout(&synlab(&[
+        "bisect",
+        "--good",
+        "captures/stall-by-ttl.pcap#0",
+        "--bad",
+        "captures/stall-by-ttl.pcap#1",
+        "--recorded",
+        "captures/stall-by-ttl.pcap",
+    ]));
+    assert!(
+        text.contains("synlab probe --profile BAD --target IP:PORT --count 12 --pcap variant-2.pcapng --exchange http:PATH"),
+        "{text}"
+    );
     assert_eq!(doc["baseline"]["good"]["verdict"], "syn-ack", "{doc}");
 }
 

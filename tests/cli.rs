@@ -805,3 +805,76 @@ fn bug_profile_files_and_p0f_db_were_read_without_end() {
     );
     assert!(started.elapsed() < Duration::from_secs(20), "a hang");
 }
+
+/// Regression (issue 21): `matrix -` said "-: cannot read: No such file";
+/// it reads standard input like every other command, and the same table
+/// as from the file.
+#[test]
+fn matrix_reads_standard_input() {
+    let c1 = std::fs::read("tests/data/survey-c1.json").unwrap_or_else(|e| panic!("{e}"));
+    let piped = support::synlab_stdin(&["matrix", "-", "tests/data/survey-c2.json"], &c1);
+    let named = synlab(&[
+        "matrix",
+        "tests/data/survey-c1.json",
+        "tests/data/survey-c2.json",
+    ]);
+    assert_eq!(
+        piped.status.code(),
+        named.status.code(),
+        "{}",
+        stderr(&piped)
+    );
+    assert!(stderr(&piped).is_empty(), "{}", stderr(&piped));
+    assert_eq!(stdout(&piped), stdout(&named));
+    let twice = support::synlab_stdin(&["matrix", "-", "-"], &c1);
+    assert_eq!(twice.status.code(), Some(2));
+}
+
+/// Regression (issue 21): near-miss names get a pointer: a profile
+/// (`ubuntu-2204`), an attribute alias (`mss`), a target without its port.
+#[test]
+fn near_misses_say_what_was_meant() {
+    let out = synlab(&[
+        "craft",
+        "--profile",
+        "ubuntu-2204",
+        "--src",
+        "127.0.0.1",
+        "--dst",
+        "127.0.0.1:80",
+        "--out",
+        "/nonexistent/x.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean ubuntu-22.04?"),
+        "{}",
+        stderr(&out)
+    );
+    let out = synlab(&[
+        "craft",
+        "--profile",
+        "linux",
+        "--src",
+        "127.0.0.1",
+        "--dst",
+        "127.0.0.1:80",
+        "--out",
+        "/nonexistent/x.pcap",
+        "--set",
+        "mss=1400",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean tcp.options.mss_val?"),
+        "{}",
+        stderr(&out)
+    );
+    let out = synlab(&["probe", "--profile", "linux", "--target", "1.2.3.4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("IP:PORT is expected, with the port: e.g. 1.2.3.4:80"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -211,3 +211,25 @@ fn half_of_the_syns_by_port_parity() {
         started.elapsed()
     );
 }
+
+/// Regression (issue 21, item 7): a middlebox dropping TTL-127 SYNs *with*
+/// MSS 1460 (both sides' MSS) was reported as `ip.ttl` alone, the shared
+/// MSS never varied. Live, the shared phase tries each shared attribute on
+/// bad with one other value: the MSS is reported as mattering too.
+#[test]
+fn ttl_and_shared_mss_rule_reports_the_mss_too() {
+    let Some(lab) = Lab::up("bshr", 229) else {
+        return;
+    };
+    lab.rule("tcp flags syn / syn,ack ip ttl 127 tcp option maxseg size 1460 drop");
+    let doc = bisect(&lab, "linux", "windows-10");
+    expect(&doc, &[&["ip.ttl"]]);
+    let shared = doc["shared"].as_array().cloned().unwrap_or_default();
+    let mattering: Vec<&str> = shared
+        .iter()
+        .filter(|s| s["matters"] == true)
+        .filter_map(|s| s["attribute"].as_str())
+        .collect();
+    assert_eq!(mattering, ["tcp.options.mss_val"], "{doc}");
+    assert!(doc["probes_by_phase"]["shared"].as_u64() > Some(0), "{doc}");
+}

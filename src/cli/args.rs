@@ -117,8 +117,9 @@ pub enum Command {
     ///
     /// The oracle answers probes: --rule EXPR (a simulated middlebox),
     /// --recorded FILE (a capture of many attempts) or --target IP:PORT (live).
-    /// Exit status: 0 culprits found, 1 nothing to explain or no set explains
-    /// it, 2 trouble.
+    /// Exit status: 0 culprits found, 1 nothing to explain, no set explains
+    /// it, or undecided (the answer would rest on variants the oracle does
+    /// not know), 2 trouble.
     Bisect(Box<BisectArgs>),
     /// List every attribute name synlab knows, with its kind.
     Fields {
@@ -170,8 +171,9 @@ pub enum Command {
     /// temporary nftables rule scoped to the probes' source ports.
     ///
     /// Each row is printed as its answer arrives. Exit status: 0 every probe
-    /// was answered (syn-ack, reset or icmp), 1 some were not (no-reply),
-    /// 2 trouble.
+    /// was answered (syn-ack, reset or icmp), 1 some were not (no-reply);
+    /// with --exchange, 0 every exchange completed, 1 some did not (stalled,
+    /// reset, no reply); 2 trouble.
     Probe(super::cmd_probe::ProbeArgs),
     /// Capture packets on an interface into a pcap file (Ethernet frames).
     ///

@@ -23,6 +23,7 @@ use crate::io::capture_file::CaptureError;
 use crate::io::load::{is_stdin, load, LoadError};
 use crate::model::{Attr, Attributes, Field, Kind};
 use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
+use crate::report::RunFacts;
 use crate::report::SynSide;
 use crate::rule::{Rule, Scope};
 use crate::search::{
@@ -56,7 +57,7 @@ pub struct BisectArgs {
 
     /// Oracle: live probes to this server (needs CAP_NET_RAW; only to
     /// loopback or the lab's ranges from inside its namespace, as `synlab probe`).
-    #[arg(long, value_name = "IP:PORT")]
+    #[arg(long, value_name = "IP:PORT", value_parser = super::live_args::parse_target)]
     pub target: Option<SocketAddr>,
     #[command(flatten)]
     pub route: RouteArgs,
@@ -387,6 +388,9 @@ fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
         max_probes: args.max_probes.max(1),
         single: !args.no_single,
         max_total_probes: args.max_total_probes,
+        // Live only: the one oracle that can answer a SYN nobody recorded
+        // or simulated a rule for.
+        shared: args.target.is_some(),
     })
 }
 
@@ -394,8 +398,54 @@ fn search_options(args: &BisectArgs) -> Result<SearchOptions> {
 struct Doc<'a> {
     good: &'a str,
     bad: &'a str,
+    /// Which synlab, run how, when, against what.
+    run: &'a RunFacts,
     #[serde(flatten)]
     report: &'a Report,
+}
+
+/// The run's facts for the JSON and the page (issue 21: what an operator
+/// is handed must say what produced it).
+fn run_facts(args: &BisectArgs, report: &Report, started: std::time::SystemTime) -> RunFacts {
+    let oracle = match (&args.target, &args.rule, &args.recorded) {
+        (Some(_), _, _) => "live".to_owned(),
+        (_, Some(rule), _) => format!("rule {rule}"),
+        (_, _, Some(file)) => format!("recorded {}", file.display()),
+        _ => String::new(),
+    };
+    RunFacts {
+        synlab: env!("CARGO_PKG_VERSION").to_owned(),
+        command: std::env::args().collect(),
+        started: utc_text(started),
+        oracle,
+        target: args.target.map(|t| t.to_string()),
+        request: args.exchange.request.as_ref().map(|e| e.to_string()),
+        port_finding: port_line(report),
+    }
+}
+
+/// `2026-12-07T04:31:02Z`: a time as UTC, to the second.
+fn utc_text(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 pub fn bisect(
@@ -409,6 +459,7 @@ pub fn bisect(
     let bad = resolve_side(&args.bad, dirs, flow).context("--bad")?;
     let good = edited_side(good, args)?;
     let bad = edited_side(bad, args)?;
+    let started = std::time::SystemTime::now();
     let mut search = Search::new(&good.attributes, &bad.attributes, search_options(args)?)?;
     let mut rec = recorder(args, &good, &bad)?;
     // Created before the search: a live one drops every capability once
@@ -449,8 +500,9 @@ pub fn bisect(
     if let (Some(path), Some(n)) = (&args.pcap, written?) {
         message!("{}: {n} packets, annotated (pcapng)", path.display());
     }
+    let facts = run_facts(args, &report, started);
     if let Some((path, mut file)) = html {
-        let page = crate::report::bisect_page(
+        let page = crate::report::bisect_page_of_run(
             SynSide {
                 label: &good.label,
                 syn: &good.attributes,
@@ -461,6 +513,7 @@ pub fn bisect(
             },
             &report,
             rec.timeline(),
+            &facts,
         );
         file.write_all(page.as_bytes())
             .with_context(|| format!("--html {}: cannot write", path.display()))?;
@@ -470,6 +523,7 @@ pub fn bisect(
         let doc = Doc {
             good: &good.label,
             bad: &bad.label,
+            run: &facts,
             report: &report,
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
@@ -701,13 +755,16 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
             }
         }
     }
+    shared(r, style, out)?;
     if let Some(note) = &r.note {
         writeln!(out, "{note}")?;
     }
+    deciding(good, bad, r, style, out)?;
     let phases: Vec<String> = [
         (ProbePhase::Baseline, "baseline"),
         (ProbePhase::Single, "one-at-a-time"),
         (ProbePhase::Isolation, "isolation"),
+        (ProbePhase::Shared, "shared"),
     ]
     .iter()
     .filter_map(|(k, label)| r.probes_by_phase.get(k).map(|n| format!("{label} {n}")))
@@ -727,8 +784,129 @@ fn table(good: &str, bad: &str, r: &Report, style: Style, out: &mut dyn Write) -
     }
     writeln!(out, "{}", style.dim(&summary))
 }
+/// After the culprits: the attributes both sides share were not varied by
+/// the bisection, so a rule `A && S` (S shared) shows as `A` alone. Live,
+/// each was tried with one other value on bad; those that made bad pass
+/// matter too.
+fn shared(r: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    if r.shared.is_empty() {
+        return Ok(());
+    }
+    let (tried, untried): (Vec<_>, Vec<_>) = r.shared.iter().partition(|s| s.tried.is_some());
+    for s in tried.iter().filter(|s| s.matters) {
+        let (Some(alt), Some(v)) = (&s.tried, &s.verdict) else {
+            continue;
+        };
+        writeln!(
+            out,
+            "{} {} (both sides {}; bad with {alt}: {})",
+            style.bold("also matters, shared by both sides:"),
+            style.red(s.attribute.name()),
+            s.value,
+            cell(v)
+        )?;
+    }
+    if !tried.is_empty() && !tried.iter().any(|s| s.matters) {
+        writeln!(
+            out,
+            "shared by both sides, each tried on bad with one other value: none of {} changes bad's outcome",
+            tried.len()
+        )?;
+    }
+    if !untried.is_empty() {
+        let names: Vec<&str> = untried.iter().map(|s| s.attribute.name()).collect();
+        let what = match tried.is_empty() {
+            true => "not varied (both sides share them, so the culprits may need them too)",
+            false => "not varied (shared, no simple other value)",
+        };
+        writeln!(out, "{what}: {}", names.join(", "))?;
+    }
+    Ok(())
+}
+
+/// An undecided search's way forward: the sets that failed like bad but
+/// are not confirmed, and each variant that would decide it with the
+/// `synlab probe` that records it (then bisect the new capture).
+fn deciding(
+    good: &str,
+    bad: &str,
+    r: &Report,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if r.deciding.is_empty() {
+        return Ok(());
+    }
+    for set in &r.unconfirmed {
+        writeln!(out, "not confirmed (fails like bad): {}", set.join(" + "))?;
+    }
+    writeln!(
+        out,
+        "{}",
+        style.bold("would decide it (record each at the target, then bisect with --recorded on the captures):")
+    )?;
+    // A stall is seen only past the handshake: record exchanges then.
+    let exchange = [&r.baseline.good, &r.baseline.bad].iter().any(|v| {
+        matches!(
+            v.verdict.as_str(),
+            "complete" | "stalled" | "reset-mid-transfer"
+        )
+    });
+    for (i, d) in r.deciding.iter().enumerate() {
+        writeln!(
+            out,
+            "  {}: {} recorded, {} attempts would decide it",
+            d.label, d.recorded, d.attempts
+        )?;
+        let mut cmd = probe_command(d, i);
+        if exchange {
+            cmd.push_str(" --exchange http:PATH");
+        }
+        writeln!(out, "    {cmd}")?;
+    }
+    writeln!(
+        out,
+        "  (GOOD, BAD: the sides' profiles; of a captured SYN, `synlab profiles learn {good} --out good.toml` makes one, and of {bad} likewise)"
+    )?;
+    Ok(())
+}
+
+/// `synlab probe` that records one deciding variant: good's SYN with the
+/// variant's changes, as many attempts as would decide it.
+fn probe_command(d: &crate::search::Deciding, i: usize) -> String {
+    let mut cmd = format!(
+        "synlab probe --profile {} --target IP:PORT --count {} --pcap variant-{}.pcapng",
+        d.from.to_uppercase(),
+        d.attempts,
+        i + 1
+    );
+    for c in &d.changes {
+        match &c.value {
+            Some(v) => cmd.push_str(&format!(" --set {}={v}", c.attribute)),
+            None => cmd.push_str(&format!(" --unset {}", c.attribute)),
+        }
+    }
+    cmd
+}
+
 /// A culprit set's names joined with ` + `.
 fn joined(set: &[Attr]) -> String {
     let names: Vec<&str> = set.iter().map(|a| a.name()).collect();
     names.join(" + ")
+}
+
+#[cfg(test)]
+mod run_facts_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::utc_text;
+
+    #[test]
+    fn times_are_written_as_utc() {
+        assert_eq!(utc_text(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(951_827_696); // a leap day
+        assert_eq!(utc_text(t), "2000-02-29T12:34:56Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_796_618_000);
+        assert_eq!(utc_text(t), "2026-12-07T04:33:20Z");
+    }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{json, Value as Json};
 
@@ -30,10 +30,26 @@ pub struct MatrixArgs {
 }
 
 /// Read one survey document ([`SurveyDoc::from_json`]), its errors named
-/// after the file.
+/// after the file; `-` is standard input, as for every other command
+/// (`synlab survey ... --json | synlab matrix - other.json`).
 fn read(path: &Path) -> Result<SurveyDoc> {
     let name = path.display();
-    let text = crate::io::read_file::read_text(path, crate::io::read_file::MAX_TEXT_FILE)?;
+    let text = if crate::io::load::is_stdin(path) {
+        // Standard input under the same cap as a file read whole.
+        let max = crate::io::read_file::MAX_TEXT_FILE;
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(std::io::stdin().lock(), max + 1),
+            &mut text,
+        )
+        .with_context(|| format!("{name}: cannot read standard input"))?;
+        if text.len() as u64 > max {
+            anyhow::bail!("{name}: standard input is larger than {max} bytes");
+        }
+        text
+    } else {
+        crate::io::read_file::read_text(path, crate::io::read_file::MAX_TEXT_FILE)?
+    };
     SurveyDoc::from_json(&text).map_err(|e| match e {
         ReadError::Schema { found } => MergeError::Schema {
             file: name.to_string(),
@@ -45,6 +61,15 @@ fn read(path: &Path) -> Result<SurveyDoc> {
 }
 
 pub fn run(args: &MatrixArgs, style: Style, out: &mut dyn Write) -> Result<Status> {
+    if args
+        .files
+        .iter()
+        .filter(|f| crate::io::load::is_stdin(f))
+        .count()
+        > 1
+    {
+        return Err(crate::io::load::LoadError::StdinAgain.into());
+    }
     let docs = args
         .files
         .iter()

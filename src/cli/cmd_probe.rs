@@ -27,7 +27,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub profile: String,
     /// Where to send: IP:PORT, [IPv6]:PORT.
-    #[arg(long)]
+    #[arg(long, value_parser = super::live_args::parse_target)]
     pub target: SocketAddr,
     #[command(flatten)]
     pub route: RouteArgs,
@@ -195,13 +195,20 @@ pub fn run(
         rows.check()?;
         table_footer(args, &run, pcap_packets, style, out)?;
     }
-    Ok(exit_status(&run.results))
+    Ok(exit_status(&run.results, args.exchange.request.is_some()))
 }
 
 /// 0 when every probe was answered (a SYN-ACK, a RST or an ICMP error),
 /// 1 when some were not (`no-reply`): `synlab probe … && echo reachable`.
-fn exit_status(results: &[ProbeResult]) -> Status {
-    if results.iter().all(|r| r.outcome != Outcome::NoReply) {
+/// With `exchange`, 0 only when every exchange completed: a download that
+/// stalled or was reset (or never began) is a failure of the probe, so that
+/// `synlab probe --exchange … && echo ok` never passes a hang.
+fn exit_status(results: &[ProbeResult], exchange: bool) -> Status {
+    let ok = |o: Outcome| match exchange {
+        true => o == Outcome::Complete,
+        false => o != Outcome::NoReply,
+    };
+    if results.iter().all(|r| ok(r.outcome)) {
         Status::Ok
     } else {
         Status::Differ
@@ -537,14 +544,37 @@ mod tests {
             ..result(Some(1))
         };
         let answered = [with(Outcome::SynAck), with(Outcome::Reset)];
-        assert_eq!(exit_status(&answered), Status::Ok);
+        assert_eq!(exit_status(&answered, false), Status::Ok);
         let icmp = Outcome::Icmp {
             icmp_type: 3,
             code: 13,
         };
-        assert_eq!(exit_status(&[with(icmp)]), Status::Ok);
+        assert_eq!(exit_status(&[with(icmp)], false), Status::Ok);
         let silent = [with(Outcome::SynAck), with(Outcome::NoReply)];
-        assert_eq!(exit_status(&silent), Status::Differ);
+        assert_eq!(exit_status(&silent, false), Status::Differ);
+    }
+
+    /// Regression (issue 21, item 2): `probe --exchange` exited 0 with
+    /// `2 complete, 2 stalled`, so `synlab probe … && echo ok` passed a
+    /// hang. Any exchange that did not complete makes it exit 1.
+    #[test]
+    fn exit_status_with_exchange_is_one_unless_every_exchange_completed() {
+        let with = |o| ProbeResult {
+            outcome: o,
+            ..result(Some(1))
+        };
+        let done = [with(Outcome::Complete), with(Outcome::Complete)];
+        assert_eq!(exit_status(&done, true), Status::Ok);
+        for failed in [
+            Outcome::Stalled,
+            Outcome::ResetMidTransfer,
+            Outcome::Reset,
+            Outcome::SynAck,
+            Outcome::NoReply,
+        ] {
+            let some = [with(Outcome::Complete), with(failed)];
+            assert_eq!(exit_status(&some, true), Status::Differ, "{failed}");
+        }
     }
 
     /// Each row is printed once, whether it came while the batch ran or

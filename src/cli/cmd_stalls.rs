@@ -124,33 +124,63 @@ struct StallsJson<'a> {
     file: String,
     attempts: usize,
     stalled: usize,
+    /// Established flows whose stall cannot be told (snaplen cut the
+    /// response head), and their file indexes.
+    #[serde(skip_serializing_if = "is_zero")]
+    unknown: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unknown_flows: Vec<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_reason: Option<&'static str>,
     groups: &'a [Group<'a>],
     error: Option<String>,
 }
 
-/// Run `synlab stalls`. Exit status: 0 stalled flows found, 1 none, 2 trouble.
+/// Why [`Attempt::stall_unknown`] flows are neither stalled nor not.
+const UNKNOWN_REASON: &str = "the capture's snapshot length cut the response head, so its \
+     Content-Length is unseen and a download that stopped short cannot be told from one that \
+     finished; capture with a larger snaplen (tcpdump -s 0)";
+
+/// Run `synlab stalls`. Exit status: 0 stalled flows found, 1 none (also
+/// when some flows' stall is unknown: the summary says so), 2 trouble.
 pub fn run(file: &Path, json: bool, style: Style, out: &mut dyn Write) -> Result<Status> {
     let loaded = load(file)?;
     let attempts: Vec<(usize, &Attempt)> = loaded.numbered().collect();
     let groups = group_stalls(&attempts);
     let stalled = groups.iter().map(|g| g.flows.len()).sum();
+    let unknown: Vec<usize> = attempts
+        .iter()
+        .filter(|(_, a)| a.stall_unknown())
+        .map(|&(i, _)| i)
+        .collect();
     if json {
         let doc = StallsJson {
             file: file.display().to_string(),
             attempts: attempts.len(),
             stalled,
+            unknown_reason: (!unknown.is_empty()).then_some(UNKNOWN_REASON),
+            unknown: unknown.len(),
+            unknown_flows: unknown,
             groups: &groups,
             error: loaded.error.as_ref().map(|e| e.to_string()),
         };
         write_json(&doc, out)?;
     } else {
         table(&groups, style, out)?;
+        let unknown_text = match unknown.len() {
+            0 => String::new(),
+            n => format!(", {n} unknown"),
+        };
         let summary = format!(
-            "{stalled} stalled of {} in {}",
+            "{stalled} stalled{unknown_text} of {} in {}",
             plural(attempts.len(), "attempt"),
             file.display()
         );
         writeln!(out, "{}", style.dim(&summary))?;
+        if !unknown.is_empty() {
+            let list: Vec<String> = unknown.iter().map(|i| format!("#{i}")).collect();
+            writeln!(out, "unknown ({}): {UNKNOWN_REASON}", list.join(", "))?;
+        }
     }
     out.flush()?;
     let status = if stalled > 0 {
@@ -159,6 +189,10 @@ pub fn run(file: &Path, json: bool, style: Style, out: &mut dyn Write) -> Result
         Status::Differ
     };
     Ok(super::messages::finish(&loaded, status))
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn plural(n: usize, noun: &str) -> String {

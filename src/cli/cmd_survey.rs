@@ -26,7 +26,7 @@ const MAX_PROBES: usize = 10_000;
 #[command(mut_args = words)]
 pub struct SurveyArgs {
     /// Where to send: IP:PORT, [IPv6]:PORT.
-    #[arg(long)]
+    #[arg(long, value_parser = super::live_args::parse_target)]
     pub target: SocketAddr,
     /// This host's name in the matrix (a region, a site, a host name).
     #[arg(long, value_parser = parse_vantage)]

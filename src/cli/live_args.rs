@@ -10,7 +10,7 @@
 //! `--stall-timeout` needing `--exchange`) are the groups' and never
 //! reworded.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Args;
@@ -64,9 +64,11 @@ pub struct ExchangeArgs {
     /// After the handshake, send a request and receive the whole response
     /// over a user-space TCP that puts the profile's attributes (and its
     /// `[later]` table, as synlab.flow.*) on every segment: http:PATH (a
-    /// GET; the response ends at its Content-Length or the server's FIN)
-    /// or hex:BYTES (ends at the FIN). Outcomes: complete, stalled,
-    /// reset-mid-transfer. Turns --suppress-rst on.
+    /// GET; the response ends at its Content-Length or the server's FIN),
+    /// a URL http://HOST[:PORT]/PATH (a GET of PATH with Host: HOST[:PORT],
+    /// still sent to --target) or hex:BYTES (ends at the FIN). Outcomes:
+    /// complete, http-error (a 4xx/5xx status), stalled, reset-mid-transfer.
+    /// Turns --suppress-rst on.
     #[arg(id = "exchange", long = "exchange", value_name = "http:PATH|hex:BYTES")]
     pub request: Option<Request>,
     /// With --exchange: seconds without progress, before the response
@@ -149,5 +151,48 @@ fn parse_rate(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err("must be between 1 and 10000 probes per second".into())
+    }
+}
+
+/// `--target`: IP:PORT or [IPv6]:PORT. An address without its port (as
+/// people paste it) is refused with the form expected, not as a syntax error.
+pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = s.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            Err(format!("IP:PORT is expected, with the port: e.g. {ip}:80"))
+        }
+        Ok(std::net::IpAddr::V6(ip)) => Err(format!(
+            "[IPv6]:PORT is expected, with the port: e.g. [{ip}]:80"
+        )),
+        Err(_) => Err(
+            "IP:PORT or [IPv6]:PORT is expected (an address, not a name): e.g. 198.18.0.1:80"
+                .to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::parse_target;
+
+    /// Issue 21: `--target 1.2.3.4` said "invalid socket address syntax";
+    /// it says the port is missing, and the form.
+    #[test]
+    fn a_target_without_its_port_says_ip_port_is_expected() {
+        assert_eq!(
+            parse_target("1.2.3.4"),
+            Err("IP:PORT is expected, with the port: e.g. 1.2.3.4:80".into())
+        );
+        assert_eq!(
+            parse_target("2001:2::1"),
+            Err("[IPv6]:PORT is expected, with the port: e.g. [2001:2::1]:80".into())
+        );
+        assert!(parse_target("example.com:80").is_err_and(|e| e.contains("IP:PORT")));
+        assert!(parse_target("127.0.0.1:80").is_ok());
+        assert!(parse_target("[::1]:80").is_ok());
     }
 }

@@ -71,14 +71,18 @@ pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// The option layout, marked when snaplen cut the SYN inside its options,
-/// and when the flow-table cap finished the attempt early.
-pub(super) fn options_cell(a: &Attributes, evicted: bool) -> String {
+/// when the flow-table cap finished the attempt early, and when a jump of
+/// the capture's clock did.
+pub(super) fn options_cell(a: &Attributes, evicted: bool, jumped: bool) -> String {
     let mut cell = get(a, Field::SynlabOptionsLayout);
     if a.contains(Field::SynlabTruncated) {
         cell.push_str(" [cut by snaplen]");
     }
     if evicted {
         cell.push_str(" [evicted]");
+    }
+    if jumped {
+        cell.push_str(" [clock jump]");
     }
     cell
 }

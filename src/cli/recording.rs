@@ -86,6 +86,9 @@ impl Recorder {
     ) {
         let round = search.rounds();
         for (req, answer) in batch.iter().zip(answers) {
+            if not_a_probe(answer) {
+                continue;
+            }
             self.timeline.push(TimelineProbe {
                 round,
                 variant: req.variant,
@@ -105,7 +108,8 @@ impl Recorder {
         }
     }
 
-    /// The SYNs a simulated or recorded search would have sent.
+    /// The SYNs a simulated or recorded search would have sent: those the
+    /// oracle answered, as the search counts its probes.
     fn write_crafted(
         &mut self,
         search: &Search,
@@ -121,6 +125,9 @@ impl Recorder {
             Answerer::Live => String::new(),
         };
         for (req, answer) in batch.iter().zip(answers) {
+            if not_a_probe(answer) {
+                continue;
+            }
             let mut v = placeholder(self.v6);
             // The simulated port when the oracle has one; else one per probe.
             let port = answer
@@ -308,4 +315,14 @@ pub fn write_probe_frames(
         pcap.write(LINKTYPE_ETHERNET, f.ts, &f.data, &comment)?;
     }
     pcap.finish()
+}
+
+/// A lookup the oracle had nothing for (a variant not in the recording, or
+/// none left of it): the search does not count it as a probe, and neither
+/// the pcapng nor the timeline shows it.
+fn not_a_probe(answer: &ProbeAnswer) -> bool {
+    matches!(
+        answer,
+        Err(crate::search::OracleError::Unknown | crate::search::OracleError::Exhausted)
+    )
 }

@@ -206,7 +206,7 @@ impl Sink for TableSink<'_> {
             a.bytes_to_client,
             format!("{}/{}", a.retransmits_to_server, a.retransmits_to_client),
             a.longest_stall.map_or_else(|| "-".into(), output::seconds),
-            output::options_cell(&a.syn, a.evicted),
+            output::options_cell(&a.syn, a.evicted, a.expired_by_jump),
         )
     }
 
@@ -425,6 +425,9 @@ struct AttemptJson<'a> {
     stalled_after_bytes: Option<u64>,
     end: FlowEnd,
     evicted: bool,
+    /// Only when true: finished by a jump of the capture's clock.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    expired_by_jump: bool,
     http_request: Option<&'a crate::http::Request>,
     http_response: Option<&'a crate::http::Response>,
     syn: &'a Attributes,
@@ -455,6 +458,7 @@ impl<'a> AttemptJson<'a> {
             stalled_after_bytes: a.stalled_after(),
             end: a.end,
             evicted: a.evicted,
+            expired_by_jump: a.expired_by_jump,
             http_request: a.request.as_ref(),
             http_response: a.response.as_ref(),
             syn: &a.syn,
@@ -509,6 +513,9 @@ fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()>
     w.serde(&a.end)?;
     w.raw(",\"evicted\":")?;
     w.bool(a.evicted)?;
+    if a.expired_by_jump {
+        w.raw(",\"expired_by_jump\":true")?;
+    }
     w.raw(",\"http_request\":")?;
     w.serde(&a.request)?;
     w.raw(",\"http_response\":")?;

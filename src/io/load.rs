@@ -15,18 +15,39 @@ use crate::model::{decode_frame, DecodeError, Decoded, LinkType, Skip};
 /// millions of bad packets cannot grow memory through its warnings.
 pub const MAX_WARNINGS: usize = 100;
 
-/// A packet skipped because its headers could not be read.
+/// A packet skipped because its headers could not be read (or read, but
+/// worth a word: a clock jump).
 #[derive(Debug, Error)]
-#[error("{path}: packet {number}: skipped: {why}")]
 pub struct Warning {
     pub path: PathBuf,
     pub number: u64,
     pub why: SkipReason,
 }
 
-/// Why a packet was skipped with a warning.
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let skipped = match self.why {
+            SkipReason::ClockJump(_) => "",
+            _ => "skipped: ",
+        };
+        write!(
+            f,
+            "{}: packet {}: {skipped}{}",
+            self.path.display(),
+            self.number,
+            self.why
+        )
+    }
+}
+
+/// Why a packet was skipped with a warning, or what else about it is worth
+/// one.
 #[derive(Debug, Error)]
 pub enum SkipReason {
+    /// Read, but its timestamp leapt far forward: the open attempts were
+    /// finished by the jump (and are marked so).
+    #[error("{0}")]
+    ClockJump(crate::handshake::ClockJump),
     /// Its interface's link type is not one synlab reads.
     #[error(transparent)]
     Link(DecodeError),
@@ -245,6 +266,9 @@ fn stream_from<R: Read, E: From<LoadError>>(
                 });
                 break;
             }
+        }
+        for jump in tracker.take_clock_jumps() {
+            warn(jump.packet, SkipReason::ClockJump(jump));
         }
         if tracker.has_finished() {
             for (i, a) in tracker.take_finished() {

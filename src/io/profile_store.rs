@@ -78,10 +78,50 @@ pub fn resolve(spec: &str, dirs: &[PathBuf]) -> Result<Profile> {
     let names: Vec<String> = list(dirs)
         .map(|ps| ps.into_iter().map(|p| p.name).collect())
         .unwrap_or_default();
-    bail!(
-        "no profile named {spec:?} (known: {}); a path to a .toml file works too",
-        names.join(", ")
-    )
+    match closest_profile(spec, &names) {
+        Some(near) => bail!(
+            "no profile named {spec:?}: did you mean {near}? (known: {}); a path to a .toml file works too",
+            names.join(", ")
+        ),
+        None => bail!(
+            "no profile named {spec:?} (known: {}); a path to a .toml file works too",
+            names.join(", ")
+        ),
+    }
+}
+
+/// The known profile name `spec` most likely meant: the same letters and
+/// digits (`ubuntu-2204` for `ubuntu-22.04`), a name it begins
+/// (`amazon-linux` for `amazon-linux-2`), or a close spelling.
+fn closest_profile<'a>(spec: &str, names: &'a [String]) -> Option<&'a str> {
+    let bare = |s: &str| -> String {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let want = bare(spec);
+    if want.is_empty() {
+        return None;
+    }
+    let same = names.iter().find(|n| bare(n) == want);
+    let longer = || {
+        let mut starting: Vec<&String> = names
+            .iter()
+            .filter(|n| bare(n).starts_with(&want))
+            .collect();
+        starting.sort_by_key(|n| n.len());
+        starting.first().copied()
+    };
+    let close = || {
+        names
+            .iter()
+            .map(|n| (n, crate::model::edit_distance(&want, &bare(n))))
+            .filter(|&(_, d)| d <= (want.len() / 3).max(1))
+            .min_by_key(|&(_, d)| d)
+            .map(|(n, _)| n)
+    };
+    same.or_else(longer).or_else(close).map(String::as_str)
 }
 
 /// Every profile: the built-ins, overridden by name by the user directories'
@@ -157,5 +197,40 @@ mod tests {
         assert!(all.len() >= builtin::BUILTIN.len());
         assert!(resolve("no-such-profile", &dirs).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod closest_tests {
+    use super::*;
+
+    /// Issue 21: `amazon-linux` and `ubuntu-2204` were refused with the
+    /// whole list and no pointer to the profile meant.
+    #[test]
+    fn a_near_miss_profile_name_is_pointed_to() {
+        let names: Vec<String> = [
+            "amazon-linux-2",
+            "linux",
+            "linux-2.6",
+            "ubuntu-22.04",
+            "windows-10",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        assert_eq!(
+            closest_profile("amazon-linux", &names),
+            Some("amazon-linux-2")
+        );
+        assert_eq!(closest_profile("ubuntu-2204", &names), Some("ubuntu-22.04"));
+        assert_eq!(closest_profile("windows10", &names), Some("windows-10"));
+        assert_eq!(closest_profile("widnows-10", &names), Some("windows-10"));
+        assert_eq!(closest_profile("plan9", &names), None);
+        let e = resolve("ubuntu-2204", &[]).err().map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("did you mean ubuntu-22.04?")),
+            "{e:?}"
+        );
     }
 }

@@ -160,13 +160,19 @@ impl Lab {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
-        let silent = doc["probes"]
-            .as_array()
-            .is_some_and(|p| p.iter().any(|p| p["outcome"] == "no-reply"));
+        // Exit 1 when a probe went unanswered; with --exchange, when an
+        // exchange did not complete (issue 21).
+        let exchange = args.contains(&"--exchange");
+        let failed = doc["probes"].as_array().is_some_and(|p| {
+            p.iter().any(|p| match exchange {
+                true => p["outcome"] != "complete",
+                false => p["outcome"] == "no-reply",
+            })
+        });
         assert_eq!(
             out.status.code(),
-            Some(i32::from(silent)),
-            "{what}: exit status vs. unanswered probes\nstderr:\n{}",
+            Some(i32::from(failed)),
+            "{what}: exit status vs. failed probes\nstderr:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
         doc

@@ -129,6 +129,16 @@ pub struct Attempt {
     pub request: Option<Request>,
     /// The server's first HTTP/1 response head.
     pub response: Option<Response>,
+    /// Finished as idle because the capture's clock jumped forward (a
+    /// packet stamped far later than the one before, see [`ClockJump`]),
+    /// not because the flow went quiet for [`Limits::idle`] of real
+    /// capture time: its outcome (a `no-reply`, a stall) may be the jump's.
+    pub expired_by_jump: bool,
+    /// The capture's snapshot length cut the response's first bytes, so its
+    /// head (and `Content-Length`) was not read: a download that stopped
+    /// short of its length cannot be told from one that finished
+    /// ([`Attempt::stall_unknown`]).
+    pub response_head_cut: bool,
     /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
     client_ip_ids: Vec<u16>,
     /// Next expected sequence number each way (client→server, server→client).
@@ -233,6 +243,35 @@ impl Default for Limits {
     }
 }
 
+/// The capture time leapt forward by more than [`Limits::idle`] at one
+/// packet: every flow open then is finished as idle by it, whatever the
+/// capture holds after it. Reported, and the attempts it finished are
+/// marked ([`Attempt::expired_by_jump`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockJump {
+    /// The packet that moved the clock (1-based, as `frame.number`).
+    pub packet: u64,
+    /// The capture time before it, and its own.
+    pub from: Duration,
+    pub to: Duration,
+    /// Open attempts it finished.
+    pub finished: usize,
+}
+
+impl std::fmt::Display for ClockJump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the capture time jumps {:.3} s forward (from {:.6} s to {:.6} s); {} open attempt{} finished by the jump (marked expired_by_jump)",
+            self.to.saturating_sub(self.from).as_secs_f64(),
+            self.from.as_secs_f64(),
+            self.to.as_secs_f64(),
+            self.finished,
+            if self.finished == 1 { " was" } else { "s were" }
+        )
+    }
+}
+
 /// A flow's key: (client, server).
 type FlowKey = (SocketAddr, SocketAddr);
 
@@ -270,7 +309,11 @@ pub struct Tracker {
     evicted: u64,
     skipped: u64,
     /// Time of the latest packet fed: the end of the capture, at the end.
+    /// Only packets the tracker reads move it: a skipped (malformed or
+    /// foreign) packet's timestamp is not trusted.
     last_at: Duration,
+    /// Clock jumps not yet taken ([`Tracker::take_clock_jumps`]).
+    jumps: Vec<ClockJump>,
     /// The next capture time at which idle flows are looked for, and the
     /// packets fed since the last look (a look costs the table's size).
     next_sweep: Duration,
@@ -302,20 +345,51 @@ impl Tracker {
             evicted: 0,
             skipped: 0,
             last_at: Duration::ZERO,
+            jumps: Vec::new(),
             next_sweep: Duration::ZERO,
             fed_since_sweep: 0,
         }
     }
 
-    /// Take one decoded packet.
+    /// Take one decoded packet. A skipped one is counted, and its
+    /// timestamp ignored: a malformed packet stamped a day later must not
+    /// expire every open attempt.
     pub fn feed(&mut self, number: u64, at: Duration, packet: &Decoded<'_>) {
+        if let Decoded::Skipped(_) = packet {
+            self.skipped = self.skipped.saturating_add(1);
+            return;
+        }
+        let jump = self.clock_jump(number, at);
         self.last_at = self.last_at.max(at);
         match packet {
             Decoded::Tcp(seg) => self.segment(number, at, seg),
             Decoded::Icmp(err) => self.icmp(number, at, err),
-            Decoded::Skipped(_) => self.skipped = self.skipped.saturating_add(1),
+            Decoded::Skipped(_) => {}
         }
-        self.expire();
+        let marked = |t: &Self| t.finished.iter().filter(|(_, a)| a.expired_by_jump).count();
+        let before = marked(self);
+        self.expire(jump.map(|j| j.from));
+        if let Some(mut j) = jump {
+            j.finished = marked(self) - before;
+            self.jumps.push(j);
+        }
+    }
+
+    /// A jump of the clock at this packet: forward by more than the idle
+    /// timeout, past a first packet.
+    fn clock_jump(&self, packet: u64, at: Duration) -> Option<ClockJump> {
+        let leap = at.checked_sub(self.last_at)?;
+        (self.last_at > Duration::ZERO && leap > self.limits.idle).then_some(ClockJump {
+            packet,
+            from: self.last_at,
+            to: at,
+            finished: 0,
+        })
+    }
+
+    /// The clock jumps seen since the last call, in capture order.
+    pub fn take_clock_jumps(&mut self) -> Vec<ClockJump> {
+        std::mem::take(&mut self.jumps)
     }
 
     /// Packets that were neither TCP nor an ICMP error quoting TCP.
@@ -401,7 +475,9 @@ impl Tracker {
 
     /// Finish what the capture time says is over: flows past their grace
     /// after RST/FINs, and (now and then) flows idle too long.
-    fn expire(&mut self) {
+    /// `jumped_from`: the clock jumped at this packet, from that time; every
+    /// flow is looked at, and those idle only by the jump are marked.
+    fn expire(&mut self, jumped_from: Option<Duration>) {
         let now = self.last_at;
         while let Some(&(deadline, index, key)) = self.closing.front() {
             if deadline >= now {
@@ -411,8 +487,10 @@ impl Tracker {
             self.finish_flow(key, index, now, false);
         }
         self.fed_since_sweep += 1;
-        if now >= self.next_sweep && self.fed_since_sweep >= self.flows.len() / 16 {
-            self.sweep_idle(now);
+        if jumped_from.is_some()
+            || (now >= self.next_sweep && self.fed_since_sweep >= self.flows.len() / 16)
+        {
+            self.sweep_idle(now, jumped_from);
         }
         if self.order.len() > 2 * self.flows.len() + 1024 {
             let flows = &self.flows;
@@ -422,8 +500,9 @@ impl Tracker {
     }
 
     /// Finish the flows idle for [`Limits::idle`]; their open wait ends at
-    /// the timeout.
-    fn sweep_idle(&mut self, now: Duration) {
+    /// the timeout. Those that were not idle that long at `jumped_from`
+    /// are finished by a clock jump, and marked so.
+    fn sweep_idle(&mut self, now: Duration, jumped_from: Option<Duration>) {
         let idle = self.limits.idle;
         self.next_sweep = now.saturating_add(idle / 4);
         self.fed_since_sweep = 0;
@@ -434,8 +513,9 @@ impl Tracker {
             .map(|(k, _)| *k)
             .collect();
         for key in expired {
-            if let Some(live) = self.flows.remove(&key) {
+            if let Some(mut live) = self.flows.remove(&key) {
                 let at = live.attempt.last_seen.saturating_add(idle);
+                live.attempt.expired_by_jump = jumped_from.is_some_and(|from| at >= from);
                 self.done(live, at, false);
             }
         }
@@ -565,6 +645,8 @@ impl Attempt {
             stall_offset: None,
             request: None,
             response: None,
+            response_head_cut: false,
+            expired_by_jump: false,
             next_seq: [Some(seg.seq.wrapping_add(1)), None],
             gaps: Default::default(),
             acked: [None, None],
@@ -719,6 +801,9 @@ impl Attempt {
         if seg.seq != next || seg.truncated {
             // A gap (lost or not captured) or a cut payload: the head's
             // bytes would be wrong, so none are read.
+            if seg.truncated && dir == 1 && self.heads[dir].reading() {
+                self.response_head_cut = true;
+            }
             self.heads[dir].give_up();
             return;
         }
@@ -800,6 +885,13 @@ impl Attempt {
     /// hang, whatever the handshake's outcome said.
     pub fn stalled(&self) -> bool {
         self.established && self.longest_stall.is_some_and(|g| g >= STALL)
+    }
+
+    /// Whether the flow stalled cannot be told: it is established, did not
+    /// stall by what the capture shows, but snaplen cut its response head,
+    /// so the `Content-Length` that says whether more was owed is unseen.
+    pub fn stall_unknown(&self) -> bool {
+        self.established && !self.stalled() && self.response_head_cut
     }
 
     /// The whole outcome in words: `syn-ack`, or `syn-ack, stalled after

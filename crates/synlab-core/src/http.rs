@@ -91,6 +91,11 @@ impl HeadReader {
         head
     }
 
+    /// Still collecting: neither parsed nor given up on.
+    pub fn reading(&self) -> bool {
+        !self.done
+    }
+
     /// Stop collecting (a gap in the stream, or the head is done).
     pub fn give_up(&mut self) {
         self.done = true;

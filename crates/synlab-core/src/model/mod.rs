@@ -34,6 +34,7 @@ pub use options::{
     parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
 };
 pub use tcp_flags::TcpFlags;
+pub use vocab::edit_distance;
 pub use vocab::{
     suggest, suggest_among, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType,
     UNKNOWN_OPTION_PREFIX,

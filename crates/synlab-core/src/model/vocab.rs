@@ -429,11 +429,52 @@ impl FromStr for Attr {
     }
 }
 
-/// The known name closest to `s` by edit distance, if it is within a third
-/// of the name's length (a typo, not a different word).
+/// The known name closest to `s`: the vocabulary name of a common alias
+/// (`mss`, `tcp.window.scale`, p0f's and other tools' words), else the
+/// closest by edit distance, if it is within a third of the name's length
+/// (a typo, not a different word). Aliases are only suggested, never
+/// accepted: one name per attribute.
 pub fn suggest(s: &str) -> Option<&'static str> {
-    suggest_among(s, Field::ALL.iter().map(|f| f.name()))
+    let lower = s.to_ascii_lowercase();
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == lower)
+        .map(|&(_, name)| name)
+        .or_else(|| suggest_among(s, Field::ALL.iter().map(|f| f.name())))
 }
+
+/// Names people reach for, and the vocabulary's name for each.
+const ALIASES: &[(&str, &str)] = &[
+    ("mss", "tcp.options.mss_val"),
+    ("tcp.mss", "tcp.options.mss_val"),
+    ("tcp.options.mss.value", "tcp.options.mss_val"),
+    ("ttl", "ip.ttl"),
+    ("hlim", "ipv6.hlim"),
+    ("hop_limit", "ipv6.hlim"),
+    ("df", "ip.flags.df"),
+    ("dscp", "ip.dsfield.dscp"),
+    ("ecn", "ip.dsfield.ecn"),
+    ("tos", "ip.dsfield.dscp"),
+    ("window", "tcp.window_size_value"),
+    ("win", "tcp.window_size_value"),
+    ("tcp.window", "tcp.window_size_value"),
+    ("tcp.window_size", "tcp.window_size_value"),
+    ("wscale", "tcp.options.wscale.shift"),
+    ("window_scale", "tcp.options.wscale.shift"),
+    ("tcp.window.scale", "tcp.options.wscale.shift"),
+    ("tcp.wscale", "tcp.options.wscale.shift"),
+    ("tcp.options.wscale_val", "tcp.options.wscale.shift"),
+    ("sack", "tcp.options.sack_perm"),
+    ("sackok", "tcp.options.sack_perm"),
+    ("sok", "tcp.options.sack_perm"),
+    ("ts", "tcp.options.timestamp"),
+    ("timestamps", "tcp.options.timestamp"),
+    ("tcp.options.timestamps", "tcp.options.timestamp"),
+    ("tcp.options.ts", "tcp.options.timestamp"),
+    ("flow_label", "ipv6.flow"),
+    ("id", "ip.id"),
+    ("ipid", "ip.id"),
+];
 
 /// The name among `names` closest to `s`, by the same measure as [`suggest`]
 /// (for vocabularies beside the attributes', e.g. output columns).
@@ -445,7 +486,7 @@ pub fn suggest_among(s: &str, names: impl Iterator<Item = &'static str>) -> Opti
 }
 
 /// Levenshtein distance in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -459,6 +500,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod alias_tests {
+    use super::*;
+
+    /// Issue 21: `mss` and `tcp.window.scale` were "unknown attribute"
+    /// with no pointer to the name synlab uses.
+    #[test]
+    fn common_aliases_point_to_the_vocabulary_name() {
+        for (alias, name) in [
+            ("mss", "tcp.options.mss_val"),
+            ("tcp.window.scale", "tcp.options.wscale.shift"),
+            ("TTL", "ip.ttl"),
+        ] {
+            let e = alias.parse::<Attr>().err();
+            assert_eq!(e.and_then(|e| e.suggestion), Some(name), "{alias}");
+        }
+        // Every alias points to a real name.
+        for (alias, name) in ALIASES {
+            assert!(name.parse::<Attr>().is_ok(), "{alias} -> {name}");
+            assert!(alias.parse::<Attr>().is_err(), "{alias} is a real name");
+        }
+    }
 }
 
 #[cfg(test)]

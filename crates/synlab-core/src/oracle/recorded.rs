@@ -16,10 +16,11 @@ fn key(a: &Attributes) -> Key {
 /// Answers a probe with the outcome of a recorded attempt whose SYN has the
 /// same behavioural attributes (derived and volatile ones aside): its
 /// handshake's answer, or `stalled` when its flow hung after the handshake
-/// ([`Attempt::flow_outcome`]). When
-/// several attempts match, successive probes get their outcomes in turn, so
-/// repeated probes see what repeated attempts saw. A SYN the capture does
-/// not hold is [`OracleError::Unknown`].
+/// ([`Attempt::flow_outcome`]). When several attempts match, successive
+/// probes get their outcomes in turn, each attempt once: a recording
+/// answers only what it holds, so one attempt is one observation, never
+/// twelve. A SYN the capture does not hold is [`OracleError::Unknown`]; one
+/// whose attempts have all been answered is [`OracleError::Exhausted`].
 #[derive(Debug, Default)]
 pub struct RecordedOracle {
     outcomes: HashMap<Key, Vec<Answer>>,
@@ -55,20 +56,20 @@ impl RecordedOracle {
     pub fn is_empty(&self) -> bool {
         self.outcomes.is_empty()
     }
+
+    /// The next unanswered attempt of this SYN.
+    fn answer(&mut self, crafted: &Attributes) -> Result<Answer, OracleError> {
+        let k = key(crafted);
+        let list = self.outcomes.get(&k).ok_or(OracleError::Unknown)?;
+        let i = self.next.entry(k).or_default();
+        let answer = list.get(*i).copied().ok_or(OracleError::Exhausted)?;
+        *i += 1;
+        Ok(answer)
+    }
 }
 
 impl Oracle for RecordedOracle {
     fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
-        Ok(batch
-            .iter()
-            .map(|req| {
-                let k = key(&req.crafted);
-                let list = self.outcomes.get(&k).ok_or(OracleError::Unknown)?;
-                let i = self.next.entry(k).or_default();
-                let answer = list.get(*i % list.len().max(1)).copied();
-                *i += 1;
-                answer.ok_or(OracleError::Unknown)
-            })
-            .collect())
+        Ok(batch.iter().map(|req| self.answer(&req.crafted)).collect())
     }
 }

@@ -211,6 +211,9 @@ fn culprit_sentence(r: &Report) -> String {
     match r.culprits.as_slice() {
         [] => match r.conclusion {
             Conclusion::NothingToExplain => "nothing to explain".into(),
+            Conclusion::Undecided => {
+                "no conclusion: it rests on variants the oracle does not know".into()
+            }
             _ => "no culprit found".into(),
         },
         [one] if one.len() == 1 => format!("culprit: {}", joined(one)),
@@ -531,6 +534,7 @@ fn summary(h: &mut Html, r: &Report) {
         (ProbePhase::Baseline, "baseline"),
         (ProbePhase::Single, "one-at-a-time"),
         (ProbePhase::Isolation, "isolation"),
+        (ProbePhase::Shared, "shared"),
     ]
     .iter()
     .filter_map(|(k, label)| r.probes_by_phase.get(k).map(|n| format!("{label} {n}")))
@@ -555,6 +559,39 @@ pub fn bisect_page(
     r: &Report,
     probes: &[TimelineProbe],
 ) -> String {
+    bisect_page_of_run(good, bad, r, probes, &RunFacts::default())
+}
+
+/// What an operator handed the page (or the JSON) needs to know of the
+/// run besides its findings: which synlab, run how, when, against what.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct RunFacts {
+    /// synlab's version.
+    pub synlab: String,
+    /// The full command line, one argument each.
+    pub command: Vec<String>,
+    /// When the run started, UTC (`2026-12-07T04:31:02Z`).
+    pub started: String,
+    /// Who answered: `live`, `rule EXPR` or `recorded FILE`.
+    pub oracle: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The exchange request (`--exchange`), when probes went past the handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Whether the failures follow the source port, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_finding: Option<String>,
+}
+
+/// [`bisect_page`] with the run's facts in a table under the title.
+pub fn bisect_page_of_run(
+    good: SynSide<'_>,
+    bad: SynSide<'_>,
+    r: &Report,
+    probes: &[TimelineProbe],
+    facts: &RunFacts,
+) -> String {
     let culprits: Vec<Attr> = r.culprits.iter().flatten().copied().collect();
     let differs: Vec<Attr> = r.differences.iter().map(|d| d.attribute).collect();
     page(
@@ -566,6 +603,7 @@ pub fn bisect_page(
                 &[("class", "sub")],
                 &format!("good: {} — bad: {}", good.label, bad.label),
             );
+            run_facts(h, facts);
             h.open("p", &[("class", "verdict")]);
             h.elem("span", &[("class", "culpritname")], &culprit_sentence(r));
             if r.conclusion == Conclusion::Culprits {
@@ -592,6 +630,35 @@ pub fn bisect_page(
             summary(h, r);
         },
     )
+}
+
+/// The run's facts, those known, as a two-column table.
+fn run_facts(h: &mut Html, f: &RunFacts) {
+    let command = f.command.join(" ");
+    let rows = [
+        ("synlab", Some(f.synlab.as_str())),
+        ("command", Some(command.as_str())),
+        ("started", Some(f.started.as_str())),
+        ("oracle", Some(f.oracle.as_str())),
+        ("target", f.target.as_deref()),
+        ("request", f.request.as_deref()),
+        ("source ports", f.port_finding.as_deref()),
+    ];
+    let known: Vec<(&str, &str)> = rows
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect();
+    if known.is_empty() {
+        return;
+    }
+    h.open("table", &[("class", "run")]);
+    for (k, v) in known {
+        h.open("tr", &[]);
+        h.elem("th", &[], k);
+        h.elem("td", &[], v);
+        h.close();
+    }
+    h.close();
 }
 
 /// The page of a diff: both SYNs drawn, every difference listed (SYN,

@@ -40,6 +40,15 @@
 //! rates). When bad fails intermittently, the report says whether the
 //! failures follow the source port ([`ports`]).
 //!
+//! An answer rests only on verdicts the oracle gave evidence for. A
+//! variant the oracle does not know (a recording that holds no attempt of
+//! it) is *unknown*, and a culprit set whose 1-minimality needs an unknown
+//! variant, a set left over that might hold another culprit set, or
+//! baselines the recording holds too few attempts of to tell apart
+//! ([`verdict::Baselines::TooFew`]) make the search end *undecided*: the
+//! report names the variants whose outcomes would decide it
+//! ([`Report::deciding`]), never a conclusion.
+//!
 //! The final confidence is the product of the confidences of the verdicts
 //! the answer rests on: both baselines, each culprit set failing, each
 //! set-minus-one-unit passing (1-minimality) and, after the last culprit
@@ -57,7 +66,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 
 use crate::handshake::Outcome;
-use crate::model::{Attr, Attributes, Field};
+use crate::model::{Attr, Attributes, Field, Value};
 use ddmin::{Class, Step};
 pub use oracle::{
     run, run_observed, Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeAnswer,
@@ -81,6 +90,10 @@ pub struct SearchOptions {
     /// Probes of the whole search at most: a bound on any probe loop,
     /// live or simulated, whatever the number of differences.
     pub max_total_probes: u64,
+    /// Once culprits are found, try each attribute both sides share with
+    /// one other value on bad ([`Search`]'s shared phase): a rule `A && S`
+    /// with S shared is otherwise reported as `A` alone.
+    pub shared: bool,
 }
 
 impl Default for SearchOptions {
@@ -91,6 +104,7 @@ impl Default for SearchOptions {
             max_probes: 40,
             single: true,
             max_total_probes: 5000,
+            shared: false,
         }
     }
 }
@@ -150,6 +164,8 @@ pub enum ProbePhase {
     Baseline,
     /// Minimising the culprit sets (ddmin).
     Isolation,
+    /// Shared attributes tried with another value on bad.
+    Shared,
     /// The one-at-a-time table.
     Single,
 }
@@ -171,6 +187,8 @@ enum Phase {
     Baseline,
     Single,
     Isolate,
+    /// Shared attributes, one other value each on bad.
+    Shared,
     Done,
 }
 
@@ -184,6 +202,9 @@ pub enum Conclusion {
     Culprits,
     /// Good and bad have the same outcome (or no behavioural difference).
     NothingToExplain,
+    /// The answer rests on variants the oracle does not know (or on
+    /// baselines with too few answers): [`Report::deciding`] names them.
+    Undecided,
     /// A baseline has no usable verdict, or no set reproduces the failure.
     Unexplained,
 }
@@ -200,15 +221,24 @@ pub struct Search {
     variants: Vec<Variant>,
     by_units: HashMap<Vec<usize>, usize>,
     phase: Phase,
-    outstanding: HashMap<u64, usize>,
+    outstanding: HashMap<u64, (usize, ProbePhase)>,
     next_id: u64,
     probes: u64,
     rounds: u32,
     by_phase: BTreeMap<ProbePhase, u64>,
     rounds_by_phase: BTreeMap<ProbePhase, u32>,
     culprits: Vec<Vec<usize>>,
+    /// Sets that fail like bad but are not shown 1-minimal (an unknown
+    /// variant) or rest on baselines too few to tell apart.
+    unconfirmed: Vec<Vec<usize>>,
+    /// The baselines ran out of answers before they were shown to differ
+    /// ([`verdict::Baselines::TooFew`]): everything after is a lead only.
+    provisional: bool,
     /// The baselines' rates, once they differ.
     rates: Option<Rates>,
+    /// Attributes both sides share (never varied by the units), each with
+    /// the other value the shared phase tries on bad, when it has one.
+    shared: Vec<(Attr, Value, Option<Value>)>,
     /// The set ddmin is minimising now.
     start: Option<Vec<usize>>,
     /// Sets ddmin has started from.
@@ -254,6 +284,7 @@ impl Search {
         let good = with(good, &good_flow);
         let bad = with(bad, &bad_flow);
         let (rows, unit_list) = units::units(&good, &bad);
+        let shared = shared_attributes(&good, &bad);
         let mut s = Search {
             opts,
             good,
@@ -271,12 +302,16 @@ impl Search {
             by_phase: BTreeMap::new(),
             rounds_by_phase: BTreeMap::new(),
             culprits: Vec::new(),
+            unconfirmed: Vec::new(),
+            provisional: false,
+            shared: Vec::new(),
             rates: None,
             start: None,
             explored: HashSet::new(),
             conclusion: Conclusion::Running,
             note: None,
         };
+        s.shared = shared;
         if s.units.is_empty() {
             s.phase = Phase::Done;
             s.conclusion = Conclusion::NothingToExplain;
@@ -305,6 +340,9 @@ impl Search {
         let Some(units) = self.variant_units(variant) else {
             return format!("variant {variant} (unknown)");
         };
+        if let Some((attr, _, Some(alt))) = self.shared_of(units).and_then(|i| self.shared.get(i)) {
+            return format!("bad with {attr}={alt}");
+        }
         let all = self.units.len();
         let names = |picked: &mut dyn Iterator<Item = usize>| -> String {
             let names: Vec<String> = picked
@@ -364,6 +402,7 @@ impl Search {
             Phase::Baseline => ProbePhase::Baseline,
             Phase::Single => ProbePhase::Single,
             Phase::Isolate | Phase::Done => ProbePhase::Isolation,
+            Phase::Shared => ProbePhase::Shared,
         };
         let mut batch = Vec::new();
         for (v, count) in needed {
@@ -373,7 +412,7 @@ impl Search {
             for _ in 0..count {
                 let id = self.next_id;
                 self.next_id += 1;
-                self.outstanding.insert(id, v);
+                self.outstanding.insert(id, (v, phase));
                 batch.push(ProbeRequest {
                     id,
                     variant: v,
@@ -391,16 +430,35 @@ impl Search {
 
     /// An oracle's answer to probe `id`. Unknown ids are ignored.
     pub fn record(&mut self, id: u64, answer: Result<Answer, OracleError>) {
-        let Some(v) = self.outstanding.remove(&id) else {
+        let Some((v, phase)) = self.outstanding.remove(&id) else {
             return;
         };
         let t = &mut self.variants[v].tally;
-        match answer {
-            Ok(o) => t.add(o),
-            Err(OracleError::Unknown) => t.unknown += 1,
+        let not_a_probe = match answer {
+            Ok(o) => {
+                t.add(o);
+                false
+            }
+            Err(OracleError::Unknown) => {
+                t.unknown += 1;
+                true
+            }
+            Err(OracleError::Exhausted) => {
+                t.exhausted = true;
+                true
+            }
             Err(e) => {
                 t.errors += 1;
                 t.last_error = Some(e.to_string());
+                false
+            }
+        };
+        // A recording that holds no attempt of a variant (or no more)
+        // answers nothing: no probe is counted, none was made.
+        if not_a_probe {
+            self.probes = self.probes.saturating_sub(1);
+            if let Some(n) = self.by_phase.get_mut(&phase) {
+                *n = n.saturating_sub(1);
             }
         }
     }
@@ -426,6 +484,11 @@ impl Search {
             return v;
         }
         let spec = units::apply(&self.good, &self.bad, &self.units, &key);
+        self.add_variant(key, spec)
+    }
+
+    /// A new variant of this key and spec, crafted.
+    fn add_variant(&mut self, key: Vec<usize>, spec: Attributes) -> usize {
         // Only the SYN is crafted; the later-segment attributes ride along
         // for the exchange (and for a rule that reads them).
         let (syn, flow) = units::split_flow(&spec);
@@ -535,6 +598,14 @@ impl Search {
                         return need;
                     }
                 }
+                Phase::Shared => {
+                    let keys = self.shared_keys();
+                    let need = self.pending(&keys);
+                    if !need.is_empty() {
+                        return need;
+                    }
+                    self.finish(Conclusion::Culprits, None);
+                }
             }
         }
     }
@@ -585,24 +656,219 @@ impl Search {
                 self.finish(Conclusion::NothingToExplain, Some(note));
                 None
             }
-            Baselines::Differ(rates) => {
-                let confidence = 1.0 - rates.p_value;
-                self.variants[vg].verdict = Some(Verdict::Outcome {
-                    outcome: rates.reference,
-                    confidence,
-                });
-                self.variants[vb].verdict = Some(Verdict::Outcome {
-                    outcome: rates.failure,
-                    confidence,
-                });
-                self.rates = Some(rates);
-                self.phase = if self.opts.single {
-                    Phase::Single
-                } else {
-                    Phase::Isolate
-                };
+            Baselines::TooFew(rates) => {
+                self.provisional = true;
+                self.baselines_differ(vg, vb, rates);
                 None
             }
+            Baselines::Differ(rates) => {
+                self.baselines_differ(vg, vb, rates);
+                None
+            }
+        }
+    }
+
+    /// Good's and bad's verdicts from their rates; on to the next phase.
+    fn baselines_differ(&mut self, vg: usize, vb: usize, rates: Rates) {
+        let confidence = 1.0 - rates.p_value;
+        self.variants[vg].verdict = Some(Verdict::Outcome {
+            outcome: rates.reference,
+            confidence,
+        });
+        self.variants[vb].verdict = Some(Verdict::Outcome {
+            outcome: rates.failure,
+            confidence,
+        });
+        self.rates = Some(rates);
+        self.phase = if self.opts.single {
+            Phase::Single
+        } else {
+            Phase::Isolate
+        };
+    }
+
+    /// The shared phase's variants (bad with one shared attribute given
+    /// its other value), created on first call. Their keys lie past every
+    /// unit index, so they never meet a set of units.
+    fn shared_keys(&mut self) -> Vec<Vec<usize>> {
+        let mut keys = Vec::new();
+        for i in 0..self.shared.len() {
+            let (attr, _, Some(alt)) = self.shared[i].clone() else {
+                continue;
+            };
+            let key = vec![self.units.len() + 1 + i];
+            if !self.by_units.contains_key(&key) {
+                let mut spec = self.bad.clone();
+                spec.insert(attr, alt);
+                self.add_variant(key.clone(), spec);
+            }
+            keys.push(key);
+        }
+        keys
+    }
+
+    /// The shared attribute a shared-phase key tries, by its index.
+    fn shared_of(&self, units: &[usize]) -> Option<usize> {
+        match units {
+            [k] if *k > self.units.len() => Some(k - self.units.len() - 1),
+            _ => None,
+        }
+    }
+
+    /// Whether the oracle did not know this variant (no verdict from it).
+    fn is_unknown(&self, units: &[usize]) -> bool {
+        matches!(self.verdict_of(units), Some(Verdict::Unknown))
+    }
+
+    /// The sets one unit smaller than `set` whose outcome is unknown: while
+    /// any is, `set` is not shown 1-minimal.
+    fn unknown_less(&self, set: &[usize]) -> Vec<Vec<usize>> {
+        set.iter()
+            .map(|&u| set.iter().copied().filter(|&x| x != u).collect::<Vec<_>>())
+            .filter(|less| !less.is_empty() && self.is_unknown(less))
+            .collect()
+    }
+
+    /// Whether the answer would rest on something the oracle did not say.
+    fn undecided(&self) -> bool {
+        self.provisional
+            || !self.unconfirmed.is_empty()
+            || self.candidates().iter().any(|c| self.is_unknown(c))
+    }
+
+    /// Why the search is undecided, in a sentence.
+    fn undecided_note(&self) -> String {
+        let mut why = Vec::new();
+        if let (true, Some(r)) = (self.provisional, self.rates) {
+            why.push(format!(
+                "the oracle holds too few attempts to show that bad fails more often than good \
+                 (good {}/{} {reference}, bad {}/{}: p = {:.3}, above --alpha {})",
+                r.good.0,
+                r.good.1,
+                r.bad.0,
+                r.bad.1,
+                r.p_value,
+                self.opts.alpha,
+                reference = r.reference
+            ));
+        }
+        let unknown = self
+            .deciding_variants()
+            .iter()
+            .filter(|units| self.is_unknown(units))
+            .count();
+        if unknown > 0 {
+            why.push(format!(
+                "{unknown} variant{} it rests on {} unknown to the oracle",
+                if unknown == 1 { "" } else { "s" },
+                if unknown == 1 { "is" } else { "are" }
+            ));
+        }
+        format!("no conclusion: {}", why.join("; "))
+    }
+
+    /// The variants (sets of units) whose outcome would decide an
+    /// undecided search: the baselines when they are too few, each found
+    /// set's unknown one-smaller sets, and the unknown sets left over that
+    /// could hold another culprit set. Sorted, without repeats.
+    fn deciding_variants(&self) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        if self.provisional {
+            out.push(Vec::new());
+            out.push(self.all());
+        }
+        for set in self.culprits.iter().chain(&self.unconfirmed) {
+            out.extend(self.unknown_less(set));
+        }
+        out.extend(self.candidates().into_iter().filter(|c| self.is_unknown(c)));
+        let mut seen = HashSet::new();
+        out.retain(|units| seen.insert(units.clone()));
+        out
+    }
+
+    /// The shared attributes as reported, with the shared phase's verdicts.
+    fn shared_report(&self) -> Vec<SharedReport> {
+        if self.conclusion != Conclusion::Culprits {
+            return Vec::new();
+        }
+        self.shared
+            .iter()
+            .enumerate()
+            .map(|(i, (attr, value, alt))| {
+                let key = [self.units.len() + 1 + i];
+                let tried = self.by_units.contains_key(&key[..]);
+                SharedReport {
+                    attribute: *attr,
+                    value: value.clone(),
+                    tried: alt.clone().filter(|_| tried),
+                    verdict: tried.then(|| self.verdict_report(&key)),
+                    matters: tried && self.class_of(&key) == Some(Class::Pass),
+                }
+            })
+            .collect()
+    }
+
+    /// [`Search::deciding_variants`] as reported: each variant's changes
+    /// from good and the attempts it would take.
+    fn deciding(&self) -> Vec<Deciding> {
+        if self.conclusion != Conclusion::Undecided {
+            return Vec::new();
+        }
+        self.deciding_variants()
+            .into_iter()
+            .filter_map(|units| {
+                let &v = self.by_units.get(&units)?;
+                let variant = &self.variants[v];
+                let (spec, _) = variant.built.as_ref().ok()?;
+                let (from_good, from_bad) = (
+                    changes_from(&self.good, spec),
+                    changes_from(&self.bad, spec),
+                );
+                let (from, changes) = match from_bad.len() < from_good.len() {
+                    true => ("bad", from_bad),
+                    false => ("good", from_good),
+                };
+                Some(Deciding {
+                    label: self.variant_label(v),
+                    from,
+                    changes,
+                    recorded: variant.tally.observed(),
+                    attempts: self.attempts_to_decide(&units),
+                })
+            })
+            .collect()
+    }
+
+    /// Attempts of a variant that would decide it if they all gave one
+    /// outcome: for the baselines, enough of each for Fisher's test at
+    /// `alpha`; for any other, what the SPRT asks of a fresh variant.
+    fn attempts_to_decide(&self, units: &[usize]) -> u32 {
+        let cap = self.opts.max_probes.max(self.opts.baseline_probes).max(1);
+        let baseline = (1..=cap)
+            .find(|&n| stats::fisher_greater(n, n, 0, n) <= self.opts.alpha)
+            .unwrap_or(cap)
+            .max(self.opts.baseline_probes);
+        if units.is_empty() || units.len() == self.units.len() {
+            return baseline;
+        }
+        // Measured against baselines of that many attempts each when the
+        // recorded ones are too few.
+        let rates = self.rates.map(|r| match self.provisional {
+            true => Rates {
+                good: (baseline, baseline),
+                bad: (0, baseline),
+                ..r
+            },
+            false => r,
+        });
+        match rates {
+            Some(rates) => {
+                match verdict::classify(&Tally::default(), &rates, &self.params(false)) {
+                    Decision::More(n) => n,
+                    Decision::Decided(_) => 1,
+                }
+            }
+            None => cap,
         }
     }
 
@@ -635,8 +901,12 @@ impl Search {
                     return (!need.is_empty()).then_some(need);
                 }
                 Step::Done(c) => {
-                    if !self.culprits.contains(&c) {
-                        self.culprits.push(c);
+                    let found = match self.provisional || !self.unknown_less(&c).is_empty() {
+                        true => &mut self.unconfirmed,
+                        false => &mut self.culprits,
+                    };
+                    if !found.contains(&c) {
+                        found.push(c);
                     }
                     self.start = None;
                     return None;
@@ -656,9 +926,16 @@ impl Search {
                 self.explored.insert(c.clone());
                 self.start = Some(c);
             }
+            None if self.undecided() => {
+                let note = self.undecided_note();
+                self.finish(Conclusion::Undecided, Some(note));
+            }
             None if self.culprits.is_empty() => {
                 let note = "no set of differences reproduces bad's outcome".to_owned();
                 self.finish(Conclusion::Unexplained, Some(note));
+            }
+            None if self.opts.shared && self.shared.iter().any(|(_, _, alt)| alt.is_some()) => {
+                self.phase = Phase::Shared;
             }
             None => {
                 self.finish(Conclusion::Culprits, None);
@@ -673,7 +950,7 @@ impl Search {
     /// yet lies inside one of them; one that fails holds such a set.
     fn candidates(&self) -> Vec<Vec<usize>> {
         let mut hitting: Vec<Vec<usize>> = vec![Vec::new()];
-        for set in &self.culprits {
+        for set in self.culprits.iter().chain(&self.unconfirmed) {
             let mut next = Vec::new();
             for h in &hitting {
                 for &u in set {
@@ -746,12 +1023,20 @@ impl Search {
             .iter()
             .map(|c| c.iter().map(|&u| self.units[u].name()).collect())
             .collect();
+        let unconfirmed = self
+            .unconfirmed
+            .iter()
+            .map(|c| c.iter().map(|&u| self.units[u].name()).collect())
+            .collect();
         Report {
+            shared: self.shared_report(),
             baseline,
             differences: self.rows.clone(),
             single,
             culprits,
             culprit_units,
+            unconfirmed,
+            deciding: self.deciding(),
             probes: self.probes,
             rounds: self.rounds,
             probes_by_phase: self.by_phase.clone(),
@@ -903,6 +1188,98 @@ fn with(mut a: Attributes, extra: &Attributes) -> Attributes {
     a
 }
 
+/// An attribute both sides share, and what trying another value on bad
+/// showed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SharedReport {
+    pub attribute: Attr,
+    /// Both sides' value.
+    pub value: Value,
+    /// The value tried on bad, when the shared phase ran and it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tried: Option<Value>,
+    /// The tried variant's verdict, when tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<VerdictReport>,
+    /// Bad passed with the other value: the attribute matters too.
+    pub matters: bool,
+}
+
+/// The attributes good and bad share (behavioural, SYN or later segments),
+/// each with one other value the shared phase may try on bad: a flag
+/// flipped, a number halved (or 0 made 1). The SYN's own flags, option
+/// presence and the synlab.* summaries have none: changing them is not
+/// one attribute's change.
+fn shared_attributes(good: &Attributes, bad: &Attributes) -> Vec<(Attr, Value, Option<Value>)> {
+    units::bisectable(good)
+        .iter()
+        .filter(|(k, v)| bad.get(k) == Some(v))
+        .map(|(k, v)| (k, v.clone(), other_value(k, v)))
+        .collect()
+}
+
+/// One other value of a shared attribute to try, if it has a simple one.
+fn other_value(attr: Attr, v: &Value) -> Option<Value> {
+    let name = attr.name();
+    const FLAGS: [&str; 3] = ["tcp.flags.cwr", "tcp.flags.ece", "tcp.flags.ae"];
+    let fixed = name.starts_with("synlab.") && !name.starts_with("synlab.flow.")
+        || name.starts_with("tcp.options.") && matches!(v, Value::Bool(_))
+        || name.starts_with("tcp.flags.") && !FLAGS.contains(&name);
+    if fixed {
+        return None;
+    }
+    match v {
+        Value::Bool(b) => Some(Value::Bool(!b)),
+        Value::Int(0) => Some(Value::Int(1)),
+        Value::Int(n) if *n > 1 => Some(Value::Int(n / 2)),
+        Value::Int(_) => Some(Value::Int(0)),
+        Value::Str(_) => None,
+    }
+}
+
+/// What an attribute is changed to (`None`: removed).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    pub attribute: Attr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// A variant whose outcome would decide an undecided search.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Deciding {
+    /// The variant in words ([`Search::variant_label`]).
+    pub label: String,
+    /// The side it is made from with the fewest changes: `good` or `bad`.
+    pub from: &'static str,
+    /// Its attributes' changes from that side (`probe --set`/`--unset`).
+    pub changes: Vec<Change>,
+    /// Answers the oracle gave for it.
+    pub recorded: u32,
+    /// Attempts that would decide it if they all gave one outcome.
+    pub attempts: u32,
+}
+
+/// What makes `spec` out of `base`: the attributes it sets to another
+/// value, then those it removes.
+fn changes_from(base: &Attributes, spec: &Attributes) -> Vec<Change> {
+    let set = spec
+        .iter()
+        .filter(|(k, v)| base.get(k) != Some(v))
+        .map(|(k, v)| Change {
+            attribute: k,
+            value: Some(v.clone()),
+        });
+    let removed = base
+        .iter()
+        .filter(|(k, _)| !spec.contains(k))
+        .map(|(k, _)| Change {
+            attribute: k,
+            value: None,
+        });
+    set.chain(removed).collect()
+}
+
 /// A variant's verdict as reported.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VerdictReport {
@@ -1012,6 +1389,19 @@ pub struct Report {
     pub culprits: Vec<Vec<Attr>>,
     /// Each culprit set as unit names.
     pub culprit_units: Vec<Vec<String>>,
+    /// Attributes both sides share: never varied by the bisection. With the
+    /// shared phase (live), each one tried with another value on bad.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shared: Vec<SharedReport>,
+    /// Sets (as unit names) that failed like bad but that the evidence does
+    /// not confirm as culprits: not shown 1-minimal (an unknown variant), or
+    /// measured against baselines too few to tell apart.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unconfirmed: Vec<Vec<String>>,
+    /// When the conclusion is `undecided`: the variants whose outcomes
+    /// would decide it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deciding: Vec<Deciding>,
     pub probes: u64,
     /// Batches (oracle round trips).
     pub rounds: u32,

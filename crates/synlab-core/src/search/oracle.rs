@@ -16,6 +16,12 @@ pub enum OracleError {
     /// search reports the variant as unknown; it does not retry.
     #[error("not in the recording")]
     Unknown,
+    /// The oracle has answered this variant with every outcome it holds
+    /// (a recording's attempts are each answered once, never replayed):
+    /// the search decides on the answers it has, or calls the variant
+    /// unknown, and asks no more of it.
+    #[error("no more attempts in the recording")]
+    Exhausted,
     /// The probe could not be made (a send error, no free port…). The
     /// search retries a few times, then calls the variant unresolved.
     #[error("probe failed: {reason}")]

@@ -27,7 +27,12 @@
 //!   Silence alone is taken as bad's failure, as loss can hide its answer.
 //! - Errors of the oracle are retried; three that outnumber the answers
 //!   make the variant unresolved. A variant the oracle does not know (not
-//!   in a recording) is unknown.
+//!   in a recording) is unknown, and so is one whose recorded attempts
+//!   ran out before the test could place it.
+//! - A recording holds what it holds: when a baseline's attempts run out
+//!   before `min_probes`, the test is made on the attempts there are. If
+//!   that shows no difference although bad failed, the baselines are
+//!   [`Baselines::TooFew`]: a lead to follow, never a conclusion.
 
 use std::collections::BTreeMap;
 
@@ -58,6 +63,9 @@ pub struct Tally {
     /// outcome: the evidence for a port pattern.
     pub ports: Vec<(u16, Outcome)>,
     pub unknown: u32,
+    /// The oracle has no more answers for this variant
+    /// ([`super::OracleError::Exhausted`]): ask it for none.
+    pub exhausted: bool,
     pub errors: u32,
     pub last_error: Option<String>,
 }
@@ -212,6 +220,10 @@ pub enum Baselines {
     Same { outcome: Outcome, p_value: f64 },
     /// One side has no verdict at all.
     Unusable { side: Side, verdict: Verdict },
+    /// Bad failed, but the oracle ran out of answers before the test could
+    /// show that it fails more often than good (a recording with few
+    /// attempts): the rates as far as they go, `p_value` above `alpha`.
+    TooFew(Rates),
 }
 
 /// Good's outcome: its most frequent answer (no-reply only when nothing
@@ -230,32 +242,47 @@ pub fn baselines(good: &Tally, bad: &Tally, p: &TestParams) -> Baselines {
     let min = p.min_probes.max(1);
     let cap = p.max_probes.max(min);
     let (ng, nb) = (good.observed(), bad.observed());
-    if ng < min || nb < min {
+    // What the oracle can still give each side.
+    let left = |t: &Tally| match t.exhausted {
+        true => 0,
+        false => cap.saturating_sub(t.probes()),
+    };
+    let (more_g, more_b) = (
+        min.saturating_sub(ng).min(left(good)),
+        min.saturating_sub(nb).min(left(bad)),
+    );
+    if more_g > 0 || more_b > 0 {
         return Baselines::More {
-            good: min
-                .saturating_sub(ng)
-                .min(cap.saturating_sub(good.probes())),
-            bad: min.saturating_sub(nb).min(cap.saturating_sub(bad.probes())),
+            good: more_g,
+            bad: more_b,
         };
     }
     let reference = reference(good);
     let (kg, kb) = (good.count(reference), bad.count(reference));
     let p_value = fisher_greater(kg, ng, kb, nb);
+    let failure = bad
+        .dominant_except(Some(reference))
+        .unwrap_or(Outcome::NoReply);
     if p_value <= p.alpha {
         return Baselines::Differ(Rates {
             reference,
-            failure: bad
-                .dominant_except(Some(reference))
-                .unwrap_or(Outcome::NoReply),
+            failure,
             good: (kg, ng),
             bad: (kb, nb),
             p_value,
         });
     }
-    let (left_g, left_b) = (
-        cap.saturating_sub(good.probes()),
-        cap.saturating_sub(bad.probes()),
-    );
+    let (left_g, left_b) = (left(good), left(bad));
+    let bad_lower = u64::from(kb) * u64::from(ng) < u64::from(kg) * u64::from(nb);
+    if bad_lower && left_g == 0 && left_b == 0 && (good.exhausted || bad.exhausted) {
+        return Baselines::TooFew(Rates {
+            reference,
+            failure,
+            good: (kg, ng),
+            bad: (kb, nb),
+            p_value,
+        });
+    }
     if kb == nb || (left_g == 0 && left_b == 0) {
         return Baselines::Same {
             outcome: reference,
@@ -297,6 +324,8 @@ pub fn classify(t: &Tally, rates: &Rates, p: &TestParams) -> Decision {
                 confidence: posterior(llr),
             })
         }
+        // The recording holds no more of it: too few to place it.
+        Sprt::Continue(_) if t.exhausted => Decision::Decided(Verdict::Unknown),
         Sprt::Continue(_) => {
             let left = p.max_probes.max(1).saturating_sub(t.probes());
             if left == 0 {
