@@ -408,6 +408,7 @@ struct AttemptJson<'a> {
     index: usize,
     client: String,
     server: String,
+    community_id: String,
     outcome: &'static str,
     icmp: Option<IcmpJson>,
     established: bool,
@@ -442,6 +443,7 @@ impl<'a> AttemptJson<'a> {
             index,
             client: a.client.to_string(),
             server: a.server.to_string(),
+            community_id: a.community_id(),
             outcome: a.outcome.name(),
             icmp: IcmpJson::of(a),
             established: a.established,
@@ -481,6 +483,8 @@ fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()>
     w.socket(a.client)?;
     w.raw("\",\"server\":\"")?;
     w.socket(a.server)?;
+    w.raw("\",\"community_id\":\"")?;
+    w.raw(&a.community_id())?;
     w.raw("\",\"outcome\":\"")?;
     w.raw(a.outcome.name())?;
     w.raw("\",\"icmp\":")?;

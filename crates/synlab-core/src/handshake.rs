@@ -180,6 +180,12 @@ impl Attempt {
             _ => None,
         }
     }
+
+    /// The flow's Community ID (v1, seed 0), as Zeek, Suricata and Arkime
+    /// write it for the same connection, so rows can be joined on it.
+    pub fn community_id(&self) -> String {
+        crate::community_id::tcp(self.client, self.server)
+    }
 }
 
 /// A gap without new data this long counts as a hang (`stalled`).
