@@ -435,6 +435,9 @@ struct AttemptJson<'a> {
     syn_ack: Option<&'a Attributes>,
     reply: Option<&'a Attributes>,
     flow: &'a Attributes,
+    /// Only when several captures were merged: each packet's file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<&'a crate::handshake::Parts>,
 }
 
 impl<'a> AttemptJson<'a> {
@@ -467,6 +470,7 @@ impl<'a> AttemptJson<'a> {
             syn_ack: a.syn_ack(),
             reply: other_reply(a),
             flow: &a.flow,
+            parts: a.parts.as_deref(),
         }
     }
 }
@@ -532,6 +536,10 @@ fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()>
     w.attributes(other_reply(a))?;
     w.raw(",\"flow\":")?;
     w.attributes(Some(&a.flow))?;
+    if let Some(parts) = &a.parts {
+        w.raw(",\"parts\":")?;
+        w.serde(parts)?;
+    }
     w.raw("}")
 }
 
