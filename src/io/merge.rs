@@ -73,6 +73,14 @@ pub enum InputError {
     StdinListTooLarge { max: u64 },
     #[error("-: standard input lists no capture files")]
     EmptyList,
+    /// A line of standard input that names no file: most likely the input
+    /// was neither a capture nor a list of them.
+    #[error("-: standard input is neither a capture nor a list of capture files: its line {line:?} names no file: {source}")]
+    ListedMissing {
+        line: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("-: standard input holds a capture, which is not merged with other files; save it to a file first")]
     StdinCaptureAmongOthers,
     #[error("{files} capture files named; synlab merges at most {limit}")]
@@ -137,7 +145,14 @@ fn stdin_list() -> Result<Option<Vec<PathBuf>>, LoadError> {
     if bytes.len() as u64 > MAX_PATH_LIST {
         return Err(InputError::StdinListTooLarge { max: MAX_PATH_LIST }.into());
     }
-    Ok(Some(path_list(&bytes)))
+    let list = path_list(&bytes);
+    for path in &list {
+        if let Err(source) = std::fs::metadata(path) {
+            let line = path.clone();
+            return Err(InputError::ListedMissing { line, source }.into());
+        }
+    }
+    Ok(Some(list))
 }
 
 /// Whether the first bytes of standard input start a capture (or are no
