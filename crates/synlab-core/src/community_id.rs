@@ -25,14 +25,14 @@ const VERSION_PREFIX: &str = "1:";
 
 /// The version-1 Community ID of a flow between `a` and `b` (in either
 /// order) over `proto`, with `seed`. Addresses of different families
-/// (impossible on one flow) are hashed as given, IPv4 before IPv6, so the
+/// (impossible on one flow) are still ordered, by their bytes, so the
 /// function stays total.
 pub fn community_id(seed: u16, proto: u8, a: SocketAddr, b: SocketAddr) -> String {
     let (first, second) = ordered(a, b);
     let mut hasher = sha1_smol::Sha1::new();
     hasher.update(&seed.to_be_bytes());
-    hasher.update(&address_bytes(first.ip()));
-    hasher.update(&address_bytes(second.ip()));
+    hasher.update(Address::of(first.ip()).as_bytes());
+    hasher.update(Address::of(second.ip()).as_bytes());
     hasher.update(&[proto, 0]);
     hasher.update(&first.port().to_be_bytes());
     hasher.update(&second.port().to_be_bytes());
@@ -51,7 +51,7 @@ pub fn tcp(a: SocketAddr, b: SocketAddr) -> String {
 /// The two endpoints, smaller first: by address bytes, then by port, as
 /// the specification orders them.
 fn ordered(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
-    let key = |s: &SocketAddr| (address_bytes(s.ip()), s.port());
+    let key = |s: &SocketAddr| (Address::of(s.ip()), s.port());
     if key(&a) <= key(&b) {
         (a, b)
     } else {
@@ -59,11 +59,32 @@ fn ordered(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
     }
 }
 
-/// An address in network byte order: 4 bytes for IPv4, 16 for IPv6.
-fn address_bytes(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
+/// An address in network byte order (4 bytes for IPv4, 16 for IPv6),
+/// without allocating: the ID is computed for every attempt written.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Address {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl Address {
+    fn of(ip: IpAddr) -> Address {
+        let mut bytes = [0; 16];
+        let len = match ip {
+            IpAddr::V4(v4) => {
+                bytes[..4].copy_from_slice(&v4.octets());
+                4
+            }
+            IpAddr::V6(v6) => {
+                bytes = v6.octets();
+                16
+            }
+        };
+        Address { bytes, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
