@@ -294,3 +294,38 @@ fn stalls_over_pieces_equal_the_whole() {
     assert_eq!(stalls(path_str(dir.path())), whole);
     assert_eq!(whole["stalled"], 2, "{whole}");
 }
+
+/// A piece cut short stops that piece only: the others are read to their
+/// end, and the error names the piece and its packet (exit status 2).
+#[test]
+fn a_truncated_piece_is_reported_and_the_rest_read() {
+    let pcap = read_pcap(&capture("incident.pcap")).unwrap_or_else(|| panic!("a classic pcap"));
+    let dir = TempDir::new("merge-truncated");
+    let pieces = split(&pcap, 100, &dir);
+    let cut = &pieces[2];
+    let bytes = std::fs::read(cut).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(cut, &bytes[..bytes.len() - 10]).unwrap_or_else(|e| panic!("{e}"));
+    let out = support::synlab_exit(&["handshakes", "--json", path_str(dir.path())], 2);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(path_str(cut)) && err.contains("packet 100: record truncated"),
+        "{err}"
+    );
+    let doc = support::json(&out);
+    // Every packet but the cut one was read.
+    assert_eq!(doc["packets"], pcap.records.len() as u64 - 1, "{doc}");
+}
+
+/// `profiles learn -` with a list: the profile's source names the file the
+/// SYN was read from, not `-`.
+#[test]
+fn profiles_learnt_from_a_list_name_the_syns_file() {
+    let list = "captures/linux-default.pcap\ncaptures/reset.pcap\n";
+    let out = synlab_stdin(&["profiles", "learn", "-", "--json"], list.as_bytes());
+    support::assert_exit_for(&out, 0, "profiles learn - (a list)");
+    let doc = support::json(&out);
+    assert_eq!(
+        doc["source"], "captured SYN, packet 1 of captures/linux-default.pcap",
+        "{doc}"
+    );
+}
