@@ -35,7 +35,8 @@ use super::load::{is_stdin, LoadError};
 pub const MAX_OPEN: usize = 256;
 
 /// Bits of a merged packet number that hold the packet's number in its
-/// file; the bits above hold the file's place in the merge.
+/// file; the bits above hold the file's place in the merge. A file of more
+/// than 2^40 packets (petabytes) is beyond it.
 pub const LOCAL_BITS: u32 = 40;
 
 /// Files in one merge, at most (their place must fit above [`LOCAL_BITS`]).
