@@ -99,9 +99,21 @@ install_duckdb() {
     "${pip[@]}" duckdb 2>/dev/null || "${pip[@]}" --break-system-packages duckdb
 }
 
+# The Community ID test compares synlab's IDs with the reference
+# implementation, Corelight's `communityid` Python package.
+install_communityid() {
+    if python3 -c 'import communityid' 2>/dev/null; then
+        return
+    fi
+    echo "scripts/test.sh: installing the communityid Python package"
+    local pip=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+    "${pip[@]}" communityid 2>/dev/null || "${pip[@]}" --break-system-packages communityid
+}
+
 if [ "$(id -u)" = 0 ]; then
     install_packages
     install_duckdb
+    install_communityid
 else
     echo "scripts/test.sh: not root: not installing packages; root-only tests will skip"
 fi

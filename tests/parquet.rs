@@ -31,6 +31,7 @@ const CHECKED: &[(&str, &str)] = &[
     ("index", "/index"),
     ("client", "/client"),
     ("server", "/server"),
+    ("community_id", "/community_id"),
     ("outcome", "/outcome"),
     ("established", "/established"),
     ("stalled", "/stalled"),

@@ -40,8 +40,13 @@ pub enum ColorChoice {
 pub enum Command {
     /// List the connection attempts in a capture, one row each, with outcomes.
     Handshakes {
-        /// A pcap or pcapng file; `-` reads one from standard input.
-        file: PathBuf,
+        /// Pcap or pcapng files, or directories of them; `-` reads a capture,
+        /// or a list of paths one a line, from standard input. Several are
+        /// merged by packet time into one stream (rotated captures: a flow
+        /// crossing a file edge is one attempt; `parts` in the JSON names
+        /// each packet's file).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
         /// Print one JSON document instead of a table (compact; attempts
         /// written as they finish, the counts and any error after them).
         #[arg(long, conflicts_with = "jsonl")]
@@ -84,8 +89,11 @@ pub enum Command {
     ///
     /// Exit status: 0 stalled flows found, 1 none, 2 trouble.
     Stalls {
-        /// A pcap or pcapng file; `-` reads one from standard input.
-        file: PathBuf,
+        /// Pcap or pcapng files, or directories of them; `-` reads a capture,
+        /// or a list of paths one a line, from standard input. Several are
+        /// merged by packet time into one stream.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,

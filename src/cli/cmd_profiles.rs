@@ -229,11 +229,12 @@ fn learn(
         attempt.client,
         attempt.server
     );
-    p.source = format!(
-        "captured SYN, packet {} of {}",
-        attempt.syn_packet,
-        spec.path.display()
-    );
+    // Captures merged from a list on `-`: the SYN's own file.
+    let syn_file = attempt
+        .parts
+        .as_ref()
+        .map_or_else(|| spec.path.display().to_string(), |p| p.syn.file.clone());
+    p.source = format!("captured SYN, packet {} of {syn_file}", attempt.syn_packet);
     if json {
         serde_json::to_writer_pretty(&mut *out, &p)?;
         writeln!(out)?;
@@ -288,8 +289,13 @@ fn learn_many(
     }
     let syns = loaded_all.iter().flat_map(|l| {
         l.attempts.iter().zip(&l.numbers).map(|(a, &n)| {
+            // Captures merged from a list on `-`: the SYN's own file.
+            let file = a
+                .parts
+                .as_ref()
+                .map_or_else(|| l.path.display().to_string(), |p| p.syn.file.clone());
             let origin = group::Origin {
-                file: l.path.display().to_string(),
+                file,
                 attempt: n,
                 packet: a.syn_packet,
             };

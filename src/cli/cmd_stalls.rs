@@ -3,7 +3,7 @@
 //! followed it — what the 2020 incident's operators watched.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -12,7 +12,7 @@ use super::output::{printable, write_json, Style};
 use super::status::Status;
 use crate::handshake::{kb, Attempt, FlowEnd};
 use crate::http::{Request, Response};
-use crate::io::load::load;
+use crate::io::load::load_inputs;
 use crate::model::Field;
 
 /// The p0f group of flows whose SYN had no signature (not IPv4/IPv6 TCP
@@ -143,8 +143,10 @@ const UNKNOWN_REASON: &str = "the capture's snapshot length cut the response hea
 
 /// Run `synlab stalls`. Exit status: 0 stalled flows found, 1 none (also
 /// when some flows' stall is unknown: the summary says so), 2 trouble.
-pub fn run(file: &Path, json: bool, style: Style, out: &mut dyn Write) -> Result<Status> {
-    let loaded = load(file)?;
+pub fn run(files: &[PathBuf], json: bool, style: Style, out: &mut dyn Write) -> Result<Status> {
+    let label = super::commands::inputs_label(files);
+    let file = label.as_path();
+    let loaded = load_inputs(files)?;
     let attempts: Vec<(usize, &Attempt)> = loaded.numbered().collect();
     let groups = group_stalls(&attempts);
     let stalled = groups.iter().map(|g| g.flows.len()).sum();

@@ -13,7 +13,7 @@ use super::sink::{self, Format, Sink};
 use super::status::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::Limits;
-use crate::io::load::{is_stdin, load, stream, Loaded};
+use crate::io::load::{is_stdin, load, stream_inputs, Loaded};
 use crate::model::{Attributes, Field, Kind};
 use crate::rule::{Rule, Scope};
 
@@ -21,7 +21,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
     let style = Style::new(use_color(cli.color));
     match &cli.command {
         Command::Handshakes {
-            file,
+            files,
             json,
             jsonl,
             pretty,
@@ -44,7 +44,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            handshakes(file, print, limits, r#where.as_deref(), style, out)
+            handshakes(files, print, limits, r#where.as_deref(), style, out)
         }
         Command::Diff {
             a,
@@ -71,7 +71,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             super::cmd_survey::run(args, &dirs, style, out)
         }
         Command::Matrix(args) => super::cmd_matrix::run(args, style, out),
-        Command::Stalls { file, json } => super::cmd_stalls::run(file, *json, style, out),
+        Command::Stalls { files, json } => super::cmd_stalls::run(files, *json, style, out),
         Command::Bisect(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_bisect::bisect(args, &dirs, style, out)
@@ -156,7 +156,7 @@ enum Print<'a> {
 }
 
 fn handshakes(
-    file: &std::path::Path,
+    files: &[std::path::PathBuf],
     print: Print<'_>,
     limits: Limits,
     filter: Option<&str>,
@@ -174,6 +174,8 @@ fn handshakes(
         // Columns and Parquet are data too: no bar drawn into them.
         Print::Fields(_) | Print::Parquet(_) => Format::Jsonl,
     };
+    let label = inputs_label(files);
+    let file = label.as_path();
     let bar = super::progress::bar(file, format);
     let mut tick = |bytes| {
         if let Some(bar) = &bar {
@@ -187,7 +189,7 @@ fn handshakes(
     };
     let mut shown = 0;
     // Indexes stay those of the whole file, so FILE#N still names the attempt.
-    let summary = stream(file, limits, &mut tick, |index, attempt| {
+    let summary = stream_inputs(files, limits, &mut tick, |index, attempt| {
         if rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
             shown += 1;
             sink.attempt(index, &attempt)?;
@@ -221,6 +223,18 @@ fn handshakes(
         summary.packets,
         status,
     ))
+}
+
+/// How the captures named are called in output: the one path, or the
+/// paths as given, space-separated, when several are merged.
+pub(super) fn inputs_label(files: &[std::path::PathBuf]) -> std::path::PathBuf {
+    match files {
+        [one] => one.clone(),
+        many => {
+            let names: Vec<String> = many.iter().map(|p| p.display().to_string()).collect();
+            names.join(" ").into()
+        }
+    }
 }
 
 /// One side of a diff: a captured attempt, or a profile's crafted SYN.

@@ -408,6 +408,7 @@ struct AttemptJson<'a> {
     index: usize,
     client: String,
     server: String,
+    community_id: String,
     outcome: &'static str,
     icmp: Option<IcmpJson>,
     established: bool,
@@ -434,6 +435,9 @@ struct AttemptJson<'a> {
     syn_ack: Option<&'a Attributes>,
     reply: Option<&'a Attributes>,
     flow: &'a Attributes,
+    /// Only when several captures were merged: each packet's file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<&'a crate::handshake::Parts>,
 }
 
 impl<'a> AttemptJson<'a> {
@@ -442,6 +446,7 @@ impl<'a> AttemptJson<'a> {
             index,
             client: a.client.to_string(),
             server: a.server.to_string(),
+            community_id: a.community_id(),
             outcome: a.outcome.name(),
             icmp: IcmpJson::of(a),
             established: a.established,
@@ -465,6 +470,7 @@ impl<'a> AttemptJson<'a> {
             syn_ack: a.syn_ack(),
             reply: other_reply(a),
             flow: &a.flow,
+            parts: a.parts.as_deref(),
         }
     }
 }
@@ -481,6 +487,8 @@ fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()>
     w.socket(a.client)?;
     w.raw("\",\"server\":\"")?;
     w.socket(a.server)?;
+    w.raw("\",\"community_id\":\"")?;
+    w.raw(&a.community_id())?;
     w.raw("\",\"outcome\":\"")?;
     w.raw(a.outcome.name())?;
     w.raw("\",\"icmp\":")?;
@@ -528,6 +536,10 @@ fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()>
     w.attributes(other_reply(a))?;
     w.raw(",\"flow\":")?;
     w.attributes(Some(&a.flow))?;
+    if let Some(parts) = &a.parts {
+        w.raw(",\"parts\":")?;
+        w.serde(parts)?;
+    }
     w.raw("}")
 }
 

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use thiserror::Error;
 
-use super::capture_file::{CaptureError, CaptureReader};
-use crate::handshake::{Attempt, Limits, Tracker};
+use super::capture_file::{CaptureError, CaptureReader, Frame};
+use super::merge::{resolve, InputError, Inputs, Merge, LOCAL_BITS};
+use crate::handshake::{Attempt, Limits, PacketOrigin, Parts, Tracker};
 use crate::model::{decode_frame, DecodeError, Decoded, LinkType, Skip};
 
 /// Warnings kept per file; past this they are only counted, so a file of
@@ -59,6 +60,25 @@ pub enum SkipReason {
 /// The capture path that means standard input, as for tshark and tcpdump.
 pub const STDIN: &str = "-";
 
+/// Standard input was read (as a capture or a list of captures).
+static STDIN_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Claim standard input for reading: it is a stream, read once.
+pub(crate) fn take_stdin() -> Result<(), LoadError> {
+    if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(LoadError::StdinAgain);
+    }
+    Ok(())
+}
+
+/// Fail as [`take_stdin`] would, without claiming it.
+pub(crate) fn check_stdin_unread() -> Result<(), LoadError> {
+    if STDIN_TAKEN.load(Ordering::SeqCst) {
+        return Err(LoadError::StdinAgain);
+    }
+    Ok(())
+}
+
 /// Whether `path` names standard input (`-`).
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == STDIN
@@ -68,6 +88,9 @@ pub fn is_stdin(path: &Path) -> bool {
 pub enum LoadError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// The captures named could not be gathered or merged.
+    #[error(transparent)]
+    Input(#[from] InputError),
     /// `-` named twice (`synlab diff - -#1`): standard input is a stream,
     /// read once; a second reading would see an empty file.
     #[error("-: standard input was already read; name the capture `-` once, or save it to a file")]
@@ -149,8 +172,14 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64);
 /// after the header are kept in `Loaded::error` beside what was read before
 /// them.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    load_inputs(std::slice::from_ref(&path.to_path_buf()))
+}
+
+/// [`load`] over the captures `args` name (files, directories, `-`):
+/// several are merged by time into one stream (see [`super::merge`]).
+pub fn load_inputs(args: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut attempts = Vec::new();
-    let summary = stream(path, Limits::default(), &mut |_| {}, |i, a| {
+    let summary = stream_inputs(args, Limits::default(), &mut |_| {}, |i, a| {
         attempts.push((i, a));
         Ok::<(), LoadError>(())
     })?;
@@ -170,6 +199,25 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     })
 }
 
+/// [`stream`] over the captures `args` name: one file (or a capture on
+/// standard input) is read as [`stream`] reads it; several (a directory,
+/// a list on standard input) are merged by time ([`stream_many`]), the
+/// summary's path then the arguments as given.
+pub fn stream_inputs<E: From<LoadError>>(
+    args: &[PathBuf],
+    limits: Limits,
+    progress: Progress<'_>,
+    each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+) -> Result<Summary, E> {
+    match resolve(args)? {
+        Inputs::One(path) => stream(&path, limits, progress, each),
+        Inputs::Many(files) => {
+            let label: Vec<String> = args.iter().map(|p| p.display().to_string()).collect();
+            stream_many(Path::new(&label.join(" ")), files, limits, progress, each)
+        }
+    }
+}
+
 /// Read a capture and hand each attempt to `each` as soon as its outcome is
 /// decided (see [`Tracker`]), with its index in the file: memory follows the
 /// flows open at once, not the file. Attempts finishing together come in
@@ -183,10 +231,7 @@ pub fn stream<E: From<LoadError>>(
     each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
 ) -> Result<Summary, E> {
     if is_stdin(path) {
-        static TAKEN: AtomicBool = AtomicBool::new(false);
-        if TAKEN.swap(true, Ordering::SeqCst) {
-            return Err(LoadError::StdinAgain.into());
-        }
+        take_stdin()?;
         let reader = CaptureReader::new(path, std::io::stdin().lock()).map_err(LoadError::from)?;
         return stream_from(reader, limits, progress, each);
     }
@@ -194,21 +239,120 @@ pub fn stream<E: From<LoadError>>(
     stream_from(reader, limits, progress, each)
 }
 
-/// [`stream`] over an opened capture, to its end or first error.
-fn stream_from<R: Read, E: From<LoadError>>(
-    mut reader: CaptureReader<R>,
+/// Frames to track: one capture's, or several captures merged by time.
+trait Frames {
+    /// The next frame, the number the tracker is fed for it (its number
+    /// in the file, for one file) and whether its file is pcapng. An
+    /// error ends reading.
+    fn next(&mut self) -> Option<Result<(Frame<'_>, u64, bool), LoadError>>;
+    /// Bytes read so far.
+    fn offset(&self) -> u64;
+    /// The file, and the number in it, of the packet fed as `id`.
+    fn locate(&self, id: u64) -> (&Path, u64);
+    /// An error that stopped part of the input while the rest read on.
+    fn take_error(&mut self) -> Option<LoadError>;
+}
+
+impl<R: Read> Frames for CaptureReader<R> {
+    fn next(&mut self) -> Option<Result<(Frame<'_>, u64, bool), LoadError>> {
+        let pcapng = self.is_pcapng();
+        let frame = self.next_frame()?;
+        Some(
+            frame
+                .map(|f| (f, f.number, pcapng))
+                .map_err(LoadError::from),
+        )
+    }
+    fn offset(&self) -> u64 {
+        CaptureReader::offset(self)
+    }
+    fn locate(&self, id: u64) -> (&Path, u64) {
+        (self.path(), id)
+    }
+    fn take_error(&mut self) -> Option<LoadError> {
+        None
+    }
+}
+
+impl Frames for Merge {
+    fn next(&mut self) -> Option<Result<(Frame<'_>, u64, bool), LoadError>> {
+        let merged = self.next_frame()?;
+        Some(merged.map(|m| (m.frame, m.id, m.pcapng)))
+    }
+    fn offset(&self) -> u64 {
+        Merge::offset(self)
+    }
+    fn locate(&self, id: u64) -> (&Path, u64) {
+        Merge::locate(self, id)
+    }
+    fn take_error(&mut self) -> Option<LoadError> {
+        Merge::take_error(self)
+    }
+}
+
+/// Read several captures as one stream, merged by time (see
+/// [`super::merge`]), and hand out each attempt as [`stream`] does, its
+/// packet numbers those in its own file and [`Attempt::parts`] naming the
+/// files. The summary's path is `label`.
+pub fn stream_many<E: From<LoadError>>(
+    label: &Path,
+    files: Vec<PathBuf>,
     limits: Limits,
     progress: Progress<'_>,
     mut each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
 ) -> Result<Summary, E> {
+    let merge = Merge::new(files)?;
+    let names: Vec<String> = merge
+        .files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let origin = |id: u64| {
+        let file = usize::try_from(id >> LOCAL_BITS).unwrap_or(usize::MAX);
+        PacketOrigin {
+            file: names.get(file).cloned().unwrap_or_default(),
+            packet: id & ((1 << LOCAL_BITS) - 1),
+        }
+    };
+    track(label, merge, limits, progress, |i, mut a| {
+        let parts = Parts {
+            syn: origin(a.syn_packet),
+            reply: a.reply_packet.map(origin),
+            last: origin(a.last_packet),
+        };
+        a.syn_packet = parts.syn.packet;
+        a.reply_packet = parts.reply.as_ref().map(|r| r.packet);
+        a.last_packet = parts.last.packet;
+        a.parts = Some(Box::new(parts));
+        each(i, a)
+    })
+}
+
+/// [`stream`] over an opened capture, to its end or first error.
+fn stream_from<R: Read, E: From<LoadError>>(
+    reader: CaptureReader<R>,
+    limits: Limits,
+    progress: Progress<'_>,
+    each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+) -> Result<Summary, E> {
     let path = reader.path().to_owned();
-    let path = path.as_path();
+    track(&path, reader, limits, progress, each)
+}
+
+/// Feed every frame to a tracker and hand out the attempts as they finish.
+fn track<F: Frames, E: From<LoadError>>(
+    path: &Path,
+    mut frames: F,
+    limits: Limits,
+    progress: Progress<'_>,
+    mut each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+) -> Result<Summary, E> {
     let mut tracker = Tracker::with_limits(limits);
     let mut packets = 0;
     let mut error = None;
     let mut warnings = Vec::new();
     let mut more_warnings = 0;
-    let mut warn = |number, why| {
+    let mut warn = |path: &Path, number, why| {
         if warnings.len() < MAX_WARNINGS {
             warnings.push(Warning {
                 path: path.to_owned(),
@@ -219,56 +363,59 @@ fn stream_from<R: Read, E: From<LoadError>>(
             more_warnings += 1;
         }
     };
-    let pcapng = reader.is_pcapng();
     loop {
         if packets % PROGRESS_EVERY == 0 {
-            progress(reader.offset());
+            progress(frames.offset());
         }
-        let Some(frame) = reader.next_frame() else {
+        let Some(next) = frames.next() else {
             break;
         };
-        let frame = match frame {
+        let (frame, id, pcapng) = match next {
             Ok(f) => f,
             Err(e) => {
-                error = Some(e.into());
+                error = Some(e);
                 break;
             }
         };
         // A snaplen cut explains a header cut short; only a packet captured
         // whole can lie about its own lengths.
         let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
+        let mut skipped = None;
         match LinkType::try_from(frame.linktype).map(|link| decode_frame(link, frame.data)) {
             Ok(decoded) => {
                 packets += 1;
                 if let Decoded::Skipped(why) = &decoded {
                     if whole && why.is_malformed() {
-                        warn(frame.number, SkipReason::Malformed(why.clone()));
+                        skipped = Some(SkipReason::Malformed(why.clone()));
                     }
                 }
-                tracker.feed(frame.number, frame.timestamp, &decoded);
+                tracker.feed(id, frame.timestamp, &decoded);
             }
             // In pcapng each interface has its own link type: a packet on
             // one synlab cannot read is skipped, as tshark reads on.
             Err(source) if pcapng => {
                 packets += 1;
-                tracker.feed(
-                    frame.number,
-                    frame.timestamp,
-                    &Decoded::Skipped(Skip::NotIp),
-                );
-                warn(frame.number, SkipReason::Link(source));
+                tracker.feed(id, frame.timestamp, &Decoded::Skipped(Skip::NotIp));
+                skipped = Some(SkipReason::Link(source));
             }
             Err(source) => {
+                let (path, number) = frames.locate(id);
                 error = Some(LoadError::Decode {
                     path: path.to_owned(),
-                    number: frame.number,
+                    number,
                     source,
                 });
                 break;
             }
         }
-        for jump in tracker.take_clock_jumps() {
-            warn(jump.packet, SkipReason::ClockJump(jump));
+        if let Some(why) = skipped {
+            let (path, number) = frames.locate(id);
+            warn(path, number, why);
+        }
+        for mut jump in tracker.take_clock_jumps() {
+            let (path, number) = frames.locate(jump.packet);
+            jump.packet = number;
+            warn(path, number, SkipReason::ClockJump(jump));
         }
         if tracker.has_finished() {
             for (i, a) in tracker.take_finished() {
@@ -276,7 +423,7 @@ fn stream_from<R: Read, E: From<LoadError>>(
             }
         }
     }
-    progress(reader.offset());
+    progress(frames.offset());
     for (i, a) in tracker.finish_all() {
         each(i, a)?;
     }
@@ -286,7 +433,7 @@ fn stream_from<R: Read, E: From<LoadError>>(
         skipped: tracker.skipped(),
         attempts: tracker.attempts_seen(),
         evicted: tracker.evicted(),
-        error,
+        error: error.or_else(|| frames.take_error()),
         warnings,
         more_warnings,
     })

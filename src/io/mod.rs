@@ -7,6 +7,7 @@ pub mod interrupt;
 pub mod live;
 pub mod live_oracle;
 pub mod load;
+pub mod merge;
 pub mod profile_store;
 pub mod read_file;
 

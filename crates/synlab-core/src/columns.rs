@@ -87,6 +87,7 @@ attempt_columns! {
     Index "index" Int "The attempt's number in the file, from 0 (FILE#N)";
     Client "client" Text "Client address and port";
     Server "server" Text "Server address and port";
+    CommunityId "community_id" Text "The flow's Community ID (v1, seed 0), as Zeek and Suricata write it";
     Outcome "outcome" Text "syn-ack, reset, icmp or no-reply";
     IcmpType "icmp_type" Int "ICMP type of an icmp outcome";
     IcmpCode "icmp_code" Int "ICMP code of an icmp outcome";
@@ -116,6 +117,7 @@ impl AttemptColumn {
             AttemptColumn::Index => Cell::Int(index as u64),
             AttemptColumn::Client => Cell::Text(a.client.to_string()),
             AttemptColumn::Server => Cell::Text(a.server.to_string()),
+            AttemptColumn::CommunityId => Cell::Text(a.community_id()),
             AttemptColumn::Outcome => Cell::Text(a.outcome.name().to_owned()),
             AttemptColumn::IcmpType => Cell::Int(icmp?.0.into()),
             AttemptColumn::IcmpCode => Cell::Int(icmp?.1.into()),

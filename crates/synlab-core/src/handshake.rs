@@ -83,6 +83,23 @@ pub enum FlowEnd {
     Open,
 }
 
+/// Where one packet of an attempt was read: a capture (as it was named)
+/// and the packet's 1-based number in it, as tshark's `frame.number`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PacketOrigin {
+    pub file: String,
+    pub packet: u64,
+}
+
+/// Where an attempt's packets were read, when it was read from several
+/// captures merged by time: an attempt that crossed a file edge names both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Parts {
+    pub syn: PacketOrigin,
+    pub reply: Option<PacketOrigin>,
+    pub last: PacketOrigin,
+}
+
 /// One connection attempt: a client SYN (and its retransmissions), the answer.
 #[derive(Clone, Debug)]
 pub struct Attempt {
@@ -98,6 +115,13 @@ pub struct Attempt {
     /// 1-based packet numbers in the capture, as tshark's `frame.number`.
     pub syn_packet: u64,
     pub reply_packet: Option<u64>,
+    /// The number of the flow's last packet seen (of either side).
+    pub last_packet: u64,
+    /// Which capture and packet the SYN, the answer and the last packet
+    /// came from, when several captures were read as one stream (rotated
+    /// files): set by the reader, which alone knows the files; `None` for
+    /// one capture, where the packet numbers say it all.
+    pub parts: Option<Box<Parts>>,
     /// From the first SYN to the answer.
     pub rtt: Option<Duration>,
     pub bytes_to_server: u64,
@@ -179,6 +203,12 @@ impl Attempt {
             Outcome::SynAck => self.reply.as_ref(),
             _ => None,
         }
+    }
+
+    /// The flow's Community ID (v1, seed 0), as Zeek, Suricata and Arkime
+    /// write it for the same connection, so rows can be joined on it.
+    pub fn community_id(&self) -> String {
+        crate::community_id::tcp(self.client, self.server)
     }
 }
 
@@ -541,6 +571,7 @@ impl Tracker {
         // is queued to close right here, not looked up again.
         let key = (seg.src, seg.dst);
         if let Some(live) = self.flows.get_mut(&key) {
+            live.attempt.last_packet = number;
             live.attempt.on_client_segment(at, seg);
             return queue_if_closed(
                 &mut self.closing,
@@ -551,6 +582,7 @@ impl Tracker {
         }
         let key = (seg.dst, seg.src);
         if let Some(live) = self.flows.get_mut(&key) {
+            live.attempt.last_packet = number;
             live.attempt.on_server_segment(number, at, seg);
             let deadline = at.saturating_add(self.limits.grace);
             queue_if_closed(&mut self.closing, live, key, deadline);
@@ -564,6 +596,7 @@ impl Tracker {
             if a.isn == seg.seq && a.reply.is_none() {
                 a.syn_retransmits = a.syn_retransmits.saturating_add(1);
                 a.last_seen = at;
+                a.last_packet = number;
                 return;
             }
             // A new attempt on the same 4-tuple: the old one gets no more
@@ -601,6 +634,7 @@ impl Tracker {
             a.rtt = at.checked_sub(a.first_syn_at);
             a.icmp_from = Some(err.from);
             a.last_seen = at;
+            a.last_packet = number;
         }
     }
 }
@@ -631,6 +665,8 @@ impl Attempt {
             reply: None,
             syn_packet: number,
             reply_packet: None,
+            last_packet: number,
+            parts: None,
             rtt: None,
             bytes_to_server: 0,
             bytes_to_client: 0,

@@ -8,6 +8,7 @@
 //! of the I/O crates, so the compiler keeps it that way.
 
 pub mod columns;
+pub mod community_id;
 pub mod diff;
 pub mod exchange;
 pub mod handshake;
