@@ -86,6 +86,7 @@ mod check;
 mod error;
 mod eval;
 mod lexer;
+mod nft;
 mod parser;
 
 use std::collections::BTreeSet;
@@ -95,6 +96,7 @@ pub use ast::{AttemptField, Cmp, Expr, Literal, Operand, Pair, MAX_DEPTH, OUTCOM
 pub use check::Scope;
 pub use error::{RuleError, RuleErrorKind, RENDER_WIDTH};
 pub use eval::Subject;
+pub use nft::{from_nft, to_nft, NftError, NftReason, MAX_NFT_RULES};
 
 use crate::model::{Attr, Source};
 
