@@ -85,6 +85,7 @@ mod ast;
 mod check;
 mod error;
 mod eval;
+pub mod impact;
 mod lexer;
 mod nft;
 mod parser;
