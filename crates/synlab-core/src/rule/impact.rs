@@ -132,10 +132,14 @@ fn profile_hit(rule: &Rule, p: &Profile) -> ProfileHit {
         let (src, dst) = endpoints(v6);
         for n in tries(p) {
             let base = p.syn_attributes_at(n, v6);
-            let Ok(syn) = craft::crafted_attributes(&base, &p.volatile(src, dst, 1000, 1000)) else {
+            let Ok(syn) = craft::crafted_attributes(&base, &p.volatile(src, dst, 1000, 1000))
+            else {
                 continue;
             };
-            if rule.eval(&Connection { syn: &syn, flow: &flow }) {
+            if rule.eval(&Connection {
+                syn: &syn,
+                flow: &flow,
+            }) {
                 let ip = if v6 { "ipv6" } else { "ipv4" };
                 via.push(format!("{ip} try {n}"));
             }
@@ -214,7 +218,12 @@ mod tests {
     fn jumbo_mss_is_the_jumbo_mtu_profiles() {
         let r = Rule::parse("tcp.options.mss_val > 8000").unwrap_or_else(|e| panic!("{e}"));
         let imp = impact(&r, &builtins(), &[]);
-        let hit: Vec<&str> = imp.profiles.iter().filter(|p| p.hit).map(|p| p.name.as_str()).collect();
+        let hit: Vec<&str> = imp
+            .profiles
+            .iter()
+            .filter(|p| p.hit)
+            .map(|p| p.name.as_str())
+            .collect();
         assert_eq!(hit, ["amazon-linux-2"]);
         assert!(imp.hits_any());
     }
@@ -224,7 +233,11 @@ mod tests {
         let r = Rule::parse_in("synlab.flow.ttl == 128 && ip.ttl == 128", Scope::Connection)
             .unwrap_or_else(|e| panic!("{e}"));
         let imp = impact(&r, &builtins(), &[]);
-        assert!(imp.profiles.iter().filter(|p| p.hit).all(|p| p.family == "Windows"));
+        assert!(imp
+            .profiles
+            .iter()
+            .filter(|p| p.hit)
+            .all(|p| p.family == "Windows"));
         assert!(imp.hits_any());
     }
 }

@@ -182,7 +182,12 @@ const FIELDS: &[NftField] = &[
     f(Field::Ipv6Dst, "ip6 daddr", Shape::Addr, V6),
     f(Field::TcpSrcport, "tcp sport", Shape::Num, Presence::Always),
     f(Field::TcpDstport, "tcp dport", Shape::Num, Presence::Always),
-    f(Field::TcpSeqRaw, "tcp sequence", Shape::Num, Presence::Always),
+    f(
+        Field::TcpSeqRaw,
+        "tcp sequence",
+        Shape::Num,
+        Presence::Always,
+    ),
     f(Field::TcpAckRaw, "tcp ackseq", Shape::Num, Presence::Always),
     // Byte 12 of the TCP header: data offset, 3 reserved bits, AE.
     masked(Field::TcpFlagsRes, "@th,96,8", 0x0e, Presence::Always),
@@ -195,17 +200,47 @@ const FIELDS: &[NftField] = &[
     masked(Field::TcpFlagsReset, "tcp flags", 0x04, Presence::Always),
     masked(Field::TcpFlagsSyn, "tcp flags", 0x02, Presence::Always),
     masked(Field::TcpFlagsFin, "tcp flags", 0x01, Presence::Always),
-    f(Field::TcpWindowSizeValue, "tcp window", Shape::Num, Presence::Always),
-    f(Field::TcpUrgentPointer, "tcp urgptr", Shape::Num, Presence::Always),
+    f(
+        Field::TcpWindowSizeValue,
+        "tcp window",
+        Shape::Num,
+        Presence::Always,
+    ),
+    f(
+        Field::TcpUrgentPointer,
+        "tcp urgptr",
+        Shape::Num,
+        Presence::Always,
+    ),
     opt(Field::TcpOptionsMss, 2),
-    f(Field::TcpOptionsMssVal, "tcp option maxseg size", Shape::Num, Presence::Option(2)),
+    f(
+        Field::TcpOptionsMssVal,
+        "tcp option maxseg size",
+        Shape::Num,
+        Presence::Option(2),
+    ),
     opt(Field::TcpOptionsWscale, 3),
-    f(Field::TcpOptionsWscaleShift, "tcp option window count", Shape::Num, Presence::Option(3)),
+    f(
+        Field::TcpOptionsWscaleShift,
+        "tcp option window count",
+        Shape::Num,
+        Presence::Option(3),
+    ),
     opt(Field::TcpOptionsSackPerm, 4),
     opt(Field::TcpOptionsSack, 5),
     opt(Field::TcpOptionsTimestamp, 8),
-    f(Field::TcpOptionsTimestampTsval, "tcp option timestamp tsval", Shape::Num, Presence::Option(8)),
-    f(Field::TcpOptionsTimestampTsecr, "tcp option timestamp tsecr", Shape::Num, Presence::Option(8)),
+    f(
+        Field::TcpOptionsTimestampTsval,
+        "tcp option timestamp tsval",
+        Shape::Num,
+        Presence::Option(8),
+    ),
+    f(
+        Field::TcpOptionsTimestampTsecr,
+        "tcp option timestamp tsecr",
+        Shape::Num,
+        Presence::Option(8),
+    ),
     opt(Field::TcpOptionsMd5, 19),
     opt(Field::TcpOptionsAo, 29),
     opt(Field::TcpOptionsMptcp, 30),
@@ -361,7 +396,13 @@ fn leaf_present(e: &Expr, op: Operand, neg: bool) -> Result<Form, NftError> {
     Ok(if neg { absent(p) } else { present(p) })
 }
 
-fn leaf_compare(e: &Expr, op: Operand, cmp: Cmp, lit: &Literal, neg: bool) -> Result<Form, NftError> {
+fn leaf_compare(
+    e: &Expr,
+    op: Operand,
+    cmp: Cmp,
+    lit: &Literal,
+    neg: bool,
+) -> Result<Form, NftError> {
     let fs = fields_of(e, op)?;
     let p = fs[0].presence;
     let two_sided_ne = matches!(op, Operand::Either(_)) && cmp == Cmp::Ne;
@@ -399,7 +440,12 @@ fn complement(form: Form) -> Form {
 }
 
 /// One side's comparison among packets that have the field.
-fn side_compare(e: &Expr, nf: &'static NftField, cmp: Cmp, lit: &Literal) -> Result<Form, NftError> {
+fn side_compare(
+    e: &Expr,
+    nf: &'static NftField,
+    cmp: Cmp,
+    lit: &Literal,
+) -> Result<Form, NftError> {
     let n = match (nf.shape, lit) {
         (Shape::Addr, Literal::Net(..)) => {
             return match cmp {
@@ -599,7 +645,8 @@ pub fn from_nft(text: &str) -> Result<Rule, NftError> {
         _ => Expr::Or(alternatives),
     };
     let source = expr.to_string();
-    Rule::parse(&source).map_err(|e: RuleError| NftError::new(&source, NftReason::Rule(e.to_string())))
+    Rule::parse(&source)
+        .map_err(|e: RuleError| NftError::new(&source, NftReason::Rule(e.to_string())))
 }
 
 /// Split on spaces, keeping `{ ... }` together as one word.
@@ -665,7 +712,11 @@ fn read_statement(w: &[String]) -> Result<(Option<Expr>, usize), NftError> {
     match (at(0), at(1), at(2)) {
         ("meta", "l4proto", "tcp") => Ok((None, 3)),
         ("meta", "nfproto", fam @ ("ipv4" | "ipv6")) => {
-            let f = if fam == "ipv4" { Field::IpVersion } else { Field::Ipv6Version };
+            let f = if fam == "ipv4" {
+                Field::IpVersion
+            } else {
+                Field::Ipv6Version
+            };
             Ok((Some(Expr::Present(Operand::Attr(Attr::Field(f)))), 3))
         }
         ("tcp", "option", kind) if matches!(at(3), "exists" | "missing") => {
@@ -673,7 +724,14 @@ fn read_statement(w: &[String]) -> Result<(Option<Expr>, usize), NftError> {
                 return refuse(4);
             };
             let e = Expr::Present(Operand::Attr(Attr::Field(nf.field)));
-            Ok((Some(if at(3) == "exists" { e } else { Expr::Not(Box::new(e)) }), 4))
+            Ok((
+                Some(if at(3) == "exists" {
+                    e
+                } else {
+                    Expr::Not(Box::new(e))
+                }),
+                4,
+            ))
         }
         _ => read_comparison(w),
     }
@@ -696,7 +754,12 @@ fn read_comparison(w: &[String]) -> Result<(Option<Expr>, usize), NftError> {
     let mut best: Option<(&'static str, usize)> = None;
     for nf in FIELDS.iter().filter(|x| !x.expr.is_empty()) {
         let n = nf.expr.split(' ').count();
-        let head = w.iter().take(n).map(String::as_str).collect::<Vec<_>>().join(" ");
+        let head = w
+            .iter()
+            .take(n)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
         if head == nf.expr && best.is_none_or(|(_, m)| n > m) {
             best = Some((nf.expr, n));
         }
@@ -710,7 +773,10 @@ fn read_comparison(w: &[String]) -> Result<(Option<Expr>, usize), NftError> {
     if w.get(i).map(String::as_str) == Some("&") {
         mask = w.get(i + 1).and_then(|m| number(m));
         if mask.is_none() {
-            return Err(NftError::new(w[..(i + 2).min(w.len())].join(" "), NftReason::Unsupported));
+            return Err(NftError::new(
+                w[..(i + 2).min(w.len())].join(" "),
+                NftReason::Unsupported,
+            ));
         }
         i += 2;
     }
@@ -824,11 +890,16 @@ mod tests {
 
     #[test]
     fn simple_clauses() {
-        assert_eq!(nft("ip.ttl == 128"), ["meta l4proto tcp meta nfproto ipv4 ip ttl == 128 drop"]);
+        assert_eq!(
+            nft("ip.ttl == 128"),
+            ["meta l4proto tcp meta nfproto ipv4 ip ttl == 128 drop"]
+        );
         assert_eq!(
             nft("tcp.options.mss_val > 8000 && tcp.options.wscale.shift == 7"),
-            ["meta l4proto tcp tcp option maxseg exists tcp option maxseg size > 8000 \
-              tcp option window exists tcp option window count == 7 drop"]
+            [
+                "meta l4proto tcp tcp option maxseg exists tcp option maxseg size > 8000 \
+              tcp option window exists tcp option window count == 7 drop"
+            ]
         );
         assert_eq!(
             nft("ip.flags.df == 0 && tcp.flags.ece"),
@@ -841,7 +912,10 @@ mod tests {
                 "meta l4proto tcp tcp dport { 80, 8000-8080 } drop"
             ]
         );
-        assert_eq!(nft("ip.src == 10.0.0.0/8"), ["meta l4proto tcp meta nfproto ipv4 ip saddr == 10.0.0.0/8 drop"]);
+        assert_eq!(
+            nft("ip.src == 10.0.0.0/8"),
+            ["meta l4proto tcp meta nfproto ipv4 ip saddr == 10.0.0.0/8 drop"]
+        );
     }
 
     #[test]
@@ -853,17 +927,28 @@ mod tests {
                 "meta l4proto tcp tcp option maxseg size != 1460 drop"
             ]
         );
-        assert_eq!(nft("!tcp.options.sack_perm"), ["meta l4proto tcp tcp option sack-perm missing drop"]);
+        assert_eq!(
+            nft("!tcp.options.sack_perm"),
+            ["meta l4proto tcp tcp option sack-perm missing drop"]
+        );
     }
 
     #[test]
     fn refusals_name_the_clause() {
         for (text, clause) in [
             ("ip.ttl == 64 && synlab.ittl == 128", "synlab.ittl == 128"),
-            ("synlab.options.layout == \"mss\"", "synlab.options.layout == \"mss\""),
-            ("synlab.tcp.option.30 == \"01\"", "synlab.tcp.option.30 == \"01\""),
+            (
+                "synlab.options.layout == \"mss\"",
+                "synlab.options.layout == \"mss\"",
+            ),
+            (
+                "synlab.tcp.option.30 == \"01\"",
+                "synlab.tcp.option.30 == \"01\"",
+            ),
         ] {
-            let e = to_nft(&rule(text)).err().unwrap_or_else(|| panic!("{text} translated"));
+            let e = to_nft(&rule(text))
+                .err()
+                .unwrap_or_else(|| panic!("{text} translated"));
             assert_eq!(e.clause, clause, "{text}");
             assert!(e.to_string().contains(clause), "{e}");
         }
@@ -874,7 +959,9 @@ mod tests {
             ("ct state new drop", "ct state"),
             ("ip ttl 64 tcp flags syn drop", "tcp flags syn"),
         ] {
-            let e = from_nft(text).err().unwrap_or_else(|| panic!("{text} read"));
+            let e = from_nft(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text} read"));
             assert_eq!(e.clause, clause, "{text}");
         }
     }
@@ -883,8 +970,10 @@ mod tests {
     fn reads_what_nft_lists() {
         let r = from_nft("ip ttl 127 drop").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.expr.to_string(), "ip.ttl == 127");
-        let r = from_nft("tcp option maxseg size > 8000 tcp dport != { 80, 443 } drop\nip6 hoplimit < 64 drop")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let r = from_nft(
+            "tcp option maxseg size > 8000 tcp dport != { 80, 443 } drop\nip6 hoplimit < 64 drop",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             r.expr.to_string(),
             "((tcp.options.mss_val > 8000 && (tcp.dstport && !(tcp.dstport in {80 443}))) || ipv6.hlim < 64)"
@@ -895,46 +984,63 @@ mod tests {
     fn syn() -> impl Strategy<Value = Attributes> {
         (
             any::<bool>(),
-            (0u8..=255, 0u16..=65535, proptest::option::of(0u16..=9000), proptest::option::of(0u8..=14)),
-            (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
-            (prop::sample::select(vec![80u16, 443, 8080]), 1024u16..=65535, 0u8..=63),
+            (
+                0u8..=255,
+                0u16..=65535,
+                proptest::option::of(0u16..=9000),
+                proptest::option::of(0u8..=14),
+            ),
+            (
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+            ),
+            (
+                prop::sample::select(vec![80u16, 443, 8080]),
+                1024u16..=65535,
+                0u8..=63,
+            ),
         )
-            .prop_map(|(v6, (ttl, win, mss, ws), (df, ts, sok, ece, ack), (dport, sport, dscp))| {
-                let mut a = Attributes::new();
-                if v6 {
-                    a.insert(Field::Ipv6Version, 6u8);
-                    a.insert(Field::Ipv6Hlim, ttl);
-                    a.insert(Field::Ipv6TclassDscp, dscp);
-                    a.insert(Field::Ipv6Src, "2001:2:0:1::2");
-                } else {
-                    a.insert(Field::IpVersion, 4u8);
-                    a.insert(Field::IpTtl, ttl);
-                    a.insert(Field::IpFlagsDf, df);
-                    a.insert(Field::IpDsfieldDscp, dscp);
-                    a.insert(Field::IpSrc, "198.18.0.2");
-                }
-                a.insert(Field::TcpWindowSizeValue, win);
-                a.insert(Field::TcpSrcport, sport);
-                a.insert(Field::TcpDstport, dport);
-                a.insert(Field::TcpFlagsSyn, true);
-                a.insert(Field::TcpFlagsEce, ece);
-                a.insert(Field::TcpFlagsAck, ack);
-                if let Some(m) = mss {
-                    a.insert(Field::TcpOptionsMss, true);
-                    a.insert(Field::TcpOptionsMssVal, m);
-                }
-                if let Some(s) = ws {
-                    a.insert(Field::TcpOptionsWscale, true);
-                    a.insert(Field::TcpOptionsWscaleShift, s);
-                }
-                if ts {
-                    a.insert(Field::TcpOptionsTimestamp, true);
-                }
-                if sok {
-                    a.insert(Field::TcpOptionsSackPerm, true);
-                }
-                a
-            })
+            .prop_map(
+                |(v6, (ttl, win, mss, ws), (df, ts, sok, ece, ack), (dport, sport, dscp))| {
+                    let mut a = Attributes::new();
+                    if v6 {
+                        a.insert(Field::Ipv6Version, 6u8);
+                        a.insert(Field::Ipv6Hlim, ttl);
+                        a.insert(Field::Ipv6TclassDscp, dscp);
+                        a.insert(Field::Ipv6Src, "2001:2:0:1::2");
+                    } else {
+                        a.insert(Field::IpVersion, 4u8);
+                        a.insert(Field::IpTtl, ttl);
+                        a.insert(Field::IpFlagsDf, df);
+                        a.insert(Field::IpDsfieldDscp, dscp);
+                        a.insert(Field::IpSrc, "198.18.0.2");
+                    }
+                    a.insert(Field::TcpWindowSizeValue, win);
+                    a.insert(Field::TcpSrcport, sport);
+                    a.insert(Field::TcpDstport, dport);
+                    a.insert(Field::TcpFlagsSyn, true);
+                    a.insert(Field::TcpFlagsEce, ece);
+                    a.insert(Field::TcpFlagsAck, ack);
+                    if let Some(m) = mss {
+                        a.insert(Field::TcpOptionsMss, true);
+                        a.insert(Field::TcpOptionsMssVal, m);
+                    }
+                    if let Some(s) = ws {
+                        a.insert(Field::TcpOptionsWscale, true);
+                        a.insert(Field::TcpOptionsWscaleShift, s);
+                    }
+                    if ts {
+                        a.insert(Field::TcpOptionsTimestamp, true);
+                    }
+                    if sok {
+                        a.insert(Field::TcpOptionsSackPerm, true);
+                    }
+                    a
+                },
+            )
     }
 
     fn leaf() -> impl Strategy<Value = String> {
@@ -962,7 +1068,8 @@ mod tests {
         leaf().prop_recursive(3, 8, 3, |inner| {
             prop_oneof![
                 inner.clone().prop_map(|e| format!("!({e})")),
-                prop::collection::vec(inner.clone(), 2..=3).prop_map(|es| format!("({})", es.join(" && "))),
+                prop::collection::vec(inner.clone(), 2..=3)
+                    .prop_map(|es| format!("({})", es.join(" && "))),
                 prop::collection::vec(inner, 2..=3).prop_map(|es| format!("({})", es.join(" || "))),
             ]
         })
