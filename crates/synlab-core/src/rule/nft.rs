@@ -693,12 +693,48 @@ fn read_rule(line: &str) -> Result<Expr, NftError> {
         clauses.extend(e);
         i += used;
     }
+    let mut clauses = without_implied(clauses);
     Ok(match clauses.len() {
         // `meta l4proto tcp drop`: every TCP segment.
         0 => Expr::Present(Operand::Attr(Attr::Field(Field::TcpSrcport))),
         1 => clauses.remove(0),
         _ => Expr::And(clauses),
     })
+}
+
+/// The presence a clause tests (`meta nfproto`, `tcp option ... exists`),
+/// or that a comparison implies (a comparison with an absent field is false).
+fn presence_of(e: &Expr) -> Option<(Presence, bool)> {
+    let field = |op: &Operand| match op {
+        Operand::Attr(Attr::Field(Field::IpVersion)) => Some(V4),
+        Operand::Attr(Attr::Field(Field::Ipv6Version)) => Some(V6),
+        Operand::Attr(Attr::Field(f)) => lookup(*f).map(|nf| nf.presence),
+        _ => None,
+    };
+    match e {
+        Expr::Present(op) => field(op).map(|p| (p, true)),
+        Expr::Compare(op, _, _) | Expr::In(op, _) => field(op).map(|p| (p, false)),
+        Expr::And(es) => es.iter().find_map(presence_of).map(|(p, _)| (p, false)),
+        _ => None,
+    }
+}
+
+/// The clauses without the presence tests that another clause implies
+/// (`to_nft` writes them so each nft rule says what it needs).
+fn without_implied(clauses: Vec<Expr>) -> Vec<Expr> {
+    let implied: Vec<Presence> = clauses
+        .iter()
+        .filter_map(presence_of)
+        .filter(|(_, test)| !test)
+        .map(|(p, _)| p)
+        .collect();
+    clauses
+        .into_iter()
+        .filter(|e| match (e, presence_of(e)) {
+            (Expr::Present(_), Some((p, true))) => !implied.contains(&p),
+            _ => true,
+        })
+        .collect()
 }
 
 /// One statement at the start of `w`: its meaning (nothing for
