@@ -18,8 +18,8 @@ fn to_nft_prints_one_rule_per_alternative() {
     ]);
     assert_eq!(
         out,
-        "meta l4proto tcp meta nfproto ipv4 ip ttl == 127 drop\n\
-         meta l4proto tcp tcp option maxseg exists tcp option maxseg size > 8000 drop\n"
+        "meta l4proto tcp ip ttl == 127 drop\n\
+         meta l4proto tcp tcp option maxseg size > 8000 drop\n"
     );
     let back = synlab_ok(&["rule", "--from-nft", out.trim()]);
     assert_eq!(back, "(ip.ttl == 127 || tcp.options.mss_val > 8000)\n");

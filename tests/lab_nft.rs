@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use support::lab::Lab;
 use support::{path_str, TempDir};
 use synlab::model::craft::{build_packet, Volatile};
-use synlab::model::{decode_frame, Attributes, Decoded, Field, LinkType};
+use synlab::model::{decode_frame, Attr, Attributes, Decoded, Field, LinkType};
 use synlab::rule::{to_nft, Rule, Scope};
 
 const TABLE: &str = "synlab_lab";
@@ -41,18 +41,25 @@ const RULES: &[&str] = &[
     "tcp.flags.ece == 1 && tcp.flags.cwr == 1 || !tcp.options.sack_perm && tcp.dstport != 80",
     "ip.dsfield.ecn in {1 3} || tcp.options.timestamp && tcp.options.wscale.shift >= 10",
     "tcp.port in {443 8000..8080} && ip.ttl < 64 || !(tcp.options.wscale)",
+    "!(ip.ttl >= 64) && tcp.options.mss_val < 1400 || ipv6.hlim == 127",
+    "!(ip.flags.df == 1 || ipv6.tclass.ecn == 3) && !tcp.options.timestamp",
 ];
 
 /// Sends the packets of a file (each: 2-byte big-endian length, an IPv4
-/// packet) through a raw socket, paced so no queue on the way overflows.
+/// or IPv6 packet) through a raw socket, paced so no queue on the way overflows.
 const SENDER: &str = r#"
 import socket, struct, sys, time
 data = open(sys.argv[1], 'rb').read()
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
 i = n = 0
 while i < len(data):
     (l,) = struct.unpack('>H', data[i:i + 2])
-    s.sendto(data[i + 2:i + 2 + l], (sys.argv[2], 0))
+    p = data[i + 2:i + 2 + l]
+    if p[0] >> 4 == 6:
+        s6.sendto(p, (sys.argv[3], 0))
+    else:
+        s4.sendto(p, (sys.argv[2], 0))
     i += 2 + l
     n += 1
     if n % 25 == 0:
@@ -124,17 +131,33 @@ struct Syn {
     seen: Attributes,
 }
 
+/// An IPv4 SYN's attributes under their IPv6 names (no DF in IPv6).
+fn as_ipv6(a: &Attributes) -> Attributes {
+    a.iter()
+        .filter(|(k, _)| *k != Attr::Field(Field::IpFlagsDf))
+        .map(|(k, v)| match k {
+            Attr::Field(f) => (Attr::Field(f.for_family(true)), v.clone()),
+            other => (other, v.clone()),
+        })
+        .collect()
+}
+
+fn addr(lab: &Lab, key: &str) -> IpAddr {
+    lab.var(key)
+        .parse()
+        .unwrap_or_else(|e| panic!("{key}: {e}"))
+}
+
+/// The SYNs of one round: a quarter IPv6, each with its own source port.
 fn craft_all(lab: &Lab, rng: &mut StdRng, first_port: u16) -> Vec<Syn> {
-    let src: IpAddr = lab
-        .var("LAB_C1_IP")
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dst: IpAddr = lab
-        .var("LAB_SRV_IP")
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
     (0..SYNS_PER_RULE)
         .map(|i| {
+            let v6 = rng.gen_bool(0.25);
+            let (src, dst) = if v6 {
+                (addr(lab, "LAB_C1_IP6"), addr(lab, "LAB_SRV_IP6"))
+            } else {
+                (addr(lab, "LAB_C1_IP"), addr(lab, "LAB_SRV_IP"))
+            };
             let sport = first_port + i;
             let dport = pick(rng, &[80, 81, 443, 8000, 8080, 9000]);
             let v = Volatile {
@@ -143,18 +166,23 @@ fn craft_all(lab: &Lab, rng: &mut StdRng, first_port: u16) -> Vec<Syn> {
                 seq: rng.gen(),
                 ack: 0,
                 ip_id: rng.gen_range(1..=u16::MAX),
-                flow_label: 0,
+                flow_label: rng.gen_range(0..=0xfffff),
                 tsval: rng.gen(),
                 tsecr: 0,
             };
-            let attrs = varied(rng);
+            let mut attrs = varied(rng);
+            if v6 {
+                attrs = as_ipv6(&attrs);
+            }
             let bytes = build_packet(&attrs, &v).unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
             let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &bytes) else {
                 panic!("crafted SYN does not decode: {attrs:?}");
             };
             let mut seen = seg.attributes();
-            let ttl = seen.num(Field::IpTtl).unwrap_or_else(|| panic!("no TTL"));
-            seen.insert(Field::IpTtl, u8::try_from(ttl - 1).unwrap_or(0));
+            // Forwarding decrements the TTL (hop limit) before the forward hook.
+            let ttl_field = if v6 { Field::Ipv6Hlim } else { Field::IpTtl };
+            let ttl = seen.num(ttl_field).unwrap_or_else(|| panic!("no TTL"));
+            seen.insert(ttl_field, u8::try_from(ttl - 1).unwrap_or(0));
             Syn { sport, bytes, seen }
         })
         .collect()
@@ -199,7 +227,13 @@ fn send(lab: &Lab, syns: &[Syn], tmp: &TempDir) {
         lab.c1(),
         30,
         "python3",
-        &["-c", SENDER, path_str(&file), lab.var("LAB_SRV_IP")],
+        &[
+            "-c",
+            SENDER,
+            path_str(&file),
+            lab.var("LAB_SRV_IP"),
+            lab.var("LAB_SRV_IP6"),
+        ],
     );
     support::assert_exit_for(&out, 0, "the raw sender");
 }
@@ -211,7 +245,7 @@ fn exported_rules_drop_what_synlab_predicts() {
     };
     let started = Instant::now();
     let tmp = TempDir::new("lab-nft");
-    let c1 = lab.var("LAB_C1_IP").to_owned();
+    let from_c1 = format!("iifname \"{}\"", lab.var("LAB_MB_C1_IF"));
     nft(
         &lab,
         &format!(
@@ -228,7 +262,7 @@ fn exported_rules_drop_what_synlab_predicts() {
     );
     nft(
         &lab,
-        &format!("add rule inet {TABLE} pre ip saddr {c1} tcp flags & 0x12 == 0x02 add @arrived {{ tcp sport }}"),
+        &format!("add rule inet {TABLE} pre {from_c1} tcp flags & 0x12 == 0x02 add @arrived {{ tcp sport }}"),
     );
     let mut rng = StdRng::seed_from_u64(23);
     let mut report = Vec::new();
@@ -243,7 +277,7 @@ fn exported_rules_drop_what_synlab_predicts() {
             lab.rule(line);
         }
         lab.rule(&format!(
-            "ip saddr {c1} tcp flags & 0x12 == 0x02 add @passed {{ tcp sport }}"
+            "{from_c1} tcp flags & 0x12 == 0x02 add @passed {{ tcp sport }}"
         ));
         let first = 10_000 + u16::try_from(round).unwrap_or(0) * SYNS_PER_RULE;
         let syns = craft_all(&lab, &mut rng, first);

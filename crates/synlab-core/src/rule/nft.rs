@@ -342,7 +342,7 @@ pub fn to_nft(rule: &Rule) -> Result<Vec<String>, NftError> {
         .iter()
         .map(|atoms| {
             let mut line = String::from("meta l4proto tcp");
-            for a in atoms {
+            for a in atoms.iter().filter(|a| !implied(a, atoms)) {
                 line.push(' ');
                 line.push_str(&atom_text(a));
             }
@@ -350,6 +350,24 @@ pub fn to_nft(rule: &Rule) -> Result<Vec<String>, NftError> {
             line
         })
         .collect())
+}
+
+/// Whether a presence test (`meta nfproto`, `tcp option ... exists`) is
+/// implied by a comparison in the same rule (nft adds that dependency
+/// itself), so it need not be written.
+fn implied(a: &Atom, rule: &[Atom]) -> bool {
+    let compares = |b: &&Atom| matches!(b, Atom::Cmp(..) | Atom::Set(..));
+    match a {
+        Atom::Family { v6 } => rule
+            .iter()
+            .filter(compares)
+            .any(|b| family_needed(b) == Some(*v6)),
+        Atom::Option(k, true) => rule
+            .iter()
+            .filter(compares)
+            .any(|b| option_needed(b) == Some((*k, true))),
+        _ => false,
+    }
 }
 
 /// `e` (negated when `neg`) as a formula, with negations at the atoms.
@@ -554,15 +572,40 @@ fn dnf(form: &Form, whole: &Expr) -> Result<Vec<Vec<Atom>>, NftError> {
     }
 }
 
-/// Two conjunctions joined, or None when they contradict on the family or
-/// an option's presence (a rule that can never match is left out).
+/// The IP version an atom needs (`true`: IPv6), if any.
+fn family_needed(a: &Atom) -> Option<bool> {
+    match a {
+        Atom::Family { v6 } => Some(*v6),
+        Atom::Cmp(nf, ..) | Atom::Set(nf, ..) => match nf.presence {
+            Presence::Ip { v6 } => Some(v6),
+            _ => None,
+        },
+        Atom::Option(..) => None,
+    }
+}
+
+/// The option an atom needs there (`true`) or missing (`false`), if any.
+fn option_needed(a: &Atom) -> Option<(u8, bool)> {
+    match a {
+        Atom::Option(k, there) => Some((*k, *there)),
+        Atom::Cmp(nf, ..) | Atom::Set(nf, ..) => match nf.presence {
+            Presence::Option(k) => Some((k, true)),
+            _ => None,
+        },
+        Atom::Family { .. } => None,
+    }
+}
+
+/// Two conjunctions joined, or None when they contradict on the IP
+/// version or an option's presence (nft refuses `ip ... ip6 ...` in one
+/// rule, and a rule that can never match is left out).
 fn join(a: &[Atom], b: &[Atom]) -> Option<Vec<Atom>> {
     let mut out = a.to_vec();
     for x in b {
-        let clash = out.iter().any(|y| match (x, y) {
-            (Atom::Family { v6 }, Atom::Family { v6: w }) => v6 != w,
-            (Atom::Option(k, t), Atom::Option(l, u)) => k == l && t != u,
-            _ => false,
+        let clash = out.iter().any(|y| {
+            let family = matches!((family_needed(x), family_needed(y)), (Some(v), Some(w)) if v != w);
+            let option = matches!((option_needed(x), option_needed(y)), (Some((k, t)), Some((l, u))) if k == l && t != u);
+            family || option
         });
         if clash {
             return None;
@@ -928,18 +971,15 @@ mod tests {
     fn simple_clauses() {
         assert_eq!(
             nft("ip.ttl == 128"),
-            ["meta l4proto tcp meta nfproto ipv4 ip ttl == 128 drop"]
+            ["meta l4proto tcp ip ttl == 128 drop"]
         );
         assert_eq!(
             nft("tcp.options.mss_val > 8000 && tcp.options.wscale.shift == 7"),
-            [
-                "meta l4proto tcp tcp option maxseg exists tcp option maxseg size > 8000 \
-              tcp option window exists tcp option window count == 7 drop"
-            ]
+            ["meta l4proto tcp tcp option maxseg size > 8000 tcp option window count == 7 drop"]
         );
         assert_eq!(
             nft("ip.flags.df == 0 && tcp.flags.ece"),
-            ["meta l4proto tcp meta nfproto ipv4 ip frag-off & 0x4000 == 0 drop"]
+            ["meta l4proto tcp ip frag-off & 0x4000 == 0 drop"]
         );
         assert_eq!(
             nft("tcp.port in {80 8000..8080}"),
@@ -950,7 +990,7 @@ mod tests {
         );
         assert_eq!(
             nft("ip.src == 10.0.0.0/8"),
-            ["meta l4proto tcp meta nfproto ipv4 ip saddr == 10.0.0.0/8 drop"]
+            ["meta l4proto tcp ip saddr == 10.0.0.0/8 drop"]
         );
     }
 
@@ -967,6 +1007,22 @@ mod tests {
             nft("!tcp.options.sack_perm"),
             ["meta l4proto tcp tcp option sack-perm missing drop"]
         );
+    }
+
+    /// Regression (found by tests/lab_nft.rs): `ip.flags.df == 0 &&
+    /// ipv6.tclass.ecn != 3` became one nft rule naming `ip` and `ip6`,
+    /// which nft refuses; such an alternative can never match and is left out.
+    #[test]
+    fn alternatives_needing_both_ip_versions_are_left_out() {
+        assert_eq!(
+            nft("!(ip.flags.df == 1 || ipv6.tclass.ecn == 3)"),
+            [
+                "meta l4proto tcp ip6 ecn != 3 drop",
+                "meta l4proto tcp ip frag-off & 0x4000 == 0 drop"
+            ]
+        );
+        let e = to_nft(&rule("ip.ttl == 1 && ipv6.hlim == 1")).err();
+        assert_eq!(e.map(|e| e.reason), Some(NftReason::MatchesNothing));
     }
 
     #[test]
