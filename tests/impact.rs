@@ -137,3 +137,32 @@ fn a_rule_that_hits_nothing_exits_0() {
     assert!(profiles.is_empty());
     assert!(families.values().all(|(_, hit, _)| *hit == 0));
 }
+
+/// `--corpus DIR` without a `signatures.tsv`: each file's family is the
+/// first word of its name.
+#[test]
+fn a_corpus_of_ones_own_names_families_by_file_name() {
+    let tmp = support::TempDir::new("impact-corpus");
+    for name in ["windows-xp-1.pcap", "linux-2.4-1.pcap"] {
+        let from = support::real_syns::dir().join(name);
+        std::fs::copy(&from, tmp.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let dir = support::path_str(tmp.path()).to_owned();
+    let out = synlab_exit(
+        &[
+            "impact",
+            "--json",
+            "--rule",
+            "synlab.ittl == 128",
+            "--corpus",
+            &dir,
+        ],
+        1,
+    );
+    let doc = json(&out);
+    assert_eq!(doc["corpus"]["syns"], 2);
+    assert_eq!(doc["corpus"]["families"][0]["family"], "Linux");
+    assert_eq!(doc["corpus"]["families"][0]["hit"], 0);
+    assert_eq!(doc["corpus"]["families"][1]["family"], "Windows");
+    assert_eq!(doc["corpus"]["families"][1]["hit"], 1);
+}

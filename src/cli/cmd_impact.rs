@@ -74,7 +74,12 @@ pub fn run(
 fn read_corpus(dir: &Path) -> Result<Vec<CorpusSyn>> {
     let labels = read_labels(dir)?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot read the corpus directory", dir.display()))?
+        .with_context(|| {
+            format!(
+                "{}: cannot read the corpus directory (give one with --corpus DIR)",
+                dir.display()
+            )
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();
