@@ -23,7 +23,7 @@ use std::net::IpAddr;
 
 use super::ast::{full_prefix, Cmp, Expr, Literal, Operand};
 use super::{Rule, RuleError};
-use crate::model::{Attr, Field};
+use crate::model::{Attr, Field, LayoutToken};
 
 /// More nft rules than this for one synlab rule is refused: the normal form
 /// of a rule with many alternatives grows fast, and a middlebox operator
@@ -408,10 +408,22 @@ fn fields_of(e: &Expr, op: Operand) -> Result<Vec<&'static NftField>, NftError> 
 }
 
 fn leaf_present(e: &Expr, op: Operand, neg: bool) -> Result<Form, NftError> {
-    let fs = fields_of(e, op)?;
-    // Both sides of a two-sided field share their presence.
-    let p = fs[0].presence;
+    // An option without a name of its own: nft tests its kind by number.
+    let p = match op {
+        // Kinds p0f names (mss, ws, …) never have one: nothing to test.
+        Operand::Attr(Attr::UnknownOption(k)) if LayoutToken::p0f_names_kind(k) => {
+            return Err(NftError::new(e, NftReason::NoNftField))
+        }
+        Operand::Attr(Attr::UnknownOption(k)) => Presence::Option(k),
+        _ => presence(&fields_of(e, op)?),
+    };
     Ok(if neg { absent(p) } else { present(p) })
+}
+
+/// Where the fields of an operand are there (both sides of a two-sided
+/// field share it).
+fn presence(fs: &[&NftField]) -> Presence {
+    fs.first().map_or(Presence::Always, |f| f.presence)
 }
 
 fn leaf_compare(
@@ -422,7 +434,7 @@ fn leaf_compare(
     neg: bool,
 ) -> Result<Form, NftError> {
     let fs = fields_of(e, op)?;
-    let p = fs[0].presence;
+    let p = presence(&fs);
     let two_sided_ne = matches!(op, Operand::Either(_)) && cmp == Cmp::Ne;
     let sides = fs
         .iter()
@@ -497,7 +509,7 @@ fn side_compare(
 
 fn leaf_in(e: &Expr, op: Operand, lits: &[Literal], neg: bool) -> Result<Form, NftError> {
     let fs = fields_of(e, op)?;
-    let p = fs[0].presence;
+    let p = presence(&fs);
     let sides = fs
         .iter()
         .map(|nf| side_in(e, nf, lits))
@@ -799,10 +811,13 @@ fn read_statement(w: &[String]) -> Result<(Option<Expr>, usize), NftError> {
             Ok((Some(Expr::Present(Operand::Attr(Attr::Field(f)))), 3))
         }
         ("tcp", "option", kind) if matches!(at(3), "exists" | "missing") => {
-            let Some(nf) = option_presence(kind) else {
-                return refuse(4);
+            let attr = match (option_presence(kind), kind.parse::<u8>()) {
+                (Some(nf), _) => Attr::Field(nf.field),
+                // nop and eol are left out: nft walks options its own way.
+                (None, Ok(k)) if !LayoutToken::p0f_names_kind(k) => Attr::UnknownOption(k),
+                _ => return refuse(4),
             };
-            let e = Expr::Present(Operand::Attr(Attr::Field(nf.field)));
+            let e = Expr::Present(Operand::Attr(attr));
             Ok((
                 Some(if at(3) == "exists" {
                     e
@@ -1056,6 +1071,24 @@ mod tests {
                 .unwrap_or_else(|| panic!("{text} read"));
             assert_eq!(e.clause, clause, "{text}");
         }
+    }
+
+    #[test]
+    fn options_without_a_name_by_kind() {
+        assert_eq!(
+            nft("synlab.tcp.option.254 && !synlab.tcp.option.30"),
+            ["meta l4proto tcp tcp option 254 exists tcp option mptcp missing drop"]
+        );
+        let r = from_nft("tcp option 254 exists tcp option 42 missing drop")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.expr.to_string(),
+            "(synlab.tcp.option.254 && !(synlab.tcp.option.42))"
+        );
+        // The kinds p0f names have fields of their own, never this one.
+        let e = to_nft(&rule("synlab.tcp.option.2")).err();
+        assert_eq!(e.map(|e| e.reason), Some(NftReason::NoNftField));
+        assert!(from_nft("tcp option 1 exists drop").is_err());
     }
 
     #[test]
