@@ -10,7 +10,9 @@
 //! evaluator over a [`Subject`] (`eval.rs`: a SYN's
 //! [`Attributes`](crate::model::Attributes), or a captured attempt).
 //! Errors (`error.rs`) carry the column. [`Rule`] is the way in: parse once,
-//! evaluate many times.
+//! evaluate many times. Beside them: `nft.rs` translates a rule to
+//! nftables rules and back ([`to_nft`], [`from_nft`]), and `impact.rs` says
+//! which profiles and real SYNs a rule hits ([`impact::impact`]).
 //!
 //! # Grammar
 //!
