@@ -205,6 +205,15 @@ pub enum Command {
     /// Exit status: 0 every cell passes, 1 some cell fails, 2 trouble
     /// (unreadable file, another schema, another target).
     Matrix(super::cmd_matrix::MatrixArgs),
+    /// Translate a rule to nftables (`--to-nft`) or an nft rule to synlab's
+    /// rule language (`--from-nft`); refuses, naming the clause, what the
+    /// other cannot express. Exit status: 0 translated, 2 trouble.
+    Rule(super::cmd_rule::RuleArgs),
+    /// Which stacks a rule hits: every profile's SYNs and every SYN of a
+    /// corpus of real captures, by OS family with their p0f signatures.
+    ///
+    /// Exit status: 0 the rule hits no stack, 1 it hits some, 2 trouble.
+    Impact(super::cmd_impact::ImpactArgs),
     /// Print a shell completion script to stdout.
     ///
     /// bash: `synlab completions bash > ~/.local/share/bash-completion/completions/synlab`;

@@ -71,6 +71,11 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             super::cmd_survey::run(args, &dirs, style, out)
         }
         Command::Matrix(args) => super::cmd_matrix::run(args, style, out),
+        Command::Rule(args) => super::cmd_rule::run(args, out),
+        Command::Impact(args) => {
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
+            super::cmd_impact::run(args, &dirs, style, out)
+        }
         Command::Stalls { files, json } => super::cmd_stalls::run(files, *json, style, out),
         Command::Bisect(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);

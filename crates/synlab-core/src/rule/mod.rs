@@ -10,7 +10,9 @@
 //! evaluator over a [`Subject`] (`eval.rs`: a SYN's
 //! [`Attributes`](crate::model::Attributes), or a captured attempt).
 //! Errors (`error.rs`) carry the column. [`Rule`] is the way in: parse once,
-//! evaluate many times.
+//! evaluate many times. Beside them: `nft.rs` translates a rule to
+//! nftables rules and back ([`to_nft`], [`from_nft`]), and `impact.rs` says
+//! which profiles and real SYNs a rule hits ([`impact::impact`]).
 //!
 //! # Grammar
 //!
@@ -85,7 +87,9 @@ mod ast;
 mod check;
 mod error;
 mod eval;
+pub mod impact;
 mod lexer;
+mod nft;
 mod parser;
 
 use std::collections::BTreeSet;
@@ -95,6 +99,7 @@ pub use ast::{AttemptField, Cmp, Expr, Literal, Operand, Pair, MAX_DEPTH, OUTCOM
 pub use check::Scope;
 pub use error::{RuleError, RuleErrorKind, RENDER_WIDTH};
 pub use eval::Subject;
+pub use nft::{from_nft, to_nft, NftError, NftReason, MAX_NFT_RULES};
 
 use crate::model::{Attr, Source};
 
