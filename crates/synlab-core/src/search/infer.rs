@@ -519,7 +519,12 @@ impl Infer {
             }
             return self.task_points(t);
         }
-        let mut mids: Vec<u64> = self.gaps(t).into_iter().map(|(a, b)| a + (b - a) / 2).collect();
+        let mut mids: Vec<u64> = self
+            .gaps(t, &start)
+            .into_iter()
+            .filter(|(_, stuck)| !stuck)
+            .map(|(v, _)| v)
+            .collect();
         mids.extend(self.inside(t, &start));
         mids.into_iter().map(|v| self.task_point(t, v)).collect()
     }
@@ -568,20 +573,33 @@ impl Infer {
             .collect()
     }
 
-    /// Neighbouring pass and fail values with values between them whose
-    /// middle has not been found unknown.
-    fn gaps(&self, t: usize) -> Vec<(u64, u64)> {
+    /// The value to probe next in each gap between neighbouring pass and
+    /// fail values: next to the failing end when that is a starting value
+    /// (a set of real values then costs two probes a member, not two
+    /// bisections), else the middle. With whether that value is known to
+    /// be unknown (the gap is stuck).
+    fn gaps(&self, t: usize, start: &BTreeSet<u64>) -> Vec<(u64, bool)> {
         let d = self.decided(t);
+        let lost = |v: u64| {
+            self.tasks[t]
+                .points
+                .get(&v)
+                .and_then(|&p| self.class_of(p))
+                .is_some()
+        };
         d.windows(2)
             .filter(|w| w[0].1 != w[1].1 && w[1].0 - w[0].0 > 1)
-            .map(|w| (w[0].0, w[1].0))
-            .filter(|&(a, b)| {
-                let mid = a + (b - a) / 2;
-                self.tasks[t]
-                    .points
-                    .get(&mid)
-                    .and_then(|&p| self.class_of(p))
-                    .is_none()
+            .map(|w| {
+                let (a, b) = (w[0].0, w[1].0);
+                let (fail, next) = match w[0].1 {
+                    Class::Fail => (a, a + 1),
+                    _ => (b, b - 1),
+                };
+                let v = match start.contains(&fail) && !lost(next) {
+                    true => next,
+                    false => a + (b - a) / 2,
+                };
+                (v, lost(v))
             })
             .collect()
     }
@@ -595,16 +613,6 @@ impl Infer {
         d.windows(2)
             .filter(|w| w[0].1 == Class::Fail && w[1].1 == Class::Fail)
             .filter(|w| w[1].0 - w[0].0 > 1 && start.contains(&w[0].0) && start.contains(&w[1].0))
-            .map(|w| w[0].0 + (w[1].0 - w[0].0) / 2)
-            .collect()
-    }
-
-    /// Values between neighbouring pass and fail values that stay
-    /// unknown: the boundary is somewhere there.
-    fn stuck(&self, t: usize) -> Vec<u64> {
-        let d = self.decided(t);
-        d.windows(2)
-            .filter(|w| w[0].1 != w[1].1 && w[1].0 - w[0].0 > 1)
             .map(|w| w[0].0 + (w[1].0 - w[0].0) / 2)
             .collect()
     }
@@ -666,7 +674,9 @@ impl Infer {
             .and_then(Value::as_u64)
             .and_then(|v| d.iter().find(|(x, _)| *x == v))
             .is_some_and(|(_, c)| *c == Class::Fail);
-        let known = self.stuck(t).is_empty() && here_fails;
+        let start = self.start_values(t, min, max);
+        let stuck = self.gaps(t, &start).iter().any(|(_, stuck)| *stuck);
+        let known = !stuck && here_fails;
         let runs = runs(&d);
         Some((numeric_clause(op, &runs, min, max), ev, known))
     }
