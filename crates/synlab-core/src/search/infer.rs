@@ -440,10 +440,14 @@ impl Infer {
         // With a port parity, half the probes cannot fail: allow twice as many.
         let cap = self.params.max_probes * if self.parity.is_some() { 2 } else { 1 };
         match verdict::classify(&point.tally, &self.rates, &self.params) {
-            Decision::Decided(Verdict::Outcome { outcome, .. }) if outcome == self.rates.reference => {
+            Decision::Decided(Verdict::Outcome { outcome, .. })
+                if outcome == self.rates.reference =>
+            {
                 Ok(Class::Pass)
             }
-            Decision::Decided(Verdict::Outcome { outcome, .. }) if outcome == self.rates.failure => {
+            Decision::Decided(Verdict::Outcome { outcome, .. })
+                if outcome == self.rates.failure =>
+            {
                 Ok(Class::Fail)
             }
             Decision::Decided(_) => Ok(Class::Unknown),

@@ -34,10 +34,14 @@ fn infer(rule: &str, bad_edits: &[(Field, Value)], ports: PortFilter, seed: u64)
     let good = linux_example();
     let bad = side(bad_edits);
     let mut oracle = RuleOracle::new(truth.clone(), Action::Drop, 0.0, seed).with_ports(ports);
-    let mut search = Search::new(&good, &bad, SearchOptions::default())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut search =
+        Search::new(&good, &bad, SearchOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let report = run_search(&mut search, &mut oracle).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.conclusion, Conclusion::Culprits, "{rule}: {report:?}");
+    assert_eq!(
+        report.conclusion,
+        Conclusion::Culprits,
+        "{rule}: {report:?}"
+    );
     let opts = InferOptions {
         seed,
         ..InferOptions::default()
@@ -72,7 +76,11 @@ fn agreement(
     let mut bases = vec![good.clone(), bad.clone()];
     bases.extend(edits.iter().map(|e| side(std::slice::from_ref(e))));
     let mut attrs: Vec<(Attr, Kind, Vec<u64>)> = Vec::new();
-    for a in truth.attributes_used().into_iter().chain(got.attributes_used()) {
+    for a in truth
+        .attributes_used()
+        .into_iter()
+        .chain(got.attributes_used())
+    {
         let Some(kind @ Kind::Numeric { min, max, .. }) = numeric(a) else {
             continue;
         };
@@ -146,7 +154,11 @@ fn check(rule: &str, o: &Outcome) {
     );
     assert!(o.checked >= 9_000, "{rule}: {o:#?}");
     assert!(share >= 0.99, "{rule}: agreement {share}: {o:#?}");
-    assert!(o.inferred.probes <= 200, "{rule}: {} probes", o.inferred.probes);
+    assert!(
+        o.inferred.probes <= 200,
+        "{rule}: {} probes",
+        o.inferred.probes
+    );
 }
 
 fn real_windows() -> Vec<u64> {
@@ -174,7 +186,13 @@ fn a_threshold_is_found_exactly() {
     check(rule, &o);
     assert_eq!(o.inferred.rule.as_deref(), Some(rule));
     let c = &o.inferred.clauses[0];
-    assert_eq!(c.evidence.boundaries, [Boundary { pass: 8000, fail: 8001 }]);
+    assert_eq!(
+        c.evidence.boundaries,
+        [Boundary {
+            pass: 8000,
+            fail: 8001
+        }]
+    );
 }
 
 #[test]
@@ -219,7 +237,13 @@ fn a_recording_without_the_boundary_says_unknown() {
             Ok(batch
                 .iter()
                 .zip(answers)
-                .map(|(r, a)| if known(r) { a } else { Err(OracleError::Unknown) })
+                .map(|(r, a)| {
+                    if known(r) {
+                        a
+                    } else {
+                        Err(OracleError::Unknown)
+                    }
+                })
                 .collect())
         }
     }
