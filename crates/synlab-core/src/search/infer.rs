@@ -91,7 +91,8 @@ impl ValuePool {
 /// Knobs of the inference.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InferOptions {
-    /// Random variants probed for the agreement check.
+    /// Distinct random variants probed for the agreement check (fewer
+    /// when the values to draw from make fewer).
     pub check: u32,
     /// Seed of the check's draws.
     pub seed: u64,
@@ -208,7 +209,8 @@ pub struct Boundary {
     pub fail: u64,
 }
 
-/// How often the inferred rule and the oracle agree on random variants.
+/// How often the inferred rule and the oracle agree on random variants
+/// (distinct ones).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Agreement {
     /// Variants the oracle gave a verdict for.
@@ -742,7 +744,7 @@ impl Infer {
 
     /// The agreement check's variants: a base (good, bad or a culprit
     /// set's), each mapped attribute it has set at random to a real value,
-    /// a boundary or an end, or left.
+    /// a boundary or an end (or, a quarter of the time, any value), or left.
     fn draw_check(&mut self) -> Vec<usize> {
         let mut bases: Vec<Attributes> = Vec::new();
         let mut choices: Vec<(Attr, Kind, Vec<u64>)> = Vec::new();
@@ -764,7 +766,13 @@ impl Infer {
             choices.push((task.attr, task.kind.clone(), vs.into_iter().collect()));
         }
         let mut out = Vec::new();
-        for _ in 0..self.opts.check {
+        // Distinct variants: a few attributes with a few values each may
+        // hold fewer than asked, and one variant is one check.
+        let attempts = self.opts.check.saturating_mul(20);
+        for _ in 0..attempts {
+            if out.len() >= self.opts.check as usize {
+                break;
+            }
             let Some(base) = pick(&mut self.rng, &bases).cloned() else {
                 break;
             };
@@ -773,11 +781,20 @@ impl Infer {
                 if !spec.contains(*attr) || self.rng.gen_bool(0.5) {
                     continue;
                 }
-                if let Some(&v) = pick(&mut self.rng, vs) {
+                // A quarter anywhere in the range: what lies between the
+                // values probed is checked too.
+                let v = match (kind, self.rng.gen_bool(0.25)) {
+                    (Kind::Numeric { min, max, .. }, true) => Some(self.rng.gen_range(*min..=*max)),
+                    _ => pick(&mut self.rng, vs).copied(),
+                };
+                if let Some(v) = v {
                     spec.insert(*attr, value_of(kind, v));
                 }
             }
-            out.push(self.point(spec));
+            let p = self.point(spec);
+            if !out.contains(&p) {
+                out.push(p);
+            }
         }
         out
     }

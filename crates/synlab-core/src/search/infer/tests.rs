@@ -293,24 +293,24 @@ proptest! {
     }
 
     #[test]
-    fn conjunctions_with_a_shared_attribute(t in 1461u64..30000, k in 65u64..255, seed in 0u64..1000) {
+    fn conjunctions_with_a_shared_attribute(t in 1461u64..30000, above in 1u64..5000, k in 65u64..255, seed in 0u64..1000) {
         let rule = format!("tcp.options.mss_val > {t} && ip.ttl < {k}");
-        let o = infer(&rule, &[mss((t + 1).min(65535))], PortFilter::Any, seed);
+        let o = infer(&rule, &[mss((t + above).min(65535))], PortFilter::Any, seed);
         check(&rule, &o);
     }
 
     #[test]
-    fn disjunctions(t in 1461u64..30000, seed in 0u64..1000) {
+    fn disjunctions(t in 1461u64..30000, above in 1u64..5000, seed in 0u64..1000) {
         let rule = format!("tcp.options.mss_val > {t} || ip.ttl == 128");
-        let o = infer(&rule, &[mss((t + 1).min(65535)), ttl(128)], PortFilter::Any, seed);
+        let o = infer(&rule, &[mss((t + above).min(65535)), ttl(128)], PortFilter::Any, seed);
         check(&rule, &o);
     }
 
     #[test]
-    fn port_parity(t in 1461u64..30000, odd in any::<bool>(), seed in 0u64..1000) {
+    fn port_parity(t in 1461u64..30000, above in 1u64..5000, odd in any::<bool>(), seed in 0u64..1000) {
         let rule = format!("tcp.options.mss_val > {t}");
         let ports = if odd { PortFilter::Odd } else { PortFilter::Even };
-        let o = infer(&rule, &[mss((t + 1).min(65535))], ports, seed);
+        let o = infer(&rule, &[mss((t + above).min(65535))], ports, seed);
         check(&rule, &o);
     }
 }
