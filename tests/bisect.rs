@@ -1023,6 +1023,8 @@ fn cli_inferred_rule_round_trips_through_rule() {
         checked > 0 && doc["inferred"]["agreement"]["agreed"] == checked,
         "{doc:#}"
     );
+    let tmp = TempDir::new("bisect-infer-html");
+    let html = tmp.join("r.html").display().to_string();
     let again = synlab(&[
         "bisect",
         "--good",
@@ -1033,8 +1035,16 @@ fn cli_inferred_rule_round_trips_through_rule() {
         rule,
         "--infer",
         "--no-single",
+        "--html",
+        &html,
     ]);
     support::assert_exit(&again, 0);
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(text.contains(&format!("inferred rule: {rule}\n")), "{text}");
+    let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("{html}: {e}"));
+    let section = format!(
+        "The inferred rule</h2><p class=\"verdict\">{}</p>",
+        rule.replace('>', "&gt;")
+    );
+    assert!(page.contains(&section), "the page has no inferred rule");
 }

@@ -538,7 +538,7 @@ pub fn bisect(
     }
     let facts = run_facts(args, &report, started);
     if let Some((path, mut file)) = html {
-        let page = crate::report::bisect_page_of_run(
+        let page = crate::report::bisect_page_inferred(
             SynSide {
                 label: &good.label,
                 syn: &good.attributes,
@@ -550,6 +550,7 @@ pub fn bisect(
             &report,
             rec.timeline(),
             &facts,
+            inferred.as_ref(),
         );
         file.write_all(page.as_bytes())
             .with_context(|| format!("--html {}: cannot write", path.display()))?;
