@@ -971,3 +971,80 @@ fn cli_json_and_html_say_what_produced_them() {
         assert!(page.contains(want), "page lacks {want}");
     }
 }
+
+/// `--infer` over a recording (issue 23): the capture holds TTL 64 and
+/// 128 only, so the TTL's boundary rests on values nobody recorded: the
+/// clause is unknown, with those values, and no rule is given (never a
+/// guess).
+#[test]
+fn cli_recorded_infer_names_the_unknown_clause() {
+    let tmp = TempDir::new("bisect-recorded-infer");
+    let (file, bad) = recorded_combinations(&tmp, &|m| if m == 0 || m == 15 { 12 } else { 4 });
+    let out = bisect_recorded(&file, bad, &["--json", "--infer"]);
+    let doc = json(&out);
+    let inferred = &doc["inferred"];
+    assert_eq!(inferred["rule"], Json::Null, "{inferred:#}");
+    let ttl = inferred["clauses"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["attribute"] == "ip.ttl"))
+        .unwrap_or_else(|| panic!("no ip.ttl clause: {inferred:#}"));
+    assert_eq!(ttl["status"], "unknown", "{inferred:#}");
+    assert!(
+        ttl["evidence"]["unknown"]
+            .as_array()
+            .is_some_and(|u| !u.is_empty()),
+        "{inferred:#}"
+    );
+}
+
+/// `--infer` on a simulated middlebox: the inferred rule, fed back to
+/// `--rule`, names the same culprit; the text output ends with it.
+#[test]
+fn cli_inferred_rule_round_trips_through_rule() {
+    let rule = "tcp.options.mss_val > 8000";
+    let out = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "amazon-linux-2",
+        "--rule",
+        rule,
+        "--infer",
+        "--no-single",
+        "--json",
+    ]);
+    let doc = json(&out);
+    assert_eq!(doc["inferred"]["rule"], rule, "{doc:#}");
+    let checked = doc["inferred"]["agreement"]["checked"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        checked > 0 && doc["inferred"]["agreement"]["agreed"] == checked,
+        "{doc:#}"
+    );
+    let tmp = TempDir::new("bisect-infer-html");
+    let html = tmp.join("r.html").display().to_string();
+    let again = synlab(&[
+        "bisect",
+        "--good",
+        "linux",
+        "--bad",
+        "amazon-linux-2",
+        "--rule",
+        rule,
+        "--infer",
+        "--no-single",
+        "--html",
+        &html,
+    ]);
+    support::assert_exit(&again, 0);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains(&format!("inferred rule: {rule}\n")), "{text}");
+    let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("{html}: {e}"));
+    let section = format!(
+        "The inferred rule</h2><p class=\"verdict\">{}</p>",
+        rule.replace('>', "&gt;")
+    );
+    assert!(page.contains(&section), "the page has no inferred rule");
+}

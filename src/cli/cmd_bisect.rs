@@ -26,6 +26,7 @@ use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle
 use crate::report::RunFacts;
 use crate::report::SynSide;
 use crate::rule::{Rule, Scope};
+use crate::search::infer::Inferred;
 use crate::search::{
     Conclusion, Parity, PortPattern, ProbePhase, Report, Search, SearchOptions, VerdictClass,
     VerdictReport,
@@ -88,6 +89,16 @@ pub struct BisectArgs {
     /// Seed of the simulated loss.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+
+    /// After the culprits, infer the predicate over them: which values
+    /// trip the box, as a rule `--rule` accepts, with each clause's
+    /// evidence and its agreement with the oracle on random variants.
+    #[arg(long)]
+    pub infer: bool,
+    /// Random variants the inferred rule is checked on (0 to 10000).
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "infer",
+          value_parser = clap::value_parser!(u32).range(0..=10000))]
+    pub infer_check: u32,
 
     /// Oracle: outcomes looked up in a capture holding many attempts.
     #[arg(long, value_name = "FILE")]
@@ -338,8 +349,13 @@ fn run_live(
     target: SocketAddr,
     search: &mut Search,
     rec: &mut Recorder,
-) -> Result<Report> {
-    let budget = usize::try_from(args.max_total_probes).unwrap_or(usize::MAX);
+) -> Result<(Report, Option<Inferred>)> {
+    // The inference's probes come from the same block of ports.
+    let inferring = match args.infer {
+        true => crate::search::infer::InferOptions::default().max_total_probes,
+        false => 0,
+    };
+    let budget = usize::try_from(args.max_total_probes + inferring).unwrap_or(usize::MAX);
     let opts = LiveOptions {
         keep_frames: args.pcap.is_some(),
         ..args.live().options()
@@ -351,6 +367,11 @@ fn run_live(
     let report = oracle::run_observed(search, &mut live, &mut |s, live, batch, answers| {
         let frames = live.take_frames();
         rec.batch(s, batch, answers, &frames);
+    })
+    .map_err(|halted| stopped(search, halted))
+    .and_then(|report| {
+        let inferred = infer_with(args, search, &mut live)?;
+        Ok((report, inferred))
     });
     // A batch cut short by a signal: its frames are written all the same
     // (the README promises what was recorded is kept).
@@ -366,7 +387,16 @@ fn run_live(
         rtt.timeout()
     );
     live.close()?;
-    report.map_err(|halted| stopped(search, halted))
+    report
+}
+
+/// `--infer` after the search, against the same oracle.
+fn infer_with<O: Oracle + ?Sized>(
+    args: &BisectArgs,
+    search: &Search,
+    oracle: &mut O,
+) -> Result<Option<Inferred>> {
+    super::bisect_infer::run(args.infer, args.infer_check, args.seed, search, oracle)
 }
 
 /// A halted search: what it did, and why it stopped; never a conclusion.
@@ -402,6 +432,9 @@ struct Doc<'a> {
     run: &'a RunFacts,
     #[serde(flatten)]
     report: &'a Report,
+    /// `--infer`: the predicate over the culprits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inferred: Option<&'a Inferred>,
 }
 
 /// The run's facts for the JSON and the page (issue 21: what an operator
@@ -477,16 +510,19 @@ pub fn bisect(
     let report = match args.target {
         Some(target) => run_live(args, target, &mut search, &mut rec),
         None => make_oracle(args).and_then(|mut oracle| {
-            oracle::run_observed(&mut search, &mut oracle, &mut |s, _, batch, answers| {
-                rec.batch(s, batch, answers, &[]);
-            })
-            .map_err(|h| stopped(&search, h))
+            let report =
+                oracle::run_observed(&mut search, &mut oracle, &mut |s, _, batch, answers| {
+                    rec.batch(s, batch, answers, &[]);
+                })
+                .map_err(|h| stopped(&search, h))?;
+            let inferred = infer_with(args, &search, &mut oracle)?;
+            Ok((report, inferred))
         }),
     };
     // What was recorded is kept, also when the search stopped early.
     let written = rec.finish().context("--pcap");
-    let report = match report {
-        Ok(report) => report,
+    let (report, inferred) = match report {
+        Ok(done) => done,
         Err(e) => {
             if let Err(w) = written {
                 message!("{w:#}");
@@ -502,7 +538,7 @@ pub fn bisect(
     }
     let facts = run_facts(args, &report, started);
     if let Some((path, mut file)) = html {
-        let page = crate::report::bisect_page_of_run(
+        let page = crate::report::bisect_page_inferred(
             SynSide {
                 label: &good.label,
                 syn: &good.attributes,
@@ -514,6 +550,7 @@ pub fn bisect(
             &report,
             rec.timeline(),
             &facts,
+            inferred.as_ref(),
         );
         file.write_all(page.as_bytes())
             .with_context(|| format!("--html {}: cannot write", path.display()))?;
@@ -525,11 +562,15 @@ pub fn bisect(
             bad: &bad.label,
             run: &facts,
             report: &report,
+            inferred: inferred.as_ref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
         table(&good.label, &bad.label, &report, style, out)?;
+        if let Some(inferred) = &inferred {
+            super::bisect_infer::text(inferred, style, out)?;
+        }
     }
     Ok(match report.conclusion {
         Conclusion::Culprits => Status::Ok,

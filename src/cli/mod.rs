@@ -5,6 +5,7 @@
 //! trouble.
 
 mod args;
+mod bisect_infer;
 mod cmd_bisect;
 mod cmd_capture;
 mod cmd_craft;

@@ -18,8 +18,9 @@ use std::net::{IpAddr, SocketAddr};
 use crate::diff::{Difference, PacketRole};
 use crate::model::craft::{build_packet, Volatile};
 use crate::model::{Attr, Attributes, Field, Value};
+use crate::search::infer::Inferred;
 use crate::search::units::placeholder;
-use crate::search::{Conclusion, ProbePhase, Report, VerdictClass, VerdictReport};
+use crate::search::{Conclusion, Parity, ProbePhase, Report, VerdictClass, VerdictReport};
 use diagram::Mark;
 use html::Html;
 
@@ -592,6 +593,19 @@ pub fn bisect_page_of_run(
     probes: &[TimelineProbe],
     facts: &RunFacts,
 ) -> String {
+    bisect_page_inferred(good, bad, r, probes, facts, None)
+}
+
+/// [`bisect_page_of_run`], with the predicate `--infer` found (its rule,
+/// each clause's evidence, the agreement) after the verdict.
+pub fn bisect_page_inferred(
+    good: SynSide<'_>,
+    bad: SynSide<'_>,
+    r: &Report,
+    probes: &[TimelineProbe],
+    facts: &RunFacts,
+    inferred: Option<&Inferred>,
+) -> String {
     let culprits: Vec<Attr> = r.culprits.iter().flatten().copied().collect();
     let differs: Vec<Attr> = r.differences.iter().map(|d| d.attribute).collect();
     page(
@@ -620,6 +634,9 @@ pub fn bisect_page_of_run(
                     "No behavioural SYN difference: nothing to bisect.",
                 );
             }
+            if let Some(inf) = inferred {
+                inferred_section(h, inf);
+            }
             h.elem("h2", &[], "The two SYNs");
             sides(h, good, bad, &differs, &culprits);
             baselines(h, good.label, bad.label, r);
@@ -630,6 +647,60 @@ pub fn bisect_page_of_run(
             summary(h, r);
         },
     )
+}
+
+/// The inferred rule, a row per clause with its evidence, and the agreement.
+fn inferred_section(h: &mut Html, inf: &Inferred) {
+    h.elem("h2", &[], "The inferred rule");
+    let rule = inf
+        .rule
+        .as_deref()
+        .unwrap_or("none: a clause rests on values the oracle could not say");
+    h.elem("p", &[("class", "verdict")], rule);
+    if let Some(parity) = inf.ports {
+        let p = match parity {
+            Parity::Even => "even",
+            Parity::Odd => "odd",
+        };
+        h.elem("p", &[], &format!("on {p} source ports only"));
+    }
+    h.open("table", &[]).open("tr", &[]);
+    for c in [
+        "clause",
+        "status",
+        "probes",
+        "boundaries (passes / fails)",
+        "unknown at",
+    ] {
+        h.elem("th", &[], c);
+    }
+    h.close();
+    for c in &inf.clauses {
+        let bounds: Vec<String> = c
+            .evidence
+            .boundaries
+            .iter()
+            .map(|b| format!("{} / {}", b.pass, b.fail))
+            .collect();
+        let unknown: Vec<String> = c.evidence.unknown.iter().map(u64::to_string).collect();
+        h.open("tr", &[]);
+        h.elem("td", &[], &c.text);
+        h.elem("td", &[], c.status);
+        h.elem("td", &[], &c.probes.to_string());
+        h.elem("td", &[], &bounds.join(", "));
+        h.elem("td", &[], &unknown.join(", "));
+        h.close();
+    }
+    h.close();
+    let a = inf.agreement;
+    h.elem(
+        "p",
+        &[],
+        &format!(
+            "{} probes; agreement with the oracle on {} random variants: {} ({} probes)",
+            inf.probes, a.checked, a.agreed, a.probes
+        ),
+    );
 }
 
 /// The run's facts, those known, as a two-column table.

@@ -55,6 +55,7 @@
 //! set, the units left when one of each set is left out passing.
 
 pub mod ddmin;
+pub mod infer;
 mod oracle;
 pub mod ports;
 pub mod stats;
@@ -489,23 +490,7 @@ impl Search {
 
     /// A new variant of this key and spec, crafted.
     fn add_variant(&mut self, key: Vec<usize>, spec: Attributes) -> usize {
-        // Only the SYN is crafted; the later-segment attributes ride along
-        // for the exchange (and for a rule that reads them).
-        let (syn, flow) = units::split_flow(&spec);
-        let built = match units::normalise(&syn, self.v6) {
-            Err(e) => Err(format!("cannot be built: {e}")),
-            Ok((canon, crafted)) => {
-                let wrong = canon
-                    .iter()
-                    .find(|(k, v)| syn.get(k) != Some(v))
-                    .or_else(|| syn.iter().find(|(k, _)| !canon.contains(k)))
-                    .map(|(k, _)| k.to_owned());
-                match wrong {
-                    Some(k) => Err(format!("crafting does not reproduce {k}")),
-                    None => Ok((spec, with(crafted, &flow))),
-                }
-            }
-        };
+        let built = build(spec, self.v6);
         let verdict = built.as_ref().err().map(|reason| Verdict::Unresolved {
             reason: reason.clone(),
         });
@@ -1177,6 +1162,26 @@ impl Search {
             confidence: v.verdict.as_ref().map_or(0.0, Verdict::confidence),
             reason,
         }
+    }
+}
+
+/// A variant's spec and what it crafts to (with its later-segment
+/// attributes), or why it cannot be sent: it cannot be built, or does not
+/// decode back to what was asked.
+fn build(spec: Attributes, v6: bool) -> Result<(Attributes, Attributes), String> {
+    // Only the SYN is crafted; the later-segment attributes ride along
+    // for the exchange (and for a rule that reads them).
+    let (syn, flow) = units::split_flow(&spec);
+    let (canon, crafted) =
+        units::normalise(&syn, v6).map_err(|e| format!("cannot be built: {e}"))?;
+    let wrong = canon
+        .iter()
+        .find(|(k, v)| syn.get(k) != Some(v))
+        .or_else(|| syn.iter().find(|(k, _)| !canon.contains(k)))
+        .map(|(k, _)| k.to_owned());
+    match wrong {
+        Some(k) => Err(format!("crafting does not reproduce {k}")),
+        None => Ok((spec, with(crafted, &flow))),
     }
 }
 
