@@ -32,7 +32,7 @@ readonly READY_TIMEOUT_S=5          # how long `up` waits for the HTTP server
 readonly DATA_SIZE=16384            # size of data.bin served over HTTP
 readonly BIG_SIZE=4194304           # size of big.bin (4 MiB: downloads past 1 MB)
 readonly MANGLE_CHAIN=mangle        # prerouting chain of each hop (rewrites)
-readonly ICMP_CHAIN=icmp            # output chain of each hop (ICMP behaviour)
+readonly ICMP_CHAIN=icmp_out         # output chain of each hop (ICMP behaviour)
 readonly MAX_HOPS=16                # one /30 per link in 198.18.INDEX.192/26
 
 PROG=${0##*/}
