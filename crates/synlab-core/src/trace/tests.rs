@@ -1,0 +1,298 @@
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::*;
+use crate::model::craft::{build_packet, linux_example, Volatile};
+use crate::model::{decode_frame, Decoded, Field, LinkType};
+use crate::wire::checksum::PseudoHeader;
+use crate::wire::icmp;
+
+fn sock(s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// The SYN sent with TTL `ttl`: its bytes and its attributes.
+fn syn(ttl: u8) -> (Vec<u8>, Attributes) {
+    let mut a = linux_example();
+    a.insert(Field::IpTtl, ttl);
+    let v = Volatile {
+        src: sock("198.18.0.2:40000"),
+        dst: sock("198.18.0.130:80"),
+        seq: 1000,
+        ack: 0,
+        ip_id: 0,
+        flow_label: 0,
+        tsval: 1,
+        tsecr: 0,
+    };
+    let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
+    let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &bytes) else {
+        panic!("the crafted SYN does not decode");
+    };
+    (bytes.clone(), seg.attributes())
+}
+
+/// The SYN as a router saw it when its TTL expired, with MSS `mss`.
+fn quoted(bytes: &[u8], mss: u16) -> Vec<u8> {
+    let mut q = bytes.to_vec();
+    q[8] = 1;
+    let at = q
+        .windows(2)
+        .position(|w| w == [2, 4])
+        .unwrap_or_else(|| panic!("no MSS option"));
+    q[at + 2..at + 4].copy_from_slice(&mss.to_be_bytes());
+    q
+}
+
+fn read(q: &[u8]) -> Quote {
+    read_quote(q, None).unwrap_or_else(|| panic!("quote not read"))
+}
+
+#[test]
+fn a_whole_quote_names_the_clamped_mss_and_not_the_ttl() {
+    let (bytes, sent) = syn(3);
+    let q = read(&quoted(&bytes, 1300));
+    assert!(!q.cut);
+    assert_eq!(q.bytes, bytes.len());
+    let d = diff_quote(&sent, &q);
+    assert_eq!(
+        d.changed,
+        vec![FieldChange {
+            name: "tcp.options.mss_val".into(),
+            sent: Some(Value::Int(1460)),
+            seen: Some(Value::Int(1300)),
+        }]
+    );
+    assert!(d.not_quoted.is_empty());
+}
+
+#[test]
+fn a_cut_quote_says_which_fields_it_did_not_include() {
+    let (bytes, sent) = syn(2);
+    let q = read(&quoted(&bytes, 1460)[..28]);
+    assert!(q.cut);
+    assert_eq!(q.bytes, 28);
+    let d = diff_quote(&sent, &q);
+    assert!(d.changed.is_empty(), "{:?}", d.changed);
+    for f in [
+        "tcp.options.mss_val",
+        "tcp.window_size_value",
+        "tcp.flags.syn",
+    ] {
+        assert!(
+            d.not_quoted.iter().any(|n| n == f),
+            "{f}: {:?}",
+            d.not_quoted
+        );
+    }
+    assert!(!d
+        .not_quoted
+        .iter()
+        .any(|n| n == "tcp.srcport" || n == "ip.flags.df"));
+    // Cut before the sequence number: not a quote of TCP.
+    assert_eq!(read_quote(&bytes[..27], None), None);
+}
+
+#[test]
+fn rfc4884_length_bounds_the_quote() {
+    let (bytes, _) = syn(2);
+    let mut long = bytes.clone();
+    long.extend_from_slice(&[0; 8]);
+    assert_eq!(
+        read_quote(&long, Some(bytes.len())).map(|q| q.bytes),
+        Some(bytes.len())
+    );
+}
+
+/// An Ethernet frame holding a time-exceeded from `from` (arriving with
+/// TTL 63) that quotes `quote`.
+fn time_exceeded_frame(quote: &[u8]) -> Vec<u8> {
+    let from = [198, 18, 0, 194];
+    let to = [198, 18, 0, 2];
+    let mut msg = Vec::new();
+    icmp::Repr {
+        msg_type: 11,
+        code: 0,
+        rest: [0; 4],
+        quote,
+    }
+    .emit(
+        &PseudoHeader::V4 {
+            src: from.into(),
+            dst: to.into(),
+        },
+        &mut msg,
+    );
+    let total = (20 + msg.len()) as u16;
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 0, 0, 0, 0, 0, 63, 1, 0, 0]);
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&from);
+    f.extend_from_slice(&to);
+    f.extend_from_slice(&msg);
+    f
+}
+
+#[test]
+fn an_ethernet_frame_gives_the_router_its_ttl_and_the_quote() {
+    let (bytes, _) = syn(2);
+    let q = quoted(&bytes, 1460);
+    let e = icmp_of_ethernet(&time_exceeded_frame(&q)).unwrap_or_else(|| panic!("not ICMP"));
+    assert_eq!(e.from, ip("198.18.0.194"));
+    assert_eq!((e.v6, e.icmp_type, e.code, e.ttl), (false, 11, 0, 63));
+    assert_eq!(e.quote, q);
+    assert_eq!(
+        icmp_of_ethernet(&bytes),
+        None,
+        "not an Ethernet frame of ICMP"
+    );
+}
+
+fn te(router: &str, ttl: u8, quote: Option<Quote>) -> Reply {
+    Reply {
+        answer: Answer::TimeExceeded,
+        from: Some(ip(router)),
+        rtt: Some(Duration::from_millis(1)),
+        ttl: Some(ttl),
+        ip_id: None,
+        window: None,
+        quote,
+    }
+}
+
+fn end(answer: Answer, ttl: u8) -> Reply {
+    Reply {
+        answer,
+        from: Some(ip("198.18.0.130")),
+        rtt: Some(Duration::from_millis(2)),
+        ttl: Some(ttl),
+        ip_id: Some(0),
+        window: Some(0),
+        quote: None,
+    }
+}
+
+#[test]
+fn a_silent_hop_is_asked_again_and_said_silent_only_after_every_attempt() {
+    let mut t = Trace::new(TraceConfig {
+        max_ttl: 6,
+        attempts: 3,
+        window: 4,
+    });
+    assert_eq!(t.next_round(), vec![1, 2, 3, 4]);
+    t.record(1, te("198.18.0.1", 64, None));
+    t.record(2, Reply::none());
+    t.record(3, te("198.18.0.198", 62, None));
+    t.record(4, end(Answer::SynAck, 61));
+    assert_eq!(t.end_ttl(), Some(4));
+    // One missing answer: asked again, no new TTLs past the endpoint.
+    assert_eq!(t.next_round(), vec![2]);
+    t.record(2, Reply::none());
+    assert_eq!(t.next_round(), vec![2]);
+    t.record(2, Reply::none());
+    assert_eq!(t.next_round(), Vec::<u8>::new());
+    let r = t.finish(&syn(1).1);
+    assert!(r.reached);
+    let answers: Vec<_> = r.hops.iter().map(|h| (h.ttl, h.answer, h.probes)).collect();
+    assert_eq!(
+        answers,
+        vec![
+            (1, Answer::TimeExceeded, 1),
+            (2, Answer::None, 3),
+            (3, Answer::TimeExceeded, 1),
+            (4, Answer::SynAck, 1)
+        ]
+    );
+    assert_eq!(r.hops[3].injected, Some(false), "3 hops away, as expected");
+}
+
+#[test]
+fn a_rate_limited_hop_that_answers_the_second_time_is_not_silent() {
+    let mut t = Trace::new(TraceConfig {
+        max_ttl: 3,
+        attempts: 3,
+        window: 8,
+    });
+    assert_eq!(t.next_round(), vec![1, 2, 3]);
+    t.record(1, Reply::none());
+    t.record(2, end(Answer::Rst, 63));
+    assert_eq!(t.next_round(), vec![1]);
+    t.record(1, te("198.18.0.1", 64, None));
+    assert_eq!(t.next_round(), Vec::<u8>::new());
+    let r = t.finish(&syn(1).1);
+    assert_eq!(
+        (r.hops[0].answer, r.hops[0].probes, r.hops[0].answers),
+        (Answer::TimeExceeded, 2, 1)
+    );
+    assert_eq!(r.hops.len(), 2, "nothing past the endpoint");
+}
+
+#[test]
+fn without_the_endpoint_the_trace_goes_on_to_max_ttl() {
+    let mut t = Trace::new(TraceConfig {
+        max_ttl: 5,
+        attempts: 2,
+        window: 3,
+    });
+    assert_eq!(t.next_round(), vec![1, 2, 3]);
+    assert_eq!(t.next_round(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(t.next_round(), vec![4, 5]);
+    assert_eq!(t.next_round(), Vec::<u8>::new());
+    let r = t.finish(&syn(1).1);
+    assert!(!r.reached);
+    assert_eq!(r.hops.len(), 5);
+}
+
+#[test]
+fn a_change_is_named_at_the_first_hop_that_shows_it() {
+    let (bytes, sent) = syn(1);
+    let mut t = Trace::new(TraceConfig {
+        max_ttl: 4,
+        attempts: 2,
+        window: 4,
+    });
+    t.next_round();
+    t.record(1, te("198.18.0.1", 64, Some(read(&quoted(&bytes, 1460)))));
+    t.record(2, te("198.18.0.194", 63, Some(read(&quoted(&bytes, 1300)))));
+    t.record(3, te("198.18.0.198", 62, Some(read(&quoted(&bytes, 1300)))));
+    t.record(4, end(Answer::SynAck, 61));
+    let r = t.finish(&sent);
+    assert!(r.hops[0].changed.is_empty());
+    assert_eq!(r.changes.len(), 1, "{:?}", r.changes);
+    let c = &r.changes[0];
+    assert_eq!((c.name.as_str(), c.hop), ("tcp.options.mss_val", 2));
+    assert_eq!(c.router, Some(ip("198.18.0.194")));
+    assert_eq!(
+        (c.sent.clone(), c.seen.clone()),
+        (Some(Value::Int(1460)), Some(Value::Int(1300)))
+    );
+}
+
+#[test]
+fn an_rst_from_a_router_is_marked_injected_with_its_hop() {
+    let mut t = Trace::new(TraceConfig {
+        max_ttl: 8,
+        attempts: 2,
+        window: 8,
+    });
+    t.next_round();
+    t.record(1, te("198.18.0.1", 64, None));
+    t.record(2, te("198.18.0.194", 63, None));
+    // Hop 2 resets the SYN in the endpoint's name: its TTL says 1 hop.
+    t.record(3, end(Answer::Rst, 63));
+    let r = t.finish(&syn(1).1);
+    let h = &r.hops[2];
+    assert_eq!(
+        (h.answer, h.distance, h.injected),
+        (Answer::Rst, Some(1), Some(true))
+    );
+    let why = h.evidence.clone().unwrap_or_default();
+    assert!(
+        why.contains("1 hop(s) away") && why.contains("hop 2 (198.18.0.194)"),
+        "{why}"
+    );
+}
