@@ -67,6 +67,9 @@ pub struct Reply {
     pub window: Option<u16>,
     /// The ICMP error's quote, read ([`read_quote`]).
     pub quote: Option<Quote>,
+    /// The probe's own SYN as sent (its port and sequence number are the
+    /// probe's); `None`: the SYN given to [`Trace::finish`].
+    pub sent: Option<Attributes>,
 }
 
 impl Reply {
@@ -79,6 +82,7 @@ impl Reply {
             ip_id: None,
             window: None,
             quote: None,
+            sent: None,
         }
     }
 
@@ -221,6 +225,7 @@ impl Trace {
 
 fn hop_report(ttl: u8, h: &HopState, sent: &Attributes) -> HopReport {
     let reply = h.first.clone().unwrap_or_else(Reply::none);
+    let sent = reply.sent.as_ref().unwrap_or(sent);
     let diff = reply
         .quote
         .as_ref()

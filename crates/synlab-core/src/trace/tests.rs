@@ -161,6 +161,7 @@ fn te(router: &str, ttl: u8, quote: Option<Quote>) -> Reply {
         ip_id: None,
         window: None,
         quote,
+        sent: None,
     }
 }
 
@@ -173,6 +174,7 @@ fn end(answer: Answer, ttl: u8) -> Reply {
         ip_id: Some(0),
         window: Some(0),
         quote: None,
+        sent: None,
     }
 }
 
