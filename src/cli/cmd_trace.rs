@@ -214,7 +214,10 @@ fn print_table(
         writeln!(out, "{}", hop_row(h))?;
     }
     if report.changes.is_empty() {
-        writeln!(out, "no field changed on the way (as far as the quotes show)")?;
+        writeln!(
+            out,
+            "no field changed on the way (as far as the quotes show)"
+        )?;
     }
     for c in &report.changes {
         let router = c.router.map_or_else(|| "?".to_owned(), |r| r.to_string());
@@ -228,7 +231,11 @@ fn print_table(
         )?;
     }
     if !report.reached {
-        writeln!(out, "the endpoint did not answer up to TTL {}", args.max_ttl)?;
+        writeln!(
+            out,
+            "the endpoint did not answer up to TTL {}",
+            args.max_ttl
+        )?;
     }
     Ok(())
 }
@@ -240,10 +247,7 @@ fn value_text(v: Option<&crate::model::Value>) -> String {
 /// One row; a hop that never answered is `* * *` with the probes it got.
 fn hop_row(h: &HopReport) -> String {
     if h.answer == Answer::None {
-        return format!(
-            "{:>3}  * * *  (no answer to {} probe(s))",
-            h.ttl, h.probes
-        );
+        return format!("{:>3}  * * *  (no answer to {} probe(s))", h.ttl, h.probes);
     }
     let router = h.router.map_or_else(|| "?".to_owned(), |r| r.to_string());
     let rtt = h
