@@ -242,6 +242,7 @@ fn hop_report(ttl: u8, h: &HopState, sent: &Attributes) -> HopReport {
         probes: h.sent,
         answers: h.answered,
         distance: reply.distance(),
+        ttl_seen: reply.ttl,
         injected: None,
         evidence: None,
     }
@@ -267,14 +268,16 @@ fn mark_injected(hops: &mut [HopReport], end: u8) {
     let same = hops[..last]
         .iter()
         .find(|h| h.answer == Answer::TimeExceeded && h.distance == Some(d));
+    let ttl = hops[last].ttl_seen.unwrap_or_default();
     let mut why = format!(
-        "the {} came from {d} hop(s) away, but the endpoint is {expected} hop(s) away \
-         (the SYN first passed every router at TTL {end})",
-        hops[last].answer.name()
+        "the {} crossed {d} router(s) (TTL {ttl} of {}), but an answer from the endpoint, \
+         which the SYN first reached at TTL {end}, crosses {expected}",
+        hops[last].answer.name(),
+        guess_ittl(ttl.into())
     );
     if let Some(h) = same {
         let router = h.router.map_or_else(|| "?".to_owned(), |r| r.to_string());
-        why.push_str(&format!("; hop {} ({router}) is at that distance", h.ttl));
+        why.push_str(&format!("; hop {} ({router}) is {d} router(s) away", h.ttl));
     }
     hops[last].injected = Some(true);
     hops[last].evidence = Some(why);
@@ -316,8 +319,11 @@ pub struct HopReport {
     /// Probes sent with this TTL, and how many were answered.
     pub probes: u8,
     pub answers: u8,
-    /// Hops between the answer's sender and us (from its TTL).
+    /// Routers between the answer's sender and us (from its TTL on
+    /// arrival and the usual initial TTL above it).
     pub distance: Option<u8>,
+    /// The answer's TTL (hop limit) on arrival.
+    pub ttl_seen: Option<u8>,
     /// For the answer that ends the path: whether a box on the path sent
     /// it in the endpoint's name.
     #[serde(skip_serializing_if = "Option::is_none")]
