@@ -9,6 +9,7 @@
 //! is asked again in a later round, up to [`TraceConfig::attempts`] times,
 //! and only then said silent: never from one missing answer.
 
+mod locate;
 mod quote;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use locate::{locate, Location};
 pub use quote::{
     diff_quote, icmp_of_ethernet, read_quote, FieldChange, IcmpFrame, Quote, QuoteDiff,
 };

@@ -299,3 +299,72 @@ fn an_rst_from_a_router_is_marked_injected_with_its_hop() {
         "{why}"
     );
 }
+
+/// A trace whose hops 1..=n answered as `answers` says (None: silent).
+fn report_of(answers: &[(Answer, u8)]) -> TraceReport {
+    let mut t = Trace::new(TraceConfig {
+        max_ttl: answers.len() as u8,
+        attempts: 2,
+        window: answers.len() as u8,
+    });
+    t.next_round();
+    for (i, &(a, ttl_seen)) in answers.iter().enumerate() {
+        let ttl = i as u8 + 1;
+        let reply = match a {
+            Answer::None => Reply::none(),
+            Answer::TimeExceeded => te(&format!("198.18.0.{ttl}"), ttl_seen, None),
+            other => end(other, ttl_seen),
+        };
+        t.record(ttl, reply);
+    }
+    t.next_round();
+    t.finish(&syn(1).1)
+}
+
+use Answer::{None as Silent, Rst, SynAck, TimeExceeded as Te};
+
+#[test]
+fn a_drop_on_hop_two_is_located_past_hop_two() {
+    let pass = report_of(&[(Te, 64), (Te, 63), (Te, 62), (SynAck, 61)]);
+    let fail = report_of(&[(Te, 64), (Te, 63), (Silent, 0), (Silent, 0)]);
+    let l = locate(&pass, &fail).unwrap_or_else(|| panic!("not located"));
+    assert_eq!(
+        (l.hop, l.router, l.at_endpoint),
+        (2, Some(ip("198.18.0.2")), false)
+    );
+    assert!(
+        l.evidence.starts_with("dropped between hop 2 (198.18.0.2) and hop 3: hop 3 (198.18.0.3) answers the passing SYN"),
+        "{}",
+        l.evidence
+    );
+}
+
+#[test]
+fn a_drop_past_every_router_is_at_the_endpoint() {
+    let pass = report_of(&[(Te, 64), (Te, 63), (SynAck, 62)]);
+    let fail = report_of(&[(Te, 64), (Te, 63), (Silent, 0)]);
+    let l = locate(&pass, &fail).unwrap_or_else(|| panic!("not located"));
+    assert_eq!((l.hop, l.at_endpoint), (2, true));
+    assert!(l.evidence.starts_with("at the endpoint"), "{}", l.evidence);
+}
+
+#[test]
+fn a_silent_router_for_both_does_not_move_the_location() {
+    let pass = report_of(&[(Te, 64), (Silent, 0), (Te, 62), (SynAck, 61)]);
+    let fail = report_of(&[(Te, 64), (Silent, 0), (Te, 62), (Silent, 0)]);
+    let l = locate(&pass, &fail).unwrap_or_else(|| panic!("not located"));
+    assert_eq!((l.hop, l.at_endpoint), (3, true));
+}
+
+#[test]
+fn an_injected_rst_is_located_at_the_router_that_sent_it() {
+    let pass = report_of(&[(Te, 64), (Te, 63), (Te, 62), (SynAck, 61)]);
+    let fail = report_of(&[(Te, 64), (Te, 63), (Rst, 63)]);
+    let l = locate(&pass, &fail).unwrap_or_else(|| panic!("not located"));
+    assert_eq!(
+        (l.hop, l.router, l.at_endpoint),
+        (2, Some(ip("198.18.0.2")), false)
+    );
+    assert!(l.evidence.contains("its own rst"), "{}", l.evidence);
+    assert_eq!(locate(&pass, &pass).map(|l| l.at_endpoint), Some(true));
+}
