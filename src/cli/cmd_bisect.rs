@@ -119,6 +119,11 @@ pub struct BisectArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// With --target, once the culprits are known: trace the bad SYN and
+    /// the good one hop by hop (as `synlab trace`) and say where the bad
+    /// one dies (JSON: `location`).
+    #[arg(long, requires = "target")]
+    pub locate: bool,
     /// Write every probe to this pcapng file, each packet's comment naming
     /// its variant (`tshark -r FILE -T fields -e frame.comment`): live,
     /// the SYNs sent and every answer; for --rule and --recorded, the SYNs
@@ -338,10 +343,16 @@ fn run_live(
     target: SocketAddr,
     search: &mut Search,
     rec: &mut Recorder,
-) -> Result<Report> {
+    [good, bad]: [&Side; 2],
+) -> Result<(Report, Option<crate::trace::Location>)> {
     let budget = usize::try_from(args.max_total_probes).unwrap_or(usize::MAX);
+    let budget = match args.locate {
+        true => budget.saturating_add(super::cmd_trace::LOCATE_BUDGET),
+        false => budget,
+    };
     let opts = LiveOptions {
-        keep_frames: args.pcap.is_some(),
+        // --locate reads the routers' ICMP errors from the frames.
+        keep_frames: args.pcap.is_some() || args.locate,
         ..args.live().options()
     };
     let mut live = LiveOracle::new(target, &opts, budget)?;
@@ -357,6 +368,16 @@ fn run_live(
     if report.is_err() {
         rec.interrupted(search, &live.take_frames());
     }
+    // --locate: once the culprits are known, the bad SYN traced beside the
+    // good one, on this session.
+    let location = match (&report, args.locate) {
+        (Ok(r), true) if r.conclusion == Conclusion::Culprits => {
+            let v6 = target.is_ipv6();
+            let session = live.session_mut();
+            super::cmd_trace::locate_on(session, &good.attributes, &bad.attributes, v6)?
+        }
+        _ => None,
+    };
     let rtt = live.rtt();
     tracing::info!(
         "live session: {} round trips measured, srtt {:?}, rttvar {:?}, final wait {:?}",
@@ -366,7 +387,8 @@ fn run_live(
         rtt.timeout()
     );
     live.close()?;
-    report.map_err(|halted| stopped(search, halted))
+    let report = report.map_err(|halted| stopped(search, halted))?;
+    Ok((report, location))
 }
 
 /// A halted search: what it did, and why it stopped; never a conclusion.
@@ -402,6 +424,9 @@ struct Doc<'a> {
     run: &'a RunFacts,
     #[serde(flatten)]
     report: &'a Report,
+    /// `--locate`: where on the path the bad SYN dies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a crate::trace::Location>,
 }
 
 /// The run's facts for the JSON and the page (issue 21: what an operator
@@ -475,18 +500,19 @@ pub fn bisect(
         })
         .transpose()?;
     let report = match args.target {
-        Some(target) => run_live(args, target, &mut search, &mut rec),
+        Some(target) => run_live(args, target, &mut search, &mut rec, [&good, &bad]),
         None => make_oracle(args).and_then(|mut oracle| {
             oracle::run_observed(&mut search, &mut oracle, &mut |s, _, batch, answers| {
                 rec.batch(s, batch, answers, &[]);
             })
+            .map(|r| (r, None))
             .map_err(|h| stopped(&search, h))
         }),
     };
     // What was recorded is kept, also when the search stopped early.
     let written = rec.finish().context("--pcap");
-    let report = match report {
-        Ok(report) => report,
+    let (report, location) = match report {
+        Ok(done) => done,
         Err(e) => {
             if let Err(w) = written {
                 message!("{w:#}");
@@ -525,11 +551,15 @@ pub fn bisect(
             bad: &bad.label,
             run: &facts,
             report: &report,
+            location: location.as_ref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
         table(&good.label, &bad.label, &report, style, out)?;
+        if let Some(l) = &location {
+            writeln!(out, "location: {}", l.evidence)?;
+        }
     }
     Ok(match report.conclusion {
         Conclusion::Culprits => Status::Ok,

@@ -19,7 +19,8 @@ use crate::io::live::{CapturedFrame, LiveOptions, LiveSession};
 use crate::model::{Attributes, Field, QuotedTcp};
 use crate::probe::ProbeResult;
 use crate::trace::{
-    icmp_of_ethernet, read_quote, Answer, HopReport, Reply, Trace, TraceConfig, TraceReport,
+    icmp_of_ethernet, locate, read_quote, Answer, HopReport, Location, Reply, Trace, TraceConfig,
+    TraceReport,
 };
 
 #[derive(Debug, Args)]
@@ -92,6 +93,29 @@ pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         false => Status::Differ,
     })
 }
+
+/// `bisect --locate`: on the search's own session, trace the passing
+/// SYN, then the failing one no further than the passing one went; where
+/// the failing one stops short (`None`: it does not).
+pub(super) fn locate_on(
+    session: &mut LiveSession,
+    pass: &Attributes,
+    fail: &Attributes,
+    v6: bool,
+) -> Result<Option<Location>> {
+    let cfg = TraceConfig::default();
+    let passing = trace_path(session, pass, cfg, v6)?;
+    let reach = passing.hops.last().map_or(cfg.max_ttl, |h| h.ttl);
+    let cfg = TraceConfig {
+        max_ttl: reach,
+        ..cfg
+    };
+    let failing = trace_path(session, fail, cfg, v6)?;
+    Ok(locate(&passing, &failing))
+}
+
+/// The most probes `bisect --locate` adds to the session: two traces.
+pub(super) const LOCATE_BUDGET: usize = 2 * 30 * 3;
 
 /// Run the trace's rounds on the session: each round's TTLs in one batch.
 fn trace_path(
