@@ -52,9 +52,12 @@ pub struct TraceArgs {
 }
 
 /// The least time between rounds that ask a silent hop again: routers
-/// rate-limit their ICMP errors (Linux: about one a second per
-/// destination), so a repeat sent at once would be refused the same way.
-const RETRY_GAP: Duration = Duration::from_secs(1);
+/// rate-limit their ICMP errors, so a repeat sent at once would be refused
+/// the same way. Linux's limit per destination is a bucket of 6 that
+/// refills one a second; a router sees at most two of a round's probes
+/// expire (one per trace), so three attempts half a second apart stay
+/// within it.
+const RETRY_GAP: Duration = Duration::from_millis(500);
 
 pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -> Result<Status> {
     let profile = crate::io::profile_store::resolve(&args.profile, dirs)?;
@@ -95,23 +98,20 @@ pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
 }
 
 /// `bisect --locate`: on the search's own session, trace the passing
-/// SYN, then the failing one no further than the passing one went; where
-/// the failing one stops short (`None`: it does not).
+/// and the failing SYN side by side (each round's probes of both in one
+/// batch, so their repeats share the waits); where the failing one stops
+/// short of the passing one (`None`: it does not).
 pub(super) fn locate_on(
     session: &mut LiveSession,
     pass: &Attributes,
     fail: &Attributes,
     v6: bool,
 ) -> Result<Option<Location>> {
-    let cfg = TraceConfig::default();
-    let passing = trace_path(session, pass, cfg, v6)?;
-    let reach = passing.hops.last().map_or(cfg.max_ttl, |h| h.ttl);
-    let cfg = TraceConfig {
-        max_ttl: reach,
-        ..cfg
-    };
-    let failing = trace_path(session, fail, cfg, v6)?;
-    Ok(locate(&passing, &failing))
+    let reports = trace_paths(session, &[pass, fail], TraceConfig::default(), v6, true)?;
+    Ok(match reports.as_slice() {
+        [passing, failing] => locate(passing, failing),
+        _ => None,
+    })
 }
 
 /// The most probes `bisect --locate` adds to the session: two traces.
@@ -124,32 +124,65 @@ fn trace_path(
     cfg: TraceConfig,
     v6: bool,
 ) -> Result<TraceReport> {
+    let mut reports = trace_paths(session, &[syn], cfg, v6, false)?;
+    reports
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no trace was run"))
+}
+
+/// Trace several SYNs in lockstep: each round, every trace's TTLs in one
+/// batch; a round that asks silent hops again waits [`RETRY_GAP`] after
+/// the one before. `within_first`: the others go no further than the
+/// first one reached.
+fn trace_paths(
+    session: &mut LiveSession,
+    syns: &[&Attributes],
+    cfg: TraceConfig,
+    v6: bool,
+    within_first: bool,
+) -> Result<Vec<TraceReport>> {
     let ttl_field = Field::IpTtl.for_family(v6);
-    let mut trace = Trace::new(cfg);
+    let mut traces: Vec<Trace> = syns.iter().map(|_| Trace::new(cfg)).collect();
     let mut last_round: Option<Instant> = None;
     loop {
-        let ttls = trace.next_round();
-        if ttls.is_empty() {
+        // (trace, ttl) of every probe of the round.
+        let round: Vec<(usize, u8)> = traces
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(i, t)| t.next_round().into_iter().map(move |ttl| (i, ttl)))
+            .collect();
+        if round.is_empty() {
             break;
         }
-        if let Some(t) = last_round {
+        let repeats = round.iter().any(|&(i, ttl)| traces[i].is_repeat(ttl));
+        if let (Some(t), true) = (last_round, repeats) {
             std::thread::sleep(RETRY_GAP.saturating_sub(t.elapsed()));
         }
         last_round = Some(Instant::now());
-        let requests: Vec<Attributes> = ttls
+        let requests: Vec<Attributes> = round
             .iter()
-            .map(|&t| {
-                let mut a = syn.clone();
-                a.insert(ttl_field, t);
+            .map(|&(i, ttl)| {
+                let mut a = syns[i].clone();
+                a.insert(ttl_field, ttl);
                 a
             })
             .collect();
         let run = session.run_batch(&requests)?;
-        for (r, &ttl) in run.results.iter().zip(&ttls) {
-            trace.record(ttl, reply_of(r, &run.frames, run.target));
+        for (r, &(i, ttl)) in run.results.iter().zip(&round) {
+            if let Some(t) = traces.get_mut(i) {
+                t.record(ttl, reply_of(r, &run.frames, run.target));
+            }
+        }
+        let first_end = traces.first().and_then(Trace::end_ttl);
+        if let (true, Some(end)) = (within_first, first_end) {
+            traces.iter_mut().skip(1).for_each(|t| t.limit(end));
         }
     }
-    Ok(trace.finish(syn))
+    Ok(traces
+        .iter()
+        .zip(syns)
+        .map(|(t, syn)| t.finish(syn))
+        .collect())
 }
 
 /// A probe's result as the trace reads it; an ICMP error's quote is taken

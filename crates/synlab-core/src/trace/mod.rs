@@ -193,6 +193,20 @@ impl Trace {
         ttls
     }
 
+    /// Go no further than `max_ttl` (`bisect --locate`: the failing SYN
+    /// is traced no further than the passing one reached); TTLs past it
+    /// already sent are left out of the report.
+    pub fn limit(&mut self, max_ttl: u8) {
+        self.cfg.max_ttl = self.cfg.max_ttl.min(max_ttl.max(1));
+        self.highest_sent = self.highest_sent.min(self.cfg.max_ttl);
+    }
+
+    /// Whether a probe with TTL `ttl` was sent before the last one (the
+    /// driver spaces rounds that ask a hop again: routers rate-limit).
+    pub fn is_repeat(&self, ttl: u8) -> bool {
+        self.hop(ttl).is_some_and(|h| h.sent > 1)
+    }
+
     /// A probe with TTL `ttl` got `reply` (or [`Reply::none`]).
     pub fn record(&mut self, ttl: u8, reply: Reply) {
         let Some(h) = self.hop_mut(ttl) else {

@@ -368,3 +368,20 @@ fn an_injected_rst_is_located_at_the_router_that_sent_it() {
     assert!(l.evidence.contains("its own rst"), "{}", l.evidence);
     assert_eq!(locate(&pass, &pass).map(|l| l.at_endpoint), Some(true));
 }
+
+#[test]
+fn a_limited_trace_asks_no_hop_past_the_limit_again() {
+    let mut t = Trace::new(TraceConfig {
+        max_ttl: 30,
+        attempts: 3,
+        window: 8,
+    });
+    assert_eq!(t.next_round(), (1..=8).collect::<Vec<u8>>());
+    t.record(1, te("198.18.0.1", 64, None));
+    t.limit(4);
+    assert_eq!(t.next_round(), vec![2, 3, 4]);
+    assert!(t.is_repeat(2) && !t.is_repeat(1));
+    assert_eq!(t.next_round(), vec![2, 3, 4]);
+    assert_eq!(t.next_round(), Vec::<u8>::new());
+    assert_eq!(t.finish(&syn(1).1).hops.len(), 4);
+}
