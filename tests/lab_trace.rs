@@ -138,3 +138,86 @@ fn trace_names_rewrites_at_their_hops_silence_and_injected_resets() {
         assert_eq!(doc["hops"].as_array().map(Vec::len), Some(4));
     }
 }
+
+/// `bisect --locate` in client 1: the culprit and the location.
+fn located(lab: &Lab) -> (Json, Json) {
+    let target = lab.srv(false, 80);
+    let args = [
+        "bisect",
+        "--good",
+        "ubuntu-22.04",
+        "--bad",
+        "amazon-linux-2",
+        "--target",
+        &target,
+        "--suppress-rst",
+        "--locate",
+        "--json",
+    ];
+    let out = lab.synlab_exit(&args, 0);
+    let doc: Json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bisect output is not JSON ({e})"));
+    (doc["culprits"].clone(), doc["location"].clone())
+}
+
+/// The jumbo-MSS incident's drop on each hop of a 4-router chain, then at
+/// the endpoint, then as a router's own RST: `bisect --locate` names the
+/// attribute and the hop every time.
+#[test]
+fn bisect_locate_names_the_attribute_and_the_hop() {
+    let Some(lab) = Lab::up_chain("locate", 191, 4) else {
+        return;
+    };
+    let drop = "tcp flags syn / syn,ack tcp option maxseg size > 1460 drop";
+    let culprit = serde_json::json!([["tcp.options.mss_val"]]);
+    for k in 1..=4u8 {
+        lab.on_hop("rule", k, drop);
+        let (culprits, location) = located(&lab);
+        assert_eq!(culprits, culprit, "drop on hop {k}");
+        assert_eq!(location["hop"], k, "drop on hop {k}: {location}");
+        assert_eq!(
+            location["router"].as_str(),
+            Some(hop_ip(&lab, k, false).as_str())
+        );
+        // Past the last router, a drop there and one at the endpoint look alike.
+        assert_eq!(
+            location["at_endpoint"],
+            k == 4,
+            "drop on hop {k}: {location}"
+        );
+        lab.flush_hop(k);
+    }
+    let srv = lab.var("LAB_SRV_NS");
+    let nft = lab.in_ns(srv, 10, "nft", &[
+        "add table inet sltrace_srv; add chain inet sltrace_srv input { type filter hook input priority 0; }; add rule inet sltrace_srv input tcp flags syn / syn,ack tcp option maxseg size > 1460 drop",
+    ]);
+    assert!(
+        nft.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nft.stderr)
+    );
+    let (culprits, location) = located(&lab);
+    assert_eq!(culprits, culprit, "drop at the endpoint");
+    assert_eq!(
+        (location["hop"].as_u64(), location["at_endpoint"].as_bool()),
+        (Some(4), Some(true)),
+        "{location}"
+    );
+    let nft = lab.in_ns(srv, 10, "nft", &["delete table inet sltrace_srv"]);
+    assert!(
+        nft.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nft.stderr)
+    );
+
+    lab.on_hop(
+        "rule",
+        2,
+        "tcp flags syn / syn,ack tcp option maxseg size > 1460 reject with tcp reset",
+    );
+    let (culprits, location) = located(&lab);
+    assert_eq!(culprits, culprit, "a reset from hop 2");
+    assert_eq!(location["hop"], 2, "{location}");
+    let why = location["evidence"].as_str().unwrap_or_default();
+    assert!(why.contains("its own rst"), "{why}");
+}

@@ -131,6 +131,13 @@ impl Lab {
         super::assert_exit_for(&out, 0, &format!("lab.sh {cmd} --hop {hop} '{arg}'"));
     }
 
+    /// `lab.sh flush --hop K`: hop K's forward and rewrite chains emptied.
+    pub fn flush_hop(&self, hop: u8) {
+        let hop = hop.to_string();
+        let out = lab_sh(&self.prefix, self.index, &["flush", "--hop", &hop]);
+        super::assert_exit_for(&out, 0, &format!("lab.sh flush --hop {hop}"));
+    }
+
     pub fn flush(&self) {
         let out = lab_sh(&self.prefix, self.index, &["flush"]);
         super::assert_exit_for(&out, 0, "lab.sh flush");
