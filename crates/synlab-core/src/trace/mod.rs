@@ -10,6 +10,7 @@
 //! and only then said silent: never from one missing answer.
 
 mod locate;
+mod offline;
 mod quote;
 
 use std::collections::BTreeMap;
@@ -19,8 +20,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use locate::{locate, Location};
+pub use offline::{OfflineTrace, ProbeFrame};
 pub use quote::{
-    diff_quote, icmp_of_ethernet, read_quote, FieldChange, IcmpFrame, Quote, QuoteDiff,
+    diff_quote, icmp_of_ethernet, icmp_of_ip, read_quote, FieldChange, IcmpFrame, Quote, QuoteDiff,
 };
 
 use crate::model::{Attributes, Value};
@@ -199,6 +201,15 @@ impl Trace {
     pub fn limit(&mut self, max_ttl: u8) {
         self.cfg.max_ttl = self.cfg.max_ttl.min(max_ttl.max(1));
         self.highest_sent = self.highest_sent.min(self.cfg.max_ttl);
+    }
+
+    /// A probe with TTL `ttl` was sent (read from a capture: the rounds
+    /// were someone else's).
+    pub fn sent(&mut self, ttl: u8) {
+        if let Some(h) = self.hop_mut(ttl) {
+            h.sent = h.sent.saturating_add(1);
+            self.highest_sent = self.highest_sent.max(ttl);
+        }
     }
 
     /// Whether a probe with TTL `ttl` was sent before the last one (the

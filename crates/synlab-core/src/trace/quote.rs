@@ -164,6 +164,15 @@ pub fn icmp_of_ethernet(frame: &[u8]) -> Option<IcmpFrame> {
     }
 }
 
+/// The ICMP error a raw IP packet (no link header) carries.
+pub fn icmp_of_ip(ip: &[u8]) -> Option<IcmpFrame> {
+    match ip.first()? >> 4 {
+        4 => icmp_of_ipv4(ip),
+        6 => icmp_of_ipv6(ip),
+        _ => None,
+    }
+}
+
 fn icmp_of_ipv4(ip: &[u8]) -> Option<IcmpFrame> {
     let h = ipv4::Packet::new_checked(ip).ok()?;
     if h.protocol() != icmp::PROTOCOL_V4 {

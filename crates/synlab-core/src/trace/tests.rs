@@ -385,3 +385,59 @@ fn a_limited_trace_asks_no_hop_past_the_limit_again() {
     assert_eq!(t.next_round(), Vec::<u8>::new());
     assert_eq!(t.finish(&syn(1).1).hops.len(), 4);
 }
+
+/// A capture of a two-hop trace: the SYN at TTL 1 (answered by hop 1's
+/// time-exceeded quoting it with MSS 1300), at TTL 2 (a SYN-ACK), and a
+/// SYN to another host (not a probe).
+#[test]
+fn a_capture_of_probes_gives_the_same_report() {
+    let (ttl1, _) = syn(1);
+    let (mut ttl2, _) = syn(2);
+    // Its own sequence number (the capture's probes are keyed by it).
+    ttl2[24..28].copy_from_slice(&2000u32.to_be_bytes());
+    let te_frame = time_exceeded_frame(&quoted(&ttl1, 1300));
+    let mut synack = ttl2.clone();
+    synack[12..16].copy_from_slice(&[198, 18, 0, 130]);
+    synack[16..20].copy_from_slice(&[198, 18, 0, 2]);
+    synack[8] = 62;
+    synack[20..24].copy_from_slice(&[0, 80, 0x9c, 0x40]);
+    synack[28..32].copy_from_slice(&2001u32.to_be_bytes());
+    synack[33] = 0x12;
+    let mut other = ttl1.clone();
+    other[19] = 99;
+    let mut t = OfflineTrace::new(None);
+    let ms = Duration::from_millis;
+    let raw = |at, data| ProbeFrame {
+        at,
+        link: LinkType::Raw,
+        data,
+    };
+    t.feed(raw(ms(0), &ttl1));
+    t.feed(raw(ms(1), &ttl2));
+    t.feed(raw(ms(2), &other));
+    t.feed(ProbeFrame {
+        at: ms(3),
+        link: LinkType::Ethernet,
+        data: &te_frame,
+    });
+    t.feed(raw(ms(5), &synack));
+    assert_eq!(t.target(), Some(sock("198.18.0.130:80")));
+    assert_eq!(t.probes(), 2);
+    let r = t.finish().unwrap_or_else(|| panic!("no report"));
+    let rows: Vec<_> = r.hops.iter().map(|h| (h.ttl, h.answer, h.router)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            (1, Answer::TimeExceeded, Some(ip("198.18.0.194"))),
+            (2, Answer::SynAck, Some(ip("198.18.0.130")))
+        ]
+    );
+    assert_eq!(r.hops[0].rtt_ms, Some(3.0));
+    assert_eq!(r.hops[1].rtt_ms, Some(4.0));
+    assert_eq!(r.changes.len(), 1);
+    assert_eq!(
+        (r.changes[0].name.as_str(), r.changes[0].hop),
+        ("tcp.options.mss_val", 1)
+    );
+    assert!(r.reached);
+}
