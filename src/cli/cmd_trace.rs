@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
@@ -26,11 +26,17 @@ use crate::trace::{
 #[derive(Debug, Args)]
 pub struct TraceArgs {
     /// The profile whose SYN to send (e.g. linux, windows-10, macos-14).
-    #[arg(long)]
-    pub profile: String,
-    /// Where to send: IP:PORT, [IPv6]:PORT.
-    #[arg(long, value_parser = super::live_args::parse_target)]
-    pub target: SocketAddr,
+    #[arg(long, required_unless_present = "from")]
+    pub profile: Option<String>,
+    /// Where to send: IP:PORT, [IPv6]:PORT. With --from: only SYNs to it
+    /// are read as probes (default: the first SYN's destination).
+    #[arg(long, value_parser = super::live_args::parse_target, required_unless_present = "from")]
+    pub target: Option<SocketAddr>,
+    /// Send nothing: read a capture (pcap or pcapng) of TTL-limited SYNs
+    /// and their answers (traceroute -T, tracebox, tcpdump of a trace) and
+    /// print the same table.
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+    pub from: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub route: RouteArgs,
     /// The highest TTL (IPv6: hop limit) tried (1 to 64).
@@ -60,8 +66,14 @@ pub struct TraceArgs {
 const RETRY_GAP: Duration = Duration::from_millis(500);
 
 pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -> Result<Status> {
-    let profile = crate::io::profile_store::resolve(&args.profile, dirs)?;
-    let v6 = args.target.is_ipv6();
+    if let Some(path) = &args.from {
+        return from_file(args, path, out);
+    }
+    let (Some(name), Some(target)) = (&args.profile, args.target) else {
+        anyhow::bail!("--profile and --target are needed unless --from");
+    };
+    let profile = crate::io::profile_store::resolve(name, dirs)?;
+    let v6 = target.is_ipv6();
     let edited = args.edit.apply(&profile.attributes, v6)?;
     let exchange = ExchangeArgs {
         request: None,
@@ -83,18 +95,60 @@ pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         ..TraceConfig::default()
     };
     let budget = usize::from(cfg.max_ttl) * usize::from(cfg.attempts);
-    let mut session = LiveSession::open(args.target, &opts, budget)?;
+    let mut session = LiveSession::open(target, &opts, budget)?;
     let report = trace_path(&mut session, &edited.attributes, cfg, v6)?;
     session.close()?;
+    print(args, target, &profile.name, &report, out)
+}
+
+/// The report printed as asked; the exit status says whether the
+/// endpoint answered.
+fn print(
+    args: &TraceArgs,
+    target: SocketAddr,
+    profile: &str,
+    report: &TraceReport,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let max_ttl = match args.from {
+        Some(_) => report.hops.last().map_or(args.max_ttl, |h| h.ttl),
+        None => args.max_ttl,
+    };
     if args.json {
-        print_json(args, &profile.name, &report, out)?;
+        print_json(target, profile, max_ttl, report, out)?;
     } else {
-        print_table(args, &profile.name, &report, out)?;
+        print_table(target, profile, max_ttl, report, out)?;
     }
     Ok(match report.reached {
         true => Status::Ok,
         false => Status::Differ,
     })
+}
+
+/// `--from FILE`: the probes and answers of a capture.
+fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> Result<Status> {
+    use crate::io::capture_file::CaptureReader;
+    use crate::model::LinkType;
+    use crate::trace::{OfflineTrace, ProbeFrame};
+    let what = || format!("--from {}", path.display());
+    let mut reader = CaptureReader::open(path).with_context(what)?;
+    let mut trace = OfflineTrace::new(args.target);
+    while let Some(frame) = reader.next_frame() {
+        let frame = frame.with_context(what)?;
+        let Ok(link) = LinkType::try_from(frame.linktype) else {
+            continue;
+        };
+        trace.feed(ProbeFrame {
+            at: frame.timestamp,
+            link,
+            data: frame.data,
+        });
+    }
+    let (Some(target), Some(report)) = (trace.target(), trace.finish()) else {
+        anyhow::bail!("--from {}: no SYN probes in it", path.display());
+    };
+    let name = format!("capture {}", path.display());
+    print(args, target, &name, &report, out)
 }
 
 /// `bisect --locate`: on the search's own session, trace the passing
@@ -233,15 +287,16 @@ fn reply_of(r: &ProbeResult, frames: &[CapturedFrame], target: SocketAddr) -> Re
 }
 
 fn print_json(
-    args: &TraceArgs,
+    target: SocketAddr,
     profile: &str,
+    max_ttl: u8,
     report: &TraceReport,
     out: &mut dyn Write,
 ) -> Result<()> {
     let doc = json!({
-        "target": args.target.to_string(),
+        "target": target.to_string(),
         "profile": profile,
-        "max_ttl": args.max_ttl,
+        "max_ttl": max_ttl,
         "reached": report.reached,
         "hops": report.hops,
         "changes": report.changes,
@@ -252,16 +307,13 @@ fn print_json(
 }
 
 fn print_table(
-    args: &TraceArgs,
+    target: SocketAddr,
     profile: &str,
+    max_ttl: u8,
     report: &TraceReport,
     out: &mut dyn Write,
 ) -> Result<()> {
-    writeln!(
-        out,
-        "trace {profile} -> {} (max TTL {})",
-        args.target, args.max_ttl
-    )?;
+    writeln!(out, "trace {profile} -> {target} (max TTL {max_ttl})")?;
     writeln!(
         out,
         "{:>3}  {:<28} {:>9}  {:<13}  {:>5}  CHANGED",
@@ -288,11 +340,7 @@ fn print_table(
         )?;
     }
     if !report.reached {
-        writeln!(
-            out,
-            "the endpoint did not answer up to TTL {}",
-            args.max_ttl
-        )?;
+        writeln!(out, "the endpoint did not answer up to TTL {max_ttl}")?;
     }
     Ok(())
 }
