@@ -161,8 +161,9 @@ fn located(lab: &Lab) -> (Json, Json) {
 }
 
 /// The jumbo-MSS incident's drop on each hop of a 4-router chain, then at
-/// the endpoint, then as a router's own RST: `bisect --locate` names the
-/// attribute and the hop every time.
+/// the endpoint, then as a router's own RST, then on hop 3 behind 10%
+/// loss on hop 2: `bisect --locate` names the attribute and the hop every
+/// time.
 #[test]
 fn bisect_locate_names_the_attribute_and_the_hop() {
     let Some(lab) = Lab::up_chain("locate", 191, 4) else {
@@ -220,4 +221,15 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
     assert_eq!(location["hop"], 2, "{location}");
     let why = location["evidence"].as_str().unwrap_or_default();
     assert!(why.contains("its own rst"), "{why}");
+
+    // 10% random loss on hop 2, the drop on hop 3: a lost answer is asked
+    // again, so the hop is the same in every run.
+    lab.flush_hop(2);
+    lab.on_hop("rule", 2, "numgen random mod 10 0 drop");
+    lab.on_hop("rule", 3, drop);
+    for run in 0..3 {
+        let (culprits, location) = located(&lab);
+        assert_eq!(culprits, culprit, "with loss, run {run}");
+        assert_eq!(location["hop"], 3, "with loss, run {run}: {location}");
+    }
 }
