@@ -619,7 +619,13 @@ teardown() {
             kill -TERM "$pid" 2>/dev/null || true
         fi
     fi
-    for ns in "${ALL_NS[@]}"; do
+    # Also any chain router of this prefix the state no longer names (a
+    # run killed before it wrote its hop count, a longer chain before).
+    local stray
+    stray=$(ip netns list 2>/dev/null | awk -v p="$P-r" \
+        'index($1, p) == 1 && substr($1, length(p) + 1) ~ /^[0-9]+$/ { print $1 }')
+    # shellcheck disable=SC2086 # word splitting of the list is intended
+    for ns in "${ALL_NS[@]}" $stray; do
         ns_exists "$ns" || continue
         kill_ns_processes "$ns"
         # Deleting a namespace also deletes the veth ends inside it (and
