@@ -446,6 +446,7 @@ fn run_facts(args: &BisectArgs, report: &Report, started: std::time::SystemTime)
         target: args.target.map(|t| t.to_string()),
         request: args.exchange.request.as_ref().map(|e| e.to_string()),
         port_finding: port_line(report),
+        location: None,
     }
 }
 
@@ -526,7 +527,8 @@ pub fn bisect(
     if let (Some(path), Some(n)) = (&args.pcap, written?) {
         message!("{}: {n} packets, annotated (pcapng)", path.display());
     }
-    let facts = run_facts(args, &report, started);
+    let mut facts = run_facts(args, &report, started);
+    facts.location = location.as_ref().map(|l| l.evidence.clone());
     if let Some((path, mut file)) = html {
         let page = crate::report::bisect_page_of_run(
             SynSide {
