@@ -12,6 +12,7 @@ mod support;
 
 use serde_json::Value as Json;
 use support::lab::Lab;
+use support::{path_str, TempDir};
 
 /// `synlab trace ... --json` in client 1, insisting on exit `code`.
 fn trace(lab: &Lab, target: &str, extra: &[&str], code: i32) -> Json {
@@ -139,10 +140,13 @@ fn trace_names_rewrites_at_their_hops_silence_and_injected_resets() {
     }
 }
 
-/// `bisect --locate` in client 1: the culprit and the location.
-fn located(lab: &Lab) -> (Json, Json) {
+/// `bisect --locate` in client 1: the culprit and the location. `html`:
+/// the HTML report must say the location too.
+fn located(lab: &Lab, html: bool) -> (Json, Json) {
     let target = lab.srv(false, 80);
-    let args = [
+    let dir = TempDir::new("trace-locate");
+    let page = dir.path().join("locate.html");
+    let mut args = vec![
         "bisect",
         "--good",
         "ubuntu-22.04",
@@ -154,9 +158,17 @@ fn located(lab: &Lab) -> (Json, Json) {
         "--locate",
         "--json",
     ];
+    if html {
+        args.extend(["--html", path_str(&page)]);
+    }
     let out = lab.synlab_exit(&args, 0);
     let doc: Json = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("bisect output is not JSON ({e})"));
+    if html {
+        let text = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("--html: {e}"));
+        let said = doc["location"]["evidence"].as_str().unwrap_or("(none)");
+        assert!(text.contains(said), "the page does not say: {said}");
+    }
     (doc["culprits"].clone(), doc["location"].clone())
 }
 
@@ -173,7 +185,7 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
     let culprit = serde_json::json!([["tcp.options.mss_val"]]);
     for k in 1..=4u8 {
         lab.on_hop("rule", k, drop);
-        let (culprits, location) = located(&lab);
+        let (culprits, location) = located(&lab, k == 1);
         assert_eq!(culprits, culprit, "drop on hop {k}");
         assert_eq!(location["hop"], k, "drop on hop {k}: {location}");
         assert_eq!(
@@ -197,7 +209,7 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
         "{}",
         String::from_utf8_lossy(&nft.stderr)
     );
-    let (culprits, location) = located(&lab);
+    let (culprits, location) = located(&lab, false);
     assert_eq!(culprits, culprit, "drop at the endpoint");
     assert_eq!(
         (location["hop"].as_u64(), location["at_endpoint"].as_bool()),
@@ -216,7 +228,7 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
         2,
         "tcp flags syn / syn,ack tcp option maxseg size > 1460 reject with tcp reset",
     );
-    let (culprits, location) = located(&lab);
+    let (culprits, location) = located(&lab, false);
     assert_eq!(culprits, culprit, "a reset from hop 2");
     assert_eq!(location["hop"], 2, "{location}");
     let why = location["evidence"].as_str().unwrap_or_default();
@@ -228,7 +240,7 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
     lab.on_hop("rule", 2, "numgen random mod 10 0 drop");
     lab.on_hop("rule", 3, drop);
     for run in 0..3 {
-        let (culprits, location) = located(&lab);
+        let (culprits, location) = located(&lab, false);
         assert_eq!(culprits, culprit, "with loss, run {run}");
         assert_eq!(location["hop"], 3, "with loss, run {run}: {location}");
     }
