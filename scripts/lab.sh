@@ -8,6 +8,15 @@
 #                            ${P}-mb [to-srv] ---- [to-mb] ${P}-srv
 #   ${P}-c2 [to-mb] ---- [to-c2]   (router, nftables)       (HTTP :80)
 #
+# With `up --hops N` (N > 1) the middlebox is hop 1 of a chain of N
+# routers, ${P}-r2 .. ${P}-rN, between it and the server:
+#
+#   c1/c2 -- mb (hop 1) -- r2 (hop 2) -- ... -- rN (hop N) -- srv
+#
+# each a namespace that forwards, with its own addresses, an nft forward
+# chain (`rule --hop K`), a prerouting mangle chain (`mangle --hop K`) and
+# an ICMP behaviour (`icmp --hop K normal|silent|ratelimit`).
+#
 # Capture on one interface, never `-i any` in the middlebox (a forwarded
 # packet shows up twice there); see cmd_env. Run `scripts/lab.sh help`
 # for usage. Needs root, iproute2, nftables, ethtool, python3 and curl.
@@ -22,6 +31,9 @@ readonly STATE_ROOT=/run/synlab-lab
 readonly READY_TIMEOUT_S=5          # how long `up` waits for the HTTP server
 readonly DATA_SIZE=16384            # size of data.bin served over HTTP
 readonly BIG_SIZE=4194304           # size of big.bin (4 MiB: downloads past 1 MB)
+readonly MANGLE_CHAIN=mangle        # prerouting chain of each hop (rewrites)
+readonly ICMP_CHAIN=icmp_out         # output chain of each hop (ICMP behaviour)
+readonly MAX_HOPS=16                # one /30 per link in 198.18.INDEX.192/26
 
 PROG=${0##*/}
 
@@ -30,19 +42,35 @@ usage() {
 Usage: $PROG COMMAND
 
 Commands:
-  up            build the lab (runs 'down' for the same prefix first) and wait
+  up [--hops N] build the lab (runs 'down' for the same prefix first) and wait
                 until the HTTP server answers c1 and c2 over IPv4 and IPv6
-                (at most ${READY_TIMEOUT_S} s, else it fails and cleans up)
+                (at most ${READY_TIMEOUT_S} s, else it fails and cleans up).
+                --hops N (1..$MAX_HOPS, default 1): N routers between the
+                clients and the server, the middlebox being hop 1
   down          remove the lab's namespaces, processes, state and lock file
                 (idempotent)
   rule 'EXPR'   append EXPR to the middlebox's forward chain
                 (inet table $TABLE), e.g. $PROG rule 'ip ttl 127 drop'.
                 Conntrack accounting is on, so 'ct bytes' works: the
                 server serves data.bin (16 KiB) and big.bin (4 MiB)
-  flush         remove all rules from that chain (policy stays accept)
+  rule --hop K 'EXPR'
+                the same in hop K's forward chain (K=1 is the middlebox),
+                e.g. 'tcp dport 80 reject with tcp reset' or 'drop'
+  mangle --hop K 'EXPR'
+                append EXPR to hop K's prerouting chain, which runs before
+                the TTL check: a router whose TTL expires quotes the packet
+                as rewritten. Presets: 'mss-clamp' (SYN MSS set to 1300),
+                'ecn-bleach' (ECE/CWR cleared in the SYN, IP ECN not-ECT)
+  icmp --hop K normal|silent|ratelimit
+                hop K's ICMP errors: sent (normal), never sent (silent), or
+                at most one time-exceeded a second (ratelimit)
+  flush         remove all rules from the middlebox's chain (policy stays
+                accept); with --hop K, hop K's forward and mangle chains
   status        show namespaces, addresses, the middlebox ruleset and
                 whether the server answers from c1
   env           print shell-sourceable LAB_* variables: eval "\$($PROG env)"
+                (with hops: LAB_HOPS, LAB_HOPk_NS, LAB_HOPk_IP, LAB_HOPk_IP6:
+                the address hop k answers from, on its client side)
   help          show this text
 
 Environment:
@@ -54,6 +82,9 @@ Environment:
                   c2  link 198.18.INDEX.64/26   2001:2:0:INDEX2::/64
                   srv link 198.18.INDEX.128/26  2001:2:0:INDEX3::/64
                 (middlebox is .1/.65/.129 and ::1; hosts .2/.66/.130 and ::2;
+                with --hops N, link k between hop k and k+1 is
+                198.18.INDEX.(192+4(k-1))/30 and 2001:2:0:INDEX4:k::/112,
+                and hop N holds .129 and ::1 on the server's link;
                 INDEX1 is INDEX's digits then 1: index 7 -> 2001:2:0:71::/64)
                 These are the benchmarking ranges 198.18.0.0/15 and
                 2001:2::/48 (RFC 2544, RFC 5180): synlab probes them without
@@ -103,6 +134,24 @@ load_config() {
         die "LAB_INDEX '$I' is invalid (integer 0..250)"
     fi
 
+    # The number of routers on the path: `up --hops N`, else what the lab
+    # was built with (1: the middlebox alone, the classic lab).
+    if [[ ${CMD:-} == up ]]; then
+        HOPS=${UP_HOPS:-1}
+    else
+        HOPS=1
+        [[ -r $STATE_DIR/hops ]] && HOPS=$(<"$STATE_DIR/hops")
+    fi
+    if ! [[ $HOPS =~ ^[1-9][0-9]?$ ]] || ((HOPS > MAX_HOPS)); then
+        die "--hops '$HOPS' is invalid (integer 1..$MAX_HOPS)"
+    fi
+    HOP_NS=("" "$MB_NS")
+    local k
+    for ((k = 2; k <= HOPS; k++)); do
+        HOP_NS+=("$P-r$k")
+        ALL_NS+=("$P-r$k")
+    done
+
     # Interface names, as seen inside each namespace.
     CLIENT_IF=to-mb     # in c1 and in c2
     SRV_IF=to-mb        # in srv
@@ -125,7 +174,26 @@ load_config() {
     MB_C1_IP6=$v6:$((I * 10 + 1))::1;  C1_IP6=$v6:$((I * 10 + 1))::2
     MB_C2_IP6=$v6:$((I * 10 + 2))::1;  C2_IP6=$v6:$((I * 10 + 2))::2
     MB_SRV_IP6=$v6:$((I * 10 + 3))::1; SRV_IP6=$v6:$((I * 10 + 3))::2
+
+    # The chain: router interfaces are to-prev (client side, hops 2..N)
+    # and to-srv (server side). Link k joins hop k (.1 of the /30, ::1)
+    # and hop k+1 (.2, ::2). HOP_IP[k] is the address hop k answers from
+    # on its client side.
+    PREV_IF=to-prev
+    HOP_IP=("" "$MB_C1_IP")
+    HOP_IP6=("" "$MB_C1_IP6")
+    LINK_IP=("") LINK_IP6=("")
+    for ((k = 1; k < HOPS; k++)); do
+        LINK_IP+=("$v4.$((192 + 4 * (k - 1)))")
+        LINK_IP6+=("$v6:$((I * 10 + 4)):$k:")
+        HOP_IP+=("$v4.$((192 + 4 * (k - 1) + 2))")
+        HOP_IP6+=("$v6:$((I * 10 + 4)):$k::2")
+    done
 }
+
+# link_addr K END: the address of hop K+END (END 1 or 2) on link K.
+link_v4() { local base=${LINK_IP[$1]}; echo "${base%.*}.$((${base##*.} + $2))"; }
+link_v6() { echo "${LINK_IP6[$1]}:$2"; }
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -204,7 +272,11 @@ create_namespaces() {
 create_links() {
     ip -n "$MB_NS" link add "$MB_C1_IF" type veth peer name "$CLIENT_IF" netns "$C1_NS"
     ip -n "$MB_NS" link add "$MB_C2_IF" type veth peer name "$CLIENT_IF" netns "$C2_NS"
-    ip -n "$MB_NS" link add "$MB_SRV_IF" type veth peer name "$SRV_IF" netns "$SRV_NS"
+    local k
+    for ((k = 1; k < HOPS; k++)); do
+        ip -n "${HOP_NS[k]}" link add "$MB_SRV_IF" type veth peer name "$PREV_IF" netns "${HOP_NS[k + 1]}"
+    done
+    ip -n "${HOP_NS[HOPS]}" link add "$MB_SRV_IF" type veth peer name "$SRV_IF" netns "$SRV_NS"
 }
 
 # Offloads off on every veth. With TSO/GSO the stack hands veth 64 KiB
@@ -239,6 +311,11 @@ disable_offloads() {
     disable_offloads_one "$MB_NS" "$MB_C1_IF"
     disable_offloads_one "$MB_NS" "$MB_C2_IF"
     disable_offloads_one "$MB_NS" "$MB_SRV_IF"
+    local k
+    for ((k = 2; k <= HOPS; k++)); do
+        disable_offloads_one "${HOP_NS[k]}" "$PREV_IF"
+        disable_offloads_one "${HOP_NS[k]}" "$MB_SRV_IF"
+    done
 }
 
 # addr NS DEV IPV4/LEN IPV6/LEN: address a link and bring it up.
@@ -256,7 +333,16 @@ configure_addresses() {
     addr "$SRV_NS" "$SRV_IF" "$SRV_IP/26" "$SRV_IP6/64"
     addr "$MB_NS" "$MB_C1_IF" "$MB_C1_IP/26" "$MB_C1_IP6/64"
     addr "$MB_NS" "$MB_C2_IF" "$MB_C2_IP/26" "$MB_C2_IP6/64"
-    addr "$MB_NS" "$MB_SRV_IF" "$MB_SRV_IP/26" "$MB_SRV_IP6/64"
+    if ((HOPS == 1)); then
+        addr "$MB_NS" "$MB_SRV_IF" "$MB_SRV_IP/26" "$MB_SRV_IP6/64"
+        return
+    fi
+    local k
+    for ((k = 1; k < HOPS; k++)); do
+        addr "${HOP_NS[k]}" "$MB_SRV_IF" "$(link_v4 "$k" 1)/30" "$(link_v6 "$k" 1)/112"
+        addr "${HOP_NS[k + 1]}" "$PREV_IF" "$(link_v4 "$k" 2)/30" "$(link_v6 "$k" 2)/112"
+    done
+    addr "${HOP_NS[HOPS]}" "$MB_SRV_IF" "$MB_SRV_IP/26" "$MB_SRV_IP6/64"
 }
 
 # Clients and server send everything via the middlebox; the middlebox has
@@ -268,10 +354,26 @@ configure_routes() {
     ip -n "$C2_NS" -6 route add default via "$MB_C2_IP6"
     ip -n "$SRV_NS" route add default via "$MB_SRV_IP"
     ip -n "$SRV_NS" -6 route add default via "$MB_SRV_IP6"
+    configure_chain_routes
+}
+
+# Along the chain: each hop sends the server's subnets on to the next hop,
+# and everything else (the clients' links) back to the previous one.
+configure_chain_routes() {
+    local k
+    for ((k = 1; k < HOPS; k++)); do
+        ip -n "${HOP_NS[k]}" route add "${SRV_IP%.*}.128/26" via "$(link_v4 "$k" 2)"
+        ip -n "${HOP_NS[k]}" -6 route add "${SRV_IP6%::*}::/64" via "$(link_v6 "$k" 2)"
+        ip -n "${HOP_NS[k + 1]}" route add default via "$(link_v4 "$k" 1)"
+        ip -n "${HOP_NS[k + 1]}" -6 route add default via "$(link_v6 "$k" 1)"
+    done
 }
 
 enable_forwarding() {
-    in_ns "$MB_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    local k
+    for ((k = 1; k <= HOPS; k++)); do
+        in_ns "${HOP_NS[k]}" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    done
     # Conntrack byte and packet counters, so rules can match `ct bytes`
     # (e.g. drop a flow's data after its first megabyte). Counted only
     # for connections that start after this is set.
@@ -295,13 +397,29 @@ apply_sysctls() {
 # the TTL (IPv6: hop limit) *before* the forward hook, so a packet sent
 # with TTL 128 is seen here with TTL 127.
 setup_nft() {
-    in_ns "$MB_NS" nft -f - <<EOF
+    local k
+    for ((k = 1; k <= HOPS; k++)); do
+        in_ns "${HOP_NS[k]}" nft -f - <<EOF
 table inet $TABLE {
     chain $CHAIN {
         type filter hook forward priority 0; policy accept;
     }
 }
 EOF
+    done
+}
+
+# The prerouting chain of hop K, made on first use (the classic lab's
+# ruleset stays as it was). Prerouting runs before the forward path's TTL
+# check, so a router whose TTL expires quotes the rewritten packet.
+ensure_mangle_chain() {
+    in_ns "${HOP_NS[$1]}" nft add chain inet "$TABLE" "$MANGLE_CHAIN" \
+        '{ type filter hook prerouting priority -150; policy accept; }'
+}
+
+ensure_icmp_chain() {
+    in_ns "${HOP_NS[$1]}" nft add chain inet "$TABLE" "$ICMP_CHAIN" \
+        '{ type filter hook output priority 0; policy accept; }'
 }
 
 # Close all fds above 2 of the current (sub)shell.
@@ -377,8 +495,12 @@ start_server() {
 # out of the tests' traffic and captures.
 links_up() {
     local ns_dev ns dev
+    local chain=() k
+    for ((k = 2; k <= HOPS; k++)); do
+        chain+=("${HOP_NS[k]}/$PREV_IF" "${HOP_NS[k]}/$MB_SRV_IF")
+    done
     for ns_dev in "$C1_NS/$CLIENT_IF" "$C2_NS/$CLIENT_IF" "$SRV_NS/$SRV_IF" \
-        "$MB_NS/$MB_C1_IF" "$MB_NS/$MB_C2_IF" "$MB_NS/$MB_SRV_IF"; do
+        "$MB_NS/$MB_C1_IF" "$MB_NS/$MB_C2_IF" "$MB_NS/$MB_SRV_IF" "${chain[@]}"; do
         ns=${ns_dev%/*} dev=${ns_dev#*/}
         [[ $(ip -n "$ns" -o link show dev "$dev") == *" state UP "* ]] || return 1
     done
@@ -427,6 +549,7 @@ cmd_up() {
     teardown
     mkdir -p "$STATE_DIR"
     echo "$I" >"$STATE_DIR/index"
+    echo "$HOPS" >"$STATE_DIR/hops"
 
     # From here on, a failure tears the half-built lab down again (unless
     # LAB_KEEP_ON_FAIL=1), so a failed CI run leaves nothing behind.
@@ -443,6 +566,7 @@ cmd_up() {
     start_server
     wait_ready
     trap - EXIT
+    ((HOPS == 1)) || log "lab '$P': $HOPS routers on the path (${HOP_NS[*]:1})"
     log "lab '$P' (index $I) is up in $(($(now_ms) - t0)) ms; server $SRV_IP / [$SRV_IP6]"
 }
 
@@ -495,7 +619,13 @@ teardown() {
             kill -TERM "$pid" 2>/dev/null || true
         fi
     fi
-    for ns in "${ALL_NS[@]}"; do
+    # Also any chain router of this prefix the state no longer names (a
+    # run killed before it wrote its hop count, a longer chain before).
+    local stray
+    stray=$(ip netns list 2>/dev/null | awk -v p="$P-r" \
+        'index($1, p) == 1 && substr($1, length(p) + 1) ~ /^[0-9]+$/ { print $1 }')
+    # shellcheck disable=SC2086 # word splitting of the list is intended
+    for ns in "${ALL_NS[@]}" $stray; do
         ns_exists "$ns" || continue
         kill_ns_processes "$ns"
         # Deleting a namespace also deletes the veth ends inside it (and
@@ -521,26 +651,97 @@ cmd_down() {
 
 require_up() { lab_is_up || die "lab '$P' is not up (run: $PROG up)"; }
 
+# hop_ns K: hop K's namespace, checked against the lab's hops.
+hop_ns() {
+    [[ $1 =~ ^[1-9][0-9]?$ ]] && (($1 <= HOPS)) ||
+        die "no hop '$1' (the lab has hops 1..$HOPS)"
+    echo "${HOP_NS[$1]}"
+}
+
 cmd_rule() {
     need_root
     if (($# != 1)) || [[ -z ${1// /} ]]; then
-        die "usage: $PROG rule 'NFT RULE EXPRESSION'"
+        die "usage: $PROG rule [--hop K] 'NFT RULE EXPRESSION'"
     fi
     take_lock
     require_up
+    local ns
+    ns=$(hop_ns "$HOP")
     # nft joins its arguments and parses them as one command, so the whole
     # expression can be passed as a single argument. -e -a echoes the rule
     # with its handle.
-    in_ns "$MB_NS" nft -e -a add rule inet "$TABLE" "$CHAIN" "$1" |
+    in_ns "$ns" nft -e -a add rule inet "$TABLE" "$CHAIN" "$1" |
         sed -n 's/^add rule /rule added: /p'
+}
+
+# The rewrites a path commonly makes, by name.
+mangle_preset() {
+    case $1 in
+        mss-clamp) echo 'tcp flags syn tcp option maxseg size set 1300' ;;
+        ecn-bleach)
+            echo 'tcp flags & (syn|ack|ecn|cwr) == syn|ecn|cwr tcp flags set syn'
+            echo 'ip ecn set not-ect'
+            echo 'ip6 ecn set not-ect'
+            ;;
+        *) echo "$1" ;;
+    esac
+}
+
+cmd_mangle() {
+    need_root
+    if (($# != 1)) || [[ -z ${1// /} ]]; then
+        die "usage: $PROG mangle [--hop K] 'NFT RULE EXPRESSION'|mss-clamp|ecn-bleach"
+    fi
+    take_lock
+    require_up
+    local ns expr
+    ns=$(hop_ns "$HOP")
+    ensure_mangle_chain "$HOP"
+    while IFS= read -r expr; do
+        in_ns "$ns" nft -e -a add rule inet "$TABLE" "$MANGLE_CHAIN" "$expr" |
+            sed -n 's/^add rule /rule added: /p'
+    done < <(mangle_preset "$1")
+}
+
+cmd_icmp() {
+    need_root
+    (($# == 1)) || die "usage: $PROG icmp [--hop K] normal|silent|ratelimit"
+    take_lock
+    require_up
+    local ns rules
+    ns=$(hop_ns "$HOP")
+    case $1 in
+        normal) rules=() ;;
+        silent)
+            rules=('icmp type { time-exceeded, destination-unreachable } drop'
+                'icmpv6 type { time-exceeded, destination-unreachable } drop')
+            ;;
+        ratelimit)
+            rules=('icmp type time-exceeded limit rate over 1/second burst 1 packets drop'
+                'icmpv6 type time-exceeded limit rate over 1/second burst 1 packets drop')
+            ;;
+        *) die "icmp: '$1' is not normal, silent or ratelimit" ;;
+    esac
+    ensure_icmp_chain "$HOP"
+    in_ns "$ns" nft flush chain inet "$TABLE" "$ICMP_CHAIN"
+    local r
+    for r in "${rules[@]}"; do
+        in_ns "$ns" nft add rule inet "$TABLE" "$ICMP_CHAIN" "$r"
+    done
+    log "hop $HOP ($ns): ICMP errors $1"
 }
 
 cmd_flush() {
     need_root
     take_lock
     require_up
-    in_ns "$MB_NS" nft flush chain inet "$TABLE" "$CHAIN"
-    log "chain inet $TABLE $CHAIN in $MB_NS flushed"
+    local ns
+    ns=$(hop_ns "$HOP")
+    in_ns "$ns" nft flush chain inet "$TABLE" "$CHAIN"
+    if [[ -n $HOP_GIVEN ]]; then
+        in_ns "$ns" nft flush chain inet "$TABLE" "$MANGLE_CHAIN" 2>/dev/null || true
+    fi
+    log "chain inet $TABLE $CHAIN in $ns flushed"
 }
 
 cmd_status() {
@@ -586,6 +787,14 @@ cmd_env() {
         "LAB_OPEN_PORT=$OPEN_PORT" "LAB_CLOSED_PORT=$CLOSED_PORT"; do
         printf '%s=%q\n' "${kv%%=*}" "${kv#*=}"
     done
+    # The chain, only when there is one (the classic lab's env is as it was).
+    ((HOPS > 1)) || return 0
+    local k
+    printf 'LAB_HOPS=%q\n' "$HOPS"
+    for ((k = 1; k <= HOPS; k++)); do
+        printf 'LAB_HOP%d_NS=%q\nLAB_HOP%d_IP=%q\nLAB_HOP%d_IP6=%q\n' \
+            "$k" "${HOP_NS[k]}" "$k" "${HOP_IP[k]}" "$k" "${HOP_IP6[k]}"
+    done
     # Capturing: use one interface (e.g. tcpdump -i "$LAB_C1_IF" inside
     # $LAB_C1_NS, or one of the LAB_MB_*_IF in $LAB_MB_NS), never `-i any`
     # in the middlebox: a forwarded packet is seen once on the way in and
@@ -598,11 +807,26 @@ cmd_env() {
 
 main() {
     CMD=${1:-}
+    HOP=1 HOP_GIVEN=
     case $CMD in
-        up | down | flush | status | env)
+        up)
+            if [[ ${2:-} == --hops && $# == 3 ]]; then
+                UP_HOPS=$3
+                set -- "$1"
+            fi
+            (($# == 1)) || die "'up' takes only --hops N (see: $PROG help)"
+            ;;
+        flush | rule | mangle | icmp)
+            if [[ ${2:-} == --hop && $# -ge 3 ]]; then
+                HOP=$3 HOP_GIVEN=1
+                set -- "$1" "${@:4}"
+            fi
+            [[ $CMD != flush ]] || (($# == 1)) ||
+                die "'flush' takes only --hop K (see: $PROG help)"
+            ;;
+        down | status | env)
             (($# == 1)) || die "'$CMD' takes no arguments (see: $PROG help)"
             ;;
-        rule) ;;
         help | -h | --help) usage; exit 0 ;;
         "") usage >&2; exit 2 ;;
         *) echo "$PROG: unknown command '$CMD'" >&2; usage >&2; exit 2 ;;

@@ -183,6 +183,14 @@ pub enum Command {
     /// with --exchange, 0 every exchange completed, 1 some did not (stalled,
     /// reset, no reply); 2 trouble.
     Probe(super::cmd_probe::ProbeArgs),
+    /// Where on the path: send the profile's SYN with TTL (hop limit) 1, 2,
+    /// ... until the endpoint answers; per hop the router, the round trip,
+    /// and the fields its ICMP quote shows changed on the way.
+    ///
+    /// Needs and sends what `probe` does. A hop that does not answer is
+    /// asked again (--attempts) before it is said silent ("* * *"). Exit
+    /// status: 0 the endpoint answered, 1 it did not, 2 trouble.
+    Trace(super::cmd_trace::TraceArgs),
     /// Capture packets on an interface into a pcap file (Ethernet frames).
     ///
     /// Needs CAP_NET_RAW. Always bounded: stops after --count packets or

@@ -130,6 +130,11 @@ pub struct BisectArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// With --target, once the culprits are known: trace the bad SYN and
+    /// the good one hop by hop (as `synlab trace`) and say where the bad
+    /// one dies (JSON: `location`).
+    #[arg(long, requires = "target")]
+    pub locate: bool,
     /// Write every probe to this pcapng file, each packet's comment naming
     /// its variant (`tshark -r FILE -T fields -e frame.comment`): live,
     /// the SYNs sent and every answer; for --rule and --recorded, the SYNs
@@ -341,6 +346,10 @@ fn parse_rule(args: &BisectArgs) -> Result<Option<Rule>> {
         .map_err(|e| anyhow::anyhow!("invalid --rule: {}", e.render(expr)))
 }
 
+/// What a bisect found: the search's report, `--infer`'s rule and
+/// `--locate`'s hop.
+type Found = (Report, Option<Inferred>, Option<crate::trace::Location>);
+
 /// The search against a live target, in one session: opened before the
 /// first batch, closed (its RST rule removed, a failure reported) after
 /// the last, also when the search was halted.
@@ -349,15 +358,21 @@ fn run_live(
     target: SocketAddr,
     search: &mut Search,
     rec: &mut Recorder,
-) -> Result<(Report, Option<Inferred>)> {
-    // The inference's probes come from the same block of ports.
+    [good, bad]: [&Side; 2],
+) -> Result<Found> {
+    // The inference's and --locate's probes come from the same block of ports.
     let inferring = match args.infer {
         true => crate::search::infer::InferOptions::default().max_total_probes,
         false => 0,
     };
     let budget = usize::try_from(args.max_total_probes + inferring).unwrap_or(usize::MAX);
+    let budget = match args.locate {
+        true => budget.saturating_add(super::cmd_trace::LOCATE_BUDGET),
+        false => budget,
+    };
     let opts = LiveOptions {
-        keep_frames: args.pcap.is_some(),
+        // --locate reads the routers' ICMP errors from the frames.
+        keep_frames: args.pcap.is_some() || args.locate,
         ..args.live().options()
     };
     let mut live = LiveOracle::new(target, &opts, budget)?;
@@ -378,6 +393,16 @@ fn run_live(
     if report.is_err() {
         rec.interrupted(search, &live.take_frames());
     }
+    // --locate: once the culprits are known, the bad SYN traced beside the
+    // good one, on this session.
+    let location = match (&report, args.locate) {
+        (Ok((r, _)), true) if r.conclusion == Conclusion::Culprits => {
+            let v6 = target.is_ipv6();
+            let session = live.session_mut();
+            super::cmd_trace::locate_on(session, &good.attributes, &bad.attributes, v6)?
+        }
+        _ => None,
+    };
     let rtt = live.rtt();
     tracing::info!(
         "live session: {} round trips measured, srtt {:?}, rttvar {:?}, final wait {:?}",
@@ -387,7 +412,8 @@ fn run_live(
         rtt.timeout()
     );
     live.close()?;
-    report
+    let (report, inferred) = report?;
+    Ok((report, inferred, location))
 }
 
 /// `--infer` after the search, against the same oracle.
@@ -435,6 +461,9 @@ struct Doc<'a> {
     /// `--infer`: the predicate over the culprits.
     #[serde(skip_serializing_if = "Option::is_none")]
     inferred: Option<&'a Inferred>,
+    /// `--locate`: where on the path the bad SYN dies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a crate::trace::Location>,
 }
 
 /// The run's facts for the JSON and the page (issue 21: what an operator
@@ -454,6 +483,7 @@ fn run_facts(args: &BisectArgs, report: &Report, started: std::time::SystemTime)
         target: args.target.map(|t| t.to_string()),
         request: args.exchange.request.as_ref().map(|e| e.to_string()),
         port_finding: port_line(report),
+        location: None,
     }
 }
 
@@ -508,7 +538,7 @@ pub fn bisect(
         })
         .transpose()?;
     let report = match args.target {
-        Some(target) => run_live(args, target, &mut search, &mut rec),
+        Some(target) => run_live(args, target, &mut search, &mut rec, [&good, &bad]),
         None => make_oracle(args).and_then(|mut oracle| {
             let report =
                 oracle::run_observed(&mut search, &mut oracle, &mut |s, _, batch, answers| {
@@ -516,12 +546,12 @@ pub fn bisect(
                 })
                 .map_err(|h| stopped(&search, h))?;
             let inferred = infer_with(args, &search, &mut oracle)?;
-            Ok((report, inferred))
+            Ok((report, inferred, None))
         }),
     };
     // What was recorded is kept, also when the search stopped early.
     let written = rec.finish().context("--pcap");
-    let (report, inferred) = match report {
+    let (report, inferred, location) = match report {
         Ok(done) => done,
         Err(e) => {
             if let Err(w) = written {
@@ -536,7 +566,8 @@ pub fn bisect(
     if let (Some(path), Some(n)) = (&args.pcap, written?) {
         message!("{}: {n} packets, annotated (pcapng)", path.display());
     }
-    let facts = run_facts(args, &report, started);
+    let mut facts = run_facts(args, &report, started);
+    facts.location = location.as_ref().map(|l| l.evidence.clone());
     if let Some((path, mut file)) = html {
         let page = crate::report::bisect_page_inferred(
             SynSide {
@@ -563,6 +594,7 @@ pub fn bisect(
             run: &facts,
             report: &report,
             inferred: inferred.as_ref(),
+            location: location.as_ref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)?;
@@ -570,6 +602,9 @@ pub fn bisect(
         table(&good.label, &bad.label, &report, style, out)?;
         if let Some(inferred) = &inferred {
             super::bisect_infer::text(inferred, style, out)?;
+        }
+        if let Some(l) = &location {
+            writeln!(out, "location: {}", l.evidence)?;
         }
     }
     Ok(match report.conclusion {

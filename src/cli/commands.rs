@@ -65,6 +65,10 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_probe::run(args, &dirs, style, out)
         }
+        Command::Trace(args) => {
+            let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
+            super::cmd_trace::run(args, &dirs, out)
+        }
         Command::Capture(args) => super::cmd_capture::run(args, out),
         Command::Survey(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);

@@ -52,6 +52,13 @@ impl LiveOracle {
         self.session.rtt()
     }
 
+    /// The session itself, for more probes on it once the search is done
+    /// (`bisect --locate` traces on it: a second session could not be
+    /// opened, the process holds no capability by then).
+    pub fn session_mut(&mut self) -> &mut LiveSession {
+        &mut self.session
+    }
+
     /// End the session, removing the RST rule (reporting a failure to).
     pub fn close(self) -> Result<(), LiveError> {
         self.session.close()

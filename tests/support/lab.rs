@@ -57,6 +57,16 @@ fn lab_sh(prefix: &str, index: u8, args: &[&str]) -> Output {
 impl Lab {
     /// Build lab `sltest-NAME` with index `index`, or None (skip) when not root.
     pub fn up(name: &str, index: u8) -> Option<Lab> {
+        Lab::up_with(name, index, &[])
+    }
+
+    /// [`Lab::up`] with `hops` routers between the clients and the server
+    /// (`lab.sh up --hops N`; the middlebox is hop 1).
+    pub fn up_chain(name: &str, index: u8, hops: u8) -> Option<Lab> {
+        Lab::up_with(name, index, &["--hops", &hops.to_string()])
+    }
+
+    fn up_with(name: &str, index: u8, up_args: &[&str]) -> Option<Lab> {
         if !can_run_lab(name) {
             return None;
         }
@@ -69,7 +79,9 @@ impl Lab {
             index,
             vars: HashMap::new(),
         };
-        let out = lab_sh(&lab.prefix, index, &["up"]);
+        let mut args = vec!["up"];
+        args.extend_from_slice(up_args);
+        let out = lab_sh(&lab.prefix, index, &args);
         super::assert_exit_for(&out, 0, "lab.sh up");
         let env = lab_sh(&lab.prefix, index, &["env"]);
         super::assert_exit_for(&env, 0, "lab.sh env");
@@ -109,6 +121,21 @@ impl Lab {
     pub fn rule(&self, expr: &str) {
         let out = lab_sh(&self.prefix, self.index, &["rule", expr]);
         super::assert_exit_for(&out, 0, &format!("lab.sh rule '{expr}'"));
+    }
+
+    /// `lab.sh CMD --hop K ARG`: a rule, a rewrite (`mangle`) or an ICMP
+    /// behaviour (`icmp`) on hop `hop` of a chain.
+    pub fn on_hop(&self, cmd: &str, hop: u8, arg: &str) {
+        let hop = hop.to_string();
+        let out = lab_sh(&self.prefix, self.index, &[cmd, "--hop", &hop, arg]);
+        super::assert_exit_for(&out, 0, &format!("lab.sh {cmd} --hop {hop} '{arg}'"));
+    }
+
+    /// `lab.sh flush --hop K`: hop K's forward and rewrite chains emptied.
+    pub fn flush_hop(&self, hop: u8) {
+        let hop = hop.to_string();
+        let out = lab_sh(&self.prefix, self.index, &["flush", "--hop", &hop]);
+        super::assert_exit_for(&out, 0, &format!("lab.sh flush --hop {hop}"));
     }
 
     pub fn flush(&self) {

@@ -22,4 +22,5 @@ pub mod report;
 pub mod rule;
 pub mod search;
 pub mod survey;
+pub mod trace;
 pub mod wire;

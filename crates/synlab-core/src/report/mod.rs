@@ -583,6 +583,10 @@ pub struct RunFacts {
     /// Whether the failures follow the source port, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_finding: Option<String>,
+    /// `bisect --locate`: where on the path bad's SYN dies, in one line
+    /// (the JSON has it as its own `location` object, not here).
+    #[serde(skip)]
+    pub location: Option<String>,
 }
 
 /// [`bisect_page`] with the run's facts in a table under the title.
@@ -714,6 +718,7 @@ fn run_facts(h: &mut Html, f: &RunFacts) {
         ("target", f.target.as_deref()),
         ("request", f.request.as_deref()),
         ("source ports", f.port_finding.as_deref()),
+        ("location", f.location.as_deref()),
     ];
     let known: Vec<(&str, &str)> = rows
         .into_iter()

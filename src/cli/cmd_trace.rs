@@ -1,0 +1,392 @@
+//! `synlab trace`: where on the path. The profile's SYN is sent with TTL
+//! (hop limit) 1, 2, … until the endpoint answers; per hop the router, the
+//! round trip, and what its ICMP quote shows changed (the state machine is
+//! `crate::trace`; this file sends, reads the captured errors and prints).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+
+use super::edit_args::EditArgs;
+use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
+use super::status::Status;
+use crate::handshake::Outcome;
+use crate::io::live::{CapturedFrame, LiveOptions, LiveSession};
+use crate::model::{Attributes, Field, QuotedTcp};
+use crate::probe::ProbeResult;
+use crate::trace::{
+    icmp_of_ethernet, locate, read_quote, Answer, HopReport, Location, Reply, Trace, TraceConfig,
+    TraceReport,
+};
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The profile whose SYN to send (e.g. linux, windows-10, macos-14).
+    #[arg(long, required_unless_present = "from")]
+    pub profile: Option<String>,
+    /// Where to send: IP:PORT, [IPv6]:PORT. With --from: only SYNs to it
+    /// are read as probes (default: the first SYN's destination).
+    #[arg(long, value_parser = super::live_args::parse_target, required_unless_present = "from")]
+    pub target: Option<SocketAddr>,
+    /// Send nothing: read a capture (pcap or pcapng) of TTL-limited SYNs
+    /// and their answers (traceroute -T, tracebox, tcpdump of a trace) and
+    /// print the same table.
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+    pub from: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub route: RouteArgs,
+    /// The highest TTL (IPv6: hop limit) tried (1 to 64).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub max_ttl: u8,
+    /// Probes per hop at most while it does not answer (2 to 10): a hop
+    /// is said silent only when none of them was answered.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=10))]
+    pub attempts: u8,
+    #[command(flatten)]
+    pub pace: PaceArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub edit: EditArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+/// The least time between rounds that ask a silent hop again: routers
+/// rate-limit their ICMP errors, so a repeat sent at once would be refused
+/// the same way. Linux's limit per destination is a bucket of 6 that
+/// refills one a second; a router sees at most two of a round's probes
+/// expire (one per trace), so three attempts half a second apart stay
+/// within it.
+const RETRY_GAP: Duration = Duration::from_millis(500);
+
+pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -> Result<Status> {
+    if let Some(path) = &args.from {
+        return from_file(args, path, out);
+    }
+    let (Some(name), Some(target)) = (&args.profile, args.target) else {
+        anyhow::bail!("--profile and --target are needed unless --from");
+    };
+    let profile = crate::io::profile_store::resolve(name, dirs)?;
+    let v6 = target.is_ipv6();
+    let edited = args.edit.apply(&profile.attributes, v6)?;
+    let exchange = ExchangeArgs {
+        request: None,
+        stall_timeout: 2.0,
+    };
+    let live = Live {
+        route: &args.route,
+        pace: &args.pace,
+        guard: &args.guard,
+        exchange: &exchange,
+    };
+    let opts = LiveOptions {
+        keep_frames: true,
+        ..live.options()
+    };
+    let cfg = TraceConfig {
+        max_ttl: args.max_ttl,
+        attempts: args.attempts,
+        ..TraceConfig::default()
+    };
+    let budget = usize::from(cfg.max_ttl) * usize::from(cfg.attempts);
+    let mut session = LiveSession::open(target, &opts, budget)?;
+    let report = trace_path(&mut session, &edited.attributes, cfg, v6)?;
+    session.close()?;
+    print(args, target, &profile.name, &report, out)
+}
+
+/// The report printed as asked; the exit status says whether the
+/// endpoint answered.
+fn print(
+    args: &TraceArgs,
+    target: SocketAddr,
+    profile: &str,
+    report: &TraceReport,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let max_ttl = match args.from {
+        Some(_) => report.hops.last().map_or(args.max_ttl, |h| h.ttl),
+        None => args.max_ttl,
+    };
+    if args.json {
+        print_json(target, profile, max_ttl, report, out)?;
+    } else {
+        print_table(target, profile, max_ttl, report, out)?;
+    }
+    Ok(match report.reached {
+        true => Status::Ok,
+        false => Status::Differ,
+    })
+}
+
+/// `--from FILE`: the probes and answers of a capture.
+fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> Result<Status> {
+    use crate::io::capture_file::CaptureReader;
+    use crate::model::LinkType;
+    use crate::trace::{OfflineTrace, ProbeFrame};
+    let what = || format!("--from {}", path.display());
+    let mut reader = CaptureReader::open(path).with_context(what)?;
+    let mut trace = OfflineTrace::new(args.target);
+    while let Some(frame) = reader.next_frame() {
+        let frame = frame.with_context(what)?;
+        let Ok(link) = LinkType::try_from(frame.linktype) else {
+            continue;
+        };
+        trace.feed(ProbeFrame {
+            at: frame.timestamp,
+            link,
+            data: frame.data,
+        });
+    }
+    let (Some(target), Some(report)) = (trace.target(), trace.finish()) else {
+        anyhow::bail!("--from {}: no SYN probes in it", path.display());
+    };
+    let name = format!("capture {}", path.display());
+    print(args, target, &name, &report, out)
+}
+
+/// `bisect --locate`: on the search's own session, trace the passing
+/// and the failing SYN side by side (each round's probes of both in one
+/// batch, so their repeats share the waits); where the failing one stops
+/// short of the passing one (`None`: it does not).
+pub(super) fn locate_on(
+    session: &mut LiveSession,
+    pass: &Attributes,
+    fail: &Attributes,
+    v6: bool,
+) -> Result<Option<Location>> {
+    let reports = trace_paths(session, &[pass, fail], TraceConfig::default(), v6, true)?;
+    Ok(match reports.as_slice() {
+        [passing, failing] => locate(passing, failing),
+        _ => None,
+    })
+}
+
+/// The most probes `bisect --locate` adds to the session: two traces.
+pub(super) const LOCATE_BUDGET: usize = 2 * 30 * 3;
+
+/// Run the trace's rounds on the session: each round's TTLs in one batch.
+fn trace_path(
+    session: &mut LiveSession,
+    syn: &Attributes,
+    cfg: TraceConfig,
+    v6: bool,
+) -> Result<TraceReport> {
+    let mut reports = trace_paths(session, &[syn], cfg, v6, false)?;
+    reports
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no trace was run"))
+}
+
+/// Trace several SYNs in lockstep: each round, every trace's TTLs in one
+/// batch; a round that asks silent hops again waits [`RETRY_GAP`] after
+/// the one before. `within_first`: the others go no further than the
+/// first one reached.
+fn trace_paths(
+    session: &mut LiveSession,
+    syns: &[&Attributes],
+    cfg: TraceConfig,
+    v6: bool,
+    within_first: bool,
+) -> Result<Vec<TraceReport>> {
+    let ttl_field = Field::IpTtl.for_family(v6);
+    let mut traces: Vec<Trace> = syns.iter().map(|_| Trace::new(cfg)).collect();
+    let mut last_round: Option<Instant> = None;
+    loop {
+        // (trace, ttl) of every probe of the round.
+        let round: Vec<(usize, u8)> = traces
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(i, t)| t.next_round().into_iter().map(move |ttl| (i, ttl)))
+            .collect();
+        if round.is_empty() {
+            break;
+        }
+        let repeats = round.iter().any(|&(i, ttl)| traces[i].is_repeat(ttl));
+        if let (Some(t), true) = (last_round, repeats) {
+            std::thread::sleep(RETRY_GAP.saturating_sub(t.elapsed()));
+        }
+        last_round = Some(Instant::now());
+        let requests: Vec<Attributes> = round
+            .iter()
+            .map(|&(i, ttl)| {
+                let mut a = syns[i].clone();
+                a.insert(ttl_field, ttl);
+                a
+            })
+            .collect();
+        let run = session.run_batch(&requests)?;
+        for (r, &(i, ttl)) in run.results.iter().zip(&round) {
+            if let Some(t) = traces.get_mut(i) {
+                t.record(ttl, reply_of(r, &run.frames, run.target));
+            }
+        }
+        let first_end = traces.first().and_then(Trace::end_ttl);
+        if let (true, Some(end)) = (within_first, first_end) {
+            traces.iter_mut().skip(1).for_each(|t| t.limit(end));
+        }
+    }
+    Ok(traces
+        .iter()
+        .zip(syns)
+        .map(|(t, syn)| t.finish(syn))
+        .collect())
+}
+
+/// A probe's result as the trace reads it; an ICMP error's quote is taken
+/// from the captured frame that carried it.
+fn reply_of(r: &ProbeResult, frames: &[CapturedFrame], target: SocketAddr) -> Reply {
+    let mut reply = Reply {
+        rtt: r.rtt,
+        sent: Some(r.syn.clone()),
+        ..Reply::none()
+    };
+    match r.outcome {
+        Outcome::SynAck | Outcome::Reset => {
+            let a = r.reply.as_ref();
+            let num = |f: Field| a.and_then(|a| a.num(f));
+            reply.answer = match r.outcome {
+                Outcome::SynAck => Answer::SynAck,
+                _ => Answer::Rst,
+            };
+            reply.from = Some(target.ip());
+            reply.ttl = num(Field::IpTtl)
+                .or_else(|| num(Field::Ipv6Hlim))
+                .and_then(|t| u8::try_from(t).ok());
+            reply.ip_id = num(Field::IpId).and_then(|t| u16::try_from(t).ok());
+            reply.window = num(Field::TcpWindowSizeValue).and_then(|t| u16::try_from(t).ok());
+        }
+        Outcome::Icmp { icmp_type, .. } => {
+            let v6 = target.is_ipv6();
+            let time_exceeded = (!v6 && icmp_type == 11) || (v6 && icmp_type == 3);
+            reply.answer = match time_exceeded {
+                true => Answer::TimeExceeded,
+                false => Answer::Unreachable,
+            };
+            reply.from = r.icmp_from;
+            let frame = frames.iter().find_map(|f| {
+                let e = icmp_of_ethernet(&f.data)?;
+                let q = QuotedTcp::parse(&e.quote)?;
+                (Some(e.from) == r.icmp_from && q.src.port() == r.src_port && q.seq == r.seq)
+                    .then_some(e)
+            });
+            if let Some(e) = frame {
+                reply.ttl = Some(e.ttl);
+                reply.quote = read_quote(&e.quote, e.original_len);
+            }
+        }
+        _ => {}
+    }
+    reply
+}
+
+fn print_json(
+    target: SocketAddr,
+    profile: &str,
+    max_ttl: u8,
+    report: &TraceReport,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let doc = json!({
+        "target": target.to_string(),
+        "profile": profile,
+        "max_ttl": max_ttl,
+        "reached": report.reached,
+        "hops": report.hops,
+        "changes": report.changes,
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn print_table(
+    target: SocketAddr,
+    profile: &str,
+    max_ttl: u8,
+    report: &TraceReport,
+    out: &mut dyn Write,
+) -> Result<()> {
+    writeln!(out, "trace {profile} -> {target} (max TTL {max_ttl})")?;
+    writeln!(
+        out,
+        "{:>3}  {:<28} {:>9}  {:<13}  {:>5}  CHANGED",
+        "TTL", "ROUTER", "RTT", "ANSWER", "QUOTE"
+    )?;
+    for h in &report.hops {
+        writeln!(out, "{}", hop_row(h))?;
+    }
+    if report.changes.is_empty() {
+        writeln!(
+            out,
+            "no field changed on the way (as far as the quotes show)"
+        )?;
+    }
+    for c in &report.changes {
+        let router = c.router.map_or_else(|| "?".to_owned(), |r| r.to_string());
+        writeln!(
+            out,
+            "changed at hop {} ({router}): {} {} -> {}",
+            c.hop,
+            c.name,
+            value_text(c.sent.as_ref()),
+            value_text(c.seen.as_ref())
+        )?;
+    }
+    if !report.reached {
+        writeln!(out, "the endpoint did not answer up to TTL {max_ttl}")?;
+    }
+    Ok(())
+}
+
+fn value_text(v: Option<&crate::model::Value>) -> String {
+    v.map_or_else(|| "(absent)".to_owned(), ToString::to_string)
+}
+
+/// One row; a hop that never answered is `* * *` with the probes it got.
+fn hop_row(h: &HopReport) -> String {
+    if h.answer == Answer::None {
+        return format!("{:>3}  * * *  (no answer to {} probe(s))", h.ttl, h.probes);
+    }
+    let router = h.router.map_or_else(|| "?".to_owned(), |r| r.to_string());
+    let rtt = h
+        .rtt_ms
+        .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1} ms"));
+    let quote = h
+        .quoted_bytes
+        .map_or_else(|| "-".to_owned(), |b| format!("{b} B"));
+    let mut changed: Vec<String> = h
+        .changed
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}->{}",
+                c.name,
+                value_text(c.sent.as_ref()),
+                value_text(c.seen.as_ref())
+            )
+        })
+        .collect();
+    if !h.not_quoted.is_empty() {
+        changed.push(format!("({} field(s) not quoted)", h.not_quoted.len()));
+    }
+    if h.injected == Some(true) {
+        let why = h.evidence.as_deref().unwrap_or_default();
+        changed.push(format!("INJECTED: {why}"));
+    }
+    let changed = match changed.is_empty() {
+        true => "-".to_owned(),
+        false => changed.join(", "),
+    };
+    format!(
+        "{:>3}  {router:<28} {rtt:>9}  {:<13}  {quote:>5}  {changed}",
+        h.ttl,
+        h.answer.name()
+    )
+}
