@@ -13,7 +13,7 @@ use super::sink::{self, Format, Sink};
 use super::status::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::Limits;
-use crate::io::load::{is_stdin, load, stream, Loaded};
+use crate::io::load::{is_stdin, load, stream_threads, Loaded};
 use crate::model::{Attributes, Field, Kind};
 use crate::rule::{Rule, Scope};
 
@@ -26,6 +26,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             jsonl,
             pretty,
             max_flows,
+            threads,
             r#where,
             fields,
             parquet,
@@ -44,7 +45,10 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            handshakes(file, print, limits, r#where.as_deref(), style, out)
+            let threads = threads.map_or_else(crate::io::parallel::default_threads, |n| {
+                usize::try_from(n).unwrap_or(1)
+            });
+            handshakes(file, print, (limits, threads), r#where.as_deref(), style, out)
         }
         Command::Diff {
             a,
@@ -158,7 +162,7 @@ enum Print<'a> {
 fn handshakes(
     file: &std::path::Path,
     print: Print<'_>,
-    limits: Limits,
+    (limits, threads): (Limits, usize),
     filter: Option<&str>,
     style: Style,
     out: &mut dyn Write,
@@ -187,7 +191,7 @@ fn handshakes(
     };
     let mut shown = 0;
     // Indexes stay those of the whole file, so FILE#N still names the attempt.
-    let summary = stream(file, limits, &mut tick, |index, attempt| {
+    let summary = stream_threads(file, limits, threads, &mut tick, |index, attempt| {
         if rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
             shown += 1;
             sink.attempt(index, &attempt)?;

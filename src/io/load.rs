@@ -59,6 +59,9 @@ pub enum SkipReason {
 /// The capture path that means standard input, as for tshark and tcpdump.
 pub const STDIN: &str = "-";
 
+/// Standard input was read once already (it cannot be read again).
+static STDIN_TAKEN: AtomicBool = AtomicBool::new(false);
+
 /// Whether `path` names standard input (`-`).
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == STDIN
@@ -72,6 +75,9 @@ pub enum LoadError {
     /// read once; a second reading would see an empty file.
     #[error("-: standard input was already read; name the capture `-` once, or save it to a file")]
     StdinAgain,
+    /// A `--threads` shard thread ended before the capture did.
+    #[error("a tracker thread stopped before the capture ended")]
+    ShardLost,
     #[error("{path}: packet {number}: {source}")]
     Decode {
         path: PathBuf,
@@ -183,8 +189,7 @@ pub fn stream<E: From<LoadError>>(
     each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
 ) -> Result<Summary, E> {
     if is_stdin(path) {
-        static TAKEN: AtomicBool = AtomicBool::new(false);
-        if TAKEN.swap(true, Ordering::SeqCst) {
+        if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
             return Err(LoadError::StdinAgain.into());
         }
         let reader = CaptureReader::new(path, std::io::stdin().lock()).map_err(LoadError::from)?;
@@ -192,6 +197,30 @@ pub fn stream<E: From<LoadError>>(
     }
     let reader = CaptureReader::open(path).map_err(LoadError::from)?;
     stream_from(reader, limits, progress, each)
+}
+
+/// [`stream`] over `threads` flow-sharded trackers (see
+/// [`super::parallel`]): the same attempts, in the same order; one thread
+/// is [`stream`] itself.
+pub fn stream_threads<E: From<LoadError>>(
+    path: &Path,
+    limits: Limits,
+    threads: usize,
+    progress: Progress<'_>,
+    each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+) -> Result<Summary, E> {
+    if threads <= 1 {
+        return stream(path, limits, progress, each);
+    }
+    if is_stdin(path) {
+        if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
+            return Err(LoadError::StdinAgain.into());
+        }
+        let reader = CaptureReader::new(path, std::io::stdin().lock()).map_err(LoadError::from)?;
+        return super::parallel::stream_sharded(reader, limits, threads, progress, each);
+    }
+    let reader = CaptureReader::open(path).map_err(LoadError::from)?;
+    super::parallel::stream_sharded(reader, limits, threads, progress, each)
 }
 
 /// [`stream`] over an opened capture, to its end or first error.
@@ -293,4 +322,4 @@ fn stream_from<R: Read, E: From<LoadError>>(
 }
 
 /// Packets between two progress reports.
-const PROGRESS_EVERY: u64 = 1 << 14;
+pub(crate) const PROGRESS_EVERY: u64 = 1 << 14;
