@@ -83,6 +83,15 @@ pub enum Command {
         /// absent. DuckDB reads a directory of them as one table.
         #[arg(long, value_name = "OUT.parquet", conflicts_with_all = ["json", "jsonl", "fields"])]
         parquet: Option<PathBuf>,
+        /// With --parquet DIR: write a hive-partitioned dataset,
+        /// DIR/date=YYYY-MM-DD[/vantage=NAME]/part-N.parquet (the UTC day of
+        /// each attempt's first SYN). Appendable: each run adds new parts.
+        #[arg(long, value_name = "date[,vantage]", requires = "parquet")]
+        partition_by: Option<crate::io::parquet_dataset::PartitionBy>,
+        /// The name of the place the capture was taken, for
+        /// `--partition-by …,vantage` (letters, digits, `.`, `_`, `-`).
+        #[arg(long, value_name = "NAME", requires = "partition_by")]
+        vantage: Option<crate::io::parquet_dataset::Vantage>,
     },
     /// List the flows that stalled (hung with something outstanding),
     /// grouped by the client's p0f signature, each with the HTTP `Range:`

@@ -173,6 +173,12 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// When its first SYN was captured (since the Unix epoch, as the
+    /// capture stamps it): the attempt's time, for a dataset's `date=`.
+    pub fn first_syn_at(&self) -> Duration {
+        self.first_syn_at
+    }
+
     /// The SYN-ACK's attributes, when the answer was one.
     pub fn syn_ack(&self) -> Option<&Attributes> {
         match self.outcome {
