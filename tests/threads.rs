@@ -90,15 +90,17 @@ fn a_syn_heavy_capture_gives_the_same_bytes_on_any_thread_count() {
         .output();
     match made {
         Ok(out) if out.status.success() => {}
-        Ok(out) => panic!("gen-bench-pcap.py: {}", String::from_utf8_lossy(&out.stderr)),
+        Ok(out) => panic!(
+            "gen-bench-pcap.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
         Err(e) => {
             eprintln!("skipped: python3 cannot run ({e})");
             return;
         }
     }
     let one = run(&path, 1);
-    let doc: serde_json::Value =
-        serde_json::from_slice(&one.0).unwrap_or_else(|e| panic!("{e}"));
+    let doc: serde_json::Value = serde_json::from_slice(&one.0).unwrap_or_else(|e| panic!("{e}"));
     let attempts = doc["handshakes"].as_array().map_or(0, Vec::len);
     assert!(attempts >= 3000, "{attempts} attempts");
     assert_same_for_all_threads(&path);

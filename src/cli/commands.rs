@@ -55,7 +55,14 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             let threads = threads.map_or_else(crate::io::parallel::default_threads, |n| {
                 usize::try_from(n).unwrap_or(1)
             });
-            handshakes(file, print, (limits, threads), r#where.as_deref(), style, out)
+            handshakes(
+                file,
+                print,
+                (limits, threads),
+                r#where.as_deref(),
+                style,
+                out,
+            )
         }
         Command::Diff {
             a,

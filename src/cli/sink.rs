@@ -16,8 +16,8 @@ use super::fields::FieldList;
 use super::output::{self, Style};
 use crate::handshake::{Attempt, FlowEnd, Outcome};
 use crate::io::load::Summary;
-use crate::io::parquet_out::{ParquetOutError, ParquetSink};
 use crate::io::parquet_dataset::{DatasetError, DatasetSink, PartitionBy, Vantage};
+use crate::io::parquet_out::{ParquetOutError, ParquetSink};
 use crate::model::{Attributes, Field, Value};
 
 /// Takes finished attempts one at a time, then the end of the capture.

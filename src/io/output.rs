@@ -242,7 +242,12 @@ impl OutputFile {
                     return Ok(target);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < u32::MAX => n += 1,
-                Err(source) => return Err(OutputError::Rename { path: target, source }),
+                Err(source) => {
+                    return Err(OutputError::Rename {
+                        path: target,
+                        source,
+                    })
+                }
             }
         }
     }

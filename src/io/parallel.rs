@@ -28,7 +28,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::capture_file::CaptureReader;
-use super::load::{LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, PROGRESS_EVERY};
+use super::load::{
+    LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, PROGRESS_EVERY,
+};
 use crate::handshake::{Attempt, ClockJump, Limits, Tracker};
 use crate::model::{decode_frame, Decoded, LinkType};
 
@@ -175,7 +177,10 @@ impl<E: From<LoadError>> Merge<'_, E> {
             answers.push(a.recv().map_err(|_| gone())?);
         }
         self.in_flight = self.in_flight.saturating_sub(1);
-        let mut starts: Vec<u64> = answers.iter().flat_map(|a| a.starts.iter().copied()).collect();
+        let mut starts: Vec<u64> = answers
+            .iter()
+            .flat_map(|a| a.starts.iter().copied())
+            .collect();
         starts.sort_unstable();
         for s in starts {
             self.index_of.insert(s, self.next_index);
@@ -190,7 +195,10 @@ impl<E: From<LoadError>> Merge<'_, E> {
                 totals = Some((s + seen, e + evicted));
             }
             for (at, attempt) in a.finished {
-                let index = self.index_of.remove(&attempt.syn_packet).unwrap_or(usize::MAX);
+                let index = self
+                    .index_of
+                    .remove(&attempt.syn_packet)
+                    .unwrap_or(usize::MAX);
                 done.push((at, index, attempt));
             }
         }

@@ -261,7 +261,9 @@ impl DatasetSink {
 
     fn finish_part(&mut self, part: Part) -> Result<(), DatasetError> {
         let dir = part.dir;
-        let (rows, path) = part.sink.finish_unique(|n| part_name(&dir, n), part.first)?;
+        let (rows, path) = part
+            .sink
+            .finish_unique(|n| part_name(&dir, n), part.first)?;
         self.rows += rows;
         self.files.push(path);
         Ok(())
@@ -287,7 +289,10 @@ mod tests {
         use PartitionKey::*;
         assert_eq!("date".parse(), Ok(PartitionBy(vec![Date])));
         assert_eq!("date,vantage".parse(), Ok(PartitionBy(vec![Date, Vantage])));
-        assert_eq!("vantage, date".parse(), Ok(PartitionBy(vec![Vantage, Date])));
+        assert_eq!(
+            "vantage, date".parse(),
+            Ok(PartitionBy(vec![Vantage, Date]))
+        );
         assert!("date,date".parse::<PartitionBy>().is_err());
         assert!("hour".parse::<PartitionBy>().is_err());
     }
@@ -298,7 +303,17 @@ mod tests {
             assert!(good.parse::<Vantage>().is_ok(), "{good}");
         }
         let long = "x".repeat(VANTAGE_MAX + 1);
-        for bad in ["", ".hidden", "_meta", "a/b", "..", "a=b", "a b", "é", long.as_str()] {
+        for bad in [
+            "",
+            ".hidden",
+            "_meta",
+            "a/b",
+            "..",
+            "a=b",
+            "a b",
+            "é",
+            long.as_str(),
+        ] {
             assert!(bad.parse::<Vantage>().is_err(), "{bad:?}");
         }
     }
@@ -308,7 +323,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("synlab-parts-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         assert_eq!(next_part(&dir).unwrap(), 0);
-        for name in ["part-0000.parquet", "part-0007.parquet", ".part-0009.parquet.x.tmp"] {
+        for name in [
+            "part-0000.parquet",
+            "part-0007.parquet",
+            ".part-0009.parquet.x.tmp",
+        ] {
             std::fs::write(dir.join(name), b"").unwrap();
         }
         assert_eq!(next_part(&dir).unwrap(), 8);

@@ -306,12 +306,14 @@ impl ParquetSink {
     fn close(mut self) -> Result<(u64, Option<OutputFile>), ParquetOutError> {
         self.write_row_group()?;
         let file = match self.writer.take() {
-            Some(writer) => Some(writer.into_inner().map_err(|source| {
-                ParquetOutError::Write {
-                    path: self.path.clone(),
-                    source,
-                }
-            })?),
+            Some(writer) => Some(
+                writer
+                    .into_inner()
+                    .map_err(|source| ParquetOutError::Write {
+                        path: self.path.clone(),
+                        source,
+                    })?,
+            ),
             None => None,
         };
         Ok((self.rows, file))
