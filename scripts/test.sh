@@ -82,11 +82,12 @@ install_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The Parquet test reads synlab's files with DuckDB's Python package.
+# The Parquet tests read synlab's files with DuckDB's and pyarrow's Python
+# packages (pyarrow's dataset API for the hive-partitioned dataset).
 # pip refuses to install into Debian's own python3 (PEP 668) unless told
 # --break-system-packages; a python3 of its own (pyenv, venv) takes it plainly.
-install_duckdb() {
-    if python3 -c 'import duckdb' 2>/dev/null; then
+install_python_modules() {
+    if python3 -c 'import duckdb, pyarrow' 2>/dev/null; then
         return
     fi
     if ! python3 -m pip --version >/dev/null 2>&1; then
@@ -94,9 +95,9 @@ install_duckdb() {
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
     fi
-    echo "scripts/test.sh: installing the duckdb Python package"
+    echo "scripts/test.sh: installing the duckdb and pyarrow Python packages"
     local pip=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
-    "${pip[@]}" duckdb 2>/dev/null || "${pip[@]}" --break-system-packages duckdb
+    "${pip[@]}" duckdb pyarrow 2>/dev/null || "${pip[@]}" --break-system-packages duckdb pyarrow
 }
 
 # The Community ID test compares synlab's IDs with the reference
@@ -112,7 +113,7 @@ install_communityid() {
 
 if [ "$(id -u)" = 0 ]; then
     install_packages
-    install_duckdb
+    install_python_modules
     install_communityid
 else
     echo "scripts/test.sh: not root: not installing packages; root-only tests will skip"

@@ -610,12 +610,15 @@ fn recorded_stalls_are_bisected_to_the_ttl() {
 
 /// Past `--max-flows` the oldest flow is finished early: still reported,
 /// marked `evicted`, and counted in the trailer and the table's summary.
+/// One thread: with several the cap is shared out between them.
 #[test]
 fn the_flow_table_cap_reports_every_attempt_and_counts_the_evicted() {
     let args = [
         "handshakes",
         "captures/many-attempts.pcap",
         "--max-flows",
+        "1",
+        "--threads",
         "1",
     ];
     let out = synlab(&[&args[..], &["--json"]].concat());

@@ -120,4 +120,20 @@ fn a_clock_jump_is_warned_about_and_marks_what_it_expired() {
     let table = synlab(&["handshakes", &path.display().to_string()]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("[clock jump]"), "{text}");
+    // Flow-sharded trackers see the jump at the same packet, and the
+    // attempts it finished are counted once (issue 25, item 2).
+    let threads = |n: &str| {
+        synlab(&[
+            "handshakes",
+            &path.display().to_string(),
+            "--json",
+            "--threads",
+            n,
+        ])
+    };
+    let (one, four) = (threads("1"), threads("4"));
+    assert!(
+        one.stdout == four.stdout && one.stderr == four.stderr,
+        "{err}"
+    );
 }

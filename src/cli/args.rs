@@ -63,6 +63,12 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::handshake::DEFAULT_MAX_FLOWS as u64,
               value_parser = clap::value_parser!(u64).range(1..))]
         max_flows: u64,
+        /// Track with N threads (default: the machine's cores). Packets are
+        /// shared out by connection, so each thread sees whole flows; the
+        /// output is byte for byte the one of `--threads 1`. The
+        /// --max-flows cap is shared out between the threads.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+        threads: Option<u64>,
         /// Only the attempts matching this rule (the `bisect --rule` language
         /// over the SYN, plus synlab.flow.* and the attempt's own
         /// synlab.attempt.outcome, .established, .stalled, .syn_retransmits),
@@ -82,6 +88,15 @@ pub enum Command {
         /// absent. DuckDB reads a directory of them as one table.
         #[arg(long, value_name = "OUT.parquet", conflicts_with_all = ["json", "jsonl", "fields"])]
         parquet: Option<PathBuf>,
+        /// With --parquet DIR: write a hive-partitioned dataset,
+        /// DIR/date=YYYY-MM-DD[/vantage=NAME]/part-N.parquet (the UTC day of
+        /// each attempt's first SYN). Appendable: each run adds new parts.
+        #[arg(long, value_name = "date[,vantage]", requires = "parquet")]
+        partition_by: Option<crate::io::parquet_dataset::PartitionBy>,
+        /// The name of the place the capture was taken, for
+        /// `--partition-by …,vantage` (letters, digits, `.`, `_`, `-`).
+        #[arg(long, value_name = "NAME", requires = "partition_by")]
+        vantage: Option<crate::io::parquet_dataset::Vantage>,
     },
     /// List the flows that stalled (hung with something outstanding),
     /// grouped by the client's p0f signature, each with the HTTP `Range:`

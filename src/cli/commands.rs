@@ -26,9 +26,12 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             jsonl,
             pretty,
             max_flows,
+            threads,
             r#where,
             fields,
             parquet,
+            partition_by,
+            vantage,
         } => {
             let format = match (*json, *jsonl) {
                 (true, _) => Format::Json { pretty: *pretty },
@@ -40,11 +43,26 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 ..Limits::default()
             };
             let print = match (fields, parquet) {
+                (_, Some(dir)) if partition_by.is_some() => Print::Dataset(dataset_target(
+                    dir,
+                    partition_by.as_ref(),
+                    vantage.as_ref(),
+                )?),
                 (_, Some(path)) => Print::Parquet(path),
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            handshakes(files, print, limits, r#where.as_deref(), style, out)
+            let threads = threads.map_or_else(crate::io::parallel::default_threads, |n| {
+                usize::try_from(n).unwrap_or(1)
+            });
+            handshakes(
+                files,
+                print,
+                (limits, threads),
+                r#where.as_deref(),
+                style,
+                out,
+            )
         }
         Command::Diff {
             a,
@@ -154,7 +172,7 @@ fn use_color(choice: ColorChoice) -> bool {
 }
 
 /// How `handshakes` prints the attempts.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Print<'a> {
     /// The table, one JSON document, or JSON Lines.
     Stream(Format),
@@ -162,12 +180,40 @@ enum Print<'a> {
     Fields(&'a super::fields::FieldList),
     /// `--parquet OUT`: a Parquet file, and one line saying so.
     Parquet(&'a std::path::Path),
+    /// `--parquet DIR --partition-by …`: parts added to a dataset.
+    Dataset(sink::DatasetTarget<'a>),
+}
+
+/// `--parquet DIR --partition-by KEYS [--vantage NAME]`, checked: a
+/// vantage partition needs the vantage's name, and a name needs its
+/// partition.
+fn dataset_target<'a>(
+    dir: &'a std::path::Path,
+    by: Option<&crate::io::parquet_dataset::PartitionBy>,
+    vantage: Option<&crate::io::parquet_dataset::Vantage>,
+) -> Result<sink::DatasetTarget<'a>> {
+    use crate::io::parquet_dataset::{PartitionBy, PartitionKey};
+    let by = by.cloned().unwrap_or(PartitionBy(vec![PartitionKey::Date]));
+    let by_vantage = by.0.contains(&PartitionKey::Vantage);
+    match (by_vantage, vantage) {
+        (true, None) => anyhow::bail!("--partition-by vantage needs --vantage NAME"),
+        (false, Some(v)) => anyhow::bail!(
+            "--vantage {}: add vantage to --partition-by (e.g. --partition-by date,vantage)",
+            v.as_str()
+        ),
+        _ => {}
+    }
+    Ok(sink::DatasetTarget {
+        dir,
+        by,
+        vantage: vantage.cloned(),
+    })
 }
 
 fn handshakes(
     files: &[std::path::PathBuf],
     print: Print<'_>,
-    limits: Limits,
+    (limits, threads): (Limits, usize),
     filter: Option<&str>,
     style: Style,
     out: &mut dyn Write,
@@ -181,7 +227,7 @@ fn handshakes(
     let format = match print {
         Print::Stream(format) => format,
         // Columns and Parquet are data too: no bar drawn into them.
-        Print::Fields(_) | Print::Parquet(_) => Format::Jsonl,
+        Print::Fields(_) | Print::Parquet(_) | Print::Dataset(_) => Format::Jsonl,
     };
     let label = inputs_label(files);
     let file = label.as_path();
@@ -191,14 +237,16 @@ fn handshakes(
             bar.set_position(bytes);
         }
     };
+    let jsonl = matches!(print, Print::Stream(Format::Jsonl));
     let mut sink: Box<dyn Sink + '_> = match print {
         Print::Stream(format) => sink::for_format(format, file, style, out),
         Print::Fields(list) => Box::new(sink::FieldsSink::new(list, out)),
         Print::Parquet(path) => Box::new(sink::ParquetFileSink::create(path, file, out)?),
+        Print::Dataset(target) => Box::new(sink::DatasetFileSink::create(target, file, out)?),
     };
     let mut shown = 0;
     // Indexes stay those of the whole file, so FILE#N still names the attempt.
-    let summary = stream_inputs(files, limits, &mut tick, |index, attempt| {
+    let summary = stream_inputs(files, limits, threads, &mut tick, |index, attempt| {
         if rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
             shown += 1;
             sink.attempt(index, &attempt)?;
@@ -211,7 +259,7 @@ fn handshakes(
     sink.finish(&summary, shown)?;
     drop(sink);
     out.flush()?; // the data first, then the error that ended it
-    if summary.evicted > 0 && matches!(print, Print::Stream(Format::Jsonl)) {
+    if summary.evicted > 0 && jsonl {
         message!(
             "{}: {} attempts evicted at the flow-table cap (--max-flows)",
             summary.path.display(),

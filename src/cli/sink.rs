@@ -16,6 +16,7 @@ use super::fields::FieldList;
 use super::output::{self, Style};
 use crate::handshake::{Attempt, FlowEnd, Outcome};
 use crate::io::load::Summary;
+use crate::io::parquet_dataset::{DatasetError, DatasetSink, PartitionBy, Vantage};
 use crate::io::parquet_out::{ParquetOutError, ParquetSink};
 use crate::model::{Attributes, Field, Value};
 
@@ -123,6 +124,69 @@ impl Sink for ParquetFileSink<'_> {
             "wrote {rows} attempt{s} to {}",
             self.path.display()
         )
+    }
+}
+
+/// `--parquet DIR --partition-by KEYS [--vantage NAME]`.
+#[derive(Clone)]
+pub struct DatasetTarget<'a> {
+    pub dir: &'a Path,
+    pub by: PartitionBy,
+    pub vantage: Option<Vantage>,
+}
+
+/// `--parquet DIR --partition-by …`: rows added to the partitions of a
+/// dataset, then one line on `out` saying how many and in how many files.
+pub struct DatasetFileSink<'a> {
+    sink: Option<DatasetSink>,
+    dir: PathBuf,
+    out: &'a mut dyn Write,
+}
+
+impl<'a> DatasetFileSink<'a> {
+    pub fn create(
+        target: DatasetTarget<'_>,
+        source: &Path,
+        out: &'a mut dyn Write,
+    ) -> Result<Self, DatasetError> {
+        Ok(DatasetFileSink {
+            sink: Some(DatasetSink::create(
+                target.dir,
+                source,
+                &target.by,
+                target.vantage,
+            )?),
+            dir: target.dir.to_owned(),
+            out,
+        })
+    }
+}
+
+impl Sink for DatasetFileSink<'_> {
+    fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()> {
+        match &mut self.sink {
+            Some(sink) => sink.push(index, a).map_err(io::Error::other),
+            None => Err(io::Error::other("the Parquet dataset was already finished")),
+        }
+    }
+
+    fn finish(&mut self, _: &Summary, _: usize) -> io::Result<()> {
+        let Some(sink) = self.sink.take() else {
+            return Ok(());
+        };
+        let (rows, files) = sink.finish().map_err(io::Error::other)?;
+        let s = if rows == 1 { "" } else { "s" };
+        writeln!(
+            self.out,
+            "wrote {rows} attempt{s} to {} new file{} under {}",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            self.dir.display()
+        )?;
+        for f in files {
+            writeln!(self.out, "  {}", f.display())?;
+        }
+        Ok(())
     }
 }
 

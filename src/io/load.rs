@@ -95,6 +95,9 @@ pub enum LoadError {
     /// read once; a second reading would see an empty file.
     #[error("-: standard input was already read; name the capture `-` once, or save it to a file")]
     StdinAgain,
+    /// A `--threads` shard thread ended before the capture did.
+    #[error("a tracker thread stopped before the capture ended")]
+    ShardLost,
     #[error("{path}: packet {number}: {source}")]
     Decode {
         path: PathBuf,
@@ -179,7 +182,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 /// several are merged by time into one stream (see [`super::merge`]).
 pub fn load_inputs(args: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut attempts = Vec::new();
-    let summary = stream_inputs(args, Limits::default(), &mut |_| {}, |i, a| {
+    let summary = stream_inputs(args, Limits::default(), 1, &mut |_| {}, |i, a| {
         attempts.push((i, a));
         Ok::<(), LoadError>(())
     })?;
@@ -202,20 +205,44 @@ pub fn load_inputs(args: &[PathBuf]) -> Result<Loaded, LoadError> {
 /// [`stream`] over the captures `args` name: one file (or a capture on
 /// standard input) is read as [`stream`] reads it; several (a directory,
 /// a list on standard input) are merged by time ([`stream_many`]), the
-/// summary's path then the arguments as given.
+/// summary's path then the arguments as given. `threads` shards one
+/// capture's flows ([`stream_threads`]); a merge of several reads on one.
 pub fn stream_inputs<E: From<LoadError>>(
     args: &[PathBuf],
     limits: Limits,
+    threads: usize,
     progress: Progress<'_>,
     each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
 ) -> Result<Summary, E> {
     match resolve(args)? {
-        Inputs::One(path) => stream(&path, limits, progress, each),
+        Inputs::One(path) => stream_threads(&path, limits, threads, progress, each),
         Inputs::Many(files) => {
             let label: Vec<String> = args.iter().map(|p| p.display().to_string()).collect();
             stream_many(Path::new(&label.join(" ")), files, limits, progress, each)
         }
     }
+}
+
+/// [`stream`] over `threads` flow-sharded trackers (see
+/// [`super::parallel`]): the same attempts, in the same order; one thread
+/// is [`stream`] itself.
+pub fn stream_threads<E: From<LoadError>>(
+    path: &Path,
+    limits: Limits,
+    threads: usize,
+    progress: Progress<'_>,
+    each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+) -> Result<Summary, E> {
+    if threads <= 1 {
+        return stream(path, limits, progress, each);
+    }
+    if is_stdin(path) {
+        take_stdin()?;
+        let reader = CaptureReader::new(path, std::io::stdin().lock()).map_err(LoadError::from)?;
+        return super::parallel::stream_sharded(reader, limits, threads, progress, each);
+    }
+    let reader = CaptureReader::open(path).map_err(LoadError::from)?;
+    super::parallel::stream_sharded(reader, limits, threads, progress, each)
 }
 
 /// Read a capture and hand each attempt to `each` as soon as its outcome is
@@ -440,4 +467,4 @@ fn track<F: Frames, E: From<LoadError>>(
 }
 
 /// Packets between two progress reports.
-const PROGRESS_EVERY: u64 = 1 << 14;
+pub(crate) const PROGRESS_EVERY: u64 = 1 << 14;

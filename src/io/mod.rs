@@ -13,6 +13,8 @@ pub mod read_file;
 
 pub mod nft;
 pub mod output;
+pub mod parallel;
+pub mod parquet_dataset;
 pub mod parquet_out;
 pub mod pcap_writer;
 pub mod pcapng_writer;

@@ -213,6 +213,46 @@ impl OutputFile {
     }
 }
 
+impl OutputFile {
+    /// Flush to disk and give the file the first name `name(n)`, from
+    /// `n = first`, that is free: never replacing a file, even one another
+    /// run makes meanwhile (the name is taken with a hard link, which fails
+    /// on an existing name, then the temporary name is removed). For
+    /// datasets appended to run after run, and by runs side by side.
+    pub fn commit_unique(
+        mut self,
+        name: impl Fn(u32) -> PathBuf,
+        first: u32,
+    ) -> Result<PathBuf, OutputError> {
+        let write_err = |source| OutputError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(mut file) = self.file.take() {
+            file.flush().map_err(write_err)?;
+            file.sync_all().map_err(write_err)?;
+        }
+        let mut n = first;
+        loop {
+            let target = name(n);
+            match std::fs::hard_link(&self.temp, &target) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&self.temp);
+                    self.temp = PathBuf::new();
+                    return Ok(target);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < u32::MAX => n += 1,
+                Err(source) => {
+                    return Err(OutputError::Rename {
+                        path: target,
+                        source,
+                    })
+                }
+            }
+        }
+    }
+}
+
 impl Write for OutputFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.file.as_mut() {

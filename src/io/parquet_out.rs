@@ -278,18 +278,45 @@ impl ParquetSink {
 
     /// Write what is buffered and the footer, and move the file into place;
     /// the number of rows written.
-    pub fn finish(mut self) -> Result<u64, ParquetOutError> {
-        self.write_row_group()?;
-        if let Some(writer) = self.writer.take() {
-            let file = writer
-                .into_inner()
-                .map_err(|source| ParquetOutError::Write {
-                    path: self.path.clone(),
-                    source,
-                })?;
+    pub fn finish(self) -> Result<u64, ParquetOutError> {
+        let (rows, file) = self.close()?;
+        if let Some(file) = file {
             file.commit()?;
         }
-        Ok(self.rows)
+        Ok(rows)
+    }
+
+    /// [`Self::finish`], the file named `name(n)` for the first free `n`
+    /// from `first` ([`OutputFile::commit_unique`]): a dataset's part,
+    /// never replacing another. The rows, and the name taken.
+    pub fn finish_unique(
+        self,
+        name: impl Fn(u32) -> PathBuf,
+        first: u32,
+    ) -> Result<(u64, PathBuf), ParquetOutError> {
+        let path = self.path.clone();
+        let (rows, file) = self.close()?;
+        match file {
+            Some(file) => Ok((rows, file.commit_unique(name, first)?)),
+            None => Ok((rows, path)),
+        }
+    }
+
+    /// The last row group and the footer written; the file, not yet in place.
+    fn close(mut self) -> Result<(u64, Option<OutputFile>), ParquetOutError> {
+        self.write_row_group()?;
+        let file = match self.writer.take() {
+            Some(writer) => Some(
+                writer
+                    .into_inner()
+                    .map_err(|source| ParquetOutError::Write {
+                        path: self.path.clone(),
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
+        Ok((self.rows, file))
     }
 }
 

@@ -197,6 +197,12 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// When its first SYN was captured (since the Unix epoch, as the
+    /// capture stamps it): the attempt's time, for a dataset's `date=`.
+    pub fn first_syn_at(&self) -> Duration {
+        self.first_syn_at
+    }
+
     /// The SYN-ACK's attributes, when the answer was one.
     pub fn syn_ack(&self) -> Option<&Attributes> {
         match self.outcome {
@@ -344,10 +350,9 @@ pub struct Tracker {
     last_at: Duration,
     /// Clock jumps not yet taken ([`Tracker::take_clock_jumps`]).
     jumps: Vec<ClockJump>,
-    /// The next capture time at which idle flows are looked for, and the
-    /// packets fed since the last look (a look costs the table's size).
+    /// The next capture time at which idle flows are looked for (every
+    /// quarter of [`Limits::idle`]: a look costs the table's size).
     next_sweep: Duration,
-    fed_since_sweep: usize,
 }
 
 impl Default for Tracker {
@@ -377,7 +382,6 @@ impl Tracker {
             last_at: Duration::ZERO,
             jumps: Vec::new(),
             next_sweep: Duration::ZERO,
-            fed_since_sweep: 0,
         }
     }
 
@@ -389,12 +393,27 @@ impl Tracker {
             self.skipped = self.skipped.saturating_add(1);
             return;
         }
+        self.advance(number, at, Some(packet));
+    }
+
+    /// Let capture time pass as a packet of another tracker's flows: the
+    /// clock moves, flows due are finished, but no flow is touched. A
+    /// shard of a flow-sharded reader (`--threads`) ticks at every packet
+    /// the others track, so it finishes its attempts at the very packets
+    /// one tracker over the whole capture would.
+    pub fn tick(&mut self, number: u64, at: Duration) {
+        self.advance(number, at, None);
+    }
+
+    /// The clock moves to `at` (packet `number`), `packet` is read, and
+    /// what the new time says is over is finished.
+    fn advance(&mut self, number: u64, at: Duration, packet: Option<&Decoded<'_>>) {
         let jump = self.clock_jump(number, at);
         self.last_at = self.last_at.max(at);
         match packet {
-            Decoded::Tcp(seg) => self.segment(number, at, seg),
-            Decoded::Icmp(err) => self.icmp(number, at, err),
-            Decoded::Skipped(_) => {}
+            Some(Decoded::Tcp(seg)) => self.segment(number, at, seg),
+            Some(Decoded::Icmp(err)) => self.icmp(number, at, err),
+            Some(Decoded::Skipped(_)) | None => {}
         }
         let marked = |t: &Self| t.finished.iter().filter(|(_, a)| a.expired_by_jump).count();
         let before = marked(self);
@@ -516,10 +535,10 @@ impl Tracker {
             self.closing.pop_front();
             self.finish_flow(key, index, now, false);
         }
-        self.fed_since_sweep += 1;
-        if jumped_from.is_some()
-            || (now >= self.next_sweep && self.fed_since_sweep >= self.flows.len() / 16)
-        {
+        // Capture time alone says when to look, never the table's size: a
+        // shard of a flow-sharded reader (`--threads`) holds part of the
+        // table, and must look at the same packets one tracker would.
+        if jumped_from.is_some() || now >= self.next_sweep {
             self.sweep_idle(now, jumped_from);
         }
         if self.order.len() > 2 * self.flows.len() + 1024 {
@@ -535,7 +554,6 @@ impl Tracker {
     fn sweep_idle(&mut self, now: Duration, jumped_from: Option<Duration>) {
         let idle = self.limits.idle;
         self.next_sweep = now.saturating_add(idle / 4);
-        self.fed_since_sweep = 0;
         let expired: Vec<FlowKey> = self
             .flows
             .iter()
