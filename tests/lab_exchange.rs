@@ -241,6 +241,49 @@ fn bisect_exchange_finds_a_later_segment_attribute() {
     );
 }
 
+/// Issue 21 item 6: a middlebox that drops the client's data segments
+/// marked DSCP 46 (EF), whatever the SYN had, was reported as the SYN's
+/// `ip.dsfield.dscp`: the exchange copied the SYN's DSCP onto every later
+/// segment, so no unit could vary one without the other. The later
+/// segments' DSCP is `synlab.flow.dscp` now, crafted per segment, and the
+/// search names it alone.
+#[test]
+fn bisect_exchange_reports_dscp_of_data_segments_as_a_flow_attribute() {
+    let Some(lab) = Lab::up("xdscp", 245) else {
+        return;
+    };
+    let dir = support::TempDir::new("xdscp");
+    let bad = dir.path().join("linux-ef.toml");
+    let profile = "name = \"linux-ef\"\n\
+        [syn]\n\
+        \"ip.ttl\" = 64\n\
+        \"ip.flags.df\" = true\n\
+        \"ip.dsfield.dscp\" = 46\n\
+        \"tcp.window_size_value\" = 64240\n\
+        \"tcp.options.mss_val\" = 1460\n\
+        \"tcp.options.sack_perm\" = true\n\
+        \"tcp.options.wscale.shift\" = 10\n\
+        \"synlab.options.layout\" = \"mss,sok,ts,nop,ws\"\n";
+    std::fs::write(&bad, profile).unwrap_or_else(|e| panic!("{e}"));
+    let c1 = lab.var("LAB_C1_IP").to_owned();
+    lab.rule(&format!(
+        "ip saddr {c1} tcp dport 80 tcp flags & syn == 0 ip dscp 46 ip length > 52 drop"
+    ));
+    let target = lab.srv(false, 80);
+    let args = Args::bisect("linux", support::path_str(&bad))
+        .target(&target)
+        .args(&["--exchange", "http:/big.bin", "--stall-timeout", "1"])
+        .json();
+    let out = lab.synlab_exit(&args.strs(), 0);
+    let doc: Json =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
+    assert_eq!(
+        doc["culprits"],
+        serde_json::json!([["synlab.flow.dscp"]]),
+        "{doc}"
+    );
+}
+
 /// Issue 21: an exchange answered `404` is `http-error` with its code, not
 /// `complete`; and `--exchange http://HOST/PATH`, pasted as a URL, is a GET
 /// of PATH with `Host: HOST` (it was sent as `GET //HOST/PATH`).

@@ -736,7 +736,7 @@ impl Attempt {
             }
         }
         if seg.payload_len > 0 && !self.flow.contains(Field::SynlabFlowTtl) {
-            self.note_data_segment(&seg.ip_and_option_attributes());
+            self.note_data_segment(&seg.ip_and_option_attributes(), seg.window());
         }
         if self.client_ip_ids.len() < IP_IDS_KEPT {
             self.client_ip_ids.extend(seg.ip_id());
@@ -922,7 +922,7 @@ impl Attempt {
         self.stall_offset.filter(|_| self.stalled())
     }
 
-    fn note_data_segment(&mut self, data: &Attributes) {
+    fn note_data_segment(&mut self, data: &Attributes, window: u16) {
         let pairs = [
             (
                 Field::SynlabFlowTtl,
@@ -934,6 +934,11 @@ impl Attempt {
                 data.get(Field::IpDsfieldEcn)
                     .or_else(|| data.get(Field::Ipv6TclassEcn)),
             ),
+            (
+                Field::SynlabFlowDscp,
+                data.get(Field::IpDsfieldDscp)
+                    .or_else(|| data.get(Field::Ipv6TclassDscp)),
+            ),
         ];
         for (name, value) in pairs {
             if let Some(v) = value {
@@ -944,6 +949,13 @@ impl Attempt {
             Field::SynlabFlowTs,
             data.contains(Field::TcpOptionsTimestampTsval),
         );
+        self.flow.insert(Field::SynlabFlowWindow, window);
+        if let Some(label) = data
+            .get(Field::Ipv6Flow)
+            .and_then(crate::model::Value::as_u64)
+        {
+            self.flow.insert(Field::SynlabFlowFlowLabel, label != 0);
+        }
     }
 
     fn note_end(&mut self, at: Duration, f: TcpFlags) {
