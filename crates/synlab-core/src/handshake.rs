@@ -139,6 +139,11 @@ pub struct Attempt {
     /// short of its length cannot be told from one that finished
     /// ([`Attempt::stall_unknown`]).
     pub response_head_cut: bool,
+    /// The first SYN+ACK of the flow that did not acknowledge the SYN,
+    /// while no answer was seen: not the SYN's answer (RFC 9293), so the
+    /// attempt stays unanswered by it, but p0f signs it, and saying nothing
+    /// would hide a packet (issue 21).
+    pub unmatched_syn_ack: Option<UnmatchedSynAck>,
     /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
     client_ip_ids: Vec<u16>,
     /// Next expected sequence number each way (client→server, server→client).
@@ -170,6 +175,21 @@ pub struct Attempt {
     last_seen: Duration,
     /// A FIN seen from the client, from the server.
     fin: [bool; 2],
+}
+
+/// A SYN+ACK between the attempt's addresses whose acknowledgment number
+/// is not the SYN's end (a stale or spoofed answer, another connection's
+/// on a reused port, a middlebox's): kept with its attributes, p0f's
+/// signature among them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnmatchedSynAck {
+    /// 1-based packet number in the capture.
+    pub packet: u64,
+    /// The acknowledgment number it carried.
+    pub ack: u32,
+    /// The one that would have answered the SYN (its ISN + 1).
+    pub expected: u32,
+    pub attributes: Attributes,
 }
 
 impl Attempt {
@@ -647,6 +667,7 @@ impl Attempt {
             response: None,
             response_head_cut: false,
             expired_by_jump: false,
+            unmatched_syn_ack: None,
             next_seq: [Some(seg.seq.wrapping_add(1)), None],
             gaps: Default::default(),
             acked: [None, None],
@@ -702,6 +723,16 @@ impl Attempt {
             if f.has(TcpFlags::RST) && (acks_syn || !f.has(TcpFlags::ACK)) {
                 self.answer(number, at, seg, Outcome::Reset);
                 self.end = FlowEnd::Rst;
+                return;
+            }
+            if f.is_syn_ack() && self.unmatched_syn_ack.is_none() {
+                let syn_mss = self.syn.num(Field::TcpOptionsMssVal).unwrap_or(0);
+                self.unmatched_syn_ack = Some(UnmatchedSynAck {
+                    packet: number,
+                    ack: seg.ack,
+                    expected: syn_end,
+                    attributes: seg.attributes_answering(syn_mss),
+                });
                 return;
             }
         }
@@ -1286,6 +1317,35 @@ mod tests {
             feed(&mut t, 2, 1, false, (500, ack), &["syn", "ack"], 0);
             assert_eq!(t.finish()[0].outcome, outcome, "ack {ack}");
         }
+    }
+
+    /// Issue 21: a SYN+ACK whose ack is not the SYN's end was dropped
+    /// without a word (p0f signs it). It answers nothing still, and is the
+    /// attempt's `unmatched_syn_ack`, with its p0f signature; a matching
+    /// SYN+ACK after it answers the SYN as before.
+    #[test]
+    fn a_syn_ack_not_acknowledging_the_syn_is_reported_as_unmatched() {
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (100, 0), &["syn"], 0);
+        feed(&mut t, 2, 1, false, (500, 777), &["syn", "ack"], 0);
+        feed(&mut t, 3, 2, false, (600, 778), &["syn", "ack"], 0);
+        let a = &t.finish()[0];
+        assert_eq!(a.outcome, Outcome::NoReply);
+        let u = a.unmatched_syn_ack.as_ref();
+        assert_eq!(
+            u.map(|u| (u.packet, u.ack, u.expected)),
+            Some((2, 777, 101))
+        );
+        assert!(u.is_some_and(|u| u.attributes.contains(Field::SynlabP0f)));
+
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (100, 0), &["syn"], 0);
+        feed(&mut t, 2, 1, false, (500, 777), &["syn", "ack"], 0);
+        feed(&mut t, 3, 2, false, (500, 101), &["syn", "ack"], 0);
+        let a = &t.finish()[0];
+        assert_eq!(a.outcome, Outcome::SynAck);
+        assert_eq!(a.reply_packet, Some(3));
+        assert_eq!(a.unmatched_syn_ack.as_ref().map(|u| u.packet), Some(2));
     }
 
     /// The handshake of the flow every scenario below uses: client ISN 100,
