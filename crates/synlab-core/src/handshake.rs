@@ -829,19 +829,23 @@ impl Attempt {
 
     /// The stream's first bytes, in order, to its HTTP head reader.
     fn read_head(&mut self, dir: usize, seg: &Segment<'_>, next: u32) {
-        if seg.seq != next || seg.truncated {
-            // A gap (lost or not captured) or a cut payload: the head's
-            // bytes would be wrong, so none are read.
-            if seg.truncated && dir == 1 && self.heads[dir].reading() {
-                self.response_head_cut = true;
-            }
+        if seg.seq != next {
+            // A gap (lost or not captured): the head's bytes would be
+            // wrong, so none are read.
             self.heads[dir].give_up();
             return;
         }
+        // A payload cut by the snapshot length still holds a head that
+        // ends in its captured bytes (synlab's own `--pcap` keeps heads
+        // whole); one that ends past the cut is unread.
         match self.heads[dir].push(seg.payload()) {
             Some(Head::Request(r)) if dir == 0 => self.request = Some(r),
             Some(Head::Response(r)) if dir == 1 => self.response = Some(r),
             _ => {}
+        }
+        if seg.truncated && self.heads[dir].reading() {
+            self.response_head_cut |= dir == 1;
+            self.heads[dir].give_up();
         }
     }
 

@@ -491,15 +491,20 @@ impl Profile {
             ),
             (Field::SynlabFlowTs, Value::Bool(later.timestamps)),
             (Field::SynlabFlowDscp, Value::from(self.later_dscp())),
-            (Field::SynlabFlowWindow, Value::from(self.later_window())),
         ];
         for (field, value) in flow {
             if !a.contains(field) {
                 a.insert(field, value);
             }
         }
-        // Only when stated: an IPv6 matter, and otherwise the SYN's habit
-        // (a search over IPv4 would spend probes on it for nothing).
+        // Only when stated. The window of later segments is scaled (a
+        // captured Linux flow says 63 where its SYN said 64240), so the
+        // SYN's is no default to compare with; the flow label is an IPv6
+        // matter, otherwise the SYN's habit (a search over IPv4 would
+        // spend probes on it for nothing).
+        if let Some(window) = later.window {
+            a.insert(Field::SynlabFlowWindow, window);
+        }
         if let Some(label) = later.flow_label {
             a.insert(Field::SynlabFlowFlowLabel, label);
         }
@@ -659,12 +664,6 @@ impl Profile {
                 .or_else(|| num(&self.attributes, Field::Ipv6TclassDscp))
         };
         self.later.dscp.map(u64::from).or_else(syn).unwrap_or(0)
-    }
-
-    /// Window field of later segments: `[later] window`, else the SYN's.
-    fn later_window(&self) -> u64 {
-        let syn = || num(&self.attributes, Field::TcpWindowSizeValue);
-        self.later.window.map(u64::from).or_else(syn).unwrap_or(0)
     }
 }
 
