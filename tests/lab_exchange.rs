@@ -241,6 +241,112 @@ fn bisect_exchange_finds_a_later_segment_attribute() {
     );
 }
 
+/// Issue 21 item 6: a middlebox that drops the client's data segments
+/// marked DSCP 46 (EF), whatever the SYN had, was reported as the SYN's
+/// `ip.dsfield.dscp`: the exchange copied the SYN's DSCP onto every later
+/// segment, so no unit could vary one without the other. The later
+/// segments' DSCP is `synlab.flow.dscp` now, crafted per segment, and the
+/// search names it alone.
+#[test]
+fn bisect_exchange_reports_dscp_of_data_segments_as_a_flow_attribute() {
+    let Some(lab) = Lab::up("xdscp", 245) else {
+        return;
+    };
+    let dir = support::TempDir::new("xdscp");
+    let bad = dir.path().join("linux-ef.toml");
+    let profile = "name = \"linux-ef\"\n\
+        [syn]\n\
+        \"ip.ttl\" = 64\n\
+        \"ip.flags.df\" = true\n\
+        \"ip.dsfield.dscp\" = 46\n\
+        \"tcp.window_size_value\" = 64240\n\
+        \"tcp.options.mss_val\" = 1460\n\
+        \"tcp.options.sack_perm\" = true\n\
+        \"tcp.options.wscale.shift\" = 10\n\
+        \"synlab.options.layout\" = \"mss,sok,ts,nop,ws\"\n";
+    std::fs::write(&bad, profile).unwrap_or_else(|e| panic!("{e}"));
+    let c1 = lab.var("LAB_C1_IP").to_owned();
+    lab.rule(&format!(
+        "ip saddr {c1} tcp dport 80 tcp flags & syn == 0 ip dscp 46 ip length > 52 drop"
+    ));
+    let target = lab.srv(false, 80);
+    let args = Args::bisect("linux", support::path_str(&bad))
+        .target(&target)
+        .args(&["--exchange", "http:/big.bin", "--stall-timeout", "1"])
+        .json();
+    let out = lab.synlab_exit(&args.strs(), 0);
+    let doc: Json =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"));
+    assert_eq!(
+        doc["culprits"],
+        serde_json::json!([["synlab.flow.dscp"]]),
+        "{doc}"
+    );
+}
+
+/// Issue 21: `--pcap` of exchanges stored every payload byte (a 92-probe
+/// bisect wrote 378 MB). With the default snapshot length (headers and
+/// 128 payload bytes, HTTP heads whole) the file is small, and `synlab
+/// stalls` on it says what the live probes said: linux's two downloads
+/// complete (none stalled, none unknown), windows-10's two stalled.
+#[test]
+fn exchange_pcap_is_small_and_stalls_reads_it_as_live() {
+    let Some(lab) = Lab::up("xsnap", 246) else {
+        return;
+    };
+    drop_after_1mb_for_ttl_128(&lab);
+    let dir = support::TempDir::new("xsnap");
+    let target = lab.srv(false, 80);
+    let run = |profile: &str, pcap: &std::path::Path, snaplen: &[&str]| {
+        let mut args = vec![
+            "--profile",
+            profile,
+            "--target",
+            &target,
+            "--exchange",
+            "http:/big.bin",
+            "--stall-timeout",
+            "2",
+            "--count",
+            "2",
+            "--pcap",
+            support::path_str(pcap),
+        ];
+        args.extend_from_slice(snaplen);
+        let doc = lab.probe_json(&args);
+        let size = std::fs::metadata(pcap).map(|m| m.len()).unwrap_or(0);
+        (doc, size)
+    };
+    let (_, whole) = run(
+        "linux",
+        &dir.path().join("whole.pcapng"),
+        &["--snaplen", "0"],
+    );
+    assert!(
+        whole > 2 * BIG,
+        "--snaplen 0 keeps the downloads: {whole} bytes"
+    );
+    for (profile, live, stalled) in [("linux", "complete", 0), ("windows-10", "stalled", 2)] {
+        let pcap = dir.path().join(format!("{profile}.pcapng"));
+        let (doc, size) = run(profile, &pcap, &[]);
+        for p in probes(&doc) {
+            assert_eq!(p["outcome"], live, "{p}");
+        }
+        // Headers, 128 payload bytes and a comment per packet: about a
+        // third of the whole downloads' file.
+        assert!(
+            size > 0 && size < whole / 2,
+            "{profile}: {size} of {whole} bytes"
+        );
+        let out = support::synlab(&["stalls", support::path_str(&pcap), "--json"]);
+        let st: Json = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", support::stderr(&out)));
+        assert_eq!(st["stalled"], stalled, "{profile}: {st}");
+        assert!(st.get("unknown").is_none(), "{profile}: {st}");
+        eprintln!("{profile}: --pcap of 2 exchanges, {size} bytes (whole: {whole}); stalls: {stalled} stalled");
+    }
+}
+
 /// Issue 21: an exchange answered `404` is `http-error` with its code, not
 /// `complete`; and `--exchange http://HOST/PATH`, pasted as a URL, is a GET
 /// of PATH with `Host: HOST` (it was sent as `GET //HOST/PATH`).

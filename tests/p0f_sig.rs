@@ -132,6 +132,7 @@ fn synlab_sigs(pcap: &Path) -> (Vec<Sig>, Option<String>) {
         if h["outcome"] == "syn-ack" {
             push(Kind::SynAck, &h["syn_ack"]);
         }
+        push(Kind::SynAck, &h["unmatched_syn_ack"]["attributes"]);
     }
     (sigs, complaint)
 }
@@ -229,6 +230,8 @@ struct Exchange {
     ack: u32,
     tsval: u32,
     reply: Option<Attributes>,
+    /// The reply acknowledges something else than the SYN.
+    unmatched: bool,
 }
 
 fn exchange(what: &'static str, change: &[(Field, u64)]) -> Exchange {
@@ -242,6 +245,7 @@ fn exchange(what: &'static str, change: &[(Field, u64)]) -> Exchange {
         ack: 0,
         tsval: 77,
         reply: None,
+        unmatched: false,
     }
 }
 
@@ -273,7 +277,12 @@ fn edge_exchanges() -> Vec<Exchange> {
     syn_mss.reply = Some(reply.clone());
     let mut echo = exchange("SYN+ACK echoing p0f-sendsyn's MSS: *", &[]);
     reply.insert(Field::TcpOptionsMssVal, 1331u16);
-    echo.reply = Some(reply);
+    echo.reply = Some(reply.clone());
+    // Issue 21: p0f signs a SYN+ACK that does not acknowledge the SYN;
+    // synlab reports it as the attempt's unmatched_syn_ack.
+    let mut unmatched = exchange("SYN+ACK not acknowledging the SYN", &[]);
+    unmatched.reply = Some(reply);
+    unmatched.unmatched = true;
     let mut v6 = exchange(
         "IPv6 MSS 1440 multiple",
         &[
@@ -283,6 +292,7 @@ fn edge_exchanges() -> Vec<Exchange> {
     );
     v6.syn.insert(Field::Ipv6Hlim, 57u8);
     vec![
+        unmatched,
         exchange("Linux, one hop", &[(Field::IpTtl, 63)]),
         exchange("distance beyond 35: +?", &[(Field::IpTtl, 70)]),
         exchange(
@@ -363,7 +373,7 @@ fn write_exchanges(path: &Path, exchanges: &[Exchange]) -> usize {
                 src: v.dst,
                 dst: v.src,
                 seq: 9000,
-                ack: v.seq.wrapping_add(1),
+                ack: v.seq.wrapping_add(if x.unmatched { 7 } else { 1 }),
                 ..v
             };
             packets.push((reply.clone(), back));
@@ -409,9 +419,11 @@ fn synlab_p0f_is_p0f_raw_sig_on_the_edges_of_p0f_rules() {
     );
 }
 
-/// p0f may sign packets synlab does not (a SYN+ACK that does not
-/// acknowledge the SYN as synlab requires); those are printed. Where both
-/// sign a packet they must agree.
+/// Every packet p0f signs, synlab signs alike. Issue 21: p0f signed two
+/// packets synlab did not (a SYN+ACK not acknowledging the SYN, now the
+/// attempt's `unmatched_syn_ack`) and read past a SACK-permitted option
+/// with a bogus length where synlab stopped at `?4` (388 agreed, 2 only
+/// p0f's; now 390 and none).
 #[test]
 fn synlab_p0f_is_p0f_raw_sig_on_real_syns() {
     if !require_tool("p0f") {
@@ -427,7 +439,7 @@ fn synlab_p0f_is_p0f_raw_sig_on_real_syns() {
     }
     eprintln!("real SYNs ({} files): {}", files.len(), tally.report());
     assert!(
-        tally.differ.is_empty() && tally.synlab_only.is_empty(),
+        tally.differ.is_empty() && tally.synlab_only.is_empty() && tally.p0f_only.is_empty(),
         "synlab.p0f is not p0f's raw_sig: {}",
         tally.report()
     );

@@ -141,6 +141,12 @@ pub struct BisectArgs {
     /// that would have been sent.
     #[arg(long, value_name = "FILE.pcapng")]
     pub pcap: Option<PathBuf>,
+    /// Keep at most N bytes of each packet in the --pcap file (0: whole
+    /// packets). Default: each packet's headers and 128 bytes of payload,
+    /// HTTP heads whole, so an exchange's download is not stored while
+    /// `synlab stalls` still reads its status and Content-Length.
+    #[arg(long, value_name = "N", requires = "pcap")]
+    pub snaplen: Option<u32>,
     /// Write a self-contained HTML report to this file: the two SYNs as
     /// header diagrams, culprits marked, the one-at-a-time table, rates and
     /// the probes over time.
@@ -625,7 +631,8 @@ fn recorder(args: &BisectArgs, good: &Side, bad: &Side) -> Result<Recorder> {
         .iter()
         .any(|a| a.contains(Field::Ipv6Version) || a.contains(Field::Ipv6Hlim));
     let about = format!("--good {} --bad {}", good.label, bad.label);
-    Recorder::new(args.pcap.as_deref(), answerer, v6, &about).context("--pcap")
+    let snaplen = crate::io::pcapng_writer::Snaplen::from_flag(args.snaplen);
+    Recorder::new(args.pcap.as_deref(), snaplen, answerer, v6, &about).context("--pcap")
 }
 
 /// `no-reply 7/7`: the verdict, and how many of the probes saw it.

@@ -40,6 +40,12 @@ pub struct ProbeArgs {
     /// file, each with a comment naming its probe, the profile and its changes.
     #[arg(long)]
     pub pcap: Option<PathBuf>,
+    /// Keep at most N bytes of each packet in the --pcap file (0: whole
+    /// packets). Default: each packet's headers and 128 bytes of payload,
+    /// HTTP heads whole, so an exchange's download is not stored while
+    /// `synlab stalls` still reads its status and Content-Length.
+    #[arg(long, value_name = "N", requires = "pcap")]
+    pub snaplen: Option<u32>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -138,7 +144,8 @@ pub fn run(
                     crate::model::edit::describe(&edited.changes, &edited.attributes)
                 ),
             };
-            PcapngOut::create(path, &about)
+            let snaplen = crate::io::pcapng_writer::Snaplen::from_flag(args.snaplen);
+            PcapngOut::create(path, &about).map(|p| p.with_snaplen(snaplen))
         })
         .transpose()?;
     let mut session = LiveSession::open(args.target, &opts, requests.len())?;

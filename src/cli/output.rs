@@ -73,16 +73,20 @@ pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
 /// The option layout, marked when snaplen cut the SYN inside its options,
 /// when the flow-table cap finished the attempt early, and when a jump of
 /// the capture's clock did.
-pub(super) fn options_cell(a: &Attributes, evicted: bool, jumped: bool) -> String {
-    let mut cell = get(a, Field::SynlabOptionsLayout);
-    if a.contains(Field::SynlabTruncated) {
+pub(super) fn options_cell(a: &crate::handshake::Attempt) -> String {
+    let mut cell = get(&a.syn, Field::SynlabOptionsLayout);
+    if a.syn.contains(Field::SynlabTruncated) {
         cell.push_str(" [cut by snaplen]");
     }
-    if evicted {
+    if a.evicted {
         cell.push_str(" [evicted]");
     }
-    if jumped {
+    if a.expired_by_jump {
         cell.push_str(" [clock jump]");
+    }
+    if let Some(u) = &a.unmatched_syn_ack {
+        // A SYN+ACK came, but not for this SYN: say so beside the outcome.
+        cell.push_str(&format!(" [unmatched SYN+ACK #{}]", u.packet));
     }
     cell
 }

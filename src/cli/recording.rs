@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::io::live::CapturedFrame;
 use crate::io::pcap_writer::PcapOutError;
-use crate::io::pcapng_writer::PcapngOut;
+use crate::io::pcapng_writer::{PcapngOut, Snaplen};
 use crate::model::craft::build_packet;
 use crate::model::{decode_frame, Decoded, LinkType, TcpFlags};
 use crate::oracle::{ProbeAnswer, ProbeRequest};
@@ -57,13 +57,15 @@ impl Recorder {
     /// cannot be written fails before any probe).
     pub fn new(
         pcap: Option<&Path>,
+        snaplen: Snaplen,
         answerer: Answerer,
         v6: bool,
         about: &str,
     ) -> Result<Self, PcapOutError> {
         let pcap = pcap
             .map(|path| PcapngOut::create(path, &format!("synlab bisect {about}")))
-            .transpose()?;
+            .transpose()?
+            .map(|p| p.with_snaplen(snaplen));
         Ok(Recorder {
             pcap,
             error: None,
@@ -187,9 +189,10 @@ impl Recorder {
                         probe_name(search, req)
                     ),
                     (None, Some((_, req, a))) => format!(
-                        "answer to {}; outcome {}",
+                        "answer to {}; outcome {}{}",
                         probe_name(search, req),
-                        outcome_text(a)
+                        outcome_text(a),
+                        http_note(seg.payload())
                     ),
                     (None, None) => "not a packet of this batch's probes".to_owned(),
                 },
@@ -279,13 +282,21 @@ pub fn probe_frame_comment(
     match decode_frame(LinkType::Ethernet, &frame.data) {
         Decoded::Tcp(seg) => match (find(seg.src.port()), find(seg.dst.port())) {
             (Some(r), _) if seg.flags.has(TcpFlags::SYN) => {
-                format!("{}: SYN; outcome {}", name(r), r.outcome)
+                let seen = r.exchange.as_ref().map_or_else(String::new, |x| {
+                    format!("; {} response bytes seen", x.bytes_seen)
+                });
+                format!("{}: SYN; outcome {}{seen}", name(r), r.outcome)
             }
             (Some(r), _) => format!(
                 "{}: sent by this host after the SYN (the kernel's RST, or the exchange)",
                 name(r)
             ),
-            (None, Some(r)) => format!("answer to {}; outcome {}", name(r), r.outcome),
+            (None, Some(r)) => format!(
+                "answer to {}; outcome {}{}",
+                name(r),
+                r.outcome,
+                http_note(seg.payload())
+            ),
             (None, None) => "not a packet of these probes".to_owned(),
         },
         Decoded::Icmp(e) => match find(e.quoted.src.port()) {
@@ -300,6 +311,19 @@ pub fn probe_frame_comment(
             None => "ICMP error about none of these probes".to_owned(),
         },
         Decoded::Skipped(why) => format!("not a probe's packet ({why})"),
+    }
+}
+
+/// The HTTP facts of a response head starting in `payload`
+/// (`; HTTP 200, Content-Length 4194304`), or nothing: the comment says
+/// them in words even where `--snaplen` cut the head from the bytes.
+fn http_note(payload: &[u8]) -> String {
+    match crate::http::HeadReader::default().push(payload) {
+        Some(crate::http::Head::Response(r)) => match r.content_length {
+            Some(len) => format!("; HTTP {}, Content-Length {len}", r.status),
+            None => format!("; HTTP {}", r.status),
+        },
+        _ => String::new(),
     }
 }
 

@@ -270,7 +270,7 @@ impl Sink for TableSink<'_> {
             a.bytes_to_client,
             format!("{}/{}", a.retransmits_to_server, a.retransmits_to_client),
             a.longest_stall.map_or_else(|| "-".into(), output::seconds),
-            output::options_cell(&a.syn, a.evicted, a.expired_by_jump),
+            output::options_cell(a),
         )
     }
 
@@ -493,6 +493,9 @@ struct AttemptJson<'a> {
     /// Only when true: finished by a jump of the capture's clock.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     expired_by_jump: bool,
+    /// Only when one was seen: a SYN+ACK that did not acknowledge the SYN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unmatched_syn_ack: Option<&'a crate::handshake::UnmatchedSynAck>,
     http_request: Option<&'a crate::http::Request>,
     http_response: Option<&'a crate::http::Response>,
     syn: &'a Attributes,
@@ -528,6 +531,7 @@ impl<'a> AttemptJson<'a> {
             end: a.end,
             evicted: a.evicted,
             expired_by_jump: a.expired_by_jump,
+            unmatched_syn_ack: a.unmatched_syn_ack.as_ref(),
             http_request: a.request.as_ref(),
             http_response: a.response.as_ref(),
             syn: &a.syn,
@@ -587,6 +591,17 @@ fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()>
     w.bool(a.evicted)?;
     if a.expired_by_jump {
         w.raw(",\"expired_by_jump\":true")?;
+    }
+    if let Some(u) = &a.unmatched_syn_ack {
+        w.raw(",\"unmatched_syn_ack\":{\"packet\":")?;
+        w.int(u.packet)?;
+        w.raw(",\"ack\":")?;
+        w.int(u.ack.into())?;
+        w.raw(",\"expected\":")?;
+        w.int(u.expected.into())?;
+        w.raw(",\"attributes\":")?;
+        w.attributes(Some(&u.attributes))?;
+        w.raw("}")?;
     }
     w.raw(",\"http_request\":")?;
     w.serde(&a.request)?;

@@ -22,6 +22,7 @@ use pcap_file::{DataLink, Endianness};
 
 use super::pcap_writer::PcapOutError;
 use crate::io::output::OutputFile;
+use crate::model::{decode_frame, Decoded, LinkType};
 
 /// Snapshot length written in each interface block.
 const SNAPLEN: u32 = 262_144;
@@ -29,9 +30,65 @@ const SNAPLEN: u32 = 262_144;
 /// `if_tsresol` for nanoseconds: pcap-file writes EPB timestamps as nanoseconds.
 const TSRESOL_NANOS: u8 = 9;
 
+/// How much of each packet a file keeps (`--snaplen`). An exchange's
+/// download is megabytes of payload nobody reads back (a 92-probe bisect
+/// wrote 378 MB); its headers and HTTP heads are what `synlab stalls`, p0f
+/// and tshark need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Snaplen {
+    /// At most this many bytes of each packet (`--snaplen N`; 0: all).
+    Fixed(u32),
+    /// Each packet's headers and this many bytes of its TCP payload, more
+    /// when an HTTP head starts there (kept whole, up to 4 KiB), so the
+    /// status and `Content-Length` stay readable: the default.
+    HeadersPlus(u32),
+}
+
+/// The payload bytes the default keeps: an HTTP status line and more.
+pub const DEFAULT_PAYLOAD_KEPT: u32 = 128;
+
+impl Default for Snaplen {
+    fn default() -> Self {
+        Snaplen::HeadersPlus(DEFAULT_PAYLOAD_KEPT)
+    }
+}
+
+impl Snaplen {
+    /// `--snaplen N` when given, else the default.
+    pub fn from_flag(n: Option<u32>) -> Self {
+        n.map_or_else(Snaplen::default, Snaplen::Fixed)
+    }
+
+    /// How many bytes of `data` (a packet of `linktype`) to keep.
+    pub fn keep(self, linktype: u32, data: &[u8]) -> usize {
+        match self {
+            Snaplen::Fixed(0) => data.len(),
+            Snaplen::Fixed(n) => data.len().min(n as usize),
+            Snaplen::HeadersPlus(n) => headers_plus(linktype, data, n as usize),
+        }
+    }
+}
+
+/// A TCP segment's headers, and `n` bytes of its payload or its whole
+/// HTTP head; anything else whole (ICMP errors and the like are small).
+fn headers_plus(linktype: u32, data: &[u8], n: usize) -> usize {
+    let Ok(link) = LinkType::try_from(linktype) else {
+        return data.len();
+    };
+    let Decoded::Tcp(seg) = decode_frame(link, data) else {
+        return data.len();
+    };
+    let payload = seg.payload();
+    // Where the payload starts within `data` (it is a slice of it).
+    let at = (payload.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
+    let wanted = n.max(crate::http::head_len(payload).unwrap_or(0));
+    data.len().min(at + wanted.min(payload.len()))
+}
+
 /// A pcapng file being written. Blocks are buffered; [`PcapngOut::finish`]
 /// flushes them and reports a failure to.
 pub struct PcapngOut {
+    snaplen: Snaplen,
     path: PathBuf,
     writer: PcapNgWriter<BufWriter<OutputFile>>,
     /// The link type of each interface block written, by interface id.
@@ -64,11 +121,18 @@ impl PcapngOut {
                 }
             })?;
         Ok(PcapngOut {
+            snaplen: Snaplen::Fixed(0),
             path: path.to_owned(),
             writer,
             interfaces: Vec::new(),
             packets: 0,
         })
+    }
+
+    /// Keep only what `snaplen` says of each packet written from now on.
+    pub fn with_snaplen(mut self, snaplen: Snaplen) -> Self {
+        self.snaplen = snaplen;
+        self
     }
 
     /// Append one packet of `linktype` (a LINKTYPE_ number: 1 Ethernet,
@@ -81,7 +145,7 @@ impl PcapngOut {
         comment: &str,
     ) -> Result<(), PcapOutError> {
         let interface_id = self.interface(linktype)?;
-        let caplen = data.len().min(SNAPLEN as usize);
+        let caplen = self.snaplen.keep(linktype, data).min(SNAPLEN as usize);
         let mut options = Vec::new();
         if !comment.is_empty() {
             options.push(EnhancedPacketOption::Comment(Cow::Borrowed(comment)));
@@ -176,5 +240,52 @@ mod tests {
         }
         assert_eq!(got, vec![(101, 20, ts), (1, 60, ts), (101, 21, ts)]);
         std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// An Ethernet frame of a TCP segment (54 bytes of headers) carrying `payload`.
+    fn segment(payload: &[u8]) -> Vec<u8> {
+        use crate::exchange::{emit_segment, IpStyle, TcpHeader};
+        let ip = IpStyle {
+            ttl: 64,
+            df: true,
+            dscp: 0,
+            ecn: 0,
+            ip_id: 1,
+            flow_label: 0,
+        };
+        let tcp = TcpHeader {
+            src: "198.18.0.130:80".parse().unwrap_or_else(|e| panic!("{e}")),
+            dst: "198.18.0.2:40000".parse().unwrap_or_else(|e| panic!("{e}")),
+            seq: 1,
+            ack: 1,
+            flags: crate::model::TcpFlags::ACK,
+            window: 100,
+            options: Vec::new(),
+        };
+        let packet = emit_segment(&ip, &tcp, payload).unwrap_or_default();
+        crate::model::craft::ethernet_frame(&packet, [2; 6], [4; 6])
+    }
+
+    /// Issue 21: `--pcap` of exchanges stored every payload byte. The
+    /// default keeps headers and 128 payload bytes, an HTTP head whole;
+    /// `--snaplen N` keeps N bytes; 0 keeps all.
+    #[test]
+    fn snaplen_keeps_headers_and_http_heads() {
+        let body = segment(&[b'x'; 1400]);
+        let mut head = b"HTTP/1.1 200 OK\r\nServer: a-long-server-name\r\n".to_vec();
+        head.extend_from_slice(b"Content-Type: application/octet-stream\r\n");
+        head.extend_from_slice(b"Last-Modified: Mon, 07 Dec 2026 04:00:00 GMT\r\n");
+        head.extend_from_slice(b"Content-Length: 4194304\r\n\r\n");
+        let head_len = head.len();
+        assert!(head_len > 128);
+        head.extend_from_slice(&[b'x'; 1000]);
+        let with_head = segment(&head);
+        let d = Snaplen::default();
+        assert_eq!(d.keep(1, &body), 54 + 128);
+        assert_eq!(d.keep(1, &with_head), 54 + head_len);
+        assert_eq!(d.keep(1, &segment(b"tiny")), 54 + 4);
+        assert_eq!(Snaplen::Fixed(96).keep(1, &body), 96);
+        assert_eq!(Snaplen::Fixed(0).keep(1, &body), body.len());
+        assert_eq!(d.keep(1, &[7; 60]), 60, "not TCP: whole");
     }
 }

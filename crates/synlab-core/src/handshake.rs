@@ -163,6 +163,11 @@ pub struct Attempt {
     /// short of its length cannot be told from one that finished
     /// ([`Attempt::stall_unknown`]).
     pub response_head_cut: bool,
+    /// The first SYN+ACK of the flow that did not acknowledge the SYN,
+    /// while no answer was seen: not the SYN's answer (RFC 9293), so the
+    /// attempt stays unanswered by it, but p0f signs it, and saying nothing
+    /// would hide a packet (issue 21).
+    pub unmatched_syn_ack: Option<UnmatchedSynAck>,
     /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
     client_ip_ids: Vec<u16>,
     /// Next expected sequence number each way (client→server, server→client).
@@ -194,6 +199,21 @@ pub struct Attempt {
     last_seen: Duration,
     /// A FIN seen from the client, from the server.
     fin: [bool; 2],
+}
+
+/// A SYN+ACK between the attempt's addresses whose acknowledgment number
+/// is not the SYN's end (a stale or spoofed answer, another connection's
+/// on a reused port, a middlebox's): kept with its attributes, p0f's
+/// signature among them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnmatchedSynAck {
+    /// 1-based packet number in the capture.
+    pub packet: u64,
+    /// The acknowledgment number it carried.
+    pub ack: u32,
+    /// The one that would have answered the SYN (its ISN + 1).
+    pub expected: u32,
+    pub attributes: Attributes,
 }
 
 impl Attempt {
@@ -701,6 +721,7 @@ impl Attempt {
             response: None,
             response_head_cut: false,
             expired_by_jump: false,
+            unmatched_syn_ack: None,
             next_seq: [Some(seg.seq.wrapping_add(1)), None],
             gaps: Default::default(),
             acked: [None, None],
@@ -758,6 +779,16 @@ impl Attempt {
                 self.end = FlowEnd::Rst;
                 return;
             }
+            if f.is_syn_ack() && self.unmatched_syn_ack.is_none() {
+                let syn_mss = self.syn.num(Field::TcpOptionsMssVal).unwrap_or(0);
+                self.unmatched_syn_ack = Some(UnmatchedSynAck {
+                    packet: number,
+                    ack: seg.ack,
+                    expected: syn_end,
+                    attributes: seg.attributes_answering(syn_mss),
+                });
+                return;
+            }
         }
         if f.is_syn_ack() {
             return; // a retransmitted SYN-ACK
@@ -790,7 +821,7 @@ impl Attempt {
             }
         }
         if seg.payload_len > 0 && !self.flow.contains(Field::SynlabFlowTtl) {
-            self.note_data_segment(&seg.ip_and_option_attributes());
+            self.note_data_segment(&seg.ip_and_option_attributes(), seg.window());
         }
         if self.client_ip_ids.len() < IP_IDS_KEPT {
             self.client_ip_ids.extend(seg.ip_id());
@@ -852,19 +883,23 @@ impl Attempt {
 
     /// The stream's first bytes, in order, to its HTTP head reader.
     fn read_head(&mut self, dir: usize, seg: &Segment<'_>, next: u32) {
-        if seg.seq != next || seg.truncated {
-            // A gap (lost or not captured) or a cut payload: the head's
-            // bytes would be wrong, so none are read.
-            if seg.truncated && dir == 1 && self.heads[dir].reading() {
-                self.response_head_cut = true;
-            }
+        if seg.seq != next {
+            // A gap (lost or not captured): the head's bytes would be
+            // wrong, so none are read.
             self.heads[dir].give_up();
             return;
         }
+        // A payload cut by the snapshot length still holds a head that
+        // ends in its captured bytes (synlab's own `--pcap` keeps heads
+        // whole); one that ends past the cut is unread.
         match self.heads[dir].push(seg.payload()) {
             Some(Head::Request(r)) if dir == 0 => self.request = Some(r),
             Some(Head::Response(r)) if dir == 1 => self.response = Some(r),
             _ => {}
+        }
+        if seg.truncated && self.heads[dir].reading() {
+            self.response_head_cut |= dir == 1;
+            self.heads[dir].give_up();
         }
     }
 
@@ -976,7 +1011,7 @@ impl Attempt {
         self.stall_offset.filter(|_| self.stalled())
     }
 
-    fn note_data_segment(&mut self, data: &Attributes) {
+    fn note_data_segment(&mut self, data: &Attributes, window: u16) {
         let pairs = [
             (
                 Field::SynlabFlowTtl,
@@ -988,6 +1023,11 @@ impl Attempt {
                 data.get(Field::IpDsfieldEcn)
                     .or_else(|| data.get(Field::Ipv6TclassEcn)),
             ),
+            (
+                Field::SynlabFlowDscp,
+                data.get(Field::IpDsfieldDscp)
+                    .or_else(|| data.get(Field::Ipv6TclassDscp)),
+            ),
         ];
         for (name, value) in pairs {
             if let Some(v) = value {
@@ -998,6 +1038,13 @@ impl Attempt {
             Field::SynlabFlowTs,
             data.contains(Field::TcpOptionsTimestampTsval),
         );
+        self.flow.insert(Field::SynlabFlowWindow, window);
+        if let Some(label) = data
+            .get(Field::Ipv6Flow)
+            .and_then(crate::model::Value::as_u64)
+        {
+            self.flow.insert(Field::SynlabFlowFlowLabel, label != 0);
+        }
     }
 
     fn note_end(&mut self, at: Duration, f: TcpFlags) {
@@ -1328,6 +1375,35 @@ mod tests {
             feed(&mut t, 2, 1, false, (500, ack), &["syn", "ack"], 0);
             assert_eq!(t.finish()[0].outcome, outcome, "ack {ack}");
         }
+    }
+
+    /// Issue 21: a SYN+ACK whose ack is not the SYN's end was dropped
+    /// without a word (p0f signs it). It answers nothing still, and is the
+    /// attempt's `unmatched_syn_ack`, with its p0f signature; a matching
+    /// SYN+ACK after it answers the SYN as before.
+    #[test]
+    fn a_syn_ack_not_acknowledging_the_syn_is_reported_as_unmatched() {
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (100, 0), &["syn"], 0);
+        feed(&mut t, 2, 1, false, (500, 777), &["syn", "ack"], 0);
+        feed(&mut t, 3, 2, false, (600, 778), &["syn", "ack"], 0);
+        let a = &t.finish()[0];
+        assert_eq!(a.outcome, Outcome::NoReply);
+        let u = a.unmatched_syn_ack.as_ref();
+        assert_eq!(
+            u.map(|u| (u.packet, u.ack, u.expected)),
+            Some((2, 777, 101))
+        );
+        assert!(u.is_some_and(|u| u.attributes.contains(Field::SynlabP0f)));
+
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (100, 0), &["syn"], 0);
+        feed(&mut t, 2, 1, false, (500, 777), &["syn", "ack"], 0);
+        feed(&mut t, 3, 2, false, (500, 101), &["syn", "ack"], 0);
+        let a = &t.finish()[0];
+        assert_eq!(a.outcome, Outcome::SynAck);
+        assert_eq!(a.reply_packet, Some(3));
+        assert_eq!(a.unmatched_syn_ack.as_ref().map(|u| u.packet), Some(2));
     }
 
     /// The handshake of the flow every scenario below uses: client ISN 100,

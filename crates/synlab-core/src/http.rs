@@ -103,6 +103,18 @@ impl HeadReader {
     }
 }
 
+/// The length of the HTTP/1 head `payload` starts with, its blank line
+/// included, when the whole head is there: what a capture cut by a
+/// snapshot length must keep of the packet for the head (status,
+/// `Content-Length`) to be read back from the file.
+pub fn head_len(payload: &[u8]) -> Option<usize> {
+    let first = &payload[..payload.len().min(MAX_HEAD)];
+    if first.is_empty() || !looks_like_http(first) {
+        return None;
+    }
+    find_blank_line(first).map(|end| end + 4)
+}
+
 /// The first bytes could still be an HTTP/1 request or status line.
 fn looks_like_http(buf: &[u8]) -> bool {
     const STARTS: [&[u8]; 9] = [

@@ -281,6 +281,9 @@ struct Shape {
     /// Timestamps on later segments when the handshake negotiated them.
     want_ts: bool,
     ip_ids: IpIds,
+    /// The window field later segments advertise, before scaling
+    /// (`synlab.flow.window`; absent: the SYN's).
+    window: u16,
 }
 
 /// The send side: the request, how much of it the server acknowledged,
@@ -497,7 +500,7 @@ impl Exchange {
             rx: Receiver {
                 irs: SeqNumber(0),
                 off: 0,
-                wnd: u64::from(syn.window),
+                wnd: u64::from(shape.window),
                 ahead: Assembler::default(),
                 fin_at: None,
                 fin_received: false,
@@ -768,7 +771,7 @@ impl Exchange {
         if let (Some(ours), Some(theirs)) = (self.syn.wscale, peer_ws) {
             n.snd_shift = theirs;
             n.rcv_shift = ours;
-            self.rx.wnd = (u64::from(self.syn.window) << ours).min(MAX_RCV_WND);
+            self.rx.wnd = (u64::from(self.shape.window) << ours).min(MAX_RCV_WND);
         }
         if let Some(ours) = self.syn.mss {
             n.mss = n.mss.min(ours);
@@ -1086,9 +1089,16 @@ impl Shape {
             ip: IpStyle {
                 ttl: flow_int(Field::SynlabFlowTtl).map_or(syn.ip.ttl, |t| t.min(255) as u8),
                 df: flow_bool(Field::SynlabFlowDf).unwrap_or(syn.ip.df),
+                dscp: flow_int(Field::SynlabFlowDscp).map_or(syn.ip.dscp, |d| d.min(63) as u8),
                 ecn: 0,
+                flow_label: match flow_bool(Field::SynlabFlowFlowLabel) {
+                    None => syn.ip.flow_label,
+                    Some(false) => 0,
+                    Some(true) => nonzero_label(syn.ip.flow_label, syn.iss),
+                },
                 ..syn.ip
             },
+            window: flow_int(Field::SynlabFlowWindow).map_or(syn.window, |w| w.min(65535) as u16),
             ecn_data: flow_int(Field::SynlabFlowEcn).map_or(2, |e| (e & 3) as u8),
             want_ts: flow_bool(Field::SynlabFlowTs).unwrap_or(true),
             ip_ids: IpIds::new(
@@ -1097,6 +1107,15 @@ impl Shape {
                 syn.iss ^ 0x9e37_79b9,
             ),
         }
+    }
+}
+
+/// A non-zero 20-bit flow label: the SYN's, or one drawn from the ISN
+/// (the same for every segment of the connection, as RFC 6437 asks).
+fn nonzero_label(syn_label: u32, iss: u32) -> u32 {
+    match syn_label & 0xfffff {
+        0 => ((iss ^ (iss >> 12)) & 0xfffff).max(1),
+        label => label,
     }
 }
 
@@ -1437,6 +1456,117 @@ mod tests {
             assert_eq!(a.get(Field::IpTtl), Some(&Value::Int(128)));
             assert_eq!(a.get(Field::IpId), Some(&Value::Int(0)));
             assert_eq!(a.get(Field::SynlabOptionsLayout), Some(&Value::from("")));
+        }
+    }
+
+    /// Issue 21 item 6: every `synlab.flow.*` attribute reaches the bytes
+    /// of the segments after the SYN (IPv4: TTL, DF, DSCP, the ECN
+    /// codepoint of data, IP IDs, window, timestamps), while the SYN keeps
+    /// its own values.
+    #[test]
+    fn each_flow_attribute_reaches_the_segment_bytes() {
+        let mut ecn_syn = linux_example();
+        ecn_syn.insert(Field::TcpFlagsEce, true);
+        ecn_syn.insert(Field::TcpFlagsCwr, true);
+        let mut flow = Attributes::new();
+        flow.insert(Field::SynlabFlowTtl, 99u8);
+        flow.insert(Field::SynlabFlowDf, false);
+        flow.insert(Field::SynlabFlowDscp, 46u8);
+        flow.insert(Field::SynlabFlowEcn, 1u8);
+        flow.insert(Field::SynlabFlowIpid, "constant");
+        flow.insert(Field::SynlabFlowWindow, 777u16);
+        flow.insert(Field::SynlabFlowTs, false);
+        let mut x = start(&ecn_syn, flow, "http:/f");
+        let syn = sent(&x.poll(ms(0)));
+        assert_eq!(syn[0].4.get(Field::IpDsfieldDscp), Some(&Value::Int(0)));
+        let synack = from_server(
+            TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE,
+            SERVER_ISN,
+            ISN + 1,
+            &[],
+            vec![TcpOption::Mss(1460), TcpOption::WindowScale(7)],
+        );
+        feed(&mut x, ms(10), &synack);
+        let segs = sent(&x.poll(ms(10)));
+        assert_eq!(segs.len(), 2, "ACK and request");
+        for (_, _, _, payload, a) in &segs {
+            let int = |f: Field| a.get(f).and_then(Value::as_u64);
+            assert_eq!(int(Field::IpTtl), Some(99));
+            assert_eq!(a.get(Field::IpFlagsDf), Some(&Value::Bool(false)));
+            assert_eq!(int(Field::IpDsfieldDscp), Some(46));
+            assert_eq!(int(Field::IpId), Some(77), "constant: the SYN's");
+            assert_eq!(int(Field::TcpWindowSizeValue), Some(777));
+            assert_eq!(a.get(Field::SynlabOptionsLayout), Some(&Value::from("")));
+            let ecn = if payload.is_empty() { 0 } else { 1 };
+            assert_eq!(int(Field::IpDsfieldEcn), Some(ecn));
+        }
+    }
+
+    /// Issue 21 item 6 over IPv6: the hop limit, the traffic class's DSCP
+    /// and the flow label (asked for or not) reach the later segments.
+    #[test]
+    fn ipv6_flow_attributes_reach_the_segment_bytes() {
+        let (c, s) = (addr("[2001:2::2]:40000"), addr("[2001:2::130]:80"));
+        let packet = |src, dst, flags, seq, ack, label| {
+            let ip = IpStyle {
+                ttl: 64,
+                df: false,
+                dscp: 0,
+                ecn: 0,
+                ip_id: 0,
+                flow_label: label,
+            };
+            let options = vec![TcpOption::Mss(1440)];
+            let tcp = TcpHeader {
+                src,
+                dst,
+                seq,
+                ack,
+                flags,
+                window: 1000,
+                options,
+            };
+            emit_segment(&ip, &tcp, &[]).unwrap_or_default()
+        };
+        for (asked, syn_label, expect) in [
+            (Some(false), 5, Some(0)),
+            (Some(true), 5, Some(5)),
+            (Some(true), 0, None),
+            (None, 0, Some(0)),
+        ] {
+            let mut flow = Attributes::new();
+            flow.insert(Field::SynlabFlowTtl, 33u8);
+            flow.insert(Field::SynlabFlowDscp, 10u8);
+            if let Some(b) = asked {
+                flow.insert(Field::SynlabFlowFlowLabel, b);
+            }
+            let params = Params {
+                syn: packet(c, s, TcpFlags::SYN, ISN, 0, syn_label),
+                flow,
+                request: "http:/f".parse().unwrap_or_else(|e| panic!("{e}")),
+                limits: Limits {
+                    handshake: Duration::from_secs(3),
+                    stall: Duration::from_secs(1),
+                    total: Duration::from_secs(30),
+                },
+                retries: Vec::new(),
+            };
+            let mut x = Exchange::new(params, Duration::ZERO).unwrap_or_else(|e| panic!("{e}"));
+            x.poll(ms(0));
+            let synack = packet(s, c, TcpFlags::SYN | TcpFlags::ACK, SERVER_ISN, ISN + 1, 0);
+            feed(&mut x, ms(10), &synack);
+            let segs = sent(&x.poll(ms(10)));
+            assert_eq!(segs.len(), 2);
+            for (.., a) in &segs {
+                let int = |f: Field| a.get(f).and_then(Value::as_u64);
+                assert_eq!(int(Field::Ipv6Hlim), Some(33));
+                assert_eq!(int(Field::Ipv6TclassDscp), Some(10));
+                let label = int(Field::Ipv6Flow).unwrap_or(0);
+                match expect {
+                    Some(l) => assert_eq!(label, l, "{asked:?} {syn_label}"),
+                    None => assert_ne!(label, 0, "a label drawn for the flow"),
+                }
+            }
         }
     }
 

@@ -259,6 +259,11 @@ pub fn parse_options(area: &[u8], declared_len: usize) -> OptionsParse<'_> {
                     out.cut_kind = Some(area[i]);
                     return out;
                 }
+                Step::BadLength(opt, len) => {
+                    out.malformed = true;
+                    out.options.push(opt);
+                    i += len;
+                }
                 Step::Malformed(opt) => {
                     out.malformed = true;
                     out.options.extend(opt);
@@ -276,6 +281,22 @@ enum Step<'a> {
     Cut,
     /// A length that cannot be right; the option is kept when its kind is known.
     Malformed(Option<TcpOption<'a>>),
+    /// An option of fixed size (MSS, window scale, SACK-permitted,
+    /// timestamps) whose length byte is wrong: read at its fixed size and
+    /// stepped over, the walk goes on after it, as p0f does (its `bad`).
+    BadLength(TcpOption<'a>, usize),
+}
+
+/// The size of the options p0f reads at a fixed size whatever their
+/// length byte says.
+fn fixed_len(kind: u8) -> Option<usize> {
+    match kind {
+        kind::MSS => Some(4),
+        kind::WS => Some(3),
+        kind::SOK => Some(2),
+        kind::TS => Some(10),
+        _ => None,
+    }
 }
 
 fn option_at(area: &[u8], i: usize, declared_len: usize) -> Step<'_> {
@@ -288,6 +309,9 @@ fn option_at(area: &[u8], i: usize, declared_len: usize) -> Step<'_> {
         };
     };
     let len = usize::from(len);
+    if let Some(fixed) = fixed_len(kind).filter(|&f| f != len) {
+        return fixed_size_option(area, i, fixed, declared_len);
+    }
     if len < 2 || i + len > declared_len {
         return Step::Malformed(Some(TcpOption::Other {
             kind,
@@ -318,6 +342,33 @@ fn option_at(area: &[u8], i: usize, declared_len: usize) -> Step<'_> {
         },
     };
     Step::Option(opt, len)
+}
+
+/// A fixed-size option with a wrong length byte, read at its size (p0f
+/// steps over it and reads the options after it); malformed when even that
+/// passes the header.
+fn fixed_size_option(area: &[u8], i: usize, fixed: usize, declared_len: usize) -> Step<'_> {
+    if i + fixed > declared_len {
+        return Step::Malformed(Some(TcpOption::Other {
+            kind: area[i],
+            data: Cow::Borrowed(&[]),
+        }));
+    }
+    let Some(data) = area.get(i + 2..i + fixed) else {
+        return Step::Cut;
+    };
+    let be16 = |at: usize| u16::from_be_bytes([data[at], data[at + 1]]);
+    let be32 = |at: usize| u32::from(be16(at)) << 16 | u32::from(be16(at + 2));
+    let opt = match area[i] {
+        kind::MSS => TcpOption::Mss(be16(0)),
+        kind::WS => TcpOption::WindowScale(data[0]),
+        kind::TS => TcpOption::Timestamp {
+            tsval: be32(0),
+            tsecr: be32(4),
+        },
+        _ => TcpOption::SackPermitted,
+    };
+    Step::BadLength(opt, fixed)
 }
 
 /// One entry of an option layout, in p0f notation.
@@ -667,6 +718,51 @@ mod tests {
             let p = parse_options(area, area.len());
             assert!(p.malformed, "{area:?}");
         }
+    }
+
+    /// Issue 21: a SACK-permitted option with a bogus length stopped the
+    /// walk at `?4`; p0f reads it as `sok` (quirk `bad`), steps over its two
+    /// bytes and reads the options after it. So do MSS, window scale and
+    /// timestamps at their fixed sizes (p0f 3.09b, checked with `p0f -r`).
+    #[test]
+    fn fixed_size_options_with_a_bogus_length_are_stepped_over() {
+        let cases: [(&[u8], &str); 6] = [
+            (
+                &[2, 4, 5, 0xb4, 4, 4, 1, 1, 1, 3, 3, 7],
+                "mss,sok,nop,nop,nop,ws",
+            ),
+            (
+                &[2, 4, 5, 0xb4, 4, 0, 1, 1, 1, 3, 3, 7],
+                "mss,sok,nop,nop,nop,ws",
+            ),
+            (
+                &[2, 4, 5, 0xb4, 4, 40, 1, 1, 1, 3, 3, 7],
+                "mss,sok,nop,nop,nop,ws",
+            ),
+            (
+                &[2, 6, 5, 0xb4, 1, 1, 1, 3, 3, 7, 1, 1],
+                "mss,nop,nop,nop,ws,nop,nop",
+            ),
+            (
+                &[2, 4, 5, 0xb4, 3, 4, 7, 1, 1, 1, 1, 1],
+                "mss,ws,nop,nop,nop,nop,nop",
+            ),
+            (&[1, 1, 8, 9, 0, 0, 0, 5, 0, 0, 0, 6], "nop,nop,ts"),
+        ];
+        for (area, want) in cases {
+            let p = parse_options(area, area.len());
+            assert_eq!(layout(&p.options), want, "{area:?}");
+            assert!(p.malformed, "p0f's bad: {area:?}");
+        }
+        let p = parse_options(&[2, 4, 5, 0xb4, 3, 4, 7, 1, 1, 1, 1, 1], 12);
+        assert!(p.options.contains(&TcpOption::WindowScale(7)));
+        let p = parse_options(&[1, 1, 8, 9, 0, 0, 0, 5, 0, 0, 0, 6], 12);
+        assert!(p
+            .options
+            .contains(&TcpOption::Timestamp { tsval: 5, tsecr: 6 }));
+        // Past the header even at its fixed size: the walk stops there.
+        let p = parse_options(&[1, 1, 1, 8, 5, 0, 0, 0, 0, 0, 0, 0], 12);
+        assert_eq!(layout(&p.options), "nop,nop,nop,?8");
     }
 
     #[test]

@@ -206,6 +206,9 @@ vocabulary! {
     SynlabFlowDf "synlab.flow.df" Behavioural Flow Bool, Any twin - option - "DF on the client's first data segment";
     SynlabFlowEcn "synlab.flow.ecn" Behavioural Flow Int(3), Any twin - option - "IP ECN field of the client's first data segment";
     SynlabFlowTs "synlab.flow.ts" Behavioural Flow Bool, Any twin - option - "Timestamps option on the client's first data segment";
+    SynlabFlowDscp "synlab.flow.dscp" Behavioural Flow Int(63), Any twin - option - "DSCP (IPv4 dsfield or IPv6 traffic class) of the client's first data segment";
+    SynlabFlowWindow "synlab.flow.window" Behavioural Flow U16, Any twin - option - "TCP window field (unscaled) of the client's first data segment";
+    SynlabFlowFlowLabel "synlab.flow.flow_label" Behavioural Flow Bool, Any twin - option - "A non-zero IPv6 flow label on the client's first data segment";
 }
 
 /// Prefix of attributes for TCP option kinds without a name of their own:

@@ -19,6 +19,9 @@
 //! df = true
 //! ect = false          # data segments marked ECT(0) once ECN is negotiated
 //! timestamps = true
+//! dscp = 46            # optional: the SYN's when absent
+//! window = 502         # optional: the window field, unscaled; the SYN's when absent
+//! flow_label = true    # optional (IPv6): as [per_connection] flow_label when absent
 //! [per_connection]     # optional; how the volatile fields are chosen
 //! ip_id_zero = false   # DF with IP ID 0 (p0f: `df` without `id+`)
 //! [retry.3]            # optional; the SYN from the 3rd try on
@@ -102,6 +105,17 @@ pub struct Later {
     pub ect: bool,
     /// Later segments carry the timestamp option (when the peer agreed).
     pub timestamps: bool,
+    /// DSCP of later segments; absent: the SYN's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dscp: Option<u8>,
+    /// The window field (unscaled) later segments advertise; absent: the
+    /// SYN's, shifted by the negotiated scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u16>,
+    /// IPv6 later segments carry a non-zero flow label; absent: as the SYN
+    /// (`[per_connection] flow_label`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_label: Option<bool>,
 }
 
 /// How the per-connection fields of a SYN are chosen. These are the volatile
@@ -231,6 +245,9 @@ struct LaterFile {
     df: Option<bool>,
     ect: Option<bool>,
     timestamps: Option<bool>,
+    dscp: Option<u8>,
+    window: Option<u16>,
+    flow_label: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -325,6 +342,9 @@ impl Profile {
             df: l.df.unwrap_or(default.df),
             ect: l.ect.unwrap_or(default.ect),
             timestamps: l.timestamps.unwrap_or(default.timestamps),
+            dscp: l.dscp.map(|d| d.min(63)),
+            window: l.window,
+            flow_label: l.flow_label,
         };
         Ok(p)
     }
@@ -470,11 +490,23 @@ impl Profile {
                 Value::from(if later.ect { 2u8 } else { 0 }),
             ),
             (Field::SynlabFlowTs, Value::Bool(later.timestamps)),
+            (Field::SynlabFlowDscp, Value::from(self.later_dscp())),
         ];
         for (field, value) in flow {
             if !a.contains(field) {
                 a.insert(field, value);
             }
+        }
+        // Only when stated. The window of later segments is scaled (a
+        // captured Linux flow says 63 where its SYN said 64240), so the
+        // SYN's is no default to compare with; the flow label is an IPv6
+        // matter, otherwise the SYN's habit (a search over IPv4 would
+        // spend probes on it for nothing).
+        if let Some(window) = later.window {
+            a.insert(Field::SynlabFlowWindow, window);
+        }
+        if let Some(label) = later.flow_label {
+            a.insert(Field::SynlabFlowFlowLabel, label);
         }
         a
     }
@@ -624,6 +656,17 @@ fn num(a: &Attributes, name: Field) -> Option<u64> {
     a.num(name)
 }
 
+impl Profile {
+    /// DSCP of later segments: `[later] dscp`, else the SYN's.
+    fn later_dscp(&self) -> u64 {
+        let syn = || {
+            num(&self.attributes, Field::IpDsfieldDscp)
+                .or_else(|| num(&self.attributes, Field::Ipv6TclassDscp))
+        };
+        self.later.dscp.map(u64::from).or_else(syn).unwrap_or(0)
+    }
+}
+
 fn flag(a: &Attributes, name: Field) -> bool {
     num(a, name) == Some(1)
 }
@@ -638,6 +681,9 @@ fn later_from_syn(a: &Attributes) -> Later {
         df: flag(a, Field::IpFlagsDf),
         ect: flag(a, Field::TcpFlagsEce) && flag(a, Field::TcpFlagsCwr),
         timestamps,
+        dscp: None,
+        window: None,
+        flow_label: None,
     }
 }
 

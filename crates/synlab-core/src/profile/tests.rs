@@ -48,7 +48,10 @@ fn minimal_profile_is_normalised_with_every_field() {
             ttl: 64,
             df: true,
             ect: false,
-            timestamps: true
+            timestamps: true,
+            dscp: None,
+            window: None,
+            flow_label: None,
         }
     );
     // normalising is idempotent: the printed TOML loads to the same profile
@@ -265,4 +268,33 @@ fn a_learnt_stale_ack_is_crafted_back_exactly() {
     let again = p.crafted_attributes(src, dst, 9, 1000).unwrap();
     assert_eq!(again.num(Field::TcpAckRaw), Some(0x500));
     assert_eq!(again.get(Field::SynlabQuirks), syn.get(Field::SynlabQuirks));
+}
+
+/// Issue 21 item 6: `[later]` sets DSCP, window and flow label of later
+/// segments; absent, they follow the SYN; both reach the flow attributes.
+#[test]
+fn later_dscp_window_and_flow_label_become_flow_attributes() {
+    let text = "name = \"x\"\n[syn]\n\"ip.ttl\" = 64\n\"ip.dsfield.dscp\" = 10\n\
+                \"tcp.window_size_value\" = 1000\n\"synlab.options.layout\" = \"mss\"\n\
+                \"tcp.options.mss_val\" = 1460\n";
+    let p = parse(text).unwrap().0;
+    let a = p.with_flow_attributes();
+    assert_eq!(a.get(Field::SynlabFlowDscp), Some(&Value::Int(10)));
+    assert_eq!(
+        a.get(Field::SynlabFlowWindow),
+        None,
+        "scaled: not the SYN's"
+    );
+    assert_eq!(a.get(Field::SynlabFlowFlowLabel), None, "follows the SYN");
+    let later = format!("{text}[later]\ndscp = 46\nwindow = 502\nflow_label = false\n");
+    let q = parse(&later).unwrap().0;
+    let a = q.with_flow_attributes();
+    assert_eq!(a.get(Field::SynlabFlowDscp), Some(&Value::Int(46)));
+    assert_eq!(a.get(Field::SynlabFlowWindow), Some(&Value::Int(502)));
+    assert_eq!(a.get(Field::SynlabFlowFlowLabel), Some(&Value::Bool(false)));
+    assert_eq!(
+        parse(&q.to_toml().unwrap()).unwrap().0,
+        q,
+        "printed and loaded back"
+    );
 }
