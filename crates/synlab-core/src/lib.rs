@@ -21,4 +21,5 @@ pub mod report;
 pub mod rule;
 pub mod search;
 pub mod survey;
+pub mod sweep;
 pub mod wire;
