@@ -388,7 +388,7 @@ mod tests {
                 };
                 out.push((ip - 0xc613_0000, d.condition, d.failing));
             }
-            if sweep.is_idle() && targets.len() == 0 {
+            if sweep.is_idle() && targets.is_empty() {
                 return (out, most_open);
             }
             now += step;

@@ -120,7 +120,7 @@ impl Summary {
                     targets,
                 })
                 .collect();
-            these.sort_by(|a, b| b.targets.cmp(&a.targets));
+            these.sort_by_key(|g| std::cmp::Reverse(g.targets));
             out.extend(these);
         }
         out
