@@ -4,7 +4,7 @@
 //! ([`Sweep::pop_decided`]). The caller owns sockets, pacing and the clock.
 //!
 //! Memory is bounded by the window: at most `window` targets are open at a
-//! time, each with one probe of each profile in flight at most, so a
+//! time, each with at most `count` rounds of probes in flight, so a
 //! million targets stream through as well as ten. Each target's profiles
 //! are probed round by round, interleaved, so a transient outage hits all
 //! of them alike.
@@ -50,8 +50,9 @@ pub struct Decided {
 struct Open {
     target: SocketAddr,
     tallies: Vec<Tally>,
+    /// Rounds queued so far (decided on once every probe of them ended).
     rounds: u32,
-    /// Probes of the current round not yet answered or timed out.
+    /// Probes queued and not yet answered or timed out.
     pending: usize,
     /// Probes sent so far (the cookie's probe number).
     sent: u32,
@@ -133,19 +134,26 @@ impl Sweep {
             sent: 0,
         };
         self.open.insert(id, open);
-        self.queue_round(id);
+        self.queue_rounds(id);
     }
 
-    fn queue_round(&mut self, id: u64) {
+    /// Queue the next rounds of target `id`: `count` of them (the first
+    /// decision point; then as many again, within `max_rounds`), so a
+    /// target waits for one timeout per decision, not per round.
+    fn queue_rounds(&mut self, id: u64) {
         let Some(o) = self.open.get_mut(&id) else {
             return;
         };
-        let n = self.cfg.profiles;
-        o.pending = n;
-        // The first profile moves each round, so none is always first.
-        let first = o.rounds as usize % n.max(1);
-        self.queue
-            .extend((0..n).map(|i| (id, (first + i) % n.max(1))));
+        let p = self.cfg.params;
+        let k = p.count.min(p.max_rounds.saturating_sub(o.rounds)).max(1);
+        let n = self.cfg.profiles.max(1);
+        for r in o.rounds..o.rounds + k {
+            // The first profile moves each round, so none is always first.
+            let first = r as usize % n;
+            self.queue.extend((0..n).map(|i| (id, (first + i) % n)));
+        }
+        o.rounds += k;
+        o.pending = n * k as usize;
     }
 
     /// The next SYN to send now, if any; its timeout starts at `now`.
@@ -253,9 +261,8 @@ impl Sweep {
         if o.pending > 0 {
             return;
         }
-        o.rounds += 1;
         match decide(&o.tallies, o.rounds, &self.cfg.params) {
-            Step::More => self.queue_round(f.id),
+            Step::More => self.queue_rounds(f.id),
             Step::Done {
                 condition,
                 reference,

@@ -10,6 +10,7 @@
 pub mod decide;
 pub mod engine;
 pub mod summary;
+pub mod targets;
 
 pub use decide::{Condition, SweepParams};
 pub use engine::{cookie, Decided, ProbeReq, Sweep, SweepConfig};
