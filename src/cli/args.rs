@@ -197,6 +197,15 @@ pub enum Command {
     /// Exit status: 0 every cell passes, 1 some cell fails, 2 trouble
     /// (unreadable file, another schema, another target).
     Matrix(super::cmd_matrix::MatrixArgs),
+    /// A/B connectivity of several profiles across many targets (a prefix,
+    /// a file, stdin) at a set rate from one raw socket: per target works,
+    /// broken (naming the failing profile), transient or offline, and a
+    /// summary grouped by prefix.
+    ///
+    /// Needs what `probe` needs and sends only where `probe` may. Exit
+    /// status: 0 no target broken, 1 some target broken, 2 trouble; Ctrl-C
+    /// prints what was decided (exit 130).
+    Sweep(Box<super::cmd_sweep::SweepArgs>),
     /// Print a shell completion script to stdout.
     ///
     /// bash: `synlab completions bash > ~/.local/share/bash-completion/completions/synlab`;

@@ -13,6 +13,7 @@ mod cmd_probe;
 mod cmd_profiles;
 mod cmd_stalls;
 mod cmd_survey;
+mod cmd_sweep;
 mod commands;
 mod edit_args;
 mod fields;

@@ -126,7 +126,10 @@ mod tests {
     fn a_prefix_walks_every_address_once() {
         let p = Prefix::parse("198.19.1.7/30").unwrap_or_else(|e| panic!("{e}"));
         let all: Vec<String> = p.map(|a| a.to_string()).collect();
-        assert_eq!(all, ["198.19.1.4", "198.19.1.5", "198.19.1.6", "198.19.1.7"]);
+        assert_eq!(
+            all,
+            ["198.19.1.4", "198.19.1.5", "198.19.1.6", "198.19.1.7"]
+        );
         let p = Prefix::parse("198.19.0.0/20").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.remaining(), 4096);
         assert_eq!(p.ends().1.to_string(), "198.19.15.255");
@@ -151,7 +154,9 @@ mod tests {
         assert_eq!(parse_line(3, "  # comment"), Ok(None));
         assert_eq!(
             parse_line(4, "198.19.0.1 # edge"),
-            Ok(Some("198.19.0.1".parse().unwrap_or_else(|_| unreachable!())))
+            Ok(Some(
+                "198.19.0.1".parse().unwrap_or_else(|_| unreachable!())
+            ))
         );
         assert_eq!(
             parse_line(5, "host.example"),
