@@ -94,12 +94,14 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
 /// The targets, streamed.
 type Targets = Box<dyn Iterator<Item = Result<IpAddr>>>;
 
-/// A prefix, a file or standard input, as an iterator (`len` when known).
-fn open_targets(spec: &str) -> Result<(Targets, Option<u64>)> {
+/// A prefix, a file or standard input, as an iterator; for a prefix, its
+/// size and last address (checked by the guard before anything is sent).
+fn open_targets(spec: &str) -> Result<(Targets, Option<(u64, IpAddr)>)> {
     if spec.contains('/') && !std::path::Path::new(spec).exists() {
         let prefix = Prefix::parse(spec)?;
-        let len = u64::try_from(prefix.remaining()).ok();
-        return Ok((Box::new(prefix.map(Ok)), len));
+        let len = u64::try_from(prefix.remaining()).unwrap_or(u64::MAX);
+        let last = prefix.ends().1;
+        return Ok((Box::new(prefix.map(Ok)), Some((len, last))));
     }
     let reader: Box<dyn BufRead> = match spec {
         "-" => Box::new(std::io::stdin().lock()),
@@ -485,7 +487,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     if names.len() < 2 {
         bail!("--profile needs at least two profiles to compare (A,B)");
     }
-    let (mut ips, len) = open_targets(&args.targets)?;
+    let (mut ips, prefix) = open_targets(&args.targets)?;
     let Some(first) = ips.next().transpose()? else {
         message!("no targets in {}", args.targets);
         return Ok(Status::Ok);
@@ -511,6 +513,10 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         check_target(ip, netns, owned)?;
         Ok(SocketAddr::new(ip, port))
     });
+    // A prefix is inside a range when both its ends are.
+    if let Some((_, last)) = prefix {
+        check_target(last, netns, owned)?;
+    }
     check_target(first, netns, owned)?;
     let src = match args.route.src {
         Some(s) => s,
@@ -569,7 +575,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         summary: Summary::default(),
         json: args.json.then(Vec::new),
         jsonl: args.jsonl,
-        bar: progress(len),
+        bar: progress(prefix.map(|p| p.0)),
     };
     let mut net = Net {
         sender: &mut sender,
