@@ -23,11 +23,12 @@ use crate::handshake::Outcome;
 use crate::io::interrupt::{Interrupted, Signals, StopSignal};
 use crate::io::privilege::{self, Needs};
 use crate::io::raw::{self, DatalinkSource, FrameSource, PacketSender, RawSender};
-use crate::model::craft::{self, Volatile};
+use crate::model::craft::Volatile;
 use crate::model::{decode_frame, Attributes, Decoded, LinkType, TcpFlags};
 use crate::probe::{check_target, PortRange};
 use crate::sweep::targets::{parse_line, Prefix};
-use crate::sweep::{Condition, Decided, ProbeReq, Summary, Sweep, SweepConfig, SweepParams};
+use crate::sweep::template::SynTemplate;
+use crate::sweep::{Condition, Decided, Summary, Sweep, SweepConfig, SweepParams};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
@@ -119,26 +120,33 @@ fn open_targets(spec: &str) -> Result<(Targets, Option<(u64, IpAddr)>)> {
     Ok((Box::new(lines), None))
 }
 
-/// One profile's SYN, in the targets' IP version.
-struct Template {
-    name: String,
-    attrs: Attributes,
-}
-
-/// The bytes of one probe's SYN.
-fn packet(t: &Template, src: IpAddr, p: &ProbeReq, clock_ms: u64) -> Result<Vec<u8>> {
-    let id = (p.seq >> 16) as u16 ^ p.seq as u16;
+/// Each profile's SYN, crafted once (for `first`, from `src`): a profile
+/// that cannot be built fails the sweep before anything is sent.
+fn templates(
+    names: &[String],
+    attrs: &[Attributes],
+    src: IpAddr,
+    first: SocketAddr,
+) -> Result<Vec<SynTemplate>> {
+    let clock_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
     let v = Volatile {
-        src: SocketAddr::new(src, p.src_port),
-        dst: p.target,
-        seq: p.seq,
+        src: SocketAddr::new(src, PortRange::default().first),
+        dst: first,
+        seq: 1,
         ack: 0,
-        ip_id: id.max(1),
-        flow_label: p.seq & 0xfffff,
+        ip_id: 1,
+        flow_label: 1,
         tsval: clock_ms as u32,
         tsecr: 0,
     };
-    craft::build_packet(&t.attrs, &v).with_context(|| format!("profile {}: its SYN", t.name))
+    names
+        .iter()
+        .zip(attrs)
+        .map(|(n, a)| SynTemplate::new(a, &v).with_context(|| format!("profile {n}: its SYN")))
+        .collect()
 }
 
 /// What a captured frame says to the sweep: an answer to one of our ports.
@@ -202,7 +210,7 @@ fn drive(
     net: &mut Net<'_>,
     sweep: &mut Sweep,
     targets: &mut dyn Iterator<Item = Result<SocketAddr>>,
-    templates: &[Template],
+    templates: &[SynTemplate],
     stop: &mut dyn FnMut() -> Option<StopSignal>,
     decided: &mut dyn FnMut(Decided) -> Result<()>,
     c: &mut Counters,
@@ -214,6 +222,7 @@ fn drive(
     // SYNs the pace has used up: never further behind the rate than `lag`.
     let mut paced: u64 = 0;
     let mut caught_up = Duration::ZERO;
+    let mut bytes = Vec::with_capacity(80);
     loop {
         while more_targets && sweep.wants_target() {
             match targets.next() {
@@ -228,8 +237,7 @@ fn drive(
             let Some(p) = sweep.next_probe(now) else {
                 break;
             };
-            let t = &templates[p.profile];
-            let bytes = packet(t, net.src, &p, now.as_millis() as u64)?;
+            templates[p.profile].fill(&mut bytes, net.src, p.target, p.src_port, p.seq);
             net.sender
                 .send(&bytes, p.target.ip())
                 .with_context(|| format!("sending a SYN to {}", p.target))?;
@@ -493,13 +501,10 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         return Ok(Status::Ok);
     };
     let v6 = first.is_ipv6();
-    let mut templates = Vec::new();
+    let mut attrs = Vec::new();
     for name in &names {
         let profile = crate::io::profile_store::resolve(name, dirs)?;
-        templates.push(Template {
-            name: name.clone(),
-            attrs: profile.syn_attributes(v6),
-        });
+        attrs.push(profile.syn_attributes(v6));
     }
     // The guard probe uses, for every target before it is admitted.
     let netns = raw::in_initial_netns();
@@ -522,6 +527,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         Some(s) => s,
         None => raw::source_for(first).with_context(|| format!("no route to {first}"))?,
     };
+    let templates = templates(&names, &attrs, src, SocketAddr::new(first, port))?;
     let iface = raw::find_interface(args.route.iface.as_deref(), src)
         .context("choosing the capture interface")?;
     let needs = Needs {

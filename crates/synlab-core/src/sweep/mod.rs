@@ -11,6 +11,7 @@ pub mod decide;
 pub mod engine;
 pub mod summary;
 pub mod targets;
+pub mod template;
 
 pub use decide::{Condition, SweepParams};
 pub use engine::{cookie, Decided, ProbeReq, Sweep, SweepConfig};
