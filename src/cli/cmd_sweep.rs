@@ -536,6 +536,8 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     };
     let opened = privilege::open_then_lower("sweep", needs, || -> std::io::Result<_> {
         let source = DatalinkSource::open(&iface, Duration::from_millis(1))?;
+        // Best effort: an older kernel shows our own frames, which match nothing.
+        let _ = source.ignore_outgoing();
         let sender = RawSender::open(v6)?;
         Ok((sender, source))
     })?;
