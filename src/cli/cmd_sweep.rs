@@ -182,6 +182,8 @@ struct Counters {
     sent: u64,
     answered: u64,
     elapsed: Duration,
+    /// Time spent crafting and sending (what one core generates at).
+    sending: Duration,
 }
 
 /// How the loop ended.
@@ -233,6 +235,7 @@ fn drive(
         let now = start.elapsed();
         let allowed = (now.as_secs_f64() * net.rate) as u64 + 1;
         paced = paced.max(allowed.saturating_sub(lag));
+        let burst = Instant::now();
         while paced < allowed {
             let Some(p) = sweep.next_probe(now) else {
                 break;
@@ -244,6 +247,7 @@ fn drive(
             c.sent += 1;
             paced += 1;
         }
+        c.sending += burst.elapsed();
         // Silence is concluded only up to when the socket was last read
         // empty: an answer that arrived in time but is still queued (a
         // loaded machine, a burst) is read before its probe times out.
@@ -352,12 +356,13 @@ fn summary_lines(s: &Summary, c: &Counters, interrupted: bool) -> Vec<String> {
         })
         .collect();
     let mut lines = vec![format!(
-        "{}{} targets: {}; {} SYNs in {secs:.2} s ({:.0}/s), {} answered ({:.0}/s)",
+        "{}{} targets: {}; {} SYNs in {secs:.2} s ({:.0}/s; sent at {:.0}/s while sending), {} answered ({:.0}/s)",
         if interrupted { "interrupted: " } else { "" },
         s.total(),
         counts.join(", "),
         c.sent,
         per(c.sent),
+        c.sent as f64 / c.sending.as_secs_f64().max(1e-9),
         c.answered,
         per(c.answered),
     )];
@@ -408,6 +413,7 @@ fn summary_json(s: &Summary, c: &Counters, interrupted: bool) -> Json {
         "syns_sent": c.sent,
         "answered": c.answered,
         "elapsed_s": c.elapsed.as_secs_f64(),
+        "sending_s": c.sending.as_secs_f64(),
     })
 }
 
