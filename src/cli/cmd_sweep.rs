@@ -498,6 +498,12 @@ fn progress(len: Option<u64>) -> Option<ProgressBar> {
 
 pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -> Result<Status> {
     let names = args.profile.clone();
+    if args.guard.suppress_rst {
+        // Source ports come round every 20,000 SYNs; a half-open
+        // connection left on the server would swallow the next SYN from
+        // the same port.
+        bail!("--suppress-rst is not for sweeps: the kernel's RSTs to the SYN-ACKs clear the server's half-open connections before a source port comes round again");
+    }
     if names.len() < 2 {
         bail!("--profile needs at least two profiles to compare (A,B)");
     }
@@ -538,7 +544,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         .context("choosing the capture interface")?;
     let needs = Needs {
         net_raw: true,
-        net_admin: args.guard.suppress_rst,
+        net_admin: false,
     };
     let opened = privilege::open_then_lower("sweep", needs, || -> std::io::Result<_> {
         let source = DatalinkSource::open(&iface, Duration::from_millis(1))?;
@@ -550,12 +556,6 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     let (mut sender, mut source) =
         opened.with_context(|| format!("opening raw sockets (capture on {})", iface.name))?;
     let ports = PortRange::default();
-    let _rst = match args.guard.suppress_rst {
-        true => Some(crate::io::nft::RstSuppressor::install(
-            &ports.ports().collect::<Vec<_>>(),
-        )?),
-        false => None,
-    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
