@@ -158,14 +158,29 @@ impl Sweep {
 
     /// The next SYN to send now, if any; its timeout starts at `now`.
     pub fn next_probe(&mut self, now: Duration) -> Option<ProbeReq> {
-        let (id, profile) = self.queue.pop_front()?;
-        let key = self.cfg.key;
-        let (target, n) = {
-            let o = self.open.get_mut(&id)?;
-            o.sent += 1;
-            (o.target, o.sent)
+        let (id, profile, target) = loop {
+            let &(id, profile) = self.queue.front()?;
+            match self.open.get(&id) {
+                Some(o) => break (id, profile, o.target),
+                // Not open (cannot happen: a target is decided once its
+                // queued probes ended); never let it block the queue.
+                None => {
+                    self.queue.pop_front();
+                }
+            }
         };
+        // No free port: the probe waits in the queue (never dropped, or
+        // its target would wait for it forever).
         let src_port = self.free_port(target.ip())?;
+        self.queue.pop_front();
+        let key = self.cfg.key;
+        let n = match self.open.get_mut(&id) {
+            Some(o) => {
+                o.sent += 1;
+                o.sent
+            }
+            None => return None,
+        };
         let seq = cookie(key, target, src_port, n);
         self.in_flight.insert(
             (target.ip(), src_port),
@@ -432,6 +447,36 @@ mod tests {
         let (rows, most_open) = run(5000, 16, 9);
         assert_eq!(rows.len(), 5000);
         assert!(most_open <= 16);
+    }
+
+    /// A SYN-ACK to an earlier probe, late, from a source port that came
+    /// round again, is not the answer to the probe now on that port.
+    #[test]
+    fn a_late_answer_on_a_reused_port_does_not_count() {
+        let mut sweep = Sweep::new(SweepConfig {
+            profiles: 1,
+            ports: PortRange {
+                first: 40000,
+                last: 40000,
+            },
+            ..config(1)
+        });
+        sweep.admit(target(1));
+        let first = sweep.next_probe(Duration::ZERO);
+        // The next probe waits (not dropped): its port is in flight.
+        assert_eq!(sweep.next_probe(Duration::ZERO), None);
+        assert!(sweep.has_queued());
+        sweep.poll(Duration::from_millis(100));
+        let second = sweep.next_probe(Duration::from_millis(100));
+        let (Some(a), Some(b)) = (first, second) else {
+            panic!("two probes expected: {first:?} {second:?}");
+        };
+        assert_eq!((a.src_port, b.src_port), (40000, 40000));
+        assert_ne!(a.seq, b.seq);
+        let late = Some(a.seq.wrapping_add(1));
+        assert!(!sweep.on_answer(a.target, 40000, late, Outcome::SynAck));
+        let now = Some(b.seq.wrapping_add(1));
+        assert!(sweep.on_answer(b.target, 40000, now, Outcome::SynAck));
     }
 
     #[test]
