@@ -3,16 +3,16 @@
 //! template is patched into bytes; every probe is answered at once, so
 //! targets are decided and new ones admitted as in a working fleet.
 //!
-//! `cargo run --release -p synlab-core --features testing --example sweep_rate [TARGETS]`
+//! `cargo run --release --example sweep_rate [TARGETS]`
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use synlab_core::handshake::Outcome;
-use synlab_core::model::craft::{linux_example, Volatile};
-use synlab_core::probe::PortRange;
-use synlab_core::sweep::template::SynTemplate;
-use synlab_core::sweep::{Sweep, SweepConfig, SweepParams};
+use synlab::handshake::Outcome;
+use synlab::model::craft::{linux_example, Volatile};
+use synlab::probe::PortRange;
+use synlab::sweep::template::SynTemplate;
+use synlab::sweep::{Sweep, SweepConfig, SweepParams};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u32 = std::env::args().nth(1).map_or(Ok(1_000_000), |s| s.parse())?;
