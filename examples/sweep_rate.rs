@@ -15,7 +15,9 @@ use synlab::sweep::template::SynTemplate;
 use synlab::sweep::{Sweep, SweepConfig, SweepParams};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: u32 = std::env::args().nth(1).map_or(Ok(1_000_000), |s| s.parse())?;
+    let n: u32 = std::env::args()
+        .nth(1)
+        .map_or(Ok(1_000_000), |s| s.parse())?;
     let src = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
     let first = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 19, 0, 0)), 80);
     let v = Volatile {
@@ -52,7 +54,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t.fill(&mut bytes, src, p.target, p.src_port, p.seq);
             checksum = checksum.wrapping_add(u64::from(bytes[bytes.len() - 1]));
             syns += 1;
-            sweep.on_answer(p.target, p.src_port, Some(p.seq.wrapping_add(1)), Outcome::SynAck);
+            sweep.on_answer(
+                p.target,
+                p.src_port,
+                Some(p.seq.wrapping_add(1)),
+                Outcome::SynAck,
+            );
         }
         sweep.poll(now);
         while sweep.pop_decided().is_some() {
