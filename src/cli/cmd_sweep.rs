@@ -425,7 +425,13 @@ struct Rows<'a> {
     json: Option<Vec<Json>>,
     jsonl: bool,
     bar: Option<ProgressBar>,
+    /// When rows were last flushed (stdout is buffered): a reader of the
+    /// JSONL (`tail -f`, a pipe) sees each row within `FLUSH_EVERY`.
+    flushed: Instant,
 }
+
+/// How long a decided row may wait in the output buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 impl Rows<'_> {
     fn add(&mut self, d: Decided) -> Result<()> {
@@ -441,6 +447,10 @@ impl Rows<'_> {
             writeln!(self.out)?;
         } else if d.condition != Condition::Works {
             writeln!(self.out, "{}", text_line(&d, &self.names))?;
+        }
+        if self.json.is_none() && self.flushed.elapsed() >= FLUSH_EVERY {
+            self.out.flush()?;
+            self.flushed = Instant::now();
         }
         Ok(())
     }
@@ -590,6 +600,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         json: args.json.then(Vec::new),
         jsonl: args.jsonl,
         bar: progress(prefix.map(|p| p.0)),
+        flushed: Instant::now(),
     };
     let mut net = Net {
         sender: &mut sender,
@@ -614,9 +625,18 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
             rows.finish(&counters, true)?;
             Err(Interrupted(signal).into())
         }
+        // The reader is gone: nothing more to tell it (exit 0, as ripgrep).
+        Err(e) if broken_pipe(&e) => Err(e),
         Err(e) => {
             rows.finish(&counters, true)?;
             Err(e)
         }
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
