@@ -109,6 +109,50 @@ fn a_fleet_sweep_gives_every_target_its_condition() {
         err.contains("64 targets in 198.19.2.64/26 offline"),
         "{err}"
     );
+    ctrl_c_prints_what_is_decided(&lab);
+}
+
+/// Ctrl-C: the sweep stops, the rows written so far are whole, the
+/// summary of what was decided is printed, and the status is 130.
+fn ctrl_c_prints_what_is_decided(lab: &Lab) {
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lab.c1(),
+            bin(),
+            "sweep",
+            "--targets",
+            "198.19.0.0/20",
+        ])
+        .args([
+            "--port",
+            "80",
+            "--profile",
+            "linux,windows-10",
+            "--rate",
+            "500",
+        ])
+        .args(["--timeout", "0.1", "--jsonl"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // `ip netns exec` execs synlab: the child is synlab itself.
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status();
+    assert!(kill.is_ok_and(|s| s.success()), "kill -INT {pid}");
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    support::assert_exit_for(&out, 130, "sweep stopped by SIGINT");
+    let err = stderr(&out);
+    let rows = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(rows > 0 && rows < 4096, "{rows} rows before Ctrl-C");
+    assert!(
+        err.contains(&format!("interrupted: {rows} targets")),
+        "{rows} rows: {err}"
+    );
 }
 
 /// Network safety: a prefix outside the lab's ranges is refused before
