@@ -34,6 +34,13 @@ readonly BIG_SIZE=4194304           # size of big.bin (4 MiB: downloads past 1 M
 readonly MANGLE_CHAIN=mangle        # prerouting chain of each hop (rewrites)
 readonly ICMP_CHAIN=icmp_out         # output chain of each hop (ICMP behaviour)
 readonly MAX_HOPS=16                # one /30 per link in 198.18.INDEX.192/26
+# The fleet (`fleet`): a /20 of target addresses, all the server's, in the
+# benchmarking range but outside every lab's 198.18.INDEX.0/24. Each lab has
+# its own namespaces, so every lab can use the same prefix.
+readonly FLEET_NET=198.19.0.0/20
+readonly FLEET_BROKEN=198.19.1.0/24
+readonly FLEET_LOSSY=198.19.2.0/26
+readonly FLEET_DEAD=198.19.2.64/26
 
 PROG=${0##*/}
 
@@ -66,6 +73,15 @@ Commands:
                 at most one time-exceeded a second (ratelimit)
   flush         remove all rules from the middlebox's chain (policy stays
                 accept); with --hop K, hop K's forward and mangle chains
+  fleet         (opt-in, after up) give the server a whole prefix, $FLEET_NET
+                (AnyIP: a local route on the server's loopback, routed by the
+                middlebox), and model a fleet with per-sub-prefix rules:
+                  $FLEET_BROKEN  drops SYNs seen with TTL 127 (sent with
+                                  128: the Windows profiles): broken for them
+                  $FLEET_LOSSY  drops 30% of SYNs at random (numgen)
+                  $FLEET_DEAD  drops everything: offline
+                The rest of the /20 works. The server listens on port 80 of
+                every address. 'flush' removes the rules, not the routes.
   status        show namespaces, addresses, the middlebox ruleset and
                 whether the server answers from c1
   env           print shell-sourceable LAB_* variables: eval "\$($PROG env)"
@@ -744,6 +760,26 @@ cmd_flush() {
     log "chain inet $TABLE $CHAIN in $ns flushed"
 }
 
+# The server owns every address of FLEET_NET (a `local` route on its
+# loopback: the kernel answers for the whole prefix, so thousands of targets
+# need no thousands of namespaces); the middlebox routes the prefix to it.
+# Then one rule per sub-prefix (daddr only: the SYNs, not the answers).
+cmd_fleet() {
+    need_root
+    take_lock
+    require_up
+    [[ ! -e $STATE_DIR/fleet ]] || die "the fleet of lab '$P' is already set up"
+    ip -n "$SRV_NS" route add local "$FLEET_NET" dev lo
+    ip -n "$MB_NS" route add "$FLEET_NET" via "$SRV_IP"
+    in_ns "$MB_NS" nft -f - <<EOF
+add rule inet $TABLE $CHAIN ip daddr $FLEET_BROKEN ip ttl 127 drop
+add rule inet $TABLE $CHAIN ip daddr $FLEET_LOSSY numgen random mod 10 < 3 drop
+add rule inet $TABLE $CHAIN ip daddr $FLEET_DEAD drop
+EOF
+    touch "$STATE_DIR/fleet"
+    log "fleet $FLEET_NET on $SRV_NS: broken (TTL 127) $FLEET_BROKEN, 30% loss $FLEET_LOSSY, dead $FLEET_DEAD"
+}
+
 cmd_status() {
     need_root
     local ns
@@ -784,7 +820,9 @@ cmd_env() {
         "LAB_C1_IP6=$C1_IP6" "LAB_C2_IP6=$C2_IP6" "LAB_SRV_IP6=$SRV_IP6" \
         "LAB_C1_IF=$CLIENT_IF" "LAB_C2_IF=$CLIENT_IF" "LAB_SRV_IF=$SRV_IF" \
         "LAB_MB_C1_IF=$MB_C1_IF" "LAB_MB_C2_IF=$MB_C2_IF" "LAB_MB_SRV_IF=$MB_SRV_IF" \
-        "LAB_OPEN_PORT=$OPEN_PORT" "LAB_CLOSED_PORT=$CLOSED_PORT"; do
+        "LAB_OPEN_PORT=$OPEN_PORT" "LAB_CLOSED_PORT=$CLOSED_PORT" \
+        "LAB_FLEET=$FLEET_NET" "LAB_FLEET_BROKEN=$FLEET_BROKEN" \
+        "LAB_FLEET_LOSSY=$FLEET_LOSSY" "LAB_FLEET_DEAD=$FLEET_DEAD"; do
         printf '%s=%q\n' "${kv%%=*}" "${kv#*=}"
     done
     # The chain, only when there is one (the classic lab's env is as it was).
@@ -824,7 +862,7 @@ main() {
             [[ $CMD != flush ]] || (($# == 1)) ||
                 die "'flush' takes only --hop K (see: $PROG help)"
             ;;
-        down | status | env)
+        down | fleet | status | env)
             (($# == 1)) || die "'$CMD' takes no arguments (see: $PROG help)"
             ;;
         help | -h | --help) usage; exit 0 ;;

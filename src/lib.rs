@@ -12,5 +12,5 @@ pub mod io;
 
 pub use synlab_core::{
     columns, diff, exchange, handshake, http, model, oracle, p0f, probe, profile, report, rule,
-    search, survey, trace, wire,
+    search, survey, sweep, trace, wire,
 };

@@ -237,6 +237,15 @@ pub enum Command {
     ///
     /// Exit status: 0 the rule hits no stack, 1 it hits some, 2 trouble.
     Impact(super::cmd_impact::ImpactArgs),
+    /// A/B connectivity of several profiles across many targets (a prefix,
+    /// a file, stdin) at a set rate from one raw socket: per target works,
+    /// broken (naming the failing profile), transient or offline, and a
+    /// summary grouped by prefix.
+    ///
+    /// Needs what `probe` needs and sends only where `probe` may. Exit
+    /// status: 0 no target broken, 1 some target broken, 2 trouble; Ctrl-C
+    /// prints what was decided (exit 130).
+    Sweep(Box<super::cmd_sweep::SweepArgs>),
     /// Print a shell completion script to stdout.
     ///
     /// bash: `synlab completions bash > ~/.local/share/bash-completion/completions/synlab`;

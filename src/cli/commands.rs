@@ -93,6 +93,11 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             super::cmd_survey::run(args, &dirs, style, out)
         }
         Command::Matrix(args) => super::cmd_matrix::run(args, style, out),
+        Command::Sweep(args) => super::cmd_sweep::run(
+            args,
+            &crate::io::profile_store::profile_dirs(&cli.profiles),
+            out,
+        ),
         Command::Rule(args) => super::cmd_rule::run(args, out),
         Command::Impact(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);

@@ -16,6 +16,7 @@ mod cmd_profiles;
 mod cmd_rule;
 mod cmd_stalls;
 mod cmd_survey;
+mod cmd_sweep;
 mod cmd_trace;
 mod commands;
 mod edit_args;

@@ -192,7 +192,31 @@ fn grow_receive_buffer(fd: libc::c_int) {
     }
 }
 
+/// `PACKET_IGNORE_OUTGOING` (Linux 4.20), not in every libc release.
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
 impl DatalinkSource {
+    /// Stop seeing the frames this host sends (our SYNs, the kernel's
+    /// RSTs): `sweep` matches answers by their cookie and needs only what
+    /// arrives, so the socket carries a third as many frames.
+    pub fn ignore_outgoing(&self) -> io::Result<()> {
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt(2) on our open socket with an int option.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd,
+                libc::SOL_PACKET,
+                PACKET_IGNORE_OUTGOING,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        match rc {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
     /// The kernel's timestamp of the frame read last.
     fn last_timestamp(&self) -> Option<Duration> {
         let mut ts = libc::timespec {

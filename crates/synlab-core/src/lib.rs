@@ -22,5 +22,6 @@ pub mod report;
 pub mod rule;
 pub mod search;
 pub mod survey;
+pub mod sweep;
 pub mod trace;
 pub mod wire;

@@ -1,0 +1,491 @@
+//! The sweep as a state machine: targets go in ([`Sweep::admit`]), probes
+//! come out ([`Sweep::next_probe`]), answers and the clock go in
+//! ([`Sweep::on_answer`], [`Sweep::poll`]), decided targets come out
+//! ([`Sweep::pop_decided`]). The caller owns sockets, pacing and the clock.
+//!
+//! Memory is bounded by the window: at most `window` targets are open at a
+//! time, each with at most `count` rounds of probes in flight, so a
+//! million targets stream through as well as ten. Each target's profiles
+//! are probed round by round, interleaved, so a transient outage hits all
+//! of them alike.
+//!
+//! Each probe carries a cookie: its sequence number is a keyed hash of the
+//! target, the source port and the probe's number, so an answer is one of
+//! ours only when it acknowledges exactly that (a late answer to an earlier
+//! probe from a reused port does not count for the new one).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::decide::{decide, Condition, Step, SweepParams};
+use crate::handshake::Outcome;
+use crate::probe::PortRange;
+use crate::search::verdict::Tally;
+use crate::search::Answer;
+
+/// One SYN to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeReq {
+    pub target: SocketAddr,
+    /// Index into the profiles the sweep was made with.
+    pub profile: usize,
+    pub src_port: u16,
+    pub seq: u32,
+}
+
+/// A decided target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decided {
+    pub target: SocketAddr,
+    pub condition: Condition,
+    /// The outcome a probe passed with (`None`: nothing answered).
+    pub reference: Option<Outcome>,
+    /// Failing profiles' indexes (broken only).
+    pub failing: Vec<usize>,
+    /// Each profile's probes.
+    pub tallies: Vec<Tally>,
+}
+
+struct Open {
+    target: SocketAddr,
+    tallies: Vec<Tally>,
+    /// Rounds queued so far (decided on once every probe of them ended).
+    rounds: u32,
+    /// Probes queued and not yet answered or timed out.
+    pending: usize,
+    /// Probes sent so far (the cookie's probe number).
+    sent: u32,
+}
+
+struct InFlight {
+    id: u64,
+    profile: usize,
+    seq: u32,
+    target_port: u16,
+}
+
+/// Sweep settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepConfig {
+    pub params: SweepParams,
+    pub profiles: usize,
+    /// Targets open at a time.
+    pub window: usize,
+    pub timeout: Duration,
+    pub ports: PortRange,
+    /// The cookie's key (randomness is the caller's).
+    pub key: u64,
+}
+
+/// The sweep's state; see the module docs.
+pub struct Sweep {
+    cfg: SweepConfig,
+    next_id: u64,
+    open: HashMap<u64, Open>,
+    /// (target address, our source port) -> probe.
+    in_flight: HashMap<(IpAddr, u16), InFlight>,
+    /// Probes to send: (target id, profile).
+    queue: VecDeque<(u64, usize)>,
+    /// Deadlines in sending order (one timeout for all: already sorted).
+    timers: VecDeque<(Duration, IpAddr, u16, u32)>,
+    decided: VecDeque<Decided>,
+    port_cursor: usize,
+}
+
+impl Sweep {
+    pub fn new(cfg: SweepConfig) -> Self {
+        Sweep {
+            cfg,
+            next_id: 0,
+            open: HashMap::new(),
+            in_flight: HashMap::new(),
+            queue: VecDeque::new(),
+            timers: VecDeque::new(),
+            decided: VecDeque::new(),
+            port_cursor: 0,
+        }
+    }
+
+    /// Whether another target fits in the window.
+    pub fn wants_target(&self) -> bool {
+        self.open.len() < self.cfg.window.max(1)
+    }
+
+    /// Targets open (admitted, not yet decided).
+    pub fn open_targets(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Nothing open and nothing left to hand out.
+    pub fn is_idle(&self) -> bool {
+        self.open.is_empty() && self.decided.is_empty()
+    }
+
+    /// Start probing `target`: its first round is queued.
+    pub fn admit(&mut self, target: SocketAddr) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let open = Open {
+            target,
+            tallies: vec![Tally::default(); self.cfg.profiles],
+            rounds: 0,
+            pending: 0,
+            sent: 0,
+        };
+        self.open.insert(id, open);
+        self.queue_rounds(id);
+    }
+
+    /// Queue the next rounds of target `id`: `count` of them (the first
+    /// decision point; then as many again, within `max_rounds`), so a
+    /// target waits for one timeout per decision, not per round.
+    fn queue_rounds(&mut self, id: u64) {
+        let Some(o) = self.open.get_mut(&id) else {
+            return;
+        };
+        let p = self.cfg.params;
+        let k = p.count.min(p.max_rounds.saturating_sub(o.rounds)).max(1);
+        let n = self.cfg.profiles.max(1);
+        for r in o.rounds..o.rounds + k {
+            // The first profile moves each round, so none is always first.
+            let first = r as usize % n;
+            self.queue.extend((0..n).map(|i| (id, (first + i) % n)));
+        }
+        o.rounds += k;
+        o.pending = n * k as usize;
+    }
+
+    /// The next SYN to send now, if any; its timeout starts at `now`.
+    pub fn next_probe(&mut self, now: Duration) -> Option<ProbeReq> {
+        let (id, profile, target) = loop {
+            let &(id, profile) = self.queue.front()?;
+            match self.open.get(&id) {
+                Some(o) => break (id, profile, o.target),
+                // Not open (cannot happen: a target is decided once its
+                // queued probes ended); never let it block the queue.
+                None => {
+                    self.queue.pop_front();
+                }
+            }
+        };
+        // No free port: the probe waits in the queue (never dropped, or
+        // its target would wait for it forever).
+        let src_port = self.free_port(target.ip())?;
+        self.queue.pop_front();
+        let key = self.cfg.key;
+        let n = match self.open.get_mut(&id) {
+            Some(o) => {
+                o.sent += 1;
+                o.sent
+            }
+            None => return None,
+        };
+        let seq = cookie(key, target, src_port, n);
+        self.in_flight.insert(
+            (target.ip(), src_port),
+            InFlight {
+                id,
+                profile,
+                seq,
+                target_port: target.port(),
+            },
+        );
+        let deadline = now + self.cfg.timeout;
+        self.timers
+            .push_back((deadline, target.ip(), src_port, seq));
+        Some(ProbeReq {
+            target,
+            profile,
+            src_port,
+            seq,
+        })
+    }
+
+    /// A source port with no probe to `ip` in flight.
+    fn free_port(&mut self, ip: IpAddr) -> Option<u16> {
+        let ports = self.cfg.ports;
+        for _ in 0..ports.len() {
+            let port = ports.first + (self.port_cursor % ports.len()) as u16;
+            self.port_cursor = self.port_cursor.wrapping_add(1);
+            if !self.in_flight.contains_key(&(ip, port)) {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// An answer from `from` to our port `to_port`: a SYN-ACK or RST with
+    /// its ACK number (`None`: a RST without ACK), or an ICMP error quoting
+    /// our SYN's sequence number as `ack - 1`. Whether it was ours.
+    pub fn on_answer(
+        &mut self,
+        from: SocketAddr,
+        to_port: u16,
+        acks: Option<u32>,
+        outcome: Outcome,
+    ) -> bool {
+        let key = (from.ip(), to_port);
+        let Some(f) = self.in_flight.get(&key) else {
+            return false;
+        };
+        let ours = f.target_port == from.port() && acks.is_none_or(|a| a == f.seq.wrapping_add(1));
+        if !ours {
+            return false;
+        }
+        if let Some(f) = self.in_flight.remove(&key) {
+            self.record(f, to_port, outcome);
+        }
+        true
+    }
+
+    /// Time out what is due at `now`: no-reply.
+    pub fn poll(&mut self, now: Duration) {
+        while let Some(&(at, ip, port, seq)) = self.timers.front() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_front();
+            let key = (ip, port);
+            if self.in_flight.get(&key).is_some_and(|f| f.seq == seq) {
+                if let Some(f) = self.in_flight.remove(&key) {
+                    self.record(f, port, Outcome::NoReply);
+                }
+            }
+        }
+    }
+
+    /// When [`Sweep::poll`] has something to do next.
+    pub fn poll_at(&self) -> Option<Duration> {
+        self.timers.front().map(|t| t.0)
+    }
+
+    /// Whether probes are waiting to be sent.
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    fn record(&mut self, f: InFlight, port: u16, outcome: Outcome) {
+        let Some(o) = self.open.get_mut(&f.id) else {
+            return;
+        };
+        if let Some(t) = o.tallies.get_mut(f.profile) {
+            t.add(Answer::new(outcome, port));
+        }
+        o.pending = o.pending.saturating_sub(1);
+        if o.pending > 0 {
+            return;
+        }
+        match decide(&o.tallies, o.rounds, &self.cfg.params) {
+            Step::More => self.queue_rounds(f.id),
+            Step::Done {
+                condition,
+                reference,
+                failing,
+            } => {
+                if let Some(o) = self.open.remove(&f.id) {
+                    self.decided.push_back(Decided {
+                        target: o.target,
+                        condition,
+                        reference,
+                        failing,
+                        tallies: o.tallies,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The next decided target.
+    pub fn pop_decided(&mut self) -> Option<Decided> {
+        self.decided.pop_front()
+    }
+}
+
+/// The sequence number of probe `n` to `target` from `src_port`: a keyed
+/// mix (splitmix64 finalizer), so answers can be checked without a table
+/// of random numbers, and an off-path guess is as hard as a random ISN.
+pub fn cookie(key: u64, target: SocketAddr, src_port: u16, n: u32) -> u32 {
+    let ip = match target.ip().to_canonical() {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    let mut h = key ^ (ip as u64) ^ ((ip >> 64) as u64).rotate_left(17);
+    h ^= u64::from(target.port()) << 48 | u64::from(src_port) << 32 | u64::from(n);
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (h ^ (h >> 31)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// What the fake network does to a target's SYNs.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Fate {
+        Works,
+        /// Drops profile 1's SYNs.
+        Broken,
+        /// Drops 30% of SYNs.
+        Lossy,
+        Dead,
+    }
+
+    fn fate(i: u32) -> Fate {
+        match i {
+            256..=511 => Fate::Broken,
+            512..=575 => Fate::Lossy,
+            576..=639 => Fate::Dead,
+            _ => Fate::Works,
+        }
+    }
+
+    fn target(i: u32) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::from(0xc613_0000u32 + i)), 80)
+    }
+
+    fn config(window: usize) -> SweepConfig {
+        SweepConfig {
+            params: SweepParams::new(3),
+            profiles: 2,
+            window,
+            timeout: Duration::from_millis(100),
+            ports: PortRange::default(),
+            key: 0x5eed,
+        }
+    }
+
+    /// Runs a sweep of `n` targets on virtual time over a fake network with
+    /// seeded loss; returns each target's condition and failing profiles,
+    /// and the most targets ever open.
+    fn run(n: u32, window: usize, seed: u64) -> (Vec<(u32, Condition, Vec<usize>)>, usize) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut sweep = Sweep::new(config(window));
+        let mut targets = 0..n;
+        let mut now = Duration::ZERO;
+        let step = Duration::from_micros(10);
+        // Answers on their way: (arrival, from, to_port, ack).
+        let mut wire: VecDeque<(Duration, SocketAddr, u16, u32)> = VecDeque::new();
+        let mut out = Vec::new();
+        let mut most_open = 0;
+        for _ in 0..10_000_000 {
+            while sweep.wants_target() {
+                match targets.next() {
+                    Some(i) => sweep.admit(target(i)),
+                    None => break,
+                }
+            }
+            most_open = most_open.max(sweep.open_targets());
+            if let Some(p) = sweep.next_probe(now) {
+                let i = u32::from(match p.target.ip() {
+                    IpAddr::V4(v4) => v4,
+                    IpAddr::V6(_) => unreachable!(),
+                }) - 0xc613_0000;
+                let lost = match fate(i) {
+                    Fate::Works => false,
+                    Fate::Broken => p.profile == 1,
+                    Fate::Lossy => rng.gen_bool(0.3),
+                    Fate::Dead => true,
+                };
+                if !lost {
+                    let ack = p.seq.wrapping_add(1);
+                    wire.push_back((now + Duration::from_millis(1), p.target, p.src_port, ack));
+                }
+            }
+            while wire.front().is_some_and(|w| w.0 <= now) {
+                if let Some((_, from, port, ack)) = wire.pop_front() {
+                    assert!(sweep.on_answer(from, port, Some(ack), Outcome::SynAck));
+                    // A stray copy with another ACK is not ours.
+                    assert!(!sweep.on_answer(from, port, Some(ack ^ 1), Outcome::SynAck));
+                }
+            }
+            sweep.poll(now);
+            while let Some(d) = sweep.pop_decided() {
+                let ip = match d.target.ip() {
+                    IpAddr::V4(v4) => u32::from(v4),
+                    IpAddr::V6(_) => unreachable!(),
+                };
+                out.push((ip - 0xc613_0000, d.condition, d.failing));
+            }
+            if sweep.is_idle() && targets.is_empty() {
+                return (out, most_open);
+            }
+            now += step;
+        }
+        panic!("the sweep did not end");
+    }
+
+    #[test]
+    fn every_target_gets_its_condition_under_seeded_loss() {
+        for seed in 0..4 {
+            let (rows, most_open) = run(1024, 200, seed);
+            assert_eq!(rows.len(), 1024);
+            assert!(most_open <= 200, "{most_open} targets open");
+            let mut transient = 0;
+            for (i, condition, failing) in rows {
+                match (fate(i), condition) {
+                    (Fate::Works, Condition::Works) | (Fate::Dead, Condition::Offline) => {}
+                    (Fate::Broken, Condition::Broken) => assert_eq!(failing, vec![1]),
+                    // Loss that happened not to show is "works".
+                    (Fate::Lossy, Condition::Works) => {}
+                    (Fate::Lossy, Condition::Transient) => transient += 1,
+                    (f, c) => panic!("seed {seed}: target {i} ({f:?}) is {c:?}"),
+                }
+            }
+            assert!(
+                transient > 40,
+                "seed {seed}: {transient} of 64 lossy transient"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_is_the_window_not_the_target_list() {
+        let (rows, most_open) = run(5000, 16, 9);
+        assert_eq!(rows.len(), 5000);
+        assert!(most_open <= 16);
+    }
+
+    /// A SYN-ACK to an earlier probe, late, from a source port that came
+    /// round again, is not the answer to the probe now on that port.
+    #[test]
+    fn a_late_answer_on_a_reused_port_does_not_count() {
+        let mut sweep = Sweep::new(SweepConfig {
+            profiles: 1,
+            ports: PortRange {
+                first: 40000,
+                last: 40000,
+            },
+            ..config(1)
+        });
+        sweep.admit(target(1));
+        let first = sweep.next_probe(Duration::ZERO);
+        // The next probe waits (not dropped): its port is in flight.
+        assert_eq!(sweep.next_probe(Duration::ZERO), None);
+        assert!(sweep.has_queued());
+        sweep.poll(Duration::from_millis(100));
+        let second = sweep.next_probe(Duration::from_millis(100));
+        let (Some(a), Some(b)) = (first, second) else {
+            panic!("two probes expected: {first:?} {second:?}");
+        };
+        assert_eq!((a.src_port, b.src_port), (40000, 40000));
+        assert_ne!(a.seq, b.seq);
+        let late = Some(a.seq.wrapping_add(1));
+        assert!(!sweep.on_answer(a.target, 40000, late, Outcome::SynAck));
+        let now = Some(b.seq.wrapping_add(1));
+        assert!(sweep.on_answer(b.target, 40000, now, Outcome::SynAck));
+    }
+
+    #[test]
+    fn cookies_differ_by_port_probe_and_key() {
+        let t = target(1);
+        let c = cookie(1, t, 40000, 1);
+        assert_ne!(c, cookie(1, t, 40001, 1));
+        assert_ne!(c, cookie(1, t, 40000, 2));
+        assert_ne!(c, cookie(2, t, 40000, 1));
+        assert_ne!(c, cookie(1, target(2), 40000, 1));
+    }
+}

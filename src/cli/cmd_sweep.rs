@@ -1,0 +1,642 @@
+//! `synlab sweep`: A/B connectivity of several profiles across a target
+//! list, at a set rate, from one raw socket; one row per target as it is
+//! decided, and a summary grouped by prefix at the end (or at Ctrl-C).
+//!
+//! The decisions are the core's ([`crate::sweep`]); here are the flags,
+//! the target stream, the network loop (send what the rate allows, read
+//! what arrived, time out what is due) and the printers.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value as Json};
+
+use super::live_args::{GuardArgs, RouteArgs};
+use super::messages::message;
+use super::status::Status;
+use crate::handshake::Outcome;
+use crate::io::interrupt::{Interrupted, Signals, StopSignal};
+use crate::io::privilege::{self, Needs};
+use crate::io::raw::{self, DatalinkSource, FrameSource, PacketSender, RawSender};
+use crate::model::craft::Volatile;
+use crate::model::{decode_frame, Attributes, Decoded, LinkType, TcpFlags};
+use crate::probe::{check_target, PortRange};
+use crate::sweep::targets::{parse_line, Prefix};
+use crate::sweep::template::SynTemplate;
+use crate::sweep::{Condition, Decided, Summary, Sweep, SweepConfig, SweepParams};
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The targets: a CIDR prefix (198.19.0.0/20, at most a /8), a file
+    /// with one address a line (# comments), or - for standard input.
+    #[arg(long, value_name = "FILE|CIDR|-")]
+    pub targets: String,
+    /// The TCP port probed on every target.
+    #[arg(long)]
+    pub port: u16,
+    /// The profiles to compare: names or .toml files, comma-separated or
+    /// repeated, at least two (as survey's --profile; `--profiles DIR` is
+    /// the global option naming profile directories).
+    #[arg(
+        long = "profile",
+        value_name = "A,B",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub profile: Vec<String>,
+    /// Rounds (one SYN of every profile each) before a target is decided;
+    /// failures add rounds, up to four times as many (at least 12).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub count: u32,
+    /// SYNs per second (1 to 2,000,000).
+    #[arg(long, default_value_t = 10000.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// Seconds to wait for each SYN's answer (0.01 to 60).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Targets probed at a time (default: what the rate sends in a timeout).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub window: Option<u32>,
+    #[command(flatten)]
+    pub route: RouteArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    /// One JSON document at the end: every row and the summary (holds all
+    /// rows; for many targets use --jsonl).
+    #[arg(long, conflicts_with = "jsonl")]
+    pub json: bool,
+    /// One JSON row per target, written as each is decided; the summary
+    /// goes to standard error.
+    #[arg(long)]
+    pub jsonl: bool,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    match (1.0..=2_000_000.0).contains(&v) {
+        true => Ok(v),
+        false => Err("must be between 1 and 2000000 SYNs per second".into()),
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    match (0.01..=60.0).contains(&v) {
+        true => Ok(v),
+        false => Err("must be between 0.01 and 60 seconds".into()),
+    }
+}
+
+/// The targets, streamed.
+type Targets = Box<dyn Iterator<Item = Result<IpAddr>>>;
+
+/// A prefix, a file or standard input, as an iterator; for a prefix, its
+/// size and last address (checked by the guard before anything is sent).
+fn open_targets(spec: &str) -> Result<(Targets, Option<(u64, IpAddr)>)> {
+    if spec.contains('/') && !std::path::Path::new(spec).exists() {
+        let prefix = Prefix::parse(spec)?;
+        let len = u64::try_from(prefix.remaining()).unwrap_or(u64::MAX);
+        let last = prefix.ends().1;
+        return Ok((Box::new(prefix.map(Ok)), Some((len, last))));
+    }
+    let reader: Box<dyn BufRead> = match spec {
+        "-" => Box::new(std::io::stdin().lock()),
+        path => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("{path}: cannot open"))?,
+        )),
+    };
+    let lines = reader
+        .lines()
+        .zip(1u64..)
+        .filter_map(|(line, n)| match line {
+            Ok(text) => parse_line(n, &text).map_err(Into::into).transpose(),
+            Err(e) => Some(Err(anyhow::Error::new(e).context(format!("line {n}")))),
+        });
+    Ok((Box::new(lines), None))
+}
+
+/// Each profile's SYN, crafted once (for `first`, from `src`): a profile
+/// that cannot be built fails the sweep before anything is sent.
+fn templates(
+    names: &[String],
+    attrs: &[Attributes],
+    src: IpAddr,
+    first: SocketAddr,
+) -> Result<Vec<SynTemplate>> {
+    let clock_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let v = Volatile {
+        src: SocketAddr::new(src, PortRange::default().first),
+        dst: first,
+        seq: 1,
+        ack: 0,
+        ip_id: 1,
+        flow_label: 1,
+        tsval: clock_ms as u32,
+        tsecr: 0,
+    };
+    names
+        .iter()
+        .zip(attrs)
+        .map(|(n, a)| SynTemplate::new(a, &v).with_context(|| format!("profile {n}: its SYN")))
+        .collect()
+}
+
+/// What a captured frame says to the sweep: an answer to one of our ports.
+fn answer(frame: &[u8]) -> Option<(SocketAddr, u16, Option<u32>, Outcome)> {
+    match decode_frame(LinkType::Ethernet, frame) {
+        Decoded::Tcp(seg) => {
+            let f = seg.flags;
+            let acked = f.has(TcpFlags::ACK).then_some(seg.ack);
+            if f.is_syn_ack() {
+                Some((seg.src, seg.dst.port(), acked, Outcome::SynAck))
+            } else if f.has(TcpFlags::RST) {
+                Some((seg.src, seg.dst.port(), acked, Outcome::Reset))
+            } else {
+                None
+            }
+        }
+        Decoded::Icmp(e) => Some((
+            e.quoted.dst,
+            e.quoted.src.port(),
+            Some(e.quoted.seq.wrapping_add(1)),
+            Outcome::Icmp {
+                icmp_type: e.icmp_type,
+                code: e.code,
+            },
+        )),
+        Decoded::Skipped(_) => None,
+    }
+}
+
+/// Counters of the run, for the summary line.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counters {
+    sent: u64,
+    answered: u64,
+    elapsed: Duration,
+    /// Time spent crafting and sending (what one core generates at).
+    sending: Duration,
+}
+
+/// How the loop ended.
+enum Ended {
+    Done,
+    Stopped(StopSignal),
+}
+
+/// The sweep's network side and its pacing.
+struct Net<'a> {
+    sender: &'a mut dyn PacketSender,
+    source: &'a mut dyn FrameSource,
+    src: IpAddr,
+    rate: f64,
+}
+
+/// Frames read per turn at most, so sending goes on under a flood.
+const READ_BURST: usize = 512;
+/// The most sending may fall behind the rate (then it bursts to catch up).
+const MAX_LAG: Duration = Duration::from_millis(10);
+/// How often the loop looks for a stop signal.
+const SIGNAL_CHECK: Duration = Duration::from_millis(20);
+
+/// The loop: admit, send at the rate, read, time out, hand out decisions.
+fn drive(
+    net: &mut Net<'_>,
+    sweep: &mut Sweep,
+    targets: &mut dyn Iterator<Item = Result<SocketAddr>>,
+    templates: &[SynTemplate],
+    stop: &mut dyn FnMut() -> Option<StopSignal>,
+    decided: &mut dyn FnMut(Decided) -> Result<()>,
+    c: &mut Counters,
+) -> Result<Ended> {
+    let start = Instant::now();
+    let mut more_targets = true;
+    let mut last_check = Duration::ZERO;
+    let lag = (net.rate * MAX_LAG.as_secs_f64()).max(1.0) as u64;
+    // SYNs the pace has used up: never further behind the rate than `lag`.
+    let mut paced: u64 = 0;
+    let mut caught_up = Duration::ZERO;
+    let mut bytes = Vec::with_capacity(80);
+    loop {
+        while more_targets && sweep.wants_target() {
+            match targets.next() {
+                Some(t) => sweep.admit(t?),
+                None => more_targets = false,
+            }
+        }
+        let now = start.elapsed();
+        let allowed = (now.as_secs_f64() * net.rate) as u64 + 1;
+        paced = paced.max(allowed.saturating_sub(lag));
+        let burst = Instant::now();
+        while paced < allowed {
+            let Some(p) = sweep.next_probe(now) else {
+                break;
+            };
+            templates[p.profile].fill(&mut bytes, net.src, p.target, p.src_port, p.seq);
+            net.sender
+                .send(&bytes, p.target.ip())
+                .with_context(|| format!("sending a SYN to {}", p.target))?;
+            c.sent += 1;
+            paced += 1;
+        }
+        c.sending += burst.elapsed();
+        // Silence is concluded only up to when the socket was last read
+        // empty: an answer that arrived in time but is still queued (a
+        // loaded machine, a burst) is read before its probe times out.
+        let reading = start.elapsed();
+        for _ in 0..READ_BURST {
+            let Some(frame) = net.source.next_frame().context("reading answers")? else {
+                caught_up = reading;
+                break;
+            };
+            if let Some((from, port, acks, outcome)) = answer(&frame.data) {
+                if sweep.on_answer(from, port, acks, outcome) {
+                    c.answered += 1;
+                }
+            }
+        }
+        sweep.poll(caught_up);
+        while let Some(d) = sweep.pop_decided() {
+            decided(d)?;
+        }
+        c.elapsed = start.elapsed();
+        if !more_targets && sweep.is_idle() {
+            return Ok(Ended::Done);
+        }
+        if c.elapsed >= last_check + SIGNAL_CHECK {
+            last_check = c.elapsed;
+            if let Some(s) = stop() {
+                return Ok(Ended::Stopped(s));
+            }
+        }
+    }
+}
+
+/// Whether profile `i` passed at this target.
+fn passed(d: &Decided, i: usize) -> bool {
+    match d.condition {
+        Condition::Works => true,
+        Condition::Broken => !d.failing.contains(&i),
+        Condition::Transient => d
+            .reference
+            .is_some_and(|r| d.tallies.get(i).is_some_and(|t| t.count(r) > 0)),
+        Condition::Offline => false,
+    }
+}
+
+/// A target's JSON row.
+fn row(d: &Decided, names: &[String]) -> Json {
+    let profiles: serde_json::Map<String, Json> = d
+        .tallies
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let v = json!({"pass": passed(d, i), "probes": t.probes(), "outcomes": t.counts()});
+            (names[i].clone(), v)
+        })
+        .collect();
+    json!({
+        "target": d.target.ip().to_string(),
+        "port": d.target.port(),
+        "condition": d.condition.name(),
+        "failing": failing_names(d, names),
+        "profiles": profiles,
+        "culprits": [],
+    })
+}
+
+fn failing_names(d: &Decided, names: &[String]) -> Vec<String> {
+    d.failing.iter().map(|&i| names[i].clone()).collect()
+}
+
+/// A target's text line (only targets that do not simply work).
+fn text_line(d: &Decided, names: &[String]) -> String {
+    let counts: Vec<String> = d
+        .tallies
+        .iter()
+        .zip(names)
+        .map(|(t, n)| {
+            let pass = d.reference.map_or(0, |r| t.count(r));
+            format!("{n} {pass}/{}", t.probes())
+        })
+        .collect();
+    let failing = match d.failing.is_empty() {
+        true => String::new(),
+        false => format!(" for {}", failing_names(d, names).join(", ")),
+    };
+    format!(
+        "{}  {}{failing}  ({})",
+        d.target.ip(),
+        d.condition.name(),
+        counts.join(", ")
+    )
+}
+
+/// The summary's lines: totals, then the groups by prefix (the largest
+/// eight of each condition and failing set).
+fn summary_lines(s: &Summary, c: &Counters, interrupted: bool) -> Vec<String> {
+    let secs = c.elapsed.as_secs_f64();
+    let per = |n: u64| n as f64 / secs.max(1e-9);
+    let counts: Vec<String> = Condition::ALL
+        .iter()
+        .map(|k| {
+            format!(
+                "{} {}",
+                s.by_condition.get(k).copied().unwrap_or(0),
+                k.name()
+            )
+        })
+        .collect();
+    let mut lines = vec![format!(
+        "{}{} targets: {}; {} SYNs in {secs:.2} s ({:.0}/s; sent at {:.0}/s while sending), {} answered ({:.0}/s)",
+        if interrupted { "interrupted: " } else { "" },
+        s.total(),
+        counts.join(", "),
+        c.sent,
+        per(c.sent),
+        c.sent as f64 / c.sending.as_secs_f64().max(1e-9),
+        c.answered,
+        per(c.answered),
+    )];
+    for (name, n) in &s.by_failing {
+        lines.push(format!("{n} targets broken for {name}"));
+    }
+    let mut shown: BTreeMap<(Condition, Vec<String>), (usize, u64, u64)> = BTreeMap::new();
+    for g in s.groups() {
+        let e = shown.entry((g.condition, g.failing.clone())).or_default();
+        e.0 += 1;
+        if e.0 <= 8 {
+            let what = match g.failing.is_empty() {
+                true => g.condition.name().to_owned(),
+                false => format!("{} for {}", g.condition.name(), g.failing.join(", ")),
+            };
+            lines.push(format!("  {} targets in {} {what}", g.targets, g.prefix));
+        } else {
+            e.1 += 1;
+            e.2 += g.targets;
+        }
+    }
+    for ((cond, failing), (_, prefixes, targets)) in shown {
+        if prefixes > 0 {
+            let f = failing.join(", ");
+            let what = match f.is_empty() {
+                true => cond.name().to_owned(),
+                false => format!("{} for {f}", cond.name()),
+            };
+            lines.push(format!(
+                "  ... {what}: {targets} targets in {prefixes} more prefixes"
+            ));
+        }
+    }
+    lines
+}
+
+fn summary_json(s: &Summary, c: &Counters, interrupted: bool) -> Json {
+    let by_condition: BTreeMap<&str, u64> = Condition::ALL
+        .iter()
+        .map(|k| (k.name(), s.by_condition.get(k).copied().unwrap_or(0)))
+        .collect();
+    json!({
+        "targets": s.total(),
+        "interrupted": interrupted,
+        "conditions": by_condition,
+        "broken_by_profile": s.by_failing,
+        "groups": s.groups(),
+        "syns_sent": c.sent,
+        "answered": c.answered,
+        "elapsed_s": c.elapsed.as_secs_f64(),
+        "sending_s": c.sending.as_secs_f64(),
+    })
+}
+
+/// Where rows go, as they are decided.
+struct Rows<'a> {
+    out: &'a mut dyn Write,
+    names: Vec<String>,
+    summary: Summary,
+    json: Option<Vec<Json>>,
+    jsonl: bool,
+    bar: Option<ProgressBar>,
+    /// When rows were last flushed (stdout is buffered): a reader of the
+    /// JSONL (`tail -f`, a pipe) sees each row within `FLUSH_EVERY`.
+    flushed: Instant,
+}
+
+/// How long a decided row may wait in the output buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+impl Rows<'_> {
+    fn add(&mut self, d: Decided) -> Result<()> {
+        let failing = failing_names(&d, &self.names);
+        self.summary.add(d.target.ip(), d.condition, &failing);
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        if let Some(rows) = &mut self.json {
+            rows.push(row(&d, &self.names));
+        } else if self.jsonl {
+            serde_json::to_writer(&mut *self.out, &row(&d, &self.names))?;
+            writeln!(self.out)?;
+        } else if d.condition != Condition::Works {
+            writeln!(self.out, "{}", text_line(&d, &self.names))?;
+        }
+        if self.json.is_none() && self.flushed.elapsed() >= FLUSH_EVERY {
+            self.out.flush()?;
+            self.flushed = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, c: &Counters, interrupted: bool) -> Result<Status> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        match self.json.take() {
+            Some(rows) => {
+                let doc = json!({
+                    "rows": rows,
+                    "summary": summary_json(&self.summary, c, interrupted),
+                });
+                serde_json::to_writer_pretty(&mut *self.out, &doc)?;
+                writeln!(self.out)?;
+            }
+            None if self.jsonl => {
+                for line in summary_lines(&self.summary, c, interrupted) {
+                    message!("{line}");
+                }
+            }
+            None => {
+                for line in summary_lines(&self.summary, c, interrupted) {
+                    writeln!(self.out, "{line}")?;
+                }
+            }
+        }
+        self.out.flush()?;
+        let broken = self.summary.by_condition.contains_key(&Condition::Broken);
+        Ok(if broken { Status::Differ } else { Status::Ok })
+    }
+}
+
+fn progress(len: Option<u64>) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() || std::io::stdout().is_terminal() {
+        return None;
+    }
+    let target = ProgressDrawTarget::stderr_with_hz(4);
+    let (bar, template) = match len {
+        Some(n) => (
+            ProgressBar::with_draw_target(Some(n), target),
+            "{bar:40} {pos}/{len} targets {per_sec} eta {eta}",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, target),
+            "{spinner} {pos} targets {per_sec}",
+        ),
+    };
+    let style =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -> Result<Status> {
+    let names = args.profile.clone();
+    if args.guard.suppress_rst {
+        // Source ports come round every 20,000 SYNs; a half-open
+        // connection left on the server would swallow the next SYN from
+        // the same port.
+        bail!("--suppress-rst is not for sweeps: the kernel's RSTs to the SYN-ACKs clear the server's half-open connections before a source port comes round again");
+    }
+    if names.len() < 2 {
+        bail!("--profile needs at least two profiles to compare (A,B)");
+    }
+    let (mut ips, prefix) = open_targets(&args.targets)?;
+    let Some(first) = ips.next().transpose()? else {
+        message!("no targets in {}", args.targets);
+        return Ok(Status::Ok);
+    };
+    let v6 = first.is_ipv6();
+    let mut attrs = Vec::new();
+    for name in &names {
+        let profile = crate::io::profile_store::resolve(name, dirs)?;
+        attrs.push(profile.syn_attributes(v6));
+    }
+    // The guard probe uses, for every target before it is admitted.
+    let netns = raw::in_initial_netns();
+    let owned = args.guard.i_own_this_network;
+    let port = args.port;
+    let mut targets = std::iter::once(Ok(first)).chain(ips).map(move |ip| {
+        let ip = ip?;
+        if ip.is_ipv6() != v6 {
+            bail!("{ip}: a sweep probes one IP version (its first target's)");
+        }
+        check_target(ip, netns, owned)?;
+        Ok(SocketAddr::new(ip, port))
+    });
+    // A prefix is inside a range when both its ends are.
+    if let Some((_, last)) = prefix {
+        check_target(last, netns, owned)?;
+    }
+    check_target(first, netns, owned)?;
+    let src = match args.route.src {
+        Some(s) => s,
+        None => raw::source_for(first).with_context(|| format!("no route to {first}"))?,
+    };
+    let templates = templates(&names, &attrs, src, SocketAddr::new(first, port))?;
+    let iface = raw::find_interface(args.route.iface.as_deref(), src)
+        .context("choosing the capture interface")?;
+    let needs = Needs {
+        net_raw: true,
+        net_admin: false,
+    };
+    let opened = privilege::open_then_lower("sweep", needs, || -> std::io::Result<_> {
+        let source = DatalinkSource::open(&iface, Duration::from_millis(1))?;
+        // Best effort: an older kernel shows our own frames, which match nothing.
+        let _ = source.ignore_outgoing();
+        let sender = RawSender::open(v6)?;
+        Ok((sender, source))
+    })?;
+    let (mut sender, mut source) =
+        opened.with_context(|| format!("opening raw sockets (capture on {})", iface.name))?;
+    let ports = PortRange::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let mut signals = {
+        let _in_rt = rt.enter();
+        Signals::watch().context("watching SIGINT, SIGTERM and SIGHUP")?
+    };
+    let mut stop = || {
+        rt.block_on(async {
+            tokio::time::timeout(Duration::ZERO, signals.recv())
+                .await
+                .ok()
+        })
+    };
+    let window = args.window.map_or_else(
+        || (args.rate * args.timeout / names.len() as f64).clamp(64.0, 1_000_000.0) as usize,
+        |w| w as usize,
+    );
+    let mut sweep = Sweep::new(SweepConfig {
+        params: SweepParams::new(args.count),
+        profiles: names.len(),
+        window,
+        timeout: Duration::from_secs_f64(args.timeout),
+        ports,
+        key: rand::random(),
+    });
+    let mut rows = Rows {
+        out,
+        names,
+        summary: Summary::default(),
+        json: args.json.then(Vec::new),
+        jsonl: args.jsonl,
+        bar: progress(prefix.map(|p| p.0)),
+        flushed: Instant::now(),
+    };
+    let mut net = Net {
+        sender: &mut sender,
+        source: &mut source,
+        src,
+        rate: args.rate,
+    };
+    let mut counters = Counters::default();
+    let ended = drive(
+        &mut net,
+        &mut sweep,
+        &mut targets,
+        &templates,
+        &mut stop,
+        &mut |d| rows.add(d),
+        &mut counters,
+    );
+    // What was decided is printed however the loop ended.
+    match ended {
+        Ok(Ended::Done) => rows.finish(&counters, false),
+        Ok(Ended::Stopped(signal)) => {
+            rows.finish(&counters, true)?;
+            Err(Interrupted(signal).into())
+        }
+        // The reader is gone: nothing more to tell it (exit 0, as ripgrep).
+        Err(e) if broken_pipe(&e) => Err(e),
+        Err(e) => {
+            rows.finish(&counters, true)?;
+            Err(e)
+        }
+    }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
