@@ -144,7 +144,7 @@ const UNKNOWN_REASON: &str = "the capture's snapshot length cut the response hea
 /// Run `synlab stalls`. Exit status: 0 stalled flows found, 1 none (also
 /// when some flows' stall is unknown: the summary says so), 2 trouble.
 pub fn run(files: &[PathBuf], json: bool, style: Style, out: &mut dyn Write) -> Result<Status> {
-    let label = super::commands::inputs_label(files);
+    let label = crate::io::load::inputs_label(files);
     let file = label.as_path();
     let loaded = load_inputs(files)?;
     let attempts: Vec<(usize, &Attempt)> = loaded.numbered().collect();

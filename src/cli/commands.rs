@@ -234,7 +234,7 @@ fn handshakes(
         // Columns and Parquet are data too: no bar drawn into them.
         Print::Fields(_) | Print::Parquet(_) | Print::Dataset(_) => Format::Jsonl,
     };
-    let label = inputs_label(files);
+    let label = crate::io::load::inputs_label(files);
     let file = label.as_path();
     let bar = super::progress::bar(file, format);
     let mut tick = |bytes| {
@@ -285,18 +285,6 @@ fn handshakes(
         summary.packets,
         status,
     ))
-}
-
-/// How the captures named are called in output: the one path, or the
-/// paths as given, space-separated, when several are merged.
-pub(super) fn inputs_label(files: &[std::path::PathBuf]) -> std::path::PathBuf {
-    match files {
-        [one] => one.clone(),
-        many => {
-            let names: Vec<String> = many.iter().map(|p| p.display().to_string()).collect();
-            names.join(" ").into()
-        }
-    }
 }
 
 /// One side of a diff: a captured attempt, or a profile's crafted SYN.

@@ -468,3 +468,15 @@ fn track<F: Frames, E: From<LoadError>>(
 
 /// Packets between two progress reports.
 pub(crate) const PROGRESS_EVERY: u64 = 1 << 14;
+
+/// How the captures named are called in output: the one path, or the
+/// paths as given, space-separated, when several are merged.
+pub fn inputs_label(files: &[std::path::PathBuf]) -> std::path::PathBuf {
+    match files {
+        [one] => one.clone(),
+        many => {
+            let names: Vec<String> = many.iter().map(|p| p.display().to_string()).collect();
+            names.join(" ").into()
+        }
+    }
+}

@@ -17,6 +17,7 @@ mod attributes;
 pub mod craft;
 mod decode;
 pub mod edit;
+mod option_kind;
 mod options;
 mod tcp_flags;
 mod vocab;

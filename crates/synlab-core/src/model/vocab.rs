@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use serde::{Serialize, Serializer};
 use thiserror::Error;
 
-use super::options::OptionKind;
+use super::option_kind::OptionKind;
 
 /// Whether an attribute describes the sending stack or only this connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
