@@ -96,15 +96,18 @@ impl Bundle {
         if let Some(r) = &rule {
             self.file("rule.txt", format!("{r}\n").as_bytes())?;
         }
-        let impact = match &rule {
+        let (impact, hits) = match &rule {
             Some(r) => impact_text(r, dirs)?,
-            None => "no rule was inferred: no impact to show\n".to_owned(),
+            None => (
+                "no rule was inferred: no impact to show\n".to_owned(),
+                String::new(),
+            ),
         };
         self.file("impact.txt", format!("{head}{impact}").as_bytes())?;
         let sides = [good.label, bad.label];
         let commands = reproduce(facts, sides, rule.as_deref(), &nft);
         self.file("reproduce.sh", commands.as_bytes())?;
-        let readme = readme(&head, args, sides, report, inferred, &probes);
+        let readme = readme(&head, args, sides, report, inferred, [&hits, &probes]);
         self.file("README.txt", readme.as_bytes())?;
         super::messages::message!("{}: the bundle (README.txt first)", self.dir.display());
         Ok(())
@@ -198,8 +201,9 @@ fn nft_text(rule: &str) -> String {
 }
 
 /// The impact table of `rule` over the profiles and the default corpus
-/// (a corpus that cannot be read is said, and the profiles still shown).
-fn impact_text(rule: &str, dirs: &[PathBuf]) -> Result<String> {
+/// (a corpus that cannot be read is said, and the profiles still shown),
+/// and its summary in one line for the README.
+fn impact_text(rule: &str, dirs: &[PathBuf]) -> Result<(String, String)> {
     let parsed = super::cmd_rule::parse(rule)?;
     let profiles = crate::io::profile_store::list(dirs)?;
     let dir = super::cmd_impact::default_corpus();
@@ -213,7 +217,24 @@ fn impact_text(rule: &str, dirs: &[PathBuf]) -> Result<String> {
     let imp = crate::rule::impact::impact(&parsed, &profiles, &corpus);
     let mut out = Vec::new();
     super::cmd_impact::print_table(&imp, Style::new(false), &mut out)?;
-    Ok(format!("{note}{}", String::from_utf8_lossy(&out)))
+    let hit: Vec<&str> = imp
+        .profiles
+        .iter()
+        .filter(|p| p.hit)
+        .map(|p| p.name.as_str())
+        .collect();
+    let corpus = match note.is_empty() {
+        true => format!("{} of {} real SYNs", imp.corpus.hit, imp.corpus.syns),
+        false => "no real SYNs (the corpus was not found)".to_owned(),
+    };
+    let line =
+        format!(
+        "Beyond this box, the rule hits {} of {} known stacks ({}) and {corpus}: see impact.txt.",
+        hit.len(),
+        imp.profiles.len(),
+        if hit.is_empty() { "none".to_owned() } else { hit.join(", ") }
+    );
+    Ok((format!("{note}{}", String::from_utf8_lossy(&out)), line))
 }
 
 /// `reproduce.sh`: the commands, each word shell-quoted.
@@ -246,6 +267,7 @@ fn reproduce(facts: &RunFacts, [good, bad]: [&str; 2], rule: Option<&str>, nft: 
     for l in lines {
         s.push_str(&format!("sudo scripts/lab.sh rule {}\n", shell_word(l)));
     }
+    s.push_str("# SYNLAB_LAB_TARGET: the lab's server, 198.18.INDEX.130:PORT (see scripts/lab.sh status)\n");
     s.push_str(&format!(
         "sudo synlab bisect --good {g} --bad {b} --target \"$SYNLAB_LAB_TARGET\" --infer\n"
     ));
@@ -259,7 +281,7 @@ fn readme(
     [good, bad]: [&str; 2],
     report: &Report,
     inferred: Option<&Inferred>,
-    probes: &str,
+    [hits, probes]: [&str; 2],
 ) -> String {
     let culprits: Vec<String> = report.culprit_units.iter().map(|u| u.join(" + ")).collect();
     let finding = match culprits.is_empty() {
@@ -274,7 +296,7 @@ fn readme(
     };
     let rule = match inferred.map(|i| (&i.rule, i.agreement)) {
         Some((Some(r), a)) => format!(
-            "The box's predicate, as inferred from the probes:\n\n    {r}\n\nIt agreed with the box on {}/{} random variants.",
+            "The box's predicate, as inferred from the probes:\n\n    {r}\n\nIt agreed with the box on {}/{} random variants.\n{hits}",
             a.agreed, a.checked
         ),
         Some((None, _)) => "No rule could be inferred: a clause rests on values the box did not answer for.".to_owned(),
@@ -288,4 +310,44 @@ fn readme(
     format!(
         "{head}\n{finding}\n{oracle}\n\n{rule}\n\nFiles:\n  README.txt      this note\n  report.html     the whole report: the two SYNs, culprits marked, every probe\n  {probes}\n  rule.txt        the inferred rule in synlab's language (synlab bisect --rule \"$(cat rule.txt)\")\n  rule.nft        the same rule for nftables, or why nft cannot say it\n  impact.txt      which known stacks and real captured SYNs the rule would also hit\n  reproduce.sh    the commands that reproduce the finding, and install the rule in the lab\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rule nft cannot say is said in rule.nft (the refusal), and
+    /// reproduce.sh has no lab.sh rule line for it: never a failed bundle.
+    #[test]
+    fn a_rule_nft_cannot_express_is_said_not_failed() {
+        let nft = nft_text("synlab.tcp.option.2");
+        assert!(
+            nft.starts_with("# cannot be expressed in nftables: "),
+            "{nft}"
+        );
+        let facts = RunFacts {
+            synlab: "0.1.0".into(),
+            command: vec![
+                "synlab".into(),
+                "bisect".into(),
+                "--rule".into(),
+                "a b".into(),
+            ],
+            started: "2026-12-07T05:00:00Z".into(),
+            oracle: "rule a b".into(),
+            target: None,
+            request: None,
+            port_finding: None,
+            location: None,
+        };
+        let sh = reproduce(
+            &facts,
+            ["linux", "windows-10"],
+            Some("synlab.tcp.option.2"),
+            &nft,
+        );
+        assert!(sh.contains("cannot be expressed in nftables"), "{sh}");
+        assert!(!sh.contains("lab.sh rule"), "{sh}");
+        assert!(sh.contains("synlab bisect --rule 'a b'"), "{sh}");
+    }
 }
