@@ -262,14 +262,16 @@ fn reproduce(facts: &RunFacts, [good, bad]: [&str; 2], rule: Option<&str>, nft: 
     let lines: Vec<&str> = nft.lines().filter(|l| !l.starts_with('#')).collect();
     if lines.is_empty() {
         s.push_str("#    (not possible: the rule cannot be expressed in nftables, see rule.nft)\n");
+        return s;
     }
     s.push_str("sudo scripts/lab.sh up\n");
     for l in lines {
         s.push_str(&format!("sudo scripts/lab.sh rule {}\n", shell_word(l)));
     }
-    s.push_str("# SYNLAB_LAB_TARGET: the lab's server, 198.18.INDEX.130:PORT (see scripts/lab.sh status)\n");
+    // The default lab (scripts/lab.sh, prefix sllab, index 0): its first
+    // client's namespace and its server's HTTP port.
     s.push_str(&format!(
-        "sudo synlab bisect --good {g} --bad {b} --target \"$SYNLAB_LAB_TARGET\" --infer\n"
+        "sudo ip netns exec sllab-c1 synlab bisect --good {g} --bad {b} --target 198.18.0.130:80 --suppress-rst --infer\n"
     ));
     s
 }
