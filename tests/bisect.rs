@@ -292,6 +292,40 @@ fn bisect_recorded(file: &str, bad: usize, extra: &[&str]) -> std::process::Outp
     synlab(&args)
 }
 
+/// `--bundle` over a recording (issue 23 item 4): the README says nothing
+/// was sent, the pcapng holds the crafted SYNs; a value the capture lacks
+/// may leave no rule, and then the bundle says so instead of failing.
+#[test]
+fn cli_recorded_bundle_says_what_its_pcapng_holds() {
+    let tmp = TempDir::new("bisect-recorded-bundle");
+    let (file, bad) = recorded_combinations(&tmp, &|m| if m == 0 || m == 15 { 12 } else { 4 });
+    let dir = tmp.join("bundle");
+    let out = bisect_recorded(&file, bad, &["--bundle", &tmp.file("bundle")]);
+    support::assert_exit(&out, 0);
+    let readme = std::fs::read_to_string(dir.join("README.txt")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        readme.contains("looked up in a --recorded capture"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("SYNs crafted as they would have been sent"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains(&format!("# oracle: recorded {file}")),
+        "{readme}"
+    );
+    for f in [
+        "report.html",
+        "probes.pcapng",
+        "rule.nft",
+        "impact.txt",
+        "reproduce.sh",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+}
+
 #[test]
 fn cli_recorded_capture_finds_the_culprit() {
     // Baselines recorded 12 times each, every other combination 4 times.

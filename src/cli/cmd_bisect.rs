@@ -152,6 +152,19 @@ pub struct BisectArgs {
     /// the probes over time.
     #[arg(long, value_name = "FILE.html")]
     pub html: Option<PathBuf>,
+    /// Write the hand-over to this new directory (implies --infer): the
+    /// HTML report, the decisive probes' pcapng, the inferred rule in
+    /// synlab and nft syntax, its impact, the commands that reproduce it
+    /// and a README.txt. An existing non-empty DIR is refused.
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+}
+
+impl BisectArgs {
+    /// `--infer`, asked for or implied by `--bundle`.
+    fn inferring(&self) -> bool {
+        self.infer || self.bundle.is_some()
+    }
 }
 
 /// How bisect words the flags it shares: `--set` and `--unset` edit both
@@ -367,7 +380,7 @@ fn run_live(
     [good, bad]: [&Side; 2],
 ) -> Result<Found> {
     // The inference's and --locate's probes come from the same block of ports.
-    let inferring = match args.infer {
+    let inferring = match args.inferring() {
         true => crate::search::infer::InferOptions::default().max_total_probes,
         false => 0,
     };
@@ -378,7 +391,7 @@ fn run_live(
     };
     let opts = LiveOptions {
         // --locate reads the routers' ICMP errors from the frames.
-        keep_frames: args.pcap.is_some() || args.locate,
+        keep_frames: args.pcap.is_some() || args.locate || args.bundle.is_some(),
         ..args.live().options()
     };
     let mut live = LiveOracle::new(target, &opts, budget)?;
@@ -428,7 +441,13 @@ fn infer_with<O: Oracle + ?Sized>(
     search: &Search,
     oracle: &mut O,
 ) -> Result<Option<Inferred>> {
-    super::bisect_infer::run(args.infer, args.infer_check, args.seed, search, oracle)
+    super::bisect_infer::run(
+        args.inferring(),
+        args.infer_check,
+        args.seed,
+        search,
+        oracle,
+    )
 }
 
 /// A halted search: what it did, and why it stopped; never a conclusion.
@@ -543,6 +562,7 @@ pub fn bisect(
                 .map(|file| (path, file))
         })
         .transpose()?;
+    let bundle = super::bundle::Bundle::create(args.bundle.as_deref())?;
     let report = match args.target {
         Some(target) => run_live(args, target, &mut search, &mut rec, [&good, &bad]),
         None => make_oracle(args).and_then(|mut oracle| {
@@ -593,6 +613,20 @@ pub fn bisect(
             .with_context(|| format!("--html {}: cannot write", path.display()))?;
         file.commit()?;
     }
+    if let Some(bundle) = bundle {
+        let sides = [&good, &bad].map(|s| SynSide {
+            label: &s.label,
+            syn: &s.attributes,
+        });
+        let found = super::bundle::Finding {
+            sides,
+            report: &report,
+            rec: &rec,
+            facts: &facts,
+            inferred: inferred.as_ref(),
+        };
+        bundle.write(args, dirs, found)?;
+    }
     if args.json {
         let doc = Doc {
             good: &good.label,
@@ -632,7 +666,12 @@ fn recorder(args: &BisectArgs, good: &Side, bad: &Side) -> Result<Recorder> {
         .any(|a| a.contains(Field::Ipv6Version) || a.contains(Field::Ipv6Hlim));
     let about = format!("--good {} --bad {}", good.label, bad.label);
     let snaplen = crate::io::pcapng_writer::Snaplen::from_flag(args.snaplen);
-    Recorder::new(args.pcap.as_deref(), snaplen, answerer, v6, &about).context("--pcap")
+    let rec =
+        Recorder::new(args.pcap.as_deref(), snaplen, answerer, v6, &about).context("--pcap")?;
+    Ok(match args.bundle {
+        Some(_) => rec.keeping(),
+        None => rec,
+    })
 }
 
 /// `no-reply 7/7`: the verdict, and how many of the probes saw it.

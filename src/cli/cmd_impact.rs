@@ -38,7 +38,7 @@ pub struct ImpactArgs {
 }
 
 /// The real SYNs of the source tree's tests (tests/data/real-syns).
-fn default_corpus() -> PathBuf {
+pub(super) fn default_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-syns")
 }
 
@@ -71,7 +71,7 @@ pub fn run(
 }
 
 /// Every SYN of every capture in `dir`, with its family.
-fn read_corpus(dir: &Path) -> Result<Vec<CorpusSyn>> {
+pub(super) fn read_corpus(dir: &Path) -> Result<Vec<CorpusSyn>> {
     let labels = read_labels(dir)?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| {
@@ -154,7 +154,7 @@ fn family_of_name(name: &str) -> String {
     family_of_label(name).to_owned()
 }
 
-fn print_table(imp: &Impact, style: Style, out: &mut dyn Write) -> Result<()> {
+pub(super) fn print_table(imp: &Impact, style: Style, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "rule: {}", printable(&imp.rule))?;
     writeln!(out, "\nprofiles")?;
     for p in &imp.profiles {

@@ -6,6 +6,7 @@
 
 mod args;
 mod bisect_infer;
+mod bundle;
 mod cmd_bisect;
 mod cmd_capture;
 mod cmd_craft;

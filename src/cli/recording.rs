@@ -50,6 +50,20 @@ pub struct Recorder {
     /// Wall-clock time of the start: simulated probes are placed 1 ms apart from it.
     start: Duration,
     v6: bool,
+    /// `bisect --bundle`: every packet written, with its variant and
+    /// outcome, so the decisive ones can be picked once the search is over.
+    kept: Option<Vec<KeptPacket>>,
+}
+
+/// One packet as the recorder wrote it, for `bisect --bundle`'s pcapng.
+#[derive(Clone, Debug)]
+pub struct KeptPacket {
+    /// The probe's variant (`None`: a frame no probe of its batch owns).
+    pub variant: Option<usize>,
+    pub linktype: u32,
+    pub ts: Duration,
+    pub data: Vec<u8>,
+    pub comment: String,
 }
 
 impl Recorder {
@@ -75,7 +89,30 @@ impl Recorder {
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default(),
             v6,
+            kept: None,
         })
+    }
+
+    /// Keep every packet in memory too (for `bisect --bundle`).
+    pub fn keeping(mut self) -> Self {
+        self.kept = Some(Vec::new());
+        self
+    }
+
+    /// The packets kept (empty unless [`Recorder::keeping`]).
+    pub fn kept(&self) -> &[KeptPacket] {
+        self.kept.as_deref().unwrap_or(&[])
+    }
+
+    /// One packet to the pcapng (when there is one) and to the kept ones.
+    fn emit(&mut self, packet: KeptPacket) -> Result<(), PcapOutError> {
+        if let Some(pcap) = self.pcap.as_mut() {
+            pcap.write(packet.linktype, packet.ts, &packet.data, &packet.comment)?;
+        }
+        if let Some(kept) = self.kept.as_mut() {
+            kept.push(packet);
+        }
+        Ok(())
     }
 
     /// One answered batch; `frames` are a live session's (empty otherwise).
@@ -98,7 +135,7 @@ impl Recorder {
                 outcome: outcome_text(answer),
             });
         }
-        if self.pcap.is_none() || self.error.is_some() {
+        if (self.pcap.is_none() && self.kept.is_none()) || self.error.is_some() {
             return;
         }
         let result = match &self.answerer {
@@ -118,9 +155,6 @@ impl Recorder {
         batch: &[ProbeRequest],
         answers: &[ProbeAnswer],
     ) -> Result<(), PcapOutError> {
-        let Some(pcap) = self.pcap.as_mut() else {
-            return Ok(());
-        };
         let how = match &self.answerer {
             Answerer::Rule(expr) => format!("simulated by --rule '{expr}', not sent"),
             Answerer::Recorded(file) => format!("looked up in --recorded {file}, not sent"),
@@ -147,7 +181,13 @@ impl Recorder {
             );
             let ts = self.start + Duration::from_millis(req.id);
             match build_packet(&req.spec, &v) {
-                Ok(bytes) => pcap.write(LINKTYPE_RAW, ts, &bytes, &comment)?,
+                Ok(data) => self.emit(KeptPacket {
+                    variant: Some(req.variant),
+                    linktype: LINKTYPE_RAW,
+                    ts,
+                    data,
+                    comment,
+                })?,
                 // The search never sends a variant that cannot be built;
                 // should one come, its comment says why it has no bytes.
                 Err(e) => tracing::warn!("{comment}: cannot be crafted: {e}"),
@@ -164,9 +204,6 @@ impl Recorder {
         answers: &[ProbeAnswer],
         frames: &[CapturedFrame],
     ) -> Result<(), PcapOutError> {
-        let Some(pcap) = self.pcap.as_mut() else {
-            return Ok(());
-        };
         let by_port: Vec<(u16, &ProbeRequest, &ProbeAnswer)> = batch
             .iter()
             .zip(answers)
@@ -177,6 +214,11 @@ impl Recorder {
             .collect();
         let find = |port: u16| by_port.iter().find(|(p, _, _)| *p == port);
         for f in frames {
+            let owner = match decode_frame(LinkType::Ethernet, &f.data) {
+                Decoded::Tcp(seg) => find(seg.src.port()).or_else(|| find(seg.dst.port())),
+                Decoded::Icmp(e) => find(e.quoted.src.port()),
+                Decoded::Skipped(_) => None,
+            };
             let comment = match decode_frame(LinkType::Ethernet, &f.data) {
                 Decoded::Tcp(seg) => match (find(seg.src.port()), find(seg.dst.port())) {
                     (Some((_, req, a)), _) if seg.flags.has(TcpFlags::SYN) => format!(
@@ -209,7 +251,13 @@ impl Recorder {
                 },
                 Decoded::Skipped(why) => format!("not a probe's packet ({why})"),
             };
-            pcap.write(LINKTYPE_ETHERNET, f.ts, &f.data, &comment)?;
+            self.emit(KeptPacket {
+                variant: owner.map(|(_, req, _)| req.variant),
+                linktype: LINKTYPE_ETHERNET,
+                ts: f.ts,
+                data: f.data.clone(),
+                comment,
+            })?;
         }
         Ok(())
     }
