@@ -245,3 +245,63 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
         assert_eq!(location["hop"], 3, "with loss, run {run}: {location}");
     }
 }
+
+/// Who answered, in `probe` (issue 26): hop 2 resets one of three SYNs
+/// (source port 40001) in the endpoint's name; that RST crossed fewer
+/// routers than the run's SYN-ACKs, so it is marked injected with the
+/// evidence. The endpoint's own RST (closed port 81) is not marked.
+#[test]
+fn probe_marks_a_routers_rst_injected_and_not_the_endpoints() {
+    let Some(lab) = Lab::up_chain("who", 192, 4) else {
+        return;
+    };
+    lab.on_hop(
+        "rule",
+        2,
+        "tcp dport 80 tcp sport 40001 reject with tcp reset",
+    );
+    for v6 in [false, true] {
+        let target = lab.srv(v6, 80);
+        let args = [
+            "--profile",
+            "linux",
+            "--target",
+            target.as_str(),
+            "--count",
+            "3",
+            "--set",
+            "tcp.srcport=40000",
+            "--timeout",
+            "1",
+        ];
+        let doc = lab.probe_json(&args);
+        let probes = doc["probes"].as_array().cloned().unwrap_or_default();
+        let marks: Vec<(String, bool)> = probes
+            .iter()
+            .map(|p| {
+                let outcome = p["outcome"].as_str().unwrap_or("").to_owned();
+                (outcome, p["injected"] == true)
+            })
+            .collect();
+        let want = vec![
+            ("syn-ack".to_owned(), false),
+            ("reset".to_owned(), true),
+            ("syn-ack".to_owned(), false),
+        ];
+        assert_eq!(marks, want, "v6 {v6}: {doc:#}");
+        let why = probes[1]["evidence"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("crossed 1 router(s), the endpoint's SYN-ACK 4"),
+            "{why}"
+        );
+        // The endpoint's own RST: a closed port.
+        let closed = lab.srv(v6, 81);
+        let mut args = args;
+        args[3] = closed.as_str();
+        let doc = lab.probe_json(&args);
+        for p in doc["probes"].as_array().cloned().unwrap_or_default() {
+            assert_eq!(p["outcome"], "reset", "{p}");
+            assert!(p.get("injected").is_none(), "{p}");
+        }
+    }
+}
