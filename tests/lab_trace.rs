@@ -140,9 +140,9 @@ fn trace_names_rewrites_at_their_hops_silence_and_injected_resets() {
     }
 }
 
-/// `bisect --locate` in client 1: the culprit and the location. `html`:
-/// the HTML report must say the location too.
-fn located(lab: &Lab, html: bool) -> (Json, Json) {
+/// `bisect --locate` in client 1: the culprit, the location and the
+/// injected RSTs' evidence. `html`: the HTML report must say the location too.
+fn located(lab: &Lab, html: bool) -> (Json, Json, Json) {
     let target = lab.srv(false, 80);
     let dir = TempDir::new("trace-locate");
     let page = dir.path().join("locate.html");
@@ -169,7 +169,11 @@ fn located(lab: &Lab, html: bool) -> (Json, Json) {
         let said = doc["location"]["evidence"].as_str().unwrap_or("(none)");
         assert!(text.contains(said), "the page does not say: {said}");
     }
-    (doc["culprits"].clone(), doc["location"].clone())
+    (
+        doc["culprits"].clone(),
+        doc["location"].clone(),
+        doc["injected"].clone(),
+    )
 }
 
 /// The jumbo-MSS incident's drop on each hop of a 4-router chain, then at
@@ -185,8 +189,9 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
     let culprit = serde_json::json!([["tcp.options.mss_val"]]);
     for k in 1..=4u8 {
         lab.on_hop("rule", k, drop);
-        let (culprits, location) = located(&lab, k == 1);
+        let (culprits, location, injected) = located(&lab, k == 1);
         assert_eq!(culprits, culprit, "drop on hop {k}");
+        assert_eq!(injected, Json::Null, "a drop injects nothing");
         assert_eq!(location["hop"], k, "drop on hop {k}: {location}");
         assert_eq!(
             location["router"].as_str(),
@@ -209,7 +214,7 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
         "{}",
         String::from_utf8_lossy(&nft.stderr)
     );
-    let (culprits, location) = located(&lab, false);
+    let (culprits, location, _) = located(&lab, false);
     assert_eq!(culprits, culprit, "drop at the endpoint");
     assert_eq!(
         (location["hop"].as_u64(), location["at_endpoint"].as_bool()),
@@ -228,11 +233,18 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
         2,
         "tcp flags syn / syn,ack tcp option maxseg size > 1460 reject with tcp reset",
     );
-    let (culprits, location) = located(&lab, false);
+    let (culprits, location, injected) = located(&lab, false);
     assert_eq!(culprits, culprit, "a reset from hop 2");
     assert_eq!(location["hop"], 2, "{location}");
     let why = location["evidence"].as_str().unwrap_or_default();
     assert!(why.contains("its own rst"), "{why}");
+    // The search's own answers say it too: bad's RSTs crossed 1 router,
+    // good's SYN-ACKs 4.
+    let why = injected.as_str().unwrap_or_default();
+    assert!(
+        why.contains("cannot have come from the endpoint: the rst crossed 1 router(s), the endpoint's SYN-ACK 4"),
+        "{why}"
+    );
 
     // 10% random loss on hop 2, the drop on hop 3: a lost answer is asked
     // again, so the hop is the same in every run.
@@ -240,7 +252,7 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
     lab.on_hop("rule", 2, "numgen random mod 10 0 drop");
     lab.on_hop("rule", 3, drop);
     for run in 0..3 {
-        let (culprits, location) = located(&lab, false);
+        let (culprits, location, _) = located(&lab, false);
         assert_eq!(culprits, culprit, "with loss, run {run}");
         assert_eq!(location["hop"], 3, "with loss, run {run}: {location}");
     }

@@ -83,6 +83,41 @@ pub fn not_from_endpoint(what: &str, answer: &Sender, endpoint: &Sender) -> Opti
     ))
 }
 
+/// A search's answers, told apart: the endpoint's first SYN-ACK and every
+/// RST (`bisect`: bad's failing answers may be a box's RSTs, not the
+/// endpoint's).
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    endpoint: Option<Sender>,
+    resets: Vec<Sender>,
+}
+
+impl Tally {
+    pub fn syn_ack(&mut self, s: Sender) {
+        self.endpoint.get_or_insert(s);
+    }
+
+    pub fn reset(&mut self, s: Sender) {
+        self.resets.push(s);
+    }
+
+    /// "N of M RSTs cannot have come from the endpoint: …" (the first
+    /// one's evidence); `None` when none is marked or no SYN-ACK came.
+    pub fn evidence(&self) -> Option<String> {
+        let endpoint = self.endpoint.as_ref()?;
+        let mut marked = self
+            .resets
+            .iter()
+            .filter_map(|r| not_from_endpoint("rst", r, endpoint));
+        let first = marked.next()?;
+        let n = 1 + marked.count();
+        Some(format!(
+            "{n} of {} RST(s) cannot have come from the endpoint: {first}",
+            self.resets.len()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +163,27 @@ mod tests {
                 |w| w.starts_with("the rst starts at TTL 255, the endpoint's SYN-ACK at 64")
             ),
             "{why:?}"
+        );
+    }
+
+    #[test]
+    fn a_tally_counts_the_resets_a_box_sent_beside_the_endpoints() {
+        let mut t = Tally::default();
+        t.reset(s(63, 0, 0));
+        assert_eq!(
+            t.evidence(),
+            None,
+            "no SYN-ACK yet: nothing to compare with"
+        );
+        t.syn_ack(s(60, 0, 64240));
+        t.reset(s(60, 0, 0));
+        t.reset(s(63, 0, 0));
+        let why = t.evidence().unwrap_or_default();
+        assert!(
+            why.starts_with(
+                "2 of 3 RST(s) cannot have come from the endpoint: the rst crossed 1 router(s)"
+            ),
+            "{why}"
         );
     }
 
