@@ -409,8 +409,10 @@ fn run_live(
     let location = match (&report, args.locate) {
         (Ok((r, _)), true) if r.conclusion == Conclusion::Culprits => {
             let v6 = target.is_ipv6();
+            let distance = live.endpoint_distance();
             let session = live.session_mut();
-            super::cmd_trace::locate_on(session, &good.attributes, &bad.attributes, v6)?
+            let sides = [&good.attributes, &bad.attributes];
+            super::cmd_trace::locate_on(session, sides, distance, v6)?
         }
         _ => None,
     };

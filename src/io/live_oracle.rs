@@ -58,6 +58,11 @@ impl LiveOracle {
         self.who.evidence()
     }
 
+    /// Routers between us and the endpoint, from the first SYN-ACK.
+    pub fn endpoint_distance(&self) -> Option<u8> {
+        self.who.endpoint_distance()
+    }
+
     /// The round-trip estimate so far.
     pub fn rtt(&self) -> &RttEstimator {
         self.session.rtt()

@@ -101,6 +101,12 @@ impl Tally {
         self.resets.push(s);
     }
 
+    /// Routers between us and the endpoint, from its first SYN-ACK (a
+    /// located bisect's traces start with a window that reaches it).
+    pub fn endpoint_distance(&self) -> Option<u8> {
+        self.endpoint.as_ref()?.distance()
+    }
+
     /// "N of M RSTs cannot have come from the endpoint: …" (the first
     /// one's evidence); `None` when none is marked or no SYN-ACK came.
     pub fn evidence(&self) -> Option<String> {
@@ -176,6 +182,7 @@ mod tests {
             "no SYN-ACK yet: nothing to compare with"
         );
         t.syn_ack(s(60, 0, 64240));
+        assert_eq!(t.endpoint_distance(), Some(4));
         t.reset(s(60, 0, 0));
         t.reset(s(63, 0, 0));
         let why = t.evidence().unwrap_or_default();
