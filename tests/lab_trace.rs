@@ -140,9 +140,9 @@ fn trace_names_rewrites_at_their_hops_silence_and_injected_resets() {
     }
 }
 
-/// `bisect --locate` in client 1: the culprit and the location. `html`:
-/// the HTML report must say the location too.
-fn located(lab: &Lab, html: bool) -> (Json, Json) {
+/// `bisect --locate` in client 1: the culprit, the location and the
+/// injected RSTs' evidence. `html`: the HTML report must say the location too.
+fn located(lab: &Lab, html: bool) -> (Json, Json, Json) {
     let target = lab.srv(false, 80);
     let dir = TempDir::new("trace-locate");
     let page = dir.path().join("locate.html");
@@ -169,7 +169,11 @@ fn located(lab: &Lab, html: bool) -> (Json, Json) {
         let said = doc["location"]["evidence"].as_str().unwrap_or("(none)");
         assert!(text.contains(said), "the page does not say: {said}");
     }
-    (doc["culprits"].clone(), doc["location"].clone())
+    (
+        doc["culprits"].clone(),
+        doc["location"].clone(),
+        doc["injected"].clone(),
+    )
 }
 
 /// The jumbo-MSS incident's drop on each hop of a 4-router chain, then at
@@ -185,8 +189,9 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
     let culprit = serde_json::json!([["tcp.options.mss_val"]]);
     for k in 1..=4u8 {
         lab.on_hop("rule", k, drop);
-        let (culprits, location) = located(&lab, k == 1);
+        let (culprits, location, injected) = located(&lab, k == 1);
         assert_eq!(culprits, culprit, "drop on hop {k}");
+        assert_eq!(injected, Json::Null, "a drop injects nothing");
         assert_eq!(location["hop"], k, "drop on hop {k}: {location}");
         assert_eq!(
             location["router"].as_str(),
@@ -209,7 +214,7 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
         "{}",
         String::from_utf8_lossy(&nft.stderr)
     );
-    let (culprits, location) = located(&lab, false);
+    let (culprits, location, _) = located(&lab, false);
     assert_eq!(culprits, culprit, "drop at the endpoint");
     assert_eq!(
         (location["hop"].as_u64(), location["at_endpoint"].as_bool()),
@@ -228,11 +233,18 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
         2,
         "tcp flags syn / syn,ack tcp option maxseg size > 1460 reject with tcp reset",
     );
-    let (culprits, location) = located(&lab, false);
+    let (culprits, location, injected) = located(&lab, false);
     assert_eq!(culprits, culprit, "a reset from hop 2");
     assert_eq!(location["hop"], 2, "{location}");
     let why = location["evidence"].as_str().unwrap_or_default();
     assert!(why.contains("its own rst"), "{why}");
+    // The search's own answers say it too: bad's RSTs crossed 1 router,
+    // good's SYN-ACKs 4.
+    let why = injected.as_str().unwrap_or_default();
+    assert!(
+        why.contains("cannot have come from the endpoint: the rst crossed 1 router(s), the endpoint's SYN-ACK 4"),
+        "{why}"
+    );
 
     // 10% random loss on hop 2, the drop on hop 3: a lost answer is asked
     // again, so the hop is the same in every run.
@@ -240,8 +252,68 @@ fn bisect_locate_names_the_attribute_and_the_hop() {
     lab.on_hop("rule", 2, "numgen random mod 10 0 drop");
     lab.on_hop("rule", 3, drop);
     for run in 0..3 {
-        let (culprits, location) = located(&lab, false);
+        let (culprits, location, _) = located(&lab, false);
         assert_eq!(culprits, culprit, "with loss, run {run}");
         assert_eq!(location["hop"], 3, "with loss, run {run}: {location}");
+    }
+}
+
+/// Who answered, in `probe` (issue 26): hop 2 resets one of three SYNs
+/// (source port 40001) in the endpoint's name; that RST crossed fewer
+/// routers than the run's SYN-ACKs, so it is marked injected with the
+/// evidence. The endpoint's own RST (closed port 81) is not marked.
+#[test]
+fn probe_marks_a_routers_rst_injected_and_not_the_endpoints() {
+    let Some(lab) = Lab::up_chain("who", 192, 4) else {
+        return;
+    };
+    lab.on_hop(
+        "rule",
+        2,
+        "tcp dport 80 tcp sport 40001 reject with tcp reset",
+    );
+    for v6 in [false, true] {
+        let target = lab.srv(v6, 80);
+        let args = [
+            "--profile",
+            "linux",
+            "--target",
+            target.as_str(),
+            "--count",
+            "3",
+            "--set",
+            "tcp.srcport=40000",
+            "--timeout",
+            "1",
+        ];
+        let doc = lab.probe_json(&args);
+        let probes = doc["probes"].as_array().cloned().unwrap_or_default();
+        let marks: Vec<(String, bool)> = probes
+            .iter()
+            .map(|p| {
+                let outcome = p["outcome"].as_str().unwrap_or("").to_owned();
+                (outcome, p["injected"] == true)
+            })
+            .collect();
+        let want = vec![
+            ("syn-ack".to_owned(), false),
+            ("reset".to_owned(), true),
+            ("syn-ack".to_owned(), false),
+        ];
+        assert_eq!(marks, want, "v6 {v6}: {doc:#}");
+        let why = probes[1]["evidence"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("crossed 1 router(s), the endpoint's SYN-ACK 4"),
+            "{why}"
+        );
+        // The endpoint's own RST: a closed port.
+        let closed = lab.srv(v6, 81);
+        let mut args = args;
+        args[3] = closed.as_str();
+        let doc = lab.probe_json(&args);
+        for p in doc["probes"].as_array().cloned().unwrap_or_default() {
+            assert_eq!(p["outcome"], "reset", "{p}");
+            assert!(p.get("injected").is_none(), "{p}");
+        }
     }
 }

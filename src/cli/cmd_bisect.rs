@@ -366,8 +366,13 @@ fn parse_rule(args: &BisectArgs) -> Result<Option<Rule>> {
 }
 
 /// What a bisect found: the search's report, `--infer`'s rule and
-/// `--locate`'s hop.
-type Found = (Report, Option<Inferred>, Option<crate::trace::Location>);
+/// `--locate`'s hop, and (live) the evidence that RSTs were a box's.
+type Found = (
+    Report,
+    Option<Inferred>,
+    Option<crate::trace::Location>,
+    Option<String>,
+);
 
 /// The search against a live target, in one session: opened before the
 /// first batch, closed (its RST rule removed, a failure reported) after
@@ -417,8 +422,10 @@ fn run_live(
     let location = match (&report, args.locate) {
         (Ok((r, _)), true) if r.conclusion == Conclusion::Culprits => {
             let v6 = target.is_ipv6();
+            let distance = live.endpoint_distance();
             let session = live.session_mut();
-            super::cmd_trace::locate_on(session, &good.attributes, &bad.attributes, v6)?
+            let sides = [&good.attributes, &bad.attributes];
+            super::cmd_trace::locate_on(session, sides, distance, v6)?
         }
         _ => None,
     };
@@ -430,9 +437,10 @@ fn run_live(
         rtt.rttvar(),
         rtt.timeout()
     );
+    let injected = live.injected();
     live.close()?;
     let (report, inferred) = report?;
-    Ok((report, inferred, location))
+    Ok((report, inferred, location, injected))
 }
 
 /// `--infer` after the search, against the same oracle.
@@ -489,6 +497,9 @@ struct Doc<'a> {
     /// `--locate`: where on the path the bad SYN dies.
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<&'a crate::trace::Location>,
+    /// Live: RSTs that a box on the path sent in the endpoint's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    injected: Option<&'a str>,
 }
 
 /// The run's facts for the JSON and the page (issue 21: what an operator
@@ -572,12 +583,12 @@ pub fn bisect(
                 })
                 .map_err(|h| stopped(&search, h))?;
             let inferred = infer_with(args, &search, &mut oracle)?;
-            Ok((report, inferred, None))
+            Ok((report, inferred, None, None))
         }),
     };
     // What was recorded is kept, also when the search stopped early.
     let written = rec.finish().context("--pcap");
-    let (report, inferred, location) = match report {
+    let (report, inferred, location, injected) = match report {
         Ok(done) => done,
         Err(e) => {
             if let Err(w) = written {
@@ -635,6 +646,7 @@ pub fn bisect(
             report: &report,
             inferred: inferred.as_ref(),
             location: location.as_ref(),
+            injected: injected.as_deref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         writeln!(out)?;
@@ -645,6 +657,9 @@ pub fn bisect(
         }
         if let Some(l) = &location {
             writeln!(out, "location: {}", l.evidence)?;
+        }
+        if let Some(why) = &injected {
+            writeln!(out, "injected: {why}")?;
         }
     }
     Ok(match report.conclusion {

@@ -167,7 +167,7 @@ pub fn run(
             }
         }
     };
-    let run = match args.live().exchange_options() {
+    let mut run = match args.live().exchange_options() {
         Some(ex) => {
             // Retransmitted SYNs are the profile's `[retry.N]` (they come at
             // 1 s, 3 s, 7 s: within --timeout).
@@ -181,6 +181,9 @@ pub fn run(
     };
     session.close()?;
     rows.check()?;
+    // Known only once the run's SYN-ACKs are in: rows printed earlier are
+    // marked in the footer.
+    crate::probe::mark_injected(&mut run.results);
     let mut pcap_packets = None;
     if let Some(pcap) = pcap {
         let who = match edited.changes.is_empty() {
@@ -462,13 +465,13 @@ fn table_row(r: &ProbeResult, style: Style) -> String {
         || "-".into(),
         |d| format!("{:.3}", d.as_secs_f64() * 1000.0),
     );
+    let mut reply = reply_cell(r);
+    if r.injected {
+        reply.push_str(" INJECTED");
+    }
     let line = format!(
         "{:>5}  {:>5}  {}  {:>8}  {}",
-        r.index,
-        r.src_port,
-        outcome,
-        rtt,
-        reply_cell(r)
+        r.index, r.src_port, outcome, rtt, reply
     );
     line.trim_end().to_owned()
 }
@@ -510,6 +513,11 @@ fn table_footer(
         ));
     }
     writeln!(out, "{}", style.dim(&summary))?;
+    for r in run.results.iter().filter(|r| r.injected) {
+        let why = r.evidence.as_deref().unwrap_or_default();
+        let line = format!("probe {}: injected: {why}", r.index);
+        writeln!(out, "{}", style.red(&line))?;
+    }
     if let (Some(path), Some(n)) = (&args.pcap, pcap_packets) {
         writeln!(
             out,
@@ -615,6 +623,8 @@ mod tests {
             reply: None,
             icmp_from: None,
             exchange: None,
+            injected: false,
+            evidence: None,
         }
     }
 

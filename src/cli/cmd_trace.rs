@@ -154,14 +154,22 @@ fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> R
 /// `bisect --locate`: on the search's own session, trace the passing
 /// and the failing SYN side by side (each round's probes of both in one
 /// batch, so their repeats share the waits); where the failing one stops
-/// short of the passing one (`None`: it does not).
+/// short of the passing one (`None`: it does not). `distance`: routers
+/// to the endpoint, from the search's SYN-ACKs; the first round then
+/// sends TTLs up to the endpoint's and no further (a window of 8 TTLs
+/// overshot a 5-hop path by 3 probes per trace).
 pub(super) fn locate_on(
     session: &mut LiveSession,
-    pass: &Attributes,
-    fail: &Attributes,
+    [pass, fail]: [&Attributes; 2],
+    distance: Option<u8>,
     v6: bool,
 ) -> Result<Option<Location>> {
-    let reports = trace_paths(session, &[pass, fail], TraceConfig::default(), v6, true)?;
+    let default = TraceConfig::default();
+    let cfg = TraceConfig {
+        window: distance.map_or(default.window, |d| d.saturating_add(1)),
+        ..default
+    };
+    let reports = trace_paths(session, &[pass, fail], cfg, v6, true)?;
     Ok(match reports.as_slice() {
         [passing, failing] => locate(passing, failing),
         _ => None,
@@ -198,6 +206,7 @@ fn trace_paths(
     let ttl_field = Field::IpTtl.for_family(v6);
     let mut traces: Vec<Trace> = syns.iter().map(|_| Trace::new(cfg)).collect();
     let mut last_round: Option<Instant> = None;
+    let mut sent = 0;
     loop {
         // (trace, ttl) of every probe of the round.
         let round: Vec<(usize, u8)> = traces
@@ -221,6 +230,7 @@ fn trace_paths(
                 a
             })
             .collect();
+        sent += requests.len();
         let run = session.run_batch(&requests)?;
         for (r, &(i, ttl)) in run.results.iter().zip(&round) {
             if let Some(t) = traces.get_mut(i) {
@@ -232,6 +242,11 @@ fn trace_paths(
             traces.iter_mut().skip(1).for_each(|t| t.limit(end));
         }
     }
+    tracing::info!(
+        "trace: {sent} probes for {} SYN(s), first window {} TTLs",
+        syns.len(),
+        cfg.window
+    );
     Ok(traces
         .iter()
         .zip(syns)

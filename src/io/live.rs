@@ -1013,6 +1013,8 @@ fn exchange_result(p: &Planned, r: Option<&crate::exchange::ExchangeResult>) -> 
         reply: r.and_then(|r| r.reply.clone()),
         icmp_from: r.and_then(|r| r.icmp_from),
         exchange: r.map(|r| r.stats.clone()),
+        injected: false,
+        evidence: None,
     }
 }
 

@@ -6,9 +6,11 @@
 use std::net::SocketAddr;
 
 use super::live::{CapturedFrame, ExchangeOptions, LiveError, LiveOptions, LiveSession};
+use crate::handshake::Outcome;
 use crate::model::Attributes;
 use crate::oracle::{Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeRequest};
 use crate::probe::RttEstimator;
+use crate::trace::{Sender, Tally};
 
 /// Probes a real endpoint.
 pub struct LiveOracle {
@@ -17,6 +19,8 @@ pub struct LiveOracle {
     exchange: Option<ExchangeOptions>,
     /// The last batch's frames, when the session keeps them (`--pcap`).
     frames: Vec<CapturedFrame>,
+    /// Who answered: the SYN-ACKs' and RSTs' senders, told apart.
+    who: Tally,
 }
 
 impl LiveOracle {
@@ -28,6 +32,7 @@ impl LiveOracle {
             session: LiveSession::open(target, opts, budget)?,
             exchange: None,
             frames: Vec::new(),
+            who: Tally::default(),
         })
     }
 
@@ -45,6 +50,17 @@ impl LiveOracle {
     /// `keep_frames`; taken, so each batch's are handed over once.
     pub fn take_frames(&mut self) -> Vec<CapturedFrame> {
         std::mem::take(&mut self.frames)
+    }
+
+    /// The RSTs so far that a box on the path sent in the endpoint's name,
+    /// with the evidence ([`Tally::evidence`]).
+    pub fn injected(&self) -> Option<String> {
+        self.who.evidence()
+    }
+
+    /// Routers between us and the endpoint, from the first SYN-ACK.
+    pub fn endpoint_distance(&self) -> Option<u8> {
+        self.who.endpoint_distance()
     }
 
     /// The round-trip estimate so far.
@@ -80,6 +96,12 @@ impl Oracle for LiveOracle {
                 });
                 let mut outcomes = vec![missing; batch.len()];
                 for r in run.results {
+                    let sender = r.reply.as_ref().map(Sender::of);
+                    match (r.outcome, sender) {
+                        (Outcome::SynAck, Some(s)) => self.who.syn_ack(s),
+                        (Outcome::Reset, Some(s)) => self.who.reset(s),
+                        _ => {}
+                    }
                     if let Some(slot) = outcomes.get_mut(r.index) {
                         *slot = Ok(Answer::new(r.outcome, r.src_port));
                     }

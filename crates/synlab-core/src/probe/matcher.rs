@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::plan::Planned;
 use crate::handshake::Outcome;
 use crate::model::{Attributes, Decoded, Segment, TcpFlags};
+use crate::trace::{not_from_endpoint, Sender};
 
 /// What happened to one probe.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -38,6 +39,39 @@ pub struct ProbeResult {
     /// duration, throughput, where it stalled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exchange: Option<crate::exchange::ExchangeStats>,
+    /// The RST cannot have come from the endpoint that sent this run's
+    /// SYN-ACKs ([`mark_injected`]); in JSON only when true.
+    #[serde(skip_serializing_if = "is_false")]
+    pub injected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Mark each RST that cannot have come from the host that sent the run's
+/// first SYN-ACK (it crossed fewer routers, or another stack's initial
+/// TTL): a box on the path refused the SYN in the endpoint's name. Without
+/// a SYN-ACK in the run nothing is marked: there is nothing to compare with.
+pub fn mark_injected(results: &mut [ProbeResult]) {
+    let Some(endpoint) = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::SynAck)
+        .find_map(|r| r.reply.as_ref().map(Sender::of))
+    else {
+        return;
+    };
+    for r in results.iter_mut().filter(|r| r.outcome == Outcome::Reset) {
+        let Some(reply) = &r.reply else {
+            continue;
+        };
+        if let Some(why) = not_from_endpoint("rst", &Sender::of(reply), &endpoint) {
+            r.injected = true;
+            r.evidence = Some(why);
+        }
+    }
 }
 
 fn rtt_ms<S: serde::Serializer>(rtt: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -295,6 +329,8 @@ fn slot_result(index: usize, s: Slot) -> ProbeResult {
         reply,
         icmp_from,
         exchange: None,
+        injected: false,
+        evidence: None,
     }
 }
 

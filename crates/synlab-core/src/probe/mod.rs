@@ -12,6 +12,6 @@ mod plan;
 mod rtt;
 
 pub use guard::{check_target, in_lab_ranges, Refusal, TargetRefused};
-pub use matcher::{Matcher, ProbeResult, Relation};
+pub use matcher::{mark_injected, Matcher, ProbeResult, Relation};
 pub use plan::{for_family, plan, retry_packet, send_offset, PlanError, Planned, PortRange};
 pub use rtt::{RttEstimator, DEFAULT_MIN_TIMEOUT};

@@ -12,6 +12,7 @@
 mod locate;
 mod offline;
 mod quote;
+mod who;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -24,6 +25,7 @@ pub use offline::{OfflineTrace, ProbeFrame};
 pub use quote::{
     diff_quote, icmp_of_ethernet, icmp_of_ip, read_quote, FieldChange, IcmpFrame, Quote, QuoteDiff,
 };
+pub use who::{not_from_endpoint, Sender, Tally};
 
 use crate::model::{Attributes, Value};
 use crate::p0f::guess_ittl;
@@ -270,6 +272,8 @@ fn hop_report(ttl: u8, h: &HopState, sent: &Attributes) -> HopReport {
         answers: h.answered,
         distance: reply.distance(),
         ttl_seen: reply.ttl,
+        ip_id: reply.ip_id,
+        window: reply.window,
         injected: None,
         evidence: None,
     }
@@ -296,11 +300,14 @@ fn mark_injected(hops: &mut [HopReport], end: u8) {
         .iter()
         .find(|h| h.answer == Answer::TimeExceeded && h.distance == Some(d));
     let ttl = hops[last].ttl_seen.unwrap_or_default();
+    let opt = |v: Option<u16>| v.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut why = format!(
-        "the {} crossed {d} router(s) (TTL {ttl} of {}), but an answer from the endpoint, \
-         which the SYN first reached at TTL {end}, crosses {expected}",
+        "the {} crossed {d} router(s) (TTL {ttl} of {}, IP ID {}, window {}), but an answer \
+         from the endpoint, which the SYN first reached at TTL {end}, crosses {expected}",
         hops[last].answer.name(),
-        guess_ittl(ttl.into())
+        guess_ittl(ttl.into()),
+        opt(hops[last].ip_id),
+        opt(hops[last].window)
     );
     if let Some(h) = same {
         let router = h.router.map_or_else(|| "?".to_owned(), |r| r.to_string());
@@ -351,6 +358,12 @@ pub struct HopReport {
     pub distance: Option<u8>,
     /// The answer's TTL (hop limit) on arrival.
     pub ttl_seen: Option<u8>,
+    /// The answering segment's IP ID and window (a SYN-ACK or RST): what
+    /// tells a box's RST from the endpoint's, beside the distance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_id: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<u16>,
     /// For the answer that ends the path: whether a box on the path sent
     /// it in the endpoint's name.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -294,7 +294,7 @@ fn an_rst_from_a_router_is_marked_injected_with_its_hop() {
     );
     let why = h.evidence.clone().unwrap_or_default();
     assert!(
-        why.contains("crossed 1 router(s) (TTL 63 of 64)")
+        why.contains("crossed 1 router(s) (TTL 63 of 64, IP ID 0, window 0)")
             && why.contains("hop 2 (198.18.0.194) is 1 router(s) away"),
         "{why}"
     );
