@@ -52,9 +52,9 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            let threads = threads.map_or_else(crate::io::parallel::default_threads, |n| {
-                usize::try_from(n).unwrap_or(1)
-            });
+            // One thread unless asked: on the shared 2-core machine two
+            // threads were slower in most runs (docs/PERFORMANCE.md).
+            let threads = threads.map_or(1, |n| usize::try_from(n).unwrap_or(1));
             handshakes(
                 files,
                 print,

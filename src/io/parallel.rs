@@ -41,11 +41,6 @@ const BATCH_PACKETS: usize = 4096;
 /// Batches sent and not yet answered by every shard.
 const IN_FLIGHT: usize = 4;
 
-/// The machine's cores, the default of `--threads`.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
 /// The shard of a packet's connection among `shards`: both directions of
 /// a flow, and ICMP errors quoting it, land on the same one.
 pub fn shard_of(decoded: &Decoded<'_>, shards: usize) -> Option<usize> {
