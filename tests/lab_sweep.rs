@@ -118,6 +118,9 @@ fn a_fleet_sweep_gives_every_target_its_condition() {
 /// confirmed with a few probes each, every row with culprit `ip.ttl`, and
 /// the summary's group says so.
 fn bisect_broken_names_the_ttl(lab: &Lab) {
+    let tmp = support::TempDir::new("sweep-parquet");
+    let parquet = tmp.join("rows.parquet");
+    let parquet_arg = parquet.display().to_string();
     let args = [
         "sweep",
         "--targets",
@@ -132,6 +135,8 @@ fn bisect_broken_names_the_ttl(lab: &Lab) {
         "0.1",
         "--jsonl",
         "--bisect-broken",
+        "--parquet",
+        &parquet_arg,
     ];
     let t0 = Instant::now();
     let out = lab.in_ns(lab.c1(), 120, bin(), &args);
@@ -163,6 +168,22 @@ fn bisect_broken_names_the_ttl(lab: &Lab) {
     assert!(
         err.contains("culprits of broken targets: 1 bisected, 255 confirmed"),
         "{err}"
+    );
+    // --parquet: the same rows, with their culprits.
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(&parquet).unwrap_or_else(|e| panic!("{e}"));
+    let reader = SerializedFileReader::new(file).unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<String> = reader
+        .get_row_iter(None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|r| r.map(|r| r.to_string()).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    assert_eq!(rows.len(), 256);
+    assert!(
+        rows.iter()
+            .all(|r| r.contains(r#"condition: "broken""#) && r.contains(r#"culprits: "ip.ttl""#)),
+        "{}",
+        rows[0]
     );
 }
 

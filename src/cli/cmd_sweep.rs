@@ -21,10 +21,12 @@ use serde_json::{json, Value as Json};
 use super::live_args::{GuardArgs, RouteArgs};
 use super::messages::message;
 use super::status::Status;
+use crate::columns::{Cell, CellType};
 use crate::handshake::Outcome;
 use crate::io::interrupt::{Interrupted, Signals, StopSignal};
 use crate::io::live::{LiveOptions, LiveSession};
 use crate::io::live_oracle::LiveOracle;
+use crate::io::parquet_rows::RowsSink;
 use crate::io::privilege::{self, Needs};
 use crate::io::raw::{self, DatalinkSource, FrameSource, PacketSender, RawSender};
 use crate::model::craft::Volatile;
@@ -85,6 +87,11 @@ pub struct SweepArgs {
     /// few probes each; broken rows are written then, with their culprits.
     #[arg(long)]
     pub bisect_broken: bool,
+    /// Also write the rows to a Parquet file: `target`, `port`,
+    /// `condition`, `failing`, `NAME.pass` and `NAME.probes` per profile,
+    /// `culprits`, `culprits_by`, `bisected_at`.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<std::path::PathBuf>,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -463,6 +470,8 @@ struct Rows<'a> {
     bar: Option<ProgressBar>,
     /// `--bisect-broken`: the broken targets, held for their bisects.
     held: Option<Vec<Decided>>,
+    /// `--parquet`: the rows again, as Parquet.
+    parquet: Option<RowsSink>,
     /// `--bisect-broken`: broken targets by how their culprits were found.
     explained: BTreeMap<&'static str, u64>,
     /// When rows were last flushed (stdout is buffered): a reader of the
@@ -496,6 +505,9 @@ impl Rows<'_> {
         }
         self.summary
             .add_explained(d.target.ip(), d.condition, &failing, &labels);
+        if let Some(sink) = &mut self.parquet {
+            sink.push(parquet_cells(d, &self.names, explained))?;
+        }
         if let Some(rows) = &mut self.json {
             rows.push(row(d, &self.names, explained));
         } else if self.jsonl {
@@ -556,6 +568,9 @@ impl Rows<'_> {
             }
         }
         self.out.flush()?;
+        if let Some(sink) = self.parquet.take() {
+            sink.finish()?;
+        }
         let broken = self.summary.by_condition.contains_key(&Condition::Broken);
         Ok(if broken { Status::Differ } else { Status::Ok })
     }
@@ -678,6 +693,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         bar: progress(prefix.map(|p| p.0)),
         held: args.bisect_broken.then(Vec::new),
         explained: BTreeMap::new(),
+        parquet: parquet_sink(args)?,
         flushed: Instant::now(),
     };
     let mut net = Net {
@@ -720,6 +736,60 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
             Err(e)
         }
     }
+}
+
+/// The Parquet file's columns, for these profiles.
+fn parquet_columns(names: &[String]) -> Vec<(String, CellType)> {
+    let text = |n: &str| (n.to_owned(), CellType::Text);
+    let mut cols = vec![
+        text("target"),
+        ("port".to_owned(), CellType::Int),
+        text("condition"),
+        text("failing"),
+    ];
+    for n in names {
+        cols.push((format!("{n}.pass"), CellType::Bool));
+        cols.push((format!("{n}.probes"), CellType::Int));
+    }
+    cols.extend([text("culprits"), text("culprits_by"), text("bisected_at")]);
+    cols
+}
+
+fn parquet_sink(args: &SweepArgs) -> Result<Option<RowsSink>> {
+    let Some(path) = &args.parquet else {
+        return Ok(None);
+    };
+    let cols = parquet_columns(&args.profile);
+    Ok(Some(RowsSink::create(path, "synlab_sweep_row", &cols)?))
+}
+
+/// A target's Parquet row, in [`parquet_columns`]' order: `failing` and
+/// `culprits` joined with ", " (null when none).
+fn parquet_cells(
+    d: &Decided,
+    names: &[String],
+    explained: Option<&Explained>,
+) -> Vec<Option<Cell>> {
+    let text = |s: String| Some(Cell::Text(s));
+    let joined = |v: Vec<String>| (!v.is_empty()).then(|| Cell::Text(v.join(", ")));
+    let mut cells = vec![
+        text(d.target.ip().to_string()),
+        Some(Cell::Int(u64::from(d.target.port()))),
+        text(d.condition.name().to_owned()),
+        joined(failing_names(d, names)),
+    ];
+    for (i, t) in d.tallies.iter().enumerate() {
+        cells.push(Some(Cell::Bool(passed(d, i))));
+        cells.push(Some(Cell::Int(u64::from(t.probes()))));
+    }
+    cells.push(joined(explained.map_or_else(Vec::new, Explained::labels)));
+    cells.push(explained.map(|e| Cell::Text(e.how.name().to_owned())));
+    cells.push(
+        explained
+            .and_then(|e| e.how.by())
+            .map(|b| Cell::Text(b.to_string())),
+    );
+    cells
 }
 
 /// The live options of the bisects: the sweep's route, guard and timeout,
