@@ -721,7 +721,10 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
                 let session = (src, iface.name.clone());
                 let opts = bisect_options(args, ports);
                 let held = (held, sockets);
-                explain(&mut rows, &attrs, held, session, opts)?;
+                if let Err(e) = explain(&mut rows, &attrs, held, session, opts) {
+                    rows.finish(&counters, true)?;
+                    return Err(e);
+                }
             }
             rows.finish(&counters, false)
         }
@@ -820,7 +823,17 @@ fn explain(
         return Ok(());
     };
     let budget = opts.ports.len();
-    let session = LiveSession::over_sockets(first, &opts, budget, (src, iface), sender, source)?;
+    let session =
+        match LiveSession::over_sockets(first, &opts, budget, (src, iface), sender, source) {
+            Ok(s) => s,
+            Err(e) => {
+                // The rows are written all the same, without culprits.
+                for d in &held {
+                    rows.emit(d, None)?;
+                }
+                return Err(e.into());
+            }
+        };
     let mut bisector = Bisector {
         attrs,
         oracle: LiveOracle::from_session(session),
