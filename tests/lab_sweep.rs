@@ -110,6 +110,81 @@ fn a_fleet_sweep_gives_every_target_its_condition() {
         "{err}"
     );
     ctrl_c_prints_what_is_decided(&lab);
+    bisect_broken_names_the_ttl(&lab);
+}
+
+/// `--bisect-broken` over the broken /24 (its middlebox drops TTL-127
+/// SYNs, windows-10's 128 one hop on): one target bisected, the other 255
+/// confirmed with a few probes each, every row with culprit `ip.ttl`, and
+/// the summary's group says so.
+fn bisect_broken_names_the_ttl(lab: &Lab) {
+    let tmp = support::TempDir::new("sweep-parquet");
+    let parquet = tmp.join("rows.parquet");
+    let parquet_arg = parquet.display().to_string();
+    let args = [
+        "sweep",
+        "--targets",
+        "198.19.1.0/24",
+        "--port",
+        "80",
+        "--profile",
+        "linux,windows-10",
+        "--rate",
+        "10000",
+        "--timeout",
+        "0.1",
+        "--jsonl",
+        "--bisect-broken",
+        "--parquet",
+        &parquet_arg,
+    ];
+    let t0 = Instant::now();
+    let out = lab.in_ns(lab.c1(), 120, bin(), &args);
+    support::assert_exit_for(&out, 1, "synlab sweep --bisect-broken");
+    let err = stderr(&out);
+    eprintln!(
+        "sweep --bisect-broken of a broken /24: {:.2} s wall\n{err}",
+        t0.elapsed().as_secs_f64()
+    );
+    let rows: Vec<Json> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l}")))
+        .collect();
+    assert_eq!(rows.len(), 256, "one row per target");
+    let mut by = std::collections::BTreeMap::<String, usize>::new();
+    for r in &rows {
+        assert_eq!(r["condition"], "broken", "{r}");
+        assert_eq!(r["culprits"], serde_json::json!([["ip.ttl"]]), "{r}");
+        let how = r["culprits_by"].as_str().unwrap_or_default().to_owned();
+        *by.entry(how).or_default() += 1;
+    }
+    let want: std::collections::BTreeMap<String, usize> =
+        [("bisected".to_owned(), 1), ("confirmed".to_owned(), 255)].into();
+    assert_eq!(by, want, "one bisected, the others confirmed");
+    assert!(
+        err.contains("256 targets in 198.19.1.0/24 broken for windows-10: ip.ttl"),
+        "the summary groups the /24 with its culprit: {err}"
+    );
+    assert!(
+        err.contains("culprits of broken targets: 1 bisected, 255 confirmed"),
+        "{err}"
+    );
+    // --parquet: the same rows, with their culprits.
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(&parquet).unwrap_or_else(|e| panic!("{e}"));
+    let reader = SerializedFileReader::new(file).unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<String> = reader
+        .get_row_iter(None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|r| r.map(|r| r.to_string()).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    assert_eq!(rows.len(), 256);
+    assert!(
+        rows.iter()
+            .all(|r| r.contains(r#"condition: "broken""#) && r.contains(r#"culprits: "ip.ttl""#)),
+        "{}",
+        rows[0]
+    );
 }
 
 /// Ctrl-C: the sweep stops, the rows written so far are whole, the

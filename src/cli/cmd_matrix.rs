@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value as Json};
 
@@ -15,10 +15,14 @@ use super::output::{printable, rate_cell, Style};
 use super::status::Status;
 use crate::survey::matrix::{diagnose, Diagnosis, Finding, Matrix, MergeError};
 use crate::survey::{ReadError, Status as CellStatus, SurveyDoc};
+use crate::sweep::matrix::{is_sweep, SweepMatrix};
+use crate::sweep::Condition;
 
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
-    /// Survey documents (`synlab survey --json` output), one or more.
+    /// Survey documents (`synlab survey --json` output), one or more; or
+    /// sweep files (`synlab sweep --json` or `--jsonl`), one per vantage:
+    /// then the table is vantage x target group (/24) x profile.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print JSON instead of a table.
@@ -29,10 +33,9 @@ pub struct MatrixArgs {
     pub html: Option<PathBuf>,
 }
 
-/// Read one survey document ([`SurveyDoc::from_json`]), its errors named
-/// after the file; `-` is standard input, as for every other command
+/// Read one file whole; `-` is standard input, as for every other command
 /// (`synlab survey ... --json | synlab matrix - other.json`).
-fn read(path: &Path) -> Result<SurveyDoc> {
+fn read_text(path: &Path) -> Result<String> {
     let name = path.display();
     let text = if crate::io::load::is_stdin(path) {
         // Standard input under the same cap as a file read whole.
@@ -50,7 +53,14 @@ fn read(path: &Path) -> Result<SurveyDoc> {
     } else {
         crate::io::read_file::read_text(path, crate::io::read_file::MAX_TEXT_FILE)?
     };
-    SurveyDoc::from_json(&text).map_err(|e| match e {
+    Ok(text)
+}
+
+/// One survey document ([`SurveyDoc::from_json`]), its errors named after
+/// the file.
+fn survey(path: &Path, text: &str) -> Result<SurveyDoc> {
+    let name = path.display();
+    SurveyDoc::from_json(text).map_err(|e| match e {
         ReadError::Schema { found } => MergeError::Schema {
             file: name.to_string(),
             found,
@@ -70,10 +80,21 @@ pub fn run(args: &MatrixArgs, style: Style, out: &mut dyn Write) -> Result<Statu
     {
         return Err(crate::io::load::LoadError::StdinAgain.into());
     }
-    let docs = args
+    let texts = args
         .files
         .iter()
-        .map(|f| Ok((f.display().to_string(), read(f)?)))
+        .map(|f| Ok((f, read_text(f)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let sweeps = texts.iter().filter(|(_, t)| is_sweep(t)).count();
+    if sweeps > 0 {
+        if sweeps < texts.len() {
+            bail!("give matrix either survey documents or sweep files, not both");
+        }
+        return run_sweeps(args, &texts, out);
+    }
+    let docs = texts
+        .iter()
+        .map(|(f, t)| Ok((f.display().to_string(), survey(f, t)?)))
         .collect::<Result<Vec<_>>>()?;
     let m = Matrix::merge(&docs)?;
     let d = diagnose(&m);
@@ -93,6 +114,105 @@ pub fn run(args: &MatrixArgs, style: Style, out: &mut dyn Write) -> Result<Statu
     } else {
         Status::Ok
     })
+}
+
+/// Sweep files (`sweep --json` or `--jsonl`), one per vantage (named by
+/// its file): the vantage x target group x profile table.
+fn run_sweeps(
+    args: &MatrixArgs,
+    texts: &[(&PathBuf, String)],
+    out: &mut dyn Write,
+) -> Result<Status> {
+    if args.html.is_some() {
+        bail!("--html is for survey documents; for sweep files use the table or --json");
+    }
+    let mut m = SweepMatrix::default();
+    for (f, text) in texts {
+        let vantage = f.display().to_string();
+        m.add(&vantage, text)
+            .with_context(|| format!("{vantage}: not a sweep file"))?;
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &sweep_json(&m)).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        print_sweep_table(&m, out)?;
+    }
+    Ok(if m.has_broken() {
+        Status::Differ
+    } else {
+        Status::Ok
+    })
+}
+
+/// Each (vantage, group) with its conditions and one cell per profile.
+fn sweep_json(m: &SweepMatrix) -> Json {
+    let groups: Vec<Json> = m
+        .rows
+        .iter()
+        .map(|((v, group), row)| {
+            let cells: serde_json::Map<String, Json> = row
+                .cells
+                .iter()
+                .map(|(&p, c)| (m.profiles[p].clone(), json!(c)))
+                .collect();
+            json!({
+                "vantage": m.vantages[*v],
+                "group": group,
+                "conditions": row.conditions,
+                "profiles": cells,
+            })
+        })
+        .collect();
+    json!({
+        "schema": "synlab.matrix-sweep/1",
+        "vantages": m.vantages,
+        "profiles": m.profiles,
+        "groups": groups,
+    })
+}
+
+/// The table: one line per vantage and group, `passing/targets` per
+/// profile, then the group's conditions that are not `works`.
+fn print_sweep_table(m: &SweepMatrix, out: &mut dyn Write) -> Result<()> {
+    let vw = m
+        .vantages
+        .iter()
+        .map(|v| printable(v).len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let pw: Vec<usize> = m
+        .profiles
+        .iter()
+        .map(|p| printable(p).len().max(9))
+        .collect();
+    let mut head = format!("{:vw$}  {:18}", "vantage", "group");
+    for (p, w) in m.profiles.iter().zip(&pw) {
+        let _ = write!(head, "  {:>w$}", printable(p));
+    }
+    writeln!(out, "{}", head.trim_end())?;
+    for ((v, group), row) in &m.rows {
+        let mut line = format!("{:vw$}  {group:18}", printable(&m.vantages[*v]));
+        for (p, w) in pw.iter().enumerate() {
+            let cell = row
+                .cells
+                .get(&p)
+                .map_or("-".to_owned(), |c| format!("{}/{}", c.passing, c.targets));
+            let _ = write!(line, "  {cell:>w$}");
+        }
+        let other: Vec<String> = row
+            .conditions
+            .iter()
+            .filter(|(k, _)| **k != Condition::Works)
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
+        if !other.is_empty() {
+            let _ = write!(line, "  ({})", other.join(", "));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
 }
 
 fn to_json(m: &Matrix, d: &Diagnosis) -> Json {

@@ -6,6 +6,8 @@
 //! the target stream, the network loop (send what the rate allows, read
 //! what arrived, time out what is due) and the printers.
 
+mod bisect;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -19,8 +21,12 @@ use serde_json::{json, Value as Json};
 use super::live_args::{GuardArgs, RouteArgs};
 use super::messages::message;
 use super::status::Status;
+use crate::columns::{Cell, CellType};
 use crate::handshake::Outcome;
 use crate::io::interrupt::{Interrupted, Signals, StopSignal};
+use crate::io::live::{LiveOptions, LiveSession};
+use crate::io::live_oracle::LiveOracle;
+use crate::io::parquet_rows::RowsSink;
 use crate::io::privilege::{self, Needs};
 use crate::io::raw::{self, DatalinkSource, FrameSource, PacketSender, RawSender};
 use crate::model::craft::Volatile;
@@ -29,6 +35,7 @@ use crate::probe::{check_target, PortRange};
 use crate::sweep::targets::{parse_line, Prefix};
 use crate::sweep::template::SynTemplate;
 use crate::sweep::{Condition, Decided, Summary, Sweep, SweepConfig, SweepParams};
+use bisect::{Bisector, Explained};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
@@ -74,6 +81,17 @@ pub struct SweepArgs {
     /// goes to standard error.
     #[arg(long)]
     pub jsonl: bool,
+    /// After the sweep, why each broken target fails: one target of each
+    /// /24 (/64) and failing profiles is bisected (a passing profile
+    /// against the failing one), the others confirm its culprits with a
+    /// few probes each; broken rows are written then, with their culprits.
+    #[arg(long)]
+    pub bisect_broken: bool,
+    /// Also write the rows to a Parquet file: `target`, `port`,
+    /// `condition`, `failing`, `NAME.pass` and `NAME.probes` per profile,
+    /// `culprits`, `culprits_by`, `bisected_at`.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<std::path::PathBuf>,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -292,8 +310,10 @@ fn passed(d: &Decided, i: usize) -> bool {
     }
 }
 
-/// A target's JSON row.
-fn row(d: &Decided, names: &[String]) -> Json {
+/// A target's JSON row; with `--bisect-broken`, a broken target's
+/// culprits and how they were found (`culprits_by`: bisected, confirmed or
+/// unconfirmed with the bisected target in `bisected_at`, or failed).
+fn row(d: &Decided, names: &[String], explained: Option<&Explained>) -> Json {
     let profiles: serde_json::Map<String, Json> = d
         .tallies
         .iter()
@@ -303,14 +323,21 @@ fn row(d: &Decided, names: &[String]) -> Json {
             (names[i].clone(), v)
         })
         .collect();
-    json!({
+    let mut row = json!({
         "target": d.target.ip().to_string(),
         "port": d.target.port(),
         "condition": d.condition.name(),
         "failing": failing_names(d, names),
         "profiles": profiles,
-        "culprits": [],
-    })
+        "culprits": explained.map_or_else(Vec::new, |e| e.culprits.clone()),
+    });
+    if let (Some(e), Some(map)) = (explained, row.as_object_mut()) {
+        map.insert("culprits_by".into(), e.how.name().into());
+        if let Some(by) = e.how.by() {
+            map.insert("bisected_at".into(), by.to_string().into());
+        }
+    }
+    row
 }
 
 fn failing_names(d: &Decided, names: &[String]) -> Vec<String> {
@@ -318,7 +345,7 @@ fn failing_names(d: &Decided, names: &[String]) -> Vec<String> {
 }
 
 /// A target's text line (only targets that do not simply work).
-fn text_line(d: &Decided, names: &[String]) -> String {
+fn text_line(d: &Decided, names: &[String], explained: Option<&Explained>) -> String {
     let counts: Vec<String> = d
         .tallies
         .iter()
@@ -332,8 +359,16 @@ fn text_line(d: &Decided, names: &[String]) -> String {
         true => String::new(),
         false => format!(" for {}", failing_names(d, names).join(", ")),
     };
+    let culprits = match explained {
+        Some(e) if !e.culprits.is_empty() => {
+            let by = e.how.by().map_or(String::new(), |b| format!(" at {b}"));
+            format!(": {} ({}{by})", e.labels().join(", "), e.how.name())
+        }
+        Some(e) => format!(": no culprit ({})", e.how.name()),
+        None => String::new(),
+    };
     format!(
-        "{}  {}{failing}  ({})",
+        "{}  {}{failing}{culprits}  ({})",
         d.target.ip(),
         d.condition.name(),
         counts.join(", ")
@@ -378,7 +413,14 @@ fn summary_lines(s: &Summary, c: &Counters, interrupted: bool) -> Vec<String> {
                 true => g.condition.name().to_owned(),
                 false => format!("{} for {}", g.condition.name(), g.failing.join(", ")),
             };
-            lines.push(format!("  {} targets in {} {what}", g.targets, g.prefix));
+            let culprits = match g.culprits.is_empty() {
+                true => String::new(),
+                false => format!(": {}", g.culprits.join(", ")),
+            };
+            lines.push(format!(
+                "  {} targets in {} {what}{culprits}",
+                g.targets, g.prefix
+            ));
         } else {
             e.1 += 1;
             e.2 += g.targets;
@@ -409,6 +451,7 @@ fn summary_json(s: &Summary, c: &Counters, interrupted: bool) -> Json {
         "interrupted": interrupted,
         "conditions": by_condition,
         "broken_by_profile": s.by_failing,
+        "broken_by_culprit": s.by_culprit,
         "groups": s.groups(),
         "syns_sent": c.sent,
         "answered": c.answered,
@@ -425,6 +468,12 @@ struct Rows<'a> {
     json: Option<Vec<Json>>,
     jsonl: bool,
     bar: Option<ProgressBar>,
+    /// `--bisect-broken`: the broken targets, held for their bisects.
+    held: Option<Vec<Decided>>,
+    /// `--parquet`: the rows again, as Parquet.
+    parquet: Option<RowsSink>,
+    /// `--bisect-broken`: broken targets by how their culprits were found.
+    explained: BTreeMap<&'static str, u64>,
     /// When rows were last flushed (stdout is buffered): a reader of the
     /// JSONL (`tail -f`, a pipe) sees each row within `FLUSH_EVERY`.
     flushed: Instant,
@@ -435,18 +484,37 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 impl Rows<'_> {
     fn add(&mut self, d: Decided) -> Result<()> {
-        let failing = failing_names(&d, &self.names);
-        self.summary.add(d.target.ip(), d.condition, &failing);
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
+        match &mut self.held {
+            Some(held) if d.condition == Condition::Broken => {
+                held.push(d);
+                Ok(())
+            }
+            _ => self.emit(&d, None),
+        }
+    }
+
+    /// Count and write one target's row.
+    fn emit(&mut self, d: &Decided, explained: Option<&Explained>) -> Result<()> {
+        let failing = failing_names(d, &self.names);
+        let labels = explained.map_or_else(Vec::new, Explained::labels);
+        if let Some(e) = explained {
+            *self.explained.entry(e.how.name()).or_default() += 1;
+        }
+        self.summary
+            .add_explained(d.target.ip(), d.condition, &failing, &labels);
+        if let Some(sink) = &mut self.parquet {
+            sink.push(parquet_cells(d, &self.names, explained))?;
+        }
         if let Some(rows) = &mut self.json {
-            rows.push(row(&d, &self.names));
+            rows.push(row(d, &self.names, explained));
         } else if self.jsonl {
-            serde_json::to_writer(&mut *self.out, &row(&d, &self.names))?;
+            serde_json::to_writer(&mut *self.out, &row(d, &self.names, explained))?;
             writeln!(self.out)?;
         } else if d.condition != Condition::Works {
-            writeln!(self.out, "{}", text_line(&d, &self.names))?;
+            writeln!(self.out, "{}", text_line(d, &self.names, explained))?;
         }
         if self.json.is_none() && self.flushed.elapsed() >= FLUSH_EVERY {
             self.out.flush()?;
@@ -455,31 +523,54 @@ impl Rows<'_> {
         Ok(())
     }
 
+    /// The summary's lines, and how the broken targets were explained.
+    fn lines(&self, c: &Counters, interrupted: bool) -> Vec<String> {
+        let mut lines = summary_lines(&self.summary, c, interrupted);
+        if !self.explained.is_empty() {
+            let how: Vec<String> = self
+                .explained
+                .iter()
+                .map(|(how, n)| format!("{n} {how}"))
+                .collect();
+            lines.insert(1, format!("culprits of broken targets: {}", how.join(", ")));
+        }
+        lines
+    }
+
     fn finish(mut self, c: &Counters, interrupted: bool) -> Result<Status> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        // Broken targets never bisected (a stop, an error): written as
+        // they were decided.
+        for d in self.held.take().unwrap_or_default() {
+            self.emit(&d, None)?;
+        }
         match self.json.take() {
             Some(rows) => {
-                let doc = json!({
-                    "rows": rows,
-                    "summary": summary_json(&self.summary, c, interrupted),
-                });
+                let mut summary = summary_json(&self.summary, c, interrupted);
+                if let Some(map) = summary.as_object_mut() {
+                    map.insert("culprits_by".into(), json!(self.explained));
+                }
+                let doc = json!({"rows": rows, "summary": summary});
                 serde_json::to_writer_pretty(&mut *self.out, &doc)?;
                 writeln!(self.out)?;
             }
             None if self.jsonl => {
-                for line in summary_lines(&self.summary, c, interrupted) {
+                for line in self.lines(c, interrupted) {
                     message!("{line}");
                 }
             }
             None => {
-                for line in summary_lines(&self.summary, c, interrupted) {
+                for line in self.lines(c, interrupted) {
                     writeln!(self.out, "{line}")?;
                 }
             }
         }
         self.out.flush()?;
+        if let Some(sink) = self.parquet.take() {
+            sink.finish()?;
+        }
         let broken = self.summary.by_condition.contains_key(&Condition::Broken);
         Ok(if broken { Status::Differ } else { Status::Ok })
     }
@@ -600,6 +691,9 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         json: args.json.then(Vec::new),
         jsonl: args.jsonl,
         bar: progress(prefix.map(|p| p.0)),
+        held: args.bisect_broken.then(Vec::new),
+        explained: BTreeMap::new(),
+        parquet: parquet_sink(args)?,
         flushed: Instant::now(),
     };
     let mut net = Net {
@@ -620,7 +714,20 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     );
     // What was decided is printed however the loop ended.
     match ended {
-        Ok(Ended::Done) => rows.finish(&counters, false),
+        Ok(Ended::Done) => {
+            let held = rows.held.take().unwrap_or_default();
+            if !held.is_empty() {
+                let sockets = (Box::new(sender), source);
+                let session = (src, iface.name.clone());
+                let opts = bisect_options(args, ports);
+                let held = (held, sockets);
+                if let Err(e) = explain(&mut rows, &attrs, held, session, opts) {
+                    rows.finish(&counters, true)?;
+                    return Err(e);
+                }
+            }
+            rows.finish(&counters, false)
+        }
         Ok(Ended::Stopped(signal)) => {
             rows.finish(&counters, true)?;
             Err(Interrupted(signal).into())
@@ -632,6 +739,112 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
             Err(e)
         }
     }
+}
+
+/// The Parquet file's columns, for these profiles.
+fn parquet_columns(names: &[String]) -> Vec<(String, CellType)> {
+    let text = |n: &str| (n.to_owned(), CellType::Text);
+    let mut cols = vec![
+        text("target"),
+        ("port".to_owned(), CellType::Int),
+        text("condition"),
+        text("failing"),
+    ];
+    for n in names {
+        cols.push((format!("{n}.pass"), CellType::Bool));
+        cols.push((format!("{n}.probes"), CellType::Int));
+    }
+    cols.extend([text("culprits"), text("culprits_by"), text("bisected_at")]);
+    cols
+}
+
+fn parquet_sink(args: &SweepArgs) -> Result<Option<RowsSink>> {
+    let Some(path) = &args.parquet else {
+        return Ok(None);
+    };
+    let cols = parquet_columns(&args.profile);
+    Ok(Some(RowsSink::create(path, "synlab_sweep_row", &cols)?))
+}
+
+/// A target's Parquet row, in [`parquet_columns`]' order: `failing` and
+/// `culprits` joined with ", " (null when none).
+fn parquet_cells(
+    d: &Decided,
+    names: &[String],
+    explained: Option<&Explained>,
+) -> Vec<Option<Cell>> {
+    let text = |s: String| Some(Cell::Text(s));
+    let joined = |v: Vec<String>| (!v.is_empty()).then(|| Cell::Text(v.join(", ")));
+    let mut cells = vec![
+        text(d.target.ip().to_string()),
+        Some(Cell::Int(u64::from(d.target.port()))),
+        text(d.condition.name().to_owned()),
+        joined(failing_names(d, names)),
+    ];
+    for (i, t) in d.tallies.iter().enumerate() {
+        cells.push(Some(Cell::Bool(passed(d, i))));
+        cells.push(Some(Cell::Int(u64::from(t.probes()))));
+    }
+    cells.push(joined(explained.map_or_else(Vec::new, Explained::labels)));
+    cells.push(explained.map(|e| Cell::Text(e.how.name().to_owned())));
+    cells.push(
+        explained
+            .and_then(|e| e.how.by())
+            .map(|b| Cell::Text(b.to_string())),
+    );
+    cells
+}
+
+/// The live options of the bisects: the sweep's route, guard and timeout,
+/// at most 1,000 probes a second.
+fn bisect_options(args: &SweepArgs, ports: PortRange) -> LiveOptions {
+    LiveOptions {
+        iface: args.route.iface.clone(),
+        src: args.route.src,
+        timeout: Duration::from_secs_f64(args.timeout),
+        rate: args.rate.min(1000.0),
+        ports,
+        i_own_this_network: args.guard.i_own_this_network,
+        ..LiveOptions::default()
+    }
+}
+
+/// `--bisect-broken`: the held broken targets, grouped, bisected and
+/// confirmed on one session over the sweep's sockets, each row written
+/// with its culprits.
+fn explain(
+    rows: &mut Rows<'_>,
+    attrs: &[Attributes],
+    (held, (sender, source)): (Vec<Decided>, (Box<RawSender>, DatalinkSource)),
+    (src, iface): (IpAddr, String),
+    opts: LiveOptions,
+) -> Result<()> {
+    let Some(first) = held.first().map(|d| d.target) else {
+        return Ok(());
+    };
+    let budget = opts.ports.len();
+    let session =
+        match LiveSession::over_sockets(first, &opts, budget, (src, iface), sender, source) {
+            Ok(s) => s,
+            Err(e) => {
+                // The rows are written all the same, without culprits.
+                for d in &held {
+                    rows.emit(d, None)?;
+                }
+                return Err(e.into());
+            }
+        };
+    let mut bisector = Bisector {
+        attrs,
+        oracle: LiveOracle::from_session(session),
+    };
+    for group in bisect::groups(held) {
+        for (d, e) in bisector.group(group) {
+            rows.emit(&d, Some(&e))?;
+        }
+    }
+    bisector.oracle.close()?;
+    Ok(())
 }
 
 fn broken_pipe(e: &anyhow::Error) -> bool {

@@ -431,6 +431,33 @@ impl LiveSession {
         LiveSession::with_io(parts, Box::new(sender), source)
     }
 
+    /// A session over sockets a command opened itself, for `src` on
+    /// `iface`: `sweep --bisect-broken` bisects after its sweep, when the
+    /// process holds no capability to open others.
+    pub fn over_sockets<R: FrameSource + 'static>(
+        target: SocketAddr,
+        opts: &LiveOptions,
+        budget: usize,
+        (src, iface): (IpAddr, String),
+        sender: Box<dyn PacketSender>,
+        source: R,
+    ) -> Result<Self, LiveError> {
+        let parts = Parts {
+            target,
+            src,
+            iface,
+            opts: opts.clone(),
+            budget,
+        };
+        LiveSession::with_io(parts, sender, source)
+    }
+
+    /// Send the next batches to `target` (of the same IP version): one
+    /// session serves many targets in turn, on the same sockets.
+    pub fn retarget(&mut self, target: SocketAddr) {
+        self.target = target;
+    }
+
     /// A session over any sender and frame source (fakes in tests).
     fn with_io<R: FrameSource + 'static>(
         parts: Parts,

@@ -36,6 +36,16 @@ impl LiveOracle {
         })
     }
 
+    /// An oracle over a session already open (see
+    /// [`LiveSession::over_sockets`]).
+    pub fn from_session(session: LiveSession) -> Self {
+        LiveOracle {
+            session,
+            exchange: None,
+            frames: Vec::new(),
+        }
+    }
+
     /// Answer with exchanges: each probe's outcome is how its exchange
     /// ended (the session must suppress RSTs).
     pub fn with_exchange(self, ex: ExchangeOptions) -> Self {

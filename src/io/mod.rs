@@ -16,6 +16,7 @@ pub mod output;
 pub mod parallel;
 pub mod parquet_dataset;
 pub mod parquet_out;
+pub mod parquet_rows;
 pub mod pcap_writer;
 pub mod pcapng_writer;
 pub mod privilege;

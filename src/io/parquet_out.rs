@@ -81,14 +81,14 @@ enum Values {
 
 /// A column being buffered: present values, and one definition level per
 /// row (1 present, 0 null).
-struct Buffer {
+pub(crate) struct Buffer {
     column: Option<Column>,
     values: Values,
     defs: Vec<i16>,
 }
 
 impl Buffer {
-    fn new(column: Option<Column>, ty: CellType) -> Buffer {
+    pub(crate) fn new(column: Option<Column>, ty: CellType) -> Buffer {
         let values = match ty {
             CellType::Bool => Values::Bool(Vec::new()),
             CellType::Int => Values::Int(Vec::new()),
@@ -103,7 +103,7 @@ impl Buffer {
     }
 
     /// Add one row's value; `Err` names the type found when it does not fit.
-    fn push(&mut self, cell: Option<Cell>) -> Result<(), &'static str> {
+    pub(crate) fn push(&mut self, cell: Option<Cell>) -> Result<(), &'static str> {
         let Some(cell) = cell else {
             self.defs.push(0);
             return Ok(());
@@ -125,7 +125,7 @@ impl Buffer {
 
     /// Write the buffered values to the row group's next column and empty
     /// the buffer (its capacity is kept for the next row group).
-    fn drain_into(&mut self, w: &mut ColumnWriter<'_>) -> Result<(), ParquetError> {
+    pub(crate) fn drain_into(&mut self, w: &mut ColumnWriter<'_>) -> Result<(), ParquetError> {
         let defs = Some(&self.defs[..]);
         match (&mut self.values, w) {
             (Values::Bool(v), ColumnWriter::BoolColumnWriter(w)) => {
@@ -156,7 +156,7 @@ impl Buffer {
 }
 
 /// The schema field of a column.
-fn field(name: &str, ty: CellType) -> Result<Arc<Type>, ParquetError> {
+pub(crate) fn field(name: &str, ty: CellType) -> Result<Arc<Type>, ParquetError> {
     let (physical, logical) = match ty {
         CellType::Bool => (Physical::BOOLEAN, None),
         CellType::Int => (Physical::INT64, None),

@@ -4,13 +4,13 @@
 //! profile is *broken* only when its pass rate is shown lower than another
 //! profile's (Fisher's exact test at `alpha`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::handshake::Outcome;
 use crate::search::verdict::{baselines, Baselines, Tally, TestParams};
 
 /// A target's condition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
     /// Every probe of every profile passed.

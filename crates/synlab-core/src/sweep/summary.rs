@@ -20,6 +20,10 @@ use super::decide::Condition;
 pub struct Group {
     pub condition: Condition,
     pub failing: Vec<String>,
+    /// The culprit sets that explain the failing profiles (`sweep
+    /// --bisect-broken`): `ip.ttl`, `a+b`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub culprits: Vec<String>,
     /// `198.19.1.0/24`; a single target is a /32 (/128).
     pub prefix: String,
     pub targets: u64,
@@ -76,12 +80,29 @@ pub struct Summary {
     pub by_condition: BTreeMap<Condition, u64>,
     /// Broken targets per failing profile.
     pub by_failing: BTreeMap<String, u64>,
-    groups: BTreeMap<(Condition, Vec<String>, bool), Blocks>,
+    /// Broken targets per culprit set (`sweep --bisect-broken`).
+    pub by_culprit: BTreeMap<String, u64>,
+    groups: BTreeMap<(Condition, Vec<String>, Vec<String>, bool), Blocks>,
 }
 
 impl Summary {
     /// Count one decided target; `failing` names its failing profiles.
     pub fn add(&mut self, target: IpAddr, condition: Condition, failing: &[String]) {
+        self.add_explained(target, condition, failing, &[]);
+    }
+
+    /// Count one decided target with the culprit sets that explain its
+    /// failure: targets are grouped only with those of the same culprits.
+    pub fn add_explained(
+        &mut self,
+        target: IpAddr,
+        condition: Condition,
+        failing: &[String],
+        culprits: &[String],
+    ) {
+        for c in culprits {
+            *self.by_culprit.entry(c.clone()).or_default() += 1;
+        }
         *self.by_condition.entry(condition).or_default() += 1;
         for name in failing {
             *self.by_failing.entry(name.clone()).or_default() += 1;
@@ -94,7 +115,7 @@ impl Summary {
             IpAddr::V6(v6) => (true, u128::from(v6)),
         };
         self.groups
-            .entry((condition, failing.to_vec(), v6))
+            .entry((condition, failing.to_vec(), culprits.to_vec(), v6))
             .or_insert_with(|| Blocks {
                 v6,
                 set: BTreeSet::new(),
@@ -110,12 +131,13 @@ impl Summary {
     /// Every group, largest first within each condition and failing set.
     pub fn groups(&self) -> Vec<Group> {
         let mut out = Vec::new();
-        for ((condition, failing, _), blocks) in &self.groups {
+        for ((condition, failing, culprits, _), blocks) in &self.groups {
             let mut these: Vec<Group> = blocks
                 .prefixes()
                 .map(|(prefix, targets)| Group {
                     condition: *condition,
                     failing: failing.clone(),
+                    culprits: culprits.clone(),
                     prefix,
                     targets,
                 })
@@ -159,5 +181,26 @@ mod tests {
         );
         assert_eq!(s.by_failing.get("windows-10"), Some(&256));
         assert_eq!(s.total(), 260);
+    }
+
+    #[test]
+    fn culprits_split_a_block_and_are_counted() {
+        let mut s = Summary::default();
+        let w = vec!["windows-10".to_owned()];
+        let ttl = vec!["ip.ttl".to_owned()];
+        for i in 0..4u32 {
+            s.add_explained(ip(&format!("198.19.1.{i}")), Condition::Broken, &w, &ttl);
+        }
+        s.add(ip("198.19.1.4"), Condition::Broken, &w);
+        let g = s.groups();
+        let seen: Vec<_> = g
+            .iter()
+            .map(|g| (g.prefix.as_str(), g.culprits.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![("198.19.1.4/32", vec![]), ("198.19.1.0/30", ttl.clone())]
+        );
+        assert_eq!(s.by_culprit.get("ip.ttl"), Some(&4));
     }
 }
