@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::cmd_bisect::BisectArgs;
 use super::output::Style;
 use super::recording::{KeptPacket, Recorder};
 use crate::io::output::{file_kind, write_whole};
@@ -73,7 +72,7 @@ impl Bundle {
     }
 
     /// Every file of the bundle, once the search (and the inference) ended.
-    pub fn write(self, args: &BisectArgs, dirs: &[PathBuf], found: Finding<'_>) -> Result<()> {
+    pub fn write(self, answered: Answered, dirs: &[PathBuf], found: Finding<'_>) -> Result<()> {
         let Finding {
             sides,
             report,
@@ -107,7 +106,7 @@ impl Bundle {
         let sides = [good.label, bad.label];
         let commands = reproduce(facts, sides, rule.as_deref(), &nft);
         self.file("reproduce.sh", commands.as_bytes())?;
-        let readme = readme(&head, args, sides, report, inferred, [&hits, &probes]);
+        let readme = readme(&head, answered, sides, report, inferred, [&hits, &probes]);
         self.file("README.txt", readme.as_bytes())?;
         super::messages::message!("{}: the bundle (README.txt first)", self.dir.display());
         Ok(())
@@ -276,10 +275,21 @@ fn reproduce(facts: &RunFacts, [good, bad]: [&str; 2], rule: Option<&str>, nft: 
     s
 }
 
+/// Which oracle answered the probes, as the README says it.
+#[derive(Clone, Copy, Debug)]
+pub enum Answered {
+    /// Sent to this target (`--target`).
+    Live(std::net::SocketAddr),
+    /// A simulated box (`--rule`).
+    Rule,
+    /// Looked up in a capture (`--recorded`).
+    Recorded,
+}
+
 /// `README.txt`: the finding in plain words, and what each file is.
 fn readme(
     head: &str,
-    args: &BisectArgs,
+    answered: Answered,
     [good, bad]: [&str; 2],
     report: &Report,
     inferred: Option<&Inferred>,
@@ -304,10 +314,12 @@ fn readme(
         Some((None, _)) => "No rule could be inferred: a clause rests on values the box did not answer for.".to_owned(),
         None => "No rule was inferred (the search named no culprits).".to_owned(),
     };
-    let oracle = match (&args.target, &args.rule, &args.recorded) {
-        (Some(t), _, _) => format!("Probes were sent to {t}."),
-        (_, Some(_), _) => "Nothing was sent: the box was simulated by a --rule.".to_owned(),
-        _ => "Nothing was sent: outcomes were looked up in a --recorded capture.".to_owned(),
+    let oracle = match answered {
+        Answered::Live(t) => format!("Probes were sent to {t}."),
+        Answered::Rule => "Nothing was sent: the box was simulated by a --rule.".to_owned(),
+        Answered::Recorded => {
+            "Nothing was sent: outcomes were looked up in a --recorded capture.".to_owned()
+        }
     };
     format!(
         "{head}\n{finding}\n{oracle}\n\n{rule}\n\nFiles:\n  README.txt      this note\n  report.html     the whole report: the two SYNs, culprits marked, every probe\n  {probes}\n  rule.txt        the inferred rule in synlab's language (synlab bisect --rule \"$(cat rule.txt)\")\n  rule.nft        the same rule for nftables, or why nft cannot say it\n  impact.txt      which known stacks and real captured SYNs the rule would also hit\n  reproduce.sh    the commands that reproduce the finding, and install the rule in the lab\n"

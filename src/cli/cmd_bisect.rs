@@ -636,7 +636,12 @@ pub fn bisect(
             facts: &facts,
             inferred: inferred.as_ref(),
         };
-        bundle.write(args, dirs, found)?;
+        let answered = match (args.target, &args.rule) {
+            (Some(t), _) => super::bundle::Answered::Live(t),
+            (None, Some(_)) => super::bundle::Answered::Rule,
+            (None, None) => super::bundle::Answered::Recorded,
+        };
+        bundle.write(answered, dirs, found)?;
     }
     if args.json {
         let doc = Doc {

@@ -43,6 +43,7 @@ impl LiveOracle {
             session,
             exchange: None,
             frames: Vec::new(),
+            who: Tally::default(),
         }
     }
 

@@ -3,109 +3,15 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use thiserror::Error;
-
-use super::capture_file::{CaptureError, CaptureReader, Frame};
-use super::merge::{resolve, InputError, Inputs, Merge, LOCAL_BITS};
+use super::capture_file::{CaptureReader, Frame};
+pub use super::input::{
+    is_stdin, LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, STDIN,
+};
+pub(crate) use super::input::{take_stdin, PROGRESS_EVERY};
+use super::merge::{resolve, Inputs, Merge, LOCAL_BITS};
 use crate::handshake::{Attempt, Limits, PacketOrigin, Parts, Tracker};
-use crate::model::{decode_frame, DecodeError, Decoded, LinkType, Skip};
-
-/// Warnings kept per file; past this they are only counted, so a file of
-/// millions of bad packets cannot grow memory through its warnings.
-pub const MAX_WARNINGS: usize = 100;
-
-/// A packet skipped because its headers could not be read (or read, but
-/// worth a word: a clock jump).
-#[derive(Debug, Error)]
-pub struct Warning {
-    pub path: PathBuf,
-    pub number: u64,
-    pub why: SkipReason,
-}
-
-impl std::fmt::Display for Warning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let skipped = match self.why {
-            SkipReason::ClockJump(_) => "",
-            _ => "skipped: ",
-        };
-        write!(
-            f,
-            "{}: packet {}: {skipped}{}",
-            self.path.display(),
-            self.number,
-            self.why
-        )
-    }
-}
-
-/// Why a packet was skipped with a warning, or what else about it is worth
-/// one.
-#[derive(Debug, Error)]
-pub enum SkipReason {
-    /// Read, but its timestamp leapt far forward: the open attempts were
-    /// finished by the jump (and are marked so).
-    #[error("{0}")]
-    ClockJump(crate::handshake::ClockJump),
-    /// Its interface's link type is not one synlab reads.
-    #[error(transparent)]
-    Link(DecodeError),
-    /// Its headers contradict themselves or the bytes captured.
-    #[error("{0}")]
-    Malformed(Skip),
-}
-
-/// The capture path that means standard input, as for tshark and tcpdump.
-pub const STDIN: &str = "-";
-
-/// Standard input was read (as a capture or a list of captures).
-static STDIN_TAKEN: AtomicBool = AtomicBool::new(false);
-
-/// Claim standard input for reading: it is a stream, read once.
-pub(crate) fn take_stdin() -> Result<(), LoadError> {
-    if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
-        return Err(LoadError::StdinAgain);
-    }
-    Ok(())
-}
-
-/// Fail as [`take_stdin`] would, without claiming it.
-pub(crate) fn check_stdin_unread() -> Result<(), LoadError> {
-    if STDIN_TAKEN.load(Ordering::SeqCst) {
-        return Err(LoadError::StdinAgain);
-    }
-    Ok(())
-}
-
-/// Whether `path` names standard input (`-`).
-pub fn is_stdin(path: &Path) -> bool {
-    path.as_os_str() == STDIN
-}
-
-#[derive(Debug, Error)]
-pub enum LoadError {
-    #[error(transparent)]
-    Capture(#[from] CaptureError),
-    /// The captures named could not be gathered or merged.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// `-` named twice (`synlab diff - -#1`): standard input is a stream,
-    /// read once; a second reading would see an empty file.
-    #[error("-: standard input was already read; name the capture `-` once, or save it to a file")]
-    StdinAgain,
-    /// A `--threads` shard thread ended before the capture did.
-    #[error("a tracker thread stopped before the capture ended")]
-    ShardLost,
-    #[error("{path}: packet {number}: {source}")]
-    Decode {
-        path: PathBuf,
-        number: u64,
-        #[source]
-        source: DecodeError,
-    },
-}
+use crate::model::{decode_frame, Decoded, LinkType, Skip};
 
 /// What a capture held, and the error that stopped reading it, if any: the
 /// attempts read before a corrupt record are kept, as tcpdump keeps them.
@@ -148,26 +54,6 @@ impl Loaded {
         self.numbers.iter().copied().zip(&self.attempts)
     }
 }
-
-/// What reading a capture came to, besides its attempts.
-#[derive(Debug)]
-pub struct Summary {
-    pub path: PathBuf,
-    pub packets: u64,
-    /// Packets that were neither TCP nor an ICMP error quoting TCP.
-    pub skipped: u64,
-    /// How many attempts the file holds (every one was handed out).
-    pub attempts: usize,
-    /// Attempts the flow-table cap finished early ([`Attempt::evicted`]).
-    pub evicted: u64,
-    pub error: Option<LoadError>,
-    pub warnings: Vec<Warning>,
-    pub more_warnings: u64,
-}
-
-/// Something to tell how far reading has come: called now and then with
-/// the bytes read so far.
-pub type Progress<'a> = &'a mut dyn FnMut(u64);
 
 /// Read a whole capture; `-` reads standard input (a pipe from tcpdump -w -
 /// or tshark -w -), streamed like a file, never seeked. Opening errors
@@ -465,9 +351,6 @@ fn track<F: Frames, E: From<LoadError>>(
         more_warnings,
     })
 }
-
-/// Packets between two progress reports.
-pub(crate) const PROGRESS_EVERY: u64 = 1 << 14;
 
 /// How the captures named are called in output: the one path, or the
 /// paths as given, space-separated, when several are merged.

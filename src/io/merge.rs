@@ -24,10 +24,9 @@ use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use thiserror::Error;
-
 use super::capture_file::{CaptureError, CaptureReader, Frame};
-use super::load::{is_stdin, LoadError};
+pub use super::input::InputError;
+use super::input::{is_stdin, LoadError};
 
 /// Captures open at once, at most: the files whose packets overlap in time.
 /// Far below the usual 1024 open-file limit, and a merge this wide is two
@@ -52,46 +51,6 @@ pub enum Inputs {
     One(PathBuf),
     /// Several captures, to merge by time.
     Many(Vec<PathBuf>),
-}
-
-/// Why the captures named could not be gathered or merged.
-#[derive(Debug, Error)]
-pub enum InputError {
-    #[error("{path}: cannot list directory: {source}")]
-    ListDir {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{path}: directory holds no files")]
-    EmptyDir { path: PathBuf },
-    #[error("-: cannot read the list of captures on standard input: {source}")]
-    StdinList {
-        #[source]
-        source: io::Error,
-    },
-    #[error("-: the list of captures on standard input is larger than {max} bytes")]
-    StdinListTooLarge { max: u64 },
-    #[error("-: standard input lists no capture files")]
-    EmptyList,
-    /// A line of standard input that names no file: most likely the input
-    /// was neither a capture nor a list of them.
-    #[error("-: standard input is neither a capture nor a list of capture files: its line {line:?} names no file: {source}")]
-    ListedMissing {
-        line: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("-: standard input holds a capture, which is not merged with other files; save it to a file first")]
-    StdinCaptureAmongOthers,
-    #[error("{files} capture files named; synlab merges at most {limit}")]
-    TooManyFiles { files: usize, limit: usize },
-    #[error("{path}: {open} captures overlap in time when it starts; synlab merges at most {limit} at once (merge them in groups first, e.g. with mergecap)")]
-    TooManyOpen {
-        path: PathBuf,
-        open: usize,
-        limit: usize,
-    },
 }
 
 /// Gather the captures `args` name. One file (or `-` holding a capture)
@@ -129,7 +88,7 @@ pub fn resolve(args: &[PathBuf]) -> Result<Inputs, LoadError> {
 /// (its first bytes are a pcap or pcapng magic, or not text): peeked, not
 /// consumed, so the capture reader still sees them.
 fn stdin_list() -> Result<Option<Vec<PathBuf>>, LoadError> {
-    super::load::check_stdin_unread()?;
+    super::input::check_stdin_unread()?;
     let stdin = io::stdin();
     let mut lock = stdin.lock();
     let head = lock
@@ -138,7 +97,7 @@ fn stdin_list() -> Result<Option<Vec<PathBuf>>, LoadError> {
     if head.is_empty() || looks_like_capture(head) {
         return Ok(None);
     }
-    super::load::take_stdin()?;
+    super::input::take_stdin()?;
     let mut bytes = Vec::new();
     lock.take(MAX_PATH_LIST + 1)
         .read_to_end(&mut bytes)

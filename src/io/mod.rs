@@ -3,6 +3,7 @@
 
 pub mod capture_file;
 
+pub mod input;
 pub mod interrupt;
 pub mod live;
 pub mod live_oracle;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::capture_file::CaptureReader;
-use super::load::{
+use super::input::{
     LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, PROGRESS_EVERY,
 };
 use crate::handshake::{Attempt, ClockJump, Limits, Tracker};
@@ -227,7 +227,7 @@ fn gone() -> LoadError {
     LoadError::ShardLost
 }
 
-/// Warnings a reader keeps, as [`super::load`] keeps them.
+/// Warnings a reader keeps, as the one-thread reading loop (`load`) keeps them.
 #[derive(Default)]
 struct Warnings {
     kept: Vec<(u64, SkipReason)>,
@@ -244,7 +244,7 @@ impl Warnings {
     }
 }
 
-/// [`super::load::stream`] over `threads` shards (at least 2; see the
+/// `load`'s `stream` over `threads` shards (at least 2; see the
 /// module docs): the same attempts, indexes, order and summary.
 pub fn stream_sharded<R: Read, E: From<LoadError>>(
     mut reader: CaptureReader<R>,
