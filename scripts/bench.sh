@@ -21,7 +21,7 @@
 # here on first use into $BENCH_DIR/huginn-target (needs crates.io once, no
 # system library: pcap-file and pnet are pure Rust for reading a file).
 #
-# Env: SYNLAB=path/to/binary (default target/release/synlab, built here),
+# Env: SYNLAB=path/to/binary (default target/dist/synlab: release with thin LTO, built here),
 # BENCH_RUNS=N runs per tool, BENCH_TSHARK=0 skips tshark (minutes on the
 # large files), BENCH_HUGINN=0
 # skips huginn-net (and its build). A skipped tool's columns show "-".
@@ -32,8 +32,8 @@ cd "$(dirname "$0")/.."
 dir=${BENCH_DIR:-/tmp/synlab-bench}
 mkdir -p "$dir"
 if [ -z "${SYNLAB:-}" ]; then
-  cargo build --release --quiet
-  SYNLAB=target/release/synlab
+  cargo build --profile dist --quiet
+  SYNLAB=target/dist/synlab
 fi
 huginn=$dir/huginn-target/release/huginn-bench
 if [ "${BENCH_HUGINN:-1}" = 1 ] && [ ! -x "$huginn" ]; then
