@@ -1692,16 +1692,13 @@ mod tests {
         assert_eq!(x.poll_at(), None);
     }
 
+    /// Segments sent, as [`sent`] reads them.
+    type Sent = Vec<(u16, u32, u32, Vec<u8>, Attributes)>;
+
     /// An exchange whose server streams `head` and then body bytes without
     /// end, 1000 a millisecond, under a cap of 5000 bytes: what it sent
     /// after the request, and when it ended.
-    fn endless(
-        head: &str,
-    ) -> (
-        Exchange,
-        Vec<(u16, u32, u32, Vec<u8>, Attributes)>,
-        Duration,
-    ) {
+    fn endless(head: &str) -> (Exchange, Sent, Duration) {
         let mut x = start(&linux_example(), Attributes::new(), "http:/f");
         x.limits.max_bytes = 5000;
         x.poll(ms(0));
