@@ -878,3 +878,18 @@ fn near_misses_say_what_was_meant() {
         stderr(&out)
     );
 }
+
+/// `--max-bytes` (issue 22: a body without end ran to the 120 s limit) is
+/// a count of at least one byte, and only with `--exchange`.
+#[test]
+fn max_bytes_is_at_least_one_and_needs_exchange() {
+    let base = ["probe", "--profile", "linux", "--target", "127.0.0.1:9"];
+    let zero = [&base[..], &["--exchange", "http:/", "--max-bytes", "0"]].concat();
+    let out = support::synlab_exit(&zero, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("must be at least 1 byte"), "{stderr}");
+    let alone = [&base[..], &["--max-bytes", "1000"]].concat();
+    let out = support::synlab_exit(&alone, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--exchange"), "{stderr}");
+}

@@ -20,7 +20,7 @@
 use libfuzzer_sys::fuzz_target;
 use synlab::handshake::{Limits, Tracker};
 use synlab::io::capture_file::TsResolution;
-use synlab::model::decode_frame;
+use synlab::model::{decode_frame, LinkType};
 
 /// The next `N` bytes of `rest`, or zeros when it is short.
 fn take<const N: usize>(rest: &mut &[u8]) -> [u8; N] {
@@ -54,9 +54,8 @@ fuzz_target!(|data: &[u8]| {
         let (frame, after) = rest.split_at(len);
         rest = after;
         number += 1;
-        if let Ok(decoded) = decode_frame(1, frame) {
-            tracker.feed(number, at, &decoded);
-        }
+        let decoded = decode_frame(LinkType::Ethernet, frame);
+        tracker.feed(number, at, &decoded);
         for (_, a) in tracker.take_finished() {
             let _ = (a.full_outcome(), a.stalled(), a.flow_outcome());
         }

@@ -370,6 +370,9 @@ fn exchange_cell(x: &ExchangeStats) -> String {
     if x.truncated {
         s.push_str(", FIN before Content-Length");
     }
+    if x.capped {
+        s.push_str(", capped by --max-bytes");
+    }
     s
 }
 

@@ -78,6 +78,7 @@ pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     let exchange = ExchangeArgs {
         request: None,
         stall_timeout: 2.0,
+        max_bytes: super::live_args::EXCHANGE_MAX_BYTES,
     };
     let live = Live {
         route: &args.route,

@@ -75,6 +75,11 @@ pub struct ExchangeArgs {
     /// ended, that make an exchange `stalled` (0.1 to 60).
     #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_stall, requires = "exchange")]
     pub stall_timeout: f64,
+    /// With --exchange: the response's bytes at most. A body that streams
+    /// without end stops there, reset, as `complete` (or `http-error` by its
+    /// status) with "capped" in the row and `capped` in the JSON.
+    #[arg(long, value_name = "BYTES", default_value_t = EXCHANGE_MAX_BYTES, value_parser = parse_max_bytes, requires = "exchange")]
+    pub max_bytes: u64,
 }
 
 /// One command's live flags, gathered.
@@ -109,6 +114,7 @@ impl Live<'_> {
             request,
             self.exchange.stall_timeout,
             self.pace.timeout,
+            self.exchange.max_bytes,
         ))
     }
 }
@@ -116,14 +122,34 @@ impl Live<'_> {
 /// The longest exchange: a slow download still ends.
 pub const EXCHANGE_TOTAL: Duration = Duration::from_secs(120);
 
+/// The longest response by default: 64 MiB, a second or less on a lab or
+/// data-centre path, so a body without end is noticed quickly, and beyond
+/// the downloads a middlebox's behaviour shows in (it drops or stalls a flow
+/// within its first megabytes).
+pub const EXCHANGE_MAX_BYTES: u64 = 64 << 20;
+
 /// The exchange options for a request and stall timeout.
-fn exchange_options(request: &Request, stall_s: f64, timeout_s: f64) -> ExchangeOptions {
+fn exchange_options(
+    request: &Request,
+    stall_s: f64,
+    timeout_s: f64,
+    max_bytes: u64,
+) -> ExchangeOptions {
     ExchangeOptions {
         request: request.clone(),
         stall: Duration::from_secs_f64(stall_s),
         total: EXCHANGE_TOTAL,
+        max_bytes,
         handshake: Duration::from_secs_f64(timeout_s),
         retries: Vec::new(),
+    }
+}
+
+fn parse_max_bytes(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1 byte".into()),
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("{e}")),
     }
 }
 

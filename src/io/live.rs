@@ -91,6 +91,8 @@ pub struct ExchangeOptions {
     pub stall: Duration,
     /// The whole exchange at most.
     pub total: Duration,
+    /// The response's bytes at most (a body without end stops there).
+    pub max_bytes: u64,
     /// The wait for the SYN-ACK at least (the session's measured wait
     /// when that is longer).
     pub handshake: Duration,
@@ -597,6 +599,7 @@ impl LiveSession {
             handshake: self.io.rtt.timeout().max(ex.handshake),
             stall: ex.stall,
             total: ex.total,
+            max_bytes: ex.max_bytes,
         };
         let mut conns = Vec::with_capacity(planned.len());
         for (index, (p, request)) in planned.iter().zip(requests).enumerate() {
@@ -1272,6 +1275,7 @@ mod tests {
             },
             stall: Duration::from_secs(1),
             total: Duration::from_secs(2),
+            max_bytes: u64::MAX,
             handshake: Duration::from_secs(1),
             retries: Vec::new(),
         };

@@ -38,6 +38,14 @@ pub struct Limits {
     pub stall: Duration,
     /// The whole exchange at most (a server that trickles forever).
     pub total: Duration,
+    /// The response's bytes at most. A body that streams forever (no
+    /// Content-Length, no FIN) is progress all along, so neither the stall
+    /// limit nor (on a fast path, for two minutes) the total would end it;
+    /// at this many bytes in order the exchange stops as a client with a
+    /// size cap does (curl's `--max-filesize`): the path carried that much,
+    /// so the outcome is the whole response's (`complete`, or `http-error`
+    /// by its status), with `capped` in the statistics.
+    pub max_bytes: u64,
 }
 
 /// What an exchange starts from.
@@ -87,6 +95,9 @@ pub struct ExchangeStats {
     pub stalled_at: Option<u64>,
     /// The server closed (FIN) before its Content-Length was received.
     pub truncated: bool,
+    /// The response reached [`Limits::max_bytes`] before it ended; the
+    /// exchange stopped there (and reset the connection).
+    pub capped: bool,
     /// Segments from the server holding only bytes already received.
     pub server_retransmissions: u32,
     /// Segments from the server that arrived ahead of a gap.
@@ -97,6 +108,9 @@ pub struct ExchangeStats {
     pub zero_window_probes: u32,
     /// Our FIN sent again, unacknowledged.
     pub fin_retransmissions: u32,
+    /// RSTs inside the window but not at the next byte expected, answered
+    /// with an ACK instead of ending the exchange (RFC 5961).
+    pub challenge_acks: u32,
     pub segments_sent: u32,
     pub segments_received: u32,
     /// Negotiated in the handshake.
@@ -797,11 +811,7 @@ impl Exchange {
             return;
         }
         if seg.flags.has(TcpFlags::RST) {
-            if self.state == State::Established && self.rx.in_window(SeqNumber(seg.seq)) {
-                // Done first: a reset connection is not closed with a FIN.
-                self.state = State::Done;
-                self.finish(now, Outcome::ResetMidTransfer, None);
-            }
+            self.on_rst(now, SeqNumber(seg.seq));
             return;
         }
         if seg.flags.has(TcpFlags::ACK) {
@@ -830,6 +840,30 @@ impl Exchange {
         self.send_ack();
         if self.state == State::Established && self.response_complete() {
             self.finish(now, self.whole_response_outcome(), None);
+        } else if self.state == State::Established && self.rx.off >= self.limits.max_bytes {
+            self.stats.capped = true;
+            self.finish(now, self.whole_response_outcome(), None);
+        }
+    }
+
+    /// A RST after the handshake, as RFC 5961 3.2 (and Linux) take it: at
+    /// exactly the next byte expected it ends the exchange; elsewhere in
+    /// the window it is answered with a challenge ACK (a server that did
+    /// lose the connection answers that with a RST at the exact number);
+    /// out of the window it is ignored. Blind RSTs at random numbers land
+    /// in a 4 MiB window about once in a thousand: a storm of them ended
+    /// the exchange (issue 22's hostile server).
+    fn on_rst(&mut self, now: Duration, seq: SeqNumber) {
+        if self.state != State::Established {
+            return;
+        }
+        if seq == self.rx.nxt() {
+            // Done first: a reset connection is not closed with a FIN.
+            self.state = State::Done;
+            self.finish(now, Outcome::ResetMidTransfer, None);
+        } else if self.rx.in_window(seq) {
+            self.stats.challenge_acks += 1;
+            self.send_ack();
         }
     }
 
@@ -972,8 +1006,12 @@ impl Exchange {
         if matches!(outcome, Outcome::Complete | Outcome::HttpError { .. }) {
             stats.throughput_mb_s =
                 (stats.duration_s > 0.0).then(|| self.rx.off as f64 / stats.duration_s / 1e6);
-            stats.truncated = self.http.end().is_some_and(|len| self.rx.off < len);
+            stats.truncated = !stats.capped && self.http.end().is_some_and(|len| self.rx.off < len);
         }
+        // A stalled exchange is given up, a capped one leaves the rest of
+        // the response unread: either is reset, as a socket closed with
+        // unread data is.
+        let abandon = outcome == Outcome::Stalled || stats.capped;
         let previous = self.result.take();
         self.result = Some(ExchangeResult {
             outcome,
@@ -987,9 +1025,9 @@ impl Exchange {
         }
         self.timers.rtx.stop();
         self.timers.persist.stop();
-        match outcome {
-            Outcome::Stalled => self.reset(),
-            _ => self.close(now),
+        match abandon {
+            true => self.reset(),
+            false => self.close(now),
         }
     }
 
@@ -1188,6 +1226,7 @@ mod tests {
                 handshake: Duration::from_secs(3),
                 stall: Duration::from_secs(1),
                 total: Duration::from_secs(30),
+                max_bytes: u64::MAX,
             },
             retries: Vec::new(),
         };
@@ -1548,6 +1587,7 @@ mod tests {
                     handshake: Duration::from_secs(3),
                     stall: Duration::from_secs(1),
                     total: Duration::from_secs(30),
+                    max_bytes: u64::MAX,
                 },
                 retries: Vec::new(),
             };
@@ -1650,6 +1690,70 @@ mod tests {
         feed(&mut x, ms(1030), &data(1000, &response(5000)[1000..2000]));
         assert!(x.poll(ms(1030)).is_empty(), "nothing after the RST");
         assert_eq!(x.poll_at(), None);
+    }
+
+    /// Segments sent, as [`sent`] reads them.
+    type Sent = Vec<(u16, u32, u32, Vec<u8>, Attributes)>;
+
+    /// An exchange whose server streams `head` and then body bytes without
+    /// end, 1000 a millisecond, under a cap of 5000 bytes: what it sent
+    /// after the request, and when it ended.
+    fn endless(head: &str) -> (Exchange, Sent, Duration) {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.limits.max_bytes = 5000;
+        x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        x.poll(ms(10));
+        let mut stream = head.as_bytes().to_vec();
+        stream.resize(100_000, b'x');
+        let mut out = Vec::new();
+        for (i, chunk) in stream.chunks(1000).enumerate() {
+            let at = ms(20 + i as u64);
+            feed(&mut x, at, &data(1000 * i as u32, chunk));
+            out.extend(x.poll(at));
+            if x.outcome().is_some() {
+                return (x, sent(&out), at);
+            }
+        }
+        (x, sent(&out), Duration::MAX)
+    }
+
+    /// Issue 22: a body that streams forever (no Content-Length, no FIN)
+    /// was progress all along, so the exchange ended only at the total
+    /// limit (120 s on the command line), as `stalled`. At the byte cap it
+    /// ends at once: the whole response's outcome, `capped`, not
+    /// `truncated`, and the rest refused with a RST (no FIN).
+    #[test]
+    fn bug_an_endless_body_ran_until_the_total_limit() {
+        let (x, out, at) = endless("HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(at, ms(24), "the fifth 1000 bytes reach the cap");
+        let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
+        assert_eq!(res.outcome, Outcome::Complete);
+        assert!(res.stats.capped);
+        assert!(!res.stats.truncated);
+        assert_eq!(res.stats.bytes, 5000);
+        assert_eq!(res.stats.stalled_at, None);
+        let last = out.last().map(|s| (s.0, s.2));
+        assert_eq!(
+            last,
+            Some((TcpFlags::RST | TcpFlags::ACK, SERVER_ISN + 1 + 5000))
+        );
+        assert!(out.iter().all(|s| s.0 & TcpFlags::FIN == 0), "{out:?}");
+        assert_eq!(x.poll_at(), None, "over at once");
+    }
+
+    /// A capped response keeps its status: an error page without end is an
+    /// `http-error`; a Content-Length past the cap is capped too, and not
+    /// `truncated` (the server did not close early).
+    #[test]
+    fn a_capped_response_keeps_its_status_and_is_not_truncated() {
+        let (x, _, _) = endless("HTTP/1.1 404 Not Found\r\n\r\n");
+        assert_eq!(x.outcome(), Some(Outcome::HttpError { status: 404 }));
+        let (x, _, at) = endless("HTTP/1.1 200 OK\r\nContent-Length: 90000\r\n\r\n");
+        assert_eq!(at, ms(24));
+        let stats = x.result().map(|r| r.stats.clone()).unwrap_or_default();
+        assert_eq!((stats.capped, stats.truncated), (true, false));
+        assert_eq!(stats.content_length, Some(90000));
     }
 
     /// Our FIN, unacknowledged, is sent again after the RTO and then twice
@@ -1794,7 +1898,9 @@ mod tests {
         assert_eq!(ece_of(&x.poll(ms(20))), [false]);
     }
 
-    /// A RST after the handshake ends it: reset-mid-transfer, no FIN.
+    /// A RST after the handshake at the next byte expected ends it:
+    /// reset-mid-transfer, no FIN. Issue 22: any RST in the window did, so
+    /// a storm of blind RSTs ended the exchange.
     #[test]
     fn reset_mid_transfer() {
         let mut x = start(&linux_example(), Attributes::new(), "http:/f");
@@ -1807,12 +1913,21 @@ mod tests {
         let blind = from_server(TcpFlags::RST, SERVER_ISN + 900_000_000, 0, &[], vec![]);
         feed(&mut x, ms(25), &blind);
         assert_eq!(x.outcome(), None);
+        // In the window, not at the next byte: a challenge ACK (RFC 5961).
+        let near = from_server(TcpFlags::RST, SERVER_ISN + 1002, 0, &[], vec![]);
+        feed(&mut x, ms(26), &near);
+        let challenge = sent(&x.poll(ms(26)));
+        assert_eq!(challenge.len(), 1, "{challenge:?}");
+        assert_eq!(challenge[0].0, TcpFlags::ACK);
+        assert_eq!(challenge[0].2, SERVER_ISN + 1 + 1000);
+        assert_eq!(x.outcome(), None);
         let rst = from_server(TcpFlags::RST, SERVER_ISN + 1001, 0, &[], vec![]);
         feed(&mut x, ms(30), &rst);
         assert!(x.poll(ms(30)).is_empty());
         let res = x.result().cloned().unwrap_or_else(|| panic!("not over"));
         assert_eq!(res.outcome, Outcome::ResetMidTransfer);
         assert_eq!(res.stats.bytes, 1000);
+        assert_eq!(res.stats.challenge_acks, 1);
     }
 
     /// A raw request's response ends at the FIN; a request larger than
@@ -1904,6 +2019,7 @@ mod tests {
                 handshake: ms(1),
                 stall: ms(1),
                 total: ms(1),
+                max_bytes: u64::MAX,
             },
             retries: Vec::new(),
         };
