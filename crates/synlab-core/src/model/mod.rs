@@ -9,7 +9,7 @@
 //!
 //! Decoding (bytes to attributes) and crafting (attributes to bytes) sit
 //! side by side here, as do the TCP options (parse and emit). The rule
-//! language (a filter over attributes) is its own module, `crate::rule`.
+//! language (a filter over attributes) is its own top-level module, `rule`.
 //! Where each header field sits is not written here but in
 //! [`crate::wire`]: decode reads its views, craft fills its `Repr`s.
 

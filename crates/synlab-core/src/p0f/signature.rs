@@ -391,7 +391,7 @@ pub fn signature_of(h: &Headers, layout: &str, quirks: &str, syn_mss: u64) -> Op
 /// `*` (a profile applies to both IP versions), the TTL as sent without a
 /// distance, `*` for the MSS without an MSS option, and the window as `mss*N`
 /// only when it is exactly N times the MSS, else the number; so that
-/// importing it ([`import`](super::profile::import)) gives the same SYN back.
+/// importing it (`p0f::profile::import`) gives the same SYN back.
 pub fn database_signature(a: &Attributes) -> Option<String> {
     let p = Packet::of_attributes(a)?;
     let mut out = String::with_capacity(64);

@@ -1226,10 +1226,21 @@ fn shared_attributes(good: &Attributes, bad: &Attributes) -> Vec<(Attr, Value, O
 /// One other value of a shared attribute to try, if it has a simple one.
 fn other_value(attr: Attr, v: &Value) -> Option<Value> {
     let name = attr.name();
-    const FLAGS: [&str; 3] = ["tcp.flags.cwr", "tcp.flags.ece", "tcp.flags.ae"];
+    // The ECN-related flags are the ones a stack chooses; the others make
+    // the segment what it is (a SYN), and so are never tried.
+    let ecn_flag = matches!(
+        attr,
+        Attr::Field(Field::TcpFlagsCwr | Field::TcpFlagsEce | Field::TcpFlagsAe)
+    );
+    let flag = crate::model::TcpFlags::FIELDS
+        .iter()
+        .any(|(f, _)| attr == Attr::Field(*f));
+    // An option's presence (`tcp.options.mss` …): the option is kept or
+    // dropped as a unit, never flipped alone.
+    let presence = attr.option().and_then(|k| k.presence()).map(Attr::Field) == Some(attr);
     let fixed = name.starts_with("synlab.") && !name.starts_with("synlab.flow.")
-        || name.starts_with("tcp.options.") && matches!(v, Value::Bool(_))
-        || name.starts_with("tcp.flags.") && !FLAGS.contains(&name);
+        || presence && matches!(v, Value::Bool(_))
+        || flag && !ecn_flag;
     if fixed {
         return None;
     }

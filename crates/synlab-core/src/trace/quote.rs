@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::model::{decode_frame, Attributes, Decoded, Field, LinkType, Value};
+use crate::model::{decode_frame, Attr, Attributes, Decoded, Family, Field, LinkType, Value};
 use crate::wire::{icmp, ipv4, ipv6};
 
 /// A quote read as attributes.
@@ -32,10 +32,12 @@ const TCP_PAD: [u8; 12] = [0, 0, 0, 0, 0x50, 0x02, 0, 0, 0, 0, 0, 0];
 
 /// The fields of a cut quote that the quote itself holds (the IP header
 /// and RFC 792's 8 TCP bytes).
-fn in_first_eight(name: &str) -> bool {
-    name.starts_with("ip.")
-        || name.starts_with("ipv6.")
-        || matches!(name, "tcp.srcport" | "tcp.dstport" | "tcp.seq_raw")
+fn in_first_eight(attr: Attr) -> bool {
+    matches!(attr.family(), Family::V4 | Family::V6)
+        || matches!(
+            attr,
+            Attr::Field(Field::TcpSrcport | Field::TcpDstport | Field::TcpSeqRaw)
+        )
 }
 
 /// Read a quote (an IPv4 or IPv6 packet, maybe cut); `None` when it is not
@@ -60,7 +62,7 @@ pub fn read_quote(quote: &[u8], rfc4884_len: Option<usize>) -> Option<Quote> {
         return None;
     };
     let mut attrs = seg.attributes();
-    attrs.retain(|a, _| in_first_eight(a.name()));
+    attrs.retain(|a, _| in_first_eight(a));
     Some(Quote {
         attrs,
         bytes,
@@ -89,16 +91,16 @@ pub struct QuoteDiff {
 /// Fields every hop changes, or that follow from others: not a rewrite.
 /// The TTL (hop limit) is decremented on the way, the checksums follow the
 /// bytes, and `synlab.*` is derived from the rest.
-fn expected_to_differ(name: &str, sent: &Attributes) -> bool {
-    if name.starts_with("synlab.") {
+fn expected_to_differ(attr: Attr, sent: &Attributes) -> bool {
+    if attr.name().starts_with("synlab.") {
         return true;
     }
     // A SYN sent with IP ID 0 and no DF gets its ID from the kernel.
     let kernel_id = sent.num(Field::IpId) == Some(0) && !sent.flag(Field::IpFlagsDf);
     matches!(
-        name,
-        "ip.ttl" | "ipv6.hlim" | "ip.checksum" | "tcp.checksum"
-    ) || (name == "ip.id" && kernel_id)
+        attr,
+        Attr::Field(Field::IpTtl | Field::Ipv6Hlim | Field::IpChecksum | Field::TcpChecksum)
+    ) || (attr == Attr::Field(Field::IpId) && kernel_id)
 }
 
 /// Compare the SYN as sent with a quote of it, field by field.
@@ -106,7 +108,7 @@ pub fn diff_quote(sent: &Attributes, quote: &Quote) -> QuoteDiff {
     let mut d = QuoteDiff::default();
     for (attr, value) in sent.iter() {
         let name = attr.name();
-        if expected_to_differ(name, sent) {
+        if expected_to_differ(attr, sent) {
             continue;
         }
         match quote.attrs.get(attr) {
@@ -126,7 +128,7 @@ pub fn diff_quote(sent: &Attributes, quote: &Quote) -> QuoteDiff {
     }
     for (attr, value) in quote.attrs.iter() {
         let name = attr.name();
-        if !sent.contains(attr) && !expected_to_differ(name, sent) {
+        if !sent.contains(attr) && !expected_to_differ(attr, sent) {
             d.changed.push(FieldChange {
                 name: name.to_owned(),
                 sent: None,
