@@ -155,6 +155,27 @@ impl Buffer {
     }
 }
 
+/// Drain every column buffer, in schema order, into one new row group:
+/// the one loop both Parquet writers (attempts here, sweep rows in
+/// `parquet_rows`) end a row group with.
+pub(crate) fn write_row_group(
+    writer: &mut SerializedFileWriter<OutputFile>,
+    buffers: &mut [Buffer],
+) -> Result<(), ParquetError> {
+    let mut group = writer.next_row_group()?;
+    for b in buffers {
+        let Some(mut col) = group.next_column()? else {
+            return Err(ParquetError::General(
+                "fewer columns in the schema than buffered".into(),
+            ));
+        };
+        b.drain_into(col.untyped())?;
+        col.close()?;
+    }
+    group.close()?;
+    Ok(())
+}
+
 /// The schema field of a column.
 pub(crate) fn field(name: &str, ty: CellType) -> Result<Arc<Type>, ParquetError> {
     let (physical, logical) = match ty {
@@ -260,17 +281,7 @@ impl ParquetSink {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
-        let mut group = writer.next_row_group().map_err(write_err)?;
-        for b in &mut self.buffers {
-            let Some(mut col) = group.next_column().map_err(write_err)? else {
-                return Err(write_err(ParquetError::General(
-                    "fewer columns in the schema than buffered".into(),
-                )));
-            };
-            b.drain_into(col.untyped()).map_err(write_err)?;
-            col.close().map_err(write_err)?;
-        }
-        group.close().map_err(write_err)?;
+        write_row_group(writer, &mut self.buffers).map_err(write_err)?;
         self.rows += self.buffered as u64;
         self.buffered = 0;
         Ok(())

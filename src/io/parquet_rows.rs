@@ -7,14 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
 use crate::columns::{Cell, CellType};
 use crate::io::output::OutputFile;
-use crate::io::parquet_out::{field, Buffer, ParquetOutError, ROW_GROUP_ROWS};
+use crate::io::parquet_out::{field, write_row_group, Buffer, ParquetOutError, ROW_GROUP_ROWS};
 
 /// Writes rows of fixed columns to a Parquet file.
 pub struct RowsSink {
@@ -91,17 +90,7 @@ impl RowsSink {
             path: path.clone(),
             source,
         };
-        let mut group = self.writer.next_row_group().map_err(write_err)?;
-        for b in &mut self.buffers {
-            let Some(mut col) = group.next_column().map_err(write_err)? else {
-                return Err(write_err(ParquetError::General(
-                    "fewer columns in the schema than buffered".into(),
-                )));
-            };
-            b.drain_into(col.untyped()).map_err(write_err)?;
-            col.close().map_err(write_err)?;
-        }
-        group.close().map_err(write_err)?;
+        write_row_group(&mut self.writer, &mut self.buffers).map_err(write_err)?;
         self.rows += self.buffered as u64;
         self.buffered = 0;
         Ok(())
