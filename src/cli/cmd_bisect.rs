@@ -423,9 +423,10 @@ fn run_live(
         (Ok((r, _)), true) if r.conclusion == Conclusion::Culprits => {
             let v6 = target.is_ipv6();
             let distance = live.endpoint_distance();
+            let baseline = (r.baseline.good.passes, r.baseline.good.probes);
             let session = live.session_mut();
             let sides = [&good.attributes, &bad.attributes];
-            super::cmd_trace::locate_on(session, sides, distance, v6)?
+            super::cmd_trace::locate_on(session, sides, distance, baseline, v6)?
         }
         _ => None,
     };
