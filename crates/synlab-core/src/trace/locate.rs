@@ -133,6 +133,12 @@ fn injected(fail: &TraceReport, end: &HopReport) -> Location {
     }
 }
 
+/// Probes at most a round to one hop while its silence is not sure: a
+/// hop that does answer then still answers them all (Linux lets a burst
+/// of 6 ICMP errors through to one destination, then one a second), and
+/// a lossy path needs rounds less.
+const BURST: u8 = 3;
+
 /// Which of the two traces a probe belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
@@ -211,10 +217,12 @@ impl Locator {
         }
     }
 
-    /// The probes to send now, each counted as sent; empty when done.
-    /// First both traces' own rounds; when they have nothing left, the
-    /// failing SYN again at the hops the location is not yet sure of.
+    /// The probes to send now, each counted as sent; empty when done:
+    /// both traces' own rounds, and the hops the location is not yet sure
+    /// of asked again (up to [`BURST`] probes a hop in a round).
     pub fn next_round(&mut self) -> Vec<(Side, u8)> {
+        // What the answers so far leave unsure, before this round's asks.
+        let unsure = self.unsure();
         let mut round: Vec<(Side, u8)> = self
             .pass
             .next_round()
@@ -222,16 +230,19 @@ impl Locator {
             .map(|t| (Side::Pass, t))
             .chain(self.fail.next_round().into_iter().map(|t| (Side::Fail, t)))
             .collect();
-        if round.is_empty() {
-            for (side, ttl) in self.unsure() {
-                let trace = match side {
-                    Side::Pass => &mut self.pass,
-                    Side::Fail => &mut self.fail,
-                };
-                if let Some(h) = trace.hop_mut(ttl) {
-                    h.sent = h.sent.saturating_add(1);
-                    round.push((side, ttl));
-                }
+        for (side, ttl, needed) in unsure {
+            let own = round.iter().filter(|&&p| p == (side, ttl)).count();
+            let room = usize::from(BURST).saturating_sub(own);
+            let trace = match side {
+                Side::Pass => &mut self.pass,
+                Side::Fail => &mut self.fail,
+            };
+            if let Some(h) = trace.hop_mut(ttl) {
+                let more = needed
+                    .saturating_sub(h.sent)
+                    .min(u8::try_from(room).unwrap_or(0));
+                h.sent = h.sent.saturating_add(more);
+                round.extend(std::iter::repeat_n((side, ttl), usize::from(more)));
             }
         }
         round
@@ -271,12 +282,13 @@ impl Locator {
         (k.min(n), n)
     }
 
-    /// The hops the location rests on that are not yet surely silent:
+    /// The hops the location rests on that are not yet surely silent, and
+    /// how many probes each needs in all:
     /// past the last hop that answered the failing SYN, up to the first
     /// hop past that which answered the passing SYN (`next`), the failing
     /// SYN's; before `next`, the passing SYN's too (a hop it lost every
     /// answer of would move the location to the endpoint).
-    fn unsure(&self) -> Vec<(Side, u8)> {
+    fn unsure(&self) -> Vec<(Side, u8, u8)> {
         if self.fail.end_ttl().is_some() {
             return Vec::new();
         }
@@ -290,20 +302,19 @@ impl Locator {
         else {
             return Vec::new();
         };
-        let unsure = |t: &Trace, ttl: u8| {
+        // The probes a silent hop needs in all before its silence is sure.
+        let needed = |t: &Trace, ttl: u8| {
             let (k, n) = self.answer_rate(ttl);
-            t.hop(ttl).is_some_and(|h| {
-                h.answered == 0
-                    && h.sent < self.max_probes
-                    && misses_chance(k, n, u32::from(h.sent)) > self.alpha
-            })
+            let h = t.hop(ttl).filter(|h| h.answered == 0)?;
+            let needed = (h.sent..self.max_probes)
+                .find(|&m| misses_chance(k, n, u32::from(m)) <= self.alpha)
+                .unwrap_or(self.max_probes);
+            (needed > h.sent).then_some(needed)
         };
-        let pass = (last + 1..next)
-            .filter(|&ttl| unsure(&self.pass, ttl))
-            .map(|ttl| (Side::Pass, ttl));
+        let pass =
+            (last + 1..next).filter_map(|ttl| Some((Side::Pass, ttl, needed(&self.pass, ttl)?)));
         let fail = (last + 1..=next.min(limit))
-            .filter(|&ttl| unsure(&self.fail, ttl))
-            .map(|ttl| (Side::Fail, ttl));
+            .filter_map(|ttl| Some((Side::Fail, ttl, needed(&self.fail, ttl)?)));
         pass.chain(fail).collect()
     }
 
