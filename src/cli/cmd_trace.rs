@@ -160,7 +160,7 @@ fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> R
 /// `distance`: routers to the endpoint, from the search's SYN-ACKs; the
 /// first round then sends TTLs up to the endpoint's and no further (a
 /// window of 8 TTLs overshot a 5-hop path by 3 probes per trace).
-/// `baseline`: the passing SYN's answers and probes in the search.
+/// `baseline`: answers and probes of the SYNs the search saw pass.
 pub(super) fn locate_on(
     session: &mut LiveSession,
     [pass, fail]: [&Attributes; 2],

@@ -133,10 +133,12 @@ fn injected(fail: &TraceReport, end: &HopReport) -> Location {
     }
 }
 
-/// Probes at most a round to one hop while its silence is not sure: a
-/// hop that does answer then still answers them all (Linux lets a burst
-/// of 6 ICMP errors through to one destination, then one a second), and
-/// a lossy path needs rounds less.
+/// Probes at most a round to one hop while its silence is not sure, once
+/// the trace's own attempts (one a round, half a second apart, so that a
+/// moment of loss or an empty rate-limit bucket does not take them all)
+/// are spent: a hop that does answer then still answers them (Linux lets
+/// a burst of 6 ICMP errors through to one destination, then one a
+/// second), and a lossy path needs rounds less.
 const BURST: u8 = 3;
 
 /// Which of the two traces a probe belongs to.
@@ -219,7 +221,8 @@ impl Locator {
 
     /// The probes to send now, each counted as sent; empty when done:
     /// both traces' own rounds, and the hops the location is not yet sure
-    /// of asked again (up to [`BURST`] probes a hop in a round).
+    /// of asked again past the traces' attempts (up to [`BURST`] probes a
+    /// hop in a round).
     pub fn next_round(&mut self) -> Vec<(Side, u8)> {
         // What the answers so far leave unsure, before this round's asks.
         let unsure = self.unsure();
@@ -237,7 +240,8 @@ impl Locator {
                 Side::Pass => &mut self.pass,
                 Side::Fail => &mut self.fail,
             };
-            if let Some(h) = trace.hop_mut(ttl) {
+            let spread = trace.cfg.attempts;
+            if let Some(h) = trace.hop_mut(ttl).filter(|h| h.sent >= spread) {
                 let more = needed
                     .saturating_sub(h.sent)
                     .min(u8::try_from(room).unwrap_or(0));
