@@ -710,6 +710,11 @@ impl Json<'_> {
     }
 }
 
+/// For serde's `skip_serializing_if`: a count of nothing is left out.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -746,9 +751,4 @@ mod tests {
             );
         }
     }
-}
-
-/// For serde's `skip_serializing_if`: a count of nothing is left out.
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
