@@ -488,6 +488,13 @@ pub struct Exchange {
     /// The time of the call being handled (for the timestamp clock).
     now: Duration,
     stats: ExchangeStats,
+    /// `trace --exchange`: the request is not sent after the handshake;
+    /// its first segment goes out only as TTL-limited probes
+    /// ([`Exchange::data_probe`]).
+    held: bool,
+    /// The highest acknowledgment the server sent (a held request's probe
+    /// that reached it moves it past the request's first byte).
+    acked_high: SeqNumber,
 }
 
 impl Exchange {
@@ -528,6 +535,8 @@ impl Exchange {
             timers: Timers::new(now),
             now,
             stats,
+            held: false,
+            acked_high: SeqNumber(syn.iss),
             syn,
         })
     }
@@ -558,6 +567,62 @@ impl Exchange {
             .as_ref()
             .map(|r| r.outcome)
             .filter(|&o| o != Outcome::SynAck)
+    }
+
+    /// Hold the request (`trace --exchange`): after the handshake nothing
+    /// is sent but ACKs, until [`Exchange::data_probe`] asks for the
+    /// request's first segment with a TTL; [`Exchange::abort`] ends it.
+    pub fn hold_request(&mut self) {
+        self.held = true;
+    }
+
+    /// The handshake is done and the connection not yet ended.
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
+    /// The handshake's answer (its outcome, round trip and the SYN-ACK or
+    /// RST), as soon as one came; the final result once the exchange ended.
+    pub fn handshake(&self) -> Option<&ExchangeResult> {
+        self.result.as_ref()
+    }
+
+    /// A held request's first segment (as much as the server's MSS takes)
+    /// with TTL (hop limit) `ttl`, sent again at the same sequence number
+    /// each time; `None` unless established with a held request.
+    pub fn data_probe(&mut self, ttl: u8) -> Option<Vec<u8>> {
+        if !self.held || self.state != State::Established {
+            return None;
+        }
+        let n = self.tx.request.len().min(usize::from(self.neg.mss.max(1)));
+        let chunk = self.tx.request.get(..n)?.to_vec();
+        let psh = if n == self.tx.request.len() {
+            TcpFlags::PSH
+        } else {
+            0
+        };
+        let before = self.out.len();
+        self.emit_with_ttl(TcpFlags::ACK | psh, self.tx.base, &chunk, ttl);
+        match self.out.len() > before {
+            true => self.out.pop(),
+            false => None,
+        }
+    }
+
+    /// Give the connection up at once with RST|ACK at the server's next
+    /// expected byte (past a probe it acknowledged), so its socket is
+    /// freed; the exchange is done.
+    pub fn abort(&mut self, now: Duration) -> Vec<Vec<u8>> {
+        self.now = now;
+        if matches!(self.state, State::Established | State::Closing { .. }) {
+            let seq = match self.acked_high > self.tx.nxt {
+                true => self.acked_high,
+                false => self.tx.nxt,
+            };
+            self.emit(TcpFlags::RST | TcpFlags::ACK, seq, &[]);
+            self.state = State::Done;
+        }
+        std::mem::take(&mut self.out)
     }
 
     /// When [`Exchange::poll`] has something to do next without a segment.
@@ -750,6 +815,7 @@ impl Exchange {
             self.tx.rtt.sample(rtt);
         }
         self.state = State::Established;
+        self.acked_high = first;
         self.timers.last_progress = now;
         self.result = Some(ExchangeResult {
             outcome: Outcome::SynAck,
@@ -760,7 +826,9 @@ impl Exchange {
         });
         self.send_ack();
         self.timers.request_at = Some(now);
-        self.push_request(now);
+        if !self.held {
+            self.push_request(now);
+        }
     }
 
     /// Options and window from the SYN-ACK, against the SYN's.
@@ -895,6 +963,9 @@ impl Exchange {
     fn on_ack(&mut self, now: Duration, seg: &Segment<'_>) {
         let ack = SeqNumber(seg.ack);
         self.tx.wnd = u64::from(seg.window()) << self.neg.snd_shift;
+        if ack > self.acked_high {
+            self.acked_high = ack;
+        }
         if ack > self.tx.una && ack <= self.tx.nxt {
             self.tx.una = ack;
             self.tx.rtt.on_ack(now, ack);
@@ -904,7 +975,7 @@ impl Exchange {
                 false => self.timers.rtx.set(now + self.tx.rtt.rto()),
             }
         }
-        if self.state == State::Established {
+        if self.state == State::Established && !self.held {
             self.push_request(now);
         }
     }
@@ -1059,6 +1130,11 @@ impl Exchange {
 
     /// Write one segment with the profile's attributes.
     fn emit(&mut self, flags: u16, seq: SeqNumber, payload: &[u8]) {
+        self.emit_with_ttl(flags, seq, payload, self.shape.ip.ttl);
+    }
+
+    /// [`Exchange::emit`] with the TTL (hop limit) given.
+    fn emit_with_ttl(&mut self, flags: u16, seq: SeqNumber, payload: &[u8], ttl: u8) {
         let now_ms = self.ts_clock();
         let sack = match self.neg.sack && !self.rx.ahead.is_empty() {
             true => self.sack_blocks(if self.neg.timestamps { 3 } else { 4 }),
@@ -1092,6 +1168,7 @@ impl Exchange {
         };
         let ip = IpStyle {
             ecn,
+            ttl,
             ip_id: self.shape.ip_ids.next(),
             ..self.shape.ip
         };
