@@ -417,14 +417,18 @@ fn print_table(
         writeln!(out, "no connection: no data segment was sent")?;
         return Ok(());
     }
-    print_rows(max_ttl, report, out)?;
+    // The data trace stops near the endpoint's distance (its SYN-ACK's
+    // TTL says it), before --max-ttl: say where it stopped.
+    let tried = report.hops.last().map_or(max_ttl, |h| h.ttl);
+    print_rows(tried, report, out)?;
     if !report.reached {
         let last = report.hops.iter().rev().find(|h| h.answer != Answer::None);
         match last {
             Some(h) => writeln!(
                 out,
-                "the data segment died after hop {}: no answer for it past there",
-                h.ttl
+                "the data segment reached hop {} ({}) and no further: nothing answered for it past there",
+                h.ttl,
+                h.router.map_or_else(|| "?".to_owned(), |r| r.to_string())
             )?,
             None => writeln!(out, "no hop answered for the data segment")?,
         }
