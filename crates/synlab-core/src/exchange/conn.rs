@@ -1435,6 +1435,47 @@ mod tests {
         r
     }
 
+    /// `trace --exchange`: a held request is not sent after the handshake;
+    /// its first segment goes out as probes with the TTL asked, at the same
+    /// sequence number each time, and the abort resets past what the
+    /// server acknowledged.
+    #[test]
+    fn a_held_request_goes_out_only_as_ttl_limited_probes_then_is_reset() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        assert_eq!(x.data_probe(1), None, "no probe before the handshake");
+        x.hold_request();
+        let _syn = x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        assert!(x.is_established());
+        let after = sent(&x.poll(ms(10)));
+        assert_eq!(after.len(), 1, "only the handshake's ACK");
+        assert_eq!(after[0].0, TcpFlags::ACK);
+        assert!(after[0].3.is_empty());
+        let probes: Vec<Vec<u8>> = [1u8, 2, 2]
+            .iter()
+            .filter_map(|&t| x.data_probe(t))
+            .collect();
+        let p = sent(&probes);
+        assert_eq!(p.len(), 3);
+        for ((_, seq, _, payload, a), ttl) in p.iter().zip([1, 2, 2]) {
+            assert_eq!(*seq, ISN + 1);
+            assert!(payload.starts_with(b"GET /f HTTP/1.1\r\n"));
+            assert_eq!(a.get(Field::IpTtl), Some(&Value::Int(ttl)));
+        }
+        // No timer sends the request on its own (before the stall limit).
+        assert!(x.poll(ms(900)).is_empty());
+        // The server acknowledges the probe (and answers it).
+        feed(&mut x, ms(20), &data(0, b"HTTP/1.0 200 OK\r\n"));
+        let reset = sent(&x.abort(ms(21)));
+        let last = reset.last().map(|s| (s.0, s.1));
+        assert_eq!(
+            last,
+            Some((TcpFlags::RST | TcpFlags::ACK, ISN + 1 + request_len()))
+        );
+        assert!(x.result().is_some(), "aborted: over");
+        assert_eq!(x.data_probe(3), None);
+    }
+
     /// Handshake, request, a response in order: complete, and every client
     /// segment carries the profile's TTL, DF and the timestamps option,
     /// with the window scaled by the SYN's shift.
