@@ -228,17 +228,29 @@ pub(super) fn locate_on(
     [pass, fail]: [&Attributes; 2],
     distance: Option<u8>,
     v6: bool,
-) -> Result<Option<Location>> {
+) -> Result<Option<Located>> {
     let default = TraceConfig::default();
     let cfg = TraceConfig {
         window: distance.map_or(default.window, |d| d.saturating_add(1)),
         ..default
     };
-    let reports = trace_paths(session, &[pass, fail], cfg, v6, true)?;
-    Ok(match reports.as_slice() {
-        [passing, failing] => locate(passing, failing),
-        _ => None,
-    })
+    let mut reports = trace_paths(session, &[pass, fail], cfg, v6, true)?.into_iter();
+    let (Some(passing), Some(failing)) = (reports.next(), reports.next()) else {
+        return Ok(None);
+    };
+    Ok(Some(Located {
+        location: locate(&passing, &failing),
+        passing,
+        failing,
+    }))
+}
+
+/// `bisect --locate`'s finding: where the failing SYN dies (`None`: it
+/// goes as far as the passing one), and both traces.
+pub(super) struct Located {
+    pub location: Option<Location>,
+    pub passing: TraceReport,
+    pub failing: TraceReport,
 }
 
 /// The most probes `bisect --locate` adds to the session: two traces.

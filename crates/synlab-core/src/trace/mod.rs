@@ -27,7 +27,7 @@ pub use offline::{OfflineTrace, ProbeFrame};
 pub use quote::{
     diff_quote, icmp_of_ethernet, icmp_of_ip, read_quote, FieldChange, IcmpFrame, Quote, QuoteDiff,
 };
-pub use who::{not_from_endpoint, Sender, Tally};
+pub use who::{not_from_endpoint, Injected, Sender, Tally};
 
 use crate::model::{Attributes, Value};
 use crate::p0f::guess_ittl;
