@@ -270,16 +270,13 @@ mod tests {
             t.reset(r);
         }
         let rows = t.marked();
-        let got: Vec<(Option<u8>, Option<u8>, usize, Option<u16>)> = rows
+        let got: Vec<String> = rows
             .iter()
-            .map(|r| (r.ttl, r.distance, r.count, r.ip_id))
+            .map(|r| format!("{:?} {:?} {} {:?}", r.ttl, r.distance, r.count, r.ip_id))
             .collect();
         assert_eq!(
             got,
-            [
-                (Some(63), Some(1), 2, Some(0)),
-                (Some(62), Some(2), 1, Some(9))
-            ]
+            ["Some(63) Some(1) 2 Some(0)", "Some(62) Some(2) 1 Some(9)"]
         );
         assert_eq!(rows[0].initial_ttl, Some(64));
         assert_eq!(rows[0].endpoint_distance, Some(4));
