@@ -3,7 +3,8 @@
 //! like the SYN. A router re-marking the DSCP of data segments only is
 //! named at its hop (the SYN's trace sees nothing); a router dropping data
 //! only stops the data's trace there while the handshake succeeds; a
-//! router that never sends ICMP is `* * *`. IPv4 and IPv6.
+//! router that never sends ICMP is `* * *`; a router's own RST for the
+//! data is marked injected. IPv4 and IPv6.
 //!
 //! Root only: without root these tests print why they skip; under CI they
 //! fail instead. The lab (`sltest-xtrace`, index 193) is removed
@@ -208,4 +209,22 @@ fn trace_exchange_names_data_rewrites_drops_and_silence_at_their_hops() {
     let said = format!("reached hop 3 ({}) and no further", hop_ip(&lab, 3, false));
     assert!(text.contains(&said), "{text}");
     assert!(text.contains("  4  * * *"), "{text}");
+
+    // (d) hop 3 answers data with its own RST in the endpoint's name:
+    // marked injected at TTL 4, hop 3 named; not acknowledged, exit 1.
+    lab.flush_hop(3);
+    lab.on_hop("rule", 3, &format!("{DATA} reject with tcp reset"));
+    let doc = trace(&lab, &lab.srv(false, 80), true, 1);
+    assert_eq!(
+        answers(&doc),
+        ["time-exceeded", "time-exceeded", "time-exceeded", "rst"],
+        "{doc:#}"
+    );
+    let end = &doc["hops"][3];
+    assert_eq!(end["injected"], true, "{end}");
+    let why = end["evidence"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(&format!("hop 3 ({})", hop_ip(&lab, 3, false))),
+        "{why}"
+    );
 }

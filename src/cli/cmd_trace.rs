@@ -160,7 +160,10 @@ fn print_exchange(
         true => print_json(target, profile, args.max_ttl, report, Some(&info), out)?,
         false => print_table(target, profile, args.max_ttl, report, Some(&info), out)?,
     }
-    Ok(match report.reached {
+    // Only the endpoint's ACK of the data is success: a RST (the
+    // endpoint's or a box's) or an ICMP error ended the path without it.
+    let acked = report.hops.last().is_some_and(|h| h.answer == Answer::Ack);
+    Ok(match acked {
         true => Status::Ok,
         false => Status::Differ,
     })

@@ -265,7 +265,7 @@ impl DataTrace {
             Some(h) if h.sent > 0 => tried,
             _ => tried.saturating_sub(1),
         };
-        build_report(&self.hops, self.end, highest, &sent)
+        build_report(&self.hops, self.end, highest, &sent, "data segment")
     }
 }
 

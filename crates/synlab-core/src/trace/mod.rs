@@ -257,17 +257,19 @@ impl Trace {
     /// The report: one row per TTL up to the end of the path (or the
     /// last TTL sent), the changes and who answered.
     pub fn finish(&self, sent: &Attributes) -> TraceReport {
-        build_report(&self.hops, self.end_ttl(), self.highest_sent, sent)
+        build_report(&self.hops, self.end_ttl(), self.highest_sent, sent, "SYN")
     }
 }
 
 /// The report of per-TTL states: one row per TTL up to `end` (or
-/// `highest_sent`), the changes and who answered.
+/// `highest_sent`), the changes and who answered; `probe` names what was
+/// sent (`SYN`, `data segment`) in the evidence.
 fn build_report(
     states: &[HopState],
     end: Option<u8>,
     highest_sent: u8,
     sent: &Attributes,
+    probe: &str,
 ) -> TraceReport {
     let last = end.unwrap_or(highest_sent);
     let mut hops: Vec<HopReport> = (1..=last)
@@ -277,7 +279,7 @@ fn build_report(
         })
         .collect();
     if let Some(e) = end {
-        mark_injected(&mut hops, e);
+        mark_injected(&mut hops, e, probe);
     }
     let changes = first_changes(&hops);
     TraceReport {
@@ -319,7 +321,7 @@ fn hop_report(ttl: u8, h: &HopState, sent: &Attributes) -> HopReport {
 /// endpoint `end - 1` routers away; an answer from fewer hops away was
 /// sent by a box on the path (and when a router's time-exceeded came from
 /// the same distance, that router is named).
-fn mark_injected(hops: &mut [HopReport], end: u8) {
+fn mark_injected(hops: &mut [HopReport], end: u8, probe: &str) {
     let Some(last) = hops.iter().position(|h| h.ttl == end) else {
         return;
     };
@@ -338,7 +340,7 @@ fn mark_injected(hops: &mut [HopReport], end: u8) {
     let opt = |v: Option<u16>| v.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut why = format!(
         "the {} crossed {d} router(s) (TTL {ttl} of {}, IP ID {}, window {}), but an answer \
-         from the endpoint, which the SYN first reached at TTL {end}, crosses {expected}",
+         from the endpoint, which the {probe} first reached at TTL {end}, crosses {expected}",
         hops[last].answer.name(),
         guess_ittl(ttl.into()),
         opt(hops[last].ip_id),
