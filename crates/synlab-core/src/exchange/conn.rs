@@ -686,6 +686,20 @@ impl Exchange {
         self.state = State::Done;
     }
 
+    /// Stop now (the caller was interrupted): a connection past its
+    /// handshake is reset with RST|ACK at our next sequence number, as
+    /// [`Exchange::reset`] does, so the server frees its socket instead of
+    /// keeping it ESTABLISHED or in CLOSE-WAIT; the packets to send. The
+    /// exchange is over afterwards; one without an outcome yet keeps none
+    /// ([`Exchange::result`] stays `None`).
+    pub fn abort(&mut self) -> Vec<Vec<u8>> {
+        match self.state {
+            State::Established | State::Closing { .. } => self.reset(),
+            State::SynSent | State::Done => self.state = State::Done,
+        }
+        std::mem::take(&mut self.out)
+    }
+
     /// An ICMP error quoting this connection's segment.
     pub fn on_icmp(&mut self, now: Duration, icmp: &IcmpError) {
         self.now = now;
@@ -1406,6 +1420,31 @@ mod tests {
         assert_eq!(res.rtt, Some(ms(10)));
         assert!(res.stats.timestamps && res.stats.sack);
         assert!(res.stats.throughput_mb_s.is_some_and(|t| t > 0.0));
+    }
+
+    /// Ctrl-C during a download: the exchange resets the connection
+    /// (RST|ACK at our next sequence number), so no server socket is left;
+    /// before the handshake it sends nothing.
+    #[test]
+    fn abort_resets_an_open_connection_and_is_over() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        x.poll(ms(10));
+        let r = response(3000);
+        feed(&mut x, ms(20), &data(0, &r[..1000]));
+        x.poll(ms(20));
+        let segs = sent(&x.abort());
+        assert_eq!(segs.len(), 1, "one RST");
+        assert_eq!(segs[0].0, TcpFlags::RST | TcpFlags::ACK);
+        assert_eq!(segs[0].1, ISN + 1 + request_len());
+        assert_eq!(x.poll_at(), None, "over");
+        assert!(x.poll(ms(5000)).is_empty());
+        let mut fresh = start(&linux_example(), Attributes::new(), "http:/f");
+        fresh.poll(ms(0));
+        assert!(fresh.abort().is_empty(), "nothing to reset before the SYN-ACK");
+        assert_eq!(fresh.poll_at(), None);
+        assert!(fresh.result().is_none());
     }
 
     /// Issue 21: a `404` answered whole was reported `complete`, a download
