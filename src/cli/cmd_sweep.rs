@@ -826,6 +826,9 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     // What was decided is printed however the loop ended.
     match ended {
         Ok(Ended::Done) => {
+            // Every exchange has ended: the sweep's RST rule goes before a
+            // bisect installs its own (the same process's table name).
+            let removed = remove_rst(rst);
             let held = rows.held.take().unwrap_or_default();
             if !held.is_empty() {
                 let sockets = (Box::new(sender), source);
@@ -842,7 +845,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
                 }
             }
             let status = rows.finish(&counters, false);
-            remove_rst(rst)?;
+            removed?;
             status
         }
         Ok(Ended::Stopped(signal)) => {
