@@ -23,10 +23,10 @@ use super::live_args::{ExchangeArgs, GuardArgs, RouteArgs, EXCHANGE_TOTAL};
 use super::messages::message;
 use super::status::Status;
 use crate::columns::{Cell, CellType};
+use crate::exchange::Limits;
 use crate::handshake::Outcome;
 use crate::io::interrupt::{Interrupted, Signals, StopSignal};
 use crate::io::live::{ExchangeOptions, LiveOptions, LiveSession};
-use crate::exchange::Limits;
 use crate::io::live_oracle::LiveOracle;
 use crate::io::nft::RstSuppressor;
 use crate::io::parquet_rows::RowsSink;
@@ -323,12 +323,7 @@ fn passed(d: &Decided, i: usize) -> bool {
 /// A target's JSON row; with `--bisect-broken`, a broken target's
 /// culprits and how they were found (`culprits_by`: bisected, confirmed or
 /// unconfirmed with the bisected target in `bisected_at`, or failed).
-fn row(
-    d: &Decided,
-    names: &[String],
-    explained: Option<&Explained>,
-    runs: Option<&Runs>,
-) -> Json {
+fn row(d: &Decided, names: &[String], explained: Option<&Explained>, runs: Option<&Runs>) -> Json {
     let profiles: serde_json::Map<String, Json> = d
         .tallies
         .iter()

@@ -1442,7 +1442,10 @@ mod tests {
         assert!(x.poll(ms(5000)).is_empty());
         let mut fresh = start(&linux_example(), Attributes::new(), "http:/f");
         fresh.poll(ms(0));
-        assert!(fresh.abort().is_empty(), "nothing to reset before the SYN-ACK");
+        assert!(
+            fresh.abort().is_empty(),
+            "nothing to reset before the SYN-ACK"
+        );
         assert_eq!(fresh.poll_at(), None);
         assert!(fresh.result().is_none());
     }

@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(condition(s), Some((Condition::Broken, vec![0])));
         let s = decide(&[exchanges(3, 0), exchanges(3, 0)], 3, &p);
         assert_eq!(condition(s), Some((Condition::Works, vec![])));
-        assert_eq!(decide(&[exchanges(0, 3), exchanges(0, 3)], 3, &p), Step::More);
+        assert_eq!(
+            decide(&[exchanges(0, 3), exchanges(0, 3)], 3, &p),
+            Step::More
+        );
         let s = decide(&[exchanges(0, 6), exchanges(0, 6)], 6, &p);
         assert_eq!(condition(s), Some((Condition::Offline, vec![])));
     }

@@ -95,6 +95,11 @@ pub struct Sweep {
 
 impl Sweep {
     pub fn new(cfg: SweepConfig) -> Self {
+        // Source ports start where the key says, not at the first: a sweep
+        // repeated soon after does not meet its own 4-tuples, which the
+        // server may still hold in TIME-WAIT (`--exchange`'s completed
+        // downloads), again.
+        let port_cursor = (cfg.key % cfg.ports.len().max(1) as u64) as usize;
         Sweep {
             cfg,
             next_id: 0,
@@ -103,7 +108,7 @@ impl Sweep {
             queue: VecDeque::new(),
             timers: VecDeque::new(),
             decided: VecDeque::new(),
-            port_cursor: 0,
+            port_cursor,
         }
     }
 
@@ -518,7 +523,11 @@ mod tests {
             for p in &probes {
                 // Target 2 stalls profile 1's downloads.
                 let stalls = p.target == target(2) && p.profile == 1;
-                let o = if stalls { Outcome::Stalled } else { Outcome::Complete };
+                let o = if stalls {
+                    Outcome::Stalled
+                } else {
+                    Outcome::Complete
+                };
                 assert!(sweep.on_result(p, o));
                 assert!(!sweep.on_result(p, o), "counted once");
             }
