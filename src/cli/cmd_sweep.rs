@@ -42,6 +42,7 @@ use bisect::{Bisector, Explained};
 use exchange::Runs;
 
 #[derive(Debug, Args)]
+#[command(mut_args = words)]
 pub struct SweepArgs {
     /// The targets: a CIDR prefix (198.19.0.0/20, at most a /8), a file
     /// with one address a line (# comments), or - for standard input.
@@ -99,6 +100,25 @@ pub struct SweepArgs {
     /// `culprits`, `culprits_by`, `bisected_at`.
     #[arg(long, value_name = "FILE")]
     pub parquet: Option<std::path::PathBuf>,
+}
+
+/// The shared flags as sweep shows them (worded for `probe` where declared).
+fn words(arg: clap::Arg) -> clap::Arg {
+    match arg.get_id().as_str() {
+        "exchange" => arg.help(
+            "Each probe a whole exchange past the handshake (as `probe --exchange`: \
+             http:PATH, a URL or hex:BYTES), many at once (--window) from one raw socket; \
+             a profile passes a target when its exchange is complete (stalled, \
+             reset-mid-transfer, http-error, no-reply fail), so a stack whose handshake \
+             works but whose download stalls is broken. Suppresses the kernel's RSTs \
+             (nftables, CAP_NET_ADMIN) for the sweep's source ports until it ends",
+        ),
+        "suppress_rst" => arg.help(
+            "Refused without --exchange (the kernel's RSTs clear the server's half-open \
+             connections); with --exchange it is on anyway",
+        ),
+        _ => arg,
+    }
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
