@@ -381,14 +381,42 @@ fn failing_names(d: &Decided, names: &[String]) -> Vec<String> {
 }
 
 /// A target's text line (only targets that do not simply work).
-fn text_line(d: &Decided, names: &[String], explained: Option<&Explained>) -> String {
+/// With `--exchange` (`runs`), a profile that failed some exchanges shows
+/// how they ended and the most response bytes one of them received.
+fn text_line(
+    d: &Decided,
+    names: &[String],
+    explained: Option<&Explained>,
+    runs: Option<&Runs>,
+) -> String {
     let counts: Vec<String> = d
         .tallies
         .iter()
         .zip(names)
-        .map(|(t, n)| {
+        .enumerate()
+        .map(|(i, (t, n))| {
             let pass = d.reference.map_or(0, |r| t.count(r));
-            format!("{n} {pass}/{}", t.probes())
+            let failed = runs
+                .and_then(|r| r.get(i))
+                .map(|ran| {
+                    let failed: Vec<_> = ran
+                        .iter()
+                        .filter(|r| Some(r.outcome) != d.reference)
+                        .collect();
+                    let most = failed.iter().map(|r| r.bytes).max().unwrap_or(0);
+                    let how: Vec<String> = t
+                        .counts()
+                        .into_iter()
+                        .filter(|(o, _)| d.reference.is_none_or(|r| *o != r.to_string()))
+                        .map(|(o, k)| format!("{o} {k}"))
+                        .collect();
+                    match failed.is_empty() {
+                        true => String::new(),
+                        false => format!(": {}, at most {most} bytes", how.join(", ")),
+                    }
+                })
+                .unwrap_or_default();
+            format!("{n} {pass}/{}{failed}", t.probes())
         })
         .collect();
     let failing = match d.failing.is_empty() {
@@ -576,7 +604,8 @@ impl Rows<'_> {
             serde_json::to_writer(&mut *self.out, &row)?;
             writeln!(self.out)?;
         } else if d.condition != Condition::Works {
-            writeln!(self.out, "{}", text_line(d, &self.names, explained))?;
+            let line = text_line(d, &self.names, explained, runs.as_ref());
+            writeln!(self.out, "{line}")?;
         }
         if self.json.is_none() && self.flushed.elapsed() >= FLUSH_EVERY {
             self.out.flush()?;
