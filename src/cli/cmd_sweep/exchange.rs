@@ -54,6 +54,9 @@ pub(super) type Runs = Vec<Vec<Ran>>;
 struct Running {
     probe: ProbeReq,
     conn: Exchange,
+    /// Its outcome went to the sweep; it only lingers (our FIN, the
+    /// server's acknowledged) and no longer counts in the window.
+    reported: bool,
 }
 
 /// The open exchanges, by (server address, our source port): the sweep
@@ -61,6 +64,8 @@ struct Running {
 #[derive(Default)]
 struct Open {
     by_key: HashMap<(IpAddr, u16), Running>,
+    /// Of them, exchanges whose outcome is not known yet.
+    active: usize,
     /// Each open target's runs so far (at most the sweep's target window).
     runs: HashMap<SocketAddr, Runs>,
 }
@@ -122,7 +127,9 @@ pub(super) fn drive(
         let now = start.elapsed();
         let allowed = (now.as_secs_f64() * net.rate) as u64 + 1;
         paced = paced.max(allowed.saturating_sub(lag));
-        while paced < allowed && open.by_key.len() < window {
+        // Lingering exchanges (outcome known) leave room for new ones, but
+        // no more than a window of them: memory stays the window's.
+        while paced < allowed && open.active < window && open.by_key.len() < 2 * window {
             let Some(p) = sweep.next_probe(now) else {
                 break;
             };
@@ -136,8 +143,21 @@ pub(super) fn drive(
             };
             let conn = Exchange::new(params, now)
                 .with_context(|| format!("the SYN of an exchange with {}", p.target))?;
-            open.by_key
-                .insert((p.target.ip(), p.src_port), Running { probe: p, conn });
+            let running = Running {
+                probe: p,
+                conn,
+                reported: false,
+            };
+            // The sweep freed the port when the outcome was known: one still
+            // lingering there (20,000 probes ago) is reset, not forgotten.
+            if let Some(mut old) = open.by_key.insert((p.target.ip(), p.src_port), running) {
+                for packet in old.conn.abort() {
+                    net.sender
+                        .send(&packet, p.target.ip())
+                        .with_context(|| format!("sending to {}", p.target))?;
+                }
+            }
+            open.active += 1;
             c.sent += 1;
             paced += 1;
         }
@@ -149,6 +169,7 @@ pub(super) fn drive(
         }
         let now = start.elapsed();
         let mut ended = Vec::new();
+        let mut over = Vec::new();
         for (key, r) in &mut open.by_key {
             // Due timers, and segments a frame queued (ACKs): at once.
             for packet in r.conn.poll(now) {
@@ -156,30 +177,34 @@ pub(super) fn drive(
                     .send(&packet, key.0)
                     .with_context(|| format!("sending to {}", r.probe.target))?;
             }
+            if !r.reported {
+                if let Some(result) = r.conn.ended() {
+                    r.reported = true;
+                    let ran = Ran {
+                        outcome: result.outcome,
+                        bytes: result.stats.bytes,
+                    };
+                    ended.push((r.probe, ran));
+                }
+            }
             if r.conn.result().is_some() {
-                ended.push(*key);
+                over.push(*key);
             }
         }
-        for key in ended {
-            let Some(r) = open.by_key.remove(&key) else {
-                continue;
-            };
-            let Some(result) = r.conn.result() else {
-                continue;
-            };
-            if result.outcome != Outcome::NoReply {
+        for key in over {
+            open.by_key.remove(&key);
+        }
+        open.active = open.active.saturating_sub(ended.len());
+        for (probe, ran) in ended {
+            if ran.outcome != Outcome::NoReply {
                 c.answered += 1;
             }
-            let ran = Ran {
-                outcome: result.outcome,
-                bytes: result.stats.bytes,
-            };
-            if sweep.on_result(&r.probe, ran.outcome) {
-                let runs = open.runs.entry(r.probe.target).or_default();
-                if runs.len() <= r.probe.profile {
-                    runs.resize(r.probe.profile + 1, Vec::new());
+            if sweep.on_result(&probe, ran.outcome) {
+                let runs = open.runs.entry(probe.target).or_default();
+                if runs.len() <= probe.profile {
+                    runs.resize(probe.profile + 1, Vec::new());
                 }
-                if let Some(v) = runs.get_mut(r.probe.profile) {
+                if let Some(v) = runs.get_mut(probe.profile) {
                     v.push(ran);
                 }
             }

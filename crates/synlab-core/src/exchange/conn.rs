@@ -550,6 +550,16 @@ impl Exchange {
         }
     }
 
+    /// The result as soon as the outcome is known: the connection may
+    /// still linger to acknowledge the server's FIN (and its FIN
+    /// retransmissions are not counted yet). [`Exchange::result`] is the
+    /// final one.
+    pub fn ended(&self) -> Option<&ExchangeResult> {
+        self.result
+            .as_ref()
+            .filter(|r| r.outcome != Outcome::SynAck)
+    }
+
     /// The outcome as soon as it is known (the connection may still linger
     /// to acknowledge the server's FIN).
     pub fn outcome(&self) -> Option<Outcome> {
@@ -1407,6 +1417,7 @@ mod tests {
         let acks: Vec<u32> = segs.iter().map(|s| s.2).collect();
         assert_eq!(acks.last(), Some(&(SERVER_ISN + 1 + r.len() as u32)));
         assert_eq!(x.outcome(), Some(Outcome::Complete));
+        assert_eq!(x.ended().map(|r| r.stats.bytes), Some(r.len() as u64));
         // Lingers for the server's FIN, then is over once ours is acknowledged.
         assert!(x.result().is_none());
         let fin_acked = ISN + 1 + request_len() + 1;
