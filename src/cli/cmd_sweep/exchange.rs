@@ -28,6 +28,11 @@ use crate::model::{decode_frame, Attributes, Decoded, LinkType};
 use crate::sweep::template::SynTemplate;
 use crate::sweep::{Decided, ProbeReq, Sweep};
 
+/// Exchanges whose outcome is known, lingering to close politely, at most
+/// (beside the window): a linger of 100 ms would otherwise cap the rate at
+/// ten windows a second.
+const LINGER_ROOM: usize = 1024;
+
 /// What every exchange of the sweep sends and how long it may take.
 pub(super) struct Plan<'a> {
     /// Each profile's SYN.
@@ -127,9 +132,10 @@ pub(super) fn drive(
         let now = start.elapsed();
         let allowed = (now.as_secs_f64() * net.rate) as u64 + 1;
         paced = paced.max(allowed.saturating_sub(lag));
-        // Lingering exchanges (outcome known) leave room for new ones, but
-        // no more than a window of them: memory stays the window's.
-        while paced < allowed && open.active < window && open.by_key.len() < 2 * window {
+        // Lingering exchanges (outcome known; each stays 100 ms to
+        // acknowledge the server's FIN) leave room for new ones, up to
+        // LINGER_ROOM of them: memory stays bounded.
+        while paced < allowed && open.active < window && open.by_key.len() < window + LINGER_ROOM {
             let Some(p) = sweep.next_probe(now) else {
                 break;
             };
