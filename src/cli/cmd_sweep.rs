@@ -714,9 +714,11 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         let profile = crate::io::profile_store::resolve(name, dirs)?;
         let syn = profile.syn_attributes(v6);
         if exchange.is_some() {
+            // Only what `[later]` adds (the SYN's own are `syn`'s, in this
+            // IP version's names).
             let mut flow = syn.clone();
             for (field, value) in profile.with_flow_attributes().iter() {
-                if !flow.contains(field) {
+                if !profile.attributes.contains(field) {
                     flow.insert(field, value.clone());
                 }
             }

@@ -114,8 +114,30 @@ pub(super) fn drive(
     decided: &mut dyn FnMut(Decided, Option<Runs>) -> Result<()>,
     c: &mut Counters,
 ) -> Result<Ended> {
-    let start = Instant::now();
     let mut open = Open::default();
+    let ended = run(net, sweep, targets, plan, (stop, decided), c, &mut open);
+    // However the loop ended (a stop, an error), no exchange is left open.
+    abort_all(net, &mut open);
+    ended
+}
+
+/// Where the loop looks for a stop signal, and where decided targets go.
+type Hooks<'a> = (
+    &'a mut dyn FnMut() -> Option<StopSignal>,
+    &'a mut dyn FnMut(Decided, Option<Runs>) -> Result<()>,
+);
+
+/// [`drive`]'s loop, over `open`.
+fn run(
+    net: &mut Net<'_>,
+    sweep: &mut Sweep,
+    targets: &mut dyn Iterator<Item = Result<SocketAddr>>,
+    plan: &Plan<'_>,
+    (stop, decided): Hooks<'_>,
+    c: &mut Counters,
+    open: &mut Open,
+) -> Result<Ended> {
+    let start = Instant::now();
     let mut more_targets = true;
     let mut last_check = Duration::ZERO;
     let lag = (net.rate * MAX_LAG.as_secs_f64()).max(1.0) as u64;
@@ -229,7 +251,6 @@ pub(super) fn drive(
         if c.elapsed >= last_check + SIGNAL_CHECK {
             last_check = c.elapsed;
             if let Some(s) = stop() {
-                abort_all(net, &mut open);
                 return Ok(Ended::Stopped(s));
             }
         }
