@@ -410,9 +410,13 @@ fn text_line(
                         .filter(|(o, _)| d.reference.is_none_or(|r| *o != r.to_string()))
                         .map(|(o, k)| format!("{o} {k}"))
                         .collect();
+                    let bytes = match most {
+                        0 => String::new(),
+                        n => format!("; at most {n} bytes"),
+                    };
                     match failed.is_empty() {
                         true => String::new(),
-                        false => format!(": {}, at most {most} bytes", how.join(", ")),
+                        false => format!(" [{}{bytes}]", how.join(", ")),
                     }
                 })
                 .unwrap_or_default();
