@@ -559,6 +559,16 @@ impl Exchange {
         }
     }
 
+    /// The result as soon as the outcome is known: the connection may
+    /// still linger to acknowledge the server's FIN (and its FIN
+    /// retransmissions are not counted yet). [`Exchange::result`] is the
+    /// final one.
+    pub fn ended(&self) -> Option<&ExchangeResult> {
+        self.result
+            .as_ref()
+            .filter(|r| r.outcome != Outcome::SynAck)
+    }
+
     /// The outcome as soon as it is known (the connection may still linger
     /// to acknowledge the server's FIN).
     pub fn outcome(&self) -> Option<Outcome> {
@@ -749,6 +759,20 @@ impl Exchange {
     fn reset(&mut self) {
         self.emit(TcpFlags::RST | TcpFlags::ACK, self.tx.nxt, &[]);
         self.state = State::Done;
+    }
+
+    /// Stop now (the caller was interrupted): a connection past its
+    /// handshake is reset with RST|ACK at our next sequence number, as
+    /// [`Exchange::reset`] does, so the server frees its socket instead of
+    /// keeping it ESTABLISHED or in CLOSE-WAIT; the packets to send. The
+    /// exchange is over afterwards; one without an outcome yet keeps none
+    /// ([`Exchange::result`] stays `None`).
+    pub fn abort(&mut self) -> Vec<Vec<u8>> {
+        match self.state {
+            State::Established | State::Closing { .. } => self.reset(),
+            State::SynSent | State::Done => self.state = State::Done,
+        }
+        std::mem::take(&mut self.out)
     }
 
     /// An ICMP error quoting this connection's segment.
@@ -1511,6 +1535,7 @@ mod tests {
         let acks: Vec<u32> = segs.iter().map(|s| s.2).collect();
         assert_eq!(acks.last(), Some(&(SERVER_ISN + 1 + r.len() as u32)));
         assert_eq!(x.outcome(), Some(Outcome::Complete));
+        assert_eq!(x.ended().map(|r| r.stats.bytes), Some(r.len() as u64));
         // Lingers for the server's FIN, then is over once ours is acknowledged.
         assert!(x.result().is_none());
         let fin_acked = ISN + 1 + request_len() + 1;
@@ -1524,6 +1549,34 @@ mod tests {
         assert_eq!(res.rtt, Some(ms(10)));
         assert!(res.stats.timestamps && res.stats.sack);
         assert!(res.stats.throughput_mb_s.is_some_and(|t| t > 0.0));
+    }
+
+    /// Ctrl-C during a download: the exchange resets the connection
+    /// (RST|ACK at our next sequence number), so no server socket is left;
+    /// before the handshake it sends nothing.
+    #[test]
+    fn abort_resets_an_open_connection_and_is_over() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        x.poll(ms(10));
+        let r = response(3000);
+        feed(&mut x, ms(20), &data(0, &r[..1000]));
+        x.poll(ms(20));
+        let segs = sent(&x.abort());
+        assert_eq!(segs.len(), 1, "one RST");
+        assert_eq!(segs[0].0, TcpFlags::RST | TcpFlags::ACK);
+        assert_eq!(segs[0].1, ISN + 1 + request_len());
+        assert_eq!(x.poll_at(), None, "over");
+        assert!(x.poll(ms(5000)).is_empty());
+        let mut fresh = start(&linux_example(), Attributes::new(), "http:/f");
+        fresh.poll(ms(0));
+        assert!(
+            fresh.abort().is_empty(),
+            "nothing to reset before the SYN-ACK"
+        );
+        assert_eq!(fresh.poll_at(), None);
+        assert!(fresh.result().is_none());
     }
 
     /// Issue 21: a `404` answered whole was reported `complete`, a download
