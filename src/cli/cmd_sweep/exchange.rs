@@ -117,7 +117,7 @@ pub(super) fn drive(
     let mut open = Open::default();
     let ended = run(net, sweep, targets, plan, (stop, decided), c, &mut open);
     // However the loop ended (a stop, an error), no exchange is left open.
-    abort_all(net, &mut open);
+    abort_all(net, &mut open, c.elapsed);
     ended
 }
 
@@ -179,7 +179,7 @@ fn run(
             // The sweep freed the port when the outcome was known: one still
             // lingering there (20,000 probes ago) is reset, not forgotten.
             if let Some(mut old) = open.by_key.insert((p.target.ip(), p.src_port), running) {
-                for packet in old.conn.abort() {
+                for packet in old.conn.abort(now) {
                     net.sender
                         .send(&packet, p.target.ip())
                         .with_context(|| format!("sending to {}", p.target))?;
@@ -259,9 +259,9 @@ fn run(
 
 /// Reset every open exchange (a stop): the server frees its socket.
 /// Best effort: a send that fails cannot be helped now.
-fn abort_all(net: &mut Net<'_>, open: &mut Open) {
+fn abort_all(net: &mut Net<'_>, open: &mut Open, now: Duration) {
     for (key, r) in &mut open.by_key {
-        for packet in r.conn.abort() {
+        for packet in r.conn.abort(now) {
             let _ = net.sender.send(&packet, key.0);
         }
     }

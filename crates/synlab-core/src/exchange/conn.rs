@@ -619,22 +619,6 @@ impl Exchange {
         }
     }
 
-    /// Give the connection up at once with RST|ACK at the server's next
-    /// expected byte (past a probe it acknowledged), so its socket is
-    /// freed; the exchange is done.
-    pub fn abort(&mut self, now: Duration) -> Vec<Vec<u8>> {
-        self.now = now;
-        if matches!(self.state, State::Established | State::Closing { .. }) {
-            let seq = match self.acked_high > self.tx.nxt {
-                true => self.acked_high,
-                false => self.tx.nxt,
-            };
-            self.emit(TcpFlags::RST | TcpFlags::ACK, seq, &[]);
-            self.state = State::Done;
-        }
-        std::mem::take(&mut self.out)
-    }
-
     /// When [`Exchange::poll`] has something to do next without a segment.
     pub fn poll_at(&self) -> Option<Duration> {
         let t = &self.timers;
@@ -761,15 +745,24 @@ impl Exchange {
         self.state = State::Done;
     }
 
-    /// Stop now (the caller was interrupted): a connection past its
-    /// handshake is reset with RST|ACK at our next sequence number, as
-    /// [`Exchange::reset`] does, so the server frees its socket instead of
-    /// keeping it ESTABLISHED or in CLOSE-WAIT; the packets to send. The
-    /// exchange is over afterwards; one without an outcome yet keeps none
-    /// ([`Exchange::result`] stays `None`).
-    pub fn abort(&mut self) -> Vec<Vec<u8>> {
+    /// Stop now (the caller was interrupted, or `trace --exchange` is done
+    /// with the connection): a connection past its handshake is reset with
+    /// RST|ACK at the server's next expected byte (our next sequence
+    /// number, or past a data probe the server acknowledged), so the server
+    /// frees its socket instead of keeping it ESTABLISHED or in CLOSE-WAIT;
+    /// the packets to send. The exchange is over afterwards; one without an
+    /// outcome yet keeps none ([`Exchange::result`] stays `None`).
+    pub fn abort(&mut self, now: Duration) -> Vec<Vec<u8>> {
+        self.now = now;
         match self.state {
-            State::Established | State::Closing { .. } => self.reset(),
+            State::Established | State::Closing { .. } => {
+                let seq = match self.acked_high > self.tx.nxt {
+                    true => self.acked_high,
+                    false => self.tx.nxt,
+                };
+                self.emit(TcpFlags::RST | TcpFlags::ACK, seq, &[]);
+                self.state = State::Done;
+            }
             State::SynSent | State::Done => self.state = State::Done,
         }
         std::mem::take(&mut self.out)
@@ -1563,7 +1556,7 @@ mod tests {
         let r = response(3000);
         feed(&mut x, ms(20), &data(0, &r[..1000]));
         x.poll(ms(20));
-        let segs = sent(&x.abort());
+        let segs = sent(&x.abort(Duration::ZERO));
         assert_eq!(segs.len(), 1, "one RST");
         assert_eq!(segs[0].0, TcpFlags::RST | TcpFlags::ACK);
         assert_eq!(segs[0].1, ISN + 1 + request_len());
@@ -1572,7 +1565,7 @@ mod tests {
         let mut fresh = start(&linux_example(), Attributes::new(), "http:/f");
         fresh.poll(ms(0));
         assert!(
-            fresh.abort().is_empty(),
+            fresh.abort(Duration::ZERO).is_empty(),
             "nothing to reset before the SYN-ACK"
         );
         assert_eq!(fresh.poll_at(), None);
