@@ -100,13 +100,22 @@ pub fn stream_inputs<E: From<LoadError>>(
     progress: Progress<'_>,
     each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
 ) -> Result<Summary, E> {
-    match resolve(args)? {
+    let (inputs, not_captures) = resolve(args)?;
+    let mut summary = match inputs {
         Inputs::One(path) => stream_threads(&path, limits, threads, progress, each),
         Inputs::Many(files) => {
             let label: Vec<String> = args.iter().map(|p| p.display().to_string()).collect();
             stream_many(Path::new(&label.join(" ")), files, limits, progress, each)
         }
-    }
+    }?;
+    // First, as they were found first; past MAX_WARNINGS only counted.
+    let room = MAX_WARNINGS.saturating_sub(summary.warnings.len());
+    let over = not_captures.len().saturating_sub(room);
+    summary.more_warnings = summary.more_warnings.saturating_add(over as u64);
+    summary
+        .warnings
+        .splice(0..0, not_captures.into_iter().take(room));
+    Ok(summary)
 }
 
 /// [`stream`] over `threads` flow-sharded trackers (see
