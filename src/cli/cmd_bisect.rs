@@ -365,6 +365,21 @@ fn parse_rule(args: &BisectArgs) -> Result<Option<Rule>> {
         .map_err(|e| anyhow::anyhow!("invalid --rule: {}", e.render(expr)))
 }
 
+/// Answers and probes of every SYN the search classed as passing (good's
+/// baseline and the single changes that passed): how often a SYN that
+/// gets through is answered end to end, the prior `--locate` judges a
+/// hop's silence against.
+fn pass_answers(r: &Report) -> (u32, u32) {
+    let singles = r
+        .single
+        .iter()
+        .flat_map(|s| [&s.applied_to_good, &s.reverted_on_bad]);
+    std::iter::once(&r.baseline.good)
+        .chain(singles)
+        .filter(|v| v.class == VerdictClass::Pass)
+        .fold((0, 0), |(k, n), v| (k + v.passes, n + v.probes))
+}
+
 /// What a bisect found: the search's report, `--infer`'s rule and
 /// `--locate`'s hop, and (live) the evidence that RSTs were a box's.
 struct Found {
@@ -428,9 +443,10 @@ fn run_live(
         (Ok((r, _)), true) if r.conclusion == Conclusion::Culprits => {
             let v6 = target.is_ipv6();
             let distance = live.endpoint_distance();
+            let baseline = pass_answers(r);
             let session = live.session_mut();
             let sides = [&good.attributes, &bad.attributes];
-            super::cmd_trace::locate_on(session, sides, distance, v6)?
+            super::cmd_trace::locate_on(session, sides, distance, baseline, v6)?
         }
         _ => None,
     };

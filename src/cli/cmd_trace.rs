@@ -20,8 +20,8 @@ use crate::io::live::{CapturedFrame, DataTraceRun, LiveOptions, LiveSession};
 use crate::model::{Attributes, Field, QuotedTcp};
 use crate::probe::ProbeResult;
 use crate::trace::{
-    icmp_of_ethernet, locate, read_quote, Answer, HopReport, Location, Reply, Trace, TraceConfig,
-    TraceReport,
+    icmp_of_ethernet, read_quote, Answer, HopReport, LocateConfig, Location, Locator, Reply, Side,
+    Trace, TraceConfig, TraceReport,
 };
 
 #[derive(Debug, Args)]
@@ -221,30 +221,61 @@ fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> R
 
 /// `bisect --locate`: on the search's own session, trace the passing
 /// and the failing SYN side by side (each round's probes of both in one
-/// batch, so their repeats share the waits); where the failing one stops
-/// short of the passing one (`None`: it does not). `distance`: routers
-/// to the endpoint, from the search's SYN-ACKs; the first round then
-/// sends TTLs up to the endpoint's and no further (a window of 8 TTLs
-/// overshot a 5-hop path by 3 probes per trace).
+/// batch, so their repeats share the waits), then ask the failing SYN
+/// again where its location is not yet sure ([`Locator`]); where the
+/// failing one stops short of the passing one (`None`: it does not).
+/// `distance`: routers to the endpoint, from the search's SYN-ACKs; the
+/// first round then sends TTLs up to the endpoint's and no further (a
+/// window of 8 TTLs overshot a 5-hop path by 3 probes per trace).
+/// `baseline`: answers and probes of the SYNs the search saw pass.
 pub(super) fn locate_on(
     session: &mut LiveSession,
     [pass, fail]: [&Attributes; 2],
     distance: Option<u8>,
+    baseline: (u32, u32),
     v6: bool,
 ) -> Result<Option<Located>> {
-    let default = TraceConfig::default();
-    let cfg = TraceConfig {
-        window: distance.map_or(default.window, |d| d.saturating_add(1)),
+    let default = LocateConfig::default();
+    let cfg = LocateConfig {
+        trace: TraceConfig {
+            window: distance.map_or(default.trace.window, |d| d.saturating_add(1)),
+            ..default.trace
+        },
         ..default
     };
-    let mut reports = trace_paths(session, &[pass, fail], cfg, v6, true)?.into_iter();
-    let (Some(passing), Some(failing)) = (reports.next(), reports.next()) else {
-        return Ok(None);
-    };
+    let mut locator = Locator::new(cfg, baseline);
+    let mut rounds = Rounds::default();
+    loop {
+        let round = locator.next_round();
+        if round.is_empty() {
+            break;
+        }
+        let repeats = round
+            .iter()
+            .any(|&(side, ttl)| locator.is_repeat(side, ttl));
+        let probes: Vec<(&Attributes, u8)> = round
+            .iter()
+            .map(|&(side, ttl)| match side {
+                Side::Pass => (pass, ttl),
+                Side::Fail => (fail, ttl),
+            })
+            .collect();
+        let replies = rounds.send(session, &probes, repeats, v6)?;
+        for (reply, &(side, ttl)) in replies.into_iter().zip(&round) {
+            locator.record(side, ttl, reply);
+        }
+    }
+    tracing::info!(
+        "locate: {} probes in {} rounds, first window {} TTLs",
+        rounds.sent,
+        rounds.count,
+        cfg.trace.window
+    );
+    let found = locator.finish(pass, fail);
     Ok(Some(Located {
-        location: locate(&passing, &failing),
-        passing,
-        failing,
+        location: found.location,
+        passing: found.pass,
+        failing: found.fail,
     }))
 }
 
@@ -256,8 +287,51 @@ pub(super) struct Located {
     pub failing: TraceReport,
 }
 
-/// The most probes `bisect --locate` adds to the session: two traces.
-pub(super) const LOCATE_BUDGET: usize = 2 * 30 * 3;
+/// The most probes `bisect --locate` adds to the session: two traces,
+/// and the failing SYN asked again at the hops its location rests on.
+pub(super) const LOCATE_BUDGET: usize = 2 * 30 * 3 + 4 * 24;
+
+/// Rounds of TTL-limited probes sent on a session; a round that asks a
+/// hop again waits [`RETRY_GAP`] after the one before.
+#[derive(Default)]
+struct Rounds {
+    last: Option<Instant>,
+    sent: usize,
+    count: usize,
+}
+
+impl Rounds {
+    /// Send each SYN with its TTL in one batch; each probe's reply, in order.
+    fn send(
+        &mut self,
+        session: &mut LiveSession,
+        probes: &[(&Attributes, u8)],
+        repeats: bool,
+        v6: bool,
+    ) -> Result<Vec<Reply>> {
+        if let (Some(t), true) = (self.last, repeats) {
+            std::thread::sleep(RETRY_GAP.saturating_sub(t.elapsed()));
+        }
+        self.last = Some(Instant::now());
+        let ttl_field = Field::IpTtl.for_family(v6);
+        let requests: Vec<Attributes> = probes
+            .iter()
+            .map(|&(syn, ttl)| {
+                let mut a = syn.clone();
+                a.insert(ttl_field, ttl);
+                a
+            })
+            .collect();
+        self.sent += requests.len();
+        self.count += 1;
+        let run = session.run_batch(&requests)?;
+        Ok(run
+            .results
+            .iter()
+            .map(|r| reply_of(r, &run.frames, run.target))
+            .collect())
+    }
+}
 
 /// Run the trace's rounds on the session: each round's TTLs in one batch.
 fn trace_path(
@@ -266,27 +340,22 @@ fn trace_path(
     cfg: TraceConfig,
     v6: bool,
 ) -> Result<TraceReport> {
-    let mut reports = trace_paths(session, &[syn], cfg, v6, false)?;
+    let mut reports = trace_paths(session, &[syn], cfg, v6)?;
     reports
         .pop()
         .ok_or_else(|| anyhow::anyhow!("no trace was run"))
 }
 
 /// Trace several SYNs in lockstep: each round, every trace's TTLs in one
-/// batch; a round that asks silent hops again waits [`RETRY_GAP`] after
-/// the one before. `within_first`: the others go no further than the
-/// first one reached.
+/// batch ([`Rounds`]).
 fn trace_paths(
     session: &mut LiveSession,
     syns: &[&Attributes],
     cfg: TraceConfig,
     v6: bool,
-    within_first: bool,
 ) -> Result<Vec<TraceReport>> {
-    let ttl_field = Field::IpTtl.for_family(v6);
     let mut traces: Vec<Trace> = syns.iter().map(|_| Trace::new(cfg)).collect();
-    let mut last_round: Option<Instant> = None;
-    let mut sent = 0;
+    let mut rounds = Rounds::default();
     loop {
         // (trace, ttl) of every probe of the round.
         let round: Vec<(usize, u8)> = traces
@@ -298,32 +367,17 @@ fn trace_paths(
             break;
         }
         let repeats = round.iter().any(|&(i, ttl)| traces[i].is_repeat(ttl));
-        if let (Some(t), true) = (last_round, repeats) {
-            std::thread::sleep(RETRY_GAP.saturating_sub(t.elapsed()));
-        }
-        last_round = Some(Instant::now());
-        let requests: Vec<Attributes> = round
-            .iter()
-            .map(|&(i, ttl)| {
-                let mut a = syns[i].clone();
-                a.insert(ttl_field, ttl);
-                a
-            })
-            .collect();
-        sent += requests.len();
-        let run = session.run_batch(&requests)?;
-        for (r, &(i, ttl)) in run.results.iter().zip(&round) {
+        let probes: Vec<(&Attributes, u8)> = round.iter().map(|&(i, ttl)| (syns[i], ttl)).collect();
+        let replies = rounds.send(session, &probes, repeats, v6)?;
+        for (reply, &(i, ttl)) in replies.into_iter().zip(&round) {
             if let Some(t) = traces.get_mut(i) {
-                t.record(ttl, reply_of(r, &run.frames, run.target));
+                t.record(ttl, reply);
             }
-        }
-        let first_end = traces.first().and_then(Trace::end_ttl);
-        if let (true, Some(end)) = (within_first, first_end) {
-            traces.iter_mut().skip(1).for_each(|t| t.limit(end));
         }
     }
     tracing::info!(
-        "trace: {sent} probes for {} SYN(s), first window {} TTLs",
+        "trace: {} probes for {} SYN(s), first window {} TTLs",
+        rounds.sent,
         syns.len(),
         cfg.window
     );

@@ -105,6 +105,18 @@ pub fn sprt(k: u32, n: u32, good: (u32, u32), bad: (u32, u32), alpha: f64) -> Sp
     }
 }
 
+/// The chance that something which answered `k` of `n` probes (its rate
+/// believed with Jeffreys' prior, as in [`sprt`]) leaves the next
+/// `misses` probes in a row unanswered. Below the search's alpha, a run of
+/// misses that long is evidence of silence, not of loss: `bisect
+/// --locate` asks a hop again until it is (when loss is heavy or the
+/// counts are few, that takes more misses).
+pub fn misses_chance(k: u32, n: u32, misses: u32) -> f64 {
+    let k = k.min(n);
+    let (a, b) = (f64::from(k) + 0.5, f64::from(n - k) + 0.5);
+    ln_predictive(a, b, 0, misses).exp()
+}
+
 /// The posterior probability of the hypothesis a log-likelihood ratio
 /// favours, with even prior odds: the confidence a verdict reports.
 pub fn posterior(llr: f64) -> f64 {
@@ -163,6 +175,18 @@ mod tests {
         assert!(matches!(sprt(18, 18, g, b, 0.001), Sprt::Pass(_)));
         assert!(matches!(sprt(1, 6, g, b, 0.001), Sprt::Fail(_)));
         assert!(posterior(7.0) > 0.999);
+    }
+
+    #[test]
+    fn misses_chance_shrinks_with_each_miss_and_with_loss_more_slowly() {
+        // 20 of 20 answered: 1/42 for one miss, (1/42)(3/44) for two.
+        assert!(close(misses_chance(20, 20, 1), 0.5 / 21.0));
+        assert!(close(misses_chance(20, 20, 2), 0.5 / 21.0 * 1.5 / 22.0));
+        assert!(close(misses_chance(5, 5, 0), 1.0));
+        // Half answered: three misses are no evidence of silence.
+        assert!(misses_chance(10, 20, 3) > 0.1);
+        assert!(misses_chance(10, 20, 30) < 1e-4);
+        assert!(misses_chance(0, 0, 1) > 0.4, "no counts, no belief");
     }
 
     /// Regression: with point estimates, good's 7/7 made three lost probes
