@@ -516,6 +516,26 @@ impl<R: Read> CaptureReader<R> {
         matches!(self.format, Format::PcapNg { .. })
     }
 
+    /// The length of the mapped file, `None` when the capture is read
+    /// into a buffer (standard input, a pipe, a file that cannot be
+    /// mapped). Several readers of one mapped file can each walk it
+    /// (`--threads`).
+    pub fn mapped_len(&self) -> Option<usize> {
+        match &self.input.bytes {
+            Bytes::Mapped { map, .. } => Some(map.len()),
+            Bytes::Buffered(_) => None,
+        }
+    }
+
+    /// Read a mapped file only up to `len` bytes, as if it ended there:
+    /// readers of a file that grows while they open it all read the same
+    /// bytes. Nothing changes for a buffered reader or a shorter map.
+    pub fn end_mapped_at(&mut self, len: usize) {
+        if let Bytes::Mapped { .. } = self.input.bytes {
+            self.input.end = self.input.end.min(len.max(self.input.start));
+        }
+    }
+
     /// Bytes of the file read so far (for a progress bar).
     pub fn offset(&self) -> u64 {
         self.input.offset

@@ -187,21 +187,9 @@ fn plain_ipv4(link: LinkType, data: &[u8]) -> Option<&[u8]> {
 /// this segment (the tests compare the two on random and real frames);
 /// `None` sends the packet down that path.
 fn fast_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
-    let h = ipv4::Packet::new_checked(ip).ok()?;
-    let header = h.header_len();
-    let total = usize::from(h.total_len());
-    if total < header || total > ip.len() || h.is_fragment() {
-        return None;
-    }
-    if h.protocol() != tcp::PROTOCOL {
-        return None;
-    }
-    let t = tcp::Packet::new_checked(ip.get(header..total)?).ok()?;
+    let (h, t) = fast_ipv4_views(ip)?;
     let hdr_len = t.header_len();
     let seg_len = t.as_bytes().len();
-    if hdr_len < tcp::HEADER_LEN || hdr_len > seg_len {
-        return None;
-    }
     Some(Segment {
         src: SocketAddr::new(h.src_addr().into(), t.src_port()),
         dst: SocketAddr::new(h.dst_addr().into(), t.dst_port()),
@@ -213,6 +201,41 @@ fn fast_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
         ip: IpLayer::V4(ipv4::Packet::new_unchecked(HeaderBytes::copy(&h))),
         tcp: t,
     })
+}
+
+/// The checked IPv4 and TCP views of a packet [`fast_ipv4_tcp`] takes,
+/// `None` for every other packet: the fast path's conditions, written once
+/// for it and for [`fast_tcp_endpoints`].
+fn fast_ipv4_views(ip: &[u8]) -> Option<(ipv4::Packet<&[u8]>, tcp::Packet<&[u8]>)> {
+    let h = ipv4::Packet::new_checked(ip).ok()?;
+    let header = h.header_len();
+    let total = usize::from(h.total_len());
+    if total < header || total > ip.len() || h.is_fragment() {
+        return None;
+    }
+    if h.protocol() != tcp::PROTOCOL {
+        return None;
+    }
+    let t = tcp::Packet::new_checked(ip.get(header..total)?).ok()?;
+    let hdr_len = t.header_len();
+    if hdr_len < tcp::HEADER_LEN || hdr_len > t.as_bytes().len() {
+        return None;
+    }
+    Some((h, t))
+}
+
+/// The two endpoints (source, destination) of a frame [`decode_frame`]
+/// reads by its fast path, without building the segment: a flow-sharded
+/// reader (`--threads`) peeks at every packet's connection this way and
+/// decodes only its own. `Some` means exactly that `decode_frame` gives a
+/// [`Decoded::Tcp`] with these endpoints; `None` says nothing (the frame
+/// may still be TCP, read by the lax path).
+pub fn fast_tcp_endpoints(link: LinkType, data: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    let (h, t) = plain_ipv4(link, data).and_then(fast_ipv4_views)?;
+    Some((
+        SocketAddr::new(h.src_addr().into(), t.src_port()),
+        SocketAddr::new(h.dst_addr().into(), t.dst_port()),
+    ))
 }
 
 /// Decode a frame through etherparse's lax slicer (every frame the fast
