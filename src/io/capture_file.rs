@@ -206,6 +206,33 @@ impl TsResolution {
     /// (`if_tsoffset`), as a duration since the epoch. Saturates instead of
     /// overflowing on absurd values.
     pub fn to_duration(self, units: u64, offset_secs: i64) -> Duration {
+        // Micro- and nanoseconds, nearly every capture: in u64, as the u128
+        // path below gives them (10^9 = 10^n * 10^(9-n), so the seconds and
+        // the rest split exactly), without its 128-bit division per packet.
+        const POW10: [u64; 10] = [
+            1,
+            10,
+            100,
+            1_000,
+            10_000,
+            100_000,
+            1_000_000,
+            10_000_000,
+            100_000_000,
+            1_000_000_000,
+        ];
+        let decimal = match self {
+            TsResolution::Decimal(n @ 0..=9) => {
+                let n = usize::from(n);
+                POW10.get(n).zip(POW10.get(9 - n))
+            }
+            _ => None,
+        };
+        if let Some((&per_sec, &scale)) = decimal {
+            let nanos = (units % per_sec) * scale;
+            let secs = (units / per_sec).saturating_add_signed(offset_secs);
+            return Duration::new(secs, u32::try_from(nanos).unwrap_or(0));
+        }
         const NANOS: u128 = 1_000_000_000;
         let units = u128::from(units);
         let nanos = match self {
