@@ -1603,6 +1603,36 @@ mod tests {
     }
 
     /// Feed a lone SYN from `client` (to the scenarios' server).
+    /// A tick that returns at once (nothing due) still moves the clock, and
+    /// ticks finish flows at the packets feeds would: after the grace of
+    /// an RST, and at the look for idle flows, with no jump seen where the
+    /// clock moved by ticks in steps shorter than the idle timeout.
+    #[test]
+    fn ticks_finish_at_the_same_packets_and_keep_the_clock() {
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (7, 0), &["syn"], 0);
+        feed(&mut t, 2, 10, false, (0, 8), &["reset", "ack"], 0);
+        t.tick(3, Duration::from_millis(1000));
+        t.tick(4, Duration::from_millis(2010));
+        assert!(!t.has_finished(), "within the grace");
+        t.tick(5, Duration::from_millis(2011));
+        assert_eq!(t.take_finished().len(), 1, "past the grace");
+
+        let mut t = Tracker::new();
+        feed_syn(&mut t, 1, 1_000, "198.18.0.2:40000");
+        t.tick(2, Duration::from_secs(50));
+        // Before the next look for idle flows: only the clock moves.
+        t.tick(3, Duration::from_secs(60));
+        assert!(!t.has_finished());
+        // 55 s after the last tick (65 s after the last full step): idle,
+        // not a jump.
+        t.tick(4, Duration::from_secs(115));
+        assert_eq!(t.take_clock_jumps(), vec![]);
+        let done = t.take_finished();
+        assert_eq!(done.len(), 1);
+        assert!(done.iter().all(|(_, a)| !a.expired_by_jump));
+    }
+
     fn feed_syn(t: &mut Tracker, n: u64, ms: u64, client: &str) {
         let mut a = Attributes::new();
         a.insert(Field::TcpWindowSizeValue, 1000u16);

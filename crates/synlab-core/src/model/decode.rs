@@ -813,6 +813,27 @@ mod tests {
         f
     }
 
+    /// The shards' peek: the fast path's endpoints, without the segment;
+    /// nothing for a frame only the lax path reads (a VLAN tag, a
+    /// fragment), which the shards then decode whole.
+    #[test]
+    fn the_endpoint_peek_answers_where_the_fast_path_does() {
+        let frame = ethernet(&[], &ipv4_syn());
+        let (src, dst) = fast_tcp_endpoints(LinkType::Ethernet, &frame).expect("plain IPv4/TCP");
+        let seg = segment(decode_frame(LinkType::Ethernet, &frame));
+        assert_eq!((src, dst), (seg.src, seg.dst));
+        assert_eq!(src.to_string(), "198.18.0.2:40000");
+        let tagged = ethernet(&[[0x81, 0x00, 0, 100]], &ipv4_syn());
+        assert_eq!(fast_tcp_endpoints(LinkType::Ethernet, &tagged), None);
+        let mut fragment = ipv4_syn();
+        fragment[6] = 0x20; // more fragments
+        assert_eq!(fast_tcp_endpoints(LinkType::Raw, &fragment), None);
+        assert_eq!(
+            fast_tcp_endpoints(LinkType::Raw, &ipv4_syn()),
+            Some((src, dst))
+        );
+    }
+
     #[test]
     fn qinq_vlan_tags_are_skipped() {
         let frame = ethernet(&[[0x88, 0xa8, 0, 10], [0x81, 0x00, 0, 100]], &ipv4_syn());
