@@ -203,10 +203,13 @@ fn fast_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
     })
 }
 
+/// A packet's IPv4 header and TCP segment, both checked.
+type FastViews<'a> = (ipv4::Packet<&'a [u8]>, tcp::Packet<&'a [u8]>);
+
 /// The checked IPv4 and TCP views of a packet [`fast_ipv4_tcp`] takes,
 /// `None` for every other packet: the fast path's conditions, written once
 /// for it and for [`fast_tcp_endpoints`].
-fn fast_ipv4_views(ip: &[u8]) -> Option<(ipv4::Packet<&[u8]>, tcp::Packet<&[u8]>)> {
+fn fast_ipv4_views(ip: &[u8]) -> Option<FastViews<'_>> {
     let h = ipv4::Packet::new_checked(ip).ok()?;
     let header = h.header_len();
     let total = usize::from(h.total_len());
