@@ -4,8 +4,10 @@
 //! answers' attributes and writes each attempt; its time over this loop's
 //! is what that costs.
 //!
-//! `cargo run --profile dist --example read_decode FILE`
+//! `cargo run --profile dist --example read_decode FILE [--attributes]`
 //! (prints packets, TCP segments, ICMP errors and skipped frames).
+//! `--attributes` also builds the attribute set of every SYN and SYN+ACK
+//! (what `handshakes` reports of each), still with no tracking or output.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,7 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path: PathBuf = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
-        .ok_or("usage: read_decode FILE")?;
+        .ok_or("usage: read_decode FILE [--attributes]")?;
+    let attributes = std::env::args().nth(2).as_deref() == Some("--attributes");
     let started = Instant::now();
     let mut reader = CaptureReader::open(&path)?;
     let (mut packets, mut tcp, mut icmp, mut skipped) = (0u64, 0u64, 0u64, 0u64);
@@ -34,6 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Decoded::Tcp(seg) => {
                 tcp += 1;
                 check = check.wrapping_add(u64::from(seg.seq) ^ u64::from(seg.src.port()));
+                if attributes && (seg.flags.is_syn() || seg.flags.is_syn_ack()) {
+                    check = check.wrapping_add(seg.attributes().len() as u64);
+                }
             }
             Decoded::Icmp(_) => icmp += 1,
             Decoded::Skipped(_) => skipped += 1,
