@@ -52,9 +52,9 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            // One thread unless asked: on the shared 2-core machine two
-            // threads were slower in most runs (docs/PERFORMANCE.md).
-            let threads = threads.map_or(1, |n| usize::try_from(n).unwrap_or(1));
+            // Every core unless asked (docs/PERFORMANCE.md: on a file,
+            // each thread walks it and renders its own rows).
+            let threads = threads.map_or_else(default_threads, |n| usize::try_from(n).unwrap_or(1));
             handshakes(
                 files,
                 print,
@@ -192,6 +192,18 @@ enum Print<'a> {
 /// `--parquet DIR --partition-by KEYS [--vantage NAME]`, checked: a
 /// vantage partition needs the vantage's name, and a name needs its
 /// partition.
+/// `handshakes`' threads when `--threads` is not given: the machine's
+/// cores, at most [`MAX_DEFAULT_THREADS`].
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_DEFAULT_THREADS)
+}
+
+/// Every thread reads the whole file (and tracks its share): past a few,
+/// the reading each repeats outweighs the share it takes.
+const MAX_DEFAULT_THREADS: usize = 8;
+
 fn dataset_target<'a>(
     dir: &'a std::path::Path,
     by: Option<&crate::io::parquet_dataset::PartitionBy>,
