@@ -200,9 +200,10 @@ fn default_threads() -> usize {
         .min(MAX_DEFAULT_THREADS)
 }
 
-/// Every thread reads the whole file (and tracks its share): past a few,
-/// the reading each repeats outweighs the share it takes.
-const MAX_DEFAULT_THREADS: usize = 8;
+/// Every thread reads the whole file (and tracks its share) and keeps its
+/// own allocator pages: at 200k handshakes 4 threads peak at 45 MB, 8 at
+/// 66 MB, past the 64 MB issue 25 allows (docs/PERFORMANCE.md).
+const MAX_DEFAULT_THREADS: usize = 4;
 
 fn dataset_target<'a>(
     dir: &'a std::path::Path,

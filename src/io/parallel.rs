@@ -52,6 +52,11 @@ const BATCH_PACKETS: usize = 4096;
 /// Batches sent and not yet answered by every shard.
 const IN_FLIGHT: usize = 4;
 
+/// Answers a walking shard may have waiting for the merge: enough that
+/// the shards do not wait on one another, few because each holds its
+/// rendered rows (about half a megabyte for a batch of SYN-heavy traffic).
+const WALK_AHEAD: usize = 2;
+
 /// What a shard makes of each attempt it finishes, on its own thread
 /// (the filter, the row's text); `None` drops the attempt.
 pub type Map<'m, T> = &'m (dyn Fn(Box<Attempt>) -> Option<T> + Sync);
@@ -338,7 +343,7 @@ pub fn stream_walking<T: Send, E: From<LoadError>>(
     std::thread::scope(|scope| {
         let mut answers = Vec::new();
         for (me, reader) in readers.into_iter().enumerate() {
-            let (tx, rx) = sync_channel(IN_FLIGHT);
+            let (tx, rx) = sync_channel(WALK_AHEAD);
             scope.spawn(move || walk(me, shards, reader, Shard::new(shard_limits, map), tx));
             answers.push(rx);
         }
