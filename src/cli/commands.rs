@@ -52,9 +52,11 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            // Every core unless asked (docs/PERFORMANCE.md: on a file,
-            // each thread walks it and renders its own rows).
-            let threads = threads.map_or_else(default_threads, |n| usize::try_from(n).unwrap_or(1));
+            // One thread unless asked: two pay on a large file
+            // (docs/PERFORMANCE.md), but every thread keeps its own reader
+            // and allocator pages, which puts the hostile captures' runs
+            // over their memory bound (tests/hostile.rs).
+            let threads = threads.map_or(1, |n| usize::try_from(n).unwrap_or(1));
             handshakes(
                 files,
                 print,
@@ -192,19 +194,6 @@ enum Print<'a> {
 /// `--parquet DIR --partition-by KEYS [--vantage NAME]`, checked: a
 /// vantage partition needs the vantage's name, and a name needs its
 /// partition.
-/// `handshakes`' threads when `--threads` is not given: the machine's
-/// cores, at most [`MAX_DEFAULT_THREADS`].
-fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(MAX_DEFAULT_THREADS)
-}
-
-/// Every thread reads the whole file (and tracks its share) and keeps its
-/// own allocator pages: at 200k handshakes 4 threads peak at 45 MB, 8 at
-/// 66 MB, past the 64 MB issue 25 allows (docs/PERFORMANCE.md).
-const MAX_DEFAULT_THREADS: usize = 4;
-
 fn dataset_target<'a>(
     dir: &'a std::path::Path,
     by: Option<&crate::io::parquet_dataset::PartitionBy>,
