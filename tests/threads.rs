@@ -211,3 +211,24 @@ fn the_flow_table_cap_is_shared_out_between_the_threads() {
     assert_eq!(indexes, (0..10).collect::<Vec<u64>>());
     assert!(doc["evicted"].as_u64().is_some_and(|n| n > 0), "{doc}");
 }
+
+/// Without `--threads`: the machine's cores (at most 4) for one capture
+/// file of 32 MiB or more; one thread for a smaller file, standard input
+/// and several captures merged into one stream.
+#[test]
+fn the_default_is_every_core_on_a_large_file_and_one_thread_otherwise() {
+    use synlab::io::load::{default_threads, MAX_DEFAULT_THREADS, THREADS_FROM_BYTES};
+    let tmp = TempDir::new("threads-default");
+    let large = tmp.join("large.pcap");
+    std::fs::File::create(&large)
+        .and_then(|f| f.set_len(THREADS_FROM_BYTES))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cores = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_DEFAULT_THREADS);
+    assert_eq!(default_threads(std::slice::from_ref(&large)), cores);
+    let small = root().join("captures/many-attempts.pcap");
+    assert_eq!(default_threads(&[small]), 1);
+    assert_eq!(default_threads(&[PathBuf::from("-")]), 1);
+    assert_eq!(default_threads(&[large.clone(), large]), 1);
+}

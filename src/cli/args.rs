@@ -63,8 +63,9 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::handshake::DEFAULT_MAX_FLOWS as u64,
               value_parser = clap::value_parser!(u64).range(1..))]
         max_flows: u64,
-        /// Track with N threads (default: 1; 2 on a 2-core machine measured
-        /// 1.4x faster on a large file, see docs/PERFORMANCE.md).
+        /// Track with N threads (default: the machine's cores, at most 4, for
+        /// a capture file of 32 MiB or more; 1 for a smaller one, standard
+        /// input or several captures).
         /// Packets are shared out by connection, so each thread sees whole
         /// flows; the output is byte for byte the one of `--threads 1`. The
         /// --max-flows cap is shared out between the threads. Several

@@ -52,11 +52,12 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            // One thread unless asked: two pay on a large file
-            // (docs/PERFORMANCE.md), but every thread keeps its own reader
-            // and allocator pages, which puts the hostile captures' runs
-            // over their memory bound (tests/hostile.rs).
-            let threads = threads.map_or(1, |n| usize::try_from(n).unwrap_or(1));
+            // Unless asked: every core on a large file, one on a small one
+            // (docs/PERFORMANCE.md).
+            let threads = threads.map_or_else(
+                || crate::io::load::default_threads(files),
+                |n| usize::try_from(n).unwrap_or(1),
+            );
             handshakes(
                 files,
                 print,
