@@ -41,6 +41,8 @@ readonly FLEET_NET=198.19.0.0/20
 readonly FLEET_BROKEN=198.19.1.0/24
 readonly FLEET_LOSSY=198.19.2.0/26
 readonly FLEET_DEAD=198.19.2.64/26
+readonly FLEET_STALL=198.19.3.0/27
+readonly FLEET_STALL_BYTES=8000     # server bytes a TTL-127 flow gets in $FLEET_STALL
 
 PROG=${0##*/}
 
@@ -80,6 +82,12 @@ Commands:
                                   128: the Windows profiles): broken for them
                   $FLEET_LOSSY  drops 30% of SYNs at random (numgen)
                   $FLEET_DEAD  drops everything: offline
+                  $FLEET_STALL  connections whose SYN was seen with TTL
+                                  127 get the server's first $FLEET_STALL_BYTES
+                                  bytes only (conntrack mark and byte count):
+                                  the handshake works, the download stalls
+                                  (broken for the Windows profiles under
+                                  'sweep --exchange http:/data.bin' only)
                 The rest of the /20 works. The server listens on port 80 of
                 every address. 'flush' removes the rules, not the routes.
   status        show namespaces, addresses, the middlebox ruleset and
@@ -775,9 +783,11 @@ cmd_fleet() {
 add rule inet $TABLE $CHAIN ip daddr $FLEET_BROKEN ip ttl 127 drop
 add rule inet $TABLE $CHAIN ip daddr $FLEET_LOSSY numgen random mod 10 < 3 drop
 add rule inet $TABLE $CHAIN ip daddr $FLEET_DEAD drop
+add rule inet $TABLE $CHAIN ip daddr $FLEET_STALL tcp flags & (syn | ack) == syn ip ttl 127 ct mark set 0x5
+add rule inet $TABLE $CHAIN ip saddr $FLEET_STALL ct mark 0x5 ct reply bytes > $FLEET_STALL_BYTES drop
 EOF
     touch "$STATE_DIR/fleet"
-    log "fleet $FLEET_NET on $SRV_NS: broken (TTL 127) $FLEET_BROKEN, 30% loss $FLEET_LOSSY, dead $FLEET_DEAD"
+    log "fleet $FLEET_NET on $SRV_NS: broken (TTL 127) $FLEET_BROKEN, 30% loss $FLEET_LOSSY, dead $FLEET_DEAD, download stalls past $FLEET_STALL_BYTES bytes (TTL 127) $FLEET_STALL"
 }
 
 cmd_status() {

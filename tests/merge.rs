@@ -208,6 +208,48 @@ fn standard_input_may_list_the_captures() {
     assert!(from_list["handshakes"][0]["parts"].is_object());
 }
 
+/// A README or a log beside the rotated captures of a directory is
+/// skipped with a warning naming it (the run reads the captures as if it
+/// were not there); a directory of no captures at all is an error; a
+/// non-capture named on its own is still an error, not a skip.
+#[test]
+fn a_directory_skips_what_is_no_capture_and_says_so() {
+    let pcap = read_pcap(&capture("incident.pcap")).unwrap_or_else(|| panic!("a classic pcap"));
+    let dir = TempDir::new("merge-not-capture");
+    let pieces = split(&pcap, 200, &dir);
+    let readme = dir.path().join("README.txt");
+    std::fs::write(&readme, "rotated by tcpdump -C 1\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = support::synlab(&["handshakes", "--json", path_str(dir.path())]);
+    support::assert_exit_for(&out, 0, "handshakes DIR (with a README)");
+    let err = support::stderr(&out);
+    let said = format!("{}: skipped: not a pcap or pcapng file", readme.display());
+    assert!(err.contains(&said), "{err}");
+    let doc = support::json(&out);
+    assert!(
+        doc["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.starts_with(&said)),
+        "{doc}"
+    );
+    let list: String = pieces
+        .iter()
+        .map(|p| format!("{}\n", p.display()))
+        .collect();
+    let from_list = support::json(&synlab_stdin(
+        &["handshakes", "--json", "-"],
+        list.as_bytes(),
+    ));
+    assert_eq!(doc["handshakes"], from_list["handshakes"]);
+
+    let only_text = TempDir::new("merge-only-text");
+    let notes = only_text.path().join("notes.txt");
+    std::fs::write(&notes, "no capture here\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = support::synlab_exit(&["handshakes", path_str(only_text.path())], 2);
+    assert!(support::stderr(&out).contains("holds no pcap or pcapng files"));
+    let out = support::synlab_exit(&["handshakes", path_str(&notes)], 2);
+    assert!(support::stderr(&out).contains("not a pcap or pcapng file"));
+}
+
 /// One capture reads as before: no `parts`, whatever else changed.
 #[test]
 fn one_capture_has_no_parts() {

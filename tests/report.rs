@@ -187,6 +187,76 @@ fn the_report_renders_in_a_headless_browser() {
     }
 }
 
+/// `bisect --locate --html` on a chain of four routers whose hop 3 answers
+/// jumbo-MSS SYNs with its own RST: the rendered page says where on the
+/// path (the located hop's sentence, both traces per TTL) and lists the
+/// injected answers with their evidence (hop distance, initial TTL, IP
+/// ID, window). Root only (the namespace lab), as the other lab tests.
+#[test]
+fn a_located_bisect_page_says_where_on_the_path_and_what_was_injected() {
+    let Some(lab) = support::lab::Lab::up_chain("rlocate", 195, 4) else {
+        return;
+    };
+    lab.on_hop(
+        "rule",
+        3,
+        "tcp flags syn / syn,ack tcp option maxseg size > 1460 reject with tcp reset",
+    );
+    let tmp = TempDir::new("report-locate");
+    let html: PathBuf = tmp.join("locate.html");
+    let target = lab.srv(false, 80);
+    let out = lab.synlab(
+        &Args::bisect("ubuntu-22.04", "amazon-linux-2")
+            .target(&target)
+            .args(&["--suppress-rst", "--locate", "--html", path_str(&html)])
+            .json()
+            .strs(),
+    );
+    support::assert_exit(&out, 0);
+    let doc = json(&out);
+    let said = doc["location"]["evidence"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no location: {doc}"));
+    let hop3 = lab.var("LAB_HOP3_IP");
+    let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("--html: {e}"));
+    for want in [
+        "<h2>Where on the path</h2>",
+        "<th>passing (ubuntu-22.04)</th><th>failing (amazon-linux-2)</th>",
+        &format!("<td>3</td><td>time-exceeded from {hop3} ("),
+        "<h2>Injected answers</h2>",
+        "<th>hop distance</th>",
+    ] {
+        assert!(page.contains(want), "{want:?} not in the page");
+    }
+    let Some(browser) = browser() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("no chromium-headless-shell or chromium, and CI must run this test (scripts/test.sh installs it)");
+        }
+        eprintln!("skipping the browser: no chromium-headless-shell or chromium");
+        return;
+    };
+    let out = run_browser(browser, &tmp.join("profile"), &html, &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // What a reader sees: the sentence, the row where the traces part
+    // (the failing SYN's RST marked), and each injected answer: the one the
+    // trace met at TTL 4 and the search's RSTs, with TTL 62 of 64 (2
+    // routers away, the endpoint 3 or 4: its SYN-ACK crosses 4), IP ID 0,
+    // window 0.
+    let ep = lab.var("LAB_SRV_IP");
+    for want in [
+        said,
+        &format!("<td>rst from {ep} ("),
+        ", INJECTED</td>",
+        "<td>trace of amazon-linux-2's SYN, TTL 4</td><td>rst</td><td>1</td>\
+         <td>62</td><td>64</td><td>2</td><td>3</td><td>0</td><td>0</td>",
+        "<td>search</td><td>rst</td>",
+        "<td>62</td><td>64</td><td>2</td><td>4</td><td>0</td><td>0</td>\
+         <td>the rst crossed 2 router(s), the endpoint's SYN-ACK 4",
+    ] {
+        assert!(dom.contains(want), "{want:?} not in the DOM:\n{dom}");
+    }
+}
+
 /// Live, `bisect --pcap` holds what went over the wire: each probe's SYN
 /// and, for the variants that pass, the server's SYN-ACK, each commented
 /// with its variant; `probe --pcap` names the profile and its changes.

@@ -353,6 +353,8 @@ mod tests {
             request: None,
             port_finding: None,
             location: None,
+            traces: None,
+            injected: Vec::new(),
         };
         let sh = reproduce(
             &facts,

@@ -367,12 +367,17 @@ fn parse_rule(args: &BisectArgs) -> Result<Option<Rule>> {
 
 /// What a bisect found: the search's report, `--infer`'s rule and
 /// `--locate`'s hop, and (live) the evidence that RSTs were a box's.
-type Found = (
-    Report,
-    Option<Inferred>,
-    Option<crate::trace::Location>,
-    Option<String>,
-);
+struct Found {
+    report: Report,
+    inferred: Option<Inferred>,
+    location: Option<crate::trace::Location>,
+    /// Live: the marked RSTs in one line.
+    injected: Option<String>,
+    /// `--locate`: good's and bad's traces, for the page.
+    traces: Option<crate::report::LocatedTraces>,
+    /// Live: the marked RSTs, alike ones counted, for the page.
+    marked: Vec<crate::trace::Injected>,
+}
 
 /// The search against a live target, in one session: opened before the
 /// first batch, closed (its RST rule removed, a failure reported) after
@@ -419,7 +424,7 @@ fn run_live(
     }
     // --locate: once the culprits are known, the bad SYN traced beside the
     // good one, on this session.
-    let location = match (&report, args.locate) {
+    let located = match (&report, args.locate) {
         (Ok((r, _)), true) if r.conclusion == Conclusion::Culprits => {
             let v6 = target.is_ipv6();
             let distance = live.endpoint_distance();
@@ -438,9 +443,29 @@ fn run_live(
         rtt.timeout()
     );
     let injected = live.injected();
+    let marked = live.injected_answers();
     live.close()?;
     let (report, inferred) = report?;
-    Ok((report, inferred, location, injected))
+    let (location, traces) = match located {
+        Some(l) => (
+            l.location,
+            Some(crate::report::LocatedTraces {
+                passing_label: good.label.clone(),
+                passing: l.passing,
+                failing_label: bad.label.clone(),
+                failing: l.failing,
+            }),
+        ),
+        None => (None, None),
+    };
+    Ok(Found {
+        report,
+        inferred,
+        location,
+        injected,
+        traces,
+        marked,
+    })
 }
 
 /// `--infer` after the search, against the same oracle.
@@ -520,6 +545,8 @@ fn run_facts(args: &BisectArgs, report: &Report, started: std::time::SystemTime)
         request: args.exchange.request.as_ref().map(|e| e.to_string()),
         port_finding: port_line(report),
         location: None,
+        traces: None,
+        injected: Vec::new(),
     }
 }
 
@@ -583,12 +610,26 @@ pub fn bisect(
                 })
                 .map_err(|h| stopped(&search, h))?;
             let inferred = infer_with(args, &search, &mut oracle)?;
-            Ok((report, inferred, None, None))
+            Ok(Found {
+                report,
+                inferred,
+                location: None,
+                injected: None,
+                traces: None,
+                marked: Vec::new(),
+            })
         }),
     };
     // What was recorded is kept, also when the search stopped early.
     let written = rec.finish().context("--pcap");
-    let (report, inferred, location, injected) = match report {
+    let Found {
+        report,
+        inferred,
+        location,
+        injected,
+        traces,
+        marked,
+    } = match report {
         Ok(done) => done,
         Err(e) => {
             if let Err(w) = written {
@@ -605,6 +646,8 @@ pub fn bisect(
     }
     let mut facts = run_facts(args, &report, started);
     facts.location = location.as_ref().map(|l| l.evidence.clone());
+    facts.traces = traces;
+    facts.injected = marked;
     if let Some((path, mut file)) = html {
         let page = crate::report::bisect_page_inferred(
             SynSide {

@@ -7,8 +7,9 @@
 //! what arrived, time out what is due) and the printers.
 
 mod bisect;
+mod exchange;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -18,14 +19,16 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value as Json};
 
-use super::live_args::{GuardArgs, RouteArgs};
+use super::live_args::{ExchangeArgs, GuardArgs, RouteArgs, EXCHANGE_TOTAL};
 use super::messages::message;
 use super::status::Status;
 use crate::columns::{Cell, CellType};
+use crate::exchange::Limits;
 use crate::handshake::Outcome;
 use crate::io::interrupt::{Interrupted, Signals, StopSignal};
-use crate::io::live::{LiveOptions, LiveSession};
+use crate::io::live::{ExchangeOptions, LiveOptions, LiveSession};
 use crate::io::live_oracle::LiveOracle;
+use crate::io::nft::RstSuppressor;
 use crate::io::parquet_rows::RowsSink;
 use crate::io::privilege::{self, Needs};
 use crate::io::raw::{self, DatalinkSource, FrameSource, PacketSender, RawSender};
@@ -36,8 +39,10 @@ use crate::sweep::targets::{parse_line, Prefix};
 use crate::sweep::template::SynTemplate;
 use crate::sweep::{Condition, Decided, Summary, Sweep, SweepConfig, SweepParams};
 use bisect::{Bisector, Explained};
+use exchange::Runs;
 
 #[derive(Debug, Args)]
+#[command(mut_args = words)]
 pub struct SweepArgs {
     /// The targets: a CIDR prefix (198.19.0.0/20, at most a /8), a file
     /// with one address a line (# comments), or - for standard input.
@@ -66,13 +71,16 @@ pub struct SweepArgs {
     /// Seconds to wait for each SYN's answer (0.01 to 60).
     #[arg(long, default_value_t = 1.0, value_parser = parse_timeout)]
     pub timeout: f64,
-    /// Targets probed at a time (default: what the rate sends in a timeout).
+    /// Targets probed at a time (default: what the rate sends in a
+    /// timeout); with --exchange, exchanges running at a time (default 64).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub window: Option<u32>,
     #[command(flatten)]
     pub route: RouteArgs,
     #[command(flatten)]
     pub guard: GuardArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
     /// One JSON document at the end: every row and the summary (holds all
     /// rows; for many targets use --jsonl).
     #[arg(long, conflicts_with = "jsonl")]
@@ -92,6 +100,25 @@ pub struct SweepArgs {
     /// `culprits`, `culprits_by`, `bisected_at`.
     #[arg(long, value_name = "FILE")]
     pub parquet: Option<std::path::PathBuf>,
+}
+
+/// The shared flags as sweep shows them (worded for `probe` where declared).
+fn words(arg: clap::Arg) -> clap::Arg {
+    match arg.get_id().as_str() {
+        "exchange" => arg.help(
+            "Each probe a whole exchange past the handshake (as `probe --exchange`: \
+             http:PATH, a URL or hex:BYTES), many at once (--window) from one raw socket; \
+             a profile passes a target when its exchange is complete (stalled, \
+             reset-mid-transfer, http-error, no-reply fail), so a stack whose handshake \
+             works but whose download stalls is broken. Suppresses the kernel's RSTs \
+             (nftables, CAP_NET_ADMIN) for the sweep's source ports until it ends",
+        ),
+        "suppress_rst" => arg.help(
+            "Refused without --exchange (the kernel's RSTs clear the server's half-open \
+             connections); with --exchange it is on anyway",
+        ),
+        _ => arg,
+    }
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -202,6 +229,9 @@ struct Counters {
     elapsed: Duration,
     /// Time spent crafting and sending (what one core generates at).
     sending: Duration,
+    /// `--exchange`: `sent` counts exchanges started, `answered` those
+    /// the server answered (anything but no-reply).
+    exchanges: bool,
 }
 
 /// How the loop ended.
@@ -313,13 +343,19 @@ fn passed(d: &Decided, i: usize) -> bool {
 /// A target's JSON row; with `--bisect-broken`, a broken target's
 /// culprits and how they were found (`culprits_by`: bisected, confirmed or
 /// unconfirmed with the bisected target in `bisected_at`, or failed).
-fn row(d: &Decided, names: &[String], explained: Option<&Explained>) -> Json {
+fn row(d: &Decided, names: &[String], explained: Option<&Explained>, runs: Option<&Runs>) -> Json {
     let profiles: serde_json::Map<String, Json> = d
         .tallies
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let v = json!({"pass": passed(d, i), "probes": t.probes(), "outcomes": t.counts()});
+            let mut v = json!({"pass": passed(d, i), "probes": t.probes(), "outcomes": t.counts()});
+            if let (Some(runs), Some(map)) = (runs, v.as_object_mut()) {
+                let bytes: Vec<u64> = runs
+                    .get(i)
+                    .map_or_else(Vec::new, |r| r.iter().map(|r| r.bytes).collect());
+                map.insert("bytes".into(), json!(bytes));
+            }
             (names[i].clone(), v)
         })
         .collect();
@@ -345,14 +381,46 @@ fn failing_names(d: &Decided, names: &[String]) -> Vec<String> {
 }
 
 /// A target's text line (only targets that do not simply work).
-fn text_line(d: &Decided, names: &[String], explained: Option<&Explained>) -> String {
+/// With `--exchange` (`runs`), a profile that failed some exchanges shows
+/// how they ended and the most response bytes one of them received.
+fn text_line(
+    d: &Decided,
+    names: &[String],
+    explained: Option<&Explained>,
+    runs: Option<&Runs>,
+) -> String {
     let counts: Vec<String> = d
         .tallies
         .iter()
         .zip(names)
-        .map(|(t, n)| {
+        .enumerate()
+        .map(|(i, (t, n))| {
             let pass = d.reference.map_or(0, |r| t.count(r));
-            format!("{n} {pass}/{}", t.probes())
+            let failed = runs
+                .and_then(|r| r.get(i))
+                .map(|ran| {
+                    let failed: Vec<_> = ran
+                        .iter()
+                        .filter(|r| Some(r.outcome) != d.reference)
+                        .collect();
+                    let most = failed.iter().map(|r| r.bytes).max().unwrap_or(0);
+                    let how: Vec<String> = t
+                        .counts()
+                        .into_iter()
+                        .filter(|(o, _)| d.reference.is_none_or(|r| *o != r.to_string()))
+                        .map(|(o, k)| format!("{o} {k}"))
+                        .collect();
+                    let bytes = match most {
+                        0 => String::new(),
+                        n => format!("; at most {n} bytes"),
+                    };
+                    match failed.is_empty() {
+                        true => String::new(),
+                        false => format!(" [{}{bytes}]", how.join(", ")),
+                    }
+                })
+                .unwrap_or_default();
+            format!("{n} {pass}/{}{failed}", t.probes())
         })
         .collect();
     let failing = match d.failing.is_empty() {
@@ -390,17 +458,30 @@ fn summary_lines(s: &Summary, c: &Counters, interrupted: bool) -> Vec<String> {
             )
         })
         .collect();
-    let mut lines = vec![format!(
-        "{}{} targets: {}; {} SYNs in {secs:.2} s ({:.0}/s; sent at {:.0}/s while sending), {} answered ({:.0}/s)",
-        if interrupted { "interrupted: " } else { "" },
-        s.total(),
-        counts.join(", "),
-        c.sent,
-        per(c.sent),
-        c.sent as f64 / c.sending.as_secs_f64().max(1e-9),
-        c.answered,
-        per(c.answered),
-    )];
+    let head = match interrupted {
+        true => "interrupted: ",
+        false => "",
+    };
+    let mut lines = vec![match c.exchanges {
+        false => format!(
+            "{head}{} targets: {}; {} SYNs in {secs:.2} s ({:.0}/s; sent at {:.0}/s while sending), {} answered ({:.0}/s)",
+            s.total(),
+            counts.join(", "),
+            c.sent,
+            per(c.sent),
+            c.sent as f64 / c.sending.as_secs_f64().max(1e-9),
+            c.answered,
+            per(c.answered),
+        ),
+        true => format!(
+            "{head}{} targets: {}; {} exchanges in {secs:.2} s ({:.0}/s), {} answered",
+            s.total(),
+            counts.join(", "),
+            c.sent,
+            per(c.sent),
+            c.answered,
+        ),
+    }];
     for (name, n) in &s.by_failing {
         lines.push(format!("{n} targets broken for {name}"));
     }
@@ -453,7 +534,7 @@ fn summary_json(s: &Summary, c: &Counters, interrupted: bool) -> Json {
         "broken_by_profile": s.by_failing,
         "broken_by_culprit": s.by_culprit,
         "groups": s.groups(),
-        "syns_sent": c.sent,
+        (if c.exchanges { "exchanges" } else { "syns_sent" }): c.sent,
         "answered": c.answered,
         "elapsed_s": c.elapsed.as_secs_f64(),
         "sending_s": c.sending.as_secs_f64(),
@@ -477,12 +558,23 @@ struct Rows<'a> {
     /// When rows were last flushed (stdout is buffered): a reader of the
     /// JSONL (`tail -f`, a pipe) sees each row within `FLUSH_EVERY`.
     flushed: Instant,
+    /// `--exchange`: each decided target's exchanges, until its row is
+    /// written.
+    runs: HashMap<SocketAddr, Runs>,
 }
 
 /// How long a decided row may wait in the output buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 impl Rows<'_> {
+    /// A decided target of `--exchange`, with its exchanges.
+    fn add_ran(&mut self, d: Decided, runs: Option<Runs>) -> Result<()> {
+        if let Some(runs) = runs {
+            self.runs.insert(d.target, runs);
+        }
+        self.add(d)
+    }
+
     fn add(&mut self, d: Decided) -> Result<()> {
         if let Some(bar) = &self.bar {
             bar.inc(1);
@@ -508,13 +600,16 @@ impl Rows<'_> {
         if let Some(sink) = &mut self.parquet {
             sink.push(parquet_cells(d, &self.names, explained))?;
         }
+        let runs = self.runs.remove(&d.target);
         if let Some(rows) = &mut self.json {
-            rows.push(row(d, &self.names, explained));
+            rows.push(row(d, &self.names, explained, runs.as_ref()));
         } else if self.jsonl {
-            serde_json::to_writer(&mut *self.out, &row(d, &self.names, explained))?;
+            let row = row(d, &self.names, explained, runs.as_ref());
+            serde_json::to_writer(&mut *self.out, &row)?;
             writeln!(self.out)?;
         } else if d.condition != Condition::Works {
-            writeln!(self.out, "{}", text_line(d, &self.names, explained))?;
+            let line = text_line(d, &self.names, explained, runs.as_ref());
+            writeln!(self.out, "{line}")?;
         }
         if self.json.is_none() && self.flushed.elapsed() >= FLUSH_EVERY {
             self.out.flush()?;
@@ -599,7 +694,8 @@ fn progress(len: Option<u64>) -> Option<ProgressBar> {
 
 pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -> Result<Status> {
     let names = args.profile.clone();
-    if args.guard.suppress_rst {
+    let exchange = exchange_options(args);
+    if args.guard.suppress_rst && exchange.is_none() {
         // Source ports come round every 20,000 SYNs; a half-open
         // connection left on the server would swallow the next SYN from
         // the same port.
@@ -615,9 +711,24 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     };
     let v6 = first.is_ipv6();
     let mut attrs = Vec::new();
+    // `--exchange`: each profile's SYN with what its later segments carry
+    // (`synlab.flow.*`, from `[later]`), for the exchanges and the bisects.
+    let mut flows = Vec::new();
     for name in &names {
         let profile = crate::io::profile_store::resolve(name, dirs)?;
-        attrs.push(profile.syn_attributes(v6));
+        let syn = profile.syn_attributes(v6);
+        if exchange.is_some() {
+            // Only what `[later]` adds (the SYN's own are `syn`'s, in this
+            // IP version's names).
+            let mut flow = syn.clone();
+            for (field, value) in profile.with_flow_attributes().iter() {
+                if !profile.attributes.contains(field) {
+                    flow.insert(field, value.clone());
+                }
+            }
+            flows.push(flow);
+        }
+        attrs.push(syn);
     }
     // The guard probe uses, for every target before it is admitted.
     let netns = raw::in_initial_netns();
@@ -643,9 +754,10 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     let templates = templates(&names, &attrs, src, SocketAddr::new(first, port))?;
     let iface = raw::find_interface(args.route.iface.as_deref(), src)
         .context("choosing the capture interface")?;
+    // `--exchange`: the RST rule is installed (nft) with CAP_NET_ADMIN.
     let needs = Needs {
         net_raw: true,
-        net_admin: false,
+        net_admin: exchange.is_some(),
     };
     let opened = privilege::open_then_lower("sweep", needs, || -> std::io::Result<_> {
         let source = DatalinkSource::open(&iface, Duration::from_millis(1))?;
@@ -657,6 +769,17 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     let (mut sender, mut source) =
         opened.with_context(|| format!("opening raw sockets (capture on {})", iface.name))?;
     let ports = PortRange::default();
+    // `--exchange`: the kernel has no socket for our connections and would
+    // reset each at the server's first segment; its RSTs (without ACK)
+    // from our source ports are dropped until the sweep ends. The table
+    // goes when `rst` is dropped, after every exchange ended or was reset.
+    let rst = match exchange {
+        Some(_) => Some(
+            RstSuppressor::install(&ports.ports().collect::<Vec<_>>())
+                .context("suppressing the kernel's RSTs for the exchanges")?,
+        ),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -672,15 +795,29 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
                 .ok()
         })
     };
-    let window = args.window.map_or_else(
-        || (args.rate * args.timeout / names.len() as f64).clamp(64.0, 1_000_000.0) as usize,
-        |w| w as usize,
-    );
+    let window = match (args.window, &exchange) {
+        (Some(w), _) => w as usize,
+        (None, Some(_)) => EXCHANGE_WINDOW,
+        (None, None) => {
+            (args.rate * args.timeout / names.len() as f64).clamp(64.0, 1_000_000.0) as usize
+        }
+    };
+    let params = SweepParams::new(args.count);
+    let (params, target_window, timeout) = match &exchange {
+        None => (params, window, Duration::from_secs_f64(args.timeout)),
+        // Each open target keeps at least one exchange per profile busy;
+        // the sweep's own timeout is only a net under the exchanges' limits.
+        Some((_, limits)) => (
+            params.passing_with(Outcome::Complete),
+            window.div_ceil(names.len()),
+            limits.handshake + limits.total + Duration::from_secs(1),
+        ),
+    };
     let mut sweep = Sweep::new(SweepConfig {
-        params: SweepParams::new(args.count),
+        params,
         profiles: names.len(),
-        window,
-        timeout: Duration::from_secs_f64(args.timeout),
+        window: target_window,
+        timeout,
         ports,
         key: rand::random(),
     });
@@ -695,6 +832,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         explained: BTreeMap::new(),
         parquet: parquet_sink(args)?,
         flushed: Instant::now(),
+        runs: HashMap::new(),
     };
     let mut net = Net {
         sender: &mut sender,
@@ -702,34 +840,67 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         src,
         rate: args.rate,
     };
-    let mut counters = Counters::default();
-    let ended = drive(
-        &mut net,
-        &mut sweep,
-        &mut targets,
-        &templates,
-        &mut stop,
-        &mut |d| rows.add(d),
-        &mut counters,
-    );
+    let mut counters = Counters {
+        exchanges: exchange.is_some(),
+        ..Counters::default()
+    };
+    let ended = match &exchange {
+        None => drive(
+            &mut net,
+            &mut sweep,
+            &mut targets,
+            &templates,
+            &mut stop,
+            &mut |d| rows.add(d),
+            &mut counters,
+        ),
+        Some((ex, limits)) => {
+            let plan = exchange::Plan {
+                templates: &templates,
+                request: &ex.request,
+                limits: *limits,
+                flows: &flows,
+                window,
+            };
+            exchange::drive(
+                &mut net,
+                &mut sweep,
+                &mut targets,
+                &plan,
+                &mut stop,
+                &mut |d, runs| rows.add_ran(d, runs),
+                &mut counters,
+            )
+        }
+    };
     // What was decided is printed however the loop ended.
     match ended {
         Ok(Ended::Done) => {
+            // Every exchange has ended: the sweep's RST rule goes before a
+            // bisect installs its own (the same process's table name).
+            let removed = remove_rst(rst);
             let held = rows.held.take().unwrap_or_default();
             if !held.is_empty() {
                 let sockets = (Box::new(sender), source);
                 let session = (src, iface.name.clone());
-                let opts = bisect_options(args, ports);
+                let mut opts = bisect_options(args, ports);
+                // The bisect's probes are exchanges too, on its own RST rule.
+                opts.suppress_rst = exchange.is_some();
+                let ex = exchange.as_ref().map(|(ex, _)| ex.clone());
                 let held = (held, sockets);
-                if let Err(e) = explain(&mut rows, &attrs, held, session, opts) {
+                let searched = if flows.is_empty() { &attrs } else { &flows };
+                if let Err(e) = explain(&mut rows, searched, held, session, (opts, ex)) {
                     rows.finish(&counters, true)?;
                     return Err(e);
                 }
             }
-            rows.finish(&counters, false)
+            let status = rows.finish(&counters, false);
+            removed?;
+            status
         }
         Ok(Ended::Stopped(signal)) => {
             rows.finish(&counters, true)?;
+            remove_rst(rst)?;
             Err(Interrupted(signal).into())
         }
         // The reader is gone: nothing more to tell it (exit 0, as ripgrep).
@@ -817,7 +988,7 @@ fn explain(
     attrs: &[Attributes],
     (held, (sender, source)): (Vec<Decided>, (Box<RawSender>, DatalinkSource)),
     (src, iface): (IpAddr, String),
-    opts: LiveOptions,
+    (opts, exchange): (LiveOptions, Option<ExchangeOptions>),
 ) -> Result<()> {
     let Some(first) = held.first().map(|d| d.target) else {
         return Ok(());
@@ -834,10 +1005,12 @@ fn explain(
                 return Err(e.into());
             }
         };
-    let mut bisector = Bisector {
-        attrs,
-        oracle: LiveOracle::from_session(session),
+    let oracle = LiveOracle::from_session(session);
+    let oracle = match exchange {
+        Some(ex) => oracle.with_exchange(ex),
+        None => oracle,
     };
+    let mut bisector = Bisector { attrs, oracle };
     for group in bisect::groups(held) {
         for (d, e) in bisector.group(group) {
             rows.emit(&d, Some(&e))?;
@@ -845,6 +1018,40 @@ fn explain(
     }
     bisector.oracle.close()?;
     Ok(())
+}
+
+/// `--exchange`'s exchanges running at a time by default.
+const EXCHANGE_WINDOW: usize = 64;
+
+/// With `--exchange`: what every exchange sends, and its limits (the
+/// handshake's is `--timeout`).
+fn exchange_options(args: &SweepArgs) -> Option<(ExchangeOptions, Limits)> {
+    let request = args.exchange.request.clone()?;
+    let ex = ExchangeOptions {
+        request,
+        stall: Duration::from_secs_f64(args.exchange.stall_timeout),
+        total: EXCHANGE_TOTAL,
+        max_bytes: args.exchange.max_bytes,
+        handshake: Duration::from_secs_f64(args.timeout),
+        retries: Vec::new(),
+    };
+    let limits = Limits {
+        handshake: ex.handshake,
+        stall: ex.stall,
+        total: ex.total,
+        max_bytes: ex.max_bytes,
+    };
+    Some((ex, limits))
+}
+
+/// Remove the RST rule, reporting a failure (dropping it would only log).
+fn remove_rst(rst: Option<RstSuppressor>) -> Result<()> {
+    match rst {
+        Some(r) => r
+            .remove()
+            .context("removing the nftables table that suppressed RSTs"),
+        None => Ok(()),
+    }
 }
 
 fn broken_pipe(e: &anyhow::Error) -> bool {

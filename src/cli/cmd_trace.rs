@@ -14,8 +14,9 @@ use serde_json::json;
 use super::edit_args::EditArgs;
 use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::status::Status;
+use crate::exchange::Request;
 use crate::handshake::Outcome;
-use crate::io::live::{CapturedFrame, LiveOptions, LiveSession};
+use crate::io::live::{CapturedFrame, DataTraceRun, LiveOptions, LiveSession};
 use crate::model::{Attributes, Field, QuotedTcp};
 use crate::probe::ProbeResult;
 use crate::trace::{
@@ -39,6 +40,19 @@ pub struct TraceArgs {
     pub from: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub route: RouteArgs,
+    /// Trace a data segment of an established flow instead of the SYN:
+    /// open a connection with the profile's SYN, then send the request's
+    /// first segment (default http:/, a GET of /) with TTL 1, 2, ... until
+    /// the endpoint acknowledges it, and reset the connection. Finds
+    /// middleboxes that rewrite or drop only data. Turns --suppress-rst on.
+    #[arg(
+        long,
+        value_name = "http:PATH|hex:BYTES",
+        num_args = 0..=1,
+        default_missing_value = "http:/",
+        conflicts_with = "from"
+    )]
+    pub exchange: Option<Request>,
     /// The highest TTL (IPv6: hop limit) tried (1 to 64).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..=64))]
     pub max_ttl: u8,
@@ -76,7 +90,7 @@ pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
     let v6 = target.is_ipv6();
     let edited = args.edit.apply(&profile.attributes, v6)?;
     let exchange = ExchangeArgs {
-        request: None,
+        request: args.exchange.clone(),
         stall_timeout: 2.0,
         max_bytes: super::live_args::EXCHANGE_MAX_BYTES,
     };
@@ -95,11 +109,64 @@ pub fn run(args: &TraceArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         attempts: args.attempts,
         ..TraceConfig::default()
     };
+    if let Some(ex) = live.exchange_options() {
+        // One connection: one source port.
+        let mut session = LiveSession::open(target, &opts, 1)?;
+        let run = session.run_data_trace(&edited.attributes, &ex, cfg)?;
+        session.close()?;
+        return print_exchange(args, target, &profile.name, &run, out);
+    }
     let budget = usize::from(cfg.max_ttl) * usize::from(cfg.attempts);
     let mut session = LiveSession::open(target, &opts, budget)?;
     let report = trace_path(&mut session, &edited.attributes, cfg, v6)?;
     session.close()?;
     print(args, target, &profile.name, &report, out)
+}
+
+/// What `--exchange` adds to the output: how the handshake went and how
+/// many data probes were sent.
+struct ExchangeInfo {
+    handshake: Outcome,
+    rtt_ms: Option<f64>,
+    probes: usize,
+}
+
+/// `--exchange`'s trace printed as asked: the same table and JSON, with
+/// the handshake; a connection not made is said and is exit 1.
+fn print_exchange(
+    args: &TraceArgs,
+    target: SocketAddr,
+    profile: &str,
+    run: &DataTraceRun,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    tracing::info!(
+        "trace --exchange: {} data probe(s), {:.3} s",
+        run.probes,
+        run.elapsed.as_secs_f64()
+    );
+    let info = ExchangeInfo {
+        handshake: run.handshake,
+        rtt_ms: run.handshake_rtt.map(|d| d.as_secs_f64() * 1000.0),
+        probes: run.probes,
+    };
+    let empty = TraceReport {
+        reached: false,
+        hops: Vec::new(),
+        changes: Vec::new(),
+    };
+    let report = run.report.as_ref().unwrap_or(&empty);
+    match args.json {
+        true => print_json(target, profile, args.max_ttl, report, Some(&info), out)?,
+        false => print_table(target, profile, args.max_ttl, report, Some(&info), out)?,
+    }
+    // Only the endpoint's ACK of the data is success: a RST (the
+    // endpoint's or a box's) or an ICMP error ended the path without it.
+    let acked = report.hops.last().is_some_and(|h| h.answer == Answer::Ack);
+    Ok(match acked {
+        true => Status::Ok,
+        false => Status::Differ,
+    })
 }
 
 /// The report printed as asked; the exit status says whether the
@@ -116,9 +183,9 @@ fn print(
         None => args.max_ttl,
     };
     if args.json {
-        print_json(target, profile, max_ttl, report, out)?;
+        print_json(target, profile, max_ttl, report, None, out)?;
     } else {
-        print_table(target, profile, max_ttl, report, out)?;
+        print_table(target, profile, max_ttl, report, None, out)?;
     }
     Ok(match report.reached {
         true => Status::Ok,
@@ -164,17 +231,29 @@ pub(super) fn locate_on(
     [pass, fail]: [&Attributes; 2],
     distance: Option<u8>,
     v6: bool,
-) -> Result<Option<Location>> {
+) -> Result<Option<Located>> {
     let default = TraceConfig::default();
     let cfg = TraceConfig {
         window: distance.map_or(default.window, |d| d.saturating_add(1)),
         ..default
     };
-    let reports = trace_paths(session, &[pass, fail], cfg, v6, true)?;
-    Ok(match reports.as_slice() {
-        [passing, failing] => locate(passing, failing),
-        _ => None,
-    })
+    let mut reports = trace_paths(session, &[pass, fail], cfg, v6, true)?.into_iter();
+    let (Some(passing), Some(failing)) = (reports.next(), reports.next()) else {
+        return Ok(None);
+    };
+    Ok(Some(Located {
+        location: locate(&passing, &failing),
+        passing,
+        failing,
+    }))
+}
+
+/// `bisect --locate`'s finding: where the failing SYN dies (`None`: it
+/// goes as far as the passing one), and both traces.
+pub(super) struct Located {
+    pub location: Option<Location>,
+    pub passing: TraceReport,
+    pub failing: TraceReport,
 }
 
 /// The most probes `bisect --locate` adds to the session: two traces.
@@ -307,9 +386,10 @@ fn print_json(
     profile: &str,
     max_ttl: u8,
     report: &TraceReport,
+    exchange: Option<&ExchangeInfo>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let doc = json!({
+    let mut doc = json!({
         "target": target.to_string(),
         "profile": profile,
         "max_ttl": max_ttl,
@@ -317,6 +397,12 @@ fn print_json(
         "hops": report.hops,
         "changes": report.changes,
     });
+    if let (Some(x), Some(obj)) = (exchange, doc.as_object_mut()) {
+        obj.insert("exchange".into(), json!(true));
+        obj.insert("handshake".into(), json!(x.handshake.name()));
+        obj.insert("handshake_rtt_ms".into(), json!(x.rtt_ms));
+        obj.insert("probes".into(), json!(x.probes));
+    }
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
@@ -327,9 +413,47 @@ fn print_table(
     profile: &str,
     max_ttl: u8,
     report: &TraceReport,
+    exchange: Option<&ExchangeInfo>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    writeln!(out, "trace {profile} -> {target} (max TTL {max_ttl})")?;
+    let Some(x) = exchange else {
+        writeln!(out, "trace {profile} -> {target} (max TTL {max_ttl})")?;
+        return print_rows(max_ttl, report, out);
+    };
+    writeln!(
+        out,
+        "trace {profile} -> {target} (max TTL {max_ttl}, the request's first data segment)"
+    )?;
+    let rtt = x
+        .rtt_ms
+        .map_or_else(String::new, |ms| format!(" in {ms:.1} ms"));
+    writeln!(out, "handshake: {}{rtt}", x.handshake.name())?;
+    if x.handshake != Outcome::SynAck {
+        writeln!(out, "no connection: no data segment was sent")?;
+        return Ok(());
+    }
+    // The data trace stops near the endpoint's distance (its SYN-ACK's
+    // TTL says it), before --max-ttl: say where it stopped.
+    let tried = report.hops.last().map_or(max_ttl, |h| h.ttl);
+    print_rows(tried, report, out)?;
+    if !report.reached {
+        let last = report.hops.iter().rev().find(|h| h.answer != Answer::None);
+        match last {
+            Some(h) => writeln!(
+                out,
+                "the data segment reached hop {} ({}) and no further: nothing answered for it past there",
+                h.ttl,
+                h.router.map_or_else(|| "?".to_owned(), |r| r.to_string())
+            )?,
+            None => writeln!(out, "no hop answered for the data segment")?,
+        }
+    }
+    writeln!(out, "{} data probe(s) sent", x.probes)?;
+    Ok(())
+}
+
+/// The hop rows, the changes and whether the endpoint answered.
+fn print_rows(max_ttl: u8, report: &TraceReport, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{:>3}  {:<28} {:>9}  {:<13}  {:>5}  CHANGED",

@@ -84,6 +84,10 @@ pub(super) fn options_cell(a: &crate::handshake::Attempt) -> String {
     if a.expired_by_jump {
         cell.push_str(" [clock jump]");
     }
+    if a.rsts_out_of_window > 0 {
+        // Dropped by the receiver, so not the flow's end: say it was seen.
+        cell.push_str(&format!(" [{} RST out of window]", a.rsts_out_of_window));
+    }
     if let Some(u) = &a.unmatched_syn_ack {
         // A SYN+ACK came, but not for this SYN: say so beside the outcome.
         cell.push_str(&format!(" [unmatched SYN+ACK #{}]", u.packet));

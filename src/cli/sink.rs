@@ -567,6 +567,10 @@ struct AttemptJson<'a> {
     /// Only when true: finished by a jump of the capture's clock.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     expired_by_jump: bool,
+    /// Only when some were seen: RSTs outside their receiver's window,
+    /// which did not end the flow.
+    #[serde(skip_serializing_if = "is_zero")]
+    rsts_out_of_window: u32,
     /// Only when one was seen: a SYN+ACK that did not acknowledge the SYN.
     #[serde(skip_serializing_if = "Option::is_none")]
     unmatched_syn_ack: Option<&'a crate::handshake::UnmatchedSynAck>,
@@ -605,6 +609,7 @@ impl<'a> AttemptJson<'a> {
             end: a.end,
             evicted: a.evicted,
             expired_by_jump: a.expired_by_jump,
+            rsts_out_of_window: a.rsts_out_of_window,
             unmatched_syn_ack: a.unmatched_syn_ack.as_ref(),
             http_request: a.request.as_ref(),
             http_response: a.response.as_ref(),
@@ -670,6 +675,10 @@ fn write_attempt_after_index(out: &mut Vec<u8>, a: &Attempt) -> io::Result<()> {
     w.bool(a.evicted)?;
     if a.expired_by_jump {
         w.raw(",\"expired_by_jump\":true")?;
+    }
+    if a.rsts_out_of_window > 0 {
+        w.raw(",\"rsts_out_of_window\":")?;
+        w.int(a.rsts_out_of_window.into())?;
     }
     if let Some(u) = &a.unmatched_syn_ack {
         w.raw(",\"unmatched_syn_ack\":{\"packet\":")?;
@@ -778,6 +787,11 @@ impl Json<'_> {
         }
         self.raw("}")
     }
+}
+
+/// For serde's `skip_serializing_if`: a count of nothing is left out.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let skipped = match self.why {
             SkipReason::ClockJump(_) => "",
+            SkipReason::NotCapture(_) => {
+                return write!(f, "{}: skipped: {}", self.path.display(), self.why)
+            }
             _ => "skipped: ",
         };
         write!(
@@ -56,6 +59,11 @@ pub enum SkipReason {
     /// Its headers contradict themselves or the bytes captured.
     #[error("{0}")]
     Malformed(Skip),
+    /// A whole file of a directory named as input that is no capture (its
+    /// first four bytes are no pcap or pcapng magic): a README or a log
+    /// beside the rotated captures. Its `number` is 0.
+    #[error("not a pcap or pcapng file (it starts {:02x} {:02x} {:02x} {:02x})", .0[0], .0[1], .0[2], .0[3])]
+    NotCapture([u8; 4]),
 }
 
 /// The capture path that means standard input, as for tshark and tcpdump.
@@ -117,7 +125,7 @@ pub enum InputError {
         #[source]
         source: io::Error,
     },
-    #[error("{path}: directory holds no files")]
+    #[error("{path}: directory holds no pcap or pcapng files")]
     EmptyDir { path: PathBuf },
     #[error("-: cannot read the list of captures on standard input: {source}")]
     StdinList {

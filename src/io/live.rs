@@ -37,12 +37,15 @@ use super::nft::{NftError, RstSuppressor};
 use super::privilege::{self, Needs, PrivilegeError};
 use super::raw::{self, DatalinkSource, Frame, FrameSource, PacketSender, RawSender};
 use crate::exchange::{Exchange, Limits, NotASyn, Params, Request};
+
+mod data_trace;
 use crate::handshake::Outcome;
 use crate::model::{decode_frame, Attributes, Decoded, LinkType};
 use crate::probe::{
     check_target, plan, send_offset, Matcher, PlanError, Planned, PortRange, ProbeResult, Relation,
     RttEstimator, TargetRefused, DEFAULT_MIN_TIMEOUT,
 };
+pub use data_trace::{DataTraceRun, DATA_RETRY_GAP};
 
 /// How a live session runs.
 #[derive(Clone, Debug)]

@@ -69,6 +69,12 @@ impl LiveOracle {
         self.who.evidence()
     }
 
+    /// The RSTs so far that a box on the path sent in the endpoint's name,
+    /// alike ones counted together, with each one's evidence.
+    pub fn injected_answers(&self) -> Vec<crate::trace::Injected> {
+        self.who.marked()
+    }
+
     /// Routers between us and the endpoint, from the first SYN-ACK.
     pub fn endpoint_distance(&self) -> Option<u8> {
         self.who.endpoint_distance()

@@ -106,7 +106,8 @@ pub fn stream_inputs<T: Send, E: From<LoadError>>(
     map: Map<'_, T>,
     mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
-    match resolve(args)? {
+    let (inputs, not_captures) = resolve(args)?;
+    let mut summary = match inputs {
         Inputs::One(path) => stream_threads(&path, limits, threads, progress, map, each),
         Inputs::Many(files) => {
             let label: Vec<String> = args.iter().map(|p| p.display().to_string()).collect();
@@ -118,7 +119,15 @@ pub fn stream_inputs<T: Send, E: From<LoadError>>(
                 |i, a| map(a).map_or(Ok(()), |t| each(i, t)),
             )
         }
-    }
+    }?;
+    // First, as they were found first; past MAX_WARNINGS only counted.
+    let room = MAX_WARNINGS.saturating_sub(summary.warnings.len());
+    let over = not_captures.len().saturating_sub(room);
+    summary.more_warnings = summary.more_warnings.saturating_add(over as u64);
+    summary
+        .warnings
+        .splice(0..0, not_captures.into_iter().take(room));
+    Ok(summary)
 }
 
 /// Captures smaller than this are read on one thread when `--threads` is

@@ -3,9 +3,12 @@
 //! packet time so that a flow crossing a file edge is one flow.
 //!
 //! The captures are named as files, directories (every regular file in
-//! them, not recursive, not hidden) or `-`: standard input holding either a
-//! capture or a list of paths, one a line (`find … | synlab handshakes -`),
-//! told apart by its first bytes.
+//! them that starts like a pcap or pcapng file, not recursive, not hidden;
+//! the others, a README or a log beside the rotated files, are skipped
+//! with a warning each) or `-`: standard input holding either a capture or
+//! a list of paths, one a line (`find … | synlab handshakes -`), told apart
+//! by its first bytes. A file named on its own is read whatever it holds,
+//! so a wrong one is an error, not a skip.
 //!
 //! Files are ordered by their first packet's time, not their names, then
 //! merged by timestamp: a k-way merge over readers that each stream, so
@@ -26,7 +29,7 @@ use std::time::Duration;
 
 use super::capture_file::{CaptureError, CaptureReader, Frame};
 pub use super::input::InputError;
-use super::input::{is_stdin, LoadError};
+use super::input::{is_stdin, LoadError, SkipReason, Warning};
 
 /// Captures open at once, at most: the files whose packets overlap in time.
 /// Far below the usual 1024 open-file limit, and a merge this wide is two
@@ -55,18 +58,21 @@ pub enum Inputs {
 
 /// Gather the captures `args` name. One file (or `-` holding a capture)
 /// is [`Inputs::One`], read exactly as before; more are [`Inputs::Many`].
-pub fn resolve(args: &[PathBuf]) -> Result<Inputs, LoadError> {
+/// Beside them, a warning for each file of a directory that was skipped
+/// because it is no capture.
+pub fn resolve(args: &[PathBuf]) -> Result<(Inputs, Vec<Warning>), LoadError> {
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for arg in args {
         if is_stdin(arg) {
             match stdin_list()? {
-                None if args.len() == 1 => return Ok(Inputs::One(arg.clone())),
+                None if args.len() == 1 => return Ok((Inputs::One(arg.clone()), Vec::new())),
                 None => return Err(InputError::StdinCaptureAmongOthers.into()),
                 Some(list) if list.is_empty() => return Err(InputError::EmptyList.into()),
                 Some(list) => files.extend(list),
             }
         } else if arg.is_dir() {
-            files.extend(directory_files(arg)?);
+            files.extend(directory_files(arg, &mut skipped)?);
         } else {
             files.push(arg.clone());
         }
@@ -78,10 +84,11 @@ pub fn resolve(args: &[PathBuf]) -> Result<Inputs, LoadError> {
         }
         .into());
     }
-    Ok(match <[PathBuf; 1]>::try_from(files) {
+    let inputs = match <[PathBuf; 1]>::try_from(files) {
         Ok([one]) => Inputs::One(one),
         Err(many) => Inputs::Many(many),
-    })
+    };
+    Ok((inputs, skipped))
 }
 
 /// The paths listed on standard input, or `None` when it holds a capture
@@ -118,16 +125,37 @@ fn stdin_list() -> Result<Option<Vec<PathBuf>>, LoadError> {
 /// Whether the first bytes of standard input start a capture (or are no
 /// list of paths, so the capture reader should say what they are).
 fn looks_like_capture(head: &[u8]) -> bool {
-    const MAGICS: [[u8; 4]; 5] = [
-        [0xd4, 0xc3, 0xb2, 0xa1],
-        [0xa1, 0xb2, 0xc3, 0xd4],
-        [0x4d, 0x3c, 0xb2, 0xa1],
-        [0xa1, 0xb2, 0x3c, 0x4d],
-        [0x0a, 0x0d, 0x0d, 0x0a],
-    ];
     let n = head.len().min(4);
     let text = |b: &u8| b.is_ascii_graphic() || matches!(b, b' ' | b'\n' | b'\r' | b'\t');
     MAGICS.iter().any(|m| m[..n] == head[..n]) || !head[..n].iter().all(text)
+}
+
+/// The first four bytes of pcap (both byte orders, micro- and nanosecond)
+/// and pcapng files.
+const MAGICS: [[u8; 4]; 5] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+];
+
+/// The file's first four bytes when they are no capture's magic; `None`
+/// for a capture, and for a file that cannot be read (the reader says why
+/// when it opens it, rather than the file being skipped unseen).
+fn not_capture(path: &Path) -> Option<[u8; 4]> {
+    let mut head = [0u8; 4];
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    (got < head.len() || !MAGICS.contains(&head)).then_some(head)
 }
 
 /// One path a line; blank lines skipped, a trailing `\r` dropped.
@@ -141,9 +169,11 @@ fn path_list(bytes: &[u8]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A directory's regular files (symlinks followed), hidden ones left out,
-/// by name: rotated captures have no common extension (`x.pcap1`).
-fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+/// A directory's regular files (symlinks followed) that start like
+/// captures, hidden ones left out, by name: rotated captures have no
+/// common extension (`x.pcap1`). The files that are no capture go into
+/// `skipped`, a warning each.
+fn directory_files(dir: &Path, skipped: &mut Vec<Warning>) -> Result<Vec<PathBuf>, InputError> {
     let list_err = |source| InputError::ListDir {
         path: dir.to_owned(),
         source,
@@ -154,8 +184,16 @@ fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
         let hidden = path
             .file_name()
             .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."));
-        if !hidden && path.is_file() {
-            files.push(path);
+        if hidden || !path.is_file() {
+            continue;
+        }
+        match not_capture(&path) {
+            None => files.push(path),
+            Some(head) => skipped.push(Warning {
+                path,
+                number: 0,
+                why: SkipReason::NotCapture(head),
+            }),
         }
     }
     if files.is_empty() {
@@ -164,6 +202,7 @@ fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
         });
     }
     files.sort();
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
 

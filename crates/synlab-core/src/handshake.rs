@@ -168,6 +168,14 @@ pub struct Attempt {
     /// attempt stays unanswered by it, but p0f signs it, and saying nothing
     /// would hide a packet (issue 21).
     pub unmatched_syn_ack: Option<UnmatchedSynAck>,
+    /// RSTs after the handshake whose sequence number lies outside the
+    /// window their receiver had advertised (RFC 9293 3.10.7.4, RFC 5961
+    /// 3): a receiver drops such an RST, so it does not end the flow here
+    /// either. A blind injection or a stale RST from an earlier connection.
+    pub rsts_out_of_window: u32,
+    /// The largest window each side advertised after its SYN (client,
+    /// server), unscaled: what an RST's sequence number is checked against.
+    max_window: [u16; 2],
     /// The client's first IP IDs (up to [`IP_IDS_KEPT`]).
     client_ip_ids: Vec<u16>,
     /// Next expected sequence number each way (client→server, server→client).
@@ -755,6 +763,8 @@ impl Attempt {
             expired_by_jump: false,
             unmatched_syn_ack: None,
             next_seq: [Some(seg.seq.wrapping_add(1)), None],
+            rsts_out_of_window: 0,
+            max_window: [0, 0],
             gaps: Default::default(),
             acked: [None, None],
             delivered: [0, 0],
@@ -878,7 +888,36 @@ impl Attempt {
         if data == Data::New || acked {
             self.progress(at);
         }
+        self.max_window[dir] = self.max_window[dir].max(seg.window());
+        if seg.flags.has(TcpFlags::RST) && !self.rst_in_window(dir, seg.seq) {
+            self.rsts_out_of_window = self.rsts_out_of_window.saturating_add(1);
+            return;
+        }
         self.note_end(at, seg.flags);
+    }
+
+    /// Whether an RST from direction `dir` with sequence number `seq` lies
+    /// in the window its receiver would accept it in: from the next
+    /// sequence number it expects to that plus the largest window it
+    /// advertised (scaled when both SYNs negotiated scaling; at least
+    /// 64 KiB, so a capture that missed an update does not drop a real
+    /// RST). Without a known next sequence number, any RST counts.
+    fn rst_in_window(&self, dir: usize, seq: u32) -> bool {
+        let Some(next) = self.next_seq[dir] else {
+            return true;
+        };
+        let receiver = 1 - dir;
+        let shift = |attrs: Option<&Attributes>| {
+            attrs
+                .and_then(|a| a.num(Field::TcpOptionsWscaleShift))
+                .map(|s| s.min(14) as u32)
+        };
+        let scale = match (shift(Some(&self.syn)), shift(self.reply.as_ref())) {
+            (Some(client), Some(server)) => [client, server][receiver],
+            _ => 0,
+        };
+        let window = (u32::from(self.max_window[receiver]) << scale).max(u32::from(u16::MAX));
+        seq.wrapping_sub(next) <= window
     }
 
     /// New data moves the flow on; data already seen is a retransmission;
@@ -1293,6 +1332,37 @@ mod tests {
             assert_eq!(attempts[0].outcome, Outcome::SynAck);
             assert_eq!(attempts[0].end, FlowEnd::Rst);
         }
+    }
+
+    /// An RST far outside the window its receiver advertised (a blind
+    /// injection, a stale RST) is dropped by the receiver (RFC 5961), so
+    /// it does not end the flow: the download goes on, and the attempt
+    /// counts the RST. One in the window ends it, as before.
+    #[test]
+    fn an_rst_outside_the_window_does_not_end_the_flow() {
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed_bytes(&mut t, 4, 3, false, (501 + (1 << 31), 101), &["reset"], &[]);
+        feed_bytes(
+            &mut t,
+            5,
+            4,
+            false,
+            (501, 101),
+            &["ack"],
+            b"HTTP/1.1 200 OK\r\n\r\n",
+        );
+        feed_bytes(&mut t, 6, 5, true, (101, 520), &["ack", "fin"], &[]);
+        feed_bytes(&mut t, 7, 6, false, (520, 102), &["ack", "fin"], &[]);
+        let a = &t.finish()[0];
+        assert_eq!(a.rsts_out_of_window, 1);
+        assert_eq!(a.end, FlowEnd::Fin);
+
+        let mut t = Tracker::new();
+        handshake(&mut t);
+        feed_bytes(&mut t, 4, 3, false, (501 + 1000, 101), &["reset"], &[]);
+        let a = &t.finish()[0];
+        assert_eq!((a.rsts_out_of_window, a.end), (0, FlowEnd::Rst));
     }
 
     /// A `Content-Length` of 2^64-1 overflowed the body's end (issue 22,

@@ -488,6 +488,13 @@ pub struct Exchange {
     /// The time of the call being handled (for the timestamp clock).
     now: Duration,
     stats: ExchangeStats,
+    /// `trace --exchange`: the request is not sent after the handshake;
+    /// its first segment goes out only as TTL-limited probes
+    /// ([`Exchange::data_probe`]).
+    held: bool,
+    /// The highest acknowledgment the server sent (a held request's probe
+    /// that reached it moves it past the request's first byte).
+    acked_high: SeqNumber,
 }
 
 impl Exchange {
@@ -528,6 +535,8 @@ impl Exchange {
             timers: Timers::new(now),
             now,
             stats,
+            held: false,
+            acked_high: SeqNumber(syn.iss),
             syn,
         })
     }
@@ -550,6 +559,16 @@ impl Exchange {
         }
     }
 
+    /// The result as soon as the outcome is known: the connection may
+    /// still linger to acknowledge the server's FIN (and its FIN
+    /// retransmissions are not counted yet). [`Exchange::result`] is the
+    /// final one.
+    pub fn ended(&self) -> Option<&ExchangeResult> {
+        self.result
+            .as_ref()
+            .filter(|r| r.outcome != Outcome::SynAck)
+    }
+
     /// The outcome as soon as it is known (the connection may still linger
     /// to acknowledge the server's FIN).
     pub fn outcome(&self) -> Option<Outcome> {
@@ -558,6 +577,46 @@ impl Exchange {
             .as_ref()
             .map(|r| r.outcome)
             .filter(|&o| o != Outcome::SynAck)
+    }
+
+    /// Hold the request (`trace --exchange`): after the handshake nothing
+    /// is sent but ACKs, until [`Exchange::data_probe`] asks for the
+    /// request's first segment with a TTL; [`Exchange::abort`] ends it.
+    pub fn hold_request(&mut self) {
+        self.held = true;
+    }
+
+    /// The handshake is done and the connection not yet ended.
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
+    /// The handshake's answer (its outcome, round trip and the SYN-ACK or
+    /// RST), as soon as one came; the final result once the exchange ended.
+    pub fn handshake(&self) -> Option<&ExchangeResult> {
+        self.result.as_ref()
+    }
+
+    /// A held request's first segment (as much as the server's MSS takes)
+    /// with TTL (hop limit) `ttl`, sent again at the same sequence number
+    /// each time; `None` unless established with a held request.
+    pub fn data_probe(&mut self, ttl: u8) -> Option<Vec<u8>> {
+        if !self.held || self.state != State::Established {
+            return None;
+        }
+        let n = self.tx.request.len().min(usize::from(self.neg.mss.max(1)));
+        let chunk = self.tx.request.get(..n)?.to_vec();
+        let psh = if n == self.tx.request.len() {
+            TcpFlags::PSH
+        } else {
+            0
+        };
+        let before = self.out.len();
+        self.emit_with_ttl(TcpFlags::ACK | psh, self.tx.base, &chunk, ttl);
+        match self.out.len() > before {
+            true => self.out.pop(),
+            false => None,
+        }
     }
 
     /// When [`Exchange::poll`] has something to do next without a segment.
@@ -686,6 +745,29 @@ impl Exchange {
         self.state = State::Done;
     }
 
+    /// Stop now (the caller was interrupted, or `trace --exchange` is done
+    /// with the connection): a connection past its handshake is reset with
+    /// RST|ACK at the server's next expected byte (our next sequence
+    /// number, or past a data probe the server acknowledged), so the server
+    /// frees its socket instead of keeping it ESTABLISHED or in CLOSE-WAIT;
+    /// the packets to send. The exchange is over afterwards; one without an
+    /// outcome yet keeps none ([`Exchange::result`] stays `None`).
+    pub fn abort(&mut self, now: Duration) -> Vec<Vec<u8>> {
+        self.now = now;
+        match self.state {
+            State::Established | State::Closing { .. } => {
+                let seq = match self.acked_high > self.tx.nxt {
+                    true => self.acked_high,
+                    false => self.tx.nxt,
+                };
+                self.emit(TcpFlags::RST | TcpFlags::ACK, seq, &[]);
+                self.state = State::Done;
+            }
+            State::SynSent | State::Done => self.state = State::Done,
+        }
+        std::mem::take(&mut self.out)
+    }
+
     /// An ICMP error quoting this connection's segment.
     pub fn on_icmp(&mut self, now: Duration, icmp: &IcmpError) {
         self.now = now;
@@ -750,6 +832,7 @@ impl Exchange {
             self.tx.rtt.sample(rtt);
         }
         self.state = State::Established;
+        self.acked_high = first;
         self.timers.last_progress = now;
         self.result = Some(ExchangeResult {
             outcome: Outcome::SynAck,
@@ -760,7 +843,9 @@ impl Exchange {
         });
         self.send_ack();
         self.timers.request_at = Some(now);
-        self.push_request(now);
+        if !self.held {
+            self.push_request(now);
+        }
     }
 
     /// Options and window from the SYN-ACK, against the SYN's.
@@ -895,6 +980,9 @@ impl Exchange {
     fn on_ack(&mut self, now: Duration, seg: &Segment<'_>) {
         let ack = SeqNumber(seg.ack);
         self.tx.wnd = u64::from(seg.window()) << self.neg.snd_shift;
+        if ack > self.acked_high {
+            self.acked_high = ack;
+        }
         if ack > self.tx.una && ack <= self.tx.nxt {
             self.tx.una = ack;
             self.tx.rtt.on_ack(now, ack);
@@ -904,7 +992,7 @@ impl Exchange {
                 false => self.timers.rtx.set(now + self.tx.rtt.rto()),
             }
         }
-        if self.state == State::Established {
+        if self.state == State::Established && !self.held {
             self.push_request(now);
         }
     }
@@ -1059,6 +1147,11 @@ impl Exchange {
 
     /// Write one segment with the profile's attributes.
     fn emit(&mut self, flags: u16, seq: SeqNumber, payload: &[u8]) {
+        self.emit_with_ttl(flags, seq, payload, self.shape.ip.ttl);
+    }
+
+    /// [`Exchange::emit`] with the TTL (hop limit) given.
+    fn emit_with_ttl(&mut self, flags: u16, seq: SeqNumber, payload: &[u8], ttl: u8) {
         let now_ms = self.ts_clock();
         let sack = match self.neg.sack && !self.rx.ahead.is_empty() {
             true => self.sack_blocks(if self.neg.timestamps { 3 } else { 4 }),
@@ -1092,6 +1185,7 @@ impl Exchange {
         };
         let ip = IpStyle {
             ecn,
+            ttl,
             ip_id: self.shape.ip_ids.next(),
             ..self.shape.ip
         };
@@ -1358,6 +1452,47 @@ mod tests {
         r
     }
 
+    /// `trace --exchange`: a held request is not sent after the handshake;
+    /// its first segment goes out as probes with the TTL asked, at the same
+    /// sequence number each time, and the abort resets past what the
+    /// server acknowledged.
+    #[test]
+    fn a_held_request_goes_out_only_as_ttl_limited_probes_then_is_reset() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        assert_eq!(x.data_probe(1), None, "no probe before the handshake");
+        x.hold_request();
+        let _syn = x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        assert!(x.is_established());
+        let after = sent(&x.poll(ms(10)));
+        assert_eq!(after.len(), 1, "only the handshake's ACK");
+        assert_eq!(after[0].0, TcpFlags::ACK);
+        assert!(after[0].3.is_empty());
+        let probes: Vec<Vec<u8>> = [1u8, 2, 2]
+            .iter()
+            .filter_map(|&t| x.data_probe(t))
+            .collect();
+        let p = sent(&probes);
+        assert_eq!(p.len(), 3);
+        for ((_, seq, _, payload, a), ttl) in p.iter().zip([1, 2, 2]) {
+            assert_eq!(*seq, ISN + 1);
+            assert!(payload.starts_with(b"GET /f HTTP/1.1\r\n"));
+            assert_eq!(a.get(Field::IpTtl), Some(&Value::Int(ttl)));
+        }
+        // No timer sends the request on its own (before the stall limit).
+        assert!(x.poll(ms(900)).is_empty());
+        // The server acknowledges the probe (and answers it).
+        feed(&mut x, ms(20), &data(0, b"HTTP/1.0 200 OK\r\n"));
+        let reset = sent(&x.abort(ms(21)));
+        let last = reset.last().map(|s| (s.0, s.1));
+        assert_eq!(
+            last,
+            Some((TcpFlags::RST | TcpFlags::ACK, ISN + 1 + request_len()))
+        );
+        assert!(x.result().is_some(), "aborted: over");
+        assert_eq!(x.data_probe(3), None);
+    }
+
     /// Handshake, request, a response in order: complete, and every client
     /// segment carries the profile's TTL, DF and the timestamps option,
     /// with the window scaled by the SYN's shift.
@@ -1393,6 +1528,7 @@ mod tests {
         let acks: Vec<u32> = segs.iter().map(|s| s.2).collect();
         assert_eq!(acks.last(), Some(&(SERVER_ISN + 1 + r.len() as u32)));
         assert_eq!(x.outcome(), Some(Outcome::Complete));
+        assert_eq!(x.ended().map(|r| r.stats.bytes), Some(r.len() as u64));
         // Lingers for the server's FIN, then is over once ours is acknowledged.
         assert!(x.result().is_none());
         let fin_acked = ISN + 1 + request_len() + 1;
@@ -1406,6 +1542,34 @@ mod tests {
         assert_eq!(res.rtt, Some(ms(10)));
         assert!(res.stats.timestamps && res.stats.sack);
         assert!(res.stats.throughput_mb_s.is_some_and(|t| t > 0.0));
+    }
+
+    /// Ctrl-C during a download: the exchange resets the connection
+    /// (RST|ACK at our next sequence number), so no server socket is left;
+    /// before the handshake it sends nothing.
+    #[test]
+    fn abort_resets_an_open_connection_and_is_over() {
+        let mut x = start(&linux_example(), Attributes::new(), "http:/f");
+        x.poll(ms(0));
+        feed(&mut x, ms(10), &linux_synack());
+        x.poll(ms(10));
+        let r = response(3000);
+        feed(&mut x, ms(20), &data(0, &r[..1000]));
+        x.poll(ms(20));
+        let segs = sent(&x.abort(Duration::ZERO));
+        assert_eq!(segs.len(), 1, "one RST");
+        assert_eq!(segs[0].0, TcpFlags::RST | TcpFlags::ACK);
+        assert_eq!(segs[0].1, ISN + 1 + request_len());
+        assert_eq!(x.poll_at(), None, "over");
+        assert!(x.poll(ms(5000)).is_empty());
+        let mut fresh = start(&linux_example(), Attributes::new(), "http:/f");
+        fresh.poll(ms(0));
+        assert!(
+            fresh.abort(Duration::ZERO).is_empty(),
+            "nothing to reset before the SYN-ACK"
+        );
+        assert_eq!(fresh.poll_at(), None);
+        assert!(fresh.result().is_none());
     }
 
     /// Issue 21: a `404` answered whole was reported `complete`, a download

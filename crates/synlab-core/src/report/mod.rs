@@ -21,6 +21,7 @@ use crate::model::{Attr, Attributes, Field, Value};
 use crate::search::infer::Inferred;
 use crate::search::units::placeholder;
 use crate::search::{Conclusion, Parity, ProbePhase, Report, VerdictClass, VerdictReport};
+use crate::trace::{Answer, HopReport, Injected, Sender, TraceReport};
 use diagram::Mark;
 use html::Html;
 
@@ -63,6 +64,7 @@ svg text.value{font:12px ui-monospace,monospace;font-weight:600}svg text.ruler{f
 .l-differs{background:#ffe8a3}.l-culprit{background:#ffc4cc;border:2px solid #b00020!important}
 svg.timeline text{text-anchor:end;font-size:11px}svg.timeline text.axis{text-anchor:middle;fill:#666}
 .note{background:#f3f6ff;padding:6px 10px;border-left:3px solid #4a6fd6}
+table.path tr.differs td{background:#ffe8a3}table.injected td{font-size:13px}
 </style>";
 
 /// The page around `body`.
@@ -587,6 +589,55 @@ pub struct RunFacts {
     /// (the JSON has it as its own `location` object, not here).
     #[serde(skip)]
     pub location: Option<String>,
+    /// `bisect --locate`: the passing and the failing SYN's traces, for
+    /// the page's per-hop table.
+    #[serde(skip)]
+    pub traces: Option<LocatedTraces>,
+    /// Answers marked injected by a box on the path (the search's RSTs,
+    /// alike ones counted together), with their evidence.
+    #[serde(skip)]
+    pub injected: Vec<Injected>,
+}
+
+/// The two traces `bisect --locate` ran, side by side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocatedTraces {
+    /// The passing variant's label (good's) and trace.
+    pub passing_label: String,
+    pub passing: TraceReport,
+    /// The failing variant's label (bad's) and trace.
+    pub failing_label: String,
+    pub failing: TraceReport,
+}
+
+impl LocatedTraces {
+    /// The answers the traces marked injected, as rows.
+    fn injected(&self) -> Vec<Injected> {
+        let mut rows = Vec::new();
+        for (label, t) in [
+            (&self.failing_label, &self.failing),
+            (&self.passing_label, &self.passing),
+        ] {
+            for h in t.hops.iter().filter(|h| h.injected == Some(true)) {
+                let sender = Sender {
+                    ttl: h.ttl_seen,
+                    ip_id: h.ip_id,
+                    window: h.window,
+                };
+                let seen_in = format!("trace of {label}'s SYN, TTL {}", h.ttl);
+                let endpoint = h.ttl.checked_sub(1);
+                let why = h.evidence.clone().unwrap_or_default();
+                rows.push(Injected::of(
+                    &seen_in,
+                    h.answer.name(),
+                    &sender,
+                    endpoint,
+                    why,
+                ));
+            }
+        }
+        rows
+    }
 }
 
 /// [`bisect_page`] with the run's facts in a table under the title.
@@ -641,6 +692,8 @@ pub fn bisect_page_inferred(
             if let Some(inf) = inferred {
                 inferred_section(h, inf);
             }
+            path_section(h, facts);
+            injected_section(h, facts);
             h.elem("h2", &[], "The two SYNs");
             sides(h, good, bad, &differs, &culprits);
             baselines(h, good.label, bad.label, r);
@@ -651,6 +704,141 @@ pub fn bisect_page_inferred(
             summary(h, r);
         },
     )
+}
+
+/// `bisect --locate`: the located hop in one sentence, then per TTL what
+/// answered the passing and the failing SYN.
+fn path_section(h: &mut Html, f: &RunFacts) {
+    if f.location.is_none() && f.traces.is_none() {
+        return;
+    }
+    h.elem("h2", &[], "Where on the path");
+    let said = f
+        .location
+        .as_deref()
+        .unwrap_or("not located: the failing SYN's trace goes as far as the passing one's");
+    h.elem("p", &[("class", "verdict location")], said);
+    let Some(t) = &f.traces else {
+        return;
+    };
+    let last = [&t.passing, &t.failing]
+        .iter()
+        .filter_map(|r| r.hops.last().map(|h| h.ttl))
+        .max()
+        .unwrap_or(0);
+    h.open("table", &[("class", "path")]).open("tr", &[]);
+    h.elem("th", &[], "TTL");
+    for label in [
+        format!("passing ({})", t.passing_label),
+        format!("failing ({})", t.failing_label),
+    ] {
+        h.elem("th", &[], &label);
+    }
+    h.elem("th", &[], "changed on the way (failing)");
+    h.close();
+    let at = |r: &'_ TraceReport, ttl: u8| r.hops.iter().find(|h| h.ttl == ttl).cloned();
+    for ttl in 1..=last {
+        let (pass, fail) = (at(&t.passing, ttl), at(&t.failing, ttl));
+        let differ = pass.as_ref().map(|h| h.answer) != fail.as_ref().map(|h| h.answer);
+        let row = match differ {
+            true => [("class", "differs")].as_slice(),
+            false => [].as_slice(),
+        };
+        h.open("tr", row);
+        h.elem("td", &[], &ttl.to_string());
+        h.elem("td", &[], &hop_cell(pass.as_ref()));
+        h.elem("td", &[], &hop_cell(fail.as_ref()));
+        let changed: Vec<String> = fail
+            .iter()
+            .flat_map(|h| &h.changed)
+            .map(|c| {
+                let v =
+                    |x: Option<&Value>| x.map_or_else(|| "(absent)".to_owned(), Value::to_string);
+                format!(
+                    "{} {} -> {}",
+                    c.name,
+                    v(c.sent.as_ref()),
+                    v(c.seen.as_ref())
+                )
+            })
+            .collect();
+        h.elem("td", &[], &changed.join(", "));
+        h.close();
+    }
+    h.close();
+}
+
+/// One trace's answer at one TTL: "time-exceeded from 198.18.0.1 (0.1 ms)",
+/// "* * * (3 probes)", or not sent.
+fn hop_cell(h: Option<&HopReport>) -> String {
+    let Some(h) = h else {
+        return "not sent".to_owned();
+    };
+    if h.answer == Answer::None {
+        return format!("* * * ({} probe(s))", h.probes);
+    }
+    let from = h.router.map_or_else(|| "?".to_owned(), |r| r.to_string());
+    let rtt = h
+        .rtt_ms
+        .map_or_else(String::new, |ms| format!(" ({ms:.1} ms)"));
+    let injected = match h.injected {
+        Some(true) => ", INJECTED",
+        _ => "",
+    };
+    format!("{} from {from}{rtt}{injected}", h.answer.name())
+}
+
+/// Answers a box on the path sent in the endpoint's name, and why synlab
+/// says so: hop distance, initial TTL, IP ID and window beside the
+/// endpoint's distance.
+fn injected_section(h: &mut Html, f: &RunFacts) {
+    let mut rows = f
+        .traces
+        .as_ref()
+        .map(LocatedTraces::injected)
+        .unwrap_or_default();
+    rows.extend(f.injected.iter().cloned());
+    if rows.is_empty() {
+        return;
+    }
+    h.elem("h2", &[], "Injected answers");
+    h.elem(
+        "p",
+        &[],
+        "Answers that carry the endpoint's address but cannot have come from it: they crossed \
+         fewer routers than its SYN-ACK (or start at another initial TTL).",
+    );
+    h.open("table", &[("class", "injected")]).open("tr", &[]);
+    for c in [
+        "seen in",
+        "answer",
+        "count",
+        "TTL seen",
+        "initial TTL",
+        "hop distance",
+        "endpoint's distance",
+        "IP ID",
+        "window",
+        "evidence",
+    ] {
+        h.elem("th", &[], c);
+    }
+    h.close();
+    let opt = |v: Option<u16>| v.map_or_else(|| "?".to_owned(), |n| n.to_string());
+    for r in &rows {
+        h.open("tr", &[]);
+        h.elem("td", &[], &r.seen_in);
+        h.elem("td", &[], &r.answer);
+        h.elem("td", &[], &r.count.to_string());
+        for v in [r.ttl, r.initial_ttl, r.distance, r.endpoint_distance] {
+            h.elem("td", &[], &opt(v.map(u16::from)));
+        }
+        h.elem("td", &[], &opt(r.ip_id));
+        h.elem("td", &[], &opt(r.window));
+        h.elem("td", &[], &r.evidence);
+        h.close();
+    }
+    h.close();
 }
 
 /// The inferred rule, a row per clause with its evidence, and the agreement.

@@ -204,3 +204,143 @@ fn a_reordered_option_is_not_a_differing_one() {
     );
     assert!(page.contains("<td>synlab.options.layout</td>"), "{page}");
 }
+
+/// One trace row: `answer` from `router` (None: silent after 3 probes).
+fn hop(ttl: u8, answer: crate::trace::Answer, router: Option<&str>) -> HopReport {
+    let silent = answer == crate::trace::Answer::None;
+    HopReport {
+        ttl,
+        router: router.map(|r| r.parse().unwrap_or_else(|e| panic!("{r}: {e}"))),
+        rtt_ms: (!silent).then_some(0.25),
+        answer,
+        quoted_bytes: None,
+        changed: Vec::new(),
+        not_quoted: Vec::new(),
+        probes: if silent { 3 } else { 1 },
+        answers: u8::from(!silent),
+        distance: None,
+        ttl_seen: None,
+        ip_id: None,
+        window: None,
+        injected: None,
+        evidence: None,
+    }
+}
+
+/// `bisect --locate`'s page: the located hop in a sentence, the two
+/// traces side by side per TTL (the TTL they part at marked), and every
+/// injected answer with its hop distance, initial TTL, IP ID and window.
+#[test]
+fn the_page_says_where_on_the_path_and_lists_injected_answers() {
+    use crate::trace::{Answer, Tally};
+    let (good, bad, report, probes) = searched();
+    let te = Answer::TimeExceeded;
+    let passing = TraceReport {
+        reached: true,
+        hops: vec![
+            hop(1, te, Some("198.18.0.1")),
+            hop(2, te, Some("198.18.0.194")),
+            hop(3, Answer::SynAck, Some("198.18.0.130")),
+        ],
+        changes: Vec::new(),
+    };
+    let mut rst = hop(3, Answer::Rst, Some("198.18.0.130"));
+    rst.ttl_seen = Some(63);
+    rst.ip_id = Some(0);
+    rst.window = Some(0);
+    rst.injected = Some(true);
+    rst.evidence = Some("the rst crossed 1 router(s) (TTL 63 of 64, IP ID 0, window 0)".into());
+    let failing = TraceReport {
+        reached: true,
+        hops: vec![
+            hop(1, te, Some("198.18.0.1")),
+            hop(2, te, Some("198.18.0.194")),
+            rst,
+        ],
+        changes: Vec::new(),
+    };
+    let mut tally = Tally::default();
+    tally.syn_ack(Sender {
+        ttl: Some(62),
+        ip_id: Some(0),
+        window: Some(64240),
+    });
+    for _ in 0..5 {
+        tally.reset(Sender {
+            ttl: Some(63),
+            ip_id: Some(0),
+            window: Some(0),
+        });
+    }
+    let sentence = "the failing SYN is answered at hop 2 (198.18.0.194) with its own RST";
+    let facts = RunFacts {
+        location: Some(sentence.into()),
+        traces: Some(LocatedTraces {
+            passing_label: "linux".into(),
+            passing,
+            failing_label: "linux-ttl128".into(),
+            failing,
+        }),
+        injected: tally.marked(),
+        ..RunFacts::default()
+    };
+    let page = bisect_page_of_run(
+        SynSide {
+            label: "linux",
+            syn: &good,
+        },
+        SynSide {
+            label: "linux-ttl128",
+            syn: &bad,
+        },
+        &report,
+        &probes,
+        &facts,
+    );
+    assert!(page.contains("<h2>Where on the path</h2>"), "{page}");
+    assert!(page.contains(sentence), "{page}");
+    assert!(
+        page.contains("<th>passing (linux)</th><th>failing (linux-ttl128)</th>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<tr class=\"differs\"><td>3</td><td>syn-ack from 198.18.0.130 (0.2 ms)</td>\
+             <td>rst from 198.18.0.130 (0.2 ms), INJECTED</td>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("<td>time-exceeded from 198.18.0.194 (0.2 ms)</td>"));
+    assert!(page.contains("<h2>Injected answers</h2>"), "{page}");
+    // The trace's answer, then the search's five alike RSTs in one row:
+    // TTL seen, initial TTL, hop distance, the endpoint's, IP ID, window.
+    assert!(
+        page.contains(
+            "<td>trace of linux-ttl128&#39;s SYN, TTL 3</td><td>rst</td><td>1</td>\
+             <td>63</td><td>64</td><td>1</td><td>2</td><td>0</td><td>0</td>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<td>search</td><td>rst</td><td>5</td><td>63</td><td>64</td><td>1</td><td>2</td>\
+             <td>0</td><td>0</td><td>the rst crossed 1 router(s), the endpoint&#39;s SYN-ACK 2"
+        ),
+        "{page}"
+    );
+    // Without --locate neither section is drawn.
+    let plain = bisect_page_of_run(
+        SynSide {
+            label: "linux",
+            syn: &good,
+        },
+        SynSide {
+            label: "linux-ttl128",
+            syn: &bad,
+        },
+        &report,
+        &probes,
+        &RunFacts::default(),
+    );
+    assert!(!plain.contains("Where on the path") && !plain.contains("Injected answers"));
+}

@@ -52,6 +52,9 @@ pub struct SweepParams {
     /// 0.001 needs 7 rounds of 100% against 0%; under 30% random loss a
     /// working target is then called broken about once in 10,000.
     pub alpha: f64,
+    /// The outcome a probe passes with (`sweep --exchange`: `complete`);
+    /// `None`: the most frequent answer (a SYN sweep's SYN-ACK).
+    pub pass: Option<Outcome>,
 }
 
 impl SweepParams {
@@ -62,6 +65,17 @@ impl SweepParams {
             count,
             max_rounds: count.saturating_mul(4).max(12),
             alpha: 0.001,
+            pass: None,
+        }
+    }
+
+    /// Probes pass only with `outcome`: an exchange passes when it
+    /// completes, whatever else (stalled, reset, an HTTP error) is more
+    /// frequent.
+    pub fn passing_with(self, outcome: Outcome) -> Self {
+        SweepParams {
+            pass: Some(outcome),
+            ..self
         }
     }
 
@@ -106,7 +120,11 @@ pub fn decide(tallies: &[Tally], rounds: u32, p: &SweepParams) -> Step {
     if rounds < p.count {
         return Step::More;
     }
-    let Some(reference) = self::reference(tallies) else {
+    let reference = match p.pass {
+        Some(o) => tallies.iter().any(|t| t.count(o) > 0).then_some(o),
+        None => self::reference(tallies),
+    };
+    let Some(reference) = reference else {
         if rounds < p.offline_rounds() {
             return Step::More;
         }
@@ -207,6 +225,31 @@ mod tests {
         let p = SweepParams::new(3);
         assert_eq!(decide(&[tally(0, 5), tally(0, 5)], 5, &p), Step::More);
         let s = decide(&[tally(0, 6), tally(0, 6)], 6, &p);
+        assert_eq!(condition(s), Some((Condition::Offline, vec![])));
+    }
+
+    fn exchanges(complete: u32, stalled: u32) -> Tally {
+        let mut t = Tally::default();
+        (0..complete).for_each(|_| t.add(Answer::new(Outcome::Complete, 1)));
+        (0..stalled).for_each(|_| t.add(Answer::new(Outcome::Stalled, 1)));
+        t
+    }
+
+    /// `sweep --exchange`: a download that stalls for one profile fails,
+    /// though stalled is as frequent as complete over the target; with
+    /// nothing complete the target is offline (no profile ever passes).
+    #[test]
+    fn with_a_pass_outcome_the_other_outcomes_fail() {
+        let p = SweepParams::new(3).passing_with(Outcome::Complete);
+        let s = decide(&[exchanges(0, 7), exchanges(7, 0)], 7, &p);
+        assert_eq!(condition(s), Some((Condition::Broken, vec![0])));
+        let s = decide(&[exchanges(3, 0), exchanges(3, 0)], 3, &p);
+        assert_eq!(condition(s), Some((Condition::Works, vec![])));
+        assert_eq!(
+            decide(&[exchanges(0, 3), exchanges(0, 3)], 3, &p),
+            Step::More
+        );
+        let s = decide(&[exchanges(0, 6), exchanges(0, 6)], 6, &p);
         assert_eq!(condition(s), Some((Condition::Offline, vec![])));
     }
 

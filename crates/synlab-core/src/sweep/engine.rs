@@ -95,6 +95,11 @@ pub struct Sweep {
 
 impl Sweep {
     pub fn new(cfg: SweepConfig) -> Self {
+        // Source ports start where the key says, not at the first: a sweep
+        // repeated soon after does not meet its own 4-tuples, which the
+        // server may still hold in TIME-WAIT (`--exchange`'s completed
+        // downloads), again.
+        let port_cursor = (cfg.key % cfg.ports.len().max(1) as u64) as usize;
         Sweep {
             cfg,
             next_id: 0,
@@ -103,7 +108,7 @@ impl Sweep {
             queue: VecDeque::new(),
             timers: VecDeque::new(),
             decided: VecDeque::new(),
-            port_cursor: 0,
+            port_cursor,
         }
     }
 
@@ -235,6 +240,24 @@ impl Sweep {
         }
         if let Some(f) = self.in_flight.remove(&key) {
             self.record(f, to_port, outcome);
+        }
+        true
+    }
+
+    /// The result of probe `p` found by the caller (`sweep --exchange`: the
+    /// exchange the probe's SYN opened ended with `outcome`). Whether it
+    /// was still in flight (not timed out, not a probe of before).
+    pub fn on_result(&mut self, p: &ProbeReq, outcome: Outcome) -> bool {
+        let key = (p.target.ip(), p.src_port);
+        let ours = self
+            .in_flight
+            .get(&key)
+            .is_some_and(|f| f.seq == p.seq && f.target_port == p.target.port());
+        if !ours {
+            return false;
+        }
+        if let Some(f) = self.in_flight.remove(&key) {
+            self.record(f, p.src_port, outcome);
         }
         true
     }
@@ -477,6 +500,50 @@ mod tests {
         assert!(!sweep.on_answer(a.target, 40000, late, Outcome::SynAck));
         let now = Some(b.seq.wrapping_add(1));
         assert!(sweep.on_answer(b.target, 40000, now, Outcome::SynAck));
+    }
+
+    /// `sweep --exchange`: results handed in from outside decide targets
+    /// with the pass outcome; a result for a probe no longer in flight (or
+    /// handed twice) does not count.
+    #[test]
+    fn results_from_outside_decide_with_the_pass_outcome() {
+        let mut sweep = Sweep::new(SweepConfig {
+            params: SweepParams::new(3).passing_with(Outcome::Complete),
+            ..config(4)
+        });
+        sweep.admit(target(1));
+        sweep.admit(target(2));
+        let mut rounds = 0;
+        while !sweep.is_idle() && rounds < 20 {
+            rounds += 1;
+            let mut probes = Vec::new();
+            while let Some(p) = sweep.next_probe(Duration::ZERO) {
+                probes.push(p);
+            }
+            for p in &probes {
+                // Target 2 stalls profile 1's downloads.
+                let stalls = p.target == target(2) && p.profile == 1;
+                let o = if stalls {
+                    Outcome::Stalled
+                } else {
+                    Outcome::Complete
+                };
+                assert!(sweep.on_result(p, o));
+                assert!(!sweep.on_result(p, o), "counted once");
+            }
+        }
+        let mut got: Vec<(SocketAddr, Condition, Vec<usize>)> = Vec::new();
+        while let Some(d) = sweep.pop_decided() {
+            got.push((d.target, d.condition, d.failing));
+        }
+        got.sort_by_key(|g| g.0);
+        assert_eq!(
+            got,
+            vec![
+                (target(1), Condition::Works, vec![]),
+                (target(2), Condition::Broken, vec![1]),
+            ]
+        );
     }
 
     #[test]

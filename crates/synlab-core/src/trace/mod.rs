@@ -9,6 +9,7 @@
 //! is asked again in a later round, up to [`TraceConfig::attempts`] times,
 //! and only then said silent: never from one missing answer.
 
+mod data;
 mod locate;
 mod offline;
 mod quote;
@@ -20,12 +21,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use data::DataTrace;
 pub use locate::{locate, Location};
 pub use offline::{OfflineTrace, ProbeFrame};
 pub use quote::{
     diff_quote, icmp_of_ethernet, icmp_of_ip, read_quote, FieldChange, IcmpFrame, Quote, QuoteDiff,
 };
-pub use who::{not_from_endpoint, Sender, Tally};
+pub use who::{not_from_endpoint, Injected, Sender, Tally};
 
 use crate::model::{Attributes, Value};
 use crate::p0f::guess_ittl;
@@ -38,6 +40,8 @@ pub enum Answer {
     SynAck,
     Rst,
     Unreachable,
+    /// `trace --exchange`: the endpoint acknowledged the data segment.
+    Ack,
     None,
 }
 
@@ -45,7 +49,10 @@ impl Answer {
     /// The path ends here: the endpoint (or a box in its name) answered,
     /// or something refused the SYN.
     pub fn ends_path(self) -> bool {
-        matches!(self, Answer::SynAck | Answer::Rst | Answer::Unreachable)
+        matches!(
+            self,
+            Answer::SynAck | Answer::Rst | Answer::Unreachable | Answer::Ack
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -54,6 +61,7 @@ impl Answer {
             Answer::SynAck => "syn-ack",
             Answer::Rst => "rst",
             Answer::Unreachable => "unreachable",
+            Answer::Ack => "ack",
             Answer::None => "none",
         }
     }
@@ -99,6 +107,20 @@ impl Reply {
         let initial = guess_ittl(ttl.into());
         u8::try_from(initial.saturating_sub(ttl.into())).ok()
     }
+}
+
+/// Hops between the sender of a segment (a SYN-ACK, say) and us, from
+/// its TTL (hop limit) on arrival and the usual initial TTL above it.
+pub fn distance_of(segment: &Attributes) -> Option<u8> {
+    let ttl = segment
+        .num(crate::model::Field::IpTtl)
+        .or_else(|| segment.num(crate::model::Field::Ipv6Hlim))?;
+    let ttl = u8::try_from(ttl).ok()?;
+    Reply {
+        ttl: Some(ttl),
+        ..Reply::none()
+    }
+    .distance()
 }
 
 /// How a trace probes.
@@ -235,20 +257,35 @@ impl Trace {
     /// The report: one row per TTL up to the end of the path (or the
     /// last TTL sent), the changes and who answered.
     pub fn finish(&self, sent: &Attributes) -> TraceReport {
-        let end = self.end_ttl();
-        let last = end.unwrap_or(self.highest_sent);
-        let mut hops: Vec<HopReport> = (1..=last)
-            .filter_map(|t| Some(hop_report(t, self.hop(t)?, sent)))
-            .collect();
-        if let Some(e) = end {
-            mark_injected(&mut hops, e);
-        }
-        let changes = first_changes(&hops);
-        TraceReport {
-            reached: end.is_some(),
-            hops,
-            changes,
-        }
+        build_report(&self.hops, self.end_ttl(), self.highest_sent, sent, "SYN")
+    }
+}
+
+/// The report of per-TTL states: one row per TTL up to `end` (or
+/// `highest_sent`), the changes and who answered; `probe` names what was
+/// sent (`SYN`, `data segment`) in the evidence.
+fn build_report(
+    states: &[HopState],
+    end: Option<u8>,
+    highest_sent: u8,
+    sent: &Attributes,
+    probe: &str,
+) -> TraceReport {
+    let last = end.unwrap_or(highest_sent);
+    let mut hops: Vec<HopReport> = (1..=last)
+        .filter_map(|t| {
+            let h = states.get(usize::from(t).checked_sub(1)?)?;
+            Some(hop_report(t, h, sent))
+        })
+        .collect();
+    if let Some(e) = end {
+        mark_injected(&mut hops, e, probe);
+    }
+    let changes = first_changes(&hops);
+    TraceReport {
+        reached: end.is_some(),
+        hops,
+        changes,
     }
 }
 
@@ -284,7 +321,7 @@ fn hop_report(ttl: u8, h: &HopState, sent: &Attributes) -> HopReport {
 /// endpoint `end - 1` routers away; an answer from fewer hops away was
 /// sent by a box on the path (and when a router's time-exceeded came from
 /// the same distance, that router is named).
-fn mark_injected(hops: &mut [HopReport], end: u8) {
+fn mark_injected(hops: &mut [HopReport], end: u8, probe: &str) {
     let Some(last) = hops.iter().position(|h| h.ttl == end) else {
         return;
     };
@@ -303,7 +340,7 @@ fn mark_injected(hops: &mut [HopReport], end: u8) {
     let opt = |v: Option<u16>| v.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut why = format!(
         "the {} crossed {d} router(s) (TTL {ttl} of {}, IP ID {}, window {}), but an answer \
-         from the endpoint, which the SYN first reached at TTL {end}, crosses {expected}",
+         from the endpoint, which the {probe} first reached at TTL {end}, crosses {expected}",
         hops[last].answer.name(),
         guess_ittl(ttl.into()),
         opt(hops[last].ip_id),

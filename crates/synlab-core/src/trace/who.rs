@@ -9,6 +9,8 @@
 //! decided on: an RST's window is 0 whoever sends it, and IP IDs differ
 //! between a stack's own segments.
 
+use serde::Serialize;
+
 use crate::model::{Attributes, Field, Value};
 use crate::p0f::guess_ittl;
 
@@ -83,6 +85,52 @@ pub fn not_from_endpoint(what: &str, answer: &Sender, endpoint: &Sender) -> Opti
     ))
 }
 
+/// An answer marked injected, with what tells it from the endpoint's:
+/// the HTML report's "Injected answers" rows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Injected {
+    /// Where it was seen (`search`, or the trace and its TTL).
+    pub seen_in: String,
+    /// The answer (`rst`, `syn-ack`).
+    pub answer: String,
+    /// Answers alike (same TTL, IP ID and window) seen so.
+    pub count: usize,
+    /// Its TTL on arrival, the usual initial TTL above it, and the
+    /// routers that leaves (the hop distance).
+    pub ttl: Option<u8>,
+    pub initial_ttl: Option<u8>,
+    pub distance: Option<u8>,
+    /// Routers between us and the endpoint, from its SYN-ACK.
+    pub endpoint_distance: Option<u8>,
+    pub ip_id: Option<u16>,
+    pub window: Option<u16>,
+    pub evidence: String,
+}
+
+impl Injected {
+    /// A row for `answer` from `sender`, the evidence given.
+    pub fn of(
+        seen_in: &str,
+        answer: &str,
+        sender: &Sender,
+        endpoint_distance: Option<u8>,
+        evidence: String,
+    ) -> Injected {
+        Injected {
+            seen_in: seen_in.to_owned(),
+            answer: answer.to_owned(),
+            count: 1,
+            ttl: sender.ttl,
+            initial_ttl: sender.initial_ttl(),
+            distance: sender.distance(),
+            endpoint_distance,
+            ip_id: sender.ip_id,
+            window: sender.window,
+            evidence,
+        }
+    }
+}
+
 /// A search's answers, told apart: the endpoint's first SYN-ACK and every
 /// RST (`bisect`: bad's failing answers may be a box's RSTs, not the
 /// endpoint's).
@@ -105,6 +153,26 @@ impl Tally {
     /// located bisect's traces start with a window that reaches it).
     pub fn endpoint_distance(&self) -> Option<u8> {
         self.endpoint.as_ref()?.distance()
+    }
+
+    /// Every RST that cannot have come from the endpoint, alike ones (same
+    /// TTL, IP ID and window) counted in one row, in the order first seen.
+    pub fn marked(&self) -> Vec<Injected> {
+        let Some(endpoint) = self.endpoint.as_ref() else {
+            return Vec::new();
+        };
+        let mut rows: Vec<(Sender, Injected)> = Vec::new();
+        for r in &self.resets {
+            if let Some((_, row)) = rows.iter_mut().find(|(s, _)| s == r) {
+                row.count += 1;
+                continue;
+            }
+            if let Some(why) = not_from_endpoint("rst", r, endpoint) {
+                let row = Injected::of("search", "rst", r, endpoint.distance(), why);
+                rows.push((*r, row));
+            }
+        }
+        rows.into_iter().map(|(_, row)| row).collect()
     }
 
     /// "N of M RSTs cannot have come from the endpoint: …" (the first
@@ -192,6 +260,27 @@ mod tests {
             ),
             "{why}"
         );
+    }
+
+    #[test]
+    fn the_marked_resets_are_rows_with_their_evidence_alike_ones_counted() {
+        let mut t = Tally::default();
+        t.syn_ack(s(60, 0, 64240));
+        for r in [s(63, 0, 0), s(60, 0, 0), s(63, 0, 0), s(62, 9, 0)] {
+            t.reset(r);
+        }
+        let rows = t.marked();
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{:?} {:?} {} {:?}", r.ttl, r.distance, r.count, r.ip_id))
+            .collect();
+        assert_eq!(
+            got,
+            ["Some(63) Some(1) 2 Some(0)", "Some(62) Some(2) 1 Some(9)"]
+        );
+        assert_eq!(rows[0].initial_ttl, Some(64));
+        assert_eq!(rows[0].endpoint_distance, Some(4));
+        assert!(rows[0].evidence.starts_with("the rst crossed 1 router(s)"));
     }
 
     #[test]
