@@ -26,6 +26,7 @@ mod model {
                 while let Some(Ok(frame)) = reader.next_frame() {
                     frames += 1;
                     fast += u32::from(fast_agrees_with_lax(frame.linktype, frame.data));
+                    peek_agrees_with_decode(frame.linktype, frame.data);
                 }
             }
         }
@@ -33,6 +34,21 @@ mod model {
             frames > 1000 && fast > frames / 2,
             "{fast} of {frames} frames fast"
         );
+    }
+
+    /// `fast_tcp_endpoints` (the `--threads` shards' peek at a packet's
+    /// connection) answers only where `decode_frame` reads a TCP segment,
+    /// and with its endpoints.
+    fn peek_agrees_with_decode(linktype: u32, data: &[u8]) {
+        let Some(link) = LinkType::from_linktype(linktype) else {
+            return;
+        };
+        if let Some((src, dst)) = fast_tcp_endpoints(link, data) {
+            match decode_frame(link, data) {
+                Decoded::Tcp(seg) => assert_eq!((seg.src, seg.dst), (src, dst)),
+                other => panic!("peeked {src} -> {dst}, decoded {other:?}"),
+            }
+        }
     }
 }
 

@@ -10,32 +10,68 @@ use std::process::{Command, Output};
 
 use support::{all_captures, root, synlab, TempDir};
 
-/// stdout, stderr and exit status of `handshakes FILE --json --threads N`.
-fn run(file: &Path, threads: usize) -> (Vec<u8>, Vec<u8>, Option<i32>) {
-    let out: Output = synlab(&[
-        "handshakes",
-        &file.display().to_string(),
-        "--json",
-        "--threads",
-        &threads.to_string(),
-    ]);
+/// stdout, stderr and exit status of `handshakes FILE ARGS --threads N`.
+fn run_with(file: &Path, args: &[&str], threads: usize) -> (Vec<u8>, Vec<u8>, Option<i32>) {
+    let file = file.display().to_string();
+    let threads = threads.to_string();
+    let mut all = vec!["handshakes", &file];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--threads", &threads]);
+    let out: Output = synlab(&all);
     (out.stdout, out.stderr, out.status.code())
 }
 
-/// Every thread count gives what one thread gives, byte for byte.
-fn assert_same_for_all_threads(file: &Path) {
-    let one = run(file, 1);
-    for n in [2, 3, 4] {
-        let many = run(file, n);
+/// stdout, stderr and exit status of `handshakes FILE --json --threads N`.
+fn run(file: &Path, threads: usize) -> (Vec<u8>, Vec<u8>, Option<i32>) {
+    run_with(file, &["--json"], threads)
+}
+
+/// `threads` give what one thread gives, byte for byte, with `args`.
+fn assert_same_with(file: &Path, args: &[&str], threads: &[usize]) {
+    let one = run_with(file, args, 1);
+    for &n in threads {
+        let many = run_with(file, args, n);
         assert!(
             many == one,
-            "{}: --threads {n} differs from --threads 1\n--- 1 thread:\n{}\n{}\n--- {n} threads:\n{}\n{}",
+            "{} {args:?}: --threads {n} differs from --threads 1\n--- 1 thread:\n{}\n{}\n--- {n} threads:\n{}\n{}",
             file.display(),
             String::from_utf8_lossy(&one.0),
             String::from_utf8_lossy(&one.1),
             String::from_utf8_lossy(&many.0),
             String::from_utf8_lossy(&many.1),
         );
+    }
+}
+
+/// Every thread count gives what one thread gives, byte for byte.
+fn assert_same_for_all_threads(file: &Path) {
+    assert_same_with(file, &["--json"], &[2, 3, 4]);
+}
+
+/// Every output of `handshakes`: the table, the JSON document (compact
+/// and indented), JSON Lines, `--fields`; the compact ones are rendered by
+/// the tracking threads, the others by the sink.
+const FORMATS: &[&[&str]] = &[
+    &[],
+    &["--json"],
+    &["--json", "--pretty"],
+    &["--jsonl"],
+    &[
+        "--fields",
+        "synlab.attempt.index,ip.ttl,synlab.attempt.outcome",
+    ],
+];
+
+/// Every format, with and without `--where` (one that keeps some
+/// attempts, one that keeps none), on 2 and 3 threads.
+fn assert_same_in_every_format(file: &Path) {
+    for format in FORMATS {
+        assert_same_with(file, format, &[2, 3]);
+        for filter in ["ip.ttl > 100", "ip.ttl > 254"] {
+            let mut args = format.to_vec();
+            args.extend_from_slice(&["--where", filter]);
+            assert_same_with(file, &args, &[2, 3]);
+        }
     }
 }
 
@@ -65,6 +101,13 @@ fn bad_and_hostile_captures_give_the_same_bytes_on_any_thread_count() {
     files.push(root().join("tests/data/linux-6.18-netns.pcap"));
     for file in files {
         assert_same_for_all_threads(&file);
+    }
+}
+
+#[test]
+fn every_format_and_filter_gives_the_same_bytes_on_two_and_three_threads() {
+    for file in ["captures/many-attempts.pcap", "captures/reset.pcap"] {
+        assert_same_in_every_format(&root().join(file));
     }
 }
 
@@ -104,18 +147,37 @@ fn a_syn_heavy_capture_gives_the_same_bytes_on_any_thread_count() {
     let attempts = doc["handshakes"].as_array().map_or(0, Vec::len);
     assert!(attempts >= 3000, "{attempts} attempts");
     assert_same_for_all_threads(&path);
+    for format in [&["--jsonl"][..], &["--jsonl", "--where", "ip.ttl > 100"]] {
+        assert_same_with(&path, format, &[2, 3]);
+    }
 }
 
-/// The capture read from a pipe is sharded too.
+/// The capture read from a pipe is sharded too (by the routing reader:
+/// standard input cannot be walked by every thread), in every format.
 #[test]
 fn standard_input_gives_the_same_bytes_on_two_threads() {
     let file = root().join("captures/many-attempts.pcap");
     let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
-    let args = |n: &'static str| ["handshakes", "-", "--json", "--threads", n];
-    let one = support::synlab_stdin(&args("1"), &bytes);
-    let two = support::synlab_stdin(&args("2"), &bytes);
-    assert_eq!(one.status.code(), Some(0));
-    assert!(one.stdout == two.stdout && one.stderr == two.stderr);
+    for format in FORMATS {
+        for filter in [None, Some("ip.ttl > 100")] {
+            let args = |n: &'static str| {
+                let mut args = vec!["handshakes", "-"];
+                args.extend_from_slice(format);
+                if let Some(filter) = filter {
+                    args.extend_from_slice(&["--where", filter]);
+                }
+                args.extend_from_slice(&["--threads", n]);
+                args
+            };
+            let one = support::synlab_stdin(&args("1"), &bytes);
+            let two = support::synlab_stdin(&args("2"), &bytes);
+            assert_eq!(one.status.code(), Some(0), "{format:?} {filter:?}");
+            assert!(
+                one.stdout == two.stdout && one.stderr == two.stderr,
+                "{format:?} {filter:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -148,4 +210,25 @@ fn the_flow_table_cap_is_shared_out_between_the_threads() {
     indexes.sort_unstable();
     assert_eq!(indexes, (0..10).collect::<Vec<u64>>());
     assert!(doc["evicted"].as_u64().is_some_and(|n| n > 0), "{doc}");
+}
+
+/// Without `--threads`: the machine's cores (at most 4) for one capture
+/// file of 32 MiB or more; one thread for a smaller file, standard input
+/// and several captures merged into one stream.
+#[test]
+fn the_default_is_every_core_on_a_large_file_and_one_thread_otherwise() {
+    use synlab::io::load::{default_threads, MAX_DEFAULT_THREADS, THREADS_FROM_BYTES};
+    let tmp = TempDir::new("threads-default");
+    let large = tmp.join("large.pcap");
+    std::fs::File::create(&large)
+        .and_then(|f| f.set_len(THREADS_FROM_BYTES))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cores = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_DEFAULT_THREADS);
+    assert_eq!(default_threads(std::slice::from_ref(&large)), cores);
+    let small = root().join("captures/many-attempts.pcap");
+    assert_eq!(default_threads(&[small]), 1);
+    assert_eq!(default_threads(&[PathBuf::from("-")]), 1);
+    assert_eq!(default_threads(&[large.clone(), large]), 1);
 }

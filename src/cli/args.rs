@@ -63,11 +63,13 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::handshake::DEFAULT_MAX_FLOWS as u64,
               value_parser = clap::value_parser!(u64).range(1..))]
         max_flows: u64,
-        /// Track with N threads (default: 1; measured, more threads are not
-        /// faster yet, see docs/PERFORMANCE.md). Packets are shared out by
-        /// connection, so each thread sees whole flows; the output is byte
-        /// for byte the one of `--threads 1`. The --max-flows cap is shared
-        /// out between the threads.
+        /// Track with N threads (default: the machine's cores, at most 4, for
+        /// a capture file of 32 MiB or more; 1 for a smaller one, standard
+        /// input or several captures).
+        /// Packets are shared out by connection, so each thread sees whole
+        /// flows; the output is byte for byte the one of `--threads 1`. The
+        /// --max-flows cap is shared out between the threads. Several
+        /// captures merged into one stream are read on one thread.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
         threads: Option<u64>,
         /// Only the attempts matching this rule (the `bisect --rule` language

@@ -12,7 +12,7 @@ use super::select::{AttemptSpec, Which};
 use super::sink::{self, Format, Sink};
 use super::status::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
-use crate::handshake::Limits;
+use crate::handshake::{Attempt, Limits};
 use crate::io::load::{is_stdin, load, stream_inputs, Loaded};
 use crate::model::{Attributes, Field, Kind};
 use crate::rule::{Rule, Scope};
@@ -52,9 +52,12 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            // One thread unless asked: on the shared 2-core machine two
-            // threads were slower in most runs (docs/PERFORMANCE.md).
-            let threads = threads.map_or(1, |n| usize::try_from(n).unwrap_or(1));
+            // Unless asked: every core on a large file, one on a small one
+            // (docs/PERFORMANCE.md).
+            let threads = threads.map_or_else(
+                || crate::io::load::default_threads(files),
+                |n| usize::try_from(n).unwrap_or(1),
+            );
             handshakes(
                 files,
                 print,
@@ -250,11 +253,24 @@ fn handshakes(
         Print::Dataset(target) => Box::new(sink::DatasetFileSink::create(target, file, out)?),
     };
     let mut shown = 0;
+    // With threads, each filters and renders the attempts it tracked; the
+    // sink writes their rows in the one-thread order.
+    let renderer = if threads > 1 { sink.renderer() } else { None };
+    let map = |attempt: Box<Attempt>| {
+        if !rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
+            return None;
+        }
+        Some(match renderer {
+            Some(r) => Row::Rendered(r.render(&attempt)),
+            None => Row::Attempt(attempt),
+        })
+    };
     // Indexes stay those of the whole file, so FILE#N still names the attempt.
-    let summary = stream_inputs(files, limits, threads, &mut tick, |index, attempt| {
-        if rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
-            shown += 1;
-            sink.attempt(index, &attempt)?;
+    let summary = stream_inputs(files, limits, threads, &mut tick, &map, |index, row| {
+        shown += 1;
+        match row {
+            Row::Attempt(attempt) => sink.attempt(index, &attempt)?,
+            Row::Rendered(text) => sink.rendered(index, &text?)?,
         }
         Ok::<(), anyhow::Error>(())
     })?;
@@ -285,6 +301,13 @@ fn handshakes(
         summary.packets,
         status,
     ))
+}
+
+/// An attempt that passed `--where`, as the sink takes it.
+enum Row {
+    Attempt(Box<Attempt>),
+    /// Made by the sink's [`sink::Renderer`] on a tracking thread.
+    Rendered(std::io::Result<Vec<u8>>),
 }
 
 /// One side of a diff: a captured attempt, or a profile's crafted SYN.

@@ -24,9 +24,51 @@ use crate::model::{Attributes, Field, Value};
 pub trait Sink {
     /// One attempt that passed the filter, with its index in the file.
     fn attempt(&mut self, index: usize, a: &Attempt) -> io::Result<()>;
-    /// Reading ended: `shown` attempts were given to [`Sink::attempt`].
+    /// Reading ended: `shown` attempts were given to [`Sink::attempt`]
+    /// or [`Sink::rendered`].
     fn finish(&mut self, summary: &Summary, shown: usize) -> io::Result<()>;
+    /// How this sink's rows can be made away from it (on the thread that
+    /// tracked the attempt, `--threads`), if they can: then
+    /// [`Sink::rendered`] takes them in place of [`Sink::attempt`].
+    fn renderer(&self) -> Option<Renderer> {
+        None
+    }
+    /// One attempt's row as its [`Sink::renderer`] made it: the text that
+    /// follows the index.
+    fn rendered(&mut self, index: usize, tail: &[u8]) -> io::Result<()> {
+        let _ = (index, tail);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this output takes attempts, not rendered rows",
+        ))
+    }
 }
+
+/// A row made apart from its sink (see [`Sink::renderer`]): everything but
+/// the attempt's index, which is known only once every thread's attempts
+/// are numbered; the sink writes the index, then the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renderer {
+    /// Compact JSON, as `--json` and `--jsonl` write an attempt.
+    CompactJson,
+    /// The same, then a newline (`--jsonl`).
+    JsonLine,
+}
+
+impl Renderer {
+    /// The row of `a`, without its index.
+    pub fn render(self, a: &Attempt) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(2048);
+        write_attempt_after_index(&mut out, a)?;
+        if self == Renderer::JsonLine {
+            out.push(b'\n');
+        }
+        Ok(out)
+    }
+}
+
+/// What [`write_attempt`] writes before the index.
+const INDEX_KEY: &[u8] = b"{\"index\":";
 
 /// The output formats of `handshakes`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,6 +414,25 @@ impl Sink for JsonSink<'_> {
         }
     }
 
+    fn renderer(&self) -> Option<Renderer> {
+        (!self.pretty).then_some(Renderer::CompactJson)
+    }
+
+    fn rendered(&mut self, index: usize, tail: &[u8]) -> io::Result<()> {
+        if self.written == 0 {
+            self.start()?;
+        } else {
+            self.out.write_all(b",")?;
+        }
+        self.written += 1;
+        self.buf.clear();
+        self.buf.extend_from_slice(INDEX_KEY);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
+        self.buf.extend_from_slice(tail);
+        self.out.write_all(&self.buf)
+    }
+
     fn finish(&mut self, s: &Summary, _shown: usize) -> io::Result<()> {
         let trailer = Trailer {
             packets: s.packets,
@@ -426,6 +487,19 @@ impl Sink for JsonlSink<'_> {
 
     fn finish(&mut self, _summary: &Summary, _shown: usize) -> io::Result<()> {
         Ok(())
+    }
+
+    fn renderer(&self) -> Option<Renderer> {
+        Some(Renderer::JsonLine)
+    }
+
+    fn rendered(&mut self, index: usize, tail: &[u8]) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.extend_from_slice(INDEX_KEY);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
+        self.buf.extend_from_slice(tail);
+        self.out.write_all(&self.buf)
     }
 }
 
@@ -553,9 +627,14 @@ impl<'a> AttemptJson<'a> {
 /// strings that may need escaping (HTTP heads, option data) go through
 /// serde. The hot path of `handshakes --json` on a large capture.
 fn write_attempt(out: &mut Vec<u8>, index: usize, a: &Attempt) -> io::Result<()> {
+    out.extend_from_slice(INDEX_KEY);
+    Json { out }.int(index as u64)?;
+    write_attempt_after_index(out, a)
+}
+
+/// [`write_attempt`] after the index: the part a [`Renderer`] makes.
+fn write_attempt_after_index(out: &mut Vec<u8>, a: &Attempt) -> io::Result<()> {
     let mut w = Json { out };
-    w.raw("{\"index\":")?;
-    w.int(index as u64)?;
     w.raw(",\"client\":\"")?;
     w.socket(a.client)?;
     w.raw("\",\"server\":\"")?;

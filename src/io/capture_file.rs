@@ -206,6 +206,33 @@ impl TsResolution {
     /// (`if_tsoffset`), as a duration since the epoch. Saturates instead of
     /// overflowing on absurd values.
     pub fn to_duration(self, units: u64, offset_secs: i64) -> Duration {
+        // Micro- and nanoseconds, nearly every capture: in u64, as the u128
+        // path below gives them (10^9 = 10^n * 10^(9-n), so the seconds and
+        // the rest split exactly), without its 128-bit division per packet.
+        const POW10: [u64; 10] = [
+            1,
+            10,
+            100,
+            1_000,
+            10_000,
+            100_000,
+            1_000_000,
+            10_000_000,
+            100_000_000,
+            1_000_000_000,
+        ];
+        let decimal = match self {
+            TsResolution::Decimal(n @ 0..=9) => {
+                let n = usize::from(n);
+                POW10.get(n).zip(POW10.get(9 - n))
+            }
+            _ => None,
+        };
+        if let Some((&per_sec, &scale)) = decimal {
+            let nanos = (units % per_sec) * scale;
+            let secs = (units / per_sec).saturating_add_signed(offset_secs);
+            return Duration::new(secs, u32::try_from(nanos).unwrap_or(0));
+        }
         const NANOS: u128 = 1_000_000_000;
         let units = u128::from(units);
         let nanos = match self {
@@ -514,6 +541,26 @@ impl<R: Read> CaptureReader<R> {
     /// its own link type; a pcap file has one link type for every packet.
     pub fn is_pcapng(&self) -> bool {
         matches!(self.format, Format::PcapNg { .. })
+    }
+
+    /// The length of the mapped file, `None` when the capture is read
+    /// into a buffer (standard input, a pipe, a file that cannot be
+    /// mapped). Several readers of one mapped file can each walk it
+    /// (`--threads`).
+    pub fn mapped_len(&self) -> Option<usize> {
+        match &self.input.bytes {
+            Bytes::Mapped { map, .. } => Some(map.len()),
+            Bytes::Buffered(_) => None,
+        }
+    }
+
+    /// Read a mapped file only up to `len` bytes, as if it ended there:
+    /// readers of a file that grows while they open it all read the same
+    /// bytes. Nothing changes for a buffered reader or a shorter map.
+    pub fn end_mapped_at(&mut self, len: usize) {
+        if let Bytes::Mapped { .. } = self.input.bytes {
+            self.input.end = self.input.end.min(len.max(self.input.start));
+        }
     }
 
     /// Bytes of the file read so far (for a progress bar).

@@ -10,6 +10,7 @@ pub use super::input::{
 };
 pub(crate) use super::input::{take_stdin, PROGRESS_EVERY};
 use super::merge::{resolve, Inputs, Merge, LOCAL_BITS};
+pub use super::parallel::Map;
 use crate::handshake::{Attempt, Limits, PacketOrigin, Parts, Tracker};
 use crate::model::{decode_frame, Decoded, LinkType, Skip};
 
@@ -68,7 +69,8 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 /// several are merged by time into one stream (see [`super::merge`]).
 pub fn load_inputs(args: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut attempts = Vec::new();
-    let summary = stream_inputs(args, Limits::default(), 1, &mut |_| {}, |i, a| {
+    let keep = |a: Box<Attempt>| Some(a);
+    let summary = stream_inputs(args, Limits::default(), 1, &mut |_| {}, &keep, |i, a| {
         attempts.push((i, a));
         Ok::<(), LoadError>(())
     })?;
@@ -93,19 +95,29 @@ pub fn load_inputs(args: &[PathBuf]) -> Result<Loaded, LoadError> {
 /// a list on standard input) are merged by time ([`stream_many`]), the
 /// summary's path then the arguments as given. `threads` shards one
 /// capture's flows ([`stream_threads`]); a merge of several reads on one.
-pub fn stream_inputs<E: From<LoadError>>(
+/// `map` makes each finished attempt what `each` takes (the filter and the
+/// row's text: with threads, on the thread that tracked it); an attempt
+/// it drops still counts in the indexes.
+pub fn stream_inputs<T: Send, E: From<LoadError>>(
     args: &[PathBuf],
     limits: Limits,
     threads: usize,
     progress: Progress<'_>,
-    each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+    map: Map<'_, T>,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let (inputs, not_captures) = resolve(args)?;
     let mut summary = match inputs {
-        Inputs::One(path) => stream_threads(&path, limits, threads, progress, each),
+        Inputs::One(path) => stream_threads(&path, limits, threads, progress, map, each),
         Inputs::Many(files) => {
             let label: Vec<String> = args.iter().map(|p| p.display().to_string()).collect();
-            stream_many(Path::new(&label.join(" ")), files, limits, progress, each)
+            stream_many(
+                Path::new(&label.join(" ")),
+                files,
+                limits,
+                progress,
+                |i, a| map(a).map_or(Ok(()), |t| each(i, t)),
+            )
         }
     }?;
     // First, as they were found first; past MAX_WARNINGS only counted.
@@ -118,26 +130,57 @@ pub fn stream_inputs<E: From<LoadError>>(
     Ok(summary)
 }
 
+/// Captures smaller than this are read on one thread when `--threads` is
+/// not given: their time is mostly starting up, and every thread adds its
+/// own reader and allocator pages (docs/PERFORMANCE.md).
+pub const THREADS_FROM_BYTES: u64 = 32 << 20;
+
+/// The most threads taken when `--threads` is not given: each reads the
+/// whole file, and at 200k handshakes 4 peak at 45 MB, 8 at 66 MB.
+pub const MAX_DEFAULT_THREADS: usize = 4;
+
+/// The threads `handshakes` tracks with when `--threads` is not given: the
+/// machine's cores (at most [`MAX_DEFAULT_THREADS`]) for one capture file
+/// of at least [`THREADS_FROM_BYTES`]; one for a smaller file, standard
+/// input, or several captures merged into one stream.
+pub fn default_threads(args: &[PathBuf]) -> usize {
+    let [file] = args else {
+        return 1;
+    };
+    let large = !is_stdin(file)
+        && std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() >= THREADS_FROM_BYTES);
+    if !large {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_DEFAULT_THREADS)
+}
+
 /// [`stream`] over `threads` flow-sharded trackers (see
 /// [`super::parallel`]): the same attempts, in the same order; one thread
-/// is [`stream`] itself.
-pub fn stream_threads<E: From<LoadError>>(
+/// is [`stream`] itself. A mapped file is walked by every tracker; standard
+/// input goes through one routing reader.
+pub fn stream_threads<T: Send, E: From<LoadError>>(
     path: &Path,
     limits: Limits,
     threads: usize,
     progress: Progress<'_>,
-    each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+    map: Map<'_, T>,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
     if threads <= 1 {
-        return stream(path, limits, progress, each);
+        return stream(path, limits, progress, |i, a| {
+            map(a).map_or(Ok(()), |t| each(i, t))
+        });
     }
     if is_stdin(path) {
         take_stdin()?;
         let reader = CaptureReader::new(path, std::io::stdin().lock()).map_err(LoadError::from)?;
-        return super::parallel::stream_sharded(reader, limits, threads, progress, each);
+        return super::parallel::stream_sharded(reader, limits, threads, progress, map, each);
     }
     let reader = CaptureReader::open(path).map_err(LoadError::from)?;
-    super::parallel::stream_sharded(reader, limits, threads, progress, each)
+    super::parallel::stream_walking(reader, limits, threads, progress, map, each)
 }
 
 /// Read a capture and hand each attempt to `each` as soon as its outcome is

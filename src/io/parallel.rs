@@ -1,38 +1,49 @@
 //! `--threads N`: one capture read by several trackers at once, with the
 //! very output one tracker gives.
 //!
-//! The calling thread reads the capture, decodes each frame far enough to
-//! know its flow, and sends the packets in batches to `N` shard threads.
-//! A packet goes to the shard of its connection (a hash of both endpoints,
-//! the same whichever way the packet goes; an ICMP error to the shard of
-//! the connection it quotes), so each shard's [`Tracker`] sees whole
-//! flows. Every shard reads every batch: its own packets it decodes and
+//! A packet belongs to the shard of its connection (a hash of both
+//! endpoints, the same whichever way the packet goes; an ICMP error to the
+//! shard of the connection it quotes), so each shard's [`Tracker`] sees
+//! whole flows. Every shard sees every packet: its own it decodes and
 //! tracks, the others' only move its clock ([`Tracker::tick`]), so it
 //! finishes its attempts at the same packets one tracker would.
 //!
-//! Each shard answers a batch with the attempts it started (their SYN's
-//! packet number) and those it finished (at which packet). The reading
-//! thread waits for every shard's answer to a batch, numbers the new
-//! attempts in SYN order (the file's attempt indexes), and hands the
-//! finished ones out ordered by (packet that finished them, index): the
-//! order one tracker hands them out in. Batches in flight are bounded, so
-//! memory stays flat; the flow-table cap ([`Limits::max_flows`]) is shared
-//! out between the shards, and is the one thing that can make a capture
-//! that reaches it come out differently from one thread.
+//! A regular file is mapped, and then there is no reading thread: every
+//! shard walks the file itself ([`stream_walking`]), peeks at each
+//! packet's connection (the decoder's fast path for plain IPv4/TCP,
+//! [`fast_tcp_endpoints`], builds nothing), and decodes only its own
+//! packets. Standard input and pipes cannot be read twice: a routing
+//! reader ([`stream_sharded`]) reads them, and sends the packets in
+//! batches to every shard.
+//!
+//! What a shard finishes it also filters and renders itself (the `map`
+//! the caller gives, on the shard's thread): the merge only numbers and
+//! orders. Each shard answers every batch of [`BATCH_PACKETS`] packets of
+//! the file with the attempts it started (their SYN's packet number) and
+//! those it finished (at which packet). The merge waits for every shard's
+//! answer to a batch, numbers the new attempts in SYN order (the file's
+//! attempt indexes), and hands the finished ones out ordered by (packet
+//! that finished them, index): the order one tracker hands them out in.
+//! Batches in flight are bounded, so memory stays flat; the flow-table cap
+//! ([`Limits::max_flows`]) is shared out between the shards, and is the
+//! one thing that can make a capture that reaches it come out differently
+//! from one thread.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::capture_file::CaptureReader;
+use super::capture_file::{CaptureReader, Frame};
 use super::input::{
     LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, PROGRESS_EVERY,
 };
 use crate::handshake::{Attempt, ClockJump, Limits, Tracker};
-use crate::model::{decode_frame, Decoded, LinkType};
+use crate::model::{decode_frame, fast_tcp_endpoints, Decoded, LinkType};
 
 /// Packets per batch: enough that a channel message is rare beside the
 /// work it carries, few enough that every shard stays busy.
@@ -40,6 +51,15 @@ const BATCH_PACKETS: usize = 4096;
 
 /// Batches sent and not yet answered by every shard.
 const IN_FLIGHT: usize = 4;
+
+/// Answers a walking shard may have waiting for the merge: enough that
+/// the shards do not wait on one another, few because each holds its
+/// rendered rows (about half a megabyte for a batch of SYN-heavy traffic).
+const WALK_AHEAD: usize = 2;
+
+/// What a shard makes of each attempt it finishes, on its own thread
+/// (the filter, the row's text); `None` drops the attempt.
+pub type Map<'m, T> = &'m (dyn Fn(Box<Attempt>) -> Option<T> + Sync);
 
 /// The shard of a packet's connection among `shards`: both directions of
 /// a flow, and ICMP errors quoting it, land on the same one.
@@ -61,117 +81,144 @@ fn shard_key(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     usize::try_from((mixed >> 32) % n).unwrap_or(0)
 }
 
-/// FNV-1a over an endpoint's address and port: fixed, so a capture shards
-/// the same on every run and machine.
+/// A fixed mix of an endpoint's address and port (the same on every run
+/// and machine, so a capture shards alike everywhere): one multiply per
+/// 8 bytes, cheap enough to run on every packet of the file in every
+/// shard.
 fn endpoint_hash(a: &SocketAddr) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |byte: u8| h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let step = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
+    let port = u64::from(a.port());
     match a.ip() {
-        IpAddr::V4(ip) => ip.octets().into_iter().for_each(&mut eat),
-        IpAddr::V6(ip) => ip.octets().into_iter().for_each(&mut eat),
+        IpAddr::V4(ip) => step(port, u64::from(u32::from(ip))),
+        IpAddr::V6(ip) => {
+            let bits = u128::from(ip);
+            // The halves of the address, as the u128 holds them.
+            let (hi, lo) = ((bits >> 64) as u64, bits as u64);
+            step(step(port ^ (1 << 32), hi), lo)
+        }
     }
-    a.port().to_be_bytes().into_iter().for_each(&mut eat);
-    h
 }
 
-/// One packet of a batch: where its bytes are, and whose it is.
-struct Packet {
-    number: u64,
-    at: Duration,
-    link: LinkType,
-    bytes: std::ops::Range<usize>,
-    shard: usize,
-}
-
-/// Packets the trackers read (skipped ones stay with the reader), their
-/// bytes copied side by side.
-#[derive(Default)]
-struct Batch {
-    data: Vec<u8>,
-    packets: Vec<Packet>,
-}
+/// One attempt a shard finished: the packet that finished it
+/// (`u64::MAX`: the end of the capture), its SYN's packet, and what the
+/// map made of it.
+type Done<T> = (u64, u64, Option<T>);
 
 /// A shard's answer to one batch, or to the end of the capture.
-#[derive(Default)]
-struct ShardOut {
+struct ShardOut<T> {
     /// The SYN packet of each attempt it started, in capture order.
     starts: Vec<u64>,
-    /// Attempts it finished, with the packet that finished them
-    /// (`u64::MAX`: the end of the capture).
-    finished: Vec<(u64, Box<Attempt>)>,
+    finished: Vec<Done<T>>,
     /// Clock jumps (every shard sees the same; `finished` counts its own).
     jumps: Vec<ClockJump>,
     /// At the end: attempts started and evicted.
     totals: Option<(usize, u64)>,
+    /// A walking shard: bytes of the file read so far.
+    offset: u64,
+    /// A walking shard, at the end: what it read.
+    read: Option<Reading>,
 }
 
-/// A shard: track its packets, tick at the others', answer every batch.
-fn shard(me: usize, limits: Limits, batches: Receiver<Arc<Batch>>, out: Sender<ShardOut>) {
-    let mut tracker = Tracker::with_limits(limits);
-    for batch in batches {
-        let mut answer = ShardOut::default();
-        for p in &batch.packets {
-            if p.shard == me {
-                let seen = tracker.attempts_seen();
-                let data = batch.data.get(p.bytes.clone()).unwrap_or_default();
-                tracker.feed(p.number, p.at, &decode_frame(p.link, data));
-                if tracker.attempts_seen() > seen {
-                    answer.starts.push(p.number);
-                }
-            } else {
-                tracker.tick(p.number, p.at);
-            }
-            answer.jumps.extend(tracker.take_clock_jumps());
-            if tracker.has_finished() {
-                let done = tracker.take_finished().into_iter();
-                answer.finished.extend(done.map(|(_, a)| (p.number, a)));
-            }
-        }
-        if out.send(answer).is_err() {
-            return;
+impl<T> Default for ShardOut<T> {
+    fn default() -> Self {
+        ShardOut {
+            starts: Vec::new(),
+            finished: Vec::new(),
+            jumps: Vec::new(),
+            totals: None,
+            offset: 0,
+            read: None,
         }
     }
-    let finished = tracker.finish_all().into_iter();
-    // The reader may be gone (an error ended it); nothing is owed then.
-    let _ = out.send(ShardOut {
-        finished: finished.map(|(_, a)| (u64::MAX, a)).collect(),
-        totals: Some((tracker.attempts_seen(), tracker.evicted())),
-        ..ShardOut::default()
-    });
 }
 
-/// The reading side: batches out, answers in, attempts handed on in order.
-struct Merge<'e, E> {
-    senders: Vec<SyncSender<Arc<Batch>>>,
-    answers: Vec<Receiver<ShardOut>>,
-    in_flight: usize,
+/// A shard's tracker and its answer in the making.
+struct Shard<'m, T> {
+    tracker: Tracker,
+    map: Map<'m, T>,
+    out: ShardOut<T>,
+}
+
+impl<'m, T> Shard<'m, T> {
+    fn new(limits: Limits, map: Map<'m, T>) -> Self {
+        Shard {
+            tracker: Tracker::with_limits(limits),
+            map,
+            out: ShardOut::default(),
+        }
+    }
+
+    /// A packet of this shard's flows.
+    fn feed(&mut self, number: u64, at: Duration, decoded: &Decoded<'_>) {
+        let seen = self.tracker.attempts_seen();
+        self.tracker.feed(number, at, decoded);
+        if self.tracker.attempts_seen() > seen {
+            self.out.starts.push(number);
+        }
+        self.after(number);
+    }
+
+    /// A packet of another shard's flows: the clock moves.
+    fn tick(&mut self, number: u64, at: Duration) {
+        self.tracker.tick(number, at);
+        self.after(number);
+    }
+
+    fn after(&mut self, number: u64) {
+        self.out.jumps.extend(self.tracker.take_clock_jumps());
+        if self.tracker.has_finished() {
+            for (_, a) in self.tracker.take_finished() {
+                let syn = a.syn_packet;
+                self.out.finished.push((number, syn, (self.map)(a)));
+            }
+        }
+    }
+
+    /// The answer to the batch that just ended.
+    fn take(&mut self) -> ShardOut<T> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The capture ended: what it still held, and its totals.
+    fn end(mut self) -> ShardOut<T> {
+        for (_, a) in self.tracker.finish_all() {
+            let syn = a.syn_packet;
+            self.out.finished.push((u64::MAX, syn, (self.map)(a)));
+        }
+        self.out.totals = Some((self.tracker.attempts_seen(), self.tracker.evicted()));
+        self.out
+    }
+}
+
+/// The merging side: answers in, attempts handed on in order.
+struct Merge<'e, T, E> {
+    answers: Vec<Receiver<ShardOut<T>>>,
     /// SYN packet → attempt index, for attempts started and not finished.
     index_of: HashMap<u64, usize>,
     next_index: usize,
     jumps: Vec<ClockJump>,
-    each: &'e mut dyn FnMut(usize, Box<Attempt>) -> Result<(), E>,
+    each: &'e mut dyn FnMut(usize, T) -> Result<(), E>,
 }
 
-impl<E: From<LoadError>> Merge<'_, E> {
-    fn send(&mut self, batch: Batch) -> Result<(), E> {
-        let batch = Arc::new(batch);
-        for s in &self.senders {
-            s.send(Arc::clone(&batch)).map_err(|_| gone())?;
-        }
-        self.in_flight += 1;
-        if self.in_flight >= IN_FLIGHT {
-            self.collect()?;
-        }
-        Ok(())
-    }
+/// What one round of answers came to, beside the attempts handed on.
+#[derive(Default)]
+struct Round {
+    /// At the end: attempts started and evicted, over every shard.
+    totals: Option<(usize, u64)>,
+    /// The first shard's offset in the file (walking shards).
+    offset: u64,
+    /// The first shard's reading, at the end (walking shards).
+    read: Option<Reading>,
+}
 
-    /// Every shard's answer to the oldest batch in flight, merged.
-    fn collect(&mut self) -> Result<Option<(usize, u64)>, E> {
+impl<T, E: From<LoadError>> Merge<'_, T, E> {
+    /// Every shard's next answer, merged.
+    fn collect(&mut self) -> Result<Round, E> {
         let mut answers = Vec::with_capacity(self.answers.len());
         for a in &self.answers {
             answers.push(a.recv().map_err(|_| gone())?);
         }
-        self.in_flight = self.in_flight.saturating_sub(1);
         let mut starts: Vec<u64> = answers
             .iter()
             .flat_map(|a| a.starts.iter().copied())
@@ -182,31 +229,34 @@ impl<E: From<LoadError>> Merge<'_, E> {
             self.next_index += 1;
         }
         self.merge_jumps(&answers);
-        let mut totals: Option<(usize, u64)> = None;
+        let mut round = Round::default();
         let mut done = Vec::new();
-        for a in answers {
+        for (n, a) in answers.into_iter().enumerate() {
             if let Some((seen, evicted)) = a.totals {
-                let (s, e) = totals.unwrap_or_default();
-                totals = Some((s + seen, e + evicted));
+                let (s, e) = round.totals.unwrap_or_default();
+                round.totals = Some((s + seen, e + evicted));
             }
-            for (at, attempt) in a.finished {
-                let index = self
-                    .index_of
-                    .remove(&attempt.syn_packet)
-                    .unwrap_or(usize::MAX);
-                done.push((at, index, attempt));
+            if n == 0 {
+                round.offset = a.offset;
+                round.read = a.read;
+            }
+            for (at, syn, item) in a.finished {
+                let index = self.index_of.remove(&syn).unwrap_or(usize::MAX);
+                if let Some(item) = item {
+                    done.push((at, index, item));
+                }
             }
         }
         done.sort_unstable_by_key(|(at, index, _)| (*at, *index));
-        for (_, index, attempt) in done {
-            (self.each)(index, attempt)?;
+        for (_, index, item) in done {
+            (self.each)(index, item)?;
         }
-        Ok(totals)
+        Ok(round)
     }
 
     /// The shards report the same jumps; each counts the attempts it
     /// finished by them.
-    fn merge_jumps(&mut self, answers: &[ShardOut]) {
+    fn merge_jumps(&mut self, answers: &[ShardOut<T>]) {
         let Some(first) = answers.first() else {
             return;
         };
@@ -244,14 +294,238 @@ impl Warnings {
     }
 }
 
-/// `load`'s `stream` over `threads` shards (at least 2; see the
-/// module docs): the same attempts, indexes, order and summary.
-pub fn stream_sharded<R: Read, E: From<LoadError>>(
+/// What reading the file came to (the summary's part that is not the
+/// trackers'): the same for every walking shard, the first one's kept.
+#[derive(Default)]
+struct Reading {
+    packets: u64,
+    skipped: u64,
+    warnings: Warnings,
+    error: Option<LoadError>,
+}
+
+/// `load`'s `stream` over `threads` shards that each walk the mapped
+/// file (`reader` and the readers opened beside it); the same attempts,
+/// indexes, order and summary. A file that cannot be mapped again goes to
+/// the routing reader ([`stream_sharded`]).
+pub fn stream_walking<T: Send, E: From<LoadError>>(
+    reader: CaptureReader<File>,
+    limits: Limits,
+    threads: usize,
+    progress: Progress<'_>,
+    map: Map<'_, T>,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<Summary, E> {
+    let shards = threads.max(2);
+    let Some(len) = reader.mapped_len() else {
+        return stream_sharded(reader, limits, threads, progress, map, each);
+    };
+    let path = reader.path().to_owned();
+    let mut readers = vec![reader];
+    while readers.len() < shards {
+        match CaptureReader::open(&path) {
+            Ok(mut r) if r.mapped_len().is_some_and(|l| l >= len) => {
+                // A file that grew since the first was opened: every
+                // shard reads the bytes the first one saw.
+                r.end_mapped_at(len);
+                readers.push(r);
+            }
+            _ => {
+                let first = readers.swap_remove(0);
+                return stream_sharded(first, limits, threads, progress, map, each);
+            }
+        }
+    }
+    let shard_limits = Limits {
+        max_flows: limits.max_flows.div_ceil(shards).max(1),
+        ..limits
+    };
+    std::thread::scope(|scope| {
+        let mut answers = Vec::new();
+        for (me, reader) in readers.into_iter().enumerate() {
+            let (tx, rx) = sync_channel(WALK_AHEAD);
+            scope.spawn(move || walk(me, shards, reader, Shard::new(shard_limits, map), tx));
+            answers.push(rx);
+        }
+        let mut merge = Merge {
+            answers,
+            index_of: HashMap::new(),
+            next_index: 0,
+            jumps: Vec::new(),
+            each: &mut each,
+        };
+        // On an error the receivers are dropped here, so the shards end too.
+        let (attempts, evicted, read) = loop {
+            let round = merge.collect()?;
+            progress(round.offset);
+            if let Some((attempts, evicted)) = round.totals {
+                break (attempts, evicted, round.read.unwrap_or_default());
+            }
+        };
+        let (warnings, more_warnings) = merge_warnings(&path, read.warnings, &merge.jumps);
+        Ok(Summary {
+            path: path.clone(),
+            packets: read.packets,
+            skipped: read.skipped,
+            attempts,
+            evicted,
+            error: read.error,
+            warnings,
+            more_warnings,
+        })
+    })
+}
+
+/// A walking shard: read every frame of the file, track its own, answer
+/// every [`BATCH_PACKETS`] frames and at the end.
+fn walk<T>(
+    me: usize,
+    shards: usize,
+    mut reader: CaptureReader<File>,
+    mut shard: Shard<'_, T>,
+    out: SyncSender<ShardOut<T>>,
+) {
+    let path = reader.path().to_owned();
+    let pcapng = reader.is_pcapng();
+    let mut read = Reading::default();
+    let mut in_batch = 0;
+    loop {
+        let step = match reader.next_frame() {
+            None => break,
+            Some(Ok(frame)) => walk_frame(me, shards, pcapng, &path, frame, &mut shard, &mut read),
+            Some(Err(e)) => Err(e.into()),
+        };
+        if let Err(e) = step {
+            read.error = Some(e);
+            break;
+        }
+        in_batch += 1;
+        if in_batch == BATCH_PACKETS {
+            in_batch = 0;
+            let mut answer = shard.take();
+            answer.offset = reader.offset();
+            if out.send(answer).is_err() {
+                return;
+            }
+        }
+    }
+    // The last batch's answer and the end in one: attempts finished at a
+    // packet sort before those finished by the end.
+    let mut answer = shard.end();
+    answer.offset = reader.offset();
+    answer.read = Some(read);
+    // The merge may be gone (an error ended it); nothing is owed then.
+    let _ = out.send(answer);
+}
+
+/// One frame, as the one-thread reading loop reads it: a walking shard
+/// tracks its own packets and ticks at the others'.
+fn walk_frame<T>(
+    me: usize,
+    shards: usize,
+    pcapng: bool,
+    path: &Path,
+    frame: Frame<'_>,
+    shard: &mut Shard<'_, T>,
+    read: &mut Reading,
+) -> Result<(), LoadError> {
+    let link = match LinkType::try_from(frame.linktype) {
+        Ok(link) => link,
+        Err(source) if pcapng => {
+            read.packets += 1;
+            read.skipped += 1;
+            if me == 0 {
+                read.warnings.warn(frame.number, SkipReason::Link(source));
+            }
+            return Ok(());
+        }
+        Err(source) => {
+            return Err(LoadError::Decode {
+                path: path.to_owned(),
+                number: frame.number,
+                source,
+            })
+        }
+    };
+    read.packets += 1;
+    let (number, at) = (frame.number, frame.timestamp);
+    if let Some((a, b)) = fast_tcp_endpoints(link, frame.data) {
+        if shard_key(a, b, shards) == me {
+            shard.feed(number, at, &decode_frame(link, frame.data));
+        } else {
+            shard.tick(number, at);
+        }
+        return Ok(());
+    }
+    let decoded = decode_frame(link, frame.data);
+    match shard_of(&decoded, shards) {
+        Some(s) if s == me => shard.feed(number, at, &decoded),
+        Some(_) => shard.tick(number, at),
+        None => {
+            read.skipped += 1;
+            let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
+            if let (0, true, Decoded::Skipped(why)) = (me, whole, decoded) {
+                if why.is_malformed() {
+                    read.warnings.warn(number, SkipReason::Malformed(why));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One packet of a routed batch: where its bytes are, and whose it is.
+struct Packet {
+    number: u64,
+    at: Duration,
+    link: LinkType,
+    bytes: std::ops::Range<usize>,
+    shard: usize,
+}
+
+/// Packets the trackers read (skipped ones stay with the reader), their
+/// bytes copied side by side.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    packets: Vec<Packet>,
+}
+
+/// A routed shard: track its packets, tick at the others', answer every
+/// batch.
+fn routed<T>(
+    me: usize,
+    mut shard: Shard<'_, T>,
+    batches: Receiver<Arc<Batch>>,
+    out: SyncSender<ShardOut<T>>,
+) {
+    for batch in batches {
+        for p in &batch.packets {
+            if p.shard == me {
+                let data = batch.data.get(p.bytes.clone()).unwrap_or_default();
+                shard.feed(p.number, p.at, &decode_frame(p.link, data));
+            } else {
+                shard.tick(p.number, p.at);
+            }
+        }
+        if out.send(shard.take()).is_err() {
+            return;
+        }
+    }
+    // The reader may be gone (an error ended it); nothing is owed then.
+    let _ = out.send(shard.end());
+}
+
+/// `load`'s `stream` over `threads` shards (at least 2) fed by one
+/// routing reader (standard input, a pipe): the same attempts, indexes,
+/// order and summary.
+pub fn stream_sharded<R: Read, T: Send, E: From<LoadError>>(
     mut reader: CaptureReader<R>,
     limits: Limits,
     threads: usize,
     progress: Progress<'_>,
-    mut each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+    map: Map<'_, T>,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let shards = threads.max(2);
     let shard_limits = Limits {
@@ -263,31 +537,59 @@ pub fn stream_sharded<R: Read, E: From<LoadError>>(
         let mut answers = Vec::new();
         for me in 0..shards {
             let (tx, rx) = sync_channel(IN_FLIGHT + 1);
-            let (answer_tx, answer_rx) = channel();
-            scope.spawn(move || shard(me, shard_limits, rx, answer_tx));
+            let (answer_tx, answer_rx) = sync_channel(IN_FLIGHT + 1);
+            scope.spawn(move || routed(me, Shard::new(shard_limits, map), rx, answer_tx));
             senders.push(tx);
             answers.push(answer_rx);
         }
         let mut merge = Merge {
-            senders,
             answers,
-            in_flight: 0,
             index_of: HashMap::new(),
             next_index: 0,
             jumps: Vec::new(),
             each: &mut each,
         };
+        let mut route = Route {
+            senders,
+            in_flight: 0,
+        };
         // On an error the senders are dropped here, so the shards end too.
-        read_all(&mut reader, shards, progress, &mut merge)
+        read_all(&mut reader, shards, progress, &mut route, &mut merge)
     })
 }
 
+/// The routing reader's batches out.
+struct Route {
+    senders: Vec<SyncSender<Arc<Batch>>>,
+    in_flight: usize,
+}
+
+impl Route {
+    fn send<T, E: From<LoadError>>(
+        &mut self,
+        batch: Batch,
+        merge: &mut Merge<'_, T, E>,
+    ) -> Result<(), E> {
+        let batch = Arc::new(batch);
+        for s in &self.senders {
+            s.send(Arc::clone(&batch)).map_err(|_| gone())?;
+        }
+        self.in_flight += 1;
+        if self.in_flight >= IN_FLIGHT {
+            merge.collect()?;
+            self.in_flight -= 1;
+        }
+        Ok(())
+    }
+}
+
 /// Read, route and hand on every packet; then the shards' ends.
-fn read_all<R: Read, E: From<LoadError>>(
+fn read_all<R: Read, T, E: From<LoadError>>(
     reader: &mut CaptureReader<R>,
     shards: usize,
     progress: Progress<'_>,
-    merge: &mut Merge<'_, E>,
+    route: &mut Route,
+    merge: &mut Merge<'_, T, E>,
 ) -> Result<Summary, E> {
     let path = reader.path().to_owned();
     let pcapng = reader.is_pcapng();
@@ -326,15 +628,21 @@ fn read_all<R: Read, E: From<LoadError>>(
             }
         };
         packets += 1;
-        let decoded = decode_frame(link, frame.data);
-        let Some(shard) = shard_of(&decoded, shards) else {
-            skipped += 1;
-            if let Decoded::Skipped(why) = decoded {
-                if whole && why.is_malformed() {
-                    warnings.warn(frame.number, SkipReason::Malformed(why));
-                }
+        let shard = match fast_tcp_endpoints(link, frame.data) {
+            Some((a, b)) => shard_key(a, b, shards),
+            None => {
+                let decoded = decode_frame(link, frame.data);
+                let Some(shard) = shard_of(&decoded, shards) else {
+                    skipped += 1;
+                    if let Decoded::Skipped(why) = decoded {
+                        if whole && why.is_malformed() {
+                            warnings.warn(frame.number, SkipReason::Malformed(why));
+                        }
+                    }
+                    continue;
+                };
+                shard
             }
-            continue;
         };
         let start = batch.data.len();
         batch.data.extend_from_slice(frame.data);
@@ -346,19 +654,20 @@ fn read_all<R: Read, E: From<LoadError>>(
             shard,
         });
         if batch.packets.len() >= BATCH_PACKETS {
-            merge.send(std::mem::take(&mut batch))?;
+            route.send(std::mem::take(&mut batch), merge)?;
         }
     }
     progress(reader.offset());
     if !batch.packets.is_empty() {
-        merge.send(batch)?;
+        route.send(batch, merge)?;
     }
-    merge.senders.clear();
-    while merge.in_flight > 0 {
+    route.senders.clear();
+    while route.in_flight > 0 {
         merge.collect()?;
+        route.in_flight -= 1;
     }
     // Each shard's last answer is its end: what it still held, and totals.
-    let (attempts, evicted) = merge.collect()?.unwrap_or_default();
+    let (attempts, evicted) = merge.collect()?.totals.unwrap_or_default();
     let (warnings, more_warnings) = merge_warnings(&path, warnings, &merge.jumps);
     Ok(Summary {
         path,

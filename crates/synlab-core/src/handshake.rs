@@ -381,6 +381,10 @@ pub struct Tracker {
     /// The next capture time at which idle flows are looked for (every
     /// quarter of [`Limits::idle`]: a look costs the table's size).
     next_sweep: Duration,
+    /// A tick before this capture time only moves the clock: no jump, no
+    /// flow past its grace, no look for idle flows (set after every step
+    /// that changes what is due).
+    quiet_before: Duration,
 }
 
 impl Default for Tracker {
@@ -410,6 +414,7 @@ impl Tracker {
             last_at: Duration::ZERO,
             jumps: Vec::new(),
             next_sweep: Duration::ZERO,
+            quiet_before: Duration::ZERO,
         }
     }
 
@@ -430,7 +435,25 @@ impl Tracker {
     /// the others track, so it finishes its attempts at the very packets
     /// one tracker over the whole capture would.
     pub fn tick(&mut self, number: u64, at: Duration) {
+        // Most ticks change nothing but the clock: the others' packets of
+        // a flow-sharded reader are most of what a shard reads.
+        if at < self.quiet_before {
+            self.last_at = self.last_at.max(at);
+            return;
+        }
         self.advance(number, at, None);
+        self.quiet_before = self.quiet_until();
+    }
+
+    /// The first capture time at which a tick does more than move the
+    /// clock: a leap past [`Limits::idle`] from now (the clock only moves
+    /// on, so this stays safe as it does), the first flow's grace
+    /// running out, the next look for idle flows.
+    fn quiet_until(&self) -> Duration {
+        let tick = Duration::from_nanos(1);
+        let jump = self.last_at.saturating_add(self.limits.idle);
+        let closing = self.closing.front().map_or(Duration::MAX, |c| c.0);
+        jump.min(closing).saturating_add(tick).min(self.next_sweep)
     }
 
     /// The clock moves to `at` (packet `number`), `packet` is read, and
@@ -449,6 +472,15 @@ impl Tracker {
         if let Some(mut j) = jump {
             j.finished = marked(self) - before;
             self.jumps.push(j);
+        }
+        // Cheaply kept safe at every packet (a tick recomputes it): a flow
+        // that closed here may be due before it. Anything else that moved
+        // (a jump, a look for idle flows, a flow finished) only makes the
+        // bound earlier than it need be.
+        if let Some(&(deadline, _, _)) = self.closing.front() {
+            if deadline < self.quiet_before {
+                self.quiet_before = deadline.saturating_add(Duration::from_nanos(1));
+            }
         }
     }
 
@@ -1641,6 +1673,36 @@ mod tests {
     }
 
     /// Feed a lone SYN from `client` (to the scenarios' server).
+    /// A tick that returns at once (nothing due) still moves the clock, and
+    /// ticks finish flows at the packets feeds would: after the grace of
+    /// an RST, and at the look for idle flows, with no jump seen where the
+    /// clock moved by ticks in steps shorter than the idle timeout.
+    #[test]
+    fn ticks_finish_at_the_same_packets_and_keep_the_clock() {
+        let mut t = Tracker::new();
+        feed(&mut t, 1, 0, true, (7, 0), &["syn"], 0);
+        feed(&mut t, 2, 10, false, (0, 8), &["reset", "ack"], 0);
+        t.tick(3, Duration::from_millis(1000));
+        t.tick(4, Duration::from_millis(2010));
+        assert!(!t.has_finished(), "within the grace");
+        t.tick(5, Duration::from_millis(2011));
+        assert_eq!(t.take_finished().len(), 1, "past the grace");
+
+        let mut t = Tracker::new();
+        feed_syn(&mut t, 1, 1_000, "198.18.0.2:40000");
+        t.tick(2, Duration::from_secs(50));
+        // Before the next look for idle flows: only the clock moves.
+        t.tick(3, Duration::from_secs(60));
+        assert!(!t.has_finished());
+        // 55 s after the last tick (65 s after the last full step): idle,
+        // not a jump.
+        t.tick(4, Duration::from_secs(115));
+        assert_eq!(t.take_clock_jumps(), vec![]);
+        let done = t.take_finished();
+        assert_eq!(done.len(), 1);
+        assert!(done.iter().all(|(_, a)| !a.expired_by_jump));
+    }
+
     fn feed_syn(t: &mut Tracker, n: u64, ms: u64, client: &str) {
         let mut a = Attributes::new();
         a.insert(Field::TcpWindowSizeValue, 1000u16);

@@ -187,21 +187,9 @@ fn plain_ipv4(link: LinkType, data: &[u8]) -> Option<&[u8]> {
 /// this segment (the tests compare the two on random and real frames);
 /// `None` sends the packet down that path.
 fn fast_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
-    let h = ipv4::Packet::new_checked(ip).ok()?;
-    let header = h.header_len();
-    let total = usize::from(h.total_len());
-    if total < header || total > ip.len() || h.is_fragment() {
-        return None;
-    }
-    if h.protocol() != tcp::PROTOCOL {
-        return None;
-    }
-    let t = tcp::Packet::new_checked(ip.get(header..total)?).ok()?;
+    let (h, t) = fast_ipv4_views(ip)?;
     let hdr_len = t.header_len();
     let seg_len = t.as_bytes().len();
-    if hdr_len < tcp::HEADER_LEN || hdr_len > seg_len {
-        return None;
-    }
     Some(Segment {
         src: SocketAddr::new(h.src_addr().into(), t.src_port()),
         dst: SocketAddr::new(h.dst_addr().into(), t.dst_port()),
@@ -213,6 +201,44 @@ fn fast_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
         ip: IpLayer::V4(ipv4::Packet::new_unchecked(HeaderBytes::copy(&h))),
         tcp: t,
     })
+}
+
+/// A packet's IPv4 header and TCP segment, both checked.
+type FastViews<'a> = (ipv4::Packet<&'a [u8]>, tcp::Packet<&'a [u8]>);
+
+/// The checked IPv4 and TCP views of a packet [`fast_ipv4_tcp`] takes,
+/// `None` for every other packet: the fast path's conditions, written once
+/// for it and for [`fast_tcp_endpoints`].
+fn fast_ipv4_views(ip: &[u8]) -> Option<FastViews<'_>> {
+    let h = ipv4::Packet::new_checked(ip).ok()?;
+    let header = h.header_len();
+    let total = usize::from(h.total_len());
+    if total < header || total > ip.len() || h.is_fragment() {
+        return None;
+    }
+    if h.protocol() != tcp::PROTOCOL {
+        return None;
+    }
+    let t = tcp::Packet::new_checked(ip.get(header..total)?).ok()?;
+    let hdr_len = t.header_len();
+    if hdr_len < tcp::HEADER_LEN || hdr_len > t.as_bytes().len() {
+        return None;
+    }
+    Some((h, t))
+}
+
+/// The two endpoints (source, destination) of a frame [`decode_frame`]
+/// reads by its fast path, without building the segment: a flow-sharded
+/// reader (`--threads`) peeks at every packet's connection this way and
+/// decodes only its own. `Some` means exactly that `decode_frame` gives a
+/// [`Decoded::Tcp`] with these endpoints; `None` says nothing (the frame
+/// may still be TCP, read by the lax path).
+pub fn fast_tcp_endpoints(link: LinkType, data: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    let (h, t) = plain_ipv4(link, data).and_then(fast_ipv4_views)?;
+    Some((
+        SocketAddr::new(h.src_addr().into(), t.src_port()),
+        SocketAddr::new(h.dst_addr().into(), t.dst_port()),
+    ))
 }
 
 /// Decode a frame through etherparse's lax slicer (every frame the fast
@@ -788,6 +814,27 @@ mod tests {
         f.extend_from_slice(&[0x08, 0x00]);
         f.extend_from_slice(ip);
         f
+    }
+
+    /// The shards' peek: the fast path's endpoints, without the segment;
+    /// nothing for a frame only the lax path reads (a VLAN tag, a
+    /// fragment), which the shards then decode whole.
+    #[test]
+    fn the_endpoint_peek_answers_where_the_fast_path_does() {
+        let frame = ethernet(&[], &ipv4_syn());
+        let (src, dst) = fast_tcp_endpoints(LinkType::Ethernet, &frame).expect("plain IPv4/TCP");
+        let seg = segment(decode_frame(LinkType::Ethernet, &frame));
+        assert_eq!((src, dst), (seg.src, seg.dst));
+        assert_eq!(src.to_string(), "198.18.0.2:40000");
+        let tagged = ethernet(&[[0x81, 0x00, 0, 100]], &ipv4_syn());
+        assert_eq!(fast_tcp_endpoints(LinkType::Ethernet, &tagged), None);
+        let mut fragment = ipv4_syn();
+        fragment[6] = 0x20; // more fragments
+        assert_eq!(fast_tcp_endpoints(LinkType::Raw, &fragment), None);
+        assert_eq!(
+            fast_tcp_endpoints(LinkType::Raw, &ipv4_syn()),
+            Some((src, dst))
+        );
     }
 
     #[test]
