@@ -47,7 +47,7 @@ if ! [[ $SYNLAB_TEST_LAB_PREFIX =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$ ]]; then
 fi
 echo "scripts/test.sh: lab tests use the prefix $SYNLAB_TEST_LAB_PREFIX"
 
-packages=(tshark tcpdump p0f nftables iproute2 ethtool curl python3 procps)
+packages=(tshark tcpdump p0f nftables iproute2 ethtool curl python3 procps time)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
