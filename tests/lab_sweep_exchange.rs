@@ -168,6 +168,36 @@ fn a_download_that_stalls_for_one_profile_is_broken_under_exchange_only() {
 
     ctrl_c_resets_open_exchanges(&lab);
     bisect_broken_names_the_ttl(&lab);
+    capped_downloads_are_said(&lab);
+}
+
+/// `--max-bytes` below the stall's 8,000 bytes: every download ends
+/// `complete` at the cap (so the /27 works), and each row says how many of
+/// each profile's downloads were cut short, as the flag's help promises.
+fn capped_downloads_are_said(lab: &Lab) {
+    let args = sweep_args(&[
+        "--exchange",
+        "http:/data.bin",
+        "--stall-timeout",
+        "0.5",
+        "--max-bytes",
+        "4000",
+    ]);
+    let out = lab.in_ns(lab.c1(), 60, bin(), &args);
+    support::assert_exit_for(&out, 0, "sweep --exchange --max-bytes 4000");
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 32, "one row per target");
+    for r in &rows {
+        assert_eq!(r["condition"], "works", "{r}");
+        for name in ["linux", "windows-10"] {
+            let p = &r["profiles"][name];
+            assert_eq!(
+                p["capped"], p["probes"],
+                "every {name} download capped: {r}"
+            );
+        }
+    }
+    assert_no_open_server_sockets(lab, "a capped sweep --exchange");
 }
 
 /// SIGINT while downloads stall (a long stall timeout): status 130, the

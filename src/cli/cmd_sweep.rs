@@ -355,6 +355,13 @@ fn row(d: &Decided, names: &[String], explained: Option<&Explained>, runs: Optio
                     .get(i)
                     .map_or_else(Vec::new, |r| r.iter().map(|r| r.bytes).collect());
                 map.insert("bytes".into(), json!(bytes));
+                let capped = runs
+                    .get(i)
+                    .map_or(0, |r| r.iter().filter(|r| r.capped).count());
+                if capped > 0 {
+                    // `--max-bytes` cut these downloads short: said, as probe says it.
+                    map.insert("capped".into(), json!(capped));
+                }
             }
             (names[i].clone(), v)
         })
@@ -413,6 +420,11 @@ fn text_line(
                     let bytes = match most {
                         0 => String::new(),
                         n => format!("; at most {n} bytes"),
+                    };
+                    let capped = ran.iter().filter(|r| r.capped).count();
+                    let bytes = match capped {
+                        0 => bytes,
+                        n => format!("{bytes}; {n} capped by --max-bytes"),
                     };
                     match failed.is_empty() {
                         true => String::new(),
@@ -537,7 +549,10 @@ fn summary_json(s: &Summary, c: &Counters, interrupted: bool) -> Json {
         (if c.exchanges { "exchanges" } else { "syns_sent" }): c.sent,
         "answered": c.answered,
         "elapsed_s": c.elapsed.as_secs_f64(),
-        "sending_s": c.sending.as_secs_f64(),
+        // What one core generates SYNs at; an exchange sweep does not time
+        // its sends apart from the exchanges, so it says nothing (null)
+        // rather than 0.
+        "sending_s": (!c.exchanges).then_some(c.sending.as_secs_f64()),
     })
 }
 

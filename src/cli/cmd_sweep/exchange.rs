@@ -51,6 +51,8 @@ pub(super) struct Plan<'a> {
 pub(super) struct Ran {
     pub outcome: Outcome,
     pub bytes: u64,
+    /// `--max-bytes` ended the response before its end.
+    pub capped: bool,
 }
 
 /// Each profile's exchanges of one target, in the order they ended.
@@ -211,6 +213,7 @@ fn run(
                     let ran = Ran {
                         outcome: result.outcome,
                         bytes: result.stats.bytes,
+                        capped: result.stats.capped,
                     };
                     ended.push((r.probe, ran));
                 }
