@@ -255,6 +255,58 @@ const MAX_LAG: Duration = Duration::from_millis(10);
 /// How often the loop looks for a stop signal.
 const SIGNAL_CHECK: Duration = Duration::from_millis(20);
 
+/// The send pace both sweep loops keep: probes allowed by `rate` since the
+/// start, never further behind than [`MAX_LAG`]'s worth (then it bursts to
+/// catch up, rather than flooding after a stall).
+struct Pace {
+    rate: f64,
+    lag: u64,
+    /// Probes the pace has used up.
+    paced: u64,
+}
+
+impl Pace {
+    fn new(rate: f64) -> Self {
+        Pace {
+            rate,
+            lag: (rate * MAX_LAG.as_secs_f64()).max(1.0) as u64,
+            paced: 0,
+        }
+    }
+
+    /// Move on to `now` (since the start): the probes allowed by then, for
+    /// [`Pace::may_send`].
+    fn catch_up(&mut self, now: Duration) -> u64 {
+        let allowed = (now.as_secs_f64() * self.rate) as u64 + 1;
+        self.paced = self.paced.max(allowed.saturating_sub(self.lag));
+        allowed
+    }
+
+    fn may_send(&self, allowed: u64) -> bool {
+        self.paced < allowed
+    }
+
+    fn sent(&mut self) {
+        self.paced += 1;
+    }
+}
+
+/// Targets into the sweep while it has room (its window, not the list,
+/// bounds memory); `more` turns false when the list ends.
+fn admit_targets(
+    sweep: &mut Sweep,
+    targets: &mut dyn Iterator<Item = Result<SocketAddr>>,
+    more: &mut bool,
+) -> Result<()> {
+    while *more && sweep.wants_target() {
+        match targets.next() {
+            Some(t) => sweep.admit(t?),
+            None => *more = false,
+        }
+    }
+    Ok(())
+}
+
 /// The loop: admit, send at the rate, read, time out, hand out decisions.
 fn drive(
     net: &mut Net<'_>,
@@ -268,23 +320,15 @@ fn drive(
     let start = Instant::now();
     let mut more_targets = true;
     let mut last_check = Duration::ZERO;
-    let lag = (net.rate * MAX_LAG.as_secs_f64()).max(1.0) as u64;
-    // SYNs the pace has used up: never further behind the rate than `lag`.
-    let mut paced: u64 = 0;
+    let mut pace = Pace::new(net.rate);
     let mut caught_up = Duration::ZERO;
     let mut bytes = Vec::with_capacity(80);
     loop {
-        while more_targets && sweep.wants_target() {
-            match targets.next() {
-                Some(t) => sweep.admit(t?),
-                None => more_targets = false,
-            }
-        }
+        admit_targets(sweep, targets, &mut more_targets)?;
         let now = start.elapsed();
-        let allowed = (now.as_secs_f64() * net.rate) as u64 + 1;
-        paced = paced.max(allowed.saturating_sub(lag));
+        let allowed = pace.catch_up(now);
         let burst = Instant::now();
-        while paced < allowed {
+        while pace.may_send(allowed) {
             let Some(p) = sweep.next_probe(now) else {
                 break;
             };
@@ -293,7 +337,7 @@ fn drive(
                 .send(&bytes, p.target.ip())
                 .with_context(|| format!("sending a SYN to {}", p.target))?;
             c.sent += 1;
-            paced += 1;
+            pace.sent();
         }
         c.sending += burst.elapsed();
         // Silence is concluded only up to when the socket was last read

@@ -234,6 +234,19 @@ const READ_TIMEOUT: Duration = Duration::from_millis(10);
 /// within this, answers or not.
 const OUTPUT_CHECK: Duration = Duration::from_millis(100);
 
+/// When a live loop wakes next: its earliest deadline (not before `now`),
+/// or a read timeout from now without one, and at least every
+/// [`OUTPUT_CHECK`] to notice a reader gone.
+fn wake_at<const N: usize>(deadlines: [Option<Duration>; N], now: Duration) -> Duration {
+    let wake = deadlines
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now + READ_TIMEOUT)
+        .max(now);
+    wake.min(now + OUTPUT_CHECK)
+}
+
 /// What the receive thread passes on.
 enum Rx {
     /// A frame; `read_at` on the session clock.
@@ -983,14 +996,7 @@ impl SessionIo {
             // (a frame or a timer wakes the loop).
             let next_start = (next < n && running < MAX_RUNNING_EXCHANGES)
                 .then(|| start + send_offset(next, rate));
-            let wake = [next_start, ex.poll_at()]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(now + READ_TIMEOUT)
-                .max(now);
-            // Woken at least every OUTPUT_CHECK to notice a reader gone.
-            let wake = wake.min(now + OUTPUT_CHECK);
+            let wake = wake_at([next_start, ex.poll_at()], now);
             let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
             tokio::select! {
                 biased;

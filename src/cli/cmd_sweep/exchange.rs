@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::{Counters, Ended, Net, MAX_LAG, READ_BURST, SIGNAL_CHECK};
+use super::{admit_targets, Counters, Ended, Net, Pace, READ_BURST, SIGNAL_CHECK};
 use crate::exchange::{Exchange, Limits, Params, Request};
 use crate::handshake::Outcome;
 use crate::io::interrupt::StopSignal;
@@ -142,24 +142,20 @@ fn run(
     let start = Instant::now();
     let mut more_targets = true;
     let mut last_check = Duration::ZERO;
-    let lag = (net.rate * MAX_LAG.as_secs_f64()).max(1.0) as u64;
-    let mut paced: u64 = 0;
+    let mut pace = Pace::new(net.rate);
     let mut syn = Vec::with_capacity(80);
     let window = plan.window.max(1);
     loop {
-        while more_targets && sweep.wants_target() {
-            match targets.next() {
-                Some(t) => sweep.admit(t?),
-                None => more_targets = false,
-            }
-        }
+        admit_targets(sweep, targets, &mut more_targets)?;
         let now = start.elapsed();
-        let allowed = (now.as_secs_f64() * net.rate) as u64 + 1;
-        paced = paced.max(allowed.saturating_sub(lag));
+        let allowed = pace.catch_up(now);
         // Lingering exchanges (outcome known; each stays 100 ms to
         // acknowledge the server's FIN) leave room for new ones, up to
         // LINGER_ROOM of them: memory stays bounded.
-        while paced < allowed && open.active < window && open.by_key.len() < window + LINGER_ROOM {
+        while pace.may_send(allowed)
+            && open.active < window
+            && open.by_key.len() < window + LINGER_ROOM
+        {
             let Some(p) = sweep.next_probe(now) else {
                 break;
             };
@@ -189,7 +185,7 @@ fn run(
             }
             open.active += 1;
             c.sent += 1;
-            paced += 1;
+            pace.sent();
         }
         for _ in 0..READ_BURST {
             let Some(frame) = net.source.next_frame().context("reading answers")? else {

@@ -6,8 +6,8 @@
 use std::io;
 use std::time::Duration;
 
+use super::wake_at;
 use super::{io_err, CapturedFrame, ExchangeOptions, LiveError, LiveSession, Rx, SessionIo};
-use super::{OUTPUT_CHECK, READ_TIMEOUT};
 use crate::exchange::{Exchange, Limits, Params};
 use crate::handshake::Outcome;
 use crate::model::{decode_frame, Attributes, Decoded, LinkType};
@@ -163,16 +163,13 @@ impl SessionIo {
                     continue;
                 }
             }
-            let wake = [
-                conn.poll_at(),
-                trace.poll_at().filter(|_| conn.is_established()),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + READ_TIMEOUT)
-            .max(now);
-            let wake = wake.min(now + OUTPUT_CHECK);
+            let wake = wake_at(
+                [
+                    conn.poll_at(),
+                    trace.poll_at().filter(|_| conn.is_established()),
+                ],
+                now,
+            );
             let sleep = tokio::time::sleep_until((self.clock.start + wake).into());
             tokio::select! {
                 biased;
