@@ -752,6 +752,19 @@ impl SessionIo {
         Err(LiveError::Interrupted(Interrupted(StopSignal::Pipe)))
     }
 
+    /// What every turn of a live loop checks first: the reader of our
+    /// output is still there, and the capture thread has not failed.
+    fn check_still_running(&mut self) -> Result<(), LiveError> {
+        self.stop_if_output_gone()?;
+        match &self.capture_failed {
+            Some(reason) => Err(LiveError::Capture {
+                iface: self.iface.clone(),
+                source: io::Error::other(reason.clone()),
+            }),
+            None => Ok(()),
+        }
+    }
+
     async fn drive(
         &mut self,
         planned: Vec<Planned>,
@@ -771,13 +784,7 @@ impl SessionIo {
         let (mut first_sent, mut last_sent) = (None, None);
         let mut answered_at = None;
         loop {
-            self.stop_if_output_gone()?;
-            if let Some(reason) = &self.capture_failed {
-                return Err(LiveError::Capture {
-                    iface: self.iface.clone(),
-                    source: io::Error::other(reason.clone()),
-                });
-            }
+            self.check_still_running()?;
             let now = self.clock.now();
             if next < n && now >= start + send_offset(next, rate) {
                 let p = &planned[next];
@@ -951,13 +958,7 @@ impl SessionIo {
         let mut next = 0;
         let (mut first_sent, mut last_sent) = (None, None);
         loop {
-            self.stop_if_output_gone()?;
-            if let Some(reason) = &self.capture_failed {
-                return Err(LiveError::Capture {
-                    iface: self.iface.clone(),
-                    source: io::Error::other(reason.clone()),
-                });
-            }
+            self.check_still_running()?;
             let now = self.clock.now();
             let mut running = ex.running();
             while next < n

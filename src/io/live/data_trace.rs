@@ -3,7 +3,6 @@
 //! TTL (hop limit) 1, 2, … as [`DataTrace`] says, its answers read from the
 //! session's capture, and the connection reset once the trace is done.
 
-use std::io;
 use std::time::Duration;
 
 use super::wake_at;
@@ -114,13 +113,7 @@ impl SessionIo {
         let mut limited = false;
         let remote = conn.remote().ip();
         loop {
-            self.stop_if_output_gone()?;
-            if let Some(reason) = &self.capture_failed {
-                return Err(LiveError::Capture {
-                    iface: self.iface.clone(),
-                    source: io::Error::other(reason.clone()),
-                });
-            }
+            self.check_still_running()?;
             let now = self.clock.now();
             for packet in conn.poll(now) {
                 self.sender
