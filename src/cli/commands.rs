@@ -256,12 +256,13 @@ fn handshakes(
     // With threads, each filters and renders the attempts it tracked; the
     // sink writes their rows in the one-thread order.
     let renderer = if threads > 1 { sink.renderer() } else { None };
+    let pool = sink::RowPool::default();
     let map = |attempt: Box<Attempt>| {
         if !rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
             return None;
         }
         Some(match renderer {
-            Some(r) => Row::Rendered(r.render(&attempt)),
+            Some(r) => Row::Rendered(r.render(&attempt, &pool)),
             None => Row::Attempt(attempt),
         })
     };
@@ -270,7 +271,11 @@ fn handshakes(
         shown += 1;
         match row {
             Row::Attempt(attempt) => sink.attempt(index, &attempt)?,
-            Row::Rendered(text) => sink.rendered(index, &text?)?,
+            Row::Rendered(text) => {
+                let text = text?;
+                sink.rendered(index, &text)?;
+                pool.give_back(text);
+            }
         }
         Ok::<(), anyhow::Error>(())
     })?;

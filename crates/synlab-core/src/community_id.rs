@@ -8,11 +8,13 @@
 //! endian), the smaller endpoint's address, the other's address, the
 //! protocol number, one zero byte, the smaller endpoint's port, the other's
 //! port. "Smaller" compares the address bytes first, then the port. Pure:
-//! the hash is the `sha1_smol` crate's, the text the `base64` crate's.
+//! the hash is the `sha1` crate's (RustCrypto: SHA-NI where the CPU has
+//! it, detected at run time; one block per ID), the text the `base64` crate's.
 
 use std::net::{IpAddr, SocketAddr};
 
 use base64::Engine;
+use sha1::{Digest, Sha1};
 
 /// The seed Zeek, Suricata and Arkime use unless configured otherwise.
 pub const DEFAULT_SEED: u16 = 0;
@@ -29,14 +31,14 @@ const VERSION_PREFIX: &str = "1:";
 /// function stays total.
 pub fn community_id(seed: u16, proto: u8, a: SocketAddr, b: SocketAddr) -> String {
     let (first, second) = ordered(a, b);
-    let mut hasher = sha1_smol::Sha1::new();
+    let mut hasher = Sha1::new();
     hasher.update(&seed.to_be_bytes());
     hasher.update(Address::of(first.ip()).as_bytes());
     hasher.update(Address::of(second.ip()).as_bytes());
     hasher.update(&[proto, 0]);
     hasher.update(&first.port().to_be_bytes());
     hasher.update(&second.port().to_be_bytes());
-    let digest = hasher.digest().bytes();
+    let digest = hasher.finalize();
     let mut id = String::with_capacity(VERSION_PREFIX.len() + 28);
     id.push_str(VERSION_PREFIX);
     base64::engine::general_purpose::STANDARD.encode_string(digest, &mut id);

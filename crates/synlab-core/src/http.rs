@@ -178,16 +178,32 @@ fn find_headers<'h, const N: usize>(lines: &'h [u8], names: [&str; N]) -> [Optio
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
-        // Trimmed as text, as `str::trim` would (Unicode white space).
-        let key = String::from_utf8_lossy(&line[..colon]);
-        let key = key.trim();
+        let key = &line[..colon];
         for (name, slot) in names.iter().zip(found.iter_mut()) {
-            if slot.is_none() && key.eq_ignore_ascii_case(name) {
+            if slot.is_none() && key_is(key, name) {
                 *slot = Some(&line[colon + 1..]);
             }
         }
     }
     found
+}
+
+/// Whether a header line's `key` (the bytes before its colon) names
+/// `name` (ASCII, lower case), trimmed as `str::trim` trims its lossy
+/// text (Unicode white space) and with ASCII case ignored. An ASCII key,
+/// the common case, is compared as bytes without making text (issue 25:
+/// the lossy copy of every key was a quarter of reading a head).
+fn key_is(key: &[u8], name: &str) -> bool {
+    if !key.is_ascii() {
+        let text = String::from_utf8_lossy(key);
+        return text.trim().eq_ignore_ascii_case(name);
+    }
+    // The ASCII characters `char::is_whitespace` holds for (U+0009 to
+    // U+000D and the space; `u8::is_ascii_whitespace` lacks U+000B).
+    let white = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    let start = key.iter().position(|b| !white(b)).unwrap_or(key.len());
+    let end = key.iter().rposition(|b| !white(b)).map_or(start, |i| i + 1);
+    key[start..end].eq_ignore_ascii_case(name.as_bytes())
 }
 
 /// Parse a complete head (up to and including its blank line).
@@ -360,6 +376,28 @@ mod tests {
             head.extend(pieces.concat());
             head.extend_from_slice(&noise);
             proptest::prop_assert_eq!(parse_head(&head), parse_head_as_text(&head));
+        }
+    }
+
+    /// The byte comparison of header names answers as trimming the lossy
+    /// text did, for every ASCII white space and for keys that are not ASCII.
+    #[test]
+    fn header_names_compare_as_trimmed_text() {
+        let pads: Vec<Vec<u8>> = (0u8..=0x20)
+            .map(|b| vec![b])
+            .chain([vec![0xc2, 0xa0], vec![0xe3, 0x80, 0x80], vec![0xff], vec![]])
+            .collect();
+        for name in ["range", "content-length"] {
+            for key in [name.to_owned(), name.to_uppercase(), format!("{name}x")] {
+                for before in &pads {
+                    for after in &pads {
+                        let raw = [&before[..], key.as_bytes(), &after[..]].concat();
+                        let text = String::from_utf8_lossy(&raw);
+                        let want = text.trim().eq_ignore_ascii_case(name);
+                        assert_eq!(key_is(&raw, name), want, "{raw:?}");
+                    }
+                }
+            }
         }
     }
 
