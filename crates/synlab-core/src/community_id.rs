@@ -32,12 +32,12 @@ const VERSION_PREFIX: &str = "1:";
 pub fn community_id(seed: u16, proto: u8, a: SocketAddr, b: SocketAddr) -> String {
     let (first, second) = ordered(a, b);
     let mut hasher = Sha1::new();
-    hasher.update(&seed.to_be_bytes());
+    hasher.update(seed.to_be_bytes());
     hasher.update(Address::of(first.ip()).as_bytes());
     hasher.update(Address::of(second.ip()).as_bytes());
-    hasher.update(&[proto, 0]);
-    hasher.update(&first.port().to_be_bytes());
-    hasher.update(&second.port().to_be_bytes());
+    hasher.update([proto, 0]);
+    hasher.update(first.port().to_be_bytes());
+    hasher.update(second.port().to_be_bytes());
     let digest = hasher.finalize();
     let mut id = String::with_capacity(VERSION_PREFIX.len() + 28);
     id.push_str(VERSION_PREFIX);
