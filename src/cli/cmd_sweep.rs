@@ -232,6 +232,9 @@ struct Counters {
     /// `--exchange`: `sent` counts exchanges started, `answered` those
     /// the server answered (anything but no-reply).
     exchanges: bool,
+    /// Probes of the decided targets answered after their timeout (and
+    /// counted: their target was still open).
+    late: u64,
 }
 
 /// How the loop ended.
@@ -394,6 +397,10 @@ fn row(d: &Decided, names: &[String], explained: Option<&Explained>, runs: Optio
         .enumerate()
         .map(|(i, t)| {
             let mut v = json!({"pass": passed(d, i), "probes": t.probes(), "outcomes": t.counts()});
+            if let (true, Some(map)) = (t.late > 0, v.as_object_mut()) {
+                // Answers after their probe's timeout, counted all the same.
+                map.insert("late".into(), json!(t.late));
+            }
             if let (Some(runs), Some(map)) = (runs, v.as_object_mut()) {
                 let bytes: Vec<u64> = runs
                     .get(i)
@@ -518,9 +525,13 @@ fn summary_lines(s: &Summary, c: &Counters, interrupted: bool) -> Vec<String> {
         true => "interrupted: ",
         false => "",
     };
+    let late = match c.late {
+        0 => String::new(),
+        n => format!(", {n} of them after their timeout"),
+    };
     let mut lines = vec![match c.exchanges {
         false => format!(
-            "{head}{} targets: {}; {} SYNs in {secs:.2} s ({:.0}/s; sent at {:.0}/s while sending), {} answered ({:.0}/s)",
+            "{head}{} targets: {}; {} SYNs in {secs:.2} s ({:.0}/s; sent at {:.0}/s while sending), {} answered ({:.0}/s){late}",
             s.total(),
             counts.join(", "),
             c.sent,
@@ -530,7 +541,7 @@ fn summary_lines(s: &Summary, c: &Counters, interrupted: bool) -> Vec<String> {
             per(c.answered),
         ),
         true => format!(
-            "{head}{} targets: {}; {} exchanges in {secs:.2} s ({:.0}/s), {} answered",
+            "{head}{} targets: {}; {} exchanges in {secs:.2} s ({:.0}/s), {} answered{late}",
             s.total(),
             counts.join(", "),
             c.sent,
@@ -592,6 +603,7 @@ fn summary_json(s: &Summary, c: &Counters, interrupted: bool) -> Json {
         "groups": s.groups(),
         (if c.exchanges { "exchanges" } else { "syns_sent" }): c.sent,
         "answered": c.answered,
+        "late": c.late,
         "elapsed_s": c.elapsed.as_secs_f64(),
         // What one core generates SYNs at; an exchange sweep does not time
         // its sends apart from the exchanges, so it says nothing (null)
@@ -620,6 +632,8 @@ struct Rows<'a> {
     /// `--exchange`: each decided target's exchanges, until its row is
     /// written.
     runs: HashMap<SocketAddr, Runs>,
+    /// The decided targets' late answers (the summary's `late`).
+    late: u64,
 }
 
 /// How long a decided row may wait in the output buffer.
@@ -635,6 +649,7 @@ impl Rows<'_> {
     }
 
     fn add(&mut self, d: Decided) -> Result<()> {
+        self.late += d.tallies.iter().map(|t| u64::from(t.late)).sum::<u64>();
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
@@ -692,6 +707,10 @@ impl Rows<'_> {
     }
 
     fn finish(mut self, c: &Counters, interrupted: bool) -> Result<Status> {
+        let c = &Counters {
+            late: self.late,
+            ..*c
+        };
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -892,6 +911,7 @@ pub fn run(args: &SweepArgs, dirs: &[std::path::PathBuf], out: &mut dyn Write) -
         parquet: parquet_sink(args)?,
         flushed: Instant::now(),
         runs: HashMap::new(),
+        late: 0,
     };
     let mut net = Net {
         sender: &mut sender,

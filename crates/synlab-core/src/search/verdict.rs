@@ -68,6 +68,9 @@ pub struct Tally {
     pub exhausted: bool,
     pub errors: u32,
     pub last_error: Option<String>,
+    /// Of the observations, answers that came after their probe had been
+    /// counted as no-reply ([`Tally::answer_late`]): a sweep under load.
+    pub late: u32,
 }
 
 impl Tally {
@@ -79,6 +82,46 @@ impl Tally {
         if let Some(port) = a.src_port {
             self.ports.push((port, a.outcome));
         }
+    }
+
+    /// A probe already counted as no-reply was answered after all (its
+    /// answer arrived after its timeout): that no-reply becomes `a`'s
+    /// outcome, and its port's evidence too. The probe is still counted
+    /// once. Whether there was a no-reply to replace (none: nothing
+    /// changes).
+    pub fn answer_late(&mut self, a: Answer) -> bool {
+        let Some(i) = self
+            .outcomes
+            .iter()
+            .position(|&(o, n)| o == Outcome::NoReply && n > 0)
+        else {
+            return false;
+        };
+        if a.outcome == Outcome::NoReply {
+            return true;
+        }
+        self.outcomes[i].1 -= 1;
+        if self.outcomes[i].1 == 0 {
+            self.outcomes.remove(i);
+        }
+        match self.outcomes.iter_mut().find(|(x, _)| *x == a.outcome) {
+            Some((_, n)) => *n += 1,
+            None => self.outcomes.push((a.outcome, 1)),
+        }
+        if let Some(port) = a.src_port {
+            // The probe's own no-reply from that port (its last: a port
+            // comes round again only much later).
+            let own = self
+                .ports
+                .iter()
+                .rposition(|&(p, o)| p == port && o == Outcome::NoReply);
+            match own {
+                Some(j) => self.ports[j].1 = a.outcome,
+                None => self.ports.push((port, a.outcome)),
+            }
+        }
+        self.late += 1;
+        true
     }
 
     /// Probes that got `o`.
@@ -371,6 +414,34 @@ mod tests {
             }
         }
         t
+    }
+
+    /// A late answer turns one no-reply into its outcome (counts and port
+    /// evidence), the probe counted once; with no no-reply it changes
+    /// nothing.
+    #[test]
+    fn a_late_answer_replaces_one_no_reply() {
+        let mut t = Tally::default();
+        t.add(Answer::new(Outcome::SynAck, 40000));
+        t.add(Answer::new(Outcome::NoReply, 40001));
+        t.add(Answer::new(Outcome::NoReply, 40002));
+        assert!(t.answer_late(Answer::new(Outcome::SynAck, 40001)));
+        assert_eq!(t.count(Outcome::SynAck), 2);
+        assert_eq!(t.count(Outcome::NoReply), 1);
+        assert_eq!((t.observed(), t.late), (3, 1));
+        assert_eq!(
+            t.ports,
+            vec![
+                (40000, Outcome::SynAck),
+                (40001, Outcome::SynAck),
+                (40002, Outcome::NoReply)
+            ]
+        );
+        assert!(t.answer_late(Answer::new(Outcome::SynAck, 40002)));
+        // No no-reply left: no zero count shown either.
+        assert_eq!(t.outcomes, vec![(Outcome::SynAck, 3)]);
+        assert!(!t.answer_late(Answer::new(Outcome::SynAck, 40003)));
+        assert_eq!((t.observed(), t.late), (3, 2));
     }
 
     /// Issue 21: an exchange answered `404` is `http-error`, no longer
