@@ -296,6 +296,42 @@ impl Attr {
         &keys[at]
     }
 
+    /// [`Attr::json_key`] with a comma before it, at the start of a
+    /// [`JSON_KEY_SLOT`]-byte slot padded with spaces, and its length.
+    ///
+    /// Why: a writer can copy the whole slot (a copy of constant size,
+    /// done inline) and cut it back to the length, where copying the key
+    /// alone calls `memcpy` once per attribute (issue 25: millions of
+    /// calls in a large capture's JSON). A key too long for the slot has
+    /// length 0: write [`Attr::json_key`] instead.
+    pub fn json_key_slot(self) -> (&'static [u8; JSON_KEY_SLOT], usize) {
+        static SLOTS: OnceLock<Vec<([u8; JSON_KEY_SLOT], usize)>> = OnceLock::new();
+        let slots = SLOTS.get_or_init(|| {
+            let fields = Field::ALL.iter().map(|f| Attr::Field(*f));
+            let unknown = (0..=u8::MAX).map(Attr::UnknownOption);
+            fields
+                .chain(unknown)
+                .map(|a| {
+                    let key = format!(",{}", a.json_key());
+                    let mut slot = [b' '; JSON_KEY_SLOT];
+                    match slot.get_mut(..key.len()) {
+                        Some(head) => {
+                            head.copy_from_slice(key.as_bytes());
+                            (slot, key.len())
+                        }
+                        None => (slot, 0),
+                    }
+                })
+                .collect()
+        });
+        let at = match self {
+            Attr::Field(f) => f.position(),
+            Attr::UnknownOption(k) => Field::ALL.len() + usize::from(k),
+        };
+        let (slot, len) = &slots[at];
+        (slot, *len)
+    }
+
     pub fn field(self) -> Option<Field> {
         match self {
             Attr::Field(f) => Some(f),
@@ -348,6 +384,9 @@ fn unknown_option_names() -> &'static [String] {
             .collect()
     })
 }
+
+/// Bytes of an [`Attr::json_key_slot`]: room for every name of the table.
+pub const JSON_KEY_SLOT: usize = 48;
 
 impl PartialOrd for Attr {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -532,6 +571,19 @@ mod alias_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_json_key_fits_its_slot() {
+        let all = Field::ALL.iter().map(|f| Attr::Field(*f));
+        for a in all.chain((0..=u8::MAX).map(Attr::UnknownOption)) {
+            let (slot, len) = a.json_key_slot();
+            assert_eq!(
+                slot[..len],
+                *format!(",{}", a.json_key()).as_bytes(),
+                "{a:?}"
+            );
+        }
+    }
 
     #[test]
     fn names_are_unique_and_parse_back() {
