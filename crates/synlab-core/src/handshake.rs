@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::http::{Head, HeadReader, Request, Response};
 use crate::model::Field;
-use crate::model::{Attributes, Decoded, IcmpError, Segment, TcpFlags};
+use crate::model::{Attributes, Decoded, FlowFacts, IcmpError, Segment, TcpFlags};
 
 /// How the server (or the path) answered a SYN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -863,7 +863,7 @@ impl Attempt {
             }
         }
         if seg.payload_len > 0 && !self.flow.contains(Field::SynlabFlowTtl) {
-            self.note_data_segment(&seg.ip_and_option_attributes(), seg.window());
+            self.note_data_segment(seg.flow_facts(), seg.window());
         }
         if self.client_ip_ids.len() < IP_IDS_KEPT {
             self.client_ip_ids.extend(seg.ip_id());
@@ -1082,38 +1082,16 @@ impl Attempt {
         self.stall_offset.filter(|_| self.stalled())
     }
 
-    fn note_data_segment(&mut self, data: &Attributes, window: u16) {
-        let pairs = [
-            (
-                Field::SynlabFlowTtl,
-                data.get(Field::IpTtl).or_else(|| data.get(Field::Ipv6Hlim)),
-            ),
-            (Field::SynlabFlowDf, data.get(Field::IpFlagsDf)),
-            (
-                Field::SynlabFlowEcn,
-                data.get(Field::IpDsfieldEcn)
-                    .or_else(|| data.get(Field::Ipv6TclassEcn)),
-            ),
-            (
-                Field::SynlabFlowDscp,
-                data.get(Field::IpDsfieldDscp)
-                    .or_else(|| data.get(Field::Ipv6TclassDscp)),
-            ),
-        ];
-        for (name, value) in pairs {
-            if let Some(v) = value {
-                self.flow.insert(name, v.clone());
-            }
+    fn note_data_segment(&mut self, data: FlowFacts, window: u16) {
+        self.flow.insert(Field::SynlabFlowTtl, data.ttl);
+        if let Some(df) = data.df {
+            self.flow.insert(Field::SynlabFlowDf, df);
         }
-        self.flow.insert(
-            Field::SynlabFlowTs,
-            data.contains(Field::TcpOptionsTimestampTsval),
-        );
+        self.flow.insert(Field::SynlabFlowEcn, data.ecn);
+        self.flow.insert(Field::SynlabFlowDscp, data.dscp);
+        self.flow.insert(Field::SynlabFlowTs, data.timestamps);
         self.flow.insert(Field::SynlabFlowWindow, window);
-        if let Some(label) = data
-            .get(Field::Ipv6Flow)
-            .and_then(crate::model::Value::as_u64)
-        {
+        if let Some(label) = data.flow_label {
             self.flow.insert(Field::SynlabFlowFlowLabel, label != 0);
         }
     }

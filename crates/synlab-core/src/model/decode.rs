@@ -22,7 +22,7 @@ pub use crate::wire::link::LinkType;
 use crate::wire::link::{LinkHeader, ETHERNET, LINUX_SLL, LINUX_SLL2};
 use crate::wire::tcp;
 
-use super::attributes::Attributes;
+use super::attributes::{Attributes, Value};
 use super::options::{parse_options, Layout, OptionKind, OptionsParse, TcpOption};
 use super::tcp_flags::TcpFlags;
 use super::vocab::{Attr, Field};
@@ -57,6 +57,22 @@ enum IpLayer<'a> {
         header: ipv6::Packet<&'a [u8]>,
         exts: Vec<&'static str>,
     },
+}
+
+/// A data segment's header values that describe its flow (see
+/// [`Segment::flow_facts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowFacts {
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// IPv4's don't-fragment bit (IPv6 has none).
+    pub df: Option<bool>,
+    pub ecn: u8,
+    pub dscp: u8,
+    /// A timestamp option is there.
+    pub timestamps: bool,
+    /// IPv6's flow label.
+    pub flow_label: Option<u32>,
 }
 
 /// A TCP segment as captured.
@@ -558,13 +574,21 @@ impl Segment<'_> {
         let mut a = Attributes::with_capacity(64);
         self.ip_attributes(&mut a);
         let opts = self.options();
-        self.tcp_attributes(&mut a, &opts);
         let layout = Layout::of(&opts.options);
+        // The options' attributes, sorted into table order here (they come
+        // in wire order) so that each insert below appends (issue 25:
+        // inserting them one by one moved the set's tail four times a
+        // packet). The sort is stable: of a repeated option the last wins,
+        // as `insert` has it.
+        let mut options: Vec<(Attr, Value)> = Vec::with_capacity(12);
+        for opt in &opts.options {
+            option_attributes(opt, |k, v| options.push((k, v)));
+        }
         let mut kinds = layout.kind_numbers();
         if let Some(cut) = opts.cut_kind {
             // Cut by the capture: not in the layout, but seen (as tshark says).
             if let Some(present) = OptionKind::from_number(cut).presence() {
-                a.insert(present, true);
+                options.push((present.into(), true.into()));
             }
             kinds = if kinds.is_empty() {
                 cut.to_string()
@@ -573,8 +597,10 @@ impl Segment<'_> {
             };
         }
         if !kinds.is_empty() {
-            a.insert(Field::TcpOptionKind, kinds);
+            options.push((Field::TcpOptionKind.into(), kinds.into()));
         }
+        options.sort_by_key(|(k, _)| k.order());
+        self.tcp_attributes(&mut a, options);
         let headers = self.p0f_headers(&opts);
         let layout = layout.text();
         let quirks = p0f::quirks(&headers, &opts).join(",");
@@ -586,10 +612,10 @@ impl Segment<'_> {
             p0f::signature_of(&headers, &layout, &quirks, syn_mss)
         };
         a.insert(Field::SynlabOptionsLayout, layout);
-        a.insert(Field::SynlabQuirks, quirks);
         if let Some(ttl) = headers.ttl {
             a.insert(Field::SynlabIttl, p0f::guess_ittl(ttl));
         }
+        a.insert(Field::SynlabQuirks, quirks);
         if let Some(sig) = signature {
             a.insert(Field::SynlabP0f, sig);
         }
@@ -651,9 +677,40 @@ impl Segment<'_> {
         let mut a = Attributes::with_capacity(32);
         self.ip_attributes(&mut a);
         for opt in &self.options().options {
-            option_attributes(&mut a, opt);
+            option_attributes(opt, |k, v| a.insert(k, v));
         }
         a
+    }
+
+    /// What the tracker notes of a flow's first data segment (its
+    /// `synlab.flow.*` values), read from the headers: the same values as
+    /// the segment's [`Segment::ip_and_option_attributes`] hold, without
+    /// building the set and its address texts (issue 25: that set was a
+    /// twentieth of `handshakes --json` on SYN-heavy traffic).
+    pub fn flow_facts(&self) -> FlowFacts {
+        let timestamps = self
+            .options()
+            .options
+            .iter()
+            .any(|o| matches!(o, TcpOption::Timestamp { .. }));
+        match &self.ip {
+            IpLayer::V4(h) => FlowFacts {
+                ttl: h.ttl(),
+                df: Some(h.dont_frag()),
+                ecn: h.ecn(),
+                dscp: h.dscp(),
+                timestamps,
+                flow_label: None,
+            },
+            IpLayer::V6 { header: h, .. } => FlowFacts {
+                ttl: h.hop_limit(),
+                df: None,
+                ecn: h.ecn(),
+                dscp: h.dscp(),
+                timestamps,
+                flow_label: Some(h.flow_label()),
+            },
+        }
     }
 
     fn ip_attributes(&self, a: &mut Attributes) {
@@ -695,7 +752,9 @@ impl Segment<'_> {
         }
     }
 
-    fn tcp_attributes(&self, a: &mut Attributes, opts: &OptionsParse<'_>) {
+    /// The TCP header's attributes, with `options` (in table order: the
+    /// options' and `tcp.option_kind`) in their place.
+    fn tcp_attributes(&self, a: &mut Attributes, options: Vec<(Attr, Value)>) {
         let t = &self.tcp;
         let f = self.flags;
         a.insert(Field::TcpSrcport, self.src.port());
@@ -709,28 +768,28 @@ impl Segment<'_> {
         a.insert(Field::TcpWindowSizeValue, t.window_len());
         a.insert(Field::TcpChecksum, t.checksum());
         a.insert(Field::TcpUrgentPointer, t.urgent_at());
-        for opt in &opts.options {
-            option_attributes(a, opt);
+        for (k, v) in options {
+            a.insert(k, v);
         }
         a.insert(Field::TcpLen, self.payload_len);
     }
 }
 
 /// The option's presence (`tcp.options.mss` …, true when present) and values.
-fn option_attributes(a: &mut Attributes, opt: &TcpOption<'_>) {
+fn option_attributes(opt: &TcpOption<'_>, mut put: impl FnMut(Attr, Value)) {
     if let Some(present) = opt.token().kind().presence() {
-        a.insert(present, true);
+        put(present.into(), true.into());
     }
     match *opt {
-        TcpOption::Mss(v) => a.insert(Field::TcpOptionsMssVal, v),
-        TcpOption::WindowScale(v) => a.insert(Field::TcpOptionsWscaleShift, v),
-        TcpOption::SackPermitted => a.insert(Field::TcpOptionsSackPerm, true),
+        TcpOption::Mss(v) => put(Field::TcpOptionsMssVal.into(), v.into()),
+        TcpOption::WindowScale(v) => put(Field::TcpOptionsWscaleShift.into(), v.into()),
+        TcpOption::SackPermitted => put(Field::TcpOptionsSackPerm.into(), true.into()),
         TcpOption::Timestamp { tsval, tsecr } => {
-            a.insert(Field::TcpOptionsTimestampTsval, tsval);
-            a.insert(Field::TcpOptionsTimestampTsecr, tsecr);
+            put(Field::TcpOptionsTimestampTsval.into(), tsval.into());
+            put(Field::TcpOptionsTimestampTsecr.into(), tsecr.into());
         }
         TcpOption::Other { kind, ref data } => {
-            a.insert(Attr::UnknownOption(kind), hex(data));
+            put(Attr::UnknownOption(kind), hex(data).into());
         }
         TcpOption::Eol { .. } | TcpOption::Nop | TcpOption::Sack(_) => {}
     }
@@ -860,6 +919,32 @@ mod tests {
                 ipv4_text(octets),
                 std::net::Ipv4Addr::from(octets).to_string()
             );
+        }
+    }
+
+    /// The flow facts are the values the data segment's attribute set
+    /// holds, over IPv4 (with and without timestamps) and IPv6.
+    #[test]
+    fn flow_facts_agree_with_the_attribute_set() {
+        let v4 = ethernet(&[], &ipv4_syn());
+        let mut v4_no_ts = ipv4_syn();
+        // The timestamp option (kind 8 at byte 44) becomes two NOPs and
+        // padding: same length, no timestamps.
+        if let Some(at) = v4_no_ts.iter().skip(40).position(|&b| b == 8) {
+            let at = 40 + at;
+            v4_no_ts[at..at + 10].fill(1);
+        }
+        let v4_no_ts = ethernet(&[], &v4_no_ts);
+        for frame in [v4, v4_no_ts] {
+            let seg = segment(decode_frame(LinkType::Ethernet, &frame));
+            let a = seg.ip_and_option_attributes();
+            let f = seg.flow_facts();
+            assert_eq!(a.get(Field::IpTtl), Some(&f.ttl.into()));
+            assert_eq!(a.get(Field::IpFlagsDf).cloned(), f.df.map(Into::into));
+            assert_eq!(a.get(Field::IpDsfieldEcn), Some(&f.ecn.into()));
+            assert_eq!(a.get(Field::IpDsfieldDscp), Some(&f.dscp.into()));
+            assert_eq!(a.contains(Field::TcpOptionsTimestampTsval), f.timestamps);
+            assert_eq!(f.flow_label, None);
         }
     }
 

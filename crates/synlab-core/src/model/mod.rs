@@ -28,8 +28,8 @@ pub use attributes::{Attributes, Key, Value};
 pub use decode::fast_agrees_with_lax;
 pub use decode::ipv4_text;
 pub use decode::{
-    decode_frame, fast_tcp_endpoints, DecodeError, Decoded, IcmpError, LinkType, QuotedTcp,
-    Segment, Skip, MAX_VLAN_TAGS,
+    decode_frame, fast_tcp_endpoints, DecodeError, Decoded, FlowFacts, IcmpError, LinkType,
+    QuotedTcp, Segment, Skip, MAX_VLAN_TAGS,
 };
 pub use options::{
     parse_options, BadLayoutToken, Layout, LayoutToken, OptionKind, OptionsParse, TcpOption,
