@@ -156,16 +156,37 @@ fn find_crlf(hay: &[u8]) -> Option<usize> {
 
 /// The lines of a head after its first: each up to the next CRLF, ending
 /// at the first empty line (or the end of the bytes).
-fn header_lines(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+///
+/// One scan for line feeds over the whole head (a CR before one ends the
+/// line), not a search started again at each line (issue 25: the restarts
+/// cost more than the bytes).
+fn header_lines(rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut feeds = memchr::memchr_iter(b'\n', rest);
+    let mut start = 0;
+    let mut done = false;
     std::iter::from_fn(move || {
-        let (line, after) = match find_crlf(rest) {
-            Some(i) => (&rest[..i], &rest[i + 2..]),
-            None => (rest, &b""[..]),
-        };
-        if line.is_empty() {
+        if done {
             return None;
         }
-        rest = after;
+        let end = loop {
+            match feeds.next() {
+                Some(lf) if lf > start && rest[lf - 1] == b'\r' => break Some(lf - 1),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
+        let line = match end {
+            Some(cr) => &rest[start..cr],
+            None => {
+                done = true;
+                &rest[start..]
+            }
+        };
+        if line.is_empty() {
+            done = true;
+            return None;
+        }
+        start = end.map_or(rest.len(), |cr| cr + 2);
         Some(line)
     })
 }
@@ -194,6 +215,12 @@ fn find_headers<'h, const N: usize>(lines: &'h [u8], names: [&str; N]) -> [Optio
 /// the common case, is compared as bytes without making text (issue 25:
 /// the lossy copy of every key was a quarter of reading a head).
 fn key_is(key: &[u8], name: &str) -> bool {
+    // Trimming only shortens, and no byte beyond ASCII (nor U+FFFD from
+    // one) equals a name's: a key no longer than the name matches only as
+    // it is. Most header lines end here.
+    if key.len() <= name.len() {
+        return key.eq_ignore_ascii_case(name.as_bytes());
+    }
     if !key.is_ascii() {
         let text = String::from_utf8_lossy(key);
         return text.trim().eq_ignore_ascii_case(name);
