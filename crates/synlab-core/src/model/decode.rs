@@ -909,12 +909,9 @@ mod tests {
 
     #[test]
     fn ipv4_text_is_what_display_writes() {
-        for octets in [
-            [0, 0, 0, 0],
-            [255, 255, 255, 255],
-            [198, 18, 0, 2],
-            [10, 9, 100, 1],
-        ] {
+        // Every octet value in every place.
+        let all = (0..=u8::MAX).map(|o| [o, u8::MAX - o, o / 3, o.wrapping_mul(7)]);
+        for octets in all.chain([[0, 0, 0, 0], [255, 255, 255, 255], [10, 9, 100, 1]]) {
             assert_eq!(
                 ipv4_text(octets),
                 std::net::Ipv4Addr::from(octets).to_string()
