@@ -576,24 +576,17 @@ impl<R: Read> CaptureReader<R> {
         self.input.start += used;
         self.input.offset += used as u64;
         self.input.release_read_pages();
-        if then_skip == 0 {
-            if let Some(r) = self.whole_pcap_record() {
-                self.number = number;
-                self.pending = (16 + r.caplen, 0);
-                let data = &self.input.avail()[16..16 + r.caplen];
-                return Some(Ok(Frame {
-                    number,
-                    timestamp: r.timestamp,
-                    linktype: r.linktype,
-                    orig_len: r.orig_len,
-                    data,
-                }));
-            }
-        }
-        let result = match self.input.skip(then_skip) {
-            Ok(0) => self.next_record(),
-            Ok(missing) => Err(Bad::Truncated(missing)),
-            Err(e) => Err(Bad::Io(e)),
+        let whole = match then_skip {
+            0 => self.whole_pcap_record(),
+            _ => None,
+        };
+        let result = match whole {
+            Some(r) => Ok(Some(r)),
+            None => match self.input.skip(then_skip) {
+                Ok(0) => self.next_record(),
+                Ok(missing) => Err(Bad::Truncated(missing)),
+                Err(e) => Err(Bad::Io(e)),
+            },
         };
         match result {
             Ok(None) => None,

@@ -670,10 +670,11 @@ impl Segment<'_> {
 
     /// The IP layer's attributes and the TCP options' values, without the
     /// TCP header fields and the derived ones (layout, quirks, p0f
-    /// signature). What the tracker reads of a flow's first data segment
-    /// (its TTL, DF, ECN, timestamps): building [`Segment::attributes`]
-    /// there cost a third full decode per handshake (issue 13).
-    pub fn ip_and_option_attributes(&self) -> Attributes {
+    /// signature): what the tracker read of a flow's first data segment
+    /// until [`Segment::flow_facts`] read it from the headers; now the
+    /// reference the tests hold those facts to.
+    #[cfg(test)]
+    fn ip_and_option_attributes(&self) -> Attributes {
         let mut a = Attributes::with_capacity(32);
         self.ip_attributes(&mut a);
         for opt in &self.options().options {
@@ -684,8 +685,8 @@ impl Segment<'_> {
 
     /// What the tracker notes of a flow's first data segment (its
     /// `synlab.flow.*` values), read from the headers: the same values as
-    /// the segment's [`Segment::ip_and_option_attributes`] hold, without
-    /// building the set and its address texts (issue 25: that set was a
+    /// the segment's attribute set holds, without building the set and its
+    /// address texts (issue 25: that set was a
     /// twentieth of `handshakes --json` on SYN-heavy traffic).
     pub fn flow_facts(&self) -> FlowFacts {
         let timestamps = self
