@@ -29,7 +29,7 @@
 //! one thing that can make a capture that reaches it come out differently
 //! from one thread.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -195,7 +195,7 @@ impl<'m, T> Shard<'m, T> {
 struct Merge<'e, T, E> {
     answers: Vec<Receiver<ShardOut<T>>>,
     /// SYN packet → attempt index, for attempts started and not finished.
-    index_of: HashMap<u64, usize>,
+    index_of: FxHashMap<u64, usize>,
     next_index: usize,
     jumps: Vec<ClockJump>,
     each: &'e mut dyn FnMut(usize, T) -> Result<(), E>,
@@ -223,7 +223,9 @@ impl<T, E: From<LoadError>> Merge<'_, T, E> {
             .iter()
             .flat_map(|a| a.starts.iter().copied())
             .collect();
-        starts.sort_unstable();
+        // Each shard's starts are in capture order: a stable sort merges
+        // those runs in linear time, where an unstable one sorts afresh.
+        starts.sort();
         for s in starts {
             self.index_of.insert(s, self.next_index);
             self.next_index += 1;
@@ -247,7 +249,9 @@ impl<T, E: From<LoadError>> Merge<'_, T, E> {
                 }
             }
         }
-        done.sort_unstable_by_key(|(at, index, _)| (*at, *index));
+        // Runs again (each shard finishes in packet order); the keys are
+        // unique, so stable or not gives the same order.
+        done.sort_by_key(|(at, index, _)| (*at, *index));
         for (_, index, item) in done {
             (self.each)(index, item)?;
         }
@@ -349,7 +353,7 @@ pub fn stream_walking<T: Send, E: From<LoadError>>(
         }
         let mut merge = Merge {
             answers,
-            index_of: HashMap::new(),
+            index_of: FxHashMap::default(),
             next_index: 0,
             jumps: Vec::new(),
             each: &mut each,
@@ -544,7 +548,7 @@ pub fn stream_sharded<R: Read, T: Send, E: From<LoadError>>(
         }
         let mut merge = Merge {
             answers,
-            index_of: HashMap::new(),
+            index_of: FxHashMap::default(),
             next_index: 0,
             jumps: Vec::new(),
             each: &mut each,
