@@ -4,7 +4,8 @@
 //! named at its hop (the SYN's trace sees nothing); a router dropping data
 //! only stops the data's trace there while the handshake succeeds; a
 //! router that never sends ICMP is `* * *`; a router's own RST for the
-//! data is marked injected. IPv4 and IPv6.
+//! data is marked injected. IPv4 and IPv6. And `bisect --exchange --locate`
+//! traces the requests' data, so a box that drops only data is located.
 //!
 //! Root only: without root these tests print why they skip; under CI they
 //! fail instead. The lab (`sltest-xtrace`, index 193) is removed
@@ -225,6 +226,75 @@ fn trace_exchange_names_data_rewrites_drops_and_silence_at_their_hops() {
     let why = end["evidence"].as_str().unwrap_or_default();
     assert!(
         why.contains(&format!("hop 3 ({})", hop_ip(&lab, 3, false))),
+        "{why}"
+    );
+}
+
+/// `bisect --exchange --locate` in client 1 between windows-10 (good) and
+/// linux (bad), insisting on the `culprits`; the location or why there is
+/// none.
+fn bisect_located(lab: &Lab, culprits: &[&str]) -> Json {
+    let target = lab.srv(false, 80);
+    let args = support::Args::bisect("windows-10", "linux")
+        .target(&target)
+        .args(&[
+            "--exchange",
+            "http:/big.bin",
+            "--stall-timeout",
+            "1",
+            "--locate",
+        ])
+        .json();
+    let out = lab.synlab_exit(&args.strs(), 0);
+    let doc: Json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bisect output is not JSON ({e})"));
+    assert_eq!(doc["culprits"], serde_json::json!([culprits]), "{doc:#}");
+    doc
+}
+
+/// A box that passes every handshake and drops data: `bisect --exchange
+/// --locate` traces the two sides' requests, not their SYNs (which both
+/// reach the endpoint), and names the hop. When what it drops is the
+/// server's data (the incident's direction), both requests are
+/// acknowledged: no hop is claimed, and the answer says why.
+#[test]
+fn bisect_exchange_locate_traces_the_data_and_names_the_hop() {
+    let Some(lab) = Lab::up_chain("xlocate", 196, 4) else {
+        return;
+    };
+    // Hop 3 drops the client's data segments with timestamps (Linux's).
+    // Longer than any bare ACK (52 bytes with timestamps): data only.
+    let ts = "tcp flags & (syn | rst | fin) == 0 tcp option timestamp exists meta length > 60";
+    lab.on_hop("rule", 3, &format!("tcp dport 80 {ts} drop"));
+    // What puts the option on Linux's data: the SYN's negotiation and the
+    // later segments' own option (as tests/lab_exchange.rs finds it).
+    let doc = bisect_located(&lab, &["tcp.options.timestamp", "synlab.flow.ts"]);
+    let location = &doc["location"];
+    assert_eq!(location["hop"], 3, "{doc:#}");
+    assert_eq!(
+        location["router"].as_str(),
+        Some(hop_ip(&lab, 3, false).as_str()),
+        "{location}"
+    );
+    assert_eq!(location["at_endpoint"], false, "{location}");
+    let said = location["evidence"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("answers the passing data segment and stays silent for the failing one"),
+        "{said}"
+    );
+    assert!(doc["not_located"].is_null(), "{doc:#}");
+
+    // Hop 2 drops the server's data to Linux (its segments carry
+    // timestamps too, whenever its SYN negotiated them); the requests both
+    // get through.
+    lab.flush_hop(3);
+    lab.on_hop("rule", 2, &format!("tcp sport 80 {ts} drop"));
+    let doc = bisect_located(&lab, &["tcp.options.timestamp"]);
+    assert!(doc["location"].is_null(), "{doc:#}");
+    let why = doc["not_located"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("answered with ack as the passing side's is")
+            && why.contains("from the server to the client"),
         "{why}"
     );
 }

@@ -132,7 +132,9 @@ pub struct BisectArgs {
     pub json: bool,
     /// With --target, once the culprits are known: trace the bad SYN and
     /// the good one hop by hop (as `synlab trace`) and say where the bad
-    /// one dies (JSON: `location`).
+    /// one dies (JSON: `location`). With --exchange, their requests' data
+    /// first (as `trace --exchange`), for a box that passes the handshake
+    /// and drops data; JSON `not_located` says why when no hop is named.
     #[arg(long, requires = "target")]
     pub locate: bool,
     /// Write every probe to this pcapng file, each packet's comment naming
@@ -386,6 +388,8 @@ struct Found {
     report: Report,
     inferred: Option<Inferred>,
     location: Option<crate::trace::Location>,
+    /// `--locate` ran and could not say where: why.
+    not_located: Option<String>,
     /// Live: the marked RSTs in one line.
     injected: Option<String>,
     /// `--locate`: good's and bad's traces, for the page.
@@ -437,16 +441,27 @@ fn run_live(
     if report.is_err() {
         rec.interrupted(search, &live.take_frames());
     }
-    // --locate: once the culprits are known, the bad SYN traced beside the
-    // good one, on this session.
+    // --locate: once the culprits are known, the bad side traced beside
+    // the good one, on this session: with --exchange, their requests' data
+    // first (a box may pass the handshake and stop the data), else or when
+    // a side's connection is not made, their SYNs.
     let located = match (&report, args.locate) {
         (Ok((r, _)), true) if r.conclusion == Conclusion::Culprits => {
-            let v6 = target.is_ipv6();
-            let distance = live.endpoint_distance();
-            let baseline = pass_answers(r);
-            let session = live.session_mut();
             let sides = [&good.attributes, &bad.attributes];
-            super::cmd_trace::locate_on(session, sides, distance, baseline, v6)?
+            let data = match args.live().exchange_options() {
+                Some(ex) => super::cmd_trace::locate_data_on(live.session_mut(), sides, &ex)?,
+                None => None,
+            };
+            match data {
+                Some(found) => Some(found),
+                None => {
+                    let v6 = target.is_ipv6();
+                    let distance = live.endpoint_distance();
+                    let baseline = pass_answers(r);
+                    let session = live.session_mut();
+                    super::cmd_trace::locate_on(session, sides, distance, baseline, v6)?
+                }
+            }
         }
         _ => None,
     };
@@ -462,9 +477,10 @@ fn run_live(
     let marked = live.injected_answers();
     live.close()?;
     let (report, inferred) = report?;
-    let (location, traces) = match located {
+    let (location, not_located, traces) = match located {
         Some(l) => (
             l.location,
+            l.not_located,
             Some(crate::report::LocatedTraces {
                 passing_label: good.label.clone(),
                 passing: l.passing,
@@ -472,12 +488,13 @@ fn run_live(
                 failing: l.failing,
             }),
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     Ok(Found {
         report,
         inferred,
         location,
+        not_located,
         injected,
         traces,
         marked,
@@ -535,9 +552,13 @@ struct Doc<'a> {
     /// `--infer`: the predicate over the culprits.
     #[serde(skip_serializing_if = "Option::is_none")]
     inferred: Option<&'a Inferred>,
-    /// `--locate`: where on the path the bad SYN dies.
+    /// `--locate`: where on the path the bad SYN (with --exchange: its
+    /// request's data) dies.
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<&'a crate::trace::Location>,
+    /// `--locate` could not say where: why, in a sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_located: Option<&'a str>,
     /// Live: RSTs that a box on the path sent in the endpoint's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     injected: Option<&'a str>,
@@ -630,6 +651,7 @@ pub fn bisect(
                 report,
                 inferred,
                 location: None,
+                not_located: None,
                 injected: None,
                 traces: None,
                 marked: Vec::new(),
@@ -642,6 +664,7 @@ pub fn bisect(
         report,
         inferred,
         location,
+        not_located,
         injected,
         traces,
         marked,
@@ -661,7 +684,10 @@ pub fn bisect(
         message!("{}: {n} packets, annotated (pcapng)", path.display());
     }
     let mut facts = run_facts(args, &report, started);
-    facts.location = location.as_ref().map(|l| l.evidence.clone());
+    facts.location = location
+        .as_ref()
+        .map(|l| l.evidence.clone())
+        .or_else(|| not_located.clone());
     facts.traces = traces;
     facts.injected = marked;
     if let Some((path, mut file)) = html {
@@ -710,6 +736,7 @@ pub fn bisect(
             report: &report,
             inferred: inferred.as_ref(),
             location: location.as_ref(),
+            not_located: not_located.as_deref(),
             injected: injected.as_deref(),
         };
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
@@ -719,8 +746,12 @@ pub fn bisect(
         if let Some(inferred) = &inferred {
             super::bisect_infer::text(inferred, style, out)?;
         }
-        if let Some(l) = &location {
-            writeln!(out, "location: {}", l.evidence)?;
+        if let Some(said) = location
+            .as_ref()
+            .map(|l| &l.evidence)
+            .or(not_located.as_ref())
+        {
+            writeln!(out, "location: {said}")?;
         }
         if let Some(why) = &injected {
             writeln!(out, "injected: {why}")?;

@@ -16,12 +16,12 @@ use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::status::Status;
 use crate::exchange::Request;
 use crate::handshake::Outcome;
-use crate::io::live::{CapturedFrame, DataTraceRun, LiveOptions, LiveSession};
+use crate::io::live::{CapturedFrame, DataTraceRun, ExchangeOptions, LiveOptions, LiveSession};
 use crate::model::{Attributes, Field, QuotedTcp};
 use crate::probe::ProbeResult;
 use crate::trace::{
-    icmp_of_ethernet, read_quote, Answer, HopReport, LocateConfig, Location, Locator, Reply, Side,
-    Trace, TraceConfig, TraceReport,
+    icmp_of_ethernet, locate_data, read_quote, Answer, HopReport, LocateConfig, Location, Locator,
+    Reply, Side, Trace, TraceConfig, TraceReport,
 };
 
 #[derive(Debug, Args)]
@@ -272,17 +272,59 @@ pub(super) fn locate_on(
         cfg.trace.window
     );
     let found = locator.finish(pass, fail);
+    let not_located = found.location.is_none().then(|| {
+        "not located: the failing SYN's trace goes as far as the passing one's".to_owned()
+    });
     Ok(Some(Located {
         location: found.location,
+        not_located,
         passing: found.pass,
         failing: found.fail,
     }))
 }
 
-/// `bisect --locate`'s finding: where the failing SYN dies (`None`: it
-/// goes as far as the passing one), and both traces.
+/// `bisect --exchange --locate`: the request's first data segment traced
+/// for the passing and then the failing side, each on a connection of its
+/// own made with its side's SYN, for a box that lets the handshake through
+/// and stops the data. `None` when a side's connection is not made: then
+/// the SYNs are what differ, and the caller traces them ([`locate_on`]).
+/// Each hop is asked `TraceConfig::attempts` times, up to the endpoint's
+/// distance (read from each connection's SYN-ACK).
+pub(super) fn locate_data_on(
+    session: &mut LiveSession,
+    [pass, fail]: [&Attributes; 2],
+    ex: &ExchangeOptions,
+) -> Result<Option<Located>> {
+    let cfg = TraceConfig::default();
+    let passing = session.run_data_trace(pass, ex, cfg)?;
+    let Some(passing_report) = passing.report else {
+        return Ok(None);
+    };
+    let failing = session.run_data_trace(fail, ex, cfg)?;
+    let Some(failing_report) = failing.report else {
+        return Ok(None);
+    };
+    tracing::info!(
+        "locate: {} data probes on two connections",
+        passing.probes + failing.probes
+    );
+    let (location, not_located) = match locate_data(&passing_report, &failing_report) {
+        Ok(l) => (Some(l), None),
+        Err(why) => (None, Some(why)),
+    };
+    Ok(Some(Located {
+        location,
+        not_located,
+        passing: passing_report,
+        failing: failing_report,
+    }))
+}
+
+/// `bisect --locate`'s finding: where the failing probe dies, or why that
+/// is not said (`not_located`), and both traces.
 pub(super) struct Located {
     pub location: Option<Location>,
+    pub not_located: Option<String>,
     pub passing: TraceReport,
     pub failing: TraceReport,
 }

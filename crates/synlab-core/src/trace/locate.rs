@@ -46,11 +46,70 @@ fn hop_at(r: &TraceReport, ttl: u8) -> Option<&HopReport> {
     r.hops.iter().find(|h| h.ttl == ttl)
 }
 
+/// What the two traces sent: the word the evidence uses for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probed {
+    /// SYNs (`bisect --locate`).
+    Syn,
+    /// The request's first data segment of an established connection
+    /// (`bisect --exchange --locate`).
+    Data,
+}
+
+impl Probed {
+    fn noun(self) -> &'static str {
+        match self {
+            Probed::Syn => "SYN",
+            Probed::Data => "data segment",
+        }
+    }
+}
+
 /// Where the failing trace stops short of the passing one; `None` when
 /// the passing trace goes no further than the failing one.
 pub fn locate(pass: &TraceReport, fail: &TraceReport) -> Option<Location> {
+    locate_probed(pass, fail, Probed::Syn)
+}
+
+/// `bisect --exchange --locate`: where the failing side's data segment
+/// dies, traced beside the passing side's on connections both made.
+/// `Err`: why these traces cannot say where, in a sentence. A failing
+/// request the endpoint acknowledges as it does the passing one is such
+/// a case: what the box stops then travels from the server to the client
+/// (its data, as in the incident synlab was made for), and TTL-limited
+/// probes from the client cannot follow that direction hop by hop.
+pub fn locate_data(pass: &TraceReport, fail: &TraceReport) -> Result<Location, String> {
+    if let (true, Some(f), Some(p)) = (fail.reached, path_end(fail), path_end(pass)) {
+        if f.answer == p.answer && f.injected != Some(true) {
+            return Err(format!(
+                "not located on the way to the endpoint: the failing side's request reaches it \
+                 (TTL {}) and is answered with {} as the passing side's is, so what is lost \
+                 travels from the server to the client (its data or its acknowledgements), \
+                 which TTL-limited probes from the client cannot follow hop by hop",
+                f.ttl,
+                f.answer.name()
+            ));
+        }
+    }
+    locate_probed(pass, fail, Probed::Data).ok_or_else(|| {
+        let last = fail.hops.iter().rev().find(|h| h.answer != Answer::None);
+        format!(
+            "not located: the failing side's data segment goes as far as the passing side's \
+             (TTL {})",
+            last.map_or(0, |h| h.ttl)
+        )
+    })
+}
+
+/// The answer that ended a trace (the endpoint's, or one in its name).
+fn path_end(r: &TraceReport) -> Option<&HopReport> {
+    r.hops.iter().rev().find(|h| h.answer.ends_path())
+}
+
+fn locate_probed(pass: &TraceReport, fail: &TraceReport, what: Probed) -> Option<Location> {
+    let noun = what.noun();
     if let Some(end) = fail.hops.iter().find(|h| h.injected == Some(true)) {
-        return Some(injected(fail, end));
+        return Some(injected(fail, end, noun));
     }
     let last = fail
         .hops
@@ -66,7 +125,7 @@ pub fn locate(pass: &TraceReport, fail: &TraceReport) -> Option<Location> {
             router: end.and_then(|h| h.router),
             at_endpoint: true,
             evidence: format!(
-                "both SYNs reach the endpoint (TTL {last}); it answers the failing one with {}",
+                "both {noun}s reach the endpoint (TTL {last}); it answers the failing one with {}",
                 end.map_or("?", |h| h.answer.name())
             ),
         });
@@ -84,8 +143,8 @@ pub fn locate(pass: &TraceReport, fail: &TraceReport) -> Option<Location> {
         (
             true,
             format!(
-                "at the endpoint: every router answers both SYNs; the endpoint ({}, TTL {}) \
-                 answers the passing SYN ({}) and stays silent for the failing one \
+                "at the endpoint: every router answers both {noun}s; the endpoint ({}, TTL {}) \
+                 answers the passing {noun} ({}) and stays silent for the failing one \
                  ({probes} probe(s), none answered; dropped {before} and it)",
                 router_text(Some(next)),
                 next.ttl,
@@ -96,7 +155,7 @@ pub fn locate(pass: &TraceReport, fail: &TraceReport) -> Option<Location> {
         (
             false,
             format!(
-                "dropped {before} and hop {}: hop {} ({}) answers the passing SYN and stays \
+                "dropped {before} and hop {}: hop {} ({}) answers the passing {noun} and stays \
                  silent for the failing one ({probes} probe(s), none answered)",
                 next.ttl,
                 next.ttl,
@@ -112,9 +171,9 @@ pub fn locate(pass: &TraceReport, fail: &TraceReport) -> Option<Location> {
     })
 }
 
-/// A router answered the failing SYN in the endpoint's name: located at
-/// the router its hop distance points to.
-fn injected(fail: &TraceReport, end: &HopReport) -> Location {
+/// A router answered the failing probe in the endpoint's name: located
+/// at the router its hop distance points to.
+fn injected(fail: &TraceReport, end: &HopReport, noun: &str) -> Location {
     let at = fail
         .hops
         .iter()
@@ -125,7 +184,7 @@ fn injected(fail: &TraceReport, end: &HopReport) -> Location {
         router: at.and_then(|h| h.router),
         at_endpoint: false,
         evidence: format!(
-            "hop {hop} ({}) answers the failing SYN with its own {} in the endpoint's name: {}",
+            "hop {hop} ({}) answers the failing {noun} with its own {} in the endpoint's name: {}",
             router_text(at),
             end.answer.name(),
             end.evidence.as_deref().unwrap_or_default()

@@ -356,6 +356,66 @@ fn a_silent_router_for_both_does_not_move_the_location() {
     assert_eq!((l.hop, l.at_endpoint), (3, true));
 }
 
+/// `bisect --exchange --locate`: the data segments' traces, worded as such.
+#[test]
+fn a_data_segment_dropped_on_hop_two_is_located_past_hop_two() {
+    let pass = report_of(&[(Te, 64), (Te, 63), (Te, 62), (Answer::Ack, 61)]);
+    let fail = report_of(&[(Te, 64), (Te, 63), (Silent, 0), (Silent, 0)]);
+    let l = locate_data(&pass, &fail).unwrap_or_else(|why| panic!("{why}"));
+    assert_eq!(
+        (l.hop, l.router, l.at_endpoint),
+        (2, Some(ip("198.18.0.2")), false)
+    );
+    assert!(
+        l.evidence.starts_with(
+            "dropped between hop 2 (198.18.0.2) and hop 3: hop 3 (198.18.0.3) answers the \
+             passing data segment and stays silent for the failing one"
+        ),
+        "{}",
+        l.evidence
+    );
+    let rst = report_of(&[(Te, 64), (Te, 63), (Rst, 63)]);
+    let l = locate_data(&pass, &rst).unwrap_or_else(|why| panic!("{why}"));
+    assert_eq!((l.hop, l.at_endpoint), (2, false));
+    assert!(
+        l.evidence
+            .contains("the failing data segment with its own rst"),
+        "{}",
+        l.evidence
+    );
+}
+
+/// Both requests acknowledged: the loss is on the way back (the incident's
+/// server data past 1 MB), which the client's traces cannot place; said so,
+/// never "at the endpoint".
+#[test]
+fn data_acknowledged_on_both_sides_is_not_located_and_says_why() {
+    let pass = report_of(&[(Te, 64), (Te, 63), (Answer::Ack, 62)]);
+    let why = locate_data(&pass, &pass).expect_err("both acknowledged");
+    assert!(
+        why.contains("reaches it (TTL 3) and is answered with ack as the passing side's is")
+            && why.contains("from the server to the client"),
+        "{why}"
+    );
+    // The endpoint resetting only the failing request is located there.
+    let fail = report_of(&[(Te, 64), (Te, 63), (Rst, 62)]);
+    let l = locate_data(&pass, &fail).unwrap_or_else(|why| panic!("{why}"));
+    assert_eq!((l.hop, l.at_endpoint), (3, true));
+    assert!(
+        l.evidence
+            .starts_with("both data segments reach the endpoint"),
+        "{}",
+        l.evidence
+    );
+    // A failing trace as long as the passing one, neither reaching.
+    let short = report_of(&[(Te, 64), (Silent, 0)]);
+    let why = locate_data(&short, &short).expect_err("no difference");
+    assert!(
+        why.contains("goes as far as the passing side's (TTL 1)"),
+        "{why}"
+    );
+}
+
 #[test]
 fn an_injected_rst_is_located_at_the_router_that_sent_it() {
     let pass = report_of(&[(Te, 64), (Te, 63), (Te, 62), (SynAck, 61)]);
