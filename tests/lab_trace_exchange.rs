@@ -230,11 +230,13 @@ fn trace_exchange_names_data_rewrites_drops_and_silence_at_their_hops() {
     );
 }
 
-/// `bisect --exchange --locate` in client 1 between windows-10 (good) and
-/// linux (bad), insisting on the `culprits`; the location or why there is
-/// none.
-fn bisect_located(lab: &Lab, culprits: &[&str]) -> Json {
+/// `bisect --exchange --locate --html` in client 1 between windows-10
+/// (good) and linux (bad), insisting on the `culprits`: the JSON (the
+/// location or why there is none) and the page.
+fn bisect_located(lab: &Lab, culprits: &[&str]) -> (Json, String) {
     let target = lab.srv(false, 80);
+    let dir = support::TempDir::new("xlocate");
+    let page = dir.path().join("locate.html");
     let args = support::Args::bisect("windows-10", "linux")
         .target(&target)
         .args(&[
@@ -244,12 +246,14 @@ fn bisect_located(lab: &Lab, culprits: &[&str]) -> Json {
             "1",
             "--locate",
         ])
+        .args(&["--html", support::path_str(&page)])
         .json();
     let out = lab.synlab_exit(&args.strs(), 0);
     let doc: Json = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("bisect output is not JSON ({e})"));
     assert_eq!(doc["culprits"], serde_json::json!([culprits]), "{doc:#}");
-    doc
+    let page = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("--html: {e}"));
+    (doc, page)
 }
 
 /// A box that passes every handshake and drops data: `bisect --exchange
@@ -268,7 +272,7 @@ fn bisect_exchange_locate_traces_the_data_and_names_the_hop() {
     lab.on_hop("rule", 3, &format!("tcp dport 80 {ts} drop"));
     // What puts the option on Linux's data: the SYN's negotiation and the
     // later segments' own option (as tests/lab_exchange.rs finds it).
-    let doc = bisect_located(&lab, &["tcp.options.timestamp", "synlab.flow.ts"]);
+    let (doc, page) = bisect_located(&lab, &["tcp.options.timestamp", "synlab.flow.ts"]);
     let location = &doc["location"];
     assert_eq!(location["hop"], 3, "{doc:#}");
     assert_eq!(
@@ -283,18 +287,25 @@ fn bisect_exchange_locate_traces_the_data_and_names_the_hop() {
         "{said}"
     );
     assert!(doc["not_located"].is_null(), "{doc:#}");
+    // The page says what was traced, and the sentence.
+    assert!(page.contains("Traced: each side&#39;s request"), "{page}");
+    assert!(page.contains("stays silent for the failing one"), "{page}");
 
     // Hop 2 drops the server's data to Linux (its segments carry
     // timestamps too, whenever its SYN negotiated them); the requests both
     // get through.
     lab.flush_hop(3);
     lab.on_hop("rule", 2, &format!("tcp sport 80 {ts} drop"));
-    let doc = bisect_located(&lab, &["tcp.options.timestamp"]);
+    let (doc, page) = bisect_located(&lab, &["tcp.options.timestamp"]);
     assert!(doc["location"].is_null(), "{doc:#}");
     let why = doc["not_located"].as_str().unwrap_or_default();
     assert!(
         why.contains("answered with ack as the passing side's is")
             && why.contains("from the server to the client"),
         "{why}"
+    );
+    assert!(
+        page.contains("not located on the way to the endpoint"),
+        "{page}"
     );
 }

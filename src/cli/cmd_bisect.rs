@@ -482,6 +482,7 @@ fn run_live(
             l.location,
             l.not_located,
             Some(crate::report::LocatedTraces {
+                probed: l.probed,
                 passing_label: good.label.clone(),
                 passing: l.passing,
                 failing_label: bad.label.clone(),

@@ -21,7 +21,7 @@ use crate::model::{Attributes, Field, QuotedTcp};
 use crate::probe::ProbeResult;
 use crate::trace::{
     icmp_of_ethernet, locate_data, read_quote, Answer, HopReport, LocateConfig, Location, Locator,
-    Reply, Side, Trace, TraceConfig, TraceReport,
+    Probed, Reply, Side, Trace, TraceConfig, TraceReport,
 };
 
 #[derive(Debug, Args)]
@@ -276,6 +276,7 @@ pub(super) fn locate_on(
         "not located: the failing SYN's trace goes as far as the passing one's".to_owned()
     });
     Ok(Some(Located {
+        probed: Probed::Syn,
         location: found.location,
         not_located,
         passing: found.pass,
@@ -313,6 +314,7 @@ pub(super) fn locate_data_on(
         Err(why) => (None, Some(why)),
     };
     Ok(Some(Located {
+        probed: Probed::Data,
         location,
         not_located,
         passing: passing_report,
@@ -323,6 +325,7 @@ pub(super) fn locate_data_on(
 /// `bisect --locate`'s finding: where the failing probe dies, or why that
 /// is not said (`not_located`), and both traces.
 pub(super) struct Located {
+    pub probed: Probed,
     pub location: Option<Location>,
     pub not_located: Option<String>,
     pub passing: TraceReport,

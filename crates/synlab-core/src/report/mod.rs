@@ -21,7 +21,7 @@ use crate::model::{Attr, Attributes, Field, Value};
 use crate::search::infer::Inferred;
 use crate::search::units::placeholder;
 use crate::search::{Conclusion, Parity, ProbePhase, Report, VerdictClass, VerdictReport};
-use crate::trace::{Answer, HopReport, Injected, Sender, TraceReport};
+use crate::trace::{Answer, HopReport, Injected, Probed, Sender, TraceReport};
 use diagram::Mark;
 use html::Html;
 
@@ -602,6 +602,8 @@ pub struct RunFacts {
 /// The two traces `bisect --locate` ran, side by side.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LocatedTraces {
+    /// What both traces sent: SYNs, or (`--exchange`) the request's data.
+    pub probed: Probed,
     /// The passing variant's label (good's) and trace.
     pub passing_label: String,
     pub passing: TraceReport,
@@ -624,7 +626,7 @@ impl LocatedTraces {
                     ip_id: h.ip_id,
                     window: h.window,
                 };
-                let seen_in = format!("trace of {label}'s SYN, TTL {}", h.ttl);
+                let seen_in = format!("trace of {label}'s {}, TTL {}", self.probed.noun(), h.ttl);
                 let endpoint = h.ttl.checked_sub(1);
                 let why = h.evidence.clone().unwrap_or_default();
                 rows.push(Injected::of(
@@ -706,8 +708,8 @@ pub fn bisect_page_inferred(
     )
 }
 
-/// `bisect --locate`: the located hop in one sentence, then per TTL what
-/// answered the passing and the failing SYN.
+/// `bisect --locate`: the located hop in one sentence, what was traced,
+/// then per TTL what answered the passing and the failing probe.
 fn path_section(h: &mut Html, f: &RunFacts) {
     if f.location.is_none() && f.traces.is_none() {
         return;
@@ -721,6 +723,14 @@ fn path_section(h: &mut Html, f: &RunFacts) {
     let Some(t) = &f.traces else {
         return;
     };
+    let traced = match t.probed {
+        Probed::Syn => "Traced: each side's SYN, sent with TTL 1, 2, … on the search's session.",
+        Probed::Data => {
+            "Traced: each side's request, its first data segment sent with TTL 1, 2, … on a \
+             connection made with that side's SYN (a box may pass the handshake and stop data)."
+        }
+    };
+    h.elem("p", &[], traced);
     let last = [&t.passing, &t.failing]
         .iter()
         .filter_map(|r| r.hops.last().map(|h| h.ttl))

@@ -276,6 +276,7 @@ fn the_page_says_where_on_the_path_and_lists_injected_answers() {
     let facts = RunFacts {
         location: Some(sentence.into()),
         traces: Some(LocatedTraces {
+            probed: crate::trace::Probed::Syn,
             passing_label: "linux".into(),
             passing,
             failing_label: "linux-ttl128".into(),
@@ -298,6 +299,7 @@ fn the_page_says_where_on_the_path_and_lists_injected_answers() {
         &facts,
     );
     assert!(page.contains("<h2>Where on the path</h2>"), "{page}");
+    assert!(page.contains("Traced: each side&#39;s SYN"), "{page}");
     assert!(page.contains(sentence), "{page}");
     assert!(
         page.contains("<th>passing (linux)</th><th>failing (linux-ttl128)</th>"),

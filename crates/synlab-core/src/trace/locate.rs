@@ -57,7 +57,8 @@ pub enum Probed {
 }
 
 impl Probed {
-    fn noun(self) -> &'static str {
+    /// "SYN", "data segment".
+    pub fn noun(self) -> &'static str {
         match self {
             Probed::Syn => "SYN",
             Probed::Data => "data segment",
