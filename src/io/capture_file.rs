@@ -29,6 +29,8 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
@@ -49,7 +51,7 @@ pub const MAX_DESCRIPTION_BLOCK: u32 = 1024 * 1024;
 const CHUNK: usize = 1 << 16;
 /// A mapped file's pages are handed back this many bytes at a time, once
 /// read past (a power of two).
-const RELEASE: usize = 1 << 20;
+const RELEASE: usize = 1 << 22;
 
 /// pcapng block types.
 const SHB: u32 = 0x0a0d_0d0a;
@@ -275,8 +277,70 @@ enum Bytes {
     /// record (at most [`MAX_RECORD`] plus its header) or one description
     /// block (at most [`MAX_DESCRIPTION_BLOCK`]).
     Buffered(Vec<u8>),
-    /// The whole file, mapped; the pages before `released` were handed back.
-    Mapped { map: Mmap, released: usize },
+    /// The whole file, mapped (one map for every reader of it: see
+    /// [`SharedMap`]); this reader is reader `me` of it and said last that
+    /// it had read past `published`.
+    Mapped {
+        map: Arc<SharedMap>,
+        me: usize,
+        published: usize,
+    },
+}
+
+/// One mapping of a file that several readers walk (`--threads`): each
+/// page is faulted in once, not once a reader, and handed back once, when
+/// every reader has read past it. Handing pages back costs every other
+/// core running one of the process's threads a TLB flush, so a map per
+/// reader, each handing back its own, cost twice over.
+struct SharedMap {
+    map: Mmap,
+    /// Per reader, what it has read past (at [`RELEASE`] steps, so the
+    /// readers rarely write to these shared lines).
+    read: Box<[AtomicUsize]>,
+    /// The pages before this were handed back.
+    released: AtomicUsize,
+}
+
+impl SharedMap {
+    fn new(map: Mmap, readers: usize) -> Arc<SharedMap> {
+        Arc::new(SharedMap {
+            map,
+            read: (0..readers.max(1)).map(|_| AtomicUsize::new(0)).collect(),
+            released: AtomicUsize::new(0),
+        })
+    }
+
+    /// Reader `me` has read past `upto`: hand back the pages every reader
+    /// has read past, if no other reader is doing so.
+    fn read_past(&self, me: usize, upto: usize) {
+        if let Some(slot) = self.read.get(me) {
+            slot.store(upto, Ordering::Relaxed);
+        }
+        let passed = self
+            .read
+            .iter()
+            .map(|r| r.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0);
+        let from = self.released.load(Ordering::Relaxed);
+        if passed <= from
+            || self
+                .released
+                .compare_exchange(from, passed, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // SAFETY: MADV_DONTNEED on a read-only shared file mapping drops
+        // the page-table entries only; a later access faults the same file
+        // bytes back in, so no byte seen through the map ever changes, for
+        // this reader or any other (each has read past these pages anyway).
+        // A refusal only leaves the pages resident: memory, not data.
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, from, passed - from)
+        };
+    }
 }
 
 /// The input: unread bytes are `bytes[start..end]`. A mapped file is all
@@ -304,11 +368,16 @@ impl<R: Read> Input<R> {
         }
     }
 
-    fn mapped(source: R, map: Mmap) -> Self {
+    /// Reader `me` of a shared map.
+    fn mapped(source: R, map: Arc<SharedMap>, me: usize) -> Self {
         Input {
             source,
-            end: map.len(),
-            bytes: Bytes::Mapped { map, released: 0 },
+            end: map.map.len(),
+            bytes: Bytes::Mapped {
+                map,
+                me,
+                published: 0,
+            },
             start: 0,
             eof: true,
             offset: 0,
@@ -318,7 +387,7 @@ impl<R: Read> Input<R> {
     fn avail(&self) -> &[u8] {
         let all: &[u8] = match &self.bytes {
             Bytes::Buffered(buf) => buf,
-            Bytes::Mapped { map, .. } => map,
+            Bytes::Mapped { map, .. } => &map.map,
         };
         &all[self.start..self.end]
     }
@@ -394,25 +463,16 @@ impl<R: Read> Input<R> {
 
     /// Hand back the mapped pages read past, [`RELEASE`] bytes at a time,
     /// so that a long file does not stay resident (the page cache keeps
-    /// them; only this process's mapping of them goes).
+    /// them; only this process's mapping of them goes); with several
+    /// readers of one map, those all have read past ([`SharedMap`]).
     fn release_read_pages(&mut self) {
-        let Bytes::Mapped { map, released } = &mut self.bytes else {
+        let Bytes::Mapped { map, me, published } = &mut self.bytes else {
             return;
         };
         let upto = self.start & !(RELEASE - 1);
-        if upto > *released {
-            // SAFETY: MADV_DONTNEED on a read-only shared file mapping
-            // drops the page-table entries only; a later access faults the
-            // same file bytes back in, so no byte seen through the map ever
-            // changes. No frame lent from these pages is alive: the caller
-            // holds `&mut` of the reader that lent them.
-            let dropped = unsafe {
-                map.unchecked_advise_range(UncheckedAdvice::DontNeed, *released, upto - *released)
-            };
-            // A refusal only leaves the pages resident: memory, not data.
-            if dropped.is_ok() {
-                *released = upto;
-            }
+        if upto > *published {
+            *published = upto;
+            map.read_past(*me, upto);
         }
     }
 }
@@ -436,9 +496,34 @@ impl CaptureReader<File> {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let file = open_file(path)?;
         match map_file(&file) {
-            Some(map) => Self::with_input(path, Input::mapped(file, map)),
+            Some(map) => Self::with_input(path, Input::mapped(file, SharedMap::new(map, 1), 0)),
             None => Self::new(path, file),
         }
+    }
+
+    /// `n` readers of this mapped file that share one map of it, each from
+    /// the first record (`--threads`: every shard walks the whole file).
+    /// The file is mapped anew, so this reader's own map goes with it.
+    /// `Err(self)` when it is not mapped, or cannot be mapped again.
+    pub fn walkers(self, n: usize) -> Result<Vec<CaptureReader<File>>, Box<Self>> {
+        if !matches!(self.input.bytes, Bytes::Mapped { .. }) {
+            return Err(Box::new(self));
+        }
+        let Some(map) = map_file(&self.input.source) else {
+            return Err(Box::new(self));
+        };
+        let shared = SharedMap::new(map, n);
+        let mut readers = Vec::with_capacity(n);
+        for me in 0..n.max(1) {
+            let Ok(file) = self.input.source.try_clone() else {
+                return Err(Box::new(self));
+            };
+            match Self::with_input(&self.path, Input::mapped(file, Arc::clone(&shared), me)) {
+                Ok(r) => readers.push(r),
+                Err(_) => return Err(Box::new(self)),
+            }
+        }
+        Ok(readers)
     }
 
     /// Open a capture file and read it into a buffer, never mapped: for a
@@ -549,17 +634,8 @@ impl<R: Read> CaptureReader<R> {
     /// (`--threads`).
     pub fn mapped_len(&self) -> Option<usize> {
         match &self.input.bytes {
-            Bytes::Mapped { map, .. } => Some(map.len()),
+            Bytes::Mapped { map, .. } => Some(map.map.len()),
             Bytes::Buffered(_) => None,
-        }
-    }
-
-    /// Read a mapped file only up to `len` bytes, as if it ended there:
-    /// readers of a file that grows while they open it all read the same
-    /// bytes. Nothing changes for a buffered reader or a shorter map.
-    pub fn end_mapped_at(&mut self, len: usize) {
-        if let Bytes::Mapped { .. } = self.input.bytes {
-            self.input.end = self.input.end.min(len.max(self.input.start));
         }
     }
 
@@ -1220,14 +1296,64 @@ mod tests {
         }
         std::fs::remove_file(&tmp).expect("remove");
         assert_eq!(n, (bytes.len() - 24) / record.len());
-        let Bytes::Mapped { released, .. } = r.input.bytes else {
+        let Bytes::Mapped { map, .. } = &r.input.bytes else {
             panic!("not mapped");
         };
         assert_eq!(
-            released,
+            map.released.load(Ordering::Relaxed),
             bytes.len() / RELEASE * RELEASE,
             "all whole chunks read past"
         );
+    }
+
+    /// Walkers of one map (`--threads`) each read every frame; the pages
+    /// go back only once every walker has read past them, and all of them
+    /// by the end.
+    #[test]
+    fn walkers_share_one_map_and_release_what_all_read_past() {
+        let tmp = std::env::temp_dir().join(format!("synlab-walk-{}.pcap", std::process::id()));
+        let mut bytes = include_bytes!("../../captures/linux-default.pcap")[..24].to_vec();
+        let record = [
+            [0u8; 8].as_slice(),
+            &1000u32.to_le_bytes(),
+            &1000u32.to_le_bytes(),
+            &[0; 1000],
+        ]
+        .concat();
+        while bytes.len() < 3 * RELEASE {
+            bytes.extend_from_slice(&record);
+        }
+        std::fs::write(&tmp, &bytes).expect("write");
+        let reader = CaptureReader::open(&tmp).expect("open");
+        let mut walkers = match reader.walkers(2) {
+            Ok(w) => w,
+            Err(_) => panic!("a mapped file gives walkers"),
+        };
+        std::fs::remove_file(&tmp).expect("remove");
+        let frames = (bytes.len() - 24) / record.len();
+        let released = |r: &CaptureReader<File>| match &r.input.bytes {
+            Bytes::Mapped { map, .. } => map.released.load(Ordering::Relaxed),
+            Bytes::Buffered(_) => panic!("not mapped"),
+        };
+        // The first walker reads it all: the second has read nothing.
+        let mut n = 0;
+        while let Some(frame) = walkers[0].next_frame() {
+            assert_eq!(frame.expect("frame").data.len(), 1000);
+            n += 1;
+        }
+        assert_eq!(n, frames);
+        assert_eq!(
+            released(&walkers[0]),
+            0,
+            "the other walker has read nothing"
+        );
+        let mut n = 0;
+        while let Some(frame) = walkers[1].next_frame() {
+            assert_eq!(frame.expect("frame").data.len(), 1000);
+            n += 1;
+        }
+        assert_eq!(n, frames);
+        assert_eq!(released(&walkers[1]), bytes.len() / RELEASE * RELEASE);
     }
 
     /// Random byte edits of real captures: never a panic, never an endless

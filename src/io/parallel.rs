@@ -309,9 +309,9 @@ struct Reading {
 }
 
 /// `load`'s `stream` over `threads` shards that each walk the mapped
-/// file (`reader` and the readers opened beside it); the same attempts,
-/// indexes, order and summary. A file that cannot be mapped again goes to
-/// the routing reader ([`stream_sharded`]).
+/// file (readers of one map of it, [`CaptureReader::walkers`]); the same
+/// attempts, indexes, order and summary. A file that cannot be mapped
+/// again goes to the routing reader ([`stream_sharded`]).
 pub fn stream_walking<T: Send, E: From<LoadError>>(
     reader: CaptureReader<File>,
     limits: Limits,
@@ -321,25 +321,11 @@ pub fn stream_walking<T: Send, E: From<LoadError>>(
     mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let shards = threads.max(2);
-    let Some(len) = reader.mapped_len() else {
-        return stream_sharded(reader, limits, threads, progress, map, each);
-    };
     let path = reader.path().to_owned();
-    let mut readers = vec![reader];
-    while readers.len() < shards {
-        match CaptureReader::open(&path) {
-            Ok(mut r) if r.mapped_len().is_some_and(|l| l >= len) => {
-                // A file that grew since the first was opened: every
-                // shard reads the bytes the first one saw.
-                r.end_mapped_at(len);
-                readers.push(r);
-            }
-            _ => {
-                let first = readers.swap_remove(0);
-                return stream_sharded(first, limits, threads, progress, map, each);
-            }
-        }
-    }
+    let readers = match reader.walkers(shards) {
+        Ok(readers) => readers,
+        Err(reader) => return stream_sharded(*reader, limits, threads, progress, map, each),
+    };
     let shard_limits = Limits {
         max_flows: limits.max_flows.div_ceil(shards).max(1),
         ..limits
