@@ -5,11 +5,13 @@
 //! of downloads says `broken` for windows-10, leaves no server socket
 //! holding the connection (established, CLOSE-WAIT, FIN-WAIT; also when
 //! stopped by SIGINT, status 130), and with `--bisect-broken` names
-//! `ip.ttl`.
+//! `ip.ttl`. The same stall over IPv6, at the server's own address, is
+//! `broken` for windows-10 too (lab `sltest-sweepx6`, index 225).
 //!
 //! Root only (skips with the reason otherwise; fails under CI). The lab is
 //! `sltest-sweepx` (index 250) and removed afterwards, also on failure;
-//! probes go only to the lab's fleet, from inside its client namespace.
+//! probes go only to the lab's fleet and server, from inside its client
+//! namespace.
 
 mod support;
 
@@ -275,4 +277,79 @@ fn bisect_broken_names_the_ttl(lab: &Lab) {
         assert_eq!(r["culprits"], serde_json::json!([["ip.ttl"]]), "{r}");
     }
     assert_no_open_server_sockets(lab, "--bisect-broken");
+}
+
+/// The same download stall over IPv6, at the lab server's own address (the
+/// fleet is IPv4 only): a connection whose SYN came with hop limit 127
+/// (windows-10's 128, one hop on) gets only the server's first 8,000
+/// bytes. The sweep of downloads says `broken` for windows-10 and leaves
+/// no server socket open.
+#[test]
+fn a_download_that_stalls_over_ipv6_is_broken_for_that_profile() {
+    let Some(lab) = Lab::up("sweepx6", 225) else {
+        return;
+    };
+    let srv6 = lab.var("LAB_SRV_IP6").to_owned();
+    lab.rule(&format!(
+        "ip6 daddr {srv6} tcp flags & (syn | ack) == syn ip6 hoplimit 127 ct mark set 0x5"
+    ));
+    lab.rule(&format!(
+        "ip6 saddr {srv6} ct mark 0x5 ct reply bytes > 8000 drop"
+    ));
+    let target = format!("{srv6}/128");
+    let args = [
+        "sweep",
+        "--targets",
+        &target,
+        "--port",
+        "80",
+        "--profile",
+        "linux,windows-10",
+        "--timeout",
+        "0.5",
+        "--jsonl",
+        "--exchange",
+        "http:/data.bin",
+        "--stall-timeout",
+        "0.5",
+    ];
+    let out = lab.in_ns(lab.c1(), 60, bin(), &args);
+    support::assert_exit_for(&out, 1, "synlab sweep --exchange (IPv6)");
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 1, "one row for the one target");
+    let r = &rows[0];
+    assert_eq!(r["target"], srv6.as_str(), "{r}");
+    assert_eq!(r["condition"], "broken", "{r}");
+    assert_eq!(r["failing"], serde_json::json!(["windows-10"]), "{r}");
+    let linux = &r["profiles"]["linux"];
+    let windows = &r["profiles"]["windows-10"];
+    assert!(linux["outcomes"]["complete"].as_u64() >= Some(3), "{r}");
+    assert!(windows["outcomes"]["stalled"].as_u64() >= Some(3), "{r}");
+    let srv = lab.var("LAB_SRV_NS").to_owned();
+    let open = || {
+        let out = lab.in_ns(
+            &srv,
+            10,
+            "ss",
+            &[
+                "-Htn",
+                "state",
+                "established",
+                "state",
+                "close-wait",
+                "state",
+                "fin-wait-1",
+                "sport",
+                "=",
+                ":80",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let clean = wait_for(Duration::from_secs(2), || open().is_empty());
+    assert!(
+        clean,
+        "server sockets left after the IPv6 sweep:\n{}",
+        open()
+    );
 }
