@@ -9,10 +9,11 @@
 //! finishes its attempts at the same packets one tracker would.
 //!
 //! A regular file is mapped, and then there is no reading thread: every
-//! shard walks the file itself ([`stream_walking`]), peeks at each
-//! packet's connection (the decoder's fast path for plain IPv4/TCP,
-//! [`fast_tcp_endpoints`], builds nothing), and decodes only its own
-//! packets. Standard input and pipes cannot be read twice: a routing
+//! shard walks the file itself ([`stream_walking`]), through one shared
+//! map of it, peeks at each packet's connection (the decoder's fast path
+//! for plain IPv4/TCP, [`fast_tcp_endpoints`], builds nothing), and
+//! decodes only its own packets. The merging thread walks shard 0 itself,
+//! merging between its batches, so N shards take N threads. Standard input and pipes cannot be read twice: a routing
 //! reader ([`stream_sharded`]) reads them, and sends the packets in
 //! batches to every shard.
 //!
@@ -30,11 +31,12 @@
 //! from one thread.
 
 use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -193,7 +195,12 @@ impl<'m, T> Shard<'m, T> {
 
 /// The merging side: answers in, attempts handed on in order.
 struct Merge<'e, T, E> {
+    /// Walking: the answers of the shard the merging thread walks itself
+    /// (shard 0), ahead of `answers`, which are then shards 1 and on.
+    local: Option<VecDeque<ShardOut<T>>>,
     answers: Vec<Receiver<ShardOut<T>>>,
+    /// Answers taken from `answers` for a round not yet complete.
+    pending: Vec<Option<ShardOut<T>>>,
     /// SYN packet → attempt index, for attempts started and not finished.
     index_of: FxHashMap<u64, usize>,
     next_index: usize,
@@ -215,10 +222,41 @@ struct Round {
 impl<T, E: From<LoadError>> Merge<'_, T, E> {
     /// Every shard's next answer, merged.
     fn collect(&mut self) -> Result<Round, E> {
-        let mut answers = Vec::with_capacity(self.answers.len());
-        for a in &self.answers {
-            answers.push(a.recv().map_err(|_| gone())?);
+        match self.collect_ready(true)? {
+            Some(round) => Ok(round),
+            None => Err(gone().into()),
         }
+    }
+
+    /// Every shard's next answer, merged; `None` when one is not in yet
+    /// and `wait` is false (and also, waiting, when the merging thread's
+    /// own shard has none: it has not answered).
+    fn collect_ready(&mut self, wait: bool) -> Result<Option<Round>, E> {
+        if self.local.as_ref().is_some_and(VecDeque::is_empty) {
+            return Ok(None);
+        }
+        self.pending.resize_with(self.answers.len(), || None);
+        for (slot, a) in self.pending.iter_mut().zip(&self.answers) {
+            if slot.is_some() {
+                continue;
+            }
+            *slot = match wait {
+                true => Some(a.recv().map_err(|_| gone())?),
+                false => match a.try_recv() {
+                    Ok(answer) => Some(answer),
+                    Err(TryRecvError::Empty) => return Ok(None),
+                    Err(TryRecvError::Disconnected) => return Err(gone().into()),
+                },
+            };
+        }
+        let mut answers = Vec::with_capacity(self.answers.len() + 1);
+        answers.extend(self.local.as_mut().and_then(VecDeque::pop_front));
+        answers.extend(self.pending.iter_mut().filter_map(Option::take));
+        self.round(answers).map(Some)
+    }
+
+    /// One answer of every shard, merged.
+    fn round(&mut self, answers: Vec<ShardOut<T>>) -> Result<Round, E> {
         let mut starts: Vec<u64> = answers
             .iter()
             .flat_map(|a| a.starts.iter().copied())
@@ -330,28 +368,73 @@ pub fn stream_walking<T: Send, E: From<LoadError>>(
         max_flows: limits.max_flows.div_ceil(shards).max(1),
         ..limits
     };
+    let mut readers = readers.into_iter();
+    let Some(own) = readers.next() else {
+        return Err(gone().into());
+    };
     std::thread::scope(|scope| {
         let mut answers = Vec::new();
-        for (me, reader) in readers.into_iter().enumerate() {
+        for (i, reader) in readers.enumerate() {
             let (tx, rx) = sync_channel(WALK_AHEAD);
-            scope.spawn(move || walk(me, shards, reader, Shard::new(shard_limits, map), tx));
+            let shard = Shard::new(shard_limits, map);
+            scope.spawn(move || walk(i + 1, shards, reader, shard, |a| tx.send(a).is_ok()));
             answers.push(rx);
         }
         let mut merge = Merge {
+            local: Some(VecDeque::new()),
             answers,
+            pending: Vec::new(),
             index_of: FxHashMap::default(),
             next_index: 0,
             jumps: Vec::new(),
             each: &mut each,
         };
-        // On an error the receivers are dropped here, so the shards end too.
-        let (attempts, evicted, read) = loop {
-            let round = merge.collect()?;
-            progress(round.offset);
-            if let Some((attempts, evicted)) = round.totals {
-                break (attempts, evicted, round.read.unwrap_or_default());
+        // Shard 0 is walked here, between merges: two threads for two
+        // shards, not a third that wakes for every answer. The rounds all
+        // shards have answered are merged after each of its batches; it
+        // waits for the others only when it is WALK_AHEAD rounds ahead.
+        let mut end = None;
+        let mut failed = None;
+        walk(0, shards, own, Shard::new(shard_limits, map), |answer| {
+            if let Some(local) = merge.local.as_mut() {
+                local.push_back(answer);
             }
+            loop {
+                let ahead = merge.local.as_ref().map_or(0, VecDeque::len) > WALK_AHEAD;
+                match merge.collect_ready(ahead) {
+                    Ok(Some(round)) => {
+                        progress(round.offset);
+                        if round.totals.is_some() {
+                            end = Some(round);
+                        }
+                    }
+                    Ok(None) => return true,
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                }
+            }
+        });
+        if let Some(e) = failed {
+            // The receivers are dropped here, so the shards end too.
+            return Err(e);
+        }
+        // The rounds still owed: this shard has answered them all.
+        while end.is_none() {
+            let Some(round) = merge.collect_ready(true)? else {
+                return Err(gone().into());
+            };
+            progress(round.offset);
+            if round.totals.is_some() {
+                end = Some(round);
+            }
+        }
+        let Some(round) = end else {
+            return Err(gone().into());
         };
+        let (attempts, evicted) = round.totals.unwrap_or_default();
+        let read = round.read.unwrap_or_default();
         let (warnings, more_warnings) = merge_warnings(&path, read.warnings, &merge.jumps);
         Ok(Summary {
             path: path.clone(),
@@ -373,7 +456,7 @@ fn walk<T>(
     shards: usize,
     mut reader: CaptureReader<File>,
     mut shard: Shard<'_, T>,
-    out: SyncSender<ShardOut<T>>,
+    mut out: impl FnMut(ShardOut<T>) -> bool,
 ) {
     let path = reader.path().to_owned();
     let pcapng = reader.is_pcapng();
@@ -394,7 +477,7 @@ fn walk<T>(
             in_batch = 0;
             let mut answer = shard.take();
             answer.offset = reader.offset();
-            if out.send(answer).is_err() {
+            if !out(answer) {
                 return;
             }
         }
@@ -405,7 +488,7 @@ fn walk<T>(
     answer.offset = reader.offset();
     answer.read = Some(read);
     // The merge may be gone (an error ended it); nothing is owed then.
-    let _ = out.send(answer);
+    out(answer);
 }
 
 /// One frame, as the one-thread reading loop reads it: a walking shard
@@ -533,7 +616,9 @@ pub fn stream_sharded<R: Read, T: Send, E: From<LoadError>>(
             answers.push(answer_rx);
         }
         let mut merge = Merge {
+            local: None,
             answers,
+            pending: Vec::new(),
             index_of: FxHashMap::default(),
             next_index: 0,
             jumps: Vec::new(),
