@@ -13,9 +13,10 @@
 //! map of it, peeks at each packet's connection (the decoder's fast path
 //! for plain IPv4/TCP, [`fast_tcp_endpoints`], builds nothing), and
 //! decodes only its own packets. The merging thread walks shard 0 itself,
-//! merging between its batches, so N shards take N threads. Standard input and pipes cannot be read twice: a routing
-//! reader ([`stream_sharded`]) reads them, and sends the packets in
-//! batches to every shard.
+//! merging between its batches, so N shards take N threads. Standard
+//! input and pipes cannot be read twice: a routing reader
+//! ([`stream_sharded`]) reads them, and sends the packets in batches to
+//! every shard.
 //!
 //! What a shard finishes it also filters and renders itself (the `map`
 //! the caller gives, on the shard's thread): the merge only numbers and
