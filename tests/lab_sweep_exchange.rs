@@ -25,6 +25,9 @@ use support::{bin, stderr};
 /// The stalling sub-prefix of `lab.sh fleet`.
 const STALL: &str = "198.19.3.0/27";
 
+/// What the stalling sub-prefix's addresses start with, as `ss` prints them.
+const STALL_ADDRS: &str = "198.19.3.";
+
 /// `lab.sh fleet` for this lab.
 fn fleet(lab: &Lab) {
     let out = Command::new("timeout")
@@ -52,7 +55,7 @@ fn json_rows(out: &std::process::Output) -> Vec<Json> {
 /// FIN-WAIT-1 retransmitting into the drop. TIME-WAIT holds nothing; a
 /// half-open SYN-RECV is not counted (the kernel resets it at its next
 /// SYN-ACK once the RST rule is gone).
-fn open_server_sockets(lab: &Lab) -> Vec<String> {
+fn open_server_sockets(lab: &Lab, addr: &str) -> Vec<String> {
     const OPEN: [&str; 6] = [
         "ESTAB",
         "CLOSE-WAIT",
@@ -65,29 +68,31 @@ fn open_server_sockets(lab: &Lab) -> Vec<String> {
     let out = lab.in_ns(&srv, 10, "ss", &["-tan"]);
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.contains("198.19.3.") && l.contains(":80 "))
+        .filter(|l| l.contains(addr) && l.contains(":80 "))
         .filter(|l| OPEN.iter().any(|s| l.starts_with(s)))
         .map(str::to_owned)
         .collect()
 }
 
 /// None left, within two seconds (a last RST on its way).
-fn assert_no_open_server_sockets(lab: &Lab, after: &str) {
+fn assert_no_open_server_sockets(lab: &Lab, addr: &str, after: &str) {
     let clean = wait_for(Duration::from_secs(2), || {
-        open_server_sockets(lab).is_empty()
+        open_server_sockets(lab, addr).is_empty()
     });
     assert!(
         clean,
         "server sockets left after {after}:\n{}",
-        open_server_sockets(lab).join("\n")
+        open_server_sockets(lab, addr).join("\n")
     );
 }
 
-fn sweep_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+/// `synlab sweep` of `targets` on port 80, linux against windows-10,
+/// JSON lines, and `extra`.
+fn sweep_args<'a>(targets: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "sweep",
         "--targets",
-        STALL,
+        targets,
         "--port",
         "80",
         "--profile",
@@ -108,7 +113,7 @@ fn a_download_that_stalls_for_one_profile_is_broken_under_exchange_only() {
     fleet(&lab);
 
     // SYNs only: every handshake works.
-    let out = lab.in_ns(lab.c1(), 60, bin(), &sweep_args(&[]));
+    let out = lab.in_ns(lab.c1(), 60, bin(), &sweep_args(STALL, &[]));
     support::assert_exit_for(&out, 0, "synlab sweep (SYNs)");
     let rows = json_rows(&out);
     assert_eq!(rows.len(), 32, "one row per target");
@@ -128,7 +133,7 @@ fn a_download_that_stalls_for_one_profile_is_broken_under_exchange_only() {
         "--window",
         "64",
     ];
-    let out = lab.in_ns(lab.c1(), 60, bin(), &sweep_args(&exchange));
+    let out = lab.in_ns(lab.c1(), 60, bin(), &sweep_args(STALL, &exchange));
     support::assert_exit_for(&out, 1, "synlab sweep --exchange");
     let err = stderr(&out);
     eprintln!(
@@ -161,7 +166,7 @@ fn a_download_that_stalls_for_one_profile_is_broken_under_exchange_only() {
         err.contains(&format!("32 targets in {STALL} broken for windows-10")),
         "the summary groups the /27: {err}"
     );
-    assert_no_open_server_sockets(&lab, "a sweep --exchange");
+    assert_no_open_server_sockets(&lab, STALL_ADDRS, "a sweep --exchange");
     assert!(
         !lab.c1_tables().contains("synlab"),
         "the RST rule is removed: {}",
@@ -177,14 +182,17 @@ fn a_download_that_stalls_for_one_profile_is_broken_under_exchange_only() {
 /// `complete` at the cap (so the /27 works), and each row says how many of
 /// each profile's downloads were cut short, as the flag's help promises.
 fn capped_downloads_are_said(lab: &Lab) {
-    let args = sweep_args(&[
-        "--exchange",
-        "http:/data.bin",
-        "--stall-timeout",
-        "0.5",
-        "--max-bytes",
-        "4000",
-    ]);
+    let args = sweep_args(
+        STALL,
+        &[
+            "--exchange",
+            "http:/data.bin",
+            "--stall-timeout",
+            "0.5",
+            "--max-bytes",
+            "4000",
+        ],
+    );
     let out = lab.in_ns(lab.c1(), 60, bin(), &args);
     support::assert_exit_for(&out, 0, "sweep --exchange --max-bytes 4000");
     let rows = json_rows(&out);
@@ -199,14 +207,17 @@ fn capped_downloads_are_said(lab: &Lab) {
             );
         }
     }
-    assert_no_open_server_sockets(lab, "a capped sweep --exchange");
+    assert_no_open_server_sockets(lab, STALL_ADDRS, "a capped sweep --exchange");
 }
 
 /// SIGINT while downloads stall (a long stall timeout): status 130, the
 /// decided rows and the summary, every open exchange reset (no server
 /// socket left established or in CLOSE-WAIT) and the RST rule removed.
 fn ctrl_c_resets_open_exchanges(lab: &Lab) {
-    let args = sweep_args(&["--exchange", "http:/data.bin", "--stall-timeout", "20"]);
+    let args = sweep_args(
+        STALL,
+        &["--exchange", "http:/data.bin", "--stall-timeout", "20"],
+    );
     let child = Command::new("ip")
         .args(["netns", "exec", lab.c1(), bin()])
         .args(&args)
@@ -217,7 +228,7 @@ fn ctrl_c_resets_open_exchanges(lab: &Lab) {
         .unwrap_or_else(|e| panic!("{e}"));
     // windows-10's downloads are stalled, holding the server's sockets.
     let stalled = wait_for(Duration::from_secs(5), || {
-        !open_server_sockets(lab).is_empty()
+        !open_server_sockets(lab, STALL_ADDRS).is_empty()
     });
     assert!(stalled, "no download open on the server");
     std::thread::sleep(Duration::from_millis(300));
@@ -233,7 +244,7 @@ fn ctrl_c_resets_open_exchanges(lab: &Lab) {
         err.contains(&format!("interrupted: {rows} targets")),
         "{rows} rows: {err}"
     );
-    assert_no_open_server_sockets(lab, "SIGINT");
+    assert_no_open_server_sockets(lab, STALL_ADDRS, "SIGINT");
     assert!(
         !lab.c1_tables().contains("synlab"),
         "the RST rule is removed: {}",
@@ -245,23 +256,16 @@ fn ctrl_c_resets_open_exchanges(lab: &Lab) {
 /// downloads as its probes, names the SYN's TTL (what the middlebox
 /// marks the connection by).
 fn bisect_broken_names_the_ttl(lab: &Lab) {
-    let args = [
-        "sweep",
-        "--targets",
+    let args = sweep_args(
         "198.19.3.0/30",
-        "--port",
-        "80",
-        "--profile",
-        "linux,windows-10",
-        "--timeout",
-        "0.5",
-        "--jsonl",
-        "--exchange",
-        "http:/data.bin",
-        "--stall-timeout",
-        "0.5",
-        "--bisect-broken",
-    ];
+        &[
+            "--exchange",
+            "http:/data.bin",
+            "--stall-timeout",
+            "0.5",
+            "--bisect-broken",
+        ],
+    );
     let t0 = Instant::now();
     let out = lab.in_ns(lab.c1(), 60, bin(), &args);
     support::assert_exit_for(&out, 1, "synlab sweep --exchange --bisect-broken");
@@ -276,7 +280,7 @@ fn bisect_broken_names_the_ttl(lab: &Lab) {
         assert_eq!(r["condition"], "broken", "{r}");
         assert_eq!(r["culprits"], serde_json::json!([["ip.ttl"]]), "{r}");
     }
-    assert_no_open_server_sockets(lab, "--bisect-broken");
+    assert_no_open_server_sockets(lab, STALL_ADDRS, "--bisect-broken");
 }
 
 /// The same download stall over IPv6, at the lab server's own address (the
@@ -297,22 +301,10 @@ fn a_download_that_stalls_over_ipv6_is_broken_for_that_profile() {
         "ip6 saddr {srv6} ct mark 0x5 ct reply bytes > 8000 drop"
     ));
     let target = format!("{srv6}/128");
-    let args = [
-        "sweep",
-        "--targets",
+    let args = sweep_args(
         &target,
-        "--port",
-        "80",
-        "--profile",
-        "linux,windows-10",
-        "--timeout",
-        "0.5",
-        "--jsonl",
-        "--exchange",
-        "http:/data.bin",
-        "--stall-timeout",
-        "0.5",
-    ];
+        &["--exchange", "http:/data.bin", "--stall-timeout", "0.5"],
+    );
     let out = lab.in_ns(lab.c1(), 60, bin(), &args);
     support::assert_exit_for(&out, 1, "synlab sweep --exchange (IPv6)");
     let rows = json_rows(&out);
@@ -325,31 +317,5 @@ fn a_download_that_stalls_over_ipv6_is_broken_for_that_profile() {
     let windows = &r["profiles"]["windows-10"];
     assert!(linux["outcomes"]["complete"].as_u64() >= Some(3), "{r}");
     assert!(windows["outcomes"]["stalled"].as_u64() >= Some(3), "{r}");
-    let srv = lab.var("LAB_SRV_NS").to_owned();
-    let open = || {
-        let out = lab.in_ns(
-            &srv,
-            10,
-            "ss",
-            &[
-                "-Htn",
-                "state",
-                "established",
-                "state",
-                "close-wait",
-                "state",
-                "fin-wait-1",
-                "sport",
-                "=",
-                ":80",
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    let clean = wait_for(Duration::from_secs(2), || open().is_empty());
-    assert!(
-        clean,
-        "server sockets left after the IPv6 sweep:\n{}",
-        open()
-    );
+    assert_no_open_server_sockets(&lab, &srv6, "an IPv6 sweep --exchange");
 }

@@ -1271,11 +1271,11 @@ mod tests {
         std::fs::remove_dir_all(&tmp).expect("remove temp dir");
     }
 
-    /// A mapped file gives its pages back as it is read: a file of many
-    /// [`RELEASE`]-sized chunks is read with every whole chunk released.
-    #[test]
-    fn read_pages_of_a_mapped_file_are_released() {
-        let tmp = std::env::temp_dir().join(format!("synlab-release-{}.pcap", std::process::id()));
+    /// A pcap of 1,000-byte records, at least three [`RELEASE`] chunks long,
+    /// written to a temporary file named for `what`: its path, its length
+    /// and how many records it holds.
+    fn chunked_capture(what: &str) -> (PathBuf, usize, usize) {
+        let tmp = std::env::temp_dir().join(format!("synlab-{what}-{}.pcap", std::process::id()));
         let mut bytes = include_bytes!("../../captures/linux-default.pcap")[..24].to_vec();
         let record = [
             [0u8; 8].as_slice(),
@@ -1288,20 +1288,38 @@ mod tests {
             bytes.extend_from_slice(&record);
         }
         std::fs::write(&tmp, &bytes).expect("write");
-        let mut r = CaptureReader::open(&tmp).expect("open");
+        (tmp, bytes.len(), (bytes.len() - 24) / record.len())
+    }
+
+    /// Read every frame of `r` (each of 1,000 bytes): how many.
+    fn count_frames(r: &mut CaptureReader<File>) -> usize {
         let mut n = 0;
         while let Some(frame) = r.next_frame() {
             assert_eq!(frame.expect("frame").data.len(), 1000);
             n += 1;
         }
+        n
+    }
+
+    /// The bytes a mapped reader's map has handed back.
+    fn released(r: &CaptureReader<File>) -> usize {
+        match &r.input.bytes {
+            Bytes::Mapped { map, .. } => map.released.load(Ordering::Relaxed),
+            Bytes::Buffered(_) => panic!("not mapped"),
+        }
+    }
+
+    /// A mapped file gives its pages back as it is read: a file of many
+    /// [`RELEASE`]-sized chunks is read with every whole chunk released.
+    #[test]
+    fn read_pages_of_a_mapped_file_are_released() {
+        let (tmp, len, frames) = chunked_capture("release");
+        let mut r = CaptureReader::open(&tmp).expect("open");
         std::fs::remove_file(&tmp).expect("remove");
-        assert_eq!(n, (bytes.len() - 24) / record.len());
-        let Bytes::Mapped { map, .. } = &r.input.bytes else {
-            panic!("not mapped");
-        };
+        assert_eq!(count_frames(&mut r), frames);
         assert_eq!(
-            map.released.load(Ordering::Relaxed),
-            bytes.len() / RELEASE * RELEASE,
+            released(&r),
+            len / RELEASE * RELEASE,
             "all whole chunks read past"
         );
     }
@@ -1311,49 +1329,22 @@ mod tests {
     /// by the end.
     #[test]
     fn walkers_share_one_map_and_release_what_all_read_past() {
-        let tmp = std::env::temp_dir().join(format!("synlab-walk-{}.pcap", std::process::id()));
-        let mut bytes = include_bytes!("../../captures/linux-default.pcap")[..24].to_vec();
-        let record = [
-            [0u8; 8].as_slice(),
-            &1000u32.to_le_bytes(),
-            &1000u32.to_le_bytes(),
-            &[0; 1000],
-        ]
-        .concat();
-        while bytes.len() < 3 * RELEASE {
-            bytes.extend_from_slice(&record);
-        }
-        std::fs::write(&tmp, &bytes).expect("write");
+        let (tmp, len, frames) = chunked_capture("walk");
         let reader = CaptureReader::open(&tmp).expect("open");
         let mut walkers = match reader.walkers(2) {
             Ok(w) => w,
             Err(_) => panic!("a mapped file gives walkers"),
         };
         std::fs::remove_file(&tmp).expect("remove");
-        let frames = (bytes.len() - 24) / record.len();
-        let released = |r: &CaptureReader<File>| match &r.input.bytes {
-            Bytes::Mapped { map, .. } => map.released.load(Ordering::Relaxed),
-            Bytes::Buffered(_) => panic!("not mapped"),
-        };
         // The first walker reads it all: the second has read nothing.
-        let mut n = 0;
-        while let Some(frame) = walkers[0].next_frame() {
-            assert_eq!(frame.expect("frame").data.len(), 1000);
-            n += 1;
-        }
-        assert_eq!(n, frames);
+        assert_eq!(count_frames(&mut walkers[0]), frames);
         assert_eq!(
             released(&walkers[0]),
             0,
             "the other walker has read nothing"
         );
-        let mut n = 0;
-        while let Some(frame) = walkers[1].next_frame() {
-            assert_eq!(frame.expect("frame").data.len(), 1000);
-            n += 1;
-        }
-        assert_eq!(n, frames);
-        assert_eq!(released(&walkers[1]), bytes.len() / RELEASE * RELEASE);
+        assert_eq!(count_frames(&mut walkers[1]), frames);
+        assert_eq!(released(&walkers[1]), len / RELEASE * RELEASE);
     }
 
     /// Random byte edits of real captures: never a panic, never an endless
