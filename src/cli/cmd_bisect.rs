@@ -747,11 +747,7 @@ pub fn bisect(
         if let Some(inferred) = &inferred {
             super::bisect_infer::text(inferred, style, out)?;
         }
-        if let Some(said) = location
-            .as_ref()
-            .map(|l| &l.evidence)
-            .or(not_located.as_ref())
-        {
+        if let Some(said) = &facts.location {
             writeln!(out, "location: {said}")?;
         }
         if let Some(why) = &injected {

@@ -20,8 +20,8 @@ use crate::io::live::{CapturedFrame, DataTraceRun, ExchangeOptions, LiveOptions,
 use crate::model::{Attributes, Field, QuotedTcp};
 use crate::probe::ProbeResult;
 use crate::trace::{
-    icmp_of_ethernet, locate_data, read_quote, Answer, HopReport, LocateConfig, Location, Locator,
-    Probed, Reply, Side, Trace, TraceConfig, TraceReport,
+    icmp_of_ethernet, locate_data, not_located, read_quote, Answer, HopReport, LocateConfig,
+    Location, Locator, Probed, Reply, Side, Trace, TraceConfig, TraceReport,
 };
 
 #[derive(Debug, Args)]
@@ -272,9 +272,10 @@ pub(super) fn locate_on(
         cfg.trace.window
     );
     let found = locator.finish(pass, fail);
-    let not_located = found.location.is_none().then(|| {
-        "not located: the failing SYN's trace goes as far as the passing one's".to_owned()
-    });
+    let not_located = found
+        .location
+        .is_none()
+        .then(|| not_located(&found.fail, Probed::Syn));
     Ok(Some(Located {
         probed: Probed::Syn,
         location: found.location,

@@ -628,17 +628,6 @@ impl<R: Read> CaptureReader<R> {
         matches!(self.format, Format::PcapNg { .. })
     }
 
-    /// The length of the mapped file, `None` when the capture is read
-    /// into a buffer (standard input, a pipe, a file that cannot be
-    /// mapped). Several readers of one mapped file can each walk it
-    /// (`--threads`).
-    pub fn mapped_len(&self) -> Option<usize> {
-        match &self.input.bytes {
-            Bytes::Mapped { map, .. } => Some(map.map.len()),
-            Bytes::Buffered(_) => None,
-        }
-    }
-
     /// Bytes of the file read so far (for a progress bar).
     pub fn offset(&self) -> u64 {
         self.input.offset

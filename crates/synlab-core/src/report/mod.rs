@@ -715,11 +715,12 @@ fn path_section(h: &mut Html, f: &RunFacts) {
         return;
     }
     h.elem("h2", &[], "Where on the path");
-    let said = f
-        .location
-        .as_deref()
-        .unwrap_or("not located: the failing SYN's trace goes as far as the passing one's");
-    h.elem("p", &[("class", "verdict location")], said);
+    let said = match (&f.location, &f.traces) {
+        (Some(said), _) => said.clone(),
+        (None, Some(t)) => crate::trace::not_located(&t.failing, t.probed),
+        (None, None) => String::new(),
+    };
+    h.elem("p", &[("class", "verdict location")], &said);
     let Some(t) = &f.traces else {
         return;
     };

@@ -92,14 +92,18 @@ pub fn locate_data(pass: &TraceReport, fail: &TraceReport) -> Result<Location, S
             ));
         }
     }
-    locate_probed(pass, fail, Probed::Data).ok_or_else(|| {
-        let last = fail.hops.iter().rev().find(|h| h.answer != Answer::None);
-        format!(
-            "not located: the failing side's data segment goes as far as the passing side's \
-             (TTL {})",
-            last.map_or(0, |h| h.ttl)
-        )
-    })
+    locate_probed(pass, fail, Probed::Data).ok_or_else(|| not_located(fail, Probed::Data))
+}
+
+/// Why no location is said when the failing trace goes as far as the
+/// passing one (`locate` gave `None`), in a sentence.
+pub fn not_located(fail: &TraceReport, what: Probed) -> String {
+    let last = fail.hops.iter().rev().find(|h| h.answer != Answer::None);
+    format!(
+        "not located: the failing side's {} goes as far as the passing side's (TTL {})",
+        what.noun(),
+        last.map_or(0, |h| h.ttl)
+    )
 }
 
 /// The answer that ended a trace (the endpoint's, or one in its name).

@@ -22,7 +22,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use data::DataTrace;
-pub use locate::{locate, locate_data, LocateConfig, Located, Location, Locator, Probed, Side};
+pub use locate::{
+    locate, locate_data, not_located, LocateConfig, Located, Location, Locator, Probed, Side,
+};
 pub use offline::{OfflineTrace, ProbeFrame};
 pub use quote::{
     diff_quote, icmp_of_ethernet, icmp_of_ip, read_quote, FieldChange, IcmpFrame, Quote, QuoteDiff,
