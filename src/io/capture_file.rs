@@ -343,6 +343,57 @@ impl SharedMap {
     }
 }
 
+/// A follower's view of a shared map ([`CaptureReader::leading`]): the
+/// file's bytes, read where the leading reader found each packet, and what
+/// this follower has read past, so that the pages every reader has passed
+/// go back.
+pub struct MapView {
+    map: Arc<SharedMap>,
+    me: usize,
+    published: usize,
+}
+
+impl MapView {
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map.map
+    }
+
+    /// Where the map is, to tell the offsets of the frames the leading
+    /// reader returns (slices of this same map).
+    pub fn span(&self) -> MapSpan {
+        MapSpan {
+            base: self.map.map.as_ptr() as usize,
+            len: self.map.map.len(),
+        }
+    }
+
+    /// This follower needs nothing before `upto` any more.
+    pub fn read_past(&mut self, upto: usize) {
+        let upto = upto & !(RELEASE - 1);
+        if upto > self.published {
+            self.published = upto;
+            self.map.read_past(self.me, upto);
+        }
+    }
+}
+
+/// Where a shared map lies in memory ([`MapView::span`]).
+#[derive(Clone, Copy, Debug)]
+pub struct MapSpan {
+    base: usize,
+    len: usize,
+}
+
+impl MapSpan {
+    /// The offset in the map of `data`, a frame's bytes; `None` when they
+    /// are not in it.
+    pub fn offset_of(&self, data: &[u8]) -> Option<usize> {
+        let at = (data.as_ptr() as usize).checked_sub(self.base)?;
+        (at.checked_add(data.len())? <= self.len).then_some(at)
+    }
+}
+
 /// The input: unread bytes are `bytes[start..end]`. A mapped file is all
 /// there from the start (`end` is its length, `eof` is set), so nothing is
 /// ever read or moved; the checks on lengths are the same for both.
@@ -501,29 +552,34 @@ impl CaptureReader<File> {
         }
     }
 
-    /// `n` readers of this mapped file that share one map of it, each from
-    /// the first record (`--threads`: every shard walks the whole file).
-    /// The file is mapped anew, so this reader's own map goes with it.
-    /// `Err(self)` when it is not mapped, or cannot be mapped again.
-    pub fn walkers(self, n: usize) -> Result<Vec<CaptureReader<File>>, Box<Self>> {
+    /// This mapped file, mapped anew and shared (`--threads`): a reader of
+    /// it, which frames the file, and `followers` views of the same map,
+    /// through which the other shards read their packets where the reader
+    /// found them. This reader's own map goes with it. `Err(self)` when it
+    /// is not mapped, or cannot be mapped again.
+    pub fn leading(self, followers: usize) -> Result<(Self, Vec<MapView>), Box<Self>> {
         if !matches!(self.input.bytes, Bytes::Mapped { .. }) {
             return Err(Box::new(self));
         }
         let Some(map) = map_file(&self.input.source) else {
             return Err(Box::new(self));
         };
-        let shared = SharedMap::new(map, n);
-        let mut readers = Vec::with_capacity(n);
-        for me in 0..n.max(1) {
-            let Ok(file) = self.input.source.try_clone() else {
-                return Err(Box::new(self));
-            };
-            match Self::with_input(&self.path, Input::mapped(file, Arc::clone(&shared), me)) {
-                Ok(r) => readers.push(r),
-                Err(_) => return Err(Box::new(self)),
-            }
-        }
-        Ok(readers)
+        let shared = SharedMap::new(map, followers + 1);
+        let Ok(file) = self.input.source.try_clone() else {
+            return Err(Box::new(self));
+        };
+        let Ok(reader) = Self::with_input(&self.path, Input::mapped(file, Arc::clone(&shared), 0))
+        else {
+            return Err(Box::new(self));
+        };
+        let views = (1..=followers)
+            .map(|me| MapView {
+                map: Arc::clone(&shared),
+                me,
+                published: 0,
+            })
+            .collect();
+        Ok((reader, views))
     }
 
     /// Open a capture file and read it into a buffer, never mapped: for a
@@ -1313,27 +1369,35 @@ mod tests {
         );
     }
 
-    /// Walkers of one map (`--threads`) each read every frame; the pages
-    /// go back only once every walker has read past them, and all of them
-    /// by the end.
+    /// A leading reader and a follower's view of one map (`--threads`):
+    /// the follower finds each frame's bytes where the reader says they
+    /// are; the pages go back only once both have read past them, and all
+    /// of them by the end.
     #[test]
-    fn walkers_share_one_map_and_release_what_all_read_past() {
-        let (tmp, len, frames) = chunked_capture("walk");
+    fn a_follower_reads_the_leaders_frames_and_pages_go_back_once_both_passed() {
+        let (tmp, len, frames) = chunked_capture("lead");
         let reader = CaptureReader::open(&tmp).expect("open");
-        let mut walkers = match reader.walkers(2) {
-            Ok(w) => w,
-            Err(_) => panic!("a mapped file gives walkers"),
+        let Ok((mut reader, mut views)) = reader.leading(1) else {
+            panic!("a mapped file can be led");
         };
         std::fs::remove_file(&tmp).expect("remove");
-        // The first walker reads it all: the second has read nothing.
-        assert_eq!(count_frames(&mut walkers[0]), frames);
-        assert_eq!(
-            released(&walkers[0]),
-            0,
-            "the other walker has read nothing"
-        );
-        assert_eq!(count_frames(&mut walkers[1]), frames);
-        assert_eq!(released(&walkers[1]), len / RELEASE * RELEASE);
+        let mut view = views.pop().expect("one view");
+        let span = view.span();
+        let mut offsets = Vec::new();
+        while let Some(frame) = reader.next_frame() {
+            let frame = frame.expect("frame");
+            let at = span.offset_of(frame.data).expect("in the map");
+            assert_eq!(
+                view.bytes().get(at..at + frame.data.len()),
+                Some(frame.data)
+            );
+            offsets.push(at);
+        }
+        assert_eq!(offsets.len(), frames);
+        assert_eq!(released(&reader), 0, "the follower has read nothing");
+        view.read_past(len);
+        assert_eq!(released(&reader), len / RELEASE * RELEASE);
+        assert_eq!(span.offset_of(&[0u8; 4]), None, "not in the map");
     }
 
     /// Random byte edits of real captures: never a panic, never an endless

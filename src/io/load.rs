@@ -180,7 +180,7 @@ pub fn stream_threads<T: Send, E: From<LoadError>>(
         return super::parallel::stream_sharded(reader, limits, threads, progress, map, each);
     }
     let reader = CaptureReader::open(path).map_err(LoadError::from)?;
-    super::parallel::stream_walking(reader, limits, threads, progress, map, each)
+    super::parallel::stream_mapped(reader, limits, threads, progress, map, each)
 }
 
 /// Read a capture and hand each attempt to `each` as soon as its outcome is

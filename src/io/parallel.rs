@@ -8,15 +8,18 @@
 //! tracks, the others' only move its clock ([`Tracker::tick`]), so it
 //! finishes its attempts at the same packets one tracker would.
 //!
-//! A regular file is mapped, and then there is no reading thread: every
-//! shard walks the file itself ([`stream_walking`]), through one shared
-//! map of it, peeks at each packet's connection (the decoder's fast path
-//! for plain IPv4/TCP, [`fast_tcp_endpoints`], builds nothing), and
-//! decodes only its own packets. The merging thread walks shard 0 itself,
-//! merging between its batches, so N shards take N threads. Standard
-//! input and pipes cannot be read twice: a routing reader
-//! ([`stream_sharded`]) reads them, and sends the packets in batches to
-//! every shard.
+//! A regular file is mapped, and then there is no reading thread: the
+//! leading shard (shard 0) frames the file itself ([`stream_mapped`]),
+//! peeks at each packet's connection (the decoder's fast path for plain
+//! IPv4/TCP, [`fast_tcp_endpoints`], builds nothing), decodes its own, and
+//! tells the others in batches whose each packet is and where it lies in
+//! the map: they read their own packets there, and nothing else of the
+//! file. Framing, peeking and merging are the leading shard's alone, so it
+//! takes a smaller share of the connections ([`LEADER_SHARE`]). The
+//! merging is done on its thread too, between its batches, so N shards
+//! take N threads. Standard input and pipes cannot be mapped: a routing
+//! reader ([`stream_sharded`]) reads them, and sends the packets' bytes
+//! in batches to every shard.
 //!
 //! What a shard finishes it also filters and renders itself (the `map`
 //! the caller gives, on the shard's thread): the merge only numbers and
@@ -41,7 +44,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::capture_file::{CaptureReader, Frame};
+use super::capture_file::{CaptureReader, Frame, MapSpan, MapView};
 use super::input::{
     LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, PROGRESS_EVERY,
 };
@@ -55,7 +58,14 @@ const BATCH_PACKETS: usize = 4096;
 /// Batches sent and not yet answered by every shard.
 const IN_FLIGHT: usize = 4;
 
-/// Answers a walking shard may have waiting for the merge: enough that
+/// The leading shard's share of connections, in percent of an equal
+/// share. It frames and peeks at every packet of the file and merges; the
+/// others only read their own packets where it found them. Measured with
+/// callgrind on `scripts/gen-bench-pcap.py`'s SYN-heavy capture: at 90%
+/// the two threads of `--threads 2` run within 2% of each other.
+const LEADER_SHARE: u64 = 88;
+
+/// Answers the leading shard may have waiting for the merge: enough that
 /// the shards do not wait on one another, few because each holds its
 /// rendered rows (about half a megabyte for a batch of SYN-heavy traffic).
 const WALK_AHEAD: usize = 2;
@@ -64,30 +74,90 @@ const WALK_AHEAD: usize = 2;
 /// (the filter, the row's text); `None` drops the attempt.
 pub type Map<'m, T> = &'m (dyn Fn(Box<Attempt>) -> Option<T> + Sync);
 
-/// The shard of a packet's connection among `shards`: both directions of
-/// a flow, and ICMP errors quoting it, land on the same one.
-pub fn shard_of(decoded: &Decoded<'_>, shards: usize) -> Option<usize> {
-    let (a, b) = match decoded {
-        Decoded::Tcp(seg) => (seg.src, seg.dst),
-        Decoded::Icmp(err) => (err.quoted.src, err.quoted.dst),
-        Decoded::Skipped(_) => return None,
-    };
-    Some(shard_key(a, b, shards))
+/// How connections are shared out among the shards: by a hash of both
+/// endpoints, cut into ranges. The first shard may take a smaller range
+/// ([`Split::led`]): on a mapped file it also frames the file and merges.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    shards: u64,
+    /// The first shard's range of the 32-bit key; the others share the
+    /// rest evenly.
+    first: u64,
 }
 
-/// The shard of the connection between `a` and `b`, whichever is which:
-/// adding the endpoints' hashes makes the key the same both ways.
-fn shard_key(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
-    let h = endpoint_hash(&a).wrapping_add(endpoint_hash(&b));
-    let mixed = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    let n = u64::try_from(shards.max(1)).unwrap_or(1);
-    usize::try_from((mixed >> 32) % n).unwrap_or(0)
+impl Split {
+    /// Every shard an equal share.
+    fn even(shards: usize) -> Split {
+        let shards = u64::try_from(shards.max(1)).unwrap_or(1);
+        Split {
+            shards,
+            first: KEYS / shards,
+        }
+    }
+
+    /// The first shard [`LEADER_SHARE`] percent of an equal share, for it
+    /// frames the file and merges besides: the shards then end together.
+    fn led(shards: usize) -> Split {
+        let even = Split::even(shards);
+        Split {
+            first: even.first * LEADER_SHARE / 100,
+            ..even
+        }
+    }
+
+    /// The shard of a packet's connection: both directions of a flow, and
+    /// ICMP errors quoting it, land on the same one.
+    fn of(&self, decoded: &Decoded<'_>) -> Option<usize> {
+        let (a, b) = match decoded {
+            Decoded::Tcp(seg) => (seg.src, seg.dst),
+            Decoded::Icmp(err) => (err.quoted.src, err.quoted.dst),
+            Decoded::Skipped(_) => return None,
+        };
+        Some(self.key(a, b))
+    }
+
+    /// The shard of the connection between `a` and `b`, whichever is
+    /// which: adding the endpoints' hashes makes the key the same both
+    /// ways.
+    fn key(&self, a: SocketAddr, b: SocketAddr) -> usize {
+        let h = endpoint_hash(&a).wrapping_add(endpoint_hash(&b));
+        let key = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 32;
+        if key < self.first || self.shards < 2 {
+            return 0;
+        }
+        let rest = (key - self.first) * (self.shards - 1) / (KEYS - self.first);
+        usize::try_from(1 + rest).unwrap_or(0)
+    }
+
+    /// Shard `shard`'s part of the flow-table cap, as its share of the
+    /// connections.
+    fn flows(&self, shard: usize, max_flows: usize) -> usize {
+        let share = match shard {
+            0 => self.first,
+            _ => (KEYS - self.first) / (self.shards - 1).max(1),
+        };
+        let max = u64::try_from(max_flows).unwrap_or(u64::MAX);
+        let part = u128::from(max) * u128::from(share);
+        usize::try_from(part.div_ceil(u128::from(KEYS)))
+            .unwrap_or(max_flows)
+            .max(1)
+    }
+
+    /// A shard's limits: the flow-table cap shared out.
+    fn limits(&self, shard: usize, limits: Limits) -> Limits {
+        Limits {
+            max_flows: self.flows(shard, limits.max_flows),
+            ..limits
+        }
+    }
 }
+
+/// The range of a connection's key.
+const KEYS: u64 = 1 << 32;
 
 /// A fixed mix of an endpoint's address and port (the same on every run
 /// and machine, so a capture shards alike everywhere): one multiply per
-/// 8 bytes, cheap enough to run on every packet of the file in every
-/// shard.
+/// 8 bytes, cheap enough to run on every packet of the file.
 fn endpoint_hash(a: &SocketAddr) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let step = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
@@ -117,9 +187,9 @@ struct ShardOut<T> {
     jumps: Vec<ClockJump>,
     /// At the end: attempts started and evicted.
     totals: Option<(usize, u64)>,
-    /// A walking shard: bytes of the file read so far.
+    /// The leading shard: bytes of the file read so far.
     offset: u64,
-    /// A walking shard, at the end: what it read.
+    /// The leading shard, at the end: what it read.
     read: Option<Reading>,
 }
 
@@ -196,8 +266,9 @@ impl<'m, T> Shard<'m, T> {
 
 /// The merging side: answers in, attempts handed on in order.
 struct Merge<'e, T, E> {
-    /// Walking: the answers of the shard the merging thread walks itself
-    /// (shard 0), ahead of `answers`, which are then shards 1 and on.
+    /// Mapped: the answers of the shard the merging thread walks itself
+    /// (shard 0, the leading one), ahead of `answers`, which are then
+    /// shards 1 and on.
     local: Option<VecDeque<ShardOut<T>>>,
     answers: Vec<Receiver<ShardOut<T>>>,
     /// Answers taken from `answers` for a round not yet complete.
@@ -214,9 +285,9 @@ struct Merge<'e, T, E> {
 struct Round {
     /// At the end: attempts started and evicted, over every shard.
     totals: Option<(usize, u64)>,
-    /// The first shard's offset in the file (walking shards).
+    /// The first shard's offset in the file (the leading shard).
     offset: u64,
-    /// The first shard's reading, at the end (walking shards).
+    /// The first shard's reading, at the end (the leading shard).
     read: Option<Reading>,
 }
 
@@ -338,7 +409,7 @@ impl Warnings {
 }
 
 /// What reading the file came to (the summary's part that is not the
-/// trackers'): the same for every walking shard, the first one's kept.
+/// trackers'): the leading shard's.
 #[derive(Default)]
 struct Reading {
     packets: u64,
@@ -347,11 +418,12 @@ struct Reading {
     error: Option<LoadError>,
 }
 
-/// `load`'s `stream` over `threads` shards that each walk the mapped
-/// file (readers of one map of it, [`CaptureReader::walkers`]); the same
-/// attempts, indexes, order and summary. A file that cannot be mapped
-/// again goes to the routing reader ([`stream_sharded`]).
-pub fn stream_walking<T: Send, E: From<LoadError>>(
+/// `load`'s `stream` over `threads` shards of a mapped file: the leading
+/// shard frames the file ([`CaptureReader::leading`]) and tells the others
+/// where each packet is and whose it is; they read their own from the same
+/// map. The same attempts, indexes, order and summary. A file that cannot
+/// be mapped again goes to the routing reader ([`stream_sharded`]).
+pub fn stream_mapped<T: Send, E: From<LoadError>>(
     reader: CaptureReader<File>,
     limits: Limits,
     threads: usize,
@@ -361,24 +433,24 @@ pub fn stream_walking<T: Send, E: From<LoadError>>(
 ) -> Result<Summary, E> {
     let shards = threads.max(2);
     let path = reader.path().to_owned();
-    let readers = match reader.walkers(shards) {
-        Ok(readers) => readers,
+    let (own, views) = match reader.leading(shards - 1) {
+        Ok(led) => led,
         Err(reader) => return stream_sharded(*reader, limits, threads, progress, map, each),
     };
-    let shard_limits = Limits {
-        max_flows: limits.max_flows.div_ceil(shards).max(1),
-        ..limits
-    };
-    let mut readers = readers.into_iter();
-    let Some(own) = readers.next() else {
+    let split = Split::led(shards);
+    let Some(span) = views.first().map(MapView::span) else {
         return Err(gone().into());
     };
     std::thread::scope(|scope| {
+        let mut followers = Vec::new();
         let mut answers = Vec::new();
-        for (i, reader) in readers.enumerate() {
+        for (i, view) in views.into_iter().enumerate() {
+            let me = i + 1;
+            let (batch_tx, batch_rx) = sync_channel(WALK_AHEAD + 2);
             let (tx, rx) = sync_channel(WALK_AHEAD);
-            let shard = Shard::new(shard_limits, map);
-            scope.spawn(move || walk(i + 1, shards, reader, shard, |a| tx.send(a).is_ok()));
+            let shard = Shard::new(split.limits(me, limits), map);
+            scope.spawn(move || routed(me, shard, batch_rx, tx, Some(view)));
+            followers.push(batch_tx);
             answers.push(rx);
         }
         let mut merge = Merge {
@@ -390,13 +462,20 @@ pub fn stream_walking<T: Send, E: From<LoadError>>(
             jumps: Vec::new(),
             each: &mut each,
         };
-        // Shard 0 is walked here, between merges: two threads for two
-        // shards, not a third that wakes for every answer. The rounds all
-        // shards have answered are merged after each of its batches; it
+        // The leading shard is walked here, between merges: two threads for
+        // two shards, not a third that wakes for every answer. The rounds
+        // all shards have answered are merged after each of its batches; it
         // waits for the others only when it is WALK_AHEAD rounds ahead.
         let mut end = None;
         let mut failed = None;
-        walk(0, shards, own, Shard::new(shard_limits, map), |answer| {
+        let lead = Lead {
+            split,
+            span,
+            followers,
+            batch: Batch::sized(),
+        };
+        let shard = Shard::new(split.limits(0, limits), map);
+        walk(own, shard, lead, |answer| {
             if let Some(local) = merge.local.as_mut() {
                 local.push_back(answer);
             }
@@ -450,13 +529,56 @@ pub fn stream_walking<T: Send, E: From<LoadError>>(
     })
 }
 
-/// A walking shard: read every frame of the file, track its own, answer
-/// every [`BATCH_PACKETS`] frames and at the end.
+/// What the leading shard tells the others: whose each packet is and
+/// where in the map, a batch at a time.
+struct Lead {
+    split: Split,
+    span: MapSpan,
+    followers: Vec<SyncSender<Arc<Batch>>>,
+    batch: Batch,
+}
+
+impl Lead {
+    /// The batch so far to every follower; `false` when one is gone.
+    fn send(&mut self, read_past: u64, last: bool) -> bool {
+        let mut batch = std::mem::replace(&mut self.batch, Batch::sized());
+        batch.read_past = usize::try_from(read_past).unwrap_or(usize::MAX);
+        batch.last = last;
+        let batch = Arc::new(batch);
+        self.followers
+            .iter()
+            .all(|f| f.send(Arc::clone(&batch)).is_ok())
+    }
+
+    /// A packet of shard `shard` at `data` (a slice of the map).
+    fn route(&mut self, frame: &Frame<'_>, link: LinkType, shard: usize) {
+        let (bytes, in_batch) = match self.span.offset_of(frame.data) {
+            Some(at) => (at..at + frame.data.len(), false),
+            // Never for a mapped reader; copied, the packet still counts.
+            None => {
+                let at = self.batch.data.len();
+                self.batch.data.extend_from_slice(frame.data);
+                (at..self.batch.data.len(), true)
+            }
+        };
+        self.batch.packets.push(Packet {
+            number: frame.number,
+            at: frame.timestamp,
+            link,
+            bytes,
+            in_batch,
+            shard,
+        });
+    }
+}
+
+/// The leading shard: read every frame of the file, track its own, tell
+/// the others of theirs, answer every [`BATCH_PACKETS`] frames and at the
+/// end.
 fn walk<T>(
-    me: usize,
-    shards: usize,
     mut reader: CaptureReader<File>,
     mut shard: Shard<'_, T>,
+    mut lead: Lead,
     mut out: impl FnMut(ShardOut<T>) -> bool,
 ) {
     let path = reader.path().to_owned();
@@ -466,7 +588,7 @@ fn walk<T>(
     loop {
         let step = match reader.next_frame() {
             None => break,
-            Some(Ok(frame)) => walk_frame(me, shards, pcapng, &path, frame, &mut shard, &mut read),
+            Some(Ok(frame)) => walk_frame(pcapng, &path, frame, &mut shard, &mut read, &mut lead),
             Some(Err(e)) => Err(e.into()),
         };
         if let Err(e) = step {
@@ -476,6 +598,9 @@ fn walk<T>(
         in_batch += 1;
         if in_batch == BATCH_PACKETS {
             in_batch = 0;
+            if !lead.send(reader.offset(), false) {
+                return;
+            }
             let mut answer = shard.take();
             answer.offset = reader.offset();
             if !out(answer) {
@@ -483,8 +608,11 @@ fn walk<T>(
             }
         }
     }
-    // The last batch's answer and the end in one: attempts finished at a
-    // packet sort before those finished by the end.
+    // The last batch's answer and the end in one, here and in every
+    // follower: attempts finished at a packet sort before those finished
+    // by the end. A follower gone is the merge's to report.
+    lead.send(reader.offset(), true);
+    drop(lead);
     let mut answer = shard.end();
     answer.offset = reader.offset();
     answer.read = Some(read);
@@ -492,25 +620,22 @@ fn walk<T>(
     out(answer);
 }
 
-/// One frame, as the one-thread reading loop reads it: a walking shard
-/// tracks its own packets and ticks at the others'.
+/// One frame, as the one-thread reading loop reads it: the leading shard
+/// tracks its own packets, ticks at the others', and routes them all.
 fn walk_frame<T>(
-    me: usize,
-    shards: usize,
     pcapng: bool,
     path: &Path,
     frame: Frame<'_>,
     shard: &mut Shard<'_, T>,
     read: &mut Reading,
+    lead: &mut Lead,
 ) -> Result<(), LoadError> {
     let link = match LinkType::try_from(frame.linktype) {
         Ok(link) => link,
         Err(source) if pcapng => {
             read.packets += 1;
             read.skipped += 1;
-            if me == 0 {
-                read.warnings.warn(frame.number, SkipReason::Link(source));
-            }
+            read.warnings.warn(frame.number, SkipReason::Link(source));
             return Ok(());
         }
         Err(source) => {
@@ -524,21 +649,27 @@ fn walk_frame<T>(
     read.packets += 1;
     let (number, at) = (frame.number, frame.timestamp);
     if let Some((a, b)) = fast_tcp_endpoints(link, frame.data) {
-        if shard_key(a, b, shards) == me {
-            shard.feed(number, at, &decode_frame(link, frame.data));
-        } else {
-            shard.tick(number, at);
+        let owner = lead.split.key(a, b);
+        lead.route(&frame, link, owner);
+        match owner {
+            0 => shard.feed(number, at, &decode_frame(link, frame.data)),
+            _ => shard.tick(number, at),
         }
         return Ok(());
     }
     let decoded = decode_frame(link, frame.data);
-    match shard_of(&decoded, shards) {
-        Some(s) if s == me => shard.feed(number, at, &decoded),
-        Some(_) => shard.tick(number, at),
+    match lead.split.of(&decoded) {
+        Some(owner) => {
+            lead.route(&frame, link, owner);
+            match owner {
+                0 => shard.feed(number, at, &decoded),
+                _ => shard.tick(number, at),
+            }
+        }
         None => {
             read.skipped += 1;
             let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
-            if let (0, true, Decoded::Skipped(why)) = (me, whole, decoded) {
+            if let (true, Decoded::Skipped(why)) = (whole, decoded) {
                 if why.is_malformed() {
                     read.warnings.warn(number, SkipReason::Malformed(why));
                 }
@@ -553,34 +684,62 @@ struct Packet {
     number: u64,
     at: Duration,
     link: LinkType,
+    /// In the batch's `data` (`in_batch`), or in the file's map.
     bytes: std::ops::Range<usize>,
+    in_batch: bool,
     shard: usize,
 }
 
-/// Packets the trackers read (skipped ones stay with the reader), their
-/// bytes copied side by side.
+/// Packets the trackers read (skipped ones stay with the reader): their
+/// bytes copied side by side (the routing reader), or where they are in
+/// the file's map (the leading shard).
 #[derive(Default)]
 struct Batch {
     data: Vec<u8>,
     packets: Vec<Packet>,
+    /// The leading shard's offset in the map: a follower needs nothing
+    /// before it once the batch is read.
+    read_past: usize,
+    /// The leading shard's last batch: a follower answers it with its end.
+    last: bool,
+}
+
+impl Batch {
+    /// Room for a whole batch of packets, grown once.
+    fn sized() -> Batch {
+        Batch {
+            packets: Vec::with_capacity(BATCH_PACKETS),
+            ..Batch::default()
+        }
+    }
 }
 
 /// A routed shard: track its packets, tick at the others', answer every
-/// batch.
+/// batch, and at the end. A follower of the leading shard reads its
+/// packets in `view`.
 fn routed<T>(
     me: usize,
     mut shard: Shard<'_, T>,
     batches: Receiver<Arc<Batch>>,
     out: SyncSender<ShardOut<T>>,
+    mut view: Option<MapView>,
 ) {
     for batch in batches {
+        let mapped: &[u8] = view.as_ref().map_or(&[], MapView::bytes);
         for p in &batch.packets {
             if p.shard == me {
-                let data = batch.data.get(p.bytes.clone()).unwrap_or_default();
+                let source = if p.in_batch { &batch.data[..] } else { mapped };
+                let data = source.get(p.bytes.clone()).unwrap_or_default();
                 shard.feed(p.number, p.at, &decode_frame(p.link, data));
             } else {
                 shard.tick(p.number, p.at);
             }
+        }
+        if let Some(view) = view.as_mut() {
+            view.read_past(batch.read_past);
+        }
+        if batch.last {
+            break;
         }
         if out.send(shard.take()).is_err() {
             return;
@@ -602,17 +761,15 @@ pub fn stream_sharded<R: Read, T: Send, E: From<LoadError>>(
     mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let shards = threads.max(2);
-    let shard_limits = Limits {
-        max_flows: limits.max_flows.div_ceil(shards).max(1),
-        ..limits
-    };
+    let split = Split::even(shards);
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
         let mut answers = Vec::new();
         for me in 0..shards {
             let (tx, rx) = sync_channel(IN_FLIGHT + 1);
             let (answer_tx, answer_rx) = sync_channel(IN_FLIGHT + 1);
-            scope.spawn(move || routed(me, Shard::new(shard_limits, map), rx, answer_tx));
+            let shard = Shard::new(split.limits(me, limits), map);
+            scope.spawn(move || routed(me, shard, rx, answer_tx, None));
             senders.push(tx);
             answers.push(answer_rx);
         }
@@ -630,7 +787,7 @@ pub fn stream_sharded<R: Read, T: Send, E: From<LoadError>>(
             in_flight: 0,
         };
         // On an error the senders are dropped here, so the shards end too.
-        read_all(&mut reader, shards, progress, &mut route, &mut merge)
+        read_all(&mut reader, split, progress, &mut route, &mut merge)
     })
 }
 
@@ -662,7 +819,7 @@ impl Route {
 /// Read, route and hand on every packet; then the shards' ends.
 fn read_all<R: Read, T, E: From<LoadError>>(
     reader: &mut CaptureReader<R>,
-    shards: usize,
+    split: Split,
     progress: Progress<'_>,
     route: &mut Route,
     merge: &mut Merge<'_, T, E>,
@@ -705,10 +862,10 @@ fn read_all<R: Read, T, E: From<LoadError>>(
         };
         packets += 1;
         let shard = match fast_tcp_endpoints(link, frame.data) {
-            Some((a, b)) => shard_key(a, b, shards),
+            Some((a, b)) => split.key(a, b),
             None => {
                 let decoded = decode_frame(link, frame.data);
-                let Some(shard) = shard_of(&decoded, shards) else {
+                let Some(shard) = split.of(&decoded) else {
                     skipped += 1;
                     if let Decoded::Skipped(why) = decoded {
                         if whole && why.is_malformed() {
@@ -727,6 +884,7 @@ fn read_all<R: Read, T, E: From<LoadError>>(
             at: frame.timestamp,
             link,
             bytes: start..batch.data.len(),
+            in_batch: true,
             shard,
         });
         if batch.packets.len() >= BATCH_PACKETS {
@@ -793,20 +951,51 @@ mod tests {
         let a: SocketAddr = "192.0.2.1:40000".parse().unwrap();
         let b: SocketAddr = "[2001:db8::7]:443".parse().unwrap();
         for n in 1..8 {
-            assert_eq!(shard_key(a, b, n), shard_key(b, a, n));
-            assert!(shard_key(a, b, n) < n);
+            for split in [Split::even(n), Split::led(n)] {
+                assert_eq!(split.key(a, b), split.key(b, a));
+                assert!(split.key(a, b) < n);
+            }
         }
+    }
+
+    /// Shares of 4,096 connections to one server.
+    fn shares(split: Split, n: usize) -> Vec<usize> {
+        let server: SocketAddr = "198.51.100.7:80".parse().unwrap();
+        let mut counts = vec![0usize; n];
+        for port in 1024..5120u16 {
+            let client = SocketAddr::from(([192, 0, 2, 1], port));
+            counts[split.key(client, server)] += 1;
+        }
+        counts
     }
 
     #[test]
     fn connections_spread_over_the_shards() {
-        let server: SocketAddr = "198.51.100.7:80".parse().unwrap();
-        let mut counts = [0usize; 4];
-        for port in 1024..5120u16 {
-            let client = SocketAddr::from(([192, 0, 2, 1], port));
-            counts[shard_key(client, server, 4)] += 1;
-        }
-        assert!(counts.iter().all(|&c| c > 700), "{counts:?}");
+        let counts = shares(Split::even(4), 4);
+        assert!(counts.iter().all(|&c| c > 900 && c < 1150), "{counts:?}");
+    }
+
+    /// The leading shard takes LEADER_SHARE percent of an equal share; the
+    /// others split the rest evenly, and so does the flow-table cap.
+    #[test]
+    fn the_leading_shard_takes_a_smaller_share() {
+        let counts = shares(Split::led(2), 2);
+        let first = counts[0] as f64 / 4096.0;
+        let want = 0.5 * LEADER_SHARE as f64 / 100.0;
+        assert!((first - want).abs() < 0.03, "{counts:?}");
+        let counts = shares(Split::led(3), 3);
+        assert!(counts[0] < counts[1] && counts[0] < counts[2], "{counts:?}");
+        assert!(counts[1].abs_diff(counts[2]) < 200, "{counts:?}");
+        let split = Split::led(2);
+        let (a, b) = (split.flows(0, 1000), split.flows(1, 1000));
+        assert!(a < b && a + b >= 1000 && a + b <= 1002, "{a} {b}");
+        assert_eq!(
+            Split::even(1).key(
+                "192.0.2.1:1".parse().unwrap(),
+                "192.0.2.2:2".parse().unwrap()
+            ),
+            0
+        );
     }
 
     #[test]
