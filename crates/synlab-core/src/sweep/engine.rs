@@ -349,13 +349,19 @@ impl Sweep {
     /// Whether target `id` has timed-out probes a late answer may still
     /// correct.
     fn awaits_late(&self, id: u64) -> bool {
-        let Some(o) = self.open.get(&id) else {
-            return false;
-        };
+        self.open
+            .get(&id)
+            .is_some_and(|o| self.late(id, o).next().is_some())
+    }
+
+    /// The timed-out probes of target `id` (open as `o`) still remembered
+    /// for it: a newer probe from the same port forgets the older.
+    fn late<'a>(&'a self, id: u64, o: &'a Open) -> impl Iterator<Item = (IpAddr, u16)> + 'a {
         let ip = o.target.ip();
         o.timed_out
             .iter()
-            .any(|&port| self.timed_out.get(&(ip, port)).is_some_and(|t| t.id == id))
+            .map(move |&port| (ip, port))
+            .filter(move |key| self.timed_out.get(key).is_some_and(|t| t.id == id))
     }
 
     /// Time out what is due at `now`: no-reply.
@@ -442,12 +448,9 @@ impl Sweep {
                 failing,
             } => {
                 if let Some(o) = self.open.remove(&id) {
-                    let ip = o.target.ip();
-                    for port in &o.timed_out {
-                        let key = (ip, *port);
-                        if self.timed_out.get(&key).is_some_and(|t| t.id == id) {
-                            self.timed_out.remove(&key);
-                        }
+                    let late: Vec<_> = self.late(id, &o).collect();
+                    for key in late {
+                        self.timed_out.remove(&key);
                     }
                     self.decided.push_back(Decided {
                         target: o.target,
