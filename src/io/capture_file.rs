@@ -287,9 +287,9 @@ enum Bytes {
     },
 }
 
-/// One mapping of a file that several readers walk (`--threads`): each
-/// page is faulted in once, not once a reader, and handed back once, when
-/// every reader has read past it. Handing pages back costs every other
+/// One mapping of a file that several threads read (`--threads`: the
+/// leading reader and its followers' [`MapView`]s): each page is faulted
+/// in once, and handed back once, when every one has read past it. Handing pages back costs every other
 /// core running one of the process's threads a TLB flush, so a map per
 /// reader, each handing back its own, cost twice over.
 struct SharedMap {

@@ -159,8 +159,9 @@ pub fn default_threads(args: &[PathBuf]) -> usize {
 
 /// [`stream`] over `threads` flow-sharded trackers (see
 /// [`super::parallel`]): the same attempts, in the same order; one thread
-/// is [`stream`] itself. A mapped file is walked by every tracker; standard
-/// input goes through one routing reader.
+/// is [`stream`] itself. A mapped file is framed by the leading tracker,
+/// which tells the others where their packets are; standard input goes
+/// through one routing reader.
 pub fn stream_threads<T: Send, E: From<LoadError>>(
     path: &Path,
     limits: Limits,
