@@ -407,6 +407,16 @@ impl Warnings {
             self.more += 1;
         }
     }
+
+    /// A frame no tracker reads: a warning when it is malformed, unless
+    /// snaplen cut it (a cut frame is not a fault).
+    fn skipped(&mut self, number: u64, whole: bool, decoded: Decoded<'_>) {
+        if let (true, Decoded::Skipped(why)) = (whole, decoded) {
+            if why.is_malformed() {
+                self.warn(number, SkipReason::Malformed(why));
+            }
+        }
+    }
 }
 
 /// What reading the file came to (the summary's part that is not the
@@ -649,35 +659,47 @@ fn walk_frame<T>(
     };
     read.packets += 1;
     let (number, at) = (frame.number, frame.timestamp);
-    if let Some((a, b)) = fast_tcp_endpoints(link, frame.data) {
-        let owner = lead.split.key(a, b);
-        lead.route(&frame, link, owner);
-        match owner {
-            0 => shard.feed(number, at, &decode_frame(link, frame.data)),
-            _ => shard.tick(number, at),
-        }
-        return Ok(());
-    }
-    let decoded = decode_frame(link, frame.data);
-    match lead.split.of(&decoded) {
-        Some(owner) => {
-            lead.route(&frame, link, owner);
-            match owner {
-                0 => shard.feed(number, at, &decoded),
+    match owner(&lead.split, link, frame.data) {
+        Owner::Shard(who, decoded) => {
+            lead.route(&frame, link, who);
+            match who {
+                0 => {
+                    let decoded = decoded.unwrap_or_else(|| decode_frame(link, frame.data));
+                    shard.feed(number, at, &decoded);
+                }
                 _ => shard.tick(number, at),
             }
         }
-        None => {
+        Owner::Nobody(decoded) => {
             read.skipped += 1;
             let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
-            if let (true, Decoded::Skipped(why)) = (whole, decoded) {
-                if why.is_malformed() {
-                    read.warnings.warn(number, SkipReason::Malformed(why));
-                }
-            }
+            read.warnings.skipped(number, whole, decoded);
         }
     }
     Ok(())
+}
+
+/// Whose a frame is: its shard, and the frame decoded if finding that
+/// took decoding (the fast path only peeks); or nobody's, with the decoded
+/// frame (a skipped one). Inlined: it runs on every packet of the file,
+/// and as a call, moving the decoded frame out cost the leading shard 2%
+/// more instructions (callgrind, syn20k).
+#[inline(always)]
+fn owner<'a>(split: &Split, link: LinkType, data: &'a [u8]) -> Owner<'a> {
+    if let Some((a, b)) = fast_tcp_endpoints(link, data) {
+        return Owner::Shard(split.key(a, b), None);
+    }
+    let decoded = decode_frame(link, data);
+    match split.of(&decoded) {
+        Some(shard) => Owner::Shard(shard, Some(decoded)),
+        None => Owner::Nobody(decoded),
+    }
+}
+
+/// What [`owner`] found.
+enum Owner<'a> {
+    Shard(usize, Option<Decoded<'a>>),
+    Nobody(Decoded<'a>),
 }
 
 /// One packet of a routed batch: where its bytes are, and whose it is.
@@ -862,20 +884,12 @@ fn read_all<R: Read, T, E: From<LoadError>>(
             }
         };
         packets += 1;
-        let shard = match fast_tcp_endpoints(link, frame.data) {
-            Some((a, b)) => split.key(a, b),
-            None => {
-                let decoded = decode_frame(link, frame.data);
-                let Some(shard) = split.of(&decoded) else {
-                    skipped += 1;
-                    if let Decoded::Skipped(why) = decoded {
-                        if whole && why.is_malformed() {
-                            warnings.warn(frame.number, SkipReason::Malformed(why));
-                        }
-                    }
-                    continue;
-                };
-                shard
+        let shard = match owner(&split, link, frame.data) {
+            Owner::Shard(shard, _) => shard,
+            Owner::Nobody(decoded) => {
+                skipped += 1;
+                warnings.skipped(frame.number, whole, decoded);
+                continue;
             }
         };
         let start = batch.data.len();
