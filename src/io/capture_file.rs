@@ -277,19 +277,15 @@ enum Bytes {
     /// record (at most [`MAX_RECORD`] plus its header) or one description
     /// block (at most [`MAX_DESCRIPTION_BLOCK`]).
     Buffered(Vec<u8>),
-    /// The whole file, mapped (one map for every reader of it: see
-    /// [`SharedMap`]); this reader is reader `me` of it and said last that
-    /// it had read past `published`.
-    Mapped {
-        map: Arc<SharedMap>,
-        me: usize,
-        published: usize,
-    },
+    /// The whole file, mapped: this reader's view of the one map that
+    /// every reader of it shares ([`SharedMap`]).
+    Mapped(MapView),
 }
 
 /// One mapping of a file that several threads read (`--threads`: the
-/// leading reader and its followers' [`MapView`]s): each page is faulted
-/// in once, and handed back once, when every one has read past it. Handing pages back costs every other
+/// leading reader and its followers, each through a [`MapView`]): each
+/// page is faulted in once, and handed back once, when every one has read
+/// past it. Handing pages back costs every other
 /// core running one of the process's threads a TLB flush, so a map per
 /// reader, each handing back its own, cost twice over.
 struct SharedMap {
@@ -302,6 +298,15 @@ struct SharedMap {
 }
 
 impl SharedMap {
+    /// Reader `me`'s view of `shared`.
+    fn view(shared: &Arc<SharedMap>, me: usize) -> MapView {
+        MapView {
+            map: Arc::clone(shared),
+            me,
+            published: 0,
+        }
+    }
+
     fn new(map: Mmap, readers: usize) -> Arc<SharedMap> {
         Arc::new(SharedMap {
             map,
@@ -343,10 +348,11 @@ impl SharedMap {
     }
 }
 
-/// A follower's view of a shared map ([`CaptureReader::leading`]): the
-/// file's bytes, read where the leading reader found each packet, and what
-/// this follower has read past, so that the pages every reader has passed
-/// go back.
+/// One reader's view of a shared map: the file's bytes, and what this
+/// reader has read past, so that the pages every reader has passed go
+/// back. A mapped [`CaptureReader`] reads through one; the followers of
+/// [`CaptureReader::leading`] read through theirs where the leading reader
+/// found each packet.
 pub struct MapView {
     map: Arc<SharedMap>,
     me: usize,
@@ -368,7 +374,8 @@ impl MapView {
         }
     }
 
-    /// This follower needs nothing before `upto` any more.
+    /// This reader needs nothing before `upto` any more: the pages every
+    /// reader has read past go back, [`RELEASE`] bytes at a time.
     pub fn read_past(&mut self, upto: usize) {
         let upto = upto & !(RELEASE - 1);
         if upto > self.published {
@@ -419,16 +426,12 @@ impl<R: Read> Input<R> {
         }
     }
 
-    /// Reader `me` of a shared map.
-    fn mapped(source: R, map: Arc<SharedMap>, me: usize) -> Self {
+    /// A reader of a shared map, through its view.
+    fn mapped(source: R, view: MapView) -> Self {
         Input {
             source,
-            end: map.map.len(),
-            bytes: Bytes::Mapped {
-                map,
-                me,
-                published: 0,
-            },
+            end: view.bytes().len(),
+            bytes: Bytes::Mapped(view),
             start: 0,
             eof: true,
             offset: 0,
@@ -438,7 +441,7 @@ impl<R: Read> Input<R> {
     fn avail(&self) -> &[u8] {
         let all: &[u8] = match &self.bytes {
             Bytes::Buffered(buf) => buf,
-            Bytes::Mapped { map, .. } => &map.map,
+            Bytes::Mapped(view) => view.bytes(),
         };
         &all[self.start..self.end]
     }
@@ -517,13 +520,8 @@ impl<R: Read> Input<R> {
     /// them; only this process's mapping of them goes); with several
     /// readers of one map, those all have read past ([`SharedMap`]).
     fn release_read_pages(&mut self) {
-        let Bytes::Mapped { map, me, published } = &mut self.bytes else {
-            return;
-        };
-        let upto = self.start & !(RELEASE - 1);
-        if upto > *published {
-            *published = upto;
-            map.read_past(*me, upto);
+        if let Bytes::Mapped(view) = &mut self.bytes {
+            view.read_past(self.start);
         }
     }
 }
@@ -547,7 +545,10 @@ impl CaptureReader<File> {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let file = open_file(path)?;
         match map_file(&file) {
-            Some(map) => Self::with_input(path, Input::mapped(file, SharedMap::new(map, 1), 0)),
+            Some(map) => Self::with_input(
+                path,
+                Input::mapped(file, SharedMap::view(&SharedMap::new(map, 1), 0)),
+            ),
             None => Self::new(path, file),
         }
     }
@@ -558,7 +559,7 @@ impl CaptureReader<File> {
     /// found them. This reader's own map goes with it. `Err(self)` when it
     /// is not mapped, or cannot be mapped again.
     pub fn leading(self, followers: usize) -> Result<(Self, Vec<MapView>), Box<Self>> {
-        if !matches!(self.input.bytes, Bytes::Mapped { .. }) {
+        if !matches!(self.input.bytes, Bytes::Mapped(_)) {
             return Err(Box::new(self));
         }
         let Some(map) = map_file(&self.input.source) else {
@@ -568,16 +569,12 @@ impl CaptureReader<File> {
         let Ok(file) = self.input.source.try_clone() else {
             return Err(Box::new(self));
         };
-        let Ok(reader) = Self::with_input(&self.path, Input::mapped(file, Arc::clone(&shared), 0))
-        else {
+        let own = Input::mapped(file, SharedMap::view(&shared, 0));
+        let Ok(reader) = Self::with_input(&self.path, own) else {
             return Err(Box::new(self));
         };
         let views = (1..=followers)
-            .map(|me| MapView {
-                map: Arc::clone(&shared),
-                me,
-                published: 0,
-            })
+            .map(|me| SharedMap::view(&shared, me))
             .collect();
         Ok((reader, views))
     }
@@ -1263,7 +1260,7 @@ mod tests {
     }
 
     fn is_mapped<R>(r: &CaptureReader<R>) -> bool {
-        matches!(r.input.bytes, Bytes::Mapped { .. })
+        matches!(r.input.bytes, Bytes::Mapped(_))
     }
 
     /// The mapped reader yields exactly what the buffered one does, frame
@@ -1349,7 +1346,7 @@ mod tests {
     /// The bytes a mapped reader's map has handed back.
     fn released(r: &CaptureReader<File>) -> usize {
         match &r.input.bytes {
-            Bytes::Mapped { map, .. } => map.released.load(Ordering::Relaxed),
+            Bytes::Mapped(view) => view.map.released.load(Ordering::Relaxed),
             Bytes::Buffered(_) => panic!("not mapped"),
         }
     }
@@ -1383,7 +1380,7 @@ mod tests {
         std::fs::remove_file(&tmp).expect("remove");
         let mut view = views.pop().expect("one view");
         let span = view.span();
-        let mut offsets = Vec::new();
+        let mut read = 0;
         while let Some(frame) = reader.next_frame() {
             let frame = frame.expect("frame");
             let at = span.offset_of(frame.data).expect("in the map");
@@ -1391,9 +1388,9 @@ mod tests {
                 view.bytes().get(at..at + frame.data.len()),
                 Some(frame.data)
             );
-            offsets.push(at);
+            read += 1;
         }
-        assert_eq!(offsets.len(), frames);
+        assert_eq!(read, frames);
         assert_eq!(released(&reader), 0, "the follower has read nothing");
         view.read_past(len);
         assert_eq!(released(&reader), len / RELEASE * RELEASE);

@@ -561,7 +561,8 @@ impl Lead {
             .all(|f| f.send(Arc::clone(&batch)).is_ok())
     }
 
-    /// A packet of shard `shard` at `data` (a slice of the map).
+    /// `frame`, a packet of shard `shard`: where its bytes lie in the map
+    /// (copied into the batch should they not be in it).
     fn route(&mut self, frame: &Frame<'_>, link: LinkType, shard: usize) {
         let (bytes, in_batch) = match self.span.offset_of(frame.data) {
             Some(at) => (at..at + frame.data.len(), false),
