@@ -1,7 +1,8 @@
 //! `handshakes --threads N` (issue 25, item 2): flow-sharded trackers give
 //! byte for byte the output of one tracker (the attempts, their indexes,
 //! their order, the counts and every warning), on every bundled capture,
-//! on the hostile and real ones, and on a generated SYN-heavy capture.
+//! on the hostile and real ones, on a generated SYN-heavy capture, from
+//! standard input, and from captures merged into one stream.
 
 mod support;
 
@@ -119,11 +120,9 @@ fn real_syns_give_the_same_bytes_on_any_thread_count() {
     }
 }
 
-/// Thousands of attempts finishing at many packets, spread over every
-/// shard: the order of `--threads 1` is kept across batches.
-#[test]
-fn a_syn_heavy_capture_gives_the_same_bytes_on_any_thread_count() {
-    let tmp = TempDir::new("threads-syn-heavy");
+/// A generated SYN-heavy capture (about 3,000 attempts) in `tmp`, or
+/// `None` (with the reason printed) when python3 cannot run.
+fn syn_heavy(tmp: &TempDir) -> Option<PathBuf> {
     let path = tmp.join("syn-heavy.pcap");
     let made = Command::new("python3")
         .current_dir(root())
@@ -132,16 +131,26 @@ fn a_syn_heavy_capture_gives_the_same_bytes_on_any_thread_count() {
         .arg("36000")
         .output();
     match made {
-        Ok(out) if out.status.success() => {}
+        Ok(out) if out.status.success() => Some(path),
         Ok(out) => panic!(
             "gen-bench-pcap.py: {}",
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(e) => {
             eprintln!("skipped: python3 cannot run ({e})");
-            return;
+            None
         }
     }
+}
+
+/// Thousands of attempts finishing at many packets, spread over every
+/// shard: the order of `--threads 1` is kept across batches.
+#[test]
+fn a_syn_heavy_capture_gives_the_same_bytes_on_any_thread_count() {
+    let tmp = TempDir::new("threads-syn-heavy");
+    let Some(path) = syn_heavy(&tmp) else {
+        return;
+    };
     let one = run(&path, 1);
     let doc: serde_json::Value = serde_json::from_slice(&one.0).unwrap_or_else(|e| panic!("{e}"));
     let attempts = doc["handshakes"].as_array().map_or(0, Vec::len);
@@ -152,8 +161,189 @@ fn a_syn_heavy_capture_gives_the_same_bytes_on_any_thread_count() {
     }
 }
 
-/// The capture read from a pipe is sharded too (by the routing reader:
-/// standard input cannot be walked by every thread), in every format.
+/// A little-endian pcap file's header and its records (each with its
+/// 16-byte record header), as they lie in `bytes`.
+fn pcap_records(bytes: &[u8]) -> (&[u8], Vec<&[u8]>) {
+    assert_eq!(
+        bytes.get(..4),
+        Some(&[0xd4, 0xc3, 0xb2, 0xa1][..]),
+        "a little-endian pcap"
+    );
+    let (header, mut rest) = bytes.split_at(24);
+    let mut records = Vec::new();
+    while rest.len() >= 16 {
+        let caplen = u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) as usize;
+        let (record, after) = rest.split_at(16 + caplen);
+        records.push(record);
+        rest = after;
+    }
+    (header, records)
+}
+
+/// `file` written again as `parts` files in `dir`: cut into runs of
+/// packets (`tcpdump -C`, rotated), or dealt out a packet at a time (two
+/// interfaces' captures, overlapping in time).
+fn split(file: &Path, dir: &Path, parts: usize, dealt: bool) {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{e}"));
+    let (header, records) = pcap_records(&bytes);
+    let run = records.len().div_ceil(parts);
+    let mut outs = vec![header.to_vec(); parts];
+    for (i, record) in records.iter().enumerate() {
+        let part = if dealt { i % parts } else { i / run };
+        outs[part].extend_from_slice(record);
+    }
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    for (i, out) in outs.iter().enumerate() {
+        let name = dir.join(format!("part-{i}.pcap"));
+        std::fs::write(name, out).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Rotated and interleaved captures merged into one stream are sharded
+/// as one file is: the same bytes on any thread count, the parts of each
+/// attempt (which file, which packet) included.
+#[test]
+fn captures_merged_into_one_stream_give_the_same_bytes_on_any_thread_count() {
+    let tmp = TempDir::new("threads-merged");
+    let Some(path) = syn_heavy(&tmp) else {
+        return;
+    };
+    for (name, parts, dealt) in [("rotated", 5, false), ("interleaved", 2, true)] {
+        let dir = tmp.join(name);
+        split(&path, &dir, parts, dealt);
+        assert_same_with(&dir, &["--json"], &[2, 3]);
+        assert_same_with(&dir, &["--jsonl", "--where", "ip.ttl > 100"], &[2]);
+        let doc: serde_json::Value =
+            serde_json::from_slice(&run(&dir, 2).0).unwrap_or_else(|e| panic!("{e}"));
+        let parts = &doc["handshakes"][0]["parts"];
+        assert!(parts["syn"]["file"].is_string(), "{name}: {parts}");
+    }
+}
+
+/// A merge with a file that ends in a corrupt record, and files with
+/// malformed packets, warns and reports as one thread does, each warning
+/// naming its own file; a link type no decoder knows ends the merge there.
+#[test]
+fn a_merge_with_bad_files_gives_the_same_bytes_on_any_thread_count() {
+    let tmp = TempDir::new("threads-merged-bad");
+    let Some(path) = syn_heavy(&tmp) else {
+        return;
+    };
+    let dir = tmp.join("bad");
+    split(&path, &dir, 3, false);
+    for bad in [
+        "captures/bad/record-longer-than-file.pcap",
+        "tests/hostile/ihl-below-5.pcap",
+        "tests/hostile/tcp-offset-past-end.pcap",
+    ] {
+        let from = root().join(bad);
+        let name = Path::new(bad).file_name().unwrap_or_default();
+        std::fs::copy(&from, dir.join(name)).unwrap_or_else(|e| panic!("{bad}: {e}"));
+    }
+    let one = run(&dir, 1);
+    let stderr = String::from_utf8_lossy(&one.1);
+    assert!(stderr.contains("ihl-below-5.pcap: packet"), "{stderr}");
+    assert!(
+        stderr.contains("record-longer-than-file.pcap: packet 5"),
+        "{stderr}"
+    );
+    assert_same_with(&dir, &["--json"], &[2, 3]);
+    assert_same_with(&dir, &[], &[2]);
+    let ended = tmp.join("ended");
+    split(&path, &ended, 2, false);
+    let from = root().join("captures/bad/unsupported-linktype.pcap");
+    std::fs::copy(from, ended.join("link.pcap")).unwrap_or_else(|e| panic!("{e}"));
+    let one = run(&ended, 1);
+    assert_eq!(one.2, Some(2), "{}", String::from_utf8_lossy(&one.1));
+    assert_same_with(&ended, &["--json"], &[2, 3]);
+}
+
+/// Frames of 60 KB (offloaded segments, as a capture on the sending host
+/// holds them) from standard input and from a merge, on three threads:
+/// the main thread copies the others' packets into its batches, and a
+/// batch goes out once it holds 1 MiB, so 100 MB of them do not become
+/// 100 MB of memory.
+#[test]
+fn large_frames_from_a_pipe_or_a_merge_keep_memory_flat() {
+    let tmp = TempDir::new("threads-large-frames");
+    let dir = tmp.join("merge");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("large.pcap");
+    std::fs::write(&file, large_frames(1700, 60_000)).unwrap_or_else(|e| panic!("{e}"));
+    let other = dir.join("small.pcap");
+    std::fs::copy(root().join("captures/many-attempts.pcap"), &other)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let peak = |args: &str| -> i64 {
+        let script = format!(
+            "/usr/bin/time -f %M -o '{rss}' '{bin}' handshakes {args} --json --threads 3 > /dev/null",
+            rss = tmp.join("rss").display(),
+            bin = env!("CARGO_BIN_EXE_synlab"),
+        );
+        let out = Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = std::fs::read_to_string(tmp.join("rss")).unwrap_or_default();
+        said.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("peak RSS: {said:?}"))
+    };
+    if !Path::new("/usr/bin/time").exists() {
+        eprintln!("skipped: no /usr/bin/time to measure the peak");
+        return;
+    }
+    for args in [
+        format!("- < '{}'", file.display()),
+        format!("'{}'", dir.display()),
+    ] {
+        let kib = peak(&args);
+        assert!(kib < 48 * 1024, "{args}: {kib} KiB");
+    }
+}
+
+/// A pcap of `frames` Ethernet/IPv4/TCP frames of `size` bytes each,
+/// ACKs carrying zeros, over 64 connections.
+fn large_frames(frames: usize, size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + frames * (16 + size));
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    let ip_len = u16::try_from(size - 14).unwrap_or(u16::MAX);
+    for i in 0..frames {
+        let secs = 1_700_000_000 + u32::try_from(i / 100).unwrap_or(0);
+        let len = u32::try_from(size).unwrap_or(u32::MAX);
+        for word in [secs, 0, len, len] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        let mut frame = vec![0u8; size];
+        frame[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut frame[14..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&[192, 0, 2, 1]);
+        ip[16..20].copy_from_slice(&[198, 51, 100, 7]);
+        let tcp = &mut ip[20..];
+        let port = 40_000 + u16::try_from(i % 64).unwrap_or(0);
+        tcp[0..2].copy_from_slice(&port.to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&u32::try_from(i).unwrap_or(0).to_be_bytes());
+        tcp[12] = 0x50;
+        tcp[13] = 0x10;
+        tcp[14..16].copy_from_slice(&65_535u16.to_be_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+/// The capture read from a pipe is sharded too (the main thread reads it
+/// and copies the others their packets), in every format.
 #[test]
 fn standard_input_gives_the_same_bytes_on_two_threads() {
     let file = root().join("captures/many-attempts.pcap");
@@ -212,11 +402,11 @@ fn the_flow_table_cap_is_shared_out_between_the_threads() {
     assert!(doc["evicted"].as_u64().is_some_and(|n| n > 0), "{doc}");
 }
 
-/// Without `--threads`: the machine's cores (at most 4) for one capture
-/// file of 32 MiB or more; one thread for a smaller file, standard input
-/// and several captures merged into one stream.
+/// Without `--threads`: the machine's cores (at most 4) for captures of
+/// 32 MiB or more in all, one file or several (a directory of them); one
+/// thread for less, and for standard input.
 #[test]
-fn the_default_is_every_core_on_a_large_file_and_one_thread_otherwise() {
+fn the_default_is_every_core_on_large_captures_and_one_thread_otherwise() {
     use synlab::io::load::{default_threads, MAX_DEFAULT_THREADS, THREADS_FROM_BYTES};
     let tmp = TempDir::new("threads-default");
     let large = tmp.join("large.pcap");
@@ -230,5 +420,18 @@ fn the_default_is_every_core_on_a_large_file_and_one_thread_otherwise() {
     let small = root().join("captures/many-attempts.pcap");
     assert_eq!(default_threads(&[small]), 1);
     assert_eq!(default_threads(&[PathBuf::from("-")]), 1);
-    assert_eq!(default_threads(&[large.clone(), large]), 1);
+    let half = tmp.join("half.pcap");
+    std::fs::File::create(&half)
+        .and_then(|f| f.set_len(THREADS_FROM_BYTES / 2))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(default_threads(std::slice::from_ref(&half)), 1);
+    assert_eq!(default_threads(&[half.clone(), half.clone()]), cores);
+    assert_eq!(default_threads(&[large.clone(), PathBuf::from("-")]), 1);
+    // A directory counts as the files in it.
+    assert_eq!(default_threads(&[tmp.path().to_path_buf()]), cores);
+    let rotated = tmp.join("rotated");
+    std::fs::create_dir_all(&rotated).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&half, rotated.join("a.pcap")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(default_threads(std::slice::from_ref(&rotated)), 1);
+    assert_eq!(default_threads(&[rotated, half]), cores);
 }

@@ -64,12 +64,11 @@ pub enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         max_flows: u64,
         /// Track with N threads (default: the machine's cores, at most 4, for
-        /// a capture file of 32 MiB or more; 1 for a smaller one, standard
-        /// input or several captures).
+        /// captures of 32 MiB or more in all, one file or several merged;
+        /// 1 for less, or standard input).
         /// Packets are shared out by connection, so each thread sees whole
         /// flows; the output is byte for byte the one of `--threads 1`. The
-        /// --max-flows cap is shared out between the threads. Several
-        /// captures merged into one stream are read on one thread.
+        /// --max-flows cap is shared out between the threads.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
         threads: Option<u64>,
         /// Only the attempts matching this rule (the `bisect --rule` language

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use thiserror::Error;
 
-use super::capture_file::CaptureError;
+use super::capture_file::{CaptureError, Frame};
 use crate::model::{DecodeError, Skip};
 
 /// Warnings kept per file; past this they are only counted, so a file of
@@ -178,3 +178,19 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64);
 
 /// Packets between two progress reports.
 pub(crate) const PROGRESS_EVERY: u64 = 1 << 14;
+
+/// Frames to track: one capture's, or several captures merged by time.
+/// Both the one-thread reading loop and `--threads`' leading shard read
+/// through it, so a merge of rotated files is sharded as one file is.
+pub trait Frames {
+    /// The next frame, the number the tracker is fed for it (its number
+    /// in the file, for one file) and whether its file is pcapng. An
+    /// error ends reading.
+    fn next(&mut self) -> Option<Result<(Frame<'_>, u64, bool), LoadError>>;
+    /// Bytes read so far.
+    fn offset(&self) -> u64;
+    /// The file, and the number in it, of the packet fed as `id`.
+    fn locate(&self, id: u64) -> (&Path, u64);
+    /// An error that stopped part of the input while the rest read on.
+    fn take_error(&mut self) -> Option<LoadError>;
+}

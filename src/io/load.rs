@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::capture_file::{CaptureReader, Frame};
+use super::input::Frames;
 pub use super::input::{
     is_stdin, LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, STDIN,
 };
@@ -93,8 +94,9 @@ pub fn load_inputs(args: &[PathBuf]) -> Result<Loaded, LoadError> {
 /// [`stream`] over the captures `args` name: one file (or a capture on
 /// standard input) is read as [`stream`] reads it; several (a directory,
 /// a list on standard input) are merged by time ([`stream_many`]), the
-/// summary's path then the arguments as given. `threads` shards one
-/// capture's flows ([`stream_threads`]); a merge of several reads on one.
+/// summary's path then the arguments as given. `threads` shards the
+/// flows ([`stream_threads`], [`super::parallel`]), of one capture or of
+/// the merge.
 /// `map` makes each finished attempt what `each` takes (the filter and the
 /// row's text: with threads, on the thread that tracked it); an attempt
 /// it drops still counts in the indexes.
@@ -104,20 +106,15 @@ pub fn stream_inputs<T: Send, E: From<LoadError>>(
     threads: usize,
     progress: Progress<'_>,
     map: Map<'_, T>,
-    mut each: impl FnMut(usize, T) -> Result<(), E>,
+    each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let (inputs, not_captures) = resolve(args)?;
     let mut summary = match inputs {
         Inputs::One(path) => stream_threads(&path, limits, threads, progress, map, each),
         Inputs::Many(files) => {
             let label: Vec<String> = args.iter().map(|p| p.display().to_string()).collect();
-            stream_many(
-                Path::new(&label.join(" ")),
-                files,
-                limits,
-                progress,
-                |i, a| map(a).map_or(Ok(()), |t| each(i, t)),
-            )
+            let label = PathBuf::from(label.join(" "));
+            stream_many(&label, files, limits, threads, progress, map, each)
         }
     }?;
     // First, as they were found first; past MAX_WARNINGS only counted.
@@ -135,21 +132,20 @@ pub fn stream_inputs<T: Send, E: From<LoadError>>(
 /// own reader and allocator pages (docs/PERFORMANCE.md).
 pub const THREADS_FROM_BYTES: u64 = 32 << 20;
 
-/// The most threads taken when `--threads` is not given: each reads the
-/// whole file, and at 200k handshakes 4 peak at 45 MB, 8 at 66 MB.
+/// The most threads taken when `--threads` is not given: each holds its
+/// own flow table and rows, and at 200k handshakes 4 peak at 44 MB.
 pub const MAX_DEFAULT_THREADS: usize = 4;
 
 /// The threads `handshakes` tracks with when `--threads` is not given: the
-/// machine's cores (at most [`MAX_DEFAULT_THREADS`]) for one capture file
-/// of at least [`THREADS_FROM_BYTES`]; one for a smaller file, standard
-/// input, or several captures merged into one stream.
+/// machine's cores (at most [`MAX_DEFAULT_THREADS`]) when the captures
+/// named (files, directories of them) hold at least [`THREADS_FROM_BYTES`]
+/// in all; one for less, or for standard input (its size is unknown).
 pub fn default_threads(args: &[PathBuf]) -> usize {
-    let [file] = args else {
+    if args.is_empty() || args.iter().any(|a| is_stdin(a)) {
         return 1;
-    };
-    let large = !is_stdin(file)
-        && std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() >= THREADS_FROM_BYTES);
-    if !large {
+    }
+    let bytes: u64 = args.iter().map(|a| named_bytes(a)).sum();
+    if bytes < THREADS_FROM_BYTES {
         return 1;
     }
     std::thread::available_parallelism()
@@ -157,11 +153,28 @@ pub fn default_threads(args: &[PathBuf]) -> usize {
         .min(MAX_DEFAULT_THREADS)
 }
 
+/// The size of a file, or of a directory's regular files (not recursing,
+/// as [`resolve`] reads a directory); 0 for what cannot be read, which
+/// reading will name.
+fn named_bytes(arg: &Path) -> u64 {
+    let size = |m: std::fs::Metadata| if m.is_file() { m.len() } else { 0 };
+    match std::fs::metadata(arg) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(arg).map_or(0, |dir| {
+            dir.flatten()
+                .filter_map(|e| std::fs::metadata(e.path()).ok())
+                .map(size)
+                .sum()
+        }),
+        Ok(m) => size(m),
+        Err(_) => 0,
+    }
+}
+
 /// [`stream`] over `threads` flow-sharded trackers (see
 /// [`super::parallel`]): the same attempts, in the same order; one thread
 /// is [`stream`] itself. A mapped file is framed by the leading tracker,
-/// which tells the others where their packets are; standard input goes
-/// through one routing reader.
+/// which tells the others where their packets are; from standard input it
+/// copies them theirs.
 pub fn stream_threads<T: Send, E: From<LoadError>>(
     path: &Path,
     limits: Limits,
@@ -178,7 +191,7 @@ pub fn stream_threads<T: Send, E: From<LoadError>>(
     if is_stdin(path) {
         take_stdin()?;
         let reader = CaptureReader::new(path, std::io::stdin().lock()).map_err(LoadError::from)?;
-        return super::parallel::stream_sharded(reader, limits, threads, progress, map, each);
+        return super::parallel::stream_copied(path, reader, limits, threads, progress, map, each);
     }
     let reader = CaptureReader::open(path).map_err(LoadError::from)?;
     super::parallel::stream_mapped(reader, limits, threads, progress, map, each)
@@ -203,20 +216,6 @@ pub fn stream<E: From<LoadError>>(
     }
     let reader = CaptureReader::open(path).map_err(LoadError::from)?;
     stream_from(reader, limits, progress, each)
-}
-
-/// Frames to track: one capture's, or several captures merged by time.
-trait Frames {
-    /// The next frame, the number the tracker is fed for it (its number
-    /// in the file, for one file) and whether its file is pcapng. An
-    /// error ends reading.
-    fn next(&mut self) -> Option<Result<(Frame<'_>, u64, bool), LoadError>>;
-    /// Bytes read so far.
-    fn offset(&self) -> u64;
-    /// The file, and the number in it, of the packet fed as `id`.
-    fn locate(&self, id: u64) -> (&Path, u64);
-    /// An error that stopped part of the input while the rest read on.
-    fn take_error(&mut self) -> Option<LoadError>;
 }
 
 impl<R: Read> Frames for CaptureReader<R> {
@@ -257,15 +256,18 @@ impl Frames for Merge {
 }
 
 /// Read several captures as one stream, merged by time (see
-/// [`super::merge`]), and hand out each attempt as [`stream`] does, its
-/// packet numbers those in its own file and [`Attempt::parts`] naming the
-/// files. The summary's path is `label`.
-pub fn stream_many<E: From<LoadError>>(
+/// [`super::merge`]), and hand out each attempt as [`stream_threads`]
+/// does, its packet numbers those in its own file and [`Attempt::parts`]
+/// naming the files. The summary's path is `label`. With threads the
+/// leading shard reads the merge and copies the others their packets.
+pub fn stream_many<T: Send, E: From<LoadError>>(
     label: &Path,
     files: Vec<PathBuf>,
     limits: Limits,
+    threads: usize,
     progress: Progress<'_>,
-    mut each: impl FnMut(usize, Box<Attempt>) -> Result<(), E>,
+    map: Map<'_, T>,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let merge = Merge::new(files)?;
     let names: Vec<String> = merge
@@ -273,6 +275,23 @@ pub fn stream_many<E: From<LoadError>>(
         .iter()
         .map(|p| p.display().to_string())
         .collect();
+    // On the thread that tracked the attempt, before its row is made.
+    let with_parts = |mut a: Box<Attempt>| {
+        name_parts(&mut a, &names);
+        map(a)
+    };
+    if threads <= 1 {
+        return track(label, merge, limits, progress, |i, a| {
+            with_parts(a).map_or(Ok(()), |t| each(i, t))
+        });
+    }
+    super::parallel::stream_copied(label, merge, limits, threads, progress, &with_parts, each)
+}
+
+/// Where an attempt of a merge came from: its packets' merged numbers
+/// become their numbers in their files, and [`Attempt::parts`] names the
+/// files.
+fn name_parts(a: &mut Attempt, names: &[String]) {
     let origin = |id: u64| {
         let file = usize::try_from(id >> LOCAL_BITS).unwrap_or(usize::MAX);
         PacketOrigin {
@@ -280,18 +299,15 @@ pub fn stream_many<E: From<LoadError>>(
             packet: id & ((1 << LOCAL_BITS) - 1),
         }
     };
-    track(label, merge, limits, progress, |i, mut a| {
-        let parts = Parts {
-            syn: origin(a.syn_packet),
-            reply: a.reply_packet.map(origin),
-            last: origin(a.last_packet),
-        };
-        a.syn_packet = parts.syn.packet;
-        a.reply_packet = parts.reply.as_ref().map(|r| r.packet);
-        a.last_packet = parts.last.packet;
-        a.parts = Some(Box::new(parts));
-        each(i, a)
-    })
+    let parts = Parts {
+        syn: origin(a.syn_packet),
+        reply: a.reply_packet.map(origin),
+        last: origin(a.last_packet),
+    };
+    a.syn_packet = parts.syn.packet;
+    a.reply_packet = parts.reply.as_ref().map(|r| r.packet);
+    a.last_packet = parts.last.packet;
+    a.parts = Some(Box::new(parts));
 }
 
 /// [`stream`] over an opened capture, to its end or first error.

@@ -17,9 +17,10 @@
 //! file. Framing, peeking and merging are the leading shard's alone, so it
 //! takes a smaller share of the connections ([`LEADER_SHARE`]). The
 //! merging is done on its thread too, between its batches, so N shards
-//! take N threads. Standard input and pipes cannot be mapped: a routing
-//! reader ([`stream_sharded`]) reads them, and sends the packets' bytes
-//! in batches to every shard.
+//! take N threads. Standard input, pipes and several captures merged by
+//! time ([`super::merge`]) cannot be walked in one map: there the leading
+//! shard reads them ([`stream_copied`]) and copies the others' packets
+//! into the batch it sends them, its own not.
 //!
 //! What a shard finishes it also filters and renders itself (the `map`
 //! the caller gives, on the shard's thread): the merge only numbers and
@@ -37,26 +38,26 @@
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::capture_file::{CaptureReader, Frame, MapSpan, MapView};
-use super::input::{
-    LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS, PROGRESS_EVERY,
-};
+use super::input::{Frames, LoadError, Progress, SkipReason, Summary, Warning, MAX_WARNINGS};
 use crate::handshake::{Attempt, ClockJump, Limits, Tracker};
-use crate::model::{decode_frame, fast_tcp_endpoints, Decoded, LinkType};
+use crate::model::{decode_frame, fast_tcp_endpoints, DecodeError, Decoded, LinkType};
 
 /// Packets per batch: enough that a channel message is rare beside the
 /// work it carries, few enough that every shard stays busy.
 const BATCH_PACKETS: usize = 4096;
 
-/// Batches sent and not yet answered by every shard.
-const IN_FLIGHT: usize = 4;
+/// Bytes of packets copied into one batch, at most: past them the batch
+/// goes out early, so a capture of large frames (jumbo frames, 64 KiB
+/// offloaded segments) read from standard input or a merge keeps memory
+/// flat. A SYN-heavy batch copies about 200 KB.
+const BATCH_BYTES: usize = 1 << 20;
 
 /// The leading shard's share of connections, in percent of an equal
 /// share. It frames and peeks at every packet of the file and merges; the
@@ -184,8 +185,9 @@ struct ShardOut<T> {
     /// The SYN packet of each attempt it started, in capture order.
     starts: Vec<u64>,
     finished: Vec<Done<T>>,
-    /// Clock jumps (every shard sees the same; `finished` counts its own).
-    jumps: Vec<ClockJump>,
+    /// Clock jumps (every shard sees the same; `finished` counts its own),
+    /// each after the routed packet it came at (its place among them).
+    jumps: Vec<(u64, ClockJump)>,
     /// At the end: attempts started and evicted.
     totals: Option<(usize, u64)>,
     /// The leading shard: bytes of the file read so far.
@@ -212,6 +214,8 @@ struct Shard<'m, T> {
     tracker: Tracker,
     map: Map<'m, T>,
     out: ShardOut<T>,
+    /// Routed packets seen (fed or ticked): the place of the next one.
+    routed: u64,
 }
 
 impl<'m, T> Shard<'m, T> {
@@ -220,6 +224,7 @@ impl<'m, T> Shard<'m, T> {
             tracker: Tracker::with_limits(limits),
             map,
             out: ShardOut::default(),
+            routed: 0,
         }
     }
 
@@ -240,7 +245,10 @@ impl<'m, T> Shard<'m, T> {
     }
 
     fn after(&mut self, number: u64) {
-        self.out.jumps.extend(self.tracker.take_clock_jumps());
+        let place = self.routed;
+        self.routed += 1;
+        let jumps = self.tracker.take_clock_jumps();
+        self.out.jumps.extend(jumps.into_iter().map(|j| (place, j)));
         if self.tracker.has_finished() {
             for (_, a) in self.tracker.take_finished() {
                 let syn = a.syn_packet;
@@ -267,17 +275,17 @@ impl<'m, T> Shard<'m, T> {
 
 /// The merging side: answers in, attempts handed on in order.
 struct Merge<'e, T, E> {
-    /// Mapped: the answers of the shard the merging thread walks itself
-    /// (shard 0, the leading one), ahead of `answers`, which are then
-    /// shards 1 and on.
-    local: Option<VecDeque<ShardOut<T>>>,
+    /// The answers of the shard the merging thread walks itself (shard 0,
+    /// the leading one), ahead of `answers`, which are shards 1 and on.
+    local: VecDeque<ShardOut<T>>,
     answers: Vec<Receiver<ShardOut<T>>>,
     /// Answers taken from `answers` for a round not yet complete.
     pending: Vec<Option<ShardOut<T>>>,
     /// SYN packet → attempt index, for attempts started and not finished.
     index_of: FxHashMap<u64, usize>,
     next_index: usize,
-    jumps: Vec<ClockJump>,
+    /// Every clock jump, after the routed packet it came at.
+    jumps: Vec<(u64, ClockJump)>,
     each: &'e mut dyn FnMut(usize, T) -> Result<(), E>,
 }
 
@@ -293,19 +301,11 @@ struct Round {
 }
 
 impl<T, E: From<LoadError>> Merge<'_, T, E> {
-    /// Every shard's next answer, merged.
-    fn collect(&mut self) -> Result<Round, E> {
-        match self.collect_ready(true)? {
-            Some(round) => Ok(round),
-            None => Err(gone().into()),
-        }
-    }
-
     /// Every shard's next answer, merged; `None` when one is not in yet
     /// and `wait` is false (and also, waiting, when the merging thread's
     /// own shard has none: it has not answered).
     fn collect_ready(&mut self, wait: bool) -> Result<Option<Round>, E> {
-        if self.local.as_ref().is_some_and(VecDeque::is_empty) {
+        if self.local.is_empty() {
             return Ok(None);
         }
         self.pending.resize_with(self.answers.len(), || None);
@@ -323,7 +323,7 @@ impl<T, E: From<LoadError>> Merge<'_, T, E> {
             };
         }
         let mut answers = Vec::with_capacity(self.answers.len() + 1);
-        answers.extend(self.local.as_mut().and_then(VecDeque::pop_front));
+        answers.extend(self.local.pop_front());
         answers.extend(self.pending.iter_mut().filter_map(Option::take));
         self.round(answers).map(Some)
     }
@@ -375,14 +375,13 @@ impl<T, E: From<LoadError>> Merge<'_, T, E> {
         let Some(first) = answers.first() else {
             return;
         };
-        for (i, jump) in first.jumps.iter().enumerate() {
-            let mut jump = *jump;
+        for (i, &(place, mut jump)) in first.jumps.iter().enumerate() {
             jump.finished = answers
                 .iter()
                 .filter_map(|a| a.jumps.get(i))
-                .map(|j| j.finished)
+                .map(|(_, j)| j.finished)
                 .sum();
-            self.jumps.push(jump);
+            self.jumps.push((place, jump));
         }
     }
 }
@@ -392,17 +391,19 @@ fn gone() -> LoadError {
     LoadError::ShardLost
 }
 
-/// Warnings a reader keeps, as the one-thread reading loop (`load`) keeps them.
+/// Warnings a reader keeps, as the one-thread reading loop (`load`) keeps
+/// them: each with the packets routed before it (its place among the
+/// clock jumps, which come at routed packets) and the packet's number.
 #[derive(Default)]
 struct Warnings {
-    kept: Vec<(u64, SkipReason)>,
+    kept: Vec<(u64, u64, SkipReason)>,
     more: u64,
 }
 
 impl Warnings {
-    fn warn(&mut self, number: u64, why: SkipReason) {
+    fn warn(&mut self, routed: u64, number: u64, why: SkipReason) {
         if self.kept.len() < MAX_WARNINGS {
-            self.kept.push((number, why));
+            self.kept.push((routed, number, why));
         } else {
             self.more += 1;
         }
@@ -410,10 +411,10 @@ impl Warnings {
 
     /// A frame no tracker reads: a warning when it is malformed, unless
     /// snaplen cut it (a cut frame is not a fault).
-    fn skipped(&mut self, number: u64, whole: bool, decoded: Decoded<'_>) {
+    fn skipped(&mut self, routed: u64, number: u64, whole: bool, decoded: Decoded<'_>) {
         if let (true, Decoded::Skipped(why)) = (whole, decoded) {
             if why.is_malformed() {
-                self.warn(number, SkipReason::Malformed(why));
+                self.warn(routed, number, SkipReason::Malformed(why));
             }
         }
     }
@@ -433,25 +434,56 @@ struct Reading {
 /// shard frames the file ([`CaptureReader::leading`]) and tells the others
 /// where each packet is and whose it is; they read their own from the same
 /// map. The same attempts, indexes, order and summary. A file that cannot
-/// be mapped again goes to the routing reader ([`stream_sharded`]).
+/// be mapped again is read as standard input is ([`stream_copied`]).
 pub fn stream_mapped<T: Send, E: From<LoadError>>(
     reader: CaptureReader<File>,
     limits: Limits,
     threads: usize,
     progress: Progress<'_>,
     map: Map<'_, T>,
+    each: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<Summary, E> {
+    let path = reader.path().to_owned();
+    match reader.leading(threads.max(2) - 1) {
+        Ok((own, views)) => {
+            let views = views.into_iter().map(Some).collect();
+            stream_led(&path, own, views, limits, progress, map, each)
+        }
+        Err(reader) => stream_copied(&path, *reader, limits, threads, progress, map, each),
+    }
+}
+
+/// `load`'s `stream` over `threads` shards (at least 2) of what cannot be
+/// mapped as one: standard input, a pipe, several captures merged by time.
+/// The leading shard reads `frames` and copies each other shard's packets
+/// into the batch it sends them. The summary's path is `path`.
+pub fn stream_copied<F: Frames, T: Send, E: From<LoadError>>(
+    path: &Path,
+    frames: F,
+    limits: Limits,
+    threads: usize,
+    progress: Progress<'_>,
+    map: Map<'_, T>,
+    each: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<Summary, E> {
+    let views = (1..threads.max(2)).map(|_| None).collect();
+    stream_led(path, frames, views, limits, progress, map, each)
+}
+
+/// `views.len() + 1` shards: the leading one on this thread reads `frames`
+/// and merges; follower `i + 1` reads its packets in `views[i]` (the
+/// file's map) or, without one, in the batch.
+fn stream_led<F: Frames, T: Send, E: From<LoadError>>(
+    path: &Path,
+    mut frames: F,
+    views: Vec<Option<MapView>>,
+    limits: Limits,
+    progress: Progress<'_>,
+    map: Map<'_, T>,
     mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
-    let shards = threads.max(2);
-    let path = reader.path().to_owned();
-    let (own, views) = match reader.leading(shards - 1) {
-        Ok(led) => led,
-        Err(reader) => return stream_sharded(*reader, limits, threads, progress, map, each),
-    };
-    let split = Split::led(shards);
-    let Some(span) = views.first().map(MapView::span) else {
-        return Err(gone().into());
-    };
+    let split = Split::led(views.len() + 1);
+    let span = views.iter().flatten().next().map(MapView::span);
     std::thread::scope(|scope| {
         let mut followers = Vec::new();
         let mut answers = Vec::new();
@@ -460,12 +492,12 @@ pub fn stream_mapped<T: Send, E: From<LoadError>>(
             let (batch_tx, batch_rx) = sync_channel(WALK_AHEAD + 2);
             let (tx, rx) = sync_channel(WALK_AHEAD);
             let shard = Shard::new(split.limits(me, limits), map);
-            scope.spawn(move || routed(me, shard, batch_rx, tx, Some(view)));
+            scope.spawn(move || routed(me, shard, batch_rx, tx, view));
             followers.push(batch_tx);
             answers.push(rx);
         }
         let mut merge = Merge {
-            local: Some(VecDeque::new()),
+            local: VecDeque::new(),
             answers,
             pending: Vec::new(),
             index_of: FxHashMap::default(),
@@ -486,12 +518,10 @@ pub fn stream_mapped<T: Send, E: From<LoadError>>(
             batch: Batch::sized(),
         };
         let shard = Shard::new(split.limits(0, limits), map);
-        walk(own, shard, lead, |answer| {
-            if let Some(local) = merge.local.as_mut() {
-                local.push_back(answer);
-            }
+        walk(&mut frames, shard, lead, |answer| {
+            merge.local.push_back(answer);
             loop {
-                let ahead = merge.local.as_ref().map_or(0, VecDeque::len) > WALK_AHEAD;
+                let ahead = merge.local.len() > WALK_AHEAD;
                 match merge.collect_ready(ahead) {
                     Ok(Some(round)) => {
                         progress(round.offset);
@@ -526,14 +556,18 @@ pub fn stream_mapped<T: Send, E: From<LoadError>>(
         };
         let (attempts, evicted) = round.totals.unwrap_or_default();
         let read = round.read.unwrap_or_default();
-        let (warnings, more_warnings) = merge_warnings(&path, read.warnings, &merge.jumps);
+        let locate = |id| {
+            let (path, number) = frames.locate(id);
+            (path.to_owned(), number)
+        };
+        let (warnings, more_warnings) = merge_warnings(&locate, read.warnings, &merge.jumps);
         Ok(Summary {
-            path: path.clone(),
+            path: path.to_owned(),
             packets: read.packets,
             skipped: read.skipped,
             attempts,
             evicted,
-            error: read.error,
+            error: read.error.or_else(|| frames.take_error()),
             warnings,
             more_warnings,
         })
@@ -541,10 +575,12 @@ pub fn stream_mapped<T: Send, E: From<LoadError>>(
 }
 
 /// What the leading shard tells the others: whose each packet is and
-/// where in the map, a batch at a time.
+/// where its bytes are, a batch at a time.
 struct Lead {
     split: Split,
-    span: MapSpan,
+    /// The map the followers read their packets in; without one, their
+    /// packets are copied into the batch.
+    span: Option<MapSpan>,
     followers: Vec<SyncSender<Arc<Batch>>>,
     batch: Batch,
 }
@@ -561,12 +597,14 @@ impl Lead {
             .all(|f| f.send(Arc::clone(&batch)).is_ok())
     }
 
-    /// `frame`, a packet of shard `shard`: where its bytes lie in the map
-    /// (copied into the batch should they not be in it).
-    fn route(&mut self, frame: &Frame<'_>, link: LinkType, shard: usize) {
-        let (bytes, in_batch) = match self.span.offset_of(frame.data) {
+    /// `frame`, packet `number` of shard `shard`: where a follower finds
+    /// its bytes, in the map or copied into the batch. The leading shard's
+    /// own are not copied: the others only tick at them.
+    fn route(&mut self, number: u64, frame: &Frame<'_>, link: LinkType, shard: usize) {
+        let mapped = self.span.as_ref().and_then(|s| s.offset_of(frame.data));
+        let (bytes, in_batch) = match mapped {
             Some(at) => (at..at + frame.data.len(), false),
-            // Never for a mapped reader; copied, the packet still counts.
+            None if shard == 0 => (0..0, true),
             None => {
                 let at = self.batch.data.len();
                 self.batch.data.extend_from_slice(frame.data);
@@ -574,7 +612,7 @@ impl Lead {
             }
         };
         self.batch.packets.push(Packet {
-            number: frame.number,
+            number,
             at: frame.timestamp,
             link,
             bytes,
@@ -582,39 +620,54 @@ impl Lead {
             shard,
         });
     }
+
+    /// The batch is due: [`BATCH_PACKETS`] frames read, or
+    /// [`BATCH_BYTES`] copied.
+    fn due(&self, frames: usize) -> bool {
+        frames == BATCH_PACKETS || self.batch.data.len() >= BATCH_BYTES
+    }
 }
 
-/// The leading shard: read every frame of the file, track its own, tell
-/// the others of theirs, answer every [`BATCH_PACKETS`] frames and at the
-/// end.
-fn walk<T>(
-    mut reader: CaptureReader<File>,
+/// The leading shard: read every frame, track its own, tell the others of
+/// theirs, answer at every batch and at the end.
+fn walk<F: Frames, T>(
+    frames: &mut F,
     mut shard: Shard<'_, T>,
     mut lead: Lead,
     mut out: impl FnMut(ShardOut<T>) -> bool,
 ) {
-    let path = reader.path().to_owned();
-    let pcapng = reader.is_pcapng();
     let mut read = Reading::default();
     let mut in_batch = 0;
     loop {
-        let step = match reader.next_frame() {
+        let stopped = match frames.next() {
             None => break,
-            Some(Ok(frame)) => walk_frame(pcapng, &path, frame, &mut shard, &mut read, &mut lead),
-            Some(Err(e)) => Err(e.into()),
+            Some(Ok((frame, id, pcapng))) => {
+                let step = walk_frame(pcapng, id, frame, &mut shard, &mut read, &mut lead);
+                step.err().map(|source| (id, source))
+            }
+            Some(Err(e)) => {
+                read.error = Some(e);
+                break;
+            }
         };
-        if let Err(e) = step {
-            read.error = Some(e);
+        if let Some((id, source)) = stopped {
+            let (path, number) = frames.locate(id);
+            let path = path.to_owned();
+            read.error = Some(LoadError::Decode {
+                path,
+                number,
+                source,
+            });
             break;
         }
         in_batch += 1;
-        if in_batch == BATCH_PACKETS {
+        if lead.due(in_batch) {
             in_batch = 0;
-            if !lead.send(reader.offset(), false) {
+            if !lead.send(frames.offset(), false) {
                 return;
             }
             let mut answer = shard.take();
-            answer.offset = reader.offset();
+            answer.offset = frames.offset();
             if !out(answer) {
                 return;
             }
@@ -623,46 +676,43 @@ fn walk<T>(
     // The last batch's answer and the end in one, here and in every
     // follower: attempts finished at a packet sort before those finished
     // by the end. A follower gone is the merge's to report.
-    lead.send(reader.offset(), true);
+    lead.send(frames.offset(), true);
     drop(lead);
     let mut answer = shard.end();
-    answer.offset = reader.offset();
+    answer.offset = frames.offset();
     answer.read = Some(read);
     // The merge may be gone (an error ended it); nothing is owed then.
     out(answer);
 }
 
-/// One frame, as the one-thread reading loop reads it: the leading shard
-/// tracks its own packets, ticks at the others', and routes them all.
+/// One frame, packet `number` of the stream, as the one-thread reading
+/// loop reads it: the leading shard tracks its own packets, ticks at the
+/// others', and routes them all. A link type no decoder knows ends a pcap
+/// file (its only one) and skips a pcapng packet (one interface's).
 fn walk_frame<T>(
     pcapng: bool,
-    path: &Path,
+    number: u64,
     frame: Frame<'_>,
     shard: &mut Shard<'_, T>,
     read: &mut Reading,
     lead: &mut Lead,
-) -> Result<(), LoadError> {
+) -> Result<(), DecodeError> {
     let link = match LinkType::try_from(frame.linktype) {
         Ok(link) => link,
         Err(source) if pcapng => {
             read.packets += 1;
             read.skipped += 1;
-            read.warnings.warn(frame.number, SkipReason::Link(source));
+            let why = SkipReason::Link(source);
+            read.warnings.warn(shard.routed, number, why);
             return Ok(());
         }
-        Err(source) => {
-            return Err(LoadError::Decode {
-                path: path.to_owned(),
-                number: frame.number,
-                source,
-            })
-        }
+        Err(source) => return Err(source),
     };
     read.packets += 1;
-    let (number, at) = (frame.number, frame.timestamp);
+    let at = frame.timestamp;
     match owner(&lead.split, link, frame.data) {
         Owner::Shard(who, decoded) => {
-            lead.route(&frame, link, who);
+            lead.route(number, &frame, link, who);
             match who {
                 0 => {
                     let decoded = decoded.unwrap_or_else(|| decode_frame(link, frame.data));
@@ -674,7 +724,7 @@ fn walk_frame<T>(
         Owner::Nobody(decoded) => {
             read.skipped += 1;
             let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
-            read.warnings.skipped(number, whole, decoded);
+            read.warnings.skipped(shard.routed, number, whole, decoded);
         }
     }
     Ok(())
@@ -773,174 +823,25 @@ fn routed<T>(
     let _ = out.send(shard.end());
 }
 
-/// `load`'s `stream` over `threads` shards (at least 2) fed by one
-/// routing reader (standard input, a pipe): the same attempts, indexes,
-/// order and summary.
-pub fn stream_sharded<R: Read, T: Send, E: From<LoadError>>(
-    mut reader: CaptureReader<R>,
-    limits: Limits,
-    threads: usize,
-    progress: Progress<'_>,
-    map: Map<'_, T>,
-    mut each: impl FnMut(usize, T) -> Result<(), E>,
-) -> Result<Summary, E> {
-    let shards = threads.max(2);
-    let split = Split::even(shards);
-    std::thread::scope(|scope| {
-        let mut senders = Vec::new();
-        let mut answers = Vec::new();
-        for me in 0..shards {
-            let (tx, rx) = sync_channel(IN_FLIGHT + 1);
-            let (answer_tx, answer_rx) = sync_channel(IN_FLIGHT + 1);
-            let shard = Shard::new(split.limits(me, limits), map);
-            scope.spawn(move || routed(me, shard, rx, answer_tx, None));
-            senders.push(tx);
-            answers.push(answer_rx);
-        }
-        let mut merge = Merge {
-            local: None,
-            answers,
-            pending: Vec::new(),
-            index_of: FxHashMap::default(),
-            next_index: 0,
-            jumps: Vec::new(),
-            each: &mut each,
-        };
-        let mut route = Route {
-            senders,
-            in_flight: 0,
-        };
-        // On an error the senders are dropped here, so the shards end too.
-        read_all(&mut reader, split, progress, &mut route, &mut merge)
-    })
-}
-
-/// The routing reader's batches out.
-struct Route {
-    senders: Vec<SyncSender<Arc<Batch>>>,
-    in_flight: usize,
-}
-
-impl Route {
-    fn send<T, E: From<LoadError>>(
-        &mut self,
-        batch: Batch,
-        merge: &mut Merge<'_, T, E>,
-    ) -> Result<(), E> {
-        let batch = Arc::new(batch);
-        for s in &self.senders {
-            s.send(Arc::clone(&batch)).map_err(|_| gone())?;
-        }
-        self.in_flight += 1;
-        if self.in_flight >= IN_FLIGHT {
-            merge.collect()?;
-            self.in_flight -= 1;
-        }
-        Ok(())
-    }
-}
-
-/// Read, route and hand on every packet; then the shards' ends.
-fn read_all<R: Read, T, E: From<LoadError>>(
-    reader: &mut CaptureReader<R>,
-    split: Split,
-    progress: Progress<'_>,
-    route: &mut Route,
-    merge: &mut Merge<'_, T, E>,
-) -> Result<Summary, E> {
-    let path = reader.path().to_owned();
-    let pcapng = reader.is_pcapng();
-    let mut warnings = Warnings::default();
-    let (mut packets, mut skipped) = (0u64, 0u64);
-    let mut error = None;
-    let mut batch = Batch::default();
-    loop {
-        if packets % PROGRESS_EVERY == 0 {
-            progress(reader.offset());
-        }
-        let frame = match reader.next_frame() {
-            None => break,
-            Some(Ok(f)) => f,
-            Some(Err(e)) => {
-                error = Some(e.into());
-                break;
-            }
-        };
-        let whole = frame.data.len() as u64 >= u64::from(frame.orig_len);
-        let link = match LinkType::try_from(frame.linktype) {
-            Ok(link) => link,
-            Err(source) if pcapng => {
-                packets += 1;
-                skipped += 1;
-                warnings.warn(frame.number, SkipReason::Link(source));
-                continue;
-            }
-            Err(source) => {
-                error = Some(LoadError::Decode {
-                    path: path.clone(),
-                    number: frame.number,
-                    source,
-                });
-                break;
-            }
-        };
-        packets += 1;
-        let shard = match owner(&split, link, frame.data) {
-            Owner::Shard(shard, _) => shard,
-            Owner::Nobody(decoded) => {
-                skipped += 1;
-                warnings.skipped(frame.number, whole, decoded);
-                continue;
-            }
-        };
-        let start = batch.data.len();
-        batch.data.extend_from_slice(frame.data);
-        batch.packets.push(Packet {
-            number: frame.number,
-            at: frame.timestamp,
-            link,
-            bytes: start..batch.data.len(),
-            in_batch: true,
-            shard,
-        });
-        if batch.packets.len() >= BATCH_PACKETS {
-            route.send(std::mem::take(&mut batch), merge)?;
-        }
-    }
-    progress(reader.offset());
-    if !batch.packets.is_empty() {
-        route.send(batch, merge)?;
-    }
-    route.senders.clear();
-    while route.in_flight > 0 {
-        merge.collect()?;
-        route.in_flight -= 1;
-    }
-    // Each shard's last answer is its end: what it still held, and totals.
-    let (attempts, evicted) = merge.collect()?.totals.unwrap_or_default();
-    let (warnings, more_warnings) = merge_warnings(&path, warnings, &merge.jumps);
-    Ok(Summary {
-        path,
-        packets,
-        skipped,
-        attempts,
-        evicted,
-        error,
-        warnings,
-        more_warnings,
-    })
-}
-
-/// The reader's warnings and the clock jumps, in packet order, the first
-/// [`MAX_WARNINGS`] kept.
+/// The reader's warnings and the clock jumps, in the order of the stream
+/// (a skipped frame before a jump at the next routed packet), the first
+/// [`MAX_WARNINGS`] kept; each named by its file and its number there.
 fn merge_warnings(
-    path: &std::path::Path,
+    locate: &dyn Fn(u64) -> (PathBuf, u64),
     warnings: Warnings,
-    jumps: &[ClockJump],
+    jumps: &[(u64, ClockJump)],
 ) -> (Vec<Warning>, u64) {
-    let mut all = warnings.kept;
-    all.extend(jumps.iter().map(|j| (j.packet, SkipReason::ClockJump(*j))));
-    all.sort_by_key(|(number, _)| *number);
+    let mut all: Vec<((u64, bool), u64, SkipReason)> = warnings
+        .kept
+        .into_iter()
+        .map(|(routed, number, why)| ((routed, false), number, why))
+        .collect();
+    all.extend(
+        jumps
+            .iter()
+            .map(|&(place, j)| ((place, true), j.packet, SkipReason::ClockJump(j))),
+    );
+    all.sort_by_key(|(place, _, _)| *place);
     let mut more = warnings.more;
     if all.len() > MAX_WARNINGS {
         more += (all.len() - MAX_WARNINGS) as u64;
@@ -948,10 +849,12 @@ fn merge_warnings(
     }
     let kept = all
         .into_iter()
-        .map(|(number, why)| Warning {
-            path: path.to_owned(),
-            number,
-            why,
+        .map(|(_, id, mut why)| {
+            let (path, number) = locate(id);
+            if let SkipReason::ClockJump(jump) = &mut why {
+                jump.packet = number;
+            }
+            Warning { path, number, why }
         })
         .collect();
     (kept, more)
@@ -1015,17 +918,27 @@ mod tests {
     }
 
     #[test]
-    fn warnings_and_jumps_merge_in_packet_order() {
+    fn warnings_and_jumps_merge_in_stream_order() {
         let mut w = Warnings::default();
-        w.warn(5, SkipReason::Malformed(Skip::NotIp));
-        let jump = ClockJump {
-            packet: 3,
+        // Packet 5 came after three routed packets, packet 9 after four.
+        w.warn(3, 5, SkipReason::Malformed(Skip::NotIp));
+        w.warn(4, 9, SkipReason::Malformed(Skip::NotIp));
+        let jump = |packet| ClockJump {
+            packet,
             from: Duration::from_secs(1),
             to: Duration::from_secs(100),
             finished: 2,
         };
-        let (kept, more) = merge_warnings(std::path::Path::new("x"), w, &[jump]);
+        // At the third routed packet (place 2) and the fourth (place 3).
+        let jumps = [(2, jump(3)), (3, jump(6))];
+        let locate = |id: u64| (PathBuf::from(format!("f{}", id % 2)), id * 10);
+        let (kept, more) = merge_warnings(&locate, w, &jumps);
         let numbers: Vec<u64> = kept.iter().map(|w| w.number).collect();
-        assert_eq!((numbers, more), (vec![3, 5], 0));
+        assert_eq!((numbers, more), (vec![30, 50, 60, 90], 0));
+        assert_eq!(kept[0].path, PathBuf::from("f1"));
+        let SkipReason::ClockJump(j) = &kept[2].why else {
+            panic!("{:?}", kept[2].why);
+        };
+        assert_eq!(j.packet, 60, "a jump is named by its number in its file");
     }
 }
