@@ -179,10 +179,29 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64);
 /// Packets between two progress reports.
 pub(crate) const PROGRESS_EVERY: u64 = 1 << 14;
 
+/// The leading shard's share of connections, in percent of an equal
+/// share. It frames and peeks at every packet of the file and merges; the
+/// others only read their own packets where it found them. On
+/// `scripts/gen-bench-pcap.py`'s SYN-heavy capture with two threads, the
+/// two run the same instructions (callgrind) at 88%, and the same CPU time
+/// (`perf record -e cpu-clock`, by thread) at about 85%.
+pub const LEADER_SHARE: u64 = 86;
+
+/// The leading shard's share where it reads a merge of captures (the
+/// merge itself costs it about 200 instructions a packet): on the
+/// SYN-heavy capture split into five pcapng files, two threads ran 613 M
+/// and 537 M instructions at 86%, 576 M and 574 M at 78% (callgrind).
+/// From standard input, which it copies but does not merge, 86% holds.
+pub const MERGE_LEADER_SHARE: u64 = 78;
+
 /// Frames to track: one capture's, or several captures merged by time.
 /// Both the one-thread reading loop and `--threads`' leading shard read
 /// through it, so a merge of rotated files is sharded as one file is.
 pub trait Frames {
+    /// With `--threads`, the leading shard's share of connections when it
+    /// reads these frames, in percent of an equal share: less the more
+    /// reading costs it ([`LEADER_SHARE`], [`MERGE_LEADER_SHARE`]).
+    const LEADER_SHARE: u64 = LEADER_SHARE;
     /// The next frame, the number the tracker is fed for it (its number
     /// in the file, for one file) and whether its file is pcapng. An
     /// error ends reading.

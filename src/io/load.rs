@@ -240,6 +240,7 @@ impl<R: Read> Frames for CaptureReader<R> {
 }
 
 impl Frames for Merge {
+    const LEADER_SHARE: u64 = super::input::MERGE_LEADER_SHARE;
     fn next(&mut self) -> Option<Result<(Frame<'_>, u64, bool), LoadError>> {
         let merged = self.next_frame()?;
         Some(merged.map(|m| (m.frame, m.id, m.pcapng)))

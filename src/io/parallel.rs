@@ -15,7 +15,8 @@
 //! tells the others in batches whose each packet is and where it lies in
 //! the map: they read their own packets there, and nothing else of the
 //! file. Framing, peeking and merging are the leading shard's alone, so it
-//! takes a smaller share of the connections ([`LEADER_SHARE`]). The
+//! takes a smaller share of the connections ([`Frames::LEADER_SHARE`]).
+//! The
 //! merging is done on its thread too, between its batches, so N shards
 //! take N threads. Standard input, pipes and several captures merged by
 //! time ([`super::merge`]) cannot be walked in one map: there the leading
@@ -59,14 +60,6 @@ const BATCH_PACKETS: usize = 4096;
 /// flat. A SYN-heavy batch copies about 200 KB.
 const BATCH_BYTES: usize = 1 << 20;
 
-/// The leading shard's share of connections, in percent of an equal
-/// share. It frames and peeks at every packet of the file and merges; the
-/// others only read their own packets where it found them. On
-/// `scripts/gen-bench-pcap.py`'s SYN-heavy capture with two threads, the
-/// two run the same instructions (callgrind) at 88%, and the same CPU time
-/// (`perf record -e cpu-clock`, by thread) at about 85%.
-const LEADER_SHARE: u64 = 86;
-
 /// Answers the leading shard may have waiting for the merge: enough that
 /// the shards do not wait on one another, few because each holds its
 /// rendered rows (about half a megabyte for a batch of SYN-heavy traffic).
@@ -97,12 +90,12 @@ impl Split {
         }
     }
 
-    /// The first shard [`LEADER_SHARE`] percent of an equal share, for it
-    /// frames the file and merges besides: the shards then end together.
-    fn led(shards: usize) -> Split {
+    /// The first shard `share` percent of an equal share, for it reads
+    /// the frames and merges besides: the shards then end together.
+    fn led(shards: usize, share: u64) -> Split {
         let even = Split::even(shards);
         Split {
-            first: even.first * LEADER_SHARE / 100,
+            first: even.first * share / 100,
             ..even
         }
     }
@@ -482,7 +475,7 @@ fn stream_led<F: Frames, T: Send, E: From<LoadError>>(
     map: Map<'_, T>,
     mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<Summary, E> {
-    let split = Split::led(views.len() + 1);
+    let split = Split::led(views.len() + 1, F::LEADER_SHARE);
     let span = views.iter().flatten().next().map(MapView::span);
     std::thread::scope(|scope| {
         let mut followers = Vec::new();
@@ -862,6 +855,7 @@ fn merge_warnings(
 
 #[cfg(test)]
 mod tests {
+    use super::super::input::{LEADER_SHARE, MERGE_LEADER_SHARE};
     use super::*;
     use crate::model::Skip;
 
@@ -870,7 +864,7 @@ mod tests {
         let a: SocketAddr = "192.0.2.1:40000".parse().unwrap();
         let b: SocketAddr = "[2001:db8::7]:443".parse().unwrap();
         for n in 1..8 {
-            for split in [Split::even(n), Split::led(n)] {
+            for split in [Split::even(n), Split::led(n, LEADER_SHARE)] {
                 assert_eq!(split.key(a, b), split.key(b, a));
                 assert!(split.key(a, b) < n);
             }
@@ -898,14 +892,14 @@ mod tests {
     /// others split the rest evenly, and so does the flow-table cap.
     #[test]
     fn the_leading_shard_takes_a_smaller_share() {
-        let counts = shares(Split::led(2), 2);
+        let counts = shares(Split::led(2, LEADER_SHARE), 2);
         let first = counts[0] as f64 / 4096.0;
         let want = 0.5 * LEADER_SHARE as f64 / 100.0;
         assert!((first - want).abs() < 0.03, "{counts:?}");
-        let counts = shares(Split::led(3), 3);
+        let counts = shares(Split::led(3, LEADER_SHARE), 3);
         assert!(counts[0] < counts[1] && counts[0] < counts[2], "{counts:?}");
         assert!(counts[1].abs_diff(counts[2]) < 200, "{counts:?}");
-        let split = Split::led(2);
+        let split = Split::led(2, MERGE_LEADER_SHARE);
         let (a, b) = (split.flows(0, 1000), split.flows(1, 1000));
         assert!(a < b && a + b >= 1000 && a + b <= 1002, "{a} {b}");
         assert_eq!(
