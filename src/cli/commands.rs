@@ -257,6 +257,7 @@ fn handshakes(
     // sink writes their rows in the one-thread order.
     let renderer = if threads > 1 { sink.renderer() } else { None };
     let pool = sink::RowPool::default();
+    let mut written = Vec::with_capacity(sink::RowPool::BATCH);
     let map = |attempt: Box<Attempt>| {
         if !rule.as_ref().is_none_or(|r| r.eval(&*attempt)) {
             return None;
@@ -274,7 +275,10 @@ fn handshakes(
             Row::Rendered(text) => {
                 let text = text?;
                 sink.rendered(index, &text)?;
-                pool.give_back(text);
+                written.push(text);
+                if written.len() >= sink::RowPool::BATCH {
+                    pool.give_back(&mut written);
+                }
             }
         }
         Ok::<(), anyhow::Error>(())

@@ -94,14 +94,23 @@ impl RowPool {
         reused.unwrap_or_else(|| Vec::with_capacity(Self::ROOM))
     }
 
-    /// A buffer written out: kept for [`RowPool::take`] unless enough are.
-    pub fn give_back(&self, mut buf: Vec<u8>) {
-        buf.clear();
+    /// Buffers written out, handed back together once this many are: the
+    /// lock's cache line then moves to the writing thread once a batch,
+    /// not once a row (with two threads, handing each back alone was 3.5%
+    /// of the main thread's CPU time, `perf record -e cpu-clock`).
+    pub const BATCH: usize = 64;
+
+    /// Buffers written out (`bufs`, left empty): kept for
+    /// [`RowPool::take`] unless enough are.
+    pub fn give_back(&self, bufs: &mut Vec<Vec<u8>>) {
         if let Ok(mut free) = self.free.lock() {
-            if free.len() < Self::KEEP {
-                free.push(buf);
-            }
+            let room = Self::KEEP.saturating_sub(free.len());
+            free.extend(bufs.drain(..).take(room).map(|mut buf| {
+                buf.clear();
+                buf
+            }));
         }
+        bufs.clear();
     }
 }
 
