@@ -435,3 +435,46 @@ fn the_default_is_every_core_on_large_captures_and_one_thread_otherwise() {
     assert_eq!(default_threads(std::slice::from_ref(&rotated)), 1);
     assert_eq!(default_threads(&[rotated, half]), cores);
 }
+
+/// `stalls` reads as `handshakes` does (streamed, on `--threads`): the
+/// same flows, groups, retries and exit status on any thread count, from
+/// one capture and from a merge of rotated ones.
+#[test]
+fn stalls_gives_the_same_bytes_on_any_thread_count() {
+    let tmp = TempDir::new("threads-stalls");
+    let rotated = tmp.join("rotated");
+    split(
+        &root().join("captures/hang-range-retry.pcap"),
+        &rotated,
+        3,
+        false,
+    );
+    let mut inputs: Vec<PathBuf> = [
+        "captures/hang-range-retry.pcap",
+        "captures/stall-by-ttl.pcap",
+        "captures/incident.pcap",
+        "captures/snaplen-64.pcap",
+        "captures/many-attempts.pcap",
+    ]
+    .iter()
+    .map(|f| root().join(f))
+    .collect();
+    inputs.push(rotated);
+    for input in &inputs {
+        let path = input.display().to_string();
+        for json in [&[][..], &["--json"]] {
+            let run = |n: &str| {
+                let mut args = vec!["stalls", path.as_str()];
+                args.extend_from_slice(json);
+                args.extend_from_slice(&["--threads", n]);
+                let out = synlab(&args);
+                (out.stdout, out.stderr, out.status.code())
+            };
+            let one = run("1");
+            assert!(one.2 == Some(0) || one.2 == Some(1), "{path}: {one:?}");
+            for n in ["2", "3"] {
+                assert!(run(n) == one, "{path} {json:?}: --threads {n} differs");
+            }
+        }
+    }
+}

@@ -114,6 +114,11 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Track with N threads, as `handshakes --threads` does (default:
+        /// the machine's cores, at most 4, for 32 MiB of captures or more;
+        /// 1 for less, or standard input). The flows found are the same.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+        threads: Option<u64>,
     },
     /// Compare two handshakes attribute by attribute.
     ///

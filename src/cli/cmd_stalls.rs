@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::output::{printable, write_json, Style};
 use super::status::Status;
-use crate::handshake::{kb, Attempt, FlowEnd};
+use crate::handshake::{kb, Attempt, FlowEnd, Limits};
 use crate::http::{Request, Response};
-use crate::io::load::load_inputs;
+use crate::io::load::{stream_inputs, LoadError, Summary};
 use crate::model::Field;
 
 /// The p0f group of flows whose SYN had no signature (not IPv4/IPv6 TCP
@@ -141,13 +141,46 @@ const UNKNOWN_REASON: &str = "the capture's snapshot length cut the response hea
      Content-Length is unseen and a download that stopped short cannot be told from one that \
      finished; capture with a larger snaplen (tcpdump -s 0)";
 
-/// Run `synlab stalls`. Exit status: 0 stalled flows found, 1 none (also
-/// when some flows' stall is unknown: the summary says so), 2 trouble.
-pub fn run(files: &[PathBuf], json: bool, style: Style, out: &mut dyn Write) -> Result<Status> {
+/// Attempts with their index in the capture.
+type Numbered = Vec<(usize, Box<Attempt>)>;
+
+/// The attempts `stalls` reports on, kept as they finish: the stalled
+/// ones, the partial ones (a stalled flow's retries are among them) and
+/// those whose stall is unknown, in capture order; the others are only
+/// counted. Memory follows those flows, not the capture (issue 25: a
+/// capture of 200k attempts, read whole, took 1.2 GB).
+fn read(files: &[PathBuf], threads: usize) -> Result<(Numbered, Summary), LoadError> {
+    let keep = |a: Box<Attempt>| (a.stalled() || is_partial(&a) || a.stall_unknown()).then_some(a);
+    let mut kept = Vec::new();
+    let summary = stream_inputs(
+        files,
+        Limits::default(),
+        threads,
+        &mut |_| {},
+        &keep,
+        |i, a| {
+            kept.push((i, a));
+            Ok::<(), LoadError>(())
+        },
+    )?;
+    kept.sort_unstable_by_key(|(i, _)| *i);
+    Ok((kept, summary))
+}
+
+/// Run `synlab stalls` on `threads` threads. Exit status: 0 stalled flows
+/// found, 1 none (also when some flows' stall is unknown: the summary says
+/// so), 2 trouble.
+pub fn run(
+    files: &[PathBuf],
+    json: bool,
+    threads: usize,
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<Status> {
     let label = crate::io::load::inputs_label(files);
     let file = label.as_path();
-    let loaded = load_inputs(files)?;
-    let attempts: Vec<(usize, &Attempt)> = loaded.numbered().collect();
+    let (kept, summary) = read(files, threads)?;
+    let attempts: Vec<(usize, &Attempt)> = kept.iter().map(|(i, a)| (*i, &**a)).collect();
     let groups = group_stalls(&attempts);
     let stalled = groups.iter().map(|g| g.flows.len()).sum();
     let unknown: Vec<usize> = attempts
@@ -158,13 +191,13 @@ pub fn run(files: &[PathBuf], json: bool, style: Style, out: &mut dyn Write) -> 
     if json {
         let doc = StallsJson {
             file: file.display().to_string(),
-            attempts: attempts.len(),
+            attempts: summary.attempts,
             stalled,
             unknown_reason: (!unknown.is_empty()).then_some(UNKNOWN_REASON),
             unknown: unknown.len(),
             unknown_flows: unknown,
             groups: &groups,
-            error: loaded.error.as_ref().map(|e| e.to_string()),
+            error: summary.error.as_ref().map(|e| e.to_string()),
         };
         write_json(&doc, out)?;
     } else {
@@ -173,12 +206,12 @@ pub fn run(files: &[PathBuf], json: bool, style: Style, out: &mut dyn Write) -> 
             0 => String::new(),
             n => format!(", {n} unknown"),
         };
-        let summary = format!(
+        let summary_line = format!(
             "{stalled} stalled{unknown_text} of {} in {}",
-            plural(attempts.len(), "attempt"),
+            plural(summary.attempts, "attempt"),
             file.display()
         );
-        writeln!(out, "{}", style.dim(&summary))?;
+        writeln!(out, "{}", style.dim(&summary_line))?;
         if !unknown.is_empty() {
             let list: Vec<String> = unknown.iter().map(|i| format!("#{i}")).collect();
             writeln!(out, "unknown ({}): {UNKNOWN_REASON}", list.join(", "))?;
@@ -190,7 +223,14 @@ pub fn run(files: &[PathBuf], json: bool, style: Style, out: &mut dyn Write) -> 
     } else {
         Status::Differ
     };
-    Ok(super::messages::finish(&loaded, status))
+    Ok(super::messages::report(
+        &summary.path,
+        &summary.warnings,
+        summary.more_warnings,
+        summary.error.as_ref(),
+        summary.packets,
+        status,
+    ))
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -106,7 +106,17 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_impact::run(args, &dirs, style, out)
         }
-        Command::Stalls { files, json } => super::cmd_stalls::run(files, *json, style, out),
+        Command::Stalls {
+            files,
+            json,
+            threads,
+        } => {
+            let threads = threads.map_or_else(
+                || crate::io::load::default_threads(files),
+                |n| usize::try_from(n).unwrap_or(1),
+            );
+            super::cmd_stalls::run(files, *json, threads, style, out)
+        }
         Command::Bisect(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_bisect::bisect(args, &dirs, style, out)
