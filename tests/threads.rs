@@ -478,3 +478,47 @@ fn stalls_gives_the_same_bytes_on_any_thread_count() {
         }
     }
 }
+
+/// `profiles learn DIR` streams each capture: attempts finish out of
+/// their index order, and every SYN is still learnt once, in index order.
+#[test]
+fn profiles_learn_takes_every_syn_in_index_order_while_streaming() {
+    let tmp = TempDir::new("threads-learn");
+    let Some(path) = syn_heavy(&tmp) else {
+        return;
+    };
+    let dir = tmp.join("learn");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(&path, dir.join("syn-heavy.pcap")).unwrap_or_else(|e| panic!("{e}"));
+    let dir_arg = dir.display().to_string();
+    let out = synlab(&["profiles", "learn", &dir_arg, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let lines = synlab(&["handshakes", &dir_arg, "--jsonl"]).stdout;
+    let attempts = lines.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(
+        doc["syns"].as_u64(),
+        Some(attempts as u64),
+        "{}",
+        doc["syns"]
+    );
+    let mut seen = Vec::new();
+    for group in doc["groups"].as_array().into_iter().flatten() {
+        let members: Vec<usize> = group["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str()?.rsplit_once('#')?.1.parse().ok())
+            .collect();
+        assert!(members.windows(2).all(|w| w[0] < w[1]), "{members:?}");
+        seen.extend(members);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..attempts).collect::<Vec<_>>());
+}

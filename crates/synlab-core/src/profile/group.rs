@@ -72,20 +72,49 @@ pub fn group<'a>(
     syns: impl IntoIterator<Item = (Origin, &'a Attributes)>,
     db: Option<&P0fDb>,
 ) -> (Vec<Group>, Vec<NotLearnt>) {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
-    let mut failed = Vec::new();
+    let mut grouper = Grouper::new(db);
     for (origin, syn) in syns {
+        grouper.add(origin, syn);
+    }
+    grouper.finish()
+}
+
+/// [`group`] one SYN at a time, so a reader can hand each over and drop
+/// it: what is kept is the groups and each SYN's origin, not the SYNs.
+pub struct Grouper<'d> {
+    db: Option<&'d P0fDb>,
+    groups: Vec<Group>,
+    keys: Vec<String>,
+    failed: Vec<NotLearnt>,
+}
+
+impl<'d> Grouper<'d> {
+    pub fn new(db: Option<&'d P0fDb>) -> Self {
+        Grouper {
+            db,
+            groups: Vec::new(),
+            keys: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// The next SYN, in the order read.
+    pub fn add(&mut self, origin: Origin, syn: &Attributes) {
         let learnt = Profile::learn(syn, "learnt", &origin.to_string());
         let profile = match learnt.and_then(|(p, _)| at_initial_ttl(p, syn, &origin)) {
             Ok(p) => p,
             Err(error) => {
-                failed.push(NotLearnt { origin, error });
-                continue;
+                self.failed.push(NotLearnt { origin, error });
+                return;
             }
         };
         let key = behaviour_key(&profile);
-        match groups.iter_mut().zip(&keys).find(|(_, k)| **k == key) {
+        let found = self
+            .groups
+            .iter_mut()
+            .zip(&self.keys)
+            .find(|(_, k)| **k == key);
+        match found {
             Some((g, _)) => {
                 let mss = profile.attributes.num(Field::TcpOptionsMssVal);
                 if let Some(mss) = mss.filter(|m| !g.mss.contains(m)) {
@@ -94,8 +123,8 @@ pub fn group<'a>(
                 g.members.push(origin);
             }
             None => {
-                let label = db.and_then(|db| db.classify(syn));
-                groups.push(Group {
+                let label = self.db.and_then(|db| db.classify(syn));
+                self.groups.push(Group {
                     p0f_label: label.as_ref().map(|m| m.label.to_string()),
                     fuzzy: label.as_ref().is_some_and(|m| m.fuzzy),
                     mss: profile
@@ -109,13 +138,18 @@ pub fn group<'a>(
                     },
                     members: vec![origin],
                 });
-                keys.push(key);
+                self.keys.push(key);
             }
         }
     }
-    groups.sort_by_key(|g| std::cmp::Reverse(g.members.len()));
-    name_groups(&mut groups);
-    (groups, failed)
+
+    /// The groups, largest first and named, and the SYNs not learnt.
+    pub fn finish(self) -> (Vec<Group>, Vec<NotLearnt>) {
+        let mut groups = self.groups;
+        groups.sort_by_key(|g| std::cmp::Reverse(g.members.len()));
+        name_groups(&mut groups);
+        (groups, self.failed)
+    }
 }
 
 /// The learnt profile sending the initial TTL p0f guesses for the SYN
