@@ -522,3 +522,63 @@ fn profiles_learn_takes_every_syn_in_index_order_while_streaming() {
     seen.sort_unstable();
     assert_eq!(seen, (0..attempts).collect::<Vec<_>>());
 }
+
+/// Naming one attempt (`FILE#N`, `FILE@IP`) streams the capture and keeps
+/// only that attempt: the same one `handshakes` numbers N, and for an
+/// address its first attempt by index, although attempts finish out of
+/// that order.
+#[test]
+fn one_attempt_named_in_a_large_capture_is_the_one_handshakes_lists() {
+    let tmp = TempDir::new("threads-named");
+    let Some(path) = syn_heavy(&tmp) else {
+        return;
+    };
+    let file = path.display().to_string();
+    let rows: Vec<serde_json::Value> = synlab(&["handshakes", &file, "--jsonl"])
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let client = |i: usize| {
+        rows.iter()
+            .find(|r| r["index"] == i)
+            .map(|r| r["client"].to_string())
+    };
+    let learnt = |spec: &str| -> String {
+        let out = synlab(&["profiles", "learn", spec, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{spec}");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        doc["description"].as_str().unwrap_or_default().to_owned()
+    };
+    for n in [0, 7, rows.len() / 2, rows.len() - 1] {
+        let text = learnt(&format!("{file}#{n}"));
+        let want = client(n).unwrap_or_default().trim_matches('"').to_owned();
+        assert!(
+            text.contains(&format!("attempt {n} of")) && text.contains(&want),
+            "{text}"
+        );
+    }
+    let ip = client(rows.len() / 3)
+        .unwrap_or_default()
+        .trim_matches('"')
+        .rsplit_once(':')
+        .map(|(ip, _)| ip.to_owned())
+        .unwrap_or_default();
+    let first = (0..rows.len())
+        .find(|&i| client(i).is_some_and(|c| c.contains(&format!("{ip}:"))))
+        .unwrap_or(usize::MAX);
+    let text = learnt(&format!("{file}@{ip}"));
+    assert!(
+        text.contains(&format!("attempt {first} of")),
+        "{ip} {first}: {text}"
+    );
+    let out = synlab(&["diff", &format!("{file}#{}", rows.len()), &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("the file holds {}", rows.len())),
+        "{said}"
+    );
+}

@@ -264,10 +264,10 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
     let parsed: AttemptSpec = spec.parse().unwrap_or_else(|e| match e {});
     let stdin = is_stdin(&parsed.path);
     if stdin || parsed.path.is_file() {
-        match load(&parsed.path) {
+        match parsed.load() {
             Ok(loaded) => {
                 super::messages::print_warnings(&loaded);
-                let (index, attempt) = parsed.pick(&loaded.attempts)?;
+                let (index, attempt) = parsed.chosen(&loaded)?;
                 let mut attributes = attempt.syn.clone();
                 if flow {
                     for (k, v) in attempt.flow.iter() {

@@ -11,7 +11,7 @@ use super::messages::message;
 use super::select::AttemptSpec;
 use super::status::Status;
 use crate::handshake::{Attempt, Limits};
-use crate::io::load::{load, stream_inputs, LoadError, Summary};
+use crate::io::load::{stream_inputs, LoadError, Summary};
 use crate::model::Field;
 use crate::p0f::{self, P0fDb};
 use crate::profile::{group, Profile};
@@ -209,9 +209,9 @@ fn learn(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let loaded = load(&spec.path)?;
+    let loaded = spec.load()?;
     super::messages::print_warnings(&loaded);
-    let (index, attempt) = spec.pick(&loaded.attempts)?;
+    let (index, attempt) = spec.chosen(&loaded)?;
     let origin = format!("{spec}");
     let label = db.and_then(|db| db.classify(&attempt.syn));
     let name = match (name, &label) {

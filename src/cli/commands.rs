@@ -13,7 +13,7 @@ use super::sink::{self, Format, Sink};
 use super::status::Status;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::{Attempt, Limits};
-use crate::io::load::{is_stdin, load, stream_inputs, Loaded};
+use crate::io::load::{is_stdin, stream_inputs, Loaded};
 use crate::model::{Attributes, Field, Kind};
 use crate::rule::{Rule, Scope};
 
@@ -386,8 +386,8 @@ impl Side {
                 profile: Box::new(profile),
             });
         }
-        let loaded = load(path)?;
-        let (index, _) = spec.pick(&loaded.attempts)?;
+        let loaded = spec.load()?;
+        let (index, _) = spec.chosen(&loaded)?;
         Ok(Side::Capture {
             spec: spec.clone(),
             loaded,
@@ -398,8 +398,8 @@ impl Side {
     /// Whether a captured side's SYN is IPv6 (`None` for a profile).
     fn captured_ipv6(&self) -> Option<bool> {
         match self {
-            Side::Capture { loaded, index, .. } => {
-                Some(loaded.attempts[*index].syn.contains(Field::Ipv6Version))
+            Side::Capture { loaded, .. } => {
+                Some(loaded.attempts[0].syn.contains(Field::Ipv6Version))
             }
             Side::Profile { .. } => None,
         }
@@ -418,7 +418,7 @@ impl Side {
 
     fn packets(&self) -> Packets<'_> {
         match self {
-            Side::Capture { loaded, index, .. } => (&loaded.attempts[*index]).into(),
+            Side::Capture { loaded, .. } => (&loaded.attempts[0]).into(),
             Side::Profile { syn, flow, .. } => Packets {
                 syn,
                 syn_ack: None,
@@ -437,7 +437,7 @@ impl Side {
                 spec,
                 loaded,
                 index,
-            } => DiffSide::attempt(spec, *index, &loaded.attempts[*index]),
+            } => DiffSide::attempt(spec, *index, &loaded.attempts[0]),
             Side::Profile { profile, file, .. } => {
                 DiffSide::profile(&profile.name, file.as_deref())
             }

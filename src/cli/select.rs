@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
-use crate::handshake::Attempt;
+use crate::handshake::{Attempt, Limits};
+use crate::io::load::{stream_inputs, LoadError, Loaded};
 
 /// Which attempt of a capture a command means.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,30 +80,57 @@ impl std::fmt::Display for AttemptSpec {
 }
 
 impl AttemptSpec {
-    /// The attempt this spec names among a file's attempts, with its index.
-    pub fn pick<'a>(&self, attempts: &'a [Attempt]) -> Result<(usize, &'a Attempt), SpecError> {
-        let spec = self.to_string();
-        match self.which {
-            Which::First => attempts
-                .first()
-                .map(|a| (0, a))
-                .ok_or(SpecError::NoAttempts { spec }),
-            Which::Index(index) => {
-                attempts
-                    .get(index)
-                    .map(|a| (index, a))
-                    .ok_or(SpecError::NoSuchIndex {
-                        spec,
-                        index,
-                        count: attempts.len(),
-                    })
+    /// Read the capture (as `load` does: a file, a directory of them, `-`)
+    /// and keep only the attempt this spec names, the others dropped as
+    /// they finish: naming one attempt of a large capture does not hold
+    /// them all (issue 25: `diff BIG#5 …` held every attempt of BIG, 1.2
+    /// GB at 200k). The count of all is kept for [`AttemptSpec::chosen`].
+    pub fn load(&self) -> Result<Loaded, LoadError> {
+        let files = std::slice::from_ref(&self.path);
+        let mut best: Option<(usize, Box<Attempt>)> = None;
+        let all = |a: Box<Attempt>| Some(a);
+        let summary = stream_inputs(files, Limits::default(), 1, &mut |_| {}, &all, |i, a| {
+            let wanted = match self.which {
+                Which::First => i == 0,
+                Which::Index(n) => i == n,
+                // The first by index: attempts finish out of that order.
+                Which::Client(ip) => a.client.ip() == ip,
+            };
+            if wanted && best.as_ref().is_none_or(|(b, _)| i < *b) {
+                best = Some((i, a));
             }
-            Which::Client(ip) => attempts
-                .iter()
-                .enumerate()
-                .find(|(_, a)| a.client.ip() == ip)
-                .ok_or(SpecError::NoSuchClient { spec, ip }),
+            Ok::<(), LoadError>(())
+        })?;
+        let (numbers, attempts) = best.map(|(i, a)| (i, *a)).into_iter().unzip();
+        Ok(Loaded {
+            path: summary.path,
+            attempts,
+            numbers,
+            total_attempts: summary.attempts,
+            packets: summary.packets,
+            skipped: summary.skipped,
+            error: summary.error,
+            warnings: summary.warnings,
+            more_warnings: summary.more_warnings,
+        })
+    }
+
+    /// The attempt [`AttemptSpec::load`] kept, with its index in the
+    /// capture, or why there is none.
+    pub fn chosen<'a>(&self, loaded: &'a Loaded) -> Result<(usize, &'a Attempt), SpecError> {
+        if let Some(found) = loaded.numbered().next() {
+            return Ok(found);
         }
+        let spec = self.to_string();
+        Err(match self.which {
+            Which::First => SpecError::NoAttempts { spec },
+            Which::Index(index) => SpecError::NoSuchIndex {
+                spec,
+                index,
+                count: loaded.total_attempts,
+            },
+            Which::Client(ip) => SpecError::NoSuchClient { spec, ip },
+        })
     }
 }
 
