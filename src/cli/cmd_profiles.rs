@@ -283,14 +283,7 @@ fn learn_many(
         for file in capture_files(&spec.path)? {
             match learn_file(&file, &mut grouper) {
                 Ok(summary) => {
-                    status = super::messages::report(
-                        &summary.path,
-                        &summary.warnings,
-                        summary.more_warnings,
-                        summary.error.as_ref(),
-                        summary.packets,
-                        status,
-                    );
+                    status = super::messages::summarize(&summary, status);
                     total += summary.attempts;
                     read += 1;
                 }

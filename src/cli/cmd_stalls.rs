@@ -223,14 +223,7 @@ pub fn run(
     } else {
         Status::Differ
     };
-    Ok(super::messages::report(
-        &summary.path,
-        &summary.warnings,
-        summary.more_warnings,
-        summary.error.as_ref(),
-        summary.packets,
-        status,
-    ))
+    Ok(super::messages::summarize(&summary, status))
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -312,14 +312,7 @@ fn handshakes(
     } else {
         Status::Ok
     };
-    Ok(messages::report(
-        &summary.path,
-        &summary.warnings,
-        summary.more_warnings,
-        summary.error.as_ref(),
-        summary.packets,
-        status,
-    ))
+    Ok(messages::summarize(&summary, status))
 }
 
 /// An attempt that passed `--where`, as the sink takes it.

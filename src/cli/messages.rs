@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::status::Status;
-use crate::io::load::{LoadError, Loaded, Warning};
+use crate::io::load::{LoadError, Loaded, Summary, Warning};
 
 /// One line on standard error, `synlab: ` and the formatted message, its
 /// control characters escaped: a message may quote a file or the wire (a
@@ -49,6 +49,18 @@ pub fn finish(loaded: &Loaded, status: Status) -> Status {
         loaded.more_warnings,
         loaded.error.as_ref(),
         loaded.packets,
+        status,
+    )
+}
+
+/// [`report`] for a streamed read: its summary's warnings and error.
+pub fn summarize(summary: &Summary, status: Status) -> Status {
+    report(
+        &summary.path,
+        &summary.warnings,
+        summary.more_warnings,
+        summary.error.as_ref(),
+        summary.packets,
         status,
     )
 }
