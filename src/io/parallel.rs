@@ -168,15 +168,20 @@ fn endpoint_hash(a: &SocketAddr) -> u64 {
     }
 }
 
-/// One attempt a shard finished: the packet that finished it
-/// (`u64::MAX`: the end of the capture), its SYN's packet, and what the
-/// map made of it.
+/// One attempt a shard finished: the place in the stream of the packet
+/// that finished it (`u64::MAX`: the end of the capture), its SYN's
+/// packet, and what the map made of it.
+///
+/// Places, not packet numbers, order the attempts: in a merge of
+/// captures a packet's number says its file first, so numbers do not
+/// follow the stream (two interfaces' captures interleave).
 type Done<T> = (u64, u64, Option<T>);
 
 /// A shard's answer to one batch, or to the end of the capture.
 struct ShardOut<T> {
-    /// The SYN packet of each attempt it started, in capture order.
-    starts: Vec<u64>,
+    /// The place in the stream and the packet of each attempt's SYN it
+    /// started, in stream order.
+    starts: Vec<(u64, u64)>,
     finished: Vec<Done<T>>,
     /// Clock jumps (every shard sees the same; `finished` counts its own),
     /// each after the routed packet it came at (its place among them).
@@ -226,18 +231,20 @@ impl<'m, T> Shard<'m, T> {
         let seen = self.tracker.attempts_seen();
         self.tracker.feed(number, at, decoded);
         if self.tracker.attempts_seen() > seen {
-            self.out.starts.push(number);
+            self.out.starts.push((self.routed, number));
         }
-        self.after(number);
+        self.after();
     }
 
     /// A packet of another shard's flows: the clock moves.
     fn tick(&mut self, number: u64, at: Duration) {
         self.tracker.tick(number, at);
-        self.after(number);
+        self.after();
     }
 
-    fn after(&mut self, number: u64) {
+    /// What the routed packet just fed or ticked at (the `routed`-th)
+    /// finished or moved.
+    fn after(&mut self) {
         let place = self.routed;
         self.routed += 1;
         let jumps = self.tracker.take_clock_jumps();
@@ -245,7 +252,7 @@ impl<'m, T> Shard<'m, T> {
         if self.tracker.has_finished() {
             for (_, a) in self.tracker.take_finished() {
                 let syn = a.syn_packet;
-                self.out.finished.push((number, syn, (self.map)(a)));
+                self.out.finished.push((place, syn, (self.map)(a)));
             }
         }
     }
@@ -323,15 +330,15 @@ impl<T, E: From<LoadError>> Merge<'_, T, E> {
 
     /// One answer of every shard, merged.
     fn round(&mut self, answers: Vec<ShardOut<T>>) -> Result<Round, E> {
-        let mut starts: Vec<u64> = answers
+        let mut starts: Vec<(u64, u64)> = answers
             .iter()
             .flat_map(|a| a.starts.iter().copied())
             .collect();
-        // Each shard's starts are in capture order: a stable sort merges
+        // Each shard's starts are in stream order: a stable sort merges
         // those runs in linear time, where an unstable one sorts afresh.
-        starts.sort();
-        for s in starts {
-            self.index_of.insert(s, self.next_index);
+        starts.sort_by_key(|&(place, _)| place);
+        for (_, syn) in starts {
+            self.index_of.insert(syn, self.next_index);
             self.next_index += 1;
         }
         self.merge_jumps(&answers);
@@ -353,7 +360,7 @@ impl<T, E: From<LoadError>> Merge<'_, T, E> {
                 }
             }
         }
-        // Runs again (each shard finishes in packet order); the keys are
+        // Runs again (each shard finishes in stream order); the keys are
         // unique, so stable or not gives the same order.
         done.sort_by_key(|(at, index, _)| (*at, *index));
         for (_, index, item) in done {
