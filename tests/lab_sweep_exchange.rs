@@ -193,9 +193,24 @@ fn capped_downloads_are_said(lab: &Lab) {
             "4000",
         ],
     );
-    let out = lab.in_ns(lab.c1(), 60, bin(), &args);
-    support::assert_exit_for(&out, 0, "sweep --exchange --max-bytes 4000");
-    let rows = json_rows(&out);
+    let run = || {
+        let out = lab.in_ns(lab.c1(), 60, bin(), &args);
+        support::assert_exit_for(&out, 0, "sweep --exchange --max-bytes 4000");
+        json_rows(&out)
+    };
+    let mut rows = run();
+    // A SYN the lab lost (seen once in CI: one probe of 768 answered
+    // nothing) makes its target `transient`, which is the sweep telling
+    // the truth about that run; the caps are what this checks, so the
+    // sweep runs once more, and that run must be clean.
+    let lost = |rows: &[Json]| {
+        rows.iter()
+            .any(|r| r["condition"] == "transient" && r["failing"] == serde_json::json!([]))
+    };
+    if lost(&rows) {
+        eprintln!("the lab lost a probe; the capped sweep runs once more");
+        rows = run();
+    }
     assert_eq!(rows.len(), 32, "one row per target");
     for r in &rows {
         assert_eq!(r["condition"], "works", "{r}");
