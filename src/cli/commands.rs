@@ -52,12 +52,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            // Unless asked: every core on a large file, one on a small one
-            // (docs/PERFORMANCE.md).
-            let threads = threads.map_or_else(
-                || crate::io::load::default_threads(files),
-                |n| usize::try_from(n).unwrap_or(1),
-            );
+            let threads = threads_for(files, *threads);
             handshakes(
                 files,
                 print,
@@ -110,13 +105,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             files,
             json,
             threads,
-        } => {
-            let threads = threads.map_or_else(
-                || crate::io::load::default_threads(files),
-                |n| usize::try_from(n).unwrap_or(1),
-            );
-            super::cmd_stalls::run(files, *json, threads, style, out)
-        }
+        } => super::cmd_stalls::run(files, *json, threads_for(files, *threads), style, out),
         Command::Bisect(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_bisect::bisect(args, &dirs, style, out)
@@ -313,6 +302,15 @@ fn handshakes(
         Status::Ok
     };
     Ok(messages::summarize(&summary, status))
+}
+
+/// The threads to track `files` with: `--threads` when given; unless asked,
+/// every core on large captures, one on small ones (docs/PERFORMANCE.md).
+fn threads_for(files: &[std::path::PathBuf], asked: Option<u64>) -> usize {
+    asked.map_or_else(
+        || crate::io::load::default_threads(files),
+        |n| usize::try_from(n).unwrap_or(1),
+    )
 }
 
 /// An attempt that passed `--where`, as the sink takes it.
