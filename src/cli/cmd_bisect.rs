@@ -1,7 +1,7 @@
 //! `synlab bisect`: which attribute differences change the outcome.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::net::SocketAddr;
 
@@ -19,10 +19,13 @@ use super::output::Style;
 use super::recording::{Answerer, Recorder};
 use super::select::AttemptSpec;
 use super::status::Status;
+use crate::handshake::{Attempt, Limits};
 use crate::io::capture_file::CaptureError;
-use crate::io::load::{is_stdin, load, LoadError};
+use crate::io::load::{is_stdin, stream_inputs, LoadError};
 use crate::model::{Attr, Attributes, Field, Kind};
-use crate::oracle::{self, Action, Oracle, PortFilter, RecordedOracle, RuleOracle};
+use crate::oracle::{
+    self, Action, Observation, Oracle, PortFilter, RecordedBuilder, RecordedOracle, RuleOracle,
+};
 use crate::report::RunFacts;
 use crate::report::SynSide;
 use crate::rule::{Rule, Scope};
@@ -343,17 +346,39 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
         return Ok(Box::new(oracle.with_ports(args.rule_ports)));
     }
     if let Some(path) = &args.recorded {
-        let loaded = load(path)?;
-        super::messages::print_warnings(&loaded);
-        if let Some(e) = &loaded.error {
-            message!("{e} (the {} packets before it are used)", loaded.packets);
-        }
-        if loaded.attempts.is_empty() {
-            bail!("{}: holds no connection attempt", path.display());
-        }
-        return Ok(Box::new(RecordedOracle::from_attempts(&loaded.attempts)));
+        return Ok(Box::new(recorded_oracle(path)?));
     }
     bail!("no oracle: give --target, --rule or --recorded")
+}
+
+/// `--recorded FILE`: the recording read as a stream on every core its size
+/// calls for, keeping of each attempt only what the oracle answers with
+/// ([`Observation`]): a recording of millions of attempts takes the memory
+/// of its distinct SYNs, not of its attempts.
+fn recorded_oracle(path: &Path) -> Result<RecordedOracle> {
+    let files = [path.to_path_buf()];
+    let threads = crate::io::load::default_threads(&files);
+    let observe = |a: Box<Attempt>| Some(Observation::of(&a));
+    let mut recording = RecordedBuilder::default();
+    let summary = stream_inputs(
+        &files,
+        Limits::default(),
+        threads,
+        &mut |_| {},
+        &observe,
+        |i, seen| {
+            recording.add(i, seen);
+            Ok::<(), LoadError>(())
+        },
+    )?;
+    super::messages::print_summary_warnings(&summary);
+    if let Some(e) = &summary.error {
+        message!("{e} (the {} packets before it are used)", summary.packets);
+    }
+    if recording.is_empty() {
+        bail!("{}: holds no connection attempt", path.display());
+    }
+    Ok(recording.finish())
 }
 
 /// `--rule`, parsed over a simulated connection: the SYN's fields and

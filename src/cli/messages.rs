@@ -28,6 +28,11 @@ pub fn print_warnings(loaded: &Loaded) {
     print_warning_lines(&loaded.path, &loaded.warnings, loaded.more_warnings);
 }
 
+/// [`print_warnings`] for a streamed read.
+pub fn print_summary_warnings(summary: &Summary) {
+    print_warning_lines(&summary.path, &summary.warnings, summary.more_warnings);
+}
+
 fn print_warning_lines(path: &Path, warnings: &[Warning], more: u64) {
     for w in warnings {
         message!("{w}");

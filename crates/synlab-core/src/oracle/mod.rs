@@ -20,5 +20,5 @@ mod rule;
 pub use crate::search::{
     run, run_observed, Answer, BatchAnswers, Halted, Oracle, OracleError, ProbeAnswer, ProbeRequest,
 };
-pub use recorded::RecordedOracle;
+pub use recorded::{Observation, RecordedBuilder, RecordedOracle};
 pub use rule::{Action, PortFilter, RuleOracle};

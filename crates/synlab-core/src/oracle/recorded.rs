@@ -27,25 +27,74 @@ pub struct RecordedOracle {
     next: HashMap<Key, usize>,
 }
 
-impl RecordedOracle {
-    pub fn from_attempts(attempts: &[Attempt]) -> Self {
-        let mut outcomes: HashMap<Key, Vec<Answer>> = HashMap::new();
-        for a in attempts {
-            let port = a
-                .syn
-                .get(Field::TcpSrcport)
-                .and_then(Value::as_u64)
-                .and_then(|p| u16::try_from(p).ok());
-            let answer = Answer {
-                outcome: a.flow_outcome(),
+/// One recorded attempt as [`RecordedOracle`] keeps it: its SYN's
+/// behavioural attributes and what it got. Made on the thread that tracked
+/// the attempt, so that a recording of any size is read as a stream and
+/// only these are kept, never the attempts.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    key: Key,
+    answer: Answer,
+}
+
+impl Observation {
+    pub fn of(attempt: &Attempt) -> Self {
+        let port = attempt
+            .syn
+            .get(Field::TcpSrcport)
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok());
+        Observation {
+            key: key(&attempt.syn),
+            answer: Answer {
+                outcome: attempt.flow_outcome(),
                 src_port: port,
-            };
-            outcomes.entry(key(&a.syn)).or_default().push(answer);
+            },
         }
+    }
+}
+
+/// Gathers a recording's [`Observation`]s in the order they finish (with
+/// threads, not the file's) and hands them out in the file's order.
+#[derive(Debug, Default)]
+pub struct RecordedBuilder {
+    outcomes: HashMap<Key, Vec<(usize, Answer)>>,
+}
+
+impl RecordedBuilder {
+    /// The attempt whose first SYN is the `index`-th of the recording.
+    pub fn add(&mut self, index: usize, seen: Observation) {
+        let answers = self.outcomes.entry(seen.key).or_default();
+        answers.push((index, seen.answer));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.outcomes.is_empty()
+    }
+
+    pub fn finish(self) -> RecordedOracle {
+        let outcomes = self
+            .outcomes
+            .into_iter()
+            .map(|(key, mut answers)| {
+                answers.sort_unstable_by_key(|(index, _)| *index);
+                (key, answers.into_iter().map(|(_, a)| a).collect())
+            })
+            .collect();
         RecordedOracle {
             outcomes,
             next: HashMap::new(),
         }
+    }
+}
+
+impl RecordedOracle {
+    pub fn from_attempts(attempts: &[Attempt]) -> Self {
+        let mut builder = RecordedBuilder::default();
+        for (index, a) in attempts.iter().enumerate() {
+            builder.add(index, Observation::of(a));
+        }
+        builder.finish()
     }
 
     /// Distinct SYNs in the recording.
@@ -71,5 +120,39 @@ impl RecordedOracle {
 impl Oracle for RecordedOracle {
     fn probe_batch(&mut self, batch: &[ProbeRequest]) -> BatchAnswers {
         Ok(batch.iter().map(|req| self.answer(&req.crafted)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::Outcome;
+
+    fn seen(ttl: u8, outcome: Outcome, port: u16) -> Observation {
+        let mut syn = Attributes::new();
+        syn.insert(Field::IpTtl, ttl);
+        Observation {
+            key: key(&syn),
+            answer: Answer::new(outcome, port),
+        }
+    }
+
+    #[test]
+    fn observations_added_out_of_order_are_answered_in_the_files_order() {
+        let mut b = RecordedBuilder::default();
+        assert!(b.is_empty());
+        // As threads finish them: the third attempt first.
+        b.add(2, seen(64, Outcome::NoReply, 3));
+        b.add(0, seen(64, Outcome::SynAck, 1));
+        b.add(1, seen(128, Outcome::Reset, 2));
+        let mut oracle = b.finish();
+        assert_eq!(oracle.len(), 2);
+        let mut syn = Attributes::new();
+        syn.insert(Field::IpTtl, 64u8);
+        assert_eq!(oracle.answer(&syn), Ok(Answer::new(Outcome::SynAck, 1)));
+        assert_eq!(oracle.answer(&syn), Ok(Answer::new(Outcome::NoReply, 3)));
+        assert_eq!(oracle.answer(&syn), Err(OracleError::Exhausted));
+        syn.insert(Field::IpTtl, 32u8);
+        assert_eq!(oracle.answer(&syn), Err(OracleError::Unknown));
     }
 }
