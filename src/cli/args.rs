@@ -29,6 +29,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--threads N`, defined once for every command that reads captures as a
+/// stream.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct Threads {
+    /// Track with N threads (default: the machine's cores, at most 4, for
+    /// captures of 32 MiB or more in all, one file or several merged; 1 for
+    /// less, or standard input). Packets are shared out by connection, so
+    /// each thread sees whole flows; the output is byte for byte the one of
+    /// `--threads 1`.
+    #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    asked: Option<u64>,
+}
+
+impl Threads {
+    /// The threads to track `files` with: `--threads` when given; unless
+    /// asked, every core on large captures, one on small ones
+    /// (docs/PERFORMANCE.md).
+    pub fn for_files(self, files: &[PathBuf]) -> usize {
+        self.asked.map_or_else(
+            || crate::io::load::default_threads(files),
+            |n| usize::try_from(n).unwrap_or(1),
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
@@ -59,18 +84,13 @@ pub enum Command {
         pretty: bool,
         /// Track at most this many flows at once; past it the oldest
         /// attempt is finished early and marked `evicted` (memory stays flat
-        /// on a SYN flood: about 4 KiB per tracked flow).
+        /// on a SYN flood: about 4 KiB per tracked flow). With --threads,
+        /// the cap is shared out between the threads.
         #[arg(long, value_name = "N", default_value_t = crate::handshake::DEFAULT_MAX_FLOWS as u64,
               value_parser = clap::value_parser!(u64).range(1..))]
         max_flows: u64,
-        /// Track with N threads (default: the machine's cores, at most 4, for
-        /// captures of 32 MiB or more in all, one file or several merged;
-        /// 1 for less, or standard input).
-        /// Packets are shared out by connection, so each thread sees whole
-        /// flows; the output is byte for byte the one of `--threads 1`. The
-        /// --max-flows cap is shared out between the threads.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
-        threads: Option<u64>,
+        #[command(flatten)]
+        threads: Threads,
         /// Only the attempts matching this rule (the `bisect --rule` language
         /// over the SYN, plus synlab.flow.* and the attempt's own
         /// synlab.attempt.outcome, .established, .stalled, .syn_retransmits),
@@ -114,11 +134,8 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Track with N threads, as `handshakes --threads` does (default:
-        /// the machine's cores, at most 4, for 32 MiB of captures or more;
-        /// 1 for less, or standard input). The flows found are the same.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
-        threads: Option<u64>,
+        #[command(flatten)]
+        threads: Threads,
     },
     /// Compare two handshakes attribute by attribute.
     ///

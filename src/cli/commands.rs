@@ -52,7 +52,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 (Some(list), None) => Print::Fields(list),
                 (None, None) => Print::Stream(format),
             };
-            let threads = threads_for(files, *threads);
+            let threads = threads.for_files(files);
             handshakes(
                 files,
                 print,
@@ -105,7 +105,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             files,
             json,
             threads,
-        } => super::cmd_stalls::run(files, *json, threads_for(files, *threads), style, out),
+        } => super::cmd_stalls::run(files, *json, threads.for_files(files), style, out),
         Command::Bisect(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             super::cmd_bisect::bisect(args, &dirs, style, out)
@@ -302,15 +302,6 @@ fn handshakes(
         Status::Ok
     };
     Ok(messages::summarize(&summary, status))
-}
-
-/// The threads to track `files` with: `--threads` when given; unless asked,
-/// every core on large captures, one on small ones (docs/PERFORMANCE.md).
-fn threads_for(files: &[std::path::PathBuf], asked: Option<u64>) -> usize {
-    asked.map_or_else(
-        || crate::io::load::default_threads(files),
-        |n| usize::try_from(n).unwrap_or(1),
-    )
 }
 
 /// An attempt that passed `--where`, as the sink takes it.
