@@ -1225,7 +1225,6 @@ fn shared_attributes(good: &Attributes, bad: &Attributes) -> Vec<(Attr, Value, O
 
 /// One other value of a shared attribute to try, if it has a simple one.
 fn other_value(attr: Attr, v: &Value) -> Option<Value> {
-    let name = attr.name();
     // The ECN-related flags are the ones a stack chooses; the others make
     // the segment what it is (a SYN), and so are never tried.
     let ecn_flag = matches!(
@@ -1238,7 +1237,8 @@ fn other_value(attr: Attr, v: &Value) -> Option<Value> {
     // An option's presence (`tcp.options.mss` …): the option is kept or
     // dropped as a unit, never flipped alone.
     let presence = attr.option().and_then(|k| k.presence()).map(Attr::Field) == Some(attr);
-    let fixed = name.starts_with("synlab.") && !name.starts_with("synlab.flow.")
+    // Derived summaries (layout, quirks, p0f) follow from the rest.
+    let fixed = attr.source() == crate::model::Source::Derived
         || presence && matches!(v, Value::Bool(_))
         || flag && !ecn_flag;
     if fixed {

@@ -48,7 +48,7 @@ pub fn read_quote(quote: &[u8], rfc4884_len: Option<usize>) -> Option<Quote> {
     if let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, quote) {
         let mut attrs = seg.attributes();
         let cut = seg.truncated;
-        attrs.retain(|a, _| a.name() != Field::SynlabTruncated.name());
+        attrs.retain(|a, _| a != Attr::Field(Field::SynlabTruncated));
         return Some(Quote { attrs, bytes, cut });
     }
     let ip_len = match quote.first()? >> 4 {
@@ -90,9 +90,11 @@ pub struct QuoteDiff {
 
 /// Fields every hop changes, or that follow from others: not a rewrite.
 /// The TTL (hop limit) is decremented on the way, the checksums follow the
-/// bytes, and `synlab.*` is derived from the rest.
+/// bytes, and the derived summaries (`synlab.options.layout`, quirks, p0f)
+/// follow from the rest. IP options, extension headers and unknown TCP
+/// options are the sender's: a box that strips them is named.
 fn expected_to_differ(attr: Attr, sent: &Attributes) -> bool {
-    if attr.name().starts_with("synlab.") {
+    if attr.source() == crate::model::Source::Derived {
         return true;
     }
     // A SYN sent with IP ID 0 and no DF gets its ID from the kernel.

@@ -501,3 +501,39 @@ fn a_capture_of_probes_gives_the_same_report() {
     );
     assert!(r.reached);
 }
+
+/// IP options are the sender's, not a summary synlab derives: a box that
+/// blanks them is named, although the name starts `synlab.`.
+#[test]
+fn a_box_that_blanks_the_ip_options_is_named() {
+    let mut a = linux_example();
+    a.insert(Field::SynlabIpOptions, "01010101");
+    let v = Volatile {
+        src: sock("198.18.0.2:40000"),
+        dst: sock("198.18.0.130:80"),
+        seq: 1000,
+        ack: 0,
+        ip_id: 0,
+        flow_label: 0,
+        tsval: 1,
+        tsecr: 0,
+    };
+    let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
+    let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &bytes) else {
+        panic!("the crafted SYN does not decode");
+    };
+    let sent = seg.attributes();
+    assert_eq!(sent.text(Field::SynlabIpOptions), Some("01010101"));
+    let mut q = bytes.clone();
+    q[8] = 1;
+    q[20..24].copy_from_slice(&[0; 4]);
+    let d = diff_quote(&sent, &read(&q));
+    assert_eq!(
+        d.changed,
+        vec![FieldChange {
+            name: "synlab.ip.options".into(),
+            sent: Some(Value::from("01010101")),
+            seen: Some(Value::from("00000000")),
+        }]
+    );
+}
