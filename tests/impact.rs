@@ -166,3 +166,35 @@ fn a_corpus_of_ones_own_names_families_by_file_name() {
     assert_eq!(doc["corpus"]["families"][1]["family"], "Windows");
     assert_eq!(doc["corpus"]["families"][1]["hit"], 1);
 }
+
+/// A corpus capture that stops early is said (its file, the packet, what
+/// is wrong) and makes the exit status 2, while the SYNs before the cut
+/// and the other captures still count. The corpus is streamed: a cut
+/// file is no longer read in silence.
+#[test]
+fn a_cut_corpus_capture_is_said_and_what_came_before_it_counts() {
+    let tmp = support::TempDir::new("impact-cut-corpus");
+    let from = support::real_syns::dir().join("windows-xp-1.pcap");
+    std::fs::copy(&from, tmp.join("windows-xp-1.pcap")).unwrap_or_else(|e| panic!("{e}"));
+    let many = std::fs::read(support::root().join("captures/many-attempts.pcap"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Cut inside the last record: its header promises more than is left.
+    std::fs::write(tmp.join("linux-cut.pcap"), &many[..many.len() - 10])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = support::path_str(tmp.path()).to_owned();
+    let out = synlab_exit(
+        &["impact", "--json", "--rule", "ip.ttl > 0", "--corpus", &dir],
+        2,
+    );
+    let said = stderr(&out);
+    assert!(
+        said.contains("linux-cut.pcap: packet ") && said.contains("record truncated"),
+        "{said}"
+    );
+    let doc = json(&out);
+    let families = &doc["corpus"]["families"];
+    assert_eq!(families[0]["family"], "Linux", "{doc}");
+    assert!(families[0]["hit"].as_u64().unwrap_or(0) > 0, "{doc}");
+    assert_eq!(families[1]["family"], "Windows", "{doc}");
+    assert_eq!(families[1]["hit"], 1, "{doc}");
+}

@@ -206,14 +206,14 @@ fn impact_text(rule: &str, dirs: &[PathBuf]) -> Result<(String, String)> {
     let parsed = super::cmd_rule::parse(rule)?;
     let profiles = crate::io::profile_store::list(dirs)?;
     let dir = super::cmd_impact::default_corpus();
-    let (corpus, note) = match super::cmd_impact::read_corpus(&dir) {
-        Ok(c) => (c, String::new()),
+    let (corpus, note) = match super::cmd_impact::tally_corpus(&dir, &parsed) {
+        Ok((c, _)) => (c, String::new()),
         Err(e) => (
-            Vec::new(),
+            crate::rule::impact::CorpusTally::default().finish(),
             format!("# the corpus was not found ({e:#}): profiles only\n"),
         ),
     };
-    let imp = crate::rule::impact::impact(&parsed, &profiles, &corpus);
+    let imp = crate::rule::impact::impact(&parsed, &profiles, corpus);
     let mut out = Vec::new();
     super::cmd_impact::print_table(&imp, Style::new(false), &mut out)?;
     let hit: Vec<&str> = imp

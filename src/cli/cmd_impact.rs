@@ -11,7 +11,9 @@ use clap::Args;
 
 use super::output::{printable, write_json, Style};
 use super::status::Status;
-use crate::rule::impact::{impact, CorpusSyn, Impact};
+use crate::handshake::{Attempt, Limits};
+use crate::io::load::{stream_inputs, LoadError};
+use crate::rule::impact::{impact, judge, CorpusHits, CorpusTally, Impact};
 use crate::rule::{from_nft, Rule};
 
 #[derive(Debug, Args)]
@@ -42,7 +44,8 @@ pub(super) fn default_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-syns")
 }
 
-/// Exit 1 when the rule hits any stack, 0 when none.
+/// Exit 1 when the rule hits any stack, 0 when none, 2 when a corpus
+/// capture could not be read to its end.
 pub fn run(
     args: &ImpactArgs,
     dirs: &[PathBuf],
@@ -56,22 +59,27 @@ pub fn run(
     };
     let profiles = crate::io::profile_store::list(dirs)?;
     let dir = args.corpus.clone().unwrap_or_else(default_corpus);
-    let corpus = read_corpus(&dir)?;
-    let imp = impact(&rule, &profiles, &corpus);
+    let (corpus, read) = tally_corpus(&dir, &rule)?;
+    let imp = impact(&rule, &profiles, corpus);
     if args.json {
         write_json(&imp, out)?;
     } else {
         print_table(&imp, style, out)?;
     }
-    Ok(if imp.hits_any() {
-        Status::Differ
-    } else {
-        Status::Ok
+    Ok(match (read, imp.hits_any()) {
+        (Status::Trouble, _) => Status::Trouble,
+        (_, true) => Status::Differ,
+        (_, false) => Status::Ok,
     })
 }
 
-/// Every SYN of every capture in `dir`, with its family.
-pub(super) fn read_corpus(dir: &Path) -> Result<Vec<CorpusSyn>> {
+/// The rule's hits over every SYN of every capture in `dir`, by the
+/// family of each file. Each capture is streamed, on every core its size
+/// calls for, and the rule judged on the thread that tracked the attempt:
+/// a corpus may be an archive, and only counts are kept. A capture that
+/// stops early is reported (what came before it counts) and makes the
+/// status trouble.
+pub(super) fn tally_corpus(dir: &Path, rule: &Rule) -> Result<(CorpusHits, Status)> {
     let labels = read_labels(dir)?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| {
@@ -84,10 +92,10 @@ pub(super) fn read_corpus(dir: &Path) -> Result<Vec<CorpusSyn>> {
         .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();
     files.sort();
-    let mut out = Vec::new();
+    let mut tally = CorpusTally::default();
+    let mut status = Status::Ok;
+    let judged = |a: Box<Attempt>| Some(judge(rule, &a.syn, &a.flow));
     for path in files {
-        let loaded = crate::io::load::load(&path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -96,16 +104,23 @@ pub(super) fn read_corpus(dir: &Path) -> Result<Vec<CorpusSyn>> {
             .get(&name)
             .cloned()
             .unwrap_or_else(|| family_of_name(&name));
-        for a in loaded.attempts {
-            out.push(CorpusSyn {
-                origin: name.clone(),
-                family: family.clone(),
-                syn: a.syn,
-                flow: a.flow,
-            });
-        }
+        let one = [path];
+        let threads = crate::io::load::default_threads(&one);
+        let summary = stream_inputs(
+            &one,
+            Limits::default(),
+            threads,
+            &mut |_| {},
+            &judged,
+            |_, j| {
+                tally.add(&family, j);
+                Ok::<(), LoadError>(())
+            },
+        )
+        .with_context(|| format!("{}: cannot read", one[0].display()))?;
+        status = super::messages::summarize(&summary, status);
     }
-    Ok(out)
+    Ok((tally.finish(), status))
 }
 
 /// File name to OS family from `signatures.tsv` (file, direction, p0f

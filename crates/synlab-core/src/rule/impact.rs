@@ -86,12 +86,13 @@ impl Impact {
     }
 }
 
-/// The rule over every profile and every corpus SYN.
-pub fn impact(rule: &Rule, profiles: &[Profile], corpus: &[CorpusSyn]) -> Impact {
+/// The rule over every profile, beside its hits in a corpus
+/// ([`corpus_hits`], [`CorpusTally`]).
+pub fn impact(rule: &Rule, profiles: &[Profile], corpus: CorpusHits) -> Impact {
     Impact {
         rule: rule.expr.to_string(),
         profiles: profiles.iter().map(|p| profile_hit(rule, p)).collect(),
-        corpus: corpus_hits(rule, corpus),
+        corpus,
     }
 }
 
@@ -153,34 +154,73 @@ fn profile_hit(rule: &Rule, p: &Profile) -> ProfileHit {
     }
 }
 
-fn corpus_hits(rule: &Rule, corpus: &[CorpusSyn]) -> CorpusHits {
-    let mut by_family: BTreeMap<&str, FamilyHits> = BTreeMap::new();
-    let mut hit = 0;
-    for s in corpus {
-        let fam = by_family.entry(&s.family).or_insert_with(|| FamilyHits {
-            family: s.family.clone(),
-            syns: 0,
-            hit: 0,
-            signatures: Vec::new(),
-        });
+/// What a rule made of one corpus SYN: whether it hit, and the SYN's p0f
+/// signature when it did. Judged where the SYN is (a tracking thread), so
+/// that a corpus of any size keeps only counts ([`CorpusTally`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judged {
+    hit: Option<String>,
+}
+
+/// Whether `rule` hits the connection that `syn` opened and whose later
+/// segments `flow` describes.
+pub fn judge(rule: &Rule, syn: &Attributes, flow: &Attributes) -> Judged {
+    let hit = rule.eval(&Connection { syn, flow });
+    Judged {
+        hit: hit.then(|| syn.text(Field::SynlabP0f).unwrap_or("?").to_owned()),
+    }
+}
+
+/// The corpus's hits, one SYN at a time: counts by family and the
+/// signatures hit, never the SYNs.
+#[derive(Clone, Debug, Default)]
+pub struct CorpusTally {
+    by_family: BTreeMap<String, FamilyHits>,
+    syns: usize,
+    hit: usize,
+}
+
+impl CorpusTally {
+    pub fn add(&mut self, family: &str, judged: Judged) {
+        if !self.by_family.contains_key(family) {
+            let fam = FamilyHits {
+                family: family.to_owned(),
+                syns: 0,
+                hit: 0,
+                signatures: Vec::new(),
+            };
+            self.by_family.insert(family.to_owned(), fam);
+        }
+        let Some(fam) = self.by_family.get_mut(family) else {
+            return;
+        };
+        self.syns += 1;
         fam.syns += 1;
-        if rule.eval(&Connection {
-            syn: &s.syn,
-            flow: &s.flow,
-        }) {
+        if let Some(sig) = judged.hit {
+            self.hit += 1;
             fam.hit += 1;
-            hit += 1;
-            let sig = s.syn.text(Field::SynlabP0f).unwrap_or("?").to_owned();
             if !fam.signatures.contains(&sig) {
                 fam.signatures.push(sig);
             }
         }
     }
-    CorpusHits {
-        syns: corpus.len(),
-        hit,
-        families: by_family.into_values().collect(),
+
+    pub fn finish(self) -> CorpusHits {
+        CorpusHits {
+            syns: self.syns,
+            hit: self.hit,
+            families: self.by_family.into_values().collect(),
+        }
     }
+}
+
+/// [`CorpusTally`] over SYNs in hand.
+pub fn corpus_hits(rule: &Rule, corpus: &[CorpusSyn]) -> CorpusHits {
+    let mut tally = CorpusTally::default();
+    for s in corpus {
+        tally.add(&s.family, judge(rule, &s.syn, &s.flow));
+    }
+    tally.finish()
 }
 
 #[cfg(test)]
@@ -198,7 +238,7 @@ mod tests {
 
     fn families_hit(rule: &str) -> Vec<String> {
         let r = Rule::parse_in(rule, Scope::Connection).unwrap_or_else(|e| panic!("{e}"));
-        let imp = impact(&r, &builtins(), &[]);
+        let imp = impact(&r, &builtins(), corpus_hits(&r, &[]));
         let mut f: Vec<String> = imp
             .profiles
             .iter()
@@ -217,7 +257,7 @@ mod tests {
     #[test]
     fn jumbo_mss_is_the_jumbo_mtu_profiles() {
         let r = Rule::parse("tcp.options.mss_val > 8000").unwrap_or_else(|e| panic!("{e}"));
-        let imp = impact(&r, &builtins(), &[]);
+        let imp = impact(&r, &builtins(), corpus_hits(&r, &[]));
         let hit: Vec<&str> = imp
             .profiles
             .iter()
@@ -232,7 +272,7 @@ mod tests {
     fn flow_rules_read_the_later_segments() {
         let r = Rule::parse_in("synlab.flow.ttl == 128 && ip.ttl == 128", Scope::Connection)
             .unwrap_or_else(|e| panic!("{e}"));
-        let imp = impact(&r, &builtins(), &[]);
+        let imp = impact(&r, &builtins(), corpus_hits(&r, &[]));
         assert!(imp
             .profiles
             .iter()
