@@ -85,6 +85,69 @@ fn bisect_pcap_names_each_probes_variant_in_its_comment() {
     assert_eq!(ttls.trim(), "64");
 }
 
+/// With `--infer`, the inference's probes are in the pcapng after the
+/// search's, each comment naming its point (the value probed, or the
+/// agreement check), its outcome, and placed after the search's last
+/// probe: the bounds of the rule are evidence too.
+#[test]
+fn bisect_pcap_holds_the_inferences_probes_after_the_searchs() {
+    let tmp = TempDir::new("report-pcap-infer");
+    let pcap = tmp.file("infer.pcapng");
+    let doc = bisect(&["--pcap", &pcap, "--infer"]);
+    let searched = doc["probes"].as_u64().unwrap_or_else(|| panic!("{doc}"));
+    let inferred = doc["inferred"]["probes"].as_u64().unwrap_or(0)
+        + doc["inferred"]["agreement"]["probes"].as_u64().unwrap_or(0);
+    assert!(inferred > 0, "{doc}");
+    let loaded = synlab::io::load::load(Path::new(&pcap)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.attempts.len() as u64, searched + inferred, "{doc}");
+    if !require_tool("tshark") {
+        return;
+    }
+    let (rows, warnings) = tshark(&[
+        "-r",
+        &pcap,
+        "-T",
+        "fields",
+        "-e",
+        "ip.ttl",
+        "-e",
+        "frame.time_relative",
+        "-e",
+        "frame.comment",
+    ]);
+    assert_eq!(warnings, "", "tshark warned");
+    let rows: Vec<Vec<&str>> = rows.lines().map(|l| l.split('\t').collect()).collect();
+    let first = rows
+        .iter()
+        .position(|r| r[2].starts_with("inference point "))
+        .unwrap_or_else(|| panic!("no inference probe: {rows:?}"));
+    assert_eq!(first as u64, searched, "the search's probes come first");
+    assert!(rows[first..]
+        .iter()
+        .all(|r| r[2].starts_with("inference point ")));
+    // Later in time than every probe of the search.
+    let time = |r: &Vec<&str>| r[1].parse::<f64>().unwrap_or(f64::NAN);
+    assert!(time(&rows[first]) > time(&rows[first - 1]), "{rows:?}");
+    // A TTL it names is the packet's, and the answer is the middlebox's.
+    for r in &rows[first..] {
+        let (ttl, said) = (r[0], r[2]);
+        if let Some(named) = said.split("ip.ttl=").nth(1) {
+            let named: String = named.chars().take_while(char::is_ascii_digit).collect();
+            assert_eq!(named, ttl, "{r:?}");
+        }
+        let dropped = ttl == "128";
+        assert!(
+            said.contains(if dropped {
+                "outcome no-reply"
+            } else {
+                "outcome syn-ack"
+            }),
+            "{r:?}"
+        );
+    }
+    assert!(rows.iter().any(|r| r[2].contains(": agreement check: ")));
+}
+
 #[test]
 fn bisect_html_is_one_page_with_the_culprit() {
     let tmp = TempDir::new("report-html");

@@ -12,15 +12,27 @@ use crate::oracle::Oracle;
 use crate::search::infer::{self, Infer, InferError, InferOptions, Inferred, ValuePool};
 use crate::search::{Parity, Search};
 
+/// What `--infer` asks: whether to infer, the agreement check's size, and
+/// the seed of its draws.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub enabled: bool,
+    pub check: u32,
+    pub seed: u64,
+}
+
 /// The inference after a finished search, when `--infer` asks for it:
 /// `None` without `--infer`, or (with a message) when the search named no
 /// culprits. An oracle that halts ends the command, as during the search.
 pub fn run<O: Oracle + ?Sized>(
-    enabled: bool,
-    check: u32,
-    seed: u64,
+    Options {
+        enabled,
+        check,
+        seed,
+    }: Options,
     search: &Search,
     oracle: &mut O,
+    observe: &mut infer::Observer<'_, O>,
 ) -> Result<Option<Inferred>> {
     if !enabled {
         return Ok(None);
@@ -37,7 +49,7 @@ pub fn run<O: Oracle + ?Sized>(
             return Ok(None);
         }
     };
-    let inferred = infer::run(&mut machine, oracle).map_err(|h| {
+    let inferred = infer::run_observed(&mut machine, oracle, observe).map_err(|h| {
         anyhow::Error::new(h).context(format!(
             "--infer stopped after {} probes, without a rule",
             machine.probes()

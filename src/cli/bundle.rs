@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::output::Style;
-use super::recording::{KeptPacket, Recorder};
+use super::recording::{KeptPacket, Owner, Recorder};
 use crate::io::output::{file_kind, write_whole};
 use crate::io::pcapng_writer::PcapngOut;
 use crate::report::{RunFacts, SynSide};
@@ -135,16 +135,26 @@ impl Bundle {
             Some(_) => "SYNs crafted as they would have been sent (none was: the oracle is not a live target; each packet's comment says so)",
             None => "no packet (the search recorded none)",
         };
+        let inferring = picked
+            .iter()
+            .filter(|p| p.owner == Owner::Inference)
+            .count();
+        let infer = match inferring {
+            0 => String::new(),
+            n => format!(", and the rule inference's {n} (its bounds and agreement check)"),
+        };
         Ok(format!(
-            "probes.pcapng   {} packets of the decisive probes (good, bad and each variant whose outcome differed from good's): {what}",
+            "probes.pcapng   {} packets: the decisive probes' (good, bad and each variant whose outcome differed from good's){infer}: {what}",
             picked.len()
         ))
     }
 }
 
-/// The packets of the decisive probes: good's, bad's, and those of each
+/// The packets of the decisive probes: good's, bad's, those of each
 /// variant whose outcome differed from good's (the variants that changed
-/// the outcome). Good and bad are the variants labelled so.
+/// the outcome), and every probe of the inference (`--infer`: the values
+/// each clause's bounds rest on, and its agreement check). Good and bad
+/// are the variants labelled so.
 fn decisive(rec: &Recorder) -> Vec<&KeptPacket> {
     let tl = rec.timeline();
     let of = |label: &str| -> BTreeSet<usize> {
@@ -166,7 +176,11 @@ fn decisive(rec: &Recorder) -> Vec<&KeptPacket> {
     );
     rec.kept()
         .iter()
-        .filter(|p| p.variant.is_some_and(|v| keep.contains(&v)))
+        .filter(|p| match p.owner {
+            Owner::Variant(v) => keep.contains(&v),
+            Owner::Inference => true,
+            Owner::None => false,
+        })
         .collect()
 }
 

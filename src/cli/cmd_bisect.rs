@@ -16,7 +16,7 @@ use super::edit_args::EditArgs;
 use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
 use super::messages::message;
 use super::output::Style;
-use super::recording::{Answerer, Recorder};
+use super::recording::{Answerer, Asker, Recorder};
 use super::select::AttemptSpec;
 use super::status::Status;
 use crate::handshake::{Attempt, Limits};
@@ -29,7 +29,7 @@ use crate::oracle::{
 use crate::report::RunFacts;
 use crate::report::SynSide;
 use crate::rule::{Rule, Scope};
-use crate::search::infer::Inferred;
+use crate::search::infer::{self, Inferred};
 use crate::search::{
     Conclusion, Parity, PortPattern, ProbePhase, Report, Search, SearchOptions, VerdictClass,
     VerdictReport,
@@ -454,11 +454,14 @@ fn run_live(
     }
     let report = oracle::run_observed(search, &mut live, &mut |s, live, batch, answers| {
         let frames = live.take_frames();
-        rec.batch(s, batch, answers, &frames);
+        rec.batch(Asker::Search(s), batch, answers, &frames);
     })
     .map_err(|halted| stopped(search, halted))
     .and_then(|report| {
-        let inferred = infer_with(args, search, &mut live)?;
+        let inferred = infer_with(args, search, &mut live, &mut |i, live, batch, answers| {
+            let frames = live.take_frames();
+            rec.batch(Asker::Infer(i), batch, answers, &frames);
+        })?;
         Ok((report, inferred))
     });
     // A batch cut short by a signal: its frames are written all the same
@@ -527,19 +530,21 @@ fn run_live(
     })
 }
 
-/// `--infer` after the search, against the same oracle.
+/// `--infer` after the search, against the same oracle, each answered
+/// batch shown to `observe` (the recorder: the inference's probes are
+/// evidence too).
 fn infer_with<O: Oracle + ?Sized>(
     args: &BisectArgs,
     search: &Search,
     oracle: &mut O,
+    observe: &mut infer::Observer<'_, O>,
 ) -> Result<Option<Inferred>> {
-    super::bisect_infer::run(
-        args.inferring(),
-        args.infer_check,
-        args.seed,
-        search,
-        oracle,
-    )
+    let opts = super::bisect_infer::Options {
+        enabled: args.inferring(),
+        check: args.infer_check,
+        seed: args.seed,
+    };
+    super::bisect_infer::run(opts, search, oracle, observe)
 }
 
 /// A halted search: what it did, and why it stopped; never a conclusion.
@@ -669,10 +674,12 @@ pub fn bisect(
         None => make_oracle(args).and_then(|mut oracle| {
             let report =
                 oracle::run_observed(&mut search, &mut oracle, &mut |s, _, batch, answers| {
-                    rec.batch(s, batch, answers, &[]);
+                    rec.batch(Asker::Search(s), batch, answers, &[]);
                 })
                 .map_err(|h| stopped(&search, h))?;
-            let inferred = infer_with(args, &search, &mut oracle)?;
+            let inferred = infer_with(args, &search, &mut oracle, &mut |i, _, batch, answers| {
+                rec.batch(Asker::Infer(i), batch, answers, &[]);
+            })?;
             Ok(Found {
                 report,
                 inferred,

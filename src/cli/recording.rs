@@ -20,6 +20,7 @@ use crate::model::{decode_frame, Decoded, LinkType, TcpFlags};
 use crate::oracle::{ProbeAnswer, ProbeRequest};
 use crate::probe::ProbeResult;
 use crate::report::TimelineProbe;
+use crate::search::infer::Infer;
 use crate::search::units::placeholder;
 use crate::search::Search;
 
@@ -27,6 +28,45 @@ use crate::search::Search;
 const LINKTYPE_RAW: u32 = 101;
 /// LINKTYPE_ETHERNET: a live session captures Ethernet frames.
 const LINKTYPE_ETHERNET: u32 = 1;
+
+/// Who asked for a batch: the search (its variants), or the inference
+/// that follows it (`--infer`: its points, whose probes decide the rule's
+/// clauses and check it). Both are evidence, and the pcapng holds both.
+#[derive(Clone, Copy)]
+pub enum Asker<'a> {
+    Search(&'a Search),
+    Infer(&'a Infer),
+}
+
+impl Asker<'_> {
+    /// `variant 7: good + ip.ttl from bad; round 3, probe 41`, or
+    /// `inference point 4: ip.ttl=65; probe 12`.
+    fn probe_name(self, req: &ProbeRequest) -> String {
+        match self {
+            Asker::Search(search) => format!(
+                "variant {}: {}; round {}, probe {}",
+                req.variant,
+                search.variant_label(req.variant),
+                search.rounds(),
+                req.id + 1
+            ),
+            Asker::Infer(infer) => format!(
+                "inference point {}: {}; probe {}",
+                req.variant,
+                infer.point_label(req.variant),
+                req.id + 1
+            ),
+        }
+    }
+
+    /// What a kept packet of this probe belongs to.
+    fn owner(self, req: &ProbeRequest) -> Owner {
+        match self {
+            Asker::Search(_) => Owner::Variant(req.variant),
+            Asker::Infer(_) => Owner::Inference,
+        }
+    }
+}
 
 /// Who answered the search, as the comments say it.
 #[derive(Clone, Debug)]
@@ -53,13 +93,29 @@ pub struct Recorder {
     /// `bisect --bundle`: every packet written, with its variant and
     /// outcome, so the decisive ones can be picked once the search is over.
     kept: Option<Vec<KeptPacket>>,
+    /// Simulated probes are placed `id` ms after the start, and the
+    /// inference numbers its probes from 0 again: its are placed after
+    /// the search's last (this many ms on).
+    after_search: Option<u64>,
+    /// One past the largest simulated probe id written so far.
+    ids_written: u64,
+}
+
+/// Whose probe a kept packet is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// A probe of the search's variant N.
+    Variant(usize),
+    /// A probe of the inference (`--infer`).
+    Inference,
+    /// A frame no probe of its batch owns.
+    None,
 }
 
 /// One packet as the recorder wrote it, for `bisect --bundle`'s pcapng.
 #[derive(Clone, Debug)]
 pub struct KeptPacket {
-    /// The probe's variant (`None`: a frame no probe of its batch owns).
-    pub variant: Option<usize>,
+    pub owner: Owner,
     pub linktype: u32,
     pub ts: Duration,
     pub data: Vec<u8>,
@@ -90,6 +146,8 @@ impl Recorder {
                 .unwrap_or_default(),
             v6,
             kept: None,
+            after_search: None,
+            ids_written: 0,
         })
     }
 
@@ -116,13 +174,31 @@ impl Recorder {
     }
 
     /// One answered batch; `frames` are a live session's (empty otherwise).
+    /// The search's probes go to the timeline too; the inference's only to
+    /// the pcapng.
     pub fn batch(
         &mut self,
-        search: &Search,
+        asker: Asker<'_>,
         batch: &[ProbeRequest],
         answers: &[ProbeAnswer],
         frames: &[CapturedFrame],
     ) {
+        if let Asker::Search(search) = asker {
+            self.timeline_batch(search, batch, answers);
+        }
+        if (self.pcap.is_none() && self.kept.is_none()) || self.error.is_some() {
+            return;
+        }
+        let result = match &self.answerer {
+            Answerer::Live => self.write_frames(asker, batch, answers, frames),
+            Answerer::Rule(_) | Answerer::Recorded(_) => self.write_crafted(asker, batch, answers),
+        };
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    fn timeline_batch(&mut self, search: &Search, batch: &[ProbeRequest], answers: &[ProbeAnswer]) {
         let round = search.rounds();
         for (req, answer) in batch.iter().zip(answers) {
             if not_a_probe(answer) {
@@ -135,23 +211,24 @@ impl Recorder {
                 outcome: outcome_text(answer),
             });
         }
-        if (self.pcap.is_none() && self.kept.is_none()) || self.error.is_some() {
-            return;
-        }
-        let result = match &self.answerer {
-            Answerer::Live => self.write_frames(search, batch, answers, frames),
-            Answerer::Rule(_) | Answerer::Recorded(_) => self.write_crafted(search, batch, answers),
+    }
+
+    /// Where a simulated probe is placed: its id, after the search's
+    /// probes for the inference's.
+    fn crafted_id(&mut self, asker: Asker<'_>, req: &ProbeRequest) -> u64 {
+        let id = match asker {
+            Asker::Search(_) => req.id,
+            Asker::Infer(_) => *self.after_search.get_or_insert(self.ids_written) + req.id,
         };
-        if let Err(e) = result {
-            self.error = Some(e);
-        }
+        self.ids_written = self.ids_written.max(id + 1);
+        id
     }
 
     /// The SYNs a simulated or recorded search would have sent: those the
     /// oracle answered, as the search counts its probes.
     fn write_crafted(
         &mut self,
-        search: &Search,
+        asker: Asker<'_>,
         batch: &[ProbeRequest],
         answers: &[ProbeAnswer],
     ) -> Result<(), PcapOutError> {
@@ -164,25 +241,26 @@ impl Recorder {
             if not_a_probe(answer) {
                 continue;
             }
+            let id = self.crafted_id(asker, req);
             let mut v = placeholder(self.v6);
             // The simulated port when the oracle has one; else one per probe.
             let port = answer
                 .as_ref()
                 .ok()
                 .and_then(|a| a.src_port)
-                .unwrap_or(40000u16.wrapping_add((req.id % 20000) as u16));
+                .unwrap_or(40000u16.wrapping_add((id % 20000) as u16));
             v.src.set_port(port);
-            v.seq = 1_000_000u32.wrapping_add(req.id as u32);
-            v.ip_id = req.id as u16;
+            v.seq = 1_000_000u32.wrapping_add(id as u32);
+            v.ip_id = id as u16;
             let comment = format!(
                 "{}; port {port}; outcome {} ({how})",
-                probe_name(search, req),
+                asker.probe_name(req),
                 outcome_text(answer)
             );
-            let ts = self.start + Duration::from_millis(req.id);
+            let ts = self.start + Duration::from_millis(id);
             match build_packet(&req.spec, &v) {
                 Ok(data) => self.emit(KeptPacket {
-                    variant: Some(req.variant),
+                    owner: asker.owner(req),
                     linktype: LINKTYPE_RAW,
                     ts,
                     data,
@@ -199,7 +277,7 @@ impl Recorder {
     /// A live batch's frames, each with the probe it belongs to.
     fn write_frames(
         &mut self,
-        search: &Search,
+        asker: Asker<'_>,
         batch: &[ProbeRequest],
         answers: &[ProbeAnswer],
         frames: &[CapturedFrame],
@@ -223,16 +301,16 @@ impl Recorder {
                 Decoded::Tcp(seg) => match (find(seg.src.port()), find(seg.dst.port())) {
                     (Some((_, req, a)), _) if seg.flags.has(TcpFlags::SYN) => format!(
                         "{}; probe SYN; outcome {}",
-                        probe_name(search, req),
+                        asker.probe_name(req),
                         outcome_text(a)
                     ),
                     (Some((_, req, _)), _) => format!(
                         "{}; sent by this host after the SYN (the kernel's RST, or the exchange)",
-                        probe_name(search, req)
+                        asker.probe_name(req)
                     ),
                     (None, Some((_, req, a))) => format!(
                         "answer to {}; outcome {}{}",
-                        probe_name(search, req),
+                        asker.probe_name(req),
                         outcome_text(a),
                         http_note(seg.payload())
                     ),
@@ -244,7 +322,7 @@ impl Recorder {
                         e.icmp_type,
                         e.code,
                         e.from,
-                        probe_name(search, req),
+                        asker.probe_name(req),
                         outcome_text(a)
                     ),
                     None => "ICMP error about no probe of this batch".to_owned(),
@@ -252,7 +330,7 @@ impl Recorder {
                 Decoded::Skipped(why) => format!("not a probe's packet ({why})"),
             };
             self.emit(KeptPacket {
-                variant: owner.map(|(_, req, _)| req.variant),
+                owner: owner.map_or(Owner::None, |(_, req, _)| asker.owner(req)),
                 linktype: LINKTYPE_ETHERNET,
                 ts: f.ts,
                 data: f.data.clone(),
@@ -296,17 +374,6 @@ impl Recorder {
         }
         self.pcap.take().map(PcapngOut::finish).transpose()
     }
-}
-
-/// `variant 7: good + ip.ttl from bad; round 3, probe 41`.
-fn probe_name(search: &Search, req: &ProbeRequest) -> String {
-    format!(
-        "variant {}: {}; round {}, probe {}",
-        req.variant,
-        search.variant_label(req.variant),
-        search.rounds(),
-        req.id + 1
-    )
 }
 
 /// `syn-ack`, `icmp 3/13`, or `error: WHY`.

@@ -43,6 +43,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use super::oracle::ProbeAnswer;
 use super::units::{self, Change as UnitChange};
 use super::verdict::{self, Decision, Rates, Tally, TestParams, Verdict};
 use super::{build, Answer, Conclusion, Halted, Oracle, OracleError, ProbeRequest, Search};
@@ -322,6 +323,42 @@ impl Infer {
     /// Probes asked for so far (mapping and check).
     pub fn probes(&self) -> u64 {
         self.probes + self.check_probes
+    }
+
+    /// What point `p` (a [`ProbeRequest::variant`] of the inference) sets
+    /// of the attributes the rule is inferred over, where it differs from
+    /// the variant they are inferred on (e.g. `ip.ttl=65`), with
+    /// `agreement check:` before it for the check's random variants.
+    pub fn point_label(&self, p: usize) -> String {
+        let Some(Ok((spec, _))) = self.points.get(p).map(|pt| &pt.built) else {
+            return format!("point {p} (not crafted)");
+        };
+        // The attributes this point moves off every base they are
+        // inferred on: one for a bound's probe, a few for a check's.
+        let mut attrs: Vec<Attr> = Vec::new();
+        for t in &self.tasks {
+            let moved = self
+                .tasks
+                .iter()
+                .filter(|o| o.attr == t.attr)
+                .all(|o| o.base.get(t.attr) != spec.get(t.attr));
+            if moved && !attrs.contains(&t.attr) {
+                attrs.push(t.attr);
+            }
+        }
+        let values: Vec<String> = attrs
+            .iter()
+            .map(|a| match spec.get(*a) {
+                Some(v) => format!("{a}={v}"),
+                None => format!("{a} absent"),
+            })
+            .collect();
+        let checked = self.check.as_ref().is_some_and(|c| c.contains(&p));
+        let head = if checked { "agreement check: " } else { "" };
+        match values.is_empty() {
+            true => format!("{head}the failing variant as it is"),
+            false => format!("{head}{}", values.join(", ")),
+        }
     }
 
     /// The next batch, or `None` when done. Record every answer of a batch
@@ -862,6 +899,21 @@ impl Infer {
 
 /// Drive an inference to its end against an oracle.
 pub fn run<O: Oracle + ?Sized>(infer: &mut Infer, oracle: &mut O) -> Result<Inferred, Halted> {
+    run_observed(infer, oracle, &mut |_, _, _, _| {})
+}
+
+/// What [`run_observed`] shows each answered batch to: the inference (for
+/// [`Infer::point_label`]), the oracle, the requests and their answers.
+pub type Observer<'a, O> = dyn FnMut(&Infer, &mut O, &[ProbeRequest], &[ProbeAnswer]) + 'a;
+
+/// [`run`], showing each answered batch to `observe` before the inference
+/// records it, as [`super::oracle::run_observed`] does for the search:
+/// the probes that decide the rule are evidence as much as the search's.
+pub fn run_observed<O: Oracle + ?Sized>(
+    infer: &mut Infer,
+    oracle: &mut O,
+    observe: &mut Observer<'_, O>,
+) -> Result<Inferred, Halted> {
     while let Some(batch) = infer.next_batch() {
         if batch.is_empty() {
             break;
@@ -872,6 +924,7 @@ pub fn run<O: Oracle + ?Sized>(infer: &mut Infer, oracle: &mut O) -> Result<Infe
                 reason: "the oracle gave no answer".into(),
             })
         });
+        observe(infer, oracle, &batch, &answers);
         for (req, answer) in batch.iter().zip(answers) {
             infer.record(req.id, answer);
         }
