@@ -904,7 +904,7 @@ pub fn run<O: Oracle + ?Sized>(infer: &mut Infer, oracle: &mut O) -> Result<Infe
 
 /// What [`run_observed`] shows each answered batch to: the inference (for
 /// [`Infer::point_label`]), the oracle, the requests and their answers.
-pub type Observer<'a, O> = dyn FnMut(&Infer, &mut O, &[ProbeRequest], &[ProbeAnswer]) + 'a;
+pub type Observer<'a, O> = super::oracle::Watch<'a, Infer, O>;
 
 /// [`run`], showing each answered batch to `observe` before the inference
 /// records it, as [`super::oracle::run_observed`] does for the search:
@@ -914,22 +914,17 @@ pub fn run_observed<O: Oracle + ?Sized>(
     oracle: &mut O,
     observe: &mut Observer<'_, O>,
 ) -> Result<Inferred, Halted> {
-    while let Some(batch) = infer.next_batch() {
-        if batch.is_empty() {
-            break;
-        }
-        let mut answers = oracle.probe_batch(&batch)?;
-        answers.resize_with(batch.len(), || {
-            Err(OracleError::Failed {
-                reason: "the oracle gave no answer".into(),
-            })
-        });
-        observe(infer, oracle, &batch, &answers);
-        for (req, answer) in batch.iter().zip(answers) {
-            infer.record(req.id, answer);
-        }
-    }
+    super::oracle::drive(infer, oracle, observe)?;
     Ok(infer.report())
+}
+
+impl super::oracle::Asks for Infer {
+    fn next_batch(&mut self) -> Option<Vec<ProbeRequest>> {
+        Infer::next_batch(self)
+    }
+    fn record(&mut self, id: u64, answer: ProbeAnswer) {
+        Infer::record(self, id, answer);
+    }
 }
 
 /// Parse an inferred rule as `--rule` does (its scope: later segments too).

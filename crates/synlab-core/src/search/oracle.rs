@@ -100,8 +100,56 @@ pub fn run<O: Oracle + ?Sized>(search: &mut Search, oracle: &mut O) -> Result<Re
 /// One probe's result, as the oracle gave it.
 pub type ProbeAnswer = Result<Answer, OracleError>;
 
+/// What [`drive`] shows each answered batch to: the asker, the oracle,
+/// the requests and their answers.
+pub type Watch<'a, A, O> = dyn FnMut(&A, &mut O, &[ProbeRequest], &[ProbeAnswer]) + 'a;
+
 /// What [`run_observed`] shows each answered batch to.
-pub type Observer<'a, O> = dyn FnMut(&Search, &mut O, &[ProbeRequest], &[ProbeAnswer]) + 'a;
+pub type Observer<'a, O> = Watch<'a, Search, O>;
+
+/// A state machine that asks an oracle in batches: the search, and the
+/// inference after it ([`super::infer::Infer`]).
+pub trait Asks {
+    /// The next batch; `None` or an empty batch when done.
+    fn next_batch(&mut self) -> Option<Vec<ProbeRequest>>;
+    /// The oracle's answer to probe `id`.
+    fn record(&mut self, id: u64, answer: ProbeAnswer);
+}
+
+impl Asks for Search {
+    fn next_batch(&mut self) -> Option<Vec<ProbeRequest>> {
+        Search::next_batch(self)
+    }
+    fn record(&mut self, id: u64, answer: ProbeAnswer) {
+        Search::record(self, id, answer);
+    }
+}
+
+/// Ask `oracle` every batch `asker` has until it is done, showing each
+/// answered batch to `observe` before it is recorded. A batch the oracle
+/// answers short is filled with failures, so every probe is recorded.
+pub fn drive<A: Asks, O: Oracle + ?Sized>(
+    asker: &mut A,
+    oracle: &mut O,
+    observe: &mut Watch<'_, A, O>,
+) -> Result<(), Halted> {
+    while let Some(batch) = asker.next_batch() {
+        if batch.is_empty() {
+            break;
+        }
+        let mut answers = oracle.probe_batch(&batch)?;
+        answers.resize_with(batch.len(), || {
+            Err(OracleError::Failed {
+                reason: "the oracle gave no answer".into(),
+            })
+        });
+        observe(asker, oracle, &batch, &answers);
+        for (req, answer) in batch.iter().zip(answers) {
+            asker.record(req.id, answer);
+        }
+    }
+    Ok(())
+}
 
 /// [`run`], showing each answered batch to `observe` before the search
 /// records it: the search (for [`Search::rounds`] and
@@ -113,21 +161,7 @@ pub fn run_observed<O: Oracle + ?Sized>(
     oracle: &mut O,
     observe: &mut Observer<'_, O>,
 ) -> Result<Report, Halted> {
-    while let Some(batch) = search.next_batch() {
-        if batch.is_empty() {
-            break;
-        }
-        let mut answers = oracle.probe_batch(&batch)?;
-        answers.resize_with(batch.len(), || {
-            Err(OracleError::Failed {
-                reason: "the oracle gave no answer".into(),
-            })
-        });
-        observe(search, oracle, &batch, &answers);
-        for (req, answer) in batch.iter().zip(answers) {
-            search.record(req.id, answer);
-        }
-    }
+    drive(search, oracle, observe)?;
     Ok(search.report())
 }
 

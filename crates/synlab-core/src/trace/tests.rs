@@ -19,6 +19,11 @@ fn ip(s: &str) -> IpAddr {
 fn syn(ttl: u8) -> (Vec<u8>, Attributes) {
     let mut a = linux_example();
     a.insert(Field::IpTtl, ttl);
+    crafted(&a)
+}
+
+/// The SYN crafted from `a`: its bytes and its attributes as decoded.
+fn crafted(a: &Attributes) -> (Vec<u8>, Attributes) {
     let v = Volatile {
         src: sock("198.18.0.2:40000"),
         dst: sock("198.18.0.130:80"),
@@ -29,7 +34,7 @@ fn syn(ttl: u8) -> (Vec<u8>, Attributes) {
         tsval: 1,
         tsecr: 0,
     };
-    let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = build_packet(a, &v).unwrap_or_else(|e| panic!("{e}"));
     let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &bytes) else {
         panic!("the crafted SYN does not decode");
     };
@@ -508,21 +513,7 @@ fn a_capture_of_probes_gives_the_same_report() {
 fn a_box_that_blanks_the_ip_options_is_named() {
     let mut a = linux_example();
     a.insert(Field::SynlabIpOptions, "01010101");
-    let v = Volatile {
-        src: sock("198.18.0.2:40000"),
-        dst: sock("198.18.0.130:80"),
-        seq: 1000,
-        ack: 0,
-        ip_id: 0,
-        flow_label: 0,
-        tsval: 1,
-        tsecr: 0,
-    };
-    let bytes = build_packet(&a, &v).unwrap_or_else(|e| panic!("{e}"));
-    let Decoded::Tcp(seg) = decode_frame(LinkType::Raw, &bytes) else {
-        panic!("the crafted SYN does not decode");
-    };
-    let sent = seg.attributes();
+    let (bytes, sent) = crafted(&a);
     assert_eq!(sent.text(Field::SynlabIpOptions), Some("01010101"));
     let mut q = bytes.clone();
     q[8] = 1;
