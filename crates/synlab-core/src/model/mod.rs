@@ -37,6 +37,6 @@ pub use options::{
 pub use tcp_flags::TcpFlags;
 pub use vocab::edit_distance;
 pub use vocab::{
-    suggest, suggest_among, Attr, Family, Field, Kind, Source, UnknownAttribute, ValueType,
+    suggest, suggest_among, Attr, Family, Field, Kind, Pair, Source, UnknownAttribute, ValueType,
     UNKNOWN_OPTION_PREFIX,
 };

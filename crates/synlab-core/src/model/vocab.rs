@@ -568,6 +568,37 @@ mod alias_tests {
     }
 }
 
+/// Wireshark's two-sided fields (`tcp.port`, `ip.addr`, `ipv6.addr`): a
+/// filter on one matches either side. Not attributes of a packet, but
+/// names of the same vocabulary, so they are defined beside the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pair {
+    TcpPort,
+    IpAddr,
+    Ipv6Addr,
+}
+
+impl Pair {
+    pub const ALL: [Pair; 3] = [Pair::TcpPort, Pair::IpAddr, Pair::Ipv6Addr];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Pair::TcpPort => "tcp.port",
+            Pair::IpAddr => "ip.addr",
+            Pair::Ipv6Addr => "ipv6.addr",
+        }
+    }
+
+    /// The source and destination fields it stands for.
+    pub const fn sides(self) -> [Field; 2] {
+        match self {
+            Pair::TcpPort => [Field::TcpSrcport, Field::TcpDstport],
+            Pair::IpAddr => [Field::IpSrc, Field::IpDst],
+            Pair::Ipv6Addr => [Field::Ipv6Src, Field::Ipv6Dst],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

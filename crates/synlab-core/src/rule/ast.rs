@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::model::{Attr, Field, UnknownAttribute};
+use crate::model::{Attr, Pair, UnknownAttribute};
 
 /// How deep parentheses and `!` may nest: deeper is an error, not a stack
 /// overflow.
@@ -66,35 +66,6 @@ impl AttemptField {
             AttemptField::Established => "synlab.attempt.established",
             AttemptField::Stalled => "synlab.attempt.stalled",
             AttemptField::SynRetransmits => "synlab.attempt.syn_retransmits",
-        }
-    }
-}
-
-/// Wireshark's two-sided fields: either side matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pair {
-    TcpPort,
-    IpAddr,
-    Ipv6Addr,
-}
-
-impl Pair {
-    const ALL: [Pair; 3] = [Pair::TcpPort, Pair::IpAddr, Pair::Ipv6Addr];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Pair::TcpPort => "tcp.port",
-            Pair::IpAddr => "ip.addr",
-            Pair::Ipv6Addr => "ipv6.addr",
-        }
-    }
-
-    /// The source and destination fields it stands for.
-    pub const fn sides(self) -> [Field; 2] {
-        match self {
-            Pair::TcpPort => [Field::TcpSrcport, Field::TcpDstport],
-            Pair::IpAddr => [Field::IpSrc, Field::IpDst],
-            Pair::Ipv6Addr => [Field::Ipv6Src, Field::Ipv6Dst],
         }
     }
 }

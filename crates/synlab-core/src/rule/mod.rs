@@ -95,7 +95,8 @@ mod parser;
 use std::collections::BTreeSet;
 use std::fmt;
 
-pub use ast::{AttemptField, Cmp, Expr, Literal, Operand, Pair, MAX_DEPTH, OUTCOMES};
+pub use crate::model::Pair;
+pub use ast::{AttemptField, Cmp, Expr, Literal, Operand, MAX_DEPTH, OUTCOMES};
 pub use check::Scope;
 pub use error::{RuleError, RuleErrorKind, RENDER_WIDTH};
 pub use eval::Subject;
