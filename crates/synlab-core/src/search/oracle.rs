@@ -108,7 +108,7 @@ pub type Watch<'a, A, O> = dyn FnMut(&A, &mut O, &[ProbeRequest], &[ProbeAnswer]
 pub type Observer<'a, O> = Watch<'a, Search, O>;
 
 /// A state machine that asks an oracle in batches: the search, and the
-/// inference after it ([`super::infer::Infer`]).
+/// inference after it (`infer::Infer`).
 pub trait Asks {
     /// The next batch; `None` or an empty batch when done.
     fn next_batch(&mut self) -> Option<Vec<ProbeRequest>>;
