@@ -326,6 +326,29 @@ fn cli_recorded_bundle_says_what_its_pcapng_holds() {
     }
 }
 
+/// `--threads` reads the recording on several threads, where attempts
+/// finish out of the file's order; each SYN's recorded answers are still
+/// handed out in that order, so the answer (the inference's too) is the
+/// one of a single thread.
+#[test]
+fn cli_recorded_capture_gives_the_same_answer_on_any_thread_count() {
+    let tmp = TempDir::new("bisect-recorded-threads");
+    let (file, bad) = recorded_combinations(&tmp, &|m| if m == 0 || m == 15 { 12 } else { 4 });
+    let answer = |threads: &str| {
+        let out = bisect_recorded(&file, bad, &["--json", "--infer", "--threads", threads]);
+        support::assert_exit(&out, 0);
+        let mut doc = json(&out);
+        // The command line and the start time.
+        doc["run"] = Json::Null;
+        doc
+    };
+    let one = answer("1");
+    assert_eq!(one["conclusion"], "culprits", "{one}");
+    for threads in ["2", "3"] {
+        assert_eq!(answer(threads), one, "--threads {threads}");
+    }
+}
+
 #[test]
 fn cli_recorded_capture_finds_the_culprit() {
     // Baselines recorded 12 times each, every other combination 4 times.

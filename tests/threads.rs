@@ -607,3 +607,77 @@ fn one_attempt_named_in_a_large_capture_is_the_one_handshakes_lists() {
         "{said}"
     );
 }
+
+/// The other commands that read captures take `--threads` too, with the
+/// same bytes out on any count: `diff` of two attempts, `profiles learn`
+/// of a capture, `impact` over a corpus holding it.
+#[test]
+fn diff_learn_and_impact_give_the_same_bytes_on_any_thread_count() {
+    let tmp = TempDir::new("threads-other-commands");
+    let Some(path) = syn_heavy(&tmp) else {
+        return;
+    };
+    let file = path.display().to_string();
+    let corpus = tmp.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&path, corpus.join("linux-syn-heavy.pcap")).unwrap_or_else(|e| panic!("{e}"));
+    let corpus = corpus.display().to_string();
+    let (a, b) = (format!("{file}#7"), format!("{file}#2900"));
+    let commands: [Vec<&str>; 3] = [
+        vec!["diff", &a, &b, "--json", "--all"],
+        vec!["profiles", "learn", &file, "--json"],
+        vec![
+            "impact",
+            "--rule",
+            "ip.ttl > 60",
+            "--corpus",
+            &corpus,
+            "--json",
+        ],
+    ];
+    for args in &commands {
+        let run = |threads: &str| {
+            let mut all = args.clone();
+            all.extend(["--threads", threads]);
+            let out = synlab(&all);
+            (out.stdout, out.stderr, out.status.code())
+        };
+        let one = run("1");
+        assert!(
+            !one.0.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&one.1)
+        );
+        for threads in ["2", "3"] {
+            assert!(run(threads) == one, "{args:?} --threads {threads}");
+        }
+    }
+}
+
+/// `--threads` where nothing is read from a capture is an error, not
+/// ignored: a diff of two profiles, a bisect of two profiles by a rule.
+#[test]
+fn threads_with_nothing_to_read_is_refused() {
+    for args in [
+        &["diff", "linux", "windows-10", "--threads", "2"][..],
+        &[
+            "bisect",
+            "--good",
+            "linux",
+            "--bad",
+            "windows-10",
+            "--rule",
+            "ip.ttl > 100",
+            "--threads",
+            "2",
+        ],
+    ] {
+        let out = synlab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("--threads: nothing is read from a capture"),
+            "{said}"
+        );
+    }
+}

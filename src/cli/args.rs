@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use super::cmd_bisect::BisectArgs;
 use super::select::AttemptSpec;
+use super::threads::Threads;
 
 /// synlab: diff two TCP/IP stacks' handshakes attribute by attribute, and
 /// find which differences change the outcome.
@@ -27,31 +28,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// `--threads N`, defined once for every command that reads captures as a
-/// stream.
-#[derive(Clone, Copy, Debug, clap::Args)]
-pub struct Threads {
-    /// Track with N threads (default: the machine's cores, at most 4, for
-    /// captures of 32 MiB or more in all, one file or several merged; 1 for
-    /// less, or standard input). Packets are shared out by connection, so
-    /// each thread sees whole flows; the output is byte for byte the one of
-    /// `--threads 1`.
-    #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
-    asked: Option<u64>,
-}
-
-impl Threads {
-    /// The threads to track `files` with: `--threads` when given; unless
-    /// asked, every core on large captures, one on small ones
-    /// (docs/PERFORMANCE.md).
-    pub fn for_files(self, files: &[PathBuf]) -> usize {
-        self.asked.map_or_else(
-            || crate::io::load::default_threads(files),
-            |n| usize::try_from(n).unwrap_or(1),
-        )
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -158,6 +134,8 @@ pub enum Command {
         /// as header diagrams, differences highlighted, and the table.
         #[arg(long, value_name = "FILE.html")]
         html: Option<PathBuf>,
+        #[command(flatten)]
+        threads: Threads,
     },
     /// Find which attribute differences between a passing SYN (--good) and a
     /// failing one (--bad) change the outcome.

@@ -220,7 +220,7 @@ fn impact_text(rule: &str, dirs: &[PathBuf]) -> Result<(String, String)> {
     let parsed = super::cmd_rule::parse(rule)?;
     let profiles = crate::io::profile_store::list(dirs)?;
     let dir = super::cmd_impact::default_corpus();
-    let (corpus, note) = match super::cmd_impact::tally_corpus(&dir, &parsed) {
+    let (corpus, note) = match super::cmd_impact::tally_corpus(&dir, &parsed, Default::default()) {
         Ok((c, _)) => (c, String::new()),
         Err(e) => (
             crate::rule::impact::CorpusTally::default().finish(),

@@ -19,6 +19,7 @@ use super::output::Style;
 use super::recording::{Answerer, Asker, Recorder};
 use super::select::AttemptSpec;
 use super::status::Status;
+use super::threads::Threads;
 use crate::handshake::{Attempt, Limits};
 use crate::io::capture_file::CaptureError;
 use crate::io::load::{is_stdin, stream_inputs, LoadError};
@@ -106,6 +107,10 @@ pub struct BisectArgs {
     /// Oracle: outcomes looked up in a capture holding many attempts.
     #[arg(long, value_name = "FILE")]
     pub recorded: Option<PathBuf>,
+
+    /// Threads to read the captures with (--good/--bad FILE#N, --recorded).
+    #[command(flatten)]
+    pub threads: Threads,
 
     /// Probes of each baseline (good and bad) at least (1 to 100); more
     /// follow until their pass rates are shown to differ (or not).
@@ -257,17 +262,19 @@ impl From<ActionArg> for Action {
 struct Side {
     label: String,
     attributes: Attributes,
+    /// Read from a capture (not a profile).
+    captured: bool,
 }
 
 /// A captured handshake (when the spec names a capture file) or a profile.
 /// With `flow` (an exchange, or a rule that reads later segments) the side
 /// carries what its later segments carry too: the captured flow's
 /// `synlab.flow.*`, or the profile's `[later]` table as them.
-fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
+fn resolve_side(spec: &str, threads: Threads, dirs: &[PathBuf], flow: bool) -> Result<Side> {
     let parsed: AttemptSpec = spec.parse().unwrap_or_else(|e| match e {});
     let stdin = is_stdin(&parsed.path);
     if stdin || parsed.path.is_file() {
-        match parsed.load() {
+        match parsed.load(threads) {
             Ok(loaded) => {
                 super::messages::print_warnings(&loaded);
                 let (index, attempt) = parsed.chosen(&loaded)?;
@@ -280,6 +287,7 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
                 return Ok(Side {
                     label: format!("{}#{index}", parsed.path.display()),
                     attributes,
+                    captured: true,
                 });
             }
             // Not a capture: a profile file (standard input is always a capture).
@@ -295,6 +303,7 @@ fn resolve_side(spec: &str, dirs: &[PathBuf], flow: bool) -> Result<Side> {
             false => profile.attributes,
         },
         label: profile.name,
+        captured: false,
     })
 }
 
@@ -321,6 +330,7 @@ fn edited_side(side: Side, args: &BisectArgs) -> Result<Side> {
     Ok(Side {
         label: format!("{} with {changes}", side.label),
         attributes: edited.attributes,
+        captured: side.captured,
     })
 }
 
@@ -346,7 +356,7 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
         return Ok(Box::new(oracle.with_ports(args.rule_ports)));
     }
     if let Some(path) = &args.recorded {
-        return Ok(Box::new(recorded_oracle(path)?));
+        return Ok(Box::new(recorded_oracle(path, args.threads)?));
     }
     bail!("no oracle: give --target, --rule or --recorded")
 }
@@ -355,9 +365,9 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
 /// calls for, keeping of each attempt only what the oracle answers with
 /// ([`Observation`]): a recording of millions of attempts takes the memory
 /// of its distinct SYNs, not of its attempts.
-fn recorded_oracle(path: &Path) -> Result<RecordedOracle> {
+fn recorded_oracle(path: &Path, threads: Threads) -> Result<RecordedOracle> {
     let files = [path.to_path_buf()];
-    let threads = crate::io::load::default_threads(&files);
+    let threads = threads.for_files(&files);
     let observe = |a: Box<Attempt>| Some(Observation::of(&a));
     let mut recording = RecordedBuilder::default();
     let summary = stream_inputs(
@@ -649,8 +659,12 @@ pub fn bisect(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let flow = args.exchange.request.is_some() || parse_rule(args)?.is_some_and(|r| r.reads_flow());
-    let good = resolve_side(&args.good, dirs, flow).context("--good")?;
-    let bad = resolve_side(&args.bad, dirs, flow).context("--bad")?;
+    let good = resolve_side(&args.good, args.threads, dirs, flow).context("--good")?;
+    let bad = resolve_side(&args.bad, args.threads, dirs, flow).context("--bad")?;
+    if !good.captured && !bad.captured && args.recorded.is_none() {
+        args.threads
+            .refuse_unused("--good and --bad are profiles, and there is no --recorded")?;
+    }
     let good = edited_side(good, args)?;
     let bad = edited_side(bad, args)?;
     let started = std::time::SystemTime::now();

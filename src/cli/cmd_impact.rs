@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::output::{printable, write_json, Style};
 use super::status::Status;
+use super::threads::Threads;
 use crate::handshake::{Attempt, Limits};
 use crate::io::load::{stream_inputs, LoadError};
 use crate::rule::impact::{impact, judge, CorpusHits, CorpusTally, Impact};
@@ -37,6 +38,8 @@ pub struct ImpactArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub threads: Threads,
 }
 
 /// The real SYNs of the source tree's tests (tests/data/real-syns).
@@ -59,7 +62,7 @@ pub fn run(
     };
     let profiles = crate::io::profile_store::list(dirs)?;
     let dir = args.corpus.clone().unwrap_or_else(default_corpus);
-    let (corpus, read) = tally_corpus(&dir, &rule)?;
+    let (corpus, read) = tally_corpus(&dir, &rule, args.threads)?;
     let imp = impact(&rule, &profiles, corpus);
     if args.json {
         write_json(&imp, out)?;
@@ -79,7 +82,11 @@ pub fn run(
 /// a corpus may be an archive, and only counts are kept. A capture that
 /// stops early is reported (what came before it counts) and makes the
 /// status trouble.
-pub(super) fn tally_corpus(dir: &Path, rule: &Rule) -> Result<(CorpusHits, Status)> {
+pub(super) fn tally_corpus(
+    dir: &Path,
+    rule: &Rule,
+    threads: Threads,
+) -> Result<(CorpusHits, Status)> {
     let labels = read_labels(dir)?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| {
@@ -105,7 +112,7 @@ pub(super) fn tally_corpus(dir: &Path, rule: &Rule) -> Result<(CorpusHits, Statu
             .cloned()
             .unwrap_or_else(|| family_of_name(&name));
         let one = [path];
-        let threads = crate::io::load::default_threads(&one);
+        let threads = threads.for_files(&one);
         let summary = stream_inputs(
             &one,
             Limits::default(),

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::messages::message;
 use super::select::AttemptSpec;
 use super::status::Status;
+use super::threads::Threads;
 use crate::handshake::{Attempt, Limits};
 use crate::io::load::{stream_inputs, LoadError, Summary};
 use crate::model::Field;
@@ -54,6 +55,8 @@ pub enum ProfilesAction {
         /// p0f's database, for the names (a missing file: profiles are named "unknown").
         #[arg(long, value_name = "FILE", default_value = "/etc/p0f/p0f.fp")]
         p0f_db: PathBuf,
+        #[command(flatten)]
+        threads: Threads,
     },
     /// Make a profile from a p0f v3 signature (ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass).
     ///
@@ -87,11 +90,13 @@ pub fn run(
             out: file,
             json,
             p0f_db,
+            threads,
         }) => {
             let db = read_p0f_db(p0f_db);
             match captures.as_slice() {
                 [one] if !one.path.is_dir() => learn(
                     one,
+                    *threads,
                     name.as_deref(),
                     db.as_ref(),
                     file.as_deref(),
@@ -102,7 +107,7 @@ pub fn run(
                     if name.is_some() {
                         anyhow::bail!("--name names one profile; the groups of many SYNs are named after p0f's label");
                     }
-                    learn_many(many, db.as_ref(), file.as_deref(), *json, out)
+                    learn_many(many, *threads, db.as_ref(), file.as_deref(), *json, out)
                 }
             }
         }
@@ -203,13 +208,14 @@ fn read_p0f_db(path: &Path) -> Option<P0fDb> {
 
 fn learn(
     spec: &AttemptSpec,
+    threads: Threads,
     name: Option<&str>,
     db: Option<&P0fDb>,
     file: Option<&Path>,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let loaded = spec.load()?;
+    let loaded = spec.load(threads)?;
     super::messages::print_warnings(&loaded);
     let (index, attempt) = spec.chosen(&loaded)?;
     let origin = format!("{spec}");
@@ -271,6 +277,7 @@ fn capture_files(path: &Path) -> Result<Vec<PathBuf>> {
 /// 20k attempts took 141 MB).
 fn learn_many(
     specs: &[AttemptSpec],
+    threads: Threads,
     db: Option<&P0fDb>,
     dir: Option<&Path>,
     json: bool,
@@ -281,7 +288,7 @@ fn learn_many(
     let (mut total, mut read) = (0, 0);
     for spec in specs {
         for file in capture_files(&spec.path)? {
-            match learn_file(&file, &mut grouper) {
+            match learn_file(&file, threads, &mut grouper) {
                 Ok(summary) => {
                     status = super::messages::summarize(&summary, status);
                     total += summary.attempts;
@@ -317,7 +324,11 @@ fn learn_many(
 /// Hand every SYN of `file` to `grouper` in the order of the attempts'
 /// indexes, as they finish (out of that order): each waits only for those
 /// before it.
-fn learn_file(file: &Path, grouper: &mut group::Grouper<'_>) -> Result<Summary, LoadError> {
+fn learn_file(
+    file: &Path,
+    threads: Threads,
+    grouper: &mut group::Grouper<'_>,
+) -> Result<Summary, LoadError> {
     let label = file.display().to_string();
     // On the tracking thread: the SYN and where it was read, nothing else.
     let syn_of = |a: Box<Attempt>| {
@@ -327,7 +338,7 @@ fn learn_file(file: &Path, grouper: &mut group::Grouper<'_>) -> Result<Summary, 
     };
     let mut waiting = std::collections::BTreeMap::new();
     let mut next = 0;
-    let threads = crate::io::load::default_threads(&[file.to_owned()]);
+    let threads = threads.for_files(&[file.to_owned()]);
     let mut hand_over = |index: usize, (from, packet, syn): SynOf| {
         let origin = group::Origin {
             file: from.unwrap_or_else(|| label.clone()),

@@ -11,6 +11,7 @@ use super::output::{self, DiffSide, Style};
 use super::select::{AttemptSpec, Which};
 use super::sink::{self, Format, Sink};
 use super::status::Status;
+use super::threads::Threads;
 use crate::diff::{diff_packets, has_behavioural, Packets};
 use crate::handshake::{Attempt, Limits};
 use crate::io::load::{is_stdin, stream_inputs, Loaded};
@@ -68,6 +69,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
             json,
             all,
             html,
+            threads,
         } => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
             let shown = Shown {
@@ -75,7 +77,7 @@ pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Status> {
                 all: *all,
                 html: html.as_deref(),
             };
-            diff(a, b, &dirs, shown, style, out)
+            diff([a, b], *threads, &dirs, shown, style, out)
         }
         Command::Probe(args) => {
             let dirs = crate::io::profile_store::profile_dirs(&cli.profiles);
@@ -342,7 +344,7 @@ fn crafted_syn(profile: &crate::profile::Profile, ipv6: bool) -> Result<Attribut
 impl Side {
     /// A profile when the spec is a `.toml` file or a bare name that is no
     /// file (`linux`); otherwise a capture, with the capture's errors.
-    fn resolve(spec: &AttemptSpec, dirs: &[std::path::PathBuf]) -> Result<Side> {
+    fn resolve(spec: &AttemptSpec, threads: Threads, dirs: &[std::path::PathBuf]) -> Result<Side> {
         let path = &spec.path;
         let text = path.to_string_lossy();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -368,7 +370,7 @@ impl Side {
                 profile: Box::new(profile),
             });
         }
-        let loaded = spec.load()?;
+        let loaded = spec.load(threads)?;
         let (index, _) = spec.chosen(&loaded)?;
         Ok(Side::Capture {
             spec: spec.clone(),
@@ -444,16 +446,19 @@ struct Shown<'a> {
 }
 
 fn diff(
-    a: &AttemptSpec,
-    b: &AttemptSpec,
+    [a, b]: [&AttemptSpec; 2],
+    threads: Threads,
     dirs: &[std::path::PathBuf],
     shown: Shown<'_>,
     style: Style,
     out: &mut dyn Write,
 ) -> Result<Status> {
     let Shown { json, all, html } = shown;
-    let mut sa = Side::resolve(a, dirs)?;
-    let mut sb = Side::resolve(b, dirs)?;
+    let mut sa = Side::resolve(a, threads, dirs)?;
+    let mut sb = Side::resolve(b, threads, dirs)?;
+    if sa.is_profile() && sb.is_profile() {
+        threads.refuse_unused("both sides are profiles")?;
+    }
     sa.follow_family(&sb)?;
     sb.follow_family(&sa)?;
     let (mut pa, mut pb) = (sa.packets(), sb.packets());

@@ -30,6 +30,7 @@ mod recording;
 mod select;
 pub mod sink;
 mod status;
+mod threads;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use super::threads::Threads;
 use crate::handshake::{Attempt, Limits};
 use crate::io::load::{stream_inputs, LoadError, Loaded};
 
@@ -85,22 +86,30 @@ impl AttemptSpec {
     /// they finish: naming one attempt of a large capture does not hold
     /// them all (issue 25: `diff BIG#5 …` held every attempt of BIG, 1.2
     /// GB at 200k). The count of all is kept for [`AttemptSpec::chosen`].
-    pub fn load(&self) -> Result<Loaded, LoadError> {
+    pub fn load(&self, threads: Threads) -> Result<Loaded, LoadError> {
         let files = std::slice::from_ref(&self.path);
+        let threads = threads.for_files(files);
         let mut best: Option<(usize, Box<Attempt>)> = None;
         let all = |a: Box<Attempt>| Some(a);
-        let summary = stream_inputs(files, Limits::default(), 1, &mut |_| {}, &all, |i, a| {
-            let wanted = match self.which {
-                Which::First => i == 0,
-                Which::Index(n) => i == n,
-                // The first by index: attempts finish out of that order.
-                Which::Client(ip) => a.client.ip() == ip,
-            };
-            if wanted && best.as_ref().is_none_or(|(b, _)| i < *b) {
-                best = Some((i, a));
-            }
-            Ok::<(), LoadError>(())
-        })?;
+        let summary = stream_inputs(
+            files,
+            Limits::default(),
+            threads,
+            &mut |_| {},
+            &all,
+            |i, a| {
+                let wanted = match self.which {
+                    Which::First => i == 0,
+                    Which::Index(n) => i == n,
+                    // The first by index: attempts finish out of that order.
+                    Which::Client(ip) => a.client.ip() == ip,
+                };
+                if wanted && best.as_ref().is_none_or(|(b, _)| i < *b) {
+                    best = Some((i, a));
+                }
+                Ok::<(), LoadError>(())
+            },
+        )?;
         let (numbers, attempts) = best.map(|(i, a)| (i, *a)).into_iter().unzip();
         Ok(Loaded {
             path: summary.path,
