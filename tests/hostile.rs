@@ -134,13 +134,20 @@ struct Run {
 /// capture that takes 16 MB, whenever another test of this file had held
 /// that much first. `time`'s child starts from `time`'s small memory.
 fn handshakes(file: &str) -> Run {
+    bounded(&["handshakes", file, "--json"])
+}
+
+/// Run synlab with `args` as [`handshakes`] runs it: killed (a failure)
+/// past 20 s, its peak resident size measured.
+fn bounded(args: &[&str]) -> Run {
     use std::os::unix::process::CommandExt;
+    let file = args.join(" ");
     let dir = TempDir::new("hostile-rss");
     let rss_file = dir.join("rss");
     let mut child = Command::new("/usr/bin/time")
         .args(["-f", "%M", "-o", path_str(&rss_file), "--"])
         .arg(env!("CARGO_BIN_EXE_synlab"))
-        .args(["handshakes", file, "--json"])
+        .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -257,6 +264,67 @@ fn check(case: &Case) {
 fn every_hostile_capture_is_skipped_or_refused_with_the_good_records_kept() {
     for case in CASES {
         check(case);
+    }
+}
+
+/// The other commands that read captures, on every hostile capture, on
+/// two threads: `bisect` (the recording, or the good side), `impact` (a
+/// corpus of that one file), `profiles learn`, `stalls`, `diff`. None
+/// panics, hangs or takes more memory than `handshakes` may; where the
+/// file ends in an error, the command says it and exits 2, whatever it
+/// found before it (`bisect` and `profiles learn` exited 0 or 1 on a cut
+/// capture, the error unsaid).
+#[test]
+fn every_hostile_capture_through_the_other_commands_is_said_not_a_panic() {
+    let tmp = TempDir::new("hostile-commands");
+    for case in CASES {
+        let file = format!("tests/hostile/{}", case.file);
+        let corpus = tmp.join(&case.file.replace('.', "-"));
+        std::fs::create_dir_all(&corpus).expect("corpus directory");
+        std::fs::copy(root().join(&file), corpus.join(case.file)).expect("copy");
+        let corpus = path_str(&corpus).to_owned();
+        let runs: [&[&str]; 6] = [
+            &[
+                "bisect",
+                "--good",
+                "linux",
+                "--bad",
+                "windows-10",
+                "--recorded",
+                &file,
+            ],
+            &[
+                "bisect",
+                "--good",
+                &file,
+                "--bad",
+                "windows-10",
+                "--rule",
+                "ip.ttl > 100",
+            ],
+            &["impact", "--rule", "ip.ttl > 0", "--corpus", &corpus],
+            &["profiles", "learn", &file],
+            &["stalls", &file],
+            &["diff", &file, "linux"],
+        ];
+        for args in runs {
+            let mut all = args.to_vec();
+            all.extend(["--json", "--threads", "2"]);
+            let out = bounded(&all);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let what = format!("{all:?}\nstderr:\n{stderr}");
+            assert!(matches!(out.code, Some(0..=2)), "{what}");
+            assert!(!stderr.contains("panicked"), "{what}");
+            assert!(
+                out.max_rss_kib < MAX_RSS_KIB,
+                "{what}: {} KiB",
+                out.max_rss_kib
+            );
+            if let Some(error) = case.error {
+                assert_eq!(out.code, Some(2), "{what}");
+                assert!(stderr.contains(error), "{what}");
+            }
+        }
     }
 }
 

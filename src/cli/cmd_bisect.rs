@@ -264,6 +264,9 @@ struct Side {
     attributes: Attributes,
     /// Read from a capture (not a profile).
     captured: bool,
+    /// [`Status::Trouble`] when the capture ended in an error (said, and
+    /// the attempts before it used): the exit status says so at the end.
+    read: Status,
 }
 
 /// A captured handshake (when the spec names a capture file) or a profile.
@@ -276,7 +279,7 @@ fn resolve_side(spec: &str, threads: Threads, dirs: &[PathBuf], flow: bool) -> R
     if stdin || parsed.path.is_file() {
         match parsed.load(threads) {
             Ok(loaded) => {
-                super::messages::print_warnings(&loaded);
+                let read = super::messages::finish(&loaded, Status::Ok);
                 let (index, attempt) = parsed.chosen(&loaded)?;
                 let mut attributes = attempt.syn.clone();
                 if flow {
@@ -288,6 +291,7 @@ fn resolve_side(spec: &str, threads: Threads, dirs: &[PathBuf], flow: bool) -> R
                     label: format!("{}#{index}", parsed.path.display()),
                     attributes,
                     captured: true,
+                    read,
                 });
             }
             // Not a capture: a profile file (standard input is always a capture).
@@ -304,6 +308,7 @@ fn resolve_side(spec: &str, threads: Threads, dirs: &[PathBuf], flow: bool) -> R
         },
         label: profile.name,
         captured: false,
+        read: Status::Ok,
     })
 }
 
@@ -331,6 +336,7 @@ fn edited_side(side: Side, args: &BisectArgs) -> Result<Side> {
         label: format!("{} with {changes}", side.label),
         attributes: edited.attributes,
         captured: side.captured,
+        read: side.read,
     })
 }
 
@@ -346,17 +352,19 @@ impl BisectArgs {
 }
 
 /// The simulated or recorded oracle the arguments ask for (`--target` is
-/// run by [`run_live`], which owns its session).
-pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
+/// run by [`run_live`], which owns its session), and [`Status::Trouble`]
+/// when the recording ended in an error (its attempts before it are used).
+pub fn make_oracle(args: &BisectArgs) -> Result<(Box<dyn Oracle>, Status)> {
     if let Some(rule) = parse_rule(args)? {
         if !(0.0..1.0).contains(&args.loss) {
             bail!("--loss must be at least 0 and below 1, not {}", args.loss);
         }
         let oracle = RuleOracle::new(rule, args.action.into(), args.loss, args.seed);
-        return Ok(Box::new(oracle.with_ports(args.rule_ports)));
+        return Ok((Box::new(oracle.with_ports(args.rule_ports)), Status::Ok));
     }
     if let Some(path) = &args.recorded {
-        return Ok(Box::new(recorded_oracle(path, args.threads)?));
+        let (oracle, read) = recorded_oracle(path, args.threads)?;
+        return Ok((Box::new(oracle), read));
     }
     bail!("no oracle: give --target, --rule or --recorded")
 }
@@ -365,7 +373,7 @@ pub fn make_oracle(args: &BisectArgs) -> Result<Box<dyn Oracle>> {
 /// calls for, keeping of each attempt only what the oracle answers with
 /// ([`Observation`]): a recording of millions of attempts takes the memory
 /// of its distinct SYNs, not of its attempts.
-fn recorded_oracle(path: &Path, threads: Threads) -> Result<RecordedOracle> {
+fn recorded_oracle(path: &Path, threads: Threads) -> Result<(RecordedOracle, Status)> {
     let files = [path.to_path_buf()];
     let threads = threads.for_files(&files);
     let observe = |a: Box<Attempt>| Some(Observation::of(&a));
@@ -381,14 +389,11 @@ fn recorded_oracle(path: &Path, threads: Threads) -> Result<RecordedOracle> {
             Ok::<(), LoadError>(())
         },
     )?;
-    super::messages::print_summary_warnings(&summary);
-    if let Some(e) = &summary.error {
-        message!("{e} (the {} packets before it are used)", summary.packets);
-    }
+    let read = super::messages::summarize(&summary, Status::Ok);
     if recording.is_empty() {
         bail!("{}: holds no connection attempt", path.display());
     }
-    Ok(recording.finish())
+    Ok((recording.finish(), read))
 }
 
 /// `--rule`, parsed over a simulated connection: the SYN's fields and
@@ -683,9 +688,16 @@ pub fn bisect(
         })
         .transpose()?;
     let bundle = super::bundle::Bundle::create(args.bundle.as_deref())?;
+    let mut read = match (good.read, bad.read) {
+        (Status::Trouble, _) | (_, Status::Trouble) => Status::Trouble,
+        _ => Status::Ok,
+    };
     let report = match args.target {
         Some(target) => run_live(args, target, &mut search, &mut rec, [&good, &bad]),
-        None => make_oracle(args).and_then(|mut oracle| {
+        None => make_oracle(args).and_then(|(mut oracle, recorded)| {
+            if recorded == Status::Trouble {
+                read = Status::Trouble;
+            }
             let report =
                 oracle::run_observed(&mut search, &mut oracle, &mut |s, _, batch, answers| {
                     rec.batch(Asker::Search(s), batch, answers, &[]);
@@ -800,8 +812,11 @@ pub fn bisect(
             writeln!(out, "injected: {why}")?;
         }
     }
-    Ok(match report.conclusion {
-        Conclusion::Culprits => Status::Ok,
+    // A capture that ended in an error was said when it was read; the
+    // answer stands on what came before it, and the status says trouble.
+    Ok(match (read, report.conclusion) {
+        (Status::Trouble, _) => Status::Trouble,
+        (_, Conclusion::Culprits) => Status::Ok,
         _ => Status::Differ,
     })
 }

@@ -216,7 +216,8 @@ fn learn(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let loaded = spec.load(threads)?;
-    super::messages::print_warnings(&loaded);
+    // A capture that ends in an error is said, and the SYN before it learnt.
+    let read = super::messages::finish(&loaded, Status::Ok);
     let (index, attempt) = spec.chosen(&loaded)?;
     let origin = format!("{spec}");
     let label = db.and_then(|db| db.classify(&attempt.syn));
@@ -245,9 +246,13 @@ fn learn(
     if json {
         serde_json::to_writer_pretty(&mut *out, &p)?;
         writeln!(out)?;
-        return Ok(Status::Ok);
+        return Ok(read);
     }
-    emit_toml(&p, file, out)
+    let emitted = emit_toml(&p, file, out)?;
+    Ok(match read {
+        Status::Trouble => Status::Trouble,
+        _ => emitted,
+    })
 }
 
 /// The capture files a spec names: the file, or a directory's `.pcap`,

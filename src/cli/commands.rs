@@ -371,7 +371,14 @@ impl Side {
             });
         }
         let loaded = spec.load(threads)?;
-        let (index, _) = spec.chosen(&loaded)?;
+        let index = match spec.chosen(&loaded) {
+            Ok((index, _)) => index,
+            Err(none) => {
+                // Why the capture holds none: the error that ended it.
+                messages::finish(&loaded, Status::Ok);
+                return Err(none.into());
+            }
+        };
         Ok(Side::Capture {
             spec: spec.clone(),
             loaded,

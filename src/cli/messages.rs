@@ -24,15 +24,6 @@ pub(crate) use message;
 
 /// Print the packets a capture skipped with a warning, one line each
 /// (`synlab: FILE: packet N: skipped: WHY`), then how many more there were.
-pub fn print_warnings(loaded: &Loaded) {
-    print_warning_lines(&loaded.path, &loaded.warnings, loaded.more_warnings);
-}
-
-/// [`print_warnings`] for a streamed read.
-pub fn print_summary_warnings(summary: &Summary) {
-    print_warning_lines(&summary.path, &summary.warnings, summary.more_warnings);
-}
-
 fn print_warning_lines(path: &Path, warnings: &[Warning], more: u64) {
     for w in warnings {
         message!("{w}");
