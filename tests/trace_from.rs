@@ -80,3 +80,24 @@ fn a_capture_without_probes_is_trouble() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no SYN probes"), "{err}");
 }
+
+/// A capture of a trace cut in its last record: the hops before the cut
+/// are traced and printed, then the error is said (file, packet, why) and
+/// the status is 2. Reading used to stop with the error alone.
+#[test]
+fn a_cut_capture_prints_the_hops_before_the_cut_then_the_error() {
+    let tmp = support::TempDir::new("trace-from-cut");
+    let bytes = std::fs::read(support::root().join(CAPTURE)).unwrap_or_else(|e| panic!("{e}"));
+    let cut = tmp.join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap_or_else(|e| panic!("{e}"));
+    let cut = support::path_str(&cut).to_owned();
+    let out = synlab_exit(&["trace", "--from", &cut, "--json"], 2);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    assert_eq!(doc["hops"][1]["router"], "198.18.0.194", "{doc:#}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("cut.pcap: packet ") && said.contains("packets before it were read"),
+        "{said}"
+    );
+}

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::edit_args::EditArgs;
 use super::live_args::{ExchangeArgs, GuardArgs, Live, PaceArgs, RouteArgs};
+use super::messages::message;
 use super::status::Status;
 use crate::exchange::Request;
 use crate::handshake::Outcome;
@@ -195,14 +196,24 @@ fn print(
 
 /// `--from FILE`: the probes and answers of a capture.
 fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> Result<Status> {
-    use crate::io::capture_file::CaptureReader;
+    use crate::io::capture_file::{CaptureError, CaptureReader};
     use crate::model::LinkType;
     use crate::trace::{OfflineTrace, ProbeFrame};
     let what = || format!("--from {}", path.display());
     let mut reader = CaptureReader::open(path).with_context(what)?;
     let mut trace = OfflineTrace::new(args.target);
+    // An error part way ends the reading; what came before it is traced
+    // and printed, then the error is said and the status is trouble.
+    let (mut stopped, mut read) = (None, 0u64);
     while let Some(frame) = reader.next_frame() {
-        let frame = frame.with_context(what)?;
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                stopped = Some((e, read));
+                break;
+            }
+        };
+        read += 1;
         let Ok(link) = LinkType::try_from(frame.linktype) else {
             continue;
         };
@@ -212,11 +223,27 @@ fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> R
             data: frame.data,
         });
     }
+    let said = |(e, read): &(CaptureError, u64)| {
+        format!(
+            "--from {}: {e} (the {read} packets before it were read)",
+            path.display()
+        )
+    };
     let (Some(target), Some(report)) = (trace.target(), trace.finish()) else {
-        anyhow::bail!("--from {}: no SYN probes in it", path.display());
+        match &stopped {
+            Some(why) => anyhow::bail!("{}; no SYN probes before it", said(why)),
+            None => anyhow::bail!("--from {}: no SYN probes in it", path.display()),
+        }
     };
     let name = format!("capture {}", path.display());
-    print(args, target, &name, &report, out)
+    let status = print(args, target, &name, &report, out)?;
+    Ok(match &stopped {
+        Some(why) => {
+            message!("{}", said(why));
+            Status::Trouble
+        }
+        None => status,
+    })
 }
 
 /// `bisect --locate`: on the search's own session, trace the passing
