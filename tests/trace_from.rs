@@ -101,3 +101,22 @@ fn a_cut_capture_prints_the_hops_before_the_cut_then_the_error() {
         "{said}"
     );
 }
+
+/// Frames of a link type synlab does not read are counted and said, not
+/// passed over in silence.
+#[test]
+fn frames_of_unread_link_types_are_said() {
+    let out = synlab_exit(
+        &[
+            "trace",
+            "--from",
+            "tests/hostile/interfaces-and-link-types.pcapng",
+        ],
+        0,
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("2 packets of link types synlab does not read were skipped"),
+        "{said}"
+    );
+}

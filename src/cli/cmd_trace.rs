@@ -204,7 +204,7 @@ fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> R
     let mut trace = OfflineTrace::new(args.target);
     // An error part way ends the reading; what came before it is traced
     // and printed, then the error is said and the status is trouble.
-    let (mut stopped, mut read) = (None, 0u64);
+    let (mut stopped, mut read, mut unread) = (None, 0u64, 0u64);
     while let Some(frame) = reader.next_frame() {
         let frame = match frame {
             Ok(frame) => frame,
@@ -215,6 +215,7 @@ fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> R
         };
         read += 1;
         let Ok(link) = LinkType::try_from(frame.linktype) else {
+            unread += 1;
             continue;
         };
         trace.feed(ProbeFrame {
@@ -237,6 +238,12 @@ fn from_file(args: &TraceArgs, path: &std::path::Path, out: &mut dyn Write) -> R
     };
     let name = format!("capture {}", path.display());
     let status = print(args, target, &name, &report, out)?;
+    if unread > 0 {
+        message!(
+            "--from {}: {unread} packets of link types synlab does not read were skipped",
+            path.display()
+        );
+    }
     Ok(match &stopped {
         Some(why) => {
             message!("{}", said(why));
