@@ -658,21 +658,14 @@ fn diff_learn_and_impact_give_the_same_bytes_on_any_thread_count() {
 /// ignored: a diff of two profiles, a bisect of two profiles by a rule.
 #[test]
 fn threads_with_nothing_to_read_is_refused() {
+    let bisect = support::Args::bisect("linux", "windows-10")
+        .rule("ip.ttl > 100")
+        .args(&["--threads", "2"]);
     for args in [
-        &["diff", "linux", "windows-10", "--threads", "2"][..],
-        &[
-            "bisect",
-            "--good",
-            "linux",
-            "--bad",
-            "windows-10",
-            "--rule",
-            "ip.ttl > 100",
-            "--threads",
-            "2",
-        ],
+        vec!["diff", "linux", "windows-10", "--threads", "2"],
+        bisect.strs(),
     ] {
-        let out = synlab(args);
+        let out = synlab(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(
